@@ -1,0 +1,292 @@
+// shmq: a message queue for processes on one Linux host.
+//
+//   auto q = shmq::Queue::open("photos");            // or Queue::create(name, options)
+//   auto p = q.producer();
+//   p.send(bytes, {.key = "user-42"});
+//   auto c = q.consumer("resizers", {.kind = shmq::GroupKind::shared});
+//   if (auto m = c.receive(std::chrono::seconds(1))) { use(m->data()); m->ack(); }
+//
+// Errors on the hot path are values (Status, Result<T>); Queue::create/open,
+// producer() and consumer() throw shmq::Error. Handles detach in their
+// destructors. A Producer or Consumer is used by one thread at a time;
+// Messages may be settled (ack/nack) from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace shmq {
+
+// One documented error code per failure; to_string gives a one-line meaning.
+enum class Errc : uint8_t {
+    ok = 0,
+    timeout,            // nothing arrived / no room within the timeout
+    overloaded,         // partition full and on_full=reject: retry later or add consumers
+    message_too_large,  // payload larger than the queue's max_message
+    key_too_large,      // key longer than 64 bytes
+    lease_lost,         // the lease expired or its owner was declared dead; the message went elsewhere
+    already_settled,    // ack/nack/extend on a message that was already settled
+    claim_aborted,      // the claim was aborted (by abort() or the reaper); nothing was published
+    queue_deleted,      // the queue was deleted while attached
+    region_corrupt,     // the region failed a consistency check; see `shmq stat`
+    invalid_argument,
+    no_resources,       // lease table, group table or DLQ full
+};
+const char* to_string(Errc) noexcept;
+
+class [[nodiscard]] Status {
+public:
+    constexpr Status() noexcept = default;
+    constexpr Status(Errc code) noexcept : code_(code) {}  // NOLINT: implicit from a code
+    constexpr bool ok() const noexcept { return code_ == Errc::ok; }
+    constexpr explicit operator bool() const noexcept { return ok(); }
+    constexpr Errc code() const noexcept { return code_; }
+    const char* message() const noexcept { return to_string(code_); }
+    friend constexpr bool operator==(Status a, Status b) noexcept { return a.code_ == b.code_; }
+
+private:
+    Errc code_ = Errc::ok;
+};
+
+// A value or an error code (std::expected is C++23).
+template <class T>
+class [[nodiscard]] Result {
+public:
+    Result(T value) : ok_(true) { new (&storage_) T(std::move(value)); }  // NOLINT
+    Result(Errc code) noexcept : code_(code) {}                          // NOLINT
+    Result(Result&& o) noexcept(std::is_nothrow_move_constructible_v<T>) : code_(o.code_), ok_(o.ok_) {
+        if (ok_) new (&storage_) T(std::move(*o.ptr()));
+    }
+    Result& operator=(Result&& o) noexcept(std::is_nothrow_move_constructible_v<T>) {
+        if (this != &o) {
+            reset();
+            code_ = o.code_;
+            ok_ = o.ok_;
+            if (ok_) new (&storage_) T(std::move(*o.ptr()));
+        }
+        return *this;
+    }
+    Result(const Result&) = delete;
+    Result& operator=(const Result&) = delete;
+    ~Result() { reset(); }
+
+    bool ok() const noexcept { return ok_; }
+    explicit operator bool() const noexcept { return ok_; }
+    Errc code() const noexcept { return code_; }
+    Status status() const noexcept { return code_; }
+    T& value() & { return *ptr(); }
+    T&& value() && { return std::move(*ptr()); }
+    T* operator->() noexcept { return ptr(); }
+    T& operator*() noexcept { return *ptr(); }
+
+private:
+    T* ptr() noexcept { return std::launder(reinterpret_cast<T*>(&storage_)); }
+    void reset() noexcept {
+        if (ok_) ptr()->~T();
+        ok_ = false;
+    }
+    alignas(T) std::byte storage_[sizeof(T)];
+    Errc code_ = Errc::ok;
+    bool ok_ = false;
+};
+
+// Thrown by Queue::create/open and handle constructors: one line saying what
+// was wrong and what to do.
+class Error : public std::runtime_error {
+public:
+    Error(Errc code, const std::string& what) : std::runtime_error(what), code_(code) {}
+    Errc code() const noexcept { return code_; }
+
+private:
+    Errc code_;
+};
+
+enum class OnFull : uint8_t { block = 0, reject = 1, spill = 2, drop_oldest = 3 };
+enum class GroupKind : uint8_t { exclusive = 1, shared = 2 };
+enum class StartAt : uint8_t { oldest = 0, latest = 1 };
+
+using Millis = std::chrono::milliseconds;
+inline constexpr Millis kForever = Millis::max();
+
+struct QueueOptions {
+    uint32_t partitions = 1;        // 1..1024
+    uint32_t capacity = 1024;       // slots per partition, power of two, 2..2^24
+    uint32_t max_message = 1024;    // payload bytes, 1..16 MiB
+    OnFull on_full = OnFull::block;
+    uint32_t lease_ms = 30000;      // visibility timeout of a delivery
+    uint32_t max_groups = 16;       // 1..256
+    uint32_t max_participants = 128;  // attached producers + consumers, 1..4094
+    uint32_t max_deliveries = 5;    // deliveries before the DLQ, 1..10000
+    uint32_t dlq_capacity = 1024;   // DLQ slots, power of two
+    uint32_t mode = 0600;           // permission bits of the region
+};
+
+inline constexpr std::size_t kMaxKeyBytes = 64;
+
+struct SendOptions {
+    std::string_view key{};  // same key -> same partition (FNV-1a 64 of the bytes, mod partitions)
+    Millis timeout = kForever;  // how long on_full=block may wait for room
+};
+
+namespace detail {
+class Region;
+struct ProducerCore;
+struct ConsumerCore;
+struct ClaimRef;
+}  // namespace detail
+
+// A claimed, not yet published slot (zero-copy send). Fill data(), then
+// commit(); dropping it unpublished aborts it (consumers skip the offset).
+class [[nodiscard]] Claim {
+public:
+    Claim(Claim&& o) noexcept;
+    Claim& operator=(Claim&& o) noexcept;
+    Claim(const Claim&) = delete;
+    Claim& operator=(const Claim&) = delete;
+    ~Claim();
+
+    std::span<std::byte> data() const noexcept { return {data_, size_}; }
+    uint32_t partition() const noexcept { return partition_; }
+    uint64_t offset() const noexcept { return offset_; }
+    // Publishes the first `used` bytes (default: all). claim_aborted if the
+    // reaper aborted this claim meanwhile (possible only after a long stall).
+    Status commit() noexcept { return commit(size_); }
+    Status commit(std::size_t used) noexcept;
+    void abort() noexcept;
+
+private:
+    friend class Producer;
+    Claim(detail::ProducerCore* core, uint32_t partition, uint64_t offset, std::byte* data, std::size_t size) noexcept
+        : core_(core), data_(data), size_(size), partition_(partition), offset_(offset) {}
+    detail::ProducerCore* core_ = nullptr;
+    std::byte* data_ = nullptr;
+    std::size_t size_ = 0;
+    uint32_t partition_ = 0;
+    uint64_t offset_ = 0;
+};
+
+class Producer {
+public:
+    Producer(Producer&&) noexcept;
+    Producer& operator=(Producer&&) noexcept;
+    ~Producer();
+
+    // Copies `payload` into the queue. timeout / overloaded on a full
+    // partition (per on_full), message_too_large, key_too_large, queue_deleted.
+    Status send(std::span<const std::byte> payload, const SendOptions& options = {}) noexcept;
+    Status send(std::string_view payload, const SendOptions& options = {}) noexcept {
+        return send(std::as_bytes(std::span(payload.data(), payload.size())), options);
+    }
+    // Zero-copy: reserves `size` bytes in the next slot of the chosen partition.
+    Result<Claim> claim(std::size_t size, const SendOptions& options = {}) noexcept;
+
+    uint32_t participant_id() const noexcept;
+
+private:
+    friend class Queue;
+    explicit Producer(std::unique_ptr<detail::ProducerCore> core) noexcept;
+    std::unique_ptr<detail::ProducerCore> core_;
+};
+
+// A delivered message: a view into shared memory, valid until it is settled.
+// Dropping an unsettled at-least-once message NACKs it (redelivered at once);
+// dropping an at-most-once message releases it.
+class [[nodiscard]] Message {
+public:
+    Message(Message&& o) noexcept;
+    Message& operator=(Message&& o) noexcept;
+    Message(const Message&) = delete;
+    Message& operator=(const Message&) = delete;
+    ~Message();
+
+    std::span<const std::byte> data() const noexcept { return {data_, size_}; }
+    std::string_view text() const noexcept { return {reinterpret_cast<const char*>(data_), size_}; }
+    std::string_view key() const noexcept { return {key_, key_size_}; }
+    uint32_t partition() const noexcept { return partition_; }
+    uint64_t offset() const noexcept { return offset_; }
+    uint32_t deliveries() const noexcept { return deliveries_; }
+    uint64_t publish_unix_ns() const noexcept { return publish_unix_ns_; }
+
+    Status ack() noexcept;                      // lease_lost if it was taken away
+    Status nack(Millis delay = Millis(0)) noexcept;  // redeliver after `delay`
+    Status extend(Millis more) noexcept;        // deadline = now + more
+
+private:
+    friend struct detail::ConsumerCore;
+    Message() = default;
+    std::shared_ptr<detail::ConsumerCore> core_;
+    const std::byte* data_ = nullptr;
+    const char* key_ = nullptr;
+    std::size_t size_ = 0;
+    uint32_t key_size_ = 0;
+    uint32_t partition_ = 0;
+    uint64_t offset_ = 0;
+    uint64_t lease_ = 0;  // the lease word this delivery installed (its epoch)
+    uint64_t publish_unix_ns_ = 0;
+    uint32_t deliveries_ = 0;
+    bool settled_ = true;
+};
+
+struct ConsumerOptions {
+    GroupKind kind = GroupKind::shared;   // fixed when the group is created
+    StartAt start = StartAt::oldest;      // where a new group starts
+    uint32_t max_in_flight = 256;         // unsettled messages this consumer may hold
+    bool at_most_once = false;            // free each message at pickup; never redelivered
+};
+
+class Consumer {
+public:
+    Consumer(Consumer&&) noexcept;
+    Consumer& operator=(Consumer&&) noexcept;
+    ~Consumer();
+
+    // Waits up to `timeout` for a message (Millis(0): poll once). Errc::timeout
+    // when none came; queue_deleted when the queue went away.
+    Result<Message> receive(Millis timeout = kForever) noexcept;
+
+    uint32_t participant_id() const noexcept;
+    uint32_t group_index() const noexcept;
+
+private:
+    friend class Queue;
+    explicit Consumer(std::shared_ptr<detail::ConsumerCore> core) noexcept;
+    std::shared_ptr<detail::ConsumerCore> core_;
+};
+
+class Queue {
+public:
+    // Throws Error: bad name, bad options, queue exists, no room in /dev/shm.
+    static Queue create(std::string_view name, const QueueOptions& options = {});
+    // Throws Error: bad name, no such queue, permission, incompatible region.
+    static Queue open(std::string_view name);
+    // Removes the region; attached processes see queue_deleted. Throws if absent.
+    static void remove(std::string_view name);
+    static bool exists(std::string_view name);
+
+    Producer producer();
+    Consumer consumer(std::string_view group, const ConsumerOptions& options = {});
+
+    const QueueOptions& options() const noexcept;
+    const std::string& name() const noexcept;
+
+    Queue(Queue&&) noexcept;
+    Queue& operator=(Queue&&) noexcept;
+    ~Queue();
+
+private:
+    explicit Queue(std::shared_ptr<detail::Region> region) noexcept;
+    std::shared_ptr<detail::Region> region_;
+};
+
+// The partition a key maps to: FNV-1a 64 of the key bytes, modulo `partitions`.
+uint32_t partition_for_key(std::string_view key, uint32_t partitions) noexcept;
+
+}  // namespace shmq

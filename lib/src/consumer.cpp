@@ -1,0 +1,294 @@
+// Consumer and Message: group membership, partition ownership (exclusive
+// groups), the receive loop (spin briefly, then sleep on the doorbell), and
+// settling deliveries.
+#include <algorithm>
+
+#include "consumer_core.hpp"
+#include "names.hpp"
+#include "repair/reaper.hpp"
+#include "sys/clock.hpp"
+#include "sys/futex.hpp"
+
+namespace shmq {
+
+namespace detail {
+
+namespace {
+constexpr int kSpinBeforeSleep = 2048;
+constexpr uint64_t kMembershipCheckNs = 1'000'000'000;  // members' liveness, without shmqd
+constexpr uint64_t kHandoffRetryNs = 10'000'000;        // waiting for a partition's previous owner
+constexpr uint64_t kMaxScanIntervalNs = 250'000'000;
+}  // namespace
+
+ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_name, const ConsumerOptions& o)
+    : region(std::move(r)), options(o) {
+    if (options.max_in_flight == 0) throw Error(Errc::invalid_argument, "max_in_flight must be at least 1");
+    if (auto err = check_name(group_name, "group")) throw Error(Errc::invalid_argument, *err);
+    me = attach_participant(*region, layout::Role::consumer, layout::kNoGroup,
+                            options.at_most_once ? layout::kAtMostOnce : 0);
+    try {
+        group = join_group(*region, group_name, options.kind, options.start, me);
+    } catch (...) {
+        detach_participant(*region, me);
+        throw;
+    }
+    region->participant(me.index).group.store(static_cast<uint16_t>(group.index), std::memory_order_release);
+    membership_changed(*region, group.index);
+    const uint64_t lease_ns = uint64_t{region->params().lease_ms} * 1'000'000;
+    ctx = ring::DeliveryContext{region.get(), group.index, me.id(), options.at_most_once, lease_ns};
+    scan_interval_ns = std::clamp<uint64_t>(lease_ns / 4, 1'000'000, kMaxScanIntervalNs);
+    if (group.kind == GroupKind::shared)
+        for (uint32_t p = 0; p < region->partitions(); ++p) partitions.push_back(p);
+}
+
+ConsumerCore::~ConsumerCore() {
+    Region& r = *region;
+    for (uint32_t p : partitions) {
+        if (group.kind != GroupKind::exclusive) break;
+        uint64_t mine = me.token();
+        r.group_partition(group.index, p).owner.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
+    }
+    detach_participant(r, me);
+    membership_changed(r, group.index);
+}
+
+void ConsumerCore::rebalance(uint64_t now) noexcept {
+    Region& r = *region;
+    const uint32_t gen = r.group(group.index).member_gen.load(std::memory_order_acquire);
+    if (gen == seen_member_gen && now < next_membership_ns) return;
+    const bool changed = gen != seen_member_gen;
+    seen_member_gen = gen;
+    std::vector<uint32_t> members;
+    try {
+        members = group_members(r, group.index);
+    } catch (...) {
+        return;  // allocation failure: try again next time
+    }
+    if (!changed) {
+        // Periodic: a member whose process died without shmqd watching still
+        // holds partitions. Reap it; that bumps the generation for everyone.
+        for (uint32_t m : members)
+            if (m != me.index && entry_liveness(r, m) == Liveness::dead) reap_participant(r, m, me.id());
+    }
+    // Partition p goes to the member of rank p % n (members sorted by entry index).
+    const auto it = std::find(members.begin(), members.end(), me.index);
+    const uint32_t n = static_cast<uint32_t>(members.size());
+    const uint32_t rank = static_cast<uint32_t>(it - members.begin());
+    auto assigned = [&](uint32_t p) { return it != members.end() && p % n == rank; };
+
+    bool released = false;
+    std::erase_if(partitions, [&](uint32_t p) {
+        if (assigned(p)) return false;
+        uint64_t mine = me.token();
+        r.group_partition(group.index, p).owner.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
+        released = true;
+        return true;
+    });
+    wanted.clear();
+    for (uint32_t p = 0; p < r.partitions(); ++p)
+        if (assigned(p) && std::find(partitions.begin(), partitions.end(), p) == partitions.end()) wanted.push_back(p);
+    std::erase_if(wanted, [&](uint32_t p) {
+        auto& owner = r.group_partition(group.index, p).owner;
+        uint64_t cur = owner.load(std::memory_order_acquire);
+        if (cur != 0 && cur != me.token()) {
+            Liveness l = participant_liveness(r, cur);
+            if (l == Liveness::dead) reap_participant(r, layout::token_id(cur) - 1, me.id());
+            if (l == Liveness::alive) return false;  // it will let go when it sees the new generation
+            if (l == Liveness::gone) owner.compare_exchange_strong(cur, 0, std::memory_order_acq_rel);
+            cur = owner.load(std::memory_order_acquire);
+        }
+        // acquire: we see the previous owner's work on this partition.
+        if (cur == 0 && !owner.compare_exchange_strong(cur, me.token(), std::memory_order_acq_rel)) return false;
+        if (cur != 0 && cur != me.token()) return false;
+        partitions.push_back(p);
+        return true;
+    });
+    std::sort(partitions.begin(), partitions.end());
+    if (released) sys::ring_doorbell(r.header().consumer_doorbell, r.header().consumer_waiters);
+    next_membership_ns = now + (wanted.empty() ? kMembershipCheckNs : kHandoffRetryNs);
+}
+
+bool ConsumerCore::periodic_scan(uint64_t now) noexcept {
+    if (now < next_scan_ns) return false;
+    next_scan_ns = now + scan_interval_ns;
+    Region& r = *region;
+    for (uint32_t p : partitions) ring::expire_leases(r, group.index, p, now, me.id());
+    r.participant(me.index).heartbeat_ns.store(now, std::memory_order_relaxed);
+    return true;
+}
+
+bool ConsumerCore::try_once(uint64_t now, Message& out) noexcept {
+    if (group.kind == GroupKind::exclusive) rebalance(now);
+    // After a scan, look for due retries even if retry_pending says none (it is a hint).
+    const bool force = periodic_scan(now);
+    const uint32_t n = static_cast<uint32_t>(partitions.size());
+    if (n == 0) return false;
+    const uint64_t now_unix = sys::coarse_unix_ns();
+    ring::Delivered d{};
+    // Redeliveries first: in an exclusive group they are the oldest offsets.
+    for (uint32_t k = 0; k < n; ++k) {
+        const uint32_t p = partitions[(round_robin + k) % n];
+        if (ring::deliver_retry(ctx, p, now, now_unix, force, d)) {
+            fill(out, p, d);
+            return true;
+        }
+    }
+    for (uint32_t k = 0; k < n; ++k) {
+        const uint32_t i = (round_robin + k) % n;
+        const uint32_t p = partitions[i];
+        if (ring::deliver_fresh(ctx, p, now, now_unix, d)) {
+            round_robin = (i + 1) % n;  // fairness across partitions
+            fill(out, p, d);
+            return true;
+        }
+    }
+    return false;
+}
+
+void ConsumerCore::fill(Message& m, uint32_t p, const ring::Delivered& d) noexcept {
+    Region& r = *region;
+    const auto& slot = r.slot(p, d.offset);
+    // Lengths come from shared memory: clamp to the slot's real areas.
+    m.size_ = std::min<uint32_t>(slot.payload_len, r.params().max_message);
+    m.key_size_ = std::min<uint32_t>(slot.key_len, kMaxKeyBytes);
+    m.data_ = r.slot_payload(p, d.offset);
+    m.key_ = reinterpret_cast<const char*>(r.slot_key(p, d.offset));
+    m.partition_ = p;
+    m.offset_ = d.offset;
+    m.lease_ = d.word;
+    m.deliveries_ = d.deliveries;
+    m.publish_unix_ns_ = slot.publish_unix_ns;
+    m.settled_ = false;
+    m.core_ = shared_from_this();
+    in_flight.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ConsumerCore::settled() noexcept {
+    if (in_flight.fetch_sub(1, std::memory_order_release) == options.max_in_flight) sys::futex_wake_all(in_flight);
+}
+
+Status ConsumerCore::settle_ack(Message& m) noexcept {
+    const auto rc = ring::ack(*region, group.index, m.partition_, m.offset_, m.lease_);
+    settled();
+    return rc == ring::SettleResult::ok ? Status(Errc::ok) : Status(Errc::lease_lost);
+}
+
+Status ConsumerCore::settle_nack(Message& m, Millis delay) noexcept {
+    if (options.at_most_once) return settle_ack(m);  // picked up already: nothing to redeliver
+    const uint64_t delay_ns = static_cast<uint64_t>(std::max<int64_t>(delay.count(), 0)) * 1'000'000;
+    const auto rc = ring::nack(*region, group.index, m.partition_, m.offset_, m.lease_, delay_ns,
+                               sys::coarse_monotonic_ns(), me.id());
+    settled();
+    return rc == ring::SettleResult::ok ? Status(Errc::ok) : Status(Errc::lease_lost);
+}
+
+Result<Message> ConsumerCore::receive(Millis timeout) noexcept {
+    Region& r = *region;
+    const bool forever = timeout == kForever;
+    const uint64_t limit = forever ? UINT64_MAX : static_cast<uint64_t>(std::max<int64_t>(timeout.count(), 0)) * 1'000'000;
+    const uint64_t start = sys::monotonic_ns();
+    auto remaining = [&]() -> int64_t {
+        if (forever) return INT64_MAX;
+        const uint64_t elapsed = sys::monotonic_ns() - start;
+        return elapsed >= limit ? 0 : static_cast<int64_t>(limit - elapsed);
+    };
+    // Prefetch limit: wait for our own holder(s) to settle something.
+    for (uint32_t held; (held = in_flight.load(std::memory_order_acquire)) >= options.max_in_flight;) {
+        const int64_t left = remaining();
+        if (left == 0) return Errc::timeout;
+        sys::futex_wait(in_flight, held, std::min<int64_t>(left, 100'000'000));
+    }
+    Message m;
+    for (int spin = 0;; ++spin) {
+        if (try_once(sys::coarse_monotonic_ns(), m)) return Result<Message>(std::move(m));
+        if (r.deleted()) return Errc::queue_deleted;
+        if (limit == 0) return Errc::timeout;
+        if (spin < kSpinBeforeSleep) {
+            sys::cpu_relax();
+            continue;
+        }
+        const int64_t left = remaining();
+        if (left == 0) return Errc::timeout;
+        auto& h = r.header();
+        // Doorbell pattern (sys/futex.hpp): announce, snapshot, re-check, sleep.
+        h.consumer_waiters.fetch_add(1, std::memory_order_seq_cst);
+        const uint32_t seen = h.consumer_doorbell.load(std::memory_order_seq_cst);
+        const bool got = try_once(sys::coarse_monotonic_ns(), m);
+        if (!got) {
+            int64_t slice = static_cast<int64_t>(scan_interval_ns);
+            if (!wanted.empty()) slice = static_cast<int64_t>(kHandoffRetryNs);
+            sys::futex_wait(h.consumer_doorbell, seen, std::min(left, slice));
+        }
+        h.consumer_waiters.fetch_sub(1, std::memory_order_relaxed);
+        if (got) return Result<Message>(std::move(m));
+        spin = kSpinBeforeSleep - 64;  // after a wake-up, spin a little before sleeping again
+    }
+}
+
+}  // namespace detail
+
+Consumer::Consumer(std::shared_ptr<detail::ConsumerCore> core) noexcept : core_(std::move(core)) {}
+Consumer::Consumer(Consumer&&) noexcept = default;
+Consumer& Consumer::operator=(Consumer&&) noexcept = default;
+Consumer::~Consumer() = default;
+
+Result<Message> Consumer::receive(Millis timeout) noexcept { return core_->receive(timeout); }
+uint32_t Consumer::participant_id() const noexcept { return core_->me.id(); }
+uint32_t Consumer::group_index() const noexcept { return core_->group.index; }
+
+Message::Message(Message&& o) noexcept
+    : core_(std::move(o.core_)),
+      data_(o.data_),
+      key_(o.key_),
+      size_(o.size_),
+      key_size_(o.key_size_),
+      partition_(o.partition_),
+      offset_(o.offset_),
+      lease_(o.lease_),
+      publish_unix_ns_(o.publish_unix_ns_),
+      deliveries_(o.deliveries_),
+      settled_(std::exchange(o.settled_, true)) {}
+
+Message& Message::operator=(Message&& o) noexcept {
+    if (this != &o) {
+        if (!settled_) (void)nack();
+        core_ = std::move(o.core_);
+        data_ = o.data_;
+        key_ = o.key_;
+        size_ = o.size_;
+        key_size_ = o.key_size_;
+        partition_ = o.partition_;
+        offset_ = o.offset_;
+        lease_ = o.lease_;
+        publish_unix_ns_ = o.publish_unix_ns_;
+        deliveries_ = o.deliveries_;
+        settled_ = std::exchange(o.settled_, true);
+    }
+    return *this;
+}
+
+Message::~Message() {
+    if (!settled_) (void)nack();
+}
+
+Status Message::ack() noexcept {
+    if (settled_ || !core_) return Errc::already_settled;
+    settled_ = true;
+    return core_->settle_ack(*this);
+}
+
+Status Message::nack(Millis delay) noexcept {
+    if (settled_ || !core_) return Errc::already_settled;
+    settled_ = true;
+    return core_->settle_nack(*this, delay);
+}
+
+Status Message::extend(Millis more) noexcept {
+    if (settled_ || !core_) return Errc::already_settled;
+    const uint64_t deadline =
+        sys::coarse_monotonic_ns() + static_cast<uint64_t>(std::max<int64_t>(more.count(), 0)) * 1'000'000;
+    const auto rc = ring::extend(*core_->region, core_->group.index, partition_, offset_, lease_, deadline);
+    return rc == ring::SettleResult::ok ? Status(Errc::ok) : Status(Errc::lease_lost);
+}
+
+}  // namespace shmq

@@ -1,0 +1,47 @@
+// Process-local state of one Consumer handle. Messages share it (they may be
+// settled after the Consumer handle is gone), hence shared_ptr.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "groups.hpp"
+#include "participants.hpp"
+#include "region.hpp"
+#include "ring/delivery.hpp"
+
+namespace shmq::detail {
+
+struct ConsumerCore : std::enable_shared_from_this<ConsumerCore> {
+    std::shared_ptr<Region> region;
+    Participant me;
+    GroupRef group{};
+    ConsumerOptions options;
+    ring::DeliveryContext ctx{};
+    std::atomic<uint32_t> in_flight{0};
+
+    // Partitions this consumer takes from: all of them (shared group) or
+    // the ones it owns (exclusive group).
+    std::vector<uint32_t> partitions;
+    std::vector<uint32_t> wanted;  // exclusive: assigned to us, still owned by someone else
+    uint32_t seen_member_gen = ~0u;
+    uint32_t round_robin = 0;
+    uint64_t next_scan_ns = 0;       // expiry / retry scan due
+    uint64_t next_membership_ns = 0; // exclusive: re-check ownership and members' liveness
+    uint64_t scan_interval_ns = 0;
+
+    ConsumerCore(std::shared_ptr<Region> r, std::string_view group_name, const ConsumerOptions& o);
+    ~ConsumerCore();
+
+    Result<Message> receive(Millis timeout) noexcept;
+    bool try_once(uint64_t now_mono, Message& out) noexcept;
+    void rebalance(uint64_t now_mono) noexcept;
+    bool periodic_scan(uint64_t now_mono) noexcept;  // true when it scanned
+    void fill(Message& m, uint32_t p, const ring::Delivered& d) noexcept;
+    Status settle_ack(Message& m) noexcept;
+    Status settle_nack(Message& m, Millis delay) noexcept;
+    void settled() noexcept;  // one in-flight message less
+};
+
+}  // namespace shmq::detail

@@ -1,0 +1,48 @@
+// The group table: creating, finding, deleting groups and listing members.
+// Create/delete run under RegionHeader::admin_lock; readers are lock-free.
+//
+// Join protocol (redo-safe under the admin lock):
+//   (1) write the name, then state joining (seq_cst): from here reclaimers
+//       count the group, so no slot it will need can be released;
+//   (2) per partition, under its reclaim lock: start = head (or tail for
+//       StartAt::latest); entries of [start, start + capacity) := acked(o - cap);
+//       next = floor = start;
+//   (3) state active (release). A joiner killed half-way leaves a joining
+//       group, which the next joiner of that name finishes from step (2).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "layout/layout.hpp"
+#include "participants.hpp"
+#include "region.hpp"
+
+namespace shmq::detail {
+
+struct GroupRef {
+    uint32_t index;
+    uint32_t gen;
+    GroupKind kind;
+};
+
+// Finds or creates group `name`. Throws Error: kind mismatch, table full.
+GroupRef join_group(Region& r, std::string_view name, GroupKind kind, StartAt start, const Participant& me);
+std::optional<uint32_t> find_group(const Region& r, std::string_view name) noexcept;
+std::string group_name(const Region& r, uint32_t g);
+// Deletes the group, releasing its hold on every partition. Throws Error if
+// it does not exist or live consumers are attached to it.
+void delete_group(Region& r, std::string_view name, const Participant& me);
+
+// Indices of live (active) consumer entries attached to group g, ascending.
+std::vector<uint32_t> group_members(const Region& r, uint32_t g);
+// A group's membership changed: bump its generation and wake its consumers.
+void membership_changed(Region& r, uint32_t g) noexcept;
+
+// Acquires an owner lock, breaking it if its holder died; throws after `timeout_ms`.
+void lock_blocking(const Region& r, std::atomic<uint64_t>& lock, uint64_t token, const char* what, int timeout_ms = 5000);
+
+}  // namespace shmq::detail

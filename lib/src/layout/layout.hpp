@@ -1,0 +1,381 @@
+// The byte layout of a shmq region: the one place it is defined.
+//
+// A region is one POSIX shared-memory object `/dev/shm/shmq.<name>`, sized once
+// at creation. It holds no pointers: every reference is an offset from the
+// region base, and every offset is recomputed from the creation parameters and
+// checked against the mapped size before use (see layout.cpp).
+//
+//   offset                      section                         size
+//   0                           RegionHeader                    4096
+//   sections.participants       ParticipantEntry[max_participants]  64 each
+//   sections.groups             GroupEntry[max_groups]          128 each
+//   sections.group_partitions   GroupPartition[max_groups][partitions]  192 each
+//   sections.partitions         PartitionControl[partitions]   256 each
+//   sections.leases             LeaseEntry[max_groups][partitions][capacity]  32 each
+//   sections.slots              Slot[partitions][capacity]      slot_size each
+//   sections.dlq_control        DlqControl                      192
+//   sections.dlq_slots          DlqSlot[dlq_capacity]           dlq_slot_size each
+//
+// Every section starts on a 4096-byte boundary. docs/ARCHITECTURE.md mirrors
+// this table; change both together.
+//
+// Versioning: bump kLayoutVersion on any change to a struct below, a state
+// encoding, or the section order. An attacher refuses any other version; there
+// is no in-place migration (regions do not outlive a reboot).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace shmq::layout {
+
+constexpr uint64_t kMagic = 0x3130'5145'4d48'5300ull;  // "\0SHMEQ01" little-endian
+constexpr uint32_t kLayoutVersion = 1;
+constexpr std::size_t kCacheLine = 64;
+constexpr std::size_t kSectionAlign = 4096;
+
+// Limits of the creation parameters; layout.cpp rejects anything outside them.
+constexpr uint32_t kMaxPartitions = 1024;
+constexpr uint32_t kMinCapacity = 2;
+constexpr uint32_t kMaxCapacity = 1u << 24;
+constexpr uint32_t kMaxMessageBytes = 16u << 20;
+constexpr uint32_t kMaxKeyBytes = 64;
+constexpr uint32_t kMaxGroups = 256;
+constexpr uint32_t kMaxParticipants = 4094;  // owner ids 1..4095 fit 12 bits
+constexpr uint32_t kMaxDeliveries = 10000;   // fits the 14-bit delivery count
+constexpr uint64_t kMaxRegionBytes = 64ull << 30;
+constexpr std::size_t kNameMax = 64;
+
+static_assert(std::atomic<uint64_t>::is_always_lock_free, "cross-process atomics must be lock-free");
+static_assert(std::atomic<uint32_t>::is_always_lock_free, "futex words must be lock-free atomics");
+static_assert(sizeof(std::atomic<uint64_t>) == 8 && sizeof(std::atomic<uint32_t>) == 4,
+              "atomics must have the size of their value: the layout is shared byte for byte");
+
+// ---------------------------------------------------------------------------
+// Creation parameters, copied into the header. All fixed for the region's life.
+//
+//   0  partitions     4  capacity      8  max_message   12 slot_size
+//  16  lease_ms      20  max_deliveries 24 dlq_capacity 28 dlq_slot_size
+//  32  max_groups    34  max_participants 36 on_full 37 reserved[3]
+//  40  mode          44  reserved      48 reserved[2]
+struct QueueParams {
+    uint32_t partitions;
+    uint32_t capacity;        // slots per partition, power of two
+    uint32_t max_message;     // payload bytes per slot
+    uint32_t slot_size;       // bytes per slot (header + payload + key), multiple of 64
+    uint32_t lease_ms;        // visibility timeout of a delivery
+    uint32_t max_deliveries;  // deliveries before a message goes to the DLQ
+    uint32_t dlq_capacity;    // DLQ slots, power of two
+    uint32_t dlq_slot_size;
+    uint16_t max_groups;
+    uint16_t max_participants;
+    uint8_t on_full;  // OnFull
+    uint8_t reserved0[3];
+    uint32_t mode;  // permission bits the region was created with
+    uint32_t reserved1;
+    uint64_t reserved2[2];
+};
+static_assert(sizeof(QueueParams) == 64);
+static_assert(offsetof(QueueParams, on_full) == 36);
+
+// Section offsets from the region base; recomputed and compared on open.
+struct SectionTable {
+    uint64_t participants;
+    uint64_t groups;
+    uint64_t group_partitions;
+    uint64_t partitions;
+    uint64_t leases;
+    uint64_t slots;
+    uint64_t dlq_control;
+    uint64_t dlq_slots;
+    uint64_t end;  // == region size
+    uint64_t reserved[7];
+};
+static_assert(sizeof(SectionTable) == 128);
+
+// Region lifecycle word (RegionHeader::lifecycle).
+enum class Lifecycle : uint32_t { live = 1, deleted = 2, corrupt = 3 };
+
+// ---------------------------------------------------------------------------
+// RegionHeader: the first page.
+//
+//   0    magic (atomic, written LAST with release: publishes everything else)
+//   8    layout_version   12 header_size   16 region_size   24 queue_epoch
+//   32   created_unix_ns  40 lifecycle (atomic)  44 reserved
+//   64   params (64)      128 sections (128)    256 name[64]  320 reserved
+//   1024 consumer_doorbell, consumer_waiters     (own cache line)
+//   1088 admin_lock                               (own cache line)
+//   1152 dlq_doorbell                             (own cache line)
+struct alignas(kSectionAlign) RegionHeader {
+    std::atomic<uint64_t> magic;
+    uint32_t layout_version;
+    uint32_t header_size;
+    uint64_t region_size;
+    uint64_t queue_epoch;  // random per creation: tells a recreated queue apart
+    uint64_t created_unix_ns;
+    std::atomic<uint32_t> lifecycle;
+    uint32_t reserved0;
+    uint64_t reserved1[2];
+    QueueParams params;
+    SectionTable sections;
+    char name[kNameMax];
+    uint8_t reserved2[1024 - 320];
+
+    // Consumers about to sleep increment consumer_waiters, then futex-wait on
+    // consumer_doorbell. A producer that commits reads consumer_waiters after
+    // its (seq_cst) commit CAS and, if non-zero, bumps and wakes the doorbell.
+    alignas(kCacheLine) std::atomic<uint32_t> consumer_doorbell;
+    std::atomic<uint32_t> consumer_waiters;
+    // Group-table lock: serializes group create/delete. Word = owner token
+    // (participant id | gen << 16), 0 when free; broken when the owner is dead.
+    alignas(kCacheLine) std::atomic<uint64_t> admin_lock;
+    alignas(kCacheLine) std::atomic<uint32_t> dlq_doorbell;
+    std::atomic<uint32_t> dlq_waiters;
+};
+static_assert(sizeof(RegionHeader) == kSectionAlign);
+static_assert(offsetof(RegionHeader, magic) == 0, "magic first: attachers poll it");
+static_assert(offsetof(RegionHeader, layout_version) == 8, "version at a fixed place across versions");
+static_assert(offsetof(RegionHeader, params) == 64);
+static_assert(offsetof(RegionHeader, sections) == 128);
+static_assert(offsetof(RegionHeader, name) == 256);
+static_assert(offsetof(RegionHeader, consumer_doorbell) == 1024, "doorbell on its own line");
+static_assert(offsetof(RegionHeader, admin_lock) == 1088);
+static_assert(offsetof(RegionHeader, dlq_doorbell) == 1152);
+
+// ---------------------------------------------------------------------------
+// ParticipantEntry: one per attached producer/consumer (the lease table).
+//
+//   0  state (atomic): [gen:32 | 0:24 | kind:8]   kind: 0 free, 1 active
+//   8  pid  12 role  13 flags  14 group
+//  16  start_ticks (pid start time, /proc/<pid>/stat field 22)
+//  24  pid_ns (inode of the participant's pid namespace)
+//  32  heartbeat_ns (CLOCK_MONOTONIC_COARSE)   40 attached_unix_ns
+//  48  operations (messages sent or received)  56 reserved
+//
+// A participant first takes an OFD write lock on byte `index` of the region
+// file, then CASes state free -> active, then fills the fields; the kernel
+// drops the lock when it dies. Fields are atomics because a reader (stat,
+// reaper) may race with a re-claim; they are only meaningful while the entry
+// is active, which a reader checks before and after reading them.
+struct alignas(kCacheLine) ParticipantEntry {
+    std::atomic<uint64_t> state;
+    std::atomic<uint32_t> pid;
+    std::atomic<uint8_t> role;   // Role
+    std::atomic<uint8_t> flags;  // ParticipantFlags
+    std::atomic<uint16_t> group;
+    std::atomic<uint64_t> start_ticks;
+    std::atomic<uint64_t> pid_ns;
+    std::atomic<uint64_t> heartbeat_ns;
+    std::atomic<uint64_t> attached_unix_ns;
+    std::atomic<uint64_t> operations;
+    uint64_t reserved;
+};
+static_assert(sizeof(ParticipantEntry) == kCacheLine);
+static_assert(offsetof(ParticipantEntry, pid) == 8);
+static_assert(offsetof(ParticipantEntry, start_ticks) == 16);
+
+enum class Role : uint8_t { none = 0, producer = 1, consumer = 2, admin = 3 };
+enum ParticipantFlags : uint8_t { kAtMostOnce = 1 };
+constexpr uint16_t kNoGroup = 0xffff;
+
+constexpr uint64_t kParticipantFree = 0;
+constexpr uint64_t kParticipantActive = 1;
+constexpr uint64_t participant_state(uint32_t gen, uint64_t kind) { return uint64_t{gen} << 32 | kind; }
+constexpr uint32_t participant_gen(uint64_t s) { return static_cast<uint32_t>(s >> 32); }
+constexpr uint64_t participant_kind(uint64_t s) { return s & 0xff; }
+
+// Owner ids are index + 1 so that 0 means "nobody". An owner *token* adds the
+// entry's generation so a re-used entry is never mistaken for its predecessor.
+constexpr uint64_t owner_token(uint32_t id, uint32_t gen) { return uint64_t{gen} << 16 | id; }
+constexpr uint32_t token_id(uint64_t token) { return static_cast<uint32_t>(token & 0xffff); }
+constexpr uint32_t token_gen(uint64_t token) { return static_cast<uint32_t>(token >> 16); }
+
+// ---------------------------------------------------------------------------
+// GroupEntry: one per consumer group.
+//
+//   0  state (atomic): [gen:32 | 0:16 | kind:8 | status:8]  status: 0 free, 1 active, 2 joining
+//   8  member_gen (atomic; bumped on every join, leave and reap)
+//  12  start (StartAt at creation)  16 created_unix_ns
+//  24  reserved  64 name[64] as eight 8-byte atomic words
+//
+// Created and deleted under RegionHeader::admin_lock; read lock-free.
+struct alignas(kCacheLine) GroupEntry {
+    std::atomic<uint64_t> state;
+    std::atomic<uint32_t> member_gen;
+    uint32_t reserved0;
+    std::atomic<uint64_t> created_unix_ns;
+    uint64_t reserved1[5];
+    std::atomic<uint64_t> name_words[kNameMax / 8];
+};
+static_assert(sizeof(GroupEntry) == 2 * kCacheLine);
+static_assert(offsetof(GroupEntry, name_words) == kCacheLine);
+
+enum class GroupKind : uint8_t { exclusive = 1, shared = 2 };
+constexpr uint64_t kGroupFree = 0;
+constexpr uint64_t kGroupActive = 1;
+// Joining: counted by reclaimers (its floors hold the partitions) while its
+// cursors are being set up; consumers do not use it yet.
+constexpr uint64_t kGroupJoining = 2;
+constexpr uint64_t group_state(uint32_t gen, GroupKind kind, uint64_t status) {
+    return uint64_t{gen} << 32 | uint64_t{static_cast<uint8_t>(kind)} << 8 | status;
+}
+constexpr uint64_t group_status(uint64_t s) { return s & 0xff; }
+constexpr uint8_t group_kind(uint64_t s) { return static_cast<uint8_t>((s >> 8) & 0xff); }
+constexpr uint32_t group_gen(uint64_t s) { return static_cast<uint32_t>(s >> 32); }
+
+// ---------------------------------------------------------------------------
+// GroupPartition: a group's cursors in one partition.
+//
+//   line 0 (delivery side)  0 next   8 owner   16 retry_pending
+//   line 1 (ack side)      64 floor
+//   line 2 (counters)     128 delivered 136 acked 144 nacked 152 redelivered
+//                         160 expired 168 skipped 176 dead_lettered 184 dlq_blocked
+//
+// Invariants (offsets of this partition):
+//   floor <= next; every offset < floor is finished for this group (ACKed,
+//   skipped, dead-lettered or picked up at-most-once).
+//   Offsets in [floor, next) have a LeaseEntry whose tag is that offset.
+//   `next` is a hint advanced by CAS by whoever delivers (helping allowed):
+//   the LeaseEntry CAS, not `next`, decides who delivers an offset.
+//   `owner` (exclusive groups): owner token of the consumer that may deliver
+//   from this partition, 0 when unowned.
+//   `retry_pending`: hint (may over- or under-count after a crash; periodic
+//   scans make up for it) of RETRY entries in [floor, next).
+struct alignas(kCacheLine) GroupPartition {
+    std::atomic<uint64_t> next;
+    std::atomic<uint64_t> owner;
+    std::atomic<uint32_t> retry_pending;
+    uint8_t pad0[kCacheLine - 20];
+    std::atomic<uint64_t> floor;
+    uint8_t pad1[kCacheLine - 8];
+    std::atomic<uint64_t> delivered;
+    std::atomic<uint64_t> acked;
+    std::atomic<uint64_t> nacked;
+    std::atomic<uint64_t> redelivered;
+    std::atomic<uint64_t> expired;
+    std::atomic<uint64_t> skipped;
+    std::atomic<uint64_t> dead_lettered;
+    std::atomic<uint64_t> dlq_blocked;
+};
+static_assert(sizeof(GroupPartition) == 3 * kCacheLine);
+static_assert(offsetof(GroupPartition, floor) == kCacheLine, "ack side apart from delivery side");
+static_assert(offsetof(GroupPartition, delivered) == 2 * kCacheLine);
+
+// ---------------------------------------------------------------------------
+// PartitionControl: one per partition.
+//
+//   line 0   0 tail (producer claim hint)
+//   line 1  64 head (all offsets < head are released; slots free for reuse)
+//           72 reclaim_lock (owner token; serializes head advance and group joins)
+//   line 2 128 space_doorbell 132 space_waiters (producers waiting for room)
+//   line 3 192 rejected 200 aborted 208 timeouts 216 dropped 224.. reserved
+//
+// Invariants: head <= every active group's floor; head <= tail;
+// tail - head <= capacity. `published` is derived: tail - aborted (exact when
+// no claim is open).
+struct alignas(kCacheLine) PartitionControl {
+    std::atomic<uint64_t> tail;
+    uint8_t pad0[kCacheLine - 8];
+    std::atomic<uint64_t> head;
+    std::atomic<uint64_t> reclaim_lock;
+    uint8_t pad1[kCacheLine - 16];
+    std::atomic<uint32_t> space_doorbell;
+    std::atomic<uint32_t> space_waiters;
+    uint8_t pad2[kCacheLine - 8];
+    std::atomic<uint64_t> rejected;
+    std::atomic<uint64_t> aborted;
+    std::atomic<uint64_t> timeouts;
+    std::atomic<uint64_t> dropped;
+    uint64_t reserved[4];
+};
+static_assert(sizeof(PartitionControl) == 4 * kCacheLine);
+static_assert(offsetof(PartitionControl, head) == kCacheLine, "tail and head on separate lines");
+static_assert(offsetof(PartitionControl, space_doorbell) == 2 * kCacheLine);
+
+// ---------------------------------------------------------------------------
+// Slot: one message of one partition.
+//
+//   0  state (atomic): [tag:48 | owner:12 | kind:4]   (see ring/slot_state.hpp)
+//   8  payload_len  12 key_len  14 flags  16 publish_unix_ns  24 reserved
+//  32  payload[round8(max_message)]  then  key[kMaxKeyBytes]
+//
+// The state word sits in the slot's first cache line, beside the first 32
+// payload bytes: a consumer polling it pulls in the start of the message
+// with the same transfer. payload_len/key_len/publish time are written by
+// the claiming producer before its commit (release) and read after the
+// consumer's acquire load of `state`; they are untrusted and bounds-checked.
+struct SlotHeader {
+    std::atomic<uint64_t> state;
+    uint32_t payload_len;
+    uint16_t key_len;
+    uint16_t flags;
+    uint64_t publish_unix_ns;
+    uint64_t reserved;
+};
+static_assert(sizeof(SlotHeader) == 32);
+static_assert(offsetof(SlotHeader, state) == 0, "readiness word first in the slot's first line");
+constexpr std::size_t kSlotHeaderBytes = sizeof(SlotHeader);
+
+// ---------------------------------------------------------------------------
+// LeaseEntry: a group's delivery state of one offset; index offset & (capacity-1).
+//
+//   0  word (atomic): [kind:2 | deliveries:14 | owner:12 | tag:36]  (ring/lease_word.hpp)
+//   8  deadline_ns (lease deadline, or not-before time of a RETRY; CLOCK_MONOTONIC)
+//  16  first_delivery_unix_ns  24 last_delivery_unix_ns
+//
+// The whole word is the lease's epoch: every new lease of an offset raises
+// `deliveries`, so a consumer whose lease was taken away fails its CAS.
+struct LeaseEntry {
+    std::atomic<uint64_t> word;
+    std::atomic<uint64_t> deadline_ns;
+    std::atomic<uint64_t> first_delivery_unix_ns;
+    std::atomic<uint64_t> last_delivery_unix_ns;
+};
+static_assert(sizeof(LeaseEntry) == 32);
+static_assert(kCacheLine % sizeof(LeaseEntry) == 0, "entries never straddle a line");
+
+// ---------------------------------------------------------------------------
+// DLQ: one MPMC ring of dead-lettered messages with their metadata.
+//
+//   DlqControl: line 0 tail (claim hint)  line 1 head, admin-advanced  line 2 counters
+//   DlqSlot:    0 state (slot protocol)  8 payload_len 12 key_len 14 reason 15 reserved
+//               16 partition 20 deliveries 24 offset 32 first_delivery_unix_ns
+//               40 last_delivery_unix_ns 48 dead_unix_ns 56 publish_unix_ns
+//               64 group_index 68 reserved  then payload, key as in Slot at 128
+struct alignas(kCacheLine) DlqControl {
+    std::atomic<uint64_t> tail;
+    uint8_t pad0[kCacheLine - 8];
+    std::atomic<uint64_t> head;
+    uint8_t pad1[kCacheLine - 8];
+    std::atomic<uint64_t> dead_lettered;
+    std::atomic<uint64_t> redriven;
+    std::atomic<uint64_t> purged;
+    std::atomic<uint64_t> blocked;
+    uint64_t reserved[4];
+};
+static_assert(sizeof(DlqControl) == 3 * kCacheLine);
+
+struct DlqSlotHeader {
+    std::atomic<uint64_t> state;
+    uint32_t payload_len;
+    uint16_t key_len;
+    uint8_t reason;  // DeadLetterReason
+    uint8_t reserved0;
+    uint32_t partition;
+    uint32_t deliveries;
+    uint64_t offset;
+    uint64_t first_delivery_unix_ns;
+    uint64_t last_delivery_unix_ns;
+    uint64_t dead_unix_ns;
+    uint64_t publish_unix_ns;
+    uint32_t group_index;
+    uint8_t reserved1[60];
+};
+static_assert(sizeof(DlqSlotHeader) == 2 * kCacheLine);
+static_assert(offsetof(DlqSlotHeader, offset) == 24);
+constexpr std::size_t kDlqSlotHeaderBytes = sizeof(DlqSlotHeader);
+
+enum class DeadLetterReason : uint8_t { nacked = 1, lease_expired = 2, owner_died = 3 };
+
+}  // namespace shmq::layout

@@ -1,0 +1,73 @@
+#include "layout/layout_math.hpp"
+
+namespace shmq::layout {
+
+namespace {
+
+uint32_t slot_size_for(uint32_t max_message, std::size_t header) {
+    return static_cast<uint32_t>(align_up(header + align_up(max_message, 8) + kMaxKeyBytes, kCacheLine));
+}
+
+std::string range_error(const char* what, uint64_t value, uint64_t lo, uint64_t hi) {
+    return std::string(what) + " " + std::to_string(value) + " is out of range; use " + std::to_string(lo) + ".." +
+           std::to_string(hi);
+}
+
+}  // namespace
+
+std::optional<std::string> check_and_derive(QueueParams& p) {
+    if (p.partitions < 1 || p.partitions > kMaxPartitions) return range_error("partitions", p.partitions, 1, kMaxPartitions);
+    if (p.capacity < kMinCapacity || p.capacity > kMaxCapacity || !is_pow2(p.capacity))
+        return "capacity " + std::to_string(p.capacity) + " must be a power of two in " + std::to_string(kMinCapacity) +
+               ".." + std::to_string(kMaxCapacity);
+    if (p.max_message < 1 || p.max_message > kMaxMessageBytes) return range_error("max-message", p.max_message, 1, kMaxMessageBytes);
+    if (p.lease_ms < 1 || p.lease_ms > 24u * 3600 * 1000) return range_error("lease-ms", p.lease_ms, 1, 24u * 3600 * 1000);
+    if (p.max_deliveries < 1 || p.max_deliveries > kMaxDeliveries) return range_error("max-deliveries", p.max_deliveries, 1, kMaxDeliveries);
+    if (p.dlq_capacity < kMinCapacity || p.dlq_capacity > kMaxCapacity || !is_pow2(p.dlq_capacity))
+        return "dlq-capacity " + std::to_string(p.dlq_capacity) + " must be a power of two in " +
+               std::to_string(kMinCapacity) + ".." + std::to_string(kMaxCapacity);
+    if (p.max_groups < 1 || p.max_groups > kMaxGroups) return range_error("max-groups", p.max_groups, 1, kMaxGroups);
+    if (p.max_participants < 1 || p.max_participants > kMaxParticipants)
+        return range_error("max-participants", p.max_participants, 1, kMaxParticipants);
+    if (p.on_full > 3) return "on-full " + std::to_string(p.on_full) + " is unknown";
+    if ((p.mode & ~0777u) != 0) return "mode must be permission bits (e.g. 0600 or 0660)";
+    p.slot_size = slot_size_for(p.max_message, kSlotHeaderBytes);
+    p.dlq_slot_size = slot_size_for(p.max_message, kDlqSlotHeaderBytes);
+    // Total size, with overflow guarded by the per-field limits (all products fit 64 bits).
+    SectionTable s = compute_sections(p);
+    if (s.end > kMaxRegionBytes)
+        return "the region would need " + std::to_string(s.end >> 20) + " MiB (limit " + std::to_string(kMaxRegionBytes >> 20) +
+               " MiB); lower partitions, capacity, max-message or max-groups";
+    return std::nullopt;
+}
+
+std::optional<std::string> check_params(const QueueParams& params) {
+    QueueParams copy = params;
+    if (auto err = check_and_derive(copy)) return err;
+    if (copy.slot_size != params.slot_size || copy.dlq_slot_size != params.dlq_slot_size)
+        return std::string("slot sizes do not match the parameters");
+    return std::nullopt;
+}
+
+SectionTable compute_sections(const QueueParams& p) {
+    SectionTable s{};
+    uint64_t at = sizeof(RegionHeader);
+    auto take = [&](uint64_t bytes) {
+        uint64_t start = align_up(at, kSectionAlign);
+        at = start + bytes;
+        return start;
+    };
+    const uint64_t groups = p.max_groups, parts = p.partitions, cap = p.capacity;
+    s.participants = take(uint64_t{p.max_participants} * sizeof(ParticipantEntry));
+    s.groups = take(groups * sizeof(GroupEntry));
+    s.group_partitions = take(groups * parts * sizeof(GroupPartition));
+    s.partitions = take(parts * sizeof(PartitionControl));
+    s.leases = take(groups * parts * cap * sizeof(LeaseEntry));
+    s.slots = take(parts * cap * p.slot_size);
+    s.dlq_control = take(sizeof(DlqControl));
+    s.dlq_slots = take(uint64_t{p.dlq_capacity} * p.dlq_slot_size);
+    s.end = align_up(at, kSectionAlign);
+    return s;
+}
+
+}  // namespace shmq::layout

@@ -1,0 +1,190 @@
+// Producer and Claim: choosing a partition, claiming a slot under the
+// queue's on_full policy, copying in, committing.
+#include <cstring>
+
+#include "hash.hpp"
+#include "producer_core.hpp"
+#include "ring/commit_protocol.hpp"
+#include "ring/reclaim.hpp"
+#include "sys/clock.hpp"
+#include "sys/futex.hpp"
+
+namespace shmq {
+
+namespace detail {
+
+namespace {
+constexpr int kSpinBeforeSleep = 256;
+constexpr int64_t kSleepSliceNs = 100'000'000;  // re-check deletion and dead lock holders this often
+}  // namespace
+
+ProducerCore::~ProducerCore() { detach_participant(*region, me); }
+
+uint32_t ProducerCore::choose_partition(std::string_view key) noexcept {
+    const uint32_t parts = region->partitions();
+    if (!key.empty()) return static_cast<uint32_t>(fnv1a64(key) % parts);
+    const uint32_t p = round_robin;
+    round_robin = (round_robin + 1 == parts) ? 0 : round_robin + 1;
+    return p;
+}
+
+Status ProducerCore::claim_slot(uint32_t& p, bool may_switch, Millis timeout, uint64_t& offset) noexcept {
+    Region& r = *region;
+    const uint32_t parts = r.partitions();
+    auto attempt = [&](uint32_t q) -> int {  // 1 claimed, 0 full, -1 corrupt
+        const ring::RingRef ring = ring::partition_ring(r, q);
+        for (;;) {
+            switch (ring::try_claim(ring, me.id(), offset)) {
+                case ring::ClaimResult::claimed: p = q; return 1;
+                case ring::ClaimResult::corrupt: return -1;
+                case ring::ClaimResult::full:
+                    if (!ring::reclaim(r, q, me.token())) return 0;
+                    break;  // released slots: try again
+            }
+        }
+    };
+    auto attempt_any = [&]() -> int {
+        int rc = attempt(p);
+        for (uint32_t k = 1; rc == 0 && may_switch && k < parts; ++k) rc = attempt((p + k) % parts);
+        return rc;
+    };
+
+    int rc = attempt_any();
+    if (rc == 1) return Errc::ok;
+    auto& pc = r.partition(p);
+    if (rc < 0) return Errc::region_corrupt;
+    if (r.deleted()) return Errc::queue_deleted;
+    if (static_cast<OnFull>(r.params().on_full) == OnFull::reject) {
+        pc.rejected.fetch_add(1, std::memory_order_relaxed);
+        return Errc::overloaded;
+    }
+    if (timeout.count() <= 0) {
+        pc.timeouts.fetch_add(1, std::memory_order_relaxed);
+        return Errc::timeout;
+    }
+    for (int spin = 0; spin < kSpinBeforeSleep; ++spin) {
+        sys::cpu_relax();
+        if ((rc = attempt_any()) != 0) return rc > 0 ? Status(Errc::ok) : Status(Errc::region_corrupt);
+    }
+    const uint64_t start = sys::monotonic_ns();
+    const bool forever = timeout == kForever;
+    const uint64_t limit = forever ? UINT64_MAX : static_cast<uint64_t>(timeout.count()) * 1'000'000ull;
+    heartbeat(r, me, sys::coarse_monotonic_ns());
+    for (;;) {
+        // Doorbell pattern (sys/futex.hpp): announce, snapshot, re-check, sleep.
+        pc.space_waiters.fetch_add(1, std::memory_order_seq_cst);
+        const uint32_t seen = pc.space_doorbell.load(std::memory_order_seq_cst);
+        rc = attempt_any();
+        if (rc == 0) {
+            if (r.deleted()) rc = -2;
+            else {
+                // A dead reclaim-lock holder would keep us waiting forever.
+                detail::break_lock_if_dead(r, pc.reclaim_lock);
+                const uint64_t elapsed = sys::monotonic_ns() - start;
+                if (elapsed >= limit) rc = -3;
+                else
+                    sys::futex_wait(pc.space_doorbell, seen,
+                                    static_cast<int64_t>(std::min<uint64_t>(limit - elapsed, kSleepSliceNs)));
+            }
+        }
+        pc.space_waiters.fetch_sub(1, std::memory_order_relaxed);
+        switch (rc) {
+            case 1: return Errc::ok;
+            case -1: return Errc::region_corrupt;
+            case -2: return Errc::queue_deleted;
+            case -3: pc.timeouts.fetch_add(1, std::memory_order_relaxed); return Errc::timeout;
+            default: break;
+        }
+    }
+}
+
+Status ProducerCore::publish(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len) noexcept {
+    Region& r = *region;
+    auto& slot = r.slot(p, offset);
+    slot.payload_len = payload_len;
+    slot.key_len = key_len;
+    slot.flags = 0;
+    slot.publish_unix_ns = sys::coarse_unix_ns();
+    if (!ring::commit(ring::partition_ring(r, p), offset, me.id())) return Errc::claim_aborted;
+    auto& h = r.header();
+    sys::ring_doorbell(h.consumer_doorbell, h.consumer_waiters);  // after the seq_cst commit CAS
+    if (++ops_since_heartbeat >= 4096) {
+        auto& e = r.participant(me.index);
+        e.operations.fetch_add(ops_since_heartbeat, std::memory_order_relaxed);
+        e.heartbeat_ns.store(sys::coarse_monotonic_ns(), std::memory_order_relaxed);
+        ops_since_heartbeat = 0;
+    }
+    return Errc::ok;
+}
+
+}  // namespace detail
+
+Producer::Producer(std::unique_ptr<detail::ProducerCore> core) noexcept : core_(std::move(core)) {}
+Producer::Producer(Producer&&) noexcept = default;
+Producer& Producer::operator=(Producer&&) noexcept = default;
+Producer::~Producer() = default;
+
+uint32_t Producer::participant_id() const noexcept { return core_->me.id(); }
+
+Status Producer::send(std::span<const std::byte> payload, const SendOptions& options) noexcept {
+    detail::ProducerCore& c = *core_;
+    detail::Region& r = *c.region;
+    if (payload.size() > r.params().max_message) return Errc::message_too_large;
+    if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;
+    uint32_t p = c.choose_partition(options.key);
+    uint64_t offset = 0;
+    if (Status st = c.claim_slot(p, options.key.empty(), options.timeout, offset); !st) return st;
+    std::memcpy(r.slot_payload(p, offset), payload.data(), payload.size());
+    if (!options.key.empty()) std::memcpy(r.slot_key(p, offset), options.key.data(), options.key.size());
+    return c.publish(p, offset, static_cast<uint32_t>(payload.size()), static_cast<uint16_t>(options.key.size()));
+}
+
+Result<Claim> Producer::claim(std::size_t size, const SendOptions& options) noexcept {
+    detail::ProducerCore& c = *core_;
+    detail::Region& r = *c.region;
+    if (size > r.params().max_message) return Errc::message_too_large;
+    if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;
+    uint32_t p = c.choose_partition(options.key);
+    uint64_t offset = 0;
+    if (Status st = c.claim_slot(p, options.key.empty(), options.timeout, offset); !st) return st.code();
+    auto& slot = r.slot(p, offset);
+    slot.key_len = static_cast<uint16_t>(options.key.size());
+    if (!options.key.empty()) std::memcpy(r.slot_key(p, offset), options.key.data(), options.key.size());
+    return Claim(core_.get(), p, offset, r.slot_payload(p, offset), size);
+}
+
+Claim::Claim(Claim&& o) noexcept
+    : core_(std::exchange(o.core_, nullptr)), data_(o.data_), size_(o.size_), partition_(o.partition_), offset_(o.offset_) {}
+
+Claim& Claim::operator=(Claim&& o) noexcept {
+    if (this != &o) {
+        abort();
+        core_ = std::exchange(o.core_, nullptr);
+        data_ = o.data_;
+        size_ = o.size_;
+        partition_ = o.partition_;
+        offset_ = o.offset_;
+    }
+    return *this;
+}
+
+Claim::~Claim() { abort(); }
+
+Status Claim::commit(std::size_t used) noexcept {
+    if (core_ == nullptr) return Errc::already_settled;
+    if (used > size_) return Errc::invalid_argument;
+    detail::ProducerCore* c = std::exchange(core_, nullptr);
+    const uint16_t key_len = c->region->slot(partition_, offset_).key_len;
+    return c->publish(partition_, offset_, static_cast<uint32_t>(used), key_len);
+}
+
+void Claim::abort() noexcept {
+    if (core_ == nullptr) return;
+    detail::ProducerCore* c = std::exchange(core_, nullptr);
+    ring::abort_claim(ring::partition_ring(*c->region, partition_), offset_, c->me.id());
+    c->region->partition(partition_).aborted.fetch_add(1, std::memory_order_relaxed);
+    auto& h = c->region->header();
+    sys::ring_doorbell(h.consumer_doorbell, h.consumer_waiters);
+}
+
+}  // namespace shmq

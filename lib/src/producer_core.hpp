@@ -1,0 +1,27 @@
+// Process-local state of one Producer handle.
+#pragma once
+
+#include <memory>
+
+#include "participants.hpp"
+#include "region.hpp"
+
+namespace shmq::detail {
+
+struct ProducerCore {
+    std::shared_ptr<Region> region;
+    Participant me;
+    uint32_t round_robin = 0;
+    uint32_t ops_since_heartbeat = 0;
+
+    ~ProducerCore();
+    // Claims a slot in partition `p` (or, when `may_switch`, any partition with
+    // room), applying the queue's on_full policy. On success `p` and `offset`
+    // name the claimed slot.
+    Status claim_slot(uint32_t& p, bool may_switch, Millis timeout, uint64_t& offset) noexcept;
+    // Writes the header, commits, and wakes sleeping consumers.
+    Status publish(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len) noexcept;
+    uint32_t choose_partition(std::string_view key) noexcept;
+};
+
+}  // namespace shmq::detail

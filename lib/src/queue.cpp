@@ -1,0 +1,74 @@
+// Queue: create/open/remove and handing out producers and consumers.
+#include "consumer_core.hpp"
+#include "hash.hpp"
+#include "names.hpp"
+#include "producer_core.hpp"
+#include "region.hpp"
+
+#include <boost/interprocess/shared_memory_object.hpp>
+
+namespace shmq {
+
+const char* to_string(Errc e) noexcept {
+    switch (e) {
+        case Errc::ok: return "ok";
+        case Errc::timeout: return "timed out";
+        case Errc::overloaded: return "queue partition is full (on_full=reject); retry later or add consumers";
+        case Errc::message_too_large: return "message is larger than the queue's max-message";
+        case Errc::key_too_large: return "key is longer than 64 bytes";
+        case Errc::lease_lost: return "lease lost: it expired or its holder was declared dead; the message went to another consumer";
+        case Errc::already_settled: return "message already acked or nacked";
+        case Errc::claim_aborted: return "claim was aborted; nothing was published";
+        case Errc::queue_deleted: return "queue was deleted";
+        case Errc::region_corrupt: return "queue region is corrupt; see `shmq stat`";
+        case Errc::invalid_argument: return "invalid argument";
+        case Errc::no_resources: return "no free entry (participants, groups or DLQ)";
+    }
+    return "unknown error";
+}
+
+uint32_t partition_for_key(std::string_view key, uint32_t partitions) noexcept {
+    if (partitions == 0) return 0;
+    return static_cast<uint32_t>(detail::fnv1a64(key) % partitions);
+}
+
+Queue::Queue(std::shared_ptr<detail::Region> region) noexcept : region_(std::move(region)) {}
+Queue::Queue(Queue&&) noexcept = default;
+Queue& Queue::operator=(Queue&&) noexcept = default;
+Queue::~Queue() = default;
+
+Queue Queue::create(std::string_view name, const QueueOptions& options) {
+    return Queue(detail::Region::create(name, options));
+}
+
+Queue Queue::open(std::string_view name) { return Queue(detail::Region::open(name)); }
+
+void Queue::remove(std::string_view name) { detail::Region::remove(name); }
+
+bool Queue::exists(std::string_view name) {
+    if (detail::check_name(name, "queue")) return false;
+    try {
+        boost::interprocess::shared_memory_object shm(boost::interprocess::open_only,
+                                                      detail::region_object_name(name).c_str(),
+                                                      boost::interprocess::read_only);
+        return true;
+    } catch (const boost::interprocess::interprocess_exception& e) {
+        return e.get_error_code() != boost::interprocess::not_found_error;
+    }
+}
+
+Producer Queue::producer() {
+    auto core = std::make_unique<detail::ProducerCore>();
+    core->region = region_;
+    core->me = detail::attach_participant(*region_, layout::Role::producer, layout::kNoGroup, 0);
+    return Producer(std::move(core));
+}
+
+Consumer Queue::consumer(std::string_view group, const ConsumerOptions& options) {
+    return Consumer(std::make_shared<detail::ConsumerCore>(region_, group, options));
+}
+
+const QueueOptions& Queue::options() const noexcept { return region_->options(); }
+const std::string& Queue::name() const noexcept { return region_->name(); }
+
+}  // namespace shmq

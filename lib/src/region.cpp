@@ -1,0 +1,249 @@
+#include "region.hpp"
+
+#include <boost/interprocess/exceptions.hpp>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <thread>
+#include <unistd.h>
+
+#include "layout/layout_math.hpp"
+#include "names.hpp"
+#include "ring/slot_state.hpp"
+#include "sys/clock.hpp"
+#include "sys/futex.hpp"
+
+namespace bip = boost::interprocess;
+
+namespace shmq::detail {
+
+namespace {
+
+[[noreturn]] void fail(Errc code, const std::string& what) { throw Error(code, what); }
+
+layout::QueueParams params_from(const QueueOptions& o) {
+    layout::QueueParams p{};
+    p.partitions = o.partitions;
+    p.capacity = o.capacity;
+    p.max_message = o.max_message;
+    p.lease_ms = o.lease_ms;
+    p.max_deliveries = o.max_deliveries;
+    p.dlq_capacity = o.dlq_capacity;
+    p.max_groups = static_cast<uint16_t>(std::min<uint32_t>(o.max_groups, 0xffff));
+    p.max_participants = static_cast<uint16_t>(std::min<uint32_t>(o.max_participants, 0xffff));
+    p.on_full = static_cast<uint8_t>(o.on_full);
+    p.mode = o.mode;
+    return p;
+}
+
+QueueOptions options_from(const layout::QueueParams& p) {
+    QueueOptions o;
+    o.partitions = p.partitions;
+    o.capacity = p.capacity;
+    o.max_message = p.max_message;
+    o.on_full = static_cast<OnFull>(p.on_full);
+    o.lease_ms = p.lease_ms;
+    o.max_groups = p.max_groups;
+    o.max_participants = p.max_participants;
+    o.max_deliveries = p.max_deliveries;
+    o.dlq_capacity = p.dlq_capacity;
+    o.mode = p.mode;
+    return o;
+}
+
+uint64_t random_u64() {
+    uint64_t v = 0;
+    if (::getrandom(&v, sizeof v, 0) != static_cast<ssize_t>(sizeof v)) v = sys::monotonic_ns() ^ (uint64_t(::getpid()) << 32);
+    return v;
+}
+
+std::string mib(uint64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB"; }
+
+}  // namespace
+
+Region::~Region() {
+    if (probe_fd_ >= 0) ::close(probe_fd_);
+}
+
+void Region::adopt(bip::shared_memory_object shm, Access access) {
+    shm_.swap(shm);
+    access_ = access;
+    lock_fd_ = shm_.get_mapping_handle().handle;
+    // O_RDWR where we may: the reaper takes write locks through this descriptor.
+    probe_fd_ = ::open(region_path(name_).c_str(), (access == Access::read_write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+    ::fcntl(lock_fd_, F_SETFD, FD_CLOEXEC);
+}
+
+std::shared_ptr<Region> Region::create(std::string_view name, const QueueOptions& options) {
+    if (auto err = check_name(name, "queue")) fail(Errc::invalid_argument, *err);
+    if (options.on_full == OnFull::spill || options.on_full == OnFull::drop_oldest)
+        fail(Errc::invalid_argument, std::string("on-full ") +
+                                         (options.on_full == OnFull::spill ? "spill" : "drop-oldest") +
+                                         " is not supported yet; use block or reject");
+    layout::QueueParams params = params_from(options);
+    if (options.max_groups > 0xffff || options.max_participants > 0xffff)
+        fail(Errc::invalid_argument, "max-groups / max-participants out of range");
+    if (auto err = layout::check_and_derive(params)) fail(Errc::invalid_argument, *err);
+    layout::SectionTable sections = layout::compute_sections(params);
+
+    std::shared_ptr<Region> r(new Region());
+    r->name_ = std::string(name);
+    const std::string object = region_object_name(name);
+    bip::shared_memory_object shm;
+    try {
+        shm = bip::shared_memory_object(bip::create_only, object.c_str(), bip::read_write,
+                                        bip::permissions(static_cast<int>(params.mode)));
+    } catch (const bip::interprocess_exception& e) {
+        if (e.get_error_code() == bip::already_exists_error)
+            fail(Errc::invalid_argument,
+                 "queue '" + r->name_ + "' already exists; delete it first with `shmq delete " + r->name_ + "`");
+        fail(Errc::invalid_argument, "cannot create " + region_path(name) + ": " + e.what());
+    }
+    // From here on a failure must not leave a half-made region behind.
+    try {
+        shm.truncate(static_cast<bip::offset_t>(sections.end));
+        int rc = ::posix_fallocate(shm.get_mapping_handle().handle, 0, static_cast<off_t>(sections.end));
+        if (rc != 0) {
+            struct statvfs vfs {};
+            std::string free_note;
+            if (::statvfs(std::string(kShmDir).c_str(), &vfs) == 0)
+                free_note = ", " + mib(uint64_t(vfs.f_bavail) * vfs.f_frsize) + " free";
+            fail(Errc::no_resources, "not enough room in /dev/shm for queue '" + r->name_ + "': it needs " +
+                                         mib(sections.end) + free_note + " (" + std::strerror(rc) +
+                                         "); free space or lower --capacity/--max-message/--partitions");
+        }
+        r->adopt(std::move(shm), Access::read_write);
+        r->map_ = bip::mapped_region(r->shm_, bip::read_write);
+        r->base_ = static_cast<std::byte*>(r->map_.get_address());
+        r->size_ = sections.end;
+        r->params_ = params;
+        r->sections_ = sections;
+        r->options_ = options_from(params);
+        r->initialize(params);
+    } catch (...) {
+        bip::shared_memory_object::remove(object.c_str());
+        throw;
+    }
+    return r;
+}
+
+void Region::initialize(const layout::QueueParams& params) {
+    // The object is fresh and zero-filled; write only what is not zero.
+    auto& h = header();
+    h.layout_version = layout::kLayoutVersion;
+    h.header_size = sizeof(layout::RegionHeader);
+    h.region_size = size_;
+    epoch_ = h.queue_epoch = random_u64();
+    h.created_unix_ns = sys::unix_ns();
+    h.params = params;
+    h.sections = sections_;
+    std::memset(h.name, 0, sizeof h.name);
+    std::memcpy(h.name, name_.data(), name_.size());
+    h.lifecycle.store(static_cast<uint32_t>(layout::Lifecycle::live), std::memory_order_relaxed);
+    for (uint32_t p = 0; p < params.partitions; ++p)
+        for (uint64_t i = 0; i < params.capacity; ++i)
+            slot(p, i).state.store(ring::slot_state(i, ring::SlotKind::free), std::memory_order_relaxed);
+    for (uint64_t i = 0; i < params.dlq_capacity; ++i)
+        dlq_slot(i).state.store(ring::slot_state(i, ring::SlotKind::free), std::memory_order_relaxed);
+    // Publishes every store above to attachers, which acquire-load the magic.
+    h.magic.store(layout::kMagic, std::memory_order_release);
+}
+
+std::shared_ptr<Region> Region::open(std::string_view name, Access access) {
+    if (auto err = check_name(name, "queue")) fail(Errc::invalid_argument, *err);
+    std::shared_ptr<Region> r(new Region());
+    r->name_ = std::string(name);
+    const std::string object = region_object_name(name);
+    const std::string path = region_path(name);
+    bip::shared_memory_object shm;
+    const bip::mode_t mode = access == Access::read_only ? bip::read_only : bip::read_write;
+    try {
+        shm = bip::shared_memory_object(bip::open_only, object.c_str(), mode);
+    } catch (const bip::interprocess_exception& e) {
+        if (e.get_error_code() == bip::not_found_error)
+            fail(Errc::invalid_argument, "no queue named '" + r->name_ + "'; create it with `shmq create " + r->name_ + "`");
+        if (e.get_error_code() == bip::security_error)
+            fail(Errc::invalid_argument, "permission denied opening " + path +
+                                             "; run as its owner, or have it created with --mode 0660 and join its group");
+        fail(Errc::invalid_argument, "cannot open " + path + ": " + e.what());
+    }
+    bip::offset_t size = 0;
+    if (!shm.get_size(size) || size < static_cast<bip::offset_t>(sizeof(layout::RegionHeader)))
+        fail(Errc::region_corrupt, path + " is too small (" + std::to_string(size) +
+                                       " bytes) to be a shmq queue; delete it with `shmq delete " + r->name_ + "`");
+    r->adopt(std::move(shm), access);
+    r->map_ = bip::mapped_region(r->shm_, access == Access::read_only ? bip::read_only : bip::read_write);
+    r->base_ = static_cast<std::byte*>(r->map_.get_address());
+    r->size_ = static_cast<uint64_t>(size);
+    r->validate_and_load();
+    return r;
+}
+
+void Region::validate_and_load() {
+    const std::string where = "queue '" + name_ + "' (" + region_path(name_) + ")";
+    auto& h = header();
+    // A creator publishes the magic last; give a concurrent create a moment.
+    uint64_t magic = h.magic.load(std::memory_order_acquire);
+    for (int i = 0; magic == 0 && i < 200; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        magic = h.magic.load(std::memory_order_acquire);
+    }
+    const std::string fix = "; delete it with `shmq delete " + name_ + "` and create it again";
+    if (magic == 0) fail(Errc::region_corrupt, where + " was never finished by its creator" + fix);
+    if (magic != layout::kMagic) fail(Errc::region_corrupt, where + " is not a shmq region (bad magic)" + fix);
+    // Copy before checking: the copy is what we use from now on.
+    const uint32_t version = h.layout_version;
+    if (version != layout::kLayoutVersion)
+        fail(Errc::region_corrupt, where + " has layout version " + std::to_string(version) + ", this shmq speaks " +
+                                       std::to_string(layout::kLayoutVersion) + fix);
+    if (h.header_size != sizeof(layout::RegionHeader))
+        fail(Errc::region_corrupt, where + " has a header of " + std::to_string(h.header_size) + " bytes" + fix);
+    std::memcpy(&params_, &h.params, sizeof params_);
+    if (auto err = layout::check_params(params_)) fail(Errc::region_corrupt, where + " has bad parameters: " + *err + fix);
+    sections_ = layout::compute_sections(params_);
+    layout::SectionTable stored;
+    std::memcpy(&stored, &h.sections, sizeof stored);
+    if (std::memcmp(&stored, &sections_, sizeof stored) != 0)
+        fail(Errc::region_corrupt, where + " has a section table that does not match its parameters" + fix);
+    if (h.region_size != size_ || sections_.end != size_)
+        fail(Errc::region_corrupt, where + " is " + std::to_string(size_) + " bytes but its header says " +
+                                       std::to_string(h.region_size) + fix);
+    char stored_name[layout::kNameMax + 1] = {};
+    std::memcpy(stored_name, h.name, layout::kNameMax);
+    if (name_ != stored_name) fail(Errc::region_corrupt, where + " carries another queue's name ('" + stored_name + "')" + fix);
+    epoch_ = h.queue_epoch;
+    options_ = options_from(params_);
+}
+
+void wake_all_sleepers(const Region& r) noexcept {
+    auto bump = [](std::atomic<uint32_t>& bell) {
+        bell.fetch_add(1, std::memory_order_seq_cst);
+        sys::futex_wake_all(bell);
+    };
+    bump(r.header().consumer_doorbell);
+    bump(r.header().dlq_doorbell);
+    for (uint32_t p = 0; p < r.partitions(); ++p) bump(r.partition(p).space_doorbell);
+}
+
+void Region::remove(std::string_view name) {
+    if (auto err = check_name(name, "queue")) fail(Errc::invalid_argument, *err);
+    const std::string object = region_object_name(name);
+    // Tell attached peers first, when the region is one of ours.
+    try {
+        auto r = open(name, Access::read_write);
+        r->header().lifecycle.store(static_cast<uint32_t>(layout::Lifecycle::deleted), std::memory_order_seq_cst);
+        wake_all_sleepers(*r);
+    } catch (const Error&) {
+        // Corrupt or foreign: still removable below.
+    }
+    if (!bip::shared_memory_object::remove(object.c_str())) {
+        if (errno == EACCES || errno == EPERM)
+            fail(Errc::invalid_argument, "permission denied removing " + region_path(name) + "; run as its owner");
+        fail(Errc::invalid_argument, "no queue named '" + std::string(name) + "'");
+    }
+}
+
+}  // namespace shmq::detail

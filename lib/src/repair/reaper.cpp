@@ -1,0 +1,102 @@
+#include "repair/reaper.hpp"
+
+#include <mutex>
+
+#include "groups.hpp"
+#include "participants.hpp"
+#include "ring/delivery.hpp"
+#include "ring/lease_word.hpp"
+#include "ring/reclaim.hpp"
+#include "sys/clock.hpp"
+#include "sys/futex.hpp"
+#include "sys/process.hpp"
+
+namespace shmq::detail {
+
+namespace {
+
+std::mutex& reap_mutex() {
+    static std::mutex m;  // probe_fd is one open file description: one reaper at a time per process
+    return m;
+}
+
+uint32_t abort_claims(const ring::RingRef& ring, uint64_t from, uint32_t id) {
+    uint32_t aborted = 0;
+    for (uint64_t o = from; o < from + ring.capacity; ++o)
+        if (ring::abort_dead_claim(ring, o, id)) ++aborted;  // (1)
+    return aborted;
+}
+
+}  // namespace
+
+ReapReport reap_participant(Region& r, uint32_t index, uint32_t mover_id) noexcept {
+    ReapReport report;
+    if (!r.valid_participant(index) || r.read_only()) return report;
+    std::lock_guard<std::mutex> guard(reap_mutex());
+    if (!sys::try_lock_byte(r.probe_fd(), index)) return report;  // its process (or another reaper) holds it
+    auto& e = r.participant(index);
+    const uint64_t s = e.state.load(std::memory_order_acquire);
+    if (layout::participant_kind(s) == layout::kParticipantFree) {
+        sys::unlock_byte(r.probe_fd(), index);
+        return report;
+    }
+    const uint32_t id = index + 1;
+    const uint64_t token = layout::owner_token(id, layout::participant_gen(s));
+    report.reaped = true;
+    report.pid = e.pid.load(std::memory_order_relaxed);
+    report.role = static_cast<layout::Role>(e.role.load(std::memory_order_relaxed));
+    report.group = e.group.load(std::memory_order_relaxed);
+    const uint64_t now = sys::coarse_monotonic_ns();
+
+    for (uint32_t p = 0; p < r.partitions(); ++p) {
+        const uint32_t n = abort_claims(ring::partition_ring(r, p), r.partition(p).head.load(std::memory_order_acquire), id);
+        r.partition(p).aborted.fetch_add(n, std::memory_order_relaxed);
+        report.claims_aborted += n;
+    }
+    report.claims_aborted += abort_claims(ring::dlq_ring(r), r.dlq().head.load(std::memory_order_acquire), id);
+
+    for (uint32_t g = 0; g < r.max_groups(); ++g) {
+        if (!ring::group_holds(r.group(g).state.load(std::memory_order_acquire))) continue;
+        for (uint32_t p = 0; p < r.partitions(); ++p) {
+            const ring::Window win = ring::lease_window(r, g, p);
+            for (uint64_t o = win.floor; o < win.next; ++o) {  // (2)
+                const uint64_t w = r.lease(g, p, o).word.load(std::memory_order_acquire);
+                const auto kind = ring::lease_kind(w);
+                if ((kind != ring::LeaseKind::leased && kind != ring::LeaseKind::picked) || ring::lease_owner(w) != id ||
+                    !ring::lease_is(w, o))
+                    continue;
+                if (ring::revoke(r, g, p, o, w, layout::DeadLetterReason::owner_died, now, mover_id))
+                    ++report.leases_returned;
+            }
+            uint64_t owner = token;  // (3)
+            if (r.group_partition(g, p).owner.compare_exchange_strong(owner, 0, std::memory_order_acq_rel))
+                ++report.partitions_released;
+        }
+    }
+    for (uint32_t p = 0; p < r.partitions(); ++p) {
+        uint64_t holder = token;
+        r.partition(p).reclaim_lock.compare_exchange_strong(holder, 0, std::memory_order_acq_rel);
+    }
+    uint64_t holder = token;
+    r.header().admin_lock.compare_exchange_strong(holder, 0, std::memory_order_acq_rel);
+
+    // (4) release: everything above precedes the entry's reuse.
+    e.state.store(layout::participant_state(layout::participant_gen(s), layout::kParticipantFree),
+                  std::memory_order_release);
+    if (report.role == layout::Role::consumer && r.valid_group(report.group)) membership_changed(r, report.group);
+    sys::ring_doorbell(r.header().consumer_doorbell, r.header().consumer_waiters);
+    sys::unlock_byte(r.probe_fd(), index);  // (5)
+    return report;
+}
+
+std::size_t reap_dead_participants(Region& r, uint32_t mover_id) noexcept {
+    std::size_t reaped = 0;
+    for (uint32_t i = 0; i < r.max_participants(); ++i) {
+        const uint64_t s = r.participant(i).state.load(std::memory_order_acquire);
+        if (layout::participant_kind(s) == layout::kParticipantFree) continue;
+        if (reap_participant(r, i, mover_id).reaped) ++reaped;
+    }
+    return reaped;
+}
+
+}  // namespace shmq::detail

@@ -1,0 +1,67 @@
+#include "ring/dead_letter.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "ring/delivery.hpp"
+#include "ring/lease_word.hpp"
+#include "ring/reclaim.hpp"
+#include "sys/clock.hpp"
+#include "sys/futex.hpp"
+
+namespace shmq::ring {
+
+DeadLetterResult dead_letter(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t retry,
+                             uint64_t now_mono, uint32_t mover_id) noexcept {
+    auto& e = r.lease(g, p, offset);
+    auto& gp = r.group_partition(g, p);
+    const uint32_t deliveries = lease_deliveries(retry);
+    const auto reason = static_cast<layout::DeadLetterReason>(lease_owner(retry));
+    const uint64_t moving = lease_word(LeaseKind::leased, offset, mover_id, deliveries);
+    e.deadline_ns.store(now_mono + uint64_t{r.params().lease_ms} * 1'000'000, std::memory_order_relaxed);
+    uint64_t expected = retry;
+    if (!e.word.compare_exchange_strong(expected, moving, std::memory_order_acq_rel, std::memory_order_relaxed))
+        return DeadLetterResult::lost;
+
+    const RingRef dlq = dlq_ring(r);
+    uint64_t pos = 0;
+    if (try_claim(dlq, mover_id, pos) != ClaimResult::claimed) {
+        expected = moving;
+        e.word.compare_exchange_strong(expected, retry, std::memory_order_acq_rel, std::memory_order_relaxed);
+        gp.dlq_blocked.fetch_add(1, std::memory_order_relaxed);
+        r.dlq().blocked.fetch_add(1, std::memory_order_relaxed);
+        return DeadLetterResult::dlq_full;
+    }
+    // The source slot is stable: entry(offset) is not acked, so the floor
+    // (and head) stay at or below offset. Its lengths are untrusted: clamp.
+    const auto& src = r.slot(p, offset);
+    const uint32_t len = std::min<uint32_t>(src.payload_len, r.params().max_message);
+    const uint16_t key_len = std::min<uint16_t>(src.key_len, static_cast<uint16_t>(layout::kMaxKeyBytes));
+    auto& dst = r.dlq_slot(pos);
+    std::memcpy(r.dlq_payload(pos), r.slot_payload(p, offset), len);
+    std::memcpy(r.dlq_key(pos), r.slot_key(p, offset), key_len);
+    dst.payload_len = len;
+    dst.key_len = key_len;
+    dst.reason = static_cast<uint8_t>(reason);
+    dst.partition = p;
+    dst.deliveries = deliveries;
+    dst.offset = offset;
+    dst.first_delivery_unix_ns = e.first_delivery_unix_ns.load(std::memory_order_relaxed);
+    dst.last_delivery_unix_ns = e.last_delivery_unix_ns.load(std::memory_order_relaxed);
+    dst.dead_unix_ns = sys::unix_ns();
+    dst.publish_unix_ns = src.publish_unix_ns;
+    dst.group_index = g;
+    if (!commit(dlq, pos, mover_id)) return DeadLetterResult::lost;  // reaped meanwhile: the reaper redoes it
+
+    expected = moving;
+    if (!e.word.compare_exchange_strong(expected, lease_word(LeaseKind::acked, offset), std::memory_order_acq_rel,
+                                        std::memory_order_relaxed))
+        return DeadLetterResult::lost;  // our move-lease was revoked: the copy stays (at-least-once)
+    gp.dead_lettered.fetch_add(1, std::memory_order_relaxed);
+    r.dlq().dead_lettered.fetch_add(1, std::memory_order_relaxed);
+    advance_floor(r, g, p);
+    sys::ring_doorbell(r.header().dlq_doorbell, r.header().dlq_waiters);
+    return DeadLetterResult::moved;
+}
+
+}  // namespace shmq::ring

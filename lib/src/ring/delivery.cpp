@@ -1,0 +1,236 @@
+#include "ring/delivery.hpp"
+
+#include <algorithm>
+
+#include "ring/dead_letter.hpp"
+#include "ring/reclaim.hpp"
+#include "sys/futex.hpp"
+
+namespace shmq::ring {
+
+namespace {
+
+using detail::Region;
+using layout::DeadLetterReason;
+
+// Pushes a cursor forward to `to` unless someone already moved it further.
+void push_forward(std::atomic<uint64_t>& cursor, uint64_t to) noexcept {
+    uint64_t cur = cursor.load(std::memory_order_relaxed);
+    while (cur < to && !cursor.compare_exchange_weak(cur, to, std::memory_order_seq_cst, std::memory_order_relaxed)) {
+    }
+}
+
+void decrement_saturating(std::atomic<uint32_t>& counter) noexcept {
+    uint32_t cur = counter.load(std::memory_order_relaxed);
+    while (cur > 0 && !counter.compare_exchange_weak(cur, cur - 1, std::memory_order_relaxed)) {
+    }
+}
+
+uint64_t retry_word(uint64_t offset, uint32_t deliveries, DeadLetterReason reason) noexcept {
+    // A retry entry has no owner; its owner bits carry why it came back.
+    return lease_word(LeaseKind::retry, offset, static_cast<uint32_t>(reason), deliveries);
+}
+
+}  // namespace
+
+Window lease_window(const Region& r, uint32_t g, uint32_t p) noexcept {
+    auto& gp = r.group_partition(g, p);
+    uint64_t floor = gp.floor.load(std::memory_order_acquire);
+    uint64_t next = gp.next.load(std::memory_order_acquire);
+    next = std::clamp(next, floor, floor + r.capacity());
+    return {floor, next};
+}
+
+bool deliver_fresh(const DeliveryContext& ctx, uint32_t p, uint64_t now_mono, uint64_t now_unix, Delivered& out) noexcept {
+    Region& r = *ctx.region;
+    auto& gp = r.group_partition(ctx.group, p);
+    const RingRef ring = partition_ring(r, p);
+    for (int attempt = 0; attempt < 4096; ++attempt) {
+        uint64_t o = gp.next.load(std::memory_order_acquire);
+        const uint64_t s = ring.state(o).load(std::memory_order_acquire);  // (1) pairs with commit
+        const int64_t d = slot_tag_distance(s, o);
+        if (d < 0) return false;  // the slot still holds an older lap: o not yet claimed
+        if (d > 0) {
+            // The slot moved past o: released before this group held it (only
+            // a corrupt region or a lapping policy gets here). Catch up to head.
+            const uint64_t head = r.partition(p).head.load(std::memory_order_acquire);
+            if (head <= o) return false;
+            push_forward(gp.next, head);
+            push_forward(gp.floor, head);
+            continue;
+        }
+        const SlotKind kind = slot_kind(s);
+        if (kind == SlotKind::free || kind == SlotKind::claimed) return false;  // not published yet
+        auto& e = r.lease(ctx.group, p, o);
+        uint64_t w = e.word.load(std::memory_order_acquire);
+        if (lease_deliverable(w, o)) {
+            if (kind == SlotKind::aborted) {
+                // An aborted claim: pass over it (nothing to deliver).
+                if (e.word.compare_exchange_strong(w, lease_word(LeaseKind::acked, o), std::memory_order_acq_rel)) {
+                    gp.skipped.fetch_add(1, std::memory_order_relaxed);
+                    gp.next.compare_exchange_strong(o, o + 1, std::memory_order_release, std::memory_order_relaxed);
+                    advance_floor(r, ctx.group, p);
+                }
+                continue;
+            }
+            const uint64_t leased =
+                lease_word(ctx.at_most_once ? LeaseKind::picked : LeaseKind::leased, o, ctx.owner_id, 1);
+            e.deadline_ns.store(now_mono + ctx.lease_ns, std::memory_order_relaxed);
+            e.first_delivery_unix_ns.store(now_unix, std::memory_order_relaxed);
+            e.last_delivery_unix_ns.store(now_unix, std::memory_order_relaxed);
+            if (e.word.compare_exchange_strong(w, leased, std::memory_order_acq_rel, std::memory_order_acquire)) {
+                gp.next.compare_exchange_strong(o, o + 1, std::memory_order_release, std::memory_order_relaxed);
+                gp.delivered.fetch_add(1, std::memory_order_relaxed);
+                out = Delivered{o, leased, 1};
+                return true;
+            }
+            continue;  // a peer took o first
+        }
+        if (lease_is(w, o)) {
+            // Delivered by a peer whose next-CAS is still to come: help it.
+            gp.next.compare_exchange_strong(o, o + 1, std::memory_order_release, std::memory_order_relaxed);
+            continue;
+        }
+        return false;  // entry ahead of o: inconsistent; let the next call re-read
+    }
+    return false;
+}
+
+bool deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mono, uint64_t now_unix, bool force,
+                   Delivered& out) noexcept {
+    Region& r = *ctx.region;
+    auto& gp = r.group_partition(ctx.group, p);
+    uint32_t pending = gp.retry_pending.load(std::memory_order_acquire);
+    if (pending == 0 && !force) return false;
+    const Window win = lease_window(r, ctx.group, p);
+    bool saw_retry = false;
+    for (uint64_t o = win.floor; o < win.next; ++o) {
+        auto& e = r.lease(ctx.group, p, o);
+        uint64_t w = e.word.load(std::memory_order_acquire);
+        if (lease_kind(w) != LeaseKind::retry || !lease_is(w, o)) continue;
+        saw_retry = true;
+        if (e.deadline_ns.load(std::memory_order_relaxed) > now_mono) continue;  // not due yet
+        const uint32_t d = lease_deliveries(w);
+        if (d >= r.params().max_deliveries) {
+            if (dead_letter(r, ctx.group, p, o, w, now_mono, ctx.owner_id) == DeadLetterResult::moved)
+                decrement_saturating(gp.retry_pending);
+            continue;
+        }
+        const uint64_t leased =
+            lease_word(ctx.at_most_once ? LeaseKind::picked : LeaseKind::leased, o, ctx.owner_id, d + 1);
+        e.deadline_ns.store(now_mono + ctx.lease_ns, std::memory_order_relaxed);
+        e.last_delivery_unix_ns.store(now_unix, std::memory_order_relaxed);
+        if (e.word.compare_exchange_strong(w, leased, std::memory_order_acq_rel, std::memory_order_acquire)) {
+            decrement_saturating(gp.retry_pending);
+            gp.redelivered.fetch_add(1, std::memory_order_relaxed);
+            gp.delivered.fetch_add(1, std::memory_order_relaxed);
+            out = Delivered{o, leased, d + 1};
+            return true;
+        }
+    }
+    // Nothing to retry at all: clear the hint unless a new retry arrived meanwhile.
+    if (!saw_retry && pending != 0) gp.retry_pending.compare_exchange_strong(pending, 0, std::memory_order_relaxed);
+    return false;
+}
+
+SettleResult ack(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word) noexcept {
+    auto& e = r.lease(g, p, offset);
+    uint64_t expected = word;
+    if (!e.word.compare_exchange_strong(expected, lease_word(LeaseKind::acked, offset), std::memory_order_acq_rel,
+                                        std::memory_order_relaxed))
+        return SettleResult::lease_lost;  // (3): expired and handed on, or the holder was reaped
+    r.group_partition(g, p).acked.fetch_add(1, std::memory_order_relaxed);
+    advance_floor(r, g, p);
+    return SettleResult::ok;
+}
+
+SettleResult nack(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, uint64_t delay_ns,
+                  uint64_t now_mono, uint32_t mover_id) noexcept {
+    auto& e = r.lease(g, p, offset);
+    if (e.word.load(std::memory_order_acquire) != word) return SettleResult::lease_lost;
+    const uint32_t d = lease_deliveries(word);
+    const bool to_dlq = d >= r.params().max_deliveries;
+    e.deadline_ns.store(to_dlq ? now_mono : now_mono + delay_ns, std::memory_order_relaxed);
+    uint64_t expected = word;
+    const uint64_t retry = retry_word(offset, d, DeadLetterReason::nacked);
+    if (!e.word.compare_exchange_strong(expected, retry, std::memory_order_acq_rel, std::memory_order_relaxed))
+        return SettleResult::lease_lost;
+    auto& gp = r.group_partition(g, p);
+    gp.nacked.fetch_add(1, std::memory_order_relaxed);
+    if (to_dlq && dead_letter(r, g, p, offset, retry, now_mono, mover_id) == DeadLetterResult::moved)
+        return SettleResult::ok;
+    gp.retry_pending.fetch_add(1, std::memory_order_seq_cst);
+    sys::ring_doorbell(r.header().consumer_doorbell, r.header().consumer_waiters);
+    return SettleResult::ok;
+}
+
+SettleResult extend(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, uint64_t new_deadline) noexcept {
+    auto& e = r.lease(g, p, offset);
+    if (e.word.load(std::memory_order_acquire) != word) return SettleResult::lease_lost;
+    e.deadline_ns.store(new_deadline, std::memory_order_relaxed);
+    // An expiry that raced the store above wins; report it honestly.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return e.word.load(std::memory_order_acquire) == word ? SettleResult::ok : SettleResult::lease_lost;
+}
+
+bool revoke(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, DeadLetterReason reason,
+            uint64_t now_mono, uint32_t mover_id) noexcept {
+    auto& e = r.lease(g, p, offset);
+    auto& gp = r.group_partition(g, p);
+    if (lease_kind(word) == LeaseKind::picked) {
+        // At-most-once: the message was given up at pickup; never redelivered.
+        uint64_t expected = word;
+        if (!e.word.compare_exchange_strong(expected, lease_word(LeaseKind::acked, offset), std::memory_order_acq_rel))
+            return false;
+        advance_floor(r, g, p);
+        return true;
+    }
+    if (lease_kind(word) != LeaseKind::leased) return false;
+    const uint32_t d = lease_deliveries(word);
+    const bool to_dlq = d >= r.params().max_deliveries;
+    e.deadline_ns.store(now_mono, std::memory_order_relaxed);  // due at once
+    uint64_t expected = word;
+    const uint64_t retry = retry_word(offset, d, reason);
+    if (!e.word.compare_exchange_strong(expected, retry, std::memory_order_acq_rel, std::memory_order_relaxed))
+        return false;
+    if (reason == DeadLetterReason::lease_expired) gp.expired.fetch_add(1, std::memory_order_relaxed);
+    if (to_dlq && mover_id != 0 && dead_letter(r, g, p, offset, retry, now_mono, mover_id) == DeadLetterResult::moved) return true;
+    gp.retry_pending.fetch_add(1, std::memory_order_seq_cst);
+    sys::ring_doorbell(r.header().consumer_doorbell, r.header().consumer_waiters);
+    return true;
+}
+
+uint32_t expire_leases(Region& r, uint32_t g, uint32_t p, uint64_t now_mono, uint32_t mover_id) noexcept {
+    const Window win = lease_window(r, g, p);
+    uint32_t expired = 0;
+    for (uint64_t o = win.floor; o < win.next; ++o) {
+        auto& e = r.lease(g, p, o);
+        const uint64_t w = e.word.load(std::memory_order_acquire);
+        if (lease_kind(w) != LeaseKind::leased || !lease_is(w, o)) continue;  // picked never expires: its holder reads it
+        if (e.deadline_ns.load(std::memory_order_relaxed) >= now_mono) continue;
+        if (revoke(r, g, p, o, w, DeadLetterReason::lease_expired, now_mono, mover_id)) ++expired;
+    }
+    return expired;
+}
+
+void advance_floor(Region& r, uint32_t g, uint32_t p) noexcept {
+    auto& gp = r.group_partition(g, p);
+    uint64_t floor = gp.floor.load(std::memory_order_acquire);
+    for (;;) {
+        const uint64_t next = std::min(gp.next.load(std::memory_order_acquire), floor + r.capacity());
+        uint64_t o = floor;
+        while (o < next) {
+            const uint64_t w = r.lease(g, p, o).word.load(std::memory_order_acquire);
+            if (lease_kind(w) != LeaseKind::acked || !lease_is(w, o)) break;
+            ++o;
+        }
+        if (o == floor) return;
+        // (4) seq_cst: ordered before the space_waiters load below (doorbell pattern).
+        if (gp.floor.compare_exchange_strong(floor, o, std::memory_order_seq_cst, std::memory_order_acquire)) break;
+        if (floor >= o) return;  // someone moved it further
+    }
+    auto& pc = r.partition(p);
+    sys::ring_doorbell(pc.space_doorbell, pc.space_waiters);
+}
+
+}  // namespace shmq::ring

@@ -1,0 +1,38 @@
+#include "ring/reclaim.hpp"
+
+#include <algorithm>
+
+#include "participants.hpp"
+#include "sys/futex.hpp"
+
+namespace shmq::ring {
+
+bool reclaim(detail::Region& r, uint32_t p, uint64_t token) noexcept {
+    auto& pc = r.partition(p);
+    if (!detail::try_owner_lock(pc.reclaim_lock, token)) return false;
+    const uint64_t head = pc.head.load(std::memory_order_relaxed);  // written only under the lock
+    const uint64_t tail = pc.tail.load(std::memory_order_acquire);
+    uint64_t low = UINT64_MAX;
+    for (uint32_t g = 0; g < r.max_groups(); ++g) {
+        // acquire (seq_cst): pairs with the floor CAS of each acker, so the
+        // consumers' reads of the released payloads happen before our release.
+        if (!group_holds(r.group(g).state.load(std::memory_order_seq_cst))) continue;
+        low = std::min(low, r.group_partition(g, p).floor.load(std::memory_order_seq_cst));
+    }
+    // No group: messages wait for the first one. Untrusted floors are clamped
+    // to what can be valid: never past the tail nor more than a lap ahead.
+    uint64_t target = std::min({low, tail, head + r.capacity()});
+    bool released = false;
+    if (low != UINT64_MAX && target > head) {
+        const RingRef ring = partition_ring(r, p);
+        for (uint64_t o = head; o < target; ++o) release_slot(ring, o);
+        // release: producers that see the new head also see the freed slots.
+        pc.head.store(target, std::memory_order_release);
+        released = true;
+    }
+    detail::owner_unlock(pc.reclaim_lock, token);
+    if (released) sys::ring_doorbell(pc.space_doorbell, pc.space_waiters);
+    return released;
+}
+
+}  // namespace shmq::ring

@@ -1,0 +1,28 @@
+// Futex wait/wake on a 32-bit word of a shared mapping (not FUTEX_PRIVATE:
+// waiters and wakers are different processes).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace shmq::sys {
+
+// Sleeps while *word == expected, at most timeout_ns (< 0: no limit).
+// Returns on wake, timeout, signal or value mismatch; callers re-check.
+void futex_wait(const std::atomic<uint32_t>& word, uint32_t expected, int64_t timeout_ns) noexcept;
+void futex_wake_all(const std::atomic<uint32_t>& word) noexcept;
+
+// Doorbell pattern. Sleeper: waiters++ (seq_cst); seen = bell; re-check the
+// condition; futex_wait(bell, seen); waiters--. Waker: make the condition
+// true with a seq_cst RMW; if (waiters != 0) { bell++; wake }. The seq_cst
+// RMW and the seq_cst waiters load order against the sleeper's increment and
+// re-check: either the waker sees the waiter, or the sleeper's re-check sees
+// the condition (store-buffering litmus test forbidden under seq_cst).
+inline void ring_doorbell(std::atomic<uint32_t>& bell, const std::atomic<uint32_t>& waiters) noexcept {
+    if (waiters.load(std::memory_order_seq_cst) != 0) {
+        bell.fetch_add(1, std::memory_order_seq_cst);
+        futex_wake_all(bell);
+    }
+}
+
+}  // namespace shmq::sys

@@ -1,0 +1,92 @@
+#include <gtest/gtest.h>
+
+#include "layout/layout_math.hpp"
+#include "ring/lease_word.hpp"
+#include "ring/slot_state.hpp"
+
+namespace shmq {
+namespace {
+
+layout::QueueParams defaults() {
+    layout::QueueParams p{};
+    p.partitions = 1;
+    p.capacity = 1024;
+    p.max_message = 1024;
+    p.lease_ms = 30000;
+    p.max_deliveries = 5;
+    p.dlq_capacity = 1024;
+    p.max_groups = 16;
+    p.max_participants = 128;
+    p.mode = 0600;
+    return p;
+}
+
+TEST(LayoutTest, sectionsAreAlignedOrderedAndSizedFromParams) {
+    auto p = defaults();
+    ASSERT_FALSE(layout::check_and_derive(p));
+    EXPECT_EQ(p.slot_size % 64, 0u);
+    EXPECT_GE(p.slot_size, layout::kSlotHeaderBytes + 1024 + layout::kMaxKeyBytes);
+    auto s = layout::compute_sections(p);
+    const uint64_t order[] = {s.participants, s.groups, s.group_partitions, s.partitions, s.leases,
+                              s.slots,        s.dlq_control, s.dlq_slots, s.end};
+    for (std::size_t i = 0; i + 1 < std::size(order); ++i) {
+        EXPECT_EQ(order[i] % layout::kSectionAlign, 0u);
+        EXPECT_LT(order[i], order[i + 1]);
+    }
+    EXPECT_GE(s.leases + 16ull * 1024 * sizeof(layout::LeaseEntry), s.leases);
+    EXPECT_GE(s.slots - s.leases, 16ull * 1024 * sizeof(layout::LeaseEntry));
+    EXPECT_GE(s.dlq_control - s.slots, 1024ull * p.slot_size);
+}
+
+TEST(LayoutTest, rejectsOutOfRangeParameters) {
+    auto bad = [](auto mutate) {
+        auto p = defaults();
+        mutate(p);
+        return layout::check_and_derive(p).has_value();
+    };
+    EXPECT_TRUE(bad([](auto& p) { p.partitions = 0; }));
+    EXPECT_TRUE(bad([](auto& p) { p.partitions = 1025; }));
+    EXPECT_TRUE(bad([](auto& p) { p.capacity = 1000; }));
+    EXPECT_TRUE(bad([](auto& p) { p.capacity = 1; }));
+    EXPECT_TRUE(bad([](auto& p) { p.max_message = 0; }));
+    EXPECT_TRUE(bad([](auto& p) { p.max_message = (16u << 20) + 1; }));
+    EXPECT_TRUE(bad([](auto& p) { p.max_groups = 0; }));
+    EXPECT_TRUE(bad([](auto& p) { p.max_participants = 5000; }));
+    EXPECT_TRUE(bad([](auto& p) { p.on_full = 9; }));
+    EXPECT_TRUE(bad([](auto& p) { p.mode = 01777; }));
+    EXPECT_TRUE(bad([](auto& p) {  // 1024 x 2^24 slots: far beyond the region limit
+        p.partitions = 1024;
+        p.capacity = 1u << 24;
+    }));
+    EXPECT_FALSE(bad([](auto&) {}));
+}
+
+TEST(LayoutTest, checkParamsRefusesTamperedDerivedFields) {
+    auto p = defaults();
+    ASSERT_FALSE(layout::check_and_derive(p));
+    EXPECT_FALSE(layout::check_params(p));
+    p.slot_size += 64;
+    EXPECT_TRUE(layout::check_params(p));
+}
+
+TEST(SlotStateTest, distinguishesLapsAndKinds) {
+    using namespace ring;
+    const uint64_t cap = 8;
+    uint64_t s = slot_state(5, SlotKind::committed);
+    EXPECT_EQ(slot_tag_distance(s, 5), 0);
+    EXPECT_EQ(slot_tag_distance(s, 5 + cap), -static_cast<int64_t>(cap));
+    EXPECT_GT(slot_tag_distance(slot_state(5 + cap, SlotKind::free), 5), 0);
+    EXPECT_EQ(slot_owner(slot_state(1, SlotKind::claimed, 4095)), 4095u);
+}
+
+TEST(LeaseWordTest, deliverableOnlyFromAnEarlierLapAcked) {
+    using namespace ring;
+    EXPECT_TRUE(lease_deliverable(lease_word(LeaseKind::acked, 100 - 64), 100));
+    EXPECT_FALSE(lease_deliverable(lease_word(LeaseKind::acked, 100), 100));
+    EXPECT_FALSE(lease_deliverable(lease_word(LeaseKind::acked, 164), 100));
+    EXPECT_FALSE(lease_deliverable(lease_word(LeaseKind::leased, 36, 3, 1), 100));
+    EXPECT_NE(lease_word(LeaseKind::leased, 7, 3, 1), lease_word(LeaseKind::leased, 7, 3, 2));
+}
+
+}  // namespace
+}  // namespace shmq
