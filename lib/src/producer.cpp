@@ -88,6 +88,7 @@ Status ProducerCore::claim_slot(uint32_t& p, bool may_switch, Millis timeout, ui
             }
         }
         pc.space_waiters.fetch_sub(1, std::memory_order_relaxed);
+        heartbeat(r, me, sys::coarse_monotonic_ns());  // blocked, but alive
         switch (rc) {
             case 1: return Errc::ok;
             case -1: return Errc::region_corrupt;

@@ -16,14 +16,14 @@ ClaimResult try_claim(const RingRef& ring, uint32_t owner, uint64_t& offset_out)
                 // case (1): the slot is free for pos; the CAS makes it ours.
                 if (word.compare_exchange_strong(s, slot_state(pos, SlotKind::claimed, owner), std::memory_order_acq_rel,
                                                  std::memory_order_acquire)) {
-                    ring.tail->compare_exchange_strong(pos, pos + 1, std::memory_order_release, std::memory_order_relaxed);
+                    help_forward(*ring.tail, pos);
                     offset_out = pos;
                     return ClaimResult::claimed;
                 }
                 continue;  // lost the race for pos: retry at the new tail
             }
             // case (2): pos was claimed by someone whose tail CAS is late: help.
-            ring.tail->compare_exchange_strong(pos, pos + 1, std::memory_order_release, std::memory_order_relaxed);
+            help_forward(*ring.tail, pos);
             continue;
         }
         if (d == -cap) return ClaimResult::full;  // case (3): slot still holds the previous lap

@@ -46,6 +46,13 @@ struct RingRef {
 
 enum class ClaimResult { claimed, full, corrupt };
 
+// Moves a hint cursor from `from` to from + 1 unless someone already did.
+// Takes `from` by value: a failed CAS writes the current value into its
+// expected argument, which must never clobber the caller's offset.
+inline void help_forward(std::atomic<uint64_t>& cursor, uint64_t from) noexcept {
+    cursor.compare_exchange_strong(from, from + 1, std::memory_order_release, std::memory_order_relaxed);
+}
+
 // Claims the next offset for participant `owner` (id 1..4095).
 ClaimResult try_claim(const RingRef& ring, uint32_t owner, uint64_t& offset_out) noexcept;
 // false: the claim had been aborted; nothing was published.

@@ -68,7 +68,7 @@ bool deliver_fresh(const DeliveryContext& ctx, uint32_t p, uint64_t now_mono, ui
                 // An aborted claim: pass over it (nothing to deliver).
                 if (e.word.compare_exchange_strong(w, lease_word(LeaseKind::acked, o), std::memory_order_acq_rel)) {
                     gp.skipped.fetch_add(1, std::memory_order_relaxed);
-                    gp.next.compare_exchange_strong(o, o + 1, std::memory_order_release, std::memory_order_relaxed);
+                    help_forward(gp.next, o);
                     advance_floor(r, ctx.group, p);
                 }
                 continue;
@@ -79,7 +79,7 @@ bool deliver_fresh(const DeliveryContext& ctx, uint32_t p, uint64_t now_mono, ui
             e.first_delivery_unix_ns.store(now_unix, std::memory_order_relaxed);
             e.last_delivery_unix_ns.store(now_unix, std::memory_order_relaxed);
             if (e.word.compare_exchange_strong(w, leased, std::memory_order_acq_rel, std::memory_order_acquire)) {
-                gp.next.compare_exchange_strong(o, o + 1, std::memory_order_release, std::memory_order_relaxed);
+                help_forward(gp.next, o);
                 gp.delivered.fetch_add(1, std::memory_order_relaxed);
                 out = Delivered{o, leased, 1};
                 return true;
@@ -88,7 +88,7 @@ bool deliver_fresh(const DeliveryContext& ctx, uint32_t p, uint64_t now_mono, ui
         }
         if (lease_is(w, o)) {
             // Delivered by a peer whose next-CAS is still to come: help it.
-            gp.next.compare_exchange_strong(o, o + 1, std::memory_order_release, std::memory_order_relaxed);
+            help_forward(gp.next, o);
             continue;
         }
         return false;  // entry ahead of o: inconsistent; let the next call re-read

@@ -1,0 +1,194 @@
+#include "inspect/inspect.hpp"
+
+#include <algorithm>
+#include <dirent.h>
+
+#include "groups.hpp"
+#include "names.hpp"
+#include "participants.hpp"
+#include "ring/delivery.hpp"
+#include "ring/lease_word.hpp"
+#include "ring/reclaim.hpp"
+#include "sys/clock.hpp"
+
+namespace shmq::inspect {
+
+const char* role_name(layout::Role role) {
+    switch (role) {
+        case layout::Role::producer: return "producer";
+        case layout::Role::consumer: return "consumer";
+        case layout::Role::admin: return "admin";
+        default: return "none";
+    }
+}
+
+const char* on_full_name(OnFull policy) {
+    switch (policy) {
+        case OnFull::block: return "block";
+        case OnFull::reject: return "reject";
+        case OnFull::spill: return "spill";
+        case OnFull::drop_oldest: return "drop-oldest";
+    }
+    return "?";
+}
+
+namespace {
+
+uint64_t sub_floor0(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+
+GroupPartitionStats group_partition_stats(const detail::Region& r, uint32_t g, uint32_t p, uint64_t tail) {
+    GroupPartitionStats s;
+    const auto& gp = r.group_partition(g, p);
+    s.partition = p;
+    const ring::Window win = ring::lease_window(r, g, p);
+    s.next = win.next;
+    s.floor = win.floor;
+    s.lag = sub_floor0(tail, win.floor);
+    for (uint64_t o = win.floor; o < win.next; ++o) {
+        const uint64_t w = r.lease(g, p, o).word.load(std::memory_order_relaxed);
+        if (!ring::lease_is(w, o)) continue;
+        const auto k = ring::lease_kind(w);
+        if (k == ring::LeaseKind::leased || k == ring::LeaseKind::picked) ++s.in_flight;
+        if (k == ring::LeaseKind::retry) ++s.retrying;
+    }
+    const uint64_t owner = gp.owner.load(std::memory_order_relaxed);
+    const uint32_t id = layout::token_id(owner);
+    if (id != 0 && r.valid_participant(id - 1)) s.owner_pid = r.participant(id - 1).pid.load(std::memory_order_relaxed);
+    s.delivered = gp.delivered.load(std::memory_order_relaxed);
+    s.acked = gp.acked.load(std::memory_order_relaxed);
+    s.nacked = gp.nacked.load(std::memory_order_relaxed);
+    s.redelivered = gp.redelivered.load(std::memory_order_relaxed);
+    s.expired = gp.expired.load(std::memory_order_relaxed);
+    s.skipped = gp.skipped.load(std::memory_order_relaxed);
+    s.dead_lettered = gp.dead_lettered.load(std::memory_order_relaxed);
+    s.dlq_blocked = gp.dlq_blocked.load(std::memory_order_relaxed);
+    return s;
+}
+
+void add_into(GroupPartitionStats& total, const GroupPartitionStats& s) {
+    total.lag += s.lag;
+    total.in_flight += s.in_flight;
+    total.retrying += s.retrying;
+    total.delivered += s.delivered;
+    total.acked += s.acked;
+    total.nacked += s.nacked;
+    total.redelivered += s.redelivered;
+    total.expired += s.expired;
+    total.skipped += s.skipped;
+    total.dead_lettered += s.dead_lettered;
+    total.dlq_blocked += s.dlq_blocked;
+}
+
+}  // namespace
+
+QueueSnapshot snapshot(const detail::Region& r) {
+    QueueSnapshot q;
+    q.name = r.name();
+    q.options = r.options();
+    q.epoch = r.epoch();
+    q.created_unix_ns = r.header().created_unix_ns;
+    q.region_bytes = r.size();
+    switch (static_cast<layout::Lifecycle>(r.header().lifecycle.load(std::memory_order_relaxed))) {
+        case layout::Lifecycle::live: q.state = "live"; break;
+        case layout::Lifecycle::deleted: q.state = "deleted"; break;
+        default: q.state = "corrupt"; break;
+    }
+    std::vector<uint64_t> tails(r.partitions());
+    for (uint32_t p = 0; p < r.partitions(); ++p) {
+        const auto& pc = r.partition(p);
+        PartitionStats s;
+        s.partition = p;
+        s.head = pc.head.load(std::memory_order_relaxed);
+        s.tail = std::max(pc.tail.load(std::memory_order_relaxed), s.head);
+        s.aborted = pc.aborted.load(std::memory_order_relaxed);
+        s.published = sub_floor0(s.tail, s.aborted);
+        s.rejected = pc.rejected.load(std::memory_order_relaxed);
+        s.timeouts = pc.timeouts.load(std::memory_order_relaxed);
+        tails[p] = s.tail;
+        q.partitions.push_back(s);
+    }
+    std::vector<uint64_t> slowest_floor(r.partitions(), UINT64_MAX);
+    for (uint32_t g = 0; g < r.max_groups(); ++g) {
+        const uint64_t state = r.group(g).state.load(std::memory_order_acquire);
+        if (!ring::group_holds(state)) continue;
+        GroupStats gs;
+        gs.index = g;
+        gs.name = detail::group_name(r, g);
+        gs.kind = static_cast<GroupKind>(layout::group_kind(state));
+        gs.joining = layout::group_status(state) == layout::kGroupJoining;
+        for (uint32_t p = 0; p < r.partitions(); ++p) {
+            auto s = group_partition_stats(r, g, p, tails[p]);
+            slowest_floor[p] = std::min(slowest_floor[p], s.floor);
+            add_into(gs.total, s);
+            gs.partitions.push_back(s);
+        }
+        q.in_flight += gs.total.in_flight;
+        q.groups.push_back(std::move(gs));
+    }
+    for (auto& s : q.partitions) {
+        const uint64_t base = slowest_floor[s.partition] == UINT64_MAX ? s.head : slowest_floor[s.partition];
+        s.depth = sub_floor0(s.tail, base);
+        q.depth += s.depth;
+        q.published += s.published;
+    }
+    const uint64_t now = sys::coarse_monotonic_ns();
+    for (uint32_t i = 0; i < r.max_participants(); ++i) {
+        detail::ParticipantView v{};
+        if (!detail::read_participant(r, i, v)) continue;
+        ParticipantStats ps;
+        ps.index = i;
+        ps.pid = v.pid;
+        ps.role = v.role;
+        ps.at_most_once = (v.flags & layout::kAtMostOnce) != 0;
+        if (v.role == layout::Role::consumer && r.valid_group(v.group)) {
+            for (const auto& g : q.groups)
+                if (g.index == v.group) ps.group = g.name;
+        }
+        switch (detail::entry_liveness(r, i)) {
+            case detail::Liveness::alive: ps.liveness = "alive"; break;
+            case detail::Liveness::dead: ps.liveness = "dead"; break;
+            case detail::Liveness::gone: continue;  // left while we looked
+        }
+        ps.heartbeat_age_ms = sub_floor0(now, v.heartbeat_ns) / 1'000'000;
+        ps.attached_unix_ns = v.attached_unix_ns;
+        ps.operations = v.operations;
+        const uint64_t token = layout::owner_token(i + 1, layout::participant_gen(v.state));
+        if (v.role == layout::Role::consumer && r.valid_group(v.group))
+            for (uint32_t p = 0; p < r.partitions(); ++p)
+                if (r.group_partition(v.group, p).owner.load(std::memory_order_relaxed) == token)
+                    ps.partitions_owned.push_back(p);
+        if (v.role == layout::Role::consumer) {
+            ++q.consumers;
+            for (auto& g : q.groups)
+                if (g.index == v.group) g.member_pids.push_back(v.pid);
+        }
+        if (v.role == layout::Role::producer) ++q.producers;
+        q.participants.push_back(std::move(ps));
+    }
+    const auto& dlq = r.dlq();
+    q.dlq.capacity = r.params().dlq_capacity;
+    const uint64_t dlq_head = dlq.head.load(std::memory_order_relaxed);
+    q.dlq.depth = std::min<uint64_t>(sub_floor0(dlq.tail.load(std::memory_order_relaxed), dlq_head), q.dlq.capacity);
+    q.dlq.dead_lettered = dlq.dead_lettered.load(std::memory_order_relaxed);
+    q.dlq.redriven = dlq.redriven.load(std::memory_order_relaxed);
+    q.dlq.purged = dlq.purged.load(std::memory_order_relaxed);
+    q.dlq.blocked = dlq.blocked.load(std::memory_order_relaxed);
+    return q;
+}
+
+std::vector<std::string> list_queue_names() {
+    std::vector<std::string> names;
+    DIR* dir = ::opendir(std::string(detail::kShmDir).c_str());
+    if (dir == nullptr) return names;
+    while (dirent* e = ::readdir(dir)) {
+        std::string_view n = e->d_name;
+        if (n.substr(0, detail::kRegionPrefix.size()) != detail::kRegionPrefix) continue;
+        std::string_view queue = n.substr(detail::kRegionPrefix.size());
+        if (!detail::check_name(queue, "queue")) names.emplace_back(queue);
+    }
+    ::closedir(dir);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+}  // namespace shmq::inspect

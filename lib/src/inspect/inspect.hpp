@@ -1,0 +1,89 @@
+// Read-only snapshots of a region for tools (ls, stat, groups, check, top).
+// Every value is read with relaxed/acquire loads from a region others keep
+// writing, so figures are approximate ("depth_approx"-style) and may be
+// mutually inconsistent by a few messages; none is ever trusted as an index.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "layout/layout.hpp"
+#include "region.hpp"
+
+namespace shmq::inspect {
+
+struct PartitionStats {
+    uint32_t partition = 0;
+    uint64_t head = 0;       // released below this offset
+    uint64_t tail = 0;       // next offset to claim
+    uint64_t published = 0;  // tail - aborted
+    uint64_t depth = 0;      // not yet finished by the slowest group (all since head when no group)
+    uint64_t rejected = 0, aborted = 0, timeouts = 0;
+};
+
+struct GroupPartitionStats {
+    uint32_t partition = 0;
+    uint64_t next = 0, floor = 0;
+    uint64_t lag = 0;        // tail - floor: published, not yet finished by this group
+    uint64_t in_flight = 0;  // leased or picked entries
+    uint64_t retrying = 0;   // waiting for redelivery
+    uint32_t owner_pid = 0;  // exclusive: pid of the owning consumer, 0 if none
+    uint64_t delivered = 0, acked = 0, nacked = 0, redelivered = 0, expired = 0, skipped = 0, dead_lettered = 0,
+             dlq_blocked = 0;
+};
+
+struct GroupStats {
+    uint32_t index = 0;
+    std::string name;
+    GroupKind kind = GroupKind::shared;
+    bool joining = false;
+    std::vector<uint32_t> member_pids;
+    GroupPartitionStats total;  // sums (partition field unused)
+    std::vector<GroupPartitionStats> partitions;
+};
+
+struct ParticipantStats {
+    uint32_t index = 0;
+    uint32_t pid = 0;
+    layout::Role role = layout::Role::none;
+    std::string group;  // empty for producers
+    bool at_most_once = false;
+    std::string liveness;  // "alive", "dead", "unknown"
+    uint64_t heartbeat_age_ms = 0;
+    uint64_t attached_unix_ns = 0;
+    uint64_t operations = 0;
+    std::vector<uint32_t> partitions_owned;
+};
+
+struct DlqStats {
+    uint32_t capacity = 0;
+    uint64_t depth = 0;
+    uint64_t dead_lettered = 0, redriven = 0, purged = 0, blocked = 0;
+};
+
+struct QueueSnapshot {
+    std::string name;
+    QueueOptions options;
+    uint64_t epoch = 0;
+    uint64_t created_unix_ns = 0;
+    uint64_t region_bytes = 0;
+    std::string state;  // "live", "deleted", "corrupt"
+    uint64_t depth = 0;      // sum over partitions
+    uint64_t in_flight = 0;  // sum over groups and partitions
+    uint64_t published = 0;
+    uint32_t consumers = 0, producers = 0;
+    std::vector<PartitionStats> partitions;
+    std::vector<GroupStats> groups;
+    std::vector<ParticipantStats> participants;
+    DlqStats dlq;
+};
+
+QueueSnapshot snapshot(const detail::Region& r);
+// Names of the queues in /dev/shm (regions named shmq.<name>), sorted.
+std::vector<std::string> list_queue_names();
+
+const char* role_name(layout::Role role);
+const char* on_full_name(OnFull policy);
+
+}  // namespace shmq::inspect

@@ -1,0 +1,77 @@
+// shmq consume NAME --group G [--kind exclusive|shared] [--count N] [--timeout-ms MS]
+//   [--at-most-once] [--nack]: one message per stdout line, ACKed after the
+//   line is written and flushed (--nack: NACK each instead, a failing worker).
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+
+#include "command.hpp"
+
+namespace shmq::cli {
+
+void register_consume(CLI::App& app) {
+    struct Args {
+        std::string name, group, kind = "shared";
+        uint64_t count = 0;
+        int64_t timeout_ms = -1;
+        bool at_most_once = false, nack = false;
+        uint32_t max_in_flight = 1;
+    };
+    auto args = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand("consume", "Print one message per line, ACKing each after it is written");
+    cmd->add_option("NAME", args->name, "Queue name")->required();
+    cmd->add_option("--group", args->group, "Consumer group (created on first use)")->required();
+    cmd->add_option("--kind", args->kind, "Group kind when it is created: exclusive or shared")->default_val("shared");
+    cmd->add_option("--count", args->count, "Exit after this many messages");
+    cmd->add_option("--timeout-ms", args->timeout_ms, "Exit after this long without a message (default: never)");
+    cmd->add_flag("--at-most-once", args->at_most_once, "Free each message at pickup (never redelivered)");
+    cmd->add_flag("--nack", args->nack, "NACK every message instead of ACKing it (a failing worker)");
+    cmd->callback([args] {
+        ConsumerOptions options;
+        if (args->kind == "exclusive") options.kind = GroupKind::exclusive;
+        else if (args->kind != "shared") throw CommandError(2, "--kind '" + args->kind + "' is unknown; use exclusive or shared");
+        options.at_most_once = args->at_most_once;
+        options.max_in_flight = args->max_in_flight;
+        install_stop_handlers();
+        std::signal(SIGPIPE, SIG_IGN);  // a closed stdout is an error we report, not a silent death
+        auto consumer = [&] {
+            try {
+                return Queue::open(args->name).consumer(args->group, options);
+            } catch (const Error& e) {
+                throw CommandError(1, e.what());
+            }
+        }();
+        using Clock = std::chrono::steady_clock;
+        const bool forever = args->timeout_ms < 0;
+        auto idle_since = Clock::now();
+        uint64_t done = 0;
+        while (!stop_requested() && (args->count == 0 || done < args->count)) {
+            Millis slice(200);
+            if (!forever) {
+                auto left = Millis(args->timeout_ms) -
+                            std::chrono::duration_cast<Millis>(Clock::now() - idle_since);
+                if (left.count() <= 0) break;
+                slice = std::min(slice, left);
+            }
+            auto m = consumer.receive(slice);
+            if (!m) {
+                if (m.code() == Errc::timeout) continue;
+                throw CommandError(1, std::string("receive failed: ") + to_string(m.code()));
+            }
+            const auto text = m->text();
+            const bool written = std::fwrite(text.data(), 1, text.size(), stdout) == text.size() &&
+                                 std::fputc('\n', stdout) != EOF && std::fflush(stdout) == 0;
+            if (!written) {
+                (void)m->nack();
+                throw CommandError(1, "cannot write to standard output; the message was returned to the queue");
+            }
+            Status st = args->nack ? m->nack() : m->ack();
+            if (!st && st.code() != Errc::lease_lost)
+                throw CommandError(1, std::string(args->nack ? "nack" : "ack") + " failed: " + st.message());
+            ++done;
+            idle_since = Clock::now();
+        }
+    });
+}
+
+}  // namespace shmq::cli

@@ -1,0 +1,65 @@
+// shmq create NAME [--partitions N] [--capacity SLOTS] [--max-message BYTES]
+//   [--on-full block|reject] [--lease-ms MS] [--max-groups N] [--mode OCTAL]
+//   [--max-deliveries N] [--dlq-capacity SLOTS] [--max-participants N]
+#include <iostream>
+#include <map>
+
+#include "command.hpp"
+#include "format.hpp"
+
+namespace shmq::cli {
+
+namespace {
+
+struct CreateArgs {
+    std::string name;
+    QueueOptions options;
+    std::string on_full = "block";
+    std::string mode = "0600";
+};
+
+uint32_t parse_mode(const std::string& text) {
+    if (text.empty() || text.size() > 4 || text.find_first_not_of("01234567") != std::string::npos)
+        throw CommandError(2, "--mode '" + text + "' is not an octal permission like 0600 or 0660");
+    uint32_t mode = static_cast<uint32_t>(std::stoul(text, nullptr, 8));
+    if (mode > 0777) throw CommandError(2, "--mode '" + text + "' has bits beyond 0777");
+    if ((mode & 0600) != 0600) throw CommandError(2, "--mode '" + text + "' must give the owner read and write (06xx)");
+    return mode;
+}
+
+void run(CreateArgs& a) {
+    static const std::map<std::string, OnFull> policies = {
+        {"block", OnFull::block}, {"reject", OnFull::reject}, {"spill", OnFull::spill}, {"drop-oldest", OnFull::drop_oldest}};
+    auto it = policies.find(a.on_full);
+    if (it == policies.end())
+        throw CommandError(2, "--on-full '" + a.on_full + "' is unknown; use block, reject, spill or drop-oldest");
+    a.options.on_full = it->second;
+    a.options.mode = parse_mode(a.mode);
+    auto q = Queue::create(a.name, a.options);
+    const auto& o = q.options();
+    std::cout << "created queue " << a.name << ": " << o.partitions << " partition(s) x " << o.capacity << " slots of "
+              << human_bytes(o.max_message) << ", on-full " << a.on_full << ", lease " << human_ms(o.lease_ms)
+              << ", mode " << octal_mode(o.mode) << "\n";
+}
+
+}  // namespace
+
+void register_create(CLI::App& app) {
+    auto args = std::make_shared<CreateArgs>();
+    auto* cmd = app.add_subcommand("create", "Create a queue");
+    cmd->add_option("NAME", args->name, "Queue name: [A-Za-z0-9._-]{1,64}")->required();
+    cmd->add_option("--partitions", args->options.partitions, "Partitions (rings), 1..1024")->default_val(1);
+    cmd->add_option("--capacity", args->options.capacity, "Slots per partition, a power of two")->default_val(1024);
+    cmd->add_option("--max-message", args->options.max_message, "Largest payload in bytes")->default_val(1024);
+    cmd->add_option("--on-full", args->on_full, "When a partition is full: block or reject")->default_val("block");
+    cmd->add_option("--lease-ms", args->options.lease_ms, "Visibility timeout of a delivery")->default_val(30000);
+    cmd->add_option("--max-groups", args->options.max_groups, "Most consumer groups, 1..256")->default_val(16);
+    cmd->add_option("--mode", args->mode, "Permission bits of the region, octal")->default_val("0600");
+    cmd->add_option("--max-deliveries", args->options.max_deliveries, "Deliveries before the DLQ")->default_val(5);
+    cmd->add_option("--dlq-capacity", args->options.dlq_capacity, "DLQ slots, a power of two")->default_val(1024);
+    cmd->add_option("--max-participants", args->options.max_participants, "Most attached producers+consumers")
+        ->default_val(128);
+    cmd->callback([args] { run(*args); });
+}
+
+}  // namespace shmq::cli

@@ -1,0 +1,73 @@
+// shmq groups NAME [--json]: the groups of a queue (like kafka-consumer-groups --describe).
+// shmq groups delete NAME GROUP: delete a group with no live consumers, releasing its hold.
+#include <iostream>
+
+#include "command.hpp"
+#include "format.hpp"
+#include "groups.hpp"
+#include "participants.hpp"
+#include "snapshot_json.hpp"
+
+namespace shmq::cli {
+
+void register_groups(CLI::App& app) {
+    struct Args {
+        std::string name, group;
+        bool json = false;
+    };
+    auto args = std::make_shared<Args>();
+    auto del = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand("groups", "List a queue's consumer groups, or delete one");
+    cmd->add_option("NAME", args->name, "Queue name");
+    cmd->add_flag("--json", args->json, "Machine-readable output");
+    auto* rm = cmd->add_subcommand("delete", "Delete a group that has no live consumers");
+    rm->add_option("NAME", del->name, "Queue name")->required();
+    rm->add_option("GROUP", del->group, "Group name")->required();
+    rm->callback([del] {
+        auto region = open_region(del->name, detail::Access::read_write);
+        try {
+            auto me = detail::attach_participant(*region, layout::Role::admin, layout::kNoGroup, 0);
+            struct Detach {
+                detail::Region& r;
+                detail::Participant p;
+                ~Detach() { detail::detach_participant(r, p); }
+            } detach{*region, me};
+            detail::delete_group(*region, del->group, me);
+        } catch (const Error& e) {
+            throw CommandError(1, e.what());
+        }
+        std::cout << "deleted group " << del->group << " of queue " << del->name << "\n";
+    });
+    cmd->callback([args, cmd, rm] {
+        if (rm->parsed()) return;
+        if (args->name.empty()) throw CommandError(2, "groups: give a queue NAME (or `groups delete NAME GROUP`)");
+        auto region = open_region(args->name, detail::Access::read_only);
+        const auto s = inspect::snapshot(*region);
+        if (args->json) {
+            Json j;
+            j.begin_object().field("queue", s.name).begin_array("groups");
+            for (const auto& g : s.groups) write_group(j, g, true);
+            j.end_array().end_object();
+            std::cout << j.str() << "\n";
+            return;
+        }
+        if (s.groups.empty()) {
+            std::cout << "queue " << s.name << " has no groups\n";
+            return;
+        }
+        for (const auto& g : s.groups) {
+            std::cout << "group " << g.name << " (" << (g.kind == GroupKind::exclusive ? "exclusive" : "shared")
+                      << "), " << g.member_pids.size() << " member(s), lag " << g.total.lag << ", in-flight "
+                      << g.total.in_flight << "\n";
+            Table t({"PARTITION", "OWNER", "NEXT", "FLOOR", "LAG", "IN-FLIGHT", "RETRYING"});
+            for (const auto& p : g.partitions)
+                t.add({std::to_string(p.partition),
+                       g.kind == GroupKind::exclusive ? (p.owner_pid ? std::to_string(p.owner_pid) : "none") : "-",
+                       std::to_string(p.next), std::to_string(p.floor), std::to_string(p.lag),
+                       std::to_string(p.in_flight), std::to_string(p.retrying)});
+            std::cout << t.render("  ");
+        }
+    });
+}
+
+}  // namespace shmq::cli

@@ -1,0 +1,33 @@
+// What every verb of the tool shares: registration, errors, opening queues.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "region.hpp"
+
+namespace shmq::cli {
+
+// Thrown by a verb: printed as "shmq: <message>", exit with `exit_code`.
+struct CommandError : std::runtime_error {
+    int exit_code;
+    CommandError(int code, const std::string& message) : std::runtime_error(message), exit_code(code) {}
+};
+
+// Set by SIGINT/SIGTERM: long-running verbs finish their current item and exit.
+bool stop_requested();
+void install_stop_handlers();
+
+std::shared_ptr<detail::Region> open_region(const std::string& name, detail::Access access);
+
+void register_create(CLI::App& app);
+void register_delete(CLI::App& app);
+void register_ls(CLI::App& app);
+void register_stat(CLI::App& app);
+void register_groups(CLI::App& app);
+void register_produce(CLI::App& app);
+void register_consume(CLI::App& app);
+
+}  // namespace shmq::cli

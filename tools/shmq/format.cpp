@@ -1,0 +1,63 @@
+#include "format.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace shmq::cli {
+
+namespace {
+std::string scaled(double v, const char* unit) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, v < 10 ? "%.1f%s" : "%.0f%s", v, unit);
+    return buf;
+}
+}  // namespace
+
+std::string human_count(uint64_t n) {
+    if (n < 1000) return std::to_string(n);
+    if (n < 1'000'000) return scaled(static_cast<double>(n) / 1e3, "K");
+    if (n < 1'000'000'000) return scaled(static_cast<double>(n) / 1e6, "M");
+    return scaled(static_cast<double>(n) / 1e9, "G");
+}
+
+std::string human_bytes(uint64_t n) {
+    if (n < 1024) return std::to_string(n) + " B";
+    if (n < (1ull << 20)) return scaled(static_cast<double>(n) / 1024.0, " KiB");
+    if (n < (1ull << 30)) return scaled(static_cast<double>(n) / 1048576.0, " MiB");
+    return scaled(static_cast<double>(n) / 1073741824.0, " GiB");
+}
+
+std::string human_ms(uint64_t ms) {
+    if (ms < 1000) return std::to_string(ms) + " ms";
+    if (ms < 60'000) return scaled(static_cast<double>(ms) / 1e3, " s");
+    if (ms < 3'600'000) return scaled(static_cast<double>(ms) / 6e4, " min");
+    return scaled(static_cast<double>(ms) / 3.6e6, " h");
+}
+
+std::string octal_mode(uint32_t mode) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "0%03o", mode & 0777);
+    return buf;
+}
+
+std::string Table::render(const std::string& indent) const {
+    std::vector<std::size_t> width;
+    for (const auto& row : rows_)
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            if (width.size() <= i) width.push_back(0);
+            width[i] = std::max(width[i], row[i].size());
+        }
+    std::string out;
+    for (const auto& row : rows_) {
+        std::string line = indent;
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            line += row[i];
+            if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+        }
+        while (!line.empty() && line.back() == ' ') line.pop_back();
+        out += line + "\n";
+    }
+    return out;
+}
+
+}  // namespace shmq::cli

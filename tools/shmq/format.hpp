@@ -1,0 +1,26 @@
+// Human-friendly numbers and aligned text tables for the tool's listings.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace shmq::cli {
+
+std::string human_count(uint64_t n);      // 999, 1.2K, 35M, 4.1G
+std::string human_bytes(uint64_t n);      // 512 B, 1.5 KiB, 32 MiB
+std::string human_ms(uint64_t ms);        // 35 ms, 4.2 s, 3 min, 2.0 h
+std::string octal_mode(uint32_t mode);    // "0600"
+
+class Table {
+public:
+    explicit Table(std::vector<std::string> header) : rows_{std::move(header)} {}
+    void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+    std::string render(const std::string& indent = "") const;
+    bool empty() const { return rows_.size() <= 1; }
+
+private:
+    std::vector<std::vector<std::string>> rows_;
+};
+
+}  // namespace shmq::cli

@@ -1,0 +1,63 @@
+// shmq: create, inspect and administer queues; produce and consume from a shell.
+#include <atomic>
+#include <csignal>
+#include <iostream>
+
+#include "command.hpp"
+
+namespace shmq::cli {
+
+namespace {
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
+}  // namespace
+
+bool stop_requested() { return g_stop.load(std::memory_order_relaxed); }
+
+void install_stop_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: blocking waits return early
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+
+std::shared_ptr<detail::Region> open_region(const std::string& name, detail::Access access) {
+    try {
+        return detail::Region::open(name, access);
+    } catch (const Error& e) {
+        throw CommandError(1, e.what());
+    }
+}
+
+}  // namespace shmq::cli
+
+int main(int argc, char** argv) {
+    using namespace shmq::cli;
+    CLI::App app{"shmq: shared-memory message queues for processes on one host"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "shmq 0.1.0");
+    register_create(app);
+    register_delete(app);
+    register_ls(app);
+    register_stat(app);
+    register_groups(app);
+    register_produce(app);
+    register_consume(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    } catch (const CommandError& e) {
+        std::cerr << "shmq: " << e.what() << "\n";
+        return e.exit_code;
+    } catch (const shmq::Error& e) {
+        std::cerr << "shmq: " << e.what() << "\n";
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "shmq: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,115 @@
+#include "snapshot_json.hpp"
+
+#include "format.hpp"
+
+namespace shmq::cli {
+
+void write_options(Json& j, const QueueOptions& o) {
+    j.begin_object("options")
+        .field("partitions", o.partitions)
+        .field("capacity", o.capacity)
+        .field("max_message", o.max_message)
+        .field("on_full", inspect::on_full_name(o.on_full))
+        .field("lease_ms", o.lease_ms)
+        .field("max_groups", o.max_groups)
+        .field("max_participants", o.max_participants)
+        .field("max_deliveries", o.max_deliveries)
+        .field("dlq_capacity", o.dlq_capacity)
+        .field("mode", octal_mode(o.mode))
+        .end_object();
+}
+
+namespace {
+void write_counters(Json& j, const inspect::GroupPartitionStats& s) {
+    j.field("lag", s.lag)
+        .field("in_flight", s.in_flight)
+        .field("retrying", s.retrying)
+        .field("delivered", s.delivered)
+        .field("acked", s.acked)
+        .field("nacked", s.nacked)
+        .field("redelivered", s.redelivered)
+        .field("expired", s.expired)
+        .field("skipped", s.skipped)
+        .field("dead_lettered", s.dead_lettered)
+        .field("dlq_blocked", s.dlq_blocked);
+}
+}  // namespace
+
+void write_group(Json& j, const inspect::GroupStats& g, bool with_partitions) {
+    j.begin_object()
+        .field("name", g.name)
+        .field("kind", g.kind == GroupKind::exclusive ? "exclusive" : "shared")
+        .field("joining", g.joining);
+    j.begin_array("members");
+    for (uint32_t pid : g.member_pids) j.value(pid);
+    j.end_array();
+    write_counters(j, g.total);
+    if (with_partitions) {
+        j.begin_array("partitions");
+        for (const auto& p : g.partitions) {
+            j.begin_object().field("partition", p.partition).field("next", p.next).field("floor", p.floor);
+            j.field("owner_pid", p.owner_pid);
+            write_counters(j, p);
+            j.end_object();
+        }
+        j.end_array();
+    }
+    j.end_object();
+}
+
+void write_snapshot(Json& j, const inspect::QueueSnapshot& s) {
+    j.begin_object()
+        .field("name", s.name)
+        .field("state", s.state)
+        .field("epoch", s.epoch)
+        .field("created_unix_ns", s.created_unix_ns)
+        .field("region_bytes", s.region_bytes);
+    write_options(j, s.options);
+    j.field("published", s.published).field("depth", s.depth).field("in_flight", s.in_flight);
+    j.field("producers", s.producers).field("consumers", s.consumers);
+    j.begin_array("partitions");
+    for (const auto& p : s.partitions)
+        j.begin_object()
+            .field("partition", p.partition)
+            .field("head", p.head)
+            .field("tail", p.tail)
+            .field("published", p.published)
+            .field("depth", p.depth)
+            .field("rejected", p.rejected)
+            .field("aborted", p.aborted)
+            .field("timeouts", p.timeouts)
+            .end_object();
+    j.end_array();
+    j.begin_array("groups");
+    for (const auto& g : s.groups) write_group(j, g, true);
+    j.end_array();
+    j.begin_array("participants");
+    for (const auto& p : s.participants) {
+        j.begin_object()
+            .field("index", p.index)
+            .field("pid", p.pid)
+            .field("role", inspect::role_name(p.role))
+            .field("group", p.group)
+            .field("at_most_once", p.at_most_once)
+            .field("alive", p.liveness == "alive")
+            .field("liveness", p.liveness)
+            .field("heartbeat_age_ms", p.heartbeat_age_ms)
+            .field("attached_unix_ns", p.attached_unix_ns)
+            .field("operations", p.operations);
+        j.begin_array("partitions_owned");
+        for (uint32_t part : p.partitions_owned) j.value(part);
+        j.end_array().end_object();
+    }
+    j.end_array();
+    j.begin_object("dlq")
+        .field("capacity", s.dlq.capacity)
+        .field("depth", s.dlq.depth)
+        .field("dead_lettered", s.dlq.dead_lettered)
+        .field("redriven", s.dlq.redriven)
+        .field("purged", s.dlq.purged)
+        .field("blocked", s.dlq.blocked)
+        .end_object();
+    j.end_object();
+}
+
+}  // namespace shmq::cli
