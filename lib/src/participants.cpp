@@ -138,16 +138,17 @@ bool read_participant(const Region& r, uint32_t index, ParticipantView& out) noe
     if (layout::participant_kind(before) != layout::kParticipantActive) return false;
     out.index = index;
     out.state = before;
-    out.pid = e.pid.load(std::memory_order_relaxed);
-    out.role = static_cast<layout::Role>(e.role.load(std::memory_order_relaxed));
-    out.flags = e.flags.load(std::memory_order_relaxed);
-    out.group = e.group.load(std::memory_order_relaxed);
-    out.start_ticks = e.start_ticks.load(std::memory_order_relaxed);
-    out.pid_ns = e.pid_ns.load(std::memory_order_relaxed);
-    out.heartbeat_ns = e.heartbeat_ns.load(std::memory_order_relaxed);
-    out.attached_unix_ns = e.attached_unix_ns.load(std::memory_order_relaxed);
-    out.operations = e.operations.load(std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_acquire);
+    out.pid = e.pid.load(std::memory_order_acquire);
+    out.role = static_cast<layout::Role>(e.role.load(std::memory_order_acquire));
+    out.flags = e.flags.load(std::memory_order_acquire);
+    out.group = e.group.load(std::memory_order_acquire);
+    out.start_ticks = e.start_ticks.load(std::memory_order_acquire);
+    out.pid_ns = e.pid_ns.load(std::memory_order_acquire);
+    out.heartbeat_ns = e.heartbeat_ns.load(std::memory_order_acquire);
+    out.attached_unix_ns = e.attached_unix_ns.load(std::memory_order_acquire);
+    out.operations = e.operations.load(std::memory_order_acquire);
+    // Acquire loads above keep this re-check after them: unchanged state means
+    // the fields belong to the entry we judged active (a seqlock read).
     return e.state.load(std::memory_order_relaxed) == before;
 }
 

@@ -167,10 +167,12 @@ SettleResult nack(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t w
 SettleResult extend(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, uint64_t new_deadline) noexcept {
     auto& e = r.lease(g, p, offset);
     if (e.word.load(std::memory_order_acquire) != word) return SettleResult::lease_lost;
-    e.deadline_ns.store(new_deadline, std::memory_order_relaxed);
-    // An expiry that raced the store above wins; report it honestly.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    return e.word.load(std::memory_order_acquire) == word ? SettleResult::ok : SettleResult::lease_lost;
+    e.deadline_ns.store(new_deadline, std::memory_order_seq_cst);
+    // An expiry that raced the store above wins; report it honestly. A
+    // no-op CAS (seq_cst) re-reads the word after the store, not before it.
+    uint64_t expected = word;
+    return e.word.compare_exchange_strong(expected, word, std::memory_order_seq_cst) ? SettleResult::ok
+                                                                                     : SettleResult::lease_lost;
 }
 
 bool revoke(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, DeadLetterReason reason,
