@@ -6,6 +6,7 @@
 #include "consumer_core.hpp"
 #include "names.hpp"
 #include "repair/reaper.hpp"
+#include "ring/slot_state.hpp"
 #include "sys/clock.hpp"
 #include "sys/futex.hpp"
 
@@ -112,7 +113,16 @@ bool ConsumerCore::periodic_scan(uint64_t now) noexcept {
     if (now < next_scan_ns) return false;
     next_scan_ns = now + scan_interval_ns;
     Region& r = *region;
-    for (uint32_t p : partitions) ring::expire_leases(r, group.index, p, now, me.id());
+    for (uint32_t p : partitions) {
+        ring::expire_leases(r, group.index, p, now, me.id());
+        // A claim at our cursor whose producer died would stall us: reap it.
+        const uint64_t o = r.group_partition(group.index, p).next.load(std::memory_order_acquire);
+        const uint64_t s = r.slot(p, o).state.load(std::memory_order_acquire);
+        const uint32_t claimer = ring::slot_owner(s);
+        if (ring::slot_is(s, o) && ring::slot_kind(s) == ring::SlotKind::claimed && claimer != 0 &&
+            entry_liveness(r, claimer - 1) == Liveness::dead)
+            reap_participant(r, claimer - 1, me.id());
+    }
     r.participant(me.index).heartbeat_ns.store(now, std::memory_order_relaxed);
     return true;
 }
