@@ -36,7 +36,9 @@ ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_nam
     region->participant(me.index).group.store(static_cast<uint16_t>(group.index), std::memory_order_release);
     membership_changed(*region, group.index);
     const uint64_t lease_ns = uint64_t{region->params().lease_ms} * 1'000'000;
-    ctx = ring::DeliveryContext{region.get(), group.index, me.id(), options.at_most_once, lease_ns};
+    ctx = ring::DeliveryContext{region.get(), group.index, me.id(), options.at_most_once,
+                                group.kind == GroupKind::exclusive, lease_ns};
+    unix_offset_ns = sys::unix_ns() - sys::monotonic_ns();
     scan_interval_ns = std::clamp<uint64_t>(lease_ns / 4, 1'000'000, kMaxScanIntervalNs);
     if (group.kind == GroupKind::shared)
         for (uint32_t p = 0; p < region->partitions(); ++p) partitions.push_back(p);
@@ -124,6 +126,7 @@ bool ConsumerCore::periodic_scan(uint64_t now) noexcept {
             reap_participant(r, claimer - 1, me.id());
     }
     r.participant(me.index).heartbeat_ns.store(now, std::memory_order_relaxed);
+    unix_offset_ns = sys::coarse_unix_ns() - now;  // follows wall-clock steps within one scan period
     return true;
 }
 
@@ -133,11 +136,13 @@ bool ConsumerCore::try_once(uint64_t now, Message& out) noexcept {
     const bool force = periodic_scan(now);
     const uint32_t n = static_cast<uint32_t>(partitions.size());
     if (n == 0) return false;
-    const uint64_t now_unix = sys::coarse_unix_ns();
+    const uint64_t now_unix = now + unix_offset_ns;
     ring::Delivered d{};
     // Redeliveries first: in an exclusive group they are the oldest offsets.
     for (uint32_t k = 0; k < n; ++k) {
         const uint32_t p = partitions[(round_robin + k) % n];
+        if (!force && region->group_partition(group.index, p).retry_pending.load(std::memory_order_relaxed) == 0)
+            continue;
         if (ring::deliver_retry(ctx, p, now, now_unix, force, d)) {
             fill(out, p, d);
             return true;
@@ -169,17 +174,22 @@ void ConsumerCore::fill(Message& m, uint32_t p, const ring::Delivered& d) noexce
     m.deliveries_ = d.deliveries;
     m.publish_unix_ns_ = slot.publish_unix_ns;
     m.settled_ = false;
-    m.core_ = shared_from_this();
-    in_flight.fetch_add(1, std::memory_order_relaxed);
+    m.core_ = this;
+    refs.fetch_add(1, std::memory_order_relaxed);
 }
 
-void ConsumerCore::settled() noexcept {
-    if (in_flight.fetch_sub(1, std::memory_order_release) == options.max_in_flight) sys::futex_wake_all(in_flight);
+void ConsumerCore::release() noexcept {
+    const uint32_t before = refs.fetch_sub(1, std::memory_order_acq_rel);
+    if (before == 1) {
+        delete this;  // handle and every message gone
+        return;
+    }
+    if (before == options.max_in_flight + 1) sys::futex_wake_all(refs);  // a receive may wait for room
 }
 
 Status ConsumerCore::settle_ack(Message& m) noexcept {
     const auto rc = ring::ack(*region, group.index, m.partition_, m.offset_, m.lease_);
-    settled();
+    release();
     return rc == ring::SettleResult::ok ? Status(Errc::ok) : Status(Errc::lease_lost);
 }
 
@@ -188,7 +198,7 @@ Status ConsumerCore::settle_nack(Message& m, Millis delay) noexcept {
     const uint64_t delay_ns = static_cast<uint64_t>(std::max<int64_t>(delay.count(), 0)) * 1'000'000;
     const auto rc = ring::nack(*region, group.index, m.partition_, m.offset_, m.lease_, delay_ns,
                                sys::coarse_monotonic_ns(), me.id());
-    settled();
+    release();
     return rc == ring::SettleResult::ok ? Status(Errc::ok) : Status(Errc::lease_lost);
 }
 
@@ -196,23 +206,25 @@ Result<Message> ConsumerCore::receive(Millis timeout) noexcept {
     Region& r = *region;
     const bool forever = timeout == kForever;
     const uint64_t limit = forever ? UINT64_MAX : static_cast<uint64_t>(std::max<int64_t>(timeout.count(), 0)) * 1'000'000;
-    const uint64_t start = sys::monotonic_ns();
+    uint64_t start = 0;  // read the precise clock only once we have to wait
     auto remaining = [&]() -> int64_t {
         if (forever) return INT64_MAX;
+        if (start == 0) start = sys::monotonic_ns();
         const uint64_t elapsed = sys::monotonic_ns() - start;
         return elapsed >= limit ? 0 : static_cast<int64_t>(limit - elapsed);
     };
-    // Prefetch limit: wait for our own holder(s) to settle something.
-    for (uint32_t held; (held = in_flight.load(std::memory_order_acquire)) >= options.max_in_flight;) {
+    // Prefetch limit: wait for our messages to be settled (refs = 1 + in flight).
+    for (uint32_t held; (held = refs.load(std::memory_order_acquire)) > options.max_in_flight;) {
         const int64_t left = remaining();
         if (left == 0) return Errc::timeout;
-        sys::futex_wait(in_flight, held, std::min<int64_t>(left, 100'000'000));
+        sys::futex_wait(refs, held, std::min<int64_t>(left, 100'000'000));
     }
     Message m;
     for (int spin = 0;; ++spin) {
         if (try_once(sys::coarse_monotonic_ns(), m)) return Result<Message>(std::move(m));
         if (r.deleted()) return Errc::queue_deleted;
         if (limit == 0) return Errc::timeout;
+        if (spin == 0) remaining();  // start the clock
         if (spin < kSpinBeforeSleep) {
             sys::cpu_relax();
             continue;
@@ -237,17 +249,25 @@ Result<Message> ConsumerCore::receive(Millis timeout) noexcept {
 
 }  // namespace detail
 
-Consumer::Consumer(std::shared_ptr<detail::ConsumerCore> core) noexcept : core_(std::move(core)) {}
-Consumer::Consumer(Consumer&&) noexcept = default;
-Consumer& Consumer::operator=(Consumer&&) noexcept = default;
-Consumer::~Consumer() = default;
+Consumer::Consumer(detail::ConsumerCore* core) noexcept : core_(core) {}
+Consumer::Consumer(Consumer&& o) noexcept : core_(std::exchange(o.core_, nullptr)) {}
+Consumer& Consumer::operator=(Consumer&& o) noexcept {
+    if (this != &o) {
+        if (core_) core_->release();
+        core_ = std::exchange(o.core_, nullptr);
+    }
+    return *this;
+}
+Consumer::~Consumer() {
+    if (core_) core_->release();
+}
 
 Result<Message> Consumer::receive(Millis timeout) noexcept { return core_->receive(timeout); }
 uint32_t Consumer::participant_id() const noexcept { return core_->me.id(); }
 uint32_t Consumer::group_index() const noexcept { return core_->group.index; }
 
 Message::Message(Message&& o) noexcept
-    : core_(std::move(o.core_)),
+    : core_(std::exchange(o.core_, nullptr)),
       data_(o.data_),
       key_(o.key_),
       size_(o.size_),
@@ -262,7 +282,7 @@ Message::Message(Message&& o) noexcept
 Message& Message::operator=(Message&& o) noexcept {
     if (this != &o) {
         if (!settled_) (void)nack();
-        core_ = std::move(o.core_);
+        core_ = std::exchange(o.core_, nullptr);
         data_ = o.data_;
         key_ = o.key_;
         size_ = o.size_;

@@ -1,5 +1,7 @@
-// Process-local state of one Consumer handle. Messages share it (they may be
-// settled after the Consumer handle is gone), hence shared_ptr.
+// Process-local state of one Consumer handle. Reference-counted by hand: one
+// reference for the Consumer handle and one per unsettled Message (they may be
+// settled after the handle is gone, from any thread). The count doubles as the
+// prefetch count: in_flight = refs - 1 while the handle lives.
 #pragma once
 
 #include <atomic>
@@ -13,13 +15,14 @@
 
 namespace shmq::detail {
 
-struct ConsumerCore : std::enable_shared_from_this<ConsumerCore> {
+struct ConsumerCore {
     std::shared_ptr<Region> region;
     Participant me;
     GroupRef group{};
     ConsumerOptions options;
     ring::DeliveryContext ctx{};
-    std::atomic<uint32_t> in_flight{0};
+    std::atomic<uint32_t> refs{1};
+    uint64_t unix_offset_ns = 0;  // wall clock - monotonic clock, refreshed every scan
 
     // Partitions this consumer takes from: all of them (shared group) or
     // the ones it owns (exclusive group).
@@ -41,7 +44,7 @@ struct ConsumerCore : std::enable_shared_from_this<ConsumerCore> {
     void fill(Message& m, uint32_t p, const ring::Delivered& d) noexcept;
     Status settle_ack(Message& m) noexcept;
     Status settle_nack(Message& m, Millis delay) noexcept;
-    void settled() noexcept;  // one in-flight message less
+    void release() noexcept;  // drops one reference; the last one deletes the core
 };
 
 }  // namespace shmq::detail

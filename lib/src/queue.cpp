@@ -65,7 +65,7 @@ Producer Queue::producer() {
 }
 
 Consumer Queue::consumer(std::string_view group, const ConsumerOptions& options) {
-    return Consumer(std::make_shared<detail::ConsumerCore>(region_, group, options));
+    return Consumer(new detail::ConsumerCore(region_, group, options));
 }
 
 const QueueOptions& Queue::options() const noexcept { return region_->options(); }

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
+#include <map>
+#include <optional>
 #include <set>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -367,6 +369,24 @@ TEST(QueueTest, droppedUnsettledMessageIsRedelivered) {
     ASSERT_TRUE(m);
     EXPECT_EQ(m->deliveries(), 2u);
     EXPECT_TRUE(m->ack().ok());
+}
+
+TEST(QueueTest, aMessageOutlivesItsConsumerHandle) {
+    TempQueue q("outlive");
+    auto p = q->producer();
+    ASSERT_TRUE(p.send("kept").ok());
+    std::optional<Message> kept;
+    {
+        auto c = q->consumer("g");
+        auto m = c.receive(1000ms);
+        ASSERT_TRUE(m);
+        kept.emplace(std::move(m.value()));
+    }  // the handle is gone; the participant stays attached until the message is settled
+    EXPECT_EQ(kept->text(), "kept");
+    EXPECT_TRUE(kept->ack().ok());
+    kept.reset();
+    auto c2 = q->consumer("g");
+    EXPECT_EQ(c2.receive(0ms).code(), Errc::timeout);
 }
 
 TEST(QueueTest, exclusiveConsumersSplitPartitionsAndKeepOrder) {

@@ -222,7 +222,7 @@ public:
 private:
     friend struct detail::ConsumerCore;
     Message() = default;
-    std::shared_ptr<detail::ConsumerCore> core_;
+    detail::ConsumerCore* core_ = nullptr;  // holds one reference while unsettled
     const std::byte* data_ = nullptr;
     const char* key_ = nullptr;
     std::size_t size_ = 0;
@@ -257,8 +257,8 @@ public:
 
 private:
     friend class Queue;
-    explicit Consumer(std::shared_ptr<detail::ConsumerCore> core) noexcept;
-    std::shared_ptr<detail::ConsumerCore> core_;
+    explicit Consumer(detail::ConsumerCore* core) noexcept;
+    detail::ConsumerCore* core_ = nullptr;  // holds one reference
 };
 
 class Queue {

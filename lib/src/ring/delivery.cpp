@@ -79,8 +79,15 @@ bool deliver_fresh(const DeliveryContext& ctx, uint32_t p, uint64_t now_mono, ui
             e.first_delivery_unix_ns.store(now_unix, std::memory_order_relaxed);
             e.last_delivery_unix_ns.store(now_unix, std::memory_order_relaxed);
             if (e.word.compare_exchange_strong(w, leased, std::memory_order_acq_rel, std::memory_order_acquire)) {
-                help_forward(gp.next, o);
-                gp.delivered.fetch_add(1, std::memory_order_relaxed);
+                if (ctx.exclusive) {
+                    // The owner is the only writer of next and delivered (the
+                    // owner CAS on handoff orders successive owners).
+                    gp.next.store(o + 1, std::memory_order_release);
+                    gp.delivered.store(gp.delivered.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+                } else {
+                    help_forward(gp.next, o);
+                    gp.delivered.fetch_add(1, std::memory_order_relaxed);
+                }
                 out = Delivered{o, leased, 1};
                 return true;
             }

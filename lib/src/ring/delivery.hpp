@@ -35,6 +35,7 @@ struct DeliveryContext {
     uint32_t group;
     uint32_t owner_id;    // participant id of the consumer
     bool at_most_once;
+    bool exclusive;       // only this consumer delivers from the partition: no helping needed
     uint64_t lease_ns;    // visibility timeout
 };
 
