@@ -24,11 +24,13 @@ void print_text(const inspect::QueueSnapshot& s) {
     std::cout << "published " << s.published << ", depth " << s.depth << ", in-flight " << s.in_flight << ", "
               << s.producers << " producer(s), " << s.consumers << " consumer(s)\n\n";
 
-    Table parts({"PARTITION", "PUBLISHED", "DEPTH", "HEAD", "TAIL", "REJECTED", "TIMEOUTS", "ABORTED"});
+    Table parts({"PARTITION", "PUBLISHED", "DEPTH", "DELIVERED", "ACKED", "NACKED", "REDELIVERED", "REJECTED",
+                 "TIMEOUTS", "ABORTED"});
     for (const auto& p : s.partitions)
         parts.add({std::to_string(p.partition), std::to_string(p.published), std::to_string(p.depth),
-                   std::to_string(p.head), std::to_string(p.tail), std::to_string(p.rejected),
-                   std::to_string(p.timeouts), std::to_string(p.aborted)});
+                   std::to_string(p.delivered), std::to_string(p.acked), std::to_string(p.nacked),
+                   std::to_string(p.redelivered), std::to_string(p.rejected), std::to_string(p.timeouts),
+                   std::to_string(p.aborted)});
     std::cout << "partitions:\n" << parts.render("  ") << "\n";
 
     if (s.groups.empty()) {

@@ -78,6 +78,10 @@ void write_snapshot(Json& j, const inspect::QueueSnapshot& s) {
             .field("rejected", p.rejected)
             .field("aborted", p.aborted)
             .field("timeouts", p.timeouts)
+            .field("delivered", p.delivered)
+            .field("acked", p.acked)
+            .field("nacked", p.nacked)
+            .field("redelivered", p.redelivered)
             .end_object();
     j.end_array();
     j.begin_array("groups");

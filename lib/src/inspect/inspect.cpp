@@ -119,6 +119,11 @@ QueueSnapshot snapshot(const detail::Region& r) {
         for (uint32_t p = 0; p < r.partitions(); ++p) {
             auto s = group_partition_stats(r, g, p, tails[p]);
             slowest_floor[p] = std::min(slowest_floor[p], s.floor);
+            auto& part = q.partitions[p];
+            part.delivered += s.delivered;
+            part.acked += s.acked;
+            part.nacked += s.nacked;
+            part.redelivered += s.redelivered;
             add_into(gs.total, s);
             gs.partitions.push_back(s);
         }

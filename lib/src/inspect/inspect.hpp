@@ -20,6 +20,8 @@ struct PartitionStats {
     uint64_t published = 0;  // tail - aborted
     uint64_t depth = 0;      // not yet finished by the slowest group (all since head when no group)
     uint64_t rejected = 0, aborted = 0, timeouts = 0;
+    // Sums over the groups (each group counts its own deliveries).
+    uint64_t delivered = 0, acked = 0, nacked = 0, redelivered = 0;
 };
 
 struct GroupPartitionStats {
