@@ -1,0 +1,269 @@
+// shmq_test_worker: a producer or consumer process for the multi-process tests.
+//
+//   shmq_test_worker produce QUEUE --id K --count N [--keys M] [--timeout-ms MS]
+//       Sends N messages with payload "K:i" (i = 0..N-1); with --keys M, key
+//       "key-(i % M)". --timeout-ms bounds each send's wait for room (default:
+//       wait forever).
+//   shmq_test_worker consume QUEUE --group G --kind shared|exclusive --out FILE
+//                    [--count N] [--idle-ms MS] [--batch B] [--nack-first]
+//                    [--ack-delay-ms MS]
+//       Receives messages; for each ACKed one appends the line
+//       "payload partition offset deliveries key\n" to FILE ("-" for an empty
+//       key). The lines of a batch reach the file with one write(2) BEFORE the
+//       batch is ACKed, so a SIGKILL never loses the record of an ACKed
+//       message. A batch is up to B messages (default 64): one receive that may
+//       wait, then polls (0 ms). Exits after N ACKed messages, or when nothing
+//       arrived for --idle-ms (default 2000). --nack-first NACKs (delay 0) every
+//       message on its first delivery and records only the later ACK.
+//       --ack-delay-ms sleeps between writing a batch's records and ACKing it
+//       (a slow consumer; a crash test kills it while it holds a batch).
+//
+// Exit status: 0 on success (nothing printed), 2 with one line on stderr on any
+// error (bad usage, queue errors, I/O errors).
+#include <fcntl.h>
+#include <unistd.h>
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "shmq/shmq.hpp"
+
+namespace {
+
+constexpr int kExitError = 2;
+
+// One line on stderr, then exit 2.
+struct Failure {
+    std::string message;
+};
+
+[[noreturn]] void fail(std::string message) { throw Failure{std::move(message)}; }
+
+uint64_t parse_u64(std::string_view flag, std::string_view text) {
+    uint64_t v = 0;
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, v);
+    if (text.empty() || ec != std::errc() || ptr != end)
+        fail(std::string(flag) + " expects a non-negative integer, got '" + std::string(text) + "'");
+    return v;
+}
+
+// Flags of one subcommand: "--name value" pairs and bare switches.
+class Args {
+public:
+    Args(int argc, char** argv, int first, std::vector<std::string_view> valued,
+         std::vector<std::string_view> switches) {
+        for (int i = first; i < argc; ++i) {
+            std::string_view a = argv[i];
+            if (a.starts_with("--")) {
+                if (contains(switches, a)) {
+                    switches_.emplace_back(a);
+                    continue;
+                }
+                if (!contains(valued, a)) fail("unknown option '" + std::string(a) + "'");
+                if (i + 1 >= argc) fail("option " + std::string(a) + " needs a value");
+                values_.emplace_back(a, argv[++i]);
+                continue;
+            }
+            positionals_.emplace_back(a);
+        }
+    }
+    std::optional<std::string_view> get(std::string_view flag) const {
+        std::optional<std::string_view> found;
+        for (auto& [f, v] : values_)
+            if (f == flag) found = v;  // the last one wins
+        return found;
+    }
+    std::string_view required(std::string_view flag) const {
+        auto v = get(flag);
+        if (!v) fail("missing required option " + std::string(flag));
+        return *v;
+    }
+    uint64_t number(std::string_view flag, uint64_t fallback) const {
+        auto v = get(flag);
+        return v ? parse_u64(flag, *v) : fallback;
+    }
+    bool has(std::string_view sw) const { return contains(switches_, sw); }
+    const std::vector<std::string_view>& positionals() const { return positionals_; }
+
+private:
+    static bool contains(const std::vector<std::string_view>& v, std::string_view s) {
+        for (auto x : v)
+            if (x == s) return true;
+        return false;
+    }
+    std::vector<std::pair<std::string_view, std::string_view>> values_;
+    std::vector<std::string_view> switches_;
+    std::vector<std::string_view> positionals_;
+};
+
+std::string_view queue_name(const Args& args) {
+    if (args.positionals().size() != 1) fail("expected exactly one QUEUE argument");
+    return args.positionals()[0];
+}
+
+int produce(int argc, char** argv) {
+    Args args(argc, argv, 2, {"--id", "--count", "--keys", "--timeout-ms"}, {});
+    const std::string_view name = queue_name(args);
+    const uint64_t id = parse_u64("--id", args.required("--id"));
+    const uint64_t count = parse_u64("--count", args.required("--count"));
+    const uint64_t keys = args.number("--keys", 0);
+    const auto timeout_ms = args.get("--timeout-ms");
+    shmq::SendOptions options;
+    if (timeout_ms) options.timeout = shmq::Millis(static_cast<int64_t>(parse_u64("--timeout-ms", *timeout_ms)));
+
+    shmq::Queue queue = shmq::Queue::open(name);
+    shmq::Producer producer = queue.producer();
+    char payload[48];
+    char key[32];
+    for (uint64_t i = 0; i < count; ++i) {
+        const int n = std::snprintf(payload, sizeof payload, "%llu:%llu", static_cast<unsigned long long>(id),
+                                    static_cast<unsigned long long>(i));
+        if (keys != 0) {
+            const int k = std::snprintf(key, sizeof key, "key-%llu", static_cast<unsigned long long>(i % keys));
+            options.key = std::string_view(key, static_cast<std::size_t>(k));
+        }
+        const shmq::Status st = producer.send(std::string_view(payload, static_cast<std::size_t>(n)), options);
+        if (!st)
+            fail("produce " + std::string(name) + ": send of message " + std::to_string(i) + " of " +
+                 std::to_string(count) + " failed: " + st.message());
+    }
+    return 0;
+}
+
+void write_all(int fd, const std::string& data, const std::string& path) {
+    const char* p = data.data();
+    std::size_t left = data.size();
+    while (left > 0) {
+        const ssize_t n = ::write(fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            fail("consume: write to " + path + " failed: " + std::strerror(errno));
+        }
+        p += n;
+        left -= static_cast<std::size_t>(n);
+    }
+}
+
+template <class T>
+void append_number(std::string& out, T v) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    (void)ec;  // 24 chars hold any 64-bit value
+    out.append(buf, end);
+}
+
+int consume(int argc, char** argv) {
+    Args args(argc, argv, 2, {"--group", "--kind", "--out", "--count", "--idle-ms", "--batch", "--ack-delay-ms"},
+              {"--nack-first"});
+    const std::string_view name = queue_name(args);
+    const std::string_view group = args.required("--group");
+    const std::string_view kind = args.required("--kind");
+    const std::string out_path(args.required("--out"));
+    const uint64_t count = args.number("--count", 0);  // 0: until idle
+    const uint64_t idle_ms = args.number("--idle-ms", 2000);
+    const uint64_t batch_max = args.number("--batch", 64);
+    const bool nack_first = args.has("--nack-first");
+    const uint64_t ack_delay_ms = args.number("--ack-delay-ms", 0);
+    if (batch_max == 0 || batch_max > 100000) fail("--batch must be 1..100000");
+
+    shmq::ConsumerOptions options;
+    if (kind == "shared")
+        options.kind = shmq::GroupKind::shared;
+    else if (kind == "exclusive")
+        options.kind = shmq::GroupKind::exclusive;
+    else
+        fail("--kind must be shared or exclusive, got '" + std::string(kind) + "'");
+    options.max_in_flight = static_cast<uint32_t>(std::max<uint64_t>(options.max_in_flight, batch_max));
+
+    const int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) fail("consume: cannot open " + out_path + ": " + std::strerror(errno));
+
+    shmq::Queue queue = shmq::Queue::open(name);
+    shmq::Consumer consumer = queue.consumer(group, options);
+
+    std::vector<shmq::Message> batch;
+    batch.reserve(batch_max);
+    std::string lines;
+    lines.reserve(batch_max * 64);
+    uint64_t done = 0;
+    auto describe = [](const shmq::Message& m) {
+        return "partition " + std::to_string(m.partition()) + " offset " + std::to_string(m.offset());
+    };
+    // Records an ACK-bound message, or NACKs a first delivery (--nack-first).
+    auto take = [&](shmq::Message m) {
+        if (nack_first && m.deliveries() == 1) {
+            if (auto st = m.nack(); !st) fail("consume: nack of " + describe(m) + " failed: " + st.message());
+            return;
+        }
+        lines.append(m.text());
+        lines.push_back(' ');
+        append_number(lines, m.partition());
+        lines.push_back(' ');
+        append_number(lines, m.offset());
+        lines.push_back(' ');
+        append_number(lines, m.deliveries());
+        lines.push_back(' ');
+        if (m.key().empty())
+            lines.push_back('-');
+        else
+            lines.append(m.key());
+        lines.push_back('\n');
+        batch.push_back(std::move(m));
+    };
+    auto wanted = [&] { return count == 0 || done + batch.size() < count; };
+
+    while (count == 0 || done < count) {
+        auto first = consumer.receive(shmq::Millis(static_cast<int64_t>(idle_ms)));
+        if (!first) {
+            if (first.code() == shmq::Errc::timeout) break;  // idle: done
+            fail("consume " + std::string(name) + ": receive failed: " + to_string(first.code()));
+        }
+        take(std::move(first).value());
+        while (batch.size() < batch_max && wanted()) {
+            auto more = consumer.receive(shmq::Millis(0));
+            if (!more) {
+                if (more.code() == shmq::Errc::timeout) break;
+                fail("consume " + std::string(name) + ": receive failed: " + to_string(more.code()));
+            }
+            take(std::move(more).value());
+        }
+        if (batch.empty()) continue;     // only NACKs this round
+        write_all(fd, lines, out_path);  // the records first ...
+        if (ack_delay_ms != 0) std::this_thread::sleep_for(std::chrono::milliseconds(ack_delay_ms));
+        for (auto& m : batch)  // ... then the ACKs
+            if (auto st = m.ack(); !st) fail("consume: ack of " + describe(m) + " failed: " + st.message());
+        done += batch.size();
+        batch.clear();
+        lines.clear();
+    }
+    if (::close(fd) != 0) fail("consume: closing " + out_path + " failed: " + std::strerror(errno));
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::string_view cmd = argc > 1 ? std::string_view(argv[1]) : std::string_view();
+    try {
+        if (cmd == "produce") return produce(argc, argv);
+        if (cmd == "consume") return consume(argc, argv);
+        fail("usage: shmq_test_worker produce|consume QUEUE ... (see tests/support/worker.cpp)");
+    } catch (const Failure& f) {
+        std::fprintf(stderr, "shmq_test_worker: %s\n", f.message.c_str());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "shmq_test_worker %.*s: %s\n", static_cast<int>(cmd.size()), cmd.data(), e.what());
+    }
+    return kExitError;
+}
