@@ -265,7 +265,7 @@ class MultiProcessThroughput : public MultiProcessTest, public testing::WithPara
 TEST_P(MultiProcessThroughput, fourProducersThreeSharedConsumersMoveAMillionMessagesExactlyOnce) {
     constexpr uint32_t kProducers = 4;
     constexpr uint32_t kConsumers = 3;
-    const uint64_t kPerProducer = test::scaled_count(250'000);
+    const uint64_t kPerProducer = test::scaled(250'000);
     const uint32_t partitions = GetParam();
     QueueOptions o;
     o.partitions = partitions;  // capacity: the default 1024
@@ -305,7 +305,7 @@ INSTANTIATE_TEST_SUITE_P(Partitions, MultiProcessThroughput, testing::Values(1u,
 TEST_F(MultiProcessTest, exclusiveGroupKeepsPerKeyOrderAcrossEightPartitions) {
     constexpr uint32_t kPartitions = 8;
     constexpr uint32_t kProducers = 2;
-    const uint64_t kPerProducer = test::scaled_count(100'000);
+    const uint64_t kPerProducer = test::scaled(100'000);
     QueueOptions o;
     o.partitions = kPartitions;
     TempQueue q("mp-order", o);
@@ -331,7 +331,7 @@ TEST_F(MultiProcessTest, exclusiveGroupKeepsPerKeyOrderAcrossEightPartitions) {
 TEST_F(MultiProcessTest, sharedAndExclusiveGroupsEachReceiveEveryMessageOnce) {
     constexpr uint32_t kPartitions = 4;
     constexpr uint32_t kProducers = 2;
-    const uint64_t kPerProducer = test::scaled_count(50'000);
+    const uint64_t kPerProducer = test::scaled(50'000);
     QueueOptions o;
     o.partitions = kPartitions;
     TempQueue q("mp-fanout", o);
@@ -410,7 +410,7 @@ class MultiProcessNack : public MultiProcessTest, public testing::WithParamInter
 
 TEST_P(MultiProcessNack, nackedMessagesAreRedeliveredAndAckedOnce) {
     constexpr uint32_t kPartitions = 2;
-    const uint64_t kCount = test::scaled_count(20'000);
+    const uint64_t kCount = test::scaled(20'000);
     const std::string kind = GetParam();  // "shared" or "exclusive"
     const bool exclusive = kind == "exclusive";
     QueueOptions o;
@@ -443,7 +443,7 @@ class MultiProcessCrash : public MultiProcessTest, public testing::WithParamInte
 TEST_P(MultiProcessCrash, killedConsumersUnackedMessagesAreRedeliveredNothingLost) {
     constexpr uint32_t kPartitions = 4;
     constexpr uint32_t kProducers = 2;
-    const uint64_t kPerProducer = test::scaled_count(50'000);
+    const uint64_t kPerProducer = test::scaled(50'000);
     const std::string kind = GetParam();
     const bool exclusive = kind == "exclusive";
     QueueOptions o;

@@ -32,6 +32,7 @@
 #include <string_view>
 #include <thread>
 #include <vector>
+#include "support/scale.hpp"
 
 #ifndef SHMQ_TEST_WORKER
 #error "define SHMQ_TEST_WORKER as the path of the shmq_test_worker binary"
@@ -40,16 +41,6 @@
 namespace shmq::test {
 
 inline const char* worker_path() { return SHMQ_TEST_WORKER; }
-
-// Message counts shrink in sanitizer builds (5-20x slower): SHMQ_TEST_SCALE
-// (set by the asan/tsan test presets, default 1) multiplies them; a scaled
-// count never drops below min(n, floor).
-inline uint64_t scaled_count(uint64_t n, uint64_t floor = 1000) {
-    const char* env = std::getenv("SHMQ_TEST_SCALE");
-    double scale = env != nullptr ? std::atof(env) : 1.0;
-    if (!(scale > 0)) scale = 1.0;
-    return std::max<uint64_t>(std::min(n, floor), static_cast<uint64_t>(static_cast<double>(n) * scale));
-}
 
 // A fresh directory under $TMPDIR (or /tmp), removed with its contents at
 // destruction unless keep() was called (do that when a test failed, so the

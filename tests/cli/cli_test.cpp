@@ -1,0 +1,168 @@
+// Drives the `shmq` binary end to end through a shell, as a user would.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support/temp_queue.hpp"
+
+namespace shmq {
+namespace {
+
+struct ShellRun {
+    int exit_code;
+    std::string out;
+    std::string err;
+};
+
+std::string temp_path(const std::string& tag) {
+    return "/tmp/shmq-cli-" + std::to_string(::getpid()) + "-" + tag;
+}
+
+// Runs `args` (a shell fragment, with $SHMQ for the tool) and captures both streams.
+ShellRun sh(const std::string& args) {
+    static int counter = 0;
+    const std::string out = temp_path("out" + std::to_string(counter)), err = temp_path("err" + std::to_string(counter++));
+    const std::string cmd = "SHMQ='" SHMQ_TOOL "'; (" + args + ") >" + out + " 2>" + err;
+    const int status = std::system(cmd.c_str());
+    auto slurp = [](const std::string& path) {
+        std::ifstream f(path);
+        std::stringstream s;
+        s << f.rdbuf();
+        ::unlink(path.c_str());
+        return s.str();
+    };
+    return ShellRun{WIFEXITED(status) ? WEXITSTATUS(status) : 128, slurp(out), slurp(err)};
+}
+
+std::size_t count_lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+struct CliQueue {
+    std::string name = test::unique_queue_name("cli");
+    ~CliQueue() { sh("$SHMQ delete " + name); }
+};
+
+TEST(CliTest, createListStatAndDelete) {
+    CliQueue q;
+    auto r = sh("$SHMQ create " + q.name + " --partitions 3 --capacity 64 --max-message 128 --on-full reject --lease-ms 500 --max-groups 4 --mode 0660");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("3 partition(s) x 64 slots"), std::string::npos) << r.out;
+    struct stat st {};
+    ASSERT_EQ(::stat(("/dev/shm/shmq." + q.name).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0660u);
+
+    r = sh("$SHMQ ls --json");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("\"name\":\"" + q.name + "\",\"state\":\"live\",\"partitions\":3,\"capacity\":64"), std::string::npos)
+        << r.out;
+    r = sh("$SHMQ ls");
+    EXPECT_NE(r.out.find(q.name), std::string::npos);
+
+    r = sh("$SHMQ stat " + q.name + " --json");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (const char* key : {"\"on_full\":\"reject\"", "\"lease_ms\":500", "\"max_groups\":4", "\"mode\":\"0660\"",
+                            "\"partitions\":[{\"partition\":0", "\"groups\":[]", "\"participants\":[]", "\"dlq\":{"})
+        EXPECT_NE(r.out.find(key), std::string::npos) << key << " in " << r.out;
+    r = sh("$SHMQ stat " + q.name);
+    EXPECT_NE(r.out.find("groups: none"), std::string::npos) << r.out;
+
+    r = sh("$SHMQ delete " + q.name);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_FALSE(Queue::exists(q.name));
+}
+
+TEST(CliTest, badInputGetsOneLineAndNonZeroExitAndChangesNothing) {
+    CliQueue q;
+    auto expect_error = [](const ShellRun& r, const std::string& needle) {
+        EXPECT_NE(r.exit_code, 0);
+        EXPECT_EQ(count_lines(r.err), 1u) << r.err;
+        EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+    };
+    expect_error(sh("$SHMQ create 'bad/name'"), "character '/'");
+    expect_error(sh("$SHMQ create " + q.name + " --capacity 1000"), "power of two");
+    expect_error(sh("$SHMQ create " + q.name + " --on-full sometimes"), "--on-full 'sometimes'");
+    expect_error(sh("$SHMQ create " + q.name + " --mode 9"), "--mode");
+    expect_error(sh("$SHMQ create " + q.name + " --on-full spill"), "not supported yet");
+    EXPECT_FALSE(Queue::exists(q.name));
+    expect_error(sh("$SHMQ stat " + q.name), "no queue named");
+    expect_error(sh("$SHMQ delete " + q.name), "no queue named");
+    expect_error(sh("echo hi | $SHMQ produce " + q.name), "no queue named");
+
+    ASSERT_EQ(sh("$SHMQ create " + q.name + " --max-message 8").exit_code, 0);
+    expect_error(sh("$SHMQ create " + q.name), "already exists");
+    auto r = sh("printf 'ok\\nthis line is too long\\nnever\\n' | $SHMQ produce " + q.name);
+    expect_error(r, "line 2 not sent");
+    EXPECT_NE(r.err.find("1 message(s) were sent"), std::string::npos) << r.err;
+    expect_error(sh("$SHMQ consume " + q.name + " --group g --kind neither"), "--kind");
+    r = sh("$SHMQ consume " + q.name + " --group g --timeout-ms 200");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "ok\n");
+    expect_error(sh("$SHMQ consume " + q.name + " --group g --kind exclusive --timeout-ms 50"), "is shared");
+}
+
+TEST(CliTest, twoSharedConsumersPrintEachLineExactlyOnce) {
+    CliQueue q;
+    ASSERT_EQ(sh("$SHMQ create " + q.name).exit_code, 0);
+    const std::string a = temp_path("a"), b = temp_path("b");
+    auto r = sh("$SHMQ consume " + q.name + " --group g --kind shared --timeout-ms 3000 >" + a + " & " +
+                "$SHMQ consume " + q.name + " --group g --kind shared --timeout-ms 3000 >" + b + " & " +
+                "sleep 0.3; seq 1 100000 | $SHMQ produce " + q.name + "; wait");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::multiset<long> seen;
+    std::size_t per_file[2] = {0, 0};
+    int which = 0;
+    for (const auto& path : {a, b}) {
+        std::ifstream f(path);
+        for (std::string line; std::getline(f, line);) {
+            seen.insert(std::stol(line));
+            ++per_file[which];
+        }
+        ::unlink(path.c_str());
+        ++which;
+    }
+    EXPECT_EQ(seen.size(), 100000u);
+    for (long v = 1; v <= 100000; ++v) ASSERT_EQ(seen.count(v), 1u) << "line " << v;
+    std::cout << "consumer a printed " << per_file[0] << " lines, b " << per_file[1] << "\n";
+    EXPECT_GT(per_file[0], 0u);
+    EXPECT_GT(per_file[1], 0u);
+}
+
+TEST(CliTest, countNackAtMostOnceKeysAndGroups) {
+    CliQueue q;
+    ASSERT_EQ(sh("$SHMQ create " + q.name + " --partitions 4 --max-deliveries 3").exit_code, 0);
+    ASSERT_EQ(sh("seq 1 10 | $SHMQ produce " + q.name + " --key same").exit_code, 0);
+    // One key: one partition, in order, for an exclusive group.
+    auto r = sh("$SHMQ consume " + q.name + " --group ordered --kind exclusive --count 10");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n");
+    // --count stops early; the rest stays for the group.
+    r = sh("$SHMQ consume " + q.name + " --group g --count 4");
+    EXPECT_EQ(count_lines(r.out), 4u);
+    // A failing worker NACKs: each message comes back until max-deliveries (3).
+    r = sh("$SHMQ consume " + q.name + " --group g --nack --timeout-ms 500");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(count_lines(r.out), 6u * 3u) << r.out;
+    r = sh("$SHMQ stat " + q.name + " --json");
+    EXPECT_NE(r.out.find("\"dead_lettered\":6"), std::string::npos) << r.out;
+    // At-most-once: picked up means gone, even without a clean ACK.
+    ASSERT_EQ(sh("seq 1 3 | $SHMQ produce " + q.name).exit_code, 0);
+    r = sh("$SHMQ consume " + q.name + " --group amo --at-most-once --timeout-ms 300");
+    EXPECT_EQ(count_lines(r.out), 13u);  // 10 keyed + 3 new: a new group starts at the oldest message held
+    r = sh("$SHMQ groups " + q.name + " --json");
+    EXPECT_NE(r.out.find("\"name\":\"ordered\",\"kind\":\"exclusive\""), std::string::npos) << r.out;
+    r = sh("$SHMQ groups delete " + q.name + " ordered");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    r = sh("$SHMQ groups " + q.name);
+    EXPECT_EQ(r.out.find("group ordered"), std::string::npos) << r.out;
+    EXPECT_NE(sh("$SHMQ groups delete " + q.name + " nosuch").exit_code, 0);
+}
+
+}  // namespace
+}  // namespace shmq
