@@ -132,9 +132,11 @@ Status Producer::send(std::span<const std::byte> payload, const SendOptions& opt
     detail::Region& r = *c.region;
     if (payload.size() > r.params().max_message) return Errc::message_too_large;
     if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;
-    uint32_t p = c.choose_partition(options.key);
+    if (options.partition && *options.partition >= r.partitions()) return Errc::invalid_argument;
+    uint32_t p = options.partition ? *options.partition : c.choose_partition(options.key);
     uint64_t offset = 0;
-    if (Status st = c.claim_slot(p, options.key.empty(), options.timeout, offset); !st) return st;
+    const bool may_switch = options.key.empty() && !options.partition;
+    if (Status st = c.claim_slot(p, may_switch, options.timeout, offset); !st) return st;
     std::memcpy(r.slot_payload(p, offset), payload.data(), payload.size());
     if (!options.key.empty()) std::memcpy(r.slot_key(p, offset), options.key.data(), options.key.size());
     return c.publish(p, offset, static_cast<uint32_t>(payload.size()), static_cast<uint16_t>(options.key.size()));
@@ -145,9 +147,11 @@ Result<Claim> Producer::claim(std::size_t size, const SendOptions& options) noex
     detail::Region& r = *c.region;
     if (size > r.params().max_message) return Errc::message_too_large;
     if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;
-    uint32_t p = c.choose_partition(options.key);
+    if (options.partition && *options.partition >= r.partitions()) return Errc::invalid_argument;
+    uint32_t p = options.partition ? *options.partition : c.choose_partition(options.key);
     uint64_t offset = 0;
-    if (Status st = c.claim_slot(p, options.key.empty(), options.timeout, offset); !st) return st.code();
+    const bool may_switch = options.key.empty() && !options.partition;
+    if (Status st = c.claim_slot(p, may_switch, options.timeout, offset); !st) return st.code();
     auto& slot = r.slot(p, offset);
     slot.key_len = static_cast<uint16_t>(options.key.size());
     if (!options.key.empty()) std::memcpy(r.slot_key(p, offset), options.key.data(), options.key.size());

@@ -29,5 +29,6 @@ void register_stat(CLI::App& app);
 void register_groups(CLI::App& app);
 void register_produce(CLI::App& app);
 void register_consume(CLI::App& app);
+void register_dlq(CLI::App& app);
 
 }  // namespace shmq::cli

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
     register_groups(app);
     register_produce(app);
     register_consume(app);
+    register_dlq(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

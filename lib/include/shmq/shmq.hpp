@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <new>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -134,6 +135,7 @@ inline constexpr std::size_t kMaxKeyBytes = 64;
 struct SendOptions {
     std::string_view key{};  // same key -> same partition (FNV-1a 64 of the bytes, mod partitions)
     Millis timeout = kForever;  // how long on_full=block may wait for room
+    std::optional<uint32_t> partition{};  // explicit partition (overrides the key's); invalid_argument if out of range
 };
 
 namespace detail {

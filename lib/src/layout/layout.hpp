@@ -338,7 +338,8 @@ static_assert(kCacheLine % sizeof(LeaseEntry) == 0, "entries never straddle a li
 // ---------------------------------------------------------------------------
 // DLQ: one MPMC ring of dead-lettered messages with their metadata.
 //
-//   DlqControl: line 0 tail (claim hint)  line 1 head, admin-advanced  line 2 counters
+//   DlqControl: line 0 tail (claim hint)  line 1 head + admin_lock (redrive/purge
+//               advance head under it)  line 2 counters
 //   DlqSlot:    0 state (slot protocol)  8 payload_len 12 key_len 14 reason 15 reserved
 //               16 partition 20 deliveries 24 offset 32 first_delivery_unix_ns
 //               40 last_delivery_unix_ns 48 dead_unix_ns 56 publish_unix_ns
@@ -347,7 +348,8 @@ struct alignas(kCacheLine) DlqControl {
     std::atomic<uint64_t> tail;
     uint8_t pad0[kCacheLine - 8];
     std::atomic<uint64_t> head;
-    uint8_t pad1[kCacheLine - 8];
+    std::atomic<uint64_t> admin_lock;  // owner token of the process listing/redriving/purging
+    uint8_t pad1[kCacheLine - 16];
     std::atomic<uint64_t> dead_lettered;
     std::atomic<uint64_t> redriven;
     std::atomic<uint64_t> purged;
