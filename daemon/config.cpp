@@ -1,0 +1,54 @@
+#include "config.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <unistd.h>
+
+#include "log.hpp"
+#include "names.hpp"
+
+namespace shmq::daemon {
+
+std::string default_data_dir() {
+    if (::geteuid() == 0) return "/var/lib/shmq";
+    if (const char* state = std::getenv("XDG_STATE_HOME"); state && *state) return std::string(state) + "/shmq";
+    if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.local/state/shmq";
+    return "/tmp/shmq-" + std::to_string(::geteuid());
+}
+
+std::string default_lock_file() {
+    if (const char* path = std::getenv("SHMQD_LOCK_FILE"); path && *path) return path;
+    return "/dev/shm/shmqd.lock";  // one per host: not a "shmq." region name
+}
+
+int parse_config(int argc, char** argv, Config& out) {
+    CLI::App app{"shmqd: supervisor of shmq queues (reaps dead participants, redelivers, dead-letters)"};
+    Config c;
+    c.data_dir = default_data_dir();
+    c.lock_file = default_lock_file();
+    app.set_config("--config", "", "Read options from this INI/TOML file (re-read on SIGHUP)");
+    app.add_option("--data-dir", c.data_dir, "Directory for spill and journal files")->capture_default_str();
+    app.add_option("--tick-ms", c.tick_ms, "Reaper tick in milliseconds")->capture_default_str()->check(CLI::Range(1, 60000));
+    app.add_option("--queue", c.queues, "Queue to watch (repeat); default: every queue");
+    app.add_option("--log-level", c.log_level, "error, warn, info or debug")->capture_default_str();
+    app.add_option("--lock-file", c.lock_file, "The one-per-host lock (env SHMQD_LOCK_FILE)")->capture_default_str();
+    try {
+        app.parse(argc, argv);
+        c.config_file = app.get_config_ptr()->as<std::string>();
+        Level level;
+        if (!parse_level(c.log_level, level))
+            throw CLI::ValidationError("--log-level", "'" + c.log_level + "' is not error, warn, info or debug");
+        for (const auto& q : c.queues)
+            if (auto err = detail::check_name(q, "queue")) throw CLI::ValidationError("--queue", *err);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() != 0) {
+            std::cerr << "shmqd: " << e.what() << "\n";
+            return 2;
+        }
+        return app.exit(e);
+    }
+    out = c;
+    return -1;
+}
+
+}  // namespace shmq::daemon

@@ -1,0 +1,26 @@
+// shmqd's options: command-line flags, optionally read from a config file
+// (CLI11's INI/TOML reader), re-read on SIGHUP.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace shmq::daemon {
+
+struct Config {
+    std::string config_file;
+    std::string data_dir;
+    std::string lock_file;
+    std::string log_level = "info";
+    uint32_t tick_ms = 10;
+    std::vector<std::string> queues;  // empty: every shmq.* region we can open
+};
+
+// Parses argv (and the --config file it names). Returns an exit code >= 0
+// when the process should exit at once (--help, a bad option), else -1.
+int parse_config(int argc, char** argv, Config& out);
+std::string default_data_dir();
+std::string default_lock_file();
+
+}  // namespace shmq::daemon

@@ -1,0 +1,177 @@
+#include "supervisor.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "inspect/inspect.hpp"
+#include "log.hpp"
+#include "names.hpp"
+#include "sys/clock.hpp"
+
+namespace shmq::daemon {
+
+namespace {
+constexpr uint64_t kSignalTag = UINT64_MAX;
+constexpr uint64_t kInotifyTag = UINT64_MAX - 1;
+constexpr uint64_t kDiscoveryPeriodNs = 1'000'000'000;
+constexpr uint64_t kRetryOpenNs = 5'000'000'000;
+constexpr uint64_t kRetryYoungNs = 50'000'000;
+
+void add_fd(int epoll_fd, int fd, uint64_t tag) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = tag;
+    if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0)
+        throw std::runtime_error(std::string("epoll_ctl: ") + std::strerror(errno));
+}
+}  // namespace
+
+Supervisor::Supervisor(int argc, char** argv, Config config) : argc_(argc), argv_(argv), config_(std::move(config)) {
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, sig);
+    ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+    signal_fd_ = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (epoll_fd_ < 0 || signal_fd_ < 0) throw std::runtime_error(std::string("epoll/signalfd: ") + std::strerror(errno));
+    add_fd(epoll_fd_, signal_fd_, kSignalTag);
+    inotify_fd_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (inotify_fd_ >= 0 &&
+        ::inotify_add_watch(inotify_fd_, std::string(detail::kShmDir).c_str(), IN_CREATE | IN_MOVED_TO) >= 0)
+        add_fd(epoll_fd_, inotify_fd_, kInotifyTag);
+}
+
+Supervisor::~Supervisor() {
+    queues_.clear();
+    for (int fd : {inotify_fd_, signal_fd_, epoll_fd_})
+        if (fd >= 0) ::close(fd);
+}
+
+void Supervisor::discover(uint64_t now) {
+    std::vector<std::string> names = config_.queues.empty() ? inspect::list_queue_names() : config_.queues;
+    for (const auto& name : names) {
+        if (ids_.count(name)) continue;
+        auto retry = retry_after_ns_.find(name);
+        if (retry != retry_after_ns_.end() && now < retry->second) continue;
+        if (!config_.queues.empty() && !Queue::exists(name)) continue;  // named but not created yet
+        try {
+            const uint32_t id = next_queue_id_++;
+            queues_[id] = std::make_unique<WatchedQueue>(name, epoll_fd_, id);
+            ids_[name] = id;
+            retry_after_ns_.erase(name);
+            warned_.erase(name);
+        } catch (const std::exception& e) {
+            // A region seen by inotify may still be being sized and filled by
+            // its creator: retry soon, and complain only if it stays broken.
+            struct stat st {};
+            const bool young = ::stat(detail::region_path(name).c_str(), &st) == 0 &&
+                               ::time(nullptr) - st.st_ctime < 3;
+            if (young) {
+                retry_after_ns_[name] = now + kRetryYoungNs;
+                rescan_ = true;
+                continue;
+            }
+            if (warned_.insert(name).second) log(Level::warn, "cannot watch queue " + name + ": " + e.what());
+            retry_after_ns_[name] = now + kRetryOpenNs;
+        }
+    }
+}
+
+int Supervisor::do_work(uint64_t now) {
+    int work = 0;
+    if (rescan_ || now >= next_discovery_ns_) {
+        rescan_ = false;
+        next_discovery_ns_ = now + kDiscoveryPeriodNs;
+        discover(now);
+    }
+    for (auto it = queues_.begin(); it != queues_.end();) {
+        WatchedQueue& q = *it->second;
+        if (q.has_reached_end_of_life()) {
+            log(Level::info, "queue " + q.name() + " was deleted; no longer watching it");
+            ids_.erase(q.name());
+            it = queues_.erase(it);
+            continue;
+        }
+        work += q.on_time_event(now);
+        ++it;
+    }
+    return work;
+}
+
+void Supervisor::reload() {
+    Config fresh;
+    if (parse_config(argc_, argv_, fresh) >= 0) {
+        log(Level::error, "SIGHUP: the configuration has errors; keeping the old one");
+        return;
+    }
+    Level level;
+    if (parse_level(fresh.log_level, level)) set_level(level);
+    if (fresh.queues != config_.queues) {
+        // Drop watchers of queues no longer named.
+        for (auto it = queues_.begin(); it != queues_.end();) {
+            const bool keep = fresh.queues.empty() ||
+                              std::find(fresh.queues.begin(), fresh.queues.end(), it->second->name()) != fresh.queues.end();
+            if (keep) {
+                ++it;
+                continue;
+            }
+            ids_.erase(it->second->name());
+            it = queues_.erase(it);
+        }
+    }
+    config_ = fresh;
+    rescan_ = true;
+    log(Level::info, "SIGHUP: configuration reloaded (tick " + std::to_string(config_.tick_ms) + " ms, " +
+                         (config_.queues.empty() ? std::string("all queues") : std::to_string(config_.queues.size()) + " queue(s)") +
+                         ")");
+}
+
+void Supervisor::handle_signals() {
+    signalfd_siginfo info{};
+    while (::read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+        if (info.ssi_signo == SIGHUP) reload();
+        else stop_ = true;
+    }
+}
+
+int Supervisor::run() {
+    log(Level::info, "started (tick " + std::to_string(config_.tick_ms) + " ms, data dir " + config_.data_dir + ")");
+    uint64_t next_tick = 0;
+    epoll_event events[64];
+    while (!stop_) {
+        const uint64_t now = sys::monotonic_ns();
+        if (now >= next_tick) {
+            do_work(now);  // a SIGTERM arriving meanwhile lets this tick finish
+            next_tick = now + uint64_t{config_.tick_ms} * 1'000'000;
+        }
+        const uint64_t after = sys::monotonic_ns();
+        const int wait_ms = after >= next_tick ? 0 : static_cast<int>((next_tick - after + 999'999) / 1'000'000);
+        const int n = ::epoll_wait(epoll_fd_, events, 64, wait_ms);
+        for (int i = 0; i < n; ++i) {
+            const uint64_t tag = events[i].data.u64;
+            if (tag == kSignalTag) {
+                handle_signals();
+            } else if (tag == kInotifyTag) {
+                char buf[4096];
+                while (::read(inotify_fd_, buf, sizeof buf) > 0) {
+                }
+                rescan_ = true;
+                next_tick = 0;  // watch a new queue at once
+            } else {
+                auto q = queues_.find(static_cast<uint32_t>(tag >> 32));
+                if (q != queues_.end()) q->second->on_process_exit(static_cast<uint32_t>(tag & 0xffffffff));
+            }
+        }
+    }
+    log(Level::info, "stopping");
+    return 0;
+}
+
+}  // namespace shmq::daemon

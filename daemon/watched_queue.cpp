@@ -1,0 +1,198 @@
+#include "watched_queue.hpp"
+
+#include <cerrno>
+#include <string>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "groups.hpp"
+#include "log.hpp"
+#include "repair/reaper.hpp"
+#include "ring/dead_letter.hpp"
+#include "ring/delivery.hpp"
+#include "ring/lease_word.hpp"
+#include "ring/reclaim.hpp"
+#include "sys/process.hpp"
+
+namespace shmq::daemon {
+
+namespace {
+
+int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+std::string describe(const detail::ReapReport& r, const std::string& group) {
+    std::string who = std::string(r.role == layout::Role::producer   ? "producer"
+                                  : r.role == layout::Role::consumer ? "consumer"
+                                                                     : "participant") +
+                      " pid " + std::to_string(r.pid);
+    if (!group.empty()) who += " (group " + group + ")";
+    return who;
+}
+
+}  // namespace
+
+WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue_id)
+    : region_(detail::Region::open(name, detail::Access::read_write)), epoll_fd_(epoll_fd), queue_id_(queue_id) {
+    me_ = detail::attach_participant(*region_, layout::Role::admin, layout::kNoGroup, 0);
+    log(Level::info, "watching queue " + name);
+}
+
+WatchedQueue::~WatchedQueue() {
+    for (auto& [index, w] : watched_)
+        if (w.pidfd >= 0) ::close(w.pidfd);
+    detail::detach_participant(*region_, me_);
+}
+
+bool WatchedQueue::has_reached_end_of_life() const {
+    if (region_->deleted()) return true;
+    struct stat st {};
+    return ::fstat(region_->probe_fd(), &st) != 0 || st.st_nlink == 0;
+}
+
+void WatchedQueue::watch(uint32_t index, const detail::ParticipantView& v) {
+    Watched w{layout::participant_gen(v.state), static_cast<pid_t>(v.pid), -1};
+    if (sys::check_pid(w.pid, v.start_ticks, v.pid_ns) == sys::PidCheck::alive) {
+        w.pidfd = pidfd_open(w.pid);
+        // The pid could have been reused between the check and the open: re-check.
+        if (w.pidfd >= 0 && sys::check_pid(w.pid, v.start_ticks, v.pid_ns) != sys::PidCheck::alive) {
+            ::close(w.pidfd);
+            w.pidfd = -1;
+        }
+        if (w.pidfd >= 0) {
+            epoll_event ev{};
+            ev.events = EPOLLIN;
+            ev.data.u64 = pidfd_tag(queue_id_, index);
+            if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, w.pidfd, &ev) != 0) {
+                ::close(w.pidfd);
+                w.pidfd = -1;
+            }
+        }
+    }
+    watched_[index] = w;
+}
+
+void WatchedQueue::unwatch(uint32_t index) {
+    auto it = watched_.find(index);
+    if (it == watched_.end()) return;
+    if (it->second.pidfd >= 0) {
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.pidfd, nullptr);
+        ::close(it->second.pidfd);
+    }
+    watched_.erase(it);
+}
+
+int WatchedQueue::reap(uint32_t index, const char* how) {
+    std::string group;
+    {
+        const uint16_t g = region_->participant(index).group.load(std::memory_order_relaxed);
+        if (region_->valid_group(g)) group = detail::group_name(*region_, g);
+    }
+    const detail::ReapReport r = detail::reap_participant(*region_, index, me_.id());
+    unwatch(index);
+    if (!r.reaped) return 0;
+    std::string line = "queue " + name() + ": " + describe(r, group) + " died (" + how + ")";
+    if (r.leases_returned) line += ", " + std::to_string(r.leases_returned) + " lease(s) returned for redelivery";
+    if (r.partitions_released)
+        line += ", " + std::to_string(r.partitions_released) + " partition(s) released for reassignment";
+    if (r.claims_aborted) line += ", " + std::to_string(r.claims_aborted) + " open claim(s) aborted";
+    log(Level::info, line);
+    return 1;
+}
+
+int WatchedQueue::on_process_exit(uint32_t index) {
+    // The pidfd fired: the process is gone, and the kernel dropped its OFD
+    // locks when it closed its files, so reap_participant can take the entry.
+    return reap(index, "pidfd");
+}
+
+int WatchedQueue::sync_participants() {
+    int work = 0;
+    for (uint32_t i = 0; i < region_->max_participants(); ++i) {
+        if (i == me_.index) continue;
+        const uint64_t s = region_->participant(i).state.load(std::memory_order_acquire);
+        const uint64_t kind = layout::participant_kind(s);
+        auto it = watched_.find(i);
+        if (kind == layout::kParticipantFree) {
+            if (it != watched_.end()) unwatch(i);  // detached cleanly
+            continue;
+        }
+        // The OFD lock tells death in any pid namespace: every tick for an
+        // entry without a pidfd, every 100 ticks for one (belt and braces).
+        const bool has_pidfd = it != watched_.end() && it->second.pidfd >= 0;
+        if (has_pidfd && tick_ % 100 != 0) continue;
+        const detail::Liveness l = detail::entry_liveness(*region_, i);
+        if (l == detail::Liveness::dead) {
+            work += reap(i, has_pidfd ? "lock released" : "lock released; no pidfd");
+            continue;
+        }
+        if (kind != layout::kParticipantActive) continue;  // still attaching
+        if (it != watched_.end() && it->second.gen == layout::participant_gen(s)) continue;
+        if (it != watched_.end()) unwatch(i);  // the entry was reused
+        detail::ParticipantView v{};
+        if (detail::read_participant(*region_, i, v)) {
+            watch(i, v);
+            ++work;
+        }
+    }
+    return work;
+}
+
+int WatchedQueue::expire_and_dead_letter(uint64_t now_mono) {
+    int work = 0;
+    detail::Region& r = *region_;
+    for (uint32_t g = 0; g < r.max_groups(); ++g) {
+        if (!ring::group_holds(r.group(g).state.load(std::memory_order_acquire))) continue;
+        for (uint32_t p = 0; p < r.partitions(); ++p) {
+            const ring::Window win = ring::lease_window(r, g, p);
+            if (win.floor == win.next) continue;
+            const uint32_t expired = ring::expire_leases(r, g, p, now_mono, me_.id());
+            if (expired)
+                log(Level::info, "queue " + name() + ": group " + detail::group_name(r, g) + " partition " +
+                                     std::to_string(p) + ": " + std::to_string(expired) +
+                                     " lease(s) expired, returned for redelivery");
+            work += static_cast<int>(expired);
+            // Poison that used up its deliveries goes to the DLQ even when no
+            // consumer is running to do it.
+            for (uint64_t o = win.floor; o < win.next; ++o) {
+                const uint64_t w = r.lease(g, p, o).word.load(std::memory_order_acquire);
+                if (ring::lease_kind(w) != ring::LeaseKind::retry || !ring::lease_is(w, o) ||
+                    ring::lease_deliveries(w) < r.params().max_deliveries)
+                    continue;
+                const auto& dlq = r.dlq();
+                if (dlq.tail.load(std::memory_order_acquire) - dlq.head.load(std::memory_order_acquire) >=
+                    r.params().dlq_capacity) {
+                    if (now_mono >= next_dlq_full_warning_ns_) {
+                        next_dlq_full_warning_ns_ = now_mono + 10'000'000'000ull;
+                        log(Level::warn, "queue " + name() + ": DLQ full (" + std::to_string(r.params().dlq_capacity) +
+                                             "); poison messages stay in place until `shmq dlq purge` or `redrive`");
+                    }
+                    break;
+                }
+                const auto result = ring::dead_letter(r, g, p, o, w, now_mono, me_.id());
+                if (result == ring::DeadLetterResult::moved) {
+                    log(Level::info, "queue " + name() + ": message partition " + std::to_string(p) + " offset " +
+                                         std::to_string(o) + " dead-lettered after " +
+                                         std::to_string(ring::lease_deliveries(w)) + " deliveries (group " +
+                                         detail::group_name(r, g) + ")");
+                    ++work;
+                }
+            }
+        }
+    }
+    // A dead holder of a reclaim lock would block producers: break it.
+    for (uint32_t p = 0; p < r.partitions(); ++p)
+        if (detail::break_lock_if_dead(r, r.partition(p).reclaim_lock)) {
+            ring::reclaim(r, p, me_.token());
+            ++work;
+        }
+    return work;
+}
+
+int WatchedQueue::on_time_event(uint64_t now_mono) {
+    ++tick_;
+    return sync_participants() + expire_and_dead_letter(now_mono);
+}
+
+}  // namespace shmq::daemon

@@ -1,0 +1,60 @@
+// One queue under shmqd's watch: its participants (each with a pidfd in the
+// supervisor's epoll set), lease expiry and poison moves. An agent in the
+// Aeron style: the supervisor calls on_time_event(now) every tick and
+// on_process_exit(index) when a pidfd fires; both return the work done.
+//
+// All state that matters lives in the region; this object only caches
+// descriptors. A killed shmqd loses nothing: the next one rebuilds the cache
+// from the lease table, and reaping is redo-safe (repair/reaper.hpp).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "participants.hpp"
+#include "region.hpp"
+
+namespace shmq::daemon {
+
+class WatchedQueue {
+public:
+    // Opens the region read-write and attaches as an admin participant (whose
+    // id owns any DLQ claims the daemon makes). Throws shmq::Error.
+    WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue_id);
+    ~WatchedQueue();
+    WatchedQueue(const WatchedQueue&) = delete;
+    WatchedQueue& operator=(const WatchedQueue&) = delete;
+
+    const std::string& name() const { return region_->name(); }
+    int on_time_event(uint64_t now_mono);
+    int on_process_exit(uint32_t index);
+    // Deleted (shmq delete) or its file unlinked: stop watching.
+    bool has_reached_end_of_life() const;
+
+private:
+    struct Watched {
+        uint32_t gen;
+        pid_t pid;
+        int pidfd;  // -1 when the pid is not visible (another pid namespace): the OFD lock decides
+    };
+    int sync_participants();
+    void watch(uint32_t index, const detail::ParticipantView& v);
+    void unwatch(uint32_t index);
+    int reap(uint32_t index, const char* how);
+    int expire_and_dead_letter(uint64_t now_mono);
+
+    std::shared_ptr<detail::Region> region_;
+    detail::Participant me_{};
+    int epoll_fd_;
+    uint32_t queue_id_;
+    std::map<uint32_t, Watched> watched_;
+    uint64_t tick_ = 0;
+    uint64_t next_dlq_full_warning_ns_ = 0;
+};
+
+// epoll data of a pidfd: which queue and which lease-table entry.
+constexpr uint64_t pidfd_tag(uint32_t queue_id, uint32_t index) { return uint64_t{queue_id} << 32 | index; }
+
+}  // namespace shmq::daemon
