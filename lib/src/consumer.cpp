@@ -313,6 +313,15 @@ Status Message::nack(Millis delay) noexcept {
     return core_->settle_nack(*this, delay);
 }
 
+bool Message::lease_held() const noexcept {
+    if (settled_ || !core_) return false;
+    // A no-op CAS (seq_cst RMW): our reads of the payload are ordered before
+    // it, and it fails once the word has changed (revoked, redelivered).
+    auto& word = core_->region->lease(core_->group.index, partition_, offset_).word;
+    uint64_t expected = lease_;
+    return word.compare_exchange_strong(expected, lease_, std::memory_order_seq_cst, std::memory_order_relaxed);
+}
+
 Status Message::extend(Millis more) noexcept {
     if (settled_ || !core_) return Errc::already_settled;
     const uint64_t deadline =

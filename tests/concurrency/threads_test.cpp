@@ -88,10 +88,10 @@ TEST(ThreadsTest, sharedGroupMovesEverythingOnceOverSeparateMappings) { run_shar
 TEST(ThreadsTest, nackAndExpiryRaceAcksWithoutLossOrDoubleAck) {
     QueueOptions o;
     o.capacity = 32;
-    o.lease_ms = 5;  // leases expire while consumers still hold them
+    o.lease_ms = 40;  // leases expire while consumers still hold them (but not while they read)
     o.max_deliveries = 10000;
     test::TempQueue q("threads-nack", o);
-    const uint64_t n = test::scaled(4000, 400);
+    const uint64_t n = test::scaled(2000, 400);
     std::vector<std::atomic<uint32_t>> acked(n);
     std::atomic<bool> done{false};
     std::thread producer([&] {
@@ -108,9 +108,10 @@ TEST(ThreadsTest, nackAndExpiryRaceAcksWithoutLossOrDoubleAck) {
                 auto m = c.receive(20ms);
                 if (!m) continue;
                 const uint64_t index = std::stoull(std::string(m->text()));
-                switch ((turn++ + i) % 4) {
+                ASSERT_TRUE(m->lease_held());  // read well within the lease: intact
+                switch ((turn++ + i) % 8) {
                     case 0: (void)m->nack(); break;  // may be lease_lost: then it was redelivered already
-                    case 1: std::this_thread::sleep_for(8ms); [[fallthrough]];  // past the lease
+                    case 1: std::this_thread::sleep_for(60ms); [[fallthrough]];  // past the lease
                     default:
                         if (m->ack().ok()) {
                             acked[index].fetch_add(1);

@@ -198,7 +198,13 @@ private:
     std::unique_ptr<detail::ProducerCore> core_;
 };
 
-// A delivered message: a view into shared memory, valid until it is settled.
+// A delivered message: a view into shared memory. The bytes stay valid while
+// the lease is held: until settled, or until the lease deadline (lease_ms
+// after delivery; extend() moves it) passes and another consumer takes and
+// finishes the message, after which the slot may be reused. A consumer that
+// may outrun its lease reads (or copies) first and then checks lease_held():
+// true means what it read was intact (a seqlock-style validation). An
+// at-most-once message never expires: its bytes stay valid until released.
 // Dropping an unsettled at-least-once message NACKs it (redelivered at once);
 // dropping an at-most-once message releases it.
 class [[nodiscard]] Message {
@@ -220,6 +226,9 @@ public:
     Status ack() noexcept;                      // lease_lost if it was taken away
     Status nack(Millis delay = Millis(0)) noexcept;  // redeliver after `delay`
     Status extend(Millis more) noexcept;        // deadline = now + more
+    // True while this delivery still holds its lease (nobody else can have
+    // taken the message, so the bytes read before this call were intact).
+    bool lease_held() const noexcept;
 
 private:
     friend struct detail::ConsumerCore;
