@@ -105,8 +105,13 @@ public:
 
     // Starts `shmq_test_worker args...`; its stdout/stderr are ours.
     Worker& start(std::string label, const std::vector<std::string>& args) {
+        return start_program(std::move(label), worker_path(), args);
+    }
+
+    // Starts any program (e.g. shmqd) the same way.
+    Worker& start_program(std::string label, const std::string& path, const std::vector<std::string>& args) {
         std::vector<std::string> argv_strings;
-        argv_strings.emplace_back(worker_path());
+        argv_strings.emplace_back(path);
         argv_strings.insert(argv_strings.end(), args.begin(), args.end());
         std::vector<char*> argv;  // built before fork: the child only calls async-signal-safe functions
         for (auto& a : argv_strings) argv.push_back(a.data());
@@ -233,7 +238,7 @@ inline std::optional<uint64_t> cpu_ticks(pid_t pid) {
     return utime + stime;
 }
 
-// One line a consumer wrote: "K:i partition offset deliveries key".
+// One line a consumer wrote: "K:i partition offset deliveries key received_ns".
 struct Record {
     uint32_t producer = 0;  // K
     uint64_t seq = 0;       // i
@@ -241,6 +246,7 @@ struct Record {
     uint64_t offset = 0;
     uint32_t deliveries = 0;
     std::string key;    // "-" for none
+    uint64_t received_ns = 0;  // CLOCK_MONOTONIC when the consumer received it
     uint32_t file = 0;  // index of the file it came from, in read order
     uint64_t line = 0;  // line number in that file, from 1
 };
@@ -262,19 +268,19 @@ bool parse_number(std::string_view s, T& out) {
 }
 
 inline bool parse_line(std::string_view line, Record& r) {
-    std::string_view f[5];
-    for (int i = 0; i < 5; ++i) {
+    std::string_view f[6];
+    for (int i = 0; i < 6; ++i) {
         const auto sp = line.find(' ');
-        if (i < 4 && sp == std::string_view::npos) return false;
-        f[i] = i < 4 ? line.substr(0, sp) : line;
-        if (i < 4) line.remove_prefix(sp + 1);
+        if (i < 5 && sp == std::string_view::npos) return false;
+        f[i] = i < 5 ? line.substr(0, sp) : line;
+        if (i < 5) line.remove_prefix(sp + 1);
     }
-    if (f[4].find(' ') != std::string_view::npos || f[4].empty()) return false;
+    if (f[5].find(' ') != std::string_view::npos || f[4].empty()) return false;
     const auto colon = f[0].find(':');
     if (colon == std::string_view::npos) return false;
     return parse_number(f[0].substr(0, colon), r.producer) && parse_number(f[0].substr(colon + 1), r.seq) &&
            parse_number(f[1], r.partition) && parse_number(f[2], r.offset) && parse_number(f[3], r.deliveries) &&
-           (r.key.assign(f[4]), true);
+           (r.key.assign(f[4]), true) && parse_number(f[5], r.received_ns);
 }
 
 }  // namespace detail_records

@@ -8,8 +8,8 @@
 //                    [--count N] [--idle-ms MS] [--batch B] [--nack-first]
 //                    [--ack-delay-ms MS]
 //       Receives messages; for each ACKed one appends the line
-//       "payload partition offset deliveries key\n" to FILE ("-" for an empty
-//       key). The lines of a batch reach the file with one write(2) BEFORE the
+//       "payload partition offset deliveries key received_ns\n" to FILE ("-" for
+//       an empty key; received_ns: CLOCK_MONOTONIC when it was received). The lines of a batch reach the file with one write(2) BEFORE the
 //       batch is ACKed, so a SIGKILL never loses the record of an ACKed
 //       message. A batch is up to B messages (default 64): one receive that may
 //       wait, then polls (0 ms). Exits after N ACKed messages, or when nothing
@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <optional>
 #include <string>
@@ -219,6 +220,10 @@ int consume(int argc, char** argv) {
             lines.push_back('-');
         else
             lines.append(m.key());
+        lines.push_back(' ');
+        timespec now{};
+        ::clock_gettime(CLOCK_MONOTONIC, &now);  // when it was received, for redelivery-latency figures
+        append_number(lines, static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(now.tv_nsec));
         lines.push_back('\n');
         batch.push_back(std::move(m));
     };
