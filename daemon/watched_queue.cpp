@@ -147,7 +147,8 @@ int WatchedQueue::expire_and_dead_letter(uint64_t now_mono) {
         for (uint32_t p = 0; p < r.partitions(); ++p) {
             const ring::Window win = ring::lease_window(r, g, p);
             if (win.floor == win.next) continue;
-            const uint32_t expired = ring::expire_leases(r, g, p, now_mono, me_.id());
+            // Revoke without moving (mover 0): the loop below dead-letters, and logs, what is due.
+            const uint32_t expired = ring::expire_leases(r, g, p, now_mono, 0);
             if (expired)
                 log(Level::info, "queue " + name() + ": group " + detail::group_name(r, g) + " partition " +
                                      std::to_string(p) + ": " + std::to_string(expired) +

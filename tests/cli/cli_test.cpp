@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -162,6 +163,37 @@ TEST(CliTest, countNackAtMostOnceKeysAndGroups) {
     r = sh("$SHMQ groups " + q.name);
     EXPECT_EQ(r.out.find("group ordered"), std::string::npos) << r.out;
     EXPECT_NE(sh("$SHMQ groups delete " + q.name + " nosuch").exit_code, 0);
+}
+
+// Issue 3's check from a shell: with shmqd running, a NACKing consumer sends
+// all 10 messages to the DLQ, each after exactly 3 deliveries.
+TEST(CliTest, nackedMessagesEndInTheDlqAndCanBeRedrivenOrPurged) {
+    CliQueue q;
+    const std::string lock = temp_path("shmqd.lock"), data = temp_path("shmqd-data"), log = temp_path("shmqd.log");
+    ASSERT_EQ(sh("$SHMQ create " + q.name + " --max-deliveries 3").exit_code, 0);
+    auto r = sh("'" SHMQD "' --queue " + q.name + " --lock-file " + lock + " --data-dir " + data + " 2>" + log +
+                " & daemon=$!; sleep 0.2; seq 1 10 | $SHMQ produce " + q.name + " && $SHMQ consume " + q.name +
+                " --group g --kind shared --nack --timeout-ms 2000 >/dev/null; kill $daemon; wait $daemon");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    r = sh("$SHMQ dlq ls " + q.name + " --json");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::size_t entries = 0;
+    for (std::size_t at = 0; (at = r.out.find("\"delivery_count\":3", at)) != std::string::npos; ++at) ++entries;
+    EXPECT_EQ(entries, 10u) << r.out;
+    EXPECT_EQ(r.out.find("\"delivery_count\":2"), std::string::npos);
+    r = sh("$SHMQ dlq peek " + q.name + " --count 3");
+    EXPECT_EQ(r.out, "1\n2\n3\n");
+    r = sh("$SHMQ dlq redrive " + q.name + " --count 4");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    r = sh("$SHMQ consume " + q.name + " --group g --timeout-ms 300");
+    EXPECT_EQ(r.out, "1\n2\n3\n4\n");  // back in order, each delivered afresh
+    r = sh("$SHMQ dlq purge " + q.name);
+    EXPECT_NE(r.out.find("purged 6"), std::string::npos) << r.out;
+    r = sh("$SHMQ dlq ls " + q.name);
+    EXPECT_NE(r.out.find("empty"), std::string::npos) << r.out;
+    ::unlink(lock.c_str());
+    ::unlink(log.c_str());
+    std::filesystem::remove_all(data);
 }
 
 }  // namespace
