@@ -91,13 +91,7 @@ std::string group_name(const Region& r, uint32_t g) { return load_name(r.group(g
 
 GroupRef join_group(Region& r, std::string_view name, GroupKind kind, StartAt start, const Participant& me) {
     if (auto err = check_name(name, "group")) throw Error(Errc::invalid_argument, *err);
-    auto& lock = r.header().admin_lock;
-    lock_blocking(r, lock, me.token(), "the group table lock");
-    struct Unlock {
-        std::atomic<uint64_t>& lock;
-        uint64_t token;
-        ~Unlock() { owner_unlock(lock, token); }
-    } unlock{lock, me.token()};
+    ScopedOwnerLock locked(r, r.header().admin_lock, me.token(), "the group table lock");
 
     std::optional<uint32_t> found = find_group(r, name);
     uint32_t g = 0;
@@ -159,13 +153,7 @@ void membership_changed(Region& r, uint32_t g) noexcept {
 
 void delete_group(Region& r, std::string_view name, const Participant& me) {
     if (auto err = check_name(name, "group")) throw Error(Errc::invalid_argument, *err);
-    auto& lock = r.header().admin_lock;
-    lock_blocking(r, lock, me.token(), "the group table lock");
-    struct Unlock {
-        std::atomic<uint64_t>& lock;
-        uint64_t token;
-        ~Unlock() { owner_unlock(lock, token); }
-    } unlock{lock, me.token()};
+    ScopedOwnerLock locked(r, r.header().admin_lock, me.token(), "the group table lock");
     auto g = find_group(r, name);
     if (!g) throw Error(Errc::invalid_argument, "queue '" + r.name() + "' has no group '" + std::string(name) + "'");
     for (uint32_t member : group_members(r, *g)) {

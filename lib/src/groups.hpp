@@ -45,4 +45,20 @@ void membership_changed(Region& r, uint32_t g) noexcept;
 // Acquires an owner lock, breaking it if its holder died; throws after `timeout_ms`.
 void lock_blocking(const Region& r, std::atomic<uint64_t>& lock, uint64_t token, const char* what, int timeout_ms = 5000);
 
+// Holds an owner lock for a scope: lock_blocking, then owner_unlock.
+class ScopedOwnerLock {
+public:
+    ScopedOwnerLock(const Region& r, std::atomic<uint64_t>& lock, uint64_t token, const char* what)
+        : lock_(lock), token_(token) {
+        lock_blocking(r, lock, token, what);
+    }
+    ~ScopedOwnerLock() { owner_unlock(lock_, token_); }
+    ScopedOwnerLock(const ScopedOwnerLock&) = delete;
+    ScopedOwnerLock& operator=(const ScopedOwnerLock&) = delete;
+
+private:
+    std::atomic<uint64_t>& lock_;
+    uint64_t token_;
+};
+
 }  // namespace shmq::detail

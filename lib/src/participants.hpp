@@ -31,6 +31,20 @@ Participant attach_participant(Region& r, layout::Role role, uint16_t group, uin
 void detach_participant(Region& r, const Participant& me) noexcept;
 void heartbeat(Region& r, const Participant& me, uint64_t now_ns) noexcept;
 
+// A participant attached for a scope (tools' admin operations).
+class ScopedParticipant {
+public:
+    ScopedParticipant(Region& r, layout::Role role) : region_(r), me_(attach_participant(r, role, layout::kNoGroup, 0)) {}
+    ~ScopedParticipant() { detach_participant(region_, me_); }
+    ScopedParticipant(const ScopedParticipant&) = delete;
+    ScopedParticipant& operator=(const ScopedParticipant&) = delete;
+    const Participant& get() const noexcept { return me_; }
+
+private:
+    Region& region_;
+    Participant me_;
+};
+
 enum class Liveness { alive, dead, gone };  // gone: entry freed or reused (token stale)
 // Judges the holder of an owner token. Costs a syscall or two: slow paths only.
 Liveness participant_liveness(const Region& r, uint64_t token) noexcept;

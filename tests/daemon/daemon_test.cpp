@@ -213,9 +213,10 @@ TEST_F(DaemonTest, nackingConsumerSendsEachMessageToTheDlqAfterExactlyMaxDeliver
             return producer.send(l.payload, {.key = l.key, .partition = l.partition});
         }
     } handler(q->producer());
-    auto me = detail::attach_participant(*region, layout::Role::admin, layout::kNoGroup, 0);
-    EXPECT_EQ(dlq::consume(*region, me, UINT64_MAX, &handler), 10u);
-    detail::detach_participant(*region, me);
+    {
+        detail::ScopedParticipant me(*region, layout::Role::admin);
+        EXPECT_EQ(dlq::consume(*region, me.get(), UINT64_MAX, &handler), 10u);
+    }
     EXPECT_TRUE(dlq::list(*region, 100).empty());
     auto c = q->consumer("g");
     std::vector<std::string> again;

@@ -7,6 +7,7 @@
 
 #include "command.hpp"
 #include "dlq/dlq_admin.hpp"
+#include "participants.hpp"
 #include "format.hpp"
 #include "json.hpp"
 
@@ -77,19 +78,14 @@ struct Redrive : dlq::Handler {
 void consume(const DlqArgs& a, bool redrive) {
     try {
         auto region = detail::Region::open(a.name, detail::Access::read_write);
-        auto me = detail::attach_participant(*region, layout::Role::admin, layout::kNoGroup, 0);
-        struct Detach {
-            detail::Region& r;
-            detail::Participant p;
-            ~Detach() { detail::detach_participant(r, p); }
-        } detach{*region, me};
+        detail::ScopedParticipant me(*region, layout::Role::admin);
         uint64_t n = 0;
         if (redrive) {
             Queue q = Queue::open(a.name);
             Redrive handler(q.producer());
-            n = dlq::consume(*region, me, a.count, &handler);
+            n = dlq::consume(*region, me.get(), a.count, &handler);
         } else {
-            n = dlq::consume(*region, me, a.count, nullptr);
+            n = dlq::consume(*region, me.get(), a.count, nullptr);
         }
         std::cout << (redrive ? "redrove " : "purged ") << n << " message(s) of queue " << a.name << "'s DLQ\n";
     } catch (const Error& e) {

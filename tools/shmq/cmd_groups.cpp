@@ -26,13 +26,8 @@ void register_groups(CLI::App& app) {
     rm->callback([del] {
         auto region = open_region(del->name, detail::Access::read_write);
         try {
-            auto me = detail::attach_participant(*region, layout::Role::admin, layout::kNoGroup, 0);
-            struct Detach {
-                detail::Region& r;
-                detail::Participant p;
-                ~Detach() { detail::detach_participant(r, p); }
-            } detach{*region, me};
-            detail::delete_group(*region, del->group, me);
+            detail::ScopedParticipant me(*region, layout::Role::admin);
+            detail::delete_group(*region, del->group, me.get());
         } catch (const Error& e) {
             throw CommandError(1, e.what());
         }

@@ -60,12 +60,7 @@ std::vector<DeadLetter> list(const detail::Region& r, uint64_t max) {
 
 uint64_t consume(detail::Region& r, const detail::Participant& me, uint64_t max, Handler* redrive) {
     auto& c = r.dlq();
-    detail::lock_blocking(r, c.admin_lock, me.token(), "the DLQ lock");
-    struct Unlock {
-        std::atomic<uint64_t>& lock;
-        uint64_t token;
-        ~Unlock() { detail::owner_unlock(lock, token); }
-    } unlock{c.admin_lock, me.token()};
+    detail::ScopedOwnerLock locked(r, c.admin_lock, me.token(), "the DLQ lock");
     const ring::RingRef ring = ring::dlq_ring(r);
     uint64_t head = c.head.load(std::memory_order_acquire);
     uint64_t done = 0;
