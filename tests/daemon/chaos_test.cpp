@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <random>
@@ -58,6 +59,7 @@ protected:
     void start_consumer(const std::string& queue, Slot& s, std::map<std::string, std::vector<std::filesystem::path>>& files) {
         const auto file = dir.file(s.group + "-" + std::to_string(&s - slots.data()) + "-" +
                                    std::to_string(s.incarnation++) + ".txt");
+        std::ofstream(file).close();  // exists even if the worker is killed before it opens it
         files[s.group].push_back(file);
         s.worker = &workers.start("consumer " + file.stem().string(),
                                   {"consume", queue, "--group", s.group, "--kind", s.kind, "--out", file.string(),
