@@ -125,7 +125,9 @@ bool ConsumerCore::periodic_scan(uint64_t now) noexcept {
             entry_liveness(r, claimer - 1) == Liveness::dead)
             reap_participant(r, claimer - 1, me.id());
     }
-    r.participant(me.index).heartbeat_ns.store(now, std::memory_order_relaxed);
+    auto& entry = r.participant(me.index);
+    entry.heartbeat_ns.store(now, std::memory_order_relaxed);
+    entry.operations.fetch_add(std::exchange(delivered_since_scan, 0), std::memory_order_relaxed);
     unix_offset_ns = sys::coarse_unix_ns() - now;  // follows wall-clock steps within one scan period
     return true;
 }
@@ -176,6 +178,7 @@ void ConsumerCore::fill(Message& m, uint32_t p, const ring::Delivered& d) noexce
     m.settled_ = false;
     m.core_ = this;
     refs.fetch_add(1, std::memory_order_relaxed);
+    ++delivered_since_scan;
 }
 
 void ConsumerCore::release() noexcept {

@@ -33,6 +33,7 @@ struct ConsumerCore {
     uint64_t next_scan_ns = 0;       // expiry / retry scan due
     uint64_t next_membership_ns = 0; // exclusive: re-check ownership and members' liveness
     uint64_t scan_interval_ns = 0;
+    uint64_t delivered_since_scan = 0;  // flushed to the participant entry's operations at each scan
 
     ConsumerCore(std::shared_ptr<Region> r, std::string_view group_name, const ConsumerOptions& o);
     ~ConsumerCore();
