@@ -34,7 +34,9 @@ std::string describe(const detail::ReapReport& r, const std::string& group) {
 }  // namespace
 
 WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue_id)
-    : region_(detail::Region::open(name, detail::Access::read_write)), epoll_fd_(epoll_fd), queue_id_(queue_id) {
+    : region_(detail::Region::open(name, detail::Access::read_write, /*wait_for_creator=*/false)),
+      epoll_fd_(epoll_fd),
+      queue_id_(queue_id) {
     me_ = detail::attach_participant(*region_, layout::Role::admin, layout::kNoGroup, 0);
     log(Level::info, "watching queue " + name);
 }

@@ -152,7 +152,7 @@ void Region::initialize(const layout::QueueParams& params) {
     h.magic.store(layout::kMagic, std::memory_order_release);
 }
 
-std::shared_ptr<Region> Region::open(std::string_view name, Access access) {
+std::shared_ptr<Region> Region::open(std::string_view name, Access access, bool wait_for_creator) {
     if (auto err = check_name(name, "queue")) fail(Errc::invalid_argument, *err);
     std::shared_ptr<Region> r(new Region());
     r->name_ = std::string(name);
@@ -178,16 +178,16 @@ std::shared_ptr<Region> Region::open(std::string_view name, Access access) {
     r->map_ = bip::mapped_region(r->shm_, access == Access::read_only ? bip::read_only : bip::read_write);
     r->base_ = static_cast<std::byte*>(r->map_.get_address());
     r->size_ = static_cast<uint64_t>(size);
-    r->validate_and_load();
+    r->validate_and_load(wait_for_creator);
     return r;
 }
 
-void Region::validate_and_load() {
+void Region::validate_and_load(bool wait_for_creator) {
     const std::string where = "queue '" + name_ + "' (" + region_path(name_) + ")";
     auto& h = header();
     // A creator publishes the magic last; give a concurrent create a moment.
     uint64_t magic = h.magic.load(std::memory_order_acquire);
-    for (int i = 0; magic == 0 && i < 200; ++i) {
+    for (int i = 0; magic == 0 && wait_for_creator && i < 200; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
         magic = h.magic.load(std::memory_order_acquire);
     }

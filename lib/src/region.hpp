@@ -19,7 +19,10 @@ enum class Access { read_write, read_only };
 class Region {
 public:
     static std::shared_ptr<Region> create(std::string_view name, const QueueOptions& options);
-    static std::shared_ptr<Region> open(std::string_view name, Access access = Access::read_write);
+    // wait_for_creator: give a concurrent create up to 2 s to publish the
+    // header. The daemon passes false: it must not stall its loop, and retries.
+    static std::shared_ptr<Region> open(std::string_view name, Access access = Access::read_write,
+                                        bool wait_for_creator = true);
     ~Region();
     Region(const Region&) = delete;
     Region& operator=(const Region&) = delete;
@@ -102,7 +105,7 @@ private:
         return *reinterpret_cast<T*>(base_ + offset);
     }
     void adopt(boost::interprocess::shared_memory_object shm, Access access);
-    void validate_and_load();
+    void validate_and_load(bool wait_for_creator);
     void initialize(const layout::QueueParams& params);
 
     std::string name_;
