@@ -266,6 +266,26 @@ Consumer::~Consumer() {
 }
 
 Result<Message> Consumer::receive(Millis timeout) noexcept { return core_->receive(timeout); }
+std::size_t Consumer::receive_batch(std::span<Message> out, Millis timeout, Status* error) noexcept {
+    std::size_t n = 0;
+    for (; n < out.size(); ++n) {
+        auto m = core_->receive(n == 0 ? timeout : Millis(0));
+        if (!m) {
+            if (n == 0 && error != nullptr) *error = m.code();
+            break;
+        }
+        out[n] = std::move(m.value());
+    }
+    return n;
+}
+
+std::size_t ack_all(std::span<Message> messages) noexcept {
+    std::size_t acked = 0;
+    for (auto& m : messages)
+        if (!m.settled_ && m.ack().ok()) ++acked;
+    return acked;
+}
+
 uint32_t Consumer::participant_id() const noexcept { return core_->me.id(); }
 uint32_t Consumer::group_index() const noexcept { return core_->group.index; }
 

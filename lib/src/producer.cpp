@@ -158,6 +158,20 @@ Result<Claim> Producer::claim(std::size_t size, const SendOptions& options) noex
     return Claim(core_.get(), p, offset, r.slot_payload(p, offset), size);
 }
 
+std::size_t Producer::send_batch(std::span<const std::span<const std::byte>> payloads, const SendOptions& options,
+                                 Status* error) noexcept {
+    std::size_t sent = 0;
+    for (const auto& payload : payloads) {
+        Status st = send(payload, options);
+        if (!st) {
+            if (error != nullptr) *error = st;
+            break;
+        }
+        ++sent;
+    }
+    return sent;
+}
+
 Claim::Claim(Claim&& o) noexcept
     : core_(std::exchange(o.core_, nullptr)), data_(o.data_), size_(o.size_), partition_(o.partition_), offset_(o.offset_) {}
 

@@ -189,6 +189,10 @@ public:
     }
     // Zero-copy: reserves `size` bytes in the next slot of the chosen partition.
     Result<Claim> claim(std::size_t size, const SendOptions& options = {}) noexcept;
+    // Sends payloads in order, each with `options`. Returns how many were
+    // sent; when fewer than all, *error (if given) says why the next failed.
+    std::size_t send_batch(std::span<const std::span<const std::byte>> payloads, const SendOptions& options = {},
+                           Status* error = nullptr) noexcept;
 
     uint32_t participant_id() const noexcept;
 
@@ -209,6 +213,7 @@ private:
 // dropping an at-most-once message releases it.
 class [[nodiscard]] Message {
 public:
+    Message() = default;  // empty and settled; receive/receive_batch fill it
     Message(Message&& o) noexcept;
     Message& operator=(Message&& o) noexcept;
     Message(const Message&) = delete;
@@ -232,7 +237,7 @@ public:
 
 private:
     friend struct detail::ConsumerCore;
-    Message() = default;
+    friend std::size_t ack_all(std::span<Message> messages) noexcept;
     detail::ConsumerCore* core_ = nullptr;  // holds one reference while unsettled
     const std::byte* data_ = nullptr;
     const char* key_ = nullptr;
@@ -262,6 +267,10 @@ public:
     // Waits up to `timeout` for a message (Millis(0): poll once). Errc::timeout
     // when none came; queue_deleted when the queue went away.
     Result<Message> receive(Millis timeout = kForever) noexcept;
+    // Fills up to out.size() messages: waits up to `timeout` for the first,
+    // then takes only what is ready. Returns how many; 0 with *error (if
+    // given) set when none came. Unsettled messages already in `out` are NACKed.
+    std::size_t receive_batch(std::span<Message> out, Millis timeout = kForever, Status* error = nullptr) noexcept;
 
     uint32_t participant_id() const noexcept;
     uint32_t group_index() const noexcept;
@@ -296,6 +305,10 @@ private:
     explicit Queue(std::shared_ptr<detail::Region> region) noexcept;
     std::shared_ptr<detail::Region> region_;
 };
+
+// Acks every unsettled message of `messages` (of any consumers); returns how
+// many were acked (the others had lost their lease or were settled already).
+std::size_t ack_all(std::span<Message> messages) noexcept;
 
 // The partition a key maps to: FNV-1a 64 of the key bytes, modulo `partitions`.
 uint32_t partition_for_key(std::string_view key, uint32_t partitions) noexcept;
