@@ -19,6 +19,7 @@ constexpr int kSpinBeforeSleep = 2048;
 constexpr uint64_t kMembershipCheckNs = 1'000'000'000;  // members' liveness, without shmqd
 constexpr uint64_t kHandoffRetryNs = 10'000'000;        // waiting for a partition's previous owner
 constexpr uint64_t kMaxScanIntervalNs = 250'000'000;
+constexpr uint32_t kMaintenanceEvery = 256;  // receives between clock reads while messages flow
 }  // namespace
 
 ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_name, const ConsumerOptions& o)
@@ -37,9 +38,10 @@ ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_nam
     membership_changed(*region, group.index);
     const uint64_t lease_ns = uint64_t{region->params().lease_ms} * 1'000'000;
     ctx = ring::DeliveryContext{region.get(), group.index, me.id(), options.at_most_once,
-                                group.kind == GroupKind::exclusive, lease_ns};
-    unix_offset_ns = sys::unix_ns() - sys::monotonic_ns();
+                                group.kind == GroupKind::exclusive};
     scan_interval_ns = std::clamp<uint64_t>(lease_ns / 4, 1'000'000, kMaxScanIntervalNs);
+    max_message = region->params().max_message;
+    for (uint32_t p = 0; p < region->partitions(); ++p) views.push_back(ring::make_view(*region, p, group.index));
     if (group.kind == GroupKind::shared)
         for (uint32_t p = 0; p < region->partitions(); ++p) partitions.push_back(p);
 }
@@ -111,50 +113,51 @@ void ConsumerCore::rebalance(uint64_t now) noexcept {
     next_membership_ns = now + (wanted.empty() ? kMembershipCheckNs : kHandoffRetryNs);
 }
 
-bool ConsumerCore::periodic_scan(uint64_t now) noexcept {
-    if (now < next_scan_ns) return false;
+void ConsumerCore::maintenance(uint64_t now) noexcept {
+    calls_since_maintenance = 0;
+    if (group.kind == GroupKind::exclusive) rebalance(now);
+    if (now < next_scan_ns) return;
     next_scan_ns = now + scan_interval_ns;
+    force_retry_scan = true;
     Region& r = *region;
     for (uint32_t p : partitions) {
         ring::expire_leases(r, group.index, p, now, me.id());
         // A claim at our cursor whose producer died would stall us: reap it.
-        const uint64_t o = r.group_partition(group.index, p).next.load(std::memory_order_acquire);
-        const uint64_t s = r.slot(p, o).state.load(std::memory_order_acquire);
-        const uint32_t claimer = ring::slot_owner(s);
-        if (ring::slot_is(s, o) && ring::slot_kind(s) == ring::SlotKind::claimed && claimer != 0 &&
-            entry_liveness(r, claimer - 1) == Liveness::dead)
-            reap_participant(r, claimer - 1, me.id());
+        const uint64_t o = views[p].cursors->next.load(std::memory_order_acquire);
+        const uint32_t claimer = ring::open_claimer(views[p].ring, o);
+        if (claimer != 0 && entry_liveness(r, claimer - 1) == Liveness::dead) reap_participant(r, claimer - 1, me.id());
     }
     auto& entry = r.participant(me.index);
     entry.heartbeat_ns.store(now, std::memory_order_relaxed);
     entry.operations.fetch_add(std::exchange(delivered_since_scan, 0), std::memory_order_relaxed);
-    unix_offset_ns = sys::coarse_unix_ns() - now;  // follows wall-clock steps within one scan period
-    return true;
 }
 
-bool ConsumerCore::try_once(uint64_t now, Message& out) noexcept {
-    if (group.kind == GroupKind::exclusive) rebalance(now);
-    // After a scan, look for due retries even if retry_pending says none (it is a hint).
-    const bool force = periodic_scan(now);
+bool ConsumerCore::try_once(Message& out) noexcept {
+    Region& r = *region;
+    // A membership change must be acted on at once (a handoff waits for it).
+    if (group.kind == GroupKind::exclusive &&
+        r.group(group.index).member_gen.load(std::memory_order_relaxed) != seen_member_gen)
+        rebalance(sys::coarse_monotonic_ns());
     const uint32_t n = static_cast<uint32_t>(partitions.size());
     if (n == 0) return false;
-    const uint64_t now_unix = now + unix_offset_ns;
     ring::Delivered d{};
+    if (round_robin >= n) round_robin = 0;
     // Redeliveries first: in an exclusive group they are the oldest offsets.
-    for (uint32_t k = 0; k < n; ++k) {
-        const uint32_t p = partitions[(round_robin + k) % n];
-        if (!force && region->group_partition(group.index, p).retry_pending.load(std::memory_order_relaxed) == 0)
-            continue;
-        if (ring::deliver_retry(ctx, p, now, now_unix, force, d)) {
+    uint64_t now = 0;
+    for (uint32_t k = 0, i = round_robin; k < n; ++k, i = i + 1 == n ? 0 : i + 1) {
+        const uint32_t p = partitions[i];
+        if (!force_retry_scan && views[p].cursors->retry_pending.load(std::memory_order_relaxed) == 0) continue;
+        if (now == 0) now = sys::coarse_monotonic_ns();
+        if (ring::deliver_retry(ctx, p, now, force_retry_scan, d)) {
             fill(out, p, d);
             return true;
         }
     }
-    for (uint32_t k = 0; k < n; ++k) {
-        const uint32_t i = (round_robin + k) % n;
+    force_retry_scan = false;
+    for (uint32_t k = 0, i = round_robin; k < n; ++k, i = i + 1 == n ? 0 : i + 1) {
         const uint32_t p = partitions[i];
-        if (ring::deliver_fresh(ctx, p, now, now_unix, d)) {
-            round_robin = (i + 1) % n;  // fairness across partitions
+        if (ring::deliver_fresh(ctx, views[p], d)) {
+            round_robin = i + 1;  // fairness across partitions
             fill(out, p, d);
             return true;
         }
@@ -163,13 +166,13 @@ bool ConsumerCore::try_once(uint64_t now, Message& out) noexcept {
 }
 
 void ConsumerCore::fill(Message& m, uint32_t p, const ring::Delivered& d) noexcept {
-    Region& r = *region;
-    const auto& slot = r.slot(p, d.offset);
+    const ring::PartitionView& v = views[p];
+    const auto& slot = v.slot(d.offset);
     // Lengths come from shared memory: clamp to the slot's real areas.
-    m.size_ = std::min<uint32_t>(slot.payload_len, r.params().max_message);
+    m.size_ = std::min<uint32_t>(slot.payload_len, max_message);
     m.key_size_ = std::min<uint32_t>(slot.key_len, kMaxKeyBytes);
-    m.data_ = r.slot_payload(p, d.offset);
-    m.key_ = reinterpret_cast<const char*>(r.slot_key(p, d.offset));
+    m.data_ = v.payload(d.offset);
+    m.key_ = reinterpret_cast<const char*>(v.key(d.offset));
     m.partition_ = p;
     m.offset_ = d.offset;
     m.lease_ = d.word;
@@ -191,7 +194,7 @@ void ConsumerCore::release() noexcept {
 }
 
 Status ConsumerCore::settle_ack(Message& m) noexcept {
-    const auto rc = ring::ack(*region, group.index, m.partition_, m.offset_, m.lease_);
+    const auto rc = ring::ack(views[m.partition_], m.offset_, m.lease_);
     release();
     return rc == ring::SettleResult::ok ? Status(Errc::ok) : Status(Errc::lease_lost);
 }
@@ -223,8 +226,15 @@ Result<Message> ConsumerCore::receive(Millis timeout) noexcept {
         sys::futex_wait(refs, held, std::min<int64_t>(left, 100'000'000));
     }
     Message m;
+    if (++calls_since_maintenance >= kMaintenanceEvery) maintenance(sys::coarse_monotonic_ns());
     for (int spin = 0;; ++spin) {
-        if (try_once(sys::coarse_monotonic_ns(), m)) return Result<Message>(std::move(m));
+        if (try_once(m)) return Result<Message>(std::move(m));
+        // Nothing at once and we are going to wait: catch up, then retry. (A
+        // bare poll, timeout 0, leaves this to the every-256-calls counter.)
+        if (spin == 0 && limit != 0) {
+            maintenance(sys::coarse_monotonic_ns());
+            if (try_once(m)) return Result<Message>(std::move(m));
+        }
         if (r.deleted()) return Errc::queue_deleted;
         if (limit == 0) return Errc::timeout;
         if (spin == 0) remaining();  // start the clock
@@ -238,7 +248,8 @@ Result<Message> ConsumerCore::receive(Millis timeout) noexcept {
         // Doorbell pattern (sys/futex.hpp): announce, snapshot, re-check, sleep.
         h.consumer_waiters.fetch_add(1, std::memory_order_seq_cst);
         const uint32_t seen = h.consumer_doorbell.load(std::memory_order_seq_cst);
-        const bool got = try_once(sys::coarse_monotonic_ns(), m);
+        maintenance(sys::coarse_monotonic_ns());
+        const bool got = try_once(m);
         if (!got) {
             int64_t slice = static_cast<int64_t>(scan_interval_ns);
             if (!wanted.empty()) slice = static_cast<int64_t>(kHandoffRetryNs);

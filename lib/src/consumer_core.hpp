@@ -12,6 +12,7 @@
 #include "participants.hpp"
 #include "region.hpp"
 #include "ring/delivery.hpp"
+#include "ring/partition_view.hpp"
 
 namespace shmq::detail {
 
@@ -22,26 +23,33 @@ struct ConsumerCore {
     ConsumerOptions options;
     ring::DeliveryContext ctx{};
     std::atomic<uint32_t> refs{1};
-    uint64_t unix_offset_ns = 0;  // wall clock - monotonic clock, refreshed every scan
 
     // Partitions this consumer takes from: all of them (shared group) or
     // the ones it owns (exclusive group).
     std::vector<uint32_t> partitions;
+    std::vector<ring::PartitionView> views;  // by partition index: cached addresses for this group
     std::vector<uint32_t> wanted;  // exclusive: assigned to us, still owned by someone else
     uint32_t seen_member_gen = ~0u;
     uint32_t round_robin = 0;
     uint64_t next_scan_ns = 0;       // expiry / retry scan due
+    uint32_t calls_since_maintenance = 0;
+    bool force_retry_scan = false;   // after a scan: look for due retries even if retry_pending says none
     uint64_t next_membership_ns = 0; // exclusive: re-check ownership and members' liveness
     uint64_t scan_interval_ns = 0;
+    uint32_t max_message = 0;
     uint64_t delivered_since_scan = 0;  // flushed to the participant entry's operations at each scan
 
     ConsumerCore(std::shared_ptr<Region> r, std::string_view group_name, const ConsumerOptions& o);
     ~ConsumerCore();
 
     Result<Message> receive(Millis timeout) noexcept;
-    bool try_once(uint64_t now_mono, Message& out) noexcept;
+    // The fast path: no clock read unless a retry is pending.
+    bool try_once(Message& out) noexcept;
+    // Periodic work (lease stamping and expiry, dead claims, membership,
+    // heartbeat): when a receive finds nothing at once, and every
+    // kMaintenanceEvery receives while messages flow.
+    void maintenance(uint64_t now_mono) noexcept;
     void rebalance(uint64_t now_mono) noexcept;
-    bool periodic_scan(uint64_t now_mono) noexcept;  // true when it scanned
     void fill(Message& m, uint32_t p, const ring::Delivered& d) noexcept;
     Status settle_ack(Message& m) noexcept;
     Status settle_nack(Message& m, Millis delay) noexcept;

@@ -15,6 +15,8 @@ namespace detail {
 
 namespace {
 constexpr int kSpinBeforeSleep = 256;
+constexpr uint64_t kReleaseEvery = 16;    // slots between incremental releases (a power of two)
+constexpr uint64_t kPrefetchBytes = 256;  // of the next slot, prefetched for writing
 constexpr int64_t kSleepSliceNs = 100'000'000;  // re-check deletion and dead lock holders this often
 }  // namespace
 
@@ -32,7 +34,7 @@ Status ProducerCore::claim_slot(uint32_t& p, bool may_switch, Millis timeout, ui
     Region& r = *region;
     const uint32_t parts = r.partitions();
     auto attempt = [&](uint32_t q) -> int {  // 1 claimed, 0 full, -1 corrupt
-        const ring::RingRef ring = ring::partition_ring(r, q);
+        const ring::RingRef& ring = views[q].ring;
         for (;;) {
             switch (ring::try_claim(ring, me.id(), offset)) {
                 case ring::ClaimResult::claimed: p = q; return 1;
@@ -101,14 +103,25 @@ Status ProducerCore::claim_slot(uint32_t& p, bool may_switch, Millis timeout, ui
 
 Status ProducerCore::publish(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len) noexcept {
     Region& r = *region;
-    auto& slot = r.slot(p, offset);
+    auto& slot = views[p].slot(offset);
     slot.payload_len = payload_len;
     slot.key_len = key_len;
     slot.flags = 0;
     slot.publish_unix_ns = sys::coarse_unix_ns();
-    if (!ring::commit(ring::partition_ring(r, p), offset, me.id())) return Errc::claim_aborted;
+    const ring::PartitionView& v = views[p];
+    if (!ring::commit(v.ring, offset)) return Errc::claim_aborted;
     auto& h = r.header();
     sys::ring_doorbell(h.consumer_doorbell, h.consumer_waiters);  // after the seq_cst commit CAS
+    // The message is out; now the housekeeping, off the consumer's path.
+    // (a) Release finished slots a few at a time: the stores that hand each
+    // slot line back to us then overlap with other work instead of stalling
+    // one unlucky send for a whole lap's worth of them.
+    if ((offset & (kReleaseEvery - 1)) == kReleaseEvery - 1) ring::reclaim(r, p, me.token());
+    // (b) Ask for the next slot's lines in exclusive state now, so the next
+    // send's payload stores do not wait for them under its commit.
+    const std::byte* next = v.slot_base(offset + 1);
+    for (uint64_t line = 0; line < std::min<uint64_t>(v.ring.slot_size, kPrefetchBytes); line += layout::kCacheLine)
+        __builtin_prefetch(next + line, 1, 3);
     if (++ops_since_heartbeat >= 4096) {
         auto& e = r.participant(me.index);
         e.operations.fetch_add(ops_since_heartbeat, std::memory_order_relaxed);
@@ -137,8 +150,9 @@ Status Producer::send(std::span<const std::byte> payload, const SendOptions& opt
     uint64_t offset = 0;
     const bool may_switch = options.key.empty() && !options.partition;
     if (Status st = c.claim_slot(p, may_switch, options.timeout, offset); !st) return st;
-    std::memcpy(r.slot_payload(p, offset), payload.data(), payload.size());
-    if (!options.key.empty()) std::memcpy(r.slot_key(p, offset), options.key.data(), options.key.size());
+    const ring::PartitionView& v = c.views[p];
+    std::memcpy(v.payload(offset), payload.data(), payload.size());
+    if (!options.key.empty()) std::memcpy(v.key(offset), options.key.data(), options.key.size());
     return c.publish(p, offset, static_cast<uint32_t>(payload.size()), static_cast<uint16_t>(options.key.size()));
 }
 
@@ -152,10 +166,10 @@ Result<Claim> Producer::claim(std::size_t size, const SendOptions& options) noex
     uint64_t offset = 0;
     const bool may_switch = options.key.empty() && !options.partition;
     if (Status st = c.claim_slot(p, may_switch, options.timeout, offset); !st) return st.code();
-    auto& slot = r.slot(p, offset);
-    slot.key_len = static_cast<uint16_t>(options.key.size());
-    if (!options.key.empty()) std::memcpy(r.slot_key(p, offset), options.key.data(), options.key.size());
-    return Claim(core_.get(), p, offset, r.slot_payload(p, offset), size);
+    const ring::PartitionView& v = c.views[p];
+    v.slot(offset).key_len = static_cast<uint16_t>(options.key.size());
+    if (!options.key.empty()) std::memcpy(v.key(offset), options.key.data(), options.key.size());
+    return Claim(core_.get(), p, offset, v.payload(offset), size);
 }
 
 std::size_t Producer::send_batch(std::span<const std::span<const std::byte>> payloads, const SendOptions& options,
@@ -193,14 +207,14 @@ Status Claim::commit(std::size_t used) noexcept {
     if (core_ == nullptr) return Errc::already_settled;
     if (used > size_) return Errc::invalid_argument;
     detail::ProducerCore* c = std::exchange(core_, nullptr);
-    const uint16_t key_len = c->region->slot(partition_, offset_).key_len;
+    const uint16_t key_len = c->views[partition_].slot(offset_).key_len;
     return c->publish(partition_, offset_, static_cast<uint32_t>(used), key_len);
 }
 
 void Claim::abort() noexcept {
     if (core_ == nullptr) return;
     detail::ProducerCore* c = std::exchange(core_, nullptr);
-    ring::abort_claim(ring::partition_ring(*c->region, partition_), offset_, c->me.id());
+    ring::abort_claim(c->views[partition_].ring, offset_);
     c->region->partition(partition_).aborted.fetch_add(1, std::memory_order_relaxed);
     auto& h = c->region->header();
     sys::ring_doorbell(h.consumer_doorbell, h.consumer_waiters);

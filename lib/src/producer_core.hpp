@@ -2,15 +2,18 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "participants.hpp"
 #include "region.hpp"
+#include "ring/partition_view.hpp"
 
 namespace shmq::detail {
 
 struct ProducerCore {
     std::shared_ptr<Region> region;
     Participant me;
+    std::vector<ring::PartitionView> views;  // by partition index: cached addresses
     uint32_t round_robin = 0;
     uint32_t ops_since_heartbeat = 0;
 

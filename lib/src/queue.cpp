@@ -60,6 +60,7 @@ bool Queue::exists(std::string_view name) {
 Producer Queue::producer() {
     auto core = std::make_unique<detail::ProducerCore>();
     core->region = region_;
+    for (uint32_t p = 0; p < region_->partitions(); ++p) core->views.push_back(ring::make_view(*region_, p));
     core->me = detail::attach_participant(*region_, layout::Role::producer, layout::kNoGroup, 0);
     return Producer(std::move(core));
 }

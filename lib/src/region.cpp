@@ -12,6 +12,7 @@
 
 #include "layout/layout_math.hpp"
 #include "names.hpp"
+#include "ring/reclaim.hpp"
 #include "ring/slot_state.hpp"
 #include "sys/clock.hpp"
 #include "sys/futex.hpp"
@@ -143,11 +144,14 @@ void Region::initialize(const layout::QueueParams& params) {
     std::memset(h.name, 0, sizeof h.name);
     std::memcpy(h.name, name_.data(), name_.size());
     h.lifecycle.store(static_cast<uint32_t>(layout::Lifecycle::live), std::memory_order_relaxed);
-    for (uint32_t p = 0; p < params.partitions; ++p)
-        for (uint64_t i = 0; i < params.capacity; ++i)
-            slot(p, i).state.store(ring::slot_state(i, ring::SlotKind::free), std::memory_order_relaxed);
-    for (uint64_t i = 0; i < params.dlq_capacity; ++i)
-        dlq_slot(i).state.store(ring::slot_state(i, ring::SlotKind::free), std::memory_order_relaxed);
+    auto init_ring = [](const ring::RingRef& ring) {
+        for (uint64_t i = 0; i < ring.capacity; ++i) {
+            ring.state(i).store(ring::slot_state(i, ring::SlotKind::free), std::memory_order_relaxed);
+            ring.claim(i).store(ring::initial_claim(i, ring.capacity), std::memory_order_relaxed);
+        }
+    };
+    for (uint32_t p = 0; p < params.partitions; ++p) init_ring(ring::partition_ring(*this, p));
+    init_ring(ring::dlq_ring(*this));
     // Publishes every store above to attachers, which acquire-load the magic.
     h.magic.store(layout::kMagic, std::memory_order_release);
 }

@@ -61,7 +61,7 @@ private:
 template <class T>
 class [[nodiscard]] Result {
 public:
-    Result(T value) : ok_(true) { new (&storage_) T(std::move(value)); }  // NOLINT
+    Result(T&& value) : ok_(true) { new (&storage_) T(std::move(value)); }  // NOLINT: one move, no copy
     Result(Errc code) noexcept : code_(code) {}                          // NOLINT
     Result(Result&& o) noexcept(std::is_nothrow_move_constructible_v<T>) : code_(o.code_), ok_(o.ok_) {
         if (ok_) new (&storage_) T(std::move(*o.ptr()));

@@ -67,13 +67,15 @@ uint64_t consume(detail::Region& r, const detail::Participant& me, uint64_t max,
     while (done < max) {
         const uint64_t s = ring.state(head).load(std::memory_order_acquire);
         const auto kind = ring::slot_kind(s);
-        if (!ring::slot_is(s, head) || kind == ring::SlotKind::free) break;  // nothing more
-        if (kind == ring::SlotKind::claimed) {
-            // A mover is copying in: wait for it, unless it is dead.
-            const uint32_t owner = ring::slot_owner(s);
+        if (!ring::slot_is(s, head)) break;  // nothing more
+        if (kind == ring::SlotKind::free) {
+            // Unclaimed: nothing more. Claimed: a mover is copying in; wait
+            // for it, unless it is dead.
+            const uint32_t owner = ring::open_claimer(ring, head);
             if (owner != 0 && detail::entry_liveness(r, owner - 1) != detail::Liveness::alive)
                 ring::abort_dead_claim(ring, head, owner);
-            break;
+            if (ring::slot_kind(ring.state(head).load(std::memory_order_acquire)) != ring::SlotKind::aborted) break;
+            continue;  // aborted just now: release it below on the next turn
         }
         if (kind == ring::SlotKind::committed) {
             DeadLetter letter;

@@ -299,10 +299,12 @@ static_assert(offsetof(PartitionControl, space_doorbell) == 2 * kCacheLine);
 //   0  state (atomic): [tag:48 | owner:12 | kind:4]   (see ring/slot_state.hpp)
 //   8  payload_len  12 key_len  14 flags  16 publish_unix_ns  24 reserved
 //  32  payload[round8(max_message)]  then  key[kMaxKeyBytes]
+//  slot_size - 8: claim (atomic): claimed(o, P) while a producer fills it
 //
 // The state word sits in the slot's first cache line, beside the first 32
 // payload bytes: a consumer polling it pulls in the start of the message
-// with the same transfer. payload_len/key_len/publish time are written by
+// with the same transfer. The claim word sits in the slot's last line, which
+// consumers do not poll, so a message changes the polled line once. payload_len/key_len/publish time are written by
 // the claiming producer before its commit (release) and read after the
 // consumer's acquire load of `state`; they are untrusted and bounds-checked.
 struct SlotHeader {
@@ -343,7 +345,8 @@ static_assert(kCacheLine % sizeof(LeaseEntry) == 0, "entries never straddle a li
 //   DlqSlot:    0 state (slot protocol)  8 payload_len 12 key_len 14 reason 15 reserved
 //               16 partition 20 deliveries 24 offset 32 first_delivery_unix_ns
 //               40 last_delivery_unix_ns 48 dead_unix_ns 56 publish_unix_ns
-//               64 group_index 68 reserved  then payload, key as in Slot at 128
+//               64 group_index 68 reserved  then payload, key as in Slot at 128,
+//               claim word in the last 8 bytes as in Slot
 struct alignas(kCacheLine) DlqControl {
     std::atomic<uint64_t> tail;
     uint8_t pad0[kCacheLine - 8];

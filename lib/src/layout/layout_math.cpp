@@ -4,8 +4,9 @@ namespace shmq::layout {
 
 namespace {
 
+// header, payload, key, then the 8-byte claim word at the very end.
 uint32_t slot_size_for(uint32_t max_message, std::size_t header) {
-    return static_cast<uint32_t>(align_up(header + align_up(max_message, 8) + kMaxKeyBytes, kCacheLine));
+    return static_cast<uint32_t>(align_up(header + align_up(max_message, 8) + kMaxKeyBytes + 8, kCacheLine));
 }
 
 std::string range_error(const char* what, uint64_t value, uint64_t lo, uint64_t hi) {

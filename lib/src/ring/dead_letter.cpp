@@ -46,12 +46,15 @@ DeadLetterResult dead_letter(detail::Region& r, uint32_t g, uint32_t p, uint64_t
     dst.partition = p;
     dst.deliveries = deliveries;
     dst.offset = offset;
-    dst.first_delivery_unix_ns = e.first_delivery_unix_ns.load(std::memory_order_relaxed);
-    dst.last_delivery_unix_ns = e.last_delivery_unix_ns.load(std::memory_order_relaxed);
     dst.dead_unix_ns = sys::unix_ns();
+    // Delivery times are stamped by scanners; a delivery none saw yet was just now.
+    const uint64_t first = e.first_delivery_unix_ns.load(std::memory_order_relaxed);
+    const uint64_t last = e.last_delivery_unix_ns.load(std::memory_order_relaxed);
+    dst.last_delivery_unix_ns = last != 0 ? last : dst.dead_unix_ns;
+    dst.first_delivery_unix_ns = first != 0 ? first : dst.last_delivery_unix_ns;
     dst.publish_unix_ns = src.publish_unix_ns;
     dst.group_index = g;
-    if (!commit(dlq, pos, mover_id)) return DeadLetterResult::lost;  // reaped meanwhile: the reaper redoes it
+    if (!commit(dlq, pos)) return DeadLetterResult::lost;  // reaped meanwhile: the reaper redoes it
 
     expected = moving;
     if (!e.word.compare_exchange_strong(expected, lease_word(LeaseKind::acked, offset), std::memory_order_acq_rel,

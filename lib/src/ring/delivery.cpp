@@ -4,6 +4,7 @@
 
 #include "ring/dead_letter.hpp"
 #include "ring/reclaim.hpp"
+#include "sys/clock.hpp"
 #include "sys/futex.hpp"
 
 namespace shmq::ring {
@@ -41,70 +42,24 @@ Window lease_window(const Region& r, uint32_t g, uint32_t p) noexcept {
     return {floor, next};
 }
 
-bool deliver_fresh(const DeliveryContext& ctx, uint32_t p, uint64_t now_mono, uint64_t now_unix, Delivered& out) noexcept {
-    Region& r = *ctx.region;
-    auto& gp = r.group_partition(ctx.group, p);
-    const RingRef ring = partition_ring(r, p);
-    for (int attempt = 0; attempt < 4096; ++attempt) {
-        uint64_t o = gp.next.load(std::memory_order_acquire);
-        const uint64_t s = ring.state(o).load(std::memory_order_acquire);  // (1) pairs with commit
-        const int64_t d = slot_tag_distance(s, o);
-        if (d < 0) return false;  // the slot still holds an older lap: o not yet claimed
-        if (d > 0) {
-            // The slot moved past o: released before this group held it (only
-            // a corrupt region or a lapping policy gets here). Catch up to head.
-            const uint64_t head = r.partition(p).head.load(std::memory_order_acquire);
-            if (head <= o) return false;
-            push_forward(gp.next, head);
-            push_forward(gp.floor, head);
-            continue;
-        }
-        const SlotKind kind = slot_kind(s);
-        if (kind == SlotKind::free || kind == SlotKind::claimed) return false;  // not published yet
-        auto& e = r.lease(ctx.group, p, o);
-        uint64_t w = e.word.load(std::memory_order_acquire);
-        if (lease_deliverable(w, o)) {
-            if (kind == SlotKind::aborted) {
-                // An aborted claim: pass over it (nothing to deliver).
-                if (e.word.compare_exchange_strong(w, lease_word(LeaseKind::acked, o), std::memory_order_acq_rel)) {
-                    gp.skipped.fetch_add(1, std::memory_order_relaxed);
-                    help_forward(gp.next, o);
-                    advance_floor(r, ctx.group, p);
-                }
-                continue;
-            }
-            const uint64_t leased =
-                lease_word(ctx.at_most_once ? LeaseKind::picked : LeaseKind::leased, o, ctx.owner_id, 1);
-            e.deadline_ns.store(now_mono + ctx.lease_ns, std::memory_order_relaxed);
-            e.first_delivery_unix_ns.store(now_unix, std::memory_order_relaxed);
-            e.last_delivery_unix_ns.store(now_unix, std::memory_order_relaxed);
-            if (e.word.compare_exchange_strong(w, leased, std::memory_order_acq_rel, std::memory_order_acquire)) {
-                if (ctx.exclusive) {
-                    // The owner is the only writer of next and delivered (the
-                    // owner CAS on handoff orders successive owners).
-                    gp.next.store(o + 1, std::memory_order_release);
-                    gp.delivered.store(gp.delivered.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-                } else {
-                    help_forward(gp.next, o);
-                    gp.delivered.fetch_add(1, std::memory_order_relaxed);
-                }
-                out = Delivered{o, leased, 1};
-                return true;
-            }
-            continue;  // a peer took o first
-        }
-        if (lease_is(w, o)) {
-            // Delivered by a peer whose next-CAS is still to come: help it.
-            help_forward(gp.next, o);
-            continue;
-        }
-        return false;  // entry ahead of o: inconsistent; let the next call re-read
-    }
-    return false;
+namespace detail_delivery {
+
+void catch_up(const PartitionView& view, uint64_t head) noexcept {
+    push_forward(view.cursors->next, head);
+    push_forward(view.cursors->floor, head);
 }
 
-bool deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mono, uint64_t now_unix, bool force,
-                   Delivered& out) noexcept {
+void skip_aborted(const PartitionView& view, uint64_t o, uint64_t w) noexcept {
+    if (view.lease(o).word.compare_exchange_strong(w, lease_word(LeaseKind::acked, o), std::memory_order_acq_rel)) {
+        view.cursors->skipped.fetch_add(1, std::memory_order_relaxed);
+        help_forward(view.cursors->next, o);
+        advance_floor(view);
+    }
+}
+
+}  // namespace detail_delivery
+
+bool deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mono, bool force, Delivered& out) noexcept {
     Region& r = *ctx.region;
     auto& gp = r.group_partition(ctx.group, p);
     uint32_t pending = gp.retry_pending.load(std::memory_order_acquire);
@@ -125,8 +80,8 @@ bool deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mono, ui
         }
         const uint64_t leased =
             lease_word(ctx.at_most_once ? LeaseKind::picked : LeaseKind::leased, o, ctx.owner_id, d + 1);
-        e.deadline_ns.store(now_mono + ctx.lease_ns, std::memory_order_relaxed);
-        e.last_delivery_unix_ns.store(now_unix, std::memory_order_relaxed);
+        e.deadline_ns.store(0, std::memory_order_relaxed);  // (1) stamped by the first scanner
+        e.last_delivery_unix_ns.store(0, std::memory_order_relaxed);
         if (e.word.compare_exchange_strong(w, leased, std::memory_order_acq_rel, std::memory_order_acquire)) {
             decrement_saturating(gp.retry_pending);
             gp.redelivered.fetch_add(1, std::memory_order_relaxed);
@@ -138,17 +93,6 @@ bool deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mono, ui
     // Nothing to retry at all: clear the hint unless a new retry arrived meanwhile.
     if (!saw_retry && pending != 0) gp.retry_pending.compare_exchange_strong(pending, 0, std::memory_order_relaxed);
     return false;
-}
-
-SettleResult ack(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word) noexcept {
-    auto& e = r.lease(g, p, offset);
-    uint64_t expected = word;
-    if (!e.word.compare_exchange_strong(expected, lease_word(LeaseKind::acked, offset), std::memory_order_acq_rel,
-                                        std::memory_order_relaxed))
-        return SettleResult::lease_lost;  // (3): expired and handed on, or the holder was reaped
-    r.group_partition(g, p).acked.fetch_add(1, std::memory_order_relaxed);
-    advance_floor(r, g, p);
-    return SettleResult::ok;
 }
 
 SettleResult nack(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, uint64_t delay_ns,
@@ -211,35 +155,33 @@ bool revoke(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, D
 
 uint32_t expire_leases(Region& r, uint32_t g, uint32_t p, uint64_t now_mono, uint32_t mover_id) noexcept {
     const Window win = lease_window(r, g, p);
+    const uint64_t lease_ns = uint64_t{r.params().lease_ms} * 1'000'000;
+    uint64_t now_unix = 0;  // read only if something needs stamping
     uint32_t expired = 0;
     for (uint64_t o = win.floor; o < win.next; ++o) {
         auto& e = r.lease(g, p, o);
         const uint64_t w = e.word.load(std::memory_order_acquire);
-        if (lease_kind(w) != LeaseKind::leased || !lease_is(w, o)) continue;  // picked never expires: its holder reads it
-        if (e.deadline_ns.load(std::memory_order_relaxed) >= now_mono) continue;
+        const auto kind = lease_kind(w);
+        if ((kind != LeaseKind::leased && kind != LeaseKind::picked) || !lease_is(w, o)) continue;
+        uint64_t deadline = e.deadline_ns.load(std::memory_order_relaxed);
+        if (deadline == 0) {
+            // (1) First sight of this delivery: start its lease clock now.
+            if (now_unix == 0) now_unix = sys::coarse_unix_ns();
+            uint64_t zero = 0;
+            if (e.deadline_ns.compare_exchange_strong(zero, now_mono + lease_ns, std::memory_order_relaxed)) {
+                zero = 0;
+                e.first_delivery_unix_ns.compare_exchange_strong(zero, now_unix, std::memory_order_relaxed);
+                zero = 0;
+                e.last_delivery_unix_ns.compare_exchange_strong(zero, now_unix, std::memory_order_relaxed);
+            }
+            continue;
+        }
+        if (kind == LeaseKind::picked || deadline >= now_mono) continue;  // picked never expires: its holder reads it
         if (revoke(r, g, p, o, w, DeadLetterReason::lease_expired, now_mono, mover_id)) ++expired;
     }
     return expired;
 }
 
-void advance_floor(Region& r, uint32_t g, uint32_t p) noexcept {
-    auto& gp = r.group_partition(g, p);
-    uint64_t floor = gp.floor.load(std::memory_order_acquire);
-    for (;;) {
-        const uint64_t next = std::min(gp.next.load(std::memory_order_acquire), floor + r.capacity());
-        uint64_t o = floor;
-        while (o < next) {
-            const uint64_t w = r.lease(g, p, o).word.load(std::memory_order_acquire);
-            if (lease_kind(w) != LeaseKind::acked || !lease_is(w, o)) break;
-            ++o;
-        }
-        if (o == floor) return;
-        // (4) seq_cst: ordered before the space_waiters load below (doorbell pattern).
-        if (gp.floor.compare_exchange_strong(floor, o, std::memory_order_seq_cst, std::memory_order_acquire)) break;
-        if (floor >= o) return;  // someone moved it further
-    }
-    auto& pc = r.partition(p);
-    sys::ring_doorbell(pc.space_doorbell, pc.space_waiters);
-}
+void advance_floor(Region& r, uint32_t g, uint32_t p) noexcept { advance_floor(make_view(r, p, g)); }
 
 }  // namespace shmq::ring

@@ -7,9 +7,12 @@
 //  (1) deliver: acquire-load slot state == committed(o) (pairs with the
 //      producer's commit, so the payload is visible), then CAS the entry
 //      acked(t<o) -> leased(o, C, 1), acq_rel. The entry CAS is the single
-//      point that decides who delivers o. Deadline/first/last-delivery times
-//      are stored (relaxed) BEFORE the CAS so that any reader that acquires
-//      the leased word sees them.
+//      point that decides who delivers o. The deadline is stored as 0 BEFORE
+//      the CAS ("not stamped yet"); the first scanner that sees the lease
+//      (a consumer's periodic scan or shmqd's tick) stamps deadline = now +
+//      lease with a CAS from 0, so delivery itself reads no clock. A lease
+//      therefore expires between lease_ms and lease_ms + one scan period
+//      after delivery (never early).
 //  (2) the slot cannot be released under a delivery: release needs every
 //      group's floor > o, and the floor only passes o once entry(o) is
 //      acked(o) exactly (advance_floor), which no consumer has done yet.
@@ -22,11 +25,15 @@
 //      (release); a redeliverer acquires the retry word before reading it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "layout/layout.hpp"
 #include "region.hpp"
+#include "ring/commit_protocol.hpp"
 #include "ring/lease_word.hpp"
+#include "ring/partition_view.hpp"
+#include "sys/futex.hpp"
 
 namespace shmq::ring {
 
@@ -36,7 +43,6 @@ struct DeliveryContext {
     uint32_t owner_id;    // participant id of the consumer
     bool at_most_once;
     bool exclusive;       // only this consumer delivers from the partition: no helping needed
-    uint64_t lease_ns;    // visibility timeout
 };
 
 struct Delivered {
@@ -45,15 +51,17 @@ struct Delivered {
     uint32_t deliveries;
 };
 
-// Leases the next never-delivered offset of partition p. Skips aborted slots.
-bool deliver_fresh(const DeliveryContext& ctx, uint32_t p, uint64_t now_mono, uint64_t now_unix, Delivered& out) noexcept;
+// Leases the next never-delivered offset of the view's partition. Skips
+// aborted slots. Inline below: the consumer's hot path.
+inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view, Delivered& out) noexcept;
 // Leases the lowest due RETRY offset of partition p; moves those that used up
 // max_deliveries to the DLQ. Scans only when retry_pending says so, or `force`.
-bool deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mono, uint64_t now_unix, bool force,
-                   Delivered& out) noexcept;
+bool deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mono, bool force, Delivered& out) noexcept;
 
 enum class SettleResult { ok, lease_lost };
-SettleResult ack(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word) noexcept;
+// Acks one delivery; with advance = false the caller advances the floor
+// itself later (ack_all: once per partition). Inline below.
+inline SettleResult ack(const PartitionView& view, uint64_t offset, uint64_t word, bool advance = true) noexcept;
 // Returns the lease for redelivery after delay_ns (to the DLQ if deliveries
 // reached max_deliveries).
 SettleResult nack(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, uint64_t delay_ns,
@@ -66,11 +74,13 @@ SettleResult extend(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, 
 // participant doing it (owner of any DLQ claim it makes). True if it changed.
 bool revoke(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, layout::DeadLetterReason reason,
             uint64_t now_mono, uint32_t mover_id) noexcept;
-// Revokes every leased entry of (g, p) whose deadline has passed. Returns how many.
+// Stamps unstamped leases of (g, p) (deadline and delivery times) and
+// revokes every leased entry whose deadline has passed. Returns how many it revoked.
 uint32_t expire_leases(detail::Region& r, uint32_t g, uint32_t p, uint64_t now_mono, uint32_t mover_id) noexcept;
 
 // Moves the floor over every acked offset; wakes producers waiting for room.
-void advance_floor(detail::Region& r, uint32_t g, uint32_t p) noexcept;
+inline void advance_floor(const PartitionView& view) noexcept;
+void advance_floor(detail::Region& r, uint32_t g, uint32_t p) noexcept;  // cold callers
 
 // [floor, next) of (g, p), clamped to one lap (the values are untrusted).
 struct Window {
@@ -78,5 +88,95 @@ struct Window {
     uint64_t next;
 };
 Window lease_window(const detail::Region& r, uint32_t g, uint32_t p) noexcept;
+
+// --- inline hot paths --------------------------------------------------------
+
+namespace detail_delivery {
+void catch_up(const PartitionView& view, uint64_t head) noexcept;  // cold: group behind head
+void skip_aborted(const PartitionView& view, uint64_t offset, uint64_t word) noexcept;  // cold
+}  // namespace detail_delivery
+
+inline void advance_floor(const PartitionView& view) noexcept {
+    auto& gp = *view.cursors;
+    const uint64_t lap = view.ring.capacity;
+    uint64_t floor = gp.floor.load(std::memory_order_acquire);
+    for (;;) {
+        const uint64_t next = std::min(gp.next.load(std::memory_order_acquire), floor + lap);
+        uint64_t o = floor;
+        while (o < next) {
+            const uint64_t w = view.lease(o).word.load(std::memory_order_acquire);
+            if (lease_kind(w) != LeaseKind::acked || !lease_is(w, o)) break;
+            ++o;
+        }
+        if (o == floor) return;
+        // (4) seq_cst: ordered before the space_waiters load below (doorbell pattern).
+        if (gp.floor.compare_exchange_strong(floor, o, std::memory_order_seq_cst, std::memory_order_acquire)) break;
+        if (floor >= o) return;  // someone moved it further
+    }
+    sys::ring_doorbell(view.control->space_doorbell, view.control->space_waiters);
+}
+
+inline SettleResult ack(const PartitionView& view, uint64_t offset, uint64_t word, bool advance) noexcept {
+    uint64_t expected = word;
+    if (!view.lease(offset).word.compare_exchange_strong(expected, lease_word(LeaseKind::acked, offset),
+                                                         std::memory_order_acq_rel, std::memory_order_relaxed))
+        return SettleResult::lease_lost;  // (3): expired and handed on, or the holder was reaped
+    view.cursors->acked.fetch_add(1, std::memory_order_relaxed);
+    if (advance) advance_floor(view);
+    return SettleResult::ok;
+}
+
+inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view, Delivered& out) noexcept {
+    auto& gp = *view.cursors;
+    for (int attempt = 0; attempt < 4096; ++attempt) {
+        const uint64_t o = gp.next.load(std::memory_order_acquire);
+        const uint64_t s = view.ring.state(o).load(std::memory_order_acquire);  // (1) pairs with commit
+        const int64_t d = slot_tag_distance(s, o);
+        if (d < 0) return false;  // the slot still holds an older lap: o not yet claimed
+        if (d > 0) {
+            // The slot moved past o: released before this group held it (only
+            // a corrupt region or a lapping policy gets here). Catch up to head.
+            const uint64_t head = view.control->head.load(std::memory_order_acquire);
+            if (head <= o) return false;
+            detail_delivery::catch_up(view, head);
+            continue;
+        }
+        const SlotKind kind = slot_kind(s);
+        if (kind == SlotKind::free || kind == SlotKind::claimed) return false;  // not published yet
+        auto& e = view.lease(o);
+        uint64_t w = e.word.load(std::memory_order_acquire);
+        if (lease_deliverable(w, o)) {
+            if (kind == SlotKind::aborted) {
+                detail_delivery::skip_aborted(view, o, w);  // an aborted claim: nothing to deliver
+                continue;
+            }
+            const uint64_t leased =
+                lease_word(ctx.at_most_once ? LeaseKind::picked : LeaseKind::leased, o, ctx.owner_id, 1);
+            e.deadline_ns.store(0, std::memory_order_relaxed);  // (1) stamped by the first scanner
+            e.first_delivery_unix_ns.store(0, std::memory_order_relaxed);
+            e.last_delivery_unix_ns.store(0, std::memory_order_relaxed);
+            if (e.word.compare_exchange_strong(w, leased, std::memory_order_acq_rel, std::memory_order_acquire)) {
+                if (ctx.exclusive) {
+                    // The owner is the only writer of next and delivered (the
+                    // owner CAS on handoff orders successive owners).
+                    gp.next.store(o + 1, std::memory_order_release);
+                    gp.delivered.store(gp.delivered.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+                } else {
+                    help_forward(gp.next, o);
+                    gp.delivered.fetch_add(1, std::memory_order_relaxed);
+                }
+                out = Delivered{o, leased, 1};
+                return true;
+            }
+            continue;  // a peer took o first
+        }
+        if (lease_is(w, o)) {
+            help_forward(gp.next, o);  // delivered by a peer whose next-CAS is still to come: help it
+            continue;
+        }
+        return false;  // entry ahead of o: inconsistent; let the next call re-read
+    }
+    return false;
+}
 
 }  // namespace shmq::ring

@@ -1,15 +1,17 @@
-// Encoding of SlotHeader::state, the one word that carries a slot through
-// its life. Written only with single 64-bit CAS/stores, so a process killed
-// at any instant leaves a whole value behind.
+// Encoding of a slot's two protocol words (ring/commit_protocol.hpp): the
+// state word (SlotHeader::state) and the claim word (the slot's last 8 bytes).
+// Written only with single 64-bit CAS/stores, so a process killed at any
+// instant leaves whole values behind.
 //
-//   bits 63..16  tag    offset & (2^48 - 1): which offset this state is about
-//   bits 15..4   owner  participant id (index + 1) of the claiming producer
+//   bits 63..16  tag    offset & (2^48 - 1): which offset this value is about
+//   bits 15..4   owner  participant id (index + 1) of the claiming producer (claim word)
 //   bits  3..0   kind   free | claimed | committed | aborted
 //
 // Life of the slot for offset o (capacity c):
-//   free(o) --producer CAS--> claimed(o, P) --producer CAS--> committed(o)
-//                                        \--abort / reaper CAS--> aborted(o)
-//   committed(o) | aborted(o) --reclaim store, once every group is done--> free(o + c)
+//   state: free(o) --commit CAS--> committed(o)
+//                 \--abort CAS (claimer, or reaper if the claimer is dead)--> aborted(o)
+//          committed(o) | aborted(o) --reclaim store, once every group is done--> free(o + c)
+//   claim: (an earlier lap) --claim CAS, while state is free(o)--> claimed(o, P)
 // "free(o)" means: the slot may now be claimed for offset o.
 #pragma once
 

@@ -1,0 +1,339 @@
+// `shmq bench` end to end: runs the real binary and checks the JSON contract
+// (keys, baselines, ratios, parameters, machine facts) and that the figures
+// are positive. Shape only: never how fast anything is.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <dirent.h>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+// ---- a minimal JSON reader (objects, arrays, strings, numbers, literals) ----
+
+struct Value {
+    enum class Kind { null, boolean, number, string, array, object } kind = Kind::null;
+    double number = 0;
+    bool boolean = false;
+    std::string string;
+    std::vector<Value> array;
+    std::map<std::string, Value> object;
+
+    bool has(const std::string& k) const { return kind == Kind::object && object.count(k) != 0; }
+    const Value& operator[](const std::string& k) const {
+        static const Value none;
+        auto it = object.find(k);
+        return it == object.end() ? none : it->second;
+    }
+};
+
+class Parser {
+public:
+    explicit Parser(const std::string& s) : s_(s) {}
+    Value parse() {
+        Value v = value();
+        ws();
+        if (i_ != s_.size()) fail("trailing characters");
+        return v;
+    }
+
+private:
+    [[noreturn]] void fail(const std::string& what) {
+        throw std::runtime_error("JSON: " + what + " at offset " + std::to_string(i_));
+    }
+    void ws() {
+        while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
+    }
+    bool eat(char c) {
+        ws();
+        if (i_ < s_.size() && s_[i_] == c) {
+            ++i_;
+            return true;
+        }
+        return false;
+    }
+    void expect(char c) {
+        if (!eat(c)) fail(std::string("expected '") + c + "'");
+    }
+    std::string str() {
+        expect('"');
+        std::string out;
+        while (i_ < s_.size() && s_[i_] != '"') {
+            if (s_[i_] == '\\') {
+                ++i_;
+                if (i_ >= s_.size()) fail("bad escape");
+                const char e = s_[i_];
+                if (e == 'u') {
+                    i_ += 4;  // the tool escapes only control characters; keep a placeholder
+                    out += '?';
+                } else {
+                    out += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
+                }
+                ++i_;
+            } else {
+                out += s_[i_++];
+            }
+        }
+        expect('"');
+        return out;
+    }
+    Value value() {
+        ws();
+        if (i_ >= s_.size()) fail("unexpected end");
+        Value v;
+        const char c = s_[i_];
+        if (c == '{') {
+            ++i_;
+            v.kind = Value::Kind::object;
+            if (eat('}')) return v;
+            do {
+                ws();
+                std::string k = str();
+                expect(':');
+                if (v.object.count(k)) fail("duplicate key " + k);
+                v.object[k] = value();
+            } while (eat(','));
+            expect('}');
+        } else if (c == '[') {
+            ++i_;
+            v.kind = Value::Kind::array;
+            if (eat(']')) return v;
+            do v.array.push_back(value());
+            while (eat(','));
+            expect(']');
+        } else if (c == '"') {
+            v.kind = Value::Kind::string;
+            v.string = str();
+        } else if (s_.compare(i_, 4, "true") == 0 || s_.compare(i_, 5, "false") == 0) {
+            v.kind = Value::Kind::boolean;
+            v.boolean = s_[i_] == 't';
+            i_ += v.boolean ? 4 : 5;
+        } else if (s_.compare(i_, 4, "null") == 0) {
+            i_ += 4;
+        } else {
+            std::size_t used = 0;
+            try {
+                v.number = std::stod(s_.substr(i_, 32), &used);
+            } catch (...) {
+                fail("bad value");
+            }
+            v.kind = Value::Kind::number;
+            i_ += used;
+        }
+        return v;
+    }
+    const std::string& s_;
+    std::size_t i_ = 0;
+};
+
+// ---- running the tool ------------------------------------------------------
+
+struct ToolRun {
+    int exit_code;
+    std::string out, err;
+    int pid;  // of the shmq process
+};
+
+std::string slurp(const std::string& path) {
+    std::ifstream f(path);
+    std::stringstream s;
+    s << f.rdbuf();
+    ::unlink(path.c_str());
+    return s.str();
+}
+
+ToolRun shmq(const std::string& args) {
+    static int counter = 0;
+    const std::string base = "/tmp/shmq-bench-cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    const std::string cmd = "sh -c 'echo $$ >" + base + ".pid; exec \"" SHMQ_TOOL "\" " + args + "' >" + base +
+                            ".out 2>" + base + ".err";
+    const int status = std::system(cmd.c_str());
+    ToolRun r{WIFEXITED(status) ? WEXITSTATUS(status) : 128, slurp(base + ".out"), slurp(base + ".err"), 0};
+    r.pid = std::atoi(slurp(base + ".pid").c_str());
+    return r;
+}
+
+// Nothing the run created is left in /dev/shm (its names carry its pid).
+void expect_nothing_left(int pid) {
+    ASSERT_GT(pid, 0);
+    const std::string tag = "-" + std::to_string(pid) + "-";
+    DIR* d = ::opendir("/dev/shm");
+    ASSERT_NE(d, nullptr);
+    while (dirent* e = ::readdir(d)) {
+        const std::string n = e->d_name;
+        if (n.find("bench-") != std::string::npos) {
+            EXPECT_EQ(n.find(tag), std::string::npos) << "left behind: " << n;
+        }
+    }
+    ::closedir(d);
+}
+
+Value parse_json(const ToolRun& r) {
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    try {
+        return Parser(r.out).parse();
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << e.what() << " in: " << r.out.substr(0, 400);
+        return {};
+    }
+}
+
+const char* const kLatencyKeys[] = {"min_ns", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "p9999_ns", "max_ns"};
+const char* const kRatioKeys[] = {"min", "p50", "p90", "p99", "p999", "p9999", "max"};
+
+void expect_positive(const Value& o, const std::string& key, const std::string& where) {
+    ASSERT_TRUE(o.has(key)) << where << " lacks " << key;
+    EXPECT_EQ(o[key].kind, Value::Kind::number) << where << "." << key;
+    EXPECT_GT(o[key].number, 0) << where << "." << key;
+}
+
+void expect_machine(const Value& v) {
+    ASSERT_TRUE(v.has("machine"));
+    const Value& m = v["machine"];
+    EXPECT_FALSE(m["cpu_model"].string.empty());
+    EXPECT_FALSE(m["kernel"].string.empty());
+    expect_positive(m, "nproc", "machine");
+    EXPECT_EQ(m["cpus"].kind, Value::Kind::array);
+}
+
+void expect_latency_figures(const Value& o, const std::string& where) {
+    for (const char* k : kLatencyKeys) expect_positive(o, k, where);
+    // Percentiles are ordered.
+    double last = 0;
+    for (const char* k : kLatencyKeys) {
+        EXPECT_GE(o[k].number, last) << where << "." << k;
+        last = o[k].number;
+    }
+    expect_positive(o, "count", where);
+    EXPECT_EQ(o["distribution"].kind, Value::Kind::array) << where;
+    EXPECT_FALSE(o["method"].string.empty()) << where;
+}
+
+// Every baseline has the same keys as shmq (or says why it was skipped), and
+// every measured one has a ratio entry with `ratio_keys`.
+template <class Check, std::size_t N>
+void expect_baselines(const Value& v, const std::vector<std::string>& expected, Check&& figures,
+                      const char* const (&ratio_keys)[N]) {
+    ASSERT_TRUE(v.has("baselines"));
+    ASSERT_TRUE(v.has("ratios"));
+    const Value& b = v["baselines"];
+    const Value& r = v["ratios"];
+    EXPECT_EQ(b.object.size(), expected.size());
+    for (const auto& name : expected) {
+        ASSERT_TRUE(b.has(name)) << "baselines." << name;
+        if (b[name].has("skipped")) {
+            EXPECT_FALSE(b[name]["skipped"].string.empty());
+            EXPECT_FALSE(r.has(name));
+            continue;
+        }
+        figures(b[name], "baselines." + name);
+        ASSERT_TRUE(r.has(name)) << "ratios." << name;
+        for (const char* k : ratio_keys) expect_positive(r[name], k, "ratios." + name);
+    }
+}
+
+const std::vector<std::string> kCommon{"bare", "boost_mq", "posix_mq", "pipe", "socketpair"};
+
+TEST(BenchCliTest, latencyJsonHasShmqBaselinesAndRatios) {
+    const ToolRun r = shmq("bench latency --count 2000 --json");
+    const Value v = parse_json(r);
+    EXPECT_EQ(v["bench"].string, "latency");
+    expect_latency_figures(v, "top level");
+    EXPECT_EQ(v["count"].number, 2000);
+    EXPECT_EQ(v["params"]["size"].number, 64);
+    EXPECT_EQ(v["params"]["count"].number, 2000);
+    expect_machine(v);
+    expect_baselines(v, kCommon, expect_latency_figures, kRatioKeys);
+    // The bare hand-off is the hardware limit: it must have run.
+    EXPECT_FALSE(v["baselines"]["bare"].has("skipped"));
+    expect_nothing_left(r.pid);
+}
+
+TEST(BenchCliTest, throughputJsonHasShmqBaselinesAndRatios) {
+    const ToolRun r = shmq("bench throughput --seconds 1 --json");
+    const Value v = parse_json(r);
+    EXPECT_EQ(v["bench"].string, "throughput");
+    expect_positive(v, "msgs_per_s", "top level");
+    expect_positive(v, "mb_per_s", "top level");
+    for (const char* k : {"size", "producers", "consumers", "partitions", "batch", "seconds"})
+        expect_positive(v["params"], k, "params");
+    EXPECT_EQ(v["params"]["group"].string, "exclusive");
+    EXPECT_EQ(v["params"]["ack"].string, "none");
+    expect_machine(v);
+    static const char* const keys[] = {"msgs_per_s", "mb_per_s"};
+    expect_baselines(
+        v, kCommon,
+        [](const Value& o, const std::string& where) {
+            expect_positive(o, "msgs_per_s", where);
+            expect_positive(o, "mb_per_s", where);
+        },
+        keys);
+    expect_nothing_left(r.pid);
+}
+
+TEST(BenchCliTest, wakeupJsonHasFutexBaselineAndRatios) {
+    const ToolRun r = shmq("bench wakeup --count 200 --json");
+    const Value v = parse_json(r);
+    EXPECT_EQ(v["bench"].string, "wakeup");
+    expect_latency_figures(v, "top level");
+    EXPECT_EQ(v["params"]["count"].number, 200);
+    expect_machine(v);
+    std::vector<std::string> expected{"futex"};
+    expected.insert(expected.end(), kCommon.begin(), kCommon.end());
+    expect_baselines(v, expected, expect_latency_figures, kRatioKeys);
+    EXPECT_FALSE(v["baselines"]["futex"].has("skipped"));
+    expect_nothing_left(r.pid);
+}
+
+TEST(BenchCliTest, baselinesNoneAndAList) {
+    ToolRun r = shmq("bench latency --count 500 --baselines none --json");
+    Value v = parse_json(r);
+    expect_latency_figures(v, "top level");
+    EXPECT_TRUE(v["baselines"].object.empty());
+    EXPECT_TRUE(v["ratios"].object.empty());
+    expect_nothing_left(r.pid);
+
+    r = shmq("bench throughput --seconds 0.3 --rounds 1 --ack each --baselines none --json");
+    v = parse_json(r);
+    expect_positive(v, "msgs_per_s", "top level");
+    EXPECT_TRUE(v["baselines"].object.empty());
+    EXPECT_EQ(v["params"]["ack"].string, "each");
+    expect_nothing_left(r.pid);
+
+    r = shmq("bench throughput --seconds 0.3 --rounds 1 --ack batch --batch 16 --baselines bare,pipe --json");
+    v = parse_json(r);
+    expect_positive(v, "msgs_per_s", "top level");
+    EXPECT_EQ(v["baselines"].object.size(), 2u);
+    expect_positive(v["ratios"]["bare"], "msgs_per_s", "ratios.bare");
+    expect_positive(v["ratios"]["pipe"], "msgs_per_s", "ratios.pipe");
+    expect_nothing_left(r.pid);
+}
+
+TEST(BenchCliTest, humanTableShowsRatios) {
+    const ToolRun r = shmq("bench latency --count 500 --baselines bare");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("p99.99"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("shmq / bare"), std::string::npos) << r.out;
+}
+
+TEST(BenchCliTest, badArgumentsGetOneLineAndNonZeroExit) {
+    for (const char* args : {"bench throughput --ack sometimes", "bench latency --baselines nope", "bench wakeup --size 4",
+                             "bench throughput --group neither --seconds 0.1", "bench latency --size 0"}) {
+        const ToolRun r = shmq(args);
+        EXPECT_NE(r.exit_code, 0) << args;
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
+        EXPECT_EQ(r.out, "") << args;
+    }
+}
+
+}  // namespace
