@@ -50,9 +50,10 @@ void init_partition(Region& r, uint32_t g, uint32_t p, StartAt start, uint64_t t
         e.deadline_ns.store(0, std::memory_order_relaxed);
     }
     auto& gp = r.group_partition(g, p);
-    for (auto* c : {&gp.delivered, &gp.acked, &gp.nacked, &gp.redelivered, &gp.expired, &gp.skipped,
-                    &gp.dead_lettered, &gp.dlq_blocked})
+    for (auto* c : {&gp.delivered, &gp.nacked, &gp.redelivered, &gp.expired, &gp.skipped, &gp.dead_lettered,
+                    &gp.dlq_blocked})
         c->store(0, std::memory_order_relaxed);
+    gp.start.store(begin, std::memory_order_relaxed);
     gp.owner.store(0, std::memory_order_relaxed);
     gp.retry_pending.store(0, std::memory_order_relaxed);
     gp.next.store(begin, std::memory_order_relaxed);

@@ -44,23 +44,28 @@ GroupPartitionStats group_partition_stats(const detail::Region& r, uint32_t g, u
     s.next = win.next;
     s.floor = win.floor;
     s.lag = sub_floor0(tail, win.floor);
+    uint64_t acked_above_floor = 0;
     for (uint64_t o = win.floor; o < win.next; ++o) {
         const uint64_t w = r.lease(g, p, o).word.load(std::memory_order_relaxed);
         if (!ring::lease_is(w, o)) continue;
         const auto k = ring::lease_kind(w);
         if (k == ring::LeaseKind::leased || k == ring::LeaseKind::picked) ++s.in_flight;
         if (k == ring::LeaseKind::retry) ++s.retrying;
+        if (k == ring::LeaseKind::acked) ++acked_above_floor;
     }
     const uint64_t owner = gp.owner.load(std::memory_order_relaxed);
     const uint32_t id = layout::token_id(owner);
     if (id != 0 && r.valid_participant(id - 1)) s.owner_pid = r.participant(id - 1).pid.load(std::memory_order_relaxed);
     s.delivered = gp.delivered.load(std::memory_order_relaxed);
-    s.acked = gp.acked.load(std::memory_order_relaxed);
+    s.skipped = gp.skipped.load(std::memory_order_relaxed);
+    s.dead_lettered = gp.dead_lettered.load(std::memory_order_relaxed);
+    // Derived (no counter on the ack path): everything below the floor was
+    // finished, by an ack unless it was skipped or dead-lettered.
+    const uint64_t finished = sub_floor0(win.floor, gp.start.load(std::memory_order_relaxed));
+    s.acked = sub_floor0(finished, s.skipped + s.dead_lettered) + acked_above_floor;
     s.nacked = gp.nacked.load(std::memory_order_relaxed);
     s.redelivered = gp.redelivered.load(std::memory_order_relaxed);
     s.expired = gp.expired.load(std::memory_order_relaxed);
-    s.skipped = gp.skipped.load(std::memory_order_relaxed);
-    s.dead_lettered = gp.dead_lettered.load(std::memory_order_relaxed);
     s.dlq_blocked = gp.dlq_blocked.load(std::memory_order_relaxed);
     return s;
 }

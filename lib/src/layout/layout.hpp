@@ -229,7 +229,7 @@ constexpr uint32_t group_gen(uint64_t s) { return static_cast<uint32_t>(s >> 32)
 //
 //   line 0 (delivery side)  0 next   8 owner   16 retry_pending
 //   line 1 (ack side)      64 floor
-//   line 2 (counters)     128 delivered 136 acked 144 nacked 152 redelivered
+//   line 2 (counters)     128 delivered 136 start 144 nacked 152 redelivered
 //                         160 expired 168 skipped 176 dead_lettered 184 dlq_blocked
 //
 // Invariants (offsets of this partition):
@@ -242,6 +242,9 @@ constexpr uint32_t group_gen(uint64_t s) { return static_cast<uint32_t>(s >> 32)
 //   from this partition, 0 when unowned.
 //   `retry_pending`: hint (may over- or under-count after a crash; periodic
 //   scans make up for it) of RETRY entries in [floor, next).
+//   `start`: the floor the group began with here. There is no acked counter
+//   (an RMW per ack on a shared line): acked = floor - start - skipped -
+//   dead_lettered + acked entries above the floor (inspect.cpp).
 struct alignas(kCacheLine) GroupPartition {
     std::atomic<uint64_t> next;
     std::atomic<uint64_t> owner;
@@ -250,7 +253,7 @@ struct alignas(kCacheLine) GroupPartition {
     std::atomic<uint64_t> floor;
     uint8_t pad1[kCacheLine - 8];
     std::atomic<uint64_t> delivered;
-    std::atomic<uint64_t> acked;
+    std::atomic<uint64_t> start;
     std::atomic<uint64_t> nacked;
     std::atomic<uint64_t> redelivered;
     std::atomic<uint64_t> expired;

@@ -45,8 +45,11 @@ Window lease_window(const Region& r, uint32_t g, uint32_t p) noexcept {
 namespace detail_delivery {
 
 void catch_up(const PartitionView& view, uint64_t head) noexcept {
+    const uint64_t floor = view.cursors->floor.load(std::memory_order_acquire);
     push_forward(view.cursors->next, head);
     push_forward(view.cursors->floor, head);
+    // Passed over, never delivered: counted as skipped so acked stays exact.
+    if (head > floor) view.cursors->skipped.fetch_add(head - floor, std::memory_order_relaxed);
 }
 
 void skip_aborted(const PartitionView& view, uint64_t o, uint64_t w) noexcept {

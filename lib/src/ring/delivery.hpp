@@ -121,7 +121,6 @@ inline SettleResult ack(const PartitionView& view, uint64_t offset, uint64_t wor
     if (!view.lease(offset).word.compare_exchange_strong(expected, lease_word(LeaseKind::acked, offset),
                                                          std::memory_order_acq_rel, std::memory_order_relaxed))
         return SettleResult::lease_lost;  // (3): expired and handed on, or the holder was reaped
-    view.cursors->acked.fetch_add(1, std::memory_order_relaxed);
     if (advance) advance_floor(view);
     return SettleResult::ok;
 }
@@ -155,16 +154,20 @@ inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view,
             e.deadline_ns.store(0, std::memory_order_relaxed);  // (1) stamped by the first scanner
             e.first_delivery_unix_ns.store(0, std::memory_order_relaxed);
             e.last_delivery_unix_ns.store(0, std::memory_order_relaxed);
+            if (ctx.exclusive) {
+                // (1') The owner is the only writer of a not-yet-delivered
+                // entry, of next and of delivered (revokers only touch leased
+                // entries; the owner CAS on handoff orders successive owners):
+                // release stores do what the CAS does for shared groups.
+                e.word.store(leased, std::memory_order_release);
+                gp.next.store(o + 1, std::memory_order_release);
+                gp.delivered.store(gp.delivered.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+                out = Delivered{o, leased, 1};
+                return true;
+            }
             if (e.word.compare_exchange_strong(w, leased, std::memory_order_acq_rel, std::memory_order_acquire)) {
-                if (ctx.exclusive) {
-                    // The owner is the only writer of next and delivered (the
-                    // owner CAS on handoff orders successive owners).
-                    gp.next.store(o + 1, std::memory_order_release);
-                    gp.delivered.store(gp.delivered.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-                } else {
-                    help_forward(gp.next, o);
-                    gp.delivered.fetch_add(1, std::memory_order_relaxed);
-                }
+                help_forward(gp.next, o);
+                gp.delivered.fetch_add(1, std::memory_order_relaxed);
                 out = Delivered{o, leased, 1};
                 return true;
             }
