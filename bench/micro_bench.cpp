@@ -1,35 +1,199 @@
-// Micro-benchmarks of the hot operations, single thread (no contention):
-// the cost of each step without cross-core traffic.
+// Micro-benchmarks of the hot operations (Google Benchmark), all through the
+// public API:
+//   single thread, no contention: the cost of each step alone: send,
+//     claim+commit, receive+ack, at-most-once receive, their batch variants
+//     (send_batch, receive_batch + ack_all), a full send/receive/ack, and
+//     hash-to-partition; plus a plain store and a CAS for scale;
+//   two threads (a producer and a consumer, standing in for two processes):
+//     streaming with per-message ACK, at-most-once, claim+commit, and batches.
+// Counters: items_per_second (messages/s) and bytes_per_second (payload).
+// The one-operation benchmarks time chunks of kChunk operations with manual
+// timing and refill or drain the queue outside the timed part.
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <unistd.h>
+#include <vector>
 
 #include "shmq/shmq.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kChunk = 256;          // operations per timed chunk
+constexpr uint32_t kCapacity = 4096;  // slots per partition
+
+std::string unique_name(const char* tag) {
+    static std::atomic<int> counter{0};
+    return std::string("microbench-") + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
 
 struct BenchQueue {
     std::string name;
     shmq::Queue queue;
-    explicit BenchQueue(uint32_t max_message = 64, uint32_t capacity = 4096)
-        : name("bench-" + std::to_string(::getpid())), queue(create(name, max_message, capacity)) {}
-    static shmq::Queue create(const std::string& name, uint32_t max_message, uint32_t capacity) {
+    explicit BenchQueue(uint32_t max_message = 64, uint32_t capacity = kCapacity, uint32_t partitions = 1)
+        : name(unique_name("q")), queue(create(name, max_message, capacity, partitions)) {}
+    static shmq::Queue create(const std::string& name, uint32_t max_message, uint32_t capacity, uint32_t partitions) {
+        shmq::QueueOptions o;
+        o.max_message = max_message;
+        o.capacity = capacity;
+        o.partitions = partitions;
+        o.max_groups = 1;
+        return shmq::Queue::create(name, o);
+    }
+    ~BenchQueue() {
         try {
             shmq::Queue::remove(name);
         } catch (...) {
         }
-        shmq::QueueOptions o;
-        o.max_message = max_message;
-        o.capacity = capacity;
-        return shmq::Queue::create(name, o);
     }
-    ~BenchQueue() { shmq::Queue::remove(name); }
 };
+
+std::span<const std::byte> bytes_of(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+void set_counters(benchmark::State& state, int64_t items, std::size_t size) {
+    state.SetItemsProcessed(items);
+    state.SetBytesProcessed(items * static_cast<int64_t>(size));
+}
+
+// Takes `n` messages at most once (drains what a timed send put in).
+void drain(shmq::Consumer& c, int n) {
+    for (int i = 0; i < n; ++i) (void)c.receive(0ms);
+}
+
+// ---- single thread: one operation at a time --------------------------------
+
+void BM_Send(benchmark::State& state) {
+    const auto size = static_cast<std::size_t>(state.range(0));
+    BenchQueue q(static_cast<uint32_t>(size));
+    auto c = q.queue.consumer("g", {.kind = shmq::GroupKind::exclusive, .at_most_once = true});
+    auto p = q.queue.producer();
+    const std::string payload(size, 'x');
+    for (auto _ : state) {
+        const auto t0 = Clock::now();
+        for (int i = 0; i < kChunk; ++i)
+            if (!p.send(payload).ok()) state.SkipWithError("send");
+        state.SetIterationTime(seconds_since(t0));
+        drain(c, kChunk);
+    }
+    set_counters(state, state.iterations() * kChunk, size);
+}
+BENCHMARK(BM_Send)->Arg(16)->Arg(64)->Arg(1024)->Arg(4096)->UseManualTime();
+
+void BM_ClaimCommit(benchmark::State& state) {
+    const auto size = static_cast<std::size_t>(state.range(0));
+    BenchQueue q(static_cast<uint32_t>(size));
+    auto c = q.queue.consumer("g", {.kind = shmq::GroupKind::exclusive, .at_most_once = true});
+    auto p = q.queue.producer();
+    for (auto _ : state) {
+        const auto t0 = Clock::now();
+        for (int i = 0; i < kChunk; ++i) {
+            auto claim = p.claim(size);
+            if (!claim) {
+                state.SkipWithError("claim");
+                break;
+            }
+            std::memset(claim->data().data(), 'y', size);
+            if (!claim->commit().ok()) state.SkipWithError("commit");
+        }
+        state.SetIterationTime(seconds_since(t0));
+        drain(c, kChunk);
+    }
+    set_counters(state, state.iterations() * kChunk, size);
+}
+BENCHMARK(BM_ClaimCommit)->Arg(16)->Arg(64)->Arg(1024)->Arg(4096)->UseManualTime();
+
+void BM_SendBatch(benchmark::State& state) {
+    const auto batch = static_cast<std::size_t>(state.range(0));
+    const std::size_t size = 64;
+    BenchQueue q(size);
+    auto c = q.queue.consumer("g", {.kind = shmq::GroupKind::exclusive, .at_most_once = true});
+    auto p = q.queue.producer();
+    const std::string payload(size, 'x');
+    const std::vector<std::span<const std::byte>> spans(batch, bytes_of(payload));
+    const std::size_t calls = std::max<std::size_t>(1, kChunk / batch);
+    for (auto _ : state) {
+        const auto t0 = Clock::now();
+        for (std::size_t i = 0; i < calls; ++i)
+            if (p.send_batch(spans) != batch) state.SkipWithError("send_batch");
+        state.SetIterationTime(seconds_since(t0));
+        drain(c, static_cast<int>(calls * batch));
+    }
+    set_counters(state, state.iterations() * static_cast<int64_t>(calls * batch), size);
+}
+BENCHMARK(BM_SendBatch)->Arg(8)->Arg(64)->Arg(256)->UseManualTime();
+
+// Receive (copying the payload out) and settle; the queue is refilled untimed.
+template <bool AtMostOnce>
+void receive_one_by_one(benchmark::State& state) {
+    const auto size = static_cast<std::size_t>(state.range(0));
+    BenchQueue q(static_cast<uint32_t>(size));
+    auto c = q.queue.consumer("g", {.kind = shmq::GroupKind::exclusive, .at_most_once = AtMostOnce});
+    auto p = q.queue.producer();
+    const std::string payload(size, 'x');
+    std::vector<std::byte> out(size);
+    for (auto _ : state) {
+        for (int i = 0; i < kChunk; ++i)
+            if (!p.send(payload).ok()) state.SkipWithError("send");
+        const auto t0 = Clock::now();
+        for (int i = 0; i < kChunk; ++i) {
+            auto m = c.receive(0ms);
+            if (!m) {
+                state.SkipWithError("receive");
+                break;
+            }
+            std::memcpy(out.data(), m->data().data(), m->data().size());
+            if constexpr (!AtMostOnce)
+                if (!m->ack().ok()) state.SkipWithError("ack");
+        }
+        state.SetIterationTime(seconds_since(t0));
+    }
+    benchmark::DoNotOptimize(out.data());
+    set_counters(state, state.iterations() * kChunk, size);
+}
+void BM_ReceiveAck(benchmark::State& state) { receive_one_by_one<false>(state); }
+void BM_ReceiveAtMostOnce(benchmark::State& state) { receive_one_by_one<true>(state); }
+BENCHMARK(BM_ReceiveAck)->Arg(16)->Arg(64)->Arg(1024)->Arg(4096)->UseManualTime();
+BENCHMARK(BM_ReceiveAtMostOnce)->Arg(64)->Arg(1024)->UseManualTime();
+
+void BM_ReceiveBatchAckAll(benchmark::State& state) {
+    const auto batch = static_cast<std::size_t>(state.range(0));
+    const std::size_t size = 64;
+    BenchQueue q(size);
+    auto c = q.queue.consumer("g", {.kind = shmq::GroupKind::exclusive, .max_in_flight = static_cast<uint32_t>(std::max<std::size_t>(256, batch))});
+    auto p = q.queue.producer();
+    const std::string payload(size, 'x');
+    const std::size_t calls = std::max<std::size_t>(1, kChunk / batch);
+    std::vector<shmq::Message> msgs(batch);
+    std::vector<std::byte> out(size);
+    for (auto _ : state) {
+        for (std::size_t i = 0; i < calls * batch; ++i)
+            if (!p.send(payload).ok()) state.SkipWithError("send");
+        const auto t0 = Clock::now();
+        for (std::size_t i = 0; i < calls; ++i) {
+            const std::size_t n = c.receive_batch(msgs, 0ms);
+            if (n != batch) {
+                state.SkipWithError("receive_batch");
+                break;
+            }
+            for (auto& m : msgs) std::memcpy(out.data(), m.data().data(), m.data().size());
+            if (shmq::ack_all(msgs) != batch) state.SkipWithError("ack_all");
+        }
+        state.SetIterationTime(seconds_since(t0));
+    }
+    benchmark::DoNotOptimize(out.data());
+    set_counters(state, state.iterations() * static_cast<int64_t>(calls * batch), size);
+}
+BENCHMARK(BM_ReceiveBatchAckAll)->Arg(8)->Arg(64)->Arg(256)->UseManualTime();
+
+// ---- single thread: a whole trip ----------------------------------------------
 
 void BM_SendReceiveAck(benchmark::State& state) {
     const auto size = static_cast<std::size_t>(state.range(0));
@@ -42,15 +206,14 @@ void BM_SendReceiveAck(benchmark::State& state) {
         auto m = c.receive(0ms);
         if (!m || !m->ack().ok()) state.SkipWithError("receive/ack");
     }
-    state.SetItemsProcessed(state.iterations());
-    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * size));
+    set_counters(state, state.iterations(), size);
 }
 BENCHMARK(BM_SendReceiveAck)->Arg(64)->Arg(1024);
 
 void BM_BatchSendThenReceiveAck(benchmark::State& state) {
     const int batch = static_cast<int>(state.range(0));
-    BenchQueue q(64, 4096);
-    auto c = q.queue.consumer("g", {.kind = shmq::GroupKind::exclusive, .max_in_flight = 4096});
+    BenchQueue q(64, kCapacity);
+    auto c = q.queue.consumer("g", {.kind = shmq::GroupKind::exclusive, .max_in_flight = kCapacity});
     auto p = q.queue.producer();
     std::string payload(64, 'x');
     for (auto _ : state) {
@@ -61,7 +224,7 @@ void BM_BatchSendThenReceiveAck(benchmark::State& state) {
             if (!m || !m->ack().ok()) state.SkipWithError("receive/ack");
         }
     }
-    state.SetItemsProcessed(state.iterations() * batch);
+    set_counters(state, state.iterations() * batch, 64);
 }
 BENCHMARK(BM_BatchSendThenReceiveAck)->Arg(64)->Arg(1024);
 
@@ -71,28 +234,53 @@ void BM_ClaimCommitReceiveAtMostOnce(benchmark::State& state) {
     auto p = q.queue.producer();
     for (auto _ : state) {
         auto claim = p.claim(64);
-        if (!claim) state.SkipWithError("claim");
+        if (!claim) {
+            state.SkipWithError("claim");
+            break;
+        }
         std::memset(claim->data().data(), 'y', 64);
         if (!claim->commit().ok()) state.SkipWithError("commit");
         auto m = c.receive(0ms);
         if (!m) state.SkipWithError("receive");
-        benchmark::DoNotOptimize(m->data().data());
+        else benchmark::DoNotOptimize(m->data().data());
     }
-    state.SetItemsProcessed(state.iterations());
+    set_counters(state, state.iterations(), 64);
 }
 BENCHMARK(BM_ClaimCommitReceiveAtMostOnce);
 
+// ---- hash to partition ------------------------------------------------------
+
 void BM_PartitionForKey(benchmark::State& state) {
-    std::string key = "user-4242424242";
+    std::string key(static_cast<std::size_t>(state.range(0)), 'k');
     uint32_t sum = 0;
     for (auto _ : state) {
-        key[5] = static_cast<char>('0' + (sum & 7));
+        key[0] = static_cast<char>('0' + (sum & 7));
         sum += shmq::partition_for_key(key, 64);
     }
     benchmark::DoNotOptimize(sum);
-    state.SetItemsProcessed(state.iterations());
+    set_counters(state, state.iterations(), key.size());
 }
-BENCHMARK(BM_PartitionForKey);
+BENCHMARK(BM_PartitionForKey)->Arg(8)->Arg(16)->Arg(64);
+
+void BM_SendKeyed(benchmark::State& state) {
+    const std::size_t size = 64;
+    BenchQueue q(64, kCapacity, 8);
+    auto c = q.queue.consumer("g", {.kind = shmq::GroupKind::shared, .at_most_once = true});
+    auto p = q.queue.producer();
+    const std::string payload(size, 'x');
+    std::string key = "user-0000";
+    for (auto _ : state) {
+        const auto t0 = Clock::now();
+        for (int i = 0; i < kChunk; ++i) {
+            key[5] = static_cast<char>('0' + (i & 7));
+            if (!p.send(payload, {.key = key}).ok()) state.SkipWithError("send");
+        }
+        state.SetIterationTime(seconds_since(t0));
+        drain(c, kChunk);
+    }
+    set_counters(state, state.iterations() * kChunk, size);
+}
+BENCHMARK(BM_SendKeyed)->UseManualTime();  // 8 partitions, 8 keys
 
 // Baselines for the claim protocol's cost: a plain store versus a CAS on a
 // private line (what a single-producer fast path would save per message).
@@ -101,6 +289,7 @@ void BM_BaselinePlainStore(benchmark::State& state) {
     uint64_t i = 0;
     for (auto _ : state) word.store(++i, std::memory_order_release);
     benchmark::DoNotOptimize(word.load());
+    state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_BaselinePlainStore);
 
@@ -112,8 +301,121 @@ void BM_BaselineCas(benchmark::State& state) {
         word.compare_exchange_strong(expected, ++i, std::memory_order_acq_rel);
     }
     benchmark::DoNotOptimize(word.load());
+    state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_BaselineCas);
+
+// ---- two threads: producer (thread 0) -> consumer (thread 1) -----------------
+// The queue is made before the threads start (Setup) and removed after
+// (Teardown). Both threads run the same number of iterations, so each run
+// ends with the queue empty. Both threads count the N messages they moved;
+// Google Benchmark sums counters and times over threads, so items_per_second
+// is 2N / 2T: messages delivered per second of real time.
+
+std::string g_two_name;
+constexpr auto kTwoTimeout = std::chrono::milliseconds(10000);
+
+void two_setup(const benchmark::State& state) {
+    g_two_name = unique_name("two");
+    shmq::QueueOptions o;
+    o.max_message = static_cast<uint32_t>(state.range(0));
+    o.capacity = kCapacity;
+    o.max_groups = 1;
+    auto q = shmq::Queue::create(g_two_name, o);
+    (void)q.consumer("g", {.kind = shmq::GroupKind::exclusive});  // the group exists before any message
+}
+
+void two_teardown(const benchmark::State&) {
+    try {
+        shmq::Queue::remove(g_two_name);
+    } catch (...) {
+    }
+}
+
+enum class Settle { ack_each, at_most_once, ack_all };
+
+// Messages per iteration: state.range(1) (1: one call per message; more:
+// send_batch / receive_batch of that many).
+template <Settle How, bool ZeroCopy = false>
+void two_threads(benchmark::State& state) {
+    const auto size = static_cast<std::size_t>(state.range(0));
+    const auto batch = static_cast<std::size_t>(state.range(1));
+    auto q = shmq::Queue::open(g_two_name);
+    if (state.thread_index() == 0) {
+        auto p = q.producer();
+        const std::string payload(size, 'x');
+        const std::vector<std::span<const std::byte>> spans(batch, bytes_of(payload));
+        for (auto _ : state) {
+            if constexpr (ZeroCopy) {
+                auto claim = p.claim(size);
+                if (!claim) {
+                    state.SkipWithError("claim");
+                    break;
+                }
+                std::memset(claim->data().data(), 'y', size);
+                if (!claim->commit().ok()) state.SkipWithError("commit");
+            } else if (batch == 1) {
+                if (!p.send(payload).ok()) state.SkipWithError("send");
+            } else if (p.send_batch(spans) != batch) {
+                state.SkipWithError("send_batch");
+            }
+        }
+        set_counters(state, state.iterations() * static_cast<int64_t>(batch), size);
+        return;
+    }
+    auto c = q.consumer("g", {.kind = shmq::GroupKind::exclusive,
+                              .max_in_flight = static_cast<uint32_t>(std::max<std::size_t>(256, batch)),
+                              .at_most_once = How == Settle::at_most_once});
+    std::vector<shmq::Message> msgs(batch);
+    std::vector<std::byte> out(size);
+    for (auto _ : state) {
+        for (std::size_t got = 0; got < batch;) {
+            shmq::Status err;
+            const std::size_t n = batch == 1 ? [&] {
+                auto m = c.receive(kTwoTimeout);
+                if (!m) {
+                    err = m.code();
+                    return std::size_t{0};
+                }
+                msgs[0] = std::move(m.value());
+                return std::size_t{1};
+            }()
+                                             : c.receive_batch(std::span(msgs).subspan(0, batch - got), kTwoTimeout, &err);
+            if (n == 0) {
+                state.SkipWithError(err.message());
+                break;
+            }
+            const std::span<shmq::Message> taken(msgs.data(), n);
+            for (auto& m : taken) std::memcpy(out.data(), m.data().data(), m.data().size());
+            if constexpr (How == Settle::ack_each) {
+                for (auto& m : taken)
+                    if (!m.ack().ok()) state.SkipWithError("ack");
+            } else if constexpr (How == Settle::ack_all) {
+                if (shmq::ack_all(taken) != n) state.SkipWithError("ack_all");
+            } else {
+                for (auto& m : taken) m = shmq::Message();
+            }
+            got += n;
+        }
+    }
+    benchmark::DoNotOptimize(out.data());
+    set_counters(state, state.iterations() * static_cast<int64_t>(batch), size);
+}
+
+void BM_TwoThreads_SendReceiveAck(benchmark::State& s) { two_threads<Settle::ack_each>(s); }
+void BM_TwoThreads_SendReceiveAtMostOnce(benchmark::State& s) { two_threads<Settle::at_most_once>(s); }
+void BM_TwoThreads_ClaimCommitReceiveAtMostOnce(benchmark::State& s) { two_threads<Settle::at_most_once, true>(s); }
+void BM_TwoThreads_BatchAckAll(benchmark::State& s) { two_threads<Settle::ack_all>(s); }
+void BM_TwoThreads_BatchAtMostOnce(benchmark::State& s) { two_threads<Settle::at_most_once>(s); }
+
+#define SHMQ_TWO_THREADS(fn) \
+    BENCHMARK(fn)->Threads(2)->UseRealTime()->Setup(two_setup)->Teardown(two_teardown)->ArgNames({"size", "batch"})
+
+SHMQ_TWO_THREADS(BM_TwoThreads_SendReceiveAck)->Args({64, 1})->Args({1024, 1});
+SHMQ_TWO_THREADS(BM_TwoThreads_SendReceiveAtMostOnce)->Args({64, 1})->Args({1024, 1});
+SHMQ_TWO_THREADS(BM_TwoThreads_ClaimCommitReceiveAtMostOnce)->Args({64, 1});
+SHMQ_TWO_THREADS(BM_TwoThreads_BatchAckAll)->Args({64, 64});
+SHMQ_TWO_THREADS(BM_TwoThreads_BatchAtMostOnce)->Args({64, 64});
 
 }  // namespace
 

@@ -15,7 +15,7 @@ namespace detail {
 
 namespace {
 constexpr int kSpinBeforeSleep = 256;
-constexpr uint64_t kReleaseEvery = 16;    // slots between incremental releases (a power of two)
+constexpr uint64_t kReleaseEvery = 32;    // slots between incremental releases (a power of two)
 constexpr uint64_t kPrefetchBytes = 256;  // of the next slot, prefetched for writing
 constexpr int64_t kSleepSliceNs = 100'000'000;  // re-check deletion and dead lock holders this often
 }  // namespace
@@ -31,6 +31,12 @@ uint32_t ProducerCore::choose_partition(std::string_view key) noexcept {
 }
 
 Status ProducerCore::claim_slot(uint32_t& p, bool may_switch, Millis timeout, uint64_t& offset) noexcept {
+    // Fast path: room in the chosen partition.
+    if (ring::try_claim(views[p].ring, me.id(), offset) == ring::ClaimResult::claimed) return Errc::ok;
+    return claim_slot_slow(p, may_switch, timeout, offset);
+}
+
+Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeout, uint64_t& offset) noexcept {
     Region& r = *region;
     const uint32_t parts = r.partitions();
     auto attempt = [&](uint32_t q) -> int {  // 1 claimed, 0 full, -1 corrupt

@@ -22,6 +22,7 @@ struct ProducerCore {
     // room), applying the queue's on_full policy. On success `p` and `offset`
     // name the claimed slot.
     Status claim_slot(uint32_t& p, bool may_switch, Millis timeout, uint64_t& offset) noexcept;
+    Status claim_slot_slow(uint32_t& p, bool may_switch, Millis timeout, uint64_t& offset) noexcept;  // full, or corrupt
     // Writes the header, commits, and wakes sleeping consumers.
     Status publish(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len) noexcept;
     uint32_t choose_partition(std::string_view key) noexcept;

@@ -30,5 +30,6 @@ void register_groups(CLI::App& app);
 void register_produce(CLI::App& app);
 void register_consume(CLI::App& app);
 void register_dlq(CLI::App& app);
+void register_bench(CLI::App& app);
 
 }  // namespace shmq::cli

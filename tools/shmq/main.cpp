@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
     register_produce(app);
     register_consume(app);
     register_dlq(app);
+    register_bench(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
