@@ -184,13 +184,31 @@ void ConsumerCore::fill(Message& m, uint32_t p, const ring::Delivered& d) noexce
     ++delivered_since_scan;
 }
 
-void ConsumerCore::release() noexcept {
-    const uint32_t before = refs.fetch_sub(1, std::memory_order_acq_rel);
-    if (before == 1) {
+void ConsumerCore::release(uint32_t n) noexcept {
+    const uint32_t before = refs.fetch_sub(n, std::memory_order_acq_rel);
+    if (before == n) {
         delete this;  // handle and every message gone
         return;
     }
-    if (before == options.max_in_flight + 1) sys::futex_wake_all(refs);  // a receive may wait for room
+    // A receive may wait for room (refs fell to or below max_in_flight + 1).
+    if (before > options.max_in_flight && before - n <= options.max_in_flight) sys::futex_wake_all(refs);
+}
+
+std::size_t ConsumerCore::receive_batch(std::span<Message> out, Millis timeout, Status* error) noexcept {
+    if (out.empty()) return 0;
+    for (auto& m : out)
+        if (!m.settled_) (void)m.nack();  // documented: what the caller left unsettled goes back
+    auto first = receive(timeout);
+    if (!first) {
+        if (error != nullptr) *error = first.code();
+        return 0;
+    }
+    out[0] = std::move(first.value());
+    std::size_t n = 1;
+    // The rest: only what is ready, within the prefetch limit, no clock, no waiting.
+    while (n < out.size() && refs.load(std::memory_order_relaxed) <= options.max_in_flight && try_once(out[n])) ++n;
+    calls_since_maintenance += static_cast<uint32_t>(n - 1);
+    return n;
 }
 
 Status ConsumerCore::settle_ack(Message& m) noexcept {
@@ -278,22 +296,47 @@ Consumer::~Consumer() {
 
 Result<Message> Consumer::receive(Millis timeout) noexcept { return core_->receive(timeout); }
 std::size_t Consumer::receive_batch(std::span<Message> out, Millis timeout, Status* error) noexcept {
-    std::size_t n = 0;
-    for (; n < out.size(); ++n) {
-        auto m = core_->receive(n == 0 ? timeout : Millis(0));
-        if (!m) {
-            if (n == 0 && error != nullptr) *error = m.code();
-            break;
-        }
-        out[n] = std::move(m.value());
-    }
-    return n;
+    return core_->receive_batch(out, timeout, error);
 }
 
 std::size_t ack_all(std::span<Message> messages) noexcept {
+    // Ack every entry first, then move each touched partition's floor once
+    // and drop each consumer's references once: the per-message cost is the
+    // entry CAS alone. Messages from different consumers may be mixed.
     std::size_t acked = 0;
-    for (auto& m : messages)
-        if (!m.settled_ && m.ack().ok()) ++acked;
+    std::size_t i = 0;
+    while (i < messages.size()) {
+        detail::ConsumerCore* core = nullptr;
+        uint32_t settled = 0;
+        uint32_t touched[8];
+        uint32_t n_touched = 0;
+        bool overflow = false;
+        std::size_t j = i;
+        for (; j < messages.size(); ++j) {
+            Message& m = messages[j];
+            if (m.settled_ || m.core_ == nullptr) continue;
+            if (core == nullptr) core = m.core_;
+            if (m.core_ != core) break;  // another consumer: next round
+            m.settled_ = true;
+            ++settled;
+            const auto& view = core->views[m.partition_];
+            if (ring::ack(view, m.offset_, m.lease_, /*advance=*/false) == ring::SettleResult::ok) ++acked;
+            bool seen = false;
+            for (uint32_t t = 0; t < n_touched; ++t) seen |= touched[t] == m.partition_;
+            if (!seen) {
+                if (n_touched < std::size(touched)) touched[n_touched++] = m.partition_;
+                else overflow = true;
+            }
+        }
+        if (core != nullptr) {
+            if (overflow)
+                for (const auto& view : core->views) ring::advance_floor(view);
+            else
+                for (uint32_t t = 0; t < n_touched; ++t) ring::advance_floor(core->views[touched[t]]);
+            core->release(settled);  // may delete the core: nothing after this touches it
+        }
+        i = j;
+    }
     return acked;
 }
 

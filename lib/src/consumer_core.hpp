@@ -53,7 +53,8 @@ struct ConsumerCore {
     void fill(Message& m, uint32_t p, const ring::Delivered& d) noexcept;
     Status settle_ack(Message& m) noexcept;
     Status settle_nack(Message& m, Millis delay) noexcept;
-    void release() noexcept;  // drops one reference; the last one deletes the core
+    void release(uint32_t n = 1) noexcept;  // drops n references; the last one deletes the core
+    std::size_t receive_batch(std::span<Message> out, Millis timeout, Status* error) noexcept;
 };
 
 }  // namespace shmq::detail
