@@ -1,0 +1,36 @@
+// Reports of `shmq bench`: the JSON contract (read by other tools) and the
+// human tables. JSON: shmq's figures at the top level, each baseline under
+// baselines.<name> with the same keys (or {"skipped": reason}), and shmq's
+// ratio to each baseline under ratios.<name>; latencies in nanoseconds
+// (min_ns, p50_ns, p90_ns, p99_ns, p999_ns, p9999_ns, max_ns), throughput
+// as msgs_per_s and mb_per_s; plus the parameters and the machine.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+#include "runs.hpp"
+
+namespace shmq::cli::bench {
+
+// One parameter of the run: its key and its JSON value (already encoded).
+struct Param {
+    std::string key, json;
+};
+Param param(const std::string& key, double v);
+Param param(const std::string& key, uint64_t v);
+Param param(const std::string& key, int v);
+Param param(const std::string& key, const std::string& v);
+Param param(const std::string& key, const std::vector<std::string>& v);
+
+// `bench` is "latency" or "wakeup"; outcomes[0] is shmq.
+std::string latency_json(const std::string& bench, const std::vector<Param>& params, const Machine& m,
+                         const std::vector<LatencyOutcome>& outcomes);
+std::string latency_table(const std::string& title, const std::vector<LatencyOutcome>& outcomes, bool show_asleep);
+
+std::string throughput_json(const std::vector<Param>& params, const Machine& m, std::size_t size,
+                            const std::vector<ThroughputOutcome>& outcomes);
+std::string throughput_table(const std::string& title, std::size_t size, const std::vector<ThroughputOutcome>& outcomes);
+
+}  // namespace shmq::cli::bench

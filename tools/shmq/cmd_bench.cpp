@@ -1,0 +1,309 @@
+// shmq bench latency|throughput|wakeup: shmq's speed beside the hardware
+// limit and the usual alternatives, all measured in the same run, with the
+// same message size and pinning (see tools/shmq/bench/).
+//
+//   shmq bench latency [--size BYTES] [--count N] [--rate MSG_PER_S] [--json]
+//   shmq bench throughput [--size BYTES] [--producers P] [--consumers C] [--partitions N]
+//       [--group shared|exclusive] [--ack none|each|batch] [--batch N] [--seconds S] [--json]
+//   shmq bench wakeup [--count N] [--json]
+// Common: --baselines all|none|NAME,NAME... (bare, boost_mq, posix_mq, pipe,
+// socketpair; wakeup also futex), --rounds R, --json-file PATH (write the
+// JSON there and print the table).
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "bench/harness.hpp"
+#include "bench/report.hpp"
+#include "bench/runs.hpp"
+#include "command.hpp"
+
+namespace shmq::cli {
+
+namespace {
+
+using namespace bench;
+
+constexpr std::size_t kMaxSize = std::size_t{16} << 20;
+
+std::vector<std::string> parse_baselines(const std::string& list, Use use, const char* verb) {
+    const auto& known = known_baselines(use);
+    std::vector<std::string> out{"shmq"};
+    if (list == "all") {
+        out.insert(out.end(), known.begin(), known.end());
+        return out;
+    }
+    if (list == "none") return out;
+    std::stringstream ss(list);
+    for (std::string name; std::getline(ss, name, ',');) {
+        if (name.empty()) continue;
+        if (std::find(known.begin(), known.end(), name) == known.end()) {
+            std::string names;
+            for (const auto& k : known) names += (names.empty() ? "" : ", ") + k;
+            if (name == "futex")
+                throw CommandError(2, "--baselines: futex is a baseline of `shmq bench wakeup` only");
+            throw CommandError(2, "--baselines: unknown baseline '" + name + "' for `shmq bench " + verb +
+                                      "`; use all, none, or a comma list of " + names);
+        }
+        if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+    }
+    return out;
+}
+
+void check_size(std::size_t size, std::size_t min) {
+    if (size < min || size > kMaxSize)
+        throw CommandError(2, "--size " + std::to_string(size) + " is out of range; use " + std::to_string(min) + ".." +
+                                  std::to_string(kMaxSize) + " bytes");
+}
+
+void check_rounds(int rounds) {
+    if (rounds < 1 || rounds > 100) throw CommandError(2, "--rounds must be 1..100");
+}
+
+std::string cpu_list(const std::vector<int>& cpus) {
+    std::string s;
+    for (int c : cpus) s += (s.empty() ? "" : ",") + std::to_string(c);
+    return s;
+}
+
+// Runs `body` with the cleanup handlers in place; turns bench errors into
+// one-line command errors and removes whatever the run created.
+template <class F>
+void guarded(F&& body) {
+    install_cleanup_handlers();
+    sweep_stale();
+    (void)allowed_cpus();  // remember the affinity we started with
+    struct Cleanup {
+        ~Cleanup() { cleanup_all(); }
+    } cleanup;
+    try {
+        body();
+    } catch (const BenchError& e) {
+        throw CommandError(1, std::string("bench: ") + e.what());
+    } catch (const Error& e) {
+        throw CommandError(1, std::string("bench: ") + e.what());
+    }
+}
+
+void print(const std::string& s) {
+    std::fwrite(s.data(), 1, s.size(), stdout);
+    std::fflush(stdout);
+}
+
+// --json prints the JSON; --json-file PATH writes it there and prints the table.
+void emit(bool json, const std::string& json_file, const std::string& json_text, const std::string& table) {
+    if (!json_file.empty()) {
+        FILE* f = std::fopen(json_file.c_str(), "w");
+        if (!f || std::fwrite(json_text.data(), 1, json_text.size(), f) != json_text.size() || std::fclose(f) != 0)
+            throw CommandError(1, "cannot write " + json_file);
+    }
+    print(json ? json_text : table);
+}
+
+void check_json_file(const std::string& path) {
+    if (path.empty()) return;
+    FILE* f = std::fopen(path.c_str(), "a");
+    if (!f) throw CommandError(2, "--json-file: cannot write " + path);
+    std::fclose(f);
+}
+
+void register_latency(CLI::App& bench) {
+    struct Args {
+        std::size_t size = 64;
+        uint64_t count = 100000;
+        double rate = 0;
+        int rounds = 5;
+        uint32_t capacity = 1024;
+        bool wait = false, json = false;
+        std::string baselines = "all", json_file;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd = bench.add_subcommand("latency", "One-way latency: a ping-pong between two processes on two CPUs");
+    cmd->add_option("--size", a->size, "Message size in bytes")->default_val(64);
+    cmd->add_option("--count", a->count, "Round trips measured per transport")->default_val(100000);
+    cmd->add_option("--rate", a->rate,
+                    "Start round trips at this fixed rate (msg/s), timing each from its intended start (no coordinated omission)");
+    cmd->add_option("--rounds", a->rounds, "Interleaved rounds the count is split into")->default_val(5);
+    cmd->add_option("--capacity", a->capacity, "Slots per queue (power of two; capped at 64 MiB of slots)")->default_val(1024);
+    cmd->add_flag("--wait", a->wait, "shmq receiver calls receive(kForever) instead of spinning on receive(0ms)");
+    cmd->add_option("--baselines", a->baselines, "all, none, or a comma list of bare,boost_mq,posix_mq,pipe,socketpair")
+        ->default_val("all");
+    cmd->add_flag("--json", a->json, "Print JSON");
+    cmd->add_option("--json-file", a->json_file, "Also write the JSON to this file (and print the table)");
+    cmd->callback([a] {
+        check_size(a->size, 1);
+        if (a->count < 1) throw CommandError(2, "--count must be at least 1");
+        if (!(a->rate >= 0)) throw CommandError(2, "--rate must be 0 (back to back) or more");
+        check_rounds(a->rounds);
+        if (a->capacity < 16 || a->capacity > (1u << 24) || (a->capacity & (a->capacity - 1)) != 0)
+            throw CommandError(2, "--capacity must be a power of two, 16..16777216");
+        LatencyConfig cfg;
+        cfg.capacity = a->capacity;
+        cfg.size = a->size;
+        cfg.count = a->count;
+        cfg.rate = a->rate;
+        cfg.rounds = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(a->rounds), a->count));
+        cfg.poll = !a->wait;
+        cfg.transports = parse_baselines(a->baselines, Use::latency, "latency");
+        check_json_file(a->json_file);
+        guarded([&] {
+            const Machine m = machine_facts();
+            const auto out = run_latency(cfg);
+            const std::string json =
+                latency_json("latency",
+                             {param("size", uint64_t{cfg.size}), param("count", cfg.count), param("rate", cfg.rate),
+                              param("rounds", cfg.rounds), param("receive", std::string(cfg.poll ? "poll" : "wait")),
+                              param("capacity", uint64_t{pick_depth(cfg.size, cfg.capacity)}),
+                              param("one_way", std::string(cfg.rate > 0 ? "(reply - intended start)/2" : "round_trip/2")),
+                              param("baselines", std::vector<std::string>(cfg.transports.begin() + 1, cfg.transports.end()))},
+                             m, out);
+            std::string title = "shmq bench latency: one-way ns (round trip / 2), " + std::to_string(cfg.size) +
+                                "-byte messages, " + std::to_string(cfg.count) + " round trips per transport in " +
+                                std::to_string(cfg.rounds) + " interleaved rounds, CPUs " + cpu_list(m.cpus);
+            if (cfg.rate > 0) title += ", " + std::to_string(static_cast<uint64_t>(cfg.rate)) + " msg/s timed from intended start";
+            emit(a->json, a->json_file, json, latency_table(title, out, false));
+        });
+    });
+}
+
+void register_throughput(CLI::App& bench) {
+    struct Args {
+        std::size_t size = 64;
+        int producers = 1, consumers = 1, rounds = 3;
+        uint32_t partitions = 0, batch = 1, capacity = 4096;
+        std::string group = "exclusive", ack = "none", baselines = "all", json_file;
+        double seconds = 2;
+        bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd = bench.add_subcommand("throughput", "Messages/s and MB/s from producers to consumers, each a process");
+    cmd->add_option("--size", a->size, "Message size in bytes")->default_val(64);
+    cmd->add_option("--producers", a->producers, "Producer processes")->default_val(1);
+    cmd->add_option("--consumers", a->consumers, "Consumer processes")->default_val(1);
+    cmd->add_option("--partitions", a->partitions, "Partitions of the queue (default: max(producers, consumers))");
+    cmd->add_option("--group", a->group, "Group kind: exclusive or shared")->default_val("exclusive");
+    cmd->add_option("--ack", a->ack, "none (at-most-once), each (ack per message) or batch (receive_batch + ack_all)")
+        ->default_val("none");
+    cmd->add_option("--batch", a->batch, "Messages per send_batch/receive_batch call (1: one call per message)")->default_val(1);
+    cmd->add_option("--capacity", a->capacity, "Slots per partition, also the depth of the baselines")->default_val(4096);
+    cmd->add_option("--seconds", a->seconds, "Measured seconds per transport (split over the rounds)")->default_val(2);
+    cmd->add_option("--rounds", a->rounds, "Interleaved rounds")->default_val(3);
+    cmd->add_option("--baselines", a->baselines, "all, none, or a comma list of bare,boost_mq,posix_mq,pipe,socketpair")
+        ->default_val("all");
+    cmd->add_flag("--json", a->json, "Print JSON");
+    cmd->add_option("--json-file", a->json_file, "Also write the JSON to this file (and print the table)");
+    cmd->callback([a] {
+        check_size(a->size, 1);
+        if (a->producers < 1 || a->producers > 32) throw CommandError(2, "--producers must be 1..32");
+        if (a->consumers < 1 || a->consumers > 32) throw CommandError(2, "--consumers must be 1..32");
+        ThroughputConfig cfg;
+        if (a->group == "shared") cfg.kind = GroupKind::shared;
+        else if (a->group != "exclusive")
+            throw CommandError(2, "--group '" + a->group + "' is unknown; use exclusive or shared");
+        if (a->ack == "none") cfg.ack = AckMode::none;
+        else if (a->ack == "each") cfg.ack = AckMode::each;
+        else if (a->ack == "batch") cfg.ack = AckMode::batch;
+        else throw CommandError(2, "--ack '" + a->ack + "' is unknown; use none, each or batch");
+        if (a->batch < 1 || a->batch > 4096) throw CommandError(2, "--batch must be 1..4096");
+        if (a->capacity < 16 || a->capacity > (1u << 24) || (a->capacity & (a->capacity - 1)) != 0)
+            throw CommandError(2, "--capacity must be a power of two, 16..16777216");
+        if (!(a->seconds > 0) || a->seconds > 3600) throw CommandError(2, "--seconds must be more than 0 and at most 3600");
+        check_rounds(a->rounds);
+        cfg.size = a->size;
+        cfg.producers = a->producers;
+        cfg.consumers = a->consumers;
+        cfg.partitions = a->partitions ? a->partitions : static_cast<uint32_t>(std::max(a->producers, a->consumers));
+        if (cfg.partitions > 1024) throw CommandError(2, "--partitions must be 1..1024");
+        cfg.batch = a->batch;
+        cfg.capacity = a->capacity;
+        cfg.seconds = a->seconds;
+        cfg.rounds = a->rounds;
+        cfg.transports = parse_baselines(a->baselines, Use::throughput, "throughput");
+        check_json_file(a->json_file);
+        guarded([&] {
+            const Machine m = machine_facts();
+            const auto out = run_throughput(cfg);
+            const uint32_t depth = pick_depth(cfg.size, cfg.capacity);
+            const std::string json = throughput_json(
+                {param("size", uint64_t{cfg.size}), param("producers", cfg.producers), param("consumers", cfg.consumers),
+                 param("partitions", uint64_t{cfg.partitions}), param("group", a->group), param("ack", a->ack),
+                 param("batch", uint64_t{cfg.batch}), param("capacity", uint64_t{depth}), param("seconds", cfg.seconds),
+                 param("rounds", cfg.rounds),
+                 param("baselines", std::vector<std::string>(cfg.transports.begin() + 1, cfg.transports.end()))},
+                m, cfg.size, out);
+            char secs[32];
+            std::snprintf(secs, sizeof secs, "%g", cfg.seconds);
+            const std::string title =
+                "shmq bench throughput: " + std::to_string(cfg.size) + "-byte messages, " + std::to_string(cfg.producers) +
+                " producer(s) -> " + std::to_string(cfg.consumers) + " consumer(s), " + std::to_string(cfg.partitions) +
+                " partition(s) x " + std::to_string(depth) + " slots, " + a->group + " group, ack " + a->ack + ", batch " +
+                std::to_string(cfg.batch) + "; " + secs + " s per transport in " + std::to_string(cfg.rounds) +
+                " interleaved rounds (median shown), CPUs " + cpu_list(m.cpus);
+            emit(a->json, a->json_file, json, throughput_table(title, cfg.size, out));
+        });
+    });
+}
+
+void register_wakeup(CLI::App& bench) {
+    struct Args {
+        std::size_t size = 64;
+        uint64_t count = 1000, gap_us = 1000;
+        int rounds = 3;
+        bool json = false;
+        std::string baselines = "all", json_file;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd = bench.add_subcommand("wakeup", "Latency from a publish to a consumer asleep on the futex");
+    cmd->add_option("--size", a->size, "Message size in bytes (at least 8: it carries the send time)")->default_val(64);
+    cmd->add_option("--count", a->count, "Messages measured per transport")->default_val(1000);
+    cmd->add_option("--gap-us", a->gap_us, "Pause before each message, so the consumer is asleep (plus up to 25% jitter)")
+        ->default_val(1000);
+    cmd->add_option("--rounds", a->rounds, "Interleaved rounds the count is split into")->default_val(3);
+    cmd->add_option("--baselines", a->baselines,
+                    "all, none, or a comma list of futex,bare,boost_mq,posix_mq,pipe,socketpair")
+        ->default_val("all");
+    cmd->add_flag("--json", a->json, "Print JSON");
+    cmd->add_option("--json-file", a->json_file, "Also write the JSON to this file (and print the table)");
+    cmd->callback([a] {
+        check_size(a->size, 8);
+        if (a->count < 1) throw CommandError(2, "--count must be at least 1");
+        if (a->gap_us < 100 || a->gap_us > 1'000'000) throw CommandError(2, "--gap-us must be 100..1000000");
+        check_rounds(a->rounds);
+        WakeupConfig cfg;
+        cfg.size = a->size;
+        cfg.count = a->count;
+        cfg.gap_us = a->gap_us;
+        cfg.rounds = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(a->rounds), a->count));
+        cfg.transports = parse_baselines(a->baselines, Use::wakeup, "wakeup");
+        check_json_file(a->json_file);
+        guarded([&] {
+            const Machine m = machine_facts();
+            const auto out = run_wakeup(cfg);
+            const std::string json =
+                latency_json("wakeup",
+                             {param("size", uint64_t{cfg.size}), param("count", cfg.count), param("gap_us", cfg.gap_us),
+                              param("rounds", cfg.rounds),
+                              param("baselines", std::vector<std::string>(cfg.transports.begin() + 1, cfg.transports.end()))},
+                             m, out);
+            const std::string title =
+                "shmq bench wakeup: ns from publish to the return of a receiver that was asleep, " + std::to_string(cfg.size) +
+                "-byte messages, " + std::to_string(cfg.count) + " per transport, " + std::to_string(cfg.gap_us) +
+                " us (+0-25%) apart, in " + std::to_string(cfg.rounds) + " interleaved rounds, CPUs " + cpu_list(m.cpus) +
+                " (asleep: receiver seen sleeping just before the publish)";
+            emit(a->json, a->json_file, json, latency_table(title, out, true));
+        });
+    });
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app) {
+    auto* bench = app.add_subcommand("bench", "Measure shmq beside a bare cache-line hand-off and the usual IPC alternatives");
+    bench->require_subcommand(1);
+    register_latency(*bench);
+    register_throughput(*bench);
+    register_wakeup(*bench);
+}
+
+}  // namespace shmq::cli
