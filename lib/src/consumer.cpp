@@ -20,6 +20,7 @@ constexpr uint64_t kMembershipCheckNs = 1'000'000'000;  // members' liveness, wi
 constexpr uint64_t kHandoffRetryNs = 10'000'000;        // waiting for a partition's previous owner
 constexpr uint64_t kMaxScanIntervalNs = 250'000'000;
 constexpr uint32_t kMaintenanceEvery = 256;  // receives between clock reads while messages flow
+constexpr uint64_t kFloorEvery = 16;         // acks between floor updates (a power of two)
 }  // namespace
 
 ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_name, const ConsumerOptions& o)
@@ -109,13 +110,14 @@ void ConsumerCore::rebalance(uint64_t now) noexcept {
         return true;
     });
     std::sort(partitions.begin(), partitions.end());
-    if (released) sys::ring_doorbell(r.header().consumer_doorbell, r.header().consumer_waiters);
+    if (released) wake_consumers(r);
     next_membership_ns = now + (wanted.empty() ? kMembershipCheckNs : kHandoffRetryNs);
 }
 
 void ConsumerCore::maintenance(uint64_t now) noexcept {
     calls_since_maintenance = 0;
     if (group.kind == GroupKind::exclusive) rebalance(now);
+    for (uint32_t p : partitions) ring::advance_floor(views[p]);  // acks that did not publish it
     if (now < next_scan_ns) return;
     next_scan_ns = now + scan_interval_ns;
     force_retry_scan = true;
@@ -212,7 +214,13 @@ std::size_t ConsumerCore::receive_batch(std::span<Message> out, Millis timeout, 
 }
 
 Status ConsumerCore::settle_ack(Message& m) noexcept {
-    const auto rc = ring::ack(views[m.partition_], m.offset_, m.lease_);
+    const ring::PartitionView& v = views[m.partition_];
+    // The floor is published every kFloorEvery acks, or at once when this
+    // ack catches the group up (maintenance also advances it): writing it per
+    // ack would pull the line away from producers reading it for room.
+    const bool advance = (m.offset_ & (kFloorEvery - 1)) == kFloorEvery - 1 ||
+                         m.offset_ + 1 >= v.cursors->next.load(std::memory_order_relaxed);
+    const auto rc = ring::ack(v, m.offset_, m.lease_, advance);
     release();
     return rc == ring::SettleResult::ok ? Status(Errc::ok) : Status(Errc::lease_lost);
 }
@@ -266,6 +274,7 @@ Result<Message> ConsumerCore::receive(Millis timeout) noexcept {
         // Doorbell pattern (sys/futex.hpp): announce, snapshot, re-check, sleep.
         h.consumer_waiters.fetch_add(1, std::memory_order_seq_cst);
         const uint32_t seen = h.consumer_doorbell.load(std::memory_order_seq_cst);
+        h.consumer_wanted.store(1, std::memory_order_seq_cst);  // after the snapshot (ring_doorbell_once)
         maintenance(sys::coarse_monotonic_ns());
         const bool got = try_once(m);
         if (!got) {

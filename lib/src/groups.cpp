@@ -148,8 +148,7 @@ std::vector<uint32_t> group_members(const Region& r, uint32_t g) {
 
 void membership_changed(Region& r, uint32_t g) noexcept {
     r.group(g).member_gen.fetch_add(1, std::memory_order_seq_cst);
-    auto& h = r.header();
-    sys::ring_doorbell(h.consumer_doorbell, h.consumer_waiters);
+    wake_consumers(r);
 }
 
 void delete_group(Region& r, std::string_view name, const Participant& me) {
@@ -173,7 +172,7 @@ void delete_group(Region& r, std::string_view name, const Participant& me) {
     // Its hold is gone: let producers waiting for room reclaim.
     for (uint32_t p = 0; p < r.partitions(); ++p) {
         ring::reclaim(r, p, me.token());
-        sys::ring_doorbell(r.partition(p).space_doorbell, r.partition(p).space_waiters);
+        wake_producers(r.partition(p));
     }
 }
 

@@ -14,10 +14,10 @@ namespace shmq {
 namespace detail {
 
 namespace {
-constexpr int kSpinBeforeSleep = 256;
+constexpr int kSpinBeforeSleep = 256;  // x 32 pauses (~0.4 ms at ~50 ns a pause), then park
 constexpr uint64_t kReleaseEvery = 32;    // slots between incremental releases (a power of two)
 constexpr uint64_t kPrefetchBytes = 256;  // of the next slot, prefetched for writing
-constexpr int64_t kSleepSliceNs = 100'000'000;  // re-check deletion and dead lock holders this often
+constexpr int64_t kSleepSliceNs = 5'000'000;  // re-check room (wake-ups come in batches), deletion, dead lock holders
 }  // namespace
 
 ProducerCore::~ProducerCore() { detach_participant(*region, me); }
@@ -32,21 +32,22 @@ uint32_t ProducerCore::choose_partition(std::string_view key) noexcept {
 
 Status ProducerCore::claim_slot(uint32_t& p, bool may_switch, Millis timeout, uint64_t& offset) noexcept {
     // Fast path: room in the chosen partition.
-    if (ring::try_claim(views[p].ring, me.id(), offset) == ring::ClaimResult::claimed) return Errc::ok;
+    if (ring::try_claim(views[p].ring, me.id(), limits[p], offset) == ring::ClaimResult::claimed) return Errc::ok;
     return claim_slot_slow(p, may_switch, timeout, offset);
 }
 
 Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeout, uint64_t& offset) noexcept {
     Region& r = *region;
     const uint32_t parts = r.partitions();
+    uint64_t min_batch = 1;  // while spinning: wait for a batch of room (see ring::reclaim)
     auto attempt = [&](uint32_t q) -> int {  // 1 claimed, 0 full, -1 corrupt
         const ring::RingRef& ring = views[q].ring;
         for (;;) {
-            switch (ring::try_claim(ring, me.id(), offset)) {
+            switch (ring::try_claim(ring, me.id(), limits[q], offset)) {
                 case ring::ClaimResult::claimed: p = q; return 1;
                 case ring::ClaimResult::corrupt: return -1;
                 case ring::ClaimResult::full:
-                    if (!ring::reclaim(r, q, me.token())) return 0;
+                    if (!ring::reclaim(r, q, me.token(), min_batch)) return 0;
                     break;  // released slots: try again
             }
         }
@@ -57,7 +58,7 @@ Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeou
         return rc;
     };
 
-    int rc = attempt_any();
+    int rc = attempt_any();  // any room at all decides reject/timeout(0)
     if (rc == 1) return Errc::ok;
     auto& pc = r.partition(p);
     if (rc < 0) return Errc::region_corrupt;
@@ -70,10 +71,12 @@ Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeou
         pc.timeouts.fetch_add(1, std::memory_order_relaxed);
         return Errc::timeout;
     }
+    min_batch = ring::release_batch(r.capacity());
     for (int spin = 0; spin < kSpinBeforeSleep; ++spin) {
-        sys::cpu_relax();
+        for (int i = 0; i < 32; ++i) sys::cpu_relax();  // let the consumers work; do not steal their lines
         if ((rc = attempt_any()) != 0) return rc > 0 ? Status(Errc::ok) : Status(Errc::region_corrupt);
     }
+    min_batch = 1;  // asleep: any room will do (the wake-up itself waits for a batch)
     const uint64_t start = sys::monotonic_ns();
     const bool forever = timeout == kForever;
     const uint64_t limit = forever ? UINT64_MAX : static_cast<uint64_t>(timeout.count()) * 1'000'000ull;
@@ -82,6 +85,7 @@ Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeou
         // Doorbell pattern (sys/futex.hpp): announce, snapshot, re-check, sleep.
         pc.space_waiters.fetch_add(1, std::memory_order_seq_cst);
         const uint32_t seen = pc.space_doorbell.load(std::memory_order_seq_cst);
+        pc.space_wanted.store(1, std::memory_order_seq_cst);  // after the snapshot (ring_doorbell_once)
         rc = attempt_any();
         if (rc == 0) {
             if (r.deleted()) rc = -2;
@@ -116,13 +120,13 @@ Status ProducerCore::publish(uint32_t p, uint64_t offset, uint32_t payload_len, 
     slot.publish_unix_ns = sys::coarse_unix_ns();
     const ring::PartitionView& v = views[p];
     if (!ring::commit(v.ring, offset)) return Errc::claim_aborted;
-    auto& h = r.header();
-    sys::ring_doorbell(h.consumer_doorbell, h.consumer_waiters);  // after the seq_cst commit CAS
+    wake_consumers(r);  // after the seq_cst commit CAS
     // The message is out; now the housekeeping, off the consumer's path.
-    // (a) Release finished slots a few at a time: the stores that hand each
-    // slot line back to us then overlap with other work instead of stalling
-    // one unlucky send for a whole lap's worth of them.
-    if ((offset & (kReleaseEvery - 1)) == kReleaseEvery - 1) ring::reclaim(r, p, me.token());
+    // (a) Nearing the end of the room we know of: advance head now (reads
+    // the groups' floors), so the next sends do not hit a full ring.
+    if (offset + 1 + ring::release_batch(v.ring.capacity) >= limits[p] &&
+        (offset & (kReleaseEvery - 1)) == kReleaseEvery - 1)
+        ring::reclaim(r, p, me.token());
     // (b) Ask for the next slot's lines in exclusive state now, so the next
     // send's payload stores do not wait for them under its commit.
     const std::byte* next = v.slot_base(offset + 1);
@@ -222,8 +226,7 @@ void Claim::abort() noexcept {
     detail::ProducerCore* c = std::exchange(core_, nullptr);
     ring::abort_claim(c->views[partition_].ring, offset_);
     c->region->partition(partition_).aborted.fetch_add(1, std::memory_order_relaxed);
-    auto& h = c->region->header();
-    sys::ring_doorbell(h.consumer_doorbell, h.consumer_waiters);
+    wake_consumers(*c->region);
 }
 
 }  // namespace shmq

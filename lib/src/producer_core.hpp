@@ -14,6 +14,7 @@ struct ProducerCore {
     std::shared_ptr<Region> region;
     Participant me;
     std::vector<ring::PartitionView> views;  // by partition index: cached addresses
+    std::vector<uint64_t> limits;            // by partition index: cached head + capacity (room)
     uint32_t round_robin = 0;
     uint32_t ops_since_heartbeat = 0;
 

@@ -61,6 +61,7 @@ Producer Queue::producer() {
     auto core = std::make_unique<detail::ProducerCore>();
     core->region = region_;
     for (uint32_t p = 0; p < region_->partitions(); ++p) core->views.push_back(ring::make_view(*region_, p));
+    core->limits.assign(region_->partitions(), 0);  // 0: read head at the first claim
     core->me = detail::attach_participant(*region_, layout::Role::producer, layout::kNoGroup, 0);
     return Producer(std::move(core));
 }

@@ -146,7 +146,7 @@ void Region::initialize(const layout::QueueParams& params) {
     h.lifecycle.store(static_cast<uint32_t>(layout::Lifecycle::live), std::memory_order_relaxed);
     auto init_ring = [](const ring::RingRef& ring) {
         for (uint64_t i = 0; i < ring.capacity; ++i) {
-            ring.state(i).store(ring::slot_state(i, ring::SlotKind::free), std::memory_order_relaxed);
+            ring.state(i).store(ring::initial_state(i, ring.capacity), std::memory_order_relaxed);
             ring.claim(i).store(ring::initial_claim(i, ring.capacity), std::memory_order_relaxed);
         }
     };

@@ -11,6 +11,7 @@
 
 #include "layout/layout.hpp"
 #include "shmq/shmq.hpp"
+#include "sys/futex.hpp"
 
 namespace shmq::detail {
 
@@ -124,5 +125,18 @@ private:
 
 // Bumps every doorbell of the region and wakes every sleeper (deletion, corruption).
 void wake_all_sleepers(const Region& r) noexcept;
+
+// Something became available to consumers (a commit, a retry, an ownership
+// change): wake sleeping consumers, with one FUTEX_WAKE per sleep however
+// often this is called (sys::ring_doorbell_once). Call after the seq_cst
+// operation that made it available.
+inline void wake_consumers(const Region& r) noexcept {
+    auto& h = r.header();
+    sys::ring_doorbell_once(h.consumer_doorbell, h.consumer_waiters, h.consumer_wanted);
+}
+// Room appeared in partition p: wake producers waiting for it.
+inline void wake_producers(layout::PartitionControl& pc) noexcept {
+    sys::ring_doorbell_once(pc.space_doorbell, pc.space_waiters, pc.space_wanted);
+}
 
 }  // namespace shmq::detail

@@ -66,18 +66,16 @@ uint64_t consume(detail::Region& r, const detail::Participant& me, uint64_t max,
     uint64_t done = 0;
     while (done < max) {
         const uint64_t s = ring.state(head).load(std::memory_order_acquire);
-        const auto kind = ring::slot_kind(s);
-        if (!ring::slot_is(s, head)) break;  // nothing more
-        if (kind == ring::SlotKind::free) {
-            // Unclaimed: nothing more. Claimed: a mover is copying in; wait
-            // for it, unless it is dead.
+        if (!ring::slot_is(s, head)) {
+            // Not published: nothing more, unless a mover is copying in; wait
+            // for it, or abort its claim if it is dead and look again.
             const uint32_t owner = ring::open_claimer(ring, head);
-            if (owner != 0 && detail::entry_liveness(r, owner - 1) != detail::Liveness::alive)
-                ring::abort_dead_claim(ring, head, owner);
-            if (ring::slot_kind(ring.state(head).load(std::memory_order_acquire)) != ring::SlotKind::aborted) break;
-            continue;  // aborted just now: release it below on the next turn
+            if (owner != 0 && detail::entry_liveness(r, owner - 1) != detail::Liveness::alive &&
+                ring::abort_dead_claim(ring, head, owner))
+                continue;
+            break;
         }
-        if (kind == ring::SlotKind::committed) {
+        if (ring::slot_kind(s) == ring::SlotKind::committed) {
             DeadLetter letter;
             if (!read_letter(r, head, letter)) break;
             if (redrive != nullptr) {
@@ -90,8 +88,7 @@ uint64_t consume(detail::Region& r, const detail::Participant& me, uint64_t max,
             }
             ++done;
         }
-        ring::release_slot(ring, head);
-        // release: movers that see the new head also see the slot freed.
+        // release: movers that acquire the new head may overwrite this slot.
         c.head.store(++head, std::memory_order_release);
     }
     return done;

@@ -104,7 +104,7 @@ enum class Lifecycle : uint32_t { live = 1, deleted = 2, corrupt = 3 };
 //   8    layout_version   12 header_size   16 region_size   24 queue_epoch
 //   32   created_unix_ns  40 lifecycle (atomic)  44 reserved
 //   64   params (64)      128 sections (128)    256 name[64]  320 reserved
-//   1024 consumer_doorbell, consumer_waiters     (own cache line)
+//   1024 consumer_doorbell, consumer_waiters, consumer_wanted (own cache line)
 //   1088 admin_lock                               (own cache line)
 //   1152 dlq_doorbell                             (own cache line)
 struct alignas(kSectionAlign) RegionHeader {
@@ -127,6 +127,7 @@ struct alignas(kSectionAlign) RegionHeader {
     // its (seq_cst) commit CAS and, if non-zero, bumps and wakes the doorbell.
     alignas(kCacheLine) std::atomic<uint32_t> consumer_doorbell;
     std::atomic<uint32_t> consumer_waiters;
+    std::atomic<uint32_t> consumer_wanted;  // see sys::ring_doorbell_once: one FUTEX_WAKE per sleep
     // Group-table lock: serializes group create/delete. Word = owner token
     // (participant id | gen << 16), 0 when free; broken when the owner is dead.
     alignas(kCacheLine) std::atomic<uint64_t> admin_lock;
@@ -271,7 +272,7 @@ static_assert(offsetof(GroupPartition, delivered) == 2 * kCacheLine);
 //   line 0   0 tail (producer claim hint)
 //   line 1  64 head (all offsets < head are released; slots free for reuse)
 //           72 reclaim_lock (owner token; serializes head advance and group joins)
-//   line 2 128 space_doorbell 132 space_waiters (producers waiting for room)
+//   line 2 128 space_doorbell 132 space_waiters 136 space_wanted (producers waiting for room)
 //   line 3 192 rejected 200 aborted 208 timeouts 216 dropped 224.. reserved
 //
 // Invariants: head <= every active group's floor; head <= tail;
@@ -285,7 +286,10 @@ struct alignas(kCacheLine) PartitionControl {
     uint8_t pad1[kCacheLine - 16];
     std::atomic<uint32_t> space_doorbell;
     std::atomic<uint32_t> space_waiters;
-    uint8_t pad2[kCacheLine - 8];
+    // Set by a producer before it sleeps; the first waker exchanges it to 0,
+    // so one sleep costs one FUTEX_WAKE however many acks follow.
+    std::atomic<uint32_t> space_wanted;
+    uint8_t pad2[kCacheLine - 12];
     std::atomic<uint64_t> rejected;
     std::atomic<uint64_t> aborted;
     std::atomic<uint64_t> timeouts;

@@ -84,7 +84,7 @@ ReapReport reap_participant(Region& r, uint32_t index, uint32_t mover_id) noexce
     e.state.store(layout::participant_state(layout::participant_gen(s), layout::kParticipantFree),
                   std::memory_order_release);
     if (report.role == layout::Role::consumer && r.valid_group(report.group)) membership_changed(r, report.group);
-    sys::ring_doorbell(r.header().consumer_doorbell, r.header().consumer_waiters);
+    wake_consumers(r);
     sys::unlock_byte(r.probe_fd(), index);  // (5)
     return report;
 }

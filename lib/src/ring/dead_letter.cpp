@@ -25,7 +25,8 @@ DeadLetterResult dead_letter(detail::Region& r, uint32_t g, uint32_t p, uint64_t
 
     const RingRef dlq = dlq_ring(r);
     uint64_t pos = 0;
-    if (try_claim(dlq, mover_id, pos) != ClaimResult::claimed) {
+    uint64_t limit = 0;  // read the DLQ's head
+    if (try_claim(dlq, mover_id, limit, pos) != ClaimResult::claimed) {
         expected = moving;
         e.word.compare_exchange_strong(expected, retry, std::memory_order_acq_rel, std::memory_order_relaxed);
         gp.dlq_blocked.fetch_add(1, std::memory_order_relaxed);

@@ -114,7 +114,7 @@ SettleResult nack(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t w
     if (to_dlq && dead_letter(r, g, p, offset, retry, now_mono, mover_id) == DeadLetterResult::moved)
         return SettleResult::ok;
     gp.retry_pending.fetch_add(1, std::memory_order_seq_cst);
-    sys::ring_doorbell(r.header().consumer_doorbell, r.header().consumer_waiters);
+    detail::wake_consumers(r);
     return SettleResult::ok;
 }
 
@@ -152,7 +152,7 @@ bool revoke(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, D
     if (reason == DeadLetterReason::lease_expired) gp.expired.fetch_add(1, std::memory_order_relaxed);
     if (to_dlq && mover_id != 0 && dead_letter(r, g, p, offset, retry, now_mono, mover_id) == DeadLetterResult::moved) return true;
     gp.retry_pending.fetch_add(1, std::memory_order_seq_cst);
-    sys::ring_doorbell(r.header().consumer_doorbell, r.header().consumer_waiters);
+    detail::wake_consumers(r);
     return true;
 }
 

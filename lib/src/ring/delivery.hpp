@@ -33,6 +33,7 @@
 #include "ring/commit_protocol.hpp"
 #include "ring/lease_word.hpp"
 #include "ring/partition_view.hpp"
+#include "ring/reclaim.hpp"
 #include "sys/futex.hpp"
 
 namespace shmq::ring {
@@ -111,9 +112,18 @@ inline void advance_floor(const PartitionView& view) noexcept {
         if (o == floor) return;
         // (4) seq_cst: ordered before the space_waiters load below (doorbell pattern).
         if (gp.floor.compare_exchange_strong(floor, o, std::memory_order_seq_cst, std::memory_order_acquire)) break;
-        if (floor >= o) return;  // someone moved it further
+        if (floor >= o) return;  // someone moved it further (the failed CAS loaded it)
     }
-    sys::ring_doorbell(view.control->space_doorbell, view.control->space_waiters);
+    // Wake producers waiting for room only for a batch of it (or when this
+    // group has caught up): waking one per ack would make the producer
+    // sleep and wake once per message. A waiter not woken re-checks within
+    // its sleep slice. (Doorbell pattern: the floor CAS above is seq_cst.)
+    auto& pc = *view.control;
+    if (pc.space_waiters.load(std::memory_order_seq_cst) == 0) return;
+    const uint64_t head = pc.head.load(std::memory_order_relaxed);
+    const uint64_t floor_now = gp.floor.load(std::memory_order_relaxed);
+    if (floor_now - head >= release_batch(lap) || floor_now >= gp.next.load(std::memory_order_relaxed))
+        detail::wake_producers(pc);
 }
 
 inline SettleResult ack(const PartitionView& view, uint64_t offset, uint64_t word, bool advance) noexcept {

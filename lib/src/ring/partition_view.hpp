@@ -9,6 +9,7 @@
 #include "layout/layout.hpp"
 #include "region.hpp"
 #include "ring/commit_protocol.hpp"
+#include "ring/reclaim.hpp"
 
 namespace shmq::ring {
 
@@ -37,7 +38,7 @@ inline PartitionView make_view(const detail::Region& r, uint32_t p, uint32_t g =
     v.partition = p;
     v.mask = r.mask();
     v.key_offset = layout::kSlotHeaderBytes + r.payload_area();
-    v.ring = RingRef{&r.partition(p).tail, r.slot_base(p, 0), r.params().slot_size, r.capacity()};
+    v.ring = partition_ring(r, p);
     v.control = &r.partition(p);
     if (g != kNoGroupView) {
         v.cursors = &r.group_partition(g, p);

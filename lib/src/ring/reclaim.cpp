@@ -7,7 +7,7 @@
 
 namespace shmq::ring {
 
-bool reclaim(detail::Region& r, uint32_t p, uint64_t token) noexcept {
+bool reclaim(detail::Region& r, uint32_t p, uint64_t token, uint64_t min_batch) noexcept {
     auto& pc = r.partition(p);
     if (!detail::try_owner_lock(pc.reclaim_lock, token)) return false;
     const uint64_t head = pc.head.load(std::memory_order_relaxed);  // written only under the lock
@@ -23,15 +23,15 @@ bool reclaim(detail::Region& r, uint32_t p, uint64_t token) noexcept {
     // to what can be valid: never past the tail nor more than a lap ahead.
     uint64_t target = std::min({low, tail, head + r.capacity()});
     bool released = false;
-    if (low != UINT64_MAX && target > head) {
-        const RingRef ring = partition_ring(r, p);
-        for (uint64_t o = head; o < target; ++o) release_slot(ring, o);
-        // release: producers that see the new head also see the freed slots.
+    if (low != UINT64_MAX && target > head && target - head >= min_batch) {
+        // (1) release: a producer that acquires the new head writes over the
+        // released laps only after every reader's ack (the floors' CASes).
         pc.head.store(target, std::memory_order_release);
         released = true;
     }
     detail::owner_unlock(pc.reclaim_lock, token);
-    if (released) sys::ring_doorbell(pc.space_doorbell, pc.space_waiters);
+    // No wake-up here: the caller is a producer that wants the room itself;
+    // producers asleep for room are woken by the consumers' floor advances.
     return released;
 }
 

@@ -10,10 +10,11 @@
 namespace shmq::ring {
 
 inline RingRef partition_ring(const detail::Region& r, uint32_t p) noexcept {
-    return RingRef{&r.partition(p).tail, r.slot_base(p, 0), r.params().slot_size, r.capacity()};
+    return RingRef{&r.partition(p).tail, &r.partition(p).head, r.slot_base(p, 0), r.params().slot_size, r.capacity()};
 }
 inline RingRef dlq_ring(const detail::Region& r) noexcept {
-    return RingRef{&r.dlq().tail, r.dlq_slot_base(0), r.params().dlq_slot_size, r.params().dlq_capacity};
+    return RingRef{&r.dlq().tail, &r.dlq().head, r.dlq_slot_base(0), r.params().dlq_slot_size,
+                   r.params().dlq_capacity};
 }
 
 // True when a group of this status holds messages in the partitions.
@@ -23,13 +24,16 @@ constexpr bool group_holds(uint64_t state) {
 }
 
 // Advances head of partition p to the smallest floor of the groups that hold
-// it, releasing the slots in between, under the partition's reclaim lock
-// (try-lock: if another process holds it, it is doing this work). Wakes
-// producers waiting for room. Returns true when it released something.
-//
-// Redo-safety: head is stored only after every slot below it is released,
-// so a holder killed half-way leaves head unchanged and the next holder
-// releases the same range again (release_slot skips released slots).
-bool reclaim(detail::Region& r, uint32_t p, uint64_t token) noexcept;
+// it, under the partition's reclaim lock (try-lock: if another process holds
+// it, it is doing this work). Returns true when head moved. Slots are not touched: room is head + capacity, and a
+// producer's commit overwrites the finished lap (ring/commit_protocol.hpp).
+// head is one release store, so a holder killed half-way changed nothing.
+bool reclaim(detail::Region& r, uint32_t p, uint64_t token, uint64_t min_batch = 1) noexcept;
+
+// How many freed slots make it worth waking or reclaiming for a waiting
+// producer: an eighth of the ring, 1..256.
+constexpr uint64_t release_batch(uint64_t capacity) noexcept {
+    return capacity / 8 < 1 ? 1 : (capacity / 8 > 256 ? 256 : capacity / 8);
+}
 
 }  // namespace shmq::ring

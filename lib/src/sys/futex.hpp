@@ -25,4 +25,19 @@ inline void ring_doorbell(std::atomic<uint32_t>& bell, const std::atomic<uint32_
     }
 }
 
+// The same with a "wanted" flag, for wakers that may fire on every message:
+// the sleeper snapshots the bell, then sets wanted (seq_cst), re-checks and
+// sleeps; the first waker to exchange wanted back to 0 rings. A waker that
+// exchanged before the sleeper set wanted made its condition true before
+// the sleeper's re-check, which therefore sees it; a ring after the
+// snapshot makes the futex wait return at once.
+inline void ring_doorbell_once(std::atomic<uint32_t>& bell, const std::atomic<uint32_t>& waiters,
+                               std::atomic<uint32_t>& wanted) noexcept {
+    if (waiters.load(std::memory_order_seq_cst) != 0 && wanted.load(std::memory_order_seq_cst) != 0 &&
+        wanted.exchange(0, std::memory_order_seq_cst) != 0) {
+        bell.fetch_add(1, std::memory_order_seq_cst);
+        futex_wake_all(bell);
+    }
+}
+
 }  // namespace shmq::sys
