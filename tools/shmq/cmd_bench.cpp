@@ -301,6 +301,17 @@ void register_wakeup(CLI::App& bench) {
 void register_bench(CLI::App& app) {
     auto* bench = app.add_subcommand("bench", "Measure shmq beside a bare cache-line hand-off and the usual IPC alternatives");
     bench->require_subcommand(1);
+    bench->footer(
+        "Every run measures its baselines in the same process tree (a bare shared-memory\n"
+        "cache-line ping-pong, boost::interprocess::message_queue, POSIX mq, a pipe, a Unix\n"
+        "socketpair; a futex ping-pong for wakeup) and prints shmq's ratio to each.\n"
+        "JSON keys: min_ns..p9999_ns, max_ns, msgs_per_s, mb_per_s, baselines.<name>, ratios.\n\n"
+        "Examples:\n"
+        "  shmq bench latency --json\n"
+        "  shmq bench latency --rate 100000 --count 200000\n"
+        "  shmq bench throughput --size 64 --ack batch --group exclusive\n"
+        "  shmq bench wakeup\n"
+        "Method and results: docs/PERFORMANCE.md.");
     register_latency(*bench);
     register_throughput(*bench);
     register_wakeup(*bench);

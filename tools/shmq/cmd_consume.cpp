@@ -26,6 +26,15 @@ void register_consume(CLI::App& app) {
     cmd->add_option("--timeout-ms", args->timeout_ms, "Exit after this long without a message (default: never)");
     cmd->add_flag("--at-most-once", args->at_most_once, "Free each message at pickup (never redelivered)");
     cmd->add_flag("--nack", args->nack, "NACK every message instead of ACKing it (a failing worker)");
+    cmd->footer(
+        "Joins GROUP (creating it with --kind): each group sees every message; members of a\n"
+        "shared group compete per message, an exclusive group gives each partition to one\n"
+        "member (per-key order). Each message is ACKed after its line is written; one that is\n"
+        "not (the process dies) is redelivered after the lease or at once by shmqd.\n\n"
+        "Examples:\n"
+        "  shmq consume orders --group billing\n"
+        "  shmq consume orders --group audit --kind exclusive --timeout-ms 3000\n"
+        "  shmq consume jobs --group workers --count 1 --nack    (simulate a failing worker)");
     cmd->callback([args] {
         ConsumerOptions options;
         if (args->kind == "exclusive") options.kind = GroupKind::exclusive;

@@ -59,6 +59,14 @@ void register_create(CLI::App& app) {
     cmd->add_option("--dlq-capacity", args->options.dlq_capacity, "DLQ slots, a power of two")->default_val(1024);
     cmd->add_option("--max-participants", args->options.max_participants, "Most attached producers+consumers")
         ->default_val(128);
+    cmd->footer(
+        "Creates /dev/shm/shmq.NAME, sized once: partitions x capacity slots of max-message bytes,\n"
+        "a lease table per group and a DLQ. Messages with the same key go to the same partition\n"
+        "and keep their order. Fails if the queue exists (delete it first).\n\n"
+        "Examples:\n"
+        "  shmq create orders --partitions 4 --capacity 4096\n"
+        "  shmq create telemetry --max-message 256 --on-full reject\n"
+        "  shmq create jobs --lease-ms 60000 --max-deliveries 3 --mode 0660");
     cmd->callback([args] { run(*args); });
 }
 

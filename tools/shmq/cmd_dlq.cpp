@@ -98,6 +98,14 @@ void consume(const DlqArgs& a, bool redrive) {
 void register_dlq(CLI::App& app) {
     auto* dlq = app.add_subcommand("dlq", "The dead-letter queue: ls, peek, redrive, purge");
     dlq->require_subcommand(1);
+    dlq->footer(
+        "A message goes to the DLQ after --max-deliveries failed deliveries (nacks, expired\n"
+        "leases, dead consumers), with its key, partition, offset, deliveries and reason.\n\n"
+        "Examples:\n"
+        "  shmq dlq ls orders --json\n"
+        "  shmq dlq peek orders --count 10\n"
+        "  shmq dlq redrive orders        (after fixing the consumer)\n"
+        "  shmq dlq purge orders");
     auto add = [&](const char* verb, const char* help, auto run, bool json, bool count) {
         auto args = std::make_shared<DlqArgs>();
         auto* cmd = dlq->add_subcommand(verb, help);

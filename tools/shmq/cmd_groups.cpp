@@ -20,6 +20,14 @@ void register_groups(CLI::App& app) {
     auto* cmd = app.add_subcommand("groups", "List a queue's consumer groups, or delete one");
     cmd->add_option("NAME", args->name, "Queue name");
     cmd->add_flag("--json", args->json, "Machine-readable output");
+    cmd->footer(
+        "Per group: kind, members, partitions owned and the lag per partition (like\n"
+        "kafka-consumer-groups --describe). `groups delete` removes a group with no live\n"
+        "consumers, so it stops holding messages in the rings.\n\n"
+        "Examples:\n"
+        "  shmq groups orders\n"
+        "  shmq groups orders --json\n"
+        "  shmq groups delete orders billing");
     auto* rm = cmd->add_subcommand("delete", "Delete a group that has no live consumers");
     rm->add_option("NAME", del->name, "Queue name")->required();
     rm->add_option("GROUP", del->group, "Group name")->required();

@@ -11,6 +11,12 @@ void register_ls(CLI::App& app) {
     auto json = std::make_shared<bool>(false);
     auto* cmd = app.add_subcommand("ls", "List queues");
     cmd->add_flag("--json", *json, "Machine-readable output");
+    cmd->footer(
+        "One row per queue region in /dev/shm; reads the regions directly (no shmqd needed).\n"
+        "Numbers are abbreviated (1.2M) in the table and exact in --json (schema: docs/CLI.md).\n\n"
+        "Examples:\n"
+        "  shmq ls\n"
+        "  shmq ls --json | jq '.queues[] | select(.dlq_depth > 0) | .name'");
     cmd->callback([json] {
         Table table({"NAME", "PARTS", "CAPACITY", "DEPTH", "IN-FLIGHT", "GROUPS", "CONSUMERS", "PRODUCERS", "DLQ",
                      "SPILLED", "ON-FULL", "STATE"});

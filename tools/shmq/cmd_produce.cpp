@@ -16,6 +16,13 @@ void register_produce(CLI::App& app) {
     cmd->add_option("NAME", args->name, "Queue name")->required();
     cmd->add_option("--key", args->key, "Key of every message (same key, same partition)");
     cmd->add_option("--timeout-ms", args->timeout_ms, "How long to wait for room in a full queue (default: forever)");
+    cmd->footer(
+        "Sends each line (without its newline) as one message and exits at end of input. With\n"
+        "--on-full block a full queue makes it wait (up to --timeout-ms); a line that cannot be\n"
+        "sent stops it with exit 1, saying how many were sent.\n\n"
+        "Examples:\n"
+        "  seq 1 1000 | shmq produce orders\n"
+        "  echo 'resize 42' | shmq produce jobs --key photo-42 --timeout-ms 500");
     cmd->callback([args] {
         if (args->key.size() > kMaxKeyBytes)
             throw CommandError(2, "--key is " + std::to_string(args->key.size()) + " bytes; keys are at most 64");

@@ -1,6 +1,9 @@
-// shmq stat NAME [--json]: partitions, groups, participants and DLQ of a queue, read-only.
+// shmq stat NAME [--json] [--watch SECS]: partitions, groups, participants and
+// DLQ of a queue, with rates from counters sampled twice. Read-only.
+#include <cmath>
 #include <ctime>
 #include <iostream>
+#include <unistd.h>
 
 #include "command.hpp"
 #include "format.hpp"
@@ -15,41 +18,58 @@ std::string owner_cell(const inspect::GroupPartitionStats& p, GroupKind kind) {
     return p.owner_pid == 0 ? "none" : std::to_string(p.owner_pid);
 }
 
-void print_text(const inspect::QueueSnapshot& s) {
+std::string rate_cell(double per_s) { return human_count(static_cast<uint64_t>(std::llround(per_s))) + "/s"; }
+
+std::string age_cell(uint64_t ms) { return ms == 0 ? "-" : human_ms(ms); }
+
+void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
     const auto& o = s.options;
     std::cout << "queue " << s.name << " (" << s.state << "): " << o.partitions << " partition(s) x " << o.capacity
               << " slots of " << human_bytes(o.max_message) << ", on-full " << inspect::on_full_name(o.on_full)
               << ", lease " << human_ms(o.lease_ms) << ", max-deliveries " << o.max_deliveries << ", mode "
               << octal_mode(o.mode) << ", " << human_bytes(s.region_bytes) << "\n";
-    std::cout << "published " << s.published << ", depth " << s.depth << ", in-flight " << s.in_flight << ", "
-              << s.producers << " producer(s), " << s.consumers << " consumer(s)\n\n";
+    std::cout << "published " << human_count(s.published) << ", depth " << human_count(s.depth) << ", in-flight "
+              << human_count(s.in_flight) << ", oldest unacked " << age_cell(s.oldest_unacked_age_ms) << ", "
+              << s.producers << " producer(s), " << s.consumers << " consumer(s)";
+    if (rates.interval_ms > 0)
+        std::cout << "; " << rate_cell(rates.published_per_s) << " published, " << rate_cell(rates.acked_per_s)
+                  << " acked over the last " << human_ms(rates.interval_ms);
+    std::cout << "\n\n";
 
-    Table parts({"PARTITION", "PUBLISHED", "DEPTH", "DELIVERED", "ACKED", "NACKED", "REDELIVERED", "REJECTED",
-                 "TIMEOUTS", "ABORTED"});
-    for (const auto& p : s.partitions)
-        parts.add({std::to_string(p.partition), std::to_string(p.published), std::to_string(p.depth),
-                   std::to_string(p.delivered), std::to_string(p.acked), std::to_string(p.nacked),
-                   std::to_string(p.redelivered), std::to_string(p.rejected), std::to_string(p.timeouts),
-                   std::to_string(p.aborted)});
+    Table parts({"PARTITION", "PUBLISHED", "PUB/S", "DEPTH", "OLDEST", "DELIVERED", "ACKED", "ACK/S", "NACKED",
+                 "REDELIVERED", "REJECTED", "TIMEOUTS", "ABORTED"});
+    for (std::size_t i = 0; i < s.partitions.size(); ++i) {
+        const auto& p = s.partitions[i];
+        const PartitionRates pr = i < rates.partitions.size() ? rates.partitions[i] : PartitionRates{};
+        parts.add({std::to_string(p.partition), human_count(p.published), rate_cell(pr.published_per_s),
+                   human_count(p.depth), age_cell(p.oldest_age_ms), human_count(p.delivered), human_count(p.acked),
+                   rate_cell(pr.acked_per_s), human_count(p.nacked), human_count(p.redelivered),
+                   human_count(p.rejected), human_count(p.timeouts), human_count(p.aborted)});
+    }
     std::cout << "partitions:\n" << parts.render("  ") << "\n";
 
     if (s.groups.empty()) {
         std::cout << "groups: none (messages wait for the first group)\n\n";
     } else {
-        Table groups({"GROUP", "KIND", "PARTITION", "OWNER", "LAG", "IN-FLIGHT", "DELIVERED", "ACKED", "NACKED",
-                      "REDELIVERED", "EXPIRED", "DEAD-LETTERED"});
-        for (const auto& g : s.groups) {
-            const char* kind = g.kind == GroupKind::exclusive ? "exclusive" : "shared";
-            for (const auto& p : g.partitions)
-                groups.add({g.name, kind, std::to_string(p.partition), owner_cell(p, g.kind), std::to_string(p.lag),
-                            std::to_string(p.in_flight), std::to_string(p.delivered), std::to_string(p.acked),
-                            std::to_string(p.nacked), std::to_string(p.redelivered), std::to_string(p.expired),
-                            std::to_string(p.dead_lettered)});
-            if (g.partitions.size() > 1)
-                groups.add({g.name, kind, "all", "-", std::to_string(g.total.lag), std::to_string(g.total.in_flight),
-                            std::to_string(g.total.delivered), std::to_string(g.total.acked),
-                            std::to_string(g.total.nacked), std::to_string(g.total.redelivered),
-                            std::to_string(g.total.expired), std::to_string(g.total.dead_lettered)});
+        Table groups({"GROUP", "KIND", "PARTITION", "OWNER", "LAG", "IN-FLIGHT", "OLDEST", "DELIVERED", "ACKED",
+                      "ACK/S", "NACKED", "REDELIVERED", "EXPIRED", "DEAD-LETTERED"});
+        auto row = [&](const inspect::GroupStats& g, const inspect::GroupPartitionStats& p, std::string partition,
+                       std::string owner, double acked_per_s) {
+            groups.add({g.name, g.kind == GroupKind::exclusive ? "exclusive" : "shared", std::move(partition),
+                        std::move(owner), human_count(p.lag), human_count(p.in_flight),
+                        age_cell(p.oldest_unacked_age_ms), human_count(p.delivered), human_count(p.acked),
+                        rate_cell(acked_per_s), human_count(p.nacked), human_count(p.redelivered),
+                        human_count(p.expired), human_count(p.dead_lettered)});
+        };
+        for (std::size_t gi = 0; gi < s.groups.size(); ++gi) {
+            const auto& g = s.groups[gi];
+            const GroupRates* gr = gi < rates.groups.size() ? &rates.groups[gi] : nullptr;
+            for (std::size_t i = 0; i < g.partitions.size(); ++i) {
+                const auto& p = g.partitions[i];
+                row(g, p, std::to_string(p.partition), owner_cell(p, g.kind),
+                    gr && i < gr->partitions.size() ? gr->partitions[i].acked_per_s : 0.0);
+            }
+            if (g.partitions.size() > 1) row(g, g.total, "all", "-", gr ? gr->acked_per_s : 0.0);
         }
         std::cout << "groups:\n" << groups.render("  ") << "\n";
     }
@@ -76,26 +96,64 @@ void print_text(const inspect::QueueSnapshot& s) {
               << "\n";
 }
 
+void show(const inspect::QueueSnapshot& s, const QueueRates& rates, bool json, bool clear) {
+    if (json) {
+        Json j;
+        write_snapshot(j, s, rates);
+        std::cout << j.str() << "\n";  // one object per line under --watch (NDJSON)
+    } else {
+        if (clear) std::cout << "\033[H\033[2J";
+        print_text(s, rates);
+    }
+    std::cout.flush();
+}
+
 }  // namespace
 
 void register_stat(CLI::App& app) {
     struct Args {
         std::string name;
         bool json = false;
+        double watch_s = 0;
+        uint64_t sample_ms = 1000;
+        uint64_t count = 0;
     };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("stat", "Show a queue's partitions, groups, participants and DLQ");
     cmd->add_option("NAME", args->name, "Queue name")->required();
-    cmd->add_flag("--json", args->json, "Machine-readable output");
+    cmd->add_flag("--json", args->json, "Machine-readable output (one object per line under --watch)");
+    cmd->add_option("--watch", args->watch_s, "Refresh every SECS seconds until interrupted")->check(CLI::Range(0.05, 86400.0));
+    cmd->add_option("--sample-ms", args->sample_ms,
+                    "Rates come from counters read twice this far apart (0: no rates, at once)")
+        ->check(CLI::Range(uint64_t{0}, uint64_t{60'000}));
+    cmd->add_option("--count", args->count, "With --watch: stop after this many refreshes");
+    cmd->footer(
+        "Rates (published/s, acked/s) are the counter differences over --sample-ms, or over the\n"
+        "refresh period under --watch. OLDEST is the age of the oldest message not yet ACKed.\n\n"
+        "Examples:\n"
+        "  shmq stat orders                   partitions, groups, participants, DLQ\n"
+        "  shmq stat orders --json | jq .depth\n"
+        "  shmq stat orders --watch 2         refresh every 2 s (Ctrl-C to stop)\n"
+        "  shmq stat orders --sample-ms 0     at once, without rates\n"
+        "JSON schema: docs/CLI.md.");
     cmd->callback([args] {
         auto region = open_region(args->name, detail::Access::read_only);
-        const auto s = inspect::snapshot(*region);
-        if (args->json) {
-            Json j;
-            write_snapshot(j, s);
-            std::cout << j.str() << "\n";
-        } else {
-            print_text(s);
+        install_stop_handlers();
+        auto before = inspect::snapshot(*region);
+        const bool tty = ::isatty(STDOUT_FILENO) == 1;
+        if (args->watch_s <= 0) {
+            if (args->sample_ms == 0) return show(before, zero_rates(before), args->json, false);
+            sleep_interruptibly(args->sample_ms);
+            const auto after = inspect::snapshot(*region);
+            return show(after, compute_rates(before, after), args->json, false);
+        }
+        show(before, zero_rates(before), args->json, tty);
+        for (uint64_t shown = 1; (args->count == 0 || shown < args->count) && !stop_requested(); ++shown) {
+            sleep_interruptibly(static_cast<uint64_t>(args->watch_s * 1000));
+            if (stop_requested()) break;
+            auto after = inspect::snapshot(*region);
+            show(after, compute_rates(before, after), args->json, tty);
+            before = std::move(after);
         }
     });
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -19,6 +20,8 @@ struct CommandError : std::runtime_error {
 // Set by SIGINT/SIGTERM: long-running verbs finish their current item and exit.
 bool stop_requested();
 void install_stop_handlers();
+// Sleeps up to `ms`, returning early once a stop was requested.
+void sleep_interruptibly(uint64_t ms);
 
 std::shared_ptr<detail::Region> open_region(const std::string& name, detail::Access access);
 
@@ -31,5 +34,7 @@ void register_produce(CLI::App& app);
 void register_consume(CLI::App& app);
 void register_dlq(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_check(CLI::App& app);
+void register_top(CLI::App& app);
 
 }  // namespace shmq::cli

@@ -1,7 +1,10 @@
-// A minimal streaming JSON writer: objects, arrays, strings, integers, bools.
+// A minimal streaming JSON writer: objects, arrays, strings, integers, bools, rates.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <type_traits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +34,16 @@ public:
     Json& field(std::string_view key, T v) {
         prefix(key);
         out_ += std::to_string(v);
+        return *this;
+    }
+    // Rates and ratios: one decimal, and never NaN/inf (JSON has neither).
+    template <class T>
+        requires std::is_floating_point_v<T>
+    Json& field(std::string_view key, T v) {
+        prefix(key);
+        char buf[48];
+        std::snprintf(buf, sizeof buf, "%.1f", std::isfinite(v) ? static_cast<double>(v) : 0.0);
+        out_ += buf;
         return *this;
     }
     Json& value(uint64_t v) { return field({}, v); }

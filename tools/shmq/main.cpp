@@ -1,5 +1,8 @@
 // shmq: create, inspect and administer queues; produce and consume from a shell.
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <csignal>
 #include <iostream>
 
@@ -23,6 +26,15 @@ void install_stop_handlers() {
     sigaction(SIGTERM, &sa, nullptr);
 }
 
+void sleep_interruptibly(uint64_t ms) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (!stop_requested()) {
+        const auto left = until - std::chrono::steady_clock::now();
+        if (left <= std::chrono::nanoseconds::zero()) return;
+        std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(left, std::chrono::milliseconds(50)));
+    }
+}
+
 std::shared_ptr<detail::Region> open_region(const std::string& name, detail::Access access) {
     try {
         return detail::Region::open(name, access);
@@ -38,6 +50,11 @@ int main(int argc, char** argv) {
     CLI::App app{"shmq: shared-memory message queues for processes on one host"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "shmq 0.1.0");
+    app.footer(
+        "Run `shmq VERB --help` for a verb's options and examples. The monitoring verbs (ls, stat,\n"
+        "groups, check, top) read the regions directly and work without shmqd.\n"
+        "Reference and JSON schemas: docs/CLI.md. Exit codes: 0 success, 1 failure, 2 bad usage\n"
+        "(check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).");
     register_create(app);
     register_delete(app);
     register_ls(app);
@@ -47,12 +64,14 @@ int main(int argc, char** argv) {
     register_consume(app);
     register_dlq(app);
     register_bench(app);
+    register_check(app);
+    register_top(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     } catch (const CommandError& e) {
-        std::cerr << "shmq: " << e.what() << "\n";
+        if (*e.what() != '\0') std::cerr << "shmq: " << e.what() << "\n";
         return e.exit_code;
     } catch (const shmq::Error& e) {
         std::cerr << "shmq: " << e.what() << "\n";

@@ -22,6 +22,7 @@ void write_options(Json& j, const QueueOptions& o) {
 namespace {
 void write_counters(Json& j, const inspect::GroupPartitionStats& s) {
     j.field("lag", s.lag)
+        .field("oldest_unacked_age_ms", s.oldest_unacked_age_ms)
         .field("in_flight", s.in_flight)
         .field("retrying", s.retrying)
         .field("delivered", s.delivered)
@@ -35,7 +36,7 @@ void write_counters(Json& j, const inspect::GroupPartitionStats& s) {
 }
 }  // namespace
 
-void write_group(Json& j, const inspect::GroupStats& g, bool with_partitions) {
+void write_group(Json& j, const inspect::GroupStats& g, bool with_partitions, const GroupRates* rates) {
     j.begin_object()
         .field("name", g.name)
         .field("kind", g.kind == GroupKind::exclusive ? "exclusive" : "shared")
@@ -44,12 +45,16 @@ void write_group(Json& j, const inspect::GroupStats& g, bool with_partitions) {
     for (uint32_t pid : g.member_pids) j.value(pid);
     j.end_array();
     write_counters(j, g.total);
+    j.field("delivered_per_s", rates ? rates->delivered_per_s : 0.0);
+    j.field("acked_per_s", rates ? rates->acked_per_s : 0.0);
     if (with_partitions) {
         j.begin_array("partitions");
-        for (const auto& p : g.partitions) {
+        for (std::size_t i = 0; i < g.partitions.size(); ++i) {
+            const auto& p = g.partitions[i];
             j.begin_object().field("partition", p.partition).field("next", p.next).field("floor", p.floor);
             j.field("owner_pid", p.owner_pid);
             write_counters(j, p);
+            j.field("acked_per_s", rates && i < rates->partitions.size() ? rates->partitions[i].acked_per_s : 0.0);
             j.end_object();
         }
         j.end_array();
@@ -57,18 +62,27 @@ void write_group(Json& j, const inspect::GroupStats& g, bool with_partitions) {
     j.end_object();
 }
 
-void write_snapshot(Json& j, const inspect::QueueSnapshot& s) {
+void write_snapshot(Json& j, const inspect::QueueSnapshot& s, const QueueRates& rates) {
     j.begin_object()
         .field("name", s.name)
         .field("state", s.state)
         .field("epoch", s.epoch)
         .field("created_unix_ns", s.created_unix_ns)
-        .field("region_bytes", s.region_bytes);
+        .field("region_bytes", s.region_bytes)
+        .field("taken_unix_ns", s.taken_unix_ns);
     write_options(j, s.options);
-    j.field("published", s.published).field("depth", s.depth).field("in_flight", s.in_flight);
+    j.field("published", s.published).field("acked", s.acked).field("depth", s.depth).field("in_flight", s.in_flight);
+    j.field("oldest_unacked_age_ms", s.oldest_unacked_age_ms);
+    j.begin_object("rates")
+        .field("interval_ms", rates.interval_ms)
+        .field("published_per_s", rates.published_per_s)
+        .field("acked_per_s", rates.acked_per_s)
+        .end_object();
     j.field("producers", s.producers).field("consumers", s.consumers);
     j.begin_array("partitions");
-    for (const auto& p : s.partitions)
+    for (std::size_t i = 0; i < s.partitions.size(); ++i) {
+        const auto& p = s.partitions[i];
+        const PartitionRates pr = i < rates.partitions.size() ? rates.partitions[i] : PartitionRates{};
         j.begin_object()
             .field("partition", p.partition)
             .field("head", p.head)
@@ -82,10 +96,15 @@ void write_snapshot(Json& j, const inspect::QueueSnapshot& s) {
             .field("acked", p.acked)
             .field("nacked", p.nacked)
             .field("redelivered", p.redelivered)
+            .field("oldest_age_ms", p.oldest_age_ms)
+            .field("published_per_s", pr.published_per_s)
+            .field("acked_per_s", pr.acked_per_s)
             .end_object();
+    }
     j.end_array();
     j.begin_array("groups");
-    for (const auto& g : s.groups) write_group(j, g, true);
+    for (std::size_t i = 0; i < s.groups.size(); ++i)
+        write_group(j, s.groups[i], true, i < rates.groups.size() ? &rates.groups[i] : nullptr);
     j.end_array();
     j.begin_array("participants");
     for (const auto& p : s.participants) {

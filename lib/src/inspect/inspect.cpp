@@ -1,6 +1,7 @@
 #include "inspect/inspect.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <dirent.h>
 
 #include "groups.hpp"
@@ -36,7 +37,27 @@ namespace {
 
 uint64_t sub_floor0(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
 
-GroupPartitionStats group_partition_stats(const detail::Region& r, uint32_t g, uint32_t p, uint64_t tail) {
+// Age of the oldest committed message in [from, tail), looking at most a few
+// slots past `from` (aborted ones are skipped). Racy by nature: the state is
+// re-read after the publish time, and a slot that changed lap meanwhile
+// counts as "none" (0) rather than a wrong age.
+uint64_t oldest_age_ms(const detail::Region& r, uint32_t p, uint64_t from, uint64_t tail, uint64_t now_unix) {
+    constexpr uint64_t kLook = 16;
+    for (uint64_t o = from; o < tail && o < from + kLook; ++o) {
+        auto& slot = r.slot(p, o);
+        const uint64_t state = slot.state.load(std::memory_order_acquire);
+        if (!ring::slot_is(state, o)) return 0;  // not committed yet, or already reused
+        if (ring::slot_kind(state) != ring::SlotKind::committed) continue;
+        const uint64_t published = std::atomic_ref<uint64_t>(slot.publish_unix_ns).load(std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (slot.state.load(std::memory_order_relaxed) != state) return 0;
+        return sub_floor0(now_unix, published) / 1'000'000;
+    }
+    return 0;
+}
+
+GroupPartitionStats group_partition_stats(const detail::Region& r, uint32_t g, uint32_t p, uint64_t tail,
+                                          uint64_t now_unix) {
     GroupPartitionStats s;
     const auto& gp = r.group_partition(g, p);
     s.partition = p;
@@ -44,6 +65,7 @@ GroupPartitionStats group_partition_stats(const detail::Region& r, uint32_t g, u
     s.next = win.next;
     s.floor = win.floor;
     s.lag = sub_floor0(tail, win.floor);
+    s.oldest_unacked_age_ms = oldest_age_ms(r, p, win.floor, tail, now_unix);
     uint64_t acked_above_floor = 0;
     for (uint64_t o = win.floor; o < win.next; ++o) {
         const uint64_t w = r.lease(g, p, o).word.load(std::memory_order_relaxed);
@@ -72,6 +94,7 @@ GroupPartitionStats group_partition_stats(const detail::Region& r, uint32_t g, u
 
 void add_into(GroupPartitionStats& total, const GroupPartitionStats& s) {
     total.lag += s.lag;
+    total.oldest_unacked_age_ms = std::max(total.oldest_unacked_age_ms, s.oldest_unacked_age_ms);
     total.in_flight += s.in_flight;
     total.retrying += s.retrying;
     total.delivered += s.delivered;
@@ -93,6 +116,8 @@ QueueSnapshot snapshot(const detail::Region& r) {
     q.epoch = r.epoch();
     q.created_unix_ns = r.header().created_unix_ns;
     q.region_bytes = r.size();
+    q.taken_unix_ns = sys::unix_ns();
+    q.taken_mono_ns = sys::monotonic_ns();
     switch (static_cast<layout::Lifecycle>(r.header().lifecycle.load(std::memory_order_relaxed))) {
         case layout::Lifecycle::live: q.state = "live"; break;
         case layout::Lifecycle::deleted: q.state = "deleted"; break;
@@ -122,7 +147,7 @@ QueueSnapshot snapshot(const detail::Region& r) {
         gs.kind = static_cast<GroupKind>(layout::group_kind(state));
         gs.joining = layout::group_status(state) == layout::kGroupJoining;
         for (uint32_t p = 0; p < r.partitions(); ++p) {
-            auto s = group_partition_stats(r, g, p, tails[p]);
+            auto s = group_partition_stats(r, g, p, tails[p], q.taken_unix_ns);
             slowest_floor[p] = std::min(slowest_floor[p], s.floor);
             auto& part = q.partitions[p];
             part.delivered += s.delivered;
@@ -138,8 +163,11 @@ QueueSnapshot snapshot(const detail::Region& r) {
     for (auto& s : q.partitions) {
         const uint64_t base = slowest_floor[s.partition] == UINT64_MAX ? s.head : slowest_floor[s.partition];
         s.depth = sub_floor0(s.tail, base);
+        s.oldest_age_ms = oldest_age_ms(r, s.partition, base, s.tail, q.taken_unix_ns);
         q.depth += s.depth;
         q.published += s.published;
+        q.acked += s.acked;
+        q.oldest_unacked_age_ms = std::max(q.oldest_unacked_age_ms, s.oldest_age_ms);
     }
     const uint64_t now = sys::coarse_monotonic_ns();
     for (uint32_t i = 0; i < r.max_participants(); ++i) {

@@ -20,6 +20,7 @@ struct PartitionStats {
     uint64_t published = 0;  // tail - aborted
     uint64_t depth = 0;      // not yet finished by the slowest group (all since head when no group)
     uint64_t rejected = 0, aborted = 0, timeouts = 0;
+    uint64_t oldest_age_ms = 0;  // age of the oldest message not finished by the slowest group; 0 if none
     // Sums over the groups (each group counts its own deliveries).
     uint64_t delivered = 0, acked = 0, nacked = 0, redelivered = 0;
 };
@@ -31,6 +32,7 @@ struct GroupPartitionStats {
     uint64_t in_flight = 0;  // leased or picked entries
     uint64_t retrying = 0;   // waiting for redelivery
     uint32_t owner_pid = 0;  // exclusive: pid of the owning consumer, 0 if none
+    uint64_t oldest_unacked_age_ms = 0;  // now - publish time of the message at floor; 0 if none
     uint64_t delivered = 0, acked = 0, nacked = 0, redelivered = 0, expired = 0, skipped = 0, dead_lettered = 0,
              dlq_blocked = 0;
 };
@@ -71,9 +73,13 @@ struct QueueSnapshot {
     uint64_t created_unix_ns = 0;
     uint64_t region_bytes = 0;
     std::string state;  // "live", "deleted", "corrupt"
+    uint64_t taken_unix_ns = 0;     // when this snapshot was read (rates divide by differences)
+    uint64_t taken_mono_ns = 0;
     uint64_t depth = 0;      // sum over partitions
     uint64_t in_flight = 0;  // sum over groups and partitions
     uint64_t published = 0;
+    uint64_t acked = 0;                  // sum over groups and partitions
+    uint64_t oldest_unacked_age_ms = 0;  // max over partitions
     uint32_t consumers = 0, producers = 0;
     std::vector<PartitionStats> partitions;
     std::vector<GroupStats> groups;

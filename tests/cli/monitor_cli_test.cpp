@@ -1,0 +1,225 @@
+// The monitoring verbs end to end: ls/stat/groups JSON against the documented
+// schemas (docs/schema), rates from two samples, stat --watch, check's
+// monitoring-plugins exit codes and perfdata, top's plain output.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support/json_schema.hpp"
+#include "support/temp_queue.hpp"
+
+namespace shmq {
+namespace {
+
+struct ShellResult {
+    int exit_code;
+    std::string out, err;
+};
+
+std::string slurp_and_remove(const std::string& path) {
+    std::ifstream f(path);
+    std::stringstream s;
+    s << f.rdbuf();
+    ::unlink(path.c_str());
+    return s.str();
+}
+
+// Runs a shell fragment with $SHMQ set to the tool; captures both streams.
+ShellResult sh(const std::string& script) {
+    static int counter = 0;
+    const std::string base = "/tmp/shmq-monitor-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    const std::string cmd = "SHMQ='" SHMQ_TOOL "'; (" + script + ") >" + base + ".out 2>" + base + ".err";
+    const int status = std::system(cmd.c_str());
+    return ShellResult{WIFEXITED(status) ? WEXITSTATUS(status) : 128, slurp_and_remove(base + ".out"),
+               slurp_and_remove(base + ".err")};
+}
+
+struct Queue_ {
+    std::string name = test::unique_queue_name("mon");
+    explicit Queue_(const std::string& options) {
+        const ShellResult r = sh("$SHMQ create " + name + " " + options);
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+    }
+    ~Queue_() { sh("$SHMQ delete " + name); }
+};
+
+test::Value json_of(const ShellResult& r) {
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    try {
+        return test::parse_json_text(r.out);
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << e.what() << " in: " << r.out.substr(0, 300);
+        return {};
+    }
+}
+
+void expect_schema(const test::Value& v, const char* schema_file) {
+    const auto checker = test::SchemaChecker::from_file(std::string(SHMQ_SOURCE_DIR "/docs/schema/") + schema_file);
+    for (const auto& e : checker.check(v)) ADD_FAILURE() << schema_file << ": " << e;
+}
+
+const test::Value* find_named(const test::Value& array, const std::string& name) {
+    for (const auto& v : array.array)
+        if (v["name"].string == name) return &v;
+    return nullptr;
+}
+
+TEST(MonitorCliTest, schemaCheckerCatchesUndocumentedMissingAndMistypedKeys) {
+    const test::SchemaChecker checker(test::parse_json_text(
+        R"({"type":"object","required":["a","b"],"additionalProperties":false,)"
+        R"("properties":{"a":{"type":"integer","minimum":0},"b":{"enum":["x","y"]}}})"));
+    EXPECT_TRUE(checker.check(test::parse_json_text(R"({"a":1,"b":"x"})")).empty());
+    EXPECT_EQ(checker.check(test::parse_json_text(R"({"a":1,"b":"x","c":2})")).size(), 1u);  // undocumented
+    EXPECT_EQ(checker.check(test::parse_json_text(R"({"b":"y"})")).size(), 1u);              // missing
+    EXPECT_EQ(checker.check(test::parse_json_text(R"({"a":1.5,"b":"z"})")).size(), 2u);      // mistyped, not in enum
+}
+
+TEST(MonitorCliTest, lsStatAndGroupsJsonFollowTheDocumentedSchema) {
+    Queue_ q("--partitions 2 --capacity 256");
+    ASSERT_EQ(sh("seq 1 150 | $SHMQ produce " + q.name + " --key a && seq 1 150 | $SHMQ produce " + q.name + " --key b")
+                  .exit_code,
+              0);
+    ASSERT_EQ(sh("$SHMQ consume " + q.name + " --group g --kind exclusive --count 100 --timeout-ms 2000 >/dev/null")
+                  .exit_code,
+              0);
+
+    const test::Value ls = json_of(sh("$SHMQ ls --json"));
+    expect_schema(ls, "ls.schema.json");
+    const test::Value* row = find_named(ls["queues"], q.name);
+    ASSERT_NE(row, nullptr);
+    EXPECT_EQ((*row)["published"].number, 300);
+    EXPECT_EQ((*row)["depth"].number, 200);
+    EXPECT_EQ((*row)["groups"].number, 1);
+
+    const test::Value stat = json_of(sh("$SHMQ stat " + q.name + " --json --sample-ms 100"));
+    expect_schema(stat, "stat.schema.json");
+    EXPECT_EQ(stat["published"].number, 300);
+    EXPECT_EQ(stat["acked"].number, 100);
+    EXPECT_EQ(stat["depth"].number, 200);
+    EXPECT_GE(stat["rates"]["interval_ms"].number, 90);
+    EXPECT_GT(stat["oldest_unacked_age_ms"].number, 0);  // 200 messages wait
+    ASSERT_EQ(stat["groups"].array.size(), 1u);
+    EXPECT_EQ(stat["groups"].array[0]["lag"].number, 200);
+
+    const test::Value groups = json_of(sh("$SHMQ groups " + q.name + " --json"));
+    expect_schema(groups, "groups.schema.json");
+    ASSERT_EQ(groups["groups"].array.size(), 1u);
+    EXPECT_EQ(groups["groups"].array[0]["kind"].string, "exclusive");
+    EXPECT_EQ(groups["groups"].array[0]["acked"].number, 100);
+}
+
+TEST(MonitorCliTest, statRatesComeFromTwoSamplesOfLiveTraffic) {
+    Queue_ q("--partitions 2 --capacity 1024");
+    // A producer and a consumer that keep going until killed.
+    const std::string pids = "/tmp/shmq-monitor-pids-" + std::to_string(::getpid());
+    ASSERT_EQ(sh("(yes hello | $SHMQ produce " + q.name + " >/dev/null 2>&1 & echo $! >" + pids + ".p); ($SHMQ consume " +
+                 q.name + " --group g >/dev/null 2>&1 & echo $! >" + pids + ".c)")
+                  .exit_code,
+              0);
+    ::usleep(300'000);
+    const test::Value stat = json_of(sh("$SHMQ stat " + q.name + " --json --sample-ms 500"));
+    sh("kill $(cat " + pids + ".c) $(cat " + pids + ".p); pkill -f 'produce " + q.name + "'; rm -f " + pids + ".*");
+    expect_schema(stat, "stat.schema.json");
+    EXPECT_GT(stat["rates"]["published_per_s"].number, 0);
+    EXPECT_GT(stat["rates"]["acked_per_s"].number, 0);
+    EXPECT_GT(stat["groups"].array.at(0)["acked_per_s"].number, 0);
+    double partition_sum = 0;
+    for (const auto& p : stat["partitions"].array) partition_sum += p["published_per_s"].number;
+    EXPECT_GT(partition_sum, 0);
+}
+
+TEST(MonitorCliTest, statWatchPrintsOneObjectPerRefresh) {
+    Queue_ q("--partitions 1 --capacity 64");
+    const ShellResult r = sh("$SHMQ stat " + q.name + " --json --watch 0.1 --count 3");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::istringstream lines(r.out);
+    std::string line;
+    int n = 0;
+    while (std::getline(lines, line)) {
+        const test::Value v = test::parse_json_text(line);
+        expect_schema(v, "stat.schema.json");
+        if (n > 0) {
+            EXPECT_GE(v["rates"]["interval_ms"].number, 90) << "refresh " << n;
+        }
+        ++n;
+    }
+    EXPECT_EQ(n, 3);
+    const ShellResult text = sh("$SHMQ stat " + q.name + " --watch 0.1 --count 2 | grep -c '^partitions:'");
+    EXPECT_EQ(text.out, "2\n");
+}
+
+TEST(MonitorCliTest, checkFollowsTheMonitoringPluginsConvention) {
+    Queue_ q("--partitions 1 --capacity 256");
+    ASSERT_EQ(sh("seq 1 50 | $SHMQ produce " + q.name).exit_code, 0);
+    const std::regex line(R"(^SHMQ (OK|WARNING|CRITICAL) - queue \S+: .* \| depth=\d+;\d*;\d*;0 lag=\d+;\d*;\d*;0 dlq=\d+;\d*;\d*;0 age=\d+ms;\d*;\d*;0\n$)");
+
+    ShellResult r = sh("$SHMQ check " + q.name + " --warn-depth 100 --max-depth 1000");
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_TRUE(std::regex_match(r.out, line)) << r.out;
+    EXPECT_NE(r.out.find("SHMQ OK"), std::string::npos);
+    EXPECT_NE(r.out.find("depth=50;100;1000;0"), std::string::npos) << r.out;
+
+    r = sh("$SHMQ check " + q.name + " --warn-depth 10 --max-depth 1000");
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    EXPECT_TRUE(std::regex_match(r.out, line)) << r.out;
+    EXPECT_NE(r.out.find("SHMQ WARNING - queue " + q.name + ": depth 50 > 10"), std::string::npos) << r.out;
+
+    r = sh("$SHMQ check " + q.name + " --warn-depth 10 --max-depth 40");
+    EXPECT_EQ(r.exit_code, 2) << r.out;
+    EXPECT_NE(r.out.find("SHMQ CRITICAL"), std::string::npos) << r.out;
+
+    // No group yet: depth counts everything; the age of the oldest message grows.
+    ::usleep(50'000);
+    r = sh("$SHMQ check " + q.name + " --max-age-ms 1");
+    EXPECT_EQ(r.exit_code, 2) << r.out;
+    EXPECT_NE(r.out.find("age "), std::string::npos) << r.out;
+
+    // A group that consumed everything: lag 0, depth 0.
+    ASSERT_EQ(sh("$SHMQ consume " + q.name + " --group g --count 50 --timeout-ms 2000 >/dev/null").exit_code, 0);
+    r = sh("$SHMQ check " + q.name + " --max-depth 0 --max-lag 0 --max-dlq 0");
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+
+    r = sh("$SHMQ check no-such-queue-" + std::to_string(::getpid()));
+    EXPECT_EQ(r.exit_code, 3);
+    EXPECT_EQ(r.out.rfind("SHMQ UNKNOWN - ", 0), 0u) << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1);
+}
+
+TEST(MonitorCliTest, topPrintsPlainTablesSortedByDepthWhenNotATerminal) {
+    Queue_ shallow("--partitions 1 --capacity 64");
+    Queue_ deep("--partitions 1 --capacity 64");
+    ASSERT_EQ(sh("seq 1 3 | $SHMQ produce " + shallow.name + " && seq 1 30 | $SHMQ produce " + deep.name).exit_code, 0);
+    const ShellResult r = sh("$SHMQ top --count 2 --interval 0.1 </dev/null");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\033'), 0) << "no escape codes in plain mode";
+    std::size_t refreshes = 0;
+    for (std::size_t at = r.out.find("shmq top - "); at != std::string::npos; at = r.out.find("shmq top - ", at + 1))
+        ++refreshes;
+    EXPECT_EQ(refreshes, 2u);
+    const auto deep_at = r.out.find(deep.name + " "), shallow_at = r.out.find(shallow.name + " ");
+    ASSERT_NE(deep_at, std::string::npos) << r.out;
+    ASSERT_NE(shallow_at, std::string::npos) << r.out;
+    EXPECT_LT(deep_at, shallow_at) << "sorted by depth, deepest first:\n" << r.out;
+}
+
+TEST(MonitorCliTest, everyVerbHasHelpWithExamples) {
+    for (const char* verb : {"create", "delete", "ls", "stat", "groups", "produce", "consume", "dlq", "bench", "check",
+                             "top", "bench latency", "bench throughput", "bench wakeup"}) {
+        const ShellResult r = sh(std::string("$SHMQ ") + verb + " --help");
+        EXPECT_EQ(r.exit_code, 0) << verb;
+        EXPECT_NE(r.out.find("Usage:"), std::string::npos) << verb;
+        if (std::string(verb).rfind("bench ", 0) != 0) {
+            EXPECT_NE(r.out.find("Example"), std::string::npos) << verb << " --help has no examples";
+        }
+    }
+}
+
+}  // namespace
+}  // namespace shmq
