@@ -6,6 +6,7 @@
 #include "consumer_core.hpp"
 #include "names.hpp"
 #include "repair/reaper.hpp"
+#include "ring/ack_latency.hpp"
 #include "ring/slot_state.hpp"
 #include "sys/clock.hpp"
 #include "sys/futex.hpp"
@@ -221,6 +222,8 @@ Status ConsumerCore::settle_ack(Message& m) noexcept {
     const bool advance = (m.offset_ & (kFloorEvery - 1)) == kFloorEvery - 1 ||
                          m.offset_ + 1 >= v.cursors->next.load(std::memory_order_relaxed);
     const auto rc = ring::ack(v, m.offset_, m.lease_, advance);
+    if (rc == ring::SettleResult::ok && ring::ack_latency_sampled(m.offset_))
+        ring::record_ack_latency(region->group(group.index).ack_latency, m.publish_unix_ns_);
     release();
     return rc == ring::SettleResult::ok ? Status(Errc::ok) : Status(Errc::lease_lost);
 }
@@ -329,7 +332,11 @@ std::size_t ack_all(std::span<Message> messages) noexcept {
             m.settled_ = true;
             ++settled;
             const auto& view = core->views[m.partition_];
-            if (ring::ack(view, m.offset_, m.lease_, /*advance=*/false) == ring::SettleResult::ok) ++acked;
+            if (ring::ack(view, m.offset_, m.lease_, /*advance=*/false) == ring::SettleResult::ok) {
+                ++acked;
+                if (ring::ack_latency_sampled(m.offset_))
+                    ring::record_ack_latency(core->region->group(core->group.index).ack_latency, m.publish_unix_ns_);
+            }
             bool seen = false;
             for (uint32_t t = 0; t < n_touched; ++t) seen |= touched[t] == m.partition_;
             if (!seen) {

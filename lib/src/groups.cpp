@@ -125,6 +125,9 @@ GroupRef join_group(Region& r, std::string_view name, GroupKind kind, StartAt st
         auto& entry = r.group(g);
         store_name(entry, name);
         entry.created_unix_ns.store(sys::unix_ns(), std::memory_order_relaxed);
+        for (auto& b : entry.ack_latency.buckets) b.store(0, std::memory_order_relaxed);
+        entry.ack_latency.count.store(0, std::memory_order_relaxed);
+        entry.ack_latency.sum_ns.store(0, std::memory_order_relaxed);
         state = layout::group_state(layout::group_gen(state) + 1, static_cast<layout::GroupKind>(kind),
                                     layout::kGroupJoining);
         entry.state.store(state, std::memory_order_seq_cst);  // (1)

@@ -107,6 +107,11 @@ TEST(MonitorCliTest, lsStatAndGroupsJsonFollowTheDocumentedSchema) {
     EXPECT_GT(stat["oldest_unacked_age_ms"].number, 0);  // 200 messages wait
     ASSERT_EQ(stat["groups"].array.size(), 1u);
     EXPECT_EQ(stat["groups"].array[0]["lag"].number, 200);
+    // Offset 0 of a consumed partition is a sample of the publish -> ACK histogram.
+    const test::Value& latency = stat["groups"].array[0]["ack_latency"];
+    EXPECT_GE(latency["samples"].number, 1);
+    EXPECT_GT(latency["p50_le_ns"].number, 0);
+    EXPECT_GE(latency["max_le_ns"].number, latency["p50_le_ns"].number);
 
     const test::Value groups = json_of(sh("$SHMQ groups " + q.name + " --json"));
     expect_schema(groups, "groups.schema.json");

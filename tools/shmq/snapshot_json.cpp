@@ -46,6 +46,13 @@ void write_group(Json& j, const inspect::GroupStats& g, bool with_partitions, co
     j.end_array();
     write_counters(j, g.total);
     j.field("delivered_per_s", rates ? rates->delivered_per_s : 0.0);
+    // Bucket upper bounds (the true value is at most this); UINT64_MAX past the last bound.
+    j.begin_object("ack_latency")
+        .field("samples", g.ack_latency.count)
+        .field("p50_le_ns", g.ack_latency.quantile_bound_ns(0.50))
+        .field("p99_le_ns", g.ack_latency.quantile_bound_ns(0.99))
+        .field("max_le_ns", g.ack_latency.quantile_bound_ns(1.0))
+        .end_object();
     j.field("acked_per_s", rates ? rates->acked_per_s : 0.0);
     if (with_partitions) {
         j.begin_array("partitions");

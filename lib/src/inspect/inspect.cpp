@@ -2,17 +2,32 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <dirent.h>
 
 #include "groups.hpp"
 #include "names.hpp"
 #include "participants.hpp"
+#include "ring/ack_latency.hpp"
 #include "ring/delivery.hpp"
 #include "ring/lease_word.hpp"
 #include "ring/reclaim.hpp"
 #include "sys/clock.hpp"
 
 namespace shmq::inspect {
+
+uint64_t AckLatencyStats::quantile_bound_ns(double q) const {
+    uint64_t total = 0;
+    for (uint64_t c : counts) total += c;  // the buckets, not `count`: both are read racily
+    if (total == 0) return 0;
+    const auto rank = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total)));
+    uint64_t seen = 0;
+    for (std::size_t b = 0; b < counts.size(); ++b) {
+        seen += counts[b];
+        if (seen >= rank && seen > 0) return bound_ns[b];
+    }
+    return bound_ns.back();
+}
 
 const char* role_name(layout::Role role) {
     switch (role) {
@@ -92,6 +107,17 @@ GroupPartitionStats group_partition_stats(const detail::Region& r, uint32_t g, u
     return s;
 }
 
+AckLatencyStats ack_latency_stats(const layout::AckLatency& h) {
+    AckLatencyStats s;
+    for (uint32_t b = 0; b < layout::kAckLatencyBuckets; ++b) {
+        s.bound_ns.push_back(ring::ack_latency_bound_ns(b));
+        s.counts.push_back(h.buckets[b].load(std::memory_order_relaxed));
+    }
+    s.count = h.count.load(std::memory_order_relaxed);
+    s.sum_ns = h.sum_ns.load(std::memory_order_relaxed);
+    return s;
+}
+
 void add_into(GroupPartitionStats& total, const GroupPartitionStats& s) {
     total.lag += s.lag;
     total.oldest_unacked_age_ms = std::max(total.oldest_unacked_age_ms, s.oldest_unacked_age_ms);
@@ -146,6 +172,7 @@ QueueSnapshot snapshot(const detail::Region& r) {
         gs.name = detail::group_name(r, g);
         gs.kind = static_cast<GroupKind>(layout::group_kind(state));
         gs.joining = layout::group_status(state) == layout::kGroupJoining;
+        gs.ack_latency = ack_latency_stats(r.group(g).ack_latency);
         for (uint32_t p = 0; p < r.partitions(); ++p) {
             auto s = group_partition_stats(r, g, p, tails[p], q.taken_unix_ns);
             slowest_floor[p] = std::min(slowest_floor[p], s.floor);

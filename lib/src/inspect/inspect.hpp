@@ -37,6 +37,15 @@ struct GroupPartitionStats {
              dlq_blocked = 0;
 };
 
+// The group's sampled publish -> ACK histogram (layout::AckLatency).
+struct AckLatencyStats {
+    std::vector<uint64_t> bound_ns;  // exclusive upper bound per bucket; the last is UINT64_MAX (+Inf)
+    std::vector<uint64_t> counts;    // per bucket (not cumulative)
+    uint64_t count = 0, sum_ns = 0;
+    // Upper bound of the bucket holding quantile q (0 < q <= 1); 0 if no samples.
+    uint64_t quantile_bound_ns(double q) const;
+};
+
 struct GroupStats {
     uint32_t index = 0;
     std::string name;
@@ -44,6 +53,7 @@ struct GroupStats {
     bool joining = false;
     std::vector<uint32_t> member_pids;
     GroupPartitionStats total;  // sums (partition field unused)
+    AckLatencyStats ack_latency;
     std::vector<GroupPartitionStats> partitions;
 };
 

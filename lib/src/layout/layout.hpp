@@ -8,7 +8,7 @@
 //   offset                      section                         size
 //   0                           RegionHeader                    4096
 //   sections.participants       ParticipantEntry[max_participants]  64 each
-//   sections.groups             GroupEntry[max_groups]          128 each
+//   sections.groups             GroupEntry[max_groups]          384 each
 //   sections.group_partitions   GroupPartition[max_groups][partitions]  192 each
 //   sections.partitions         PartitionControl[partitions]   256 each
 //   sections.leases             LeaseEntry[max_groups][partitions][capacity]  32 each
@@ -31,7 +31,7 @@
 namespace shmq::layout {
 
 constexpr uint64_t kMagic = 0x3130'5145'4d48'5300ull;  // "\0SHMEQ01" little-endian
-constexpr uint32_t kLayoutVersion = 1;
+constexpr uint32_t kLayoutVersion = 2;
 constexpr std::size_t kCacheLine = 64;
 constexpr std::size_t kSectionAlign = 4096;
 
@@ -193,12 +193,31 @@ constexpr uint32_t token_id(uint64_t token) { return static_cast<uint32_t>(token
 constexpr uint32_t token_gen(uint64_t token) { return static_cast<uint32_t>(token >> 16); }
 
 // ---------------------------------------------------------------------------
+// AckLatency: a sampled histogram of publish -> ACK time of one group.
+// Consumers record every ACK of an offset that is a multiple of
+// kAckLatencySampleEvery (relaxed RMWs; a sample, not a census). buckets[b]
+// counts latencies below kAckLatencyFirstBoundNs << b; the last bucket holds
+// everything longer. Zeroed when the group is created; counts only grow.
+constexpr uint32_t kAckLatencyBuckets = 26;  // 1 us .. ~16.8 s, then +Inf
+constexpr uint64_t kAckLatencyFirstBoundNs = 1024;
+constexpr uint64_t kAckLatencySampleEvery = 64;  // a power of two
+struct alignas(kCacheLine) AckLatency {
+    std::atomic<uint64_t> buckets[kAckLatencyBuckets];
+    std::atomic<uint64_t> count;
+    std::atomic<uint64_t> sum_ns;
+    uint64_t reserved[4];
+};
+static_assert(sizeof(AckLatency) == 4 * kCacheLine);
+static_assert((kAckLatencySampleEvery & (kAckLatencySampleEvery - 1)) == 0);
+
+// ---------------------------------------------------------------------------
 // GroupEntry: one per consumer group.
 //
 //   0  state (atomic): [gen:32 | 0:16 | kind:8 | status:8]  status: 0 free, 1 active, 2 joining
 //   8  member_gen (atomic; bumped on every join, leave and reap)
 //  12  start (StartAt at creation)  16 created_unix_ns
 //  24  reserved  64 name[64] as eight 8-byte atomic words
+// 128  ack_latency (4 lines)
 //
 // Created and deleted under RegionHeader::admin_lock; read lock-free.
 struct alignas(kCacheLine) GroupEntry {
@@ -208,9 +227,11 @@ struct alignas(kCacheLine) GroupEntry {
     std::atomic<uint64_t> created_unix_ns;
     uint64_t reserved1[5];
     std::atomic<uint64_t> name_words[kNameMax / 8];
+    AckLatency ack_latency;
 };
-static_assert(sizeof(GroupEntry) == 2 * kCacheLine);
+static_assert(sizeof(GroupEntry) == 6 * kCacheLine);
 static_assert(offsetof(GroupEntry, name_words) == kCacheLine);
+static_assert(offsetof(GroupEntry, ack_latency) == 2 * kCacheLine, "sampled writes apart from state and name");
 
 enum class GroupKind : uint8_t { exclusive = 1, shared = 2 };
 constexpr uint64_t kGroupFree = 0;
