@@ -1,0 +1,139 @@
+/* shmq C API: the C++ library (shmq.hpp) behind opaque handles, for C99/C11
+ * programs and foreign-function interfaces.
+ *
+ *   shmq_producer* p;  shmq_consumer* c;  shmq_message* m;
+ *   shmq_queue_create("photos", NULL);                  // defaults; or fill shmq_queue_options
+ *   shmq_producer_open("photos", &p);
+ *   shmq_producer_send(p, "hi", 2, "user-42", 7, SHMQ_FOREVER);
+ *   shmq_consumer_open("photos", "resizers", SHMQ_GROUP_SHARED, &c);
+ *   if (shmq_consumer_receive(c, 1000, &m) == SHMQ_OK) {
+ *       use(shmq_message_data(m), shmq_message_size(m));
+ *       shmq_message_ack(m);
+ *       shmq_message_close(m);
+ *   }
+ *   shmq_consumer_close(c);  shmq_producer_close(p);  shmq_queue_remove("photos");
+ *
+ * Status: every function that can fail returns an int: SHMQ_OK (0) or a
+ * negative shmq_status. Codes -1..-11 mirror shmq::Errc (code == -(int)Errc);
+ * codes <= -100 exist only here. shmq_strerror(code) gives the fixed meaning
+ * of a code; shmq_last_error_message() gives the one-line detail of the
+ * calling thread's last failed call (which queue, which value, what to do).
+ * No C++ exception ever crosses this interface.
+ *
+ * Ownership and lifetime:
+ *  - Each *_open / shmq_consumer_receive that returns SHMQ_OK stores a new
+ *    handle in *out, owned by the caller, released by exactly one matching
+ *    *_close. On failure *out is set to NULL. Every *_close accepts NULL.
+ *  - A producer or consumer is used by one thread at a time; different
+ *    handles need no coordination. Messages may be settled and closed from
+ *    any thread, and may outlive the consumer that received them.
+ *  - The pointers returned by shmq_message_data and shmq_message_key point
+ *    into shared memory. They are valid only until the message is settled
+ *    (ack or nack) or closed, whichever comes first; copy what you keep.
+ *  - Settling does not free the handle: a message is always closed. Closing
+ *    an unsettled message NACKs it (redelivered at once).
+ *  - Strings passed in (names, groups) are only read during the call. The
+ *    strings returned by shmq_strerror are static; the one returned by
+ *    shmq_last_error_message stays valid until the calling thread's next
+ *    shmq call.
+ */
+#ifndef SHMQ_SHMQ_H
+#define SHMQ_SHMQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+/* Seen from C++ the functions are noexcept: nothing can unwind out of them. */
+#define SHMQ_NOEXCEPT noexcept
+extern "C" {
+#else
+#define SHMQ_NOEXCEPT
+#endif
+
+/* Status codes. -1..-11 are -(int)shmq::Errc, in the same order. */
+typedef enum shmq_status {
+    SHMQ_OK = 0,
+    SHMQ_ERR_TIMEOUT = -1,            /* nothing arrived / no room within the timeout */
+    SHMQ_ERR_OVERLOADED = -2,         /* partition full and on_full=reject */
+    SHMQ_ERR_MESSAGE_TOO_LARGE = -3,  /* payload larger than the queue's max_message */
+    SHMQ_ERR_KEY_TOO_LARGE = -4,      /* key longer than 64 bytes */
+    SHMQ_ERR_LEASE_LOST = -5,         /* the lease expired; the message went elsewhere */
+    SHMQ_ERR_ALREADY_SETTLED = -6,    /* ack/nack on a message already settled */
+    SHMQ_ERR_CLAIM_ABORTED = -7,
+    SHMQ_ERR_QUEUE_DELETED = -8,      /* the queue was deleted while attached */
+    SHMQ_ERR_REGION_CORRUPT = -9,
+    SHMQ_ERR_INVALID_ARGUMENT = -10,  /* bad name, option, NULL handle, permission */
+    SHMQ_ERR_NO_RESOURCES = -11,      /* participant, group or DLQ table full; /dev/shm full */
+    /* C API only: */
+    SHMQ_ERR_NOT_FOUND = -100,        /* no queue with that name */
+    SHMQ_ERR_EXISTS = -101,           /* shmq_queue_create: a queue with that name exists */
+    SHMQ_ERR_NO_MEMORY = -102,        /* allocation failed in this process */
+    SHMQ_ERR_INTERNAL = -103          /* an unexpected C++ exception; see the detail message */
+} shmq_status;
+
+typedef enum shmq_group_kind {
+    SHMQ_GROUP_EXCLUSIVE = 1, /* a partition belongs to one consumer of the group; offset order */
+    SHMQ_GROUP_SHARED = 2     /* consumers compete for every message; each delivery is a lease */
+} shmq_group_kind;
+
+/* A timeout in milliseconds: 0 polls once, SHMQ_FOREVER (any negative) waits without limit. */
+#define SHMQ_FOREVER (-1)
+
+/* Options of shmq_queue_create. A zero field takes the library default
+ * (1 partition, 1024 slots, 1024-byte messages), so `{0}` means all defaults;
+ * every other option takes its default from shmq::QueueOptions. */
+typedef struct shmq_queue_options {
+    uint32_t partitions;  /* 1..1024 */
+    uint32_t capacity;    /* slots per partition, a power of two, 2..2^24 */
+    uint32_t max_message; /* payload bytes, 1..16 MiB */
+} shmq_queue_options;
+
+typedef struct shmq_producer shmq_producer;
+typedef struct shmq_consumer shmq_consumer;
+typedef struct shmq_message shmq_message;
+
+/* The fixed one-line meaning of a status code ("unknown shmq status" for others). Never NULL. */
+const char* shmq_strerror(int code) SHMQ_NOEXCEPT;
+/* The detail of this thread's last failed call; "" if none failed yet. Never NULL. */
+const char* shmq_last_error_message(void) SHMQ_NOEXCEPT;
+
+/* Creates queue `name` ([A-Za-z0-9._-]{1,64}); `options` may be NULL. Holds nothing open. */
+int shmq_queue_create(const char* name, const shmq_queue_options* options) SHMQ_NOEXCEPT;
+/* Removes queue `name`; attached handles then see SHMQ_ERR_QUEUE_DELETED. */
+int shmq_queue_remove(const char* name) SHMQ_NOEXCEPT;
+
+int shmq_producer_open(const char* queue, shmq_producer** out) SHMQ_NOEXCEPT;
+/* Copies `size` bytes of `data` into the queue. `key` may be NULL (or key_size
+ * 0): no key; a key's bytes choose the partition, so per-key order holds.
+ * `timeout_ms` bounds the wait for room when the partition is full. */
+int shmq_producer_send(shmq_producer* producer, const void* data, size_t size, const char* key, size_t key_size,
+                       int64_t timeout_ms) SHMQ_NOEXCEPT;
+int shmq_producer_close(shmq_producer* producer) SHMQ_NOEXCEPT;
+
+/* Joins `group` of `queue` (created on first use, with this kind). */
+int shmq_consumer_open(const char* queue, const char* group, shmq_group_kind kind, shmq_consumer** out) SHMQ_NOEXCEPT;
+/* Waits up to `timeout_ms` for a message: SHMQ_ERR_TIMEOUT when none came. */
+int shmq_consumer_receive(shmq_consumer* consumer, int64_t timeout_ms, shmq_message** out) SHMQ_NOEXCEPT;
+int shmq_consumer_close(shmq_consumer* consumer) SHMQ_NOEXCEPT;
+
+/* Accessors of a received message; they cannot fail (NULL gives 0 / NULL).
+ * data and key: see the lifetime rules above. key is not NUL-terminated;
+ * it is NULL with *key_size 0 when the message has no key. */
+const void* shmq_message_data(const shmq_message* message) SHMQ_NOEXCEPT;
+size_t shmq_message_size(const shmq_message* message) SHMQ_NOEXCEPT;
+const char* shmq_message_key(const shmq_message* message, size_t* key_size) SHMQ_NOEXCEPT;
+uint32_t shmq_message_partition(const shmq_message* message) SHMQ_NOEXCEPT;
+uint64_t shmq_message_offset(const shmq_message* message) SHMQ_NOEXCEPT;
+uint32_t shmq_message_deliveries(const shmq_message* message) SHMQ_NOEXCEPT; /* 1 on first delivery */
+
+int shmq_message_ack(shmq_message* message) SHMQ_NOEXCEPT;
+/* Returns the message for redelivery after `delay_ms` (0: at once; negative: SHMQ_ERR_INVALID_ARGUMENT). */
+int shmq_message_nack(shmq_message* message, int64_t delay_ms) SHMQ_NOEXCEPT;
+int shmq_message_close(shmq_message* message) SHMQ_NOEXCEPT;
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* SHMQ_SHMQ_H */

@@ -1,0 +1,236 @@
+// The C API (shmq/shmq.h): each function wraps the C++ API, catches every
+// exception, and turns it into a status code plus a thread-local detail line.
+#include "shmq/shmq.h"
+
+#include "names.hpp"
+#include "shmq/shmq.hpp"
+
+#include <exception>
+#include <new>
+#include <string>
+#include <string_view>
+#include <utility>
+
+// The handles: a C++ object behind each opaque pointer, nothing else.
+struct shmq_producer {
+    shmq::Producer producer;
+};
+struct shmq_consumer {
+    shmq::Consumer consumer;
+};
+struct shmq_message {
+    shmq::Message message;
+};
+
+namespace {
+
+// Invariant: -(int)Errc is the C code of every Errc (checked at compile time
+// for the ends of the range; the enum in shmq.h lists them in the same order).
+static_assert(SHMQ_ERR_TIMEOUT == -static_cast<int>(shmq::Errc::timeout));
+static_assert(SHMQ_ERR_NO_RESOURCES == -static_cast<int>(shmq::Errc::no_resources));
+static_assert(SHMQ_ERR_INVALID_ARGUMENT == -static_cast<int>(shmq::Errc::invalid_argument));
+
+int to_code(shmq::Errc e) noexcept { return -static_cast<int>(e); }
+
+// This thread's last failure. Hot-path failures (timeout, lease_lost) point
+// at a static string, so reporting them never allocates.
+struct LastError {
+    const char* fixed = "";
+    std::string text;
+    bool use_text = false;
+};
+thread_local LastError last_error;
+
+int fail_static(int code, const char* message) noexcept {
+    last_error.fixed = message;
+    last_error.use_text = false;
+    return code;
+}
+
+int fail_text(int code, std::string_view message) noexcept {
+    try {
+        last_error.text.assign(message);
+        last_error.use_text = true;
+    } catch (...) {
+        fail_static(code, shmq_strerror(code));
+    }
+    return code;
+}
+
+int fail_status(shmq::Status s) noexcept { return fail_static(to_code(s.code()), s.message()); }
+
+int done(shmq::Status s) noexcept { return s.ok() ? SHMQ_OK : fail_status(s); }
+
+shmq::Millis to_millis(int64_t ms) noexcept { return ms < 0 ? shmq::kForever : shmq::Millis(ms); }
+
+enum class Op { open, create, remove };
+
+// The C++ API reports a missing queue (open, remove) and an existing one
+// (create) as invalid_argument; the C API gives those cases their own codes.
+int classify(shmq::Errc e, const char* name, Op op) noexcept {
+    if (e != shmq::Errc::invalid_argument) return to_code(e);
+    try {
+        if (shmq::detail::check_name(name, "queue")) return to_code(e);  // a bad name
+        const bool exists = shmq::Queue::exists(name);
+        if (op == Op::create && exists) return SHMQ_ERR_EXISTS;
+        if (op != Op::create && !exists) return SHMQ_ERR_NOT_FOUND;
+    } catch (...) {
+    }
+    return to_code(e);
+}
+
+// Call only from a catch block: turns the exception in flight on `name` into
+// a code and this thread's detail line.
+int fail_current_exception(const char* name, Op op) noexcept {
+    try {
+        throw;
+    } catch (const shmq::Error& e) {
+        return fail_text(classify(e.code(), name, op), e.what());
+    } catch (const std::bad_alloc&) {
+        return fail_static(SHMQ_ERR_NO_MEMORY, "out of memory");
+    } catch (const std::exception& e) {
+        return fail_text(SHMQ_ERR_INTERNAL, std::string("internal error: ") + e.what());
+    } catch (...) {
+        return fail_static(SHMQ_ERR_INTERNAL, "internal error: unknown exception");
+    }
+}
+
+int bad_argument(const char* what) noexcept { return fail_static(SHMQ_ERR_INVALID_ARGUMENT, what); }
+
+}  // namespace
+
+extern "C" {
+
+const char* shmq_strerror(int code) SHMQ_NOEXCEPT {
+    if (code <= 0 && code >= SHMQ_ERR_NO_RESOURCES) return shmq::to_string(static_cast<shmq::Errc>(-code));
+    switch (code) {
+        case SHMQ_ERR_NOT_FOUND: return "no such queue";
+        case SHMQ_ERR_EXISTS: return "queue already exists";
+        case SHMQ_ERR_NO_MEMORY: return "out of memory";
+        case SHMQ_ERR_INTERNAL: return "internal error in shmq";
+        default: return "unknown shmq status";
+    }
+}
+
+const char* shmq_last_error_message(void) SHMQ_NOEXCEPT { return last_error.use_text ? last_error.text.c_str() : last_error.fixed; }
+
+int shmq_queue_create(const char* name, const shmq_queue_options* options) SHMQ_NOEXCEPT {
+    if (!name) return bad_argument("shmq_queue_create: name is NULL");
+    try {
+        shmq::QueueOptions o;
+        if (options && options->partitions) o.partitions = options->partitions;
+        if (options && options->capacity) o.capacity = options->capacity;
+        if (options && options->max_message) o.max_message = options->max_message;
+        (void)shmq::Queue::create(name, o);  // the region persists; this process detaches
+        return SHMQ_OK;
+    } catch (...) {
+        return fail_current_exception(name, Op::create);
+    }
+}
+
+int shmq_queue_remove(const char* name) SHMQ_NOEXCEPT {
+    if (!name) return bad_argument("shmq_queue_remove: name is NULL");
+    try {
+        shmq::Queue::remove(name);
+        return SHMQ_OK;
+    } catch (...) {
+        return fail_current_exception(name, Op::remove);
+    }
+}
+
+int shmq_producer_open(const char* queue, shmq_producer** out) SHMQ_NOEXCEPT {
+    if (!out) return bad_argument("shmq_producer_open: out is NULL");
+    *out = nullptr;
+    if (!queue) return bad_argument("shmq_producer_open: queue is NULL");
+    try {
+        // The producer holds the region; the Queue handle can go.
+        *out = new shmq_producer{shmq::Queue::open(queue).producer()};
+        return SHMQ_OK;
+    } catch (...) {
+        return fail_current_exception(queue, Op::open);
+    }
+}
+
+int shmq_producer_send(shmq_producer* producer, const void* data, size_t size, const char* key, size_t key_size,
+                       int64_t timeout_ms) SHMQ_NOEXCEPT {
+    if (!producer) return bad_argument("shmq_producer_send: producer is NULL");
+    if (!data && size) return bad_argument("shmq_producer_send: data is NULL but size is not 0");
+    if (!key && key_size) return bad_argument("shmq_producer_send: key is NULL but key_size is not 0");
+    shmq::SendOptions o;
+    if (key) o.key = std::string_view(key, key_size);
+    o.timeout = to_millis(timeout_ms);
+    return done(producer->producer.send({static_cast<const std::byte*>(data), size}, o));
+}
+
+int shmq_producer_close(shmq_producer* producer) SHMQ_NOEXCEPT {
+    delete producer;  // ~Producer is noexcept
+    return SHMQ_OK;
+}
+
+int shmq_consumer_open(const char* queue, const char* group, shmq_group_kind kind, shmq_consumer** out) SHMQ_NOEXCEPT {
+    if (!out) return bad_argument("shmq_consumer_open: out is NULL");
+    *out = nullptr;
+    if (!queue) return bad_argument("shmq_consumer_open: queue is NULL");
+    if (!group) return bad_argument("shmq_consumer_open: group is NULL");
+    if (kind != SHMQ_GROUP_EXCLUSIVE && kind != SHMQ_GROUP_SHARED)
+        return bad_argument("shmq_consumer_open: kind is neither SHMQ_GROUP_EXCLUSIVE nor SHMQ_GROUP_SHARED");
+    try {
+        shmq::ConsumerOptions o;
+        o.kind = kind == SHMQ_GROUP_EXCLUSIVE ? shmq::GroupKind::exclusive : shmq::GroupKind::shared;
+        // The consumer holds the region; the Queue handle can go.
+        *out = new shmq_consumer{shmq::Queue::open(queue).consumer(group, o)};
+        return SHMQ_OK;
+    } catch (...) {
+        return fail_current_exception(queue, Op::open);
+    }
+}
+
+int shmq_consumer_receive(shmq_consumer* consumer, int64_t timeout_ms, shmq_message** out) SHMQ_NOEXCEPT {
+    if (!out) return bad_argument("shmq_consumer_receive: out is NULL");
+    *out = nullptr;
+    if (!consumer) return bad_argument("shmq_consumer_receive: consumer is NULL");
+    auto r = consumer->consumer.receive(to_millis(timeout_ms));
+    if (!r) return fail_status(r.status());
+    // On bad_alloc the received message is dropped unsettled, so it is NACKed.
+    *out = new (std::nothrow) shmq_message{std::move(*r)};
+    if (!*out) return fail_static(SHMQ_ERR_NO_MEMORY, "shmq_consumer_receive: out of memory (the message was NACKed)");
+    return SHMQ_OK;
+}
+
+int shmq_consumer_close(shmq_consumer* consumer) SHMQ_NOEXCEPT {
+    delete consumer;  // ~Consumer is noexcept; open messages keep the core alive
+    return SHMQ_OK;
+}
+
+const void* shmq_message_data(const shmq_message* message) SHMQ_NOEXCEPT {
+    return message ? message->message.data().data() : nullptr;
+}
+size_t shmq_message_size(const shmq_message* message) SHMQ_NOEXCEPT { return message ? message->message.data().size() : 0; }
+
+const char* shmq_message_key(const shmq_message* message, size_t* key_size) SHMQ_NOEXCEPT {
+    const std::string_view key = message ? message->message.key() : std::string_view();
+    if (key_size) *key_size = key.size();
+    return key.empty() ? nullptr : key.data();
+}
+
+uint32_t shmq_message_partition(const shmq_message* message) SHMQ_NOEXCEPT { return message ? message->message.partition() : 0; }
+uint64_t shmq_message_offset(const shmq_message* message) SHMQ_NOEXCEPT { return message ? message->message.offset() : 0; }
+uint32_t shmq_message_deliveries(const shmq_message* message) SHMQ_NOEXCEPT { return message ? message->message.deliveries() : 0; }
+
+int shmq_message_ack(shmq_message* message) SHMQ_NOEXCEPT {
+    if (!message) return bad_argument("shmq_message_ack: message is NULL");
+    return done(message->message.ack());
+}
+
+int shmq_message_nack(shmq_message* message, int64_t delay_ms) SHMQ_NOEXCEPT {
+    if (!message) return bad_argument("shmq_message_nack: message is NULL");
+    if (delay_ms < 0) return bad_argument("shmq_message_nack: delay_ms is negative");
+    return done(message->message.nack(shmq::Millis(delay_ms)));
+}
+
+int shmq_message_close(shmq_message* message) SHMQ_NOEXCEPT {
+    delete message;  // ~Message NACKs an unsettled message; noexcept
+    return SHMQ_OK;
+}
+
+}  // extern "C"

@@ -1,0 +1,192 @@
+/* The C API from a C11 program: a forked producer process sends keyed
+ * messages; this process consumes them with an exclusive group and checks
+ * that every payload is acked exactly once, in per-key order, that a NACKed
+ * message comes back, and that errors carry the right codes and messages.
+ * Exit status 0 on success; on failure one line naming the check, and 1. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <shmq/shmq.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { kKeys = 8, kPerKey = 250, kMessages = kKeys * kPerKey, kReceiveTimeoutMs = 10000 };
+
+static char queue_name[64];
+static pid_t producer_pid = -1;
+
+/* Reports a failed check, cleans up (child, queue) and exits 1. */
+static void fail(int line, const char* what, int code) {
+    fprintf(stderr, "c_api_test.c:%d: %s (code %d: %s; detail: %s)\n", line, what, code, shmq_strerror(code),
+            shmq_last_error_message());
+    if (producer_pid > 0) kill(producer_pid, SIGKILL);
+    if (queue_name[0]) (void)shmq_queue_remove(queue_name);
+    exit(1);
+}
+#define CHECK(cond, code)                           \
+    do {                                            \
+        if (!(cond)) fail(__LINE__, #cond, (code)); \
+    } while (0)
+#define CHECK_OK(expr)                                  \
+    do {                                                \
+        int rc_ = (expr);                               \
+        if (rc_ != SHMQ_OK) fail(__LINE__, #expr, rc_); \
+    } while (0)
+
+/* The child: sends message i with key "key-(i % kKeys)" and payload
+ * "key-(i % kKeys):(i / kKeys)", so each key's sequence numbers count up. */
+static void run_producer(void) {
+    shmq_producer* p = NULL;
+    int rc = shmq_producer_open(queue_name, &p);
+    if (rc != SHMQ_OK) {
+        fprintf(stderr, "producer: open: %s\n", shmq_last_error_message());
+        _exit(1);
+    }
+    for (int i = 0; i < kMessages; ++i) {
+        char key[16], payload[32];
+        int key_len = snprintf(key, sizeof key, "key-%d", i % kKeys);
+        int len = snprintf(payload, sizeof payload, "key-%d:%d", i % kKeys, i / kKeys);
+        rc = shmq_producer_send(p, payload, (size_t)len, key, (size_t)key_len, kReceiveTimeoutMs);
+        if (rc != SHMQ_OK) {
+            fprintf(stderr, "producer: send %d: %s\n", i, shmq_last_error_message());
+            _exit(1);
+        }
+    }
+    (void)shmq_producer_close(p);
+    _exit(0);
+}
+
+/* Error paths that need no producer: codes, strerror, the detail line. */
+static void check_errors(void) {
+    char missing[80];
+    snprintf(missing, sizeof missing, "%s-missing", queue_name);
+    shmq_producer* p = (shmq_producer*)&missing; /* must be overwritten with NULL */
+    int rc = shmq_producer_open(missing, &p);
+    CHECK(rc == SHMQ_ERR_NOT_FOUND, rc);
+    CHECK(p == NULL, rc);
+    CHECK(strcmp(shmq_strerror(rc), "no such queue") == 0, rc);
+    CHECK(strstr(shmq_last_error_message(), missing) != NULL, rc); /* the detail names the queue */
+
+    shmq_consumer* c = NULL;
+    rc = shmq_consumer_open(missing, "g", SHMQ_GROUP_SHARED, &c);
+    CHECK(rc == SHMQ_ERR_NOT_FOUND && c == NULL, rc);
+    rc = shmq_queue_remove(missing);
+    CHECK(rc == SHMQ_ERR_NOT_FOUND, rc);
+    rc = shmq_queue_create(queue_name, NULL);
+    CHECK(rc == SHMQ_ERR_EXISTS, rc);
+    CHECK(strstr(shmq_last_error_message(), "already exists") != NULL, rc);
+    rc = shmq_queue_create("bad/name", NULL);
+    CHECK(rc == SHMQ_ERR_INVALID_ARGUMENT, rc);
+    shmq_queue_options bad = {0};
+    bad.capacity = 3; /* not a power of two */
+    rc = shmq_queue_create("t-capi-never", &bad);
+    CHECK(rc == SHMQ_ERR_INVALID_ARGUMENT, rc);
+    rc = shmq_producer_send(NULL, "x", 1, NULL, 0, 0);
+    CHECK(rc == SHMQ_ERR_INVALID_ARGUMENT, rc);
+    CHECK(strcmp(shmq_strerror(12345), "unknown shmq status") == 0, 0);
+    CHECK(strcmp(shmq_strerror(SHMQ_ERR_TIMEOUT), "timed out") == 0, 0);
+
+    /* Send-side limits, checked before anything is published. */
+    CHECK_OK(shmq_producer_open(queue_name, &p));
+    char big[129];
+    memset(big, 'x', sizeof big);
+    rc = shmq_producer_send(p, big, sizeof big, NULL, 0, 0); /* max_message is 128 */
+    CHECK(rc == SHMQ_ERR_MESSAGE_TOO_LARGE, rc);
+    rc = shmq_producer_send(p, "x", 1, big, 65, 0); /* keys are at most 64 bytes */
+    CHECK(rc == SHMQ_ERR_KEY_TOO_LARGE, rc);
+    CHECK_OK(shmq_producer_close(p));
+    CHECK_OK(shmq_producer_close(NULL));
+}
+
+int main(void) {
+    snprintf(queue_name, sizeof queue_name, "t-capi-%d", (int)getpid());
+    shmq_queue_options options = {0};
+    options.partitions = 4;
+    options.capacity = 64; /* far fewer slots than messages: the producer meets backpressure */
+    options.max_message = 128;
+    CHECK_OK(shmq_queue_create(queue_name, &options));
+    check_errors();
+
+    fflush(NULL); /* nothing buffered is written twice */
+    producer_pid = fork();
+    CHECK(producer_pid >= 0, 0);
+    if (producer_pid == 0) run_producer();
+
+    shmq_consumer* c = NULL;
+    CHECK_OK(shmq_consumer_open(queue_name, "g", SHMQ_GROUP_EXCLUSIVE, &c));
+    static unsigned char acked[kKeys][kPerKey];
+    int next_seq[kKeys] = {0};       /* per key: the sequence number its next first delivery must carry */
+    int partition_of[kKeys];         /* a key always lands in one partition */
+    for (int k = 0; k < kKeys; ++k) partition_of[k] = -1;
+    int total_acked = 0, redelivered = 0;
+    uint64_t nacked_offset = 0;
+    int nacked_partition = -1;
+
+    while (total_acked < kMessages) {
+        shmq_message* m = NULL;
+        int rc = shmq_consumer_receive(c, kReceiveTimeoutMs, &m);
+        CHECK(rc == SHMQ_OK, rc); /* a timeout here means messages were lost */
+        char text[64] = {0};
+        size_t size = shmq_message_size(m);
+        CHECK(size > 0 && size < sizeof text, 0);
+        memcpy(text, shmq_message_data(m), size); /* copy before settling: the bytes go with the lease */
+        int k = -1, seq = -1;
+        CHECK(sscanf(text, "key-%d:%d", &k, &seq) == 2 && k >= 0 && k < kKeys && seq >= 0 && seq < kPerKey, 0);
+        size_t key_size = 0;
+        const char* key = shmq_message_key(m, &key_size);
+        char expected_key[16];
+        int expected_len = snprintf(expected_key, sizeof expected_key, "key-%d", k);
+        CHECK(key != NULL && key_size == (size_t)expected_len && memcmp(key, expected_key, key_size) == 0, 0);
+        int partition = (int)shmq_message_partition(m);
+        CHECK(partition >= 0 && partition < 4, 0);
+        if (partition_of[k] < 0) partition_of[k] = partition;
+        CHECK(partition_of[k] == partition, 0);
+
+        uint32_t deliveries = shmq_message_deliveries(m);
+        if (deliveries == 1) {
+            CHECK(seq == next_seq[k], seq); /* per-key order, and no first delivery twice */
+            ++next_seq[k];
+        } else {
+            /* Only the message NACKed below may come again, exactly once more. */
+            CHECK(deliveries == 2 && nacked_partition == partition && nacked_offset == shmq_message_offset(m), 0);
+            ++redelivered;
+        }
+        if (k == 3 && seq == 10 && deliveries == 1) {
+            nacked_partition = partition;
+            nacked_offset = shmq_message_offset(m);
+            CHECK_OK(shmq_message_nack(m, 0));
+            CHECK(shmq_message_ack(m) == SHMQ_ERR_ALREADY_SETTLED, 0);
+        } else {
+            CHECK(!acked[k][seq], seq);
+            CHECK_OK(shmq_message_ack(m));
+            acked[k][seq] = 1;
+            ++total_acked;
+            int rc2 = shmq_message_ack(m);
+            CHECK(rc2 == SHMQ_ERR_ALREADY_SETTLED, rc2);
+        }
+        CHECK_OK(shmq_message_close(m));
+    }
+    CHECK(redelivered == 1, redelivered);
+    for (int k = 0; k < kKeys; ++k) CHECK(next_seq[k] == kPerKey, k);
+
+    /* Nothing more: exactly once. */
+    shmq_message* extra = NULL;
+    int rc = shmq_consumer_receive(c, 200, &extra);
+    CHECK(rc == SHMQ_ERR_TIMEOUT && extra == NULL, rc);
+
+    int status = 0;
+    CHECK(waitpid(producer_pid, &status, 0) == producer_pid, 0);
+    producer_pid = -1;
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, status);
+
+    CHECK_OK(shmq_consumer_close(c));
+    CHECK_OK(shmq_queue_remove(queue_name));
+    rc = shmq_queue_remove(queue_name);
+    CHECK(rc == SHMQ_ERR_NOT_FOUND, rc);
+    queue_name[0] = '\0';
+    return 0;
+}
