@@ -29,6 +29,8 @@ libdir=$(cache CMAKE_INSTALL_LIBDIR)
 includedir=$(cache CMAKE_INSTALL_INCLUDEDIR)
 sanitize=$(cache SHMQ_SANITIZE)
 san_flags=""
+# CMake's false constants (an old cache may hold SHMQ_SANITIZE=OFF) mean none.
+case "${sanitize^^}" in ""|OFF|NO|FALSE|0|N|IGNORE|NOTFOUND|*-NOTFOUND) sanitize="" ;; esac
 if [ -n "$sanitize" ]; then san_flags="-fsanitize=${sanitize//;/,} -fno-omit-frame-pointer"; fi
 
 if ! command -v pkg-config >/dev/null; then
