@@ -75,7 +75,7 @@ void print_report(std::ostream& out, const RunSummary& s) {
             << pad(format_ns(p.max), 9) << what << "\n";
     };
     end_line(out, pad("latency", 15) + pad("p50", 9) + pad("p90", 9) + pad("p99", 9) + pad("max", 9));
-    row("upload send()", s.upload.send, "Producer::send, in the upload process");
+    if (s.upload.elapsed_ns != 0) row("upload send()", s.upload.send, "Producer::send, in the upload process");
     for (const auto& g : s.groups) {
         row(g.name, g.e2e_sent, "end to end: upload's send() -> worker done (CLOCK_REALTIME)");
         row("", g.e2e_publish, "the same from Message::publish_unix_ns (CLOCK_REALTIME_COARSE)");
@@ -99,8 +99,8 @@ void print_report(std::ostream& out, const RunSummary& s) {
                 << " ms; " << (s.shmqd_pid > 0 ? "shmqd returned it at once" : "it waited for the lease to expire")
                 << ")\n";
         if (g.missing != 0)
-            out << pad("missing", 15) << g.name << ": " << g.missing << " photo(s) never processed, e.g. "
-                << join_ids(g.missing_examples) << "\n";
+            out << pad("missing", 15) << g.name << ": " << g.missing
+                << " photo(s) not processed when the run ended, e.g. " << join_ids(g.missing_examples) << "\n";
         if (g.not_dead_lettered != 0)
             out << pad("missing", 15) << g.name << ": " << g.not_dead_lettered
                 << " corrupt photo(s) not in the DLQ\n";
