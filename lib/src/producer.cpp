@@ -4,6 +4,7 @@
 
 #include "hash.hpp"
 #include "producer_core.hpp"
+#include "ring/ack_latency.hpp"
 #include "ring/commit_protocol.hpp"
 #include "ring/reclaim.hpp"
 #include "sys/clock.hpp"
@@ -117,7 +118,9 @@ Status ProducerCore::publish(uint32_t p, uint64_t offset, uint32_t payload_len, 
     slot.payload_len = payload_len;
     slot.key_len = key_len;
     slot.flags = 0;
-    slot.publish_unix_ns = sys::coarse_unix_ns();
+    // The coarse clock (a tick, 1-4 ms) costs ~5 ns; the precise one ~20 ns,
+    // paid only by the offsets the publish -> ACK histogram samples.
+    slot.publish_unix_ns = ring::ack_latency_sampled(offset) ? sys::unix_ns() : sys::coarse_unix_ns();
     const ring::PartitionView& v = views[p];
     if (!ring::commit(v.ring, offset)) return Errc::claim_aborted;
     wake_consumers(r);  // after the seq_cst commit CAS

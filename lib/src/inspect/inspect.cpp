@@ -63,8 +63,8 @@ uint64_t oldest_age_ms(const detail::Region& r, uint32_t p, uint64_t from, uint6
         const uint64_t state = slot.state.load(std::memory_order_acquire);
         if (!ring::slot_is(state, o)) return 0;  // not committed yet, or already reused
         if (ring::slot_kind(state) != ring::SlotKind::committed) continue;
-        const uint64_t published = std::atomic_ref<uint64_t>(slot.publish_unix_ns).load(std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_acquire);
+        // Acquire: the state re-read below cannot move before this read.
+        const uint64_t published = std::atomic_ref<uint64_t>(slot.publish_unix_ns).load(std::memory_order_acquire);
         if (slot.state.load(std::memory_order_relaxed) != state) return 0;
         return sub_floor0(now_unix, published) / 1'000'000;
     }
