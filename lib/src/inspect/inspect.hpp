@@ -22,6 +22,9 @@ struct PartitionStats {
     uint64_t rejected = 0, aborted = 0, timeouts = 0;
     // Sums over the groups (each group counts its own deliveries).
     uint64_t delivered = 0, acked = 0, nacked = 0, redelivered = 0;
+    // Messages moved to disk by on_full=spill. Always 0 until the disk issue
+    // (shmqd's io_uring spill segments) adds the counter and fills this field.
+    uint64_t spilled = 0;
 };
 
 struct GroupPartitionStats {
