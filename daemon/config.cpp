@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "log.hpp"
+#include "metrics_http.hpp"
 #include "names.hpp"
 
 namespace shmq::daemon {
@@ -32,6 +33,15 @@ int parse_config(int argc, char** argv, Config& out) {
     app.add_option("--queue", c.queues, "Queue to watch (repeat); default: every queue");
     app.add_option("--log-level", c.log_level, "error, warn, info or debug")->capture_default_str();
     app.add_option("--lock-file", c.lock_file, "The one-per-host lock (env SHMQD_LOCK_FILE)")->capture_default_str();
+    app.add_option("--metrics-listen", c.metrics_listen,
+                   "Serve Prometheus metrics at http://HOST:PORT/metrics (port 0: any free port, logged)");
+    app.add_flag("--metrics-allow-remote", c.metrics_allow_remote,
+                 "Allow --metrics-listen on an address other hosts can reach");
+    app.add_option("--metrics-textfile", c.metrics_textfile,
+                   "Also write the metrics to this file (node_exporter's textfile collector), replaced atomically");
+    app.add_option("--metrics-interval-ms", c.metrics_interval_ms, "Refresh period of --metrics-textfile")
+        ->capture_default_str()
+        ->check(CLI::Range(100, 3'600'000));
     try {
         app.parse(argc, argv);
         c.config_file = app.get_config_ptr()->as<std::string>();
@@ -40,6 +50,10 @@ int parse_config(int argc, char** argv, Config& out) {
             throw CLI::ValidationError("--log-level", "'" + c.log_level + "' is not error, warn, info or debug");
         for (const auto& q : c.queues)
             if (auto err = detail::check_name(q, "queue")) throw CLI::ValidationError("--queue", *err);
+        ListenAddress address;
+        if (!c.metrics_listen.empty())
+            if (auto err = parse_listen_address(c.metrics_listen, c.metrics_allow_remote, address))
+                throw CLI::ValidationError("--metrics-listen", *err);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() != 0) {
             std::cerr << "shmqd: " << e.what() << "\n";

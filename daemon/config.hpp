@@ -15,6 +15,11 @@ struct Config {
     std::string log_level = "info";
     uint32_t tick_ms = 10;
     std::vector<std::string> queues;  // empty: every shmq.* region we can open
+    // Metrics (docs/METRICS.md). metrics_listen has passed parse_listen_address.
+    std::string metrics_listen;    // HOST:PORT of the /metrics endpoint; empty: none
+    bool metrics_allow_remote = false;
+    std::string metrics_textfile;  // node_exporter textfile to refresh; empty: none
+    uint32_t metrics_interval_ms = 5000;
 };
 
 // Parses argv (and the --config file it names). Returns an exit code >= 0

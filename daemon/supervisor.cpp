@@ -12,6 +12,7 @@
 
 #include "inspect/inspect.hpp"
 #include "log.hpp"
+#include "metrics_text.hpp"
 #include "names.hpp"
 #include "sys/clock.hpp"
 
@@ -20,6 +21,9 @@ namespace shmq::daemon {
 namespace {
 constexpr uint64_t kSignalTag = UINT64_MAX;
 constexpr uint64_t kInotifyTag = UINT64_MAX - 1;
+// pidfd tags carry a queue id >= 1 in their high half (ids count up from 1)
+// and the two above 0xffffffff: a zero high half is free for the metrics server.
+constexpr uint64_t kMetricsTagPrefix = 0;
 constexpr uint64_t kDiscoveryPeriodNs = 1'000'000'000;
 constexpr uint64_t kRetryOpenNs = 5'000'000'000;
 constexpr uint64_t kRetryYoungNs = 50'000'000;
@@ -46,9 +50,12 @@ Supervisor::Supervisor(int argc, char** argv, Config config) : argc_(argc), argv
     if (inotify_fd_ >= 0 &&
         ::inotify_add_watch(inotify_fd_, std::string(detail::kShmDir).c_str(), IN_CREATE | IN_MOVED_TO) >= 0)
         add_fd(epoll_fd_, inotify_fd_, kInotifyTag);
+    listen_for_metrics(config_);
+    write_metrics_textfile(config_);
 }
 
 Supervisor::~Supervisor() {
+    metrics_http_.reset();
     queues_.clear();
     for (int fd : {inotify_fd_, signal_fd_, epoll_fd_})
         if (fd >= 0) ::close(fd);
@@ -105,6 +112,52 @@ int Supervisor::do_work(uint64_t now) {
     return work;
 }
 
+void Supervisor::listen_for_metrics(const Config& c) {
+    if (metrics_http_) log(Level::info, "metrics no longer listening on " + metrics_http_->bound());
+    metrics_http_.reset();  // frees the port before binding again
+    if (c.metrics_listen.empty()) return;
+    ListenAddress at;
+    if (auto err = parse_listen_address(c.metrics_listen, c.metrics_allow_remote, at))
+        throw std::runtime_error("--metrics-listen: " + *err);  // parse_config refused it already
+    metrics_http_ = std::make_unique<MetricsHttp>(at, epoll_fd_, kMetricsTagPrefix, [this] { return render_metrics(); });
+    log(Level::info, "metrics listening on " + metrics_http_->bound());
+}
+
+void Supervisor::write_metrics_textfile(const Config& c) {
+    if (metrics_textfile_) log(Level::info, "metrics textfile " + metrics_textfile_->path() + " no longer refreshed");
+    metrics_textfile_.reset();
+    if (c.metrics_textfile.empty()) return;
+    metrics_textfile_ = std::make_unique<MetricsTextfile>(c.metrics_textfile, uint64_t{c.metrics_interval_ms} * 1'000'000);
+    log(Level::info, "metrics textfile " + c.metrics_textfile + ", every " + std::to_string(c.metrics_interval_ms) + " ms");
+}
+
+// Snapshots every watched queue (read-only, see inspect.hpp) and renders them.
+std::string Supervisor::render_metrics() const {
+    const uint64_t start = sys::monotonic_ns();
+    std::vector<inspect::QueueSnapshot> snapshots;
+    snapshots.reserve(queues_.size());
+    for (const auto& [id, q] : queues_) snapshots.push_back(inspect::snapshot(q->region()));
+    std::sort(snapshots.begin(), snapshots.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    metrics::ScrapeInfo info;
+    info.duration_seconds = static_cast<double>(sys::monotonic_ns() - start) / 1e9;
+    return metrics::render(snapshots, info);
+}
+
+// Connection deadlines and the textfile's refresh: checked on every turn of
+// the loop, not per tick, so a long --tick-ms delays neither.
+int Supervisor::do_metrics_work(uint64_t now) {
+    if (metrics_http_) metrics_http_->on_time_event(now);
+    if (!metrics_textfile_ || !metrics_textfile_->due(now)) return 0;
+    metrics_textfile_->refresh([this] { return render_metrics(); }, now);
+    return 1;
+}
+
+uint64_t Supervisor::next_metrics_wake() const {
+    uint64_t wake = metrics_http_ ? metrics_http_->next_wake() : UINT64_MAX;
+    if (metrics_textfile_) wake = std::min(wake, metrics_textfile_->next_due());
+    return wake;
+}
+
 void Supervisor::reload() {
     Config fresh;
     if (parse_config(argc_, argv_, fresh) >= 0) {
@@ -126,6 +179,16 @@ void Supervisor::reload() {
             it = queues_.erase(it);
         }
     }
+    if (fresh.metrics_listen != config_.metrics_listen || fresh.metrics_allow_remote != config_.metrics_allow_remote ||
+        (!metrics_http_ && !fresh.metrics_listen.empty())) {
+        try {
+            listen_for_metrics(fresh);
+        } catch (const std::exception& e) {
+            log(Level::error, std::string("SIGHUP: ") + e.what() + "; /metrics is off until a reload succeeds");
+        }
+    }
+    if (fresh.metrics_textfile != config_.metrics_textfile || fresh.metrics_interval_ms != config_.metrics_interval_ms)
+        write_metrics_textfile(fresh);
     config_ = fresh;
     rescan_ = true;
     log(Level::info, "SIGHUP: configuration reloaded (tick " + std::to_string(config_.tick_ms) + " ms, " +
@@ -151,8 +214,10 @@ int Supervisor::run() {
             do_work(now);  // a SIGTERM arriving meanwhile lets this tick finish
             next_tick = now + uint64_t{config_.tick_ms} * 1'000'000;
         }
+        do_metrics_work(now);
         const uint64_t after = sys::monotonic_ns();
-        const int wait_ms = after >= next_tick ? 0 : static_cast<int>((next_tick - after + 999'999) / 1'000'000);
+        const uint64_t wake = std::min(next_tick, next_metrics_wake());  // at most one tick away
+        const int wait_ms = after >= wake ? 0 : static_cast<int>((wake - after + 999'999) / 1'000'000);
         const int n = ::epoll_wait(epoll_fd_, events, 64, wait_ms);
         for (int i = 0; i < n; ++i) {
             const uint64_t tag = events[i].data.u64;
@@ -164,6 +229,8 @@ int Supervisor::run() {
                 }
                 rescan_ = true;
                 next_tick = 0;  // watch a new queue at once
+            } else if (metrics_http_ && metrics_http_->owns(tag)) {
+                metrics_http_->on_event(tag, sys::monotonic_ns());
             } else {
                 auto q = queues_.find(static_cast<uint32_t>(tag >> 32));
                 if (q != queues_.end()) q->second->on_process_exit(static_cast<uint32_t>(tag & 0xffffffff));

@@ -10,6 +10,8 @@
 #include <string>
 
 #include "config.hpp"
+#include "metrics_http.hpp"
+#include "metrics_textfile.hpp"
 #include "watched_queue.hpp"
 
 namespace shmq::daemon {
@@ -25,6 +27,12 @@ private:
     void discover(uint64_t now_mono);
     void handle_signals();
     void reload();
+    // Metrics: (re)started from a config; served and refreshed from run().
+    void listen_for_metrics(const Config& c);  // throws std::runtime_error if it cannot bind
+    void write_metrics_textfile(const Config& c);
+    std::string render_metrics() const;
+    int do_metrics_work(uint64_t now_mono);
+    uint64_t next_metrics_wake() const;
 
     int argc_;
     char** argv_;
@@ -40,6 +48,8 @@ private:
     std::map<uint32_t, std::unique_ptr<WatchedQueue>> queues_;  // id -> watcher
     std::map<std::string, uint64_t> retry_after_ns_;            // queues we could not open
     std::set<std::string> warned_;                              // ... and have said so
+    std::unique_ptr<MetricsHttp> metrics_http_;                 // null without --metrics-listen
+    std::unique_ptr<MetricsTextfile> metrics_textfile_;         // null without --metrics-textfile
 };
 
 }  // namespace shmq::daemon

@@ -28,6 +28,7 @@ public:
     WatchedQueue& operator=(const WatchedQueue&) = delete;
 
     const std::string& name() const { return region_->name(); }
+    const detail::Region& region() const { return *region_; }  // for read-only snapshots (metrics)
     int on_time_event(uint64_t now_mono);
     int on_process_exit(uint32_t index);
     // Deleted (shmq delete) or its file unlinked: stop watching.

@@ -23,6 +23,9 @@ struct PartitionStats {
     uint64_t oldest_age_ms = 0;  // age of the oldest message not finished by the slowest group; 0 if none
     // Sums over the groups (each group counts its own deliveries).
     uint64_t delivered = 0, acked = 0, nacked = 0, redelivered = 0;
+    // Messages moved to disk by on_full=spill. Always 0 until the disk issue
+    // (shmqd's io_uring spill segments) adds the counter and fills this field.
+    uint64_t spilled = 0;
 };
 
 struct GroupPartitionStats {

@@ -1,0 +1,199 @@
+#include "metrics_text.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <stdexcept>
+
+namespace shmq::daemon::metrics {
+
+std::string escape_label_value(std::string_view value) {
+    std::string out;
+    out.reserve(value.size());
+    for (char c : value) {
+        switch (c) {
+            case '\\': out += "\\\\"; break;
+            case '"': out += "\\\""; break;
+            case '\n': out += "\\n"; break;
+            default: out += (c >= 0x20 && c < 0x7f) ? c : '?';
+        }
+    }
+    return out;
+}
+
+std::string escape_help(std::string_view help) {
+    std::string out;
+    out.reserve(help.size());
+    for (char c : help) {
+        if (c == '\\') out += "\\\\";
+        else if (c == '\n') out += "\\n";
+        else out += c;
+    }
+    return out;
+}
+
+std::string format_value(double value) {
+    if (std::isnan(value)) return "NaN";
+    if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+    (void)ec;  // 32 chars hold the shortest form of any double
+    return std::string(buf, end);
+}
+
+namespace {
+const char* type_name(Type type) {
+    switch (type) {
+        case Type::counter: return "counter";
+        case Type::gauge: return "gauge";
+        case Type::histogram: return "histogram";
+    }
+    return "untyped";
+}
+}  // namespace
+
+void Exposition::family(std::string_view name, Type type, std::string_view help) {
+    out_.append("# HELP ").append(name).append(" ").append(escape_help(help)).append("\n");
+    out_.append("# TYPE ").append(name).append(" ").append(type_name(type)).append("\n");
+}
+
+void Exposition::series(std::string_view name, Labels labels, const Label* extra) {
+    out_.append(name);
+    if (labels.size() == 0 && extra == nullptr) return;
+    char sep = '{';
+    auto one = [&](const Label& l) {
+        out_.push_back(sep);
+        out_.append(l.name).append("=\"").append(escape_label_value(l.value)).append("\"");
+        sep = ',';
+    };
+    for (const Label& l : labels) one(l);
+    if (extra != nullptr) one(*extra);
+    out_.push_back('}');
+}
+
+void Exposition::sample(std::string_view name, Labels labels, uint64_t value) {
+    series(name, labels);
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+    (void)ec;  // 24 chars hold any 64-bit value
+    out_.append(" ").append(buf, end).append("\n");
+}
+
+void Exposition::sample(std::string_view name, Labels labels, double value) {
+    series(name, labels);
+    out_.append(" ").append(format_value(value)).append("\n");
+}
+
+void Exposition::histogram(std::string_view name, Labels labels, std::span<const double> bounds,
+                           std::span<const uint64_t> counts, double sum) {
+    if (counts.size() != bounds.size() + 1)
+        throw std::invalid_argument("histogram " + std::string(name) + ": " + std::to_string(bounds.size()) +
+                                    " bounds need " + std::to_string(bounds.size() + 1) + " counts, got " +
+                                    std::to_string(counts.size()));
+    const std::string bucket = std::string(name) + "_bucket";
+    uint64_t cumulative = 0;
+    for (std::size_t i = 0; i <= bounds.size(); ++i) {
+        cumulative += counts[i];
+        const std::string le = i < bounds.size() ? format_value(bounds[i]) : "+Inf";
+        const Label extra{"le", le};
+        series(bucket, labels, &extra);
+        out_.append(" ").append(std::to_string(cumulative)).append("\n");
+    }
+    sample(std::string(name) + "_sum", labels, sum);
+    sample(std::string(name) + "_count", labels, cumulative);
+}
+
+namespace {
+
+using Queues = std::span<const inspect::QueueSnapshot>;
+
+// One family with a sample per queue.
+template <class Value>
+void per_queue(Exposition& e, Queues queues, std::string_view name, Type type, std::string_view help, Value value) {
+    e.family(name, type, help);
+    for (const auto& q : queues) e.sample(name, {{"queue", q.name}}, value(q));
+}
+
+// One family with a sample per queue and partition.
+template <class Value>
+void per_partition(Exposition& e, Queues queues, std::string_view name, Type type, std::string_view help,
+                   Value value) {
+    e.family(name, type, help);
+    for (const auto& q : queues)
+        for (const auto& p : q.partitions)
+            e.sample(name, {{"queue", q.name}, {"partition", std::to_string(p.partition)}}, value(p));
+}
+
+// One family with a sample per queue, group and partition.
+template <class Value>
+void per_group_partition(Exposition& e, Queues queues, std::string_view name, Type type, std::string_view help,
+                         Value value) {
+    e.family(name, type, help);
+    for (const auto& q : queues)
+        for (const auto& g : q.groups)
+            for (const auto& p : g.partitions)
+                e.sample(name, {{"queue", q.name}, {"group", g.name}, {"partition", std::to_string(p.partition)}},
+                         value(p));
+}
+
+}  // namespace
+
+std::string render(Queues queues, const ScrapeInfo& info) {
+    using P = inspect::PartitionStats;
+    using Q = inspect::QueueSnapshot;
+    using GP = inspect::GroupPartitionStats;
+    Exposition e;
+    e.family("shmq_up", Type::gauge, "1: shmqd is running and answered this scrape.");
+    e.sample("shmq_up", {}, uint64_t{1});
+    e.family("shmq_scrape_duration_seconds", Type::gauge, "Time spent reading the queues' regions for this scrape.");
+    e.sample("shmq_scrape_duration_seconds", {}, info.duration_seconds);
+
+    e.family("shmq_queue_info", Type::gauge, "Always 1; the labels are the queue's state and creation parameters.");
+    for (const auto& q : queues)
+        e.sample("shmq_queue_info",
+                 {{"queue", q.name},
+                  {"state", q.state},
+                  {"policy", inspect::on_full_name(q.options.on_full)},
+                  {"partitions", std::to_string(q.options.partitions)},
+                  {"capacity", std::to_string(q.options.capacity)},
+                  {"max_message", std::to_string(q.options.max_message)},
+                  {"lease_ms", std::to_string(q.options.lease_ms)},
+                  {"max_deliveries", std::to_string(q.options.max_deliveries)}},
+                 uint64_t{1});
+
+    per_partition(e, queues, "shmq_messages_published_total", Type::counter,
+                  "Messages committed to the partition (claimed offsets minus aborted claims).",
+                  [](const P& p) { return p.published; });
+    per_partition(e, queues, "shmq_messages_acked_total", Type::counter,
+                  "Messages acknowledged, summed over the queue's groups (each group acks every message).",
+                  [](const P& p) { return p.acked; });
+    per_group_partition(e, queues, "shmq_group_messages_acked_total", Type::counter,
+                        "Messages acknowledged by one group.", [](const GP& p) { return p.acked; });
+    per_partition(e, queues, "shmq_messages_redelivered_total", Type::counter,
+                  "Deliveries after the first (nack, expired lease, dead consumer), summed over groups.",
+                  [](const P& p) { return p.redelivered; });
+    per_queue(e, queues, "shmq_messages_dead_lettered_total", Type::counter,
+              "Messages moved to the dead-letter queue after max_deliveries deliveries.",
+              [](const Q& q) { return q.dlq.dead_lettered; });
+    per_partition(e, queues, "shmq_messages_spilled_total", Type::counter,
+                  "Messages moved to disk by on_full=spill (0 until spilling exists).",
+                  [](const P& p) { return p.spilled; });
+
+    per_partition(e, queues, "shmq_depth", Type::gauge,
+                  "Messages in the partition not yet finished by the slowest group (approximate).",
+                  [](const P& p) { return p.depth; });
+    e.family("shmq_in_flight", Type::gauge, "Messages delivered to a group's consumers and not yet settled.");
+    for (const auto& q : queues)
+        for (const auto& g : q.groups) e.sample("shmq_in_flight", {{"queue", q.name}, {"group", g.name}}, g.total.in_flight);
+    per_group_partition(e, queues, "shmq_group_lag", Type::gauge,
+                        "Messages published to the partition and not yet finished by the group.",
+                        [](const GP& p) { return p.lag; });
+    per_queue(e, queues, "shmq_dlq_depth", Type::gauge, "Messages in the dead-letter queue.",
+              [](const Q& q) { return q.dlq.depth; });
+    per_queue(e, queues, "shmq_consumers", Type::gauge, "Attached consumers (live or not yet reaped).",
+              [](const Q& q) { return uint64_t{q.consumers}; });
+    per_queue(e, queues, "shmq_producers", Type::gauge, "Attached producers (live or not yet reaped).",
+              [](const Q& q) { return uint64_t{q.producers}; });
+    return e.take();
+}
+
+}  // namespace shmq::daemon::metrics
