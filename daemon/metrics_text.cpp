@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <stdexcept>
+#include <vector>
 
 namespace shmq::daemon::metrics {
 
@@ -193,6 +194,18 @@ std::string render(Queues queues, const ScrapeInfo& info) {
               [](const Q& q) { return uint64_t{q.consumers}; });
     per_queue(e, queues, "shmq_producers", Type::gauge, "Attached producers (live or not yet reaped).",
               [](const Q& q) { return uint64_t{q.producers}; });
+    e.family("shmq_publish_to_ack_seconds", Type::histogram,
+             "Time from publish to ACK, sampled: every 64th offset of each partition.");
+    for (const auto& q : queues)
+        for (const auto& g : q.groups) {
+            const auto& h = g.ack_latency;
+            if (h.counts.empty()) continue;
+            // The region's last bucket has no bound: it is the +Inf bucket.
+            std::vector<double> bounds;
+            for (std::size_t b = 0; b + 1 < h.bound_ns.size(); ++b) bounds.push_back(static_cast<double>(h.bound_ns[b]) / 1e9);
+            e.histogram("shmq_publish_to_ack_seconds", {{"queue", q.name}, {"group", g.name}}, bounds, h.counts,
+                        static_cast<double>(h.sum_ns) / 1e9);
+        }
     return e.take();
 }
 

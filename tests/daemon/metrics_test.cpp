@@ -241,6 +241,11 @@ TEST_F(MetricsTest, countersEqualWhatProcessesSentAndAckedAndTheTextfileHasTheSa
     EXPECT_EQ(sum(s, "shmq_group_messages_acked_total", q.name, ",group=\"g\""), kAcked);
     EXPECT_EQ(sum(s, "shmq_group_lag", q.name, ",group=\"g\""), kSent - kAcked);
     EXPECT_EQ(s["shmq_in_flight" + qs + ",group=\"g\"}"], 0);
+    // Offset 0 of each partition the consumer acked is a sample of the histogram.
+    const double samples_taken = s["shmq_publish_to_ack_seconds_count" + qs + ",group=\"g\"}"];
+    EXPECT_GE(samples_taken, 1);
+    EXPECT_EQ(s["shmq_publish_to_ack_seconds_bucket" + qs + ",group=\"g\",le=\"+Inf\"}"], samples_taken);
+    EXPECT_GT(s["shmq_publish_to_ack_seconds_sum" + qs + ",group=\"g\"}"], 0);
     EXPECT_EQ(s["shmq_consumers" + qs + "}"], 0);  // both processes detached when they exited
     EXPECT_EQ(s["shmq_producers" + qs + "}"], 0);
     EXPECT_EQ(s["shmq_dlq_depth" + qs + "}"], 0);
@@ -297,7 +302,7 @@ TEST_F(MetricsTest, countersEqualWhatProcessesSentAndAckedAndTheTextfileHasTheSa
         std::this_thread::sleep_for(20ms);
     } while (std::chrono::steady_clock::now() < deadline);
     EXPECT_EQ(families(file), families(scraped));
-    EXPECT_EQ(families(scraped).size(), 15u);
+    EXPECT_EQ(families(scraped).size(), 16u);
     EXPECT_EQ(published_lines(file), published_lines(scraped));
     for (const auto& entry : std::filesystem::directory_iterator(dir.path()))
         EXPECT_EQ(entry.path().filename().string().find("shmq.prom.tmp"), std::string::npos)

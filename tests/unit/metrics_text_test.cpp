@@ -44,6 +44,10 @@ inspect::QueueSnapshot orders() {
         s.lag = 3;
         g.partitions.push_back(s);
     }
+    g.ack_latency.bound_ns = {1024, 2048, UINT64_MAX};  // the last bucket is +Inf
+    g.ack_latency.counts = {1, 2, 1};
+    g.ack_latency.count = 4;
+    g.ack_latency.sum_ns = 5'000'000'000;
     q.groups.push_back(g);
     q.dlq.depth = 4;
     q.dlq.dead_lettered = 5;
@@ -112,7 +116,15 @@ TEST(MetricsTextTest, rendersEveryFamilyOfASnapshotExactly) {
               "shmq_consumers{queue=\"orders\"} 3\n"
               "# HELP shmq_producers Attached producers (live or not yet reaped).\n"
               "# TYPE shmq_producers gauge\n"
-              "shmq_producers{queue=\"orders\"} 2\n");
+              "shmq_producers{queue=\"orders\"} 2\n"
+              "# HELP shmq_publish_to_ack_seconds Time from publish to ACK, sampled: every 64th offset of each "
+              "partition.\n"
+              "# TYPE shmq_publish_to_ack_seconds histogram\n"
+              "shmq_publish_to_ack_seconds_bucket{queue=\"orders\",group=\"billing\",le=\"1.024e-06\"} 1\n"
+              "shmq_publish_to_ack_seconds_bucket{queue=\"orders\",group=\"billing\",le=\"2.048e-06\"} 3\n"
+              "shmq_publish_to_ack_seconds_bucket{queue=\"orders\",group=\"billing\",le=\"+Inf\"} 4\n"
+              "shmq_publish_to_ack_seconds_sum{queue=\"orders\",group=\"billing\"} 5\n"
+              "shmq_publish_to_ack_seconds_count{queue=\"orders\",group=\"billing\"} 4\n");
 }
 
 // The family a sample line belongs to, given the declared families
@@ -181,7 +193,7 @@ TEST(MetricsTextTest, everyFamilyHasHelpAndTypeOnceBeforeItsContiguousSamples) {
     const std::vector<inspect::QueueSnapshot> queues{orders(), second};
     std::set<std::string> families;
     EXPECT_TRUE(well_formed(render(queues, {}), &families));
-    EXPECT_EQ(families.size(), 15u);
+    EXPECT_EQ(families.size(), 16u);
 
     // No queue at all: the same families, declared, with only the daemon's own samples.
     std::set<std::string> empty_families;
