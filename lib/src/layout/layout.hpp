@@ -198,7 +198,7 @@ constexpr uint32_t token_gen(uint64_t token) { return static_cast<uint32_t>(toke
 // kAckLatencySampleEvery (relaxed RMWs; a sample, not a census). buckets[b]
 // counts latencies below kAckLatencyFirstBoundNs << b; the last bucket holds
 // everything longer. Zeroed when the group is created; counts only grow.
-constexpr uint32_t kAckLatencyBuckets = 26;  // 1 us .. ~16.8 s, then +Inf
+constexpr uint32_t kAckLatencyBuckets = 26;  // bounds 1.024 us .. ~17.2 s, then +Inf
 constexpr uint64_t kAckLatencyFirstBoundNs = 1024;
 constexpr uint64_t kAckLatencySampleEvery = 64;  // a power of two
 struct alignas(kCacheLine) AckLatency {
