@@ -1,18 +1,19 @@
 // Checks a JSON value against the subset of JSON Schema (2020-12) that
 // docs/schema/*.schema.json use: type, required, properties,
-// additionalProperties: false, items, enum, const, minimum, pattern, oneOf
+// additionalProperties: false, items, enum, const, minimum, pattern (as a
+// POSIX ERE: keep patterns to the common subset), oneOf
 // and local $ref ("#/$defs/NAME"). Returns every violation with its path, so
 // a failing test names the undocumented or missing key.
 #pragma once
 
 #include <cmath>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "support/json_value.hpp"
+#include "support/posix_regex.hpp"
 
 namespace shmq::test {
 
@@ -91,7 +92,7 @@ private:
         if (schema.has("minimum") && v.kind == Value::Kind::number && v.number < schema["minimum"].number)
             errors.push_back(path + ": below minimum");
         if (schema.has("pattern") && v.kind == Value::Kind::string &&
-            !std::regex_search(v.string, std::regex(schema["pattern"].string)))
+            !ere_search(schema["pattern"].string, v.string))
             errors.push_back(path + ": '" + v.string + "' does not match " + schema["pattern"].string);
         if (v.kind == Value::Kind::object) {
             for (const auto& key : schema["required"].array)
