@@ -28,6 +28,18 @@ int parse_config(int argc, char** argv, Config& out) {
     c.data_dir = default_data_dir();
     c.lock_file = default_lock_file();
     app.set_config("--config", "", "Read options from this INI/TOML file (re-read on SIGHUP)");
+    app.footer(
+        "One shmqd per host (the --lock-file). It watches /dev/shm for shmq queues and, within a\n"
+        "tick of a death (pidfd), returns a dead consumer's unACKed messages for redelivery,\n"
+        "aborts a dead producer's open claim, frees a dead owner's exclusive partitions, expires\n"
+        "leases and moves messages past --max-deliveries to the DLQ. Queues work without it;\n"
+        "repairs then wait for lease expiry. SIGHUP re-reads --config; SIGTERM stops it.\n\n"
+        "Examples:\n"
+        "  shmqd                                         watch every queue\n"
+        "  shmqd --queue orders --queue jobs --log-level debug\n"
+        "  shmqd --metrics-listen 127.0.0.1:9464         Prometheus at /metrics\n"
+        "  shmqd --config /etc/shmq/shmqd.toml           (packaging/shmqd.toml; systemd: packaging/shmqd.service)\n"
+        "Metrics: docs/METRICS.md. Crash handling: docs/ARCHITECTURE.md.");
     app.add_option("--data-dir", c.data_dir, "Directory for spill and journal files")->capture_default_str();
     app.add_option("--tick-ms", c.tick_ms, "Reaper tick in milliseconds")->capture_default_str()->check(CLI::Range(1, 60000));
     app.add_option("--queue", c.queues, "Queue to watch (repeat); default: every queue");
