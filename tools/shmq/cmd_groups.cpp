@@ -59,9 +59,12 @@ void register_groups(CLI::App& app) {
             return;
         }
         for (const auto& g : s.groups) {
+            std::string members;
+            for (uint32_t pid : g.member_pids) members += (members.empty() ? " (pid " : ", ") + std::to_string(pid);
+            if (!members.empty()) members += ")";
             std::cout << "group " << g.name << " (" << (g.kind == GroupKind::exclusive ? "exclusive" : "shared")
-                      << "), " << g.member_pids.size() << " member(s), lag " << g.total.lag << ", in-flight "
-                      << g.total.in_flight << "\n";
+                      << "), " << g.member_pids.size() << " member(s)" << members << ", lag " << human_count(g.total.lag)
+                      << ", in-flight " << human_count(g.total.in_flight) << "\n";
             Table t({"PARTITION", "OWNER", "NEXT", "FLOOR", "LAG", "IN-FLIGHT", "RETRYING"});
             for (const auto& p : g.partitions)
                 t.add({std::to_string(p.partition),
