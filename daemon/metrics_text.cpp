@@ -188,6 +188,9 @@ std::string render(Queues queues, const ScrapeInfo& info) {
     per_group_partition(e, queues, "shmq_group_lag", Type::gauge,
                         "Messages published to the partition and not yet finished by the group.",
                         [](const GP& p) { return p.lag; });
+    per_queue(e, queues, "shmq_overloaded", Type::gauge,
+              "1 when a partition is deeper than the queue's high watermark (% of capacity), else 0.",
+              [](const Q& q) { return uint64_t{q.overloaded ? 1u : 0u}; });
     per_queue(e, queues, "shmq_dlq_depth", Type::gauge, "Messages in the dead-letter queue.",
               [](const Q& q) { return q.dlq.depth; });
     per_queue(e, queues, "shmq_consumers", Type::gauge, "Attached consumers (live or not yet reaped).",

@@ -36,6 +36,7 @@ layout::QueueParams params_from(const QueueOptions& o) {
     p.max_groups = static_cast<uint16_t>(std::min<uint32_t>(o.max_groups, 0xffff));
     p.max_participants = static_cast<uint16_t>(std::min<uint32_t>(o.max_participants, 0xffff));
     p.on_full = static_cast<uint8_t>(o.on_full);
+    p.high_watermark_pct = static_cast<uint8_t>(std::min<uint32_t>(o.high_watermark_pct, 0xff));
     p.mode = o.mode;
     return p;
 }
@@ -52,6 +53,7 @@ QueueOptions options_from(const layout::QueueParams& p) {
     o.max_deliveries = p.max_deliveries;
     o.dlq_capacity = p.dlq_capacity;
     o.mode = p.mode;
+    o.high_watermark_pct = p.high_watermark_pct;
     return o;
 }
 

@@ -200,6 +200,37 @@ TEST(MonitorCliTest, checkFollowsTheMonitoringPluginsConvention) {
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1);
 }
 
+TEST(MonitorCliTest, aPartitionAboveTheHighWatermarkMakesTheQueueOverloaded) {
+    Queue_ q("--partitions 1 --capacity 64 --high-watermark 50");
+    ASSERT_EQ(sh("seq 1 32 | $SHMQ produce " + q.name).exit_code, 0);  // 50% exactly: not above
+    test::Value stat = json_of(sh("$SHMQ stat " + q.name + " --json --sample-ms 0"));
+    expect_schema(stat, "stat.schema.json");
+    EXPECT_EQ(stat["options"]["high_watermark_pct"].number, 50);
+    EXPECT_FALSE(stat["overloaded"].boolean);
+    EXPECT_EQ(sh("$SHMQ check " + q.name).exit_code, 0);
+
+    ASSERT_EQ(sh("echo 33 | $SHMQ produce " + q.name).exit_code, 0);
+    stat = json_of(sh("$SHMQ stat " + q.name + " --json --sample-ms 0"));
+    EXPECT_TRUE(stat["overloaded"].boolean);
+    EXPECT_TRUE(stat["partitions"].array.at(0)["overloaded"].boolean);
+    EXPECT_NE(stat["overloaded_reason"].string.find("33 of 64"), std::string::npos) << stat["overloaded_reason"].string;
+    const ShellResult check = sh("$SHMQ check " + q.name);
+    EXPECT_EQ(check.exit_code, 1) << check.out;
+    EXPECT_NE(check.out.find("SHMQ WARNING - queue " + q.name + ": overloaded: partition 0 holds 33 of 64"),
+              std::string::npos)
+        << check.out;
+    EXPECT_EQ(sh("$SHMQ check " + q.name + " --max-depth 10").exit_code, 2);  // CRITICAL wins
+    const test::Value ls = json_of(sh("$SHMQ ls --json"));
+    const test::Value* row = find_named(ls["queues"], q.name);
+    ASSERT_NE(row, nullptr);
+    EXPECT_TRUE((*row)["overloaded"].boolean);
+    EXPECT_NE(sh("$SHMQ stat " + q.name + " --sample-ms 0").out.find("OVERLOADED: partition 0"), std::string::npos);
+
+    const ShellResult bad = sh("$SHMQ create " + q.name + "-x --high-watermark 101");
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_NE(bad.err.find("high-watermark"), std::string::npos) << bad.err;
+}
+
 TEST(MonitorCliTest, topPrintsPlainTablesSortedByDepthWhenNotATerminal) {
     Queue_ shallow("--partitions 1 --capacity 64");
     Queue_ deep("--partitions 1 --capacity 64");

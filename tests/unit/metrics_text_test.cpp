@@ -108,6 +108,10 @@ TEST(MetricsTextTest, rendersEveryFamilyOfASnapshotExactly) {
               "# TYPE shmq_group_lag gauge\n"
               "shmq_group_lag{queue=\"orders\",group=\"billing\",partition=\"0\"} 3\n"
               "shmq_group_lag{queue=\"orders\",group=\"billing\",partition=\"1\"} 3\n"
+              "# HELP shmq_overloaded 1 when a partition is deeper than the queue's high watermark (% of "
+              "capacity), else 0.\n"
+              "# TYPE shmq_overloaded gauge\n"
+              "shmq_overloaded{queue=\"orders\"} 0\n"
               "# HELP shmq_dlq_depth Messages in the dead-letter queue.\n"
               "# TYPE shmq_dlq_depth gauge\n"
               "shmq_dlq_depth{queue=\"orders\"} 4\n"
@@ -193,7 +197,7 @@ TEST(MetricsTextTest, everyFamilyHasHelpAndTypeOnceBeforeItsContiguousSamples) {
     const std::vector<inspect::QueueSnapshot> queues{orders(), second};
     std::set<std::string> families;
     EXPECT_TRUE(well_formed(render(queues, {}), &families));
-    EXPECT_EQ(families.size(), 16u);
+    EXPECT_EQ(families.size(), 17u);
 
     // No queue at all: the same families, declared, with only the daemon's own samples.
     std::set<std::string> empty_families;

@@ -74,7 +74,8 @@ void register_check(CLI::App& app) {
         "(a --warn-* threshold exceeded), 2 CRITICAL (a --max-* threshold exceeded) or 3 UNKNOWN\n"
         "(queue missing or unreadable). Depth counts messages not yet ACKed by the slowest group\n"
         "(all messages when no group exists); lag is the largest group's; age is the oldest\n"
-        "unACKed message's. A threshold is exceeded when the value is greater than it.\n\n"
+        "unACKed message's. A threshold is exceeded when the value is greater than it. A partition\n"
+        "above the queue's high watermark (shmq create --high-watermark) is at least WARNING.\n\n"
         "Examples:\n"
         "  shmq check orders --warn-depth 10000 --max-depth 100000\n"
         "  shmq check orders --max-dlq 0 --warn-age-ms 5000 --max-age-ms 60000\n"
@@ -112,6 +113,10 @@ void register_check(CLI::App& app) {
             }
             worst = std::max(worst, st);
             perf << (perf.tellp() > 0 ? " " : "") << m.perfdata();
+        }
+        if (s.overloaded) {  // above the queue's own high watermark: at least WARNING
+            why << (why.tellp() > 0 ? ", " : "") << "overloaded: " << s.overloaded_reason;
+            worst = std::max(worst, warning);
         }
         text << "queue " << s.name << ": ";
         if (worst != ok) text << why.str() << "; ";

@@ -59,6 +59,10 @@ void register_create(CLI::App& app) {
     cmd->add_option("--dlq-capacity", args->options.dlq_capacity, "DLQ slots, a power of two")->default_val(1024);
     cmd->add_option("--max-participants", args->options.max_participants, "Most attached producers+consumers")
         ->default_val(128);
+    cmd->add_option("--high-watermark", args->options.high_watermark_pct,
+                    "Depth (% of a partition's capacity) above which check, stat and /metrics say overloaded; 0: never")
+        ->default_val(80)
+        ->check(CLI::Range(0u, 100u));
     cmd->footer(
         "Creates /dev/shm/shmq.NAME, sized once: partitions x capacity slots of max-message bytes,\n"
         "a lease table per group and a DLQ. Messages with the same key go to the same partition\n"

@@ -34,7 +34,9 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
     if (rates.interval_ms > 0)
         std::cout << "; " << rate_cell(rates.published_per_s) << " published, " << rate_cell(rates.acked_per_s)
                   << " acked over the last " << human_ms(rates.interval_ms);
-    std::cout << "\n\n";
+    std::cout << "\n";
+    if (s.overloaded) std::cout << "OVERLOADED: " << s.overloaded_reason << " (add consumers or capacity)\n";
+    std::cout << "\n";
 
     Table parts({"PARTITION", "PUBLISHED", "PUB/S", "DEPTH", "OLDEST", "DELIVERED", "ACKED", "ACK/S", "NACKED",
                  "REDELIVERED", "REJECTED", "TIMEOUTS", "ABORTED"});

@@ -103,11 +103,12 @@ std::string render(const std::vector<Row>& rows, const std::vector<std::string>&
         t.add({s.name, std::to_string(s.options.partitions), human_count(s.depth), human_count(s.in_flight),
                rate(r.rates.published_per_s), rate(r.rates.acked_per_s), human_count(r.max_lag),
                s.oldest_unacked_age_ms ? human_ms(s.oldest_unacked_age_ms) : "-", std::to_string(s.groups.size()),
-               std::to_string(s.consumers), std::to_string(s.producers), human_count(s.dlq.depth), s.state});
-        dlq_rows.push_back(s.dlq.depth > 0 || s.state != "live");
+               std::to_string(s.consumers), std::to_string(s.producers), human_count(s.dlq.depth),
+               s.overloaded ? s.state + ", overloaded" : s.state});
+        dlq_rows.push_back(s.dlq.depth > 0 || s.state != "live" || s.overloaded);
     }
     if (rows.empty()) return "no queues (create one with `shmq create NAME`)\n";
-    // Highlight (bold red) the rows of queues with dead letters or a bad state.
+    // Highlight (bold red) the rows of queues with dead letters, overloaded or in a bad state.
     std::string out, table = t.render();
     std::size_t line = 0, pos = 0;
     while (pos < table.size()) {

@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        // --help/--version exit 0; every usage error exits 2 (CLI11's own codes vary).
+        return app.exit(e) == 0 ? 0 : 2;
     } catch (const CommandError& e) {
         if (*e.what() != '\0') std::cerr << "shmq: " << e.what() << "\n";
         return e.exit_code;

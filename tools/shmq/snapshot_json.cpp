@@ -16,6 +16,7 @@ void write_options(Json& j, const QueueOptions& o) {
         .field("max_deliveries", o.max_deliveries)
         .field("dlq_capacity", o.dlq_capacity)
         .field("mode", octal_mode(o.mode))
+        .field("high_watermark_pct", o.high_watermark_pct)
         .end_object();
 }
 
@@ -80,6 +81,7 @@ void write_snapshot(Json& j, const inspect::QueueSnapshot& s, const QueueRates& 
     write_options(j, s.options);
     j.field("published", s.published).field("acked", s.acked).field("depth", s.depth).field("in_flight", s.in_flight);
     j.field("oldest_unacked_age_ms", s.oldest_unacked_age_ms);
+    j.field("overloaded", s.overloaded).field("overloaded_reason", s.overloaded_reason);
     j.begin_object("rates")
         .field("interval_ms", rates.interval_ms)
         .field("published_per_s", rates.published_per_s)
@@ -104,6 +106,7 @@ void write_snapshot(Json& j, const inspect::QueueSnapshot& s, const QueueRates& 
             .field("nacked", p.nacked)
             .field("redelivered", p.redelivered)
             .field("oldest_age_ms", p.oldest_age_ms)
+            .field("overloaded", p.overloaded)
             .field("published_per_s", pr.published_per_s)
             .field("acked_per_s", pr.acked_per_s)
             .end_object();

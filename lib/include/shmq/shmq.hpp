@@ -128,6 +128,9 @@ struct QueueOptions {
     uint32_t max_deliveries = 5;    // deliveries before the DLQ, 1..10000
     uint32_t dlq_capacity = 1024;   // DLQ slots, power of two
     uint32_t mode = 0600;           // permission bits of the region
+    // A partition deeper than this % of its capacity makes the queue report
+    // "overloaded" (shmq check, stat, /metrics). 0..100; 0: never.
+    uint32_t high_watermark_pct = 80;
 };
 
 inline constexpr std::size_t kMaxKeyBytes = 64;

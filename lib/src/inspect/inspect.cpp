@@ -187,6 +187,7 @@ QueueSnapshot snapshot(const detail::Region& r) {
         q.in_flight += gs.total.in_flight;
         q.groups.push_back(std::move(gs));
     }
+    uint32_t deepest = 0;  // the deepest overloaded partition
     for (auto& s : q.partitions) {
         const uint64_t base = slowest_floor[s.partition] == UINT64_MAX ? s.head : slowest_floor[s.partition];
         s.depth = sub_floor0(s.tail, base);
@@ -195,6 +196,16 @@ QueueSnapshot snapshot(const detail::Region& r) {
         q.published += s.published;
         q.acked += s.acked;
         q.oldest_unacked_age_ms = std::max(q.oldest_unacked_age_ms, s.oldest_age_ms);
+        const uint64_t pct = q.options.high_watermark_pct;
+        s.overloaded = pct > 0 && s.depth * 100 > pct * q.options.capacity;
+        if (s.overloaded && (!q.overloaded || s.depth > q.partitions[deepest].depth)) deepest = s.partition;
+        q.overloaded = q.overloaded || s.overloaded;
+    }
+    if (q.overloaded) {
+        const auto& p = q.partitions[deepest];
+        q.overloaded_reason = "partition " + std::to_string(p.partition) + " holds " + std::to_string(p.depth) + " of " +
+                              std::to_string(q.options.capacity) + " slots, above the high watermark of " +
+                              std::to_string(q.options.high_watermark_pct) + "%";
     }
     const uint64_t now = sys::coarse_monotonic_ns();
     for (uint32_t i = 0; i < r.max_participants(); ++i) {

@@ -21,6 +21,7 @@ struct PartitionStats {
     uint64_t depth = 0;      // not yet finished by the slowest group (all since head when no group)
     uint64_t rejected = 0, aborted = 0, timeouts = 0;
     uint64_t oldest_age_ms = 0;  // age of the oldest message not finished by the slowest group; 0 if none
+    bool overloaded = false;     // depth above the queue's high watermark
     // Sums over the groups (each group counts its own deliveries).
     uint64_t delivered = 0, acked = 0, nacked = 0, redelivered = 0;
     // Messages moved to disk by on_full=spill. Always 0 until the disk issue
@@ -93,6 +94,8 @@ struct QueueSnapshot {
     uint64_t published = 0;
     uint64_t acked = 0;                  // sum over groups and partitions
     uint64_t oldest_unacked_age_ms = 0;  // max over partitions
+    bool overloaded = false;             // some partition is above the high watermark
+    std::string overloaded_reason;       // the deepest such partition, in words; empty if not overloaded
     uint32_t consumers = 0, producers = 0;
     std::vector<PartitionStats> partitions;
     std::vector<GroupStats> groups;

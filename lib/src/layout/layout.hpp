@@ -57,7 +57,7 @@ static_assert(sizeof(std::atomic<uint64_t>) == 8 && sizeof(std::atomic<uint32_t>
 //
 //   0  partitions     4  capacity      8  max_message   12 slot_size
 //  16  lease_ms      20  max_deliveries 24 dlq_capacity 28 dlq_slot_size
-//  32  max_groups    34  max_participants 36 on_full 37 reserved[3]
+//  32  max_groups    34  max_participants 36 on_full 37 high_watermark_pct 38 reserved[2]
 //  40  mode          44  reserved      48 reserved[2]
 struct QueueParams {
     uint32_t partitions;
@@ -71,13 +71,15 @@ struct QueueParams {
     uint16_t max_groups;
     uint16_t max_participants;
     uint8_t on_full;  // OnFull
-    uint8_t reserved0[3];
+    uint8_t high_watermark_pct;  // partition depth (% of capacity) above which the queue reports overloaded; 0: never
+    uint8_t reserved0[2];
     uint32_t mode;  // permission bits the region was created with
     uint32_t reserved1;
     uint64_t reserved2[2];
 };
 static_assert(sizeof(QueueParams) == 64);
 static_assert(offsetof(QueueParams, on_full) == 36);
+static_assert(offsetof(QueueParams, high_watermark_pct) == 37);
 
 // Section offsets from the region base; recomputed and compared on open.
 struct SectionTable {

@@ -31,6 +31,7 @@ std::optional<std::string> check_and_derive(QueueParams& p) {
     if (p.max_participants < 1 || p.max_participants > kMaxParticipants)
         return range_error("max-participants", p.max_participants, 1, kMaxParticipants);
     if (p.on_full > 3) return "on-full " + std::to_string(p.on_full) + " is unknown";
+    if (p.high_watermark_pct > 100) return range_error("high-watermark", p.high_watermark_pct, 0, 100);
     if ((p.mode & ~0777u) != 0) return "mode must be permission bits (e.g. 0600 or 0660)";
     p.slot_size = slot_size_for(p.max_message, kSlotHeaderBytes);
     p.dlq_slot_size = slot_size_for(p.max_message, kDlqSlotHeaderBytes);
