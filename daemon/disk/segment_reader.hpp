@@ -2,7 +2,8 @@
 // every valid record in file order and says where the valid data ends.
 // Nothing read is trusted: every length is checked against the bytes held
 // and the record limit before use, and every step of the scan moves forward,
-// so any byte sequence ends the scan in at most size/8 resync steps.
+// so any byte sequence ends the scan in at most size/8 resync steps (each at
+// most one CRC over max_record_bytes).
 #pragma once
 
 #include <cstdint>

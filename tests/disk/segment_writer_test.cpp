@@ -128,6 +128,28 @@ TEST(SegmentWriterTest, resumesAfterRecoveryInANewSegment) {
     EXPECT_EQ(list_segments(dir.fd.get(), nullptr).size(), 2u);
 }
 
+TEST(SegmentWriterTest, saysBusyWhenEveryBufferIsInFlightAndNeverBlocks) {
+    PartitionDir dir;
+    WriterOptions o;
+    o.fsync = FsyncPolicy::always;  // each append seals and submits its batch
+    o.max_batches_in_flight = 1;
+    auto w = open_writer(dir.fd.get(), o);
+    const Rec a = make_rec(0), b = make_rec(1);
+    ASSERT_EQ(w->append(0, bytes_of(a.key), bytes_of(a.payload), a.publish_unix_ns, a.flags), WriteStatus::ok);
+    EXPECT_EQ(w->durable_offset(), 0u) << "nothing is durable before its completion is reaped";
+    EXPECT_EQ(w->batches_in_flight(), 1u);
+    // Completions are reaped only by poll(): the one buffer stays taken.
+    EXPECT_EQ(w->append(1, bytes_of(b.key), bytes_of(b.payload), b.publish_unix_ns, b.flags), WriteStatus::busy);
+    EXPECT_EQ(w->next_offset(), 1u) << "a busy append changes nothing";
+    while (w->batches_in_flight() > 0) w->poll();
+    EXPECT_EQ(w->durable_offset(), 1u);
+    ASSERT_EQ(w->append(1, bytes_of(b.key), bytes_of(b.payload), b.publish_unix_ns, b.flags), WriteStatus::ok);
+    ASSERT_EQ(w->flush(), WriteStatus::ok);
+    EXPECT_EQ(w->poll(), 0) << "idle";
+    w.reset();
+    EXPECT_EQ(recover(dir.fd.get(), false).recs, make_recs(0, 2));
+}
+
 TEST(SegmentWriterTest, createsFilesMode0600AndDirectoriesMode0700) {
     PartitionDir dir;
     auto w = open_writer(dir.fd.get(), {});
