@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -102,7 +103,11 @@ RecoveryReport recover_partition(int dir_fd, const RecoveryOptions& opts, const 
             dir_changed = true;
         }
     }
-    if (state.have_last && state.last_offset + 1 > rep.next_offset) rep.next_offset = state.last_offset + 1;
+    if (state.have_last) {
+        // Saturates: a record at UINT64_MAX (never written by SegmentWriter) leaves nothing to hand out.
+        const uint64_t after = state.last_offset == UINT64_MAX ? UINT64_MAX : state.last_offset + 1;
+        rep.next_offset = std::max(rep.next_offset, after);
+    }
     if (dir_changed) ::fsync(dir_fd);
     return rep;
 }

@@ -143,7 +143,9 @@ SegmentWriter::Batch* SegmentWriter::take_free_batch(std::size_t min_bytes) {
 WriteStatus SegmentWriter::append(uint64_t offset, std::span<const std::byte> key,
                                   std::span<const std::byte> payload, uint64_t publish_unix_ns, uint16_t flags) {
     if (status_ != WriteStatus::ok) return status_;
-    if (offset < next_offset_ || key.size() > kMaxKeyBytes || key.size() + payload.size() > opts_.max_record_bytes)
+    // UINT64_MAX is refused so that next_offset (offset + 1) never wraps.
+    if (offset < next_offset_ || offset == UINT64_MAX || key.size() > kMaxKeyBytes ||
+        key.size() + payload.size() > opts_.max_record_bytes)
         return WriteStatus::bad_argument;
     const auto rs = static_cast<std::size_t>(record_size(key.size(), payload.size()));
     const bool new_segment =

@@ -72,7 +72,8 @@ public:
     SegmentWriter(const SegmentWriter&) = delete;
     SegmentWriter& operator=(const SegmentWriter&) = delete;
 
-    // `offset` must be >= next_offset() (gaps are allowed, never going back).
+    // `offset` must be >= next_offset() and < UINT64_MAX (gaps are allowed,
+    // never going back).
     [[nodiscard]] WriteStatus append(uint64_t offset, std::span<const std::byte> key,
                                      std::span<const std::byte> payload, uint64_t publish_unix_ns,
                                      uint16_t flags = 0);

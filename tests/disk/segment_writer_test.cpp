@@ -103,6 +103,7 @@ TEST(SegmentWriterTest, acceptsGapsButNeverAnOffsetGoingBack) {
     const Rec old = make_rec(100);
     EXPECT_EQ(w->append(100, bytes_of(old.key), bytes_of(old.payload), 0), WriteStatus::bad_argument);
     EXPECT_EQ(w->append(4, bytes_of(old.key), bytes_of(old.payload), 0), WriteStatus::bad_argument);
+    EXPECT_EQ(w->append(UINT64_MAX, bytes_of(old.key), bytes_of(old.payload), 0), WriteStatus::bad_argument);
     EXPECT_EQ(w->status(), WriteStatus::ok) << "a refused argument is not an I/O error";
     w.reset();
     const Recovered r = recover(dir.fd.get(), true);
