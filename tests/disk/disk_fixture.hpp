@@ -7,16 +7,36 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include <liburing.h>
 
 #include "partition_dir.hpp"
 #include "recovery.hpp"
 #include "segment_writer.hpp"
 
 namespace shmq::disk::test {
+
+// io_uring may be disabled (seccomp in containers, kernel.io_uring_disabled):
+// tests that write through it skip, saying why, instead of failing.
+inline const char* io_uring_unavailable_reason() {
+    static const std::string reason = [] {
+        io_uring ring;
+        const int rc = io_uring_queue_init(2, &ring, 0);
+        if (rc < 0) return std::string("io_uring is unavailable here: ") + std::strerror(-rc);
+        io_uring_queue_exit(&ring);
+        return std::string();
+    }();
+    return reason.empty() ? nullptr : reason.c_str();
+}
+#define SHMQ_REQUIRE_IO_URING()                                                              \
+    do {                                                                                     \
+        if (const char* why = ::shmq::disk::test::io_uring_unavailable_reason()) GTEST_SKIP() << why; \
+    } while (0)
 
 struct Rec {
     uint64_t offset = 0;

@@ -15,6 +15,7 @@ namespace shmq::disk::test {
 namespace {
 
 TEST(RecoveryFuzzTest, randomMutationsNeverCrashOrYieldInvalidRecords) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     {
         WriterOptions o;

@@ -27,6 +27,7 @@ TEST(RecoveryTest, anEmptyOrMissingDirectoryRecoversNothing) {
 }
 
 TEST(RecoveryTest, cutAtEveryByteOfTheLastRecordKeepsExactlyTheCompleteOnes) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     populate(dir, 20);
     const std::string path = dir.file(0);
@@ -49,6 +50,7 @@ TEST(RecoveryTest, cutAtEveryByteOfTheLastRecordKeepsExactlyTheCompleteOnes) {
 }
 
 TEST(RecoveryTest, aSegmentCutInsideItsHeaderIsRemovedWhenLast) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     populate(dir, 100, 2048);
     auto files = list_segments(dir.fd.get(), nullptr);
@@ -67,6 +69,7 @@ TEST(RecoveryTest, aSegmentCutInsideItsHeaderIsRemovedWhenLast) {
 }
 
 TEST(RecoveryTest, aFlippedBitLosesAtMostItsRecordAndIsReported) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     populate(dir, 200);
     const std::string path = dir.file(0);
@@ -89,6 +92,7 @@ TEST(RecoveryTest, aFlippedBitLosesAtMostItsRecordAndIsReported) {
 }
 
 TEST(RecoveryTest, aCorruptRecordInTheMiddleIsSkippedAndTheRestRecovered) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     populate(dir, 50);
     const std::string path = dir.file(0);
@@ -110,6 +114,7 @@ TEST(RecoveryTest, aCorruptRecordInTheMiddleIsSkippedAndTheRestRecovered) {
 }
 
 TEST(RecoveryTest, garbageAppendedToTheLastSegmentIsTruncated) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     populate(dir, 30);
     const std::string path = dir.file(0);
@@ -126,6 +131,7 @@ TEST(RecoveryTest, garbageAppendedToTheLastSegmentIsTruncated) {
 }
 
 TEST(RecoveryTest, garbageInsideAnEarlierSegmentIsReportedAndLaterSegmentsRead) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     populate(dir, 300, 4096);
     auto files = list_segments(dir.fd.get(), nullptr);
@@ -155,6 +161,7 @@ TEST(RecoveryTest, filesOfRandomBytesNeverCrashAndYieldNothingInvalid) {
 }
 
 TEST(RecoveryTest, refusesASymlinkedSegmentWithoutTouchingItsTarget) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     TempDir other;
     std::string err;
@@ -177,6 +184,7 @@ TEST(RecoveryTest, refusesASymlinkedSegmentWithoutTouchingItsTarget) {
 }
 
 TEST(RecoveryTest, refusesSegmentsOfAnotherPartitionOrEpoch) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     {
         WriterOptions o;
@@ -196,6 +204,7 @@ TEST(RecoveryTest, refusesSegmentsOfAnotherPartitionOrEpoch) {
 }
 
 TEST(RecoveryTest, aDuplicatedSegmentNeverYieldsARecordTwice) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     populate(dir, 40);
     // A copy of segment 0 under a later name: its header's first offset disagrees.
@@ -213,6 +222,7 @@ TEST(RecoveryTest, aDuplicatedSegmentNeverYieldsARecordTwice) {
 }
 
 TEST(RetentionTest, removesWholeOldSegmentsBySizeNeverTheNewest) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     populate(dir, 500, 4096);
     auto before = list_segments(dir.fd.get(), nullptr);
@@ -232,6 +242,7 @@ TEST(RetentionTest, removesWholeOldSegmentsBySizeNeverTheNewest) {
 }
 
 TEST(RetentionTest, removesSegmentsLastWrittenBeforeTheAgeLimit) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     populate(dir, 300, 4096);
     auto files = list_segments(dir.fd.get(), nullptr);

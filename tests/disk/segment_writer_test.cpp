@@ -14,6 +14,7 @@ namespace {
 class SegmentWriterPolicyTest : public ::testing::TestWithParam<FsyncPolicy> {};
 
 TEST_P(SegmentWriterPolicyTest, writesRecordsThatReadBackExactly) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     WriterOptions o;
     o.fsync = GetParam();
@@ -34,6 +35,7 @@ TEST_P(SegmentWriterPolicyTest, writesRecordsThatReadBackExactly) {
 }
 
 TEST_P(SegmentWriterPolicyTest, pollAloneMakesEveryRecordDurable) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     WriterOptions o;
     o.fsync = GetParam();
@@ -59,6 +61,7 @@ INSTANTIATE_TEST_SUITE_P(EachFsyncPolicy, SegmentWriterPolicyTest,
                          [](const ::testing::TestParamInfo<FsyncPolicy>& p) { return std::string(to_string(p.param)); });
 
 TEST(SegmentWriterTest, rollsToANewSegmentAtTheSizeLimit) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     WriterOptions o;
     o.segment_bytes = 4096;
@@ -83,6 +86,7 @@ TEST(SegmentWriterTest, rollsToANewSegmentAtTheSizeLimit) {
 }
 
 TEST(SegmentWriterTest, aRecordLargerThanTheBufferOrSegmentStillGoesInWhole) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     WriterOptions o;
     o.segment_bytes = 1000;
@@ -96,6 +100,7 @@ TEST(SegmentWriterTest, aRecordLargerThanTheBufferOrSegmentStillGoesInWhole) {
 }
 
 TEST(SegmentWriterTest, acceptsGapsButNeverAnOffsetGoingBack) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     auto w = open_writer(dir.fd.get(), {}, 5);
     std::vector<Rec> recs = {make_rec(5), make_rec(9), make_rec(100)};
@@ -112,6 +117,7 @@ TEST(SegmentWriterTest, acceptsGapsButNeverAnOffsetGoingBack) {
 }
 
 TEST(SegmentWriterTest, resumesAfterRecoveryInANewSegment) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     auto recs = make_recs(0, 50);
     {
@@ -130,6 +136,7 @@ TEST(SegmentWriterTest, resumesAfterRecoveryInANewSegment) {
 }
 
 TEST(SegmentWriterTest, saysBusyWhenEveryBufferIsInFlightAndNeverBlocks) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     WriterOptions o;
     o.fsync = FsyncPolicy::always;  // each append seals and submits its batch
@@ -152,6 +159,7 @@ TEST(SegmentWriterTest, saysBusyWhenEveryBufferIsInFlightAndNeverBlocks) {
 }
 
 TEST(SegmentWriterTest, createsFilesMode0600AndDirectoriesMode0700) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     auto w = open_writer(dir.fd.get(), {});
     ASSERT_EQ(write_all(*w, make_recs(0, 1)), WriteStatus::ok);
@@ -162,6 +170,7 @@ TEST(SegmentWriterTest, createsFilesMode0600AndDirectoriesMode0700) {
 }
 
 TEST(SegmentWriterTest, neverWritesThroughASymlinkWhereItsSegmentWouldGo) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     const std::string target = dir.tmp.path() + "/victim";
     write_file(target, "precious");
@@ -187,6 +196,7 @@ TEST(SegmentWriterTest, refusesAPartitionDirThatIsASymlink) {
 // RLIMIT_FSIZE with SIGXFSZ ignored makes writes past the limit fail with
 // EFBIG: the same "disk full" status as ENOSPC, never a crash.
 TEST(SegmentWriterTest, reportsAFullDiskAsOverloadedAndKeepsWhatWasWritten) {
+    SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     rlimit old{};
     ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
