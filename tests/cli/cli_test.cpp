@@ -12,35 +12,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "support/shell.hpp"
 #include "support/temp_queue.hpp"
 
 namespace shmq {
 namespace {
 
-struct ShellRun {
-    int exit_code;
-    std::string out;
-    std::string err;
-};
+using test::sh;
+using test::ShellRun;
 
 std::string temp_path(const std::string& tag) {
     return "/tmp/shmq-cli-" + std::to_string(::getpid()) + "-" + tag;
-}
-
-// Runs `args` (a shell fragment, with $SHMQ for the tool) and captures both streams.
-ShellRun sh(const std::string& args) {
-    static int counter = 0;
-    const std::string out = temp_path("out" + std::to_string(counter)), err = temp_path("err" + std::to_string(counter++));
-    const std::string cmd = "SHMQ='" SHMQ_TOOL "'; (" + args + ") >" + out + " 2>" + err;
-    const int status = std::system(cmd.c_str());
-    auto slurp = [](const std::string& path) {
-        std::ifstream f(path);
-        std::stringstream s;
-        s << f.rdbuf();
-        ::unlink(path.c_str());
-        return s.str();
-    };
-    return ShellRun{WIFEXITED(status) ? WEXITSTATUS(status) : 128, slurp(out), slurp(err)};
 }
 
 std::size_t count_lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }

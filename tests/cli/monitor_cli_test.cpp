@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
@@ -13,44 +12,25 @@
 
 #include "support/json_schema.hpp"
 #include "support/posix_regex.hpp"
+#include "support/shell.hpp"
 #include "support/temp_queue.hpp"
 
 namespace shmq {
 namespace {
 
-struct ShellResult {
-    int exit_code;
-    std::string out, err;
-};
-
-std::string slurp_and_remove(const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream s;
-    s << f.rdbuf();
-    ::unlink(path.c_str());
-    return s.str();
-}
-
-// Runs a shell fragment with $SHMQ set to the tool; captures both streams.
-ShellResult sh(const std::string& script) {
-    static int counter = 0;
-    const std::string base = "/tmp/shmq-monitor-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-    const std::string cmd = "SHMQ='" SHMQ_TOOL "'; (" + script + ") >" + base + ".out 2>" + base + ".err";
-    const int status = std::system(cmd.c_str());
-    return ShellResult{WIFEXITED(status) ? WEXITSTATUS(status) : 128, slurp_and_remove(base + ".out"),
-               slurp_and_remove(base + ".err")};
-}
+using test::sh;
+using test::ShellRun;
 
 struct Queue_ {
     std::string name = test::unique_queue_name("mon");
     explicit Queue_(const std::string& options) {
-        const ShellResult r = sh("$SHMQ create " + name + " " + options);
+        const ShellRun r = sh("$SHMQ create " + name + " " + options);
         EXPECT_EQ(r.exit_code, 0) << r.err;
     }
     ~Queue_() { sh("$SHMQ delete " + name); }
 };
 
-test::Value json_of(const ShellResult& r) {
+test::Value json_of(const ShellRun& r) {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     try {
         return test::parse_json_text(r.out);
@@ -142,7 +122,7 @@ TEST(MonitorCliTest, statRatesComeFromTwoSamplesOfLiveTraffic) {
 
 TEST(MonitorCliTest, statWatchPrintsOneObjectPerRefresh) {
     Queue_ q("--partitions 1 --capacity 64");
-    const ShellResult r = sh("$SHMQ stat " + q.name + " --json --watch 0.1 --count 3");
+    const ShellRun r = sh("$SHMQ stat " + q.name + " --json --watch 0.1 --count 3");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     std::istringstream lines(r.out);
     std::string line;
@@ -156,7 +136,7 @@ TEST(MonitorCliTest, statWatchPrintsOneObjectPerRefresh) {
         ++n;
     }
     EXPECT_EQ(n, 3);
-    const ShellResult text = sh("$SHMQ stat " + q.name + " --watch 0.1 --count 2 | grep -c '^partitions:'");
+    const ShellRun text = sh("$SHMQ stat " + q.name + " --watch 0.1 --count 2 | grep -c '^partitions:'");
     EXPECT_EQ(text.out, "2\n");
 }
 
@@ -168,7 +148,7 @@ TEST(MonitorCliTest, checkFollowsTheMonitoringPluginsConvention) {
         "^SHMQ (OK|WARNING|CRITICAL) - queue [^ ]+: .* \\| depth=[0-9]+;[0-9]*;[0-9]*;0 lag=[0-9]+;[0-9]*;[0-9]*;0 "
         "dlq=[0-9]+;[0-9]*;[0-9]*;0 age=[0-9]+ms;[0-9]*;[0-9]*;0\n$";
 
-    ShellResult r = sh("$SHMQ check " + q.name + " --warn-depth 100 --max-depth 1000");
+    ShellRun r = sh("$SHMQ check " + q.name + " --warn-depth 100 --max-depth 1000");
     EXPECT_EQ(r.exit_code, 0) << r.out;
     EXPECT_TRUE(test::ere_search(line, r.out)) << r.out;
     EXPECT_NE(r.out.find("SHMQ OK"), std::string::npos);
@@ -214,7 +194,7 @@ TEST(MonitorCliTest, aPartitionAboveTheHighWatermarkMakesTheQueueOverloaded) {
     EXPECT_TRUE(stat["overloaded"].boolean);
     EXPECT_TRUE(stat["partitions"].array.at(0)["overloaded"].boolean);
     EXPECT_NE(stat["overloaded_reason"].string.find("33 of 64"), std::string::npos) << stat["overloaded_reason"].string;
-    const ShellResult check = sh("$SHMQ check " + q.name);
+    const ShellRun check = sh("$SHMQ check " + q.name);
     EXPECT_EQ(check.exit_code, 1) << check.out;
     EXPECT_NE(check.out.find("SHMQ WARNING - queue " + q.name + ": overloaded: partition 0 holds 33 of 64"),
               std::string::npos)
@@ -226,7 +206,7 @@ TEST(MonitorCliTest, aPartitionAboveTheHighWatermarkMakesTheQueueOverloaded) {
     EXPECT_TRUE((*row)["overloaded"].boolean);
     EXPECT_NE(sh("$SHMQ stat " + q.name + " --sample-ms 0").out.find("OVERLOADED: partition 0"), std::string::npos);
 
-    const ShellResult bad = sh("$SHMQ create " + q.name + "-x --high-watermark 101");
+    const ShellRun bad = sh("$SHMQ create " + q.name + "-x --high-watermark 101");
     EXPECT_EQ(bad.exit_code, 2);
     EXPECT_NE(bad.err.find("high-watermark"), std::string::npos) << bad.err;
 }
@@ -235,7 +215,7 @@ TEST(MonitorCliTest, topPrintsPlainTablesSortedByDepthWhenNotATerminal) {
     Queue_ shallow("--partitions 1 --capacity 64");
     Queue_ deep("--partitions 1 --capacity 64");
     ASSERT_EQ(sh("seq 1 3 | $SHMQ produce " + shallow.name + " && seq 1 30 | $SHMQ produce " + deep.name).exit_code, 0);
-    const ShellResult r = sh("$SHMQ top --count 2 --interval 0.1 </dev/null");
+    const ShellRun r = sh("$SHMQ top --count 2 --interval 0.1 </dev/null");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\033'), 0) << "no escape codes in plain mode";
     std::size_t refreshes = 0;
@@ -251,7 +231,7 @@ TEST(MonitorCliTest, topPrintsPlainTablesSortedByDepthWhenNotATerminal) {
 TEST(MonitorCliTest, everyVerbHasHelpWithExamples) {
     for (const char* verb : {"create", "delete", "ls", "stat", "groups", "produce", "consume", "dlq", "bench", "check",
                              "top", "bench latency", "bench throughput", "bench wakeup"}) {
-        const ShellResult r = sh(std::string("$SHMQ ") + verb + " --help");
+        const ShellRun r = sh(std::string("$SHMQ ") + verb + " --help");
         EXPECT_EQ(r.exit_code, 0) << verb;
         EXPECT_NE(r.out.find("Usage:"), std::string::npos) << verb;
         if (std::string(verb).rfind("bench ", 0) != 0) {

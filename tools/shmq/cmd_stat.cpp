@@ -18,10 +18,6 @@ std::string owner_cell(const inspect::GroupPartitionStats& p, GroupKind kind) {
     return p.owner_pid == 0 ? "none" : std::to_string(p.owner_pid);
 }
 
-std::string rate_cell(double per_s) { return human_count(static_cast<uint64_t>(std::llround(per_s))) + "/s"; }
-
-std::string age_cell(uint64_t ms) { return ms == 0 ? "-" : human_ms(ms); }
-
 void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
     const auto& o = s.options;
     std::cout << "queue " << s.name << " (" << s.state << "): " << o.partitions << " partition(s) x " << o.capacity
@@ -29,10 +25,10 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
               << ", lease " << human_ms(o.lease_ms) << ", max-deliveries " << o.max_deliveries << ", mode "
               << octal_mode(o.mode) << ", " << human_bytes(s.region_bytes) << "\n";
     std::cout << "published " << human_count(s.published) << ", depth " << human_count(s.depth) << ", in-flight "
-              << human_count(s.in_flight) << ", oldest unacked " << age_cell(s.oldest_unacked_age_ms) << ", "
+              << human_count(s.in_flight) << ", oldest unacked " << human_age_ms(s.oldest_unacked_age_ms) << ", "
               << s.producers << " producer(s), " << s.consumers << " consumer(s)";
     if (rates.interval_ms > 0)
-        std::cout << "; " << rate_cell(rates.published_per_s) << " published, " << rate_cell(rates.acked_per_s)
+        std::cout << "; " << human_rate(rates.published_per_s) << " published, " << human_rate(rates.acked_per_s)
                   << " acked over the last " << human_ms(rates.interval_ms);
     std::cout << "\n";
     if (s.overloaded) std::cout << "OVERLOADED: " << s.overloaded_reason << " (add consumers or capacity)\n";
@@ -43,9 +39,9 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
     for (std::size_t i = 0; i < s.partitions.size(); ++i) {
         const auto& p = s.partitions[i];
         const PartitionRates pr = i < rates.partitions.size() ? rates.partitions[i] : PartitionRates{};
-        parts.add({std::to_string(p.partition), human_count(p.published), rate_cell(pr.published_per_s),
-                   human_count(p.depth), age_cell(p.oldest_age_ms), human_count(p.delivered), human_count(p.acked),
-                   rate_cell(pr.acked_per_s), human_count(p.nacked), human_count(p.redelivered),
+        parts.add({std::to_string(p.partition), human_count(p.published), human_rate(pr.published_per_s),
+                   human_count(p.depth), human_age_ms(p.oldest_age_ms), human_count(p.delivered), human_count(p.acked),
+                   human_rate(pr.acked_per_s), human_count(p.nacked), human_count(p.redelivered),
                    human_count(p.rejected), human_count(p.timeouts), human_count(p.aborted)});
     }
     std::cout << "partitions:\n" << parts.render("  ") << "\n";
@@ -59,8 +55,8 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
                        std::string owner, double acked_per_s) {
             groups.add({g.name, g.kind == GroupKind::exclusive ? "exclusive" : "shared", std::move(partition),
                         std::move(owner), human_count(p.lag), human_count(p.in_flight),
-                        age_cell(p.oldest_unacked_age_ms), human_count(p.delivered), human_count(p.acked),
-                        rate_cell(acked_per_s), human_count(p.nacked), human_count(p.redelivered),
+                        human_age_ms(p.oldest_unacked_age_ms), human_count(p.delivered), human_count(p.acked),
+                        human_rate(acked_per_s), human_count(p.nacked), human_count(p.redelivered),
                         human_count(p.expired), human_count(p.dead_lettered)});
         };
         for (std::size_t gi = 0; gi < s.groups.size(); ++gi) {

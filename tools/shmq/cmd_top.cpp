@@ -90,8 +90,6 @@ std::vector<Row> sample(std::map<std::string, inspect::QueueSnapshot>& previous,
     return rows;
 }
 
-std::string rate(double per_s) { return human_count(static_cast<uint64_t>(std::llround(per_s))) + "/s"; }
-
 std::string render(const std::vector<Row>& rows, const std::vector<std::string>& unreadable, bool color,
                    std::size_t max_rows) {
     Table t({"NAME", "PARTS", "DEPTH", "IN-FLIGHT", "PUB/S", "ACK/S", "MAX-LAG", "OLDEST", "GROUPS", "CONSUMERS",
@@ -101,8 +99,8 @@ std::string render(const std::vector<Row>& rows, const std::vector<std::string>&
         if (dlq_rows.size() >= max_rows) break;
         const auto& s = r.snap;
         t.add({s.name, std::to_string(s.options.partitions), human_count(s.depth), human_count(s.in_flight),
-               rate(r.rates.published_per_s), rate(r.rates.acked_per_s), human_count(r.max_lag),
-               s.oldest_unacked_age_ms ? human_ms(s.oldest_unacked_age_ms) : "-", std::to_string(s.groups.size()),
+               human_rate(r.rates.published_per_s), human_rate(r.rates.acked_per_s), human_count(r.max_lag),
+               human_age_ms(s.oldest_unacked_age_ms), std::to_string(s.groups.size()),
                std::to_string(s.consumers), std::to_string(s.producers), human_count(s.dlq.depth),
                s.overloaded ? s.state + ", overloaded" : s.state});
         dlq_rows.push_back(s.dlq.depth > 0 || s.state != "live" || s.overloaded);

@@ -1,6 +1,7 @@
 #include "format.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace shmq::cli {
@@ -19,6 +20,10 @@ std::string human_count(uint64_t n) {
     if (n < 1'000'000'000) return scaled(static_cast<double>(n) / 1e6, "M");
     return scaled(static_cast<double>(n) / 1e9, "G");
 }
+
+std::string human_rate(double per_s) { return human_count(static_cast<uint64_t>(std::llround(per_s))) + "/s"; }
+
+std::string human_age_ms(uint64_t ms) { return ms == 0 ? "-" : human_ms(ms); }
 
 std::string human_bytes(uint64_t n) {
     if (n < 1024) return std::to_string(n) + " B";

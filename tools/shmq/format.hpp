@@ -10,6 +10,8 @@ namespace shmq::cli {
 std::string human_count(uint64_t n);      // 999, 1.2K, 35M, 4.1G
 std::string human_bytes(uint64_t n);      // 512 B, 1.5 KiB, 32 MiB
 std::string human_ms(uint64_t ms);        // 35 ms, 4.2 s, 3 min, 2.0 h
+std::string human_rate(double per_s);     // 0/s, 950/s, 1.2M/s
+std::string human_age_ms(uint64_t ms);    // "-" for 0 (no message), else human_ms
 std::string octal_mode(uint32_t mode);    // "0600"
 
 class Table {
