@@ -1,6 +1,5 @@
 // shmq stat NAME [--json] [--watch SECS]: partitions, groups, participants and
 // DLQ of a queue, with rates from counters sampled twice. Read-only.
-#include <cmath>
 #include <ctime>
 #include <iostream>
 #include <unistd.h>

@@ -2,7 +2,6 @@
 // previous refresh. Full-screen on a terminal (quit with q); plain periodic
 // tables when stdout is not a terminal.
 #include <algorithm>
-#include <cmath>
 #include <ctime>
 #include <iostream>
 #include <map>
