@@ -176,8 +176,17 @@ std::string render(Queues queues, const ScrapeInfo& info) {
               "Messages moved to the dead-letter queue after max_deliveries deliveries.",
               [](const Q& q) { return q.dlq.dead_lettered; });
     per_partition(e, queues, "shmq_messages_spilled_total", Type::counter,
-                  "Messages moved to disk by on_full=spill (0 until spilling exists).",
+                  "Messages that overflowed a full partition into shmqd's spill (on_full=spill).",
                   [](const P& p) { return p.spilled; });
+    per_partition(e, queues, "shmq_spill_refused_total", Type::counter,
+                  "Sends answered overloaded because the spill staging area stayed full.",
+                  [](const P& p) { return p.spill_refused; });
+    per_partition(e, queues, "shmq_spill_backlog_messages", Type::gauge,
+                  "Spilled messages not yet back in the partition's ring (staging and disk).",
+                  [](const P& p) { return p.spill_backlog; });
+    per_partition(e, queues, "shmq_spill_disk_bytes", Type::gauge,
+                  "Bytes of spilled messages on disk waiting for the refill.",
+                  [](const P& p) { return p.spill_disk_bytes; });
 
     per_partition(e, queues, "shmq_depth", Type::gauge,
                   "Messages in the partition not yet finished by the slowest group (approximate).",

@@ -25,6 +25,19 @@ constexpr uint64_t kInotifyTag = UINT64_MAX - 1;
 // and the two above 0xffffffff: a zero high half is free for the metrics server.
 constexpr uint64_t kMetricsTagPrefix = 0;
 constexpr uint64_t kDiscoveryPeriodNs = 1'000'000'000;
+constexpr uint64_t kSpillPollNs = 100'000;  // while spilling and idle: staging and ring room are polled
+
+// epoll with a nanosecond timeout (epoll_pwait2, Linux 5.11), else rounded up to milliseconds.
+int wait_for_events(int epoll_fd, epoll_event* events, int max, uint64_t timeout_ns) {
+    static bool have_pwait2 = true;
+    if (have_pwait2) {
+        const timespec ts{static_cast<time_t>(timeout_ns / 1'000'000'000), static_cast<long>(timeout_ns % 1'000'000'000)};
+        const int n = ::epoll_pwait2(epoll_fd, events, max, &ts, nullptr);
+        if (n >= 0 || errno != ENOSYS) return n;
+        have_pwait2 = false;
+    }
+    return ::epoll_wait(epoll_fd, events, max, static_cast<int>((timeout_ns + 999'999) / 1'000'000));
+}
 constexpr uint64_t kRetryOpenNs = 5'000'000'000;
 constexpr uint64_t kRetryYoungNs = 50'000'000;
 
@@ -70,7 +83,7 @@ void Supervisor::discover(uint64_t now) {
         if (!config_.queues.empty() && !Queue::exists(name)) continue;  // named but not created yet
         try {
             const uint32_t id = next_queue_id_++;
-            queues_[id] = std::make_unique<WatchedQueue>(name, epoll_fd_, id);
+            queues_[id] = std::make_unique<WatchedQueue>(name, epoll_fd_, id, config_.data_dir);
             ids_[name] = id;
             retry_after_ns_.erase(name);
             warned_.erase(name);
@@ -214,11 +227,20 @@ int Supervisor::run() {
             do_work(now);  // a SIGTERM arriving meanwhile lets this tick finish
             next_tick = now + uint64_t{config_.tick_ms} * 1'000'000;
         }
+        // Spilling queues are served on every turn: producers wait on
+        // staging room, consumers on refills. Busy: turn again at once;
+        // idle but spilling: within kSpillPollNs.
+        bool spilling = false;
+        int spill_work = 0;
+        for (auto& [id, q] : queues_) {
+            spill_work += q->on_spill_event(now);
+            spilling = spilling || q->spilling();
+        }
+        const uint64_t next_spill = spilling ? now + (spill_work > 0 ? 0 : kSpillPollNs) : UINT64_MAX;
         do_metrics_work(now);
         const uint64_t after = sys::monotonic_ns();
-        const uint64_t wake = std::min(next_tick, next_metrics_wake());  // at most one tick away
-        const int wait_ms = after >= wake ? 0 : static_cast<int>((wake - after + 999'999) / 1'000'000);
-        const int n = ::epoll_wait(epoll_fd_, events, 64, wait_ms);
+        const uint64_t wake = std::min({next_tick, next_metrics_wake(), next_spill});  // at most one tick away
+        const int n = wait_for_events(epoll_fd_, events, 64, after >= wake ? 0 : wake - after);
         for (int i = 0; i < n; ++i) {
             const uint64_t tag = events[i].data.u64;
             if (tag == kSignalTag) {

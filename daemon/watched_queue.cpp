@@ -1,6 +1,8 @@
 #include "watched_queue.hpp"
 
 #include <cerrno>
+#include <cstdio>
+#include <fcntl.h>
 #include <string>
 #include <sys/epoll.h>
 #include <sys/stat.h>
@@ -33,18 +35,63 @@ std::string describe(const detail::ReapReport& r, const std::string& group) {
 
 }  // namespace
 
-WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue_id)
+WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue_id, const std::string& data_dir)
     : region_(detail::Region::open(name, detail::Access::read_write, /*wait_for_creator=*/false)),
       epoll_fd_(epoll_fd),
       queue_id_(queue_id) {
+    if (!sys::try_lock_byte(region_->lock_fd(), layout::kDaemonLockByte))
+        throw Error(Errc::invalid_argument, "queue " + name + " is served by another shmqd (another --lock-file?); "
+                                            "leaving it to that one");
     me_ = detail::attach_participant(*region_, layout::Role::admin, layout::kNoGroup, 0);
-    log(Level::info, "watching queue " + name);
+    if (region_->spill_capacity() != 0) {
+        char epoch[17];
+        std::snprintf(epoch, sizeof epoch, "%016llx", static_cast<unsigned long long>(region_->epoch()));
+        spill_root_ = data_dir + "/spill";
+        spill_dir_ = name + "." + epoch;
+        for (uint32_t p = 0; p < region_->partitions(); ++p)
+            spills_.push_back(std::make_unique<PartitionSpill>(*region_, p, me_, spill_root_, spill_dir_));
+    }
+    log(Level::info, "watching queue " + name + (spills_.empty() ? "" : " (spilling to " + spill_root_ + "/" + spill_dir_ + ")"));
 }
 
 WatchedQueue::~WatchedQueue() {
+    spills_.clear();  // waits for their writes in flight
+    if (!spill_dir_.empty() && has_reached_end_of_life()) remove_spill_dir();
     for (auto& [index, w] : watched_)
         if (w.pidfd >= 0) ::close(w.pidfd);
     detail::detach_participant(*region_, me_);
+}
+
+// The queue is gone, and its spilled messages with it: remove
+// DATA/spill/<queue>.<epoch>/p*/ *.seg. unlinkat never follows a symlink.
+void WatchedQueue::remove_spill_dir() {
+    const int root = ::open(spill_root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) return;
+    const int qdir = ::openat(root, spill_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    for (uint32_t p = 0; qdir >= 0 && p < region_->partitions(); ++p) {
+        const std::string pname = "p" + std::to_string(p);
+        const int pdir = ::openat(qdir, pname.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (pdir < 0) continue;
+        for (const auto& seg : disk::list_segments(pdir, {})) ::unlinkat(pdir, seg.name.c_str(), 0);
+        ::close(pdir);
+        ::unlinkat(qdir, pname.c_str(), AT_REMOVEDIR);
+    }
+    if (qdir >= 0) ::close(qdir);
+    if (::unlinkat(root, spill_dir_.c_str(), AT_REMOVEDIR) == 0)
+        log(Level::info, "removed the spill files of deleted queue " + name());
+    ::close(root);
+}
+
+int WatchedQueue::on_spill_event(uint64_t now_mono) {
+    int work = 0;
+    for (auto& s : spills_) work += s->run(now_mono);
+    return work;
+}
+
+bool WatchedQueue::spilling() const {
+    for (const auto& s : spills_)
+        if (s->active()) return true;
+    return false;
 }
 
 bool WatchedQueue::has_reached_end_of_life() const {

@@ -12,9 +12,11 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "participants.hpp"
 #include "region.hpp"
+#include "spill/partition_spill.hpp"
 
 namespace shmq::daemon {
 
@@ -22,7 +24,8 @@ class WatchedQueue {
 public:
     // Opens the region read-write and attaches as an admin participant (whose
     // id owns any DLQ claims the daemon makes). Throws shmq::Error.
-    WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue_id);
+    // on_full=spill queues keep their spill segments under DATA/spill.
+    WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue_id, const std::string& data_dir);
     ~WatchedQueue();
     WatchedQueue(const WatchedQueue&) = delete;
     WatchedQueue& operator=(const WatchedQueue&) = delete;
@@ -31,6 +34,10 @@ public:
     const detail::Region& region() const { return *region_; }  // for read-only snapshots (metrics)
     int on_time_event(uint64_t now_mono);
     int on_process_exit(uint32_t index);
+    // on_full=spill: drain staging, refill rings. Called on every turn of the
+    // loop while spilling(), else every tick. Returns the work done.
+    int on_spill_event(uint64_t now_mono);
+    bool spilling() const;
     // Deleted (shmq delete) or its file unlinked: stop watching.
     bool has_reached_end_of_life() const;
 
@@ -45,12 +52,16 @@ private:
     void unwatch(uint32_t index);
     int reap(uint32_t index, const char* how);
     int expire_and_dead_letter(uint64_t now_mono);
+    void remove_spill_dir();
 
     std::shared_ptr<detail::Region> region_;
     detail::Participant me_{};
     int epoll_fd_;
     uint32_t queue_id_;
     std::map<uint32_t, Watched> watched_;
+    std::string spill_root_;  // DATA/spill
+    std::string spill_dir_;   // <queue>.<epoch in hex>
+    std::vector<std::unique_ptr<PartitionSpill>> spills_;  // by partition; empty unless on_full=spill
     uint64_t tick_ = 0;
     uint64_t next_dlq_full_warning_ns_ = 0;
 };

@@ -1,8 +1,10 @@
 #include "segment_reader.hpp"
 
+#include <liburing.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -24,12 +26,41 @@ bool read_whole_file(int fd, uint64_t max_bytes, std::vector<std::byte>& out, st
         return false;
     }
     out.resize(static_cast<std::size_t>(size));
+    // Through io_uring like every disk access of shmqd: one ring per thread,
+    // one read in flight (files come whole; reads are sequential anyway).
+    struct Ring {
+        io_uring ring{};
+        int rc = io_uring_queue_init(2, &ring, 0);
+        ~Ring() {
+            if (rc == 0) io_uring_queue_exit(&ring);
+        }
+    };
+    thread_local Ring r;
+    if (r.rc != 0) {
+        error = std::string("io_uring setup: ") + std::strerror(-r.rc);
+        return false;
+    }
     std::size_t got = 0;
     while (got < out.size()) {
-        const ssize_t n = ::pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(got));
-        if (n < 0 && errno == EINTR) continue;
+        io_uring_sqe* sqe = io_uring_get_sqe(&r.ring);
+        if (sqe == nullptr) {
+            error = "io_uring: no submission entry free";
+            return false;
+        }
+        const auto chunk = static_cast<unsigned>(std::min<std::size_t>(out.size() - got, 1u << 30));
+        io_uring_prep_read(sqe, fd, out.data() + got, chunk, got);
+        io_uring_cqe* cqe = nullptr;
+        int rc = io_uring_submit_and_wait(&r.ring, 1);
+        if (rc >= 0) rc = io_uring_wait_cqe(&r.ring, &cqe);
+        if (rc < 0) {
+            error = std::string("io_uring read: ") + std::strerror(-rc);
+            return false;
+        }
+        const int n = cqe->res;
+        io_uring_cqe_seen(&r.ring, cqe);
+        if (n == -EINTR || n == -EAGAIN) continue;
         if (n < 0) {
-            error = std::string("read: ") + std::strerror(errno);
+            error = std::string("read: ") + std::strerror(-n);
             return false;
         }
         if (n == 0) break;  // shrank under us: scan what we have

@@ -17,7 +17,7 @@
 
 namespace shmq::disk {
 
-// The whole file (at most `max_bytes`, else an error) read with pread.
+// The whole file (at most `max_bytes`, else an error), read through io_uring.
 [[nodiscard]] bool read_whole_file(int fd, uint64_t max_bytes, std::vector<std::byte>& out, std::string& error);
 
 struct ScanState {

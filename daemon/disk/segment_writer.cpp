@@ -20,6 +20,7 @@ struct SegmentWriter::Segment {
     int fd = -1;
     uint64_t size = 0;  // bytes appended (header included), written or not
     uint64_t records = 0;
+    uint64_t first_offset = 0;
     ~Segment() {
         if (fd >= 0) ::close(fd);
     }
@@ -112,6 +113,10 @@ void SegmentWriter::fail(int err, const char* what) {
              std::strerror(err) + ")";
 }
 
+uint64_t SegmentWriter::current_segment_first_offset() const {
+    return segment_ ? segment_->first_offset : UINT64_MAX;
+}
+
 WriteStatus SegmentWriter::roll(uint64_t first_offset) {
     const std::string name = segment_file_name(first_offset);
     const int fd = ::openat(dir_.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -121,6 +126,8 @@ WriteStatus SegmentWriter::roll(uint64_t first_offset) {
     }
     segment_ = std::make_shared<Segment>();
     segment_->fd = fd;
+    segment_->first_offset = first_offset;
+    roll_requested_ = false;
     ++segments_created_;
     return WriteStatus::ok;
 }
@@ -149,7 +156,7 @@ WriteStatus SegmentWriter::append(uint64_t offset, std::span<const std::byte> ke
         return WriteStatus::bad_argument;
     const auto rs = static_cast<std::size_t>(record_size(key.size(), payload.size()));
     const bool new_segment =
-        !segment_ || (segment_->records > 0 && segment_->size + rs > opts_.segment_bytes);
+        !segment_ || (segment_->records > 0 && (roll_requested_ || segment_->size + rs > opts_.segment_bytes));
     Batch* b = current_ >= 0 ? batches_[static_cast<std::size_t>(current_)].get() : nullptr;
     if (new_segment || (b && b->len + rs > b->buf.size())) {
         seal_current();

@@ -90,6 +90,11 @@ public:
     uint64_t durable_offset() const { return durable_offset_; }
     std::size_t batches_in_flight() const { return in_flight_.size(); }
     uint64_t segments_created() const { return segments_created_; }
+    // First offset of the segment being appended to; UINT64_MAX before the first append.
+    uint64_t current_segment_first_offset() const;
+    // The next append starts a new segment (if the current one holds any
+    // record): a reader may then read the current one whole, once.
+    void roll_at_next_append() { roll_requested_ = true; }
 
 private:
     struct Segment;
@@ -116,6 +121,7 @@ private:
     uint64_t next_offset_;
     uint64_t durable_offset_;
     uint64_t segments_created_ = 0;
+    bool roll_requested_ = false;
     WriteStatus status_ = WriteStatus::ok;
     std::string error_;
 };

@@ -1,12 +1,15 @@
 // Producer and Claim: choosing a partition, claiming a slot under the
 // queue's on_full policy, copying in, committing.
+#include <algorithm>
 #include <cstring>
+#include <ctime>
 
 #include "hash.hpp"
 #include "producer_core.hpp"
 #include "ring/ack_latency.hpp"
 #include "ring/commit_protocol.hpp"
 #include "ring/reclaim.hpp"
+#include "ring/spill_protocol.hpp"
 #include "sys/clock.hpp"
 #include "sys/futex.hpp"
 
@@ -19,6 +22,7 @@ constexpr int kSpinBeforeSleep = 256;  // x 32 pauses (~0.4 ms at ~50 ns a pause
 constexpr uint64_t kReleaseEvery = 32;    // slots between incremental releases (a power of two)
 constexpr uint64_t kPrefetchBytes = 256;  // of the next slot, prefetched for writing
 constexpr int64_t kSleepSliceNs = 5'000'000;  // re-check room (wake-ups come in batches), deletion, dead lock holders
+constexpr int64_t kStagingPollNs = 100'000;   // shmqd drains staging by polling; so do producers waiting on it
 }  // namespace
 
 ProducerCore::~ProducerCore() { detach_participant(*region, me); }
@@ -112,6 +116,59 @@ Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeou
     }
 }
 
+Status ProducerCore::claim_spilling(uint32_t p, Millis timeout, uint64_t& offset, bool& staged) noexcept {
+    Region& r = *region;
+    auto& pc = r.partition(p);
+    const uint64_t start = sys::monotonic_ns();
+    const uint64_t limit = timeout == kForever ? UINT64_MAX : static_cast<uint64_t>(std::max<int64_t>(timeout.count(), 0)) * 1'000'000ull;
+    for (int round = 0;; ++round) {
+        if (!ring::spill_is_active(pc)) {  // acquire: pairs with the deactivation (spill_protocol.hpp (4))
+            for (;;) {
+                const auto rc = ring::try_claim(views[p].ring, me.id(), limits[p], offset);
+                if (rc == ring::ClaimResult::claimed) {
+                    staged = false;
+                    return Errc::ok;
+                }
+                if (rc == ring::ClaimResult::corrupt) return Errc::region_corrupt;
+                if (!ring::reclaim(r, p, me.token())) break;  // full: spill
+            }
+        }
+        uint64_t seq = 0;
+        switch (ring::try_claim_spill(r, p, me.id(), me.token(), /*activate=*/true, seq)) {
+            case ring::SpillClaim::claimed: offset = seq; staged = true; return Errc::ok;
+            case ring::SpillClaim::corrupt: return Errc::region_corrupt;
+            case ring::SpillClaim::inactive: continue;  // not returned with activate; kept for completeness
+            case ring::SpillClaim::busy:
+                if ((round & 63) == 63) detail::break_lock_if_dead(r, pc.spill_lock);
+                sys::cpu_relax();
+                continue;
+            case ring::SpillClaim::full: break;
+        }
+        // Staging is full: shmqd has not drained it to disk yet, cannot
+        // (data dir full), or is not running. Wait for it up to `timeout`.
+        if (r.deleted()) return Errc::queue_deleted;
+        const bool disk_trouble = pc.spill_status.load(std::memory_order_relaxed) != 0;
+        if (disk_trouble || sys::monotonic_ns() - start >= limit) {
+            pc.spill_refused.fetch_add(1, std::memory_order_relaxed);
+            return Errc::overloaded;
+        }
+        heartbeat(r, me, sys::coarse_monotonic_ns());
+        const timespec nap{0, kStagingPollNs};
+        ::nanosleep(&nap, nullptr);
+    }
+}
+
+Status ProducerCore::publish_staged(uint32_t p, uint64_t seq, uint32_t payload_len, uint16_t key_len) noexcept {
+    const ring::RingRef& ring = staging[p];
+    auto& slot = *reinterpret_cast<layout::SlotHeader*>(ring.base(seq));
+    slot.payload_len = payload_len;
+    slot.key_len = key_len;
+    slot.flags = 0;
+    slot.publish_unix_ns = sys::unix_ns();
+    slot.reserved = 0;
+    return ring::commit(ring, seq) ? Status(Errc::ok) : Status(Errc::claim_aborted);  // (2)
+}
+
 Status ProducerCore::publish(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len) noexcept {
     Region& r = *region;
     auto& slot = views[p].slot(offset);
@@ -161,12 +218,19 @@ Status Producer::send(std::span<const std::byte> payload, const SendOptions& opt
     if (options.partition && *options.partition >= r.partitions()) return Errc::invalid_argument;
     uint32_t p = options.partition ? *options.partition : c.choose_partition(options.key);
     uint64_t offset = 0;
-    const bool may_switch = options.key.empty() && !options.partition;
-    if (Status st = c.claim_slot(p, may_switch, options.timeout, offset); !st) return st;
-    const ring::PartitionView& v = c.views[p];
-    std::memcpy(v.payload(offset), payload.data(), payload.size());
-    if (!options.key.empty()) std::memcpy(v.key(offset), options.key.data(), options.key.size());
-    return c.publish(p, offset, static_cast<uint32_t>(payload.size()), static_cast<uint16_t>(options.key.size()));
+    bool staged = false;
+    if (c.staging.empty()) {
+        const bool may_switch = options.key.empty() && !options.partition;
+        if (Status st = c.claim_slot(p, may_switch, options.timeout, offset); !st) return st;
+    } else if (Status st = c.claim_spilling(p, options.timeout, offset, staged); !st) {
+        return st;
+    }
+    std::byte* base = c.slot_base(p, offset, staged);
+    std::memcpy(base + layout::kSlotHeaderBytes, payload.data(), payload.size());
+    if (!options.key.empty()) std::memcpy(base + c.views[p].key_offset, options.key.data(), options.key.size());
+    const auto len = static_cast<uint32_t>(payload.size());
+    const auto key_len = static_cast<uint16_t>(options.key.size());
+    return staged ? c.publish_staged(p, offset, len, key_len) : c.publish(p, offset, len, key_len);
 }
 
 Result<Claim> Producer::claim(std::size_t size, const SendOptions& options) noexcept {
@@ -177,12 +241,17 @@ Result<Claim> Producer::claim(std::size_t size, const SendOptions& options) noex
     if (options.partition && *options.partition >= r.partitions()) return Errc::invalid_argument;
     uint32_t p = options.partition ? *options.partition : c.choose_partition(options.key);
     uint64_t offset = 0;
-    const bool may_switch = options.key.empty() && !options.partition;
-    if (Status st = c.claim_slot(p, may_switch, options.timeout, offset); !st) return st.code();
-    const ring::PartitionView& v = c.views[p];
-    v.slot(offset).key_len = static_cast<uint16_t>(options.key.size());
-    if (!options.key.empty()) std::memcpy(v.key(offset), options.key.data(), options.key.size());
-    return Claim(core_.get(), p, offset, v.payload(offset), size);
+    bool staged = false;
+    if (c.staging.empty()) {
+        const bool may_switch = options.key.empty() && !options.partition;
+        if (Status st = c.claim_slot(p, may_switch, options.timeout, offset); !st) return st.code();
+    } else if (Status st = c.claim_spilling(p, options.timeout, offset, staged); !st) {
+        return st.code();
+    }
+    std::byte* base = c.slot_base(p, offset, staged);
+    reinterpret_cast<layout::SlotHeader*>(base)->key_len = static_cast<uint16_t>(options.key.size());
+    if (!options.key.empty()) std::memcpy(base + c.views[p].key_offset, options.key.data(), options.key.size());
+    return Claim(core_.get(), p, offset, base + layout::kSlotHeaderBytes, size, staged);
 }
 
 std::size_t Producer::send_batch(std::span<const std::span<const std::byte>> payloads, const SendOptions& options,
@@ -200,7 +269,12 @@ std::size_t Producer::send_batch(std::span<const std::span<const std::byte>> pay
 }
 
 Claim::Claim(Claim&& o) noexcept
-    : core_(std::exchange(o.core_, nullptr)), data_(o.data_), size_(o.size_), partition_(o.partition_), offset_(o.offset_) {}
+    : core_(std::exchange(o.core_, nullptr)),
+      data_(o.data_),
+      size_(o.size_),
+      partition_(o.partition_),
+      offset_(o.offset_),
+      staged_(o.staged_) {}
 
 Claim& Claim::operator=(Claim&& o) noexcept {
     if (this != &o) {
@@ -210,6 +284,7 @@ Claim& Claim::operator=(Claim&& o) noexcept {
         size_ = o.size_;
         partition_ = o.partition_;
         offset_ = o.offset_;
+        staged_ = o.staged_;
     }
     return *this;
 }
@@ -220,13 +295,18 @@ Status Claim::commit(std::size_t used) noexcept {
     if (core_ == nullptr) return Errc::already_settled;
     if (used > size_) return Errc::invalid_argument;
     detail::ProducerCore* c = std::exchange(core_, nullptr);
-    const uint16_t key_len = c->views[partition_].slot(offset_).key_len;
-    return c->publish(partition_, offset_, static_cast<uint32_t>(used), key_len);
+    const uint16_t key_len = reinterpret_cast<layout::SlotHeader*>(c->slot_base(partition_, offset_, staged_))->key_len;
+    const auto len = static_cast<uint32_t>(used);
+    return staged_ ? c->publish_staged(partition_, offset_, len, key_len) : c->publish(partition_, offset_, len, key_len);
 }
 
 void Claim::abort() noexcept {
     if (core_ == nullptr) return;
     detail::ProducerCore* c = std::exchange(core_, nullptr);
+    if (staged_) {
+        ring::abort_claim(c->staging[partition_], offset_);  // shmqd skips it
+        return;
+    }
     ring::abort_claim(c->views[partition_].ring, offset_);
     c->region->partition(partition_).aborted.fetch_add(1, std::memory_order_relaxed);
     wake_consumers(*c->region);

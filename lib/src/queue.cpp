@@ -13,7 +13,9 @@ const char* to_string(Errc e) noexcept {
     switch (e) {
         case Errc::ok: return "ok";
         case Errc::timeout: return "timed out";
-        case Errc::overloaded: return "queue partition is full (on_full=reject); retry later or add consumers";
+        case Errc::overloaded:
+            return "queue partition is full (on_full=reject), or its spill to disk cannot keep up (on_full=spill: "
+                   "is shmqd running? is its data dir full?); retry later or add consumers";
         case Errc::message_too_large: return "message is larger than the queue's max-message";
         case Errc::key_too_large: return "key is longer than 64 bytes";
         case Errc::lease_lost: return "lease lost: it expired or its holder was declared dead; the message went to another consumer";
@@ -62,6 +64,8 @@ Producer Queue::producer() {
     core->region = region_;
     for (uint32_t p = 0; p < region_->partitions(); ++p) core->views.push_back(ring::make_view(*region_, p));
     core->limits.assign(region_->partitions(), 0);  // 0: read head at the first claim
+    if (region_->spill_capacity() != 0)
+        for (uint32_t p = 0; p < region_->partitions(); ++p) core->staging.push_back(ring::spill_ring(*region_, p));
     core->me = detail::attach_participant(*region_, layout::Role::producer, layout::kNoGroup, 0);
     return Producer(std::move(core));
 }

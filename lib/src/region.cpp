@@ -38,6 +38,11 @@ layout::QueueParams params_from(const QueueOptions& o) {
     p.on_full = static_cast<uint8_t>(o.on_full);
     p.high_watermark_pct = static_cast<uint8_t>(std::min<uint32_t>(o.high_watermark_pct, 0xff));
     p.mode = o.mode;
+    p.fsync = static_cast<uint8_t>(o.fsync);
+    if (o.on_full == OnFull::spill)
+        p.spill_capacity = o.spill_buffer != 0 ? o.spill_buffer : std::max<uint32_t>(o.capacity, 1024);
+    else
+        p.spill_capacity = o.spill_buffer;  // non-zero is refused by check_and_derive
     return p;
 }
 
@@ -54,6 +59,8 @@ QueueOptions options_from(const layout::QueueParams& p) {
     o.dlq_capacity = p.dlq_capacity;
     o.mode = p.mode;
     o.high_watermark_pct = p.high_watermark_pct;
+    o.spill_buffer = p.spill_capacity;
+    o.fsync = static_cast<Fsync>(p.fsync);
     return o;
 }
 
@@ -82,10 +89,8 @@ void Region::adopt(bip::shared_memory_object shm, Access access) {
 
 std::shared_ptr<Region> Region::create(std::string_view name, const QueueOptions& options) {
     if (auto err = check_name(name, "queue")) fail(Errc::invalid_argument, *err);
-    if (options.on_full == OnFull::spill || options.on_full == OnFull::drop_oldest)
-        fail(Errc::invalid_argument, std::string("on-full ") +
-                                         (options.on_full == OnFull::spill ? "spill" : "drop-oldest") +
-                                         " is not supported yet; use block or reject");
+    if (options.on_full == OnFull::drop_oldest)
+        fail(Errc::invalid_argument, "on-full drop-oldest is not supported yet; use block, reject or spill");
     layout::QueueParams params = params_from(options);
     if (options.max_groups > 0xffff || options.max_participants > 0xffff)
         fail(Errc::invalid_argument, "max-groups / max-participants out of range");
@@ -153,6 +158,8 @@ void Region::initialize(const layout::QueueParams& params) {
         }
     };
     for (uint32_t p = 0; p < params.partitions; ++p) init_ring(ring::partition_ring(*this, p));
+    if (params.spill_capacity != 0)
+        for (uint32_t p = 0; p < params.partitions; ++p) init_ring(ring::spill_ring(*this, p));
     init_ring(ring::dlq_ring(*this));
     // Publishes every store above to attachers, which acquire-load the magic.
     h.magic.store(layout::kMagic, std::memory_order_release);

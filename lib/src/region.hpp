@@ -94,6 +94,12 @@ public:
     }
     std::byte* dlq_payload(uint64_t position) const noexcept { return dlq_slot_base(position) + layout::kDlqSlotHeaderBytes; }
     std::byte* dlq_key(uint64_t position) const noexcept { return dlq_payload(position) + payload_area(); }
+    // Staging ring of partition p (on_full=spill only: spill_capacity() > 0).
+    uint32_t spill_capacity() const noexcept { return params_.spill_capacity; }
+    std::byte* spill_slot_base(uint32_t p, uint64_t seq) const noexcept {
+        return base_ + sections_.spill_slots +
+               (uint64_t{p} * params_.spill_capacity + (seq & (params_.spill_capacity - 1))) * params_.slot_size;
+    }
     uint64_t payload_area() const noexcept { return (uint64_t{params_.max_message} + 7) & ~uint64_t{7}; }
 
     // Marks the region deleted (attached peers get queue_deleted) and unlinks it.

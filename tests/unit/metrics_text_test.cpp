@@ -31,7 +31,10 @@ inspect::QueueSnapshot orders() {
         s.acked = 7 + p;
         s.redelivered = p;
         s.depth = 3;
-        s.spilled = 0;
+        s.spilled = 100 * p;
+        s.spill_refused = p;
+        s.spill_backlog = 5 * p;
+        s.spill_disk_bytes = 160 * p;
         q.partitions.push_back(s);
     }
     inspect::GroupStats g;
@@ -92,11 +95,25 @@ TEST(MetricsTextTest, rendersEveryFamilyOfASnapshotExactly) {
               "max_deliveries deliveries.\n"
               "# TYPE shmq_messages_dead_lettered_total counter\n"
               "shmq_messages_dead_lettered_total{queue=\"orders\"} 5\n"
-              "# HELP shmq_messages_spilled_total Messages moved to disk by on_full=spill (0 until spilling "
-              "exists).\n"
+              "# HELP shmq_messages_spilled_total Messages that overflowed a full partition into shmqd's spill "
+              "(on_full=spill).\n"
               "# TYPE shmq_messages_spilled_total counter\n"
               "shmq_messages_spilled_total{queue=\"orders\",partition=\"0\"} 0\n"
-              "shmq_messages_spilled_total{queue=\"orders\",partition=\"1\"} 0\n"
+              "shmq_messages_spilled_total{queue=\"orders\",partition=\"1\"} 100\n"
+              "# HELP shmq_spill_refused_total Sends answered overloaded because the spill staging area stayed "
+              "full.\n"
+              "# TYPE shmq_spill_refused_total counter\n"
+              "shmq_spill_refused_total{queue=\"orders\",partition=\"0\"} 0\n"
+              "shmq_spill_refused_total{queue=\"orders\",partition=\"1\"} 1\n"
+              "# HELP shmq_spill_backlog_messages Spilled messages not yet back in the partition's ring (staging "
+              "and disk).\n"
+              "# TYPE shmq_spill_backlog_messages gauge\n"
+              "shmq_spill_backlog_messages{queue=\"orders\",partition=\"0\"} 0\n"
+              "shmq_spill_backlog_messages{queue=\"orders\",partition=\"1\"} 5\n"
+              "# HELP shmq_spill_disk_bytes Bytes of spilled messages on disk waiting for the refill.\n"
+              "# TYPE shmq_spill_disk_bytes gauge\n"
+              "shmq_spill_disk_bytes{queue=\"orders\",partition=\"0\"} 0\n"
+              "shmq_spill_disk_bytes{queue=\"orders\",partition=\"1\"} 160\n"
               "# HELP shmq_depth Messages in the partition not yet finished by the slowest group (approximate).\n"
               "# TYPE shmq_depth gauge\n"
               "shmq_depth{queue=\"orders\",partition=\"0\"} 3\n"
@@ -197,7 +214,7 @@ TEST(MetricsTextTest, everyFamilyHasHelpAndTypeOnceBeforeItsContiguousSamples) {
     const std::vector<inspect::QueueSnapshot> queues{orders(), second};
     std::set<std::string> families;
     EXPECT_TRUE(well_formed(render(queues, {}), &families));
-    EXPECT_EQ(families.size(), 17u);
+    EXPECT_EQ(families.size(), 20u);
 
     // No queue at all: the same families, declared, with only the daemon's own samples.
     std::set<std::string> empty_families;

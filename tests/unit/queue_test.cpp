@@ -62,8 +62,15 @@ TEST(QueueTest, refusesBadNamesAndOptions) {
     o.partitions = 0;
     EXPECT_THROW(Queue::create(test::unique_queue_name("badparts"), o), Error);
     o = {};
+    o.on_full = OnFull::drop_oldest;
+    EXPECT_THROW(Queue::create(test::unique_queue_name("drop"), o), Error);
+    o = {};
     o.on_full = OnFull::spill;
-    EXPECT_THROW(Queue::create(test::unique_queue_name("spill"), o), Error);
+    o.spill_buffer = 1000;
+    EXPECT_THROW(Queue::create(test::unique_queue_name("spillbuf"), o), Error) << "not a power of two";
+    o.on_full = OnFull::block;
+    o.spill_buffer = 1024;
+    EXPECT_THROW(Queue::create(test::unique_queue_name("spillbuf"), o), Error) << "a spill buffer without spill";
 }
 
 TEST(QueueTest, refusesDuplicateCreateAndMissingOpen) {

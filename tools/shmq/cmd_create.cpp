@@ -1,6 +1,7 @@
 // shmq create NAME [--partitions N] [--capacity SLOTS] [--max-message BYTES]
-//   [--on-full block|reject] [--lease-ms MS] [--max-groups N] [--mode OCTAL]
+//   [--on-full block|reject|spill] [--lease-ms MS] [--max-groups N] [--mode OCTAL]
 //   [--max-deliveries N] [--dlq-capacity SLOTS] [--max-participants N]
+//   [--high-watermark PCT] [--spill-buffer SLOTS] [--fsync never|batch|always]
 #include <iostream>
 #include <map>
 
@@ -16,6 +17,7 @@ struct CreateArgs {
     QueueOptions options;
     std::string on_full = "block";
     std::string mode = "0600";
+    std::string fsync = "batch";
 };
 
 uint32_t parse_mode(const std::string& text) {
@@ -35,6 +37,13 @@ void run(CreateArgs& a) {
         throw CommandError(2, "--on-full '" + a.on_full + "' is unknown; use block, reject, spill or drop-oldest");
     a.options.on_full = it->second;
     a.options.mode = parse_mode(a.mode);
+    static const std::map<std::string, Fsync> fsyncs = {
+        {"never", Fsync::never}, {"batch", Fsync::batch}, {"always", Fsync::always}};
+    auto f = fsyncs.find(a.fsync);
+    if (f == fsyncs.end()) throw CommandError(2, "--fsync '" + a.fsync + "' is unknown; use never, batch or always");
+    a.options.fsync = f->second;
+    if (a.options.spill_buffer != 0 && a.options.on_full != OnFull::spill)
+        throw CommandError(2, "--spill-buffer needs --on-full spill");
     auto q = Queue::create(a.name, a.options);
     const auto& o = q.options();
     std::cout << "created queue " << a.name << ": " << o.partitions << " partition(s) x " << o.capacity << " slots of "
@@ -51,7 +60,9 @@ void register_create(CLI::App& app) {
     cmd->add_option("--partitions", args->options.partitions, "Partitions (rings), 1..1024")->default_val(1);
     cmd->add_option("--capacity", args->options.capacity, "Slots per partition, a power of two")->default_val(1024);
     cmd->add_option("--max-message", args->options.max_message, "Largest payload in bytes")->default_val(1024);
-    cmd->add_option("--on-full", args->on_full, "When a partition is full: block or reject")->default_val("block");
+    cmd->add_option("--on-full", args->on_full,
+                    "When a partition is full: block (wait), reject (overloaded), spill (to disk through shmqd)")
+        ->default_val("block");
     cmd->add_option("--lease-ms", args->options.lease_ms, "Visibility timeout of a delivery")->default_val(30000);
     cmd->add_option("--max-groups", args->options.max_groups, "Most consumer groups, 1..256")->default_val(16);
     cmd->add_option("--mode", args->mode, "Permission bits of the region, octal")->default_val("0600");
@@ -63,6 +74,12 @@ void register_create(CLI::App& app) {
                     "Depth (% of a partition's capacity) above which check, stat and /metrics say overloaded; 0: never")
         ->default_val(80)
         ->check(CLI::Range(0u, 100u));
+    cmd->add_option("--spill-buffer", args->options.spill_buffer,
+                    "on-full spill: staging slots per partition that shmqd drains to disk; 0: max(capacity, 1024)")
+        ->default_val(0);
+    cmd->add_option("--fsync", args->fsync,
+                    "When shmqd's disk writes are durable: never (page cache), batch (group commit), always")
+        ->default_val("batch");
     cmd->footer(
         "Creates /dev/shm/shmq.NAME, sized once: partitions x capacity slots of max-message bytes,\n"
         "a lease table per group and a DLQ. Messages with the same key go to the same partition\n"
@@ -70,7 +87,8 @@ void register_create(CLI::App& app) {
         "Examples:\n"
         "  shmq create orders --partitions 4 --capacity 4096\n"
         "  shmq create telemetry --max-message 256 --on-full reject\n"
-        "  shmq create jobs --lease-ms 60000 --max-deliveries 3 --mode 0660");
+        "  shmq create jobs --lease-ms 60000 --max-deliveries 3 --mode 0660\n"
+        "  shmq create bursts --capacity 64 --on-full spill    # overflow to disk via shmqd, order kept");
     cmd->callback([args] { run(*args); });
 }
 

@@ -40,12 +40,12 @@ void register_ls(CLI::App& app) {
                     .field("consumers", s.consumers)
                     .field("producers", s.producers)
                     .field("dlq_depth", s.dlq.depth)
-                    .field("spilled", 0)
+                    .field("spilled", s.spilled)
                     .field("overloaded", s.overloaded)
                     .end_object();
                 table.add({s.name, std::to_string(s.options.partitions), human_count(s.options.capacity),
                            human_count(s.depth), human_count(s.in_flight), std::to_string(s.groups.size()),
-                           std::to_string(s.consumers), std::to_string(s.producers), human_count(s.dlq.depth), "0",
+                           std::to_string(s.consumers), std::to_string(s.producers), human_count(s.dlq.depth), human_count(s.spilled),
                            inspect::on_full_name(s.options.on_full), s.overloaded ? s.state + ", overloaded" : s.state});
             } catch (const Error& e) {
                 j.begin_object().field("name", name).field("state", "unreadable").field("error", e.what()).end_object();

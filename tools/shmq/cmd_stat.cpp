@@ -31,17 +31,37 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
                   << " acked over the last " << human_ms(rates.interval_ms);
     std::cout << "\n";
     if (s.overloaded) std::cout << "OVERLOADED: " << s.overloaded_reason << " (add consumers or capacity)\n";
+    if (o.on_full == OnFull::spill) {
+        uint64_t disk_messages = 0, refused = 0, spilling = 0;
+        std::string trouble;
+        for (const auto& p : s.partitions) {
+            disk_messages += p.spill_disk_messages;
+            spilling += p.spilling ? 1 : 0;
+            refused += p.spill_refused;
+            if (p.spill_status != "ok") trouble = "; partition " + std::to_string(p.partition) + ": " + p.spill_status;
+        }
+        std::cout << "spill: " << human_count(s.spilled) << " spilled, backlog " << human_count(s.spill_backlog)
+                  << " (on disk " << human_count(disk_messages) << " in " << human_bytes(s.spill_disk_bytes) << "), "
+                  << human_count(refused) << " refused, " << spilling << " partition(s) spilling now" << trouble << "\n";
+    }
     std::cout << "\n";
 
-    Table parts({"PARTITION", "PUBLISHED", "PUB/S", "DEPTH", "OLDEST", "DELIVERED", "ACKED", "ACK/S", "NACKED",
-                 "REDELIVERED", "REJECTED", "TIMEOUTS", "ABORTED"});
+    const bool spill = o.on_full == OnFull::spill;
+    std::vector<std::string> heads{"PARTITION", "PUBLISHED", "PUB/S", "DEPTH", "OLDEST", "DELIVERED", "ACKED", "ACK/S",
+                                   "NACKED", "REDELIVERED", "REJECTED", "TIMEOUTS", "ABORTED"};
+    if (spill) heads.insert(heads.end(), {"SPILLED", "SPILL-BACKLOG", "ON-DISK", "DISK-BYTES"});
+    Table parts(heads);
     for (std::size_t i = 0; i < s.partitions.size(); ++i) {
         const auto& p = s.partitions[i];
         const PartitionRates pr = i < rates.partitions.size() ? rates.partitions[i] : PartitionRates{};
-        parts.add({std::to_string(p.partition), human_count(p.published), human_rate(pr.published_per_s),
+        std::vector<std::string> cells{std::to_string(p.partition), human_count(p.published), human_rate(pr.published_per_s),
                    human_count(p.depth), human_age_ms(p.oldest_age_ms), human_count(p.delivered), human_count(p.acked),
                    human_rate(pr.acked_per_s), human_count(p.nacked), human_count(p.redelivered),
-                   human_count(p.rejected), human_count(p.timeouts), human_count(p.aborted)});
+                   human_count(p.rejected), human_count(p.timeouts), human_count(p.aborted)};
+        if (spill)
+            cells.insert(cells.end(), {human_count(p.spilled), human_count(p.spill_backlog),
+                                       human_count(p.spill_disk_messages), human_bytes(p.spill_disk_bytes)});
+        parts.add(cells);
     }
     std::cout << "partitions:\n" << parts.render("  ") << "\n";
 

@@ -17,6 +17,8 @@ void write_options(Json& j, const QueueOptions& o) {
         .field("dlq_capacity", o.dlq_capacity)
         .field("mode", octal_mode(o.mode))
         .field("high_watermark_pct", o.high_watermark_pct)
+        .field("spill_buffer", o.spill_buffer)
+        .field("fsync", o.fsync == Fsync::never ? "never" : o.fsync == Fsync::always ? "always" : "batch")
         .end_object();
 }
 
@@ -80,6 +82,7 @@ void write_snapshot(Json& j, const inspect::QueueSnapshot& s, const QueueRates& 
         .field("taken_unix_ns", s.taken_unix_ns);
     write_options(j, s.options);
     j.field("published", s.published).field("acked", s.acked).field("depth", s.depth).field("in_flight", s.in_flight);
+    j.field("spilled", s.spilled).field("spill_backlog", s.spill_backlog).field("spill_disk_bytes", s.spill_disk_bytes);
     j.field("oldest_unacked_age_ms", s.oldest_unacked_age_ms);
     j.field("overloaded", s.overloaded).field("overloaded_reason", s.overloaded_reason);
     j.begin_object("rates")
@@ -107,6 +110,13 @@ void write_snapshot(Json& j, const inspect::QueueSnapshot& s, const QueueRates& 
             .field("redelivered", p.redelivered)
             .field("oldest_age_ms", p.oldest_age_ms)
             .field("overloaded", p.overloaded)
+            .field("spilled", p.spilled)
+            .field("spilling", p.spilling)
+            .field("spill_backlog", p.spill_backlog)
+            .field("spill_disk_messages", p.spill_disk_messages)
+            .field("spill_disk_bytes", p.spill_disk_bytes)
+            .field("spill_refused", p.spill_refused)
+            .field("spill_status", p.spill_status)
             .field("published_per_s", pr.published_per_s)
             .field("acked_per_s", pr.acked_per_s)
             .end_object();

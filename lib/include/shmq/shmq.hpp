@@ -113,6 +113,10 @@ private:
 enum class OnFull : uint8_t { block = 0, reject = 1, spill = 2, drop_oldest = 3 };
 enum class GroupKind : uint8_t { exclusive = 1, shared = 2 };
 enum class StartAt : uint8_t { oldest = 0, latest = 1 };
+// When shmqd makes its disk writes (spill) durable: never (page cache: survives
+// a crash of any process, not a power loss), batch (group commit: one
+// fdatasync per batch of writes), always (one per message).
+enum class Fsync : uint8_t { never = 0, batch = 1, always = 2 };
 
 using Millis = std::chrono::milliseconds;
 inline constexpr Millis kForever = Millis::max();
@@ -131,6 +135,10 @@ struct QueueOptions {
     // A partition deeper than this % of its capacity makes the queue report
     // "overloaded" (shmq check, stat, /metrics). 0..100; 0: never.
     uint32_t high_watermark_pct = 80;
+    // on_full=spill: staging slots per partition that producers fill while
+    // the ring is full and shmqd drains to disk. 0: max(capacity, 1024).
+    uint32_t spill_buffer = 0;
+    Fsync fsync = Fsync::batch;
 };
 
 inline constexpr std::size_t kMaxKeyBytes = 64;
@@ -160,7 +168,11 @@ public:
 
     std::span<std::byte> data() const noexcept { return {data_, size_}; }
     uint32_t partition() const noexcept { return partition_; }
+    // The partition offset; for a claim staged for spilling (on_full=spill
+    // while the partition spills) the spill sequence instead: the offset is
+    // assigned when shmqd moves the message into the ring.
     uint64_t offset() const noexcept { return offset_; }
+    bool staged() const noexcept { return staged_; }
     // Publishes the first `used` bytes (default: all). claim_aborted if the
     // reaper aborted this claim meanwhile (possible only after a long stall).
     Status commit() noexcept { return commit(size_); }
@@ -169,13 +181,15 @@ public:
 
 private:
     friend class Producer;
-    Claim(detail::ProducerCore* core, uint32_t partition, uint64_t offset, std::byte* data, std::size_t size) noexcept
-        : core_(core), data_(data), size_(size), partition_(partition), offset_(offset) {}
+    Claim(detail::ProducerCore* core, uint32_t partition, uint64_t offset, std::byte* data, std::size_t size,
+          bool staged) noexcept
+        : core_(core), data_(data), size_(size), partition_(partition), offset_(offset), staged_(staged) {}
     detail::ProducerCore* core_ = nullptr;
     std::byte* data_ = nullptr;
     std::size_t size_ = 0;
     uint32_t partition_ = 0;
     uint64_t offset_ = 0;
+    bool staged_ = false;
 };
 
 class Producer {

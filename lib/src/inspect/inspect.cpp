@@ -160,6 +160,24 @@ QueueSnapshot snapshot(const detail::Region& r) {
         s.published = sub_floor0(s.tail, s.aborted);
         s.rejected = pc.rejected.load(std::memory_order_relaxed);
         s.timeouts = pc.timeouts.load(std::memory_order_relaxed);
+        s.spill_status = "ok";
+        if (r.spill_capacity() != 0) {
+            const uint64_t spill_tail = pc.spill_tail.load(std::memory_order_acquire);
+            s.spilled = layout::spill_seq(spill_tail);
+            s.spilling = layout::spill_active(spill_tail);
+            s.spill_backlog = sub_floor0(s.spilled, pc.spill_refilled.load(std::memory_order_relaxed));
+            s.spill_disk_messages = pc.spill_disk_messages.load(std::memory_order_relaxed);
+            s.spill_disk_bytes = pc.spill_disk_bytes.load(std::memory_order_relaxed);
+            s.spill_refused = pc.spill_refused.load(std::memory_order_relaxed);
+            switch (static_cast<layout::SpillStatus>(pc.spill_status.load(std::memory_order_relaxed))) {
+                case layout::SpillStatus::ok: break;
+                case layout::SpillStatus::disk_full: s.spill_status = "disk full"; break;
+                default: s.spill_status = "disk error"; break;
+            }
+            q.spilled += s.spilled;
+            q.spill_backlog += s.spill_backlog;
+            q.spill_disk_bytes += s.spill_disk_bytes;
+        }
         tails[p] = s.tail;
         q.partitions.push_back(s);
     }

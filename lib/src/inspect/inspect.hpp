@@ -24,9 +24,15 @@ struct PartitionStats {
     bool overloaded = false;     // depth above the queue's high watermark
     // Sums over the groups (each group counts its own deliveries).
     uint64_t delivered = 0, acked = 0, nacked = 0, redelivered = 0;
-    // Messages moved to disk by on_full=spill. Always 0 until the disk issue
-    // (shmqd's io_uring spill segments) adds the counter and fills this field.
+    // on_full=spill (ring/spill_protocol.hpp): messages that overflowed into
+    // staging (and on to disk when the ring stayed full) since creation;
+    // the backlog not yet back in the ring, of which on disk (shmqd's count).
     uint64_t spilled = 0;
+    uint64_t spill_backlog = 0;
+    uint64_t spill_disk_messages = 0, spill_disk_bytes = 0;
+    uint64_t spill_refused = 0;  // sends answered `overloaded`: staging full
+    bool spilling = false;       // new sends of this partition go through staging
+    std::string spill_status;    // "ok", "disk full", "disk error"
 };
 
 struct GroupPartitionStats {
@@ -92,6 +98,7 @@ struct QueueSnapshot {
     uint64_t depth = 0;      // sum over partitions
     uint64_t in_flight = 0;  // sum over groups and partitions
     uint64_t published = 0;
+    uint64_t spilled = 0, spill_backlog = 0, spill_disk_bytes = 0;  // sums over partitions
     uint64_t acked = 0;                  // sum over groups and partitions
     uint64_t oldest_unacked_age_ms = 0;  // max over partitions
     bool overloaded = false;             // some partition is above the high watermark

@@ -15,6 +15,7 @@
 //   sections.slots              Slot[partitions][capacity]      slot_size each
 //   sections.dlq_control        DlqControl                      192
 //   sections.dlq_slots          DlqSlot[dlq_capacity]           dlq_slot_size each
+//   sections.spill_slots        Slot[partitions][spill_capacity]  slot_size each (on_full=spill only)
 //
 // Every section starts on a 4096-byte boundary. docs/ARCHITECTURE.md mirrors
 // this table; change both together.
@@ -31,7 +32,7 @@
 namespace shmq::layout {
 
 constexpr uint64_t kMagic = 0x3130'5145'4d48'5300ull;  // "\0SHMEQ01" little-endian
-constexpr uint32_t kLayoutVersion = 2;
+constexpr uint32_t kLayoutVersion = 3;
 constexpr std::size_t kCacheLine = 64;
 constexpr std::size_t kSectionAlign = 4096;
 
@@ -57,8 +58,8 @@ static_assert(sizeof(std::atomic<uint64_t>) == 8 && sizeof(std::atomic<uint32_t>
 //
 //   0  partitions     4  capacity      8  max_message   12 slot_size
 //  16  lease_ms      20  max_deliveries 24 dlq_capacity 28 dlq_slot_size
-//  32  max_groups    34  max_participants 36 on_full 37 high_watermark_pct 38 reserved[2]
-//  40  mode          44  reserved      48 reserved[2]
+//  32  max_groups    34  max_participants 36 on_full 37 high_watermark_pct 38 fsync 39 reserved
+//  40  mode          44  spill_capacity   48 reserved[2]
 struct QueueParams {
     uint32_t partitions;
     uint32_t capacity;        // slots per partition, power of two
@@ -72,14 +73,20 @@ struct QueueParams {
     uint16_t max_participants;
     uint8_t on_full;  // OnFull
     uint8_t high_watermark_pct;  // partition depth (% of capacity) above which the queue reports overloaded; 0: never
-    uint8_t reserved0[2];
+    uint8_t fsync;               // FsyncPolicy of shmqd's segment writes for this queue
+    uint8_t reserved0;
     uint32_t mode;  // permission bits the region was created with
-    uint32_t reserved1;
+    uint32_t spill_capacity;  // staging slots per partition (power of two) when on_full=spill, else 0
     uint64_t reserved2[2];
 };
 static_assert(sizeof(QueueParams) == 64);
 static_assert(offsetof(QueueParams, on_full) == 36);
 static_assert(offsetof(QueueParams, high_watermark_pct) == 37);
+static_assert(offsetof(QueueParams, fsync) == 38);
+static_assert(offsetof(QueueParams, spill_capacity) == 44);
+
+// QueueParams::fsync: when shmqd makes its segment writes durable.
+enum class FsyncPolicy : uint8_t { never = 0, batch = 1, always = 2 };
 
 // Section offsets from the region base; recomputed and compared on open.
 struct SectionTable {
@@ -91,8 +98,9 @@ struct SectionTable {
     uint64_t slots;
     uint64_t dlq_control;
     uint64_t dlq_slots;
-    uint64_t end;  // == region size
-    uint64_t reserved[7];
+    uint64_t spill_slots;  // == end when the queue does not spill
+    uint64_t end;          // == region size
+    uint64_t reserved[6];
 };
 static_assert(sizeof(SectionTable) == 128);
 
@@ -181,6 +189,11 @@ static_assert(offsetof(ParticipantEntry, start_ticks) == 16);
 enum class Role : uint8_t { none = 0, producer = 1, consumer = 2, admin = 3 };
 enum ParticipantFlags : uint8_t { kAtMostOnce = 1 };
 constexpr uint16_t kNoGroup = 0xffff;
+
+// Byte of the region file whose OFD write lock the shmqd serving the queue
+// holds (above every participant's byte): one shmqd per queue, even with
+// different lock files; the kernel drops it when that shmqd dies.
+constexpr uint64_t kDaemonLockByte = kMaxParticipants + 1;
 
 constexpr uint64_t kParticipantFree = 0;
 constexpr uint64_t kParticipantActive = 1;
@@ -297,10 +310,22 @@ static_assert(offsetof(GroupPartition, delivered) == 2 * kCacheLine);
 //           72 reclaim_lock (owner token; serializes head advance and group joins)
 //   line 2 128 space_doorbell 132 space_waiters 136 space_wanted (producers waiting for room)
 //   line 3 192 rejected 200 aborted 208 timeouts 216 dropped 224.. reserved
+//   line 4 256 spill_lock 264 spill_tail          (producers, on_full=spill)
+//   line 5 320 spill_head 328 spill_refilled 336 spill_disk_messages
+//          344 spill_disk_bytes 352 spill_status 356 reserved 360 spill_refused  (shmqd)
 //
 // Invariants: head <= every active group's floor; head <= tail;
 // tail - head <= capacity. `published` is derived: tail - aborted (exact when
 // no claim is open).
+//
+// Spill (on_full=spill; ring/spill_protocol.hpp): spill sequence numbers s
+// order the messages that went through the partition's staging ring.
+// spill_tail is [active:1 | next s:63] and changes only under spill_lock.
+// Invariants: spill_head <= seq(spill_tail) <= spill_head + spill_capacity;
+// spill_refilled <= seq(spill_tail). While active, producers put every
+// message of the partition into staging, and shmqd clears active only under
+// the lock with spill_refilled == seq(spill_tail): no message overtakes one
+// that went to disk before it.
 struct alignas(kCacheLine) PartitionControl {
     std::atomic<uint64_t> tail;
     uint8_t pad0[kCacheLine - 8];
@@ -318,10 +343,29 @@ struct alignas(kCacheLine) PartitionControl {
     std::atomic<uint64_t> timeouts;
     std::atomic<uint64_t> dropped;
     uint64_t reserved[4];
+    std::atomic<uint64_t> spill_lock;  // owner token, 0 when free; broken when the holder is dead
+    std::atomic<uint64_t> spill_tail;  // [active:1 | next spill sequence:63]
+    uint8_t pad4[kCacheLine - 16];
+    std::atomic<uint64_t> spill_head;      // staging slots < head are on disk (per fsync policy) or refilled
+    std::atomic<uint64_t> spill_refilled;  // every spill sequence < this is in the ring (or was aborted)
+    std::atomic<uint64_t> spill_disk_messages;  // backlog on disk (shmqd's count, for stat)
+    std::atomic<uint64_t> spill_disk_bytes;
+    std::atomic<uint32_t> spill_status;  // SpillStatus
+    uint32_t reserved5;
+    std::atomic<uint64_t> spill_refused;  // sends answered `overloaded` because staging was full
+    uint64_t reserved6[2];
 };
-static_assert(sizeof(PartitionControl) == 4 * kCacheLine);
+static_assert(sizeof(PartitionControl) == 6 * kCacheLine);
 static_assert(offsetof(PartitionControl, head) == kCacheLine, "tail and head on separate lines");
 static_assert(offsetof(PartitionControl, space_doorbell) == 2 * kCacheLine);
+static_assert(offsetof(PartitionControl, spill_lock) == 4 * kCacheLine, "producers' spill line");
+static_assert(offsetof(PartitionControl, spill_head) == 5 * kCacheLine, "shmqd's spill line");
+
+constexpr uint64_t kSpillActive = uint64_t{1} << 63;
+constexpr uint64_t spill_seq(uint64_t spill_tail) { return spill_tail & ~kSpillActive; }
+constexpr bool spill_active(uint64_t spill_tail) { return (spill_tail & kSpillActive) != 0; }
+// PartitionControl::spill_status, written by shmqd.
+enum class SpillStatus : uint32_t { ok = 0, disk_full = 1, disk_error = 2 };
 
 // ---------------------------------------------------------------------------
 // Slot: one message of one partition.

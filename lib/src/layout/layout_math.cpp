@@ -32,6 +32,14 @@ std::optional<std::string> check_and_derive(QueueParams& p) {
         return range_error("max-participants", p.max_participants, 1, kMaxParticipants);
     if (p.on_full > 3) return "on-full " + std::to_string(p.on_full) + " is unknown";
     if (p.high_watermark_pct > 100) return range_error("high-watermark", p.high_watermark_pct, 0, 100);
+    if (p.fsync > 2) return "fsync " + std::to_string(p.fsync) + " is unknown";
+    if (p.on_full == 2) {  // OnFull::spill
+        if (p.spill_capacity < kMinCapacity || p.spill_capacity > kMaxCapacity || !is_pow2(p.spill_capacity))
+            return "spill-buffer " + std::to_string(p.spill_capacity) + " must be a power of two in " +
+                   std::to_string(kMinCapacity) + ".." + std::to_string(kMaxCapacity);
+    } else if (p.spill_capacity != 0) {
+        return "spill-buffer is only for on-full spill";
+    }
     if ((p.mode & ~0777u) != 0) return "mode must be permission bits (e.g. 0600 or 0660)";
     p.slot_size = slot_size_for(p.max_message, kSlotHeaderBytes);
     p.dlq_slot_size = slot_size_for(p.max_message, kDlqSlotHeaderBytes);
@@ -68,6 +76,7 @@ SectionTable compute_sections(const QueueParams& p) {
     s.slots = take(parts * cap * p.slot_size);
     s.dlq_control = take(sizeof(DlqControl));
     s.dlq_slots = take(uint64_t{p.dlq_capacity} * p.dlq_slot_size);
+    s.spill_slots = take(parts * p.spill_capacity * p.slot_size);
     s.end = align_up(at, kSectionAlign);
     return s;
 }

@@ -12,6 +12,12 @@ namespace shmq::ring {
 inline RingRef partition_ring(const detail::Region& r, uint32_t p) noexcept {
     return RingRef{&r.partition(p).tail, &r.partition(p).head, r.slot_base(p, 0), r.params().slot_size, r.capacity()};
 }
+// The staging ring of a spilling partition; its tail/head are not RingRef's
+// (spill_tail carries the active bit): only commit/abort and the claim-word
+// helpers apply to it (ring/spill_protocol.hpp).
+inline RingRef spill_ring(const detail::Region& r, uint32_t p) noexcept {
+    return RingRef{nullptr, nullptr, r.spill_slot_base(p, 0), r.params().slot_size, r.spill_capacity()};
+}
 inline RingRef dlq_ring(const detail::Region& r) noexcept {
     return RingRef{&r.dlq().tail, &r.dlq().head, r.dlq_slot_base(0), r.params().dlq_slot_size,
                    r.params().dlq_capacity};

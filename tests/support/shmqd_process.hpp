@@ -1,0 +1,68 @@
+// A shmqd under test: its data dir, lock file and log in the test's TempDir,
+// started through /bin/sh (so a test can set limits first), its log read back.
+// Compile with SHMQD_PATH="$<TARGET_FILE:shmqd>".
+#pragma once
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "support/processes.hpp"
+
+#ifndef SHMQD_PATH
+#error "define SHMQD_PATH as the path of the shmqd binary"
+#endif
+
+namespace shmq::test {
+
+class ShmqdProcess {
+public:
+    ShmqdProcess(TempDir& dir, Workers& workers) : dir_(dir), workers_(workers) {}
+
+    std::string data_dir() const { return dir_.file("data").string(); }
+
+    // `args`: more flags; `shell_prefix`: commands run before exec (e.g. ulimit).
+    // Waits until the log says "started" (returns anyway after 5 s).
+    Worker& start(const std::string& args = "", const std::string& shell_prefix = "",
+                  const std::string& log = "shmqd.log") {
+        const std::string cmd = shell_prefix + "exec '" + SHMQD_PATH + "' --tick-ms 20 --data-dir " + data_dir() +
+                                " --lock-file " + dir_.file("shmqd.lock").string() + " " + args + " 2>>" +
+                                dir_.file(log).string();
+        Worker& w = workers_.start_program("shmqd", "/bin/sh", {"-c", cmd});
+        wait_for_log("started", log, std::chrono::seconds(5), count(log, "started") + 1);
+        return w;
+    }
+
+    std::string log_text(const std::string& log = "shmqd.log") const {
+        std::ifstream f(dir_.file(log));
+        std::stringstream s;
+        s << f.rdbuf();
+        return s.str();
+    }
+
+    std::size_t count(const std::string& log, const std::string& needle) const {
+        const std::string text = log_text(log);
+        std::size_t n = 0;
+        for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+        return n;
+    }
+
+    // True once `needle` occurs at least `times` times in the log.
+    bool wait_for_log(const std::string& needle, const std::string& log = "shmqd.log",
+                      std::chrono::milliseconds timeout = std::chrono::seconds(5), std::size_t times = 1) const {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (count(log, needle) >= times) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        return false;
+    }
+
+private:
+    TempDir& dir_;
+    Workers& workers_;
+};
+
+}  // namespace shmq::test
