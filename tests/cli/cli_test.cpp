@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "support/scale.hpp"
 #include "support/shell.hpp"
 #include "support/temp_queue.hpp"
 
@@ -176,6 +177,31 @@ TEST(CliTest, nackedMessagesEndInTheDlqAndCanBeRedrivenOrPurged) {
     EXPECT_NE(r.out.find("purged 6"), std::string::npos) << r.out;
     r = sh("$SHMQ dlq ls " + q.name);
     EXPECT_NE(r.out.find("empty"), std::string::npos) << r.out;
+    ::unlink(lock.c_str());
+    ::unlink(log.c_str());
+    std::filesystem::remove_all(data);
+}
+
+// Issue 4's check from a shell: a 64-slot queue with on-full spill takes
+// 100,000 lines at once (the overflow goes to disk through shmqd), and an
+// exclusive consumer prints all of them, in order. The produce must not wait
+// for the consumer: it runs first, to the end, with no group to drain the ring.
+TEST(CliTest, spillTakesAHundredThousandLinesIntoA64SlotQueueAndGivesThemBackInOrder) {
+    CliQueue q;
+    const std::string lock = temp_path("shmqd.lock"), data = temp_path("shmqd-data"), log = temp_path("shmqd.log");
+    ASSERT_EQ(sh("$SHMQ create " + q.name + " --capacity 64 --on-full spill").exit_code, 0);
+    const uint64_t n = test::scaled(100'000, 20'000);
+    auto r = sh("'" SHMQD "' --lock-file " + lock + " --data-dir " + data + " 2>" + log +
+                " & daemon=$!; sleep 0.2; seq 1 " + std::to_string(n) + " | timeout 60 $SHMQ produce " + q.name +
+                " && timeout 120 $SHMQ consume " + q.name +
+                " --group g --kind exclusive --timeout-ms 3000 > " + temp_path("spill.out") +
+                " && $SHMQ stat " + q.name + " --json --sample-ms 0; status=$?; kill $daemon; wait $daemon; exit $status");
+    EXPECT_EQ(r.exit_code, 0) << r.err << test::slurp_and_remove(log);
+    EXPECT_NE(r.out.find("\"spilled\":" + std::to_string(n - 64)), std::string::npos)
+        << "all but the first 64 overflowed: " << r.out.substr(0, 400);
+    const ShellRun diff = sh("seq 1 " + std::to_string(n) + " | cmp - " + temp_path("spill.out"));
+    EXPECT_EQ(diff.exit_code, 0) << "consume did not print 1.." << n << " in order: " << diff.out << diff.err;
+    ::unlink(temp_path("spill.out").c_str());
     ::unlink(lock.c_str());
     ::unlink(log.c_str());
     std::filesystem::remove_all(data);
