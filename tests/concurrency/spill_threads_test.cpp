@@ -1,0 +1,106 @@
+// on_full=spill as threads of one process, each with its own mapping (as
+// separate processes would have): producers overflow a tiny ring into
+// staging, a thread plays shmqd (daemon/spill's PartitionSpill over its own
+// mapping, segments in a temp dir), a consumer drains. ThreadSanitizer sees
+// every access of the spill protocol (ring/spill_protocol.hpp) across them.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "partition_spill.hpp"
+#include "participants.hpp"
+#include "region.hpp"
+#include "support/scale.hpp"
+#include "support/temp_queue.hpp"
+#include "sys/clock.hpp"
+
+namespace shmq {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct ScratchDir {
+    std::filesystem::path path;
+    ScratchDir() {
+        std::string templ = (std::filesystem::temp_directory_path() / "shmq-spill-threads-XXXXXX").string();
+        path = ::mkdtemp(templ.data()) ? templ : "";
+    }
+    ~ScratchDir() {
+        std::error_code ec;
+        if (!path.empty()) std::filesystem::remove_all(path, ec);
+    }
+};
+
+// Payload "P:i"; one partition, so each producer's messages must arrive in send order.
+void run_spill(uint32_t spill_buffer, uint64_t per_producer, Millis consumer_pause) {
+    QueueOptions o;
+    o.capacity = 16;
+    o.max_message = 32;
+    o.on_full = OnFull::spill;
+    o.spill_buffer = spill_buffer;
+    o.fsync = Fsync::never;
+    test::TempQueue q("spill-threads", o);
+    ScratchDir dir;
+    ASSERT_FALSE(dir.path.empty());
+    constexpr int kProducers = 2;
+
+    auto daemon_region = detail::Region::open(q.name);
+    const detail::Participant me = detail::attach_participant(*daemon_region, layout::Role::admin, layout::kNoGroup, 0);
+    std::atomic<bool> stop{false};
+    std::thread daemon([&] {
+        daemon::PartitionSpill spill(*daemon_region, 0, me, (dir.path / "spill").string(), "q.0");
+        while (!stop.load(std::memory_order_relaxed))
+            if (spill.run(sys::monotonic_ns()) == 0) std::this_thread::sleep_for(50us);
+    });
+
+    Queue consumer_queue = Queue::open(q.name);
+    Consumer consumer = consumer_queue.consumer("g", {.kind = GroupKind::exclusive});
+    std::vector<std::thread> producers;
+    for (int k = 0; k < kProducers; ++k)
+        producers.emplace_back([&, k] {
+            Queue mine = Queue::open(q.name);
+            Producer p = mine.producer();
+            for (uint64_t i = 0; i < per_producer; ++i)
+                ASSERT_TRUE(p.send(std::to_string(k) + ":" + std::to_string(i)).ok()) << "send " << i;
+        });
+
+    std::vector<uint64_t> next(kProducers, 0);
+    uint64_t received = 0, out_of_order = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (received < kProducers * per_producer && std::chrono::steady_clock::now() < deadline) {
+        auto m = consumer.receive(50ms);
+        if (!m) continue;
+        const std::string text(m->text());
+        const auto colon = text.find(':');
+        ASSERT_NE(colon, std::string::npos) << text;
+        const auto k = std::stoul(text.substr(0, colon));
+        const auto i = std::stoull(text.substr(colon + 1));
+        ASSERT_LT(k, static_cast<unsigned long>(kProducers));
+        if (i != next[k]) ++out_of_order;
+        next[k] = i + 1;
+        ASSERT_TRUE(m->ack().ok());
+        ++received;
+        if (consumer_pause.count() > 0 && received % 512 == 0) std::this_thread::sleep_for(consumer_pause);
+    }
+    for (auto& t : producers) t.join();
+    stop.store(true);
+    daemon.join();
+    detail::detach_participant(*daemon_region, me);
+    EXPECT_EQ(received, kProducers * per_producer);
+    EXPECT_EQ(out_of_order, 0u) << "a message overtook an older one of its producer";
+    const auto& pc = daemon_region->partition(0);
+    EXPECT_GT(layout::spill_seq(pc.spill_tail.load()), 0u) << "a 16-slot ring must have spilled";
+}
+
+TEST(SpillThreadsTest, stagingStraightBackIntoTheRing) { run_spill(1024, test::scaled(20'000), Millis(0)); }
+
+// A slow consumer: the backlog goes to disk and is refilled from segments.
+TEST(SpillThreadsTest, backlogThroughDiskSegments) { run_spill(64, test::scaled(20'000), Millis(2)); }
+
+}  // namespace
+}  // namespace shmq
