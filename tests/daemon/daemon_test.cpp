@@ -18,6 +18,7 @@
 #include "region.hpp"
 #include "repair/reaper.hpp"
 #include "support/processes.hpp"
+#include "support/shmqd_process.hpp"
 #include "support/temp_queue.hpp"
 #include "sys/process.hpp"
 
@@ -36,36 +37,17 @@ protected:
         }
     }
     Worker& start_daemon(const std::string& args = "", const std::string& log = "shmqd.log") {
-        const std::string cmd = std::string("exec '") + SHMQD_PATH + "' --tick-ms 20 --data-dir " +
-                                dir.file("data").string() + " --lock-file " + dir.file("shmqd.lock").string() + " " +
-                                args + " 2>>" + dir.file(log).string();
-        Worker& w = workers.start_program("shmqd", "/bin/sh", {"-c", cmd});
-        wait_for_log("started", log);
-        return w;
+        return shmqd.start(args, "", log);
     }
-    std::string log_text(const std::string& log = "shmqd.log") {
-        std::ifstream f(dir.file(log));
-        std::stringstream s;
-        s << f.rdbuf();
-        return s.str();
-    }
+    std::string log_text(const std::string& log = "shmqd.log") { return shmqd.log_text(log); }
     bool wait_for_log(const std::string& needle, const std::string& log = "shmqd.log", std::chrono::milliseconds t = 5s) {
-        const auto deadline = std::chrono::steady_clock::now() + t;
-        while (std::chrono::steady_clock::now() < deadline) {
-            if (log_text(log).find(needle) != std::string::npos) return true;
-            std::this_thread::sleep_for(5ms);
-        }
-        return false;
+        return shmqd.wait_for_log(needle, log, t);
     }
-    int wait_exit(Worker& w, std::chrono::milliseconds t = 5s) {
-        const auto deadline = std::chrono::steady_clock::now() + t;
-        while (workers.running(w) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
-        if (workers.running(w)) return -1;
-        return WIFEXITED(w.status) ? WEXITSTATUS(w.status) : 128 + WTERMSIG(w.status);
-    }
+    int wait_exit(Worker& w, std::chrono::milliseconds t = 5s) { return shmqd.wait_exit(w, t); }
 
     test::TempDir dir{"shmqd"};
     test::Workers workers;
+    test::ShmqdProcess shmqd{dir, workers};
 };
 
 TEST_F(DaemonTest, oneInstancePerHostAndSigtermExitsZero) {

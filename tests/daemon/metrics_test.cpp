@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "support/processes.hpp"
+#include "support/shmqd_process.hpp"
 #include "support/record_checks.hpp"
 #include "support/temp_queue.hpp"
 
@@ -146,20 +147,12 @@ protected:
             std::cout << "[ shmq ] shmqd.log kept in " << dir.path().string() << std::endl;
         }
     }
-    // shmqd with `args` after the test's lock file and data dir, stderr to `log`.
+    // shmqd with `args` after the test's lock file and data dir, stderr to `log` (not waited for).
     Worker& start_daemon(const std::string& args, const std::string& log = "shmqd.log") {
-        const std::string cmd = std::string("exec '") + SHMQD_PATH + "' --tick-ms 20 --data-dir " +
-                                dir.file("data").string() + " --lock-file " + dir.file("shmqd.lock").string() + " " +
-                                args + " 2>>" + dir.file(log).string();
-        return workers.start_program("shmqd", "/bin/sh", {"-c", cmd});
+        return shmqd.start(args, "", log, /*wait_started=*/false);
     }
     bool wait_for_log(const std::string& needle, const std::string& log = "shmqd.log") {
-        const auto deadline = std::chrono::steady_clock::now() + 5s;
-        while (std::chrono::steady_clock::now() < deadline) {
-            if (read_file(dir.file(log)).find(needle) != std::string::npos) return true;
-            std::this_thread::sleep_for(5ms);
-        }
-        return false;
+        return shmqd.wait_for_log(needle, log);
     }
     // The port of "metrics listening on 127.0.0.1:PORT" in the log; 0 if it never came.
     uint16_t metrics_port() {
@@ -170,12 +163,7 @@ protected:
         const auto at = text.find(needle);
         return at == std::string::npos ? 0 : static_cast<uint16_t>(std::stoi(text.substr(at + needle.size())));
     }
-    int wait_exit(Worker& w, std::chrono::milliseconds t = 5s) {
-        const auto deadline = std::chrono::steady_clock::now() + t;
-        while (workers.running(w) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
-        if (workers.running(w)) return -1;
-        return WIFEXITED(w.status) ? WEXITSTATUS(w.status) : 128 + WTERMSIG(w.status);
-    }
+    int wait_exit(Worker& w, std::chrono::milliseconds t = 5s) { return shmqd.wait_exit(w, t); }
     // Scrapes until `ok` holds for the samples (the daemon's view may trail
     // a consumer's last call by a moment); returns the last scrape's body.
     template <class Ok>
@@ -194,6 +182,7 @@ protected:
 
     test::TempDir dir{"metrics"};
     test::Workers workers;
+    test::ShmqdProcess shmqd{dir, workers};
 };
 
 TEST_F(MetricsTest, countersEqualWhatProcessesSentAndAckedAndTheTextfileHasTheSameFamilies) {

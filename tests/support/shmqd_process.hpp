@@ -24,15 +24,24 @@ public:
     std::string data_dir() const { return dir_.file("data").string(); }
 
     // `args`: more flags; `shell_prefix`: commands run before exec (e.g. ulimit).
-    // Waits until the log says "started" (returns anyway after 5 s).
+    // With `wait_started`, waits until the log says "started" (at most 5 s).
     Worker& start(const std::string& args = "", const std::string& shell_prefix = "",
-                  const std::string& log = "shmqd.log") {
+                  const std::string& log = "shmqd.log", bool wait_started = true) {
         const std::string cmd = shell_prefix + "exec '" + SHMQD_PATH + "' --tick-ms 20 --data-dir " + data_dir() +
                                 " --lock-file " + dir_.file("shmqd.lock").string() + " " + args + " 2>>" +
                                 dir_.file(log).string();
         Worker& w = workers_.start_program("shmqd", "/bin/sh", {"-c", cmd});
-        wait_for_log("started", log, std::chrono::seconds(5), count(log, "started") + 1);
+        if (wait_started) wait_for_log("started", log, std::chrono::seconds(5), count(log, "started") + 1);
         return w;
+    }
+
+    // Its exit code (128 + signal if killed), or -1 if it still runs after `timeout`.
+    int wait_exit(Worker& w, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (workers_.running(w) && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        if (workers_.running(w)) return -1;
+        return WIFEXITED(w.status) ? WEXITSTATUS(w.status) : 128 + WTERMSIG(w.status);
     }
 
     std::string log_text(const std::string& log = "shmqd.log") const {
