@@ -178,6 +178,9 @@ std::string render(Queues queues, const ScrapeInfo& info) {
     per_partition(e, queues, "shmq_messages_spilled_total", Type::counter,
                   "Messages that overflowed a full partition into shmqd's spill (on_full=spill).",
                   [](const P& p) { return p.spilled; });
+    per_partition(e, queues, "shmq_messages_dropped_total", Type::counter,
+                  "Messages overwritten by on_full=drop_oldest before every group had finished them.",
+                  [](const P& p) { return p.dropped; });
     per_partition(e, queues, "shmq_spill_refused_total", Type::counter,
                   "Sends answered overloaded because the spill staging area stayed full.",
                   [](const P& p) { return p.spill_refused; });

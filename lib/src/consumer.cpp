@@ -39,8 +39,11 @@ ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_nam
     region->participant(me.index).group.store(static_cast<uint16_t>(group.index), std::memory_order_release);
     membership_changed(*region, group.index);
     const uint64_t lease_ns = uint64_t{region->params().lease_ms} * 1'000'000;
+    // drop_oldest: producers may pass over entries too (ring/drop_oldest.hpp),
+    // so even an exclusive owner must CAS its entries, never store them.
     ctx = ring::DeliveryContext{region.get(), group.index, me.id(), options.at_most_once,
-                                group.kind == GroupKind::exclusive};
+                                group.kind == GroupKind::exclusive &&
+                                    static_cast<OnFull>(region->params().on_full) != OnFull::drop_oldest};
     scan_interval_ns = std::clamp<uint64_t>(lease_ns / 4, 1'000'000, kMaxScanIntervalNs);
     max_message = region->params().max_message;
     for (uint32_t p = 0; p < region->partitions(); ++p) views.push_back(ring::make_view(*region, p, group.index));

@@ -8,6 +8,7 @@
 #include "producer_core.hpp"
 #include "ring/ack_latency.hpp"
 #include "ring/commit_protocol.hpp"
+#include "ring/drop_oldest.hpp"
 #include "ring/reclaim.hpp"
 #include "ring/spill_protocol.hpp"
 #include "sys/clock.hpp"
@@ -45,21 +46,24 @@ Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeou
     Region& r = *region;
     const uint32_t parts = r.partitions();
     uint64_t min_batch = 1;  // while spinning: wait for a batch of room (see ring::reclaim)
-    auto attempt = [&](uint32_t q) -> int {  // 1 claimed, 0 full, -1 corrupt
+    const bool drops = static_cast<OnFull>(r.params().on_full) == OnFull::drop_oldest;
+    auto attempt = [&](uint32_t q, bool may_drop) -> int {  // 1 claimed, 0 full, -1 corrupt
         const ring::RingRef& ring = views[q].ring;
         for (;;) {
             switch (ring::try_claim(ring, me.id(), limits[q], offset)) {
                 case ring::ClaimResult::claimed: p = q; return 1;
                 case ring::ClaimResult::corrupt: return -1;
                 case ring::ClaimResult::full:
-                    if (!ring::reclaim(r, q, me.token(), min_batch)) return 0;
-                    break;  // released slots: try again
+                    if (ring::reclaim(r, q, me.token(), min_batch)) break;  // released slots: try again
+                    if (!may_drop || ring::drop_oldest(r, q, me.token(), 1) == 0) return 0;
+                    break;  // dropped the oldest: try again
             }
         }
     };
     auto attempt_any = [&]() -> int {
-        int rc = attempt(p);
-        for (uint32_t k = 1; rc == 0 && may_switch && k < parts; ++k) rc = attempt((p + k) % parts);
+        int rc = attempt(p, false);
+        for (uint32_t k = 1; rc == 0 && may_switch && k < parts; ++k) rc = attempt((p + k) % parts, false);
+        if (rc == 0 && drops) rc = attempt(p, true);  // room nowhere: drop in the chosen partition
         return rc;
     };
 

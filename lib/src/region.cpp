@@ -89,8 +89,6 @@ void Region::adopt(bip::shared_memory_object shm, Access access) {
 
 std::shared_ptr<Region> Region::create(std::string_view name, const QueueOptions& options) {
     if (auto err = check_name(name, "queue")) fail(Errc::invalid_argument, *err);
-    if (options.on_full == OnFull::drop_oldest)
-        fail(Errc::invalid_argument, "on-full drop-oldest is not supported yet; use block, reject or spill");
     layout::QueueParams params = params_from(options);
     if (options.max_groups > 0xffff || options.max_participants > 0xffff)
         fail(Errc::invalid_argument, "max-groups / max-participants out of range");

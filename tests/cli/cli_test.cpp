@@ -73,7 +73,6 @@ TEST(CliTest, badInputGetsOneLineAndNonZeroExitAndChangesNothing) {
     expect_error(sh("$SHMQ create " + q.name + " --capacity 1000"), "power of two");
     expect_error(sh("$SHMQ create " + q.name + " --on-full sometimes"), "--on-full 'sometimes'");
     expect_error(sh("$SHMQ create " + q.name + " --mode 9"), "--mode");
-    expect_error(sh("$SHMQ create " + q.name + " --on-full drop-oldest"), "not supported yet");
     expect_error(sh("$SHMQ create " + q.name + " --on-full spill --spill-buffer 1000"), "power of two");
     expect_error(sh("$SHMQ create " + q.name + " --spill-buffer 1024"), "--spill-buffer needs --on-full spill");
     expect_error(sh("$SHMQ create " + q.name + " --fsync sometimes"), "--fsync 'sometimes'");

@@ -6,7 +6,7 @@
 //       wait forever).
 //   shmq_test_worker consume QUEUE --group G --kind shared|exclusive --out FILE
 //                    [--count N] [--idle-ms MS] [--batch B] [--nack-first]
-//                    [--ack-delay-ms MS]
+//                    [--ack-delay-ms MS] [--lossy]
 //       Receives messages; for each ACKed one appends the line
 //       "payload partition offset deliveries key received_ns\n" to FILE ("-" for
 //       an empty key; received_ns: CLOCK_MONOTONIC when it was received). The lines of a batch reach the file with one write(2) BEFORE the
@@ -17,6 +17,10 @@
 //       message on its first delivery and records only the later ACK.
 //       --ack-delay-ms sleeps between writing a batch's records and ACKing it
 //       (a slow consumer; a crash test kills it while it holds a batch).
+//       --lossy (on_full=drop_oldest): a message whose lease is gone once its
+//       text was copied is not recorded (the copy may be torn), and an ACK
+//       answered lease_lost is not an error (the message was dropped after
+//       it was recorded intact).
 //
 // Exit status: 0 on success (nothing printed), 2 with one line on stderr on any
 // error (bad usage, queue errors, I/O errors).
@@ -167,7 +171,7 @@ void append_number(std::string& out, T v) {
 
 int consume(int argc, char** argv) {
     Args args(argc, argv, 2, {"--group", "--kind", "--out", "--count", "--idle-ms", "--batch", "--ack-delay-ms"},
-              {"--nack-first"});
+              {"--nack-first", "--lossy"});
     const std::string_view name = queue_name(args);
     const std::string_view group = args.required("--group");
     const std::string_view kind = args.required("--kind");
@@ -176,6 +180,7 @@ int consume(int argc, char** argv) {
     const uint64_t idle_ms = args.number("--idle-ms", 2000);
     const uint64_t batch_max = args.number("--batch", 64);
     const bool nack_first = args.has("--nack-first");
+    const bool lossy = args.has("--lossy");
     const uint64_t ack_delay_ms = args.number("--ack-delay-ms", 0);
     if (batch_max == 0 || batch_max > 100000) fail("--batch must be 1..100000");
 
@@ -208,7 +213,12 @@ int consume(int argc, char** argv) {
             if (auto st = m.nack(); !st) fail("consume: nack of " + describe(m) + " failed: " + st.message());
             return;
         }
+        const std::size_t line_start = lines.size();
         lines.append(m.text());
+        if (lossy && !m.lease_held()) {  // dropped while we copied it: the copy may be torn
+            lines.resize(line_start);
+            return;
+        }
         lines.push_back(' ');
         append_number(lines, m.partition());
         lines.push_back(' ');
@@ -248,7 +258,8 @@ int consume(int argc, char** argv) {
         write_all(fd, lines, out_path);  // the records first ...
         if (ack_delay_ms != 0) std::this_thread::sleep_for(std::chrono::milliseconds(ack_delay_ms));
         for (auto& m : batch)  // ... then the ACKs
-            if (auto st = m.ack(); !st) fail("consume: ack of " + describe(m) + " failed: " + st.message());
+            if (auto st = m.ack(); !st && !(lossy && st.code() == shmq::Errc::lease_lost))
+                fail("consume: ack of " + describe(m) + " failed: " + st.message());
         done += batch.size();
         batch.clear();
         lines.clear();

@@ -33,6 +33,7 @@ inspect::QueueSnapshot orders() {
         s.depth = 3;
         s.spilled = 100 * p;
         s.spill_refused = p;
+        s.dropped = 3 * p;
         s.spill_backlog = 5 * p;
         s.spill_disk_bytes = 160 * p;
         q.partitions.push_back(s);
@@ -100,6 +101,11 @@ TEST(MetricsTextTest, rendersEveryFamilyOfASnapshotExactly) {
               "# TYPE shmq_messages_spilled_total counter\n"
               "shmq_messages_spilled_total{queue=\"orders\",partition=\"0\"} 0\n"
               "shmq_messages_spilled_total{queue=\"orders\",partition=\"1\"} 100\n"
+              "# HELP shmq_messages_dropped_total Messages overwritten by on_full=drop_oldest before every "
+              "group had finished them.\n"
+              "# TYPE shmq_messages_dropped_total counter\n"
+              "shmq_messages_dropped_total{queue=\"orders\",partition=\"0\"} 0\n"
+              "shmq_messages_dropped_total{queue=\"orders\",partition=\"1\"} 3\n"
               "# HELP shmq_spill_refused_total Sends answered overloaded because the spill staging area stayed "
               "full.\n"
               "# TYPE shmq_spill_refused_total counter\n"
@@ -214,7 +220,7 @@ TEST(MetricsTextTest, everyFamilyHasHelpAndTypeOnceBeforeItsContiguousSamples) {
     const std::vector<inspect::QueueSnapshot> queues{orders(), second};
     std::set<std::string> families;
     EXPECT_TRUE(well_formed(render(queues, {}), &families));
-    EXPECT_EQ(families.size(), 20u);
+    EXPECT_EQ(families.size(), 21u);
 
     // No queue at all: the same families, declared, with only the daemon's own samples.
     std::set<std::string> empty_families;

@@ -62,9 +62,6 @@ TEST(QueueTest, refusesBadNamesAndOptions) {
     o.partitions = 0;
     EXPECT_THROW(Queue::create(test::unique_queue_name("badparts"), o), Error);
     o = {};
-    o.on_full = OnFull::drop_oldest;
-    EXPECT_THROW(Queue::create(test::unique_queue_name("drop"), o), Error);
-    o = {};
     o.on_full = OnFull::spill;
     o.spill_buffer = 1000;
     EXPECT_THROW(Queue::create(test::unique_queue_name("spillbuf"), o), Error) << "not a power of two";

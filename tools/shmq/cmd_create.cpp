@@ -1,5 +1,5 @@
 // shmq create NAME [--partitions N] [--capacity SLOTS] [--max-message BYTES]
-//   [--on-full block|reject|spill] [--lease-ms MS] [--max-groups N] [--mode OCTAL]
+//   [--on-full block|reject|spill|drop-oldest] [--lease-ms MS] [--max-groups N] [--mode OCTAL]
 //   [--max-deliveries N] [--dlq-capacity SLOTS] [--max-participants N]
 //   [--high-watermark PCT] [--spill-buffer SLOTS] [--fsync never|batch|always]
 #include <iostream>
@@ -61,7 +61,8 @@ void register_create(CLI::App& app) {
     cmd->add_option("--capacity", args->options.capacity, "Slots per partition, a power of two")->default_val(1024);
     cmd->add_option("--max-message", args->options.max_message, "Largest payload in bytes")->default_val(1024);
     cmd->add_option("--on-full", args->on_full,
-                    "When a partition is full: block (wait), reject (overloaded), spill (to disk through shmqd)")
+                    "When a partition is full: block (wait), reject (overloaded), spill (to disk through shmqd), "
+                    "drop-oldest (overwrite the oldest unfinished message: at-most-once telemetry)")
         ->default_val("block");
     cmd->add_option("--lease-ms", args->options.lease_ms, "Visibility timeout of a delivery")->default_val(30000);
     cmd->add_option("--max-groups", args->options.max_groups, "Most consumer groups, 1..256")->default_val(16);

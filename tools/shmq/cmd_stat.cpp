@@ -31,6 +31,9 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
                   << " acked over the last " << human_ms(rates.interval_ms);
     std::cout << "\n";
     if (s.overloaded) std::cout << "OVERLOADED: " << s.overloaded_reason << " (add consumers or capacity)\n";
+    if (o.on_full == OnFull::drop_oldest)
+        std::cout << "dropped: " << human_count(s.dropped)
+                  << " oldest messages overwritten while the queue was full (each group counts the ones it missed as skipped)\n";
     if (o.on_full == OnFull::spill) {
         uint64_t disk_messages = 0, refused = 0, spilling = 0;
         std::string trouble;
@@ -49,7 +52,9 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
     const bool spill = o.on_full == OnFull::spill;
     std::vector<std::string> heads{"PARTITION", "PUBLISHED", "PUB/S", "DEPTH", "OLDEST", "DELIVERED", "ACKED", "ACK/S",
                                    "NACKED", "REDELIVERED", "REJECTED", "TIMEOUTS", "ABORTED"};
+    const bool drops = o.on_full == OnFull::drop_oldest;
     if (spill) heads.insert(heads.end(), {"SPILLED", "SPILL-BACKLOG", "ON-DISK", "DISK-BYTES"});
+    if (drops) heads.push_back("DROPPED");
     Table parts(heads);
     for (std::size_t i = 0; i < s.partitions.size(); ++i) {
         const auto& p = s.partitions[i];
@@ -61,6 +66,7 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
         if (spill)
             cells.insert(cells.end(), {human_count(p.spilled), human_count(p.spill_backlog),
                                        human_count(p.spill_disk_messages), human_bytes(p.spill_disk_bytes)});
+        if (drops) cells.push_back(human_count(p.dropped));
         parts.add(cells);
     }
     std::cout << "partitions:\n" << parts.render("  ") << "\n";

@@ -83,6 +83,7 @@ void write_snapshot(Json& j, const inspect::QueueSnapshot& s, const QueueRates& 
     write_options(j, s.options);
     j.field("published", s.published).field("acked", s.acked).field("depth", s.depth).field("in_flight", s.in_flight);
     j.field("spilled", s.spilled).field("spill_backlog", s.spill_backlog).field("spill_disk_bytes", s.spill_disk_bytes);
+    j.field("dropped", s.dropped);
     j.field("oldest_unacked_age_ms", s.oldest_unacked_age_ms);
     j.field("overloaded", s.overloaded).field("overloaded_reason", s.overloaded_reason);
     j.begin_object("rates")
@@ -104,6 +105,7 @@ void write_snapshot(Json& j, const inspect::QueueSnapshot& s, const QueueRates& 
             .field("rejected", p.rejected)
             .field("aborted", p.aborted)
             .field("timeouts", p.timeouts)
+            .field("dropped", p.dropped)
             .field("delivered", p.delivered)
             .field("acked", p.acked)
             .field("nacked", p.nacked)

@@ -160,6 +160,8 @@ QueueSnapshot snapshot(const detail::Region& r) {
         s.published = sub_floor0(s.tail, s.aborted);
         s.rejected = pc.rejected.load(std::memory_order_relaxed);
         s.timeouts = pc.timeouts.load(std::memory_order_relaxed);
+        s.dropped = pc.dropped.load(std::memory_order_relaxed);
+        q.dropped += s.dropped;
         s.spill_status = "ok";
         if (r.spill_capacity() != 0) {
             const uint64_t spill_tail = pc.spill_tail.load(std::memory_order_acquire);

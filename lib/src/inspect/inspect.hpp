@@ -20,6 +20,7 @@ struct PartitionStats {
     uint64_t published = 0;  // tail - aborted
     uint64_t depth = 0;      // not yet finished by the slowest group (all since head when no group)
     uint64_t rejected = 0, aborted = 0, timeouts = 0;
+    uint64_t dropped = 0;  // on_full=drop_oldest: released before every group had finished them
     uint64_t oldest_age_ms = 0;  // age of the oldest message not finished by the slowest group; 0 if none
     bool overloaded = false;     // depth above the queue's high watermark
     // Sums over the groups (each group counts its own deliveries).
@@ -99,6 +100,7 @@ struct QueueSnapshot {
     uint64_t in_flight = 0;  // sum over groups and partitions
     uint64_t published = 0;
     uint64_t spilled = 0, spill_backlog = 0, spill_disk_bytes = 0;  // sums over partitions
+    uint64_t dropped = 0;
     uint64_t acked = 0;                  // sum over groups and partitions
     uint64_t oldest_unacked_age_ms = 0;  // max over partitions
     bool overloaded = false;             // some partition is above the high watermark

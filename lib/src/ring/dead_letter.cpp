@@ -55,6 +55,14 @@ DeadLetterResult dead_letter(detail::Region& r, uint32_t g, uint32_t p, uint64_t
     dst.first_delivery_unix_ns = first != 0 ? first : dst.last_delivery_unix_ns;
     dst.publish_unix_ns = src.publish_unix_ns;
     dst.group_index = g;
+    // Still ours after the copy? An RMW, not a load: if a drop_oldest producer
+    // revokes the move-lease after this, its CAS reads from ours, so our copy
+    // happened before it overwrites the slot (ring/drop_oldest.hpp (3)).
+    uint64_t held = moving;
+    if (!e.word.compare_exchange_strong(held, moving, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+        abort_claim(dlq, pos);  // dropped under us: the copy may be torn
+        return DeadLetterResult::lost;
+    }
     if (!commit(dlq, pos)) return DeadLetterResult::lost;  // reaped meanwhile: the reaper redoes it
 
     expected = moving;
