@@ -54,6 +54,10 @@ int parse_config(int argc, char** argv, Config& out) {
     app.add_option("--metrics-interval-ms", c.metrics_interval_ms, "Refresh period of --metrics-textfile")
         ->capture_default_str()
         ->check(CLI::Range(100, 3'600'000));
+    app.add_option("--journal-segment-bytes", c.journal_segment_bytes,
+                   "Journal segment size: retention deletes whole segments")
+        ->capture_default_str()
+        ->check(CLI::Range(uint64_t{4096}, uint64_t{1} << 34));
     try {
         app.parse(argc, argv);
         c.config_file = app.get_config_ptr()->as<std::string>();

@@ -20,6 +20,7 @@ struct Config {
     bool metrics_allow_remote = false;
     std::string metrics_textfile;  // node_exporter textfile to refresh; empty: none
     uint32_t metrics_interval_ms = 5000;
+    uint64_t journal_segment_bytes = 64ull << 20;  // journals roll their segments at this size
 };
 
 // Parses argv (and the --config file it names). Returns an exit code >= 0

@@ -181,6 +181,12 @@ std::string render(Queues queues, const ScrapeInfo& info) {
     per_partition(e, queues, "shmq_messages_dropped_total", Type::counter,
                   "Messages overwritten by on_full=drop_oldest before every group had finished them.",
                   [](const P& p) { return p.dropped; });
+    per_partition(e, queues, "shmq_journal_lag_messages", Type::gauge,
+                  "Published messages not yet in shmqd's journal (journaled queues; 0 otherwise).",
+                  [](const P& p) { return p.journal_lag; });
+    per_partition(e, queues, "shmq_journal_bytes", Type::gauge,
+                  "Bytes of the partition's journal segments kept on disk.",
+                  [](const P& p) { return p.journal_bytes; });
     per_partition(e, queues, "shmq_spill_refused_total", Type::counter,
                   "Sends answered overloaded because the spill staging area stayed full.",
                   [](const P& p) { return p.spill_refused; });

@@ -83,7 +83,7 @@ void Supervisor::discover(uint64_t now) {
         if (!config_.queues.empty() && !Queue::exists(name)) continue;  // named but not created yet
         try {
             const uint32_t id = next_queue_id_++;
-            queues_[id] = std::make_unique<WatchedQueue>(name, epoll_fd_, id, config_.data_dir);
+            queues_[id] = std::make_unique<WatchedQueue>(name, epoll_fd_, id, config_.data_dir, config_.journal_segment_bytes);
             ids_[name] = id;
             retry_after_ns_.erase(name);
             warned_.erase(name);
@@ -227,14 +227,14 @@ int Supervisor::run() {
             do_work(now);  // a SIGTERM arriving meanwhile lets this tick finish
             next_tick = now + uint64_t{config_.tick_ms} * 1'000'000;
         }
-        // Spilling queues are served on every turn: producers wait on
-        // staging room, consumers on refills. Busy: turn again at once;
-        // idle but spilling: within kSpillPollNs.
+        // Queues with disk work (spilling, journal behind) are served on
+        // every turn: producers wait on staging room or on the journal,
+        // consumers on refills. Busy: turn again at once; else within kSpillPollNs.
         bool spilling = false;
         int spill_work = 0;
         for (auto& [id, q] : queues_) {
-            spill_work += q->on_spill_event(now);
-            spilling = spilling || q->spilling();
+            spill_work += q->on_disk_event(now);
+            spilling = spilling || q->disk_busy();
         }
         const uint64_t next_spill = spilling ? now + (spill_work > 0 ? 0 : kSpillPollNs) : UINT64_MAX;
         do_metrics_work(now);

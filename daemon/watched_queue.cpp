@@ -16,6 +16,9 @@
 #include "ring/delivery.hpp"
 #include "ring/lease_word.hpp"
 #include "ring/reclaim.hpp"
+#include "inspect/inspect.hpp"
+#include "small_file.hpp"
+#include "sys/clock.hpp"
 #include "sys/process.hpp"
 
 namespace shmq::daemon {
@@ -35,7 +38,8 @@ std::string describe(const detail::ReapReport& r, const std::string& group) {
 
 }  // namespace
 
-WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue_id, const std::string& data_dir)
+WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue_id, const std::string& data_dir,
+                           uint64_t journal_segment_bytes)
     : region_(detail::Region::open(name, detail::Access::read_write, /*wait_for_creator=*/false)),
       epoll_fd_(epoll_fd),
       queue_id_(queue_id) {
@@ -51,11 +55,82 @@ WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue
         for (uint32_t p = 0; p < region_->partitions(); ++p)
             spills_.push_back(std::make_unique<PartitionSpill>(*region_, p, me_, spill_root_, spill_dir_));
     }
-    log(Level::info, "watching queue " + name + (spills_.empty() ? "" : " (spilling to " + spill_root_ + "/" + spill_dir_ + ")"));
+    if (region_->params().journal != 0) open_journal(data_dir, journal_segment_bytes);
+    log(Level::info, "watching queue " + name + (spills_.empty() ? "" : " (spilling to " + spill_root_ + "/" + spill_dir_ + ")") +
+                         (journals_.empty() ? "" : " (journal in " + data_dir + "/journal/" + name + ")"));
+}
+
+namespace {
+std::string hex64(uint64_t v) {
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(v));
+    return text;
+}
+}  // namespace
+
+// DATA/journal/<queue>/: `queue` (what the region was created with, its
+// epoch), `cursors` (each group's floors), p<N>/ segments. A journal of
+// another incarnation of the name (another epoch) is moved aside, never
+// appended to or cut.
+void WatchedQueue::open_journal(const std::string& data_dir, uint64_t segment_bytes) {
+    const std::string root = data_dir + "/journal";
+    ::mkdir(root.c_str(), 0700);
+    disk::DirFd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    const std::string epoch = hex64(region_->epoch());
+    if (root_fd.valid()) {
+        disk::DirFd qdir(::openat(root_fd.get(), name().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        std::string text, error;
+        if (qdir.valid() && disk::read_small_file(qdir.get(), "queue", 64 << 10, text, error) &&
+            text.find("\nepoch " + epoch + "\n") == std::string::npos) {
+            const std::string aside = name() + ".replaced-" + hex64(sys::unix_ns());
+            if (::renameat(root_fd.get(), name().c_str(), root_fd.get(), aside.c_str()) == 0)
+                log(Level::warn, "queue " + name() + " was recreated: its old journal is kept as " + root + "/" + aside);
+        }
+    }
+    JournalOptions jo{root, name(), segment_bytes};
+    for (uint32_t p = 0; p < region_->partitions(); ++p)
+        journals_.push_back(std::make_unique<PartitionJournal>(*region_, p, jo));
+    if (root_fd.valid())
+        journal_dir_ = disk::DirFd(::openat(root_fd.get(), name().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!journal_dir_.valid()) return;
+    const auto& o = region_->options();
+    const std::string meta = "shmq-journal 1\nname " + name() + "\nepoch " + epoch + "\npartitions " +
+                             std::to_string(o.partitions) + "\ncapacity " + std::to_string(o.capacity) +
+                             "\nmax_message " + std::to_string(o.max_message) + "\non_full " +
+                             inspect::on_full_name(o.on_full) + "\nlease_ms " + std::to_string(o.lease_ms) +
+                             "\nmax_deliveries " + std::to_string(o.max_deliveries) + "\nretain_bytes " +
+                             std::to_string(o.retain_bytes) + "\nretain_ms " + std::to_string(o.retain_ms) + "\n";
+    std::string error;
+    if (!disk::replace_file(journal_dir_.get(), "queue", meta, error)) log(Level::error, "journal of " + name() + ": " + error);
+}
+
+// Each group's floors, so a journal says what every group had finished:
+// "group <name> <exclusive|shared> <floor p0> <floor p1> ...". Written when
+// changed, at most once a second, atomically.
+void WatchedQueue::save_cursors(uint64_t now_mono) {
+    if (!journal_dir_.valid() || now_mono < next_cursor_save_ns_) return;
+    next_cursor_save_ns_ = now_mono + 1'000'000'000;
+    std::string text = "shmq-cursors 1\nepoch " + hex64(region_->epoch()) + "\n";
+    for (uint32_t g = 0; g < region_->max_groups(); ++g) {
+        const uint64_t st = region_->group(g).state.load(std::memory_order_acquire);
+        if (layout::group_status(st) != layout::kGroupActive) continue;
+        text += "group " + detail::group_name(*region_, g) +
+                (static_cast<GroupKind>(layout::group_kind(st)) == GroupKind::exclusive ? " exclusive" : " shared");
+        for (uint32_t p = 0; p < region_->partitions(); ++p)
+            text += " " + std::to_string(region_->group_partition(g, p).floor.load(std::memory_order_acquire));
+        text += "\n";
+    }
+    if (text == saved_cursors_) return;
+    std::string error;
+    if (disk::replace_file(journal_dir_.get(), "cursors", text, error)) saved_cursors_ = std::move(text);
+    else log(Level::error, "journal of " + name() + ": " + error);
 }
 
 WatchedQueue::~WatchedQueue() {
     spills_.clear();  // waits for their writes in flight
+    journals_.clear();
+    next_cursor_save_ns_ = 0;
+    if (!has_reached_end_of_life()) save_cursors(sys::monotonic_ns());
     if (!spill_dir_.empty() && has_reached_end_of_life()) remove_spill_dir();
     for (auto& [index, w] : watched_)
         if (w.pidfd >= 0) ::close(w.pidfd);
@@ -82,15 +157,19 @@ void WatchedQueue::remove_spill_dir() {
     ::close(root);
 }
 
-int WatchedQueue::on_spill_event(uint64_t now_mono) {
+int WatchedQueue::on_disk_event(uint64_t now_mono) {
     int work = 0;
     for (auto& s : spills_) work += s->run(now_mono);
+    for (auto& j : journals_) work += j->run(now_mono);
+    save_cursors(now_mono);
     return work;
 }
 
-bool WatchedQueue::spilling() const {
+bool WatchedQueue::disk_busy() const {
     for (const auto& s : spills_)
         if (s->active()) return true;
+    for (const auto& j : journals_)
+        if (j->behind()) return true;
     return false;
 }
 

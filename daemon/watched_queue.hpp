@@ -16,6 +16,7 @@
 
 #include "participants.hpp"
 #include "region.hpp"
+#include "journal/partition_journal.hpp"
 #include "spill/partition_spill.hpp"
 
 namespace shmq::daemon {
@@ -24,8 +25,11 @@ class WatchedQueue {
 public:
     // Opens the region read-write and attaches as an admin participant (whose
     // id owns any DLQ claims the daemon makes). Throws shmq::Error.
-    // on_full=spill queues keep their spill segments under DATA/spill.
-    WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue_id, const std::string& data_dir);
+    // on_full=spill queues keep their spill segments under DATA/spill,
+    // journaled ones their journal under DATA/journal (segments of
+    // `journal_segment_bytes`).
+    WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue_id, const std::string& data_dir,
+                 uint64_t journal_segment_bytes = 64ull << 20);
     ~WatchedQueue();
     WatchedQueue(const WatchedQueue&) = delete;
     WatchedQueue& operator=(const WatchedQueue&) = delete;
@@ -34,10 +38,10 @@ public:
     const detail::Region& region() const { return *region_; }  // for read-only snapshots (metrics)
     int on_time_event(uint64_t now_mono);
     int on_process_exit(uint32_t index);
-    // on_full=spill: drain staging, refill rings. Called on every turn of the
-    // loop while spilling(), else every tick. Returns the work done.
-    int on_spill_event(uint64_t now_mono);
-    bool spilling() const;
+    // Disk work: drain spill staging, refill rings, journal. Called on every
+    // turn of the loop while disk_busy(), else every tick. Returns the work done.
+    int on_disk_event(uint64_t now_mono);
+    bool disk_busy() const;
     // Deleted (shmq delete) or its file unlinked: stop watching.
     bool has_reached_end_of_life() const;
 
@@ -53,6 +57,8 @@ private:
     int reap(uint32_t index, const char* how);
     int expire_and_dead_letter(uint64_t now_mono);
     void remove_spill_dir();
+    void open_journal(const std::string& data_dir, uint64_t segment_bytes);
+    void save_cursors(uint64_t now_mono);
 
     std::shared_ptr<detail::Region> region_;
     detail::Participant me_{};
@@ -62,6 +68,10 @@ private:
     std::string spill_root_;  // DATA/spill
     std::string spill_dir_;   // <queue>.<epoch in hex>
     std::vector<std::unique_ptr<PartitionSpill>> spills_;  // by partition; empty unless on_full=spill
+    std::vector<std::unique_ptr<PartitionJournal>> journals_;  // by partition; empty unless journaled
+    disk::DirFd journal_dir_;       // DATA/journal/<queue>
+    std::string saved_cursors_;     // last text written to DATA/journal/<queue>/cursors
+    uint64_t next_cursor_save_ns_ = 0;
     uint64_t tick_ = 0;
     uint64_t next_dlq_full_warning_ns_ = 0;
 };

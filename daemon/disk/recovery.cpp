@@ -113,3 +113,50 @@ RecoveryReport recover_partition(int dir_fd, const RecoveryOptions& opts, const 
 }
 
 }  // namespace shmq::disk
+
+namespace shmq::disk {
+
+bool truncate_from(int dir_fd, uint64_t offset, const LogFn& log, std::string& error) {
+    const std::vector<SegmentFile> files = list_segments(dir_fd, log);
+    std::size_t keep = files.size();  // first segment starting at or past `offset`
+    for (std::size_t i = 0; i < files.size(); ++i)
+        if (files[i].first_offset >= offset) {
+            keep = i;
+            break;
+        }
+    for (std::size_t i = keep; i < files.size(); ++i)
+        if (::unlinkat(dir_fd, files[i].name.c_str(), 0) != 0 && errno != ENOENT) {
+            error = files[i].name + ": cannot remove (" + std::strerror(errno) + ")";
+            return false;
+        }
+    if (keep == 0) return true;
+    // Only the last segment starting below `offset` may hold records at or past it.
+    const SegmentFile& f = files[keep - 1];
+    const int fd = ::openat(dir_fd, f.name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        error = f.name + ": cannot open (" + std::strerror(errno) + ")";
+        return false;
+    }
+    DirFd closer(fd);
+    std::vector<std::byte> bytes;
+    if (!read_whole_file(fd, 1ull << 30, bytes, error)) return false;
+    ScanState state;
+    uint64_t cut = UINT64_MAX;
+    const ScanResult scan = scan_segment(
+        bytes, kDefaultMaxRecordBytes, state,
+        [&](const RecordView& r) {
+            if (r.offset >= offset && cut == UINT64_MAX)
+                cut = static_cast<uint64_t>(r.key.data() - bytes.data()) - sizeof(RecordHeader);
+        },
+        {}, f.name);
+    if (cut == UINT64_MAX) cut = scan.good_end;  // nothing at or past `offset`: drop only a bad tail
+    if (cut >= bytes.size()) return true;
+    if (::ftruncate(fd, static_cast<off_t>(cut)) != 0) {
+        error = f.name + ": cannot truncate (" + std::strerror(errno) + ")";
+        return false;
+    }
+    if (log) log(f.name + ": cut at byte " + std::to_string(cut) + " (records from offset " + std::to_string(offset) + " on)");
+    return true;
+}
+
+}  // namespace shmq::disk

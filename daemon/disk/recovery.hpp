@@ -54,4 +54,11 @@ using RecordFn = std::function<void(const RecordView&)>;
 // RecordView are valid only during its callback.
 RecoveryReport recover_partition(int dir_fd, const RecoveryOptions& opts, const RecordFn& on_record);
 
+// Removes every record with an offset >= `offset` (segments starting there
+// are removed, the one before is cut at its first such record) and any bad
+// tail of that segment: a writer may then append from `offset`. Used when
+// what is on disk past a point cannot be trusted to be complete (writes
+// that were in flight when shmqd died may have landed out of order).
+[[nodiscard]] bool truncate_from(int dir_fd, uint64_t offset, const LogFn& log, std::string& error);
+
 }  // namespace shmq::disk

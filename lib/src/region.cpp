@@ -39,6 +39,9 @@ layout::QueueParams params_from(const QueueOptions& o) {
     p.high_watermark_pct = static_cast<uint8_t>(std::min<uint32_t>(o.high_watermark_pct, 0xff));
     p.mode = o.mode;
     p.fsync = static_cast<uint8_t>(o.fsync);
+    p.journal = o.journal ? 1 : 0;
+    p.retain_bytes = o.retain_bytes;
+    p.retain_ms = o.retain_ms;
     if (o.on_full == OnFull::spill)
         p.spill_capacity = o.spill_buffer != 0 ? o.spill_buffer : std::max<uint32_t>(o.capacity, 1024);
     else
@@ -61,6 +64,9 @@ QueueOptions options_from(const layout::QueueParams& p) {
     o.high_watermark_pct = p.high_watermark_pct;
     o.spill_buffer = p.spill_capacity;
     o.fsync = static_cast<Fsync>(p.fsync);
+    o.journal = p.journal != 0;
+    o.retain_bytes = p.retain_bytes;
+    o.retain_ms = p.retain_ms;
     return o;
 }
 

@@ -190,7 +190,7 @@ TEST(CliTest, spillTakesAHundredThousandLinesIntoA64SlotQueueAndGivesThemBackInO
     const std::string lock = temp_path("shmqd.lock"), data = temp_path("shmqd-data"), log = temp_path("shmqd.log");
     ASSERT_EQ(sh("$SHMQ create " + q.name + " --capacity 64 --on-full spill").exit_code, 0);
     const uint64_t n = test::scaled(100'000, 20'000);
-    auto r = sh("'" SHMQD "' --lock-file " + lock + " --data-dir " + data + " 2>" + log +
+    auto r = sh("'" SHMQD "' --queue " + q.name + " --lock-file " + lock + " --data-dir " + data + " 2>" + log +
                 " & daemon=$!; sleep 0.2; seq 1 " + std::to_string(n) + " | timeout 60 $SHMQ produce " + q.name +
                 " && timeout 120 $SHMQ consume " + q.name +
                 " --group g --kind exclusive --timeout-ms 3000 > " + temp_path("spill.out") +

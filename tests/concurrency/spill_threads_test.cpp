@@ -18,6 +18,7 @@
 #include "support/scale.hpp"
 #include "support/temp_queue.hpp"
 #include "sys/clock.hpp"
+#include "sys/process.hpp"
 
 namespace shmq {
 namespace {
@@ -50,6 +51,8 @@ void run_spill(uint32_t spill_buffer, uint64_t per_producer, Millis consumer_pau
     constexpr int kProducers = 2;
 
     auto daemon_region = detail::Region::open(q.name);
+    // Serve the queue alone, as shmqd does (a shmqd of another test would drain it too).
+    ASSERT_TRUE(sys::try_lock_byte(daemon_region->lock_fd(), layout::kDaemonLockByte));
     const detail::Participant me = detail::attach_participant(*daemon_region, layout::Role::admin, layout::kNoGroup, 0);
     std::atomic<bool> stop{false};
     std::thread daemon([&] {

@@ -69,7 +69,7 @@ TEST_F(DaemonTest, readsAConfigFileAndRefusesBadOptions) {
         cfg << "tick-ms = 7\nlog-level = \"debug\"\n";
     }
     // Only the config file sets the tick (a command-line flag would win over it).
-    const std::string cmd = std::string("exec '") + SHMQD_PATH + "' --config " + dir.file("shmqd.toml").string() +
+    const std::string cmd = std::string("exec '") + SHMQD_PATH + "' --queue shmq-test-no-queue --config " + dir.file("shmqd.toml").string() +
                             " --lock-file " + dir.file("shmqd.lock").string() + " --data-dir " +
                             dir.file("data").string() + " 2>>" + dir.file("shmqd.log").string();
     Worker& d = workers.start_program("shmqd", "/bin/sh", {"-c", cmd});

@@ -65,7 +65,7 @@ protected:
 // exclusive consumer: every message once, per-key order, and spilling happened.
 TEST_F(SpillTest, overflowGoesToDiskAndBackInOrder) {
     test::TempQueue q("spill", spill_options(64, 2));
-    shmqd.start();
+    shmqd.start("--queue " + q.name);
     const uint64_t per_producer = test::scaled(100'000);
     Worker& c = consumer(q.name, "c.rec", 2 * per_producer);
     Worker& p0 = producer(q.name, 0, per_producer);
@@ -85,7 +85,7 @@ TEST_F(SpillTest, overflowGoesToDiskAndBackInOrder) {
 // on disk (stat shows it), then a consumer gets it all, in order.
 TEST_F(SpillTest, backlogOnDiskShowsInStatAndDrains) {
     test::TempQueue q("spill", spill_options(64, 2));
-    shmqd.start();
+    shmqd.start("--queue " + q.name);
     const uint64_t per_producer = test::scaled(20'000);
     Worker& p0 = producer(q.name, 0, per_producer);
     Worker& p1 = producer(q.name, 1, per_producer);
@@ -122,7 +122,7 @@ TEST_F(SpillTest, backlogOnDiskShowsInStatAndDrains) {
 // ring; the drain resumes at spill_head), order kept.
 TEST_F(SpillTest, killedShmqdLosesNothingAndKeepsOrder) {
     test::TempQueue q("spill", spill_options(64, 2));
-    Worker* d = &shmqd.start("--log-level debug");
+    Worker* d = &shmqd.start("--log-level debug --queue " + q.name);
     const uint64_t per_producer = test::scaled(60'000);
     Worker& c = consumer(q.name, "c.rec", 2 * per_producer, 1);  // slow: a backlog builds up and drains for seconds
     Worker& p0 = producer(q.name, 0, per_producer);
@@ -133,7 +133,7 @@ TEST_F(SpillTest, killedShmqdLosesNothingAndKeepsOrder) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 250));
         workers.kill(*d);
         std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 50));
-        d = &shmqd.start("--log-level debug");
+        d = &shmqd.start("--log-level debug --queue " + q.name);
     }
     ASSERT_TRUE(workers.wait({&p0, &p1, &c}, 240s, {&c}));
     const auto rs = test::read_records({dir.file("c.rec")});
@@ -149,7 +149,7 @@ TEST_F(SpillTest, fullDiskAnswersOverloadedAndLosesNothing) {
     QueueOptions o = spill_options(64, 1);
     o.spill_buffer = 256;
     test::TempQueue q("spill", o);
-    Worker* d = &shmqd.start("", "ulimit -f 64; trap '' XFSZ; ");  // 64 blocks: a few KiB of segments
+    Worker* d = &shmqd.start("--queue " + q.name, "ulimit -f 64; trap '' XFSZ; ");  // 64 blocks: a few KiB of segments
     auto producer_handle = q.queue.producer();
     uint64_t sent = 0;
     Status st;
@@ -172,7 +172,7 @@ TEST_F(SpillTest, fullDiskAnswersOverloadedAndLosesNothing) {
 
     // Room again: a shmqd without the limit takes over; every accepted message arrives in order.
     workers.kill(*d);
-    shmqd.start();
+    shmqd.start("--queue " + q.name);
     Worker& c = workers.start("consumer", {"consume", q.name, "--group", "g", "--kind", "exclusive", "--out",
                                            dir.file("c.rec").string(), "--count", std::to_string(sent), "--idle-ms",
                                            "20000"});

@@ -25,10 +25,14 @@ public:
 
     // `args`: more flags; `shell_prefix`: commands run before exec (e.g. ulimit).
     // With `wait_started`, waits until the log says "started" (at most 5 s).
+    // A test's shmqd serves only the queues its args name (--queue): every
+    // other queue on the host belongs to a test running beside it, which its
+    // own shmqd (or none) must serve. Without a --queue it serves none.
     Worker& start(const std::string& args = "", const std::string& shell_prefix = "",
                   const std::string& log = "shmqd.log", bool wait_started = true) {
+        const std::string queues = args.find("--queue ") == std::string::npos ? " --queue shmq-test-no-queue" : "";
         const std::string cmd = shell_prefix + "exec '" + SHMQD_PATH + "' --tick-ms 20 --data-dir " + data_dir() +
-                                " --lock-file " + dir_.file("shmqd.lock").string() + " " + args + " 2>>" +
+                                " --lock-file " + dir_.file("shmqd.lock").string() + " " + args + queues + " 2>>" +
                                 dir_.file(log).string();
         Worker& w = workers_.start_program("shmqd", "/bin/sh", {"-c", cmd});
         if (wait_started) wait_for_log("started", log, std::chrono::seconds(5), count(log, "started") + 1);

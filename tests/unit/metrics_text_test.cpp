@@ -34,6 +34,8 @@ inspect::QueueSnapshot orders() {
         s.spilled = 100 * p;
         s.spill_refused = p;
         s.dropped = 3 * p;
+        s.journal_lag = 7 * p;
+        s.journal_bytes = 4096 * p;
         s.spill_backlog = 5 * p;
         s.spill_disk_bytes = 160 * p;
         q.partitions.push_back(s);
@@ -106,6 +108,15 @@ TEST(MetricsTextTest, rendersEveryFamilyOfASnapshotExactly) {
               "# TYPE shmq_messages_dropped_total counter\n"
               "shmq_messages_dropped_total{queue=\"orders\",partition=\"0\"} 0\n"
               "shmq_messages_dropped_total{queue=\"orders\",partition=\"1\"} 3\n"
+              "# HELP shmq_journal_lag_messages Published messages not yet in shmqd's journal (journaled "
+              "queues; 0 otherwise).\n"
+              "# TYPE shmq_journal_lag_messages gauge\n"
+              "shmq_journal_lag_messages{queue=\"orders\",partition=\"0\"} 0\n"
+              "shmq_journal_lag_messages{queue=\"orders\",partition=\"1\"} 7\n"
+              "# HELP shmq_journal_bytes Bytes of the partition's journal segments kept on disk.\n"
+              "# TYPE shmq_journal_bytes gauge\n"
+              "shmq_journal_bytes{queue=\"orders\",partition=\"0\"} 0\n"
+              "shmq_journal_bytes{queue=\"orders\",partition=\"1\"} 4096\n"
               "# HELP shmq_spill_refused_total Sends answered overloaded because the spill staging area stayed "
               "full.\n"
               "# TYPE shmq_spill_refused_total counter\n"
@@ -220,7 +231,7 @@ TEST(MetricsTextTest, everyFamilyHasHelpAndTypeOnceBeforeItsContiguousSamples) {
     const std::vector<inspect::QueueSnapshot> queues{orders(), second};
     std::set<std::string> families;
     EXPECT_TRUE(well_formed(render(queues, {}), &families));
-    EXPECT_EQ(families.size(), 21u);
+    EXPECT_EQ(families.size(), 23u);
 
     // No queue at all: the same families, declared, with only the daemon's own samples.
     std::set<std::string> empty_families;

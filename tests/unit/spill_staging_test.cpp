@@ -9,6 +9,7 @@
 #include "region.hpp"
 #include "ring/reclaim.hpp"
 #include "ring/spill_protocol.hpp"
+#include "support/no_shmqd.hpp"
 #include "support/temp_queue.hpp"
 
 namespace shmq {
@@ -29,6 +30,7 @@ inspect::PartitionStats partition0(const std::string& name) {
 
 TEST(SpillStagingTest, overflowIsStagedInOrderAndLaterSendsFollowIt) {
     test::TempQueue q("staging", tiny_spill_queue());
+    test::NoShmqd alone(q.name);  // nothing drains staging
     Producer p = q->producer();
     Consumer c = q->consumer("g");  // a group: the ring keeps what it has not finished
     for (int i = 0; i < 4; ++i) ASSERT_TRUE(p.send(std::to_string(i)).ok());
@@ -64,6 +66,7 @@ TEST(SpillStagingTest, overflowIsStagedInOrderAndLaterSendsFollowIt) {
 
 TEST(SpillStagingTest, zeroCopyClaimsAreStagedAndAbortsAreSkipped) {
     test::TempQueue q("staging", tiny_spill_queue());
+    test::NoShmqd alone(q.name);  // nothing drains staging
     Producer p = q->producer();
     Consumer c = q->consumer("g");
     for (int i = 0; i < 4; ++i) ASSERT_TRUE(p.send(std::to_string(i)).ok());
@@ -85,6 +88,7 @@ TEST(SpillStagingTest, zeroCopyClaimsAreStagedAndAbortsAreSkipped) {
 
 TEST(SpillStagingTest, fullStagingWithoutShmqdAnswersOverloadedAfterTheTimeout) {
     test::TempQueue q("staging", tiny_spill_queue());
+    test::NoShmqd alone(q.name);  // nothing drains staging
     Producer p = q->producer();
     Consumer c = q->consumer("g");
     for (int i = 0; i < 4 + 8; ++i) ASSERT_TRUE(p.send(std::to_string(i)).ok()) << i;

@@ -2,6 +2,7 @@
 //   [--on-full block|reject|spill|drop-oldest] [--lease-ms MS] [--max-groups N] [--mode OCTAL]
 //   [--max-deliveries N] [--dlq-capacity SLOTS] [--max-participants N]
 //   [--high-watermark PCT] [--spill-buffer SLOTS] [--fsync never|batch|always]
+//   [--journal [--retain-bytes N] [--retain-ms MS]]
 #include <iostream>
 #include <map>
 
@@ -44,6 +45,8 @@ void run(CreateArgs& a) {
     a.options.fsync = f->second;
     if (a.options.spill_buffer != 0 && a.options.on_full != OnFull::spill)
         throw CommandError(2, "--spill-buffer needs --on-full spill");
+    if (!a.options.journal && (a.options.retain_bytes != 0 || a.options.retain_ms != 0))
+        throw CommandError(2, "--retain-bytes/--retain-ms need --journal");
     auto q = Queue::create(a.name, a.options);
     const auto& o = q.options();
     std::cout << "created queue " << a.name << ": " << o.partitions << " partition(s) x " << o.capacity << " slots of "
@@ -81,6 +84,13 @@ void register_create(CLI::App& app) {
     cmd->add_option("--fsync", args->fsync,
                     "When shmqd's disk writes are durable: never (page cache), batch (group commit), always")
         ->default_val("batch");
+    cmd->add_flag("--journal", args->options.journal,
+                  "shmqd journals every message to disk (slots wait for it); see --retain-*");
+    cmd->add_option("--retain-bytes", args->options.retain_bytes,
+                    "Journal: keep at most this many bytes per partition (whole segments); 0: no limit")
+        ->default_val(0);
+    cmd->add_option("--retain-ms", args->options.retain_ms, "Journal: delete segments older than this; 0: no limit")
+        ->default_val(0);
     cmd->footer(
         "Creates /dev/shm/shmq.NAME, sized once: partitions x capacity slots of max-message bytes,\n"
         "a lease table per group and a DLQ. Messages with the same key go to the same partition\n"
@@ -89,7 +99,8 @@ void register_create(CLI::App& app) {
         "  shmq create orders --partitions 4 --capacity 4096\n"
         "  shmq create telemetry --max-message 256 --on-full reject\n"
         "  shmq create jobs --lease-ms 60000 --max-deliveries 3 --mode 0660\n"
-        "  shmq create bursts --capacity 64 --on-full spill    # overflow to disk via shmqd, order kept");
+        "  shmq create bursts --capacity 64 --on-full spill    # overflow to disk via shmqd, order kept\n"
+        "  shmq create audit --journal --retain-bytes 1073741824 --retain-ms 604800000");
     cmd->callback([args] { run(*args); });
 }
 

@@ -31,6 +31,19 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
                   << " acked over the last " << human_ms(rates.interval_ms);
     std::cout << "\n";
     if (s.overloaded) std::cout << "OVERLOADED: " << s.overloaded_reason << " (add consumers or capacity)\n";
+    if (o.journal) {
+        uint64_t lag = 0, bytes = 0;
+        std::string trouble;
+        for (const auto& p : s.partitions) {
+            lag += p.journal_lag;
+            bytes += p.journal_bytes;
+            if (p.journal_status != "ok") trouble = "; partition " + std::to_string(p.partition) + ": " + p.journal_status;
+        }
+        std::cout << "journal: " << human_bytes(bytes) << " on disk, " << human_count(lag) << " message(s) not yet written"
+                  << (o.retain_bytes ? ", keeps " + human_bytes(o.retain_bytes) + " per partition" : std::string())
+                  << (o.retain_ms ? ", keeps " + human_ms(static_cast<uint32_t>(std::min<uint64_t>(o.retain_ms, UINT32_MAX))) : std::string())
+                  << trouble << "\n";
+    }
     if (o.on_full == OnFull::drop_oldest)
         std::cout << "dropped: " << human_count(s.dropped)
                   << " oldest messages overwritten while the queue was full (each group counts the ones it missed as skipped)\n";

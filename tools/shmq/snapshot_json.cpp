@@ -18,6 +18,9 @@ void write_options(Json& j, const QueueOptions& o) {
         .field("mode", octal_mode(o.mode))
         .field("high_watermark_pct", o.high_watermark_pct)
         .field("spill_buffer", o.spill_buffer)
+        .field("journal", o.journal)
+        .field("retain_bytes", o.retain_bytes)
+        .field("retain_ms", o.retain_ms)
         .field("fsync", o.fsync == Fsync::never ? "never" : o.fsync == Fsync::always ? "always" : "batch")
         .end_object();
 }
@@ -119,6 +122,10 @@ void write_snapshot(Json& j, const inspect::QueueSnapshot& s, const QueueRates& 
             .field("spill_disk_bytes", p.spill_disk_bytes)
             .field("spill_refused", p.spill_refused)
             .field("spill_status", p.spill_status)
+            .field("journal_floor", p.journal_floor)
+            .field("journal_lag", p.journal_lag)
+            .field("journal_bytes", p.journal_bytes)
+            .field("journal_status", p.journal_status)
             .field("published_per_s", pr.published_per_s)
             .field("acked_per_s", pr.acked_per_s)
             .end_object();

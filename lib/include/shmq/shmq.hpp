@@ -139,6 +139,12 @@ struct QueueOptions {
     // the ring is full and shmqd drains to disk. 0: max(capacity, 1024).
     uint32_t spill_buffer = 0;
     Fsync fsync = Fsync::batch;
+    // shmqd journals every published message to disk (a built-in reader: a
+    // slot is reused only once journaled), keeping whole segments within
+    // retain_bytes per partition and retain_ms of age (0: no limit).
+    bool journal = false;
+    uint64_t retain_bytes = 0;
+    uint64_t retain_ms = 0;
 };
 
 inline constexpr std::size_t kMaxKeyBytes = 64;

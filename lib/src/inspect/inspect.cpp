@@ -161,6 +161,14 @@ QueueSnapshot snapshot(const detail::Region& r) {
         s.rejected = pc.rejected.load(std::memory_order_relaxed);
         s.timeouts = pc.timeouts.load(std::memory_order_relaxed);
         s.dropped = pc.dropped.load(std::memory_order_relaxed);
+        s.journal_status = "ok";
+        if (r.params().journal != 0) {
+            s.journal_floor = pc.journal_floor.load(std::memory_order_relaxed);
+            s.journal_lag = sub_floor0(s.tail, s.journal_floor);
+            s.journal_bytes = pc.journal_bytes.load(std::memory_order_relaxed);
+            const auto js = pc.journal_status.load(std::memory_order_relaxed);
+            if (js != 0) s.journal_status = js == 1 ? "disk full" : "disk error";
+        }
         q.dropped += s.dropped;
         s.spill_status = "ok";
         if (r.spill_capacity() != 0) {

@@ -34,6 +34,10 @@ struct PartitionStats {
     uint64_t spill_refused = 0;  // sends answered `overloaded`: staging full
     bool spilling = false;       // new sends of this partition go through staging
     std::string spill_status;    // "ok", "disk full", "disk error"
+    // Journal (options.journal): offsets below journal_floor are on disk;
+    // journal_lag = tail - journal_floor; bytes of segments kept.
+    uint64_t journal_floor = 0, journal_lag = 0, journal_bytes = 0;
+    std::string journal_status;  // "ok", "disk full", "disk error"
 };
 
 struct GroupPartitionStats {

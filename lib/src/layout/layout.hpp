@@ -58,8 +58,8 @@ static_assert(sizeof(std::atomic<uint64_t>) == 8 && sizeof(std::atomic<uint32_t>
 //
 //   0  partitions     4  capacity      8  max_message   12 slot_size
 //  16  lease_ms      20  max_deliveries 24 dlq_capacity 28 dlq_slot_size
-//  32  max_groups    34  max_participants 36 on_full 37 high_watermark_pct 38 fsync 39 reserved
-//  40  mode          44  spill_capacity   48 reserved[2]
+//  32  max_groups    34  max_participants 36 on_full 37 high_watermark_pct 38 fsync 39 journal
+//  40  mode          44  spill_capacity   48 retain_bytes  56 retain_ms
 struct QueueParams {
     uint32_t partitions;
     uint32_t capacity;        // slots per partition, power of two
@@ -74,16 +74,19 @@ struct QueueParams {
     uint8_t on_full;  // OnFull
     uint8_t high_watermark_pct;  // partition depth (% of capacity) above which the queue reports overloaded; 0: never
     uint8_t fsync;               // FsyncPolicy of shmqd's segment writes for this queue
-    uint8_t reserved0;
+    uint8_t journal;             // 1: shmqd journals every message; slots wait for it (journal_floor)
     uint32_t mode;  // permission bits the region was created with
     uint32_t spill_capacity;  // staging slots per partition (power of two) when on_full=spill, else 0
-    uint64_t reserved2[2];
+    uint64_t retain_bytes;    // journal: per partition, whole segments beyond this are deleted; 0: no limit
+    uint64_t retain_ms;       // journal: segments last written longer ago are deleted; 0: no limit
 };
 static_assert(sizeof(QueueParams) == 64);
 static_assert(offsetof(QueueParams, on_full) == 36);
 static_assert(offsetof(QueueParams, high_watermark_pct) == 37);
 static_assert(offsetof(QueueParams, fsync) == 38);
 static_assert(offsetof(QueueParams, spill_capacity) == 44);
+static_assert(offsetof(QueueParams, journal) == 39);
+static_assert(offsetof(QueueParams, retain_ms) == 56);
 
 // QueueParams::fsync: when shmqd makes its segment writes durable.
 enum class FsyncPolicy : uint8_t { never = 0, batch = 1, always = 2 };
@@ -312,7 +315,8 @@ static_assert(offsetof(GroupPartition, delivered) == 2 * kCacheLine);
 //   line 3 192 rejected 200 aborted 208 timeouts 216 dropped 224.. reserved
 //   line 4 256 spill_lock 264 spill_tail          (producers, on_full=spill)
 //   line 5 320 spill_head 328 spill_refilled 336 spill_disk_messages
-//          344 spill_disk_bytes 352 spill_status 356 reserved 360 spill_refused  (shmqd)
+//          344 spill_disk_bytes 352 spill_status 356 journal_status 360 spill_refused
+//          368 journal_floor 376 journal_bytes  (shmqd)
 //
 // Invariants: head <= every active group's floor; head <= tail;
 // tail - head <= capacity. `published` is derived: tail - aborted (exact when
@@ -326,6 +330,10 @@ static_assert(offsetof(GroupPartition, delivered) == 2 * kCacheLine);
 // message of the partition into staging, and shmqd clears active only under
 // the lock with spill_refilled == seq(spill_tail): no message overtakes one
 // that went to disk before it.
+//
+// Journal (QueueParams::journal): every offset below journal_floor is in
+// shmqd's journal (written per the fsync policy) or was aborted; reclaim
+// never moves head past it, so the journal reads slots no producer reuses.
 struct alignas(kCacheLine) PartitionControl {
     std::atomic<uint64_t> tail;
     uint8_t pad0[kCacheLine - 8];
@@ -350,16 +358,18 @@ struct alignas(kCacheLine) PartitionControl {
     std::atomic<uint64_t> spill_refilled;  // every spill sequence < this is in the ring (or was aborted)
     std::atomic<uint64_t> spill_disk_messages;  // backlog on disk (shmqd's count, for stat)
     std::atomic<uint64_t> spill_disk_bytes;
-    std::atomic<uint32_t> spill_status;  // SpillStatus
-    uint32_t reserved5;
+    std::atomic<uint32_t> spill_status;    // SpillStatus
+    std::atomic<uint32_t> journal_status;  // SpillStatus values, for the journal's writes
     std::atomic<uint64_t> spill_refused;  // sends answered `overloaded` because staging was full
-    uint64_t reserved6[2];
+    std::atomic<uint64_t> journal_floor;  // offsets below are journaled (shmqd stores, release)
+    std::atomic<uint64_t> journal_bytes;  // bytes of this partition's journal segments on disk
 };
 static_assert(sizeof(PartitionControl) == 6 * kCacheLine);
 static_assert(offsetof(PartitionControl, head) == kCacheLine, "tail and head on separate lines");
 static_assert(offsetof(PartitionControl, space_doorbell) == 2 * kCacheLine);
 static_assert(offsetof(PartitionControl, spill_lock) == 4 * kCacheLine, "producers' spill line");
 static_assert(offsetof(PartitionControl, spill_head) == 5 * kCacheLine, "shmqd's spill line");
+static_assert(offsetof(PartitionControl, journal_floor) == 5 * kCacheLine + 48);
 
 constexpr uint64_t kSpillActive = uint64_t{1} << 63;
 constexpr uint64_t spill_seq(uint64_t spill_tail) { return spill_tail & ~kSpillActive; }

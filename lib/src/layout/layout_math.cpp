@@ -33,6 +33,8 @@ std::optional<std::string> check_and_derive(QueueParams& p) {
     if (p.on_full > 3) return "on-full " + std::to_string(p.on_full) + " is unknown";
     if (p.high_watermark_pct > 100) return range_error("high-watermark", p.high_watermark_pct, 0, 100);
     if (p.fsync > 2) return "fsync " + std::to_string(p.fsync) + " is unknown";
+    if (p.journal > 1) return "journal " + std::to_string(p.journal) + " is unknown";
+    if (p.journal == 0 && (p.retain_bytes != 0 || p.retain_ms != 0)) return "retain-bytes/retain-ms need a journal";
     if (p.on_full == 2) {  // OnFull::spill
         if (p.spill_capacity < kMinCapacity || p.spill_capacity > kMaxCapacity || !is_pow2(p.spill_capacity))
             return "spill-buffer " + std::to_string(p.spill_capacity) + " must be a power of two in " +

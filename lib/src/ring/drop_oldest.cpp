@@ -50,7 +50,9 @@ uint64_t drop_oldest(detail::Region& r, uint32_t p, uint64_t token, uint64_t n) 
     const uint64_t head = pc.head.load(std::memory_order_relaxed);  // written only under the lock
     const uint64_t tail = pc.tail.load(std::memory_order_acquire);
     uint64_t target = head;
-    while (target < tail && target - head < n) {  // (1) only finished offsets
+    // A journaled queue drops only what the journal has: it stays complete.
+    const uint64_t limit = r.params().journal != 0 ? std::min(tail, pc.journal_floor.load(std::memory_order_acquire)) : tail;
+    while (target < limit && target - head < n) {  // (1) only finished offsets
         const uint64_t s = ring.state(target).load(std::memory_order_acquire);
         const SlotKind kind = slot_kind(s);
         if (!slot_is(s, target) || (kind != SlotKind::committed && kind != SlotKind::aborted)) break;

@@ -22,6 +22,9 @@ bool reclaim(detail::Region& r, uint32_t p, uint64_t token, uint64_t min_batch) 
     // No group: messages wait for the first one. Untrusted floors are clamped
     // to what can be valid: never past the tail nor more than a lap ahead.
     uint64_t target = std::min({low, tail, head + r.capacity()});
+    // A journaled queue: shmqd's journal is one more reader (acquire: its
+    // copies of the payloads happen before our release of the slots).
+    if (r.params().journal != 0) target = std::min(target, pc.journal_floor.load(std::memory_order_acquire));
     bool released = false;
     if (low != UINT64_MAX && target > head && target - head >= min_batch) {
         // (1) release: a producer that acquires the new head writes over the
