@@ -1,8 +1,9 @@
-// on_full=spill as threads of one process, each with its own mapping (as
+// shmqd's disk work as threads of one process, each with its own mapping (as
 // separate processes would have): producers overflow a tiny ring into
-// staging, a thread plays shmqd (daemon/spill's PartitionSpill over its own
-// mapping, segments in a temp dir), a consumer drains. ThreadSanitizer sees
-// every access of the spill protocol (ring/spill_protocol.hpp) across them.
+// staging, a thread plays shmqd (daemon/spill's PartitionSpill, or
+// daemon/journal's PartitionJournal, over its own mapping, segments in a temp
+// dir), a consumer drains. ThreadSanitizer sees every access of the spill
+// protocol (ring/spill_protocol.hpp) and of the journal's floor across them.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -12,7 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "partition_journal.hpp"
 #include "partition_spill.hpp"
+#include "recovery.hpp"
 #include "participants.hpp"
 #include "region.hpp"
 #include "support/scale.hpp"
@@ -104,6 +107,65 @@ TEST(SpillThreadsTest, stagingStraightBackIntoTheRing) { run_spill(1024, test::s
 
 // A slow consumer: the backlog goes to disk and is refilled from segments.
 TEST(SpillThreadsTest, backlogThroughDiskSegments) { run_spill(64, test::scaled(20'000), Millis(2)); }
+
+// The journal as a reader the ring waits for: 2 producers, a consumer, a
+// thread driving PartitionJournal; afterwards the journal holds every
+// message once, in offset order.
+TEST(JournalThreadsTest, theJournalReadsEverySlotBeforeItIsReused) {
+    QueueOptions o;
+    o.capacity = 16;
+    o.max_message = 32;
+    o.journal = true;
+    o.fsync = Fsync::never;
+    test::TempQueue q("journal-threads", o);
+    ScratchDir dir;
+    ASSERT_FALSE(dir.path.empty());
+    const uint64_t per_producer = test::scaled(20'000);
+    auto daemon_region = detail::Region::open(q.name);
+    ASSERT_TRUE(sys::try_lock_byte(daemon_region->lock_fd(), layout::kDaemonLockByte));
+    std::atomic<bool> stop{false};
+    std::thread daemon([&] {
+        daemon::PartitionJournal journal(*daemon_region, 0, {(dir.path / "journal").string(), "q", 4096});
+        while (!stop.load(std::memory_order_relaxed) || journal.behind())
+            if (journal.run(sys::monotonic_ns()) == 0) std::this_thread::sleep_for(50us);
+    });
+    Queue consumer_queue = Queue::open(q.name);
+    Consumer consumer = consumer_queue.consumer("g");
+    std::vector<std::thread> producers;
+    for (int k = 0; k < 2; ++k)
+        producers.emplace_back([&, k] {
+            Queue mine = Queue::open(q.name);
+            Producer p = mine.producer();
+            for (uint64_t i = 0; i < per_producer; ++i)
+                ASSERT_TRUE(p.send(std::to_string(k) + ":" + std::to_string(i)).ok());
+        });
+    uint64_t received = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (received < 2 * per_producer && std::chrono::steady_clock::now() < deadline) {
+        auto m = consumer.receive(50ms);
+        if (!m) continue;
+        ASSERT_TRUE(m->ack().ok());
+        ++received;
+    }
+    for (auto& t : producers) t.join();
+    stop.store(true);
+    daemon.join();
+    EXPECT_EQ(received, 2 * per_producer);
+    std::string error;
+    disk::DirFd pdir = disk::open_partition_dir((dir.path / "journal").string(), "q", 0, false, error);
+    ASSERT_TRUE(pdir.valid()) << error;
+    uint64_t records = 0, last = 0;
+    bool ordered = true;
+    disk::RecoveryOptions ro;
+    ro.repair = false;
+    disk::recover_partition(pdir.get(), ro, [&](const disk::RecordView& r) {
+        ordered = ordered && (records == 0 || r.offset == last + 1);
+        last = r.offset;
+        ++records;
+    });
+    EXPECT_EQ(records, 2 * per_producer);
+    EXPECT_TRUE(ordered) << "offsets 0..n-1, each once";
+}
 
 }  // namespace
 }  // namespace shmq
