@@ -1,6 +1,6 @@
 #include "segment_reader.hpp"
+#include "sync_uring.hpp"
 
-#include <liburing.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,44 +26,18 @@ bool read_whole_file(int fd, uint64_t max_bytes, std::vector<std::byte>& out, st
         return false;
     }
     out.resize(static_cast<std::size_t>(size));
-    // Through io_uring like every disk access of shmqd: one ring per thread,
-    // one read in flight (files come whole; reads are sequential anyway).
-    struct Ring {
-        io_uring ring{};
-        int rc = io_uring_queue_init(2, &ring, 0);
-        ~Ring() {
-            if (rc == 0) io_uring_queue_exit(&ring);
-        }
-    };
-    thread_local Ring r;
-    if (r.rc != 0) {
-        error = std::string("io_uring setup: ") + std::strerror(-r.rc);
-        return false;
-    }
+    // Through io_uring like every disk access of shmqd (files come whole;
+    // reads are sequential anyway). A short read: the file shrank under us.
     std::size_t got = 0;
     while (got < out.size()) {
-        io_uring_sqe* sqe = io_uring_get_sqe(&r.ring);
-        if (sqe == nullptr) {
-            error = "io_uring: no submission entry free";
-            return false;
-        }
         const auto chunk = static_cast<unsigned>(std::min<std::size_t>(out.size() - got, 1u << 30));
-        io_uring_prep_read(sqe, fd, out.data() + got, chunk, got);
-        io_uring_cqe* cqe = nullptr;
-        int rc = io_uring_submit_and_wait(&r.ring, 1);
-        if (rc >= 0) rc = io_uring_wait_cqe(&r.ring, &cqe);
-        if (rc < 0) {
-            error = std::string("io_uring read: ") + std::strerror(-rc);
-            return false;
-        }
-        const int n = cqe->res;
-        io_uring_cqe_seen(&r.ring, cqe);
+        const int n = read_at(fd, out.data() + got, chunk, got);
         if (n == -EINTR || n == -EAGAIN) continue;
         if (n < 0) {
             error = std::string("read: ") + std::strerror(-n);
             return false;
         }
-        if (n == 0) break;  // shrank under us: scan what we have
+        if (n == 0) break;
         got += static_cast<std::size_t>(n);
     }
     out.resize(got);

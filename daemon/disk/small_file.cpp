@@ -1,7 +1,6 @@
 #include "small_file.hpp"
 
 #include <fcntl.h>
-#include <liburing.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,38 +10,9 @@
 
 #include "partition_dir.hpp"
 #include "segment_reader.hpp"
+#include "sync_uring.hpp"
 
 namespace shmq::disk {
-
-namespace {
-
-// Runs the SQEs `prepare` queues (linked as it chooses) and waits for all of
-// them. Returns 0 or the first negative result.
-template <class Prepare>
-int run_uring(unsigned count, Prepare prepare) {
-    struct Ring {
-        io_uring ring{};
-        int rc = io_uring_queue_init(4, &ring, 0);
-        ~Ring() {
-            if (rc == 0) io_uring_queue_exit(&ring);
-        }
-    };
-    thread_local Ring r;
-    if (r.rc != 0) return r.rc;
-    prepare(r.ring);
-    int rc = io_uring_submit_and_wait(&r.ring, count);
-    if (rc < 0) return rc;
-    int first_error = 0;
-    for (unsigned i = 0; i < count; ++i) {
-        io_uring_cqe* cqe = nullptr;
-        if ((rc = io_uring_wait_cqe(&r.ring, &cqe)) < 0) return rc;
-        if (cqe->res < 0 && first_error == 0) first_error = cqe->res;
-        io_uring_cqe_seen(&r.ring, cqe);
-    }
-    return first_error;
-}
-
-}  // namespace
 
 bool replace_file(int dir_fd, const std::string& name, std::string_view text, std::string& error) {
     const std::string tmp = name + ".tmp";

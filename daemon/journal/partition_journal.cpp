@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "log.hpp"
+#include "queue_fsync.hpp"
 #include "recovery.hpp"
 #include "retention.hpp"
 #include "ring/reclaim.hpp"
@@ -18,14 +19,6 @@ constexpr uint64_t kRetryAfterErrorNs = 1'000'000'000;
 constexpr uint64_t kRetentionPeriodNs = 1'000'000'000;
 constexpr uint64_t kMaxAppendsPerTurn = 4096;
 
-disk::FsyncPolicy fsync_policy(const detail::Region& r) {
-    switch (static_cast<layout::FsyncPolicy>(r.params().fsync)) {
-        case layout::FsyncPolicy::never: return disk::FsyncPolicy::never;
-        case layout::FsyncPolicy::always: return disk::FsyncPolicy::always;
-        case layout::FsyncPolicy::batch: break;
-    }
-    return disk::FsyncPolicy::batch;
-}
 }  // namespace
 
 PartitionJournal::PartitionJournal(detail::Region& region, uint32_t partition, JournalOptions opts)
@@ -116,7 +109,7 @@ int PartitionJournal::run(uint64_t now_mono) {
         const std::byte* base = ring_.base(o);
         if (!writer_) {
             disk::WriterOptions wo;
-            wo.fsync = fsync_policy(r_);
+            wo.fsync = fsync_policy_of(r_);
             wo.segment_bytes = opts_.segment_bytes;
             wo.partition = p_;
             wo.queue_epoch = r_.epoch();

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "log.hpp"
+#include "queue_fsync.hpp"
 #include "recovery.hpp"
 #include "ring/reclaim.hpp"
 #include "ring/spill_protocol.hpp"
@@ -17,14 +18,6 @@ constexpr uint64_t kRetryAfterErrorNs = 1'000'000'000;
 constexpr uint64_t kMaxDrainPerTurn = 4096;  // keeps one busy partition from starving the loop
 constexpr uint64_t kSpillSegmentBytes = 4u << 20;
 
-disk::FsyncPolicy fsync_policy(const detail::Region& r) {
-    switch (static_cast<layout::FsyncPolicy>(r.params().fsync)) {
-        case layout::FsyncPolicy::never: return disk::FsyncPolicy::never;
-        case layout::FsyncPolicy::always: return disk::FsyncPolicy::always;
-        case layout::FsyncPolicy::batch: break;
-    }
-    return disk::FsyncPolicy::batch;
-}
 }  // namespace
 
 PartitionSpill::PartitionSpill(detail::Region& region, uint32_t partition, const detail::Participant& me,
@@ -119,7 +112,7 @@ bool PartitionSpill::restart(uint64_t now_mono) {
 
 bool PartitionSpill::open_writer() {
     disk::WriterOptions opts;
-    opts.fsync = fsync_policy(r_);
+    opts.fsync = fsync_policy_of(r_);
     opts.segment_bytes = kSpillSegmentBytes;
     opts.partition = p_;
     opts.queue_epoch = r_.epoch();

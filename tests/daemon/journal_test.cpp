@@ -19,6 +19,7 @@
 #include "support/record_checks.hpp"
 #include "support/shmqd_process.hpp"
 #include "support/no_shmqd.hpp"
+#include "support/snapshot.hpp"
 #include "support/temp_queue.hpp"
 
 namespace shmq {
@@ -35,10 +36,6 @@ QueueOptions journaled(uint32_t partitions, uint32_t capacity) {
     o.max_message = 64;
     o.journal = true;
     return o;
-}
-
-inspect::QueueSnapshot snapshot_of(const std::string& name) {
-    return inspect::snapshot(*detail::Region::open(name, detail::Access::read_only));
 }
 
 struct JournalRecord {
@@ -118,11 +115,11 @@ TEST_F(JournalTest, everyMessageOnceInOrderAcrossShmqdKills) {
     // The journal catches up with the ring (slots wait for it), then holds everything.
     for (int i = 0; i < 500; ++i) {
         uint64_t lag = 0;
-        for (const auto& p : snapshot_of(q.name).partitions) lag += p.journal_lag;
+        for (const auto& p : test::snapshot_of(q.name).partitions) lag += p.journal_lag;
         if (lag == 0) break;
         std::this_thread::sleep_for(10ms);
     }
-    const auto s = snapshot_of(q.name);
+    const auto s = test::snapshot_of(q.name);
     uint64_t journaled_total = 0;
     for (uint32_t p = 0; p < 2; ++p) {
         uint64_t corrupt = 0;
@@ -172,7 +169,7 @@ TEST_F(JournalTest, slotsWaitForTheJournal) {
         ASSERT_TRUE(m->ack().ok());
     }
     EXPECT_EQ(p.send("8", {.timeout = Millis(50)}).code(), Errc::timeout) << "the journal has not read them";
-    EXPECT_EQ(snapshot_of(q.name).partitions[0].journal_lag, 8u);
+    EXPECT_EQ(test::snapshot_of(q.name).partitions[0].journal_lag, 8u);
     alone.release();
     shmqd.start("--queue " + q.name);
     EXPECT_TRUE(p.send("8", {.timeout = Millis(5000)}).ok()) << "journaled, released";
@@ -203,7 +200,7 @@ TEST_F(JournalTest, retentionDeletesWholeOldSegments) {
     uint64_t bytes = 0;
     for (int i = 0; i < 300 && !trimmed; ++i) {  // retention runs once a second
         std::this_thread::sleep_for(10ms);
-        bytes = snapshot_of(q.name).partitions[0].journal_bytes;
+        bytes = test::snapshot_of(q.name).partitions[0].journal_bytes;
         trimmed = bytes != 0 && bytes <= (32 << 10) + 8192;
     }
     EXPECT_TRUE(trimmed) << bytes << " bytes kept";

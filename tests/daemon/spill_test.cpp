@@ -14,6 +14,7 @@
 #include "support/processes.hpp"
 #include "support/record_checks.hpp"
 #include "support/shmqd_process.hpp"
+#include "support/snapshot.hpp"
 #include "support/temp_queue.hpp"
 
 namespace shmq {
@@ -30,10 +31,6 @@ QueueOptions spill_options(uint32_t capacity, uint32_t partitions) {
     o.max_message = 64;
     o.on_full = OnFull::spill;
     return o;
-}
-
-inspect::QueueSnapshot snapshot_of(const std::string& name) {
-    return inspect::snapshot(*detail::Region::open(name, detail::Access::read_only));
 }
 
 class SpillTest : public testing::Test {
@@ -75,7 +72,7 @@ TEST_F(SpillTest, overflowGoesToDiskAndBackInOrder) {
     EXPECT_TRUE(exactly_once(rs, 2, per_producer));
     EXPECT_TRUE(per_key_order(rs, 2));
     EXPECT_TRUE(offsets_contiguous(rs, 2));
-    const auto s = snapshot_of(q.name);
+    const auto s = test::snapshot_of(q.name);
     EXPECT_GT(s.spilled, 0u) << "a 64-slot ring must have overflowed";
     EXPECT_EQ(s.spill_backlog, 0u);
     std::cout << "[ shmq ] spilled " << s.spilled << " of " << 2 * per_producer << " messages" << std::endl;
@@ -94,10 +91,10 @@ TEST_F(SpillTest, backlogOnDiskShowsInStatAndDrains) {
     uint64_t on_disk = 0;
     for (int i = 0; i < 400 && on_disk + 2 * 64 < 2 * per_producer; ++i) {
         on_disk = 0;
-        for (const auto& p : snapshot_of(q.name).partitions) on_disk += p.spill_disk_messages;
+        for (const auto& p : test::snapshot_of(q.name).partitions) on_disk += p.spill_disk_messages;
         std::this_thread::sleep_for(10ms);
     }
-    const auto before = snapshot_of(q.name);
+    const auto before = test::snapshot_of(q.name);
     EXPECT_EQ(before.spilled, 2 * per_producer - 2 * 64) << "all but the two rings' worth overflowed";
     EXPECT_EQ(on_disk, before.spilled) << "the whole backlog is on disk";
     EXPECT_GT(before.spill_disk_bytes, on_disk * 32) << "at least a record header per message";
@@ -110,7 +107,7 @@ TEST_F(SpillTest, backlogOnDiskShowsInStatAndDrains) {
     EXPECT_TRUE(per_key_order(rs, 2));
     bool idle = false;
     for (int i = 0; i < 200 && !idle; ++i) {  // shmqd stops spilling once all is refilled
-        const auto s = snapshot_of(q.name);
+        const auto s = test::snapshot_of(q.name);
         idle = s.spill_backlog == 0 && s.spill_disk_bytes == 0 && !s.partitions[0].spilling && !s.partitions[1].spilling;
         if (!idle) std::this_thread::sleep_for(10ms);
     }
@@ -139,7 +136,7 @@ TEST_F(SpillTest, killedShmqdLosesNothingAndKeepsOrder) {
     const auto rs = test::read_records({dir.file("c.rec")});
     EXPECT_TRUE(exactly_once(rs, 2, per_producer));
     EXPECT_TRUE(per_key_order(rs, 2));
-    std::cout << "[ shmq ] shmqd killed " << kills << " times; spilled " << snapshot_of(q.name).spilled << std::endl;
+    std::cout << "[ shmq ] shmqd killed " << kills << " times; spilled " << test::snapshot_of(q.name).spilled << std::endl;
 }
 
 // The data dir is "full" (RLIMIT_FSIZE makes writes fail with EFBIG): once
@@ -165,7 +162,7 @@ TEST_F(SpillTest, fullDiskAnswersOverloadedAndLosesNothing) {
     }
     ASSERT_EQ(st.code(), Errc::overloaded) << "after " << sent << " sends: " << st.message();
     EXPECT_GT(sent, 64u + 256u) << "the ring, staging and some disk took messages first";
-    const auto s = snapshot_of(q.name);
+    const auto s = test::snapshot_of(q.name);
     EXPECT_EQ(s.partitions[0].spill_status, "disk full");
     EXPECT_GE(s.partitions[0].spill_refused, 1u);
     EXPECT_TRUE(shmqd.wait_for_log("overloaded")) << shmqd.log_text();

@@ -7,6 +7,7 @@
 
 #include "inspect/inspect.hpp"
 #include "region.hpp"
+#include "support/snapshot.hpp"
 #include "support/temp_queue.hpp"
 
 namespace shmq {
@@ -19,10 +20,6 @@ QueueOptions dropping(uint32_t capacity, uint32_t partitions = 1) {
     o.max_message = 16;
     o.on_full = OnFull::drop_oldest;
     return o;
-}
-
-inspect::QueueSnapshot snap(const std::string& name) {
-    return inspect::snapshot(*detail::Region::open(name, detail::Access::read_only));
 }
 
 TEST(DropOldestTest, aFullPartitionOverwritesItsOldestAndGroupsSeeTheGap) {
@@ -38,7 +35,7 @@ TEST(DropOldestTest, aFullPartitionOverwritesItsOldestAndGroupsSeeTheGap) {
         ASSERT_TRUE(m->ack().ok());
     }
     EXPECT_FALSE(c.receive(Millis(10)));
-    const auto s = snap(q.name);
+    const auto s = test::snapshot_of(q.name);
     EXPECT_EQ(s.dropped, 6u);
     EXPECT_EQ(s.partitions[0].dropped, 6u);
     EXPECT_EQ(s.groups[0].total.skipped, 6u) << "the group's gap is counted as skipped";
@@ -49,7 +46,7 @@ TEST(DropOldestTest, withoutAnyGroupSendsNeverWait) {
     test::TempQueue q("drop", dropping(4));
     Producer p = q->producer();
     for (int i = 0; i < 100; ++i) ASSERT_TRUE(p.send("x", {.timeout = Millis(0)}).ok()) << i;
-    EXPECT_EQ(snap(q.name).dropped, 96u);
+    EXPECT_EQ(test::snapshot_of(q.name).dropped, 96u);
 }
 
 TEST(DropOldestTest, aLeaseOnADroppedMessageIsLostAndItsAckSaysSo) {
@@ -78,14 +75,14 @@ TEST(DropOldestTest, groupsAheadLoseNothingAndKeylessSendsUseFreePartitionsFirst
     Consumer fast = q->consumer("fast");
     Consumer lazy = q->consumer("lazy");
     for (int i = 0; i < 8; ++i) ASSERT_TRUE(p.send(std::to_string(i), {.timeout = Millis(0)}).ok());
-    EXPECT_EQ(snap(q.name).dropped, 0u) << "two partitions of 4 hold 8 keyless messages";
+    EXPECT_EQ(test::snapshot_of(q.name).dropped, 0u) << "two partitions of 4 hold 8 keyless messages";
     for (int i = 0; i < 8; ++i) {
         auto m = fast.receive(Millis(100));
         ASSERT_TRUE(m);
         ASSERT_TRUE(m->ack().ok());
     }
     for (int i = 8; i < 12; ++i) ASSERT_TRUE(p.send(std::to_string(i), {.timeout = Millis(0)}).ok());
-    const auto s = snap(q.name);
+    const auto s = test::snapshot_of(q.name);
     EXPECT_EQ(s.dropped, 4u);
     for (const auto& g : s.groups) {
         EXPECT_EQ(g.total.skipped, g.name == "lazy" ? 4u : 0u) << g.name << ": only the lazy group missed them";

@@ -10,6 +10,7 @@
 #include "ring/reclaim.hpp"
 #include "ring/spill_protocol.hpp"
 #include "support/no_shmqd.hpp"
+#include "support/snapshot.hpp"
 #include "support/temp_queue.hpp"
 
 namespace shmq {
@@ -24,9 +25,7 @@ QueueOptions tiny_spill_queue() {
     return o;
 }
 
-inspect::PartitionStats partition0(const std::string& name) {
-    return inspect::snapshot(*detail::Region::open(name, detail::Access::read_only)).partitions.at(0);
-}
+inspect::PartitionStats partition0(const std::string& name) { return test::snapshot_of(name).partitions.at(0); }
 
 TEST(SpillStagingTest, overflowIsStagedInOrderAndLaterSendsFollowIt) {
     test::TempQueue q("staging", tiny_spill_queue());
