@@ -80,6 +80,16 @@ bool PartitionSpill::restart(uint64_t now_mono) {
     opts.partition = p_;
     opts.queue_epoch = r_.epoch();
     opts.log = [this](const std::string& line) { log(Level::warn, label_ + ": " + line); };
+    // Past spill_head, what is on disk was in flight when the last writer
+    // stopped and may have landed out of order (a later batch without an
+    // earlier one): cut it; staging still holds those sequences.
+    const uint64_t head = pc.spill_head.load(std::memory_order_acquire);
+    if (!disk::truncate_from(dir_.get(), head, opts.log, error)) {
+        log(Level::error, label_ + ": " + error + "; retrying in 1 s");
+        pc.spill_status.store(static_cast<uint32_t>(layout::SpillStatus::disk_error), std::memory_order_relaxed);
+        retry_at_ns_ = now_mono + kRetryAfterErrorNs;
+        return false;
+    }
     disk_messages_ = disk_bytes_ = 0;
     const disk::RecoveryReport report = disk::recover_partition(dir_.get(), opts, [&](const disk::RecordView& rec) {
         if (rec.offset >= refilled && rec.offset < tail_seq) {
@@ -90,9 +100,9 @@ bool PartitionSpill::restart(uint64_t now_mono) {
     if (report.corrupt > 0)
         log(Level::error, label_ + ": " + std::to_string(report.corrupt) +
                               " corrupt records skipped on recovery; those messages are lost");
-    // Below spill_head everything is on disk or in the ring; sequences on
-    // disk are never appended twice; below refilled everything is in the ring.
-    drained_ = std::max({pc.spill_head.load(std::memory_order_acquire), report.next_offset, refilled});
+    // Below spill_head everything is on disk or in the ring, below refilled
+    // in the ring; the rest is in staging.
+    drained_ = std::max(head, refilled);
     disk::LogFn debug;
     if (enabled(Level::debug)) debug = [](const std::string& line) { log(Level::debug, line); };
     reader_ = std::make_unique<SpillReader>(dir_.get(), label_, opts.log, debug);
@@ -102,7 +112,7 @@ bool PartitionSpill::restart(uint64_t now_mono) {
                              std::to_string(refilled));
     if (enabled(Level::debug))
         log(Level::debug, label_ + ": restart: refilled " + std::to_string(refilled) + ", spill_head " +
-                              std::to_string(pc.spill_head.load(std::memory_order_relaxed)) + ", on disk below " +
+                              std::to_string(head) + ", on disk below " +
                               std::to_string(report.next_offset) + " (" + std::to_string(report.records) +
                               " records), staged below " + std::to_string(tail_seq) + "; draining from " +
                               std::to_string(drained_));
