@@ -25,6 +25,12 @@ namespace shmq::daemon {
 
 namespace {
 
+std::string hex64(uint64_t v) {
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(v));
+    return text;
+}
+
 int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
 std::string describe(const detail::ReapReport& r, const std::string& group) {
@@ -48,10 +54,8 @@ WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue
                                             "leaving it to that one");
     me_ = detail::attach_participant(*region_, layout::Role::admin, layout::kNoGroup, 0);
     if (region_->spill_capacity() != 0) {
-        char epoch[17];
-        std::snprintf(epoch, sizeof epoch, "%016llx", static_cast<unsigned long long>(region_->epoch()));
         spill_root_ = data_dir + "/spill";
-        spill_dir_ = name + "." + epoch;
+        spill_dir_ = name + "." + hex64(region_->epoch());
         for (uint32_t p = 0; p < region_->partitions(); ++p)
             spills_.push_back(std::make_unique<PartitionSpill>(*region_, p, me_, spill_root_, spill_dir_));
     }
@@ -59,14 +63,6 @@ WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue
     log(Level::info, "watching queue " + name + (spills_.empty() ? "" : " (spilling to " + spill_root_ + "/" + spill_dir_ + ")") +
                          (journals_.empty() ? "" : " (journal in " + data_dir + "/journal/" + name + ")"));
 }
-
-namespace {
-std::string hex64(uint64_t v) {
-    char text[17];
-    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(v));
-    return text;
-}
-}  // namespace
 
 // DATA/journal/<queue>/: `queue` (what the region was created with, its
 // epoch), `cursors` (each group's floors), p<N>/ segments. A journal of

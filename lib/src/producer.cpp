@@ -138,10 +138,9 @@ Status ProducerCore::claim_spilling(uint32_t p, Millis timeout, uint64_t& offset
             }
         }
         uint64_t seq = 0;
-        switch (ring::try_claim_spill(r, p, me.id(), me.token(), /*activate=*/true, seq)) {
+        switch (ring::try_claim_spill(r, p, me.id(), me.token(), seq)) {
             case ring::SpillClaim::claimed: offset = seq; staged = true; return Errc::ok;
             case ring::SpillClaim::corrupt: return Errc::region_corrupt;
-            case ring::SpillClaim::inactive: continue;  // not returned with activate; kept for completeness
             case ring::SpillClaim::busy:
                 if ((round & 63) == 63) detail::break_lock_if_dead(r, pc.spill_lock);
                 sys::cpu_relax();

@@ -55,13 +55,10 @@ ReapReport reap_participant(Region& r, uint32_t index, uint32_t mover_id) noexce
     }
     report.claims_aborted += abort_claims(ring::dlq_ring(r), r.dlq().head.load(std::memory_order_acquire), id);
     for (uint32_t p = 0; r.spill_capacity() != 0 && p < r.partitions(); ++p) {
-        // Staged claims below spill_tail (ring/spill_protocol.hpp (1)); shmqd skips aborted ones.
+        // Staged claims (ring/spill_protocol.hpp (1)); shmqd skips aborted ones, and a
+        // producer finding an aborted slot at spill_tail moves past it.
         auto& pc = r.partition(p);
-        const ring::RingRef staging = ring::spill_ring(r, p);
-        const uint64_t end = layout::spill_seq(pc.spill_tail.load(std::memory_order_acquire));
-        const uint64_t from = pc.spill_head.load(std::memory_order_acquire);
-        for (uint64_t seq = from; seq < end && seq - from < staging.capacity; ++seq)
-            if (ring::abort_dead_claim(staging, seq, id)) ++report.claims_aborted;
+        report.claims_aborted += abort_claims(ring::spill_ring(r, p), pc.spill_head.load(std::memory_order_acquire), id);
         uint64_t holder = token;
         pc.spill_lock.compare_exchange_strong(holder, 0, std::memory_order_acq_rel);
     }

@@ -71,6 +71,13 @@ inline void help_forward(std::atomic<uint64_t>& cursor, uint64_t from) noexcept 
     cursor.compare_exchange_strong(from, from + 1, std::memory_order_release, std::memory_order_relaxed);
 }
 
+// Pushes a cursor forward to `to` unless someone already moved it further.
+inline void push_forward(std::atomic<uint64_t>& cursor, uint64_t to) noexcept {
+    uint64_t cur = cursor.load(std::memory_order_relaxed);
+    while (cur < to && !cursor.compare_exchange_weak(cur, to, std::memory_order_seq_cst, std::memory_order_relaxed)) {
+    }
+}
+
 // A fresh region's slot i: "free for lap -1" in both words.
 constexpr uint64_t initial_state(uint64_t slot_index, uint64_t capacity) noexcept {
     return slot_state(slot_index - capacity, SlotKind::free);

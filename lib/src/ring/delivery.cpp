@@ -14,13 +14,6 @@ namespace {
 using detail::Region;
 using layout::DeadLetterReason;
 
-// Pushes a cursor forward to `to` unless someone already moved it further.
-void push_forward(std::atomic<uint64_t>& cursor, uint64_t to) noexcept {
-    uint64_t cur = cursor.load(std::memory_order_relaxed);
-    while (cur < to && !cursor.compare_exchange_weak(cur, to, std::memory_order_seq_cst, std::memory_order_relaxed)) {
-    }
-}
-
 void decrement_saturating(std::atomic<uint32_t>& counter) noexcept {
     uint32_t cur = counter.load(std::memory_order_relaxed);
     while (cur > 0 && !counter.compare_exchange_weak(cur, cur - 1, std::memory_order_relaxed)) {

@@ -11,12 +11,6 @@ namespace shmq::ring {
 
 namespace {
 
-void push_forward(std::atomic<uint64_t>& cursor, uint64_t to) noexcept {
-    uint64_t cur = cursor.load(std::memory_order_relaxed);
-    while (cur < to && !cursor.compare_exchange_weak(cur, to, std::memory_order_seq_cst, std::memory_order_relaxed)) {
-    }
-}
-
 // (2) for one group: every entry in [floor, target) -> acked(o). Returns how many it passed over.
 uint64_t pass_over(detail::Region& r, uint32_t g, uint32_t p, uint64_t target) noexcept {
     auto& gp = r.group_partition(g, p);

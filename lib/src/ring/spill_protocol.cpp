@@ -5,7 +5,7 @@
 
 namespace shmq::ring {
 
-SpillClaim try_claim_spill(const detail::Region& r, uint32_t p, uint32_t owner_id, uint64_t token, bool activate,
+SpillClaim try_claim_spill(const detail::Region& r, uint32_t p, uint32_t owner_id, uint64_t token,
                            uint64_t& seq_out) noexcept {
     auto& pc = r.partition(p);
     const RingRef staging = spill_ring(r, p);
@@ -14,10 +14,6 @@ SpillClaim try_claim_spill(const detail::Region& r, uint32_t p, uint32_t owner_i
     // Bounded: each pass skips one slot a dead holder left aborted at the tail.
     for (int pass = 0; pass < 2; ++pass) {
         const uint64_t tail = pc.spill_tail.load(std::memory_order_relaxed);  // written only under the lock
-        if (!layout::spill_active(tail) && !activate) {
-            result = SpillClaim::inactive;
-            break;
-        }
         const uint64_t s = layout::spill_seq(tail);
         if (s >= pc.spill_head.load(std::memory_order_acquire) + staging.capacity) {
             result = SpillClaim::full;

@@ -12,9 +12,10 @@
 //      spill_tail; room is s < spill_head (acquire) + spill_capacity, so
 //      shmqd has finished lap s - capacity of the slot. Stores the claim word
 //      claimed(s, P), then spill_tail = active | s + 1 (release), unlocks
-//      (release). A holder that dies inside leaves either tail at s (the
-//      next holder overwrites the claim word and reuses s) or tail at s + 1
-//      with claimed(s, P) (the reaper aborts the slot).
+//      (release). A holder that dies inside leaves claimed(s, P) with tail
+//      at s or s + 1; the reaper aborts the slot (a next holder that still
+//      finds the slot open at tail s overwrites the claim word and reuses s;
+//      one that finds it aborted moves the tail past it).
 //  (2) fill and commit (producer, no lock): header, payload and key, then the
 //      seq_cst state CAS lap s - capacity -> committed(s) (release publishes
 //      the bytes to shmqd, which acquire-loads the state).
@@ -43,15 +44,14 @@ namespace shmq::ring {
 
 enum class SpillClaim {
     claimed,
-    inactive,  // not spilling and not asked to start: use the ring
     full,      // staging has no room: shmqd has not drained it (yet)
     busy,      // spill_lock is held by another process: retry
     corrupt,
 };
 
 // (1) Claims the next spill sequence of partition p for participant
-// `owner_id` holding `token`. With `activate`, starts spilling if it was not.
-SpillClaim try_claim_spill(const detail::Region& r, uint32_t p, uint32_t owner_id, uint64_t token, bool activate,
+// `owner_id` holding `token`, and starts spilling if it was not.
+SpillClaim try_claim_spill(const detail::Region& r, uint32_t p, uint32_t owner_id, uint64_t token,
                            uint64_t& seq_out) noexcept;
 
 // (4) shmqd: clears the active bit if everything staged has been refilled.
