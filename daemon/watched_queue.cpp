@@ -1,5 +1,6 @@
 #include "watched_queue.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <fcntl.h>
@@ -59,6 +60,7 @@ WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue
         for (uint32_t p = 0; p < region_->partitions(); ++p)
             spills_.push_back(std::make_unique<PartitionSpill>(*region_, p, me_, spill_root_, spill_dir_));
     }
+    journal_root_ = data_dir + "/journal";
     if (region_->params().journal != 0) open_journal(data_dir, journal_segment_bytes);
     log(Level::info, "watching queue " + name + (spills_.empty() ? "" : " (spilling to " + spill_root_ + "/" + spill_dir_ + ")") +
                          (journals_.empty() ? "" : " (journal in " + data_dir + "/journal/" + name + ")"));
@@ -112,8 +114,13 @@ void WatchedQueue::save_cursors(uint64_t now_mono) {
         if (layout::group_status(st) != layout::kGroupActive) continue;
         text += "group " + detail::group_name(*region_, g) +
                 (static_cast<GroupKind>(layout::group_kind(st)) == GroupKind::exclusive ? " exclusive" : " shared");
-        for (uint32_t p = 0; p < region_->partitions(); ++p)
-            text += " " + std::to_string(region_->group_partition(g, p).floor.load(std::memory_order_acquire));
+        const auto replay = replays_.find(g);
+        for (uint32_t p = 0; p < region_->partitions(); ++p) {
+            // A replaying group stands where its replay does, below the ring.
+            std::optional<uint64_t> at;
+            if (replay != replays_.end()) at = replay->second->position(p);
+            text += " " + std::to_string(at ? *at : region_->group_partition(g, p).floor.load(std::memory_order_acquire));
+        }
         text += "\n";
     }
     if (text == saved_cursors_) return;
@@ -123,6 +130,8 @@ void WatchedQueue::save_cursors(uint64_t now_mono) {
 }
 
 WatchedQueue::~WatchedQueue() {
+    if (has_reached_end_of_life())
+        for (auto& [g, replay] : replays_) replay->abandon();
     spills_.clear();  // waits for their writes in flight
     journals_.clear();
     next_cursor_save_ns_ = 0;
@@ -153,8 +162,37 @@ void WatchedQueue::remove_spill_dir() {
     ::close(root);
 }
 
+// `shmq replay` requests, and the replays they started (replay/group_replay.hpp).
+int WatchedQueue::serve_replays(uint64_t now_mono) {
+    int work = 0;
+    detail::Region& r = *region_;
+    for (uint32_t g = 0; g < r.max_groups(); ++g) {
+        if (layout::group_status(r.group(g).state.load(std::memory_order_acquire)) != layout::kGroupActive) continue;
+        const auto state = static_cast<layout::ReplayState>(r.group(g).replay_state.load(std::memory_order_acquire));
+        if (state == layout::ReplayState::none || replays_.count(g) != 0) continue;
+        std::unique_ptr<GroupReplay> replay = state == layout::ReplayState::running
+                                                  ? GroupReplay::resume(r, g, journal_root_)
+                                                  : GroupReplay::prepare(r, g, me_, journal_root_);
+        ++work;
+        if (replay) replays_[g] = std::move(replay);
+    }
+    for (auto it = replays_.begin(); it != replays_.end();) {
+        work += it->second->tick(now_mono);
+        it = it->second->done() ? replays_.erase(it) : std::next(it);
+    }
+    // The journal keeps what a replay has still to deliver.
+    for (uint32_t p = 0; p < journals_.size(); ++p) {
+        uint64_t keep = UINT64_MAX;
+        for (const auto& [g, replay] : replays_)
+            if (auto at = replay->position(p)) keep = std::min(keep, *at);
+        journals_[p]->keep_from(keep);
+    }
+    return work;
+}
+
 int WatchedQueue::on_disk_event(uint64_t now_mono) {
     int work = 0;
+    for (auto& [g, replay] : replays_) work += replay->feed();
     for (auto& s : spills_) work += s->run(now_mono);
     for (auto& j : journals_) work += j->run(now_mono);
     save_cursors(now_mono);
@@ -166,6 +204,8 @@ bool WatchedQueue::disk_busy() const {
         if (s->active()) return true;
     for (const auto& j : journals_)
         if (j->behind()) return true;
+    for (const auto& [g, replay] : replays_)
+        if (replay->feeding()) return true;
     return false;
 }
 
@@ -317,7 +357,7 @@ int WatchedQueue::expire_and_dead_letter(uint64_t now_mono) {
 
 int WatchedQueue::on_time_event(uint64_t now_mono) {
     ++tick_;
-    return sync_participants() + expire_and_dead_letter(now_mono);
+    return sync_participants() + expire_and_dead_letter(now_mono) + serve_replays(now_mono);
 }
 
 }  // namespace shmq::daemon

@@ -17,6 +17,7 @@
 #include "participants.hpp"
 #include "region.hpp"
 #include "journal/partition_journal.hpp"
+#include "replay/group_replay.hpp"
 #include "spill/partition_spill.hpp"
 
 namespace shmq::daemon {
@@ -59,6 +60,7 @@ private:
     void remove_spill_dir();
     void open_journal(const std::string& data_dir, uint64_t segment_bytes);
     void save_cursors(uint64_t now_mono);
+    int serve_replays(uint64_t now_mono);
 
     std::shared_ptr<detail::Region> region_;
     detail::Participant me_{};
@@ -70,6 +72,8 @@ private:
     std::vector<std::unique_ptr<PartitionSpill>> spills_;  // by partition; empty unless on_full=spill
     std::vector<std::unique_ptr<PartitionJournal>> journals_;  // by partition; empty unless journaled
     disk::DirFd journal_dir_;       // DATA/journal/<queue>
+    std::string journal_root_;      // DATA/journal
+    std::map<uint32_t, std::unique_ptr<GroupReplay>> replays_;  // by group index: `shmq replay`s in progress
     std::string saved_cursors_;     // last text written to DATA/journal/<queue>/cursors
     uint64_t next_cursor_save_ns_ = 0;
     uint64_t tick_ = 0;

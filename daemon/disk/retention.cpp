@@ -8,7 +8,7 @@
 namespace shmq::disk {
 
 RetentionResult apply_retention(int dir_fd, uint64_t retain_bytes, uint64_t retain_ms, int64_t now_unix_ns,
-                                const LogFn& log) {
+                                const LogFn& log, uint64_t keep_from) {
     RetentionResult r;
     const std::vector<SegmentFile> files = list_segments(dir_fd, log);
     for (const SegmentFile& f : files) r.bytes_kept += f.bytes;
@@ -19,6 +19,7 @@ RetentionResult apply_retention(int dir_fd, uint64_t retain_bytes, uint64_t reta
         const bool too_big = retain_bytes != 0 && r.bytes_kept > retain_bytes;
         const bool too_old = retain_ms != 0 && f.mtime_unix_ns < now_unix_ns - max_age_ns;
         if (!too_big && !too_old) break;
+        if (files[i + 1].first_offset > keep_from) break;  // f may hold keep_from
         if (::unlinkat(dir_fd, f.name.c_str(), 0) != 0) {
             if (log) log(f.name + ": retention cannot remove it: " + std::strerror(errno));
             break;

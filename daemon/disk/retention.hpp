@@ -19,7 +19,9 @@ struct RetentionResult {
 // `retain_bytes` (0: no size limit) or the segment was last written more than
 // `retain_ms` before `now_unix_ns` (0: no age limit). Stops at the first
 // segment it keeps, so what remains is a contiguous run of offsets.
+// Never removes a segment holding an offset >= `keep_from` (a replay still
+// reading it).
 RetentionResult apply_retention(int dir_fd, uint64_t retain_bytes, uint64_t retain_ms, int64_t now_unix_ns,
-                                const LogFn& log);
+                                const LogFn& log, uint64_t keep_from = UINT64_MAX);
 
 }  // namespace shmq::disk

@@ -79,7 +79,8 @@ void PartitionJournal::retain(uint64_t now_mono) {
     const auto& params = r_.params();
     const auto res = disk::apply_retention(dir_.get(), params.retain_bytes, params.retain_ms,
                                            static_cast<int64_t>(sys::unix_ns()),
-                                           [this](const std::string& line) { log(Level::warn, label_ + ": " + line); });
+                                           [this](const std::string& line) { log(Level::warn, label_ + ": " + line); },
+                                           keep_from_);
     if (res.segments_removed > 0 && enabled(Level::debug))
         log(Level::debug, label_ + ": retention removed " + std::to_string(res.segments_removed) + " segment(s)");
     r_.partition(p_).journal_bytes.store(res.bytes_kept, std::memory_order_relaxed);

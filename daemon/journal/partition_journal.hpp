@@ -39,6 +39,8 @@ public:
     // journal_floor, apply retention once a second. Returns the work done.
     int run(uint64_t now_mono);
     bool behind() const;  // published messages not yet journaled
+    // Retention keeps every segment holding an offset >= this (replays read them).
+    void keep_from(uint64_t offset) { keep_from_ = offset; }
 
 private:
     bool restart(uint64_t now_mono);
@@ -56,6 +58,7 @@ private:
     uint64_t next_retention_ns_ = 0;
     uint64_t retry_at_ns_ = 0;
     bool broken_ = false;
+    uint64_t keep_from_ = UINT64_MAX;
 };
 
 }  // namespace shmq::daemon

@@ -6,6 +6,7 @@
 #include "consumer_core.hpp"
 #include "names.hpp"
 #include "repair/reaper.hpp"
+#include "replay/replay_request.hpp"
 #include "ring/ack_latency.hpp"
 #include "ring/slot_state.hpp"
 #include "sys/clock.hpp"
@@ -36,8 +37,11 @@ ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_nam
         detach_participant(*region, me);
         throw;
     }
-    region->participant(me.index).group.store(static_cast<uint16_t>(group.index), std::memory_order_release);
+    // seq_cst, then replay_state seq_cst: the handshake with request_replay (layout.hpp).
+    region->participant(me.index).group.store(static_cast<uint16_t>(group.index), std::memory_order_seq_cst);
+    (void)region->group(group.index).replay_state.load(std::memory_order_seq_cst);
     membership_changed(*region, group.index);
+    replay_object = replay_object_name(region->name(), group_name);
     const uint64_t lease_ns = uint64_t{region->params().lease_ms} * 1'000'000;
     // drop_oldest: producers may pass over entries too (ring/drop_oldest.hpp),
     // so even an exclusive owner must CAS its entries, never store them.
@@ -52,6 +56,7 @@ ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_nam
 }
 
 ConsumerCore::~ConsumerCore() {
+    if (replay != nullptr) replay->release();
     Region& r = *region;
     for (uint32_t p : partitions) {
         if (group.kind != GroupKind::exclusive) break;
@@ -118,8 +123,44 @@ void ConsumerCore::rebalance(uint64_t now) noexcept {
     next_membership_ns = now + (wanted.empty() ? kMembershipCheckNs : kHandoffRetryNs);
 }
 
+bool ConsumerCore::replay_holds(uint32_t p) const noexcept {
+    if (replay == nullptr) return false;
+    const ring::PartitionView& v = replay->views[p];
+    return v.cursors->floor.load(std::memory_order_acquire) < v.control->replay_end.load(std::memory_order_relaxed);
+}
+
+bool ConsumerCore::replay_ready() noexcept {
+    const auto state =
+        static_cast<layout::ReplayState>(region->group(group.index).replay_state.load(std::memory_order_acquire));
+    if (state == layout::ReplayState::none) {
+        if (replay != nullptr) {
+            // shmqd saw every partition acked to its end: done with it.
+            bool holds = false;
+            for (uint32_t p = 0; p < region->partitions(); ++p) holds |= replay_holds(p);
+            if (!holds) std::exchange(replay, nullptr)->release();
+        }
+        return true;
+    }
+    if (state != layout::ReplayState::running) return false;  // being prepared: deliver nothing yet
+    if (replay != nullptr) return true;
+    const uint64_t now = sys::coarse_monotonic_ns();
+    if (now < next_replay_open_ns) return false;
+    next_replay_open_ns = now + 10'000'000;
+    try {
+        auto rr = Region::open(region->name(), Access::read_write, false, replay_object);
+        if (rr->partitions() != region->partitions()) return false;
+        ConsumerOptions o = options;
+        o.start = StartAt::oldest;
+        replay = new ConsumerCore(std::move(rr), group_name(*region, group.index), o);
+    } catch (...) {
+        return false;  // not there yet (or gone: the state will say so)
+    }
+    return true;
+}
+
 void ConsumerCore::maintenance(uint64_t now) noexcept {
     calls_since_maintenance = 0;
+    if (replay != nullptr) replay->maintenance(now);
     if (group.kind == GroupKind::exclusive) rebalance(now);
     for (uint32_t p : partitions) ring::advance_floor(views[p]);  // acks that did not publish it
     if (now < next_scan_ns) return;
@@ -146,6 +187,12 @@ bool ConsumerCore::try_once(Message& out) noexcept {
         rebalance(sys::coarse_monotonic_ns());
     const uint32_t n = static_cast<uint32_t>(partitions.size());
     if (n == 0) return false;
+    if ((replay != nullptr || r.group(group.index).replay_state.load(std::memory_order_relaxed) != 0)) {
+        if (!replay_ready()) return false;
+        if (replay != nullptr && replay->refs.load(std::memory_order_relaxed) <= options.max_in_flight &&
+            replay->try_once(out))
+            return true;
+    }
     ring::Delivered d{};
     if (round_robin >= n) round_robin = 0;
     // Redeliveries first: in an exclusive group they are the oldest offsets.
@@ -153,6 +200,7 @@ bool ConsumerCore::try_once(Message& out) noexcept {
     for (uint32_t k = 0, i = round_robin; k < n; ++k, i = i + 1 == n ? 0 : i + 1) {
         const uint32_t p = partitions[i];
         if (!force_retry_scan && views[p].cursors->retry_pending.load(std::memory_order_relaxed) == 0) continue;
+        if (replay_holds(p)) continue;
         if (now == 0) now = sys::coarse_monotonic_ns();
         if (ring::deliver_retry(ctx, p, now, force_retry_scan, d)) {
             fill(out, p, d);
@@ -162,6 +210,7 @@ bool ConsumerCore::try_once(Message& out) noexcept {
     force_retry_scan = false;
     for (uint32_t k = 0, i = round_robin; k < n; ++k, i = i + 1 == n ? 0 : i + 1) {
         const uint32_t p = partitions[i];
+        if (replay_holds(p)) continue;
         if (ring::deliver_fresh(ctx, views[p], d)) {
             round_robin = i + 1;  // fairness across partitions
             fill(out, p, d);

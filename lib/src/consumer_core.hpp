@@ -38,6 +38,13 @@ struct ConsumerCore {
     uint64_t scan_interval_ns = 0;
     uint32_t max_message = 0;
     uint64_t delivered_since_scan = 0;  // flushed to the participant entry's operations at each scan
+    std::string replay_object;  // the group's replay region (replay/replay_request.hpp)
+
+    // Replay (layout.hpp, GroupEntry): while the group replays, a consumer of
+    // the same group in its replay region, delivered from first; partition
+    // p of this ring waits until the replay group has acked p to replay_end.
+    ConsumerCore* replay = nullptr;  // holds one reference
+    uint64_t next_replay_open_ns = 0;
 
     ConsumerCore(std::shared_ptr<Region> r, std::string_view group_name, const ConsumerOptions& o);
     ~ConsumerCore();
@@ -54,6 +61,9 @@ struct ConsumerCore {
     Status settle_ack(Message& m) noexcept;
     Status settle_nack(Message& m, Millis delay) noexcept;
     void release(uint32_t n = 1) noexcept;  // drops n references; the last one deletes the core
+    // false: deliver nothing now (a replay is being prepared or its region is not open yet).
+    bool replay_ready() noexcept;
+    bool replay_holds(uint32_t p) const noexcept;  // p's ring waits for its replay
     std::size_t receive_batch(std::span<Message> out, Millis timeout, Status* error) noexcept;
 };
 

@@ -18,16 +18,6 @@ namespace {
 
 constexpr std::size_t kNameWords = layout::kNameMax / 8;
 
-void store_name(layout::GroupEntry& e, std::string_view name) {
-    char buf[layout::kNameMax] = {};
-    std::memcpy(buf, name.data(), std::min(name.size(), sizeof buf));
-    for (std::size_t i = 0; i < kNameWords; ++i) {
-        uint64_t w;
-        std::memcpy(&w, buf + i * 8, 8);
-        e.name_words[i].store(w, std::memory_order_relaxed);
-    }
-}
-
 std::string load_name(const layout::GroupEntry& e) {
     char buf[layout::kNameMax + 1] = {};
     for (std::size_t i = 0; i < kNameWords; ++i) {
@@ -43,12 +33,33 @@ void init_partition(Region& r, uint32_t g, uint32_t p, StartAt start, uint64_t t
     lock_blocking(r, pc.reclaim_lock, token, "a partition's reclaim lock");
     const uint64_t head = pc.head.load(std::memory_order_acquire);
     const uint64_t tail = pc.tail.load(std::memory_order_acquire);
-    const uint64_t begin = start == StartAt::latest ? std::max(head, tail) : head;
+    init_group_partition(r, g, p, start == StartAt::latest ? std::max(head, tail) : head);
+    owner_unlock(pc.reclaim_lock, token);
+}
+
+// Entries of [begin, begin + capacity) deliverable: acked for the lap before.
+void reset_entries(Region& r, uint32_t g, uint32_t p, uint64_t begin) noexcept {
     for (uint64_t o = begin; o < begin + r.capacity(); ++o) {
         auto& e = r.lease(g, p, o);
         e.word.store(ring::lease_word(ring::LeaseKind::acked, o - r.capacity()), std::memory_order_relaxed);
         e.deadline_ns.store(0, std::memory_order_relaxed);
     }
+}
+
+}  // namespace
+
+void store_group_name(layout::GroupEntry& e, std::string_view name) noexcept {
+    char buf[layout::kNameMax] = {};
+    std::memcpy(buf, name.data(), std::min(name.size(), sizeof buf));
+    for (std::size_t i = 0; i < kNameWords; ++i) {
+        uint64_t w;
+        std::memcpy(&w, buf + i * 8, 8);
+        e.name_words[i].store(w, std::memory_order_relaxed);
+    }
+}
+
+void init_group_partition(Region& r, uint32_t g, uint32_t p, uint64_t begin) noexcept {
+    reset_entries(r, g, p, begin);
     auto& gp = r.group_partition(g, p);
     for (auto* c : {&gp.delivered, &gp.nacked, &gp.redelivered, &gp.expired, &gp.skipped, &gp.dead_lettered,
                     &gp.dlq_blocked})
@@ -59,10 +70,27 @@ void init_partition(Region& r, uint32_t g, uint32_t p, StartAt start, uint64_t t
     gp.next.store(begin, std::memory_order_relaxed);
     // seq_cst: the floor is in place before we let reclaimers run again.
     gp.floor.store(begin, std::memory_order_seq_cst);
-    owner_unlock(pc.reclaim_lock, token);
 }
 
-}  // namespace
+uint64_t rewind_group_partition(Region& r, uint32_t g, uint32_t p, uint64_t target, uint64_t token) {
+    auto& pc = r.partition(p);
+    lock_blocking(r, pc.reclaim_lock, token, "a partition's reclaim lock");
+    // Under the lock head cannot pass the floor we store: offsets from
+    // `begin` on stay in the ring. Old leases are overwritten: a late ack or
+    // revoke of one fails its CAS (the word changed).
+    auto& gp = r.group_partition(g, p);
+    const uint64_t head = pc.head.load(std::memory_order_acquire);
+    const uint64_t floor = gp.floor.load(std::memory_order_acquire);
+    const uint64_t begin = std::min(std::max(target, head), floor);
+    reset_entries(r, g, p, begin);
+    // acked is derived as floor - start - ...: move start back with the floor.
+    gp.start.fetch_sub(floor - begin, std::memory_order_relaxed);
+    gp.retry_pending.store(0, std::memory_order_relaxed);
+    gp.next.store(begin, std::memory_order_seq_cst);
+    gp.floor.store(begin, std::memory_order_seq_cst);
+    owner_unlock(pc.reclaim_lock, token);
+    return begin;
+}
 
 void lock_blocking(const Region& r, std::atomic<uint64_t>& lock, uint64_t token, const char* what, int timeout_ms) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -123,8 +151,11 @@ GroupRef join_group(Region& r, std::string_view name, GroupKind kind, StartAt st
                                                 " groups; delete one with `shmq groups delete " + r.name() +
                                                 " GROUP` or recreate the queue with a larger --max-groups");
         auto& entry = r.group(g);
-        store_name(entry, name);
+        store_group_name(entry, name);
         entry.created_unix_ns.store(sys::unix_ns(), std::memory_order_relaxed);
+        entry.replay_state.store(0, std::memory_order_relaxed);
+        entry.replay_result.store(0, std::memory_order_relaxed);
+        entry.replay_messages.store(0, std::memory_order_relaxed);
         for (auto& b : entry.ack_latency.buckets) b.store(0, std::memory_order_relaxed);
         entry.ack_latency.count.store(0, std::memory_order_relaxed);
         entry.ack_latency.sum_ns.store(0, std::memory_order_relaxed);

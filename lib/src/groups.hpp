@@ -37,6 +37,18 @@ std::string group_name(const Region& r, uint32_t g);
 // it does not exist or live consumers are attached to it.
 void delete_group(Region& r, std::string_view name, const Participant& me);
 
+// Step (2) of the join protocol for (g, p) without its lock: entries of
+// [begin, begin + capacity) deliverable, next = floor = start = begin,
+// counters zero. For a region not yet published, or under the reclaim lock.
+void init_group_partition(Region& r, uint32_t g, uint32_t p, uint64_t begin) noexcept;
+void store_group_name(layout::GroupEntry& e, std::string_view name) noexcept;
+
+// Moves group g's position in partition p back to `target` (clamped to the
+// partition's head, never forward), under the reclaim lock: every offset
+// from there on becomes deliverable again. For a group with no consumer
+// delivering (replay). Returns the new position.
+uint64_t rewind_group_partition(Region& r, uint32_t g, uint32_t p, uint64_t target, uint64_t token);
+
 // Indices of live (active) consumer entries attached to group g, ascending.
 std::vector<uint32_t> group_members(const Region& r, uint32_t g);
 // A group's membership changed: bump its generation and wake its consumers.

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "layout/layout_math.hpp"
+#include "groups.hpp"
 #include "names.hpp"
 #include "ring/reclaim.hpp"
 #include "ring/slot_state.hpp"
@@ -89,11 +90,11 @@ void Region::adopt(bip::shared_memory_object shm, Access access) {
     access_ = access;
     lock_fd_ = shm_.get_mapping_handle().handle;
     // O_RDWR where we may: the reaper takes write locks through this descriptor.
-    probe_fd_ = ::open(region_path(name_).c_str(), (access == Access::read_write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+    probe_fd_ = ::open((std::string(kShmDir) + "/" + object_).c_str(), (access == Access::read_write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
     ::fcntl(lock_fd_, F_SETFD, FD_CLOEXEC);
 }
 
-std::shared_ptr<Region> Region::create(std::string_view name, const QueueOptions& options) {
+std::shared_ptr<Region> Region::create(std::string_view name, const QueueOptions& options, const CreateSpec& spec) {
     if (auto err = check_name(name, "queue")) fail(Errc::invalid_argument, *err);
     layout::QueueParams params = params_from(options);
     if (options.max_groups > 0xffff || options.max_participants > 0xffff)
@@ -103,7 +104,8 @@ std::shared_ptr<Region> Region::create(std::string_view name, const QueueOptions
 
     std::shared_ptr<Region> r(new Region());
     r->name_ = std::string(name);
-    const std::string object = region_object_name(name);
+    const std::string object = spec.object.empty() ? region_object_name(name) : spec.object;
+    r->object_ = object;
     bip::shared_memory_object shm;
     try {
         shm = bip::shared_memory_object(bip::create_only, object.c_str(), bip::read_write,
@@ -112,7 +114,7 @@ std::shared_ptr<Region> Region::create(std::string_view name, const QueueOptions
         if (e.get_error_code() == bip::already_exists_error)
             fail(Errc::invalid_argument,
                  "queue '" + r->name_ + "' already exists; delete it first with `shmq delete " + r->name_ + "`");
-        fail(Errc::invalid_argument, "cannot create " + region_path(name) + ": " + e.what());
+        fail(Errc::invalid_argument, "cannot create " + std::string(kShmDir) + "/" + object + ": " + e.what());
     }
     // From here on a failure must not leave a half-made region behind.
     try {
@@ -134,7 +136,7 @@ std::shared_ptr<Region> Region::create(std::string_view name, const QueueOptions
         r->params_ = params;
         r->sections_ = sections;
         r->options_ = options_from(params);
-        r->initialize(params);
+        r->initialize(params, spec);
     } catch (...) {
         bip::shared_memory_object::remove(object.c_str());
         throw;
@@ -142,39 +144,60 @@ std::shared_ptr<Region> Region::create(std::string_view name, const QueueOptions
     return r;
 }
 
-void Region::initialize(const layout::QueueParams& params) {
+void Region::initialize(const layout::QueueParams& params, const CreateSpec& spec) {
     // The object is fresh and zero-filled; write only what is not zero.
     auto& h = header();
     h.layout_version = layout::kLayoutVersion;
     h.header_size = sizeof(layout::RegionHeader);
     h.region_size = size_;
-    epoch_ = h.queue_epoch = random_u64();
+    epoch_ = h.queue_epoch = spec.epoch != 0 ? spec.epoch : random_u64();
     h.created_unix_ns = sys::unix_ns();
     h.params = params;
     h.sections = sections_;
     std::memset(h.name, 0, sizeof h.name);
     std::memcpy(h.name, name_.data(), name_.size());
     h.lifecycle.store(static_cast<uint32_t>(layout::Lifecycle::live), std::memory_order_relaxed);
-    auto init_ring = [](const ring::RingRef& ring) {
-        for (uint64_t i = 0; i < ring.capacity; ++i) {
-            ring.state(i).store(ring::initial_state(i, ring.capacity), std::memory_order_relaxed);
-            ring.claim(i).store(ring::initial_claim(i, ring.capacity), std::memory_order_relaxed);
+    // Slot of offset o in [base, base + capacity): "free for lap o - capacity".
+    auto init_ring = [](const ring::RingRef& ring, uint64_t base) {
+        for (uint64_t o = base; o < base + ring.capacity; ++o) {
+            ring.state(o).store(ring::initial_state(o, ring.capacity), std::memory_order_relaxed);
+            ring.claim(o).store(ring::initial_claim(o, ring.capacity), std::memory_order_relaxed);
         }
     };
-    for (uint32_t p = 0; p < params.partitions; ++p) init_ring(ring::partition_ring(*this, p));
+    auto base_of = [&](uint32_t p) { return p < spec.base.size() ? spec.base[p] : 0; };
+    for (uint32_t p = 0; p < params.partitions; ++p) {
+        init_ring(ring::partition_ring(*this, p), base_of(p));
+        auto& pc = partition(p);
+        pc.tail.store(base_of(p), std::memory_order_relaxed);
+        pc.head.store(base_of(p), std::memory_order_relaxed);
+        pc.journal_floor.store(base_of(p), std::memory_order_relaxed);
+        if (p < spec.replay_end.size()) pc.replay_end.store(spec.replay_end[p], std::memory_order_relaxed);
+    }
     if (params.spill_capacity != 0)
-        for (uint32_t p = 0; p < params.partitions; ++p) init_ring(ring::spill_ring(*this, p));
-    init_ring(ring::dlq_ring(*this));
+        for (uint32_t p = 0; p < params.partitions; ++p) init_ring(ring::spill_ring(*this, p), 0);
+    init_ring(ring::dlq_ring(*this), 0);
+    for (uint32_t g = 0; g < spec.groups.size() && g < params.max_groups; ++g) {
+        const auto& ig = spec.groups[g];
+        for (uint32_t p = 0; p < params.partitions; ++p) init_group_partition(*this, g, p, base_of(p));
+        store_group_name(group(g), ig.name);
+        group(g).created_unix_ns.store(sys::unix_ns(), std::memory_order_relaxed);
+        group(g).replay_state.store(static_cast<uint32_t>(ig.replay), std::memory_order_relaxed);
+        if (ig.replay != layout::ReplayState::none)
+            group(g).replay_result.store(static_cast<uint32_t>(layout::ReplayResult::started), std::memory_order_relaxed);
+        group(g).state.store(layout::group_state(1, static_cast<layout::GroupKind>(ig.kind), layout::kGroupActive), std::memory_order_relaxed);
+    }
     // Publishes every store above to attachers, which acquire-load the magic.
     h.magic.store(layout::kMagic, std::memory_order_release);
 }
 
-std::shared_ptr<Region> Region::open(std::string_view name, Access access, bool wait_for_creator) {
+std::shared_ptr<Region> Region::open(std::string_view name, Access access, bool wait_for_creator,
+                                     std::string_view object_name) {
     if (auto err = check_name(name, "queue")) fail(Errc::invalid_argument, *err);
     std::shared_ptr<Region> r(new Region());
     r->name_ = std::string(name);
-    const std::string object = region_object_name(name);
-    const std::string path = region_path(name);
+    const std::string object = object_name.empty() ? region_object_name(name) : std::string(object_name);
+    r->object_ = object;
+    const std::string path = std::string(kShmDir) + "/" + object;
     bip::shared_memory_object shm;
     const bip::mode_t mode = access == Access::read_only ? bip::read_only : bip::read_write;
     try {
@@ -200,7 +223,7 @@ std::shared_ptr<Region> Region::open(std::string_view name, Access access, bool 
 }
 
 void Region::validate_and_load(bool wait_for_creator) {
-    const std::string where = "queue '" + name_ + "' (" + region_path(name_) + ")";
+    const std::string where = "queue '" + name_ + "' (" + std::string(kShmDir) + "/" + object_ + ")";
     auto& h = header();
     // A creator publishes the magic last; give a concurrent create a moment.
     uint64_t magic = h.magic.load(std::memory_order_acquire);
@@ -243,6 +266,12 @@ void wake_all_sleepers(const Region& r) noexcept {
     bump(r.header().consumer_doorbell);
     bump(r.header().dlq_doorbell);
     for (uint32_t p = 0; p < r.partitions(); ++p) bump(r.partition(p).space_doorbell);
+}
+
+void Region::remove_self() noexcept {
+    header().lifecycle.store(static_cast<uint32_t>(layout::Lifecycle::deleted), std::memory_order_seq_cst);
+    wake_all_sleepers(*this);
+    bip::shared_memory_object::remove(object_.c_str());
 }
 
 void Region::remove(std::string_view name) {

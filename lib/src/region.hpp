@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "layout/layout.hpp"
 #include "shmq/shmq.hpp"
@@ -17,13 +18,32 @@ namespace shmq::detail {
 
 enum class Access { read_write, read_only };
 
+// A group that exists from a region's creation on (replay regions, and a
+// queue recreated from its journal): its floors are the partitions' bases.
+struct InitialGroup {
+    std::string name;
+    GroupKind kind = GroupKind::shared;
+    layout::ReplayState replay = layout::ReplayState::none;
+};
+
+// How a region is created beyond its options (default: a fresh queue).
+struct CreateSpec {
+    std::string object;             // shared-memory object name; empty: "shmq.<name>"
+    uint64_t epoch = 0;             // 0: a new random epoch
+    std::vector<uint64_t> base;     // per partition: first offset (head = tail = base); empty: all 0
+    std::vector<uint64_t> replay_end;  // per partition: PartitionControl::replay_end; empty: 0
+    std::vector<InitialGroup> groups;
+};
+
 class Region {
 public:
-    static std::shared_ptr<Region> create(std::string_view name, const QueueOptions& options);
+    static std::shared_ptr<Region> create(std::string_view name, const QueueOptions& options,
+                                          const CreateSpec& spec = {});
     // wait_for_creator: give a concurrent create up to 2 s to publish the
     // header. The daemon passes false: it must not stall its loop, and retries.
+    // `object`: the shared-memory object (empty: "shmq.<name>"), for replay regions.
     static std::shared_ptr<Region> open(std::string_view name, Access access = Access::read_write,
-                                        bool wait_for_creator = true);
+                                        bool wait_for_creator = true, std::string_view object = {});
     ~Region();
     Region(const Region&) = delete;
     Region& operator=(const Region&) = delete;
@@ -104,6 +124,8 @@ public:
 
     // Marks the region deleted (attached peers get queue_deleted) and unlinks it.
     static void remove(std::string_view name);
+    // The same for a region this one is (its own object name): replay regions.
+    void remove_self() noexcept;
 
 private:
     Region() = default;
@@ -113,9 +135,10 @@ private:
     }
     void adopt(boost::interprocess::shared_memory_object shm, Access access);
     void validate_and_load(bool wait_for_creator);
-    void initialize(const layout::QueueParams& params);
+    void initialize(const layout::QueueParams& params, const CreateSpec& spec);
 
     std::string name_;
+    std::string object_;  // shared-memory object name
     Access access_ = Access::read_write;
     boost::interprocess::shared_memory_object shm_;
     boost::interprocess::mapped_region map_;

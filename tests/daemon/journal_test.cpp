@@ -12,12 +12,11 @@
 #include <thread>
 
 #include "inspect/inspect.hpp"
-#include "partition_dir.hpp"
-#include "recovery.hpp"
 #include "region.hpp"
 #include "support/processes.hpp"
 #include "support/record_checks.hpp"
 #include "support/shmqd_process.hpp"
+#include "support/journal_reader.hpp"
 #include "support/no_shmqd.hpp"
 #include "support/snapshot.hpp"
 #include "support/temp_queue.hpp"
@@ -38,28 +37,8 @@ QueueOptions journaled(uint32_t partitions, uint32_t capacity) {
     return o;
 }
 
-struct JournalRecord {
-    uint64_t offset;
-    std::string payload;
-};
-
-// Every record of one partition's journal, in file order; `corrupt` counts skipped bytes.
-std::vector<JournalRecord> read_journal(const std::string& data_dir, const std::string& queue, uint32_t p,
-                                        uint64_t& corrupt) {
-    std::string error;
-    disk::DirFd dir = disk::open_partition_dir(data_dir + "/journal", queue, p, false, error);
-    EXPECT_TRUE(dir.valid()) << error;
-    std::vector<JournalRecord> out;
-    if (!dir.valid()) return out;
-    disk::RecoveryOptions ro;
-    ro.partition = p;
-    ro.repair = false;
-    const auto report = disk::recover_partition(dir.get(), ro, [&](const disk::RecordView& r) {
-        out.push_back({r.offset, std::string(reinterpret_cast<const char*>(r.payload.data()), r.payload.size())});
-    });
-    corrupt = report.corrupt;
-    return out;
-}
+using test::JournalRecord;
+using test::read_journal;
 
 std::string read_text(const std::filesystem::path& path) {
     std::ifstream f(path);

@@ -36,5 +36,6 @@ void register_dlq(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_check(CLI::App& app);
 void register_top(CLI::App& app);
+void register_replay(CLI::App& app);
 
 }  // namespace shmq::cli

@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
     register_produce(app);
     register_consume(app);
     register_dlq(app);
+    register_replay(app);
     register_bench(app);
     register_check(app);
     register_top(app);

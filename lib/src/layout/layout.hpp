@@ -32,7 +32,7 @@
 namespace shmq::layout {
 
 constexpr uint64_t kMagic = 0x3130'5145'4d48'5300ull;  // "\0SHMEQ01" little-endian
-constexpr uint32_t kLayoutVersion = 3;
+constexpr uint32_t kLayoutVersion = 4;
 constexpr std::size_t kCacheLine = 64;
 constexpr std::size_t kSectionAlign = 4096;
 
@@ -233,22 +233,55 @@ static_assert((kAckLatencySampleEvery & (kAckLatencySampleEvery - 1)) == 0);
 //
 //   0  state (atomic): [gen:32 | 0:16 | kind:8 | status:8]  status: 0 free, 1 active, 2 joining
 //   8  member_gen (atomic; bumped on every join, leave and reap)
-//  12  start (StartAt at creation)  16 created_unix_ns
-//  24  reserved  64 name[64] as eight 8-byte atomic words
+//  12  replay_state (ReplayState)  16 created_unix_ns
+//  24  replay_from (offset, or unix ns for ReplayFrom::time)  32 replay_from_kind (ReplayFrom)
+//  36  replay_result (ReplayResult)  40 replay_messages (journal messages being replayed)
+//  48  reserved  64 name[64] as eight 8-byte atomic words
 // 128  ack_latency (4 lines)
 //
 // Created and deleted under RegionHeader::admin_lock; read lock-free.
+//
+// Replay (`shmq replay`, daemon/replay/): the tool writes replay_from,
+// replay_from_kind, then replay_state = requested (seq_cst) under the admin
+// lock, and re-checks that the group has no members (a consumer stores its
+// group seq_cst, then loads replay_state seq_cst: one of the two sees the
+// other). While requested or preparing, consumers of the group deliver nothing; shmqd
+// rewinds the group in the ring, creates the replay region (journal
+// messages below the ring) and stores replay_result, then replay_state =
+// running (release) or none. Running: consumers deliver each partition's
+// replay region messages before its ring messages. shmqd stores none once
+// every replay partition is acked to its end.
 struct alignas(kCacheLine) GroupEntry {
     std::atomic<uint64_t> state;
     std::atomic<uint32_t> member_gen;
-    uint32_t reserved0;
+    std::atomic<uint32_t> replay_state;
     std::atomic<uint64_t> created_unix_ns;
-    uint64_t reserved1[5];
+    std::atomic<uint64_t> replay_from;
+    std::atomic<uint32_t> replay_from_kind;
+    std::atomic<uint32_t> replay_result;
+    std::atomic<uint64_t> replay_messages;
+    uint64_t reserved1[2];
     std::atomic<uint64_t> name_words[kNameMax / 8];
     AckLatency ack_latency;
 };
 static_assert(sizeof(GroupEntry) == 6 * kCacheLine);
+static_assert(offsetof(GroupEntry, replay_state) == 12);
+static_assert(offsetof(GroupEntry, replay_from) == 24);
+static_assert(offsetof(GroupEntry, replay_result) == 36);
+static_assert(offsetof(GroupEntry, replay_messages) == 40);
 static_assert(offsetof(GroupEntry, name_words) == kCacheLine);
+
+// requested: written by the tool; preparing: taken by shmqd (CAS), which redoes
+// it after a crash; the tool may cancel only a request still `requested`.
+enum class ReplayState : uint32_t { none = 0, requested = 1, running = 2, preparing = 3 };
+enum class ReplayFrom : uint32_t { offset = 1, time = 2, start = 3 };
+// What shmqd made of the last request (GroupEntry::replay_result).
+enum class ReplayResult : uint32_t {
+    pending = 0,
+    started = 1,        // rewound; journal messages (if any) are being replayed
+    not_journaled = 2,  // rewound within the ring only: the queue keeps no journal
+    failed = 3,         // the journal could not be read or the replay region made: see shmqd's log
+};
 static_assert(offsetof(GroupEntry, ack_latency) == 2 * kCacheLine, "sampled writes apart from state and name");
 
 enum class GroupKind : uint8_t { exclusive = 1, shared = 2 };
@@ -312,7 +345,7 @@ static_assert(offsetof(GroupPartition, delivered) == 2 * kCacheLine);
 //   line 1  64 head (all offsets < head are released; slots free for reuse)
 //           72 reclaim_lock (owner token; serializes head advance and group joins)
 //   line 2 128 space_doorbell 132 space_waiters 136 space_wanted (producers waiting for room)
-//   line 3 192 rejected 200 aborted 208 timeouts 216 dropped 224.. reserved
+//   line 3 192 rejected 200 aborted 208 timeouts 216 dropped 224 replay_end 232.. reserved
 //   line 4 256 spill_lock 264 spill_tail          (producers, on_full=spill)
 //   line 5 320 spill_head 328 spill_refilled 336 spill_disk_messages
 //          344 spill_disk_bytes 352 spill_status 356 journal_status 360 spill_refused
@@ -350,7 +383,10 @@ struct alignas(kCacheLine) PartitionControl {
     std::atomic<uint64_t> aborted;
     std::atomic<uint64_t> timeouts;
     std::atomic<uint64_t> dropped;
-    uint64_t reserved[4];
+    // Replay regions only (daemon/replay/): the offset this partition's
+    // replay ends at; the group's ring position there. Fixed at creation.
+    std::atomic<uint64_t> replay_end;
+    uint64_t reserved[3];
     std::atomic<uint64_t> spill_lock;  // owner token, 0 when free; broken when the holder is dead
     std::atomic<uint64_t> spill_tail;  // [active:1 | next spill sequence:63]
     uint8_t pad4[kCacheLine - 16];
@@ -367,6 +403,7 @@ struct alignas(kCacheLine) PartitionControl {
 static_assert(sizeof(PartitionControl) == 6 * kCacheLine);
 static_assert(offsetof(PartitionControl, head) == kCacheLine, "tail and head on separate lines");
 static_assert(offsetof(PartitionControl, space_doorbell) == 2 * kCacheLine);
+static_assert(offsetof(PartitionControl, replay_end) == 3 * kCacheLine + 32);
 static_assert(offsetof(PartitionControl, spill_lock) == 4 * kCacheLine, "producers' spill line");
 static_assert(offsetof(PartitionControl, spill_head) == 5 * kCacheLine, "shmqd's spill line");
 static_assert(offsetof(PartitionControl, journal_floor) == 5 * kCacheLine + 48);

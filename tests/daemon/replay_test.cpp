@@ -1,0 +1,255 @@
+// `shmq replay` end to end with shmqd: a rewound group gets exactly the
+// journaled messages from the point asked for, each partition in offset
+// order, then the live ring; also when shmqd is SIGKILLed while it feeds
+// the replay, and when asked by time.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "participants.hpp"
+#include "region.hpp"
+#include "replay/replay_request.hpp"
+#include "support/journal_reader.hpp"
+#include "support/processes.hpp"
+#include "support/scale.hpp"
+#include "support/shmqd_process.hpp"
+#include "support/snapshot.hpp"
+#include "support/temp_queue.hpp"
+#include "sys/clock.hpp"
+
+namespace shmq {
+namespace {
+
+using namespace std::chrono_literals;
+using layout::ReplayFrom;
+using layout::ReplayResult;
+
+QueueOptions journaled(uint32_t partitions, uint32_t capacity) {
+    QueueOptions o;
+    o.partitions = partitions;
+    o.capacity = capacity;
+    o.max_message = 64;
+    o.journal = true;
+    return o;
+}
+
+struct Got {
+    uint64_t offset;
+    std::string payload;
+    bool operator==(const Got&) const = default;
+};
+using PerPartition = std::map<uint32_t, std::vector<Got>>;
+
+// Asks shmqd for a replay of `group` and waits until it has answered.
+ReplayResult replay(const std::string& queue, const std::string& group, ReplayFrom from, uint64_t value) {
+    auto r = detail::Region::open(queue);
+    detail::ScopedParticipant me(*r, layout::Role::admin);
+    const uint32_t g = detail::request_replay(*r, group, from, value, me.get());
+    for (int i = 0; i < 1000; ++i) {
+        const auto result = static_cast<ReplayResult>(r->group(g).replay_result.load());
+        if (result != ReplayResult::pending) return result;
+        std::this_thread::sleep_for(10ms);
+    }
+    return ReplayResult::pending;
+}
+
+// Receives and ACKs until `want` messages came or nothing came for `idle`.
+PerPartition consume(Consumer& c, uint64_t want, std::chrono::milliseconds idle = 3s,
+                     const std::function<void(uint64_t)>& each = {}) {
+    PerPartition got;
+    for (uint64_t n = 0; n < want;) {
+        auto m = c.receive(Millis(idle.count()));
+        if (!m) break;
+        got[m->partition()].push_back({m->offset(), std::string(m->text())});
+        EXPECT_TRUE(m->ack().ok());
+        if (each) each(n);
+        ++n;
+    }
+    return got;
+}
+
+class ReplayTest : public testing::Test {
+protected:
+    void TearDown() override {
+        if (HasFailure()) {
+            dir.keep();
+            std::cout << "[ shmq ] journal and shmqd.log kept in " << dir.path().string() << std::endl;
+        }
+    }
+    // Produces `n` messages over 8 keys and consumes them as group g.
+    void produce_and_consume(test::TempQueue& q, const std::string& prefix, uint64_t n) {
+        Producer p = q->producer();
+        Consumer c = q->consumer("g", {.kind = GroupKind::exclusive});
+        uint64_t received = 0;
+        for (uint64_t i = 0; i < n; ++i) {
+            const std::string key = "k" + std::to_string(i % 8);
+            ASSERT_TRUE(p.send(prefix + std::to_string(i), {.key = key, .timeout = Millis(10000)}).ok()) << i;
+            while (auto m = c.receive(Millis(0))) {
+                ASSERT_TRUE(m->ack().ok());
+                ++received;
+            }
+        }
+        const auto rest = consume(c, n - received);
+        for (const auto& [part, list] : rest) received += list.size();
+        ASSERT_EQ(received, n);
+    }
+    // Waits until shmqd has journaled everything published, then reads it.
+    PerPartition journal_from(const std::string& queue, uint32_t partitions, uint64_t from_offset,
+                              uint64_t from_unix_ns = 0) {
+        for (int i = 0; i < 1000; ++i) {
+            uint64_t lag = 0;
+            for (const auto& p : test::snapshot_of(queue).partitions) lag += p.journal_lag;
+            if (lag == 0) break;
+            std::this_thread::sleep_for(10ms);
+        }
+        PerPartition out;
+        for (uint32_t p = 0; p < partitions; ++p) {
+            uint64_t corrupt = 0;
+            bool started = false;
+            for (const auto& r : test::read_journal(shmqd.data_dir(), queue, p, corrupt)) {
+                started = started || (r.offset >= from_offset && r.publish_unix_ns >= from_unix_ns);
+                if (started) out[p].push_back({r.offset, r.payload});
+            }
+            EXPECT_EQ(corrupt, 0u);
+        }
+        return out;
+    }
+    static uint64_t total(const PerPartition& m) {
+        uint64_t n = 0;
+        for (const auto& [p, list] : m) n += list.size();
+        return n;
+    }
+
+    test::TempDir dir{"replay"};
+    test::Workers workers;
+    test::ShmqdProcess shmqd{dir, workers};
+};
+
+// From an offset most of whose messages have left the 64-slot ring: the
+// group gets every journaled message from there on, each partition in
+// offset order, then what was published meanwhile, nothing twice.
+TEST_F(ReplayTest, fromOffsetDeliversExactlyTheJournaledMessagesInOrderThenTheRing) {
+    test::TempQueue q("replay", journaled(2, 64));
+    shmqd.start("--journal-segment-bytes 65536 --queue " + q.name);
+    const uint64_t n = test::scaled(5000);
+    produce_and_consume(q, "m", n);
+    const uint64_t from = 100;
+    ASSERT_EQ(replay(q.name, "g", ReplayFrom::offset, from), ReplayResult::started);
+    Consumer c = q->consumer("g", {.kind = GroupKind::exclusive});
+    // Published while the group replays (the rewound ring is full: the
+    // producer waits for the group): comes after the journal's messages.
+    std::thread live([&] {
+        Producer p = q->producer();
+        for (int i = 0; i < 40; ++i)
+            EXPECT_TRUE(p.send("live" + std::to_string(i), {.key = "k" + std::to_string(i % 8), .timeout = Millis(20000)}).ok());
+    });
+    PerPartition got = consume(c, n + 40 - 2 * from, 5s);
+    live.join();
+    const PerPartition more = consume(c, 1, 500ms);
+    EXPECT_EQ(total(more), 0u) << "nothing twice";
+    const PerPartition want = journal_from(q.name, 2, from);
+    EXPECT_EQ(total(want), n + 40 - 2 * from);
+    for (uint32_t p = 0; p < 2; ++p) {
+        ASSERT_EQ(got.count(p), 1u);
+        EXPECT_EQ(got.at(p).size(), want.at(p).size()) << "partition " << p;
+        EXPECT_TRUE(got.at(p) == want.at(p)) << "partition " << p << ": the journal from offset " << from
+                                             << " in order, then the live messages";
+        EXPECT_EQ(got.at(p).front().offset, from);
+        EXPECT_EQ(got.at(p).back().payload.substr(0, 4), "live");
+    }
+    for (int i = 0; i < 300 && test::snapshot_of(q.name).groups.size() > 0; ++i) {
+        auto r = detail::Region::open(q.name, detail::Access::read_only);
+        if (r->group(0).replay_state.load() == 0) break;
+        std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_FALSE(std::filesystem::exists("/dev/shm/" + detail::replay_object_name(q.name, "g")))
+        << "the replay region is removed once the group caught up";
+}
+
+// From a time: each partition from its first message published at or after it.
+TEST_F(ReplayTest, fromTimeDeliversExactlyTheMessagesPublishedSince) {
+    test::TempQueue q("replay", journaled(2, 64));
+    shmqd.start("--journal-segment-bytes 16384 --queue " + q.name);
+    const uint64_t n = test::scaled(2000);
+    produce_and_consume(q, "a", n);
+    std::this_thread::sleep_for(50ms);  // publish times are coarse (a few ms)
+    const uint64_t since = sys::unix_ns();
+    std::this_thread::sleep_for(50ms);
+    produce_and_consume(q, "b", n);
+    ASSERT_EQ(replay(q.name, "g", ReplayFrom::time, since), ReplayResult::started);
+    Consumer c = q->consumer("g", {.kind = GroupKind::exclusive});
+    const PerPartition want = journal_from(q.name, 2, 0, since);
+    const PerPartition got = consume(c, n + 1, 2s);
+    EXPECT_EQ(total(want), n);
+    for (uint32_t p = 0; p < 2; ++p) {
+        EXPECT_TRUE(got.count(p) && got.at(p) == want.at(p)) << "partition " << p;
+        for (const auto& m : want.at(p)) ASSERT_EQ(m.payload[0], 'b') << "only what was published since";
+    }
+}
+
+// SIGKILL shmqd at random instants while it feeds a replay from the start
+// through a 64-slot replay ring: still every journaled message once, in order.
+TEST_F(ReplayTest, shmqdKilledWhileFeedingLosesAndRepeatsNothing) {
+    test::TempQueue q("replay", journaled(2, 64));
+    const std::string args = "--journal-segment-bytes 65536 --queue " + q.name;
+    test::Worker* d = &shmqd.start(args);
+    const uint64_t n = test::scaled(20000);
+    produce_and_consume(q, "m", n);
+    const PerPartition want = journal_from(q.name, 2, 0);
+    ASSERT_EQ(replay(q.name, "g", ReplayFrom::start, 0), ReplayResult::started);
+    Consumer c = q->consumer("g", {.kind = GroupKind::exclusive});
+    std::mt19937 rng(std::random_device{}());
+    std::vector<uint64_t> kill_at;
+    for (int k = 0; k < 3; ++k) kill_at.push_back(rng() % n);
+    std::sort(kill_at.begin(), kill_at.end());
+    int kills = 0;
+    const PerPartition got = consume(c, n + 1, 3s, [&](uint64_t i) {
+        if (kills < 3 && i == kill_at[kills]) {
+            workers.kill(*d);
+            d = &shmqd.start(args);
+            ++kills;
+        }
+    });
+    EXPECT_EQ(kills, 3);
+    EXPECT_EQ(total(got), n);
+    for (uint32_t p = 0; p < 2; ++p) EXPECT_TRUE(got.count(p) && got.at(p) == want.at(p)) << "partition " << p;
+}
+
+// What a replay refuses, and a queue without a journal rewinds within its ring.
+TEST_F(ReplayTest, refusesLiveGroupsAndRewindsWithinTheRingWithoutJournal) {
+    QueueOptions o = journaled(1, 64);
+    o.journal = false;
+    test::TempQueue q("replay", o);
+    shmqd.start("--queue " + q.name);
+    {
+        Consumer c = q->consumer("g", {.kind = GroupKind::exclusive});
+        auto r = detail::Region::open(q.name);
+        detail::ScopedParticipant me(*r, layout::Role::admin);
+        try {
+            detail::request_replay(*r, "g", ReplayFrom::start, 0, me.get());
+            ADD_FAILURE() << "a group with a live consumer was rewound";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("live consumer"), std::string::npos) << e.what();
+        }
+        EXPECT_THROW(detail::request_replay(*r, "nope", ReplayFrom::start, 0, me.get()), Error);
+    }
+    produce_and_consume(q, "m", 200);
+    ASSERT_EQ(replay(q.name, "g", ReplayFrom::start, 0), ReplayResult::not_journaled);
+    Consumer c = q->consumer("g", {.kind = GroupKind::exclusive});
+    const PerPartition got = consume(c, 1000, 1s);
+    ASSERT_EQ(got.count(0), 1u);
+    // What the ring still holds (from its head; at most one lap), in order.
+    const auto& list = got.at(0);
+    EXPECT_GE(list.size(), 1u);
+    EXPECT_LE(list.size(), 64u);
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        EXPECT_EQ(list[i].offset, 200 - list.size() + i);
+        EXPECT_EQ(list[i].payload, "m" + std::to_string(list[i].offset));
+    }
+}
+
+}  // namespace
+}  // namespace shmq
