@@ -13,6 +13,7 @@
 #include "inspect/inspect.hpp"
 #include "log.hpp"
 #include "metrics_text.hpp"
+#include "restore/queue_restore.hpp"
 #include "names.hpp"
 #include "sys/clock.hpp"
 
@@ -75,6 +76,14 @@ Supervisor::~Supervisor() {
 }
 
 void Supervisor::discover(uint64_t now) {
+    // Journaled queues whose region is gone (a reboot): recreate them first.
+    for (const auto& name : config_.queues.empty() ? journaled_queues(config_.data_dir) : config_.queues) {
+        if (ids_.count(name) || Queue::exists(name)) continue;
+        const std::string key = "restore " + name;
+        auto retry = retry_after_ns_.find(key);
+        if (retry != retry_after_ns_.end() && now < retry->second) continue;
+        if (!restore_from_journal(config_.data_dir, name)) retry_after_ns_[key] = now + kRetryOpenNs;
+    }
     std::vector<std::string> names = config_.queues.empty() ? inspect::list_queue_names() : config_.queues;
     for (const auto& name : names) {
         if (ids_.count(name)) continue;

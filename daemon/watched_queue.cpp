@@ -18,6 +18,8 @@
 #include "ring/lease_word.hpp"
 #include "ring/reclaim.hpp"
 #include "inspect/inspect.hpp"
+#include "restore/queue_file.hpp"
+#include "restore/queue_restore.hpp"
 #include "small_file.hpp"
 #include "sys/clock.hpp"
 #include "sys/process.hpp"
@@ -25,12 +27,6 @@
 namespace shmq::daemon {
 
 namespace {
-
-std::string hex64(uint64_t v) {
-    char text[17];
-    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(v));
-    return text;
-}
 
 int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
@@ -60,6 +56,7 @@ WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue
         for (uint32_t p = 0; p < region_->partitions(); ++p)
             spills_.push_back(std::make_unique<PartitionSpill>(*region_, p, me_, spill_root_, spill_dir_));
     }
+    data_dir_ = data_dir;
     journal_root_ = data_dir + "/journal";
     if (region_->params().journal != 0) open_journal(data_dir, journal_segment_bytes);
     log(Level::info, "watching queue " + name + (spills_.empty() ? "" : " (spilling to " + spill_root_ + "/" + spill_dir_ + ")") +
@@ -91,13 +88,7 @@ void WatchedQueue::open_journal(const std::string& data_dir, uint64_t segment_by
     if (root_fd.valid())
         journal_dir_ = disk::DirFd(::openat(root_fd.get(), name().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!journal_dir_.valid()) return;
-    const auto& o = region_->options();
-    const std::string meta = "shmq-journal 1\nname " + name() + "\nepoch " + epoch + "\npartitions " +
-                             std::to_string(o.partitions) + "\ncapacity " + std::to_string(o.capacity) +
-                             "\nmax_message " + std::to_string(o.max_message) + "\non_full " +
-                             inspect::on_full_name(o.on_full) + "\nlease_ms " + std::to_string(o.lease_ms) +
-                             "\nmax_deliveries " + std::to_string(o.max_deliveries) + "\nretain_bytes " +
-                             std::to_string(o.retain_bytes) + "\nretain_ms " + std::to_string(o.retain_ms) + "\n";
+    const std::string meta = format_queue_file(name(), region_->epoch(), region_->options());
     std::string error;
     if (!disk::replace_file(journal_dir_.get(), "queue", meta, error)) log(Level::error, "journal of " + name() + ": " + error);
 }
@@ -135,7 +126,10 @@ WatchedQueue::~WatchedQueue() {
     spills_.clear();  // waits for their writes in flight
     journals_.clear();
     next_cursor_save_ns_ = 0;
-    if (!has_reached_end_of_life()) save_cursors(sys::monotonic_ns());
+    // Removed like a reboot would (or --region-only): the cursors are what a
+    // restore goes by; deleted for good: the journal is set aside.
+    if (region_->lifecycle() != layout::Lifecycle::deleted) save_cursors(sys::monotonic_ns());
+    else if (journal_dir_.valid()) retire_journal(data_dir_, name());
     if (!spill_dir_.empty() && has_reached_end_of_life()) remove_spill_dir();
     for (auto& [index, w] : watched_)
         if (w.pidfd >= 0) ::close(w.pidfd);

@@ -72,6 +72,7 @@ private:
     std::vector<std::unique_ptr<PartitionSpill>> spills_;  // by partition; empty unless on_full=spill
     std::vector<std::unique_ptr<PartitionJournal>> journals_;  // by partition; empty unless journaled
     disk::DirFd journal_dir_;       // DATA/journal/<queue>
+    std::string data_dir_;
     std::string journal_root_;      // DATA/journal
     std::map<uint32_t, std::unique_ptr<GroupReplay>> replays_;  // by group index: `shmq replay`s in progress
     std::string saved_cursors_;     // last text written to DATA/journal/<queue>/cursors

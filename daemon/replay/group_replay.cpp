@@ -48,6 +48,25 @@ disk::LogFn warn_to_log(const std::string& label) {
 
 }  // namespace
 
+std::shared_ptr<detail::Region> make_replay_region(const std::string& queue, const QueueOptions& queue_options,
+                                                   const std::string& group, GroupKind kind,
+                                                   const std::vector<uint64_t>& base, const std::vector<uint64_t>& end) {
+    const std::string object = detail::replay_object_name(queue, group);
+    boost::interprocess::shared_memory_object::remove(object.c_str());  // left by a crash while preparing
+    QueueOptions o = queue_options;
+    o.on_full = OnFull::block;
+    o.journal = false;
+    o.spill_buffer = 0;
+    o.retain_bytes = o.retain_ms = 0;
+    o.max_groups = 1;
+    detail::CreateSpec spec;
+    spec.object = object;
+    spec.base = base;
+    spec.replay_end = end;
+    spec.groups.push_back({group, kind});
+    return detail::Region::create(queue, o, spec);
+}
+
 std::unique_ptr<GroupReplay> GroupReplay::prepare(detail::Region& q, uint32_t g, const detail::Participant& me,
                                                   const std::string& journal_root) {
     auto& e = q.group(g);
@@ -107,22 +126,10 @@ std::unique_ptr<GroupReplay> GroupReplay::prepare(detail::Region& q, uint32_t g,
     }
     std::unique_ptr<GroupReplay> replay;
     if (messages > 0) {
-        const std::string object = detail::replay_object_name(q.name(), gname);
-        boost::interprocess::shared_memory_object::remove(object.c_str());  // left by a crash while preparing
-        QueueOptions o = q.options();
-        o.on_full = OnFull::block;
-        o.journal = false;
-        o.spill_buffer = 0;
-        o.retain_bytes = o.retain_ms = 0;
-        o.max_groups = 1;
-        detail::CreateSpec spec;
-        spec.object = object;
-        spec.base = base;
-        spec.replay_end = end;
-        spec.groups.push_back({gname, static_cast<GroupKind>(layout::group_kind(group_state))});
         try {
-            replay.reset(new GroupReplay(q, g, layout::group_gen(group_state), detail::Region::create(q.name(), o, spec),
-                                         journal_root));
+            auto rr = make_replay_region(q.name(), q.options(), gname,
+                                         static_cast<GroupKind>(layout::group_kind(group_state)), base, end);
+            replay.reset(new GroupReplay(q, g, layout::group_gen(group_state), std::move(rr), journal_root));
         } catch (const std::exception& ex) {
             log(Level::error, label + ": cannot create its replay region: " + ex.what() +
                                   "; the group was rewound within the ring only");

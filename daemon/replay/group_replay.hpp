@@ -28,6 +28,13 @@
 
 namespace shmq::daemon {
 
+// Creates the replay region of `group` of queue `queue` (options: the
+// queue's): partition p holds [base[p], end[p]), the group in place with
+// its floors at base. A region left by a crash is removed first. Throws Error.
+std::shared_ptr<detail::Region> make_replay_region(const std::string& queue, const QueueOptions& queue_options,
+                                                   const std::string& group, GroupKind kind,
+                                                   const std::vector<uint64_t>& base, const std::vector<uint64_t>& end);
+
 class GroupReplay {
 public:
     // Takes group g's request (replay_state requested, or preparing after a

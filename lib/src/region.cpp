@@ -274,13 +274,15 @@ void Region::remove_self() noexcept {
     bip::shared_memory_object::remove(object_.c_str());
 }
 
-void Region::remove(std::string_view name) {
+void Region::remove(std::string_view name, bool keep_journal) {
     if (auto err = check_name(name, "queue")) fail(Errc::invalid_argument, *err);
     const std::string object = region_object_name(name);
     // Tell attached peers first, when the region is one of ours.
     try {
         auto r = open(name, Access::read_write);
-        r->header().lifecycle.store(static_cast<uint32_t>(layout::Lifecycle::deleted), std::memory_order_seq_cst);
+        r->header().lifecycle.store(
+            static_cast<uint32_t>(keep_journal ? layout::Lifecycle::region_removed : layout::Lifecycle::deleted),
+            std::memory_order_seq_cst);
         wake_all_sleepers(*r);
     } catch (const Error&) {
         // Corrupt or foreign: still removable below.

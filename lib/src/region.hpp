@@ -68,6 +68,9 @@ public:
     uint32_t max_participants() const noexcept { return params_.max_participants; }
 
     layout::RegionHeader& header() const noexcept { return *reinterpret_cast<layout::RegionHeader*>(base_); }
+    layout::Lifecycle lifecycle() const noexcept {
+        return static_cast<layout::Lifecycle>(header().lifecycle.load(std::memory_order_acquire));
+    }
     bool deleted() const noexcept {
         return header().lifecycle.load(std::memory_order_relaxed) != static_cast<uint32_t>(layout::Lifecycle::live);
     }
@@ -123,7 +126,9 @@ public:
     uint64_t payload_area() const noexcept { return (uint64_t{params_.max_message} + 7) & ~uint64_t{7}; }
 
     // Marks the region deleted (attached peers get queue_deleted) and unlinks it.
-    static void remove(std::string_view name);
+    // keep_journal: as if the host rebooted (Lifecycle::region_removed): a
+    // journaled queue's shmqd recreates it from its journal.
+    static void remove(std::string_view name, bool keep_journal = false);
     // The same for a region this one is (its own object name): replay regions.
     void remove_self() noexcept;
 

@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <random>
 #include <thread>
@@ -249,6 +252,100 @@ TEST_F(ReplayTest, refusesLiveGroupsAndRewindsWithinTheRingWithoutJournal) {
         EXPECT_EQ(list[i].offset, 200 - list.size() + i);
         EXPECT_EQ(list[i].payload, "m" + std::to_string(list[i].offset));
     }
+}
+
+}  // namespace
+}  // namespace shmq
+
+namespace shmq {
+namespace {
+
+std::string read_text(const std::filesystem::path& path) {
+    std::ifstream f(path);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+// Restart from disk: the region removed as a reboot would (its file
+// unlinked); shmqd recreates the queue from the journal with its epoch, each
+// group at its saved position: group b gets again exactly what it had not
+// ACKed (from the journal, in order), group a nothing old; offsets go on
+// from the journal's end, then the live messages. A queue deleted for good
+// is not restored: its journal is set aside.
+TEST_F(ReplayTest, restartFromDiskRedeliversWhatEachGroupHadNotAcked) {
+    test::TempQueue q("restore", journaled(2, 64));
+    shmqd.start("--journal-segment-bytes 65536 --queue " + q.name);
+    const uint64_t n = test::scaled(3000);
+    const uint64_t epoch = detail::Region::open(q.name)->epoch();
+    {
+        // Group b leaves the last 60 unACKed (a group holds its partitions'
+        // rings, so what it has not ACKed is at most a ring per partition,
+        // unless it was replaying).
+        Consumer b = q->consumer("b", {.kind = GroupKind::shared});
+        PerPartition got;
+        std::thread tb([&] { got = consume(b, n - 60, 10s); });
+        produce_and_consume(q, "m", n);  // group "g": everything
+        tb.join();
+        ASSERT_EQ(total(got), n - 60);
+    }
+    // Wait until the cursors file says where every group is.
+    const auto s = test::snapshot_of(q.name);
+    std::string want_b = "group b shared";
+    for (const auto& g : s.groups)
+        if (g.name == "b")
+            for (const auto& p : g.partitions) want_b += " " + std::to_string(p.floor);
+    const auto cursors = std::filesystem::path(shmqd.data_dir()) / "journal" / q.name / "cursors";
+    bool saved = false;
+    for (int i = 0; i < 300 && !saved; ++i) {
+        const std::string text = read_text(cursors);
+        saved = text.find(want_b + "\n") != std::string::npos &&
+                text.find("group g exclusive " + std::to_string(s.partitions[0].published) + " " +
+                          std::to_string(s.partitions[1].published) + "\n") != std::string::npos;
+        if (!saved) std::this_thread::sleep_for(10ms);
+    }
+    ASSERT_TRUE(saved) << read_text(cursors) << "\nwant " << want_b;
+    std::vector<uint64_t> floor_b;
+    for (const auto& g : s.groups)
+        if (g.name == "b")
+            for (const auto& p : g.partitions) floor_b.push_back(p.floor);
+    const PerPartition journal = journal_from(q.name, 2, 0);
+
+    ASSERT_EQ(::unlink(("/dev/shm/shmq." + q.name).c_str()), 0);  // the reboot
+    bool back = false;
+    for (int i = 0; i < 1000 && !back; ++i) {
+        std::this_thread::sleep_for(10ms);
+        back = Queue::exists(q.name) && shmqd.count("shmqd.log", "restored queue " + q.name) == 1;
+    }
+    ASSERT_TRUE(back) << "shmqd recreates the queue from its journal";
+    q.queue = Queue::open(q.name);
+    EXPECT_EQ(detail::Region::open(q.name)->epoch(), epoch) << "the same queue: its epoch";
+    {
+        Producer p = q->producer();
+        for (int i = 0; i < 20; ++i) ASSERT_TRUE(p.send("live" + std::to_string(i), {.key = "k" + std::to_string(i % 8)}).ok());
+    }
+    Consumer g = q->consumer("g", {.kind = GroupKind::exclusive});
+    const PerPartition got_g = consume(g, 21, 1s);
+    EXPECT_EQ(total(got_g), 20u) << "group g had ACKed everything: only the live messages";
+    for (const auto& [p, list] : got_g) {
+        EXPECT_EQ(list.front().offset, journal.at(p).back().offset + 1) << "offsets go on from the journal's end";
+        for (const auto& m : list) EXPECT_EQ(m.payload.substr(0, 4), "live");
+    }
+    Consumer b = q->consumer("b", {.kind = GroupKind::shared});
+    const PerPartition got_b = consume(b, n + 21, 2s);
+    for (uint32_t p = 0; p < 2; ++p) {
+        std::vector<Got> want;
+        for (const auto& m : journal.at(p))
+            if (m.offset >= floor_b[p]) want.push_back(m);
+        for (const auto& m : got_g.count(p) ? got_g.at(p) : std::vector<Got>{}) want.push_back(m);
+        ASSERT_EQ(got_b.count(p), 1u);
+        EXPECT_TRUE(got_b.at(p) == want) << "partition " << p << ": group b gets what it had not ACKed, in order, then live";
+    }
+
+    Queue::remove(q.name);  // for good: not restored
+    for (int i = 0; i < 300 && shmqd.count("shmqd.log", "its journal is kept as") == 0; ++i) std::this_thread::sleep_for(10ms);
+    std::this_thread::sleep_for(1500ms);  // a discovery pass
+    EXPECT_FALSE(Queue::exists(q.name)) << "a deleted queue stays deleted";
 }
 
 }  // namespace

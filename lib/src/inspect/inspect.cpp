@@ -147,6 +147,7 @@ QueueSnapshot snapshot(const detail::Region& r) {
     switch (static_cast<layout::Lifecycle>(r.header().lifecycle.load(std::memory_order_relaxed))) {
         case layout::Lifecycle::live: q.state = "live"; break;
         case layout::Lifecycle::deleted: q.state = "deleted"; break;
+        case layout::Lifecycle::region_removed: q.state = "deleted"; break;
         default: q.state = "corrupt"; break;
     }
     std::vector<uint64_t> tails(r.partitions());

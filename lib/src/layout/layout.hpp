@@ -108,7 +108,9 @@ struct SectionTable {
 static_assert(sizeof(SectionTable) == 128);
 
 // Region lifecycle word (RegionHeader::lifecycle).
-enum class Lifecycle : uint32_t { live = 1, deleted = 2, corrupt = 3 };
+// region_removed: `shmq delete --region-only`: gone like a reboot would take
+// it; shmqd keeps its journal and recreates the queue from it.
+enum class Lifecycle : uint32_t { live = 1, deleted = 2, corrupt = 3, region_removed = 4 };
 
 // ---------------------------------------------------------------------------
 // RegionHeader: the first page.

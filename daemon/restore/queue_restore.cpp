@@ -1,0 +1,138 @@
+#include "queue_restore.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/interprocess/shared_memory_object.hpp>
+
+#include "group_replay.hpp"
+#include "log.hpp"
+#include "names.hpp"
+#include "partition_dir.hpp"
+#include "queue_file.hpp"
+#include "recovery.hpp"
+#include "region.hpp"
+#include "replay/replay_request.hpp"
+#include "small_file.hpp"
+#include "sys/clock.hpp"
+
+namespace shmq::daemon {
+
+namespace {
+
+bool read_description(const std::string& root, const std::string& name, QueueFile& out, std::string& cursors,
+                      std::string& error) {
+    disk::DirFd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root_fd.valid()) return false;
+    disk::DirFd qdir(::openat(root_fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    std::string text;
+    if (!qdir.valid() || !disk::read_small_file(qdir.get(), "queue", 64 << 10, text, error)) return false;
+    auto parsed = parse_queue_file(text, error);
+    if (!parsed || parsed->name != name) return false;  // another queue's (a journal set aside)
+    out = std::move(*parsed);
+    std::string ignored;
+    if (!disk::read_small_file(qdir.get(), "cursors", 16 << 20, cursors, ignored)) cursors.clear();
+    return true;
+}
+
+}  // namespace
+
+std::vector<std::string> journaled_queues(const std::string& data_dir) {
+    std::vector<std::string> out;
+    const std::string root = data_dir + "/journal";
+    DIR* d = ::opendir(root.c_str());
+    if (d == nullptr) return out;
+    while (const dirent* e = ::readdir(d)) {
+        const std::string name = e->d_name;
+        if (detail::check_name(name, "queue") || e->d_type != DT_DIR) continue;
+        QueueFile f;
+        std::string cursors, error;
+        if (read_description(root, name, f, cursors, error)) out.push_back(name);
+    }
+    ::closedir(d);
+    return out;
+}
+
+bool restore_from_journal(const std::string& data_dir, const std::string& name) {
+    if (Queue::exists(name)) return false;
+    const std::string root = data_dir + "/journal";
+    QueueFile f;
+    std::string cursors_text, error;
+    if (!read_description(root, name, f, cursors_text, error)) {
+        if (!error.empty()) log(Level::error, "cannot restore queue " + name + " from its journal: " + error);
+        return false;
+    }
+    const QueueOptions& o = f.options;
+    const uint32_t partitions = o.partitions;
+    if (partitions == 0 || partitions > layout::kMaxPartitions) {
+        log(Level::error, "cannot restore queue " + name + ": its journal says " + std::to_string(partitions) + " partitions");
+        return false;
+    }
+    // Each partition's journal: where it ends (the ring goes on from there)
+    // and where it starts. Recovery cuts a torn tail, so it can be appended to.
+    std::vector<uint64_t> end(partitions), first(partitions);
+    for (uint32_t p = 0; p < partitions; ++p) {
+        disk::DirFd dir = disk::open_partition_dir(root, name, p, /*create=*/false, error);
+        if (!dir.valid()) continue;  // nothing was journaled there
+        disk::RecoveryOptions ro;
+        ro.partition = p;
+        ro.queue_epoch = f.epoch;
+        ro.log = [&](const std::string& line) { log(Level::warn, "restore of " + name + "/p" + std::to_string(p) + ": " + line); };
+        const auto report = disk::recover_partition(dir.get(), ro, [](const disk::RecordView&) {});
+        end[p] = report.next_offset;
+        first[p] = report.records > 0 ? report.first_offset : report.next_offset;
+    }
+    std::string cursor_error;
+    std::vector<GroupCursor> groups = parse_cursors_file(cursors_text, f.epoch, partitions, cursor_error);
+    if (!cursor_error.empty()) log(Level::warn, "restore of " + name + ": " + cursor_error);
+    if (groups.size() > o.max_groups) groups.resize(o.max_groups);
+
+    detail::CreateSpec spec;
+    spec.epoch = f.epoch;
+    spec.base = end;
+    std::vector<std::string> made;
+    uint64_t to_redeliver = 0;
+    try {
+        for (const auto& g : groups) {
+            std::vector<uint64_t> base(partitions);
+            uint64_t messages = 0;
+            for (uint32_t p = 0; p < partitions; ++p) {
+                base[p] = std::min(std::max(g.floors[p], first[p]), end[p]);
+                if (base[p] > g.floors[p])
+                    log(Level::warn, "restore of " + name + ": group " + g.name + " partition " + std::to_string(p) +
+                                         ": its position " + std::to_string(g.floors[p]) + " is older than the journal (" +
+                                         std::to_string(first[p]) + "); going on from there");
+                messages += end[p] - base[p];
+            }
+            layout::ReplayState replay = layout::ReplayState::none;
+            if (messages > 0) {
+                make_replay_region(name, o, g.name, g.kind, base, end);
+                made.push_back(g.name);
+                replay = layout::ReplayState::running;
+                to_redeliver += messages;
+            }
+            spec.groups.push_back({g.name, g.kind, replay});
+        }
+        detail::Region::create(name, o, spec);
+    } catch (const std::exception& e) {
+        for (const auto& g : made)
+            boost::interprocess::shared_memory_object::remove(detail::replay_object_name(name, g).c_str());
+        log(Level::error, "cannot restore queue " + name + " from its journal: " + e.what());
+        return false;
+    }
+    log(Level::info, "restored queue " + name + " from its journal (epoch " + hex64(f.epoch) + "): " +
+                         std::to_string(groups.size()) + " group(s), " + std::to_string(to_redeliver) +
+                         " message(s) not yet ACKed to deliver again from it");
+    return true;
+}
+
+void retire_journal(const std::string& data_dir, const std::string& name) {
+    const std::string root = data_dir + "/journal";
+    const std::string aside = name + ".deleted-" + hex64(sys::unix_ns());
+    if (::renameat(AT_FDCWD, (root + "/" + name).c_str(), AT_FDCWD, (root + "/" + aside).c_str()) == 0)
+        log(Level::info, "queue " + name + " was deleted: its journal is kept as " + root + "/" + aside +
+                             " (remove it when no longer wanted)");
+}
+
+}  // namespace shmq::daemon
