@@ -1,7 +1,10 @@
 #include "group_replay.hpp"
 
 #include <boost/interprocess/shared_memory_object.hpp>
+#include <cerrno>
 #include <cstring>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "groups.hpp"
 #include "log.hpp"
@@ -48,8 +51,17 @@ disk::LogFn warn_to_log(const std::string& label) {
 
 }  // namespace
 
+void give_region_to(const detail::Region& r, uint32_t uid, uint32_t gid) {
+    struct stat st {};
+    if (::fstat(r.probe_fd(), &st) == 0 && st.st_uid == uid && st.st_gid == gid) return;
+    if (::fchown(r.probe_fd(), uid, gid) != 0)
+        log(Level::warn, "queue " + r.name() + ": cannot give a region it made to uid " + std::to_string(uid) + " gid " +
+                             std::to_string(gid) + " (" + std::strerror(errno) +
+                             "); run shmqd as the queue's owner or as root");
+}
+
 std::shared_ptr<detail::Region> make_replay_region(const std::string& queue, const QueueOptions& queue_options,
-                                                   const std::string& group, GroupKind kind,
+                                                   uint32_t uid, uint32_t gid, const std::string& group, GroupKind kind,
                                                    const std::vector<uint64_t>& base, const std::vector<uint64_t>& end) {
     const std::string object = detail::replay_object_name(queue, group);
     boost::interprocess::shared_memory_object::remove(object.c_str());  // left by a crash while preparing
@@ -64,7 +76,9 @@ std::shared_ptr<detail::Region> make_replay_region(const std::string& queue, con
     spec.base = base;
     spec.replay_end = end;
     spec.groups.push_back({group, kind});
-    return detail::Region::create(queue, o, spec);
+    auto r = detail::Region::create(queue, o, spec);
+    give_region_to(*r, uid, gid);
+    return r;
 }
 
 std::unique_ptr<GroupReplay> GroupReplay::prepare(detail::Region& q, uint32_t g, const detail::Participant& me,
@@ -127,7 +141,9 @@ std::unique_ptr<GroupReplay> GroupReplay::prepare(detail::Region& q, uint32_t g,
     std::unique_ptr<GroupReplay> replay;
     if (messages > 0) {
         try {
-            auto rr = make_replay_region(q.name(), q.options(), gname,
+            struct stat file {};
+            if (::fstat(q.probe_fd(), &file) != 0) file.st_uid = ::geteuid(), file.st_gid = ::getegid();
+            auto rr = make_replay_region(q.name(), q.options(), file.st_uid, file.st_gid, gname,
                                          static_cast<GroupKind>(layout::group_kind(group_state)), base, end);
             replay.reset(new GroupReplay(q, g, layout::group_gen(group_state), std::move(rr), journal_root));
         } catch (const std::exception& ex) {

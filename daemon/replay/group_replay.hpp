@@ -30,10 +30,13 @@ namespace shmq::daemon {
 
 // Creates the replay region of `group` of queue `queue` (options: the
 // queue's): partition p holds [base[p], end[p]), the group in place with
-// its floors at base. A region left by a crash is removed first. Throws Error.
+// its floors at base, owned like the queue's region (uid, gid) so its
+// consumers may open it. A region left by a crash is removed first. Throws Error.
 std::shared_ptr<detail::Region> make_replay_region(const std::string& queue, const QueueOptions& queue_options,
-                                                   const std::string& group, GroupKind kind,
+                                                   uint32_t uid, uint32_t gid, const std::string& group, GroupKind kind,
                                                    const std::vector<uint64_t>& base, const std::vector<uint64_t>& end);
+// Gives the region's file to uid:gid (shmqd may run as another user); logs a failure.
+void give_region_to(const detail::Region& r, uint32_t uid, uint32_t gid);
 
 class GroupReplay {
 public:

@@ -28,7 +28,8 @@ bool parse_u64(const std::string& text, uint64_t& out, int base = 10) {
 
 }  // namespace
 
-std::string format_queue_file(const std::string& name, uint64_t epoch, const QueueOptions& o) {
+std::string format_queue_file(const std::string& name, uint64_t epoch, const QueueOptions& o, uint32_t uid,
+                              uint32_t gid) {
     char mode[16];
     std::snprintf(mode, sizeof mode, "%04o", o.mode);
     return "shmq-journal 1\nname " + name + "\nepoch " + hex64(epoch) + "\npartitions " + std::to_string(o.partitions) +
@@ -38,7 +39,8 @@ std::string format_queue_file(const std::string& name, uint64_t epoch, const Que
            "\nretain_ms " + std::to_string(o.retain_ms) + "\ndlq_capacity " + std::to_string(o.dlq_capacity) +
            "\nmax_groups " + std::to_string(o.max_groups) + "\nmax_participants " + std::to_string(o.max_participants) +
            "\nmode " + mode + "\nhigh_watermark_pct " + std::to_string(o.high_watermark_pct) + "\nfsync " +
-           fsync_name(o.fsync) + "\nspill_buffer " + std::to_string(o.spill_buffer) + "\n";
+           fsync_name(o.fsync) + "\nspill_buffer " + std::to_string(o.spill_buffer) + "\nowner " + std::to_string(uid) +
+           ":" + std::to_string(gid) + "\n";
 }
 
 std::optional<QueueFile> parse_queue_file(const std::string& text, std::string& error) {
@@ -118,6 +120,12 @@ std::optional<QueueFile> parse_queue_file(const std::string& text, std::string& 
         error = "bad on_full '" + kv["on_full"] + "'";
         return std::nullopt;
     }
+    const std::string owner = kv["owner"];
+    const auto colon = owner.find(':');
+    uint64_t uid = 0, gid = 0;
+    if (colon != std::string::npos && parse_u64(owner.substr(0, colon), uid) && parse_u64(owner.substr(colon + 1), gid) &&
+        uid <= UINT32_MAX && gid <= UINT32_MAX)
+        f.owner = std::pair{static_cast<uint32_t>(uid), static_cast<uint32_t>(gid)};
     for (Fsync v : {Fsync::never, Fsync::batch, Fsync::always})
         if (kv["fsync"] == fsync_name(v)) o.fsync = v;
     return f;

@@ -7,7 +7,7 @@
 //   queue:   shmq-journal 1 / name N / epoch <16 hex> / partitions / capacity /
 //            max_message / on_full / lease_ms / max_deliveries / retain_bytes /
 //            retain_ms / dlq_capacity / max_groups / max_participants / mode (octal) /
-//            high_watermark_pct / fsync / spill_buffer
+//            high_watermark_pct / fsync / spill_buffer / owner <uid>:<gid> (of the region)
 //   cursors: shmq-cursors 1 / epoch <16 hex> / group <name> <exclusive|shared> <floor p0> <floor p1> ...
 #pragma once
 
@@ -24,6 +24,7 @@ struct QueueFile {
     std::string name;
     uint64_t epoch = 0;
     QueueOptions options;
+    std::optional<std::pair<uint32_t, uint32_t>> owner;  // uid, gid of the region file
 };
 
 struct GroupCursor {
@@ -32,7 +33,8 @@ struct GroupCursor {
     std::vector<uint64_t> floors;  // per partition
 };
 
-std::string format_queue_file(const std::string& name, uint64_t epoch, const QueueOptions& o);
+std::string format_queue_file(const std::string& name, uint64_t epoch, const QueueOptions& o, uint32_t uid,
+                              uint32_t gid);
 // nullopt with `error` set (one line) when the text is not a queue file.
 std::optional<QueueFile> parse_queue_file(const std::string& text, std::string& error);
 // Groups of a cursors file written for `epoch` with `partitions` floors each;

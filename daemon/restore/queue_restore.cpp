@@ -88,6 +88,8 @@ bool restore_from_journal(const std::string& data_dir, const std::string& name) 
     if (!cursor_error.empty()) log(Level::warn, "restore of " + name + ": " + cursor_error);
     if (groups.size() > o.max_groups) groups.resize(o.max_groups);
 
+    const uint32_t uid = f.owner ? f.owner->first : ::geteuid();
+    const uint32_t gid = f.owner ? f.owner->second : ::getegid();
     detail::CreateSpec spec;
     spec.epoch = f.epoch;
     spec.base = end;
@@ -107,14 +109,14 @@ bool restore_from_journal(const std::string& data_dir, const std::string& name) 
             }
             layout::ReplayState replay = layout::ReplayState::none;
             if (messages > 0) {
-                make_replay_region(name, o, g.name, g.kind, base, end);
+                make_replay_region(name, o, uid, gid, g.name, g.kind, base, end);
                 made.push_back(g.name);
                 replay = layout::ReplayState::running;
                 to_redeliver += messages;
             }
             spec.groups.push_back({g.name, g.kind, replay});
         }
-        detail::Region::create(name, o, spec);
+        give_region_to(*detail::Region::create(name, o, spec), uid, gid);
     } catch (const std::exception& e) {
         for (const auto& g : made)
             boost::interprocess::shared_memory_object::remove(detail::replay_object_name(name, g).c_str());
