@@ -206,5 +206,40 @@ TEST(CliTest, spillTakesAHundredThousandLinesIntoA64SlotQueueAndGivesThemBackInO
     std::filesystem::remove_all(data);
 }
 
+// The README's journal example from a shell: `replay --from-offset` gives a
+// group the journal again from there, in order; `replay` refuses bad input
+// with exit 2 and a group with live consumers with exit 1; after
+// `delete --region-only` shmqd recreates the queue from its journal.
+TEST(CliTest, replayAndRestoreFromAShell) {
+    CliQueue q;
+    const std::string lock = temp_path("shmqd.lock"), data = temp_path("shmqd-data"), log = temp_path("shmqd.log");
+    const std::string out = temp_path("replay.out");
+    ASSERT_EQ(sh("$SHMQ create " + q.name + " --capacity 64 --journal").exit_code, 0);
+    auto expect_error = [](const ShellRun& e, const std::string& needle, int code) {
+        EXPECT_EQ(e.exit_code, code) << e.err;
+        EXPECT_EQ(count_lines(e.err), 1u) << e.err;
+        EXPECT_NE(e.err.find(needle), std::string::npos) << e.err;
+    };
+    expect_error(sh("$SHMQ replay " + q.name + " --group g --from-time yesterday"), "RFC 3339", 2);
+    expect_error(sh("$SHMQ replay " + q.name + " --group g"), "--from-offset", 2);
+    expect_error(sh("$SHMQ replay " + q.name + " --group g --from-start"), "no shmqd serves", 1);
+    auto r = sh("'" SHMQD "' --queue " + q.name + " --lock-file " + lock + " --data-dir " + data + " 2>" + log +
+                " & daemon=$!; sleep 0.2; "
+                "$SHMQ consume " + q.name + " --group g --kind exclusive --timeout-ms 2000 > /dev/null & c=$!; "
+                "seq 1 1000 | timeout 60 $SHMQ produce " + q.name + " && wait $c && "
+                "timeout 30 $SHMQ replay " + q.name + " --group g --from-offset 250 && "
+                "timeout 30 $SHMQ consume " + q.name + " --group g --kind exclusive --timeout-ms 1000 > " + out +
+                " && $SHMQ delete " + q.name + " --region-only && sleep 2.5 && "
+                "$SHMQ stat " + q.name + " --json --sample-ms 0; status=$?; kill $daemon; wait $daemon; exit $status");
+    EXPECT_EQ(r.exit_code, 0) << r.err << test::slurp_and_remove(log);
+    EXPECT_NE(r.out.find("\"published\":1000"), std::string::npos) << "restored with its offsets: " << r.out.substr(0, 300);
+    const ShellRun diff = sh("seq 251 1000 | cmp - " + out);
+    EXPECT_EQ(diff.exit_code, 0) << "the replay did not print 251..1000 in order: " << diff.out << diff.err;
+    ::unlink(out.c_str());
+    ::unlink(lock.c_str());
+    ::unlink(log.c_str());
+    std::filesystem::remove_all(data);
+}
+
 }  // namespace
 }  // namespace shmq

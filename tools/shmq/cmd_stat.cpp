@@ -107,7 +107,12 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
             }
             if (g.partitions.size() > 1) row(g, g.total, "all", "-", gr ? gr->acked_per_s : 0.0);
         }
-        std::cout << "groups:\n" << groups.render("  ") << "\n";
+        std::cout << "groups:\n" << groups.render("  ");
+        for (const auto& g : s.groups)
+            if (g.replay != "none")
+                std::cout << "  group " << g.name << " is replaying (" << g.replay << "): " << human_count(g.replay_left)
+                          << " journal message(s) left before it goes on with the ring\n";
+        std::cout << "\n";
     }
 
     if (s.participants.empty()) {

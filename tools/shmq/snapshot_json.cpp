@@ -46,7 +46,9 @@ void write_group(Json& j, const inspect::GroupStats& g, bool with_partitions, co
     j.begin_object()
         .field("name", g.name)
         .field("kind", g.kind == GroupKind::exclusive ? "exclusive" : "shared")
-        .field("joining", g.joining);
+        .field("joining", g.joining)
+        .field("replay", g.replay)
+        .field("replay_left", g.replay_left);
     j.begin_array("members");
     for (uint32_t pid : g.member_pids) j.value(pid);
     j.end_array();

@@ -1,4 +1,5 @@
 #include "inspect/inspect.hpp"
+#include "replay/replay_request.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -202,6 +203,18 @@ QueueSnapshot snapshot(const detail::Region& r) {
         gs.kind = static_cast<GroupKind>(layout::group_kind(state));
         gs.joining = layout::group_status(state) == layout::kGroupJoining;
         gs.ack_latency = ack_latency_stats(r.group(g).ack_latency);
+        switch (static_cast<layout::ReplayState>(r.group(g).replay_state.load(std::memory_order_acquire))) {
+            case layout::ReplayState::none: break;
+            case layout::ReplayState::requested: gs.replay = "requested"; break;
+            case layout::ReplayState::preparing: gs.replay = "preparing"; break;
+            case layout::ReplayState::running: {
+                gs.replay = "running";
+                const auto progress = detail::replay_progress(r, g);
+                gs.replay_left = progress.total - progress.acked;
+                break;
+            }
+            default: gs.replay = "unknown"; break;
+        }
         for (uint32_t p = 0; p < r.partitions(); ++p) {
             auto s = group_partition_stats(r, g, p, tails[p], q.taken_unix_ns);
             slowest_floor[p] = std::min(slowest_floor[p], s.floor);

@@ -66,6 +66,10 @@ struct GroupStats {
     std::string name;
     GroupKind kind = GroupKind::shared;
     bool joining = false;
+    // `shmq replay`: "none", "requested", "preparing" or "running"; while
+    // running, journal messages of the replay not yet ACKed by the group.
+    std::string replay = "none";
+    uint64_t replay_left = 0;
     std::vector<uint32_t> member_pids;
     GroupPartitionStats total;  // sums (partition field unused)
     AckLatencyStats ack_latency;
