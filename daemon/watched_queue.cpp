@@ -167,7 +167,7 @@ int WatchedQueue::serve_replays(uint64_t now_mono) {
         const auto state = static_cast<layout::ReplayState>(r.group(g).replay_state.load(std::memory_order_acquire));
         if (state == layout::ReplayState::none || replays_.count(g) != 0) continue;
         std::unique_ptr<GroupReplay> replay = state == layout::ReplayState::running
-                                                  ? GroupReplay::resume(r, g, journal_root_)
+                                                  ? GroupReplay::resume(r, g, me_, journal_root_)
                                                   : GroupReplay::prepare(r, g, me_, journal_root_);
         ++work;
         if (replay) replays_[g] = std::move(replay);

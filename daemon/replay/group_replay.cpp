@@ -145,7 +145,7 @@ std::unique_ptr<GroupReplay> GroupReplay::prepare(detail::Region& q, uint32_t g,
             if (::fstat(q.probe_fd(), &file) != 0) file.st_uid = ::geteuid(), file.st_gid = ::getegid();
             auto rr = make_replay_region(q.name(), q.options(), file.st_uid, file.st_gid, gname,
                                          static_cast<GroupKind>(layout::group_kind(group_state)), base, end);
-            replay.reset(new GroupReplay(q, g, layout::group_gen(group_state), std::move(rr), journal_root));
+            replay.reset(new GroupReplay(q, g, me, layout::group_gen(group_state), std::move(rr), journal_root));
         } catch (const std::exception& ex) {
             log(Level::error, label + ": cannot create its replay region: " + ex.what() +
                                   "; the group was rewound within the ring only");
@@ -163,7 +163,8 @@ std::unique_ptr<GroupReplay> GroupReplay::prepare(detail::Region& q, uint32_t g,
     return replay;
 }
 
-std::unique_ptr<GroupReplay> GroupReplay::resume(detail::Region& q, uint32_t g, const std::string& journal_root) {
+std::unique_ptr<GroupReplay> GroupReplay::resume(detail::Region& q, uint32_t g, const detail::Participant& me,
+                                                 const std::string& journal_root) {
     const std::string gname = detail::group_name(q, g);
     try {
         auto rr = detail::Region::open(q.name(), detail::Access::read_write, false,
@@ -171,7 +172,8 @@ std::unique_ptr<GroupReplay> GroupReplay::resume(detail::Region& q, uint32_t g, 
         if (rr->partitions() != q.partitions() || rr->max_groups() < 1)
             throw Error(Errc::region_corrupt, "its partitions do not match the queue's");
         const uint64_t state = q.group(g).state.load(std::memory_order_acquire);
-        return std::unique_ptr<GroupReplay>(new GroupReplay(q, g, layout::group_gen(state), std::move(rr), journal_root));
+        return std::unique_ptr<GroupReplay>(
+            new GroupReplay(q, g, me, layout::group_gen(state), std::move(rr), journal_root));
     } catch (const std::exception& ex) {
         log(Level::error, "queue " + q.name() + ": group " + gname + " was replaying but its replay region cannot be used (" +
                               ex.what() + "); the group goes on with the ring");
@@ -180,10 +182,11 @@ std::unique_ptr<GroupReplay> GroupReplay::resume(detail::Region& q, uint32_t g, 
     }
 }
 
-GroupReplay::GroupReplay(detail::Region& q, uint32_t g, uint64_t group_gen, std::shared_ptr<detail::Region> rr,
-                         const std::string& journal_root)
+GroupReplay::GroupReplay(detail::Region& q, uint32_t g, const detail::Participant& q_me, uint64_t group_gen,
+                         std::shared_ptr<detail::Region> rr, const std::string& journal_root)
     : q_(q),
       g_(g),
+      q_me_(q_me),
       group_gen_(group_gen),
       label_("queue " + q.name() + ": replay of group " + detail::group_name(q, g)),
       rr_(std::move(rr)) {
@@ -334,7 +337,7 @@ bool GroupReplay::finish() {
     for (uint32_t p = 0; p < end_.size(); ++p)
         if (next_[p] < end_[p] || rr_->group_partition(0, p).floor.load(std::memory_order_acquire) < end_[p])
             return false;
-    if (!move_dead_letters(*rr_, q_, g_, me_.id())) return false;
+    if (!move_dead_letters(*rr_, q_, g_, q_me_.id())) return false;
     uint32_t running = static_cast<uint32_t>(ReplayState::running);
     q_.group(g_).replay_state.compare_exchange_strong(running, static_cast<uint32_t>(ReplayState::none),
                                                       std::memory_order_acq_rel);

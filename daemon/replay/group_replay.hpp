@@ -48,7 +48,8 @@ public:
                                                 const std::string& journal_root);
     // A replay found running: after a restart of shmqd, or a queue restored
     // from its journal. Null (and the state cleared) if its region is gone.
-    static std::unique_ptr<GroupReplay> resume(detail::Region& q, uint32_t g, const std::string& journal_root);
+    static std::unique_ptr<GroupReplay> resume(detail::Region& q, uint32_t g, const detail::Participant& me,
+                                               const std::string& journal_root);
     ~GroupReplay();
     GroupReplay(const GroupReplay&) = delete;
     GroupReplay& operator=(const GroupReplay&) = delete;
@@ -63,12 +64,13 @@ public:
     std::optional<uint64_t> position(uint32_t p) const;
 
 private:
-    GroupReplay(detail::Region& q, uint32_t g, uint64_t group_gen, std::shared_ptr<detail::Region> rr,
-                const std::string& journal_root);
+    GroupReplay(detail::Region& q, uint32_t g, const detail::Participant& q_me, uint64_t group_gen,
+                std::shared_ptr<detail::Region> rr, const std::string& journal_root);
     bool finish();
 
     detail::Region& q_;
     uint32_t g_;
+    detail::Participant q_me_;  // shmqd in the queue's region: owner of its DLQ claims
     uint64_t group_gen_;
     std::string label_;
     std::shared_ptr<detail::Region> rr_;

@@ -7,7 +7,9 @@
 
 namespace shmq::daemon {
 
-bool JournalCursor::load(const disk::SegmentFile& seg) {
+// The newest segment may end in a write still in flight: not corruption,
+// so its scan is quiet (a replay reads only offsets written before it began).
+bool JournalCursor::load(const disk::SegmentFile& seg, bool newest) {
     loaded_ = false;
     bytes_.clear();
     records_.clear();
@@ -22,7 +24,8 @@ bool JournalCursor::load(const disk::SegmentFile& seg) {
     }
     disk::ScanState state;
     disk::scan_segment(bytes_, disk::kDefaultMaxRecordBytes, state,
-                       [&](const disk::RecordView& r) { records_.push_back(r); }, log_, label_ + "/" + seg.name);
+                       [&](const disk::RecordView& r) { records_.push_back(r); },
+                       newest ? disk::LogFn([](const std::string&) {}) : log_, label_ + "/" + seg.name);
     loaded_ = true;
     loaded_first_ = seg.first_offset;
     return true;
@@ -38,7 +41,7 @@ const disk::RecordView* JournalCursor::peek(uint64_t from) {
     while (t + 1 < segments.size() && segments[t + 1].first_offset <= from) ++t;
     for (; t < segments.size(); ++t) {
         if (loaded_ && segments[t].first_offset <= loaded_first_ && index_ >= records_.size()) continue;
-        if (!load(segments[t])) continue;  // unreadable: said; its records count as gaps
+        if (!load(segments[t], t + 1 == segments.size())) continue;  // unreadable: said; its records count as gaps
         while (index_ < records_.size() && records_[index_].offset < from) ++index_;
         if (index_ < records_.size()) return &records_[index_];
     }
@@ -46,12 +49,14 @@ const disk::RecordView* JournalCursor::peek(uint64_t from) {
 }
 
 std::optional<uint64_t> JournalCursor::first_at_or_after(uint64_t unix_ns, uint64_t below) {
-    for (const auto& seg : disk::list_segments(dir_fd_, log_)) {
+    const auto segments = disk::list_segments(dir_fd_, log_);
+    for (std::size_t i = 0; i < segments.size(); ++i) {
+        const auto& seg = segments[i];
         // A record is written after it is published: a file last written
         // before `unix_ns` holds nothing published at or after it.
         if (seg.mtime_unix_ns >= 0 && static_cast<uint64_t>(seg.mtime_unix_ns) < unix_ns) continue;
         if (seg.first_offset >= below) break;
-        if (!load(seg)) continue;
+        if (!load(seg, i + 1 == segments.size())) continue;
         for (const auto& r : records_) {
             if (r.offset >= below) return std::nullopt;
             if (r.publish_unix_ns >= unix_ns) return r.offset;

@@ -29,7 +29,7 @@ public:
     std::optional<uint64_t> first_offset();
 
 private:
-    bool load(const disk::SegmentFile& seg);
+    bool load(const disk::SegmentFile& seg, bool newest);
 
     int dir_fd_;
     std::string label_;

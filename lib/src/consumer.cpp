@@ -187,7 +187,8 @@ bool ConsumerCore::try_once(Message& out) noexcept {
         rebalance(sys::coarse_monotonic_ns());
     const uint32_t n = static_cast<uint32_t>(partitions.size());
     if (n == 0) return false;
-    if ((replay != nullptr || r.group(group.index).replay_state.load(std::memory_order_relaxed) != 0)) {
+    // acquire: pairs with shmqd's release of the state after its rewind.
+    if (replay != nullptr || r.group(group.index).replay_state.load(std::memory_order_acquire) != 0) {
         if (!replay_ready()) return false;
         if (replay != nullptr && replay->refs.load(std::memory_order_relaxed) <= options.max_in_flight &&
             replay->try_once(out))

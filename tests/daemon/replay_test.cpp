@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "dlq/dlq_admin.hpp"
 #include "participants.hpp"
 #include "region.hpp"
 #include "replay/replay_request.hpp"
@@ -219,6 +220,37 @@ TEST_F(ReplayTest, shmqdKilledWhileFeedingLosesAndRepeatsNothing) {
     EXPECT_EQ(kills, 3);
     EXPECT_EQ(total(got), n);
     for (uint32_t p = 0; p < 2; ++p) EXPECT_TRUE(got.count(p) && got.at(p) == want.at(p)) << "partition " << p;
+}
+
+// A replayed message NACKed max_deliveries times is dead-lettered in the
+// replay region; when the replay ends it is in the queue's DLQ, with its
+// original partition, offset, payload and group.
+TEST_F(ReplayTest, deadLettersOfAReplayEndInTheQueuesDlq) {
+    QueueOptions o = journaled(1, 64);
+    o.max_deliveries = 2;
+    test::TempQueue q("replay", o);
+    shmqd.start("--queue " + q.name);
+    produce_and_consume(q, "m", 300);
+    ASSERT_EQ(replay(q.name, "g", ReplayFrom::start, 0), ReplayResult::started);
+    Consumer c = q->consumer("g", {.kind = GroupKind::exclusive});
+    uint64_t acked = 0;
+    for (int i = 0; i < 1000 && acked < 299; ++i) {
+        auto m = c.receive(Millis(2000));
+        if (!m) break;
+        if (m->text() == "m3") ASSERT_TRUE(m->nack().ok());
+        else if (m->ack().ok()) ++acked;
+    }
+    EXPECT_EQ(acked, 299u);
+    std::vector<dlq::DeadLetter> dead;
+    for (int i = 0; i < 500 && dead.empty(); ++i) {
+        std::this_thread::sleep_for(10ms);
+        dead = dlq::list(*detail::Region::open(q.name, detail::Access::read_only), 10);
+    }
+    ASSERT_EQ(dead.size(), 1u);
+    EXPECT_EQ(dead[0].offset, 3u);
+    EXPECT_EQ(dead[0].payload, "m3");
+    EXPECT_EQ(dead[0].group, "g");
+    EXPECT_EQ(dead[0].deliveries, 2u);
 }
 
 // What a replay refuses, and a queue without a journal rewinds within its ring.
