@@ -1,6 +1,7 @@
 #include "segment_reader.hpp"
 #include "sync_uring.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,6 +42,23 @@ bool read_whole_file(int fd, uint64_t max_bytes, std::vector<std::byte>& out, st
         got += static_cast<std::size_t>(n);
     }
     out.resize(got);
+    return true;
+}
+
+bool read_segment_records(int dir_fd, const SegmentFile& seg, std::vector<std::byte>& bytes,
+                          std::vector<RecordView>& records, const LogFn& scan_log, const std::string& label,
+                          std::string& error) {
+    const int fd = ::openat(dir_fd, seg.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        error = std::string("open: ") + std::strerror(errno);
+        return false;
+    }
+    const bool ok = read_whole_file(fd, 1ull << 30, bytes, error);
+    ::close(fd);
+    if (!ok) return false;
+    ScanState state;
+    scan_segment(bytes, kDefaultMaxRecordBytes, state, [&](const RecordView& r) { records.push_back(r); }, scan_log,
+                 label);
     return true;
 }
 

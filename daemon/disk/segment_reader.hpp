@@ -20,6 +20,14 @@ namespace shmq::disk {
 // The whole file (at most `max_bytes`, else an error), read through io_uring.
 [[nodiscard]] bool read_whole_file(int fd, uint64_t max_bytes, std::vector<std::byte>& out, std::string& error);
 
+// Reads segment `seg` of partition directory `dir_fd` whole into `bytes`
+// (never through a symlink) and scans it, appending its valid records (whose
+// spans point into `bytes`) to `records`; `scan_log` hears about bad
+// stretches. False with `error` set when the file cannot be read.
+[[nodiscard]] bool read_segment_records(int dir_fd, const SegmentFile& seg, std::vector<std::byte>& bytes,
+                                        std::vector<RecordView>& records, const LogFn& scan_log,
+                                        const std::string& label, std::string& error);
+
 struct ScanState {
     bool have_last = false;  // offsets must rise strictly, across segments too
     uint64_t last_offset = 0;

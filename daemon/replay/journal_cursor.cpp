@@ -1,8 +1,5 @@
 #include "journal_cursor.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include "segment_reader.hpp"
 
 namespace shmq::daemon {
@@ -14,18 +11,14 @@ bool JournalCursor::load(const disk::SegmentFile& seg, bool newest) {
     bytes_.clear();
     records_.clear();
     index_ = 0;
-    const int fd = ::openat(dir_fd_, seg.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     std::string error;
-    const bool ok = fd >= 0 && disk::read_whole_file(fd, 1ull << 30, bytes_, error);
-    if (fd >= 0) ::close(fd);
-    if (!ok) {
-        log_(label_ + ": cannot read journal segment " + seg.name + ": " + (fd < 0 ? "open failed" : error));
+    if (!disk::read_segment_records(dir_fd_, seg, bytes_, records_,
+                                    newest ? disk::LogFn([](const std::string&) {}) : log_, label_ + "/" + seg.name,
+                                    error)) {
+        log_(label_ + ": cannot read journal segment " + seg.name + ": " + error);
+        records_.clear();
         return false;
     }
-    disk::ScanState state;
-    disk::scan_segment(bytes_, disk::kDefaultMaxRecordBytes, state,
-                       [&](const disk::RecordView& r) { records_.push_back(r); },
-                       newest ? disk::LogFn([](const std::string&) {}) : log_, label_ + "/" + seg.name);
     loaded_ = true;
     loaded_first_ = seg.first_offset;
     return true;

@@ -1,6 +1,5 @@
 #include "spill_reader.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "segment_reader.hpp"
@@ -16,21 +15,16 @@ void SpillReader::forget() {
 
 bool SpillReader::load(const disk::SegmentFile& seg, bool complete) {
     forget();
-    const int fd = ::openat(dir_fd_, seg.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    std::string error;
-    const bool ok = fd >= 0 && disk::read_whole_file(fd, 1ull << 30, bytes_, error);
-    if (fd >= 0) ::close(fd);
-    if (!ok) {
-        log_(label_ + ": cannot read spill segment " + seg.name + ": " + (fd < 0 ? "open failed" : error));
-        return false;
-    }
-    disk::ScanState state;
     // An incomplete segment may end in a write still in flight: not
     // corruption, so its scan is quiet (records past durable are ignored).
     const disk::LogFn quiet = [](const std::string&) {};
-    disk::scan_segment(bytes_, disk::kDefaultMaxRecordBytes, state,
-                       [&](const disk::RecordView& r) { records_.push_back(r); }, complete ? log_ : quiet,
-                       label_ + "/" + seg.name);
+    std::string error;
+    if (!disk::read_segment_records(dir_fd_, seg, bytes_, records_, complete ? log_ : quiet, label_ + "/" + seg.name,
+                                    error)) {
+        log_(label_ + ": cannot read spill segment " + seg.name + ": " + error);
+        records_.clear();
+        return false;
+    }
     if (debug_)
         debug_(label_ + ": loaded " + seg.name + (complete ? " (complete)" : " (being written)") + ", " +
                std::to_string(records_.size()) + " records" +

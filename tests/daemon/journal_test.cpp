@@ -28,14 +28,7 @@ using namespace std::chrono_literals;
 using namespace test::checks;
 using test::Worker;
 
-QueueOptions journaled(uint32_t partitions, uint32_t capacity) {
-    QueueOptions o;
-    o.partitions = partitions;
-    o.capacity = capacity;
-    o.max_message = 64;
-    o.journal = true;
-    return o;
-}
+using test::journaled;
 
 using test::JournalRecord;
 using test::read_journal;

@@ -31,14 +31,7 @@ using namespace std::chrono_literals;
 using layout::ReplayFrom;
 using layout::ReplayResult;
 
-QueueOptions journaled(uint32_t partitions, uint32_t capacity) {
-    QueueOptions o;
-    o.partitions = partitions;
-    o.capacity = capacity;
-    o.max_message = 64;
-    o.journal = true;
-    return o;
-}
+using test::journaled;
 
 struct Got {
     uint64_t offset;
@@ -242,7 +235,7 @@ TEST_F(ReplayTest, deadLettersOfAReplayEndInTheQueuesDlq) {
     }
     EXPECT_EQ(acked, 299u);
     std::vector<dlq::DeadLetter> dead;
-    for (int i = 0; i < 500 && dead.empty(); ++i) {
+    for (int i = 0; i < 1000 && dead.empty(); ++i) {
         std::this_thread::sleep_for(10ms);
         dead = dlq::list(*detail::Region::open(q.name, detail::Access::read_only), 10);
     }

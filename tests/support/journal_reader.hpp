@@ -1,4 +1,5 @@
-// Reading a partition's journal back in tests (read-only recovery).
+// Journaled queues in tests: their options, and reading a partition's
+// journal back (read-only recovery).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -8,8 +9,18 @@
 
 #include "partition_dir.hpp"
 #include "recovery.hpp"
+#include "shmq/shmq.hpp"
 
 namespace shmq::test {
+
+inline QueueOptions journaled(uint32_t partitions, uint32_t capacity) {
+    QueueOptions o;
+    o.partitions = partitions;
+    o.capacity = capacity;
+    o.max_message = 64;
+    o.journal = true;
+    return o;
+}
 
 struct JournalRecord {
     uint64_t offset;
