@@ -52,7 +52,7 @@ WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue
     me_ = detail::attach_participant(*region_, layout::Role::admin, layout::kNoGroup, 0);
     if (region_->spill_capacity() != 0) {
         spill_root_ = data_dir + "/spill";
-        spill_dir_ = name + "." + hex64(region_->epoch());
+        spill_dir_ = spill_dir_name(name, region_->epoch());
         for (uint32_t p = 0; p < region_->partitions(); ++p)
             spills_.push_back(std::make_unique<PartitionSpill>(*region_, p, me_, spill_root_, spill_dir_));
     }
@@ -123,16 +123,19 @@ void WatchedQueue::save_cursors(uint64_t now_mono) {
 }
 
 WatchedQueue::~WatchedQueue() {
-    if (has_reached_end_of_life())
-        for (auto& [g, replay] : replays_) replay->abandon();
+    const bool gone = has_reached_end_of_life();
+    const bool for_good = region_->lifecycle() == layout::Lifecycle::deleted;
     spills_.clear();  // waits for their writes in flight
     journals_.clear();
     next_cursor_save_ns_ = 0;
-    // Removed like a reboot would (or --region-only): the cursors are what a
-    // restore goes by; deleted for good: the journal is set aside.
-    if (region_->lifecycle() != layout::Lifecycle::deleted) save_cursors(sys::monotonic_ns());
+    // Removed like a reboot would (or --region-only): the cursors (with the
+    // positions of replays) are what a restore goes by, and the spill
+    // backlog comes back with it; deleted for good: the journal is set aside.
+    if (!for_good) save_cursors(sys::monotonic_ns());
     else if (journal_dir_.valid()) retire_journal(data_dir_, name());
-    if (!spill_dir_.empty() && has_reached_end_of_life()) remove_spill_dir();
+    if (gone)
+        for (auto& [g, replay] : replays_) replay->abandon();
+    if (!spill_dir_.empty() && gone && (for_good || region_->params().journal == 0)) remove_spill_dir();
     for (auto& [index, w] : watched_)
         if (w.pidfd >= 0) ::close(w.pidfd);
     detail::detach_participant(*region_, me_);

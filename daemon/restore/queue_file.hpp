@@ -43,5 +43,7 @@ std::vector<GroupCursor> parse_cursors_file(const std::string& text, uint64_t ep
                                             std::string& error);
 
 std::string hex64(uint64_t v);
+// DATA/spill/<this>: a queue's spill segments, per incarnation (epoch).
+inline std::string spill_dir_name(const std::string& queue, uint64_t epoch) { return queue + "." + hex64(epoch); }
 
 }  // namespace shmq::daemon

@@ -83,16 +83,37 @@ bool restore_from_journal(const std::string& data_dir, const std::string& name) 
         end[p] = report.next_offset;
         first[p] = report.records > 0 ? report.first_offset : report.next_offset;
     }
-    std::string cursor_error;
-    std::vector<GroupCursor> groups = parse_cursors_file(cursors_text, f.epoch, partitions, cursor_error);
-    if (!cursor_error.empty()) log(Level::warn, "restore of " + name + ": " + cursor_error);
-    if (groups.size() > o.max_groups) groups.resize(o.max_groups);
-
     const uint32_t uid = f.owner ? f.owner->first : ::geteuid();
     const uint32_t gid = f.owner ? f.owner->second : ::getegid();
     detail::CreateSpec spec;
     spec.epoch = f.epoch;
     spec.base = end;
+    uint64_t spilled = 0;
+    // on_full=spill: the backlog on disk (spill sequences), refilled into the
+    // ring before anything newer. A partly refilled segment may give a few
+    // messages twice (at-least-once).
+    if (o.on_full == OnFull::spill) {
+        const std::string spill_root = data_dir + "/spill";
+        const std::string spill_dir = spill_dir_name(name, f.epoch);
+        for (uint32_t p = 0; p < partitions; ++p) {
+            disk::DirFd dir = disk::open_partition_dir(spill_root, spill_dir, p, /*create=*/false, error);
+            if (!dir.valid()) continue;
+            disk::RecoveryOptions ro;
+            ro.partition = p;
+            ro.queue_epoch = f.epoch;
+            ro.log = [&](const std::string& line) { log(Level::warn, "restore of " + name + " spill/p" + std::to_string(p) + ": " + line); };
+            const auto report = disk::recover_partition(dir.get(), ro, [](const disk::RecordView&) {});
+            if (report.records == 0) continue;
+            spec.spill_backlog.resize(partitions);
+            spec.spill_backlog[p] = {report.first_offset, report.next_offset};
+            spilled += report.records;
+        }
+    }
+    std::string cursor_error;
+    std::vector<GroupCursor> groups = parse_cursors_file(cursors_text, f.epoch, partitions, cursor_error);
+    if (!cursor_error.empty()) log(Level::warn, "restore of " + name + ": " + cursor_error);
+    if (groups.size() > o.max_groups) groups.resize(o.max_groups);
+
     std::vector<std::string> made;
     uint64_t to_redeliver = 0;
     try {
@@ -125,7 +146,8 @@ bool restore_from_journal(const std::string& data_dir, const std::string& name) 
     }
     log(Level::info, "restored queue " + name + " from its journal (epoch " + hex64(f.epoch) + "): " +
                          std::to_string(groups.size()) + " group(s), " + std::to_string(to_redeliver) +
-                         " message(s) not yet ACKed to deliver again from it");
+                         " message(s) not yet ACKed to deliver again from it" +
+                         (spilled ? ", " + std::to_string(spilled) + " spilled message(s) to refill" : ""));
     return true;
 }
 

@@ -173,8 +173,15 @@ void Region::initialize(const layout::QueueParams& params, const CreateSpec& spe
         pc.journal_floor.store(base_of(p), std::memory_order_relaxed);
         if (p < spec.replay_end.size()) pc.replay_end.store(spec.replay_end[p], std::memory_order_relaxed);
     }
-    if (params.spill_capacity != 0)
-        for (uint32_t p = 0; p < params.partitions; ++p) init_ring(ring::spill_ring(*this, p), 0);
+    for (uint32_t p = 0; p < params.partitions && params.spill_capacity != 0; ++p) {
+        const auto [first, end] = p < spec.spill_backlog.size() ? spec.spill_backlog[p] : std::pair<uint64_t, uint64_t>{};
+        init_ring(ring::spill_ring(*this, p), end);
+        auto& pc = partition(p);
+        pc.spill_head.store(end, std::memory_order_relaxed);
+        pc.spill_refilled.store(first, std::memory_order_relaxed);
+        // Active while a backlog waits: every send goes behind it (ring/spill_protocol.hpp).
+        pc.spill_tail.store(end | (first < end ? layout::kSpillActive : 0), std::memory_order_relaxed);
+    }
     init_ring(ring::dlq_ring(*this), 0);
     for (uint32_t g = 0; g < spec.groups.size() && g < params.max_groups; ++g) {
         const auto& ig = spec.groups[g];

@@ -32,6 +32,10 @@ struct CreateSpec {
     uint64_t epoch = 0;             // 0: a new random epoch
     std::vector<uint64_t> base;     // per partition: first offset (head = tail = base); empty: all 0
     std::vector<uint64_t> replay_end;  // per partition: PartitionControl::replay_end; empty: 0
+    // on_full=spill, per partition: spill sequences [first, end) on disk to
+    // refill before anything else (a queue restored with its spill backlog);
+    // staging then starts at `end`. Empty: none.
+    std::vector<std::pair<uint64_t, uint64_t>> spill_backlog;
     std::vector<InitialGroup> groups;
 };
 
