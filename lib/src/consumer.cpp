@@ -185,8 +185,7 @@ bool ConsumerCore::try_once(Message& out) noexcept {
     if (group.kind == GroupKind::exclusive &&
         r.group(group.index).member_gen.load(std::memory_order_relaxed) != seen_member_gen)
         rebalance(sys::coarse_monotonic_ns());
-    const uint32_t n = static_cast<uint32_t>(partitions.size());
-    if (n == 0) return false;
+    // The replay first (its partitions are owned apart from the ring's).
     // acquire: pairs with shmqd's release of the state after its rewind.
     if (replay != nullptr || r.group(group.index).replay_state.load(std::memory_order_acquire) != 0) {
         if (!replay_ready()) return false;
@@ -194,6 +193,8 @@ bool ConsumerCore::try_once(Message& out) noexcept {
             replay->try_once(out))
             return true;
     }
+    const uint32_t n = static_cast<uint32_t>(partitions.size());
+    if (n == 0) return false;
     ring::Delivered d{};
     if (round_robin >= n) round_robin = 0;
     // Redeliveries first: in an exclusive group they are the oldest offsets.
@@ -335,7 +336,8 @@ Result<Message> ConsumerCore::receive(Millis timeout) noexcept {
         const bool got = try_once(m);
         if (!got) {
             int64_t slice = static_cast<int64_t>(scan_interval_ns);
-            if (!wanted.empty()) slice = static_cast<int64_t>(kHandoffRetryNs);
+            if (!wanted.empty() || (replay != nullptr && !replay->wanted.empty()))
+                slice = static_cast<int64_t>(kHandoffRetryNs);
             sys::futex_wait(h.consumer_doorbell, seen, std::min(left, slice));
         }
         h.consumer_waiters.fetch_sub(1, std::memory_order_relaxed);

@@ -18,6 +18,7 @@
 #include "replay/replay_request.hpp"
 #include "support/journal_reader.hpp"
 #include "support/processes.hpp"
+#include "support/record_checks.hpp"
 #include "support/scale.hpp"
 #include "support/shmqd_process.hpp"
 #include "support/snapshot.hpp"
@@ -164,6 +165,43 @@ TEST_F(ReplayTest, fromOffsetDeliversExactlyTheJournaledMessagesInOrderThenTheRi
     }
     EXPECT_FALSE(std::filesystem::exists("/dev/shm/" + detail::replay_object_name(q.name, "g")))
         << "the replay region is removed once the group caught up";
+}
+
+// Two exclusive consumers in their own processes replay 4 partitions (each
+// owns its share of the replay region and of the ring, not necessarily the
+// same partitions): every message once, per-key order kept across the
+// journal and the ring, offsets contiguous.
+TEST_F(ReplayTest, exclusiveConsumersInProcessesReplayEveryPartitionInOrder) {
+    test::TempQueue q("replay", journaled(4, 64));
+    shmqd.start("--journal-segment-bytes 65536 --queue " + q.name);
+    const uint64_t per_producer = test::scaled(5000);
+    auto run_consumers = [&](const std::string& tag, int count) {
+        std::vector<test::Worker*> all;
+        std::vector<std::filesystem::path> files;
+        for (int k = 0; k < count; ++k) {
+            files.push_back(dir.file(tag + std::to_string(k) + ".rec"));
+            all.push_back(&workers.start("consumer", {"consume", q.name, "--group", "g", "--kind", "exclusive", "--out",
+                                                      files.back().string(), "--idle-ms", "3000"}));
+        }
+        return std::pair{all, files};
+    };
+    auto [first, first_files] = run_consumers("first", 1);
+    std::vector<test::Worker*> producers;
+    for (int k = 0; k < 2; ++k)
+        producers.push_back(&workers.start("producer", {"produce", q.name, "--id", std::to_string(k), "--count",
+                                                        std::to_string(per_producer), "--keys", "8"}));
+    std::vector<test::Worker*> all = producers;
+    all.insert(all.end(), first.begin(), first.end());
+    ASSERT_TRUE(workers.wait(all, 120s, first));
+    ASSERT_TRUE(test::checks::exactly_once(test::read_records(first_files), 2, per_producer));
+
+    ASSERT_EQ(replay(q.name, "g", ReplayFrom::start, 0), ReplayResult::started);
+    auto [again, again_files] = run_consumers("again", 2);
+    ASSERT_TRUE(workers.wait(again, 120s, again));
+    const auto rs = test::read_records(again_files);
+    EXPECT_TRUE(test::checks::exactly_once(rs, 2, per_producer));
+    EXPECT_TRUE(test::checks::per_key_order(rs, 4));
+    EXPECT_TRUE(test::checks::offsets_contiguous(rs, 4));
 }
 
 // From a time: each partition from its first message published at or after it.
