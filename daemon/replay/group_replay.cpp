@@ -149,14 +149,15 @@ std::unique_ptr<GroupReplay> GroupReplay::prepare(detail::Region& q, uint32_t g,
         } catch (const std::exception& ex) {
             log(Level::error, label + ": cannot create its replay region: " + ex.what() +
                                   "; the group was rewound within the ring only");
-            e.replay_result.store(static_cast<uint32_t>(ReplayResult::failed), std::memory_order_relaxed);
+            e.replay_result.store(static_cast<uint32_t>(ReplayResult::failed), std::memory_order_release);
             set_state(q, g, ReplayState::none);
             return nullptr;
         }
     }
     e.replay_messages.store(messages, std::memory_order_relaxed);
+    // release: the tool acquire-loads the result, then reads replay_messages.
     e.replay_result.store(static_cast<uint32_t>(ring_only ? ReplayResult::not_journaled : ReplayResult::started),
-                          std::memory_order_relaxed);
+                          std::memory_order_release);
     log(Level::info, label + ": rewound " + std::to_string(rewound) + " offset(s) in the ring" +
                          (messages ? ", " + std::to_string(messages) + " more from the journal first" : ""));
     set_state(q, g, replay ? ReplayState::running : ReplayState::none);
