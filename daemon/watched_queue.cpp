@@ -88,9 +88,8 @@ void WatchedQueue::open_journal(const std::string& data_dir, uint64_t segment_by
     if (root_fd.valid())
         journal_dir_ = disk::DirFd(::openat(root_fd.get(), name().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!journal_dir_.valid()) return;
-    struct stat st {};
-    if (::fstat(region_->probe_fd(), &st) != 0) st.st_uid = ::geteuid(), st.st_gid = ::getegid();
-    const std::string meta = format_queue_file(name(), region_->epoch(), region_->options(), st.st_uid, st.st_gid);
+    const auto [uid, gid] = region_owner(*region_);
+    const std::string meta = format_queue_file(name(), region_->epoch(), region_->options(), uid, gid);
     std::string error;
     if (!disk::replace_file(journal_dir_.get(), "queue", meta, error)) log(Level::error, "journal of " + name() + ": " + error);
 }

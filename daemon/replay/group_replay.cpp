@@ -60,6 +60,12 @@ void give_region_to(const detail::Region& r, uint32_t uid, uint32_t gid) {
                              "); run shmqd as the queue's owner or as root");
 }
 
+std::pair<uint32_t, uint32_t> region_owner(const detail::Region& r) {
+    struct stat st {};
+    if (::fstat(r.probe_fd(), &st) != 0) return {::geteuid(), ::getegid()};
+    return {st.st_uid, st.st_gid};
+}
+
 std::shared_ptr<detail::Region> make_replay_region(const std::string& queue, const QueueOptions& queue_options,
                                                    uint32_t uid, uint32_t gid, const std::string& group, GroupKind kind,
                                                    const std::vector<uint64_t>& base, const std::vector<uint64_t>& end) {
@@ -141,9 +147,8 @@ std::unique_ptr<GroupReplay> GroupReplay::prepare(detail::Region& q, uint32_t g,
     std::unique_ptr<GroupReplay> replay;
     if (messages > 0) {
         try {
-            struct stat file {};
-            if (::fstat(q.probe_fd(), &file) != 0) file.st_uid = ::geteuid(), file.st_gid = ::getegid();
-            auto rr = make_replay_region(q.name(), q.options(), file.st_uid, file.st_gid, gname,
+            const auto [uid, gid] = region_owner(q);
+            auto rr = make_replay_region(q.name(), q.options(), uid, gid, gname,
                                          static_cast<GroupKind>(layout::group_kind(group_state)), base, end);
             replay.reset(new GroupReplay(q, g, me, layout::group_gen(group_state), std::move(rr), journal_root));
         } catch (const std::exception& ex) {

@@ -37,6 +37,8 @@ std::shared_ptr<detail::Region> make_replay_region(const std::string& queue, con
                                                    const std::vector<uint64_t>& base, const std::vector<uint64_t>& end);
 // Gives the region's file to uid:gid (shmqd may run as another user); logs a failure.
 void give_region_to(const detail::Region& r, uint32_t uid, uint32_t gid);
+// uid, gid of the region's file (ours if it cannot be read).
+std::pair<uint32_t, uint32_t> region_owner(const detail::Region& r);
 
 class GroupReplay {
 public:

@@ -36,6 +36,20 @@ bool read_description(const std::string& root, const std::string& name, QueueFil
     return true;
 }
 
+// Recovers DATA/<root>/<dir>/p<partition> (torn tail cut, corrupt records
+// skipped and logged); a report of zero records when there is no such directory.
+disk::RecoveryReport recover_segments(const std::string& root, const std::string& dir_name, uint32_t p,
+                                      uint64_t epoch, const std::string& label) {
+    std::string error;
+    disk::DirFd dir = disk::open_partition_dir(root, dir_name, p, /*create=*/false, error);
+    if (!dir.valid()) return {};
+    disk::RecoveryOptions ro;
+    ro.partition = p;
+    ro.queue_epoch = epoch;
+    ro.log = [&](const std::string& line) { log(Level::warn, label + "/p" + std::to_string(p) + ": " + line); };
+    return disk::recover_partition(dir.get(), ro, [](const disk::RecordView&) {});
+}
+
 }  // namespace
 
 std::vector<std::string> journaled_queues(const std::string& data_dir) {
@@ -73,13 +87,7 @@ bool restore_from_journal(const std::string& data_dir, const std::string& name) 
     // and where it starts. Recovery cuts a torn tail, so it can be appended to.
     std::vector<uint64_t> end(partitions), first(partitions);
     for (uint32_t p = 0; p < partitions; ++p) {
-        disk::DirFd dir = disk::open_partition_dir(root, name, p, /*create=*/false, error);
-        if (!dir.valid()) continue;  // nothing was journaled there
-        disk::RecoveryOptions ro;
-        ro.partition = p;
-        ro.queue_epoch = f.epoch;
-        ro.log = [&](const std::string& line) { log(Level::warn, "restore of " + name + "/p" + std::to_string(p) + ": " + line); };
-        const auto report = disk::recover_partition(dir.get(), ro, [](const disk::RecordView&) {});
+        const auto report = recover_segments(root, name, p, f.epoch, "restore of " + name);
         end[p] = report.next_offset;
         first[p] = report.records > 0 ? report.first_offset : report.next_offset;
     }
@@ -93,16 +101,9 @@ bool restore_from_journal(const std::string& data_dir, const std::string& name) 
     // ring before anything newer. A partly refilled segment may give a few
     // messages twice (at-least-once).
     if (o.on_full == OnFull::spill) {
-        const std::string spill_root = data_dir + "/spill";
-        const std::string spill_dir = spill_dir_name(name, f.epoch);
         for (uint32_t p = 0; p < partitions; ++p) {
-            disk::DirFd dir = disk::open_partition_dir(spill_root, spill_dir, p, /*create=*/false, error);
-            if (!dir.valid()) continue;
-            disk::RecoveryOptions ro;
-            ro.partition = p;
-            ro.queue_epoch = f.epoch;
-            ro.log = [&](const std::string& line) { log(Level::warn, "restore of " + name + " spill/p" + std::to_string(p) + ": " + line); };
-            const auto report = disk::recover_partition(dir.get(), ro, [](const disk::RecordView&) {});
+            const auto report = recover_segments(data_dir + "/spill", spill_dir_name(name, f.epoch), p, f.epoch,
+                                                 "restore of " + name + " spill");
             if (report.records == 0) continue;
             spec.spill_backlog.resize(partitions);
             spec.spill_backlog[p] = {report.first_offset, report.next_offset};

@@ -18,6 +18,7 @@
 #include "region.hpp"
 #include "replay/replay_request.hpp"
 #include "support/scale.hpp"
+#include "support/scratch_dir.hpp"
 #include "support/temp_queue.hpp"
 #include "sys/clock.hpp"
 #include "watched_queue.hpp"
@@ -34,9 +35,9 @@ TEST(ReplayThreadsTest, aRewoundGroupGetsTheJournalThenTheRingInOrder) {
     o.journal = true;
     o.fsync = Fsync::never;
     test::TempQueue q("replay-threads", o);
-    std::string templ = (std::filesystem::temp_directory_path() / "shmq-replay-threads-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    const std::string data = templ;
+    test::ScratchDir dir("replay-threads");
+    ASSERT_FALSE(dir.path.empty());
+    const std::string data = dir.path.string();
     const uint64_t n = test::scaled(5000), live = 500;
 
     std::atomic<bool> stop{false};
@@ -88,7 +89,6 @@ TEST(ReplayThreadsTest, aRewoundGroupGetsTheJournalThenTheRingInOrder) {
     producer.join();
     stop.store(true);
     daemon.join();
-    std::filesystem::remove_all(data);
     ASSERT_EQ(got.size(), n + live);
     for (uint64_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], i) << "the journal from the start, then the ring";
 }

@@ -19,6 +19,7 @@
 #include "participants.hpp"
 #include "region.hpp"
 #include "support/scale.hpp"
+#include "support/scratch_dir.hpp"
 #include "support/temp_queue.hpp"
 #include "sys/clock.hpp"
 #include "sys/process.hpp"
@@ -28,17 +29,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct ScratchDir {
-    std::filesystem::path path;
-    ScratchDir() {
-        std::string templ = (std::filesystem::temp_directory_path() / "shmq-spill-threads-XXXXXX").string();
-        path = ::mkdtemp(templ.data()) ? templ : "";
-    }
-    ~ScratchDir() {
-        std::error_code ec;
-        if (!path.empty()) std::filesystem::remove_all(path, ec);
-    }
-};
+using test::ScratchDir;
 
 // Payload "P:i"; one partition, so each producer's messages must arrive in send order.
 void run_spill(uint32_t spill_buffer, uint64_t per_producer, Millis consumer_pause) {
@@ -49,7 +40,7 @@ void run_spill(uint32_t spill_buffer, uint64_t per_producer, Millis consumer_pau
     o.spill_buffer = spill_buffer;
     o.fsync = Fsync::never;
     test::TempQueue q("spill-threads", o);
-    ScratchDir dir;
+    ScratchDir dir("spill-threads");
     ASSERT_FALSE(dir.path.empty());
     constexpr int kProducers = 2;
 
@@ -118,7 +109,7 @@ TEST(JournalThreadsTest, theJournalReadsEverySlotBeforeItIsReused) {
     o.journal = true;
     o.fsync = Fsync::never;
     test::TempQueue q("journal-threads", o);
-    ScratchDir dir;
+    ScratchDir dir("spill-threads");
     ASSERT_FALSE(dir.path.empty());
     const uint64_t per_producer = test::scaled(20'000);
     auto daemon_region = detail::Region::open(q.name);

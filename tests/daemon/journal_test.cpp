@@ -33,12 +33,7 @@ using test::journaled;
 using test::JournalRecord;
 using test::read_journal;
 
-std::string read_text(const std::filesystem::path& path) {
-    std::ifstream f(path);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
+using test::read_text;
 
 class JournalTest : public testing::Test {
 protected:

@@ -115,6 +115,19 @@ protected:
         }
         return out;
     }
+    // The region's file removed as a reboot would; true once shmqd has
+    // recreated the queue from its journal (q then holds the new one).
+    bool reboot_and_wait_for_restore(test::TempQueue& q) {
+        if (::unlink(("/dev/shm/shmq." + q.name).c_str()) != 0) return false;
+        for (int i = 0; i < 1000; ++i) {
+            std::this_thread::sleep_for(10ms);
+            if (Queue::exists(q.name) && shmqd.count("shmqd.log", "restored queue " + q.name) == 1) {
+                q.queue = Queue::open(q.name);
+                return true;
+            }
+        }
+        return false;
+    }
     static uint64_t total(const PerPartition& m) {
         uint64_t n = 0;
         for (const auto& [p, list] : m) n += list.size();
@@ -323,12 +336,7 @@ TEST_F(ReplayTest, refusesLiveGroupsAndRewindsWithinTheRingWithoutJournal) {
 namespace shmq {
 namespace {
 
-std::string read_text(const std::filesystem::path& path) {
-    std::ifstream f(path);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
+using test::read_text;
 
 // Restart from disk: the region removed as a reboot would (its file
 // unlinked); shmqd recreates the queue from the journal with its epoch, each
@@ -374,14 +382,7 @@ TEST_F(ReplayTest, restartFromDiskRedeliversWhatEachGroupHadNotAcked) {
             for (const auto& p : g.partitions) floor_b.push_back(p.floor);
     const PerPartition journal = journal_from(q.name, 2, 0);
 
-    ASSERT_EQ(::unlink(("/dev/shm/shmq." + q.name).c_str()), 0);  // the reboot
-    bool back = false;
-    for (int i = 0; i < 1000 && !back; ++i) {
-        std::this_thread::sleep_for(10ms);
-        back = Queue::exists(q.name) && shmqd.count("shmqd.log", "restored queue " + q.name) == 1;
-    }
-    ASSERT_TRUE(back) << "shmqd recreates the queue from its journal";
-    q.queue = Queue::open(q.name);
+    ASSERT_TRUE(reboot_and_wait_for_restore(q)) << "shmqd recreates the queue from its journal";
     EXPECT_EQ(detail::Region::open(q.name)->epoch(), epoch) << "the same queue: its epoch";
     {
         Producer p = q->producer();
@@ -437,14 +438,7 @@ TEST_F(ReplayTest, restartFromDiskKeepsTheSpillBacklog) {
                 read_text(cursors).find("group g exclusive 0\n") != std::string::npos;
     }
     ASSERT_TRUE(ready) << "spill backlog on disk " << test::snapshot_of(q.name).partitions[0].spill_disk_messages;
-    ASSERT_EQ(::unlink(("/dev/shm/shmq." + q.name).c_str()), 0);
-    bool back = false;
-    for (int i = 0; i < 1000 && !back; ++i) {
-        std::this_thread::sleep_for(10ms);
-        back = Queue::exists(q.name) && shmqd.count("shmqd.log", "restored queue " + q.name) == 1;
-    }
-    ASSERT_TRUE(back);
-    q.queue = Queue::open(q.name);
+    ASSERT_TRUE(reboot_and_wait_for_restore(q)) << "shmqd recreates the queue from its journal";
     {
         Producer p = q->producer();  // sent after the restore: behind the backlog
         for (uint64_t i = n; i < n + 10; ++i) ASSERT_TRUE(p.send("m" + std::to_string(i)).ok()) << i;

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -27,6 +30,14 @@ struct JournalRecord {
     std::string payload;
     uint64_t publish_unix_ns;
 };
+
+// A small text file (the journal's `queue` and `cursors`), whole; "" if absent.
+inline std::string read_text(const std::filesystem::path& path) {
+    std::ifstream f(path);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
 
 // Every record of one partition's journal, in file order; `corrupt` counts skipped regions.
 inline std::vector<JournalRecord> read_journal(const std::string& data_dir, const std::string& queue, uint32_t p,
