@@ -34,6 +34,9 @@
 //  CAS whenever they see the claim at tail already taken. Ownership of an
 //  offset is decided by the claim CAS alone, so a producer that dies between
 //  its claim CAS and its tail CAS stalls nobody.
+// The atomic word type is a template parameter (BasicRingRef) only so a model
+// checker can run this very code (tests/model/, relacy); the library uses
+// RingRef = BasicRingRef<std::atomic<uint64_t>>, the same code as before.
 #pragma once
 
 #include <atomic>
@@ -45,34 +48,38 @@
 namespace shmq::ring {
 
 // A view of one ring: its tail hint, its head (room) and its slots (state
-// word at offset 0, claim word in the last 8 bytes of each slot).
-struct RingRef {
-    std::atomic<uint64_t>* tail;
-    std::atomic<uint64_t>* head;
+// word at offset 0, claim word in the last word of each slot). `Atomic` is a
+// 64-bit atomic word: std::atomic<uint64_t>, or a model checker's.
+template <class Atomic>
+struct BasicRingRef {
+    Atomic* tail;
+    Atomic* head;
     std::byte* slots;
     uint64_t slot_size;
     uint64_t capacity;  // power of two
 
     std::byte* base(uint64_t offset) const noexcept { return slots + (offset & (capacity - 1)) * slot_size; }
-    std::atomic<uint64_t>& state(uint64_t offset) const noexcept {
-        return *reinterpret_cast<std::atomic<uint64_t>*>(base(offset));
-    }
-    std::atomic<uint64_t>& claim(uint64_t offset) const noexcept {
-        return *reinterpret_cast<std::atomic<uint64_t>*>(base(offset) + slot_size - sizeof(uint64_t));
+    Atomic& state(uint64_t offset) const noexcept { return *reinterpret_cast<Atomic*>(base(offset)); }
+    Atomic& claim(uint64_t offset) const noexcept {
+        return *reinterpret_cast<Atomic*>(base(offset) + slot_size - sizeof(Atomic));
     }
 };
+using RingRef = BasicRingRef<std::atomic<uint64_t>>;
+static_assert(sizeof(std::atomic<uint64_t>) == sizeof(uint64_t), "the claim word is the slot's last 8 bytes");
 
 enum class ClaimResult { claimed, full, corrupt };
 
 // Moves a hint cursor from `from` to from + 1 unless someone already did.
 // Takes `from` by value: a failed CAS writes the current value into its
 // expected argument, which must never clobber the caller's offset.
-inline void help_forward(std::atomic<uint64_t>& cursor, uint64_t from) noexcept {
+template <class Atomic>
+inline void help_forward(Atomic& cursor, uint64_t from) noexcept {
     cursor.compare_exchange_strong(from, from + 1, std::memory_order_release, std::memory_order_relaxed);
 }
 
 // Pushes a cursor forward to `to` unless someone already moved it further.
-inline void push_forward(std::atomic<uint64_t>& cursor, uint64_t to) noexcept {
+template <class Atomic>
+inline void push_forward(Atomic& cursor, uint64_t to) noexcept {
     uint64_t cur = cursor.load(std::memory_order_relaxed);
     while (cur < to && !cursor.compare_exchange_weak(cur, to, std::memory_order_seq_cst, std::memory_order_relaxed)) {
     }
@@ -90,7 +97,9 @@ constexpr uint64_t initial_claim(uint64_t slot_index, uint64_t capacity) noexcep
 // the caller's cached head + capacity (refreshed here from head when the
 // tail reaches it). full: no room below head + capacity; the caller may
 // advance head (ring::reclaim) and retry. Inline: the producer's hot path.
-inline ClaimResult try_claim(const RingRef& ring, uint32_t owner, uint64_t& limit, uint64_t& offset_out) noexcept {
+template <class Atomic>
+inline ClaimResult try_claim(const BasicRingRef<Atomic>& ring, uint32_t owner, uint64_t& limit,
+                             uint64_t& offset_out) noexcept {
     // Bounded: each retry means another claimer made progress or the tail
     // moved; a corrupt region must not spin us forever.
     for (int attempt = 0; attempt < 1 << 20; ++attempt) {
@@ -130,7 +139,8 @@ inline ClaimResult try_claim(const RingRef& ring, uint32_t owner, uint64_t& limi
 // Moves the state of an open claim on `offset` from the previous lap to
 // `to` (committed or aborted). false when it was aborted (by the reaper)
 // or is not an open claim.
-inline bool finish_claim(const RingRef& ring, uint64_t offset, SlotKind to) noexcept {
+template <class Atomic>
+inline bool finish_claim(const BasicRingRef<Atomic>& ring, uint64_t offset, SlotKind to) noexcept {
     auto& word = ring.state(offset);
     uint64_t s = word.load(std::memory_order_acquire);
     if (!slot_is(s, offset - ring.capacity)) return false;
@@ -138,11 +148,13 @@ inline bool finish_claim(const RingRef& ring, uint64_t offset, SlotKind to) noex
 }
 
 // (3) false: the claim had been aborted (by the reaper); nothing was published.
-inline bool commit(const RingRef& ring, uint64_t offset) noexcept {
+template <class Atomic>
+inline bool commit(const BasicRingRef<Atomic>& ring, uint64_t offset) noexcept {
     return finish_claim(ring, offset, SlotKind::committed);
 }
 
-inline void abort_claim(const RingRef& ring, uint64_t offset) noexcept {
+template <class Atomic>
+inline void abort_claim(const BasicRingRef<Atomic>& ring, uint64_t offset) noexcept {
     (void)finish_claim(ring, offset, SlotKind::aborted);
 }
 // Participant id (1..4095) holding an open claim on `offset`, 0 if none:
