@@ -12,6 +12,7 @@
 
 #include "groups.hpp"
 #include "log.hpp"
+#include "repair/damage.hpp"
 #include "repair/reaper.hpp"
 #include "ring/dead_letter.hpp"
 #include "ring/delivery.hpp"
@@ -50,6 +51,7 @@ WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue
         throw Error(Errc::invalid_argument, "queue " + name + " is served by another shmqd (another --lock-file?); "
                                             "leaving it to that one");
     me_ = detail::attach_participant(*region_, layout::Role::admin, layout::kNoGroup, 0);
+    integrity_ = std::make_unique<detail::IntegrityCheck>(*region_);
     if (region_->spill_capacity() != 0) {
         spill_root_ = data_dir + "/spill";
         spill_dir_ = spill_dir_name(name, region_->epoch());
@@ -130,7 +132,7 @@ WatchedQueue::~WatchedQueue() {
     // Removed like a reboot would (or --region-only): the cursors (with the
     // positions of replays) are what a restore goes by, and the spill
     // backlog comes back with it; deleted for good: the journal is set aside.
-    if (!for_good) save_cursors(sys::monotonic_ns());
+    if (!for_good && damage_.empty()) save_cursors(sys::monotonic_ns());  // a damaged region's floors mean nothing
     else if (journal_dir_.valid()) retire_journal(data_dir_, name());
     if (gone)
         for (auto& [g, replay] : replays_) replay->abandon();
@@ -189,6 +191,7 @@ int WatchedQueue::serve_replays(uint64_t now_mono) {
 }
 
 int WatchedQueue::on_disk_event(uint64_t now_mono) {
+    if (!damage_.empty()) return 0;
     int work = 0;
     for (auto& [g, replay] : replays_) work += replay->feed();
     for (auto& s : spills_) work += s->run(now_mono);
@@ -198,6 +201,7 @@ int WatchedQueue::on_disk_event(uint64_t now_mono) {
 }
 
 bool WatchedQueue::disk_busy() const {
+    if (!damage_.empty()) return false;
     for (const auto& s : spills_)
         if (s->active()) return true;
     for (const auto& j : journals_)
@@ -208,7 +212,8 @@ bool WatchedQueue::disk_busy() const {
 }
 
 bool WatchedQueue::has_reached_end_of_life() const {
-    if (region_->deleted()) return true;
+    const auto life = region_->lifecycle();
+    if (life == layout::Lifecycle::deleted || life == layout::Lifecycle::region_removed) return true;
     struct stat st {};
     return ::fstat(region_->probe_fd(), &st) != 0 || st.st_nlink == 0;
 }
@@ -353,8 +358,30 @@ int WatchedQueue::expire_and_dead_letter(uint64_t now_mono) {
     return work;
 }
 
+// Slots and lease entries the integrity check reads per tick (a few hundred
+// microseconds at most); the fixed tables are read whole every tick.
+constexpr uint64_t kIntegrityCellsPerTick = 4096;
+
+// Runs the integrity check; once it fails, the queue is retired for good:
+// nothing in it can be trusted, so reaping, expiry, disk work and replays
+// stop (they would act on the damage), and the mark is put back if
+// overwritten. Deleting the queue ends it.
+bool WatchedQueue::found_damaged() {
+    if (damage_.empty()) {
+        auto found = integrity_->run(kIntegrityCellsPerTick);
+        if (!found) return false;
+        damage_ = std::move(*found);
+        log(Level::error, "queue " + name() + ": region damaged: " + damage_ +
+                              "; marked unusable (its producers and consumers now get region_corrupt); "
+                              "delete it with `shmq delete " + name() + "` and create it again");
+    }
+    if (region_->lifecycle() != layout::Lifecycle::corrupt) detail::mark_damaged(*region_, damage_);
+    return true;
+}
+
 int WatchedQueue::on_time_event(uint64_t now_mono) {
     ++tick_;
+    if (found_damaged()) return 0;
     return sync_participants() + expire_and_dead_letter(now_mono) + serve_replays(now_mono);
 }
 

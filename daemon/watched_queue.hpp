@@ -16,6 +16,7 @@
 
 #include "participants.hpp"
 #include "region.hpp"
+#include "repair/integrity.hpp"
 #include "journal/partition_journal.hpp"
 #include "replay/group_replay.hpp"
 #include "spill/partition_spill.hpp"
@@ -45,6 +46,9 @@ public:
     bool disk_busy() const;
     // Deleted (shmq delete) or its file unlinked: stop watching.
     bool has_reached_end_of_life() const;
+    // Why the region was found damaged (empty while it is sound): shmqd then
+    // serves nothing of it and keeps it marked until it is deleted.
+    const std::string& damage() const { return damage_; }
 
 private:
     struct Watched {
@@ -61,6 +65,7 @@ private:
     void open_journal(const std::string& data_dir, uint64_t segment_bytes);
     void save_cursors(uint64_t now_mono);
     int serve_replays(uint64_t now_mono);
+    bool found_damaged();
 
     std::shared_ptr<detail::Region> region_;
     detail::Participant me_{};
@@ -79,6 +84,8 @@ private:
     uint64_t next_cursor_save_ns_ = 0;
     uint64_t tick_ = 0;
     uint64_t next_dlq_full_warning_ns_ = 0;
+    std::unique_ptr<detail::IntegrityCheck> integrity_;
+    std::string damage_;
 };
 
 // epoll data of a pidfd: which queue and which lease-table entry.

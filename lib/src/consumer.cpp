@@ -293,6 +293,7 @@ Status ConsumerCore::settle_nack(Message& m, Millis delay) noexcept {
 
 Result<Message> ConsumerCore::receive(Millis timeout) noexcept {
     Region& r = *region;
+    if (r.damaged()) return Errc::region_corrupt;
     const bool forever = timeout == kForever;
     const uint64_t limit = forever ? UINT64_MAX : static_cast<uint64_t>(std::max<int64_t>(timeout.count(), 0)) * 1'000'000;
     uint64_t start = 0;  // read the precise clock only once we have to wait
@@ -318,7 +319,7 @@ Result<Message> ConsumerCore::receive(Millis timeout) noexcept {
             maintenance(sys::coarse_monotonic_ns());
             if (try_once(m)) return Result<Message>(std::move(m));
         }
-        if (r.deleted()) return Errc::queue_deleted;
+        if (r.deleted()) return r.gone_error();
         if (limit == 0) return Errc::timeout;
         if (spin == 0) remaining();  // start the clock
         if (spin < kSpinBeforeSleep) {

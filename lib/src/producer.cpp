@@ -71,7 +71,7 @@ Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeou
     if (rc == 1) return Errc::ok;
     auto& pc = r.partition(p);
     if (rc < 0) return Errc::region_corrupt;
-    if (r.deleted()) return Errc::queue_deleted;
+    if (r.deleted()) return r.gone_error();
     if (static_cast<OnFull>(r.params().on_full) == OnFull::reject) {
         pc.rejected.fetch_add(1, std::memory_order_relaxed);
         return Errc::overloaded;
@@ -113,7 +113,7 @@ Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeou
         switch (rc) {
             case 1: return Errc::ok;
             case -1: return Errc::region_corrupt;
-            case -2: return Errc::queue_deleted;
+            case -2: return r.gone_error();
             case -3: pc.timeouts.fetch_add(1, std::memory_order_relaxed); return Errc::timeout;
             default: break;
         }
@@ -149,7 +149,7 @@ Status ProducerCore::claim_spilling(uint32_t p, Millis timeout, uint64_t& offset
         }
         // Staging is full: shmqd has not drained it to disk yet, cannot
         // (data dir full), or is not running. Wait for it up to `timeout`.
-        if (r.deleted()) return Errc::queue_deleted;
+        if (r.deleted()) return r.gone_error();
         const bool disk_trouble = pc.spill_status.load(std::memory_order_relaxed) != 0;
         if (disk_trouble || sys::monotonic_ns() - start >= limit) {
             pc.spill_refused.fetch_add(1, std::memory_order_relaxed);
@@ -219,6 +219,7 @@ Status Producer::send(std::span<const std::byte> payload, const SendOptions& opt
     if (payload.size() > r.params().max_message) return Errc::message_too_large;
     if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;
     if (options.partition && *options.partition >= r.partitions()) return Errc::invalid_argument;
+    if (r.damaged()) return Errc::region_corrupt;
     uint32_t p = options.partition ? *options.partition : c.choose_partition(options.key);
     uint64_t offset = 0;
     bool staged = false;
@@ -242,6 +243,7 @@ Result<Claim> Producer::claim(std::size_t size, const SendOptions& options) noex
     if (size > r.params().max_message) return Errc::message_too_large;
     if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;
     if (options.partition && *options.partition >= r.partitions()) return Errc::invalid_argument;
+    if (r.damaged()) return Errc::region_corrupt;
     uint32_t p = options.partition ? *options.partition : c.choose_partition(options.key);
     uint64_t offset = 0;
     bool staged = false;

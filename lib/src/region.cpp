@@ -13,6 +13,7 @@
 #include "layout/layout_math.hpp"
 #include "groups.hpp"
 #include "names.hpp"
+#include "repair/damage.hpp"
 #include "ring/reclaim.hpp"
 #include "ring/slot_state.hpp"
 #include "sys/clock.hpp"
@@ -238,7 +239,10 @@ void Region::validate_and_load(bool wait_for_creator) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
         magic = h.magic.load(std::memory_order_acquire);
     }
-    const std::string fix = "; delete it with `shmq delete " + name_ + "` and create it again";
+    // Marked by shmqd (repair/damage.hpp): every refusal below says what it found.
+    const std::string found = lifecycle() == layout::Lifecycle::corrupt
+                                  ? "; shmqd found it damaged: " + damage_reason(*this) : std::string();
+    const std::string fix = found + "; delete it with `shmq delete " + name_ + "` and create it again";
     if (magic == 0) fail(Errc::region_corrupt, where + " was never finished by its creator" + fix);
     if (magic != layout::kMagic) fail(Errc::region_corrupt, where + " is not a shmq region (bad magic)" + fix);
     // Copy before checking: the copy is what we use from now on.
@@ -261,6 +265,8 @@ void Region::validate_and_load(bool wait_for_creator) {
     char stored_name[layout::kNameMax + 1] = {};
     std::memcpy(stored_name, h.name, layout::kNameMax);
     if (name_ != stored_name) fail(Errc::region_corrupt, where + " carries another queue's name ('" + stored_name + "')" + fix);
+    // Found damaged by shmqd: readable (stat shows why), never served again.
+    if (access_ == Access::read_write && !found.empty()) fail(Errc::region_corrupt, where + " is unusable" + fix);
     epoch_ = h.queue_epoch;
     options_ = options_from(params_);
 }

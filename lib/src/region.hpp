@@ -7,6 +7,7 @@
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ struct CreateSpec {
     // staging then starts at `end`. Empty: none.
     std::vector<std::pair<uint64_t, uint64_t>> spill_backlog;
     std::vector<InitialGroup> groups;
+    // The region's group (shmq create --group): it is owner-only until it
+    // has been given to this gid, then gets options.mode. Empty: the creator's.
+    std::optional<uint32_t> gid;
 };
 
 class Region {
@@ -75,9 +79,19 @@ public:
     layout::Lifecycle lifecycle() const noexcept {
         return static_cast<layout::Lifecycle>(header().lifecycle.load(std::memory_order_acquire));
     }
+    // No longer live: deleted, removed, or found damaged (repair/damage.hpp).
     bool deleted() const noexcept {
         return header().lifecycle.load(std::memory_order_relaxed) != static_cast<uint32_t>(layout::Lifecycle::live);
     }
+    // shmqd found it damaged, or the lifecycle word holds no lifecycle at all
+    // (overwritten): nothing is sent or delivered any more.
+    bool damaged() const noexcept {
+        const auto life = lifecycle();
+        return life != layout::Lifecycle::live && life != layout::Lifecycle::deleted &&
+               life != layout::Lifecycle::region_removed;
+    }
+    // What a call on a region that is no longer live answers.
+    Errc gone_error() const noexcept { return damaged() ? Errc::region_corrupt : Errc::queue_deleted; }
 
     // Index arguments must be in range; callers check untrusted ones with
     // valid_participant / valid_group first.
@@ -143,6 +157,7 @@ private:
         return *reinterpret_cast<T*>(base_ + offset);
     }
     void adopt(boost::interprocess::shared_memory_object shm, Access access);
+    void map(boost::interprocess::mode_t mode);  // maps shm_ and sets base_; a clear Error if it cannot
     void validate_and_load(bool wait_for_creator);
     void initialize(const layout::QueueParams& params, const CreateSpec& spec);
 

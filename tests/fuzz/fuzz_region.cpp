@@ -1,5 +1,6 @@
 // libFuzzer target: opening a region made of arbitrary bytes (header, tables,
-// slots), then reading all of it as `shmq stat` does. Everything read from
+// slots), then reading all of it as `shmq stat` does and as shmqd's integrity
+// check does (repair/integrity.hpp, a full scan). Everything read from
 // shared memory is untrusted: a bad region must be refused with an Error or
 // read without touching memory outside it, never crash.
 //   fuzz_region --make-seed DIR   writes a valid small region to DIR (a seed)
@@ -17,6 +18,7 @@
 #include "inspect/inspect.hpp"
 #include "names.hpp"
 #include "region.hpp"
+#include "repair/integrity.hpp"
 
 namespace {
 
@@ -72,6 +74,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {
         auto r = shmq::detail::Region::open(name, shmq::detail::Access::read_only, /*wait_for_creator=*/false);
         (void)shmq::inspect::snapshot(*r);
+        shmq::detail::IntegrityCheck check(*r);
+        (void)check.run(uint64_t{1} << 16);
     } catch (const shmq::Error&) {
         // refused: what a hostile region must get
     }

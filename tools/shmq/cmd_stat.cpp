@@ -30,6 +30,9 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
         std::cout << "; " << human_rate(rates.published_per_s) << " published, " << human_rate(rates.acked_per_s)
                   << " acked over the last " << human_ms(rates.interval_ms);
     std::cout << "\n";
+    if (!s.damage.empty())
+        std::cout << "UNUSABLE: region damaged: " << s.damage << " (delete it with `shmq delete " << s.name
+                  << "` and create it again)\n";
     if (s.overloaded) std::cout << "OVERLOADED: " << s.overloaded_reason << " (add consumers or capacity)\n";
     if (o.journal) {
         uint64_t lag = 0, bytes = 0;

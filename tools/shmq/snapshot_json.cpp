@@ -81,6 +81,7 @@ void write_snapshot(Json& j, const inspect::QueueSnapshot& s, const QueueRates& 
     j.begin_object()
         .field("name", s.name)
         .field("state", s.state)
+        .field("damage", s.damage)
         .field("epoch", s.epoch)
         .field("created_unix_ns", s.created_unix_ns)
         .field("region_bytes", s.region_bytes)

@@ -9,6 +9,7 @@
 #include "groups.hpp"
 #include "names.hpp"
 #include "participants.hpp"
+#include "repair/damage.hpp"
 #include "ring/ack_latency.hpp"
 #include "ring/delivery.hpp"
 #include "ring/lease_word.hpp"
@@ -151,6 +152,7 @@ QueueSnapshot snapshot(const detail::Region& r) {
         case layout::Lifecycle::region_removed: q.state = "deleted"; break;
         default: q.state = "corrupt"; break;
     }
+    if (q.state == "corrupt") q.damage = detail::damage_reason(r);
     std::vector<uint64_t> tails(r.partitions());
     for (uint32_t p = 0; p < r.partitions(); ++p) {
         const auto& pc = r.partition(p);

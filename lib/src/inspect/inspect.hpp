@@ -102,6 +102,7 @@ struct QueueSnapshot {
     uint64_t created_unix_ns = 0;
     uint64_t region_bytes = 0;
     std::string state;  // "live", "deleted", "corrupt"
+    std::string damage;  // corrupt: what shmqd's integrity check found (repair/damage.hpp); else empty
     uint64_t taken_unix_ns = 0;     // when this snapshot was read (rates divide by differences)
     uint64_t taken_mono_ns = 0;
     uint64_t depth = 0;      // sum over partitions

@@ -32,7 +32,7 @@
 namespace shmq::layout {
 
 constexpr uint64_t kMagic = 0x3130'5145'4d48'5300ull;  // "\0SHMEQ01" little-endian
-constexpr uint32_t kLayoutVersion = 4;
+constexpr uint32_t kLayoutVersion = 5;
 constexpr std::size_t kCacheLine = 64;
 constexpr std::size_t kSectionAlign = 4096;
 
@@ -47,6 +47,7 @@ constexpr uint32_t kMaxParticipants = 4094;  // owner ids 1..4095 fit 12 bits
 constexpr uint32_t kMaxDeliveries = 10000;   // fits the 14-bit delivery count
 constexpr uint64_t kMaxRegionBytes = 64ull << 30;
 constexpr std::size_t kNameMax = 64;
+constexpr std::size_t kDamageReasonBytes = 184;  // RegionHeader::damage_reason, NUL-padded
 
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "cross-process atomics must be lock-free");
 static_assert(std::atomic<uint32_t>::is_always_lock_free, "futex words must be lock-free atomics");
@@ -110,6 +111,8 @@ static_assert(sizeof(SectionTable) == 128);
 // Region lifecycle word (RegionHeader::lifecycle).
 // region_removed: `shmq delete --region-only`: gone like a reboot would take
 // it; shmqd keeps its journal and recreates the queue from it.
+// corrupt: shmqd found the region damaged (RegionHeader::damage_reason);
+// peers get region_corrupt, nobody attaches any more.
 enum class Lifecycle : uint32_t { live = 1, deleted = 2, corrupt = 3, region_removed = 4 };
 
 // ---------------------------------------------------------------------------
@@ -118,7 +121,8 @@ enum class Lifecycle : uint32_t { live = 1, deleted = 2, corrupt = 3, region_rem
 //   0    magic (atomic, written LAST with release: publishes everything else)
 //   8    layout_version   12 header_size   16 region_size   24 queue_epoch
 //   32   created_unix_ns  40 lifecycle (atomic)  44 reserved
-//   64   params (64)      128 sections (128)    256 name[64]  320 reserved
+//   64   params (64)      128 sections (128)    256 name[64]
+//   320  damaged_unix_ns (atomic)  328 damage_reason[184]   512 reserved
 //   1024 consumer_doorbell, consumer_waiters, consumer_wanted (own cache line)
 //   1088 admin_lock                               (own cache line)
 //   1152 dlq_doorbell                             (own cache line)
@@ -135,7 +139,13 @@ struct alignas(kSectionAlign) RegionHeader {
     QueueParams params;
     SectionTable sections;
     char name[kNameMax];
-    uint8_t reserved2[1024 - 320];
+    // Set once, by shmqd, when its integrity check finds the region damaged
+    // (repair/damage.hpp): the reason first, then damaged_unix_ns, then
+    // lifecycle = corrupt. Untrusted like everything here: readers bound and
+    // sanitize the reason.
+    std::atomic<uint64_t> damaged_unix_ns;
+    char damage_reason[kDamageReasonBytes];
+    uint8_t reserved2[1024 - 512];
 
     // Consumers about to sleep increment consumer_waiters, then futex-wait on
     // consumer_doorbell. A producer that commits reads consumer_waiters after
@@ -155,6 +165,8 @@ static_assert(offsetof(RegionHeader, layout_version) == 8, "version at a fixed p
 static_assert(offsetof(RegionHeader, params) == 64);
 static_assert(offsetof(RegionHeader, sections) == 128);
 static_assert(offsetof(RegionHeader, name) == 256);
+static_assert(offsetof(RegionHeader, damaged_unix_ns) == 320);
+static_assert(offsetof(RegionHeader, damage_reason) + kDamageReasonBytes == 512);
 static_assert(offsetof(RegionHeader, consumer_doorbell) == 1024, "doorbell on its own line");
 static_assert(offsetof(RegionHeader, admin_lock) == 1088);
 static_assert(offsetof(RegionHeader, dlq_doorbell) == 1152);
