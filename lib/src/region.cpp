@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <thread>
@@ -78,7 +79,61 @@ uint64_t random_u64() {
     return v;
 }
 
-std::string mib(uint64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB"; }
+std::string mib(uint64_t bytes) {
+    if (bytes < (1 << 20)) return std::to_string((bytes + 1023) >> 10) + " KiB";
+    return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB";
+}
+
+// "owned by uid 1000, gid 50, mode 0660" (of the file itself, never through a symlink).
+std::string owner_text(const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return "unreadable";
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return "owned by uid " + std::to_string(st.st_uid) + ", gid " + std::to_string(st.st_gid) + ", mode " + mode;
+}
+
+std::string nofile_limit() {
+    struct rlimit rl {};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return "?";
+    return rl.rlim_cur == RLIM_INFINITY ? std::string("unlimited") : std::to_string(rl.rlim_cur);
+}
+
+// One line for an open, create or map of `path` that failed with errno `e`:
+// what failed, the value that matters, and what to do.
+[[noreturn]] void fail_errno(int e, const std::string& doing, const std::string& path, const std::string& queue,
+                             Access access) {
+    switch (e) {
+        case EACCES:
+        case EPERM:
+            fail(Errc::invalid_argument,
+                 "permission denied: cannot " + doing + " " + path + " (" + owner_text(path) + ", we are uid " +
+                     std::to_string(::geteuid()) + "); run as its owner, or have it created with `shmq create " +
+                     queue + (access == Access::read_only ? " --mode 0640" : " --mode 0660") +
+                     " --group GROUP` and join that group");
+        case EMFILE:
+            fail(Errc::no_resources, "too many open files: cannot " + doing + " " + path +
+                                         ": this process is at its descriptor limit (RLIMIT_NOFILE " + nofile_limit() +
+                                         "); raise it (`ulimit -n`, systemd LimitNOFILE=) or close descriptors");
+        case ENFILE:
+            fail(Errc::no_resources, "too many open files: cannot " + doing + " " + path +
+                                         ": the system's file table is full; raise fs.file-max or close files");
+        case ENOMEM:
+            fail(Errc::no_resources, "out of memory: cannot " + doing + " " + path +
+                                         " (address space: RLIMIT_AS, vm.max_map_count); raise the limit or use a "
+                                         "smaller queue");
+        case ELOOP:
+            fail(Errc::invalid_argument, path + " is a symlink; shmq never follows symlinks in " + std::string(kShmDir) +
+                                             ": remove it (rm " + path + ")");
+        default:
+            fail(Errc::invalid_argument, "cannot " + doing + " " + path + ": " + std::strerror(e));
+    }
+}
+
+int native_errno(const bip::interprocess_exception& e) {
+    const int native = e.get_native_error();
+    return native != 0 ? native : EIO;
+}
 
 }  // namespace
 
@@ -91,8 +146,15 @@ void Region::adopt(bip::shared_memory_object shm, Access access) {
     access_ = access;
     lock_fd_ = shm_.get_mapping_handle().handle;
     // O_RDWR where we may: the reaper takes write locks through this descriptor.
-    probe_fd_ = ::open((std::string(kShmDir) + "/" + object_).c_str(), (access == Access::read_write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+    const std::string path = std::string(kShmDir) + "/" + object_;
+    probe_fd_ = ::open(path.c_str(), (access == Access::read_write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
     ::fcntl(lock_fd_, F_SETFD, FD_CLOEXEC);
+    // Without the probe descriptor every liveness probe would answer "alive":
+    // refuse here, with the reason (a descriptor limit, mostly).
+    if (probe_fd_ < 0) fail_errno(errno, "open a second descriptor of", path, name_, access);
+    struct stat a {}, b {};
+    if (::fstat(lock_fd_, &a) != 0 || ::fstat(probe_fd_, &b) != 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+        fail(Errc::invalid_argument, path + " was replaced while it was opened; try again");
 }
 
 std::shared_ptr<Region> Region::create(std::string_view name, const QueueOptions& options, const CreateSpec& spec) {
@@ -107,18 +169,41 @@ std::shared_ptr<Region> Region::create(std::string_view name, const QueueOptions
     r->name_ = std::string(name);
     const std::string object = spec.object.empty() ? region_object_name(name) : spec.object;
     r->object_ = object;
+    const std::string path = std::string(kShmDir) + "/" + object;
     bip::shared_memory_object shm;
     try {
-        shm = bip::shared_memory_object(bip::create_only, object.c_str(), bip::read_write,
-                                        bip::permissions(static_cast<int>(params.mode)));
+        // Given to a group: owner-only until it is that group's (no window in
+        // which the creator's own group could open it).
+        const int first_mode = spec.gid ? 0600 : static_cast<int>(params.mode);
+        shm = bip::shared_memory_object(bip::create_only, object.c_str(), bip::read_write, bip::permissions(first_mode));
     } catch (const bip::interprocess_exception& e) {
         if (e.get_error_code() == bip::already_exists_error)
             fail(Errc::invalid_argument,
                  "queue '" + r->name_ + "' already exists; delete it first with `shmq delete " + r->name_ + "`");
-        fail(Errc::invalid_argument, "cannot create " + std::string(kShmDir) + "/" + object + ": " + e.what());
+        const int err = native_errno(e);
+        if (err == EACCES || err == EPERM)
+            fail(Errc::invalid_argument, "permission denied: cannot create " + path + " (" + std::string(kShmDir) +
+                                             " " + owner_text(std::string(kShmDir)) +
+                                             "); it must be writable by everyone (mode 1777, like /tmp)");
+        if (err == ENOSPC)
+            fail(Errc::no_resources, "no room in " + std::string(kShmDir) + " for queue '" + r->name_ +
+                                         "' (no free inode); delete unused queues or enlarge " + std::string(kShmDir));
+        fail_errno(err, "create", path, r->name_, Access::read_write);
     }
     // From here on a failure must not leave a half-made region behind.
     try {
+        if (spec.gid) {
+            const int fd = shm.get_mapping_handle().handle;
+            if (::fchown(fd, static_cast<uid_t>(-1), static_cast<gid_t>(*spec.gid)) != 0) {
+                const int err = errno;
+                fail(Errc::invalid_argument,
+                     (err == EPERM ? std::string("permission denied: ") : std::string()) + "cannot give " + path +
+                         " to group " + std::to_string(*spec.gid) + ": " + std::strerror(err) +
+                         (err == EPERM ? "; only root or a member of that group may (see `id`)" : ""));
+            }
+            if (::fchmod(fd, static_cast<mode_t>(params.mode)) != 0)
+                fail(Errc::invalid_argument, "cannot set the mode of " + path + ": " + std::strerror(errno));
+        }
         shm.truncate(static_cast<bip::offset_t>(sections.end));
         int rc = ::posix_fallocate(shm.get_mapping_handle().handle, 0, static_cast<off_t>(sections.end));
         if (rc != 0) {
@@ -126,23 +211,36 @@ std::shared_ptr<Region> Region::create(std::string_view name, const QueueOptions
             std::string free_note;
             if (::statvfs(std::string(kShmDir).c_str(), &vfs) == 0)
                 free_note = ", " + mib(uint64_t(vfs.f_bavail) * vfs.f_frsize) + " free";
-            fail(Errc::no_resources, "not enough room in /dev/shm for queue '" + r->name_ + "': it needs " +
+            fail(Errc::no_resources, "no room in /dev/shm for queue '" + r->name_ + "': it needs " +
                                          mib(sections.end) + free_note + " (" + std::strerror(rc) +
-                                         "); free space or lower --capacity/--max-message/--partitions");
+                                         "); delete unused queues, enlarge /dev/shm (mount -o remount,size=...) or "
+                                         "lower --capacity/--max-message/--partitions");
         }
         r->adopt(std::move(shm), Access::read_write);
-        r->map_ = bip::mapped_region(r->shm_, bip::read_write);
-        r->base_ = static_cast<std::byte*>(r->map_.get_address());
+        r->map(bip::read_write);
         r->size_ = sections.end;
         r->params_ = params;
         r->sections_ = sections;
         r->options_ = options_from(params);
         r->initialize(params, spec);
+    } catch (const bip::interprocess_exception& e) {
+        bip::shared_memory_object::remove(object.c_str());
+        fail_errno(native_errno(e), "size", path, r->name_, Access::read_write);
     } catch (...) {
         bip::shared_memory_object::remove(object.c_str());
         throw;
     }
     return r;
+}
+
+void Region::map(bip::mode_t mode) {
+    const std::string path = std::string(kShmDir) + "/" + object_;
+    try {
+        map_ = bip::mapped_region(shm_, mode);
+    } catch (const bip::interprocess_exception& e) {
+        fail_errno(native_errno(e), "map", path, name_, access_);
+    }
+    base_ = static_cast<std::byte*>(map_.get_address());
 }
 
 void Region::initialize(const layout::QueueParams& params, const CreateSpec& spec) {
@@ -213,18 +311,14 @@ std::shared_ptr<Region> Region::open(std::string_view name, Access access, bool 
     } catch (const bip::interprocess_exception& e) {
         if (e.get_error_code() == bip::not_found_error)
             fail(Errc::invalid_argument, "no queue named '" + r->name_ + "'; create it with `shmq create " + r->name_ + "`");
-        if (e.get_error_code() == bip::security_error)
-            fail(Errc::invalid_argument, "permission denied opening " + path +
-                                             "; run as its owner, or have it created with --mode 0660 and join its group");
-        fail(Errc::invalid_argument, "cannot open " + path + ": " + e.what());
+        fail_errno(native_errno(e), "open", path, r->name_, access);
     }
     bip::offset_t size = 0;
     if (!shm.get_size(size) || size < static_cast<bip::offset_t>(sizeof(layout::RegionHeader)))
         fail(Errc::region_corrupt, path + " is too small (" + std::to_string(size) +
                                        " bytes) to be a shmq queue; delete it with `shmq delete " + r->name_ + "`");
     r->adopt(std::move(shm), access);
-    r->map_ = bip::mapped_region(r->shm_, access == Access::read_only ? bip::read_only : bip::read_write);
-    r->base_ = static_cast<std::byte*>(r->map_.get_address());
+    r->map(access == Access::read_only ? bip::read_only : bip::read_write);
     r->size_ = static_cast<uint64_t>(size);
     r->validate_and_load(wait_for_creator);
     return r;
@@ -302,7 +396,9 @@ void Region::remove(std::string_view name, bool keep_journal) {
     }
     if (!bip::shared_memory_object::remove(object.c_str())) {
         if (errno == EACCES || errno == EPERM)
-            fail(Errc::invalid_argument, "permission denied removing " + region_path(name) + "; run as its owner");
+            fail(Errc::invalid_argument, "permission denied: cannot remove " + region_path(name) + " (" +
+                                             owner_text(region_path(name)) + ", we are uid " +
+                                             std::to_string(::geteuid()) + "); run as its owner or root");
         fail(Errc::invalid_argument, "no queue named '" + std::string(name) + "'");
     }
 }
