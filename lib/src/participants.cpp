@@ -1,5 +1,8 @@
 #include "participants.hpp"
 
+#include <cerrno>
+#include <cstring>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "repair/reaper.hpp"
@@ -22,7 +25,8 @@ HeldBytes& held_bytes() {
     return h;
 }
 
-bool try_take_entry(Region& r, uint32_t index, layout::Role role, uint16_t group, uint8_t flags, Participant& out) {
+bool try_take_entry(Region& r, uint32_t index, layout::Role role, uint16_t group, uint8_t flags, uint64_t start_ticks,
+                    Participant& out) {
     auto& e = r.participant(index);
     uint64_t s = e.state.load(std::memory_order_acquire);
     if (layout::participant_kind(s) != layout::kParticipantFree) return false;
@@ -35,10 +39,10 @@ bool try_take_entry(Region& r, uint32_t index, layout::Role role, uint16_t group
         sys::unlock_byte(r.lock_fd(), index);
         return false;
     }
-    static const uint64_t pid_ns = sys::pid_namespace_inode();
+    const uint64_t pid_ns = sys::pid_namespace_inode();  // not static: a fork may live in another namespace
     const pid_t pid = ::getpid();
     e.pid.store(static_cast<uint32_t>(pid), std::memory_order_relaxed);
-    e.start_ticks.store(sys::process_start_ticks(pid).value_or(0), std::memory_order_relaxed);
+    e.start_ticks.store(start_ticks, std::memory_order_relaxed);
     e.pid_ns.store(pid_ns, std::memory_order_relaxed);
     e.role.store(static_cast<uint8_t>(role), std::memory_order_relaxed);
     e.flags.store(flags, std::memory_order_relaxed);
@@ -52,9 +56,29 @@ bool try_take_entry(Region& r, uint32_t index, layout::Role role, uint16_t group
     return true;
 }
 
+// Our start time, which peers compare with /proc to tell us from a later
+// process with our pid: without it they would take us for dead.
+uint64_t own_start_ticks(const Region& r) {
+    errno = 0;
+    if (auto ticks = sys::process_start_ticks(::getpid())) return *ticks;
+    const int err = errno;
+    if (err == EMFILE || err == ENFILE) {
+        struct rlimit rl {};
+        ::getrlimit(RLIMIT_NOFILE, &rl);
+        throw Error(Errc::no_resources,
+                    "too many open files: cannot attach to queue '" + r.name() + "': reading /proc/self/stat needs a "
+                    "descriptor (RLIMIT_NOFILE " + (rl.rlim_cur == RLIM_INFINITY ? std::string("unlimited") : std::to_string(rl.rlim_cur)) +
+                    "); raise it (`ulimit -n`, systemd LimitNOFILE=) or close descriptors");
+    }
+    throw Error(Errc::invalid_argument, "cannot attach to queue '" + r.name() + "': cannot read /proc/self/stat (" +
+                                            (err != 0 ? std::strerror(err) : "unexpected format") +
+                                            "); shmq needs /proc mounted to tell live processes from dead ones");
+}
+
 }  // namespace
 
 Participant attach_participant(Region& r, layout::Role role, uint16_t group, uint8_t flags) {
+    const uint64_t start_ticks = own_start_ticks(r);
     auto& hb = held_bytes();
     for (int round = 0; round < 2; ++round) {
         {
@@ -64,7 +88,7 @@ Participant attach_participant(Region& r, layout::Role role, uint16_t group, uin
                 for (auto& [region, byte] : hb.held) ours |= (region == &r && byte == i);
                 if (ours) continue;
                 Participant p;
-                if (try_take_entry(r, i, role, group, flags, p)) {
+                if (try_take_entry(r, i, role, group, flags, start_ticks, p)) {
                     hb.held.emplace_back(&r, i);
                     return p;
                 }
@@ -82,8 +106,10 @@ void detach_participant(Region& r, const Participant& me) noexcept {
     auto& e = r.participant(me.index);
     uint64_t expected = layout::participant_state(me.gen, layout::kParticipantActive);
     // release: our last writes (acks, ownership releases) precede the entry's reuse.
-    e.state.compare_exchange_strong(expected, layout::participant_state(me.gen, layout::kParticipantFree),
-                                    std::memory_order_release, std::memory_order_relaxed);
+    if (!e.state.compare_exchange_strong(expected, layout::participant_state(me.gen, layout::kParticipantFree),
+                                         std::memory_order_release, std::memory_order_relaxed) &&
+        layout::participant_gen(expected) != me.gen)
+        return;  // not ours: never attached (an owner whose attach threw), or long gone; its byte is another's
     auto& hb = held_bytes();
     std::lock_guard<std::mutex> guard(hb.mutex);
     for (auto it = hb.held.begin(); it != hb.held.end(); ++it) {

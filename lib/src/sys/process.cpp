@@ -38,13 +38,22 @@ std::optional<uint64_t> process_start_ticks(pid_t pid) noexcept {
 }
 
 uint64_t pid_namespace_inode() noexcept {
+    // A process never changes pid namespace, but a fork may start in another
+    // one (after unshare(CLONE_NEWPID)): the cache is keyed by pid, so a
+    // child never uses its parent's answer.
+    thread_local pid_t cached_pid = 0;
+    thread_local uint64_t cached_ns = 0;
+    const pid_t pid = ::getpid();
+    if (pid == cached_pid && cached_ns != 0) return cached_ns;
     struct stat st {};
     if (::stat("/proc/self/ns/pid", &st) != 0) return 0;
-    return static_cast<uint64_t>(st.st_ino);
+    cached_pid = pid;
+    cached_ns = static_cast<uint64_t>(st.st_ino);
+    return cached_ns;
 }
 
 PidCheck check_pid(pid_t pid, uint64_t start_ticks, uint64_t pid_ns) noexcept {
-    static const uint64_t our_ns = pid_namespace_inode();
+    const uint64_t our_ns = pid_namespace_inode();
     if (pid <= 0) return PidCheck::dead;
     if (pid_ns == 0 || our_ns == 0 || pid_ns != our_ns) return PidCheck::unknown;
     if (::kill(pid, 0) != 0 && errno == ESRCH) return PidCheck::dead;

@@ -11,7 +11,8 @@ namespace shmq::sys {
 // Start time of `pid` in clock ticks since boot (/proc/<pid>/stat field 22);
 // nullopt when the process does not exist or /proc cannot tell.
 std::optional<uint64_t> process_start_ticks(pid_t pid) noexcept;
-// Inode of this process's pid namespace (/proc/self/ns/pid), 0 if unknown.
+// Inode of this process's pid namespace (/proc/self/ns/pid), 0 if unknown;
+// cached per process (a forked child asks again).
 uint64_t pid_namespace_inode() noexcept;
 
 enum class PidCheck { alive, dead, unknown };
