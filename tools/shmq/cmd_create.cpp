@@ -1,10 +1,14 @@
 // shmq create NAME [--partitions N] [--capacity SLOTS] [--max-message BYTES]
-//   [--on-full block|reject|spill|drop-oldest] [--lease-ms MS] [--max-groups N] [--mode OCTAL]
+//   [--on-full block|reject|spill|drop-oldest] [--lease-ms MS] [--max-groups N] [--mode OCTAL] [--group NAME|GID]
 //   [--max-deliveries N] [--dlq-capacity SLOTS] [--max-participants N]
 //   [--high-watermark PCT] [--spill-buffer SLOTS] [--fsync never|batch|always]
 //   [--journal [--retain-bytes N] [--retain-ms MS]]
+#include <grp.h>
+
 #include <iostream>
 #include <map>
+#include <optional>
+#include <vector>
 
 #include "command.hpp"
 #include "format.hpp"
@@ -19,7 +23,22 @@ struct CreateArgs {
     std::string on_full = "block";
     std::string mode = "0600";
     std::string fsync = "batch";
+    std::string group;  // --group: name or number; empty: the creator's
 };
+
+// A group name from /etc/group (or NSS), or a number.
+uint32_t parse_group(const std::string& text) {
+    if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos && text.size() <= 10) {
+        const unsigned long gid = std::stoul(text);
+        if (gid < UINT32_MAX) return static_cast<uint32_t>(gid);
+    }
+    struct group g {};
+    struct group* found = nullptr;
+    std::vector<char> buf(16384);
+    if (::getgrnam_r(text.c_str(), &g, buf.data(), buf.size(), &found) != 0 || found == nullptr)
+        throw CommandError(2, "--group '" + text + "' is neither a group name nor a number (see /etc/group)");
+    return static_cast<uint32_t>(found->gr_gid);
+}
 
 uint32_t parse_mode(const std::string& text) {
     if (text.empty() || text.size() > 4 || text.find_first_not_of("01234567") != std::string::npos)
@@ -47,11 +66,18 @@ void run(CreateArgs& a) {
         throw CommandError(2, "--spill-buffer needs --on-full spill");
     if (!a.options.journal && (a.options.retain_bytes != 0 || a.options.retain_ms != 0))
         throw CommandError(2, "--retain-bytes/--retain-ms need --journal");
-    auto q = Queue::create(a.name, a.options);
-    const auto& o = q.options();
+    detail::CreateSpec spec;
+    if (!a.group.empty()) {
+        spec.gid = parse_group(a.group);
+        if ((a.options.mode & 0040) == 0)
+            throw CommandError(2, "--group gives the group no access with --mode " + a.mode +
+                                      "; use --mode 0660 (or 0640: read-only, for monitoring)");
+    }
+    auto region = detail::Region::create(a.name, a.options, spec);
+    const auto& o = region->options();
     std::cout << "created queue " << a.name << ": " << o.partitions << " partition(s) x " << o.capacity << " slots of "
               << human_bytes(o.max_message) << ", on-full " << a.on_full << ", lease " << human_ms(o.lease_ms)
-              << ", mode " << octal_mode(o.mode) << "\n";
+              << ", mode " << octal_mode(o.mode) << (a.group.empty() ? "" : ", group " + a.group) << "\n";
 }
 
 }  // namespace
@@ -70,6 +96,9 @@ void register_create(CLI::App& app) {
     cmd->add_option("--lease-ms", args->options.lease_ms, "Visibility timeout of a delivery")->default_val(30000);
     cmd->add_option("--max-groups", args->options.max_groups, "Most consumer groups, 1..256")->default_val(16);
     cmd->add_option("--mode", args->mode, "Permission bits of the region, octal")->default_val("0600");
+    cmd->add_option("--group", args->group,
+                    "Group owning the region (name or GID; you must be root or a member), with --mode 0660 "
+                    "for a team of processes");
     cmd->add_option("--max-deliveries", args->options.max_deliveries, "Deliveries before the DLQ")->default_val(5);
     cmd->add_option("--dlq-capacity", args->options.dlq_capacity, "DLQ slots, a power of two")->default_val(1024);
     cmd->add_option("--max-participants", args->options.max_participants, "Most attached producers+consumers")
@@ -98,7 +127,7 @@ void register_create(CLI::App& app) {
         "Examples:\n"
         "  shmq create orders --partitions 4 --capacity 4096\n"
         "  shmq create telemetry --max-message 256 --on-full reject\n"
-        "  shmq create jobs --lease-ms 60000 --max-deliveries 3 --mode 0660\n"
+        "  shmq create jobs --lease-ms 60000 --max-deliveries 3 --mode 0660 --group workers\n"
         "  shmq create bursts --capacity 64 --on-full spill    # overflow to disk via shmqd, order kept\n"
         "  shmq create audit --journal --retain-bytes 1073741824 --retain-ms 604800000");
     cmd->callback([args] { run(*args); });
