@@ -1,8 +1,12 @@
 #include "config.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
+#include <optional>
+#include <pwd.h>
 #include <unistd.h>
+#include <vector>
 
 #include "log.hpp"
 #include "metrics_http.hpp"
@@ -22,6 +26,28 @@ std::string default_lock_file() {
     return "/dev/shm/shmqd.lock";  // one per host: not a "shmq." region name
 }
 
+namespace {
+
+// A user name (passwd, NSS) or a number.
+std::optional<uint32_t> resolve_uid(const std::string& text) {
+    if (!text.empty() && text.size() <= 10 && text.find_first_not_of("0123456789") == std::string::npos) {
+        const unsigned long uid = std::stoul(text);
+        if (uid < UINT32_MAX) return static_cast<uint32_t>(uid);
+    }
+    struct passwd pw {};
+    struct passwd* found = nullptr;
+    std::vector<char> buf(16384);
+    if (::getpwnam_r(text.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) return std::nullopt;
+    return static_cast<uint32_t>(found->pw_uid);
+}
+
+}  // namespace
+
+bool serves_uid(const Config& c, uint32_t uid) {
+    return c.serve_all_uids || uid == ::geteuid() ||
+           std::find(c.serve_uids.begin(), c.serve_uids.end(), uid) != c.serve_uids.end();
+}
+
 int parse_config(int argc, char** argv, Config& out) {
     CLI::App app{"shmqd: supervisor of shmq queues (reaps dead participants, redelivers, dead-letters)"};
     Config c;
@@ -33,11 +59,13 @@ int parse_config(int argc, char** argv, Config& out) {
         "tick of a death (pidfd), returns a dead consumer's unACKed messages for redelivery,\n"
         "aborts a dead producer's open claim, frees a dead owner's exclusive partitions, expires\n"
         "leases and moves messages past --max-deliveries to the DLQ. Queues work without it;\n"
-        "repairs then wait for lease expiry. SIGHUP re-reads --config; SIGTERM stops it.\n\n"
+        "repairs then wait for lease expiry. SIGHUP re-reads --config; SIGTERM stops it.\n"
+        "It serves only queues whose region its own user owns, unless --serve-uid/--serve-all-uids.\n\n"
         "Examples:\n"
         "  shmqd                                         watch every queue\n"
         "  shmqd --queue orders --queue jobs --log-level debug\n"
         "  shmqd --metrics-listen 127.0.0.1:9464         Prometheus at /metrics\n"
+        "  shmqd --serve-uid app --serve-uid 1001         also serve queues users app and 1001 own\n"
         "  shmqd --config /etc/shmq/shmqd.toml           (packaging/shmqd.toml; systemd: packaging/shmqd.service)\n"
         "Metrics: docs/METRICS.md. Crash handling: docs/ARCHITECTURE.md.");
     app.add_option("--data-dir", c.data_dir, "Directory for spill and journal files")->capture_default_str();
@@ -58,6 +86,11 @@ int parse_config(int argc, char** argv, Config& out) {
                    "Journal segment size: retention deletes whole segments")
         ->capture_default_str()
         ->check(CLI::Range(uint64_t{4096}, uint64_t{1} << 34));
+    app.add_option("--serve-uid", c.serve_uid_args,
+                   "Also serve queues whose region this user owns (name or UID; repeat). Default: only regions "
+                   "owned by shmqd's own user");
+    app.add_flag("--serve-all-uids", c.serve_all_uids,
+                 "Serve every user's queues (a root shmqd then reads and journals regions any local user made)");
     try {
         app.parse(argc, argv);
         c.config_file = app.get_config_ptr()->as<std::string>();
@@ -66,6 +99,11 @@ int parse_config(int argc, char** argv, Config& out) {
             throw CLI::ValidationError("--log-level", "'" + c.log_level + "' is not error, warn, info or debug");
         for (const auto& q : c.queues)
             if (auto err = detail::check_name(q, "queue")) throw CLI::ValidationError("--queue", *err);
+        for (const auto& u : c.serve_uid_args) {
+            auto uid = resolve_uid(u);
+            if (!uid) throw CLI::ValidationError("--serve-uid", "'" + u + "' is neither a user name nor a number");
+            c.serve_uids.push_back(*uid);
+        }
         ListenAddress address;
         if (!c.metrics_listen.empty())
             if (auto err = parse_listen_address(c.metrics_listen, c.metrics_allow_remote, address))

@@ -21,7 +21,16 @@ struct Config {
     std::string metrics_textfile;  // node_exporter textfile to refresh; empty: none
     uint32_t metrics_interval_ms = 5000;
     uint64_t journal_segment_bytes = 64ull << 20;  // journals roll their segments at this size
+    // Whose regions shmqd serves: those owned by its own euid, plus these
+    // (--serve-uid, names resolved by parse_config), or every one with
+    // serve_all_uids. Others are skipped with a log line (docs/ARCHITECTURE.md).
+    std::vector<std::string> serve_uid_args;  // as given: names or numbers
+    std::vector<uint32_t> serve_uids;         // resolved
+    bool serve_all_uids = false;
 };
+
+// True if shmqd with this config serves a region owned by `uid`.
+bool serves_uid(const Config& c, uint32_t uid);
 
 // Parses argv (and the --config file it names). Returns an exit code >= 0
 // when the process should exit at once (--help, a bad option), else -1.

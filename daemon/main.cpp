@@ -3,6 +3,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -23,6 +24,38 @@ bool make_dirs(const std::string& path) {
         }
     }
     return true;
+}
+
+// shmqd never follows a symlink inside its data dir (the data dir itself
+// may be one: that is its admin's choice). Queue directories and segments
+// are opened with O_NOFOLLOW (daemon/disk/partition_dir.hpp); the two
+// directories above them, journal/ and spill/, are checked here, and the
+// data dir must be ours and writable by nobody else, so that nobody else
+// can plant a symlink there while we run.
+std::optional<std::string> check_data_dir(const std::string& dir) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) return "cannot stat data dir " + dir + ": " + std::strerror(errno);
+    if (!S_ISDIR(st.st_mode)) return "data dir " + dir + " is not a directory";
+    if (st.st_uid != ::geteuid())
+        return "data dir " + dir + " is owned by uid " + std::to_string(st.st_uid) + ", not by shmqd's uid " +
+               std::to_string(::geteuid()) + "; chown it or choose another --data-dir";
+    if ((st.st_mode & 022) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        return "data dir " + dir + " has mode " + mode + ": others could plant symlinks in it; chmod go-w " + dir;
+    }
+    for (const char* sub : {"journal", "spill"}) {
+        const std::string path = dir + "/" + sub;
+        if (::lstat(path.c_str(), &st) != 0) continue;  // made when first needed
+        if (S_ISLNK(st.st_mode))
+            return path + " is a symlink; shmqd never follows symlinks in its data dir: replace it with a directory "
+                          "(or point --data-dir at the real place)";
+        if (!S_ISDIR(st.st_mode)) return path + " is not a directory; remove it";
+        if (st.st_uid != ::geteuid())
+            return path + " is owned by uid " + std::to_string(st.st_uid) + ", not by shmqd's uid " +
+                   std::to_string(::geteuid()) + "; chown it";
+    }
+    return std::nullopt;
 }
 
 }  // namespace
@@ -54,6 +87,10 @@ int main(int argc, char** argv) {
     if (!make_dirs(config.data_dir)) {
         std::cerr << "shmqd: cannot create data dir " << config.data_dir << ": " << std::strerror(errno)
                   << " (choose another with --data-dir)\n";
+        return 1;
+    }
+    if (auto err = check_data_dir(config.data_dir)) {
+        std::cerr << "shmqd: " << *err << "\n";
         return 1;
     }
     try {

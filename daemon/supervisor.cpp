@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <optional>
 #include <cstring>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
@@ -49,6 +50,24 @@ void add_fd(int epoll_fd, int fd, uint64_t tag) {
     if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0)
         throw std::runtime_error(std::string("epoll_ctl: ") + std::strerror(errno));
 }
+
+// Why shmqd must not open queue `name`'s region (nullopt: it may). /dev/shm
+// is sticky like /tmp: only a file's owner (or root) can replace it, so the
+// file this lstat judges is the one Region::open then gets (which refuses a
+// symlink on its own, too).
+std::optional<std::string> refuse_region(const Config& config, const std::string& name) {
+    const std::string path = detail::region_path(name);
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return std::nullopt;  // gone or unreadable: Region::open says why
+    if (S_ISLNK(st.st_mode)) return path + " is a symlink; refused (remove it)";
+    if (!S_ISREG(st.st_mode)) return path + " is not a regular file; refused";
+    if (!serves_uid(config, st.st_uid))
+        return path + " is owned by uid " + std::to_string(st.st_uid) + ", not by shmqd's uid " +
+               std::to_string(::geteuid()) + "; to serve it, add --serve-uid " + std::to_string(st.st_uid) +
+               " (config: serve-uid) or --serve-all-uids";
+    return std::nullopt;
+}
+
 }  // namespace
 
 Supervisor::Supervisor(int argc, char** argv, Config config) : argc_(argc), argv_(argv), config_(std::move(config)) {
@@ -90,6 +109,11 @@ void Supervisor::discover(uint64_t now) {
         auto retry = retry_after_ns_.find(name);
         if (retry != retry_after_ns_.end() && now < retry->second) continue;
         if (!config_.queues.empty() && !Queue::exists(name)) continue;  // named but not created yet
+        if (auto why = refuse_region(config_, name)) {
+            if (warned_.insert(name).second) log(Level::warn, "not serving queue " + name + ": " + *why);
+            retry_after_ns_[name] = now + kRetryOpenNs;  // its owner may change (chown), or the config (SIGHUP)
+            continue;
+        }
         try {
             const uint32_t id = next_queue_id_++;
             queues_[id] = std::make_unique<WatchedQueue>(name, epoll_fd_, id, config_.data_dir, config_.journal_segment_bytes);
@@ -201,6 +225,20 @@ void Supervisor::reload() {
             it = queues_.erase(it);
         }
     }
+    // Queues whose owner the fresh config no longer serves.
+    for (auto it = queues_.begin(); it != queues_.end();) {
+        struct stat st {};
+        if (::fstat(it->second->region().probe_fd(), &st) != 0 || serves_uid(fresh, st.st_uid)) {
+            ++it;
+            continue;
+        }
+        log(Level::info, "SIGHUP: no longer serving queue " + it->second->name() + " (owned by uid " +
+                             std::to_string(st.st_uid) + ")");
+        ids_.erase(it->second->name());
+        it = queues_.erase(it);
+    }
+    retry_after_ns_.clear();  // queues refused under the old config are judged again at once
+    warned_.clear();
     if (fresh.metrics_listen != config_.metrics_listen || fresh.metrics_allow_remote != config_.metrics_allow_remote ||
         (!metrics_http_ && !fresh.metrics_listen.empty())) {
         try {
