@@ -34,8 +34,17 @@
 //   stall         per producer kill that left a ring claim open at partition
 //                 p, offset o (killed between claim and commit): kill -> the
 //                 first delivery, in any group, of an offset >= o in p (a
-//                 consumer waits at o until the reaper aborts it). Kills with
-//                 a claim open in spill staging are counted, not timed.
+//                 consumer waits at o until the reaper aborts it; this
+//                 includes waiting for the next send to p). Kills with a
+//                 claim open in spill staging are counted, not timed.
+//   journal       after shmqd's last (clean) stop, each partition's journal
+//                 as recovery reads it: offsets strictly rising (each once),
+//                 every record the message consumers got at that offset, every
+//                 delivered offset in the retained range present, and the
+//                 journal reaching the last delivered offset; no corrupt region
+//   repair        per producer kill holding a ring claim: kill -> the
+//                 partition's aborted count rises (the reaper aborted the
+//                 claim), polled every 0.5 ms: the stall proper (promise 2)
 //
 // Prints the figures and one JSON line; exit 0 iff nothing was lost, no check
 // failed, every process behaved and the drain finished; 1 otherwise; 2 on bad
@@ -74,6 +83,8 @@
 
 #include "chaos_status.hpp"
 #include "inspect/inspect.hpp"
+#include "partition_dir.hpp"
+#include "recovery.hpp"
 #include "region.hpp"
 #include "shmq/shmq.hpp"
 
@@ -295,6 +306,8 @@ struct ProducerRun {
     // Killed holding a ring claim: kill -> the reaper aborted it (the
     // partition's aborted count rose), polled every 0.5 ms; 0 if unmeasured.
     uint64_t repair_ns = 0;
+    bool repair_timed_out = false;  // no abort counted within 5 s of the kill
+    bool repair_no_snapshot = false;  // the region could not be read just before the kill
 };
 
 // One consumer process (one record file).
@@ -488,12 +501,15 @@ void Run::kill_slot(Slot& s) {
         // Killed holding a ring claim (claim returned, commit not begun): its
         // abort is certain; time it. (A killer blocked here only delays the
         // next kill.)
+        if (p.phase == Phase::holding && !p.claim_staged && !before) p.repair_no_snapshot = true;
         if (p.phase == Phase::holding && !p.claim_staged && before && p.claim_partition < before->partitions.size()) {
+            p.repair_timed_out = true;
             const uint64_t was = before->partitions[p.claim_partition].aborted;
             while (mono_ns() < now + 5'000'000'000ull) {
                 auto snap = snapshot();
                 if (snap && snap->partitions[p.claim_partition].aborted > was) {
                     p.repair_ns = mono_ns() - now;
+                    p.repair_timed_out = false;
                     break;
                 }
                 std::this_thread::sleep_for(std::chrono::microseconds(500));
@@ -994,6 +1010,7 @@ int Run::analyse() {
     }
     std::vector<uint64_t> stalls, repairs;
     uint64_t kills_ring_claim = 0, kills_staged_claim = 0, kills_in_send = 0, kills_idle = 0, stall_unmeasured = 0;
+    uint64_t repair_timed_out = 0, repair_no_snapshot = 0, repair_in_commit = 0;
     for (const ProducerRun& p : producers_) {
         if (!p.killed) continue;
         const bool holding = p.phase == Phase::holding || p.phase == Phase::committing;
@@ -1007,6 +1024,9 @@ int Run::analyse() {
         }
         ++kills_ring_claim;
         if (p.repair_ns != 0) repairs.push_back(p.repair_ns);
+        repair_timed_out += p.repair_timed_out;
+        repair_no_snapshot += p.repair_no_snapshot;
+        repair_in_commit += p.phase == Phase::committing;
         if (p.claim_partition >= cfg_.partitions) continue;
         const auto& v = by_offset[p.claim_partition];
         const auto i = static_cast<std::size_t>(
@@ -1018,13 +1038,64 @@ int Run::analyse() {
     const Percentiles stall = percentiles(std::move(stalls));
     const Percentiles repair = percentiles(std::move(repairs));
 
+    // The journal, read back as recovery reads it (read-only).
+    struct JournalCheck {
+        uint64_t records = 0, out_of_order = 0, mismatched = 0, missing = 0, behind = 0, corrupt = 0, unreadable = 0;
+    } jc;
+    for (uint32_t p = 0; p < cfg_.partitions; ++p) {
+        std::vector<std::pair<uint64_t, uint32_t>> delivered;  // (offset, msg), sorted, unique
+        for (auto& g : recs)
+            for (const Rec& r : g)
+                if (r.partition == p) delivered.push_back({r.offset, r.msg});
+        std::sort(delivered.begin(), delivered.end());
+        delivered.erase(std::unique(delivered.begin(), delivered.end()), delivered.end());
+        std::string error;
+        disk::DirFd dir = disk::open_partition_dir((dir_ / "data" / "journal").string(), queue_, p, false, error);
+        if (!dir.valid()) {
+            bad(jc.unreadable, "journal of partition " + std::to_string(p) + ": " + error);
+            continue;
+        }
+        disk::RecoveryOptions ro;
+        ro.partition = p;
+        ro.repair = false;
+        std::vector<uint64_t> offsets;
+        const auto report = disk::recover_partition(dir.get(), ro, [&](const disk::RecordView& rv) {
+            ++jc.records;
+            if (!offsets.empty() && rv.offset <= offsets.back())
+                bad(jc.out_of_order, "journal p" + std::to_string(p) + ": offset " + std::to_string(rv.offset) +
+                                         " after " + std::to_string(offsets.back()));
+            offsets.push_back(rv.offset);
+            const std::string_view text(reinterpret_cast<const char*>(rv.payload.data()), rv.payload.size());
+            const auto it = std::lower_bound(delivered.begin(), delivered.end(), std::make_pair(rv.offset, uint32_t{0}));
+            const bool match = it != delivered.end() && it->first == rv.offset && name_of(it->second) == text;
+            if (!match)
+                bad(jc.mismatched, "journal p" + std::to_string(p) + " offset " + std::to_string(rv.offset) + " holds '" +
+                                       std::string(text.substr(0, 40)) + "', consumers got " +
+                                       (it != delivered.end() && it->first == rv.offset ? name_of(it->second) : "nothing"));
+        });
+        jc.corrupt += report.corrupt;
+        if (report.corrupt) bad(jc.unreadable, "journal p" + std::to_string(p) + ": " + std::to_string(report.corrupt) + " corrupt regions");
+        if (offsets.empty()) {
+            if (!delivered.empty()) bad(jc.behind, "journal p" + std::to_string(p) + " is empty");
+            continue;
+        }
+        std::sort(offsets.begin(), offsets.end());
+        for (auto& [o, m] : delivered)
+            if (o >= offsets.front() && o <= offsets.back() && !std::binary_search(offsets.begin(), offsets.end(), o))
+                bad(jc.missing, "journal p" + std::to_string(p) + " lacks offset " + std::to_string(o) + " (" + name_of(m) + ")");
+        if (!delivered.empty() && delivered.back().first > offsets.back())
+            bad(jc.behind, "journal p" + std::to_string(p) + " ends at offset " + std::to_string(offsets.back()) +
+                               ", consumers got up to " + std::to_string(delivered.back().first));
+    }
+
     // Report.
     uint64_t total_kills = 0;
     for (auto& [r, n] : kills_) total_kills += n;
     const bool lost_any = result[0].lost + result[1].lost != 0;
     const uint64_t violations = unexpected + misrouted + two_offsets + storage_order + result[0].unexplained +
                                 result[1].unexplained + result[1].order_within_consumer + result[1].order_first_delivery +
-                                malformed;
+                                malformed + jc.out_of_order + jc.mismatched + jc.missing + jc.behind + jc.corrupt +
+                                jc.unreadable;
     if (lost_any) problem("messages lost");
     if (violations) problem(std::to_string(violations) + " check violations");
     const bool pass = problems_.empty() && drained_;
@@ -1059,13 +1130,21 @@ int Run::analyse() {
               << " messages at two offsets, " << misrouted << " in the wrong partition, " << unexpected
               << " never sent, " << malformed << " malformed records, " << torn << " torn record tails (killed writes)\n";
     for (auto& e : bad_examples) std::cout << "      " << e << "\n";
+    std::cout << "  journal             " << jc.records << " records kept (retention 4 MiB per partition): "
+              << jc.out_of_order << " out of order or twice, " << jc.mismatched << " not the delivered message, "
+              << jc.missing << " delivered offsets missing, " << jc.behind << " partitions behind, " << jc.corrupt
+              << " corrupt regions\n";
     std::cout << "  partition stall     after a producer kill with a ring claim open (kill -> first delivery of an "
                  "offset >= the claimed one in its partition; includes waiting for the next send there): "
               << words(stall) << (stall_unmeasured ? " (" + std::to_string(stall_unmeasured) + " unmeasured)" : "")
               << "\n";
     std::cout << "  dead claim repaired kill -> the reaper aborted the claim (partition's aborted count rose, polled "
                  "every 0.5 ms): "
-              << words(repair) << "\n";
+              << words(repair);
+    if (repair_timed_out + repair_no_snapshot + repair_in_commit != 0)
+        std::cout << " (not timed: " << repair_in_commit << " killed inside commit, " << repair_timed_out
+                  << " with no abort counted within 5 s, " << repair_no_snapshot << " with no snapshot before the kill)";
+    std::cout << "\n";
     std::cout << "  spill               " << spilled_ << " messages went through spill staging; backlog up to "
               << max_spill_backlog_ << ", up to " << max_spill_disk_ << " on disk at once (sampled every 100 ms)\n";
     std::cout << "  DLQ depth at end    " << dlq_depth_ << "; shmqd started " << shmqd_starts_ << " times\n";
@@ -1091,7 +1170,9 @@ int Run::analyse() {
               << "},\"sent\":" << sent << ",\"in_flight_at_kill\":" << in_flight << ",\"groups\":{\"shared\":"
               << group_json(0) << ",\"excl\":" << group_json(1) << "},\"partition_stall_after_producer_kill\":"
               << json(stall) << ",\"dead_claim_repair\":" << json(repair) << ",\"storage_order_violations\":" << storage_order << ",\"two_offsets\":" << two_offsets
-              << ",\"misrouted\":" << misrouted << ",\"spilled\":" << spilled_
+              << ",\"misrouted\":" << misrouted << ",\"journal\":{\"records\":" << jc.records
+              << ",\"violations\":" << (jc.out_of_order + jc.mismatched + jc.missing + jc.behind + jc.corrupt + jc.unreadable)
+              << "}" << ",\"spilled\":" << spilled_
               << ",\"max_spill_backlog\":" << max_spill_backlog_ << ",\"max_spill_on_disk\":" << max_spill_disk_ << ",\"never_sent\":" << unexpected << ",\"dlq_depth\":" << dlq_depth_
               << ",\"pass\":" << (pass ? "true" : "false") << "}}" << std::endl;
     return pass ? 0 : 1;
