@@ -171,6 +171,11 @@ TEST(ResourcesTest, aFullGroupTableGivesOneClearError) {
 // no_resources and a line naming RLIMIT_NOFILE; never a crash, never a
 // participant that peers would take for dead.
 TEST(ResourcesTest, runningOutOfDescriptorsGivesOneClearError) {
+#if defined(__SANITIZE_ADDRESS__)
+    // UBSan (built with ASan in the asan preset) opens a pipe to check a
+    // vptr: without descriptors it reports a false "invalid vptr" and halts.
+    GTEST_SKIP() << "the ASan+UBSan runtimes need descriptors of their own; tested in the release and TSan builds";
+#endif
     test::TempQueue q("nofile");
     std::vector<std::string> results;
     for (int spare = 0; spare <= 5; ++spare) {
