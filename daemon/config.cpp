@@ -65,7 +65,7 @@ int parse_config(int argc, char** argv, Config& out) {
         "  shmqd                                         watch every queue\n"
         "  shmqd --queue orders --queue jobs --log-level debug\n"
         "  shmqd --metrics-listen 127.0.0.1:9464         Prometheus at /metrics\n"
-        "  shmqd --serve-uid app --serve-uid 1001         also serve queues users app and 1001 own\n"
+        "  shmqd --serve-uid app --serve-uid 1001        also serve queues users app and 1001 own\n"
         "  shmqd --config /etc/shmq/shmqd.toml           (packaging/shmqd.toml; systemd: packaging/shmqd.service)\n"
         "Metrics: docs/METRICS.md. Crash handling: docs/ARCHITECTURE.md.");
     app.add_option("--data-dir", c.data_dir, "Directory for spill and journal files")->capture_default_str();
