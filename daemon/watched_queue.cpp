@@ -72,7 +72,7 @@ WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue
 void WatchedQueue::open_journal(const std::string& data_dir, uint64_t segment_bytes) {
     const std::string root = data_dir + "/journal";
     ::mkdir(root.c_str(), 0700);
-    disk::DirFd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    disk::DirFd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     const std::string epoch = hex64(region_->epoch());
     if (root_fd.valid()) {
         disk::DirFd qdir(::openat(root_fd.get(), name().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -145,7 +145,7 @@ WatchedQueue::~WatchedQueue() {
 // The queue is gone, and its spilled messages with it: remove
 // DATA/spill/<queue>.<epoch>/p*/ *.seg. unlinkat never follows a symlink.
 void WatchedQueue::remove_spill_dir() {
-    const int root = ::open(spill_root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const int root = ::open(spill_root_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (root < 0) return;
     const int qdir = ::openat(root, spill_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     for (uint32_t p = 0; qdir >= 0 && p < region_->partitions(); ++p) {

@@ -58,7 +58,7 @@ DirFd open_partition_dir(const std::string& data_dir, std::string_view queue, ui
         error = "cannot create data dir " + data_dir + ": " + std::strerror(errno);
         return {};
     }
-    DirFd root(::open(data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    DirFd root(::open(data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!root.valid()) {
         error = "cannot open data dir " + data_dir + ": " + std::strerror(errno);
         return {};

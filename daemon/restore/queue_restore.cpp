@@ -23,7 +23,7 @@ namespace {
 
 bool read_description(const std::string& root, const std::string& name, QueueFile& out, std::string& cursors,
                       std::string& error) {
-    disk::DirFd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    disk::DirFd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!root_fd.valid()) return false;
     disk::DirFd qdir(::openat(root_fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     std::string text;
@@ -55,8 +55,13 @@ disk::RecoveryReport recover_segments(const std::string& root, const std::string
 std::vector<std::string> journaled_queues(const std::string& data_dir) {
     std::vector<std::string> out;
     const std::string root = data_dir + "/journal";
-    DIR* d = ::opendir(root.c_str());
-    if (d == nullptr) return out;
+    // Never through a symlink: DATA/journal must be the data dir's own.
+    const int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR* d = fd >= 0 ? ::fdopendir(fd) : nullptr;
+    if (d == nullptr) {
+        if (fd >= 0) ::close(fd);
+        return out;
+    }
     while (const dirent* e = ::readdir(d)) {
         const std::string name = e->d_name;
         if (detail::check_name(name, "queue") || e->d_type != DT_DIR) continue;
