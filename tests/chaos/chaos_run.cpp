@@ -387,7 +387,13 @@ private:
     std::vector<Slot> slots_;
     std::vector<ProducerRun> producers_;
     std::vector<ConsumerRun> consumers_;
-    std::vector<uint64_t> shmqd_kills_;  // kill times
+    // shmqd's down times: (kill, restart); restart 0 while still down.
+    std::vector<std::pair<uint64_t, uint64_t>> shmqd_down_;
+    bool shmqd_down_at(uint64_t t) const {
+        for (auto& [from, to] : shmqd_down_)
+            if (t >= from && (to == 0 || t < to)) return true;
+        return false;
+    }
     std::map<Role, uint64_t> kills_;
     std::vector<Problem> problems_;
     uint64_t shmqd_starts_ = 0;
@@ -427,6 +433,7 @@ void Run::start_shmqd(Slot& s) {
                    (dir_ / "shmqd.lock").string()},
                   log);
     ++shmqd_starts_;
+    if (!shmqd_down_.empty() && shmqd_down_.back().second == 0) shmqd_down_.back().second = mono_ns();
 }
 
 void Run::start_producer(Slot& s) {
@@ -516,7 +523,7 @@ void Run::kill_slot(Slot& s) {
             }
         }
     } else if (s.role == Role::shmqd) {
-        shmqd_kills_.push_back(now);
+        shmqd_down_.push_back({now, 0});
     } else {
         ConsumerRun& c = consumers_[static_cast<std::size_t>(s.run)];
         c.killed = true;
@@ -789,7 +796,7 @@ struct GroupResult {
     uint64_t records = 0, received = 0, lost = 0, duplicates = 0, duplicated_messages = 0, unexplained = 0;
     uint64_t in_flight_received = 0;
     uint64_t order_within_consumer = 0, order_first_delivery = 0;
-    Percentiles redelivery;
+    Percentiles redelivery, redelivery_up;  // all kills; kills while shmqd was up
     uint64_t kills_without_redelivery = 0;
     std::vector<std::string> examples;
 };
@@ -937,7 +944,7 @@ int Run::analyse() {
         std::sort(by_msg.begin(), by_msg.end(), [&](uint32_t a, uint32_t b) {
             return rs[a].msg != rs[b].msg ? rs[a].msg < rs[b].msg : rs[a].ns < rs[b].ns;
         });
-        std::vector<uint64_t> latencies;
+        std::vector<uint64_t> latencies, latencies_up;
         std::vector<std::pair<std::size_t, std::size_t>> file_range(consumers_.size(), {0, 0});
         for (std::size_t i = 0; i < rs.size();) {  // records of a file are contiguous
             std::size_t j = i;
@@ -956,10 +963,14 @@ int Run::analyse() {
                 for (; it != by_msg.end() && rs[*it].msg == held.msg; ++it)
                     if (rs[*it].ns > c.kill_ns && rs[*it].deliveries > held.deliveries) first = std::min(first, rs[*it].ns);
             }
-            if (first != UINT64_MAX) latencies.push_back(first - c.kill_ns);
+            if (first != UINT64_MAX) {
+                latencies.push_back(first - c.kill_ns);
+                if (!shmqd_down_at(c.kill_ns)) latencies_up.push_back(first - c.kill_ns);
+            }
             else ++gr.kills_without_redelivery;
         }
         gr.redelivery = percentiles(std::move(latencies));
+        gr.redelivery_up = percentiles(std::move(latencies_up));
 
         if (kGroups[gi].group_kind != GroupKind::exclusive) continue;
         // (a) each consumer: per partition, offsets rise.
@@ -1008,7 +1019,7 @@ int Run::analyse() {
         suffix_min[p].assign(v.size() + 1, UINT64_MAX);
         for (std::size_t i = v.size(); i-- > 0;) suffix_min[p][i] = std::min(suffix_min[p][i + 1], v[i].second);
     }
-    std::vector<uint64_t> stalls, repairs;
+    std::vector<uint64_t> stalls, repairs, stalls_up, repairs_up;
     uint64_t kills_ring_claim = 0, kills_staged_claim = 0, kills_in_send = 0, kills_idle = 0, stall_unmeasured = 0;
     uint64_t repair_timed_out = 0, repair_no_snapshot = 0, repair_in_commit = 0;
     for (const ProducerRun& p : producers_) {
@@ -1023,7 +1034,9 @@ int Run::analyse() {
             continue;
         }
         ++kills_ring_claim;
+        const bool up = !shmqd_down_at(p.kill_ns);
         if (p.repair_ns != 0) repairs.push_back(p.repair_ns);
+        if (p.repair_ns != 0 && up) repairs_up.push_back(p.repair_ns);
         repair_timed_out += p.repair_timed_out;
         repair_no_snapshot += p.repair_no_snapshot;
         repair_in_commit += p.phase == Phase::committing;
@@ -1034,9 +1047,12 @@ int Run::analyse() {
         const uint64_t first = suffix_min[p.claim_partition][i];
         if (first == UINT64_MAX) ++stall_unmeasured;
         else stalls.push_back(first > p.kill_ns ? first - p.kill_ns : 0);
+        if (first != UINT64_MAX && up) stalls_up.push_back(first > p.kill_ns ? first - p.kill_ns : 0);
     }
     const Percentiles stall = percentiles(std::move(stalls));
     const Percentiles repair = percentiles(std::move(repairs));
+    const Percentiles stall_up = percentiles(std::move(stalls_up));
+    const Percentiles repair_up = percentiles(std::move(repairs_up));
 
     // The journal, read back as recovery reads it (read-only).
     struct JournalCheck {
@@ -1120,7 +1136,8 @@ int Run::analyse() {
                   << ", duplicates " << gr.duplicates << " (of " << gr.duplicated_messages << " messages; "
                   << gr.unexplained << " without a redelivery), records " << gr.records << "\n";
         std::cout << "      redelivery after a consumer kill: " << words(gr.redelivery) << " ("
-                  << gr.kills_without_redelivery << " kills held nothing recorded)\n";
+                  << gr.kills_without_redelivery << " kills held nothing recorded)\n"
+                  << "          of which with shmqd up at the kill: " << words(gr.redelivery_up) << "\n";
         if (kGroups[gi].group_kind == GroupKind::exclusive)
             std::cout << "      order: " << gr.order_within_consumer << " offsets not rising within a consumer, "
                       << gr.order_first_delivery << " first deliveries out of offset order\n";
@@ -1137,14 +1154,14 @@ int Run::analyse() {
     std::cout << "  partition stall     after a producer kill with a ring claim open (kill -> first delivery of an "
                  "offset >= the claimed one in its partition; includes waiting for the next send there): "
               << words(stall) << (stall_unmeasured ? " (" + std::to_string(stall_unmeasured) + " unmeasured)" : "")
-              << "\n";
+              << "\n          of which with shmqd up at the kill: " << words(stall_up) << "\n";
     std::cout << "  dead claim repaired kill -> the reaper aborted the claim (partition's aborted count rose, polled "
                  "every 0.5 ms): "
               << words(repair);
     if (repair_timed_out + repair_no_snapshot + repair_in_commit != 0)
         std::cout << " (not timed: " << repair_in_commit << " killed inside commit, " << repair_timed_out
                   << " with no abort counted within 5 s, " << repair_no_snapshot << " with no snapshot before the kill)";
-    std::cout << "\n";
+    std::cout << "\n          of which with shmqd up at the kill: " << words(repair_up) << "\n";
     std::cout << "  spill               " << spilled_ << " messages went through spill staging; backlog up to "
               << max_spill_backlog_ << ", up to " << max_spill_disk_ << " on disk at once (sampled every 100 ms)\n";
     std::cout << "  DLQ depth at end    " << dlq_depth_ << "; shmqd started " << shmqd_starts_ << " times\n";
@@ -1157,7 +1174,8 @@ int Run::analyse() {
                         ",\"lost\":" + std::to_string(gr.lost) + ",\"duplicates\":" + std::to_string(gr.duplicates) +
                         ",\"unexplained_duplicates\":" + std::to_string(gr.unexplained) +
                         ",\"in_flight_received\":" + std::to_string(gr.in_flight_received) +
-                        ",\"redelivery_after_kill\":" + json(gr.redelivery);
+                        ",\"redelivery_after_kill\":" + json(gr.redelivery) +
+                        ",\"redelivery_after_kill_shmqd_up\":" + json(gr.redelivery_up);
         if (kGroups[gi].group_kind == GroupKind::exclusive)
             s += ",\"order_violations\":" + std::to_string(gr.order_within_consumer + gr.order_first_delivery);
         return s + "}";
@@ -1169,7 +1187,8 @@ int Run::analyse() {
               << ",\"exclusive_consumer\":" << kills_[Role::exclusive] << ",\"shmqd\":" << kills_[Role::shmqd]
               << "},\"sent\":" << sent << ",\"in_flight_at_kill\":" << in_flight << ",\"groups\":{\"shared\":"
               << group_json(0) << ",\"excl\":" << group_json(1) << "},\"partition_stall_after_producer_kill\":"
-              << json(stall) << ",\"dead_claim_repair\":" << json(repair) << ",\"storage_order_violations\":" << storage_order << ",\"two_offsets\":" << two_offsets
+              << json(stall) << ",\"partition_stall_shmqd_up\":" << json(stall_up)
+              << ",\"dead_claim_repair\":" << json(repair) << ",\"dead_claim_repair_shmqd_up\":" << json(repair_up) << ",\"storage_order_violations\":" << storage_order << ",\"two_offsets\":" << two_offsets
               << ",\"misrouted\":" << misrouted << ",\"journal\":{\"records\":" << jc.records
               << ",\"violations\":" << (jc.out_of_order + jc.mismatched + jc.missing + jc.behind + jc.corrupt + jc.unreadable)
               << "}" << ",\"spilled\":" << spilled_
