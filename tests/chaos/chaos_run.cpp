@@ -343,7 +343,7 @@ struct Problem {
 class Run {
 public:
     explicit Run(const Config& c) : cfg_(c), rng_(c.seed) {
-        std::string templ = (fs::temp_directory_path() / "shmq-chaos-XXXXXX").string();
+        std::string templ = (fs::temp_directory_path() / "shmq-chaosrun-XXXXXX").string();
         if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed: " + std::string(std::strerror(errno)));
         dir_ = templ;
         queue_ = "t-chaos-" + std::to_string(::getpid());
