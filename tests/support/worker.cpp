@@ -43,26 +43,14 @@
 #include <vector>
 
 #include "shmq/shmq.hpp"
+#include "support/worker_failure.hpp"
 
 namespace {
 
-constexpr int kExitError = 2;
-
-// One line on stderr, then exit 2.
-struct Failure {
-    std::string message;
-};
-
-[[noreturn]] void fail(std::string message) { throw Failure{std::move(message)}; }
-
-uint64_t parse_u64(std::string_view flag, std::string_view text) {
-    uint64_t v = 0;
-    const char* end = text.data() + text.size();
-    auto [ptr, ec] = std::from_chars(text.data(), end, v);
-    if (text.empty() || ec != std::errc() || ptr != end)
-        fail(std::string(flag) + " expects a non-negative integer, got '" + std::string(text) + "'");
-    return v;
-}
+using shmq::test::worker::fail;
+using shmq::test::worker::Failure;
+using shmq::test::worker::kExitError;
+using shmq::test::worker::parse_u64;
 
 // Flags of one subcommand: "--name value" pairs and bare switches.
 class Args {
