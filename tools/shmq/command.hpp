@@ -37,5 +37,8 @@ void register_bench(CLI::App& app);
 void register_check(CLI::App& app);
 void register_top(CLI::App& app);
 void register_replay(CLI::App& app);
+#ifdef SHMQ_HAVE_BRIDGE
+void register_bridge(CLI::App& app);  // shmq bridge (libnats)
+#endif
 
 }  // namespace shmq::cli

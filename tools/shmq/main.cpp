@@ -67,6 +67,9 @@ int main(int argc, char** argv) {
     register_bench(app);
     register_check(app);
     register_top(app);
+#ifdef SHMQ_HAVE_BRIDGE
+    register_bridge(app);
+#endif
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -1,0 +1,215 @@
+#include "bridge_out.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include "../command.hpp"
+#include "msg_id.hpp"
+#include "nats_session.hpp"
+#include "out_window.hpp"
+#include "pub_acks.hpp"
+#include "stream_setup.hpp"
+
+namespace shmq::cli::bridge {
+
+namespace {
+
+bool printable(std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
+}
+
+std::string hex(std::string_view s) {
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : s) {
+        out += digits[c >> 4];
+        out += digits[c & 15];
+    }
+    return out;
+}
+
+// Publishes one entry asynchronously; false when libnats refused it at once.
+bool publish(jsCtx* js, const std::string& subject, const std::string& msg_id, const OutEntry& e,
+             int64_t ack_wait_ms, std::string& error) {
+    natsMsg* m = nullptr;
+    natsStatus s = natsMsg_Create(&m, subject.c_str(), nullptr, e.payload.data(), static_cast<int>(e.payload.size()));
+    if (s == NATS_OK && !e.key.empty())
+        s = printable(e.key) ? natsMsgHeader_Set(m, "Shmq-Key", e.key.c_str())
+                             : natsMsgHeader_Set(m, "Shmq-Key-Hex", hex(e.key).c_str());
+    if (s == NATS_OK) {
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MsgId = msg_id.c_str();
+        po.MaxWait = ack_wait_ms;
+        s = js_PublishMsgAsync(js, &m, &po);
+    }
+    natsMsg_Destroy(m);  // no-op when libnats took it
+    if (s != NATS_OK) error = natsStatus_GetText(s);
+    return s == NATS_OK;
+}
+
+// Takes back every publish libnats still waits on (their answers, if any
+// come, are then dropped): they are re-sent, and the stream deduplicates.
+void take_back_pending(jsCtx* js) {
+    natsMsgList pending{};
+    if (js_PublishAsyncGetPendingList(&pending, js) == NATS_OK) natsMsgList_Destroy(&pending);
+}
+
+}  // namespace
+
+void run_out(const OutConfig& config) {
+    install_stop_handlers();
+    const uint64_t epoch = open_region(config.queue, detail::Access::read_only)->epoch();
+    auto queue = [&] {
+        try {
+            return Queue::open(config.queue);
+        } catch (const Error& e) {
+            throw CommandError(1, e.what());
+        }
+    }();
+    const uint32_t partitions = queue.options().partitions;
+    const Millis lease(queue.options().lease_ms);
+    ConsumerOptions co;
+    co.kind = GroupKind::exclusive;  // one bridge per partition: per-partition order
+    co.max_in_flight = config.window;
+    auto consumer = [&] {
+        try {
+            return queue.consumer(config.group, co);
+        } catch (const Error& e) {
+            throw CommandError(1, e.what());
+        }
+    }();
+
+    PubAckInbox inbox;
+    SessionOptions so;
+    so.urls = config.urls;
+    so.client_name = "shmq bridge out " + config.queue;
+    so.max_pending = std::max<int64_t>(config.window * 2, 1024);
+    so.ack_handler = &PubAckInbox::handler;
+    so.ack_closure = &inbox;
+    NatsSession session(so);
+    ensure_stream(session.js(), {config.stream, config.prefix, config.replicas, config.duplicate_window_ms});
+
+    std::vector<std::string> subjects;
+    for (uint32_t p = 0; p < partitions; ++p) subjects.push_back(make_subject(config.prefix, config.queue, p));
+
+    OutWindow window(partitions);
+    std::vector<Message> batch(std::min<uint32_t>(config.window, 256));
+    const Millis ack_wait(config.ack_wait_ms);
+    const Millis extend_every(std::max<int64_t>(lease.count() / 3, 1));
+    auto last_extend = Clock::now();
+    auto retry_at = Clock::time_point::min();
+    Millis backoff(100);
+    bool reported_failing = false;
+    uint64_t published_at_failure = 0;
+    std::string last_error;
+
+    auto handle_answers = [&] {
+        for (auto& a : inbox.take()) {
+            const auto ref = parse_msg_id(a.msg_id, config.queue, epoch);
+            if (!ref) continue;  // not ours (untrusted input)
+            if (a.stored) {
+                window.on_stored(ref->partition, ref->offset, a.stream_seq, a.duplicate);
+            } else {
+                window.on_failed(ref->partition, ref->offset);
+                last_error = a.error;
+            }
+        }
+    };
+
+    std::fprintf(stderr, "shmq bridge out: %s (group %s) -> stream %s, subjects %s.%s.p<partition>\n",
+                 config.queue.c_str(), config.group.c_str(), config.stream.c_str(), config.prefix.c_str(),
+                 config.queue.c_str());
+    while (!stop_requested()) {
+        auto now = Clock::now();
+        handle_answers();
+        if (window.in_flight() != 0 && window.oldest_in_flight() + ack_wait < now) {
+            take_back_pending(session.js());
+            const auto n = window.fail_all_in_flight();
+            last_error = "no PubAck within " + std::to_string(config.ack_wait_ms) + " ms for " +
+                         std::to_string(n) + " message(s)";
+        }
+        window.settle();
+
+        if (window.failing()) {
+            if (!reported_failing) {
+                std::fprintf(stderr,
+                             "shmq bridge out: publishing to stream %s failed (%s); holding %zu message(s) "
+                             "leased and retrying\n",
+                             config.stream.c_str(), last_error.c_str(), window.held());
+                reported_failing = true;
+                published_at_failure = window.counters().published;
+                retry_at = now + backoff;
+            }
+        } else if (reported_failing && window.counters().published > published_at_failure) {
+            std::fprintf(stderr, "shmq bridge out: publishing again (%zu message(s) held)\n", window.held());
+            reported_failing = false;
+            backoff = Millis(100);
+        }
+
+        const bool may_send = !window.failing() || (window.in_flight() == 0 && now >= retry_at && session.connected());
+        if (may_send) {
+            const bool retry = window.failing();
+            for (OutEntry* e : window.to_send()) {
+                std::string error;
+                const uint32_t p = e->message.partition();
+                if (!publish(session.js(), subjects[p], make_msg_id(config.queue, epoch, p, e->offset), *e,
+                             config.ack_wait_ms, error)) {
+                    window.mark_sent(*e, now);
+                    window.on_failed(p, e->offset);
+                    last_error = error;
+                    break;  // the rest waits for the retry, in order
+                }
+                window.mark_sent(*e, now);
+            }
+            if (retry) {
+                retry_at = now + backoff;
+                backoff = std::min(backoff * 2, Millis(2000));
+            }
+        }
+
+        if (!window.failing() && window.held() < config.window) {
+            const std::size_t room = std::min<std::size_t>(batch.size(), config.window - window.held());
+            Status error;
+            const Millis wait = window.in_flight() != 0 ? Millis(1) : Millis(100);
+            const std::size_t n = consumer.receive_batch(std::span(batch.data(), room), wait, &error);
+            if (n == 0 && error.code() != Errc::timeout && error.code() != Errc::ok)
+                throw CommandError(1, std::string("receive from queue '") + config.queue +
+                                          "' failed: " + error.message());
+            for (std::size_t i = 0; i < n; ++i) {
+                if (!window.add(std::move(batch[i])))
+                    throw CommandError(1, "queue '" + config.queue + "' delivered a message of an unknown partition");
+            }
+        } else {
+            std::this_thread::sleep_for(Millis(2));
+        }
+
+        now = Clock::now();
+        if (now - last_extend >= extend_every) {
+            window.extend_all(lease);
+            last_extend = now;
+        }
+    }
+
+    // Stopping: wait a little for answers in flight, ACK what was stored; the
+    // rest is NACKed as the window goes away and is redelivered (then deduplicated).
+    const auto give_up = Clock::now() + std::min(ack_wait, Millis(5000));
+    while (window.in_flight() != 0 && Clock::now() < give_up) {
+        handle_answers();
+        std::this_thread::sleep_for(Millis(5));
+    }
+    handle_answers();
+    window.settle();
+    const auto& c = window.counters();
+    std::fprintf(stderr,
+                 "shmq bridge out: stopped; published %llu (%llu duplicates), %llu publish errors, %llu re-sent, "
+                 "%llu ACKed locally, %llu order violations, %zu returned to the queue\n",
+                 static_cast<unsigned long long>(c.published), static_cast<unsigned long long>(c.duplicates),
+                 static_cast<unsigned long long>(c.publish_errors), static_cast<unsigned long long>(c.resent),
+                 static_cast<unsigned long long>(c.acked), static_cast<unsigned long long>(c.order_violations),
+                 window.held());
+}
+
+}  // namespace shmq::cli::bridge

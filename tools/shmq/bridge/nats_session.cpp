@@ -1,0 +1,99 @@
+#include "nats_session.hpp"
+
+#include <cstdio>
+
+#include "../command.hpp"
+
+namespace shmq::cli::bridge {
+
+std::string nats_error(const std::string& what, natsStatus s, jsErrCode code) {
+    std::string line = what + ": " + natsStatus_GetText(s);
+    if (code != 0) line += " (JetStream error " + std::to_string(static_cast<int>(code)) + ")";
+    natsStatus last = NATS_OK;
+    const char* detail = nats_GetLastError(&last);
+    if (detail != nullptr && *detail != '\0' && std::string(detail) != natsStatus_GetText(s)) {
+        std::string d(detail);
+        for (char& c : d)
+            if (c == '\n' || c == '\r') c = ' ';
+        line += " (" + d + ")";
+    }
+    return line;
+}
+
+std::vector<std::string> split_urls(const std::string& urls) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= urls.size()) {
+        const auto comma = urls.find(',', start);
+        const auto end = comma == std::string::npos ? urls.size() : comma;
+        std::string url = urls.substr(start, end - start);
+        if (url.empty()) throw CommandError(2, "--nats '" + urls + "' has an empty URL; give URL[,URL...]");
+        out.push_back(std::move(url));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return out;
+}
+
+void NatsSession::on_disconnected(natsConnection*, void* closure) {
+    auto* self = static_cast<NatsSession*>(closure);
+    if (self->connected_.exchange(false, std::memory_order_relaxed))
+        std::fprintf(stderr, "shmq bridge: lost the NATS connection (%s); holding messages and reconnecting\n",
+                     self->urls_.c_str());
+}
+
+void NatsSession::on_reconnected(natsConnection*, void* closure) {
+    auto* self = static_cast<NatsSession*>(closure);
+    if (!self->connected_.exchange(true, std::memory_order_relaxed))
+        std::fprintf(stderr, "shmq bridge: reconnected to NATS\n");
+}
+
+NatsSession::NatsSession(const SessionOptions& options) : urls_(options.urls) {
+    const auto urls = split_urls(options.urls);
+    std::vector<const char*> servers;
+    for (const auto& u : urls) servers.push_back(u.c_str());
+    auto check = [&](natsStatus s, const char* what) {
+        if (s != NATS_OK) throw CommandError(1, nats_error(what, s));
+    };
+    check(natsOptions_Create(&opts_), "cannot set up the NATS client");
+    check(natsOptions_SetServers(opts_, servers.data(), static_cast<int>(servers.size())),
+          ("--nats '" + options.urls + "' is not a list of NATS URLs").c_str());
+    check(natsOptions_SetName(opts_, options.client_name.c_str()), "cannot set the NATS client name");
+    check(natsOptions_SetMaxReconnect(opts_, -1), "cannot set NATS reconnects");  // forever
+    check(natsOptions_SetReconnectWait(opts_, 250), "cannot set the NATS reconnect wait");
+    check(natsOptions_SetTimeout(opts_, 2000), "cannot set the NATS connect timeout");
+    check(natsOptions_SetDisconnectedCB(opts_, on_disconnected, this), "cannot set a NATS callback");
+    check(natsOptions_SetReconnectedCB(opts_, on_reconnected, this), "cannot set a NATS callback");
+    natsStatus s = natsConnection_Connect(&nc_, opts_);
+    if (s != NATS_OK) {
+        natsOptions_Destroy(opts_);
+        opts_ = nullptr;
+        throw CommandError(1, nats_error("cannot connect to NATS at " + options.urls +
+                                             " (is nats-server running there? check --nats)", s));
+    }
+    connected_.store(true, std::memory_order_relaxed);
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = options.api_wait_ms;
+    jo.PublishAsync.MaxPending = options.max_pending;
+    jo.PublishAsync.AckHandler = options.ack_handler;
+    jo.PublishAsync.AckHandlerClosure = options.ack_closure;
+    s = natsConnection_JetStream(&js_, nc_, &jo);
+    if (s != NATS_OK) {
+        natsConnection_Destroy(nc_);
+        natsOptions_Destroy(opts_);
+        throw CommandError(1, nats_error("cannot get a JetStream context", s));
+    }
+}
+
+NatsSession::~NatsSession() {
+    connected_.store(false, std::memory_order_relaxed);  // closing is no loss to report
+    if (js_ != nullptr) jsCtx_Destroy(js_);
+    if (nc_ != nullptr) {
+        natsConnection_Close(nc_);
+        natsConnection_Destroy(nc_);
+    }
+    if (opts_ != nullptr) natsOptions_Destroy(opts_);
+}
+
+}  // namespace shmq::cli::bridge
