@@ -1,0 +1,255 @@
+// `shmq bridge out` against a real 3-node JetStream cluster on loopback
+// (support/nats_cluster.hpp): every message stored exactly once, in partition
+// order, through bridge SIGKILLs, a node killed mid-run, and the whole
+// cluster down for 10 s.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <atomic>
+#include <charconv>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bridge/stream_reader.hpp"
+#include "support/nats_cluster.hpp"
+#include "support/processes.hpp"
+#include "support/scale.hpp"
+#include "support/snapshot.hpp"
+#include "support/temp_queue.hpp"
+
+namespace shmq {
+namespace {
+
+using namespace std::chrono_literals;
+using test::JsClient;
+using test::NatsCluster;
+using test::StreamMessage;
+
+uint64_t parse_u64(std::string_view s, bool& ok) {
+    uint64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    ok = ok && ec == std::errc() && p == s.data() + s.size() && !s.empty();
+    return v;
+}
+
+// What the stream must hold: payloads 0..n-1 each exactly once; per subject
+// (one per partition) rising offsets in the message ids and rising payloads
+// (one producer thread, so a partition's order is the send order).
+testing::AssertionResult holds_each_once_in_partition_order(const std::vector<StreamMessage>& msgs, uint64_t n,
+                                                              const std::string& queue, uint64_t epoch) {
+    if (msgs.size() != n)
+        return testing::AssertionFailure() << "the stream holds " << msgs.size() << " messages, expected " << n;
+    std::vector<uint8_t> seen(n, 0);
+    struct Last {
+        uint64_t offset = 0, payload = 0;
+        bool any = false;
+    };
+    std::map<std::string, Last> last;
+    const std::string id_prefix = queue + ":" + std::to_string(epoch) + ":";
+    for (const auto& m : msgs) {
+        bool ok = true;
+        const uint64_t payload = parse_u64(m.payload, ok);
+        if (!ok || payload >= n) return testing::AssertionFailure() << "unexpected payload '" << m.payload << "'";
+        if (seen[payload]++) return testing::AssertionFailure() << "payload " << payload << " stored twice";
+        if (m.msg_id.rfind(id_prefix, 0) != 0)
+            return testing::AssertionFailure() << "message id '" << m.msg_id << "' does not start with " << id_prefix;
+        const std::string rest = m.msg_id.substr(id_prefix.size());
+        const auto colon = rest.find(':');
+        if (colon == std::string::npos) return testing::AssertionFailure() << "message id '" << m.msg_id << "'";
+        const uint64_t partition = parse_u64(std::string_view(rest).substr(0, colon), ok);
+        const uint64_t offset = parse_u64(std::string_view(rest).substr(colon + 1), ok);
+        if (!ok) return testing::AssertionFailure() << "message id '" << m.msg_id << "'";
+        const std::string subject = "shmq." + queue + ".p" + std::to_string(partition);
+        if (m.subject != subject)
+            return testing::AssertionFailure() << "id " << m.msg_id << " on subject " << m.subject << ", expected " << subject;
+        auto& l = last[m.subject];
+        if (l.any && (offset <= l.offset || payload <= l.payload))
+            return testing::AssertionFailure() << "out of order on " << m.subject << ": offset " << offset << " (payload "
+                                               << payload << ") at stream seq " << m.seq << " after offset " << l.offset
+                                               << " (payload " << l.payload << ")";
+        l = {offset, payload, true};
+    }
+    return testing::AssertionSuccess();
+}
+
+class BridgeOutTest : public testing::Test {
+protected:
+    void SetUp() override {
+        cluster_.start_all();
+        ASSERT_TRUE(cluster_.wait_ready(30s)) << "the 3-node JetStream cluster did not come up\n" << cluster_.logs_tail();
+    }
+    void TearDown() override {
+        test::kill_and_reap(bridge_);
+        if (HasFailure()) {
+            dir_.keep();
+            std::cerr << "kept " << dir_.path() << "\n--- bridge.log ---\n"
+                      << test::file_tail(dir_.file("bridge.log")) << "\n" << cluster_.logs_tail();
+        }
+    }
+
+    void start_bridge(const std::string& queue, const std::string& stream) {
+        bridge_ = test::spawn_logged({SHMQ_TOOL, "bridge", "out", queue, "--group", "to-nats", "--nats", cluster_.urls(),
+                                      "--stream", stream, "--replicas", "3", "--ack-wait-ms", "2000"},
+                                     dir_.file("bridge.log"));
+    }
+    // SIGTERM: the bridge finishes what is in flight and exits 0.
+    int stop_bridge() {
+        ::kill(bridge_, SIGTERM);
+        int status = 0;
+        while (::waitpid(bridge_, &status, 0) < 0 && errno == EINTR) {
+        }
+        bridge_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    bool bridge_alive() const {
+        int status = 0;
+        return bridge_ > 0 && ::waitpid(bridge_, &status, WNOHANG) == 0;
+    }
+    std::string bridge_log() const { return test::file_tail(dir_.file("bridge.log"), 100000); }
+
+    // Nothing of the group is left unACKed in the queue.
+    static void expect_group_done(const std::string& queue) {
+        const auto snap = test::snapshot_of(queue);
+        bool found = false;
+        for (const auto& g : snap.groups)
+            if (g.name == "to-nats") {
+                found = true;
+                EXPECT_EQ(g.total.lag, 0u) << "the bridge left messages unACKed";
+                EXPECT_EQ(g.total.in_flight, 0u);
+            }
+        EXPECT_TRUE(found);
+    }
+
+    test::TempDir dir_{"bridge"};
+    NatsCluster cluster_{dir_.path()};
+    pid_t bridge_ = -1;
+};
+
+TEST_F(BridgeOutTest, storesEachMessageOnceInPartitionOrderThroughBridgeKillsAndANodeLoss) {
+    const uint64_t n = test::scaled(200000, 20000);
+    QueueOptions qo;
+    qo.partitions = 4;
+    qo.capacity = 8192;
+    qo.max_message = 64;
+    qo.lease_ms = 2000;
+    test::TempQueue q("bridge-out", qo);
+    const uint64_t epoch = test::snapshot_of(q.name).epoch;
+    const std::string stream = "OUT_KILLS";
+    start_bridge(q.name, stream);
+
+    std::atomic<bool> producer_ok{true};
+    std::thread producer([&] {
+        auto p = q->producer();
+        for (uint64_t i = 0; i < n; ++i) {
+            const std::string key = "k" + std::to_string(i % 32);
+            if (!p.send(std::to_string(i), {.key = key})) {
+                producer_ok = false;
+                return;
+            }
+        }
+    });
+    struct ThreadJoin {
+        std::thread& t;
+        ~ThreadJoin() {
+            if (t.joinable()) t.join();
+        }
+    } join{producer};
+
+    JsClient client(cluster_.urls());
+    ASSERT_TRUE(client.ok());
+    // SIGKILL the bridge at 1/4, a NATS node at 1/2, the bridge again at 3/4.
+    ASSERT_GE(client.wait_count(stream, n / 4, 60s), n / 4) << "the bridge did not get going";
+    test::kill_and_reap(bridge_);
+    start_bridge(q.name, stream);
+    ASSERT_GE(client.wait_count(stream, n / 2, 60s), n / 2) << "no progress after the first restart";
+    cluster_.kill(1);
+    ASSERT_GE(client.wait_count(stream, 3 * n / 4, 60s), 3 * n / 4) << "no progress after a node was killed";
+    test::kill_and_reap(bridge_);
+    start_bridge(q.name, stream);
+    EXPECT_GE(client.wait_count(stream, n, 90s), n);
+    producer.join();
+    ASSERT_TRUE(producer_ok.load());
+
+    std::this_thread::sleep_for(500ms);  // anything extra (a missed duplicate) would show up by now
+    EXPECT_EQ(stop_bridge(), 0) << bridge_log();
+    expect_group_done(q.name);
+    const auto msgs = client.read_all(stream, "shmq.>", n + 10);
+    EXPECT_TRUE(holds_each_once_in_partition_order(msgs, n, q.name, epoch));
+    EXPECT_NE(bridge_log().find("0 order violations"), std::string::npos) << bridge_log();
+}
+
+TEST_F(BridgeOutTest, holdsMessagesWhileTheClusterIsDownAndDeliversThemAfter) {
+    const uint64_t n = test::scaled(20000, 2000);
+    QueueOptions qo;
+    qo.partitions = 2;
+    qo.capacity = 16384;
+    qo.max_message = 64;
+    qo.lease_ms = 2000;  // far shorter than the outage: the bridge must extend its leases
+    test::TempQueue q("bridge-down", qo);
+    const uint64_t epoch = test::snapshot_of(q.name).epoch;
+    const std::string stream = "OUT_DOWN";
+    start_bridge(q.name, stream);
+    auto p = q->producer();
+    auto send_range = [&](uint64_t from, uint64_t to) {
+        for (uint64_t i = from; i < to; ++i)
+            ASSERT_TRUE(p.send(std::to_string(i), {.key = "k" + std::to_string(i % 8)}));
+    };
+    send_range(0, n / 2);
+    {
+        JsClient client(cluster_.urls());
+        ASSERT_GE(client.wait_count(stream, n / 2, 60s), n / 2);
+    }
+
+    cluster_.kill_all();
+    send_range(n / 2, n);
+    std::this_thread::sleep_for(10s);
+    ASSERT_TRUE(bridge_alive()) << bridge_log();
+    const auto held = test::snapshot_of(q.name);
+    for (const auto& g : held.groups)
+        if (g.name == "to-nats") {
+            EXPECT_EQ(g.total.lag, n - n / 2) << "the bridge ACKed messages while the cluster was down";
+            EXPECT_EQ(g.total.expired, 0u) << "leases expired: the bridge did not extend them";
+        }
+    EXPECT_NE(bridge_log().find("lost the NATS connection"), std::string::npos) << bridge_log();
+
+    cluster_.start_all();
+    ASSERT_TRUE(cluster_.wait_ready(30s)) << "the cluster did not come back\n" << cluster_.logs_tail();
+    JsClient client(cluster_.urls());
+    ASSERT_TRUE(client.ok());
+    EXPECT_GE(client.wait_count(stream, n, 60s), n);
+    std::this_thread::sleep_for(500ms);
+    EXPECT_EQ(stop_bridge(), 0) << bridge_log();
+    expect_group_done(q.name);
+    const auto msgs = client.read_all(stream, "shmq.>", n + 10);
+    EXPECT_TRUE(holds_each_once_in_partition_order(msgs, n, q.name, epoch));
+}
+
+TEST_F(BridgeOutTest, refusesAStreamThatDoesNotTakeItsSubjects) {
+    JsClient client(cluster_.urls());
+    ASSERT_TRUE(client.ok());
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    const char* subjects[] = {"other.>"};
+    cfg.Name = "OTHER";
+    cfg.Subjects = subjects;
+    cfg.SubjectsLen = 1;
+    cfg.Replicas = 3;
+    jsStreamInfo* si = nullptr;
+    ASSERT_EQ(js_AddStream(&si, client.js(), &cfg, nullptr, nullptr), NATS_OK);
+    jsStreamInfo_Destroy(si);
+    test::TempQueue q("bridge-refuse");
+    start_bridge(q.name, "OTHER");
+    int status = 0;
+    ASSERT_EQ(::waitpid(bridge_, &status, 0), bridge_);
+    bridge_ = -1;
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+    EXPECT_NE(bridge_log().find("shmq: stream 'OTHER' exists with subjects [other.>], which do not include 'shmq.>'"),
+              std::string::npos)
+        << bridge_log();
+}
+
+}  // namespace
+}  // namespace shmq
