@@ -1,5 +1,8 @@
 // shmq bridge out QUEUE --group G --nats URL[,URL...] --stream NAME [--subject-prefix P]:
-//   forward a queue to a NATS JetStream stream (docs/SCALING.md).
+//   forward a queue to a NATS JetStream stream;
+// shmq bridge in QUEUE --nats URL --stream NAME --durable D [--subject S]:
+//   and a stream's messages into a queue (docs/SCALING.md).
+#include "bridge/bridge_in.hpp"
 #include "bridge/bridge_out.hpp"
 #include "command.hpp"
 
@@ -54,12 +57,43 @@ void register_bridge_out(CLI::App& bridge) {
     });
 }
 
+void register_bridge_in(CLI::App& bridge) {
+    auto config = std::make_shared<bridge::InConfig>();
+    auto* cmd = bridge.add_subcommand("in", "Send a NATS JetStream stream's messages into a queue");
+    cmd->add_option("QUEUE", config->queue, "Queue to send into")->required();
+    cmd->add_option("--nats", config->urls, "NATS server URLs, comma-separated (nats://host:port,...)")->required();
+    cmd->add_option("--stream", config->stream, "JetStream stream to read")->required();
+    cmd->add_option("--durable", config->durable, "Durable pull consumer (created when missing)")->required();
+    cmd->add_option("--subject", config->subject, "Only this subject (wildcards allowed; default: the whole stream)");
+    cmd->add_option("--batch", config->batch, "Messages per fetch")->default_val(256)->check(CLI::Range(1, 4096));
+    cmd->add_option("--ack-wait-ms", config->ack_wait_ms, "AckWait of a consumer the bridge creates")
+        ->default_val(30000)->check(CLI::Range(int64_t{1000}, int64_t{3600000}));
+    cmd->footer(
+        "Reads STREAM through the durable pull consumer DURABLE (AckExplicit; created when missing,\n"
+        "with unlimited redeliveries) and sends each message into QUEUE, keyed by its Shmq-Key\n"
+        "header (set by bridge out) or else its subject; the JetStream message is ACKed only\n"
+        "after the local send (at-least-once: a bridge killed in between gets it again). While\n"
+        "QUEUE is full the bridge waits, telling JetStream the message is in progress. A message\n"
+        "QUEUE can never take (too large) is terminated in JetStream and reported. Runs until\n"
+        "SIGINT/SIGTERM.\n\n"
+        "Examples:\n"
+        "  shmq bridge in orders --nats nats://127.0.0.1:4222 --stream ORDERS --durable host-b\n"
+        "  shmq bridge in eu --nats nats://a:4222,nats://b:4222 --stream ORDERS --durable eu --subject 'shmq.orders.>'");
+    cmd->callback([config] {
+        if (config->durable.find_first_of(". *>") != std::string::npos)
+            throw CommandError(2, "--durable '" + config->durable + "' may not contain '.', ' ', '*' or '>'");
+        std::signal(SIGPIPE, SIG_IGN);
+        bridge::run_in(*config);
+    });
+}
+
 }  // namespace
 
 void register_bridge(CLI::App& app) {
     auto* bridge = app.add_subcommand("bridge", "Forward messages to or from a NATS JetStream cluster");
     bridge->require_subcommand(1);
     register_bridge_out(*bridge);
+    register_bridge_in(*bridge);
 }
 
 }  // namespace shmq::cli

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../command.hpp"
+#include "message_key.hpp"
 #include "msg_id.hpp"
 #include "nats_session.hpp"
 #include "out_window.hpp"
@@ -16,28 +17,14 @@ namespace shmq::cli::bridge {
 
 namespace {
 
-bool printable(std::string_view s) {
-    return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
-}
-
-std::string hex(std::string_view s) {
-    static const char digits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : s) {
-        out += digits[c >> 4];
-        out += digits[c & 15];
-    }
-    return out;
-}
-
 // Publishes one entry asynchronously; false when libnats refused it at once.
 bool publish(jsCtx* js, const std::string& subject, const std::string& msg_id, const OutEntry& e,
              int64_t ack_wait_ms, std::string& error) {
     natsMsg* m = nullptr;
     natsStatus s = natsMsg_Create(&m, subject.c_str(), nullptr, e.payload.data(), static_cast<int>(e.payload.size()));
     if (s == NATS_OK && !e.key.empty())
-        s = printable(e.key) ? natsMsgHeader_Set(m, "Shmq-Key", e.key.c_str())
-                             : natsMsgHeader_Set(m, "Shmq-Key-Hex", hex(e.key).c_str());
+        s = printable_key(e.key) ? natsMsgHeader_Set(m, kKeyHeader, e.key.c_str())
+                                 : natsMsgHeader_Set(m, kKeyHexHeader, to_hex(e.key).c_str());
     if (s == NATS_OK) {
         jsPubOptions po;
         jsPubOptions_Init(&po);

@@ -11,11 +11,16 @@ std::string nats_error(const std::string& what, natsStatus s, jsErrCode code) {
     if (code != 0) line += " (JetStream error " + std::to_string(static_cast<int>(code)) + ")";
     natsStatus last = NATS_OK;
     const char* detail = nats_GetLastError(&last);
-    if (detail != nullptr && *detail != '\0' && std::string(detail) != natsStatus_GetText(s)) {
+    if (detail != nullptr && *detail != '\0') {
         std::string d(detail);
+        // libnats prefixes "(file.c:123): "; the status text alone adds nothing.
+        if (d.size() > 1 && d[0] == '(') {
+            const auto end = d.find("): ");
+            if (end != std::string::npos) d.erase(0, end + 3);
+        }
         for (char& c : d)
             if (c == '\n' || c == '\r') c = ' ';
-        line += " (" + d + ")";
+        if (d != natsStatus_GetText(s)) line += " (" + d + ")";
     }
     return line;
 }

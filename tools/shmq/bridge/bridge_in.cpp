@@ -1,0 +1,214 @@
+#include "bridge_in.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "../command.hpp"
+#include "message_key.hpp"
+#include "nats_session.hpp"
+
+namespace shmq::cli::bridge {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The durable pull consumer: created (AckExplicit, deliver all, redelivered
+// without limit: poison is the local DLQ's business) or checked.
+void ensure_consumer(jsCtx* js, const InConfig& config) {
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    natsStatus s = js_GetConsumerInfo(&ci, js, config.stream.c_str(), config.durable.c_str(), nullptr, &code);
+    if (s == NATS_OK) {
+        const bool explicit_ack = ci->Config->AckPolicy == js_AckExplicit;
+        const bool pull = ci->Config->DeliverSubject == nullptr || *ci->Config->DeliverSubject == '\0';
+        jsConsumerInfo_Destroy(ci);
+        if (!explicit_ack || !pull)
+            throw CommandError(1, "consumer '" + config.durable + "' of stream '" + config.stream +
+                                      "' exists but is not a pull consumer with explicit ACKs; use another --durable");
+        return;
+    }
+    if (s != NATS_NOT_FOUND && code != JSConsumerNotFoundErr && code != JSStreamNotFoundErr)
+        throw CommandError(1, nats_error("cannot look up consumer '" + config.durable + "' of stream '" +
+                                         config.stream + "'", s, code));
+    if (code == JSStreamNotFoundErr)
+        throw CommandError(1, "stream '" + config.stream + "' does not exist; check --stream (bridge out creates it)");
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = config.durable.c_str();
+    cc.AckPolicy = js_AckExplicit;
+    cc.DeliverPolicy = js_DeliverAll;
+    cc.AckWait = config.ack_wait_ms * 1000000;  // nanoseconds
+    cc.MaxDeliver = -1;
+    if (!config.subject.empty()) cc.FilterSubject = config.subject.c_str();
+    code = static_cast<jsErrCode>(0);
+    s = js_AddConsumer(&ci, js, config.stream.c_str(), &cc, nullptr, &code);
+    if (s != NATS_OK)
+        throw CommandError(1, nats_error("cannot create consumer '" + config.durable + "' on stream '" +
+                                         config.stream + "'", s, code));
+    jsConsumerInfo_Destroy(ci);
+}
+
+std::string key_of(natsMsg* m) {
+    const char* v = nullptr;
+    if (natsMsgHeader_Get(m, kKeyHeader, &v) == NATS_OK && v != nullptr) {
+        std::string key(v);
+        if (key.size() <= kMaxKeyBytes) return key;
+    }
+    v = nullptr;
+    if (natsMsgHeader_Get(m, kKeyHexHeader, &v) == NATS_OK && v != nullptr)
+        if (auto key = from_hex(v); key && key->size() <= kMaxKeyBytes) return *key;
+    std::string subject = natsMsg_GetSubject(m) != nullptr ? natsMsg_GetSubject(m) : "";
+    return subject.size() <= kMaxKeyBytes ? subject : subject.substr(subject.size() - kMaxKeyBytes);
+}
+
+struct InCounters {
+    uint64_t received = 0, sent = 0, redeliveries = 0, rejected = 0, fetch_errors = 0;
+};
+
+}  // namespace
+
+void run_in(const InConfig& config) {
+    install_stop_handlers();
+    auto queue = [&] {
+        try {
+            return Queue::open(config.queue);
+        } catch (const Error& e) {
+            throw CommandError(1, e.what());
+        }
+    }();
+    auto producer = [&] {
+        try {
+            return queue.producer();
+        } catch (const Error& e) {
+            throw CommandError(1, e.what());
+        }
+    }();
+    SessionOptions so;
+    so.urls = config.urls;
+    so.client_name = "shmq bridge in " + config.queue;
+    NatsSession session(so);
+    ensure_consumer(session.js(), config);
+
+    jsSubOptions sub_opts;
+    jsSubOptions_Init(&sub_opts);
+    sub_opts.Stream = config.stream.c_str();
+    sub_opts.Consumer = config.durable.c_str();
+    natsSubscription* sub = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    natsStatus s = js_PullSubscribe(&sub, session.js(), config.subject.empty() ? nullptr : config.subject.c_str(),
+                                    config.durable.c_str(), nullptr, &sub_opts, &code);
+    if (s != NATS_OK)
+        throw CommandError(1, nats_error("cannot subscribe to consumer '" + config.durable + "' of stream '" +
+                                         config.stream + "'", s, code));
+    struct SubGuard {
+        natsSubscription* sub;
+        ~SubGuard() { natsSubscription_Destroy(sub); }  // keeps the durable consumer
+    } guard{sub};
+
+    std::fprintf(stderr, "shmq bridge in: stream %s (consumer %s%s%s) -> %s\n", config.stream.c_str(),
+                 config.durable.c_str(), config.subject.empty() ? "" : ", subject ", config.subject.c_str(),
+                 config.queue.c_str());
+    InCounters c;
+    bool reported_fetch = false, reported_full = false;
+    const auto in_progress_every = std::chrono::milliseconds(std::max<int64_t>(config.ack_wait_ms / 3, 100));
+
+    // Sends one message into the queue; true when it was ACKed or terminated.
+    auto deliver = [&](natsMsg* m) {
+        ++c.received;
+        jsMsgMetaData* meta = nullptr;
+        if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
+            if (meta->NumDelivered > 1) ++c.redeliveries;
+            jsMsgMetaData_Destroy(meta);
+        }
+        const std::string key = key_of(m);
+        const std::string_view payload(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+        auto last_progress = Clock::now();
+        for (;;) {
+            SendOptions opts;
+            opts.key = key;
+            opts.timeout = Millis(200);
+            const Status st = producer.send(payload, opts);
+            if (st) {
+                if (reported_full) {
+                    std::fprintf(stderr, "shmq bridge in: queue %s has room again\n", config.queue.c_str());
+                    reported_full = false;
+                }
+                (void)natsMsg_Ack(m, nullptr);  // lost: redelivered, a duplicate locally (at-least-once)
+                ++c.sent;
+                return;
+            }
+            switch (st.code()) {
+            case Errc::timeout:
+            case Errc::overloaded:
+                if (!reported_full) {
+                    std::fprintf(stderr, "shmq bridge in: queue %s is full; holding the stream's messages\n",
+                                 config.queue.c_str());
+                    reported_full = true;
+                }
+                if (stop_requested()) {
+                    (void)natsMsg_Nak(m, nullptr);
+                    return;
+                }
+                if (Clock::now() - last_progress >= in_progress_every) {
+                    (void)natsMsg_InProgress(m, nullptr);  // keep JetStream's lease while we wait for room
+                    last_progress = Clock::now();
+                }
+                continue;
+            case Errc::message_too_large:
+            case Errc::key_too_large:
+            case Errc::invalid_argument:
+                // Never deliverable here: tell JetStream to stop redelivering it.
+                std::fprintf(stderr, "shmq bridge in: dropping a message of subject %s: %s (terminated in JetStream)\n",
+                             natsMsg_GetSubject(m), st.message());
+                (void)natsMsg_Term(m, nullptr);
+                ++c.rejected;
+                return;
+            default:
+                (void)natsMsg_Nak(m, nullptr);
+                throw CommandError(1, std::string("send into queue '") + config.queue + "' failed: " + st.message());
+            }
+        }
+    };
+
+    while (!stop_requested()) {
+        natsMsgList list{};
+        code = static_cast<jsErrCode>(0);
+        s = natsSubscription_Fetch(&list, sub, config.batch, 500, &code);
+        if (s == NATS_TIMEOUT) {
+            natsMsgList_Destroy(&list);
+            continue;
+        }
+        if (s != NATS_OK) {
+            ++c.fetch_errors;
+            if (!reported_fetch) {
+                std::fprintf(stderr, "shmq bridge in: %s; retrying\n",
+                             nats_error("fetching from stream " + config.stream + " failed", s, code).c_str());
+                reported_fetch = true;
+            }
+            natsMsgList_Destroy(&list);
+            sleep_interruptibly(250);
+            continue;
+        }
+        if (reported_fetch) {
+            std::fprintf(stderr, "shmq bridge in: fetching again\n");
+            reported_fetch = false;
+        }
+        try {
+            for (int i = 0; i < list.Count; ++i) deliver(list.Msgs[i]);
+        } catch (...) {
+            natsMsgList_Destroy(&list);
+            throw;
+        }
+        natsMsgList_Destroy(&list);
+    }
+    std::fprintf(stderr,
+                 "shmq bridge in: stopped; received %llu (%llu redeliveries), sent %llu into %s, %llu rejected, "
+                 "%llu fetch errors\n",
+                 static_cast<unsigned long long>(c.received), static_cast<unsigned long long>(c.redeliveries),
+                 static_cast<unsigned long long>(c.sent), config.queue.c_str(),
+                 static_cast<unsigned long long>(c.rejected), static_cast<unsigned long long>(c.fetch_errors));
+}
+
+}  // namespace shmq::cli::bridge
