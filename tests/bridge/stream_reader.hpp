@@ -83,7 +83,7 @@ public:
     }
 
     // Every message, in stream order (expects `expected` of them; stops after
-    // 3 s without a new one).
+    // 10 s without a new one).
     std::vector<StreamMessage> read_all(const std::string& stream, const std::string& filter, uint64_t expected) const {
         std::vector<StreamMessage> out;
         if (!js_) return out;
@@ -94,13 +94,22 @@ public:
         so.Config.DeliverPolicy = js_DeliverAll;
         natsSubscription* sub = nullptr;
         const std::string durable = "verify" + std::to_string(::getpid());
-        if (js_PullSubscribe(&sub, js_, filter.c_str(), durable.c_str(), nullptr, &so, nullptr) != NATS_OK) return out;
+        for (int attempt = 0; attempt < 50; ++attempt) {  // up to ~10 s while the cluster settles
+            if (js_PullSubscribe(&sub, js_, filter.c_str(), durable.c_str(), nullptr, &so, nullptr) == NATS_OK) break;
+            sub = nullptr;
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+        if (sub == nullptr) return out;
         auto last_progress = std::chrono::steady_clock::now();
         while (out.size() < expected &&
-               std::chrono::steady_clock::now() - last_progress < std::chrono::seconds(3)) {
+               std::chrono::steady_clock::now() - last_progress < std::chrono::seconds(10)) {
             natsMsgList list{};
             const natsStatus s = natsSubscription_Fetch(&list, sub, 1000, 1000, nullptr);
-            if (s != NATS_OK && s != NATS_TIMEOUT) break;
+            if (s != NATS_OK && s != NATS_TIMEOUT) {  // a node down, a leader moving: try again
+                natsMsgList_Destroy(&list);
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                continue;
+            }
             for (int i = 0; i < list.Count; ++i) {
                 natsMsg* m = list.Msgs[i];
                 StreamMessage sm;

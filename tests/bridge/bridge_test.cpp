@@ -1,4 +1,4 @@
-// `shmq bridge out` against a real 3-node JetStream cluster on loopback
+// `shmq bridge out` and `bridge in` against a real 3-node JetStream cluster on loopback
 // (support/nats_cluster.hpp): every message stored exactly once, in partition
 // order, through bridge SIGKILLs, a node killed mid-run, and the whole
 // cluster down for 10 s.
@@ -75,7 +75,7 @@ testing::AssertionResult holds_each_once_in_partition_order(const std::vector<St
     return testing::AssertionSuccess();
 }
 
-class BridgeOutTest : public testing::Test {
+class BridgeTest : public testing::Test {
 protected:
     void SetUp() override {
         cluster_.start_all();
@@ -83,10 +83,12 @@ protected:
     }
     void TearDown() override {
         test::kill_and_reap(bridge_);
+        test::kill_and_reap(bridge_in_);
         if (HasFailure()) {
             dir_.keep();
             std::cerr << "kept " << dir_.path() << "\n--- bridge.log ---\n"
-                      << test::file_tail(dir_.file("bridge.log")) << "\n" << cluster_.logs_tail();
+                      << test::file_tail(dir_.file("bridge.log")) << "\n--- bridge-in.log ---\n"
+                      << test::file_tail(dir_.file("bridge-in.log")) << "\n" << cluster_.logs_tail();
         }
     }
 
@@ -95,15 +97,21 @@ protected:
                                       "--stream", stream, "--replicas", "3", "--ack-wait-ms", "2000"},
                                      dir_.file("bridge.log"));
     }
+    void start_bridge_in(const std::string& queue, const std::string& stream) {
+        bridge_in_ = test::spawn_logged({SHMQ_TOOL, "bridge", "in", queue, "--nats", cluster_.urls(), "--stream", stream,
+                                         "--durable", "back-in", "--ack-wait-ms", "3000"},
+                                        dir_.file("bridge-in.log"));
+    }
     // SIGTERM: the bridge finishes what is in flight and exits 0.
-    int stop_bridge() {
-        ::kill(bridge_, SIGTERM);
+    static int stop(pid_t& pid) {
+        ::kill(pid, SIGTERM);
         int status = 0;
-        while (::waitpid(bridge_, &status, 0) < 0 && errno == EINTR) {
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
-        bridge_ = -1;
+        pid = -1;
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
+    int stop_bridge() { return stop(bridge_); }
     bool bridge_alive() const {
         int status = 0;
         return bridge_ > 0 && ::waitpid(bridge_, &status, WNOHANG) == 0;
@@ -126,9 +134,10 @@ protected:
     test::TempDir dir_{"bridge"};
     NatsCluster cluster_{dir_.path()};
     pid_t bridge_ = -1;
+    pid_t bridge_in_ = -1;
 };
 
-TEST_F(BridgeOutTest, storesEachMessageOnceInPartitionOrderThroughBridgeKillsAndANodeLoss) {
+TEST_F(BridgeTest, storesEachMessageOnceInPartitionOrderThroughBridgeKillsAndANodeLoss) {
     const uint64_t n = test::scaled(200000, 20000);
     QueueOptions qo;
     qo.partitions = 4;
@@ -181,7 +190,7 @@ TEST_F(BridgeOutTest, storesEachMessageOnceInPartitionOrderThroughBridgeKillsAnd
     EXPECT_NE(bridge_log().find("0 order violations"), std::string::npos) << bridge_log();
 }
 
-TEST_F(BridgeOutTest, holdsMessagesWhileTheClusterIsDownAndDeliversThemAfter) {
+TEST_F(BridgeTest, holdsMessagesWhileTheClusterIsDownAndDeliversThemAfter) {
     const uint64_t n = test::scaled(20000, 2000);
     QueueOptions qo;
     qo.partitions = 2;
@@ -227,7 +236,7 @@ TEST_F(BridgeOutTest, holdsMessagesWhileTheClusterIsDownAndDeliversThemAfter) {
     EXPECT_TRUE(holds_each_once_in_partition_order(msgs, n, q.name, epoch));
 }
 
-TEST_F(BridgeOutTest, refusesAStreamThatDoesNotTakeItsSubjects) {
+TEST_F(BridgeTest, refusesAStreamThatDoesNotTakeItsSubjects) {
     JsClient client(cluster_.urls());
     ASSERT_TRUE(client.ok());
     jsStreamConfig cfg;
@@ -249,6 +258,88 @@ TEST_F(BridgeOutTest, refusesAStreamThatDoesNotTakeItsSubjects) {
     EXPECT_NE(bridge_log().find("shmq: stream 'OTHER' exists with subjects [other.>], which do not include 'shmq.>'"),
               std::string::npos)
         << bridge_log();
+}
+
+TEST_F(BridgeTest, bringsEveryMessageBackInAtLeastOnceThroughBridgeKillsAndANodeLoss) {
+    const uint64_t n = test::scaled(200000, 20000);
+    QueueOptions qo;
+    qo.partitions = 4;
+    qo.capacity = 8192;
+    qo.max_message = 64;
+    qo.lease_ms = 2000;
+    test::TempQueue out_q("bridge-from", qo);
+    qo.capacity = 16384;
+    test::TempQueue in_q("bridge-into", qo);
+    const std::string stream = "ROUND_TRIP";
+    start_bridge(out_q.name, stream);
+    {
+        JsClient client(cluster_.urls());
+        const auto until = std::chrono::steady_clock::now() + 30s;
+        while (!client.count(stream) && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(50ms);
+        ASSERT_TRUE(client.count(stream)) << "bridge out did not create the stream";
+    }
+    std::thread producer([&] {
+        auto p = out_q->producer();
+        for (uint64_t i = 0; i < n; ++i)
+            if (!p.send(std::to_string(i), {.key = "k" + std::to_string(i % 32)})) return;
+    });
+    // The local consumer of the second queue: counts every arrival and the distinct ones.
+    std::vector<uint8_t> seen(n, 0);
+    std::atomic<uint64_t> distinct{0}, arrivals{0}, strangers{0};
+    std::atomic<bool> done{false};
+    std::thread consumer([&] {
+        auto c = in_q->consumer("check", {.kind = GroupKind::shared});
+        std::vector<Message> batch(256);
+        while (!done.load()) {
+            const std::size_t got = c.receive_batch(batch, Millis(100));
+            for (std::size_t i = 0; i < got; ++i) {
+                bool ok = true;
+                const uint64_t v = parse_u64(batch[i].text(), ok);
+                if (!ok || v >= n) {
+                    ++strangers;
+                } else {
+                    if (seen[v]++ == 0) ++distinct;
+                    ++arrivals;
+                }
+            }
+            (void)ack_all(std::span(batch.data(), got));
+        }
+    });
+    struct Joins {
+        std::thread &a, &b;
+        std::atomic<bool>& done;
+        ~Joins() {
+            done = true;
+            if (a.joinable()) a.join();
+            if (b.joinable()) b.join();
+        }
+    } joins{producer, consumer, done};
+    auto wait_distinct = [&](uint64_t want, std::chrono::seconds timeout) {
+        const auto until = std::chrono::steady_clock::now() + timeout;
+        while (distinct.load() < want && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(50ms);
+        return distinct.load();
+    };
+
+    start_bridge_in(in_q.name, stream);
+    // SIGKILL bridge in at 1/3, a NATS node at 1/2, bridge in again at 2/3.
+    ASSERT_GE(wait_distinct(n / 3, 60s), n / 3) << "bridge in did not get going";
+    test::kill_and_reap(bridge_in_);
+    start_bridge_in(in_q.name, stream);
+    ASSERT_GE(wait_distinct(n / 2, 60s), n / 2) << "no progress after the first restart";
+    cluster_.kill(1);
+    ASSERT_GE(wait_distinct(2 * n / 3, 60s), 2 * n / 3) << "no progress after a node was killed";
+    test::kill_and_reap(bridge_in_);
+    start_bridge_in(in_q.name, stream);
+    EXPECT_EQ(wait_distinct(n, 90s), n) << "not every message came back";
+    EXPECT_EQ(stop(bridge_in_), 0);
+    EXPECT_EQ(stop_bridge(), 0);
+    done = true;
+    producer.join();
+    consumer.join();
+    EXPECT_EQ(strangers.load(), 0u);
+    EXPECT_GE(arrivals.load(), n);
+    std::cout << "round trip: " << n << " messages, " << arrivals.load() << " arrivals ("
+              << arrivals.load() - distinct.load() << " duplicates from the killed bridge in)\n";
 }
 
 }  // namespace
