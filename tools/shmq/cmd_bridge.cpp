@@ -6,6 +6,8 @@
 #include "bridge/bridge_out.hpp"
 #include "command.hpp"
 
+#include <nats/nats.h>
+
 #include <csignal>
 
 namespace shmq::cli {
@@ -54,6 +56,7 @@ void register_bridge_out(CLI::App& bridge) {
                                       "' is not a NATS subject prefix (tokens separated by '.', no spaces, '*' or '>')");
         std::signal(SIGPIPE, SIG_IGN);
         bridge::run_out(*config);
+        nats_Close();  // libnats' threads and global state, before exit
     });
 }
 
@@ -84,6 +87,7 @@ void register_bridge_in(CLI::App& bridge) {
             throw CommandError(2, "--durable '" + config->durable + "' may not contain '.', ' ', '*' or '>'");
         std::signal(SIGPIPE, SIG_IGN);
         bridge::run_in(*config);
+        nats_Close();
     });
 }
 

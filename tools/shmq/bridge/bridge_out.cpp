@@ -58,6 +58,16 @@ void run_out(const OutConfig& config) {
     }();
     const uint32_t partitions = queue.options().partitions;
     const Millis lease(queue.options().lease_ms);
+    PubAckInbox inbox;
+    SessionOptions so;
+    so.urls = config.urls;
+    so.client_name = "shmq bridge out " + config.queue;
+    so.max_pending = std::max<int64_t>(config.window * 2, 1024);
+    so.ack_handler = &PubAckInbox::handler;
+    so.ack_closure = &inbox;
+    NatsSession session(so);
+    ensure_stream(session.js(), {config.stream, config.prefix, config.replicas, config.duplicate_window_ms});
+    // Joined only now: a bridge that cannot reach the stream leaves no group behind.
     ConsumerOptions co;
     co.kind = GroupKind::exclusive;  // one bridge per partition: per-partition order
     co.max_in_flight = config.window;
@@ -68,16 +78,6 @@ void run_out(const OutConfig& config) {
             throw CommandError(1, e.what());
         }
     }();
-
-    PubAckInbox inbox;
-    SessionOptions so;
-    so.urls = config.urls;
-    so.client_name = "shmq bridge out " + config.queue;
-    so.max_pending = std::max<int64_t>(config.window * 2, 1024);
-    so.ack_handler = &PubAckInbox::handler;
-    so.ack_closure = &inbox;
-    NatsSession session(so);
-    ensure_stream(session.js(), {config.stream, config.prefix, config.replicas, config.duplicate_window_ms});
 
     std::vector<std::string> subjects;
     for (uint32_t p = 0; p < partitions; ++p) subjects.push_back(make_subject(config.prefix, config.queue, p));
