@@ -4,6 +4,7 @@
 //   and a stream's messages into a queue (docs/SCALING.md).
 #include "bridge/bridge_in.hpp"
 #include "bridge/bridge_out.hpp"
+#include "bridge/nats_session.hpp"
 #include "command.hpp"
 
 #include <nats/nats.h>
@@ -54,6 +55,7 @@ void register_bridge_out(CLI::App& bridge) {
         if (!valid_prefix(config->prefix))
             throw CommandError(2, "--subject-prefix '" + config->prefix +
                                       "' is not a NATS subject prefix (tokens separated by '.', no spaces, '*' or '>')");
+        (void)bridge::split_urls(config->urls);  // a usage error before anything is opened
         std::signal(SIGPIPE, SIG_IGN);
         bridge::run_out(*config);
         nats_Close();  // libnats' threads and global state, before exit
@@ -85,6 +87,7 @@ void register_bridge_in(CLI::App& bridge) {
     cmd->callback([config] {
         if (config->durable.find_first_of(". *>") != std::string::npos)
             throw CommandError(2, "--durable '" + config->durable + "' may not contain '.', ' ', '*' or '>'");
+        (void)bridge::split_urls(config->urls);
         std::signal(SIGPIPE, SIG_IGN);
         bridge::run_in(*config);
         nats_Close();
