@@ -9,6 +9,7 @@
 // Common: --baselines all|none|NAME,NAME... (bare, boost_mq, posix_mq, pipe,
 // socketpair; wakeup also futex), --rounds R, --json-file PATH (write the
 // JSON there and print the table).
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <iostream>

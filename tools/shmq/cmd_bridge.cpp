@@ -7,6 +7,7 @@
 #include "bridge/nats_session.hpp"
 #include "command.hpp"
 
+#include <CLI/CLI.hpp>
 #include <nats/nats.h>
 
 #include <csignal>

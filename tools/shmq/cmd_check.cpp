@@ -1,5 +1,6 @@
 // shmq check NAME [--warn-*/--max-* thresholds]: one status line with perfdata
 // and the monitoring-plugins exit code: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
 #include <optional>

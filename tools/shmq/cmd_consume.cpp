@@ -1,6 +1,7 @@
 // shmq consume NAME --group G [--kind exclusive|shared] [--count N] [--timeout-ms MS]
 //   [--at-most-once] [--nack]: one message per stdout line, ACKed after the
 //   line is written and flushed (--nack: NACK each instead, a failing worker).
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdio>

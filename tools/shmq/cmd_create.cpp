@@ -3,6 +3,7 @@
 //   [--max-deliveries N] [--dlq-capacity SLOTS] [--max-participants N]
 //   [--high-watermark PCT] [--spill-buffer SLOTS] [--fsync never|batch|always]
 //   [--journal [--retain-bytes N] [--retain-ms MS]]
+#include <CLI/CLI.hpp>
 #include <grp.h>
 
 #include <iostream>

@@ -1,4 +1,5 @@
 // shmq delete NAME [--region-only]: removes the region; attached processes get queue_deleted.
+#include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "command.hpp"

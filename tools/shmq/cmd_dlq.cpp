@@ -3,6 +3,7 @@
 //   peek [--count N]   payloads, one per line
 //   redrive [--count N] back into the partition each came from, in order, delivery count reset
 //   purge [--count N]  drop them
+#include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "command.hpp"

@@ -1,5 +1,6 @@
 // shmq groups NAME [--json]: the groups of a queue (like kafka-consumer-groups --describe).
 // shmq groups delete NAME GROUP: delete a group with no live consumers, releasing its hold.
+#include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "command.hpp"

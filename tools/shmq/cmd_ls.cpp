@@ -1,4 +1,5 @@
 // shmq ls [--json]: one row per queue in /dev/shm, read-only.
+#include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "command.hpp"

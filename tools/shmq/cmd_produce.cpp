@@ -1,4 +1,5 @@
 // shmq produce NAME [--key K] [--timeout-ms MS]: one message per stdin line.
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <string>
 

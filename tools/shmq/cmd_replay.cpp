@@ -2,6 +2,7 @@
 // rewinds an idle group; shmqd delivers the journal's messages to it first,
 // in offset order per partition, then the group goes on with the ring
 // (replay/replay_request.hpp, daemon/replay/group_replay.hpp).
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <ctime>

@@ -1,5 +1,6 @@
 // shmq stat NAME [--json] [--watch SECS]: partitions, groups, participants and
 // DLQ of a queue, with rates from counters sampled twice. Read-only.
+#include <CLI/CLI.hpp>
 #include <ctime>
 #include <iostream>
 #include <unistd.h>

@@ -1,6 +1,7 @@
 // shmq top: a live view of every queue, sorted by depth, with rates from the
 // previous refresh. Full-screen on a terminal (quit with q); plain periodic
 // tables when stdout is not a terminal.
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <ctime>
 #include <iostream>

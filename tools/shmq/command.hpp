@@ -1,13 +1,16 @@
 // What every verb of the tool shares: registration, errors, opening queues.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
 
 #include "region.hpp"
+
+namespace CLI {
+class App;
+}  // namespace CLI
 
 namespace shmq::cli {
 

@@ -1,4 +1,5 @@
 // shmq: create, inspect and administer queues; produce and consume from a shell.
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
