@@ -136,6 +136,21 @@ void per_group_partition(Exposition& e, Queues queues, std::string_view name, Ty
                          value(p));
 }
 
+// One family with a sample per running `shmq bridge` of the given direction
+// ("" for both): labels queue, direction, group (out), consumer (in), stream.
+template <class Value>
+void per_bridge(Exposition& e, Queues queues, std::string_view direction, std::string_view name, Type type,
+                std::string_view help, Value value) {
+    e.family(name, type, help);
+    for (const auto& q : queues)
+        for (const auto& b : q.bridges)
+            if (direction.empty() || b.direction == direction)
+                e.sample(name,
+                         {{"queue", q.name}, {"direction", b.direction}, {"group", b.group}, {"consumer", b.consumer},
+                          {"stream", b.stream}},
+                         value(b));
+}
+
 }  // namespace
 
 std::string render(Queues queues, const ScrapeInfo& info) {
@@ -227,6 +242,36 @@ std::string render(Queues queues, const ScrapeInfo& info) {
             e.histogram("shmq_publish_to_ack_seconds", {{"queue", q.name}, {"group", g.name}}, bounds, h.counts,
                         static_cast<double>(h.sum_ns) / 1e9);
         }
+
+    using B = inspect::BridgeStats;
+    per_bridge(e, queues, "", "shmq_bridge_connected", Type::gauge,
+               "1 while the bridge's NATS connection is up, else 0.",
+               [](const B& b) { return uint64_t{b.connected ? 1u : 0u}; });
+    per_bridge(e, queues, "", "shmq_bridge_messages_total", Type::counter,
+               "out: PubAcks saying the stream holds a message (duplicates included); in: messages sent into the queue.",
+               [](const B& b) { return b.messages; });
+    per_bridge(e, queues, "", "shmq_bridge_pending_acks", Type::gauge,
+               "out: publishes awaiting their PubAck; in: JetStream messages fetched, not yet sent and ACKed.",
+               [](const B& b) { return b.pending_acks; });
+    per_bridge(e, queues, "out", "shmq_bridge_held_messages", Type::gauge,
+               "Messages the bridge holds leased, not yet stored in the stream (PubAck pending or retrying).",
+               [](const B& b) { return b.held; });
+    per_bridge(e, queues, "out", "shmq_bridge_publish_errors_total", Type::counter,
+               "Publishes that failed (refused, timed out or answered with an error); each is retried.",
+               [](const B& b) { return b.errors; });
+    per_bridge(e, queues, "in", "shmq_bridge_fetch_errors_total", Type::counter,
+               "Failed fetches from JetStream, and messages terminated because the queue can never take them.",
+               [](const B& b) { return b.errors; });
+    per_bridge(e, queues, "", "shmq_bridge_redeliveries_total", Type::counter,
+               "out: publishes sent again after a failure; in: messages JetStream delivered more than once.",
+               [](const B& b) { return b.redeliveries; });
+    per_bridge(e, queues, "out", "shmq_bridge_duplicates_total", Type::counter,
+               "PubAcks saying the stream already had the message (a re-send deduplicated by Nats-Msg-Id).",
+               [](const B& b) { return b.duplicates; });
+    per_bridge(e, queues, "", "shmq_bridge_lag_messages", Type::gauge,
+               "out: messages published to the queue, not yet stored in the stream; in: the stream's messages "
+               "not yet delivered to the bridge's consumer.",
+               [](const B& b) { return b.lag; });
     return e.take();
 }
 

@@ -126,6 +126,9 @@ public:
     std::byte* slot_key(uint32_t p, uint64_t offset) const noexcept {
         return slot_payload(p, offset) + payload_area();
     }
+    layout::BridgeEntry& bridge(uint32_t index) const noexcept {  // index < layout::kMaxBridges
+        return at<layout::BridgeEntry>(sections_.bridges + uint64_t{index} * sizeof(layout::BridgeEntry));
+    }
     layout::DlqControl& dlq() const noexcept { return at<layout::DlqControl>(sections_.dlq_control); }
     std::byte* dlq_slot_base(uint64_t position) const noexcept {
         return base_ + sections_.dlq_slots + (position & (params_.dlq_capacity - 1)) * params_.dlq_slot_size;

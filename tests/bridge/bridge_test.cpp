@@ -223,6 +223,18 @@ TEST_F(BridgeTest, holdsMessagesWhileTheClusterIsDownAndDeliversThemAfter) {
             EXPECT_EQ(g.total.expired, 0u) << "leases expired: the bridge did not extend them";
         }
     EXPECT_NE(bridge_log().find("lost the NATS connection"), std::string::npos) << bridge_log();
+    // Its figures, as `shmq stat` and /metrics show them (the bridge table).
+    ASSERT_EQ(held.bridges.size(), 1u);
+    const auto& b = held.bridges[0];
+    EXPECT_EQ(b.direction, "out");
+    EXPECT_EQ(b.group, "to-nats");
+    EXPECT_EQ(b.stream, stream);
+    EXPECT_FALSE(b.connected);
+    EXPECT_GT(b.held, 0u);
+    EXPECT_LE(b.held, 1024u) << "more than --window held";
+    EXPECT_EQ(b.lag, n - n / 2);
+    EXPECT_GE(b.messages, n / 2);
+    EXPECT_LT(b.updated_age_ms, 2000u) << "the bridge stopped updating its figures while the cluster was down";
 
     cluster_.start_all();
     ASSERT_TRUE(cluster_.wait_ready(30s)) << "the cluster did not come back\n" << cluster_.logs_tail();
@@ -230,7 +242,17 @@ TEST_F(BridgeTest, holdsMessagesWhileTheClusterIsDownAndDeliversThemAfter) {
     ASSERT_TRUE(client.ok());
     EXPECT_GE(client.wait_count(stream, n, 60s), n);
     std::this_thread::sleep_for(500ms);
+    const auto after = test::snapshot_of(q.name);
+    ASSERT_EQ(after.bridges.size(), 1u);
+    EXPECT_TRUE(after.bridges[0].connected);
+    EXPECT_EQ(after.bridges[0].lag, 0u);
+    EXPECT_EQ(after.bridges[0].held, 0u);
+    // A PubAck per send the stream answered; a message whose first answer was lost counts once, as a duplicate.
+    EXPECT_GE(after.bridges[0].messages, n);
+    EXPECT_LE(after.bridges[0].messages - after.bridges[0].duplicates, n);
+    EXPECT_GT(after.bridges[0].errors, 0u) << "the outage counted no publish error";
     EXPECT_EQ(stop_bridge(), 0) << bridge_log();
+    EXPECT_TRUE(test::snapshot_of(q.name).bridges.empty()) << "a stopped bridge left its entry";
     expect_group_done(q.name);
     const auto msgs = client.read_all(stream, "shmq.>", n + 10);
     EXPECT_TRUE(holds_each_once_in_partition_order(msgs, n, q.name, epoch));
@@ -331,6 +353,14 @@ TEST_F(BridgeTest, bringsEveryMessageBackInAtLeastOnceThroughBridgeKillsAndANode
     test::kill_and_reap(bridge_in_);
     start_bridge_in(in_q.name, stream);
     EXPECT_EQ(wait_distinct(n, 90s), n) << "not every message came back";
+    // The last bridge in's figures (since its start), as stat and /metrics show them.
+    const auto into = test::snapshot_of(in_q.name);
+    ASSERT_EQ(into.bridges.size(), 1u);
+    EXPECT_EQ(into.bridges[0].direction, "in");
+    EXPECT_EQ(into.bridges[0].stream, stream);
+    EXPECT_FALSE(into.bridges[0].consumer.empty());
+    EXPECT_GT(into.bridges[0].messages, 0u);
+    EXPECT_LE(into.bridges[0].messages, n);
     EXPECT_EQ(stop(bridge_in_), 0);
     EXPECT_EQ(stop_bridge(), 0);
     done = true;

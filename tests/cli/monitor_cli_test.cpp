@@ -10,6 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bridge/bridge_table.hpp"
+#include "groups.hpp"
+#include "participants.hpp"
 #include "support/json_schema.hpp"
 #include "support/posix_regex.hpp"
 #include "support/shell.hpp"
@@ -59,6 +62,47 @@ TEST(MonitorCliTest, schemaCheckerCatchesUndocumentedMissingAndMistypedKeys) {
     EXPECT_EQ(checker.check(test::parse_json_text(R"({"a":1,"b":"x","c":2})")).size(), 1u);  // undocumented
     EXPECT_EQ(checker.check(test::parse_json_text(R"({"b":"y"})")).size(), 1u);              // missing
     EXPECT_EQ(checker.check(test::parse_json_text(R"({"a":1.5,"b":"z"})")).size(), 2u);      // mistyped, not in enum
+}
+
+// A bridge's entry (as `shmq bridge` writes it) in stat's text and JSON.
+TEST(MonitorCliTest, statShowsRunningBridgesFigures) {
+    Queue_ q("--partitions 2 --capacity 256");
+    ASSERT_EQ(sh("$SHMQ consume " + q.name + " --group to-nats --kind exclusive --count 0 --timeout-ms 10 >/dev/null")
+                  .exit_code,
+              0);
+    auto region = detail::Region::open(q.name, detail::Access::read_write);
+    detail::ScopedParticipant me(*region, layout::Role::admin);
+    const auto g = detail::find_group(*region, "to-nats");
+    ASSERT_TRUE(g);
+    auto out = detail::BridgeStatus::claim(*region, me.get().token(), layout::BridgeDirection::out,
+                                           static_cast<uint16_t>(*g), "ORDERS", "");
+    auto in = detail::BridgeStatus::claim(*region, me.get().token(), layout::BridgeDirection::in, layout::kNoGroup,
+                                          "ORDERS", "host-b");
+    ASSERT_TRUE(out && in);
+    out->set(layout::BridgeCounter::messages, 1234);
+    out->set(layout::BridgeCounter::pending_acks, 17);
+    out->set_connected(true);
+    in->set(layout::BridgeCounter::lag, 55);
+
+    const test::Value stat = json_of(sh("$SHMQ stat " + q.name + " --json"));
+    expect_schema(stat, "stat.schema.json");
+    const auto& bridges = stat["bridges"].array;
+    ASSERT_EQ(bridges.size(), 2u);
+    EXPECT_EQ(bridges[0]["direction"].string, "out");
+    EXPECT_EQ(bridges[0]["group"].string, "to-nats");
+    EXPECT_EQ(bridges[0]["stream"].string, "ORDERS");
+    EXPECT_TRUE(bridges[0]["connected"].boolean);
+    EXPECT_EQ(bridges[0]["messages"].number, 1234);
+    EXPECT_EQ(bridges[0]["pending_acks"].number, 17);
+    EXPECT_EQ(bridges[1]["direction"].string, "in");
+    EXPECT_EQ(bridges[1]["consumer"].string, "host-b");
+    EXPECT_FALSE(bridges[1]["connected"].boolean);
+    EXPECT_EQ(bridges[1]["lag"].number, 55);
+
+    const ShellRun text = sh("$SHMQ stat " + q.name);
+    EXPECT_NE(text.out.find("bridges (shmq bridge):"), std::string::npos) << text.out;
+    EXPECT_TRUE(test::ere_search("  out +to-nats +ORDERS +connected +1.2K +17 ", text.out)) << text.out;
+    EXPECT_TRUE(test::ere_search("  in +host-b +ORDERS +DOWN ", text.out)) << text.out;
 }
 
 TEST(MonitorCliTest, lsStatAndGroupsJsonFollowTheDocumentedSchema) {

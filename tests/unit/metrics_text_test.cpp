@@ -57,6 +57,13 @@ inspect::QueueSnapshot orders() {
     q.groups.push_back(g);
     q.dlq.depth = 4;
     q.dlq.dead_lettered = 5;
+    inspect::BridgeStats out{.direction = "out", .group = "billing", .stream = "ORDERS", .consumer = "",
+                             .connected = true, .updated_age_ms = 10, .messages = 100, .pending_acks = 3,
+                             .held = 4, .errors = 1, .redeliveries = 2, .duplicates = 1, .lag = 6};
+    inspect::BridgeStats in{.direction = "in", .group = "", .stream = "ORDERS", .consumer = "host-b",
+                            .connected = false, .updated_age_ms = 10, .messages = 50, .pending_acks = 2,
+                            .held = 0, .errors = 5, .redeliveries = 7, .duplicates = 0, .lag = 9};
+    q.bridges = {out, in};
     return q;
 }
 
@@ -162,7 +169,39 @@ TEST(MetricsTextTest, rendersEveryFamilyOfASnapshotExactly) {
               "shmq_publish_to_ack_seconds_bucket{queue=\"orders\",group=\"billing\",le=\"2.048e-06\"} 3\n"
               "shmq_publish_to_ack_seconds_bucket{queue=\"orders\",group=\"billing\",le=\"+Inf\"} 4\n"
               "shmq_publish_to_ack_seconds_sum{queue=\"orders\",group=\"billing\"} 5\n"
-              "shmq_publish_to_ack_seconds_count{queue=\"orders\",group=\"billing\"} 4\n");
+              "shmq_publish_to_ack_seconds_count{queue=\"orders\",group=\"billing\"} 4\n"
+              "# HELP shmq_bridge_connected 1 while the bridge's NATS connection is up, else 0.\n"
+              "# TYPE shmq_bridge_connected gauge\n"
+              "shmq_bridge_connected{queue=\"orders\",direction=\"out\",group=\"billing\",consumer=\"\",stream=\"ORDERS\"} 1\n"
+              "shmq_bridge_connected{queue=\"orders\",direction=\"in\",group=\"\",consumer=\"host-b\",stream=\"ORDERS\"} 0\n"
+              "# HELP shmq_bridge_messages_total out: PubAcks saying the stream holds a message (duplicates included); in: messages sent into the queue.\n"
+              "# TYPE shmq_bridge_messages_total counter\n"
+              "shmq_bridge_messages_total{queue=\"orders\",direction=\"out\",group=\"billing\",consumer=\"\",stream=\"ORDERS\"} 100\n"
+              "shmq_bridge_messages_total{queue=\"orders\",direction=\"in\",group=\"\",consumer=\"host-b\",stream=\"ORDERS\"} 50\n"
+              "# HELP shmq_bridge_pending_acks out: publishes awaiting their PubAck; in: JetStream messages fetched, not yet sent and ACKed.\n"
+              "# TYPE shmq_bridge_pending_acks gauge\n"
+              "shmq_bridge_pending_acks{queue=\"orders\",direction=\"out\",group=\"billing\",consumer=\"\",stream=\"ORDERS\"} 3\n"
+              "shmq_bridge_pending_acks{queue=\"orders\",direction=\"in\",group=\"\",consumer=\"host-b\",stream=\"ORDERS\"} 2\n"
+              "# HELP shmq_bridge_held_messages Messages the bridge holds leased, not yet stored in the stream (PubAck pending or retrying).\n"
+              "# TYPE shmq_bridge_held_messages gauge\n"
+              "shmq_bridge_held_messages{queue=\"orders\",direction=\"out\",group=\"billing\",consumer=\"\",stream=\"ORDERS\"} 4\n"
+              "# HELP shmq_bridge_publish_errors_total Publishes that failed (refused, timed out or answered with an error); each is retried.\n"
+              "# TYPE shmq_bridge_publish_errors_total counter\n"
+              "shmq_bridge_publish_errors_total{queue=\"orders\",direction=\"out\",group=\"billing\",consumer=\"\",stream=\"ORDERS\"} 1\n"
+              "# HELP shmq_bridge_fetch_errors_total Failed fetches from JetStream, and messages terminated because the queue can never take them.\n"
+              "# TYPE shmq_bridge_fetch_errors_total counter\n"
+              "shmq_bridge_fetch_errors_total{queue=\"orders\",direction=\"in\",group=\"\",consumer=\"host-b\",stream=\"ORDERS\"} 5\n"
+              "# HELP shmq_bridge_redeliveries_total out: publishes sent again after a failure; in: messages JetStream delivered more than once.\n"
+              "# TYPE shmq_bridge_redeliveries_total counter\n"
+              "shmq_bridge_redeliveries_total{queue=\"orders\",direction=\"out\",group=\"billing\",consumer=\"\",stream=\"ORDERS\"} 2\n"
+              "shmq_bridge_redeliveries_total{queue=\"orders\",direction=\"in\",group=\"\",consumer=\"host-b\",stream=\"ORDERS\"} 7\n"
+              "# HELP shmq_bridge_duplicates_total PubAcks saying the stream already had the message (a re-send deduplicated by Nats-Msg-Id).\n"
+              "# TYPE shmq_bridge_duplicates_total counter\n"
+              "shmq_bridge_duplicates_total{queue=\"orders\",direction=\"out\",group=\"billing\",consumer=\"\",stream=\"ORDERS\"} 1\n"
+              "# HELP shmq_bridge_lag_messages out: messages published to the queue, not yet stored in the stream; in: the stream's messages not yet delivered to the bridge's consumer.\n"
+              "# TYPE shmq_bridge_lag_messages gauge\n"
+              "shmq_bridge_lag_messages{queue=\"orders\",direction=\"out\",group=\"billing\",consumer=\"\",stream=\"ORDERS\"} 6\n"
+              "shmq_bridge_lag_messages{queue=\"orders\",direction=\"in\",group=\"\",consumer=\"host-b\",stream=\"ORDERS\"} 9\n");
 }
 
 // The family a sample line belongs to, given the declared families
@@ -231,7 +270,7 @@ TEST(MetricsTextTest, everyFamilyHasHelpAndTypeOnceBeforeItsContiguousSamples) {
     const std::vector<inspect::QueueSnapshot> queues{orders(), second};
     std::set<std::string> families;
     EXPECT_TRUE(well_formed(render(queues, {}), &families));
-    EXPECT_EQ(families.size(), 23u);
+    EXPECT_EQ(families.size(), 32u);
 
     // No queue at all: the same families, declared, with only the daemon's own samples.
     std::set<std::string> empty_families;

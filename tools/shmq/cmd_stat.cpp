@@ -139,6 +139,16 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
     std::cout << "dlq: depth " << s.dlq.depth << " of " << s.dlq.capacity << ", dead-lettered " << s.dlq.dead_lettered
               << ", redriven " << s.dlq.redriven << ", purged " << s.dlq.purged << ", blocked " << s.dlq.blocked
               << "\n";
+    if (!s.bridges.empty()) {
+        Table bridges({"BRIDGE", "GROUP/CONSUMER", "STREAM", "NATS", "MESSAGES", "PENDING-ACKS", "HELD", "ERRORS",
+                       "REDELIVERIES", "DUPLICATES", "LAG", "UPDATED"});
+        for (const auto& b : s.bridges)
+            bridges.add({b.direction, b.direction == "out" ? b.group : b.consumer, b.stream,
+                         b.connected ? "connected" : "DOWN", human_count(b.messages), human_count(b.pending_acks),
+                         human_count(b.held), human_count(b.errors), human_count(b.redeliveries),
+                         human_count(b.duplicates), human_count(b.lag), human_ms(b.updated_age_ms) + " ago"});
+        std::cout << "\nbridges (shmq bridge):\n" << bridges.render("  ");
+    }
 }
 
 void show(const inspect::QueueSnapshot& s, const QueueRates& rates, bool json, bool clear) {

@@ -164,6 +164,24 @@ void write_snapshot(Json& j, const inspect::QueueSnapshot& s, const QueueRates& 
         .field("purged", s.dlq.purged)
         .field("blocked", s.dlq.blocked)
         .end_object();
+    j.begin_array("bridges");
+    for (const auto& b : s.bridges)
+        j.begin_object()
+            .field("direction", b.direction)
+            .field("group", b.group)
+            .field("stream", b.stream)
+            .field("consumer", b.consumer)
+            .field("connected", b.connected)
+            .field("updated_age_ms", b.updated_age_ms)
+            .field("messages", b.messages)
+            .field("pending_acks", b.pending_acks)
+            .field("held", b.held)
+            .field("errors", b.errors)
+            .field("redeliveries", b.redeliveries)
+            .field("duplicates", b.duplicates)
+            .field("lag", b.lag)
+            .end_object();
+    j.end_array();
     j.end_object();
 }
 

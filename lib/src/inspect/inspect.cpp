@@ -6,6 +6,7 @@
 #include <cmath>
 #include <dirent.h>
 
+#include "bridge/bridge_table.hpp"
 #include "groups.hpp"
 #include "names.hpp"
 #include "participants.hpp"
@@ -293,6 +294,32 @@ QueueSnapshot snapshot(const detail::Region& r) {
     q.dlq.redriven = dlq.redriven.load(std::memory_order_relaxed);
     q.dlq.purged = dlq.purged.load(std::memory_order_relaxed);
     q.dlq.blocked = dlq.blocked.load(std::memory_order_relaxed);
+    for (const auto& v : detail::read_bridges(r)) {
+        using C = layout::BridgeCounter;
+        BridgeStats b;
+        b.stream = v.stream;
+        b.connected = v.connected;
+        const uint64_t wall = q.taken_unix_ns;
+        b.updated_age_ms = v.updated_unix_ns != 0 && wall > v.updated_unix_ns ? (wall - v.updated_unix_ns) / 1000000 : 0;
+        b.messages = v.counter(C::messages);
+        b.pending_acks = v.counter(C::pending_acks);
+        b.held = v.counter(C::held);
+        b.errors = v.counter(C::errors);
+        b.redeliveries = v.counter(C::redeliveries);
+        b.duplicates = v.counter(C::duplicates);
+        if (v.direction == layout::BridgeDirection::out) {
+            b.direction = "out";
+            auto g = std::find_if(q.groups.begin(), q.groups.end(), [&](const GroupStats& s) { return s.index == v.group; });
+            if (g == q.groups.end()) continue;  // deleted while the bridge runs: nothing to report against
+            b.group = g->name;
+            b.lag = g->total.lag;
+        } else {
+            b.direction = "in";
+            b.consumer = v.consumer;
+            b.lag = v.counter(C::lag);
+        }
+        q.bridges.push_back(std::move(b));
+    }
     return q;
 }
 

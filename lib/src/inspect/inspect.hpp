@@ -95,6 +95,25 @@ struct DlqStats {
     uint64_t dead_lettered = 0, redriven = 0, purged = 0, blocked = 0;
 };
 
+// A running `shmq bridge` of this queue, as it last reported
+// (bridge/bridge_table.hpp). Figures are the bridge process's own counts
+// since it started; lag is the group's (out) or JetStream's (in).
+struct BridgeStats {
+    std::string direction;   // "out" or "in"
+    std::string group;       // out: the group the bridge consumes as; in: empty
+    std::string stream;      // the JetStream stream
+    std::string consumer;    // in: the durable JetStream consumer; out: empty
+    bool connected = false;  // its NATS connection is up
+    uint64_t updated_age_ms = 0;  // since the bridge last wrote its figures
+    // out: PubAcks saying the stream holds a message (duplicates included); publishes awaiting their PubAck; leased here,
+    // not yet stored; publish errors; re-sent; PubAcks saying duplicate;
+    // lag: the group's (published to the queue, not yet stored).
+    // in: sent into the queue; fetched, not yet sent; 0; fetch errors and
+    // terminated messages; JetStream redeliveries; 0; lag: the stream's
+    // messages not yet delivered to the consumer.
+    uint64_t messages = 0, pending_acks = 0, held = 0, errors = 0, redeliveries = 0, duplicates = 0, lag = 0;
+};
+
 struct QueueSnapshot {
     std::string name;
     QueueOptions options;
@@ -119,6 +138,7 @@ struct QueueSnapshot {
     std::vector<GroupStats> groups;
     std::vector<ParticipantStats> participants;
     DlqStats dlq;
+    std::vector<BridgeStats> bridges;
 };
 
 QueueSnapshot snapshot(const detail::Region& r);

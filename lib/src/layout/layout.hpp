@@ -15,6 +15,7 @@
 //   sections.slots              Slot[partitions][capacity]      slot_size each
 //   sections.dlq_control        DlqControl                      192
 //   sections.dlq_slots          DlqSlot[dlq_capacity]           dlq_slot_size each
+//   sections.bridges            BridgeEntry[kMaxBridges]        256 each
 //   sections.spill_slots        Slot[partitions][spill_capacity]  slot_size each (on_full=spill only)
 //
 // Every section starts on a 4096-byte boundary. docs/ARCHITECTURE.md mirrors
@@ -32,7 +33,7 @@
 namespace shmq::layout {
 
 constexpr uint64_t kMagic = 0x3130'5145'4d48'5300ull;  // "\0SHMEQ01" little-endian
-constexpr uint32_t kLayoutVersion = 5;
+constexpr uint32_t kLayoutVersion = 6;
 constexpr std::size_t kCacheLine = 64;
 constexpr std::size_t kSectionAlign = 4096;
 
@@ -104,7 +105,8 @@ struct SectionTable {
     uint64_t dlq_slots;
     uint64_t spill_slots;  // == end when the queue does not spill
     uint64_t end;          // == region size
-    uint64_t reserved[6];
+    uint64_t bridges;      // between dlq_slots and spill_slots
+    uint64_t reserved[5];
 };
 static_assert(sizeof(SectionTable) == 128);
 
@@ -517,5 +519,52 @@ static_assert(offsetof(DlqSlotHeader, offset) == 24);
 constexpr std::size_t kDlqSlotHeaderBytes = sizeof(DlqSlotHeader);
 
 enum class DeadLetterReason : uint8_t { nacked = 1, lease_expired = 2, owner_died = 3 };
+
+// ---------------------------------------------------------------------------
+// BridgeEntry: the status of one running `shmq bridge` of this queue
+// (tools/shmq/bridge), read by `shmq stat` and shmqd's /metrics.
+//
+//   0  owner (atomic): owner token of the bridge's participant entry; 0 free
+//   8  direction (atomic): 0 not yet published, 1 out, 2 in   12 group (out)
+//  16  connected (atomic: 1 while its NATS connection is up)  20 reserved
+//  24  updated_unix_ns   32 counters[8] (BridgeCounter)   96 reserved
+// 128  stream[64]   192 consumer[64] (in: the JetStream durable), NUL-padded
+//
+// Claim: CAS owner 0 -> token (acquire; a dead owner's word is broken first,
+// as any owner lock), store counters, names and group (relaxed), then
+// direction (release): a reader that loads direction != 0 with acquire sees
+// them. Release: direction = 0, then owner = 0 (release). Readers load owner,
+// direction, the fields, then owner again (all acquire, so in that order), and
+// drop the entry if the owner changed or is not alive. A reader racing a
+// re-claim may still mix two owners' figures: counters only, never an index.
+// Everything is untrusted: readers bound group and sanitize the names.
+constexpr uint32_t kMaxBridges = 16;
+enum class BridgeDirection : uint32_t { none = 0, out = 1, in = 2 };
+// out: PubAcks saying the stream holds a message; publishes awaiting a PubAck;
+//      messages leased here, not yet stored; publish errors; re-sent
+//      publishes; PubAcks that said duplicate; lag: unused (the group's).
+// in:  messages sent into the queue; fetched, not yet sent and ACKed;
+//      unused; fetch errors and terminated messages; JetStream redeliveries;
+//      unused; lag: the stream's messages not yet delivered to the consumer.
+enum class BridgeCounter : uint32_t { messages, pending_acks, held, errors, redeliveries, duplicates, lag, count };
+struct alignas(kCacheLine) BridgeEntry {
+    std::atomic<uint64_t> owner;
+    std::atomic<uint32_t> direction;  // BridgeDirection
+    std::atomic<uint16_t> group;
+    uint16_t reserved0;
+    std::atomic<uint32_t> connected;
+    uint32_t reserved1;
+    std::atomic<uint64_t> updated_unix_ns;
+    std::atomic<uint64_t> counters[8];  // indexed by BridgeCounter
+    uint64_t reserved2[4];
+    std::atomic<uint64_t> stream_words[kNameMax / 8];
+    std::atomic<uint64_t> consumer_words[kNameMax / 8];
+};
+static_assert(sizeof(BridgeEntry) == 4 * kCacheLine);
+static_assert(offsetof(BridgeEntry, direction) == 8 && offsetof(BridgeEntry, group) == 12);
+static_assert(offsetof(BridgeEntry, connected) == 16 && offsetof(BridgeEntry, updated_unix_ns) == 24);
+static_assert(offsetof(BridgeEntry, counters) == 32 && offsetof(BridgeEntry, stream_words) == 2 * kCacheLine);
+static_assert(offsetof(BridgeEntry, consumer_words) == 3 * kCacheLine);
+static_assert(static_cast<uint32_t>(BridgeCounter::count) <= 8);
 
 }  // namespace shmq::layout

@@ -78,6 +78,7 @@ SectionTable compute_sections(const QueueParams& p) {
     s.slots = take(parts * cap * p.slot_size);
     s.dlq_control = take(sizeof(DlqControl));
     s.dlq_slots = take(uint64_t{p.dlq_capacity} * p.dlq_slot_size);
+    s.bridges = take(kMaxBridges * sizeof(BridgeEntry));
     s.spill_slots = take(parts * p.spill_capacity * p.slot_size);
     s.end = align_up(at, kSectionAlign);
     return s;

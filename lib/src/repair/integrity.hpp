@@ -36,6 +36,7 @@ private:
     std::optional<std::string> groups() const;
     std::optional<std::string> partitions() const;
     std::optional<std::string> dlq() const;
+    std::optional<std::string> bridges() const;
     std::optional<std::string> scan(uint64_t budget);
     std::optional<std::string> ring_slot(uint32_t p, uint64_t index) const;
     std::optional<std::string> staging_slot(uint32_t p, uint64_t index) const;

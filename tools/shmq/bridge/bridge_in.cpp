@@ -7,6 +7,7 @@
 #include "../command.hpp"
 #include "message_key.hpp"
 #include "nats_session.hpp"
+#include "status_page.hpp"
 
 namespace shmq::cli::bridge {
 
@@ -65,6 +66,8 @@ std::string key_of(natsMsg* m) {
 
 struct InCounters {
     uint64_t received = 0, sent = 0, redeliveries = 0, rejected = 0, fetch_errors = 0;
+    uint64_t fetched_unsent = 0;  // of the current batch
+    uint64_t stream_pending = 0;  // JetStream's pending count with the last message
 };
 
 }  // namespace
@@ -111,6 +114,15 @@ void run_in(const InConfig& config) {
                  config.durable.c_str(), config.subject.empty() ? "" : ", subject ", config.subject.c_str(),
                  config.queue.c_str());
     InCounters c;
+    StatusPage status(config.queue, layout::BridgeDirection::in, "", config.stream, config.durable);
+    auto publish_status = [&] {
+        status.publish({.messages = c.sent,
+                        .pending_acks = c.fetched_unsent,
+                        .errors = c.fetch_errors + c.rejected,
+                        .redeliveries = c.redeliveries,
+                        .lag = c.stream_pending},
+                       session.connected());
+    };
     bool reported_fetch = false, reported_full = false;
     const auto in_progress_every = std::chrono::milliseconds(std::max<int64_t>(config.ack_wait_ms / 3, 100));
 
@@ -120,6 +132,7 @@ void run_in(const InConfig& config) {
         jsMsgMetaData* meta = nullptr;
         if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
             if (meta->NumDelivered > 1) ++c.redeliveries;
+            c.stream_pending = meta->NumPending;
             jsMsgMetaData_Destroy(meta);
         }
         const std::string key = key_of(m);
@@ -137,6 +150,8 @@ void run_in(const InConfig& config) {
                 }
                 (void)natsMsg_Ack(m, nullptr);  // lost: redelivered, a duplicate locally (at-least-once)
                 ++c.sent;
+                --c.fetched_unsent;
+                publish_status();
                 return;
             }
             switch (st.code()) {
@@ -154,6 +169,7 @@ void run_in(const InConfig& config) {
                 if (Clock::now() - last_progress >= in_progress_every) {
                     (void)natsMsg_InProgress(m, nullptr);  // keep JetStream's lease while we wait for room
                     last_progress = Clock::now();
+                    publish_status();
                 }
                 continue;
             case Errc::message_too_large:
@@ -164,6 +180,7 @@ void run_in(const InConfig& config) {
                              natsMsg_GetSubject(m), st.message());
                 (void)natsMsg_Term(m, nullptr);
                 ++c.rejected;
+                --c.fetched_unsent;
                 return;
             default:
                 (void)natsMsg_Nak(m, nullptr);
@@ -178,6 +195,8 @@ void run_in(const InConfig& config) {
         s = natsSubscription_Fetch(&list, sub, config.batch, 500, &code);
         if (s == NATS_TIMEOUT) {
             natsMsgList_Destroy(&list);
+            c.stream_pending = 0;  // nothing more to fetch
+            publish_status();
             continue;
         }
         if (s != NATS_OK) {
@@ -188,6 +207,7 @@ void run_in(const InConfig& config) {
                 reported_fetch = true;
             }
             natsMsgList_Destroy(&list);
+            publish_status();
             sleep_interruptibly(250);
             continue;
         }
@@ -195,6 +215,7 @@ void run_in(const InConfig& config) {
             std::fprintf(stderr, "shmq bridge in: fetching again\n");
             reported_fetch = false;
         }
+        c.fetched_unsent = static_cast<uint64_t>(list.Count);
         try {
             for (int i = 0; i < list.Count; ++i) deliver(list.Msgs[i]);
         } catch (...) {

@@ -11,6 +11,7 @@
 #include "nats_session.hpp"
 #include "out_window.hpp"
 #include "pub_acks.hpp"
+#include "status_page.hpp"
 #include "stream_setup.hpp"
 
 namespace shmq::cli::bridge {
@@ -79,10 +80,22 @@ void run_out(const OutConfig& config) {
         }
     }();
 
+    OutWindow window(partitions);
+    StatusPage status(config.queue, layout::BridgeDirection::out, config.group, config.stream, "");
+    auto publish_status = [&] {
+        const auto& c = window.counters();
+        status.publish({.messages = c.published,
+                        .pending_acks = window.in_flight(),
+                        .held = window.held(),
+                        .errors = c.publish_errors,
+                        .redeliveries = c.resent,
+                        .duplicates = c.duplicates},
+                       session.connected());
+    };
+
     std::vector<std::string> subjects;
     for (uint32_t p = 0; p < partitions; ++p) subjects.push_back(make_subject(config.prefix, config.queue, p));
 
-    OutWindow window(partitions);
     std::vector<Message> batch(std::min<uint32_t>(config.window, 256));
     const Millis ack_wait(config.ack_wait_ms);
     const Millis extend_every(std::max<int64_t>(lease.count() / 3, 1));
@@ -178,6 +191,7 @@ void run_out(const OutConfig& config) {
             window.extend_all(lease);
             last_extend = now;
         }
+        publish_status();
     }
 
     // Stopping: wait a little for answers in flight, ACK what was stored; the
@@ -189,6 +203,7 @@ void run_out(const OutConfig& config) {
     }
     handle_answers();
     window.settle();
+    publish_status();
     const auto& c = window.counters();
     std::fprintf(stderr,
                  "shmq bridge out: stopped; published %llu (%llu duplicates), %llu publish errors, %llu re-sent, "
