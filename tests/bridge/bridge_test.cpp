@@ -16,7 +16,9 @@
 #include "bridge/stream_reader.hpp"
 #include "support/nats_cluster.hpp"
 #include "support/processes.hpp"
+#include "support/json_value.hpp"
 #include "support/scale.hpp"
+#include "support/shell.hpp"
 #include "support/snapshot.hpp"
 #include "support/temp_queue.hpp"
 
@@ -370,6 +372,28 @@ TEST_F(BridgeTest, bringsEveryMessageBackInAtLeastOnceThroughBridgeKillsAndANode
     EXPECT_GE(arrivals.load(), n);
     std::cout << "round trip: " << n << " messages, " << arrivals.load() << " arrivals ("
               << arrivals.load() - distinct.load() << " duplicates from the killed bridge in)\n";
+}
+
+// `shmq bench bridge`: the path through the cluster beside a local queue, in
+// one run; it leaves no queue and no stream behind.
+TEST_F(BridgeTest, benchBridgeMeasuresTheBridgeBesideALocalQueue) {
+    const test::ShellRun r = test::sh("$SHMQ bench bridge --nats " + cluster_.urls() +
+                                      " --count 300 --rate 2000 --rounds 2 --replicas 3 --json");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const test::Value j = test::parse_json_text(r.out);
+    EXPECT_EQ(j["bench"].string, "bridge");
+    EXPECT_EQ(j["params"]["count"].number, 300);
+    for (const auto* figures : {&j, &j["baselines"]["local"]}) {
+        EXPECT_GT((*figures)["p50_ns"].number, 0);
+        EXPECT_GE((*figures)["p99_ns"].number, (*figures)["p50_ns"].number);
+        EXPECT_GE((*figures)["max_ns"].number, (*figures)["p99_ns"].number);
+    }
+    EXPECT_GT(j["ratios"]["local"]["p50"].number, 0);
+    // Its stream is deleted and its queues removed.
+    JsClient client(cluster_.urls());
+    ASSERT_TRUE(client.ok());
+    for (const auto& name : client.stream_names()) EXPECT_EQ(name.rfind("SHMQ_BENCH_", 0), std::string::npos) << name;
+    EXPECT_EQ(test::sh("ls /dev/shm | grep -c '^shmq\\.bench-bridge-'").out, "0\n");
 }
 
 }  // namespace

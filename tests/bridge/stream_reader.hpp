@@ -58,6 +58,16 @@ public:
     bool ok() const { return js_ != nullptr; }
     jsCtx* js() const { return js_; }
 
+    // Names of the cluster's streams (empty when it cannot be asked).
+    std::vector<std::string> stream_names() const {
+        std::vector<std::string> out;
+        jsStreamNamesList* list = nullptr;
+        if (js_StreamNames(&list, js_, nullptr, nullptr) != NATS_OK || list == nullptr) return out;
+        for (int i = 0; i < list->Count; ++i) out.emplace_back(list->List[i]);
+        jsStreamNamesList_Destroy(list);
+        return out;
+    }
+
     // Messages in the stream; nullopt when the stream cannot be asked.
     std::optional<uint64_t> count(const std::string& stream) const {
         if (!js_) return std::nullopt;

@@ -19,6 +19,10 @@
 #include "bench/report.hpp"
 #include "bench/runs.hpp"
 #include "command.hpp"
+#ifdef SHMQ_HAVE_BRIDGE
+#include "bridge/bench_bridge.hpp"
+#include "bridge/nats_session.hpp"
+#endif
 
 namespace shmq::cli {
 
@@ -299,6 +303,61 @@ void register_wakeup(CLI::App& bench) {
 
 }  // namespace
 
+#ifdef SHMQ_HAVE_BRIDGE
+void register_bridge_latency(CLI::App& bench) {
+    struct Args {
+        bridge::BenchConfig config;
+        bool json = false;
+        std::string json_file;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd = bench.add_subcommand("bridge", "End-to-end latency through a NATS JetStream cluster, beside a local queue");
+    cmd->add_option("--nats", a->config.urls, "NATS server URLs, comma-separated")->required();
+    cmd->add_option("--size", a->config.size, "Message size in bytes (at least 16)")->default_val(64);
+    cmd->add_option("--count", a->config.count, "Messages measured per path")->default_val(10000);
+    cmd->add_option("--rate", a->config.rate, "Messages per second, each timed from its intended send time")
+        ->default_val(1000);
+    cmd->add_option("--rounds", a->config.rounds, "Interleaved rounds the count is split into")->default_val(3);
+    cmd->add_option("--replicas", a->config.replicas, "Replicas of the bench's stream (1..5)")
+        ->default_val(1)->check(CLI::Range(1, 5));
+    cmd->add_flag("--json", a->json, "Print JSON");
+    cmd->add_option("--json-file", a->json_file, "Also write the JSON to this file (and print the table)");
+    cmd->footer(
+        "Sends paced, timestamped messages into a queue forwarded by `shmq bridge out` to a stream of\n"
+        "its own (SHMQ_BENCH_<pid>, deleted afterwards) and brought back by `shmq bridge in` into a\n"
+        "second queue; the baseline is the same producer and consumer on one local queue, measured\n"
+        "in the same run, round by round. Each latency is timed from the message's intended send time.\n\n"
+        "Examples:\n"
+        "  shmq bench bridge --nats nats://127.0.0.1:4222\n"
+        "  shmq bench bridge --nats nats://127.0.0.1:4222,nats://127.0.0.1:4223 --replicas 3 --json");
+    cmd->callback([a] {
+        auto& c = a->config;
+        check_size(c.size, 16);
+        if (c.count < 1) throw CommandError(2, "--count must be at least 1");
+        if (!(c.rate >= 1 && c.rate <= 1e6)) throw CommandError(2, "--rate must be 1..1000000 messages per second");
+        check_rounds(c.rounds);
+        (void)bridge::split_urls(c.urls);
+        check_json_file(a->json_file);
+        guarded([&] {
+            const Machine m = machine_facts();
+            const auto out = bridge::run_bench(c);
+            const std::string json = latency_json(
+                "bridge",
+                {param("size", uint64_t{c.size}), param("count", c.count), param("rate", c.rate),
+                 param("rounds", c.rounds), param("replicas", static_cast<uint64_t>(c.replicas)),
+                 param("one_way", std::string("receive - intended send")), param("baselines", std::vector<std::string>{"local"})},
+                m, out);
+            const std::string title = "shmq bench bridge: one-way ns from intended send to receive, " +
+                                      std::to_string(c.size) + "-byte messages at " +
+                                      std::to_string(static_cast<uint64_t>(c.rate)) + " msg/s, " +
+                                      std::to_string(c.count) + " per path in " + std::to_string(c.rounds) +
+                                      " interleaved rounds";
+            emit(a->json, a->json_file, json, latency_table(title, out, false));
+        });
+    });
+}
+#endif
+
 void register_bench(CLI::App& app) {
     auto* bench = app.add_subcommand("bench", "Measure shmq beside a bare cache-line hand-off and the usual IPC alternatives");
     bench->require_subcommand(1);
@@ -316,6 +375,9 @@ void register_bench(CLI::App& app) {
     register_latency(*bench);
     register_throughput(*bench);
     register_wakeup(*bench);
+#ifdef SHMQ_HAVE_BRIDGE
+    register_bridge_latency(*bench);
+#endif
 }
 
 }  // namespace shmq::cli

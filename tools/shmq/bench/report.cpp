@@ -218,12 +218,13 @@ std::string latency_table(const std::string& title, const std::vector<LatencyOut
         figures.add(row);
     }
     std::string out = title + "\n" + figures.render("  ");
-    Table ratios({"ratio (below 1: shmq lower)", "min", "p50", "p90", "p99", "p99.9", "p99.99", "max"});
+    const std::string first = outcomes.front().name;  // "shmq", or "bridge" for `shmq bench bridge`
+    Table ratios({"ratio (below 1: " + first + " lower)", "min", "p50", "p90", "p99", "p99.9", "p99.99", "max"});
     const LatencyFigures mine(outcomes.front());
     for (std::size_t i = 1; i < outcomes.size(); ++i) {
         if (!outcomes[i].skipped.empty()) continue;
         const LatencyFigures theirs(outcomes[i]);
-        std::vector<std::string> row{"shmq / " + outcomes[i].name};
+        std::vector<std::string> row{first + " / " + outcomes[i].name};
         const auto a = mine.named(), b = theirs.named();
         for (std::size_t k = 0; k < a.size(); ++k)
             row.push_back(fmt_ratio(ratio(static_cast<double>(a[k].second), static_cast<double>(b[k].second))));
