@@ -28,7 +28,7 @@ TEST(LayoutTest, sectionsAreAlignedOrderedAndSizedFromParams) {
     EXPECT_GE(p.slot_size, layout::kSlotHeaderBytes + 1024 + layout::kMaxKeyBytes);
     auto s = layout::compute_sections(p);
     const uint64_t order[] = {s.participants, s.groups, s.group_partitions, s.partitions, s.leases,
-                              s.slots,        s.dlq_control, s.dlq_slots, s.end};
+                              s.slots,        s.dlq_control, s.dlq_slots, s.bridges, s.end};
     for (std::size_t i = 0; i + 1 < std::size(order); ++i) {
         EXPECT_EQ(order[i] % layout::kSectionAlign, 0u);
         EXPECT_LT(order[i], order[i + 1]);
@@ -36,6 +36,7 @@ TEST(LayoutTest, sectionsAreAlignedOrderedAndSizedFromParams) {
     EXPECT_GE(s.leases + 16ull * 1024 * sizeof(layout::LeaseEntry), s.leases);
     EXPECT_GE(s.slots - s.leases, 16ull * 1024 * sizeof(layout::LeaseEntry));
     EXPECT_GE(s.dlq_control - s.slots, 1024ull * p.slot_size);
+    EXPECT_GE(s.end - s.bridges, layout::kMaxBridges * sizeof(layout::BridgeEntry));
 }
 
 TEST(LayoutTest, rejectsOutOfRangeParameters) {
