@@ -47,5 +47,15 @@ TEST(BridgeCliTest, namesAMissingQueueOrAnUnreachableServerAndLeavesNoGroup) {
     EXPECT_EQ(lines(r.err), 1u) << r.err;
 }
 
+TEST(BridgeCliTest, refusesASharedGroup) {
+    test::TempQueue q("bridge-shared");
+    { auto c = q->consumer("workers", {.kind = GroupKind::shared}); }
+    const auto r = sh("$SHMQ bridge out " + q.name + " --group workers --nats nats://127.0.0.1:1 --stream S");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.err, "shmq: group 'workers' of queue '" + q.name +
+                         "' is shared; bridge out keeps partition order only as an exclusive group: use another "
+                         "--group\n");
+}
+
 }  // namespace
 }  // namespace shmq

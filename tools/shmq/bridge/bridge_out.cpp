@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../command.hpp"
+#include "groups.hpp"
 #include "message_key.hpp"
 #include "msg_id.hpp"
 #include "nats_session.hpp"
@@ -49,7 +50,17 @@ void take_back_pending(jsCtx* js) {
 
 void run_out(const OutConfig& config) {
     install_stop_handlers();
-    const uint64_t epoch = open_region(config.queue, detail::Access::read_only)->epoch();
+    const auto region = open_region(config.queue, detail::Access::read_only);
+    const uint64_t epoch = region->epoch();
+    // Per-partition order needs one reader per partition: a shared group
+    // (several consumers, any partition) cannot be the bridge's.
+    if (const auto g = detail::find_group(*region, config.group)) {
+        const auto state = region->group(*g).state.load(std::memory_order_acquire);
+        if (static_cast<GroupKind>(layout::group_kind(state)) != GroupKind::exclusive)
+            throw CommandError(1, "group '" + config.group + "' of queue '" + config.queue +
+                                      "' is shared; bridge out keeps partition order only as an exclusive group: "
+                                      "use another --group");
+    }
     auto queue = [&] {
         try {
             return Queue::open(config.queue);
