@@ -139,14 +139,19 @@ protected:
     pid_t bridge_in_ = -1;
 };
 
-TEST_F(BridgeTest, storesEachMessageOnceInPartitionOrderThroughBridgeKillsAndANodeLoss) {
-    const uint64_t n = test::scaled(200000, 20000);
+// The 200k-message tests' queues: 4 partitions, small messages, 2 s leases.
+QueueOptions four_partitions() {
     QueueOptions qo;
     qo.partitions = 4;
     qo.capacity = 8192;
     qo.max_message = 64;
     qo.lease_ms = 2000;
-    test::TempQueue q("bridge-out", qo);
+    return qo;
+}
+
+TEST_F(BridgeTest, storesEachMessageOnceInPartitionOrderThroughBridgeKillsAndANodeLoss) {
+    const uint64_t n = test::scaled(200000, 20000);
+    test::TempQueue q("bridge-out", four_partitions());
     const uint64_t epoch = test::snapshot_of(q.name).epoch;
     const std::string stream = "OUT_KILLS";
     start_bridge(q.name, stream);
@@ -286,11 +291,7 @@ TEST_F(BridgeTest, refusesAStreamThatDoesNotTakeItsSubjects) {
 
 TEST_F(BridgeTest, bringsEveryMessageBackInAtLeastOnceThroughBridgeKillsAndANodeLoss) {
     const uint64_t n = test::scaled(200000, 20000);
-    QueueOptions qo;
-    qo.partitions = 4;
-    qo.capacity = 8192;
-    qo.max_message = 64;
-    qo.lease_ms = 2000;
+    QueueOptions qo = four_partitions();
     test::TempQueue out_q("bridge-from", qo);
     qo.capacity = 16384;
     test::TempQueue in_q("bridge-into", qo);
