@@ -1,6 +1,8 @@
 #include "nats_session.hpp"
 
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "../command.hpp"
 
@@ -47,6 +49,10 @@ void NatsSession::on_disconnected(natsConnection*, void* closure) {
                      self->urls_.c_str());
 }
 
+void NatsSession::on_closed(natsConnection*, void* closure) {
+    static_cast<NatsSession*>(closure)->closed_.store(true, std::memory_order_release);
+}
+
 void NatsSession::on_reconnected(natsConnection*, void* closure) {
     auto* self = static_cast<NatsSession*>(closure);
     if (!self->connected_.exchange(true, std::memory_order_relaxed))
@@ -69,6 +75,7 @@ NatsSession::NatsSession(const SessionOptions& options) : urls_(options.urls) {
     check(natsOptions_SetTimeout(opts_, 2000), "cannot set the NATS connect timeout");
     check(natsOptions_SetDisconnectedCB(opts_, on_disconnected, this), "cannot set a NATS callback");
     check(natsOptions_SetReconnectedCB(opts_, on_reconnected, this), "cannot set a NATS callback");
+    check(natsOptions_SetClosedCB(opts_, on_closed, this), "cannot set a NATS callback");
     natsStatus s = natsConnection_Connect(&nc_, opts_);
     if (s != NATS_OK) {
         natsOptions_Destroy(opts_);
@@ -85,19 +92,27 @@ NatsSession::NatsSession(const SessionOptions& options) : urls_(options.urls) {
     jo.PublishAsync.AckHandlerClosure = options.ack_closure;
     s = natsConnection_JetStream(&js_, nc_, &jo);
     if (s != NATS_OK) {
-        natsConnection_Destroy(nc_);
+        close_connection();
         natsOptions_Destroy(opts_);
         throw CommandError(1, nats_error("cannot get a JetStream context", s));
     }
 }
 
+void NatsSession::close_connection() noexcept {
+    if (nc_ == nullptr) return;
+    natsConnection_Close(nc_);
+    // libnats delivers connection callbacks on a thread of its own, the
+    // closed one last: wait for it, so none runs on a destroyed `this`.
+    for (int i = 0; i < 5000 && !closed_.load(std::memory_order_acquire); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    natsConnection_Destroy(nc_);
+    nc_ = nullptr;
+}
+
 NatsSession::~NatsSession() {
     connected_.store(false, std::memory_order_relaxed);  // closing is no loss to report
     if (js_ != nullptr) jsCtx_Destroy(js_);
-    if (nc_ != nullptr) {
-        natsConnection_Close(nc_);
-        natsConnection_Destroy(nc_);
-    }
+    close_connection();
     if (opts_ != nullptr) natsOptions_Destroy(opts_);
 }
 

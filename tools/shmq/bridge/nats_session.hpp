@@ -41,10 +41,13 @@ public:
 private:
     static void on_disconnected(natsConnection* nc, void* closure);
     static void on_reconnected(natsConnection* nc, void* closure);
+    static void on_closed(natsConnection* nc, void* closure);
+    void close_connection() noexcept;
     natsOptions* opts_ = nullptr;
     natsConnection* nc_ = nullptr;
     jsCtx* js_ = nullptr;
     std::atomic<bool> connected_{false};
+    std::atomic<bool> closed_{false};  // the closed callback ran: no callback comes after it
     std::string urls_;
 };
 
