@@ -16,16 +16,7 @@ namespace shmq::detail {
 
 namespace {
 
-constexpr std::size_t kNameWords = layout::kNameMax / 8;
-
-std::string load_name(const layout::GroupEntry& e) {
-    char buf[layout::kNameMax + 1] = {};
-    for (std::size_t i = 0; i < kNameWords; ++i) {
-        uint64_t w = e.name_words[i].load(std::memory_order_relaxed);
-        std::memcpy(buf + i * 8, &w, 8);
-    }
-    return std::string(buf, strnlen(buf, layout::kNameMax));
-}
+std::string load_name(const layout::GroupEntry& e) { return load_name_words(e.name_words, std::memory_order_relaxed); }
 
 // Step (2) of the join protocol for one partition.
 void init_partition(Region& r, uint32_t g, uint32_t p, StartAt start, uint64_t token) {
@@ -48,15 +39,7 @@ void reset_entries(Region& r, uint32_t g, uint32_t p, uint64_t begin) noexcept {
 
 }  // namespace
 
-void store_group_name(layout::GroupEntry& e, std::string_view name) noexcept {
-    char buf[layout::kNameMax] = {};
-    std::memcpy(buf, name.data(), std::min(name.size(), sizeof buf));
-    for (std::size_t i = 0; i < kNameWords; ++i) {
-        uint64_t w;
-        std::memcpy(&w, buf + i * 8, 8);
-        e.name_words[i].store(w, std::memory_order_relaxed);
-    }
-}
+void store_group_name(layout::GroupEntry& e, std::string_view name) noexcept { store_name_words(e.name_words, name); }
 
 void init_group_partition(Region& r, uint32_t g, uint32_t p, uint64_t begin) noexcept {
     reset_entries(r, g, p, begin);

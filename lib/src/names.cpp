@@ -1,5 +1,8 @@
 #include "names.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 namespace shmq::detail {
 
 std::optional<std::string> check_name(std::string_view name, const char* what) {
@@ -22,6 +25,25 @@ std::string region_object_name(std::string_view queue) { return std::string(kReg
 
 std::string region_path(std::string_view queue) {
     return std::string(kShmDir) + "/" + region_object_name(queue);
+}
+
+void store_name_words(NameWords& words, std::string_view name) noexcept {
+    char buf[layout::kNameMax] = {};
+    std::memcpy(buf, name.data(), std::min(name.size(), sizeof buf));
+    for (std::size_t i = 0; i < std::size(words); ++i) {
+        uint64_t w;
+        std::memcpy(&w, buf + i * 8, 8);
+        words[i].store(w, std::memory_order_relaxed);
+    }
+}
+
+std::string load_name_words(const NameWords& words, std::memory_order order) {
+    char buf[layout::kNameMax];
+    for (std::size_t i = 0; i < std::size(words); ++i) {
+        const uint64_t w = words[i].load(order);
+        std::memcpy(buf + i * 8, &w, 8);
+    }
+    return std::string(buf, strnlen(buf, sizeof buf));
 }
 
 }  // namespace shmq::detail

@@ -1,9 +1,13 @@
 // Queue and group names, and the paths derived from them.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "layout/layout.hpp"
 
 namespace shmq::detail {
 
@@ -16,5 +20,12 @@ std::string region_object_name(std::string_view queue);
 std::string region_path(std::string_view queue);
 inline constexpr std::string_view kRegionPrefix = "shmq.";
 inline constexpr std::string_view kShmDir = "/dev/shm";
+
+// A name in shared memory as kNameMax / 8 atomic words, so a racing reader
+// never sees a torn word (layout::GroupEntry, layout::BridgeEntry): stored
+// NUL-padded, at most kNameMax bytes; loaded up to the first NUL.
+using NameWords = std::atomic<uint64_t>[layout::kNameMax / 8];
+void store_name_words(NameWords& words, std::string_view name) noexcept;
+std::string load_name_words(const NameWords& words, std::memory_order order);
 
 }  // namespace shmq::detail

@@ -1,36 +1,24 @@
 #include "bridge/bridge_table.hpp"
 
-#include <algorithm>
-#include <cstring>
 
+#include "names.hpp"
 #include "participants.hpp"
 
 namespace shmq::detail {
 
 namespace {
 
-constexpr std::size_t kNameWords = layout::kNameMax / 8;
 constexpr auto kRelaxed = std::memory_order_relaxed;
 constexpr auto kAcquire = std::memory_order_acquire;  // keeps the loads of an entry in program order
 
-void store_words(std::atomic<uint64_t> (&words)[kNameWords], std::string_view text) noexcept {
-    char buf[layout::kNameMax] = {};
-    std::memcpy(buf, text.data(), std::min(text.size(), sizeof buf - 1));  // always NUL-terminated
-    for (std::size_t i = 0; i < kNameWords; ++i) {
-        uint64_t w;
-        std::memcpy(&w, buf + i * 8, 8);
-        words[i].store(w, kRelaxed);
-    }
+// Always NUL-terminated: at most kNameMax - 1 bytes are kept.
+void store_words(NameWords& words, std::string_view text) noexcept {
+    store_name_words(words, text.substr(0, layout::kNameMax - 1));
 }
 
-// Up to the first NUL; any byte outside printable ASCII becomes '?'.
-std::string load_words(const std::atomic<uint64_t> (&words)[kNameWords]) {
-    char buf[layout::kNameMax];
-    for (std::size_t i = 0; i < kNameWords; ++i) {
-        const uint64_t w = words[i].load(kAcquire);
-        std::memcpy(buf + i * 8, &w, 8);
-    }
-    std::string out(buf, strnlen(buf, sizeof buf));
+// Any byte outside printable ASCII becomes '?'.
+std::string load_words(const NameWords& words) {
+    std::string out = load_name_words(words, kAcquire);
     for (char& c : out)
         if (c < 0x20 || c > 0x7e) c = '?';
     return out;
