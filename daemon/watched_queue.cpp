@@ -326,7 +326,7 @@ int WatchedQueue::expire_and_dead_letter(uint64_t now_mono) {
             for (uint64_t o = win.floor; o < win.next; ++o) {
                 const uint64_t w = r.lease(g, p, o).word.load(std::memory_order_acquire);
                 if (ring::lease_kind(w) != ring::LeaseKind::retry || !ring::lease_is(w, o) ||
-                    ring::lease_deliveries(w) < r.params().max_deliveries)
+                    !ring::retry_exhausted(w, r.params().max_deliveries))
                     continue;
                 const auto& dlq = r.dlq();
                 if (dlq.tail.load(std::memory_order_acquire) - dlq.head.load(std::memory_order_acquire) >=

@@ -33,7 +33,7 @@
 namespace shmq::layout {
 
 constexpr uint64_t kMagic = 0x3130'5145'4d48'5300ull;  // "\0SHMEQ01" little-endian
-constexpr uint32_t kLayoutVersion = 6;
+constexpr uint32_t kLayoutVersion = 7;
 constexpr std::size_t kCacheLine = 64;
 constexpr std::size_t kSectionAlign = 4096;
 
@@ -45,7 +45,7 @@ constexpr uint32_t kMaxMessageBytes = 16u << 20;
 constexpr uint32_t kMaxKeyBytes = 64;
 constexpr uint32_t kMaxGroups = 256;
 constexpr uint32_t kMaxParticipants = 4094;  // owner ids 1..4095 fit 12 bits
-constexpr uint32_t kMaxDeliveries = 10000;   // fits the 14-bit delivery count
+constexpr uint32_t kMaxDeliveries = 1000;    // SQS's limit; fits the lease word's 10-bit count
 constexpr uint64_t kMaxRegionBytes = 64ull << 30;
 constexpr std::size_t kNameMax = 64;
 constexpr std::size_t kDamageReasonBytes = 184;  // RegionHeader::damage_reason, NUL-padded
@@ -518,7 +518,9 @@ static_assert(sizeof(DlqSlotHeader) == 2 * kCacheLine);
 static_assert(offsetof(DlqSlotHeader, offset) == 24);
 constexpr std::size_t kDlqSlotHeaderBytes = sizeof(DlqSlotHeader);
 
-enum class DeadLetterReason : uint8_t { nacked = 1, lease_expired = 2, owner_died = 3 };
+// handoff: revoked only because its partition changed hands, once per handoff
+// after 15 of them (ring/lease_word.hpp); a message never fails by handoffs alone.
+enum class DeadLetterReason : uint8_t { nacked = 1, lease_expired = 2, owner_died = 3, handoff = 4 };
 
 // ---------------------------------------------------------------------------
 // BridgeEntry: the status of one running `shmq bridge` of this queue

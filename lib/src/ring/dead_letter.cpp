@@ -16,8 +16,10 @@ DeadLetterResult dead_letter(detail::Region& r, uint32_t g, uint32_t p, uint64_t
     auto& e = r.lease(g, p, offset);
     auto& gp = r.group_partition(g, p);
     const uint32_t deliveries = lease_deliveries(retry);
-    const auto reason = static_cast<layout::DeadLetterReason>(lease_owner(retry));
-    const uint64_t moving = lease_word(LeaseKind::leased, offset, mover_id, deliveries);
+    const auto reason = retry_reason(retry);
+    // The mover's lease keeps the retry's counts: a revocation of it (the
+    // mover died) is judged like the message's last delivery.
+    const uint64_t moving = lease_word(LeaseKind::leased, offset, mover_id, lease_counted(retry), lease_handoffs(retry));
     e.deadline_ns.store(now_mono + uint64_t{r.params().lease_ms} * 1'000'000, std::memory_order_relaxed);
     uint64_t expected = retry;
     if (!e.word.compare_exchange_strong(expected, moving, std::memory_order_acq_rel, std::memory_order_relaxed))

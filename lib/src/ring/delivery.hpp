@@ -23,6 +23,22 @@
 //      happens after every reader's ack.
 //  (5) nack/expiry: store the not-before time, then CAS leased -> retry
 //      (release); a redeliverer acquires the retry word before reading it.
+//  (6) handoff (exclusive groups, ordered delivery): a new owner of a
+//      partition acquires the previous owner's work through the owner CAS
+//      (acq_rel: the previous owner released it, or its reaper did after
+//      its death), then CASes every lease still held in [floor, next) to
+//      retry(handoff), acq_rel like (5). The old holder's ack/nack/extend
+//      CAS on its word fails from then on (lease_lost). Only the owner
+//      redelivers in an exclusive group, so it alone writes the retry's
+//      due time, after its CAS ("due at once": 1, never 0, which means
+//      "not stamped yet" to a scanner racing it on the leased word).
+//
+// Ordered delivery (exclusive groups): the lowest RETRY offset of a
+// partition holds back everything after it. Nothing newer is delivered
+// while it waits for its NACK delay, and when it is redelivered every
+// lease above it is first revoked as a handoff (the owner restarts from its
+// oldest unACKed offset, Kafka-style): per key, deliveries never go
+// backwards except to restart there.
 #pragma once
 
 #include <algorithm>
@@ -44,6 +60,7 @@ struct DeliveryContext {
     uint32_t owner_id;    // participant id of the consumer
     bool at_most_once;
     bool exclusive;       // only this consumer delivers from the partition: no helping needed
+    bool ordered;         // exclusive group: a retry holds back, and restarts, its partition
 };
 
 struct Delivered {
@@ -55,9 +72,20 @@ struct Delivered {
 // Leases the next never-delivered offset of the view's partition. Skips
 // aborted slots. Inline below: the consumer's hot path.
 inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view, Delivered& out) noexcept;
+enum class RetryScan {
+    delivered,  // `out` holds a redelivery
+    none,       // no retry in the partition: deliver fresh offsets
+    held,       // ordered: a retry waits for its delay; deliver nothing newer
+};
 // Leases the lowest due RETRY offset of partition p; moves those that used up
 // max_deliveries to the DLQ. Scans only when retry_pending says so, or `force`.
-bool deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mono, bool force, Delivered& out) noexcept;
+// Ordered: only the lowest retry may go, after the leases above it are revoked.
+RetryScan deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mono, bool force,
+                        Delivered& out) noexcept;
+// A new owner's first step on an exclusive partition (6): revokes every lease
+// of [floor, next) as a handoff, past a dead owner's half-done delivery at
+// `next`. Returns how many it revoked; the caller delivers them first.
+uint32_t take_over(const DeliveryContext& ctx, uint32_t p) noexcept;
 
 enum class SettleResult { ok, lease_lost };
 // Acks one delivery; with advance = false the caller advances the floor
