@@ -33,6 +33,10 @@ const std::vector<std::string> kHostile = {
     "trunc\xe2\x82"s,        // a 3-byte sequence cut short
     "k\"\x01\xfe"s,          // the key of the report
     "caf\xc3\xa9 ok"s,       // valid UTF-8, not ASCII
+    "smile\xf0\x9f\x98\x80"s,  // valid 4-byte UTF-8
+    "over\xc0\xaf"s,         // an overlong '/'
+    "surr\xed\xa0\x80"s,     // a UTF-16 surrogate
+    "big\xf4\x90\x80\x80"s,  // past U+10FFFF
     "tab\there\x7f"s,
 };
 
