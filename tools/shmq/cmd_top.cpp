@@ -118,7 +118,7 @@ std::string render(const std::vector<Row>& rows, const std::vector<std::string>&
         ++line;
     }
     if (rows.size() > max_rows) out += "... " + std::to_string(rows.size() - max_rows) + " more\n";
-    for (const auto& name : unreadable) out += "unreadable: " + name + "\n";
+    for (const auto& name : unreadable) out += "unreadable: " + printable(name) + "\n";
     return out;
 }
 
