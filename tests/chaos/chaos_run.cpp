@@ -23,7 +23,7 @@
 // checks' input, is run_data.hpp). Kills with a claim open in spill staging
 // are counted, not timed.
 //
-// Prints the figures and one JSON line; exit 0 iff nothing was lost, no check
+// Prints the figures and one JSON line (report.hpp); exit 0 iff nothing was lost, no check
 // failed, every process behaved and the drain finished; 1 otherwise; 2 on bad
 // usage or setup failure. The scratch directory (record files, logs, shmqd's
 // data) is removed unless the run failed or --keep was given.
@@ -58,13 +58,10 @@
 #include <vector>
 
 #include "chaos_status.hpp"
-#include "check_delivery.hpp"
-#include "check_journal.hpp"
-#include "check_order.hpp"
 #include "figures.hpp"
 #include "inspect/inspect.hpp"
-#include "read_records.hpp"
 #include "region.hpp"
+#include "report.hpp"
 #include "run_data.hpp"
 #include "shmq/shmq.hpp"
 
@@ -677,148 +674,60 @@ int Run::main() {
 
 // --- analysis ----------------------------------------------------------------
 
-// Each check's findings about one group.
-struct GroupResult {
-    DeliveryResult delivery;
-    RedeliveryFigures redelivery;
-    ExclusiveOrderResult order;  // exclusive group only
-    std::vector<std::string> examples;
-};
-
 // `a` then `b`, at most 8 in all.
 std::vector<std::string> first_examples(std::vector<std::string> a, const std::vector<std::string>& b) {
     for (const auto& e : b) add_example(a, e);
     return a;
 }
 
+// Runs every check on what the run recorded, prints the report; 0 iff it passed.
 int Run::analyse() {
-    const MessageSpace space = message_space(producers_);
-    uint64_t sent = 0, in_flight = 0, dwells = 0;
+    RunSummary run;
+    run.seed = cfg_.seed;
+    run.minutes = cfg_.minutes;
+    run.kill_seconds = kill_seconds_;
+    run.drain_seconds = drain_seconds_;
+    run.drained = drained_;
+    run.kills = kills_;
+    run.producer_processes = producers_.size();
     for (const ProducerRun& p : producers_) {
-        sent += p.acked;
-        in_flight += p.in_flight;
-        dwells += p.dwells;
+        run.sent += p.acked;
+        run.in_flight += p.in_flight;
+        run.dwells += p.dwells;
     }
+    run.spilled = spilled_;
+    run.max_spill_backlog = max_spill_backlog_;
+    run.max_spill_disk = max_spill_disk_;
+    run.dlq_depth = dlq_depth_;
+    run.shmqd_starts = shmqd_starts_;
+    const MessageSpace space = message_space(producers_);
     if (space.size() >= UINT32_MAX) {
         problem("too many messages to analyse");
         return 1;
     }
 
-    const RecordFiles rf = read_record_files(consumers_, producers_, space, cfg_.keys, cfg_.partitions);
-    const StorageOrderResult so = check_storage_order(rf.by_group, producers_, space, cfg_.keys);
-    GroupResult result[2];
+    Findings f;
+    f.records = read_record_files(consumers_, producers_, space, cfg_.keys, cfg_.partitions);
+    const auto& recs = f.records.by_group;
+    f.storage = check_storage_order(recs, producers_, space, cfg_.keys);
     for (uint32_t gi = 0; gi < 2; ++gi) {
-        const std::vector<Rec>& rs = rf.by_group[gi];
-        GroupResult& gr = result[gi];
-        gr.delivery = check_delivery(rs, producers_, space);
-        gr.redelivery = redelivery_after_consumer_kills(rs, gi, consumers_, shmqd_down_);
+        GroupFindings& gf = f.groups[gi];
+        gf.delivery = check_delivery(recs[gi], producers_, space);
+        gf.redelivery = redelivery_after_consumer_kills(recs[gi], gi, consumers_, shmqd_down_);
         if (kGroups[gi].group_kind == GroupKind::exclusive)
-            gr.order = check_exclusive_order(rs, consumers_, space, cfg_.partitions);
-        gr.examples = first_examples(gr.delivery.examples, gr.order.examples);
+            gf.order = check_exclusive_order(recs[gi], consumers_, space, cfg_.partitions);
+        gf.examples = first_examples(gf.delivery.examples, gf.order.examples);
     }
-    const ProducerKillFigures pk = producer_kill_figures(rf.by_group, producers_, cfg_.partitions, shmqd_down_);
-    const JournalResult jc =
-        check_journal((dir_ / "data" / "journal").string(), queue_, cfg_.partitions, rf.by_group, space);
-    const std::vector<std::string> bad_examples =
-        first_examples(first_examples(rf.examples, so.examples), jc.examples);
+    f.producer_kills = producer_kill_figures(recs, producers_, cfg_.partitions, shmqd_down_);
+    f.journal = check_journal((dir_ / "data" / "journal").string(), queue_, cfg_.partitions, recs, space);
+    f.examples = first_examples(first_examples(f.records.examples, f.storage.examples), f.journal.examples);
 
-    // Report.
-    uint64_t total_kills = 0;
-    for (auto& [r, n] : kills_) total_kills += n;
-    const bool lost_any = result[0].delivery.lost + result[1].delivery.lost != 0;
-    const uint64_t violations = rf.unexpected + rf.misrouted + so.two_offsets + so.storage_order +
-                                result[0].delivery.unexplained + result[1].delivery.unexplained +
-                                result[1].order.within_consumer + result[1].order.first_delivery + rf.malformed +
-                                jc.violations();
-    if (lost_any) problem("messages lost");
-    if (violations) problem(std::to_string(violations) + " check violations");
+    if (f.lost_any()) problem("messages lost");
+    if (const uint64_t violations = f.violations()) problem(std::to_string(violations) + " check violations");
     const bool pass = problems_.empty() && drained_;
-
-    std::cout << "[chaos] ---- result (seed " << cfg_.seed << ") ----\n";
-    std::cout << "  killing for         " << fixed(kill_seconds_) << " s, then drained in " << fixed(drain_seconds_)
-              << " s" << (drained_ ? "" : " (NOT drained)") << "\n";
-    std::cout << "  kills               " << total_kills << ": producer " << kills_[Role::producer] << ", shared consumer "
-              << kills_[Role::shared] << ", exclusive consumer " << kills_[Role::exclusive] << ", shmqd "
-              << kills_[Role::shmqd] << "\n";
-    std::cout << "  producer kills      " << pk.ring_claim << " with a ring claim open, " << pk.staged_claim
-              << " with a spill-staging claim open, " << pk.in_send << " inside send/claim/commit, " << pk.idle
-              << " between messages\n";
-    std::cout << "  sent                " << sent << " acknowledged by " << producers_.size()
-              << " producer processes (" << dwells << " through a held claim); " << in_flight
-              << " more in flight at a kill (received: shared " << result[0].delivery.in_flight_received
-              << ", exclusive " << result[1].delivery.in_flight_received
-              << "; not counted as sent or lost)\n";
-    for (uint32_t gi = 0; gi < 2; ++gi) {
-        const GroupResult& gr = result[gi];
-        const DeliveryResult& d = gr.delivery;
-        std::cout << "  group " << kGroups[gi].name << " (" << kGroups[gi].kind << ")"
-                  << std::string(gi == 0 ? 4 : 1, ' ') << "received " << d.received << " distinct, lost " << d.lost
-                  << ", duplicates " << d.duplicates << " (of " << d.duplicated_messages << " messages; "
-                  << d.unexplained << " without a redelivery), records " << d.records << "\n";
-        std::cout << "      redelivery after a consumer kill: " << words(gr.redelivery.all) << " ("
-                  << gr.redelivery.kills_without_redelivery << " kills held nothing recorded)\n"
-                  << "          of which with shmqd up at the kill: " << words(gr.redelivery.shmqd_up) << "\n";
-        if (kGroups[gi].group_kind == GroupKind::exclusive)
-            std::cout << "      order: " << gr.order.within_consumer << " offsets not rising within a consumer, "
-                      << gr.order.first_delivery << " first deliveries out of offset order\n";
-        for (auto& e : gr.examples) std::cout << "      " << e << "\n";
-    }
-    std::cout << "  storage             " << so.storage_order << " (producer, key) order violations, "
-              << so.two_offsets << " messages at two offsets, " << rf.misrouted << " in the wrong partition, "
-              << rf.unexpected << " never sent, " << rf.malformed << " malformed records, " << rf.torn
-              << " torn record tails (killed writes)\n";
-    for (auto& e : bad_examples) std::cout << "      " << e << "\n";
-    std::cout << "  journal             " << jc.records << " records kept (retention 4 MiB per partition): "
-              << jc.out_of_order << " out of order or twice, " << jc.mismatched << " not the delivered message, "
-              << jc.missing << " delivered offsets missing, " << jc.behind << " partitions behind, " << jc.corrupt
-              << " corrupt regions\n";
-    std::cout << "  partition stall     after a producer kill with a ring claim open (kill -> first delivery of an "
-                 "offset >= the claimed one in its partition; includes waiting for the next send there): "
-              << words(pk.stall)
-              << (pk.stall_unmeasured ? " (" + std::to_string(pk.stall_unmeasured) + " unmeasured)" : "")
-              << "\n          of which with shmqd up at the kill: " << words(pk.stall_up) << "\n";
-    std::cout << "  dead claim repaired kill -> the reaper aborted the claim (partition's aborted count rose, polled "
-                 "every 0.5 ms): "
-              << words(pk.repair);
-    if (pk.repair_timed_out + pk.repair_no_snapshot + pk.repair_in_commit != 0)
-        std::cout << " (not timed: " << pk.repair_in_commit << " killed inside commit, " << pk.repair_timed_out
-                  << " with no abort counted within 5 s, " << pk.repair_no_snapshot
-                  << " with no snapshot before the kill)";
-    std::cout << "\n          of which with shmqd up at the kill: " << words(pk.repair_up) << "\n";
-    std::cout << "  spill               " << spilled_ << " messages went through spill staging; backlog up to "
-              << max_spill_backlog_ << ", up to " << max_spill_disk_ << " on disk at once (sampled every 100 ms)\n";
-    std::cout << "  DLQ depth at end    " << dlq_depth_ << "; shmqd started " << shmqd_starts_ << " times\n";
-    std::cout << "  verdict             " << (pass ? "PASS" : "FAIL") << std::endl;
-    for (auto& p : problems_) std::cout << "    - " << p.text.substr(0, p.text.find('\n')) << "\n";
-
-    auto group_json = [&](uint32_t gi) {
-        const GroupResult& gr = result[gi];
-        const DeliveryResult& d = gr.delivery;
-        std::string s = std::string("{\"kind\":\"") + kGroups[gi].kind + "\",\"received\":" + std::to_string(d.received) +
-                        ",\"lost\":" + std::to_string(d.lost) + ",\"duplicates\":" + std::to_string(d.duplicates) +
-                        ",\"unexplained_duplicates\":" + std::to_string(d.unexplained) +
-                        ",\"in_flight_received\":" + std::to_string(d.in_flight_received) +
-                        ",\"redelivery_after_kill\":" + json(gr.redelivery.all) +
-                        ",\"redelivery_after_kill_shmqd_up\":" + json(gr.redelivery.shmqd_up);
-        if (kGroups[gi].group_kind == GroupKind::exclusive)
-            s += ",\"order_violations\":" + std::to_string(gr.order.within_consumer + gr.order.first_delivery);
-        return s + "}";
-    };
-    std::cout << "{\"chaos_run\":{\"seed\":" << cfg_.seed << ",\"minutes\":" << cfg_.minutes
-              << ",\"killing_s\":" << fixed(kill_seconds_) << ",\"drain_s\":" << fixed(drain_seconds_)
-              << ",\"drained\":" << (drained_ ? "true" : "false") << ",\"kills\":{\"producer\":"
-              << kills_[Role::producer] << ",\"shared_consumer\":" << kills_[Role::shared]
-              << ",\"exclusive_consumer\":" << kills_[Role::exclusive] << ",\"shmqd\":" << kills_[Role::shmqd]
-              << "},\"sent\":" << sent << ",\"in_flight_at_kill\":" << in_flight << ",\"groups\":{\"shared\":"
-              << group_json(0) << ",\"excl\":" << group_json(1) << "},\"partition_stall_after_producer_kill\":"
-              << json(pk.stall) << ",\"partition_stall_shmqd_up\":" << json(pk.stall_up)
-              << ",\"dead_claim_repair\":" << json(pk.repair) << ",\"dead_claim_repair_shmqd_up\":" << json(pk.repair_up)
-              << ",\"storage_order_violations\":" << so.storage_order << ",\"two_offsets\":" << so.two_offsets
-              << ",\"misrouted\":" << rf.misrouted << ",\"journal\":{\"records\":" << jc.records
-              << ",\"violations\":" << jc.violations() << "}" << ",\"spilled\":" << spilled_
-              << ",\"max_spill_backlog\":" << max_spill_backlog_ << ",\"max_spill_on_disk\":" << max_spill_disk_
-              << ",\"never_sent\":" << rf.unexpected << ",\"dlq_depth\":" << dlq_depth_
-              << ",\"pass\":" << (pass ? "true" : "false") << "}}" << std::endl;
+    std::vector<std::string> problems;
+    for (const auto& p : problems_) problems.push_back(p.text);
+    print_report(std::cout, run, f, problems, pass);
     return pass ? 0 : 1;
 }
 
