@@ -29,6 +29,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 namespace shmq::layout {
 
@@ -225,6 +226,10 @@ constexpr uint64_t participant_kind(uint64_t s) { return s & 0xff; }
 constexpr uint64_t owner_token(uint32_t id, uint32_t gen) { return uint64_t{gen} << 16 | id; }
 constexpr uint32_t token_id(uint64_t token) { return static_cast<uint32_t>(token & 0xffff); }
 constexpr uint32_t token_gen(uint64_t token) { return static_cast<uint32_t>(token >> 16); }
+static_assert(kMaxParticipants + 1 <= 0xffff, "participant ids (index + 1) fit an owner token's 16 id bits");
+static_assert(kMaxParticipants + 1 <= 0xfff,
+              "participant ids fit the 12 owner bits of the claim word (ring/slot_state.hpp) and the lease "
+              "word (ring/lease_word.hpp, which checks it again)");
 
 // ---------------------------------------------------------------------------
 // AckLatency: a sampled histogram of publish -> ACK time of one group.
@@ -568,5 +573,21 @@ static_assert(offsetof(BridgeEntry, connected) == 16 && offsetof(BridgeEntry, up
 static_assert(offsetof(BridgeEntry, counters) == 32 && offsetof(BridgeEntry, stream_words) == 2 * kCacheLine);
 static_assert(offsetof(BridgeEntry, consumer_words) == 3 * kCacheLine);
 static_assert(static_cast<uint32_t>(BridgeCounter::count) <= 8);
+
+// Each limit against the fields that store it (owner bits: beside owner_token).
+template <class T>
+constexpr uint64_t max_of() { return std::numeric_limits<T>::max(); }
+static_assert(kMaxParticipants <= max_of<decltype(QueueParams::max_participants)>());
+static_assert(kMaxGroups <= max_of<decltype(QueueParams::max_groups)>());
+static_assert(kMaxGroups < kNoGroup && kNoGroup == max_of<decltype(ParticipantEntry::group)::value_type>(),
+              "a group index fits ParticipantEntry::group below its 'no group' value");
+static_assert(kMaxGroups - 1 <= max_of<decltype(DlqSlotHeader::group_index)>());
+static_assert(kMaxPartitions <= max_of<decltype(QueueParams::partitions)>());
+static_assert(kMaxPartitions - 1 <= max_of<decltype(DlqSlotHeader::partition)>());
+static_assert(kMaxCapacity <= max_of<decltype(QueueParams::capacity)>());
+static_assert(kMaxDeliveries <= max_of<decltype(QueueParams::max_deliveries)>() &&
+              kMaxDeliveries <= max_of<decltype(DlqSlotHeader::deliveries)>());
+static_assert(kMaxKeyBytes <= max_of<decltype(SlotHeader::key_len)>() &&
+              kMaxKeyBytes <= max_of<decltype(DlqSlotHeader::key_len)>());
 
 }  // namespace shmq::layout
