@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "participants.hpp"
-#include "region.hpp"
-#include "repair/integrity.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/integrity.hpp"
 #include "journal/queue_journal.hpp"
 #include "replay/group_replay.hpp"
 #include "spill/partition_spill.hpp"

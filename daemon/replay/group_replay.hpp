@@ -22,9 +22,9 @@
 #include <vector>
 
 #include "journal_cursor.hpp"
-#include "participants.hpp"
+#include "shmq/internal/participants.hpp"
 #include "partition_dir.hpp"
-#include "region.hpp"
+#include "shmq/internal/region.hpp"
 
 namespace shmq::daemon {
 

@@ -8,8 +8,8 @@
 #include "log.hpp"
 #include "queue_fsync.hpp"
 #include "recovery.hpp"
-#include "ring/reclaim.hpp"
-#include "ring/spill_protocol.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/spill_protocol.hpp"
 
 namespace shmq::daemon {
 

@@ -8,11 +8,11 @@
 #include <memory>
 #include <vector>
 
-#include "groups.hpp"
-#include "participants.hpp"
-#include "region.hpp"
-#include "ring/delivery.hpp"
-#include "ring/partition_view.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/delivery.hpp"
+#include "shmq/internal/partition_view.hpp"
 
 namespace shmq::detail {
 

@@ -7,12 +7,12 @@
 #include "hash.hpp"
 #include "producer_core.hpp"
 #include "ring/ack_latency.hpp"
-#include "ring/commit_protocol.hpp"
+#include "shmq/internal/commit_protocol.hpp"
 #include "ring/drop_oldest.hpp"
-#include "ring/reclaim.hpp"
-#include "ring/spill_protocol.hpp"
-#include "sys/clock.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/spill_protocol.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq {
 

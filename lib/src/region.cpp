@@ -1,4 +1,4 @@
-#include "region.hpp"
+#include "shmq/internal/region.hpp"
 
 #include <boost/interprocess/exceptions.hpp>
 #include <cerrno>
@@ -12,13 +12,13 @@
 #include <unistd.h>
 
 #include "layout/layout_math.hpp"
-#include "groups.hpp"
-#include "names.hpp"
-#include "repair/damage.hpp"
-#include "ring/reclaim.hpp"
-#include "ring/slot_state.hpp"
-#include "sys/clock.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/names.hpp"
+#include "shmq/internal/damage.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/slot_state.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace bip = boost::interprocess;
 

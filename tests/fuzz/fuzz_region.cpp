@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "inspect/inspect.hpp"
-#include "names.hpp"
-#include "region.hpp"
-#include "repair/integrity.hpp"
+#include "shmq/internal/inspect.hpp"
+#include "shmq/internal/names.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/integrity.hpp"
 
 namespace {
 

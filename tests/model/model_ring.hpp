@@ -9,8 +9,8 @@
 
 #include <cstdint>
 
-#include "ring/commit_protocol.hpp"
-#include "ring/slot_state.hpp"
+#include "shmq/internal/commit_protocol.hpp"
+#include "shmq/internal/slot_state.hpp"
 
 #include "model_atomic.hpp"  // last: it includes relacy
 

@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "command.hpp"
-#include "groups.hpp"
-#include "participants.hpp"
-#include "replay/replay_request.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/replay_request.hpp"
 
 namespace shmq::cli {
 

@@ -1,15 +1,15 @@
-#include "repair/reaper.hpp"
+#include "shmq/internal/reaper.hpp"
 
 #include <mutex>
 
-#include "groups.hpp"
-#include "participants.hpp"
-#include "ring/delivery.hpp"
-#include "ring/lease_word.hpp"
-#include "ring/reclaim.hpp"
-#include "sys/clock.hpp"
-#include "sys/futex.hpp"
-#include "sys/process.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/delivery.hpp"
+#include "shmq/internal/lease_word.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/futex.hpp"
+#include "shmq/internal/process.hpp"
 
 namespace shmq::detail {
 

@@ -6,8 +6,8 @@
 #include <optional>
 #include <string>
 
-#include "bridge/bridge_table.hpp"
-#include "participants.hpp"
+#include "shmq/internal/bridge_table.hpp"
+#include "shmq/internal/participants.hpp"
 
 namespace shmq::cli::bridge {
 

@@ -43,7 +43,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "ring/slot_state.hpp"
+#include "shmq/internal/slot_state.hpp"
 
 namespace shmq::ring {
 

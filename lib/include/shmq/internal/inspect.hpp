@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "layout/layout.hpp"
-#include "region.hpp"
+#include "shmq/internal/layout.hpp"
+#include "shmq/internal/region.hpp"
 
 namespace shmq::inspect {
 

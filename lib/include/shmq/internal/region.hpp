@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "layout/layout.hpp"
+#include "shmq/internal/layout.hpp"
 #include "shmq/shmq.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq::detail {
 

@@ -4,8 +4,8 @@
 
 #include <cstdint>
 
-#include "region.hpp"
-#include "ring/commit_protocol.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/commit_protocol.hpp"
 
 namespace shmq::ring {
 

@@ -36,9 +36,9 @@
 #include <atomic>
 #include <cstdint>
 
-#include "layout/layout.hpp"
-#include "region.hpp"
-#include "ring/commit_protocol.hpp"
+#include "shmq/internal/layout.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/commit_protocol.hpp"
 
 namespace shmq::ring {
 
