@@ -7,7 +7,7 @@
 // directory) and journal/ (QueueJournal: segments, `queue`, `cursors`).
 // All state that matters lives in the region; this object only caches
 // descriptors. A killed shmqd loses nothing: the next one rebuilds the cache
-// from the lease table, and reaping is redo-safe (repair/reaper.hpp).
+// from the lease table, and reaping is redo-safe (shmq/internal/reaper.hpp).
 #pragma once
 
 #include <cstdint>

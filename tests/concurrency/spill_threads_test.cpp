@@ -3,7 +3,7 @@
 // staging, a thread plays shmqd (daemon/spill's PartitionSpill, or
 // daemon/journal's PartitionJournal, over its own mapping, segments in a temp
 // dir), a consumer drains. ThreadSanitizer sees every access of the spill
-// protocol (ring/spill_protocol.hpp) and of the journal's floor across them.
+// protocol (shmq/internal/spill_protocol.hpp) and of the journal's floor across them.
 #include <gtest/gtest.h>
 
 #include <atomic>

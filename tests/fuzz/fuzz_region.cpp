@@ -1,6 +1,6 @@
 // libFuzzer target: opening a region made of arbitrary bytes (header, tables,
 // slots), then reading all of it as `shmq stat` does and as shmqd's integrity
-// check does (repair/integrity.hpp, a full scan). Everything read from
+// check does (shmq/internal/integrity.hpp, a full scan). Everything read from
 // shared memory is untrusted: a bad region must be refused with an Error or
 // read without touching memory outside it, never crash.
 //   fuzz_region --make-seed DIR   writes a valid small region to DIR (a seed)

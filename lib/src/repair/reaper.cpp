@@ -55,7 +55,7 @@ ReapReport reap_participant(Region& r, uint32_t index, uint32_t mover_id) noexce
     }
     report.claims_aborted += abort_claims(ring::dlq_ring(r), r.dlq().head.load(std::memory_order_acquire), id);
     for (uint32_t p = 0; r.spill_capacity() != 0 && p < r.partitions(); ++p) {
-        // Staged claims (ring/spill_protocol.hpp (1)); shmqd skips aborted ones, and a
+        // Staged claims (shmq/internal/spill_protocol.hpp (1)); shmqd skips aborted ones, and a
         // producer finding an aborted slot at spill_tail moves past it.
         auto& pc = r.partition(p);
         report.claims_aborted += abort_claims(ring::spill_ring(r, p), pc.spill_head.load(std::memory_order_acquire), id);
