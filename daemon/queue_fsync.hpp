@@ -1,7 +1,7 @@
 // The segment writers' fsync policy of a queue (QueueParams::fsync).
 #pragma once
 
-#include "region.hpp"
+#include "shmq/internal/region.hpp"
 #include "segment_writer.hpp"
 
 namespace shmq::daemon {

@@ -8,20 +8,20 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "groups.hpp"
+#include "shmq/internal/groups.hpp"
 #include "log.hpp"
-#include "repair/damage.hpp"
-#include "repair/reaper.hpp"
-#include "ring/dead_letter.hpp"
-#include "ring/delivery.hpp"
-#include "ring/lease_word.hpp"
-#include "ring/reclaim.hpp"
-#include "inspect/inspect.hpp"
+#include "shmq/internal/damage.hpp"
+#include "shmq/internal/reaper.hpp"
+#include "shmq/internal/dead_letter.hpp"
+#include "shmq/internal/delivery.hpp"
+#include "shmq/internal/lease_word.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/inspect.hpp"
 #include "restore/queue_file.hpp"  // spill_dir_name
 #include "restore/queue_restore.hpp"  // retire_journal
 #include "spill/spill_dir.hpp"
-#include "sys/clock.hpp"
-#include "sys/process.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/process.hpp"
 
 namespace shmq::daemon {
 

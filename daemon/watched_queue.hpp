@@ -7,7 +7,7 @@
 // directory) and journal/ (QueueJournal: segments, `queue`, `cursors`).
 // All state that matters lives in the region; this object only caches
 // descriptors. A killed shmqd loses nothing: the next one rebuilds the cache
-// from the lease table, and reaping is redo-safe (repair/reaper.hpp).
+// from the lease table, and reaping is redo-safe (shmq/internal/reaper.hpp).
 #pragma once
 
 #include <cstdint>
@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "participants.hpp"
-#include "region.hpp"
-#include "repair/integrity.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/integrity.hpp"
 #include "journal/queue_journal.hpp"
 #include "replay/group_replay.hpp"
 #include "spill/partition_spill.hpp"

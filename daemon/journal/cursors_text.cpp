@@ -1,6 +1,6 @@
 #include "cursors_text.hpp"
 
-#include "groups.hpp"
+#include "shmq/internal/groups.hpp"
 #include "restore/queue_file.hpp"
 
 namespace shmq::daemon {

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "region.hpp"
+#include "shmq/internal/region.hpp"
 
 namespace shmq::daemon {
 

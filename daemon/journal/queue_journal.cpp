@@ -9,7 +9,7 @@
 #include "replay/group_replay.hpp"
 #include "restore/queue_file.hpp"
 #include "small_file.hpp"
-#include "sys/clock.hpp"
+#include "shmq/internal/clock.hpp"
 
 namespace shmq::daemon {
 

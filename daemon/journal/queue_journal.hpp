@@ -13,7 +13,7 @@
 #include "cursors_text.hpp"
 #include "partition_dir.hpp"
 #include "partition_journal.hpp"
-#include "region.hpp"
+#include "shmq/internal/region.hpp"
 
 namespace shmq::daemon {
 

@@ -2,7 +2,7 @@
 // exception, and turns it into a status code plus a thread-local detail line.
 #include "shmq/shmq.h"
 
-#include "names.hpp"
+#include "shmq/internal/names.hpp"
 #include "shmq/shmq.hpp"
 
 #include <exception>

@@ -4,13 +4,13 @@
 #include <algorithm>
 
 #include "consumer_core.hpp"
-#include "names.hpp"
-#include "repair/reaper.hpp"
-#include "replay/replay_request.hpp"
+#include "shmq/internal/names.hpp"
+#include "shmq/internal/reaper.hpp"
+#include "shmq/internal/replay_request.hpp"
 #include "ring/ack_latency.hpp"
-#include "ring/slot_state.hpp"
-#include "sys/clock.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/slot_state.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq {
 

@@ -59,8 +59,8 @@
 
 #include "chaos_status.hpp"
 #include "figures.hpp"
-#include "inspect/inspect.hpp"
-#include "region.hpp"
+#include "shmq/internal/inspect.hpp"
+#include "shmq/internal/region.hpp"
 #include "report.hpp"
 #include "run_data.hpp"
 #include "shmq/shmq.hpp"

@@ -1,5 +1,5 @@
 // Exclusive groups keep partition order through retries and handoffs
-// (ring/delivery.hpp, "Ordered delivery"; DESIGN.md promise 3), in one
+// (shmq/internal/delivery.hpp, "Ordered delivery"; DESIGN.md promise 3), in one
 // process: each Consumer handle is a participant of its own. What these pin
 // down: a NACK-delayed entry holds back its partition in an exclusive group
 // and not in a shared one; a redelivery restarts the partition from the

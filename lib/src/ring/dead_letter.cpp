@@ -1,13 +1,13 @@
-#include "ring/dead_letter.hpp"
+#include "shmq/internal/dead_letter.hpp"
 
 #include <algorithm>
 #include <cstring>
 
-#include "ring/delivery.hpp"
-#include "ring/lease_word.hpp"
-#include "ring/reclaim.hpp"
-#include "sys/clock.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/delivery.hpp"
+#include "shmq/internal/lease_word.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq::ring {
 

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "layout/layout.hpp"
-#include "region.hpp"
+#include "shmq/internal/layout.hpp"
+#include "shmq/internal/region.hpp"
 
 namespace shmq::inspect {
 
@@ -33,7 +33,7 @@ struct PartitionStats {
     bool overloaded = false;     // depth above the queue's high watermark
     // Sums over the groups (each group counts its own deliveries).
     uint64_t delivered = 0, acked = 0, nacked = 0, redelivered = 0;
-    // on_full=spill (ring/spill_protocol.hpp): messages that overflowed into
+    // on_full=spill (shmq/internal/spill_protocol.hpp): messages that overflowed into
     // staging (and on to disk when the ring stayed full) since creation;
     // the backlog not yet back in the ring, of which on disk (shmqd's count).
     uint64_t spilled = 0;
@@ -120,7 +120,7 @@ struct DlqStats {
 };
 
 // A running `shmq bridge` of this queue, as it last reported
-// (bridge/bridge_table.hpp). Figures are the bridge process's own counts
+// (shmq/internal/bridge_table.hpp). Figures are the bridge process's own counts
 // since it started; lag is the group's (out) or JetStream's (in).
 // Approximate: every counter, read one by one while the bridge writes them.
 struct BridgeStats {
@@ -150,7 +150,7 @@ struct QueueSnapshot {
     uint64_t created_unix_ns = 0;
     uint64_t region_bytes = 0;
     std::string state;  // "live", "deleted", "corrupt"
-    std::string damage;  // corrupt: what shmqd's integrity check found (repair/damage.hpp); else empty
+    std::string damage;  // corrupt: what shmqd's integrity check found (shmq/internal/damage.hpp); else empty
     uint64_t taken_unix_ns = 0;     // when this snapshot was read (rates divide by differences)
     uint64_t taken_mono_ns = 0;
     uint64_t depth = 0;      // sum over partitions

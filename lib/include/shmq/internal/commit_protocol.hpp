@@ -26,7 +26,7 @@
 //      publishes payload and header to consumers, who acquire-load the
 //      state. A CAS, not a store, so a slot the reaper aborted (only when P is
 //      dead) cannot be committed over; seq_cst orders it before the
-//      consumer_waiters load of the doorbell (sys/futex.hpp).
+//      consumer_waiters load of the doorbell (shmq/internal/futex.hpp).
 //  (4) abort: CAS state (lap o - capacity) -> aborted(o), seq_cst: by the
 //      claimer, or by the reaper when the claim word names a dead
 //      participant. Consumers skip aborted(o).
@@ -43,7 +43,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "ring/slot_state.hpp"
+#include "shmq/internal/slot_state.hpp"
 
 namespace shmq::ring {
 

@@ -143,7 +143,7 @@ struct alignas(kSectionAlign) RegionHeader {
     SectionTable sections;
     char name[kNameMax];
     // Set once, by shmqd, when its integrity check finds the region damaged
-    // (repair/damage.hpp): the reason first, then damaged_unix_ns, then
+    // (shmq/internal/damage.hpp): the reason first, then damaged_unix_ns, then
     // lifecycle = corrupt. Untrusted like everything here: readers bound and
     // sanitize the reason.
     std::atomic<uint64_t> damaged_unix_ns;
@@ -376,7 +376,7 @@ static_assert(offsetof(GroupPartition, delivered) == 2 * kCacheLine);
 // tail - head <= capacity. `published` is derived: tail - aborted (exact when
 // no claim is open).
 //
-// Spill (on_full=spill; ring/spill_protocol.hpp): spill sequence numbers s
+// Spill (on_full=spill; shmq/internal/spill_protocol.hpp): spill sequence numbers s
 // order the messages that went through the partition's staging ring.
 // spill_tail is [active:1 | next s:63] and changes only under spill_lock.
 // Invariants: spill_head <= seq(spill_tail) <= spill_head + spill_capacity;
@@ -438,7 +438,7 @@ enum class SpillStatus : uint32_t { ok = 0, disk_full = 1, disk_error = 2 };
 // ---------------------------------------------------------------------------
 // Slot: one message of one partition.
 //
-//   0  state (atomic): [tag:48 | owner:12 | kind:4]   (see ring/slot_state.hpp)
+//   0  state (atomic): [tag:48 | owner:12 | kind:4]   (see shmq/internal/slot_state.hpp)
 //   8  payload_len  12 key_len  14 flags  16 publish_unix_ns  24 reserved
 //  32  payload[round8(max_message)]  then  key[kMaxKeyBytes]
 //  slot_size - 8: claim (atomic): claimed(o, P) while a producer fills it
@@ -464,7 +464,7 @@ constexpr std::size_t kSlotHeaderBytes = sizeof(SlotHeader);
 // ---------------------------------------------------------------------------
 // LeaseEntry: a group's delivery state of one offset; index offset & (capacity-1).
 //
-//   0  word (atomic): [kind:2 | deliveries:14 | owner:12 | tag:36]  (ring/lease_word.hpp)
+//   0  word (atomic): [kind:2 | deliveries:14 | owner:12 | tag:36]  (shmq/internal/lease_word.hpp)
 //   8  deadline_ns (lease deadline, or not-before time of a RETRY; CLOCK_MONOTONIC)
 //  16  first_delivery_unix_ns  24 last_delivery_unix_ns
 //
@@ -524,7 +524,7 @@ static_assert(offsetof(DlqSlotHeader, offset) == 24);
 constexpr std::size_t kDlqSlotHeaderBytes = sizeof(DlqSlotHeader);
 
 // handoff: revoked only because its partition changed hands, once per handoff
-// after 15 of them (ring/lease_word.hpp); a message never fails by handoffs alone.
+// after 15 of them (shmq/internal/lease_word.hpp); a message never fails by handoffs alone.
 enum class DeadLetterReason : uint8_t { nacked = 1, lease_expired = 2, owner_died = 3, handoff = 4 };
 
 // ---------------------------------------------------------------------------

@@ -6,10 +6,10 @@
 
 #include <cstdint>
 
-#include "layout/layout.hpp"
-#include "region.hpp"
-#include "ring/commit_protocol.hpp"
-#include "ring/reclaim.hpp"
+#include "shmq/internal/layout.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/commit_protocol.hpp"
+#include "shmq/internal/reclaim.hpp"
 
 namespace shmq::ring {
 
