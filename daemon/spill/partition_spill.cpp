@@ -140,7 +140,8 @@ bool PartitionSpill::into_ring(uint64_t seq, std::span<const std::byte> key, std
     bool claimed = false;
     for (int attempt = 0; attempt < 2 && !claimed; ++attempt) {
         const auto rc = ring::try_claim(ring_, me_.id(), ring_limit_, offset);
-        if (rc == ring::ClaimResult::claimed) claimed = true;
+        if (rc == ring::ClaimResult::claimed) claimed = true;  // case (1)
+        // case (6) corrupt: give up; case (4) full: release what readers finished, once, then retry.
         else if (rc == ring::ClaimResult::corrupt || !ring::reclaim(r_, p_, me_.token())) return false;
     }
     if (!claimed) return false;

@@ -28,6 +28,7 @@ DeadLetterResult dead_letter(detail::Region& r, uint32_t g, uint32_t p, uint64_t
     const RingRef dlq = dlq_ring(r);
     uint64_t pos = 0;
     uint64_t limit = 0;  // read the DLQ's head
+    // try_claim case (4), full, or (6), corrupt: the message stays in its partition, counted as blocked.
     if (try_claim(dlq, mover_id, limit, pos) != ClaimResult::claimed) {
         expected = moving;
         e.word.compare_exchange_strong(expected, retry, std::memory_order_acq_rel, std::memory_order_relaxed);
