@@ -28,6 +28,11 @@ constexpr int64_t kStagingPollNs = 100'000;   // shmqd drains staging by polling
 
 ProducerCore::~ProducerCore() { detach_participant(*region, me); }
 
+void ProducerCore::release() noexcept {
+    // acq_rel: whoever deletes sees every write the other holders made.
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;  // handle and every claim gone
+}
+
 uint32_t ProducerCore::choose_partition(std::string_view key) noexcept {
     const uint32_t parts = region->partitions();
     if (!key.empty()) return static_cast<uint32_t>(fnv1a64(key) % parts);
@@ -206,10 +211,18 @@ Status ProducerCore::publish(uint32_t p, uint64_t offset, uint32_t payload_len, 
 
 }  // namespace detail
 
-Producer::Producer(std::unique_ptr<detail::ProducerCore> core) noexcept : core_(std::move(core)) {}
-Producer::Producer(Producer&&) noexcept = default;
-Producer& Producer::operator=(Producer&&) noexcept = default;
-Producer::~Producer() = default;
+Producer::Producer(detail::ProducerCore* core) noexcept : core_(core) {}
+Producer::Producer(Producer&& o) noexcept : core_(std::exchange(o.core_, nullptr)) {}
+Producer& Producer::operator=(Producer&& o) noexcept {
+    if (this != &o) {
+        if (core_) core_->release();
+        core_ = std::exchange(o.core_, nullptr);
+    }
+    return *this;
+}
+Producer::~Producer() {
+    if (core_) core_->release();
+}
 
 uint32_t Producer::participant_id() const noexcept { return core_->me.id(); }
 
@@ -256,7 +269,8 @@ Result<Claim> Producer::claim(std::size_t size, const SendOptions& options) noex
     std::byte* base = c.slot_base(p, offset, staged);
     reinterpret_cast<layout::SlotHeader*>(base)->key_len = static_cast<uint16_t>(options.key.size());
     if (!options.key.empty()) std::memcpy(base + c.views[p].key_offset, options.key.data(), options.key.size());
-    return Claim(core_.get(), p, offset, base + layout::kSlotHeaderBytes, size, staged);
+    c.refs.fetch_add(1, std::memory_order_relaxed);  // the claim's reference (we hold one: never from 0)
+    return Claim(core_, p, offset, base + layout::kSlotHeaderBytes, size, staged);
 }
 
 std::size_t Producer::send_batch(std::span<const std::span<const std::byte>> payloads, const SendOptions& options,
@@ -302,7 +316,10 @@ Status Claim::commit(std::size_t used) noexcept {
     detail::ProducerCore* c = std::exchange(core_, nullptr);
     const uint16_t key_len = reinterpret_cast<layout::SlotHeader*>(c->slot_base(partition_, offset_, staged_))->key_len;
     const auto len = static_cast<uint32_t>(used);
-    return staged_ ? c->publish_staged(partition_, offset_, len, key_len) : c->publish(partition_, offset_, len, key_len);
+    const Status st =
+        staged_ ? c->publish_staged(partition_, offset_, len, key_len) : c->publish(partition_, offset_, len, key_len);
+    c->release();  // may delete the core (the Producer is gone): nothing after this touches it
+    return st;
 }
 
 void Claim::abort() noexcept {
@@ -310,11 +327,12 @@ void Claim::abort() noexcept {
     detail::ProducerCore* c = std::exchange(core_, nullptr);
     if (staged_) {
         ring::abort_claim(c->staging[partition_], offset_);  // shmqd skips it
-        return;
+    } else {
+        ring::abort_claim(c->views[partition_].ring, offset_);
+        c->region->partition(partition_).aborted.fetch_add(1, std::memory_order_relaxed);
+        wake_consumers(*c->region);
     }
-    ring::abort_claim(c->views[partition_].ring, offset_);
-    c->region->partition(partition_).aborted.fetch_add(1, std::memory_order_relaxed);
-    wake_consumers(*c->region);
+    c->release();  // may delete the core: nothing after this touches it
 }
 
 }  // namespace shmq

@@ -1,6 +1,11 @@
-// Process-local state of one Producer handle.
+// Process-local state of one Producer handle. Reference-counted by hand, as
+// ConsumerCore is: one reference for the Producer handle and one per open
+// Claim (a claim may be committed or aborted after the handle is gone). The
+// last reference detaches the participant, so the reaper and shmqd see the
+// producer attached (alive) while any of its claims is open.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -18,8 +23,10 @@ struct ProducerCore {
     std::vector<ring::RingRef> staging;      // on_full=spill: by partition index, else empty
     uint32_t round_robin = 0;
     uint32_t ops_since_heartbeat = 0;
+    std::atomic<uint32_t> refs{1};
 
     ~ProducerCore();
+    void release() noexcept;  // drops one reference; the last one deletes the core
     // Claims a slot in partition `p` (or, when `may_switch`, any partition with
     // room), applying the queue's on_full policy. On success `p` and `offset`
     // name the claimed slot.

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "names.hpp"
+#include "support/snapshot.hpp"
 #include "support/temp_queue.hpp"
 
 namespace shmq {
@@ -197,6 +198,60 @@ TEST(QueueTest, zeroCopyClaimCommitsAndAbortedClaimsAreSkipped) {
     EXPECT_EQ(m->text(), "zero-copy");
     EXPECT_EQ(m->offset(), 2u);
     EXPECT_TRUE(m->ack().ok());
+}
+
+std::size_t attached_producers(const std::string& queue) {
+    std::size_t n = 0;
+    for (const auto& part : test::snapshot_of(queue).participants) n += part.role == layout::Role::producer;
+    return n;
+}
+
+TEST(QueueTest, aClaimCommitsAfterItsProducerHandleIsGone) {
+    TempQueue q("claim-outlive");
+    auto c = q->consumer("g");
+    std::optional<Claim> kept;
+    {
+        auto p = q->producer();
+        auto cl = p.claim(16);
+        ASSERT_TRUE(cl);
+        kept.emplace(std::move(cl.value()));
+        Producer moved_to(std::move(p));  // the moved-from handle holds nothing
+    }  // every handle gone; the claim keeps the producer attached
+    EXPECT_EQ(attached_producers(q.name), 1u) << "the reaper must not see an open claim's producer as gone";
+    std::memcpy(kept->data().data(), "after-producer", 14);
+    EXPECT_TRUE(kept->commit(14).ok());
+    EXPECT_EQ(kept->commit().code(), Errc::already_settled);
+    kept.reset();
+    EXPECT_EQ(attached_producers(q.name), 0u) << "the last reference detaches";
+    EXPECT_EQ(take(c), "after-producer");
+}
+
+TEST(QueueTest, aClaimAbortsAfterItsProducerHandleIsGone) {
+    TempQueue q("claim-outlive-abort");
+    auto c = q->consumer("g");
+    std::optional<Claim> aborted;
+    std::optional<Claim> dropped;
+    {
+        auto p = q->producer();
+        auto a = p.claim(8);
+        auto d = p.claim(8);
+        ASSERT_TRUE(a && d);
+        aborted.emplace(std::move(a.value()));
+        dropped.emplace(std::move(d.value()));
+        ASSERT_TRUE(p.send("sent").ok());
+    }
+    EXPECT_EQ(attached_producers(q.name), 1u);
+    aborted->abort();
+    EXPECT_EQ(aborted->commit().code(), Errc::already_settled);
+    EXPECT_EQ(attached_producers(q.name), 1u) << "one claim is still open";
+    dropped.reset();  // dropped unpublished: aborted, and the last reference
+    EXPECT_EQ(attached_producers(q.name), 0u);
+    auto m = c.receive(1000ms);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->text(), "sent");
+    EXPECT_EQ(m->offset(), 2u) << "the two aborted claims are skipped";
+    EXPECT_TRUE(m->ack().ok());
+    EXPECT_EQ(c.receive(0ms).code(), Errc::timeout);
 }
 
 TEST(QueueTest, messagesWaitForTheFirstGroupAndFullQueueBlocksOrRejects) {

@@ -164,6 +164,11 @@ struct ClaimRef;
 
 // A claimed, not yet published slot (zero-copy send). Fill data(), then
 // commit(); dropping it unpublished aborts it (consumers skip the offset).
+// A claim keeps its producer's state alive: it may be committed or aborted
+// after the Producer handle is gone (the producer stays attached until the
+// last of the handle and its claims is). commit/abort count as uses of the
+// producer: one thread at a time, together with the Producer and its other
+// claims.
 class [[nodiscard]] Claim {
 public:
     Claim(Claim&& o) noexcept;
@@ -190,7 +195,7 @@ private:
     Claim(detail::ProducerCore* core, uint32_t partition, uint64_t offset, std::byte* data, std::size_t size,
           bool staged) noexcept
         : core_(core), data_(data), size_(size), partition_(partition), offset_(offset), staged_(staged) {}
-    detail::ProducerCore* core_ = nullptr;
+    detail::ProducerCore* core_ = nullptr;  // holds one reference while open
     std::byte* data_ = nullptr;
     std::size_t size_ = 0;
     uint32_t partition_ = 0;
@@ -221,8 +226,8 @@ public:
 
 private:
     friend class Queue;
-    explicit Producer(std::unique_ptr<detail::ProducerCore> core) noexcept;
-    std::unique_ptr<detail::ProducerCore> core_;
+    explicit Producer(detail::ProducerCore* core) noexcept;
+    detail::ProducerCore* core_ = nullptr;  // holds one reference
 };
 
 // A delivered message: a view into shared memory. The bytes stay valid while
