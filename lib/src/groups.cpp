@@ -172,7 +172,7 @@ void delete_group(Region& r, std::string_view name, const Participant& me) {
     if (auto err = check_name(name, "group")) throw Error(Errc::invalid_argument, *err);
     ScopedOwnerLock locked(r, r.header().admin_lock, me.token(), "the group table lock");
     auto g = find_group(r, name);
-    if (!g) throw Error(Errc::invalid_argument, "queue '" + r.name() + "' has no group '" + std::string(name) + "'");
+    if (!g) throw Error(Errc::not_found, "queue '" + r.name() + "' has no group '" + std::string(name) + "'");
     for (uint32_t member : group_members(r, *g)) {
         if (entry_liveness(r, member) == Liveness::alive)
             throw Error(Errc::invalid_argument, "group '" + std::string(name) + "' still has live consumers (pid " +

@@ -25,6 +25,9 @@ const char* to_string(Errc e) noexcept {
         case Errc::region_corrupt: return "queue region is corrupt; see `shmq stat`";
         case Errc::invalid_argument: return "invalid argument";
         case Errc::no_resources: return "no free entry (participants, groups or DLQ)";
+        case Errc::not_found: return "no such queue or group";
+        case Errc::already_exists: return "queue already exists";
+        case Errc::permission_denied: return "permission denied";
     }
     return "unknown error";
 }

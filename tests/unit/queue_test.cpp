@@ -30,6 +30,17 @@ std::string take(Consumer& c, Millis timeout = 1000ms) {
     return s;
 }
 
+// The code of the Error `op` throws: what callers branch on. ok: none thrown.
+template <class Op>
+Errc error_of(Op&& op) {
+    try {
+        op();
+    } catch (const Error& e) {
+        return e.code();
+    }
+    return Errc::ok;
+}
+
 TEST(QueueTest, createsRegionWithMode0600AndOpensIt) {
     TempQueue q("mode");
     struct stat st {};
@@ -52,23 +63,27 @@ TEST(QueueTest, honoursAnotherMode) {
 
 TEST(QueueTest, refusesBadNamesAndOptions) {
     for (const char* bad : {"", "a/b", "sp ace", "x\n", "..", "é"}) {
-        EXPECT_THROW(Queue::create(bad), Error) << bad;
-        EXPECT_THROW(Queue::open(bad), Error) << bad;
+        EXPECT_EQ(error_of([&] { (void)Queue::create(bad); }), Errc::invalid_argument) << bad;
+        EXPECT_EQ(error_of([&] { (void)Queue::open(bad); }), Errc::invalid_argument) << bad;
+        EXPECT_EQ(error_of([&] { Queue::remove(bad); }), Errc::invalid_argument) << bad;
     }
-    EXPECT_THROW(Queue::create(std::string(65, 'a')), Error);
+    EXPECT_EQ(error_of([&] { (void)Queue::create(std::string(65, 'a')); }), Errc::invalid_argument);
+    auto create_with = [](const char* tag, const QueueOptions& o) {
+        return error_of([&] { (void)Queue::create(test::unique_queue_name(tag), o); });
+    };
     QueueOptions o;
     o.capacity = 1000;
-    EXPECT_THROW(Queue::create(test::unique_queue_name("badcap"), o), Error);
+    EXPECT_EQ(create_with("badcap", o), Errc::invalid_argument);
     o = {};
     o.partitions = 0;
-    EXPECT_THROW(Queue::create(test::unique_queue_name("badparts"), o), Error);
+    EXPECT_EQ(create_with("badparts", o), Errc::invalid_argument);
     o = {};
     o.on_full = OnFull::spill;
     o.spill_buffer = 1000;
-    EXPECT_THROW(Queue::create(test::unique_queue_name("spillbuf"), o), Error) << "not a power of two";
+    EXPECT_EQ(create_with("spillbuf", o), Errc::invalid_argument) << "not a power of two";
     o.on_full = OnFull::block;
     o.spill_buffer = 1024;
-    EXPECT_THROW(Queue::create(test::unique_queue_name("spillbuf"), o), Error) << "a spill buffer without spill";
+    EXPECT_EQ(create_with("spillbuf", o), Errc::invalid_argument) << "a spill buffer without spill";
 }
 
 TEST(QueueTest, refusesDuplicateCreateAndMissingOpen) {
@@ -77,15 +92,19 @@ TEST(QueueTest, refusesDuplicateCreateAndMissingOpen) {
         Queue::create(q.name);
         FAIL() << "second create succeeded";
     } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::already_exists) << e.what();
         EXPECT_NE(std::string(e.what()).find("already exists"), std::string::npos) << e.what();
     }
     try {
         Queue::open(q.name + "-missing");
         FAIL() << "open of a missing queue succeeded";
     } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::not_found) << e.what();
         EXPECT_NE(std::string(e.what()).find("no queue named"), std::string::npos) << e.what();
     }
-    EXPECT_THROW(Queue::remove(q.name + "-missing"), Error);
+    EXPECT_EQ(error_of([&] { Queue::remove(q.name + "-missing"); }), Errc::not_found);
+    EXPECT_FALSE(Queue::exists(q.name + "-missing"));
+    EXPECT_TRUE(Queue::exists(q.name)) << "a refused create changes nothing";
 }
 
 // Writes `bytes` at `offset` of a queue's region file.
@@ -309,7 +328,7 @@ TEST(QueueTest, slotIsReusedOnlyAfterEveryGroupFinished) {
 TEST(QueueTest, groupKindIsFixedAtCreation) {
     TempQueue q("kind");
     auto a = q->consumer("g", {.kind = GroupKind::exclusive});
-    EXPECT_THROW(q->consumer("g", {.kind = GroupKind::shared}), Error);
+    EXPECT_EQ(error_of([&] { (void)q->consumer("g", {.kind = GroupKind::shared}); }), Errc::invalid_argument);
 }
 
 TEST(QueueTest, newGroupCanStartAtLatest) {

@@ -27,6 +27,7 @@
 namespace shmq {
 
 // One documented error code per failure; to_string gives a one-line meaning.
+// Values are stable (the C API mirrors 1..11): new codes go at the end.
 enum class Errc : uint8_t {
     ok = 0,
     timeout,            // nothing arrived / no room within the timeout
@@ -40,6 +41,9 @@ enum class Errc : uint8_t {
     region_corrupt,     // the region failed a consistency check; see `shmq stat`
     invalid_argument,
     no_resources,       // lease table, group table or DLQ full
+    not_found,          // no queue (or group: replay, group delete) with that name
+    already_exists,     // create of a queue that exists
+    permission_denied,  // the OS refused access (EACCES/EPERM): run as the owner, or see --mode/--group
 };
 const char* to_string(Errc) noexcept;
 
@@ -312,13 +316,19 @@ private:
     detail::ConsumerCore* core_ = nullptr;  // holds one reference
 };
 
+// Queue::create/open/remove throw Error with a code to branch on:
+// invalid_argument (bad name or options), already_exists (create), not_found
+// (open, remove), permission_denied (the region's owner or mode refuses us),
+// region_corrupt (not a usable region), no_resources (/dev/shm full,
+// descriptor or memory limits).
 class Queue {
 public:
-    // Throws Error: bad name, bad options, queue exists, no room in /dev/shm.
+    // Throws Error: invalid_argument, already_exists, permission_denied, no_resources.
     static Queue create(std::string_view name, const QueueOptions& options = {});
-    // Throws Error: bad name, no such queue, permission, incompatible region.
+    // Throws Error: invalid_argument, not_found, permission_denied, region_corrupt, no_resources.
     static Queue open(std::string_view name);
-    // Removes the region; attached processes see queue_deleted. Throws if absent.
+    // Removes the region; attached processes see queue_deleted. Throws Error:
+    // invalid_argument, not_found, permission_denied.
     static void remove(std::string_view name);
     static bool exists(std::string_view name);
 
