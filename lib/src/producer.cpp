@@ -273,18 +273,15 @@ Result<Claim> Producer::claim(std::size_t size, const SendOptions& options) noex
     return Claim(core_, p, offset, base + layout::kSlotHeaderBytes, size, staged);
 }
 
-std::size_t Producer::send_batch(std::span<const std::span<const std::byte>> payloads, const SendOptions& options,
-                                 Status* error) noexcept {
-    std::size_t sent = 0;
+BatchResult Producer::send_batch(std::span<const std::span<const std::byte>> payloads,
+                                 const SendOptions& options) noexcept {
+    BatchResult done;
     for (const auto& payload : payloads) {
-        Status st = send(payload, options);
-        if (!st) {
-            if (error != nullptr) *error = st;
-            break;
-        }
-        ++sent;
+        done.status = send(payload, options);
+        if (!done.ok()) break;
+        ++done.count;
     }
-    return sent;
+    return done;
 }
 
 Claim::Claim(Claim&& o) noexcept

@@ -457,27 +457,35 @@ TEST(QueueTest, batchSendReceiveAndAckAll) {
     for (int i = 0; i < 10; ++i) texts.push_back("m" + std::to_string(i));
     std::vector<std::span<const std::byte>> payloads;
     for (auto& t : texts) payloads.push_back(std::as_bytes(std::span(t.data(), t.size())));
-    EXPECT_EQ(p.send_batch(payloads), 10u);
+    const BatchResult sent = p.send_batch(payloads);
+    EXPECT_TRUE(sent.ok());
+    EXPECT_EQ(sent.count, 10u);
     std::vector<Message> got(4);
-    EXPECT_EQ(c.receive_batch(got, 1000ms), 4u);
+    const BatchResult first = c.receive_batch(got, 1000ms);
+    EXPECT_TRUE(first.ok());
+    EXPECT_EQ(first.count, 4u);
     EXPECT_EQ(got[0].text(), "m0");
     EXPECT_EQ(got[3].text(), "m3");
     EXPECT_EQ(ack_all(got), 4u);
     EXPECT_EQ(ack_all(got), 0u);  // settled already
     std::vector<Message> rest(16);
-    EXPECT_EQ(c.receive_batch(rest, 1000ms), 6u);
+    const BatchResult second = c.receive_batch(rest, 1000ms);
+    EXPECT_TRUE(second.ok()) << "fewer than asked for is no error";
+    EXPECT_EQ(second.count, 6u);
     EXPECT_EQ(rest[5].text(), "m9");
     EXPECT_EQ(ack_all(rest), 6u);
-    Status why;
-    EXPECT_EQ(c.receive_batch(rest, 0ms, &why), 0u);
-    EXPECT_EQ(why.code(), Errc::timeout);
+    const BatchResult none = c.receive_batch(rest, 0ms);
+    EXPECT_EQ(none.count, 0u);
+    EXPECT_EQ(none.code(), Errc::timeout);
     QueueOptions small;
     small.capacity = 4;
     small.on_full = OnFull::reject;
     TempQueue r("batch-full", small);
     auto rp = r->producer();
-    EXPECT_EQ(rp.send_batch(payloads, {}, &why), 4u);
-    EXPECT_EQ(why.code(), Errc::overloaded);
+    const BatchResult partial = rp.send_batch(payloads);
+    EXPECT_FALSE(partial.ok());
+    EXPECT_EQ(partial.count, 4u);
+    EXPECT_EQ(partial.code(), Errc::overloaded);
 }
 
 TEST(QueueTest, aMessageOutlivesItsConsumerHandle) {

@@ -6,7 +6,7 @@
 //   auto c = q.consumer("resizers", {.kind = shmq::GroupKind::shared});
 //   if (auto m = c.receive(std::chrono::seconds(1))) { use(m->data()); m->ack(); }
 //
-// Errors on the hot path are values (Status, Result<T>); Queue::create/open,
+// Errors on the hot path are values (Status, Result<T>, BatchResult); Queue::create/open,
 // producer() and consumer() throw shmq::Error. Handles detach in their
 // destructors. A Producer or Consumer is used by one thread at a time;
 // Messages may be settled (ack/nack) from any thread.
@@ -59,6 +59,18 @@ public:
 
 private:
     Errc code_ = Errc::ok;
+};
+
+// What a batch call (send_batch, receive_batch) did: the first `count`
+// items were done, in order; `status` says why the batch stopped early (ok
+// when it did not). Both at once, so a partial batch is never mistaken for a
+// whole one or its error lost.
+struct [[nodiscard]] BatchResult {
+    std::size_t count = 0;
+    Status status{};
+    constexpr bool ok() const noexcept { return status.ok(); }
+    constexpr explicit operator bool() const noexcept { return ok(); }
+    constexpr Errc code() const noexcept { return status.code(); }
 };
 
 // A value or an error code (std::expected is C++23).
@@ -221,10 +233,11 @@ public:
     }
     // Zero-copy: reserves `size` bytes in the next slot of the chosen partition.
     Result<Claim> claim(std::size_t size, const SendOptions& options = {}) noexcept;
-    // Sends payloads in order, each with `options`. Returns how many were
-    // sent; when fewer than all, *error (if given) says why the next failed.
-    std::size_t send_batch(std::span<const std::span<const std::byte>> payloads, const SendOptions& options = {},
-                           Status* error = nullptr) noexcept;
+    // Sends payloads in order, each with `options`, stopping at the first
+    // failure: count = how many were sent; ok() iff all were, else status is
+    // why payloads[count] failed (the errors of send).
+    BatchResult send_batch(std::span<const std::span<const std::byte>> payloads,
+                           const SendOptions& options = {}) noexcept;
 
     uint32_t participant_id() const noexcept;
 
@@ -303,9 +316,11 @@ public:
     // when none came; queue_deleted when the queue went away.
     Result<Message> receive(Millis timeout = kForever) noexcept;
     // Fills up to out.size() messages: waits up to `timeout` for the first,
-    // then takes only what is ready. Returns how many; 0 with *error (if
-    // given) set when none came. Unsettled messages already in `out` are NACKed.
-    std::size_t receive_batch(std::span<Message> out, Millis timeout = kForever, Status* error = nullptr) noexcept;
+    // then takes only what is ready. count = how many were filled (out[0,
+    // count)); ok() when at least one came (fewer than out.size() is no
+    // error), else count 0 and status is the error of receive (timeout,
+    // queue_deleted, ...). Unsettled messages already in `out` are NACKed.
+    BatchResult receive_batch(std::span<Message> out, Millis timeout = kForever) noexcept;
 
     uint32_t participant_id() const noexcept;
     uint32_t group_index() const noexcept;
