@@ -294,7 +294,7 @@ void Region::initialize(const layout::QueueParams& params, const CreateSpec& spe
         group(g).replay_state.store(static_cast<uint32_t>(ig.replay), std::memory_order_relaxed);
         if (ig.replay != layout::ReplayState::none)
             group(g).replay_result.store(static_cast<uint32_t>(layout::ReplayResult::started), std::memory_order_relaxed);
-        group(g).state.store(layout::group_state(1, static_cast<layout::GroupKind>(ig.kind), layout::kGroupActive), std::memory_order_relaxed);
+        group(g).state.store(layout::group_state(1, ig.kind, layout::kGroupActive), std::memory_order_relaxed);
     }
     // Publishes every store above to attachers, which acquire-load the magic.
     h.magic.store(layout::kMagic, std::memory_order_release);
