@@ -228,49 +228,23 @@ uint32_t Producer::participant_id() const noexcept { return core_->me.id(); }
 
 Status Producer::send(std::span<const std::byte> payload, const SendOptions& options) noexcept {
     detail::ProducerCore& c = *core_;
-    detail::Region& r = *c.region;
-    if (payload.size() > r.params().max_message) return Errc::message_too_large;
-    if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;
-    if (options.partition && *options.partition >= r.partitions()) return Errc::invalid_argument;
-    if (r.damaged()) return Errc::region_corrupt;
-    uint32_t p = options.partition ? *options.partition : c.choose_partition(options.key);
-    uint64_t offset = 0;
-    bool staged = false;
-    if (c.staging.empty()) {
-        const bool may_switch = options.key.empty() && !options.partition;
-        if (Status st = c.claim_slot(p, may_switch, options.timeout, offset); !st) return st;
-    } else if (Status st = c.claim_spilling(p, options.timeout, offset, staged); !st) {
-        return st;
-    }
-    std::byte* base = c.slot_base(p, offset, staged);
-    std::memcpy(base + layout::kSlotHeaderBytes, payload.data(), payload.size());
-    if (!options.key.empty()) std::memcpy(base + c.views[p].key_offset, options.key.data(), options.key.size());
+    detail::PreparedSlot slot;
+    if (Status st = c.prepare(payload.size(), options, slot); !st) return st;
+    std::memcpy(slot.base + layout::kSlotHeaderBytes, payload.data(), payload.size());
     const auto len = static_cast<uint32_t>(payload.size());
     const auto key_len = static_cast<uint16_t>(options.key.size());
-    return staged ? c.publish_staged(p, offset, len, key_len) : c.publish(p, offset, len, key_len);
+    return slot.staged ? c.publish_staged(slot.partition, slot.offset, len, key_len)
+                       : c.publish(slot.partition, slot.offset, len, key_len);
 }
 
 Result<Claim> Producer::claim(std::size_t size, const SendOptions& options) noexcept {
     detail::ProducerCore& c = *core_;
-    detail::Region& r = *c.region;
-    if (size > r.params().max_message) return Errc::message_too_large;
-    if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;
-    if (options.partition && *options.partition >= r.partitions()) return Errc::invalid_argument;
-    if (r.damaged()) return Errc::region_corrupt;
-    uint32_t p = options.partition ? *options.partition : c.choose_partition(options.key);
-    uint64_t offset = 0;
-    bool staged = false;
-    if (c.staging.empty()) {
-        const bool may_switch = options.key.empty() && !options.partition;
-        if (Status st = c.claim_slot(p, may_switch, options.timeout, offset); !st) return st.code();
-    } else if (Status st = c.claim_spilling(p, options.timeout, offset, staged); !st) {
-        return st.code();
-    }
-    std::byte* base = c.slot_base(p, offset, staged);
-    reinterpret_cast<layout::SlotHeader*>(base)->key_len = static_cast<uint16_t>(options.key.size());
-    if (!options.key.empty()) std::memcpy(base + c.views[p].key_offset, options.key.data(), options.key.size());
+    detail::PreparedSlot slot;
+    if (Status st = c.prepare(size, options, slot); !st) return st.code();
+    // commit() reads the key's length back from the header.
+    reinterpret_cast<layout::SlotHeader*>(slot.base)->key_len = static_cast<uint16_t>(options.key.size());
     c.refs.fetch_add(1, std::memory_order_relaxed);  // the claim's reference (we hold one: never from 0)
-    return Claim(core_, p, offset, base + layout::kSlotHeaderBytes, size, staged);
+    return Claim(core_, slot.partition, slot.offset, slot.base + layout::kSlotHeaderBytes, size, slot.staged);
 }
 
 BatchResult Producer::send_batch(std::span<const std::span<const std::byte>> payloads,

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -14,6 +15,15 @@
 #include "ring/partition_view.hpp"
 
 namespace shmq::detail {
+
+// The slot one send or claim fills: partition, offset (the spill sequence
+// when `staged`), and the slot's first byte (its header).
+struct PreparedSlot {
+    uint32_t partition = 0;
+    uint64_t offset = 0;
+    std::byte* base = nullptr;
+    bool staged = false;
+};
 
 struct ProducerCore {
     std::shared_ptr<Region> region;
@@ -45,6 +55,32 @@ struct ProducerCore {
     // The same for a staging slot: shmqd picks it up (no wake-up: it polls).
     Status publish_staged(uint32_t p, uint64_t seq, uint32_t payload_len, uint16_t key_len) noexcept;
     uint32_t choose_partition(std::string_view key) noexcept;
+    // The one preparation path of send and claim: checks `size` and
+    // `options`, chooses the partition, claims a slot under the on_full
+    // policy (a staging slot while spilling) and copies the key in. On
+    // success the slot is claimed and `out` names it. Inline: send's hot path.
+    Status prepare(std::size_t size, const SendOptions& options, PreparedSlot& out) noexcept;
 };
+
+inline Status ProducerCore::prepare(std::size_t size, const SendOptions& options, PreparedSlot& out) noexcept {
+    Region& r = *region;
+    if (size > r.params().max_message) return Errc::message_too_large;
+    if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;
+    if (options.partition && *options.partition >= r.partitions()) return Errc::invalid_argument;
+    if (r.damaged()) return Errc::region_corrupt;
+    uint32_t p = options.partition ? *options.partition : choose_partition(options.key);
+    uint64_t offset = 0;
+    bool staged = false;
+    if (staging.empty()) {
+        const bool may_switch = options.key.empty() && !options.partition;
+        if (Status st = claim_slot(p, may_switch, options.timeout, offset); !st) return st;
+    } else if (Status st = claim_spilling(p, options.timeout, offset, staged); !st) {
+        return st;
+    }
+    std::byte* base = slot_base(p, offset, staged);
+    if (!options.key.empty()) std::memcpy(base + views[p].key_offset, options.key.data(), options.key.size());
+    out = PreparedSlot{p, offset, base, staged};
+    return Errc::ok;
+}
 
 }  // namespace shmq::detail
