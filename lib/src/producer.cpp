@@ -28,11 +28,6 @@ constexpr int64_t kStagingPollNs = 100'000;   // shmqd drains staging by polling
 
 ProducerCore::~ProducerCore() { detach_participant(*region, me); }
 
-void ProducerCore::release() noexcept {
-    // acq_rel: whoever deletes sees every write the other holders made.
-    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;  // handle and every claim gone
-}
-
 uint32_t ProducerCore::choose_partition(std::string_view key) noexcept {
     const uint32_t parts = region->partitions();
     if (!key.empty()) return static_cast<uint32_t>(fnv1a64(key) % parts);
@@ -215,13 +210,13 @@ Producer::Producer(detail::ProducerCore* core) noexcept : core_(core) {}
 Producer::Producer(Producer&& o) noexcept : core_(std::exchange(o.core_, nullptr)) {}
 Producer& Producer::operator=(Producer&& o) noexcept {
     if (this != &o) {
-        if (core_) core_->release();
+        if (core_) core_->release_handle();
         core_ = std::exchange(o.core_, nullptr);
     }
     return *this;
 }
 Producer::~Producer() {
-    if (core_) core_->release();
+    if (core_) core_->release_handle();
 }
 
 uint32_t Producer::participant_id() const noexcept { return core_->me.id(); }
@@ -243,7 +238,7 @@ Result<Claim> Producer::claim(std::size_t size, const SendOptions& options) noex
     if (Status st = c.prepare(size, options, slot); !st) return st.code();
     // commit() reads the key's length back from the header.
     reinterpret_cast<layout::SlotHeader*>(slot.base)->key_len = static_cast<uint16_t>(options.key.size());
-    c.refs.fetch_add(1, std::memory_order_relaxed);  // the claim's reference (we hold one: never from 0)
+    ++c.opened;  // the claim's reference (see ProducerCore::live)
     return Claim(core_, slot.partition, slot.offset, slot.base + layout::kSlotHeaderBytes, size, slot.staged);
 }
 
@@ -289,7 +284,7 @@ Status Claim::commit(std::size_t used) noexcept {
     const auto len = static_cast<uint32_t>(used);
     const Status st =
         staged_ ? c->publish_staged(partition_, offset_, len, key_len) : c->publish(partition_, offset_, len, key_len);
-    c->release();  // may delete the core (the Producer is gone): nothing after this touches it
+    c->release_claim();  // may delete the core (the Producer is gone): nothing after this touches it
     return st;
 }
 
@@ -303,7 +298,7 @@ void Claim::abort() noexcept {
         c->region->partition(partition_).aborted.fetch_add(1, std::memory_order_relaxed);
         wake_consumers(*c->region);
     }
-    c->release();  // may delete the core: nothing after this touches it
+    c->release_claim();  // may delete the core: nothing after this touches it
 }
 
 }  // namespace shmq

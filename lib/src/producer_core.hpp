@@ -1,8 +1,8 @@
 // Process-local state of one Producer handle. Reference-counted by hand, as
-// ConsumerCore is: one reference for the Producer handle and one per open
-// Claim (a claim may be committed or aborted after the handle is gone). The
-// last reference detaches the participant, so the reaper and shmqd see the
-// producer attached (alive) while any of its claims is open.
+// ConsumerCore is: the Producer handle and each open Claim keep it (a claim
+// may be committed or aborted after the handle is gone, on any thread). The
+// last of them deletes it, which detaches the participant, so the reaper and
+// shmqd see the producer attached (alive) while any of its claims is open.
 #pragma once
 
 #include <atomic>
@@ -33,10 +33,25 @@ struct ProducerCore {
     std::vector<ring::RingRef> staging;      // on_full=spill: by partition index, else empty
     uint32_t round_robin = 0;
     uint32_t ops_since_heartbeat = 0;
-    std::atomic<uint32_t> refs{1};
+    // The count, biased so that claim() needs no atomic RMW (one per claim,
+    // at its close, instead of two):
+    //   live = kHandleBias - (claims closed: commit/abort, any thread)
+    //   opened = claims handed out (claim() and the handle's release only:
+    //            the producer's thread)
+    // The handle's release takes kHandleBias - opened away, leaving opened -
+    // closed = the claims still open. live reaches 0 exactly once: when the
+    // handle and every claim are gone (closed <= opened < kHandleBias).
+    static constexpr uint64_t kHandleBias = uint64_t{1} << 63;
+    std::atomic<uint64_t> live{kHandleBias};
+    uint64_t opened = 0;
 
     ~ProducerCore();
-    void release() noexcept;  // drops one reference; the last one deletes the core
+    void release_handle() noexcept { drop(kHandleBias - opened); }  // may delete the core
+    void release_claim() noexcept { drop(1); }                       // may delete the core
+    void drop(uint64_t n) noexcept {
+        // acq_rel: whoever deletes sees every write of the other holders.
+        if (live.fetch_sub(n, std::memory_order_acq_rel) == n) delete this;
+    }
     // Claims a slot in partition `p` (or, when `may_switch`, any partition with
     // room), applying the queue's on_full policy. On success `p` and `offset`
     // name the claimed slot.

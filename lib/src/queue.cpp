@@ -70,7 +70,7 @@ Producer Queue::producer() {
     if (region_->spill_capacity() != 0)
         for (uint32_t p = 0; p < region_->partitions(); ++p) core->staging.push_back(ring::spill_ring(*region_, p));
     core->me = detail::attach_participant(*region_, layout::Role::producer, layout::kNoGroup, 0);
-    return Producer(core.release());  // the handle's reference
+    return Producer(core.release());  // the handle's reference (ProducerCore::live)
 }
 
 Consumer Queue::consumer(std::string_view group, const ConsumerOptions& options) {

@@ -181,10 +181,10 @@ struct ClaimRef;
 // A claimed, not yet published slot (zero-copy send). Fill data(), then
 // commit(); dropping it unpublished aborts it (consumers skip the offset).
 // A claim keeps its producer's state alive: it may be committed or aborted
-// after the Producer handle is gone (the producer stays attached until the
-// last of the handle and its claims is). commit/abort count as uses of the
-// producer: one thread at a time, together with the Producer and its other
-// claims.
+// after the Producer handle is gone, and on another thread (the producer
+// stays attached until the last of the handle and its claims is gone). Two
+// commits of one producer's claims must not run at the same time, nor one
+// beside a send of that producer (they share its publish bookkeeping).
 class [[nodiscard]] Claim {
 public:
     Claim(Claim&& o) noexcept;
