@@ -7,9 +7,9 @@
 #include "log.hpp"
 #include "recovery.hpp"
 #include "retention.hpp"
-#include "ring/reclaim.hpp"
-#include "sys/clock.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq::daemon {
 

@@ -6,14 +6,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "groups.hpp"
+#include "shmq/internal/groups.hpp"
 #include "log.hpp"
-#include "repair/reaper.hpp"
-#include "replay/replay_request.hpp"
-#include "ring/commit_protocol.hpp"
-#include "ring/delivery.hpp"
-#include "ring/reclaim.hpp"
-#include "ring/slot_state.hpp"
+#include "shmq/internal/reaper.hpp"
+#include "shmq/internal/replay_request.hpp"
+#include "shmq/internal/commit_protocol.hpp"
+#include "shmq/internal/delivery.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/slot_state.hpp"
 
 namespace shmq::daemon {
 

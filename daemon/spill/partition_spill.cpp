@@ -7,8 +7,8 @@
 
 #include "log.hpp"
 #include "recovery.hpp"
-#include "ring/reclaim.hpp"
-#include "ring/spill_protocol.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/spill_protocol.hpp"
 
 namespace shmq::daemon {
 
@@ -52,7 +52,7 @@ bool PartitionSpill::restart(uint64_t now_mono) {
     auto& pc = r_.partition(p_);
     const uint64_t tail_seq = layout::spill_seq(pc.spill_tail.load(std::memory_order_acquire));
     // What a previous shmqd refilled but did not get to record: the marks of
-    // refilled slots (ring/spill_protocol.hpp). Every slot, released or not:
+    // refilled slots (shmq/internal/spill_protocol.hpp). Every slot, released or not:
     // while spilling only shmqd publishes, so the slot of the last refill is
     // not overwritten before we read it; older marks are lower.
     // A mark counts only when the slot's claim is the committed lap's: a

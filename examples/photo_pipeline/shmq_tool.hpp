@@ -12,7 +12,7 @@ namespace photo_pipeline {
 
 struct GroupCounters {
     std::string name;
-    uint64_t members = 0;
+    uint64_t members = 0;    // consumers in the group (pids listed by stat)
     uint64_t lag = 0;        // published, not yet finished by the group
     uint64_t in_flight = 0;  // leased right now
     uint64_t retrying = 0;   // waiting for redelivery

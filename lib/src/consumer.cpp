@@ -4,13 +4,13 @@
 #include <algorithm>
 
 #include "consumer_core.hpp"
-#include "names.hpp"
-#include "repair/reaper.hpp"
-#include "replay/replay_request.hpp"
+#include "shmq/internal/names.hpp"
+#include "shmq/internal/reaper.hpp"
+#include "shmq/internal/replay_request.hpp"
 #include "ring/ack_latency.hpp"
-#include "ring/slot_state.hpp"
-#include "sys/clock.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/slot_state.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq {
 
@@ -20,6 +20,9 @@ namespace {
 constexpr int kSpinBeforeSleep = 2048;
 constexpr uint64_t kMembershipCheckNs = 1'000'000'000;  // members' liveness, without shmqd
 constexpr uint64_t kHandoffRetryNs = 10'000'000;        // waiting for a partition's previous owner
+// A partition this member loses is handed over once it has settled what it
+// holds there, or after this long; the new owner then revokes the rest.
+constexpr uint64_t kHandoffGraceNs = 200'000'000;
 constexpr uint64_t kMaxScanIntervalNs = 250'000'000;
 constexpr uint32_t kMaintenanceEvery = 256;  // receives between clock reads while messages flow
 constexpr uint64_t kFloorEvery = 16;         // acks between floor updates (a power of two)
@@ -47,7 +50,8 @@ ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_nam
     // so even an exclusive owner must CAS its entries, never store them.
     ctx = ring::DeliveryContext{region.get(), group.index, me.id(), options.at_most_once,
                                 group.kind == GroupKind::exclusive &&
-                                    static_cast<OnFull>(region->params().on_full) != OnFull::drop_oldest};
+                                    static_cast<OnFull>(region->params().on_full) != OnFull::drop_oldest,
+                                group.kind == GroupKind::exclusive};
     scan_interval_ns = std::clamp<uint64_t>(lease_ns / 4, 1'000'000, kMaxScanIntervalNs);
     max_message = region->params().max_message;
     for (uint32_t p = 0; p < region->partitions(); ++p) views.push_back(ring::make_view(*region, p, group.index));
@@ -58,6 +62,7 @@ ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_nam
 ConsumerCore::~ConsumerCore() {
     if (replay != nullptr) replay->release();
     Region& r = *region;
+    for (const Releasing& h : releasing) partitions.push_back(h.partition);
     for (uint32_t p : partitions) {
         if (group.kind != GroupKind::exclusive) break;
         uint64_t mine = me.token();
@@ -67,7 +72,27 @@ ConsumerCore::~ConsumerCore() {
     membership_changed(r, group.index);
 }
 
+void ConsumerCore::leave_group() noexcept {
+    if (replay != nullptr) replay->leave_group();
+    if (group.kind != GroupKind::exclusive || left_group) return;
+    left_group = true;
+    Region& r = *region;
+    for (const Releasing& h : releasing) partitions.push_back(h.partition);
+    releasing.clear();
+    for (uint32_t p : partitions) {
+        uint64_t mine = me.token();
+        r.group_partition(group.index, p).owner.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
+    }
+    partitions.clear();
+    // No longer a member: the others divide the partitions without us. Our
+    // entry stays attached while messages are unsettled; their late acks get
+    // lease_lost once a new owner took their partition over.
+    r.participant(me.index).group.store(static_cast<uint16_t>(layout::kNoGroup), std::memory_order_seq_cst);
+    membership_changed(r, group.index);
+}
+
 void ConsumerCore::rebalance(uint64_t now) noexcept {
+    if (left_group) return;
     Region& r = *region;
     const uint32_t gen = r.group(group.index).member_gen.load(std::memory_order_acquire);
     if (gen == seen_member_gen && now < next_membership_ns) return;
@@ -91,11 +116,23 @@ void ConsumerCore::rebalance(uint64_t now) noexcept {
     const uint32_t rank = static_cast<uint32_t>(it - members.begin());
     auto assigned = [&](uint32_t p) { return it != members.end() && p % n == rank; };
 
-    bool released = false;
+    // A partition that is no longer ours: deliver nothing more from it, and
+    // hand it over (clear the owner) once what we hold there is settled, or
+    // after kHandoffGraceNs: its new owner revokes what we still hold then.
     std::erase_if(partitions, [&](uint32_t p) {
         if (assigned(p)) return false;
+        releasing.push_back({p, now + kHandoffGraceNs});
+        return true;
+    });
+    bool released = false;
+    std::erase_if(releasing, [&](const Releasing& h) {
+        if (assigned(h.partition)) {
+            partitions.push_back(h.partition);  // ours again, and still owned: nothing to take over
+            return true;
+        }
+        if (now < h.deadline && holds_leases(h.partition)) return false;
         uint64_t mine = me.token();
-        r.group_partition(group.index, p).owner.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
+        r.group_partition(group.index, h.partition).owner.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
         released = true;
         return true;
     });
@@ -115,12 +152,25 @@ void ConsumerCore::rebalance(uint64_t now) noexcept {
         // acquire: we see the previous owner's work on this partition.
         if (cur == 0 && !owner.compare_exchange_strong(cur, me.token(), std::memory_order_acq_rel)) return false;
         if (cur != 0 && cur != me.token()) return false;
+        // Before anything newer: what the previous owner still holds comes
+        // back to us first, in offset order (ring/delivery.hpp (6)).
+        if (ring::take_over(ctx, p) != 0) force_retry_scan = true;
         partitions.push_back(p);
         return true;
     });
     std::sort(partitions.begin(), partitions.end());
     if (released) wake_consumers(r);
-    next_membership_ns = now + (wanted.empty() ? kMembershipCheckNs : kHandoffRetryNs);
+    next_membership_ns = now + (wanted.empty() && releasing.empty() ? kMembershipCheckNs : kHandoffRetryNs);
+}
+
+bool ConsumerCore::holds_leases(uint32_t p) const noexcept {
+    const ring::Window win = ring::lease_window(*region, group.index, p);
+    for (uint64_t o = win.floor; o < win.next; ++o) {
+        const uint64_t w = views[p].lease(o).word.load(std::memory_order_relaxed);
+        if (ring::lease_kind(w) == ring::LeaseKind::leased && ring::lease_owner(w) == me.id() && ring::lease_is(w, o))
+            return true;
+    }
+    return false;
 }
 
 bool ConsumerCore::replay_holds(uint32_t p) const noexcept {
@@ -181,9 +231,10 @@ void ConsumerCore::maintenance(uint64_t now) noexcept {
 
 bool ConsumerCore::try_once(Message& out) noexcept {
     Region& r = *region;
-    // A membership change must be acted on at once (a handoff waits for it).
+    // A membership change must be acted on at once (a handoff waits for it),
+    // and so must a partition we are handing over.
     if (group.kind == GroupKind::exclusive &&
-        r.group(group.index).member_gen.load(std::memory_order_relaxed) != seen_member_gen)
+        (r.group(group.index).member_gen.load(std::memory_order_relaxed) != seen_member_gen || !releasing.empty()))
         rebalance(sys::coarse_monotonic_ns());
     // The replay first (its partitions are owned apart from the ring's).
     // acquire: pairs with shmqd's release of the state after its rewind.
@@ -204,7 +255,7 @@ bool ConsumerCore::try_once(Message& out) noexcept {
         if (!force_retry_scan && views[p].cursors->retry_pending.load(std::memory_order_relaxed) == 0) continue;
         if (replay_holds(p)) continue;
         if (now == 0) now = sys::coarse_monotonic_ns();
-        if (ring::deliver_retry(ctx, p, now, force_retry_scan, d)) {
+        if (ring::deliver_retry(ctx, p, now, force_retry_scan, d) == ring::RetryScan::delivered) {
             fill(out, p, d);
             return true;
         }
@@ -213,6 +264,9 @@ bool ConsumerCore::try_once(Message& out) noexcept {
     for (uint32_t k = 0, i = round_robin; k < n; ++k, i = i + 1 == n ? 0 : i + 1) {
         const uint32_t p = partitions[i];
         if (replay_holds(p)) continue;
+        // Ordered: a retry still waiting (the scan above left it) holds back
+        // the partition. The hint shares `next`'s line: no extra miss.
+        if (ctx.ordered && views[p].cursors->retry_pending.load(std::memory_order_relaxed) != 0) continue;
         if (ring::deliver_fresh(ctx, views[p], d)) {
             round_robin = i + 1;  // fairness across partitions
             fill(out, p, d);
@@ -304,7 +358,10 @@ Result<Message> ConsumerCore::receive(Millis timeout) noexcept {
     for (uint32_t held; (held = refs.load(std::memory_order_acquire)) > options.max_in_flight;) {
         const int64_t left = remaining();
         if (left == 0) return Errc::timeout;
-        sys::futex_wait(refs, held, std::min<int64_t>(left, 100'000'000));
+        // A member that is full still takes part in handoffs.
+        const bool exclusive = group.kind == GroupKind::exclusive;
+        if (exclusive) rebalance(sys::coarse_monotonic_ns());
+        sys::futex_wait(refs, held, std::min<int64_t>(left, exclusive ? kHandoffRetryNs : 100'000'000));
     }
     Message m;
     if (++calls_since_maintenance >= kMaintenanceEvery) maintenance(sys::coarse_monotonic_ns());
@@ -334,7 +391,7 @@ Result<Message> ConsumerCore::receive(Millis timeout) noexcept {
         const bool got = try_once(m);
         if (!got) {
             int64_t slice = static_cast<int64_t>(scan_interval_ns);
-            if (!wanted.empty() || (replay != nullptr && !replay->wanted.empty()))
+            if (!wanted.empty() || !releasing.empty() || (replay != nullptr && !replay->wanted.empty()))
                 slice = static_cast<int64_t>(kHandoffRetryNs);
             sys::futex_wait(h.consumer_doorbell, seen, std::min(left, slice));
         }
@@ -350,13 +407,19 @@ Consumer::Consumer(detail::ConsumerCore* core) noexcept : core_(core) {}
 Consumer::Consumer(Consumer&& o) noexcept : core_(std::exchange(o.core_, nullptr)) {}
 Consumer& Consumer::operator=(Consumer&& o) noexcept {
     if (this != &o) {
-        if (core_) core_->release();
+        if (core_) {
+            core_->leave_group();
+            core_->release();
+        }
         core_ = std::exchange(o.core_, nullptr);
     }
     return *this;
 }
 Consumer::~Consumer() {
-    if (core_) core_->release();
+    if (core_) {
+        core_->leave_group();
+        core_->release();
+    }
 }
 
 Result<Message> Consumer::receive(Millis timeout) noexcept { return core_->receive(timeout); }

@@ -8,11 +8,11 @@
 #include <memory>
 #include <vector>
 
-#include "groups.hpp"
-#include "participants.hpp"
-#include "region.hpp"
-#include "ring/delivery.hpp"
-#include "ring/partition_view.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/delivery.hpp"
+#include "shmq/internal/partition_view.hpp"
 
 namespace shmq::detail {
 
@@ -29,16 +29,22 @@ struct ConsumerCore {
     std::vector<uint32_t> partitions;
     std::vector<ring::PartitionView> views;  // by partition index: cached addresses for this group
     std::vector<uint32_t> wanted;  // exclusive: assigned to us, still owned by someone else
+    struct Releasing {
+        uint32_t partition;
+        uint64_t deadline;  // coarse monotonic ns: hand over by then even if we still hold leases
+    };
+    std::vector<Releasing> releasing;  // exclusive: no longer ours, still owned until handed over
     uint32_t seen_member_gen = ~0u;
     uint32_t round_robin = 0;
     uint64_t next_scan_ns = 0;       // expiry / retry scan due
     uint32_t calls_since_maintenance = 0;
     bool force_retry_scan = false;   // after a scan: look for due retries even if retry_pending says none
     uint64_t next_membership_ns = 0; // exclusive: re-check ownership and members' liveness
+    bool left_group = false;         // exclusive: the handle is gone; its messages may still be settled
     uint64_t scan_interval_ns = 0;
     uint32_t max_message = 0;
     uint64_t delivered_since_scan = 0;  // flushed to the participant entry's operations at each scan
-    std::string replay_object;  // the group's replay region (replay/replay_request.hpp)
+    std::string replay_object;  // the group's replay region (shmq/internal/replay_request.hpp)
 
     // Replay (layout.hpp, GroupEntry): while the group replays, a consumer of
     // the same group in its replay region, delivered from first; partition
@@ -57,6 +63,10 @@ struct ConsumerCore {
     // kMaintenanceEvery receives while messages flow.
     void maintenance(uint64_t now_mono) noexcept;
     void rebalance(uint64_t now_mono) noexcept;
+    // The Consumer handle is gone (its Messages may live on): an exclusive
+    // member gives up its partitions and leaves the group at once.
+    void leave_group() noexcept;
+    bool holds_leases(uint32_t p) const noexcept;  // a lease of ours in [floor, next) of p
     void fill(Message& m, uint32_t p, const ring::Delivered& d) noexcept;
     Status settle_ack(Message& m) noexcept;
     Status settle_nack(Message& m, Millis delay) noexcept;

@@ -7,12 +7,12 @@
 #include "hash.hpp"
 #include "producer_core.hpp"
 #include "ring/ack_latency.hpp"
-#include "ring/commit_protocol.hpp"
+#include "shmq/internal/commit_protocol.hpp"
 #include "ring/drop_oldest.hpp"
-#include "ring/reclaim.hpp"
-#include "ring/spill_protocol.hpp"
-#include "sys/clock.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/spill_protocol.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq {
 
@@ -91,7 +91,7 @@ Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeou
     const uint64_t limit = forever ? UINT64_MAX : static_cast<uint64_t>(timeout.count()) * 1'000'000ull;
     heartbeat(r, me, sys::coarse_monotonic_ns());
     for (;;) {
-        // Doorbell pattern (sys/futex.hpp): announce, snapshot, re-check, sleep.
+        // Doorbell pattern (shmq/internal/futex.hpp): announce, snapshot, re-check, sleep.
         pc.space_waiters.fetch_add(1, std::memory_order_seq_cst);
         const uint32_t seen = pc.space_doorbell.load(std::memory_order_seq_cst);
         pc.space_wanted.store(1, std::memory_order_seq_cst);  // after the snapshot (ring_doorbell_once)

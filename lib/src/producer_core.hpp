@@ -10,9 +10,9 @@
 #include <memory>
 #include <vector>
 
-#include "participants.hpp"
-#include "region.hpp"
-#include "ring/partition_view.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/partition_view.hpp"
 
 namespace shmq::detail {
 

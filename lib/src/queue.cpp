@@ -1,9 +1,9 @@
 // Queue: create/open/remove and handing out producers and consumers.
 #include "consumer_core.hpp"
 #include "hash.hpp"
-#include "names.hpp"
+#include "shmq/internal/names.hpp"
 #include "producer_core.hpp"
-#include "region.hpp"
+#include "shmq/internal/region.hpp"
 
 #include <boost/interprocess/shared_memory_object.hpp>
 

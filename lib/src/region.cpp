@@ -1,4 +1,4 @@
-#include "region.hpp"
+#include "shmq/internal/region.hpp"
 
 #include <boost/interprocess/exceptions.hpp>
 #include <cerrno>
@@ -12,13 +12,13 @@
 #include <unistd.h>
 
 #include "layout/layout_math.hpp"
-#include "groups.hpp"
-#include "names.hpp"
-#include "repair/damage.hpp"
-#include "ring/reclaim.hpp"
-#include "ring/slot_state.hpp"
-#include "sys/clock.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/names.hpp"
+#include "shmq/internal/damage.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/slot_state.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace bip = boost::interprocess;
 
@@ -282,7 +282,7 @@ void Region::initialize(const layout::QueueParams& params, const CreateSpec& spe
         auto& pc = partition(p);
         pc.spill_head.store(end, std::memory_order_relaxed);
         pc.spill_refilled.store(first, std::memory_order_relaxed);
-        // Active while a backlog waits: every send goes behind it (ring/spill_protocol.hpp).
+        // Active while a backlog waits: every send goes behind it (shmq/internal/spill_protocol.hpp).
         pc.spill_tail.store(end | (first < end ? layout::kSpillActive : 0), std::memory_order_relaxed);
     }
     init_ring(ring::dlq_ring(*this), 0);
@@ -337,7 +337,7 @@ void Region::validate_and_load(bool wait_for_creator) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
         magic = h.magic.load(std::memory_order_acquire);
     }
-    // Marked by shmqd (repair/damage.hpp): every refusal below says what it found.
+    // Marked by shmqd (shmq/internal/damage.hpp): every refusal below says what it found.
     const std::string found = lifecycle() == layout::Lifecycle::corrupt
                                   ? "; shmqd found it damaged: " + damage_reason(*this) : std::string();
     const std::string fix = found + "; delete it with `shmq delete " + name_ + "` and create it again";

@@ -232,7 +232,7 @@ TEST_F(BridgeTest, holdsMessagesWhileTheClusterIsDownAndDeliversThemAfter) {
     EXPECT_NE(bridge_log().find("lost the NATS connection"), std::string::npos) << bridge_log();
     // Its figures, as `shmq stat` and /metrics show them (the bridge table).
     ASSERT_EQ(held.bridges.size(), 1u);
-    const auto& b = held.bridges[0];
+    const auto& b = held.bridges.at(0);
     EXPECT_EQ(b.direction, "out");
     EXPECT_EQ(b.group, "to-nats");
     EXPECT_EQ(b.stream, stream);
@@ -251,13 +251,13 @@ TEST_F(BridgeTest, holdsMessagesWhileTheClusterIsDownAndDeliversThemAfter) {
     std::this_thread::sleep_for(500ms);
     const auto after = test::snapshot_of(q.name);
     ASSERT_EQ(after.bridges.size(), 1u);
-    EXPECT_TRUE(after.bridges[0].connected);
-    EXPECT_EQ(after.bridges[0].lag, 0u);
-    EXPECT_EQ(after.bridges[0].held, 0u);
+    EXPECT_TRUE(after.bridges.at(0).connected);
+    EXPECT_EQ(after.bridges.at(0).lag, 0u);
+    EXPECT_EQ(after.bridges.at(0).held, 0u);
     // A PubAck per send the stream answered; a message whose first answer was lost counts once, as a duplicate.
-    EXPECT_GE(after.bridges[0].messages, n);
-    EXPECT_LE(after.bridges[0].messages - after.bridges[0].duplicates, n);
-    EXPECT_GT(after.bridges[0].errors, 0u) << "the outage counted no publish error";
+    EXPECT_GE(after.bridges.at(0).messages, n);
+    EXPECT_LE(after.bridges.at(0).messages - after.bridges.at(0).duplicates, n);
+    EXPECT_GT(after.bridges.at(0).errors, 0u) << "the outage counted no publish error";
     EXPECT_EQ(stop_bridge(), 0) << bridge_log();
     EXPECT_TRUE(test::snapshot_of(q.name).bridges.empty()) << "a stopped bridge left its entry";
     expect_group_done(q.name);
@@ -359,11 +359,11 @@ TEST_F(BridgeTest, bringsEveryMessageBackInAtLeastOnceThroughBridgeKillsAndANode
     // The last bridge in's figures (since its start), as stat and /metrics show them.
     const auto into = test::snapshot_of(in_q.name);
     ASSERT_EQ(into.bridges.size(), 1u);
-    EXPECT_EQ(into.bridges[0].direction, "in");
-    EXPECT_EQ(into.bridges[0].stream, stream);
-    EXPECT_FALSE(into.bridges[0].consumer.empty());
-    EXPECT_GT(into.bridges[0].messages, 0u);
-    EXPECT_LE(into.bridges[0].messages, n);
+    EXPECT_EQ(into.bridges.at(0).direction, "in");
+    EXPECT_EQ(into.bridges.at(0).stream, stream);
+    EXPECT_FALSE(into.bridges.at(0).consumer.empty());
+    EXPECT_GT(into.bridges.at(0).messages, 0u);
+    EXPECT_LE(into.bridges.at(0).messages, n);
     EXPECT_EQ(stop(bridge_in_), 0);
     EXPECT_EQ(stop_bridge(), 0);
     done = true;
@@ -382,14 +382,14 @@ TEST_F(BridgeTest, benchBridgeMeasuresTheBridgeBesideALocalQueue) {
                                       " --count 300 --rate 2000 --rounds 2 --replicas 3 --json");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const test::Value j = test::parse_json_text(r.out);
-    EXPECT_EQ(j["bench"].string, "bridge");
-    EXPECT_EQ(j["params"]["count"].number, 300);
-    for (const auto* figures : {&j, &j["baselines"]["local"]}) {
-        EXPECT_GT((*figures)["p50_ns"].number, 0);
-        EXPECT_GE((*figures)["p99_ns"].number, (*figures)["p50_ns"].number);
-        EXPECT_GE((*figures)["max_ns"].number, (*figures)["p99_ns"].number);
+    EXPECT_EQ(j.at("bench").get<std::string>(), "bridge");
+    EXPECT_EQ(j.at("params").at("count").get<double>(), 300);
+    for (const auto* figures : {&j, &j.at("baselines").at("local")}) {
+        EXPECT_GT(figures->at("p50_ns").get<double>(), 0);
+        EXPECT_GE(figures->at("p99_ns").get<double>(), figures->at("p50_ns").get<double>());
+        EXPECT_GE(figures->at("max_ns").get<double>(), figures->at("p99_ns").get<double>());
     }
-    EXPECT_GT(j["ratios"]["local"]["p50"].number, 0);
+    EXPECT_GT(j.at("ratios").at("local").at("p50").get<double>(), 0);
     // Its stream is deleted and its queues removed.
     JsClient client(cluster_.urls());
     ASSERT_TRUE(client.ok());

@@ -20,7 +20,6 @@
 
 namespace {
 
-using shmq::test::Parser;
 using shmq::test::Value;
 
 // ---- running the tool ------------------------------------------------------
@@ -69,7 +68,7 @@ Value parse_json(const ToolRun& r) {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.err, "");
     try {
-        return Parser(r.out).parse();
+        return shmq::test::parse_json_text(r.out);
     } catch (const std::exception& e) {
         ADD_FAILURE() << e.what() << " in: " << r.out.substr(0, 400);
         return {};
@@ -80,18 +79,18 @@ const char* const kLatencyKeys[] = {"min_ns", "p50_ns", "p90_ns", "p99_ns", "p99
 const char* const kRatioKeys[] = {"min", "p50", "p90", "p99", "p999", "p9999", "max"};
 
 void expect_positive(const Value& o, const std::string& key, const std::string& where) {
-    ASSERT_TRUE(o.has(key)) << where << " lacks " << key;
-    EXPECT_EQ(o[key].kind, Value::Kind::number) << where << "." << key;
-    EXPECT_GT(o[key].number, 0) << where << "." << key;
+    ASSERT_TRUE(o.contains(key)) << where << " lacks " << key;
+    EXPECT_EQ(o.at(key).is_number(), true) << where << "." << key;
+    EXPECT_GT(o.at(key).get<double>(), 0) << where << "." << key;
 }
 
 void expect_machine(const Value& v) {
-    ASSERT_TRUE(v.has("machine"));
-    const Value& m = v["machine"];
-    EXPECT_FALSE(m["cpu_model"].string.empty());
-    EXPECT_FALSE(m["kernel"].string.empty());
+    ASSERT_TRUE(v.contains("machine"));
+    const Value& m = v.at("machine");
+    EXPECT_FALSE(m.at("cpu_model").get<std::string>().empty());
+    EXPECT_FALSE(m.at("kernel").get<std::string>().empty());
     expect_positive(m, "nproc", "machine");
-    EXPECT_EQ(m["cpus"].kind, Value::Kind::array);
+    EXPECT_EQ(m.at("cpus").is_array(), true);
 }
 
 void expect_latency_figures(const Value& o, const std::string& where) {
@@ -99,12 +98,12 @@ void expect_latency_figures(const Value& o, const std::string& where) {
     // Percentiles are ordered.
     double last = 0;
     for (const char* k : kLatencyKeys) {
-        EXPECT_GE(o[k].number, last) << where << "." << k;
-        last = o[k].number;
+        EXPECT_GE(o.at(k).get<double>(), last) << where << "." << k;
+        last = o.at(k).get<double>();
     }
     expect_positive(o, "count", where);
-    EXPECT_EQ(o["distribution"].kind, Value::Kind::array) << where;
-    EXPECT_FALSE(o["method"].string.empty()) << where;
+    EXPECT_EQ(o.at("distribution").is_array(), true) << where;
+    EXPECT_FALSE(o.at("method").get<std::string>().empty()) << where;
 }
 
 // Every baseline has the same keys as shmq (or says why it was skipped), and
@@ -112,21 +111,21 @@ void expect_latency_figures(const Value& o, const std::string& where) {
 template <class Check, std::size_t N>
 void expect_baselines(const Value& v, const std::vector<std::string>& expected, Check&& figures,
                       const char* const (&ratio_keys)[N]) {
-    ASSERT_TRUE(v.has("baselines"));
-    ASSERT_TRUE(v.has("ratios"));
-    const Value& b = v["baselines"];
-    const Value& r = v["ratios"];
-    EXPECT_EQ(b.object.size(), expected.size());
+    ASSERT_TRUE(v.contains("baselines"));
+    ASSERT_TRUE(v.contains("ratios"));
+    const Value& b = v.at("baselines");
+    const Value& r = v.at("ratios");
+    EXPECT_EQ(b.size(), expected.size());
     for (const auto& name : expected) {
-        ASSERT_TRUE(b.has(name)) << "baselines." << name;
-        if (b[name].has("skipped")) {
-            EXPECT_FALSE(b[name]["skipped"].string.empty());
-            EXPECT_FALSE(r.has(name));
+        ASSERT_TRUE(b.contains(name)) << "baselines." << name;
+        if (b.at(name).contains("skipped")) {
+            EXPECT_FALSE(b.at(name).at("skipped").get<std::string>().empty());
+            EXPECT_FALSE(r.contains(name));
             continue;
         }
-        figures(b[name], "baselines." + name);
-        ASSERT_TRUE(r.has(name)) << "ratios." << name;
-        for (const char* k : ratio_keys) expect_positive(r[name], k, "ratios." + name);
+        figures(b.at(name), "baselines." + name);
+        ASSERT_TRUE(r.contains(name)) << "ratios." << name;
+        for (const char* k : ratio_keys) expect_positive(r.at(name), k, "ratios." + name);
     }
 }
 
@@ -135,28 +134,28 @@ const std::vector<std::string> kCommon{"bare", "boost_mq", "posix_mq", "pipe", "
 TEST(BenchCliTest, latencyJsonHasShmqBaselinesAndRatios) {
     const ToolRun r = shmq("bench latency --count 2000 --json");
     const Value v = parse_json(r);
-    EXPECT_EQ(v["bench"].string, "latency");
+    EXPECT_EQ(v.at("bench").get<std::string>(), "latency");
     expect_latency_figures(v, "top level");
-    EXPECT_EQ(v["count"].number, 2000);
-    EXPECT_EQ(v["params"]["size"].number, 64);
-    EXPECT_EQ(v["params"]["count"].number, 2000);
+    EXPECT_EQ(v.at("count").get<double>(), 2000);
+    EXPECT_EQ(v.at("params").at("size").get<double>(), 64);
+    EXPECT_EQ(v.at("params").at("count").get<double>(), 2000);
     expect_machine(v);
     expect_baselines(v, kCommon, expect_latency_figures, kRatioKeys);
     // The bare hand-off is the hardware limit: it must have run.
-    EXPECT_FALSE(v["baselines"]["bare"].has("skipped"));
+    EXPECT_FALSE(v.at("baselines").at("bare").contains("skipped"));
     expect_nothing_left(r.pid);
 }
 
 TEST(BenchCliTest, throughputJsonHasShmqBaselinesAndRatios) {
     const ToolRun r = shmq("bench throughput --seconds 1 --json");
     const Value v = parse_json(r);
-    EXPECT_EQ(v["bench"].string, "throughput");
+    EXPECT_EQ(v.at("bench").get<std::string>(), "throughput");
     expect_positive(v, "msgs_per_s", "top level");
     expect_positive(v, "mb_per_s", "top level");
     for (const char* k : {"size", "producers", "consumers", "partitions", "batch", "seconds"})
-        expect_positive(v["params"], k, "params");
-    EXPECT_EQ(v["params"]["group"].string, "exclusive");
-    EXPECT_EQ(v["params"]["ack"].string, "none");
+        expect_positive(v.at("params"), k, "params");
+    EXPECT_EQ(v.at("params").at("group").get<std::string>(), "exclusive");
+    EXPECT_EQ(v.at("params").at("ack").get<std::string>(), "none");
     expect_machine(v);
     static const char* const keys[] = {"msgs_per_s", "mb_per_s"};
     expect_baselines(
@@ -172,14 +171,14 @@ TEST(BenchCliTest, throughputJsonHasShmqBaselinesAndRatios) {
 TEST(BenchCliTest, wakeupJsonHasFutexBaselineAndRatios) {
     const ToolRun r = shmq("bench wakeup --count 200 --json");
     const Value v = parse_json(r);
-    EXPECT_EQ(v["bench"].string, "wakeup");
+    EXPECT_EQ(v.at("bench").get<std::string>(), "wakeup");
     expect_latency_figures(v, "top level");
-    EXPECT_EQ(v["params"]["count"].number, 200);
+    EXPECT_EQ(v.at("params").at("count").get<double>(), 200);
     expect_machine(v);
     std::vector<std::string> expected{"futex"};
     expected.insert(expected.end(), kCommon.begin(), kCommon.end());
     expect_baselines(v, expected, expect_latency_figures, kRatioKeys);
-    EXPECT_FALSE(v["baselines"]["futex"].has("skipped"));
+    EXPECT_FALSE(v.at("baselines").at("futex").contains("skipped"));
     expect_nothing_left(r.pid);
 }
 
@@ -187,23 +186,23 @@ TEST(BenchCliTest, baselinesNoneAndAList) {
     ToolRun r = shmq("bench latency --count 500 --baselines none --json");
     Value v = parse_json(r);
     expect_latency_figures(v, "top level");
-    EXPECT_TRUE(v["baselines"].object.empty());
-    EXPECT_TRUE(v["ratios"].object.empty());
+    EXPECT_TRUE(v.at("baselines").empty());
+    EXPECT_TRUE(v.at("ratios").empty());
     expect_nothing_left(r.pid);
 
     r = shmq("bench throughput --seconds 0.3 --rounds 1 --ack each --baselines none --json");
     v = parse_json(r);
     expect_positive(v, "msgs_per_s", "top level");
-    EXPECT_TRUE(v["baselines"].object.empty());
-    EXPECT_EQ(v["params"]["ack"].string, "each");
+    EXPECT_TRUE(v.at("baselines").empty());
+    EXPECT_EQ(v.at("params").at("ack").get<std::string>(), "each");
     expect_nothing_left(r.pid);
 
     r = shmq("bench throughput --seconds 0.3 --rounds 1 --ack batch --batch 16 --baselines bare,pipe --json");
     v = parse_json(r);
     expect_positive(v, "msgs_per_s", "top level");
-    EXPECT_EQ(v["baselines"].object.size(), 2u);
-    expect_positive(v["ratios"]["bare"], "msgs_per_s", "ratios.bare");
-    expect_positive(v["ratios"]["pipe"], "msgs_per_s", "ratios.pipe");
+    EXPECT_EQ(v.at("baselines").size(), 2u);
+    expect_positive(v.at("ratios").at("bare"), "msgs_per_s", "ratios.bare");
+    expect_positive(v.at("ratios").at("pipe"), "msgs_per_s", "ratios.pipe");
     expect_nothing_left(r.pid);
 }
 

@@ -10,9 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bridge/bridge_table.hpp"
-#include "groups.hpp"
-#include "participants.hpp"
+#include "shmq/internal/bridge_table.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/participants.hpp"
 #include "support/json_schema.hpp"
 #include "support/posix_regex.hpp"
 #include "support/shell.hpp"
@@ -49,8 +49,8 @@ void expect_schema(const test::Value& v, const char* schema_file) {
 }
 
 const test::Value* find_named(const test::Value& array, const std::string& name) {
-    for (const auto& v : array.array)
-        if (v["name"].string == name) return &v;
+    for (const auto& v : array)
+        if (v.at("name").get<std::string>() == name) return &v;
     return nullptr;
 }
 
@@ -86,18 +86,18 @@ TEST(MonitorCliTest, statShowsRunningBridgesFigures) {
 
     const test::Value stat = json_of(sh("$SHMQ stat " + q.name + " --json"));
     expect_schema(stat, "stat.schema.json");
-    const auto& bridges = stat["bridges"].array;
+    const auto& bridges = stat.at("bridges");
     ASSERT_EQ(bridges.size(), 2u);
-    EXPECT_EQ(bridges[0]["direction"].string, "out");
-    EXPECT_EQ(bridges[0]["group"].string, "to-nats");
-    EXPECT_EQ(bridges[0]["stream"].string, "ORDERS");
-    EXPECT_TRUE(bridges[0]["connected"].boolean);
-    EXPECT_EQ(bridges[0]["messages"].number, 1234);
-    EXPECT_EQ(bridges[0]["pending_acks"].number, 17);
-    EXPECT_EQ(bridges[1]["direction"].string, "in");
-    EXPECT_EQ(bridges[1]["consumer"].string, "host-b");
-    EXPECT_FALSE(bridges[1]["connected"].boolean);
-    EXPECT_EQ(bridges[1]["lag"].number, 55);
+    EXPECT_EQ(bridges.at(0).at("direction").get<std::string>(), "out");
+    EXPECT_EQ(bridges.at(0).at("group").get<std::string>(), "to-nats");
+    EXPECT_EQ(bridges.at(0).at("stream").get<std::string>(), "ORDERS");
+    EXPECT_TRUE(bridges.at(0).at("connected").get<bool>());
+    EXPECT_EQ(bridges.at(0).at("messages").get<double>(), 1234);
+    EXPECT_EQ(bridges.at(0).at("pending_acks").get<double>(), 17);
+    EXPECT_EQ(bridges.at(1).at("direction").get<std::string>(), "in");
+    EXPECT_EQ(bridges.at(1).at("consumer").get<std::string>(), "host-b");
+    EXPECT_FALSE(bridges.at(1).at("connected").get<bool>());
+    EXPECT_EQ(bridges.at(1).at("lag").get<double>(), 55);
 
     const ShellRun text = sh("$SHMQ stat " + q.name);
     EXPECT_NE(text.out.find("bridges (shmq bridge):"), std::string::npos) << text.out;
@@ -116,32 +116,32 @@ TEST(MonitorCliTest, lsStatAndGroupsJsonFollowTheDocumentedSchema) {
 
     const test::Value ls = json_of(sh("$SHMQ ls --json"));
     expect_schema(ls, "ls.schema.json");
-    const test::Value* row = find_named(ls["queues"], q.name);
+    const test::Value* row = find_named(ls.at("queues"), q.name);
     ASSERT_NE(row, nullptr);
-    EXPECT_EQ((*row)["published"].number, 300);
-    EXPECT_EQ((*row)["depth"].number, 200);
-    EXPECT_EQ((*row)["groups"].number, 1);
+    EXPECT_EQ(row->at("published").get<double>(), 300);
+    EXPECT_EQ(row->at("depth").get<double>(), 200);
+    EXPECT_EQ(row->at("groups").get<double>(), 1);
 
     const test::Value stat = json_of(sh("$SHMQ stat " + q.name + " --json --sample-ms 100"));
     expect_schema(stat, "stat.schema.json");
-    EXPECT_EQ(stat["published"].number, 300);
-    EXPECT_EQ(stat["acked"].number, 100);
-    EXPECT_EQ(stat["depth"].number, 200);
-    EXPECT_GE(stat["rates"]["interval_ms"].number, 90);
-    EXPECT_GT(stat["oldest_unacked_age_ms"].number, 0);  // 200 messages wait
-    ASSERT_EQ(stat["groups"].array.size(), 1u);
-    EXPECT_EQ(stat["groups"].array[0]["lag"].number, 200);
+    EXPECT_EQ(stat.at("published").get<double>(), 300);
+    EXPECT_EQ(stat.at("acked").get<double>(), 100);
+    EXPECT_EQ(stat.at("depth").get<double>(), 200);
+    EXPECT_GE(stat.at("rates").at("interval_ms").get<double>(), 90);
+    EXPECT_GT(stat.at("oldest_unacked_age_ms").get<double>(), 0);  // 200 messages wait
+    ASSERT_EQ(stat.at("groups").size(), 1u);
+    EXPECT_EQ(stat.at("groups").at(0).at("lag").get<double>(), 200);
     // Offset 0 of a consumed partition is a sample of the publish -> ACK histogram.
-    const test::Value& latency = stat["groups"].array[0]["ack_latency"];
-    EXPECT_GE(latency["samples"].number, 1);
-    EXPECT_GT(latency["p50_le_ns"].number, 0);
-    EXPECT_GE(latency["max_le_ns"].number, latency["p50_le_ns"].number);
+    const test::Value& latency = stat.at("groups").at(0).at("ack_latency");
+    EXPECT_GE(latency.at("samples").get<double>(), 1);
+    EXPECT_GT(latency.at("p50_le_ns").get<double>(), 0);
+    EXPECT_GE(latency.at("max_le_ns").get<double>(), latency.at("p50_le_ns").get<double>());
 
     const test::Value groups = json_of(sh("$SHMQ groups " + q.name + " --json"));
     expect_schema(groups, "groups.schema.json");
-    ASSERT_EQ(groups["groups"].array.size(), 1u);
-    EXPECT_EQ(groups["groups"].array[0]["kind"].string, "exclusive");
-    EXPECT_EQ(groups["groups"].array[0]["acked"].number, 100);
+    ASSERT_EQ(groups.at("groups").size(), 1u);
+    EXPECT_EQ(groups.at("groups").at(0).at("kind").get<std::string>(), "exclusive");
+    EXPECT_EQ(groups.at("groups").at(0).at("acked").get<double>(), 100);
 }
 
 TEST(MonitorCliTest, statRatesComeFromTwoSamplesOfLiveTraffic) {
@@ -156,11 +156,11 @@ TEST(MonitorCliTest, statRatesComeFromTwoSamplesOfLiveTraffic) {
     const test::Value stat = json_of(sh("$SHMQ stat " + q.name + " --json --sample-ms 500"));
     sh("kill $(cat " + pids + ".c) $(cat " + pids + ".p); pkill -f 'produce " + q.name + "'; rm -f " + pids + ".*");
     expect_schema(stat, "stat.schema.json");
-    EXPECT_GT(stat["rates"]["published_per_s"].number, 0);
-    EXPECT_GT(stat["rates"]["acked_per_s"].number, 0);
-    EXPECT_GT(stat["groups"].array.at(0)["acked_per_s"].number, 0);
+    EXPECT_GT(stat.at("rates").at("published_per_s").get<double>(), 0);
+    EXPECT_GT(stat.at("rates").at("acked_per_s").get<double>(), 0);
+    EXPECT_GT(stat.at("groups").at(0).at("acked_per_s").get<double>(), 0);
     double partition_sum = 0;
-    for (const auto& p : stat["partitions"].array) partition_sum += p["published_per_s"].number;
+    for (const auto& p : stat.at("partitions")) partition_sum += p.at("published_per_s").get<double>();
     EXPECT_GT(partition_sum, 0);
 }
 
@@ -175,7 +175,7 @@ TEST(MonitorCliTest, statWatchPrintsOneObjectPerRefresh) {
         const test::Value v = test::parse_json_text(line);
         expect_schema(v, "stat.schema.json");
         if (n > 0) {
-            EXPECT_GE(v["rates"]["interval_ms"].number, 90) << "refresh " << n;
+            EXPECT_GE(v.at("rates").at("interval_ms").get<double>(), 90) << "refresh " << n;
         }
         ++n;
     }
@@ -229,15 +229,15 @@ TEST(MonitorCliTest, aPartitionAboveTheHighWatermarkMakesTheQueueOverloaded) {
     ASSERT_EQ(sh("seq 1 32 | $SHMQ produce " + q.name).exit_code, 0);  // 50% exactly: not above
     test::Value stat = json_of(sh("$SHMQ stat " + q.name + " --json --sample-ms 0"));
     expect_schema(stat, "stat.schema.json");
-    EXPECT_EQ(stat["options"]["high_watermark_pct"].number, 50);
-    EXPECT_FALSE(stat["overloaded"].boolean);
+    EXPECT_EQ(stat.at("options").at("high_watermark_pct").get<double>(), 50);
+    EXPECT_FALSE(stat.at("overloaded").get<bool>());
     EXPECT_EQ(sh("$SHMQ check " + q.name).exit_code, 0);
 
     ASSERT_EQ(sh("echo 33 | $SHMQ produce " + q.name).exit_code, 0);
     stat = json_of(sh("$SHMQ stat " + q.name + " --json --sample-ms 0"));
-    EXPECT_TRUE(stat["overloaded"].boolean);
-    EXPECT_TRUE(stat["partitions"].array.at(0)["overloaded"].boolean);
-    EXPECT_NE(stat["overloaded_reason"].string.find("33 of 64"), std::string::npos) << stat["overloaded_reason"].string;
+    EXPECT_TRUE(stat.at("overloaded").get<bool>());
+    EXPECT_TRUE(stat.at("partitions").at(0).at("overloaded").get<bool>());
+    EXPECT_NE(stat.at("overloaded_reason").get<std::string>().find("33 of 64"), std::string::npos) << stat.at("overloaded_reason").get<std::string>();
     const ShellRun check = sh("$SHMQ check " + q.name);
     EXPECT_EQ(check.exit_code, 1) << check.out;
     EXPECT_NE(check.out.find("SHMQ WARNING - queue " + q.name + ": overloaded: partition 0 holds 33 of 64"),
@@ -245,9 +245,9 @@ TEST(MonitorCliTest, aPartitionAboveTheHighWatermarkMakesTheQueueOverloaded) {
         << check.out;
     EXPECT_EQ(sh("$SHMQ check " + q.name + " --max-depth 10").exit_code, 2);  // CRITICAL wins
     const test::Value ls = json_of(sh("$SHMQ ls --json"));
-    const test::Value* row = find_named(ls["queues"], q.name);
+    const test::Value* row = find_named(ls.at("queues"), q.name);
     ASSERT_NE(row, nullptr);
-    EXPECT_TRUE((*row)["overloaded"].boolean);
+    EXPECT_TRUE(row->at("overloaded").get<bool>());
     EXPECT_NE(sh("$SHMQ stat " + q.name + " --sample-ms 0").out.find("OVERLOADED: partition 0"), std::string::npos);
 
     const ShellRun bad = sh("$SHMQ create " + q.name + "-x --high-watermark 101");

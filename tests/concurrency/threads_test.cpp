@@ -89,7 +89,7 @@ TEST(ThreadsTest, nackAndExpiryRaceAcksWithoutLossOrDoubleAck) {
     QueueOptions o;
     o.capacity = 32;
     o.lease_ms = 40;  // leases expire while consumers still hold them (but not while they read)
-    o.max_deliveries = 10000;
+    o.max_deliveries = 1000;
     test::TempQueue q("threads-nack", o);
     const uint64_t n = test::scaled(2000, 400);
     std::vector<std::atomic<uint32_t>> acked(n);

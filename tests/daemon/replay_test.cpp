@@ -12,10 +12,10 @@
 #include <random>
 #include <thread>
 
-#include "dlq/dlq_admin.hpp"
-#include "participants.hpp"
-#include "region.hpp"
-#include "replay/replay_request.hpp"
+#include "shmq/internal/dlq_admin.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/replay_request.hpp"
 #include "support/journal_reader.hpp"
 #include "support/processes.hpp"
 #include "support/record_checks.hpp"
@@ -23,7 +23,7 @@
 #include "support/shmqd_process.hpp"
 #include "support/snapshot.hpp"
 #include "support/temp_queue.hpp"
-#include "sys/clock.hpp"
+#include "shmq/internal/clock.hpp"
 
 namespace shmq {
 namespace {

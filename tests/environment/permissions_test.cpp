@@ -12,8 +12,8 @@
 #include <fstream>
 
 #include "environment/environment.hpp"
-#include "inspect/inspect.hpp"
-#include "names.hpp"
+#include "shmq/internal/inspect.hpp"
+#include "shmq/internal/names.hpp"
 #include "record_codec.hpp"
 #include "support/processes.hpp"
 #include "support/shell.hpp"

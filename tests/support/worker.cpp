@@ -21,6 +21,24 @@
 //       text was copied is not recorded (the copy may be torn), and an ACK
 //       answered lease_lost is not an error (the message was dropped after
 //       it was recorded intact).
+//       In an exclusive group an ACK answered lease_lost is not an error
+//       either: the partition was handed over meanwhile and its new owner
+//       receives the message again (DESIGN.md promise 3). The record is then
+//       taken back with a line "retract partition offset\n", written after
+//       the batch's ACKs (read_records drops the record it names).
+//   shmq_test_worker hold QUEUE --group G --out FILE --control FILE
+//                    [--hold-every K] [--expect N] [--max-in-flight M]
+//       A slow exclusive member (the handoff tests): receives and ACKs at
+//       once, except messages "P:i" with i % K == 1 (default K 5), which it
+//       holds unACKed while it keeps polling (10 ms receives). Writes
+//       "recv partition offset seq deliveries" per delivery and
+//       "ready N" once it has received N messages in all (--expect). Runs
+//       the commands it finds in the control file (the test renames a new
+//       one into place; each is run once, in order of its first word):
+//         "ack P"   ACK what it holds of partition P ("ack P O ok|lease_lost")
+//         "leave"   drop the Consumer, keep the held messages ("left")
+//         "exit"    ACK nothing more, exit 0
+//       and writes "did COMMAND" after each.
 //
 // Exit status: 0 on success (nothing printed), 2 with one line on stderr on any
 // error (bad usage, queue errors, I/O errors).
@@ -245,14 +263,103 @@ int consume(int argc, char** argv) {
         if (batch.empty()) continue;     // only NACKs this round
         write_all(fd, lines, out_path);  // the records first ...
         if (ack_delay_ms != 0) std::this_thread::sleep_for(std::chrono::milliseconds(ack_delay_ms));
-        for (auto& m : batch)  // ... then the ACKs
-            if (auto st = m.ack(); !st && !(lossy && st.code() == shmq::Errc::lease_lost))
+        lines.clear();
+        uint64_t acked = 0;
+        for (auto& m : batch) {  // ... then the ACKs
+            const auto st = m.ack();
+            if (st.ok() || (lossy && st.code() == shmq::Errc::lease_lost)) {
+                ++acked;
+                continue;
+            }
+            if (options.kind != shmq::GroupKind::exclusive || st.code() != shmq::Errc::lease_lost)
                 fail("consume: ack of " + describe(m) + " failed: " + st.message());
-        done += batch.size();
+            lines.append("retract ");  // handed over: its new owner records it
+            append_number(lines, m.partition());
+            lines.push_back(' ');
+            append_number(lines, m.offset());
+            lines.push_back('\n');
+        }
+        if (!lines.empty()) write_all(fd, lines, out_path);
+        done += acked;
         batch.clear();
         lines.clear();
     }
     if (::close(fd) != 0) fail("consume: closing " + out_path + " failed: " + std::strerror(errno));
+    return 0;
+}
+
+int hold(int argc, char** argv) {
+    Args args(argc, argv, 2, {"--group", "--out", "--control", "--hold-every", "--expect", "--max-in-flight"}, {});
+    const std::string_view name = queue_name(args);
+    const std::string out_path(args.required("--out"));
+    const std::string control_path(args.required("--control"));
+    const uint64_t hold_every = args.number("--hold-every", 5);
+    const uint64_t expect = args.number("--expect", 0);
+    shmq::ConsumerOptions options;
+    options.kind = shmq::GroupKind::exclusive;
+    options.max_in_flight = static_cast<uint32_t>(args.number("--max-in-flight", 4096));
+    if (hold_every == 0) fail("--hold-every must be at least 1");
+
+    const int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) fail("hold: cannot open " + out_path + ": " + std::strerror(errno));
+    auto say = [&](std::string line) {
+        line.push_back('\n');
+        write_all(fd, line, out_path);
+    };
+    shmq::Queue queue = shmq::Queue::open(name);
+    std::optional<shmq::Consumer> consumer = queue.consumer(args.required("--group"), options);
+    std::vector<shmq::Message> held;
+    uint64_t received = 0;
+    std::string done_commands;  // each command runs once
+    for (;;) {
+        if (consumer) {
+            auto m = consumer->receive(shmq::Millis(10));
+            if (!m && m.code() != shmq::Errc::timeout) fail("hold: receive failed: " + std::string(to_string(m.code())));
+            if (m) {
+                const std::string_view text = m->text();
+                const auto colon = text.find(':');
+                const uint64_t seq = parse_u64("payload", colon == std::string_view::npos ? text : text.substr(colon + 1));
+                say("recv " + std::to_string(m->partition()) + " " + std::to_string(m->offset()) + " " +
+                    std::to_string(seq) + " " + std::to_string(m->deliveries()));
+                if (seq % hold_every == 1) {
+                    held.push_back(std::move(m).value());
+                } else if (auto st = m->ack(); !st) {
+                    fail("hold: ack of offset " + std::to_string(m->offset()) + " failed: " + st.message());
+                }
+                if (++received == expect) say("ready " + std::to_string(received));
+                continue;
+            }
+        } else {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        std::string command;
+        if (FILE* f = std::fopen(control_path.c_str(), "r")) {
+            char buf[64] = {};
+            if (std::fgets(buf, sizeof buf, f) != nullptr) command = buf;
+            std::fclose(f);
+        }
+        while (!command.empty() && (command.back() == '\n' || command.back() == ' ')) command.pop_back();
+        if (command.empty() || done_commands.find("|" + command + "|") != std::string::npos) continue;
+        done_commands += "|" + command + "|";
+        if (command == "exit") break;
+        if (command == "leave") {
+            consumer.reset();
+        } else if (command.starts_with("ack ")) {
+            const uint64_t p = parse_u64("ack partition", std::string_view(command).substr(4));
+            for (auto& m : held) {
+                if (m.partition() != p) continue;
+                const auto st = m.ack();
+                say("ack " + std::to_string(m.partition()) + " " + std::to_string(m.offset()) + " " +
+                    (st.ok() ? "ok" : st.code() == shmq::Errc::lease_lost ? "lease_lost" : "failed"));
+            }
+            std::erase_if(held, [&](const shmq::Message& m) { return m.partition() == p; });
+        } else {
+            fail("hold: unknown command '" + command + "'");
+        }
+        say("did " + command);
+    }
+    for (auto& m : held) (void)m.ack();  // exit: settle quietly (the test no longer looks)
+    if (::close(fd) != 0) fail("hold: closing " + out_path + " failed: " + std::strerror(errno));
     return 0;
 }
 
@@ -263,7 +370,8 @@ int main(int argc, char** argv) {
     try {
         if (cmd == "produce") return produce(argc, argv);
         if (cmd == "consume") return consume(argc, argv);
-        fail("usage: shmq_test_worker produce|consume QUEUE ... (see tests/support/worker.cpp)");
+        if (cmd == "hold") return hold(argc, argv);
+        fail("usage: shmq_test_worker produce|consume|hold QUEUE ... (see tests/support/worker.cpp)");
     } catch (const Failure& f) {
         std::fprintf(stderr, "shmq_test_worker: %s\n", f.message.c_str());
     } catch (const std::exception& e) {

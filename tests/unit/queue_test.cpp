@@ -12,7 +12,7 @@
 #include <thread>
 #include <unistd.h>
 
-#include "names.hpp"
+#include "shmq/internal/names.hpp"
 #include "support/snapshot.hpp"
 #include "support/temp_queue.hpp"
 

@@ -7,7 +7,8 @@
 #include <sstream>
 
 #include "command.hpp"
-#include "inspect/inspect.hpp"
+#include "format.hpp"
+#include "shmq/internal/inspect.hpp"
 
 namespace shmq::cli {
 
@@ -86,16 +87,16 @@ void register_check(CLI::App& app) {
         try {
             region = detail::Region::open(args->name, detail::Access::read_only);
         } catch (const Error& e) {
-            finish(unknown, std::string(e.what()));
+            finish(unknown, printable(e.what()));
         }
         const auto s = inspect::snapshot(*region);
-        if (s.state != "live") finish(critical, "queue " + s.name + " is " + s.state + " (recreate it)");
+        if (s.state != "live") finish(critical, "queue " + printable(s.name) + " is " + s.state + " (recreate it)");
         uint64_t lag = 0;
         std::string laggard;
         for (const auto& g : s.groups)
             if (g.total.lag >= lag) {
                 lag = g.total.lag;
-                laggard = g.name;
+                laggard = printable(g.name);
             }
         const auto& th = args->t;
         const Measure measures[] = {
@@ -116,10 +117,10 @@ void register_check(CLI::App& app) {
             perf << (perf.tellp() > 0 ? " " : "") << m.perfdata();
         }
         if (s.overloaded) {  // above the queue's own high watermark: at least WARNING
-            why << (why.tellp() > 0 ? ", " : "") << "overloaded: " << s.overloaded_reason;
+            why << (why.tellp() > 0 ? ", " : "") << "overloaded: " << printable(s.overloaded_reason);
             worst = std::max(worst, warning);
         }
-        text << "queue " << s.name << ": ";
+        text << "queue " << printable(s.name) << ": ";
         if (worst != ok) text << why.str() << "; ";
         text << "depth " << s.depth << ", lag " << lag << (laggard.empty() ? "" : " (group " + laggard + ")")
              << ", dlq " << s.dlq.depth << ", oldest " << s.oldest_unacked_age_ms << " ms | " << perf.str();

@@ -100,7 +100,7 @@ void register_create(CLI::App& app) {
     cmd->add_option("--group", args->group,
                     "Group owning the region (name or GID; you must be root or a member), with --mode 0660 "
                     "for a team of processes");
-    cmd->add_option("--max-deliveries", args->options.max_deliveries, "Deliveries before the DLQ")->default_val(5);
+    cmd->add_option("--max-deliveries", args->options.max_deliveries, "Failed deliveries before the DLQ, 1..1000 (a handoff is not one)")->default_val(5);
     cmd->add_option("--dlq-capacity", args->options.dlq_capacity, "DLQ slots, a power of two")->default_val(1024);
     cmd->add_option("--max-participants", args->options.max_participants, "Most attached producers+consumers")
         ->default_val(128);

@@ -1,14 +1,16 @@
 // shmq dlq ls|peek|redrive|purge NAME: the queue's dead-letter queue.
 //   ls [--json]        metadata of each dead letter, oldest first
-//   peek [--count N]   payloads, one per line
+//   peek [--count N] [--raw]  payloads, one per line (escaped on a terminal unless --raw)
 //   redrive [--count N] back into the partition each came from, in order, delivery count reset
 //   purge [--count N]  drop them
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <string_view>
+#include <unistd.h>
 
 #include "command.hpp"
-#include "dlq/dlq_admin.hpp"
-#include "participants.hpp"
+#include "shmq/internal/dlq_admin.hpp"
+#include "shmq/internal/participants.hpp"
 #include "format.hpp"
 #include "json.hpp"
 
@@ -20,32 +22,32 @@ struct DlqArgs {
     std::string name;
     uint64_t count = UINT64_MAX;
     bool json = false;
+    bool raw = false;  // peek: payload bytes as they are, even on a terminal
 };
 
 void ls(const DlqArgs& a) {
     auto region = open_region(a.name, detail::Access::read_only);
     const auto letters = dlq::list(*region, a.count);
     if (a.json) {
-        Json j;
-        j.begin_object().field("queue", a.name).begin_array("messages");
-        for (const auto& l : letters)
-            j.begin_object()
-                .field("queue", a.name)
-                .field("partition", l.partition)
-                .field("offset", l.offset)
-                .field("key", l.key)
-                .field("deliveries", l.deliveries)
-                .field("delivery_count", l.deliveries)
-                .field("reason", l.reason)
-                .field("group", l.group)
-                .field("bytes", l.payload.size())
-                .field("publish_unix_ns", l.publish_unix_ns)
-                .field("first_delivery_unix_ns", l.first_delivery_unix_ns)
-                .field("last_delivery_unix_ns", l.last_delivery_unix_ns)
-                .field("dead_unix_ns", l.dead_unix_ns)
-                .end_object();
-        j.end_array().end_object();
-        std::cout << j.str() << "\n";
+        Json messages = Json::array();
+        for (const auto& l : letters) {
+            Json m;
+            m["queue"] = a.name;
+            m["partition"] = l.partition;
+            m["offset"] = l.offset;
+            put_bytes(m, "key", l.key);  // producer's bytes: "key" or "key_hex"
+            m["deliveries"] = l.deliveries;
+            m["delivery_count"] = l.deliveries;
+            m["reason"] = l.reason;
+            put_bytes(m, "group", l.group);  // read from the region
+            m["bytes"] = l.payload.size();
+            m["publish_unix_ns"] = l.publish_unix_ns;
+            m["first_delivery_unix_ns"] = l.first_delivery_unix_ns;
+            m["last_delivery_unix_ns"] = l.last_delivery_unix_ns;
+            m["dead_unix_ns"] = l.dead_unix_ns;
+            messages.push_back(std::move(m));
+        }
+        std::cout << dump(Json{{"queue", a.name}, {"messages", std::move(messages)}}) << "\n";
         return;
     }
     if (letters.empty()) {
@@ -59,9 +61,12 @@ void ls(const DlqArgs& a) {
     std::cout << t.render();
 }
 
+// On a terminal each payload is shown through printable() (a payload can hold
+// escape sequences); piped, or with --raw, its bytes are written as they are.
 void peek(const DlqArgs& a) {
     auto region = open_region(a.name, detail::Access::read_only);
-    for (const auto& l : dlq::list(*region, a.count)) std::cout << l.payload << "\n";
+    const bool escape = !a.raw && ::isatty(STDOUT_FILENO) == 1;
+    for (const auto& l : dlq::list(*region, a.count)) std::cout << (escape ? printable(l.payload) : l.payload) << "\n";
 }
 
 struct Redrive : dlq::Handler {
@@ -104,7 +109,7 @@ void register_dlq(CLI::App& app) {
         "leases, dead consumers), with its key, partition, offset, deliveries and reason.\n\n"
         "Examples:\n"
         "  shmq dlq ls orders --json\n"
-        "  shmq dlq peek orders --count 10\n"
+        "  shmq dlq peek orders --count 10   (escaped as \\xNN on a terminal; --raw: as they are)\n"
         "  shmq dlq redrive orders        (after fixing the consumer)\n"
         "  shmq dlq purge orders");
     auto add = [&](const char* verb, const char* help, auto run, bool json, bool count) {
@@ -113,6 +118,8 @@ void register_dlq(CLI::App& app) {
         cmd->add_option("NAME", args->name, "Queue name")->required();
         if (json) cmd->add_flag("--json", args->json, "Machine-readable output");
         if (count) cmd->add_option("--count", args->count, "At most this many (default: all)");
+        if (std::string_view(verb) == "peek")
+            cmd->add_flag("--raw", args->raw, "Write payload bytes as they are, even on a terminal");
         cmd->callback([args, run] { run(*args); });
     };
     add("ls", "List dead letters with their metadata", ls, true, true);

@@ -5,8 +5,8 @@
 
 #include "command.hpp"
 #include "format.hpp"
-#include "groups.hpp"
-#include "participants.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/participants.hpp"
 #include "snapshot_json.hpp"
 
 namespace shmq::cli {
@@ -40,7 +40,7 @@ void register_groups(CLI::App& app) {
         } catch (const Error& e) {
             throw CommandError(1, e.what());
         }
-        std::cout << "deleted group " << del->group << " of queue " << del->name << "\n";
+        std::cout << "deleted group " << printable(del->group) << " of queue " << del->name << "\n";
     });
     cmd->callback([args, cmd, rm] {
         if (rm->parsed()) return;
@@ -49,21 +49,21 @@ void register_groups(CLI::App& app) {
         const auto s = inspect::snapshot(*region);
         if (args->json) {
             Json j;
-            j.begin_object().field("queue", s.name).begin_array("groups");
-            for (const auto& g : s.groups) write_group(j, g, true);
-            j.end_array().end_object();
-            std::cout << j.str() << "\n";
+            put_bytes(j, "queue", s.name);
+            j["groups"] = Json::array();
+            for (const auto& g : s.groups) j["groups"].push_back(group_json(g, true));
+            std::cout << dump(j) << "\n";
             return;
         }
         if (s.groups.empty()) {
-            std::cout << "queue " << s.name << " has no groups\n";
+            std::cout << "queue " << printable(s.name) << " has no groups\n";
             return;
         }
         for (const auto& g : s.groups) {
             std::string members;
             for (uint32_t pid : g.member_pids) members += (members.empty() ? " (pid " : ", ") + std::to_string(pid);
             if (!members.empty()) members += ")";
-            std::cout << "group " << g.name << " (" << (g.kind == GroupKind::exclusive ? "exclusive" : "shared")
+            std::cout << "group " << printable(g.name) << " (" << (g.kind == GroupKind::exclusive ? "exclusive" : "shared")
                       << "), " << g.member_pids.size() << " member(s)" << members << ", lag " << human_count(g.total.lag)
                       << ", in-flight " << human_count(g.total.in_flight) << "\n";
             Table t({"PARTITION", "OWNER", "NEXT", "FLOOR", "LAG", "IN-FLIGHT", "RETRYING"});

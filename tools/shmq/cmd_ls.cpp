@@ -4,7 +4,8 @@
 
 #include "command.hpp"
 #include "format.hpp"
-#include "snapshot_json.hpp"
+#include "shmq/internal/inspect.hpp"
+#include "json.hpp"
 
 namespace shmq::cli {
 
@@ -21,41 +22,42 @@ void register_ls(CLI::App& app) {
     cmd->callback([json] {
         Table table({"NAME", "PARTS", "CAPACITY", "DEPTH", "IN-FLIGHT", "GROUPS", "CONSUMERS", "PRODUCERS", "DLQ",
                      "SPILLED", "ON-FULL", "STATE"});
-        Json j;
-        j.begin_object().begin_array("queues");
+        Json queues = Json::array();
         for (const auto& name : inspect::list_queue_names()) {
+            Json q;
             try {
                 auto region = detail::Region::open(name, detail::Access::read_only);
                 const auto s = inspect::snapshot(*region);
-                j.begin_object()
-                    .field("name", s.name)
-                    .field("state", s.state)
-                    .field("partitions", s.options.partitions)
-                    .field("capacity", s.options.capacity)
-                    .field("max_message", s.options.max_message)
-                    .field("on_full", inspect::on_full_name(s.options.on_full))
-                    .field("published", s.published)
-                    .field("depth", s.depth)
-                    .field("in_flight", s.in_flight)
-                    .field("groups", s.groups.size())
-                    .field("consumers", s.consumers)
-                    .field("producers", s.producers)
-                    .field("dlq_depth", s.dlq.depth)
-                    .field("spilled", s.spilled)
-                    .field("overloaded", s.overloaded)
-                    .end_object();
+                put_bytes(q, "name", s.name);
+                q["state"] = s.state;
+                q["partitions"] = s.options.partitions;
+                q["capacity"] = s.options.capacity;
+                q["max_message"] = s.options.max_message;
+                q["on_full"] = inspect::on_full_name(s.options.on_full);
+                q["published"] = s.published;
+                q["depth"] = s.depth;
+                q["in_flight"] = s.in_flight;
+                q["groups"] = s.groups.size();
+                q["consumers"] = s.consumers;
+                q["producers"] = s.producers;
+                q["dlq_depth"] = s.dlq.depth;
+                q["spilled"] = s.spilled;
+                q["overloaded"] = s.overloaded;
                 table.add({s.name, std::to_string(s.options.partitions), human_count(s.options.capacity),
                            human_count(s.depth), human_count(s.in_flight), std::to_string(s.groups.size()),
                            std::to_string(s.consumers), std::to_string(s.producers), human_count(s.dlq.depth), human_count(s.spilled),
                            inspect::on_full_name(s.options.on_full), s.overloaded ? s.state + ", overloaded" : s.state});
             } catch (const Error& e) {
-                j.begin_object().field("name", name).field("state", "unreadable").field("error", e.what()).end_object();
+                q = Json();
+                put_bytes(q, "name", name);
+                q["state"] = "unreadable";
+                put_bytes(q, "error", e.what());
                 table.add({name, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "unreadable"});
             }
+            queues.push_back(std::move(q));
         }
-        j.end_array().end_object();
         if (*json)
-            std::cout << j.str() << "\n";
+            std::cout << dump(Json{{"queues", std::move(queues)}}) << "\n";
         else if (table.empty())
             std::cout << "no queues (create one with `shmq create NAME`)\n";
         else

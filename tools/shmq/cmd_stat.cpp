@@ -20,7 +20,7 @@ std::string owner_cell(const inspect::GroupPartitionStats& p, GroupKind kind) {
 
 void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
     const auto& o = s.options;
-    std::cout << "queue " << s.name << " (" << s.state << "): " << o.partitions << " partition(s) x " << o.capacity
+    std::cout << "queue " << printable(s.name) << " (" << s.state << "): " << o.partitions << " partition(s) x " << o.capacity
               << " slots of " << human_bytes(o.max_message) << ", on-full " << inspect::on_full_name(o.on_full)
               << ", lease " << human_ms(o.lease_ms) << ", max-deliveries " << o.max_deliveries << ", mode "
               << octal_mode(o.mode) << ", " << human_bytes(s.region_bytes) << "\n";
@@ -32,9 +32,9 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
                   << " acked over the last " << human_ms(rates.interval_ms);
     std::cout << "\n";
     if (!s.damage.empty())
-        std::cout << "UNUSABLE: region damaged: " << s.damage << " (delete it with `shmq delete " << s.name
+        std::cout << "UNUSABLE: region damaged: " << printable(s.damage) << " (delete it with `shmq delete " << printable(s.name)
                   << "` and create it again)\n";
-    if (s.overloaded) std::cout << "OVERLOADED: " << s.overloaded_reason << " (add consumers or capacity)\n";
+    if (s.overloaded) std::cout << "OVERLOADED: " << printable(s.overloaded_reason) << " (add consumers or capacity)\n";
     if (o.journal) {
         uint64_t lag = 0, bytes = 0;
         std::string trouble;
@@ -114,7 +114,7 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
         std::cout << "groups:\n" << groups.render("  ");
         for (const auto& g : s.groups)
             if (g.replay != "none")
-                std::cout << "  group " << g.name << " is replaying (" << g.replay << "): " << human_count(g.replay_left)
+                std::cout << "  group " << printable(g.name) << " is replaying (" << g.replay << "): " << human_count(g.replay_left)
                           << " journal message(s) left before it goes on with the ring\n";
         std::cout << "\n";
     }
@@ -153,9 +153,7 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
 
 void show(const inspect::QueueSnapshot& s, const QueueRates& rates, bool json, bool clear) {
     if (json) {
-        Json j;
-        write_snapshot(j, s, rates);
-        std::cout << j.str() << "\n";  // one object per line under --watch (NDJSON)
+        std::cout << dump(snapshot_json(s, rates)) << "\n";  // one object per line under --watch (NDJSON)
     } else {
         if (clear) std::cout << "\033[H\033[2J";
         print_text(s, rates);

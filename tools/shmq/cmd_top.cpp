@@ -13,7 +13,7 @@
 
 #include "command.hpp"
 #include "format.hpp"
-#include "inspect/inspect.hpp"
+#include "shmq/internal/inspect.hpp"
 #include "rates.hpp"
 
 namespace shmq::cli {
@@ -118,7 +118,7 @@ std::string render(const std::vector<Row>& rows, const std::vector<std::string>&
         ++line;
     }
     if (rows.size() > max_rows) out += "... " + std::to_string(rows.size() - max_rows) + " more\n";
-    for (const auto& name : unreadable) out += "unreadable: " + name + "\n";
+    for (const auto& name : unreadable) out += "unreadable: " + printable(name) + "\n";
     return out;
 }
 

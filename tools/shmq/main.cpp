@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "command.hpp"
+#include "format.hpp"
 
 namespace shmq::cli {
 
@@ -76,14 +77,14 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         // --help/--version exit 0; every usage error exits 2 (CLI11's own codes vary).
         return app.exit(e) == 0 ? 0 : 2;
-    } catch (const CommandError& e) {
-        if (*e.what() != '\0') std::cerr << "shmq: " << e.what() << "\n";
+    } catch (const CommandError& e) {  // error lines may quote names and keys: printed through printable()
+        if (*e.what() != '\0') std::cerr << "shmq: " << printable(e.what()) << "\n";
         return e.exit_code;
     } catch (const shmq::Error& e) {
-        std::cerr << "shmq: " << e.what() << "\n";
+        std::cerr << "shmq: " << printable(e.what()) << "\n";
         return 1;
     } catch (const std::exception& e) {
-        std::cerr << "shmq: " << e.what() << "\n";
+        std::cerr << "shmq: " << printable(e.what()) << "\n";
         return 1;
     }
     return 0;

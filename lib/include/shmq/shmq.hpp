@@ -145,7 +145,7 @@ struct QueueOptions {
     uint32_t lease_ms = 30000;      // visibility timeout of a delivery
     uint32_t max_groups = 16;       // 1..256
     uint32_t max_participants = 128;  // attached producers + consumers, 1..4094
-    uint32_t max_deliveries = 5;    // deliveries before the DLQ, 1..10000
+    uint32_t max_deliveries = 5;    // failed deliveries before the DLQ, 1..1000 (a handoff is not one)
     uint32_t dlq_capacity = 1024;   // DLQ slots, power of two
     uint32_t mode = 0600;           // permission bits of the region
     // A partition deeper than this % of its capacity makes the queue report

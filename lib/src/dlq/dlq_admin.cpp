@@ -1,12 +1,12 @@
-#include "dlq/dlq_admin.hpp"
+#include "shmq/internal/dlq_admin.hpp"
 
 #include <algorithm>
 
-#include "groups.hpp"
-#include "ring/commit_protocol.hpp"
-#include "ring/reclaim.hpp"
-#include "ring/slot_state.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/commit_protocol.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/slot_state.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq::dlq {
 
@@ -15,6 +15,7 @@ const char* reason_name(uint8_t reason) {
         case layout::DeadLetterReason::nacked: return "nacked";
         case layout::DeadLetterReason::lease_expired: return "lease_expired";
         case layout::DeadLetterReason::owner_died: return "owner_died";
+        case layout::DeadLetterReason::handoff: return "handoff";
     }
     return "unknown";
 }

@@ -1,13 +1,13 @@
-#include "repair/integrity.hpp"
+#include "shmq/internal/integrity.hpp"
 
 #include <atomic>
 #include <cstring>
 
-#include "participants.hpp"
-#include "ring/commit_protocol.hpp"
-#include "ring/lease_word.hpp"
-#include "ring/reclaim.hpp"
-#include "ring/slot_state.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/commit_protocol.hpp"
+#include "shmq/internal/lease_word.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/slot_state.hpp"
 
 namespace shmq::detail {
 namespace {

@@ -1,9 +1,9 @@
-#include "replay/replay_request.hpp"
+#include "shmq/internal/replay_request.hpp"
 
-#include "groups.hpp"
-#include "names.hpp"
-#include "repair/reaper.hpp"
-#include "sys/process.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/names.hpp"
+#include "shmq/internal/reaper.hpp"
+#include "shmq/internal/process.hpp"
 
 namespace shmq::detail {
 

@@ -1,13 +1,13 @@
-#include "ring/dead_letter.hpp"
+#include "shmq/internal/dead_letter.hpp"
 
 #include <algorithm>
 #include <cstring>
 
-#include "ring/delivery.hpp"
-#include "ring/lease_word.hpp"
-#include "ring/reclaim.hpp"
-#include "sys/clock.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/delivery.hpp"
+#include "shmq/internal/lease_word.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq::ring {
 
@@ -16,8 +16,10 @@ DeadLetterResult dead_letter(detail::Region& r, uint32_t g, uint32_t p, uint64_t
     auto& e = r.lease(g, p, offset);
     auto& gp = r.group_partition(g, p);
     const uint32_t deliveries = lease_deliveries(retry);
-    const auto reason = static_cast<layout::DeadLetterReason>(lease_owner(retry));
-    const uint64_t moving = lease_word(LeaseKind::leased, offset, mover_id, deliveries);
+    const auto reason = retry_reason(retry);
+    // The mover's lease keeps the retry's counts: a revocation of it (the
+    // mover died) is judged like the message's last delivery.
+    const uint64_t moving = lease_word(LeaseKind::leased, offset, mover_id, lease_counted(retry), lease_handoffs(retry));
     e.deadline_ns.store(now_mono + uint64_t{r.params().lease_ms} * 1'000'000, std::memory_order_relaxed);
     uint64_t expected = retry;
     if (!e.word.compare_exchange_strong(expected, moving, std::memory_order_acq_rel, std::memory_order_relaxed))

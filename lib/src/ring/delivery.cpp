@@ -1,11 +1,11 @@
-#include "ring/delivery.hpp"
+#include "shmq/internal/delivery.hpp"
 
 #include <algorithm>
 
-#include "ring/dead_letter.hpp"
-#include "ring/reclaim.hpp"
-#include "sys/clock.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/dead_letter.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq::ring {
 
@@ -20,9 +20,27 @@ void decrement_saturating(std::atomic<uint32_t>& counter) noexcept {
     }
 }
 
-uint64_t retry_word(uint64_t offset, uint32_t deliveries, DeadLetterReason reason) noexcept {
-    // A retry entry has no owner; its owner bits carry why it came back.
-    return lease_word(LeaseKind::retry, offset, static_cast<uint32_t>(reason), deliveries);
+// Due at once: never 0, which a scanner racing on the leased word takes for
+// "not stamped yet" (delivery.hpp (6)).
+constexpr uint64_t kDueAtOnce = 1;
+
+// (6) Revokes every lease in [from, to) as a handoff. Run by the partition's
+// owner only (exclusive group), so it alone writes the due times after.
+uint32_t revoke_handoffs(const PartitionView& view, uint64_t from, uint64_t to) noexcept {
+    uint32_t revoked = 0;
+    for (uint64_t o = from; o < to; ++o) {
+        auto& e = view.lease(o);
+        uint64_t w = e.word.load(std::memory_order_acquire);
+        if (lease_kind(w) != LeaseKind::leased || !lease_is(w, o)) continue;  // picked ones stay with their reader
+        // acq_rel: after the holder's payload reads (its CAS would have failed otherwise).
+        if (!e.word.compare_exchange_strong(w, retry_word(o, w, RetryReason::handoff), std::memory_order_acq_rel,
+                                            std::memory_order_relaxed))
+            continue;  // acked, nacked or expired meanwhile: settled by its holder or a revoker
+        e.deadline_ns.store(kDueAtOnce, std::memory_order_relaxed);
+        ++revoked;
+    }
+    if (revoked != 0) view.cursors->retry_pending.fetch_add(revoked, std::memory_order_seq_cst);
+    return revoked;
 }
 
 }  // namespace
@@ -55,51 +73,73 @@ void skip_aborted(const PartitionView& view, uint64_t o, uint64_t w) noexcept {
 
 }  // namespace detail_delivery
 
-bool deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mono, bool force, Delivered& out) noexcept {
+RetryScan deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mono, bool force,
+                        Delivered& out) noexcept {
     Region& r = *ctx.region;
     auto& gp = r.group_partition(ctx.group, p);
     uint32_t pending = gp.retry_pending.load(std::memory_order_acquire);
-    if (pending == 0 && !force) return false;
+    if (pending == 0 && !force) return RetryScan::none;
     const Window win = lease_window(r, ctx.group, p);
+    const LeaseKind kind = ctx.at_most_once ? LeaseKind::picked : LeaseKind::leased;
     bool saw_retry = false;
     for (uint64_t o = win.floor; o < win.next; ++o) {
         auto& e = r.lease(ctx.group, p, o);
         uint64_t w = e.word.load(std::memory_order_acquire);
         if (lease_kind(w) != LeaseKind::retry || !lease_is(w, o)) continue;
-        saw_retry = true;
-        if (e.deadline_ns.load(std::memory_order_relaxed) > now_mono) continue;  // not due yet
-        const uint32_t d = lease_deliveries(w);
-        if (d >= r.params().max_deliveries) {
+        if (retry_exhausted(w, r.params().max_deliveries)) {
+            // Out of the line either way: a poison message waiting for DLQ room
+            // holds nothing back (shmqd's and our periodic scans move it later).
             if (dead_letter(r, ctx.group, p, o, w, now_mono, ctx.owner_id) == DeadLetterResult::moved)
                 decrement_saturating(gp.retry_pending);
             continue;
         }
-        const uint64_t leased =
-            lease_word(ctx.at_most_once ? LeaseKind::picked : LeaseKind::leased, o, ctx.owner_id, d + 1);
+        saw_retry = true;
+        if (e.deadline_ns.load(std::memory_order_relaxed) > now_mono) {
+            if (ctx.ordered) return RetryScan::held;  // the oldest waits for its delay: so does the rest
+            continue;                                  // not due yet
+        }
+        // Ordered: restart from here. What this partition delivered after o
+        // comes again after it (the owner's own stale handles get lease_lost).
+        if (ctx.ordered) revoke_handoffs(make_view(r, p, ctx.group), o + 1, win.next);
+        const uint64_t leased = redelivery_word(w, o, kind, ctx.owner_id);
         e.deadline_ns.store(0, std::memory_order_relaxed);  // (1) stamped by the first scanner
         e.last_delivery_unix_ns.store(0, std::memory_order_relaxed);
         if (e.word.compare_exchange_strong(w, leased, std::memory_order_acq_rel, std::memory_order_acquire)) {
             decrement_saturating(gp.retry_pending);
             gp.redelivered.fetch_add(1, std::memory_order_relaxed);
             gp.delivered.fetch_add(1, std::memory_order_relaxed);
-            out = Delivered{o, leased, d + 1};
-            return true;
+            out = Delivered{o, leased, lease_deliveries(leased)};
+            return RetryScan::delivered;
         }
+        // Lost the CAS: dead-lettered (shmqd) or dropped under us; the next retry is the oldest now.
     }
     // Nothing to retry at all: clear the hint unless a new retry arrived meanwhile.
     if (!saw_retry && pending != 0) gp.retry_pending.compare_exchange_strong(pending, 0, std::memory_order_relaxed);
-    return false;
+    return RetryScan::none;
+}
+
+uint32_t take_over(const DeliveryContext& ctx, uint32_t p) noexcept {
+    Region& r = *ctx.region;
+    const PartitionView view = make_view(r, p, ctx.group);
+    auto& gp = *view.cursors;
+    // A previous owner that died between storing an entry and `next`
+    // ((1'): the word first) left that entry leased beyond `next`.
+    const uint64_t floor = gp.floor.load(std::memory_order_acquire);
+    uint64_t next = std::clamp(gp.next.load(std::memory_order_acquire), floor, floor + r.capacity());
+    while (next < floor + r.capacity() && lease_is(view.lease(next).word.load(std::memory_order_acquire), next))
+        ++next;
+    push_forward(gp.next, next);
+    return revoke_handoffs(view, floor, next);
 }
 
 SettleResult nack(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, uint64_t delay_ns,
                   uint64_t now_mono, uint32_t mover_id) noexcept {
     auto& e = r.lease(g, p, offset);
     if (e.word.load(std::memory_order_acquire) != word) return SettleResult::lease_lost;
-    const uint32_t d = lease_deliveries(word);
-    const bool to_dlq = d >= r.params().max_deliveries;
+    const uint64_t retry = retry_word(offset, word, RetryReason::nacked);
+    const bool to_dlq = retry_exhausted(retry, r.params().max_deliveries);
     e.deadline_ns.store(to_dlq ? now_mono : now_mono + delay_ns, std::memory_order_relaxed);
     uint64_t expected = word;
-    const uint64_t retry = retry_word(offset, d, DeadLetterReason::nacked);
     if (!e.word.compare_exchange_strong(expected, retry, std::memory_order_acq_rel, std::memory_order_relaxed))
         return SettleResult::lease_lost;
     auto& gp = r.group_partition(g, p);
@@ -135,11 +175,10 @@ bool revoke(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, D
         return true;
     }
     if (lease_kind(word) != LeaseKind::leased) return false;
-    const uint32_t d = lease_deliveries(word);
-    const bool to_dlq = d >= r.params().max_deliveries;
+    const uint64_t retry = retry_word(offset, word, reason);
+    const bool to_dlq = retry_exhausted(retry, r.params().max_deliveries);
     e.deadline_ns.store(now_mono, std::memory_order_relaxed);  // due at once
     uint64_t expected = word;
-    const uint64_t retry = retry_word(offset, d, reason);
     if (!e.word.compare_exchange_strong(expected, retry, std::memory_order_acq_rel, std::memory_order_relaxed))
         return false;
     if (reason == DeadLetterReason::lease_expired) gp.expired.fetch_add(1, std::memory_order_relaxed);

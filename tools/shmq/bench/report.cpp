@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "../format.hpp"
 
@@ -9,86 +10,23 @@ namespace shmq::cli::bench {
 
 namespace {
 
-std::string quote(const std::string& s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                    out += buf;
-                } else {
-                    out += static_cast<char>(c);
-                }
-        }
-    }
-    return out + "\"";
+// A figure rounded to `decimals` places, as printf's %.*f would show it; null
+// when not finite (JSON has no NaN/inf). With 0 decimals, an integer.
+Json number(double v, int decimals) {
+    if (!std::isfinite(v)) return nullptr;
+    if (decimals == 0) return static_cast<int64_t>(std::llround(v));
+    const double scale = std::pow(10.0, decimals);
+    return std::round(v * scale) / scale;
 }
 
-std::string number(double v, int decimals) {
-    if (!std::isfinite(v)) return "null";
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-    return buf;
+Json params_json(const std::vector<Param>& params) {
+    Json j = Json::object();
+    for (const auto& p : params) j[p.key] = p.value;
+    return j;
 }
 
-// A small streaming JSON writer with numbers of any kind (json.hpp has
-// integers only); keys and values are appended in order, commas handled.
-class Writer {
-public:
-    Writer& open(const std::string& key, char c) {
-        sep(key);
-        out_ += c;
-        first_.push_back(true);
-        return *this;
-    }
-    Writer& close(char c) {
-        out_ += c;
-        first_.pop_back();
-        return *this;
-    }
-    Writer& raw(const std::string& key, const std::string& json) {
-        sep(key);
-        out_ += json;
-        return *this;
-    }
-    Writer& str(const std::string& key, const std::string& v) { return raw(key, quote(v)); }
-    Writer& num(const std::string& key, uint64_t v) { return raw(key, std::to_string(v)); }
-    Writer& num(const std::string& key, double v, int decimals) { return raw(key, number(v, decimals)); }
-    std::string done() { return out_ + "\n"; }
-
-private:
-    void sep(const std::string& key) {
-        if (!first_.empty()) {
-            if (!first_.back()) out_ += ',';
-            first_.back() = false;
-        }
-        if (!key.empty()) out_ += quote(key) + ':';
-    }
-    std::string out_;
-    std::vector<bool> first_;
-};
-
-void write_params(Writer& w, const std::vector<Param>& params) {
-    w.open("params", '{');
-    for (const auto& p : params) w.raw(p.key, p.json);
-    w.close('}');
-}
-
-void write_machine(Writer& w, const Machine& m) {
-    w.open("machine", '{');
-    w.str("cpu_model", m.cpu_model);
-    w.num("nproc", static_cast<uint64_t>(m.nproc));
-    w.str("kernel", m.kernel);
-    w.open("cpus", '[');
-    for (int c : m.cpus) w.num("", static_cast<uint64_t>(c));
-    w.close(']');
-    w.close('}');
+Json machine_json(const Machine& m) {
+    return {{"cpu_model", m.cpu_model}, {"nproc", m.nproc}, {"kernel", m.kernel}, {"cpus", m.cpus}};
 }
 
 double ratio(double a, double b) { return b > 0 ? a / b : NAN; }
@@ -102,25 +40,20 @@ struct LatencyFigures {
     }
 };
 
-void write_latency_figures(Writer& w, const LatencyOutcome& o, bool wakeup) {
+void put_latency_figures(Json& j, const LatencyOutcome& o, bool wakeup) {
     const LatencyFigures f(o);
-    w.num("count", f.s.count);
-    for (const auto& [name, v] : f.named()) w.num(std::string(name) + "_ns", v);
-    w.num("mean_ns", f.s.mean_ns, 1);
-    w.open("rounds_p50_ns", '[');
-    for (uint64_t v : o.round_p50) w.num("", v);
-    w.close(']');
-    if (wakeup) w.num("asleep_pct", o.checked ? 100.0 * static_cast<double>(o.asleep) / static_cast<double>(o.checked) : 0.0, 1);
-    w.str("method", o.how);
-    w.num("depth", static_cast<uint64_t>(o.depth));
-    w.open("distribution", '[');
-    for (const auto& [p, v] : o.hist->distribution()) {
-        w.open("", '[');
-        w.num("", p, 6);
-        w.num("", v);
-        w.close(']');
-    }
-    w.close(']');
+    j["count"] = f.s.count;
+    for (const auto& [name, v] : f.named()) j[std::string(name) + "_ns"] = v;
+    j["mean_ns"] = number(f.s.mean_ns, 1);
+    j["rounds_p50_ns"] = o.round_p50;
+    if (wakeup)
+        j["asleep_pct"] =
+            number(o.checked ? 100.0 * static_cast<double>(o.asleep) / static_cast<double>(o.checked) : 0.0, 1);
+    j["method"] = o.how;
+    j["depth"] = o.depth;
+    Json distribution = Json::array();
+    for (const auto& [p, v] : o.hist->distribution()) distribution.push_back({number(p, 6), v});
+    j["distribution"] = std::move(distribution);
 }
 
 std::string fmt_ratio(double r) {
@@ -131,11 +64,11 @@ std::string fmt_ratio(double r) {
 }
 
 // A ratio for JSON: 4 significant digits (0.0001234 stays visible).
-std::string json_ratio(double r) {
-    if (!std::isfinite(r)) return "null";
+Json json_ratio(double r) {
+    if (!std::isfinite(r)) return nullptr;
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.4g", r);
-    return buf;
+    return std::strtod(buf, nullptr);
 }
 
 std::string fmt_rate(double v) {
@@ -156,48 +89,39 @@ std::string fmt_fixed(double v, int decimals) {
 }  // namespace
 
 Param param(const std::string& key, double v) { return {key, number(v, 3)}; }
-Param param(const std::string& key, uint64_t v) { return {key, std::to_string(v)}; }
-Param param(const std::string& key, int v) { return {key, std::to_string(v)}; }
-Param param(const std::string& key, const std::string& v) { return {key, quote(v)}; }
-Param param(const std::string& key, const std::vector<std::string>& v) {
-    std::string s = "[";
-    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + quote(v[i]);
-    return {key, s + "]"};
-}
+Param param(const std::string& key, uint64_t v) { return {key, v}; }
+Param param(const std::string& key, int v) { return {key, v}; }
+Param param(const std::string& key, const std::string& v) { return {key, v}; }
+Param param(const std::string& key, const std::vector<std::string>& v) { return {key, v}; }
 
 std::string latency_json(const std::string& bench, const std::vector<Param>& params, const Machine& m,
                          const std::vector<LatencyOutcome>& outcomes) {
     const bool wakeup = bench == "wakeup";
-    Writer w;
-    w.open("", '{');
-    w.str("bench", bench);
-    w.str("unit", "ns");
-    write_params(w, params);
-    write_machine(w, m);
+    Json j;
+    j["bench"] = bench;
+    j["unit"] = "ns";
+    j["params"] = params_json(params);
+    j["machine"] = machine_json(m);
     const LatencyOutcome& me = outcomes.front();
-    write_latency_figures(w, me, wakeup);
-    w.open("baselines", '{');
-    for (std::size_t i = 1; i < outcomes.size(); ++i) {
-        w.open(outcomes[i].name, '{');
-        if (!outcomes[i].skipped.empty()) w.str("skipped", outcomes[i].skipped);
-        else write_latency_figures(w, outcomes[i], wakeup);
-        w.close('}');
-    }
-    w.close('}');
-    w.open("ratios", '{');
+    put_latency_figures(j, me, wakeup);
+    Json baselines = Json::object(), ratios = Json::object();
     const LatencyFigures mine(me);
     for (std::size_t i = 1; i < outcomes.size(); ++i) {
-        if (!outcomes[i].skipped.empty()) continue;
+        Json& b = baselines[outcomes[i].name] = Json::object();
+        if (!outcomes[i].skipped.empty()) {
+            b["skipped"] = outcomes[i].skipped;
+            continue;
+        }
+        put_latency_figures(b, outcomes[i], wakeup);
         const LatencyFigures theirs(outcomes[i]);
-        w.open(outcomes[i].name, '{');
-        const auto a = mine.named(), b = theirs.named();
+        Json& r = ratios[outcomes[i].name] = Json::object();
+        const auto a = mine.named(), t = theirs.named();
         for (std::size_t k = 0; k < a.size(); ++k)
-            w.raw(a[k].first, json_ratio(ratio(static_cast<double>(a[k].second), static_cast<double>(b[k].second))));
-        w.close('}');
+            r[a[k].first] = json_ratio(ratio(static_cast<double>(a[k].second), static_cast<double>(t[k].second)));
     }
-    w.close('}');
-    w.close('}');
-    return w.done();
+    j["baselines"] = std::move(baselines);
+    j["ratios"] = std::move(ratios);
+    return dump(j) + "\n";
 }
 
 std::string latency_table(const std::string& title, const std::vector<LatencyOutcome>& outcomes, bool show_asleep) {
@@ -237,45 +161,38 @@ std::string latency_table(const std::string& title, const std::vector<LatencyOut
 
 std::string throughput_json(const std::vector<Param>& params, const Machine& m, std::size_t size,
                             const std::vector<ThroughputOutcome>& outcomes) {
-    auto figures = [&](Writer& w, const ThroughputOutcome& o) {
+    auto put_figures = [&](Json& j, const ThroughputOutcome& o) {
         const double rate = o.median_rate();
-        w.num("msgs_per_s", rate, 0);
-        w.num("mb_per_s", rate * static_cast<double>(size) / 1e6, 2);
-        w.num("messages", o.messages);
-        w.num("measured_s", o.seconds, 3);
-        w.open("rounds_msgs_per_s", '[');
-        for (double r : o.round_rates) w.num("", r, 0);
-        w.close(']');
-        w.str("method", o.how);
-        w.num("depth", static_cast<uint64_t>(o.depth));
+        j["msgs_per_s"] = number(rate, 0);
+        j["mb_per_s"] = number(rate * static_cast<double>(size) / 1e6, 2);
+        j["messages"] = o.messages;
+        j["measured_s"] = number(o.seconds, 3);
+        Json rounds = Json::array();
+        for (double r : o.round_rates) rounds.push_back(number(r, 0));
+        j["rounds_msgs_per_s"] = std::move(rounds);
+        j["method"] = o.how;
+        j["depth"] = o.depth;
     };
-    Writer w;
-    w.open("", '{');
-    w.str("bench", "throughput");
-    write_params(w, params);
-    write_machine(w, m);
-    figures(w, outcomes.front());
-    w.open("baselines", '{');
-    for (std::size_t i = 1; i < outcomes.size(); ++i) {
-        w.open(outcomes[i].name, '{');
-        if (!outcomes[i].skipped.empty()) w.str("skipped", outcomes[i].skipped);
-        else figures(w, outcomes[i]);
-        w.close('}');
-    }
-    w.close('}');
-    w.open("ratios", '{');
+    Json j;
+    j["bench"] = "throughput";
+    j["params"] = params_json(params);
+    j["machine"] = machine_json(m);
+    put_figures(j, outcomes.front());
+    Json baselines = Json::object(), ratios = Json::object();
     const double mine = outcomes.front().median_rate();
     for (std::size_t i = 1; i < outcomes.size(); ++i) {
-        if (!outcomes[i].skipped.empty()) continue;
-        const double r = ratio(mine, outcomes[i].median_rate());
-        w.open(outcomes[i].name, '{');
-        w.raw("msgs_per_s", json_ratio(r));
-        w.raw("mb_per_s", json_ratio(r));
-        w.close('}');
+        Json& b = baselines[outcomes[i].name] = Json::object();
+        if (!outcomes[i].skipped.empty()) {
+            b["skipped"] = outcomes[i].skipped;
+            continue;
+        }
+        put_figures(b, outcomes[i]);
+        const Json r = json_ratio(ratio(mine, outcomes[i].median_rate()));
+        ratios[outcomes[i].name] = {{"msgs_per_s", r}, {"mb_per_s", r}};
     }
-    w.close('}');
-    w.close('}');
-    return w.done();
+    j["baselines"] = std::move(baselines);
+    j["ratios"] = std::move(ratios);
+    return dump(j) + "\n";
 }
 
 std::string throughput_table(const std::string& title, std::size_t size, const std::vector<ThroughputOutcome>& outcomes) {

@@ -9,14 +9,16 @@
 #include <string>
 #include <vector>
 
+#include "../json.hpp"
 #include "harness.hpp"
 #include "runs.hpp"
 
 namespace shmq::cli::bench {
 
-// One parameter of the run: its key and its JSON value (already encoded).
+// One parameter of the run: its key and its JSON value.
 struct Param {
-    std::string key, json;
+    std::string key;
+    Json value;
 };
 Param param(const std::string& key, double v);
 Param param(const std::string& key, uint64_t v);

@@ -12,7 +12,7 @@
 
 #include "../bench/harness.hpp"
 #include "../command.hpp"
-#include "groups.hpp"
+#include "shmq/internal/groups.hpp"
 #include "nats_session.hpp"
 #include "shmq/shmq.hpp"
 

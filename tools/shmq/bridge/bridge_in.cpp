@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "../command.hpp"
+#include "../format.hpp"
 #include "message_key.hpp"
 #include "nats_session.hpp"
 #include "status_page.hpp"
@@ -177,7 +178,7 @@ void run_in(const InConfig& config) {
             case Errc::invalid_argument:
                 // Never deliverable here: tell JetStream to stop redelivering it.
                 std::fprintf(stderr, "shmq bridge in: dropping a message of subject %s: %s (terminated in JetStream)\n",
-                             natsMsg_GetSubject(m), st.message());
+                             printable(natsMsg_GetSubject(m)).c_str(), st.message());  // the stream's bytes
                 (void)natsMsg_Term(m, nullptr);
                 ++c.rejected;
                 --c.fetched_unsent;

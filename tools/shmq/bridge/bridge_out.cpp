@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "../command.hpp"
-#include "groups.hpp"
+#include "shmq/internal/groups.hpp"
 #include "message_key.hpp"
 #include "msg_id.hpp"
 #include "nats_session.hpp"

@@ -1,0 +1,23 @@
+// Moving a poison message from a partition to the queue's DLQ ring.
+//
+// The mover first turns the retry entry into a lease of its own (same
+// delivery count: moving is not a delivery), so two movers never both copy;
+// then claims a DLQ slot, copies payload, key and metadata, commits it, and
+// only then acks the entry. A mover killed half-way leaves a lease that the
+// reaper or expiry returns to retry, and the move is redone: the DLQ may then
+// hold a duplicate, never a loss. If the DLQ is full the entry goes back to
+// retry, counted as blocked, and stays in the partition (holding its floor).
+#pragma once
+
+#include <cstdint>
+
+#include "shmq/internal/region.hpp"
+
+namespace shmq::ring {
+
+enum class DeadLetterResult { moved, dlq_full, lost };
+
+DeadLetterResult dead_letter(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t retry_word,
+                             uint64_t now_mono, uint32_t mover_id) noexcept;
+
+}  // namespace shmq::ring

@@ -1,0 +1,223 @@
+// A group's delivery protocol over one partition: fresh delivery, redelivery,
+// ack, nack, extend, expiry and the floor. Every state change is one CAS of a
+// LeaseEntry word (ring/lease_word.hpp); cursors (next, floor) are hints that
+// anyone may help forward, never the thing that decides ownership.
+//
+// Memory-ordering argument:
+//  (1) deliver: acquire-load slot state == committed(o) (pairs with the
+//      producer's commit, so the payload is visible), then CAS the entry
+//      acked(t<o) -> leased(o, C, 1), acq_rel. The entry CAS is the single
+//      point that decides who delivers o. The deadline is stored as 0 BEFORE
+//      the CAS ("not stamped yet"); the first scanner that sees the lease
+//      (a consumer's periodic scan or shmqd's tick) stamps deadline = now +
+//      lease with a CAS from 0, so delivery itself reads no clock. A lease
+//      therefore expires between lease_ms and lease_ms + one scan period
+//      after delivery (never early).
+//  (2) the slot cannot be released under a delivery: release needs every
+//      group's floor > o, and the floor only passes o once entry(o) is
+//      acked(o) exactly (advance_floor), which no consumer has done yet.
+//  (3) ack: CAS leased(o, C, d) -> acked(o), acq_rel: the consumer's payload
+//      reads happen before it; a stale holder's CAS fails -> lease_lost.
+//  (4) floor: CAS forward only (seq_cst), after acquire-loading each entry
+//      acked(o); reclaim acquire-loads the floor, so releasing the slot
+//      happens after every reader's ack.
+//  (5) nack/expiry: store the not-before time, then CAS leased -> retry
+//      (release); a redeliverer acquires the retry word before reading it.
+//  (6) handoff (exclusive groups, ordered delivery): a new owner of a
+//      partition acquires the previous owner's work through the owner CAS
+//      (acq_rel: the previous owner released it, or its reaper did after
+//      its death), then CASes every lease still held in [floor, next) to
+//      retry(handoff), acq_rel like (5). The old holder's ack/nack/extend
+//      CAS on its word fails from then on (lease_lost). Only the owner
+//      redelivers in an exclusive group, so it alone writes the retry's
+//      due time, after its CAS ("due at once": 1, never 0, which means
+//      "not stamped yet" to a scanner racing it on the leased word).
+//
+// Ordered delivery (exclusive groups): the lowest RETRY offset of a
+// partition holds back everything after it. Nothing newer is delivered
+// while it waits for its NACK delay, and when it is redelivered every
+// lease above it is first revoked as a handoff (the owner restarts from its
+// oldest unACKed offset, Kafka-style): per key, deliveries never go
+// backwards except to restart there.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "shmq/internal/layout.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/commit_protocol.hpp"
+#include "shmq/internal/lease_word.hpp"
+#include "shmq/internal/partition_view.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/futex.hpp"
+
+namespace shmq::ring {
+
+struct DeliveryContext {
+    detail::Region* region;
+    uint32_t group;
+    uint32_t owner_id;    // participant id of the consumer
+    bool at_most_once;
+    bool exclusive;       // only this consumer delivers from the partition: no helping needed
+    bool ordered;         // exclusive group: a retry holds back, and restarts, its partition
+};
+
+struct Delivered {
+    uint64_t offset;
+    uint64_t word;  // the lease word installed: the holder's proof of ownership
+    uint32_t deliveries;
+};
+
+// Leases the next never-delivered offset of the view's partition. Skips
+// aborted slots. Inline below: the consumer's hot path.
+inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view, Delivered& out) noexcept;
+enum class RetryScan {
+    delivered,  // `out` holds a redelivery
+    none,       // no retry in the partition: deliver fresh offsets
+    held,       // ordered: a retry waits for its delay; deliver nothing newer
+};
+// Leases the lowest due RETRY offset of partition p; moves those that used up
+// max_deliveries to the DLQ. Scans only when retry_pending says so, or `force`.
+// Ordered: only the lowest retry may go, after the leases above it are revoked.
+RetryScan deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mono, bool force,
+                        Delivered& out) noexcept;
+// A new owner's first step on an exclusive partition (6): revokes every lease
+// of [floor, next) as a handoff, past a dead owner's half-done delivery at
+// `next`. Returns how many it revoked; the caller delivers them first.
+uint32_t take_over(const DeliveryContext& ctx, uint32_t p) noexcept;
+
+enum class SettleResult { ok, lease_lost };
+// Acks one delivery; with advance = false the caller advances the floor
+// itself later (ack_all: once per partition). Inline below.
+inline SettleResult ack(const PartitionView& view, uint64_t offset, uint64_t word, bool advance = true) noexcept;
+// Returns the lease for redelivery after delay_ns (to the DLQ if deliveries
+// reached max_deliveries).
+SettleResult nack(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, uint64_t delay_ns,
+                  uint64_t now_mono, uint32_t mover_id) noexcept;
+SettleResult extend(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word,
+                    uint64_t new_deadline) noexcept;
+
+// Takes a lease away from its holder (expired, or holder dead): leased ->
+// retry(reason) or the DLQ; picked (at-most-once) -> acked. `mover_id` is the
+// participant doing it (owner of any DLQ claim it makes). True if it changed.
+bool revoke(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, layout::DeadLetterReason reason,
+            uint64_t now_mono, uint32_t mover_id) noexcept;
+// Stamps unstamped leases of (g, p) (deadline and delivery times) and
+// revokes every leased entry whose deadline has passed. Returns how many it revoked.
+uint32_t expire_leases(detail::Region& r, uint32_t g, uint32_t p, uint64_t now_mono, uint32_t mover_id) noexcept;
+
+// Moves the floor over every acked offset; wakes producers waiting for room.
+inline void advance_floor(const PartitionView& view) noexcept;
+void advance_floor(detail::Region& r, uint32_t g, uint32_t p) noexcept;  // cold callers
+
+// [floor, next) of (g, p), clamped to one lap (the values are untrusted).
+struct Window {
+    uint64_t floor;
+    uint64_t next;
+};
+Window lease_window(const detail::Region& r, uint32_t g, uint32_t p) noexcept;
+
+// --- inline hot paths --------------------------------------------------------
+
+namespace detail_delivery {
+void catch_up(const PartitionView& view, uint64_t head) noexcept;  // cold: group behind head
+void skip_aborted(const PartitionView& view, uint64_t offset, uint64_t word) noexcept;  // cold
+}  // namespace detail_delivery
+
+inline void advance_floor(const PartitionView& view) noexcept {
+    auto& gp = *view.cursors;
+    const uint64_t lap = view.ring.capacity;
+    uint64_t floor = gp.floor.load(std::memory_order_acquire);
+    for (;;) {
+        const uint64_t next = std::min(gp.next.load(std::memory_order_acquire), floor + lap);
+        uint64_t o = floor;
+        while (o < next) {
+            const uint64_t w = view.lease(o).word.load(std::memory_order_acquire);
+            if (lease_kind(w) != LeaseKind::acked || !lease_is(w, o)) break;
+            ++o;
+        }
+        if (o == floor) return;
+        // (4) seq_cst: ordered before the space_waiters load below (doorbell pattern).
+        if (gp.floor.compare_exchange_strong(floor, o, std::memory_order_seq_cst, std::memory_order_acquire)) break;
+        if (floor >= o) return;  // someone moved it further (the failed CAS loaded it)
+    }
+    // Wake producers waiting for room only for a batch of it (or when this
+    // group has caught up): waking one per ack would make the producer
+    // sleep and wake once per message. A waiter not woken re-checks within
+    // its sleep slice. (Doorbell pattern: the floor CAS above is seq_cst.)
+    auto& pc = *view.control;
+    if (pc.space_waiters.load(std::memory_order_seq_cst) == 0) return;
+    const uint64_t head = pc.head.load(std::memory_order_relaxed);
+    const uint64_t floor_now = gp.floor.load(std::memory_order_relaxed);
+    if (floor_now - head >= release_batch(lap) || floor_now >= gp.next.load(std::memory_order_relaxed))
+        detail::wake_producers(pc);
+}
+
+inline SettleResult ack(const PartitionView& view, uint64_t offset, uint64_t word, bool advance) noexcept {
+    uint64_t expected = word;
+    if (!view.lease(offset).word.compare_exchange_strong(expected, lease_word(LeaseKind::acked, offset),
+                                                         std::memory_order_acq_rel, std::memory_order_relaxed))
+        return SettleResult::lease_lost;  // (3): expired and handed on, or the holder was reaped
+    if (advance) advance_floor(view);
+    return SettleResult::ok;
+}
+
+inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view, Delivered& out) noexcept {
+    auto& gp = *view.cursors;
+    for (int attempt = 0; attempt < 4096; ++attempt) {
+        const uint64_t o = gp.next.load(std::memory_order_acquire);
+        const uint64_t s = view.ring.state(o).load(std::memory_order_acquire);  // (1) pairs with commit
+        const int64_t d = slot_tag_distance(s, o);
+        if (d < 0) return false;  // the slot still holds an older lap: o not yet claimed
+        if (d > 0) {
+            // The slot moved past o: released before this group held it (only
+            // a corrupt region or a lapping policy gets here). Catch up to head.
+            const uint64_t head = view.control->head.load(std::memory_order_acquire);
+            if (head <= o) return false;
+            detail_delivery::catch_up(view, head);
+            continue;
+        }
+        const SlotKind kind = slot_kind(s);
+        if (kind == SlotKind::free || kind == SlotKind::claimed) return false;  // not published yet
+        auto& e = view.lease(o);
+        uint64_t w = e.word.load(std::memory_order_acquire);
+        if (lease_deliverable(w, o)) {
+            if (kind == SlotKind::aborted) {
+                detail_delivery::skip_aborted(view, o, w);  // an aborted claim: nothing to deliver
+                continue;
+            }
+            const uint64_t leased =
+                lease_word(ctx.at_most_once ? LeaseKind::picked : LeaseKind::leased, o, ctx.owner_id, 1);
+            e.deadline_ns.store(0, std::memory_order_relaxed);  // (1) stamped by the first scanner
+            e.first_delivery_unix_ns.store(0, std::memory_order_relaxed);
+            e.last_delivery_unix_ns.store(0, std::memory_order_relaxed);
+            if (ctx.exclusive) {
+                // (1') The owner is the only writer of a not-yet-delivered
+                // entry, of next and of delivered (revokers only touch leased
+                // entries; the owner CAS on handoff orders successive owners):
+                // release stores do what the CAS does for shared groups.
+                e.word.store(leased, std::memory_order_release);
+                gp.next.store(o + 1, std::memory_order_release);
+                gp.delivered.store(gp.delivered.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+                out = Delivered{o, leased, 1};
+                return true;
+            }
+            if (e.word.compare_exchange_strong(w, leased, std::memory_order_acq_rel, std::memory_order_acquire)) {
+                help_forward(gp.next, o);
+                gp.delivered.fetch_add(1, std::memory_order_relaxed);
+                out = Delivered{o, leased, 1};
+                return true;
+            }
+            continue;  // a peer took o first
+        }
+        if (lease_is(w, o)) {
+            help_forward(gp.next, o);  // delivered by a peer whose next-CAS is still to come: help it
+            continue;
+        }
+        return false;  // entry ahead of o: inconsistent; let the next call re-read
+    }
+    return false;
+}
+
+}  // namespace shmq::ring

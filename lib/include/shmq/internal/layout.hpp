@@ -1,0 +1,597 @@
+// The byte layout of a shmq region: the one place it is defined.
+//
+// A region is one POSIX shared-memory object `/dev/shm/shmq.<name>`, sized once
+// at creation. It holds no pointers: every reference is an offset from the
+// region base, and every offset is recomputed from the creation parameters and
+// checked against the mapped size before use (see layout.cpp).
+//
+//   offset                      section                         size
+//   0                           RegionHeader                    4096
+//   sections.participants       ParticipantEntry[max_participants]  64 each
+//   sections.groups             GroupEntry[max_groups]          384 each
+//   sections.group_partitions   GroupPartition[max_groups][partitions]  192 each
+//   sections.partitions         PartitionControl[partitions]   256 each
+//   sections.leases             LeaseEntry[max_groups][partitions][capacity]  32 each
+//   sections.slots              Slot[partitions][capacity]      slot_size each
+//   sections.dlq_control        DlqControl                      192
+//   sections.dlq_slots          DlqSlot[dlq_capacity]           dlq_slot_size each
+//   sections.bridges            BridgeEntry[kMaxBridges]        256 each
+//   sections.spill_slots        Slot[partitions][spill_capacity]  slot_size each (on_full=spill only)
+//
+// Every section starts on a 4096-byte boundary. docs/ARCHITECTURE.md mirrors
+// this table; change both together.
+//
+// Versioning: bump kLayoutVersion on any change to a struct below, a state
+// encoding, or the section order. An attacher refuses any other version; there
+// is no in-place migration (regions do not outlive a reboot).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+#include "shmq/shmq.hpp"  // GroupKind, Fsync: stored as their byte values
+
+namespace shmq::layout {
+
+constexpr uint64_t kMagic = 0x3130'5145'4d48'5300ull;  // "\0SHMEQ01" little-endian
+constexpr uint32_t kLayoutVersion = 7;
+constexpr std::size_t kCacheLine = 64;
+constexpr std::size_t kSectionAlign = 4096;
+
+// Limits of the creation parameters; layout.cpp rejects anything outside them.
+constexpr uint32_t kMaxPartitions = 1024;
+constexpr uint32_t kMinCapacity = 2;
+constexpr uint32_t kMaxCapacity = 1u << 24;
+constexpr uint32_t kMaxMessageBytes = 16u << 20;
+constexpr uint32_t kMaxKeyBytes = 64;
+constexpr uint32_t kMaxGroups = 256;
+constexpr uint32_t kMaxParticipants = 4094;  // owner ids 1..4095 fit 12 bits
+constexpr uint32_t kMaxDeliveries = 1000;    // SQS's limit; fits the lease word's 10-bit count
+constexpr uint64_t kMaxRegionBytes = 64ull << 30;
+constexpr std::size_t kNameMax = 64;
+constexpr std::size_t kDamageReasonBytes = 184;  // RegionHeader::damage_reason, NUL-padded
+
+static_assert(std::atomic<uint64_t>::is_always_lock_free, "cross-process atomics must be lock-free");
+static_assert(std::atomic<uint32_t>::is_always_lock_free, "futex words must be lock-free atomics");
+static_assert(sizeof(std::atomic<uint64_t>) == 8 && sizeof(std::atomic<uint32_t>) == 4,
+              "atomics must have the size of their value: the layout is shared byte for byte");
+
+// ---------------------------------------------------------------------------
+// Creation parameters, copied into the header. All fixed for the region's life.
+//
+//   0  partitions     4  capacity      8  max_message   12 slot_size
+//  16  lease_ms      20  max_deliveries 24 dlq_capacity 28 dlq_slot_size
+//  32  max_groups    34  max_participants 36 on_full 37 high_watermark_pct 38 fsync 39 journal
+//  40  mode          44  spill_capacity   48 retain_bytes  56 retain_ms
+struct QueueParams {
+    uint32_t partitions;
+    uint32_t capacity;        // slots per partition, power of two
+    uint32_t max_message;     // payload bytes per slot
+    uint32_t slot_size;       // bytes per slot (header + payload + key), multiple of 64
+    uint32_t lease_ms;        // visibility timeout of a delivery
+    uint32_t max_deliveries;  // deliveries before a message goes to the DLQ
+    uint32_t dlq_capacity;    // DLQ slots, power of two
+    uint32_t dlq_slot_size;
+    uint16_t max_groups;
+    uint16_t max_participants;
+    uint8_t on_full;  // OnFull
+    uint8_t high_watermark_pct;  // partition depth (% of capacity) above which the queue reports overloaded; 0: never
+    uint8_t fsync;               // shmq::Fsync of shmqd's segment writes for this queue
+    uint8_t journal;             // 1: shmqd journals every message; slots wait for it (journal_floor)
+    uint32_t mode;  // permission bits the region was created with
+    uint32_t spill_capacity;  // staging slots per partition (power of two) when on_full=spill, else 0
+    uint64_t retain_bytes;    // journal: per partition, whole segments beyond this are deleted; 0: no limit
+    uint64_t retain_ms;       // journal: segments last written longer ago are deleted; 0: no limit
+};
+static_assert(sizeof(QueueParams) == 64);
+static_assert(offsetof(QueueParams, on_full) == 36);
+static_assert(offsetof(QueueParams, high_watermark_pct) == 37);
+static_assert(offsetof(QueueParams, fsync) == 38);
+static_assert(offsetof(QueueParams, spill_capacity) == 44);
+static_assert(offsetof(QueueParams, journal) == 39);
+static_assert(offsetof(QueueParams, retain_ms) == 56);
+
+// QueueParams::fsync holds a shmq::Fsync: its byte values are layout.
+static_assert(static_cast<uint8_t>(Fsync::never) == 0 && static_cast<uint8_t>(Fsync::batch) == 1 &&
+              static_cast<uint8_t>(Fsync::always) == 2);
+
+// Section offsets from the region base; recomputed and compared on open.
+struct SectionTable {
+    uint64_t participants;
+    uint64_t groups;
+    uint64_t group_partitions;
+    uint64_t partitions;
+    uint64_t leases;
+    uint64_t slots;
+    uint64_t dlq_control;
+    uint64_t dlq_slots;
+    uint64_t spill_slots;  // == end when the queue does not spill
+    uint64_t end;          // == region size
+    uint64_t bridges;      // between dlq_slots and spill_slots
+    uint64_t reserved[5];
+};
+static_assert(sizeof(SectionTable) == 128);
+
+// Region lifecycle word (RegionHeader::lifecycle).
+// region_removed: `shmq delete --region-only`: gone like a reboot would take
+// it; shmqd keeps its journal and recreates the queue from it.
+// corrupt: shmqd found the region damaged (RegionHeader::damage_reason);
+// peers get region_corrupt, nobody attaches any more.
+enum class Lifecycle : uint32_t { live = 1, deleted = 2, corrupt = 3, region_removed = 4 };
+
+// ---------------------------------------------------------------------------
+// RegionHeader: the first page.
+//
+//   0    magic (atomic, written LAST with release: publishes everything else)
+//   8    layout_version   12 header_size   16 region_size   24 queue_epoch
+//   32   created_unix_ns  40 lifecycle (atomic)  44 reserved
+//   64   params (64)      128 sections (128)    256 name[64]
+//   320  damaged_unix_ns (atomic)  328 damage_reason[184]   512 reserved
+//   1024 consumer_doorbell, consumer_waiters, consumer_wanted (own cache line)
+//   1088 admin_lock                               (own cache line)
+//   1152 dlq_doorbell                             (own cache line)
+struct alignas(kSectionAlign) RegionHeader {
+    std::atomic<uint64_t> magic;
+    uint32_t layout_version;
+    uint32_t header_size;
+    uint64_t region_size;
+    uint64_t queue_epoch;  // random per creation: tells a recreated queue apart
+    uint64_t created_unix_ns;
+    std::atomic<uint32_t> lifecycle;
+    uint32_t reserved0;
+    uint64_t reserved1[2];
+    QueueParams params;
+    SectionTable sections;
+    char name[kNameMax];
+    // Set once, by shmqd, when its integrity check finds the region damaged
+    // (shmq/internal/damage.hpp): the reason first, then damaged_unix_ns, then
+    // lifecycle = corrupt. Untrusted like everything here: readers bound and
+    // sanitize the reason.
+    std::atomic<uint64_t> damaged_unix_ns;
+    char damage_reason[kDamageReasonBytes];
+    uint8_t reserved2[1024 - 512];
+
+    // Consumers about to sleep increment consumer_waiters, then futex-wait on
+    // consumer_doorbell. A producer that commits reads consumer_waiters after
+    // its (seq_cst) commit CAS and, if non-zero, bumps and wakes the doorbell.
+    alignas(kCacheLine) std::atomic<uint32_t> consumer_doorbell;
+    std::atomic<uint32_t> consumer_waiters;
+    std::atomic<uint32_t> consumer_wanted;  // see sys::ring_doorbell_once: one FUTEX_WAKE per sleep
+    // Group-table lock: serializes group create/delete. Word = owner token
+    // (participant id | gen << 16), 0 when free; broken when the owner is dead.
+    alignas(kCacheLine) std::atomic<uint64_t> admin_lock;
+    alignas(kCacheLine) std::atomic<uint32_t> dlq_doorbell;
+    std::atomic<uint32_t> dlq_waiters;
+};
+static_assert(sizeof(RegionHeader) == kSectionAlign);
+static_assert(offsetof(RegionHeader, magic) == 0, "magic first: attachers poll it");
+static_assert(offsetof(RegionHeader, layout_version) == 8, "version at a fixed place across versions");
+static_assert(offsetof(RegionHeader, params) == 64);
+static_assert(offsetof(RegionHeader, sections) == 128);
+static_assert(offsetof(RegionHeader, name) == 256);
+static_assert(offsetof(RegionHeader, damaged_unix_ns) == 320);
+static_assert(offsetof(RegionHeader, damage_reason) + kDamageReasonBytes == 512);
+static_assert(offsetof(RegionHeader, consumer_doorbell) == 1024, "doorbell on its own line");
+static_assert(offsetof(RegionHeader, admin_lock) == 1088);
+static_assert(offsetof(RegionHeader, dlq_doorbell) == 1152);
+
+// ---------------------------------------------------------------------------
+// ParticipantEntry: one per attached producer/consumer (the lease table).
+//
+//   0  state (atomic): [gen:32 | 0:24 | kind:8]   kind: 0 free, 1 active
+//   8  pid  12 role  13 flags  14 group
+//  16  start_ticks (pid start time, /proc/<pid>/stat field 22)
+//  24  pid_ns (inode of the participant's pid namespace)
+//  32  heartbeat_ns (CLOCK_MONOTONIC_COARSE)   40 attached_unix_ns
+//  48  operations (messages sent or received)  56 reserved
+//
+// A participant first takes an OFD write lock on byte `index` of the region
+// file, then CASes state free -> active, then fills the fields; the kernel
+// drops the lock when it dies. Fields are atomics because a reader (stat,
+// reaper) may race with a re-claim; they are only meaningful while the entry
+// is active, which a reader checks before and after reading them.
+struct alignas(kCacheLine) ParticipantEntry {
+    std::atomic<uint64_t> state;
+    std::atomic<uint32_t> pid;
+    std::atomic<uint8_t> role;   // Role
+    std::atomic<uint8_t> flags;  // ParticipantFlags
+    std::atomic<uint16_t> group;
+    std::atomic<uint64_t> start_ticks;
+    std::atomic<uint64_t> pid_ns;
+    std::atomic<uint64_t> heartbeat_ns;
+    std::atomic<uint64_t> attached_unix_ns;
+    std::atomic<uint64_t> operations;
+    uint64_t reserved;
+};
+static_assert(sizeof(ParticipantEntry) == kCacheLine);
+static_assert(offsetof(ParticipantEntry, pid) == 8);
+static_assert(offsetof(ParticipantEntry, start_ticks) == 16);
+
+enum class Role : uint8_t { none = 0, producer = 1, consumer = 2, admin = 3 };
+enum ParticipantFlags : uint8_t { kAtMostOnce = 1 };
+constexpr uint16_t kNoGroup = 0xffff;
+
+// Byte of the region file whose OFD write lock the shmqd serving the queue
+// holds (above every participant's byte): one shmqd per queue, even with
+// different lock files; the kernel drops it when that shmqd dies.
+constexpr uint64_t kDaemonLockByte = kMaxParticipants + 1;
+
+constexpr uint64_t kParticipantFree = 0;
+constexpr uint64_t kParticipantActive = 1;
+constexpr uint64_t participant_state(uint32_t gen, uint64_t kind) { return uint64_t{gen} << 32 | kind; }
+constexpr uint32_t participant_gen(uint64_t s) { return static_cast<uint32_t>(s >> 32); }
+constexpr uint64_t participant_kind(uint64_t s) { return s & 0xff; }
+
+// Owner ids are index + 1 so that 0 means "nobody". An owner *token* adds the
+// entry's generation so a re-used entry is never mistaken for its predecessor.
+constexpr uint64_t owner_token(uint32_t id, uint32_t gen) { return uint64_t{gen} << 16 | id; }
+constexpr uint32_t token_id(uint64_t token) { return static_cast<uint32_t>(token & 0xffff); }
+constexpr uint32_t token_gen(uint64_t token) { return static_cast<uint32_t>(token >> 16); }
+static_assert(kMaxParticipants + 1 <= 0xffff, "participant ids (index + 1) fit an owner token's 16 id bits");
+static_assert(kMaxParticipants + 1 <= 0xfff,
+              "participant ids fit the 12 owner bits of the claim word (ring/slot_state.hpp) and the lease "
+              "word (ring/lease_word.hpp, which checks it again)");
+
+// ---------------------------------------------------------------------------
+// AckLatency: a sampled histogram of publish -> ACK time of one group.
+// Consumers record every ACK of an offset that is a multiple of
+// kAckLatencySampleEvery (relaxed RMWs; a sample, not a census). buckets[b]
+// counts latencies below kAckLatencyFirstBoundNs << b; the last bucket holds
+// everything longer. Zeroed when the group is created; counts only grow.
+constexpr uint32_t kAckLatencyBuckets = 26;  // bounds 1.024 us .. ~17.2 s, then +Inf
+constexpr uint64_t kAckLatencyFirstBoundNs = 1024;
+constexpr uint64_t kAckLatencySampleEvery = 64;  // a power of two
+struct alignas(kCacheLine) AckLatency {
+    std::atomic<uint64_t> buckets[kAckLatencyBuckets];
+    std::atomic<uint64_t> count;
+    std::atomic<uint64_t> sum_ns;
+    uint64_t reserved[4];
+};
+static_assert(sizeof(AckLatency) == 4 * kCacheLine);
+static_assert((kAckLatencySampleEvery & (kAckLatencySampleEvery - 1)) == 0);
+
+// ---------------------------------------------------------------------------
+// GroupEntry: one per consumer group.
+//
+//   0  state (atomic): [gen:32 | 0:16 | kind:8 | status:8]  status: 0 free, 1 active, 2 joining
+//   8  member_gen (atomic; bumped on every join, leave and reap)
+//  12  replay_state (ReplayState)  16 created_unix_ns
+//  24  replay_from (offset, or unix ns for ReplayFrom::time)  32 replay_from_kind (ReplayFrom)
+//  36  replay_result (ReplayResult)  40 replay_messages (journal messages being replayed)
+//  48  reserved  64 name[64] as eight 8-byte atomic words
+// 128  ack_latency (4 lines)
+//
+// Created and deleted under RegionHeader::admin_lock; read lock-free.
+//
+// Replay (`shmq replay`, daemon/replay/): the tool writes replay_from,
+// replay_from_kind, then replay_state = requested (seq_cst) under the admin
+// lock, and re-checks that the group has no members (a consumer stores its
+// group seq_cst, then loads replay_state seq_cst: one of the two sees the
+// other). While requested or preparing, consumers of the group deliver nothing; shmqd
+// rewinds the group in the ring, creates the replay region (journal
+// messages below the ring) and stores replay_result, then replay_state =
+// running (release) or none. Running: consumers deliver each partition's
+// replay region messages before its ring messages. shmqd stores none once
+// every replay partition is acked to its end.
+struct alignas(kCacheLine) GroupEntry {
+    std::atomic<uint64_t> state;
+    std::atomic<uint32_t> member_gen;
+    std::atomic<uint32_t> replay_state;
+    std::atomic<uint64_t> created_unix_ns;
+    std::atomic<uint64_t> replay_from;
+    std::atomic<uint32_t> replay_from_kind;
+    std::atomic<uint32_t> replay_result;
+    std::atomic<uint64_t> replay_messages;
+    uint64_t reserved1[2];
+    std::atomic<uint64_t> name_words[kNameMax / 8];
+    AckLatency ack_latency;
+};
+static_assert(sizeof(GroupEntry) == 6 * kCacheLine);
+static_assert(offsetof(GroupEntry, replay_state) == 12);
+static_assert(offsetof(GroupEntry, replay_from) == 24);
+static_assert(offsetof(GroupEntry, replay_result) == 36);
+static_assert(offsetof(GroupEntry, replay_messages) == 40);
+static_assert(offsetof(GroupEntry, name_words) == kCacheLine);
+
+// requested: written by the tool; preparing: taken by shmqd (CAS), which redoes
+// it after a crash; the tool may cancel only a request still `requested`.
+enum class ReplayState : uint32_t { none = 0, requested = 1, running = 2, preparing = 3 };
+enum class ReplayFrom : uint32_t { offset = 1, time = 2, start = 3 };
+// What shmqd made of the last request (GroupEntry::replay_result).
+enum class ReplayResult : uint32_t {
+    pending = 0,
+    started = 1,        // rewound; journal messages (if any) are being replayed
+    not_journaled = 2,  // rewound within the ring only: the queue keeps no journal
+    failed = 3,         // the journal could not be read or the replay region made: see shmqd's log
+};
+static_assert(offsetof(GroupEntry, ack_latency) == 2 * kCacheLine, "sampled writes apart from state and name");
+
+// GroupEntry::state holds a shmq::GroupKind (bits 8..15): its byte values are layout.
+static_assert(static_cast<uint8_t>(GroupKind::exclusive) == 1 && static_cast<uint8_t>(GroupKind::shared) == 2);
+constexpr uint64_t kGroupFree = 0;
+constexpr uint64_t kGroupActive = 1;
+// Joining: counted by reclaimers (its floors hold the partitions) while its
+// cursors are being set up; consumers do not use it yet.
+constexpr uint64_t kGroupJoining = 2;
+constexpr uint64_t group_state(uint32_t gen, GroupKind kind, uint64_t status) {
+    return uint64_t{gen} << 32 | uint64_t{static_cast<uint8_t>(kind)} << 8 | status;
+}
+constexpr uint64_t group_status(uint64_t s) { return s & 0xff; }
+constexpr uint8_t group_kind(uint64_t s) { return static_cast<uint8_t>((s >> 8) & 0xff); }
+constexpr uint32_t group_gen(uint64_t s) { return static_cast<uint32_t>(s >> 32); }
+
+// ---------------------------------------------------------------------------
+// GroupPartition: a group's cursors in one partition.
+//
+//   line 0 (delivery side)  0 next   8 owner   16 retry_pending
+//   line 1 (ack side)      64 floor
+//   line 2 (counters)     128 delivered 136 start 144 nacked 152 redelivered
+//                         160 expired 168 skipped 176 dead_lettered 184 dlq_blocked
+//
+// Invariants (offsets of this partition):
+//   floor <= next; every offset < floor is finished for this group (ACKed,
+//   skipped, dead-lettered or picked up at-most-once).
+//   Offsets in [floor, next) have a LeaseEntry whose tag is that offset.
+//   `next` is a hint advanced by CAS by whoever delivers (helping allowed):
+//   the LeaseEntry CAS, not `next`, decides who delivers an offset.
+//   `owner` (exclusive groups): owner token of the consumer that may deliver
+//   from this partition, 0 when unowned.
+//   `retry_pending`: hint (may over- or under-count after a crash; periodic
+//   scans make up for it) of RETRY entries in [floor, next).
+//   `start`: the floor the group began with here. There is no acked counter
+//   (an RMW per ack on a shared line): acked = floor - start - skipped -
+//   dead_lettered + acked entries above the floor (inspect.cpp).
+struct alignas(kCacheLine) GroupPartition {
+    std::atomic<uint64_t> next;
+    std::atomic<uint64_t> owner;
+    std::atomic<uint32_t> retry_pending;
+    uint8_t pad0[kCacheLine - 20];
+    std::atomic<uint64_t> floor;
+    uint8_t pad1[kCacheLine - 8];
+    std::atomic<uint64_t> delivered;
+    std::atomic<uint64_t> start;
+    std::atomic<uint64_t> nacked;
+    std::atomic<uint64_t> redelivered;
+    std::atomic<uint64_t> expired;
+    std::atomic<uint64_t> skipped;
+    std::atomic<uint64_t> dead_lettered;
+    std::atomic<uint64_t> dlq_blocked;
+};
+static_assert(sizeof(GroupPartition) == 3 * kCacheLine);
+static_assert(offsetof(GroupPartition, floor) == kCacheLine, "ack side apart from delivery side");
+static_assert(offsetof(GroupPartition, delivered) == 2 * kCacheLine);
+
+// ---------------------------------------------------------------------------
+// PartitionControl: one per partition.
+//
+//   line 0   0 tail (producer claim hint)
+//   line 1  64 head (all offsets < head are released; slots free for reuse)
+//           72 reclaim_lock (owner token; serializes head advance and group joins)
+//   line 2 128 space_doorbell 132 space_waiters 136 space_wanted (producers waiting for room)
+//   line 3 192 rejected 200 aborted 208 timeouts 216 dropped 224 replay_end 232.. reserved
+//   line 4 256 spill_lock 264 spill_tail          (producers, on_full=spill)
+//   line 5 320 spill_head 328 spill_refilled 336 spill_disk_messages
+//          344 spill_disk_bytes 352 spill_status 356 journal_status 360 spill_refused
+//          368 journal_floor 376 journal_bytes  (shmqd)
+//
+// Invariants: head <= every active group's floor; head <= tail;
+// tail - head <= capacity. `published` is derived: tail - aborted (exact when
+// no claim is open).
+//
+// Spill (on_full=spill; shmq/internal/spill_protocol.hpp): spill sequence numbers s
+// order the messages that went through the partition's staging ring.
+// spill_tail is [active:1 | next s:63] and changes only under spill_lock.
+// Invariants: spill_head <= seq(spill_tail) <= spill_head + spill_capacity;
+// spill_refilled <= seq(spill_tail). While active, producers put every
+// message of the partition into staging, and shmqd clears active only under
+// the lock with spill_refilled == seq(spill_tail): no message overtakes one
+// that went to disk before it.
+//
+// Journal (QueueParams::journal): every offset below journal_floor is in
+// shmqd's journal (written per the fsync policy) or was aborted; reclaim
+// never moves head past it, so the journal reads slots no producer reuses.
+struct alignas(kCacheLine) PartitionControl {
+    std::atomic<uint64_t> tail;
+    uint8_t pad0[kCacheLine - 8];
+    std::atomic<uint64_t> head;
+    std::atomic<uint64_t> reclaim_lock;
+    uint8_t pad1[kCacheLine - 16];
+    std::atomic<uint32_t> space_doorbell;
+    std::atomic<uint32_t> space_waiters;
+    // Set by a producer before it sleeps; the first waker exchanges it to 0,
+    // so one sleep costs one FUTEX_WAKE however many acks follow.
+    std::atomic<uint32_t> space_wanted;
+    uint8_t pad2[kCacheLine - 12];
+    std::atomic<uint64_t> rejected;
+    std::atomic<uint64_t> aborted;
+    std::atomic<uint64_t> timeouts;
+    std::atomic<uint64_t> dropped;
+    // Replay regions only (daemon/replay/): the offset this partition's
+    // replay ends at; the group's ring position there. Fixed at creation.
+    std::atomic<uint64_t> replay_end;
+    uint64_t reserved[3];
+    std::atomic<uint64_t> spill_lock;  // owner token, 0 when free; broken when the holder is dead
+    std::atomic<uint64_t> spill_tail;  // [active:1 | next spill sequence:63]
+    uint8_t pad4[kCacheLine - 16];
+    std::atomic<uint64_t> spill_head;      // staging slots < head are on disk (per fsync policy) or refilled
+    std::atomic<uint64_t> spill_refilled;  // every spill sequence < this is in the ring (or was aborted)
+    std::atomic<uint64_t> spill_disk_messages;  // backlog on disk (shmqd's count, for stat)
+    std::atomic<uint64_t> spill_disk_bytes;
+    std::atomic<uint32_t> spill_status;    // SpillStatus
+    std::atomic<uint32_t> journal_status;  // SpillStatus values, for the journal's writes
+    std::atomic<uint64_t> spill_refused;  // sends answered `overloaded` because staging was full
+    std::atomic<uint64_t> journal_floor;  // offsets below are journaled (shmqd stores, release)
+    std::atomic<uint64_t> journal_bytes;  // bytes of this partition's journal segments on disk
+};
+static_assert(sizeof(PartitionControl) == 6 * kCacheLine);
+static_assert(offsetof(PartitionControl, head) == kCacheLine, "tail and head on separate lines");
+static_assert(offsetof(PartitionControl, space_doorbell) == 2 * kCacheLine);
+static_assert(offsetof(PartitionControl, replay_end) == 3 * kCacheLine + 32);
+static_assert(offsetof(PartitionControl, spill_lock) == 4 * kCacheLine, "producers' spill line");
+static_assert(offsetof(PartitionControl, spill_head) == 5 * kCacheLine, "shmqd's spill line");
+static_assert(offsetof(PartitionControl, journal_floor) == 5 * kCacheLine + 48);
+
+constexpr uint64_t kSpillActive = uint64_t{1} << 63;
+constexpr uint64_t spill_seq(uint64_t spill_tail) { return spill_tail & ~kSpillActive; }
+constexpr bool spill_active(uint64_t spill_tail) { return (spill_tail & kSpillActive) != 0; }
+// PartitionControl::spill_status, written by shmqd.
+enum class SpillStatus : uint32_t { ok = 0, disk_full = 1, disk_error = 2 };
+
+// ---------------------------------------------------------------------------
+// Slot: one message of one partition.
+//
+//   0  state (atomic): [tag:48 | owner:12 | kind:4]   (see shmq/internal/slot_state.hpp)
+//   8  payload_len  12 key_len  14 flags  16 publish_unix_ns  24 reserved
+//  32  payload[round8(max_message)]  then  key[kMaxKeyBytes]
+//  slot_size - 8: claim (atomic): claimed(o, P) while a producer fills it
+//
+// The state word sits in the slot's first cache line, beside the first 32
+// payload bytes: a consumer polling it pulls in the start of the message
+// with the same transfer. The claim word sits in the slot's last line, which
+// consumers do not poll, so a message changes the polled line once. payload_len/key_len/publish time are written by
+// the claiming producer before its commit (release) and read after the
+// consumer's acquire load of `state`; they are untrusted and bounds-checked.
+struct SlotHeader {
+    std::atomic<uint64_t> state;
+    uint32_t payload_len;
+    uint16_t key_len;
+    uint16_t flags;
+    uint64_t publish_unix_ns;
+    uint64_t reserved;
+};
+static_assert(sizeof(SlotHeader) == 32);
+static_assert(offsetof(SlotHeader, state) == 0, "readiness word first in the slot's first line");
+constexpr std::size_t kSlotHeaderBytes = sizeof(SlotHeader);
+
+// ---------------------------------------------------------------------------
+// LeaseEntry: a group's delivery state of one offset; index offset & (capacity-1).
+//
+//   0  word (atomic): [kind:2 | deliveries:14 | owner:12 | tag:36]  (shmq/internal/lease_word.hpp)
+//   8  deadline_ns (lease deadline, or not-before time of a RETRY; CLOCK_MONOTONIC)
+//  16  first_delivery_unix_ns  24 last_delivery_unix_ns
+//
+// The whole word is the lease's epoch: every new lease of an offset raises
+// `deliveries`, so a consumer whose lease was taken away fails its CAS.
+struct LeaseEntry {
+    std::atomic<uint64_t> word;
+    std::atomic<uint64_t> deadline_ns;
+    std::atomic<uint64_t> first_delivery_unix_ns;
+    std::atomic<uint64_t> last_delivery_unix_ns;
+};
+static_assert(sizeof(LeaseEntry) == 32);
+static_assert(kCacheLine % sizeof(LeaseEntry) == 0, "entries never straddle a line");
+
+// ---------------------------------------------------------------------------
+// DLQ: one MPMC ring of dead-lettered messages with their metadata.
+//
+//   DlqControl: line 0 tail (claim hint)  line 1 head + admin_lock (redrive/purge
+//               advance head under it)  line 2 counters
+//   DlqSlot:    0 state (slot protocol)  8 payload_len 12 key_len 14 reason 15 reserved
+//               16 partition 20 deliveries 24 offset 32 first_delivery_unix_ns
+//               40 last_delivery_unix_ns 48 dead_unix_ns 56 publish_unix_ns
+//               64 group_index 68 reserved  then payload, key as in Slot at 128,
+//               claim word in the last 8 bytes as in Slot
+struct alignas(kCacheLine) DlqControl {
+    std::atomic<uint64_t> tail;
+    uint8_t pad0[kCacheLine - 8];
+    std::atomic<uint64_t> head;
+    std::atomic<uint64_t> admin_lock;  // owner token of the process listing/redriving/purging
+    uint8_t pad1[kCacheLine - 16];
+    std::atomic<uint64_t> dead_lettered;
+    std::atomic<uint64_t> redriven;
+    std::atomic<uint64_t> purged;
+    std::atomic<uint64_t> blocked;
+    uint64_t reserved[4];
+};
+static_assert(sizeof(DlqControl) == 3 * kCacheLine);
+
+struct DlqSlotHeader {
+    std::atomic<uint64_t> state;
+    uint32_t payload_len;
+    uint16_t key_len;
+    uint8_t reason;  // DeadLetterReason
+    uint8_t reserved0;
+    uint32_t partition;
+    uint32_t deliveries;
+    uint64_t offset;
+    uint64_t first_delivery_unix_ns;
+    uint64_t last_delivery_unix_ns;
+    uint64_t dead_unix_ns;
+    uint64_t publish_unix_ns;
+    uint32_t group_index;
+    uint8_t reserved1[60];
+};
+static_assert(sizeof(DlqSlotHeader) == 2 * kCacheLine);
+static_assert(offsetof(DlqSlotHeader, offset) == 24);
+constexpr std::size_t kDlqSlotHeaderBytes = sizeof(DlqSlotHeader);
+
+// handoff: revoked only because its partition changed hands, once per handoff
+// after 15 of them (shmq/internal/lease_word.hpp); a message never fails by handoffs alone.
+enum class DeadLetterReason : uint8_t { nacked = 1, lease_expired = 2, owner_died = 3, handoff = 4 };
+
+// ---------------------------------------------------------------------------
+// BridgeEntry: the status of one running `shmq bridge` of this queue
+// (tools/shmq/bridge), read by `shmq stat` and shmqd's /metrics.
+//
+//   0  owner (atomic): owner token of the bridge's participant entry; 0 free
+//   8  direction (atomic): 0 not yet published, 1 out, 2 in   12 group (out)
+//  16  connected (atomic: 1 while its NATS connection is up)  20 reserved
+//  24  updated_unix_ns   32 counters[8] (BridgeCounter)   96 reserved
+// 128  stream[64]   192 consumer[64] (in: the JetStream durable), NUL-padded
+//
+// Claim: CAS owner 0 -> token (acquire; a dead owner's word is broken first,
+// as any owner lock), store counters, names and group (relaxed), then
+// direction (release): a reader that loads direction != 0 with acquire sees
+// them. Release: direction = 0, then owner = 0 (release). Readers load owner,
+// direction, the fields, then owner again (all acquire, so in that order), and
+// drop the entry if the owner changed or is not alive. A reader racing a
+// re-claim may still mix two owners' figures: counters only, never an index.
+// Everything is untrusted: readers bound group and sanitize the names.
+constexpr uint32_t kMaxBridges = 16;
+enum class BridgeDirection : uint32_t { none = 0, out = 1, in = 2 };
+// out: PubAcks saying the stream holds a message; publishes awaiting a PubAck;
+//      messages leased here, not yet stored; publish errors; re-sent
+//      publishes; PubAcks that said duplicate; lag: unused (the group's).
+// in:  messages sent into the queue; fetched, not yet sent and ACKed;
+//      unused; fetch errors and terminated messages; JetStream redeliveries;
+//      unused; lag: the stream's messages not yet delivered to the consumer.
+enum class BridgeCounter : uint32_t { messages, pending_acks, held, errors, redeliveries, duplicates, lag, count };
+struct alignas(kCacheLine) BridgeEntry {
+    std::atomic<uint64_t> owner;
+    std::atomic<uint32_t> direction;  // BridgeDirection
+    std::atomic<uint16_t> group;
+    uint16_t reserved0;
+    std::atomic<uint32_t> connected;
+    uint32_t reserved1;
+    std::atomic<uint64_t> updated_unix_ns;
+    std::atomic<uint64_t> counters[8];  // indexed by BridgeCounter
+    uint64_t reserved2[4];
+    std::atomic<uint64_t> stream_words[kNameMax / 8];
+    std::atomic<uint64_t> consumer_words[kNameMax / 8];
+};
+static_assert(sizeof(BridgeEntry) == 4 * kCacheLine);
+static_assert(offsetof(BridgeEntry, direction) == 8 && offsetof(BridgeEntry, group) == 12);
+static_assert(offsetof(BridgeEntry, connected) == 16 && offsetof(BridgeEntry, updated_unix_ns) == 24);
+static_assert(offsetof(BridgeEntry, counters) == 32 && offsetof(BridgeEntry, stream_words) == 2 * kCacheLine);
+static_assert(offsetof(BridgeEntry, consumer_words) == 3 * kCacheLine);
+static_assert(static_cast<uint32_t>(BridgeCounter::count) <= 8);
+
+// Each limit against the fields that store it (owner bits: beside owner_token).
+template <class T>
+constexpr uint64_t max_of() { return std::numeric_limits<T>::max(); }
+static_assert(kMaxParticipants <= max_of<decltype(QueueParams::max_participants)>());
+static_assert(kMaxGroups <= max_of<decltype(QueueParams::max_groups)>());
+static_assert(kMaxGroups < kNoGroup && kNoGroup == max_of<decltype(ParticipantEntry::group)::value_type>(),
+              "a group index fits ParticipantEntry::group below its 'no group' value");
+static_assert(kMaxGroups - 1 <= max_of<decltype(DlqSlotHeader::group_index)>());
+static_assert(kMaxPartitions <= max_of<decltype(QueueParams::partitions)>());
+static_assert(kMaxPartitions - 1 <= max_of<decltype(DlqSlotHeader::partition)>());
+static_assert(kMaxCapacity <= max_of<decltype(QueueParams::capacity)>());
+static_assert(kMaxDeliveries <= max_of<decltype(QueueParams::max_deliveries)>() &&
+              kMaxDeliveries <= max_of<decltype(DlqSlotHeader::deliveries)>());
+static_assert(kMaxKeyBytes <= max_of<decltype(SlotHeader::key_len)>() &&
+              kMaxKeyBytes <= max_of<decltype(DlqSlotHeader::key_len)>());
+
+}  // namespace shmq::layout
