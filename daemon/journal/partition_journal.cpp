@@ -5,7 +5,6 @@
 #include <algorithm>
 
 #include "log.hpp"
-#include "queue_fsync.hpp"
 #include "recovery.hpp"
 #include "retention.hpp"
 #include "shmq/internal/reclaim.hpp"
@@ -110,7 +109,7 @@ int PartitionJournal::run(uint64_t now_mono) {
         const std::byte* base = ring_.base(o);
         if (!writer_) {
             disk::WriterOptions wo;
-            wo.fsync = fsync_policy_of(r_);
+            wo.fsync = r_.options().fsync;
             wo.segment_bytes = opts_.segment_bytes;
             wo.partition = p_;
             wo.queue_epoch = r_.epoch();

@@ -6,7 +6,6 @@
 #include <cstring>
 
 #include "log.hpp"
-#include "queue_fsync.hpp"
 #include "recovery.hpp"
 #include "shmq/internal/reclaim.hpp"
 #include "shmq/internal/spill_protocol.hpp"
@@ -122,7 +121,7 @@ bool PartitionSpill::restart(uint64_t now_mono) {
 
 bool PartitionSpill::open_writer() {
     disk::WriterOptions opts;
-    opts.fsync = fsync_policy_of(r_);
+    opts.fsync = r_.options().fsync;
     opts.segment_bytes = kSpillSegmentBytes;
     opts.partition = p_;
     opts.queue_epoch = r_.epoch();

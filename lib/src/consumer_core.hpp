@@ -74,7 +74,7 @@ struct ConsumerCore {
     // false: deliver nothing now (a replay is being prepared or its region is not open yet).
     bool replay_ready() noexcept;
     bool replay_holds(uint32_t p) const noexcept;  // p's ring waits for its replay
-    std::size_t receive_batch(std::span<Message> out, Millis timeout, Status* error) noexcept;
+    BatchResult receive_batch(std::span<Message> out, Millis timeout) noexcept;
 };
 
 }  // namespace shmq::detail

@@ -31,6 +31,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "shmq/shmq.hpp"  // GroupKind, Fsync: stored as their byte values
+
 namespace shmq::layout {
 
 constexpr uint64_t kMagic = 0x3130'5145'4d48'5300ull;  // "\0SHMEQ01" little-endian
@@ -76,7 +78,7 @@ struct QueueParams {
     uint16_t max_participants;
     uint8_t on_full;  // OnFull
     uint8_t high_watermark_pct;  // partition depth (% of capacity) above which the queue reports overloaded; 0: never
-    uint8_t fsync;               // FsyncPolicy of shmqd's segment writes for this queue
+    uint8_t fsync;               // shmq::Fsync of shmqd's segment writes for this queue
     uint8_t journal;             // 1: shmqd journals every message; slots wait for it (journal_floor)
     uint32_t mode;  // permission bits the region was created with
     uint32_t spill_capacity;  // staging slots per partition (power of two) when on_full=spill, else 0
@@ -91,8 +93,9 @@ static_assert(offsetof(QueueParams, spill_capacity) == 44);
 static_assert(offsetof(QueueParams, journal) == 39);
 static_assert(offsetof(QueueParams, retain_ms) == 56);
 
-// QueueParams::fsync: when shmqd makes its segment writes durable.
-enum class FsyncPolicy : uint8_t { never = 0, batch = 1, always = 2 };
+// QueueParams::fsync holds a shmq::Fsync: its byte values are layout.
+static_assert(static_cast<uint8_t>(Fsync::never) == 0 && static_cast<uint8_t>(Fsync::batch) == 1 &&
+              static_cast<uint8_t>(Fsync::always) == 2);
 
 // Section offsets from the region base; recomputed and compared on open.
 struct SectionTable {
@@ -305,7 +308,8 @@ enum class ReplayResult : uint32_t {
 };
 static_assert(offsetof(GroupEntry, ack_latency) == 2 * kCacheLine, "sampled writes apart from state and name");
 
-enum class GroupKind : uint8_t { exclusive = 1, shared = 2 };
+// GroupEntry::state holds a shmq::GroupKind (bits 8..15): its byte values are layout.
+static_assert(static_cast<uint8_t>(GroupKind::exclusive) == 1 && static_cast<uint8_t>(GroupKind::shared) == 2);
 constexpr uint64_t kGroupFree = 0;
 constexpr uint64_t kGroupActive = 1;
 // Joining: counted by reclaimers (its floors hold the partitions) while its
