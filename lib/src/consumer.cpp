@@ -61,29 +61,31 @@ ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_nam
 
 ConsumerCore::~ConsumerCore() {
     if (replay != nullptr) replay->release();
-    Region& r = *region;
-    for (const Releasing& h : releasing) partitions.push_back(h.partition);
-    for (uint32_t p : partitions) {
-        if (group.kind != GroupKind::exclusive) break;
-        uint64_t mine = me.token();
-        r.group_partition(group.index, p).owner.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
-    }
-    detach_participant(r, me);
-    membership_changed(r, group.index);
+    give_up_partitions();
+    detach_participant(*region, me);
+    membership_changed(*region, group.index);
+}
+
+void ConsumerCore::give_up(uint32_t p) noexcept {
+    uint64_t mine = me.token();
+    // acq_rel: our work on p happens before the next owner's acquiring CAS.
+    region->group_partition(group.index, p).owner.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
+}
+
+void ConsumerCore::give_up_partitions() noexcept {
+    if (group.kind != GroupKind::exclusive) return;
+    for (const Releasing& h : releasing) give_up(h.partition);
+    for (uint32_t p : partitions) give_up(p);
+    releasing.clear();
+    partitions.clear();
 }
 
 void ConsumerCore::leave_group() noexcept {
     if (replay != nullptr) replay->leave_group();
     if (group.kind != GroupKind::exclusive || left_group) return;
     left_group = true;
+    give_up_partitions();
     Region& r = *region;
-    for (const Releasing& h : releasing) partitions.push_back(h.partition);
-    releasing.clear();
-    for (uint32_t p : partitions) {
-        uint64_t mine = me.token();
-        r.group_partition(group.index, p).owner.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
-    }
-    partitions.clear();
     // No longer a member: the others divide the partitions without us. Our
     // entry stays attached while messages are unsettled; their late acks get
     // lease_lost once a new owner took their partition over.
@@ -131,8 +133,7 @@ void ConsumerCore::rebalance(uint64_t now) noexcept {
             return true;
         }
         if (now < h.deadline && holds_leases(h.partition)) return false;
-        uint64_t mine = me.token();
-        r.group_partition(group.index, h.partition).owner.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
+        give_up(h.partition);
         released = true;
         return true;
     });
@@ -153,7 +154,7 @@ void ConsumerCore::rebalance(uint64_t now) noexcept {
         if (cur == 0 && !owner.compare_exchange_strong(cur, me.token(), std::memory_order_acq_rel)) return false;
         if (cur != 0 && cur != me.token()) return false;
         // Before anything newer: what the previous owner still holds comes
-        // back to us first, in offset order (ring/delivery.hpp (6)).
+        // back to us first, in offset order (shmq/internal/delivery.hpp (6)).
         if (ring::take_over(ctx, p) != 0) force_retry_scan = true;
         partitions.push_back(p);
         return true;

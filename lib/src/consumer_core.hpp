@@ -67,6 +67,8 @@ struct ConsumerCore {
     // member gives up its partitions and leaves the group at once.
     void leave_group() noexcept;
     bool holds_leases(uint32_t p) const noexcept;  // a lease of ours in [floor, next) of p
+    void give_up(uint32_t p) noexcept;               // clears p's owner token if it is ours
+    void give_up_partitions() noexcept;              // exclusive: every partition we own or hand over
     void fill(Message& m, uint32_t p, const ring::Delivered& d) noexcept;
     Status settle_ack(Message& m) noexcept;
     Status settle_nack(Message& m, Millis delay) noexcept;

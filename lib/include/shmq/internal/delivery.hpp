@@ -1,6 +1,6 @@
 // A group's delivery protocol over one partition: fresh delivery, redelivery,
 // ack, nack, extend, expiry and the floor. Every state change is one CAS of a
-// LeaseEntry word (ring/lease_word.hpp); cursors (next, floor) are hints that
+// LeaseEntry word (shmq/internal/lease_word.hpp); cursors (next, floor) are hints that
 // anyone may help forward, never the thing that decides ownership.
 //
 // Memory-ordering argument:

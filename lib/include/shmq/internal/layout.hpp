@@ -231,8 +231,8 @@ constexpr uint32_t token_id(uint64_t token) { return static_cast<uint32_t>(token
 constexpr uint32_t token_gen(uint64_t token) { return static_cast<uint32_t>(token >> 16); }
 static_assert(kMaxParticipants + 1 <= 0xffff, "participant ids (index + 1) fit an owner token's 16 id bits");
 static_assert(kMaxParticipants + 1 <= 0xfff,
-              "participant ids fit the 12 owner bits of the claim word (ring/slot_state.hpp) and the lease "
-              "word (ring/lease_word.hpp, which checks it again)");
+              "participant ids fit the 12 owner bits of the claim word (slot_state.hpp) and the lease "
+              "word (lease_word.hpp, which checks it again)");
 
 // ---------------------------------------------------------------------------
 // AckLatency: a sampled histogram of publish -> ACK time of one group.
