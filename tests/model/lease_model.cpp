@@ -8,6 +8,9 @@
 // release or acquire dropped (model_atomic.hpp set_weakening), and must fail.
 //
 // Usage: shmq_lease_model [iterations per test] [test: a..e, or all]
+//        shmq_lease_model_weakened <iterations> <test> [site release|acquire]
+//        (a site and half of your own instead of the test's: e.g.
+//        lease_move_begin acquire, to see what relacy makes of it)
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -335,9 +338,13 @@ int main(int argc, char** argv) {
     for (const Case& c : kCases) {
         if (std::strcmp(only, "all") != 0 && std::strcmp(only, c.name) != 0) continue;
 #ifdef SHMQ_MODEL_WEAKEN
-        set_weakening(c.site, c.drop);
-        std::cout << "weakened: " << c.site << " loses its " << (c.drop == Drop::release ? "release" : "acquire")
-                  << "\n";
+        if (argc > 4)
+            set_weakening(argv[3], std::strcmp(argv[4], "acquire") == 0 ? Drop::acquire : Drop::release);
+        else
+            set_weakening(c.site, c.drop);
+        const Weakening& weakened = g_weakening;
+        std::cout << "weakened: " << weakened.site << " loses its "
+                  << (weakened.drop == Drop::release ? "release" : "acquire") << "\n";
 #endif
         g_sides[0] = c.sides[0];
         g_sides[1] = c.sides[1];
