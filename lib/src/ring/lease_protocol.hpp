@@ -9,7 +9,9 @@
 // run this very code (tests/model/lease_model.cpp, relacy), as
 // commit_protocol.hpp's BasicRingRef does; the library instantiates it with
 // std::atomic<uint64_t> and layout::LeaseEntry, and every function here is
-// inline, so the library's code is the same as when it was written in place.
+// inline: the library's instructions are those of the code written in place
+// (up to two operand orders GCC picks differently, in advance_floor and
+// take_over; see the commit that moved the code here).
 #pragma once
 
 #include <algorithm>
@@ -131,7 +133,8 @@ inline bool lease_stamp(Entry& e, uint64_t deadline) noexcept {
 
 // Redelivery of a due retry: not stamped yet, then CAS retry -> leased,
 // acq_rel (acquires the revoker's retry word and due time). true: ours;
-// false: `retry` holds what the entry holds now.
+// false: `retry` holds what the entry holds now. always_inline: inlined late,
+// it changed deliver_retry's register allocation throughout.
 template <class Entry>
 [[gnu::always_inline]] inline bool lease_redeliver(Entry& e, uint64_t& retry, uint64_t leased) noexcept {
     e.deadline_ns.store(0, std::memory_order_relaxed);  // (1) stamped by the first scanner
