@@ -54,7 +54,7 @@ void catch_up(const PartitionView& view, uint64_t head) noexcept {
 }
 
 void skip_aborted(const PartitionView& view, uint64_t o, uint64_t w) noexcept {
-    if (view.lease(o).word.compare_exchange_strong(w, lease_word(LeaseKind::acked, o), std::memory_order_acq_rel)) {
+    if (lease_skip(view.lease(o), o, w)) {
         view.cursors->skipped.fetch_add(1, std::memory_order_relaxed);
         help_forward(view.cursors->next, o);
         advance_floor(view);

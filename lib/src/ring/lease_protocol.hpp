@@ -81,6 +81,13 @@ inline bool lease_deliver_shared(Atomic& next, Entry& e, uint64_t offset, uint64
     return true;
 }
 
+// An aborted slot passed over: acked(t < o) -> acked(o), acq_rel, so it is
+// done once whoever gets there first. `w` is the deliverable word loaded.
+template <class Entry>
+inline bool lease_skip(Entry& e, uint64_t offset, uint64_t w) noexcept {
+    return e.word.compare_exchange_strong(w, lease_word(LeaseKind::acked, offset), std::memory_order_acq_rel);
+}
+
 // (3) ack: leased(o, C, d) -> acked(o), acq_rel. false: lease_lost.
 template <class Entry>
 inline bool lease_ack(Entry& e, uint64_t offset, uint64_t word) noexcept {
