@@ -4,9 +4,9 @@
 // Per message size, each repetition runs every variant once, in a fixed order
 // (spill, dd, journal, dd+fdatasync, dd+dsync, encode), so machine noise hits
 // all alike:
-//   spill         SegmentWriter, FsyncPolicy::never; timed to the end of flush()
+//   spill         SegmentWriter, Fsync::never; timed to the end of flush()
 //   dd            write(2) of buffer_bytes per call, no sync   (dd bs=256K)
-//   journal       SegmentWriter, FsyncPolicy::batch; timed to the end of flush()
+//   journal       SegmentWriter, Fsync::batch; timed to the end of flush()
 //   dd+fdatasync  the same writes, then one fdatasync           (dd bs=256K conv=fdatasync)
 //   dd+dsync      an fdatasync after every write               (dd bs=256K oflag=dsync):
 //                 one sync per 256 KiB as the journal, one at a time
@@ -198,7 +198,7 @@ struct Workload {
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // Appends until busy, then polls, as a daemon loop would drive it; flush() ends it.
-double run_writer(const RunDir& d, disk::FsyncPolicy policy, const Workload& w) {
+double run_writer(const RunDir& d, shmq::Fsync policy, const Workload& w) {
     disk::WriterOptions o;
     o.fsync = policy;
     o.label = "bench/p0";
@@ -331,9 +331,9 @@ int run(const Args& a) {
                 const Workload& w = loads[s];
                 double t = 0;
                 switch (v) {
-                case kSpill: t = run_writer(d, disk::FsyncPolicy::never, w); break;
+                case kSpill: t = run_writer(d, shmq::Fsync::never, w); break;
                 case kDd: t = run_dd(d, Sync::none, w, dd_buf); break;
-                case kJournal: t = run_writer(d, disk::FsyncPolicy::batch, w); break;
+                case kJournal: t = run_writer(d, shmq::Fsync::batch, w); break;
                 case kDdSync: t = run_dd(d, Sync::at_end, w, dd_buf); break;
                 case kDdDsync: t = run_dd(d, Sync::each_write, w, dd_buf); break;
                 case kEncode: t = run_encode(w, enc_buf); break;

@@ -122,7 +122,7 @@ void BM_SendBatch(benchmark::State& state) {
     for (auto _ : state) {
         const auto t0 = Clock::now();
         for (std::size_t i = 0; i < calls; ++i)
-            if (p.send_batch(spans) != batch) state.SkipWithError("send_batch");
+            if (p.send_batch(spans).count != batch) state.SkipWithError("send_batch");
         state.SetIterationTime(seconds_since(t0));
         drain(c, static_cast<int>(calls * batch));
     }
@@ -178,8 +178,7 @@ void BM_ReceiveBatchAckAll(benchmark::State& state) {
             if (!p.send(payload).ok()) state.SkipWithError("send");
         const auto t0 = Clock::now();
         for (std::size_t i = 0; i < calls; ++i) {
-            const std::size_t n = c.receive_batch(msgs, 0ms);
-            if (n != batch) {
+            if (c.receive_batch(msgs, 0ms).count != batch) {
                 state.SkipWithError("receive_batch");
                 break;
             }
@@ -356,7 +355,7 @@ void two_threads(benchmark::State& state) {
                 if (!claim->commit().ok()) state.SkipWithError("commit");
             } else if (batch == 1) {
                 if (!p.send(payload).ok()) state.SkipWithError("send");
-            } else if (p.send_batch(spans) != batch) {
+            } else if (p.send_batch(spans).count != batch) {
                 state.SkipWithError("send_batch");
             }
         }
@@ -370,21 +369,18 @@ void two_threads(benchmark::State& state) {
     std::vector<std::byte> out(size);
     for (auto _ : state) {
         for (std::size_t got = 0; got < batch;) {
-            shmq::Status err;
-            const std::size_t n = batch == 1 ? [&] {
+            const shmq::BatchResult r = batch == 1 ? [&] {
                 auto m = c.receive(kTwoTimeout);
-                if (!m) {
-                    err = m.code();
-                    return std::size_t{0};
-                }
+                if (!m) return shmq::BatchResult{0, m.status()};
                 msgs[0] = std::move(m.value());
-                return std::size_t{1};
+                return shmq::BatchResult{1, {}};
             }()
-                                             : c.receive_batch(std::span(msgs).subspan(0, batch - got), kTwoTimeout, &err);
-            if (n == 0) {
-                state.SkipWithError(err.message());
+                                                   : c.receive_batch(std::span(msgs).subspan(0, batch - got), kTwoTimeout);
+            if (!r.ok()) {
+                state.SkipWithError(r.status.message());
                 break;
             }
+            const std::size_t n = r.count;
             const std::span<shmq::Message> taken(msgs.data(), n);
             for (auto& m : taken) std::memcpy(out.data(), m.data().data(), m.data().size());
             if constexpr (How == Settle::ack_each) {

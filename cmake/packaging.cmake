@@ -2,13 +2,16 @@
 # headers, libshmq.a, the CMake package (find_package(shmq) -> shmq::shmq) and
 # shmq.pc. The `shmq` and `shmqd` binaries install from tools/ and daemon/.
 #
-# Invariant: everything under lib/include is public and self-contained (it
-# includes only standard headers), so it is installed as a whole.
+# Invariant: everything under lib/include except shmq/internal/ is public and
+# self-contained (it includes only standard headers), so it is installed as a
+# whole but for shmq/internal/: the internal interface of shmqd and the tool
+# (docs/ARCHITECTURE.md), never installed.
 include(CMakePackageConfigHelpers)
 
 set(SHMQ_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/shmq)
 
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/lib/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/lib/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+  PATTERN internal EXCLUDE)
 install(TARGETS shmq EXPORT shmqTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 # The exported target carries its link dependencies: Threads::Threads (found
 # again by shmqConfig.cmake) and rt.

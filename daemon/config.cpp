@@ -10,7 +10,7 @@
 
 #include "log.hpp"
 #include "metrics_http.hpp"
-#include "names.hpp"
+#include "shmq/internal/names.hpp"
 
 namespace shmq::daemon {
 

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <utility>
 
-#include "inspect/inspect.hpp"
+#include "shmq/internal/inspect.hpp"
 
 namespace shmq::daemon::metrics {
 

@@ -11,12 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "inspect/inspect.hpp"
+#include "shmq/internal/inspect.hpp"
 #include "log.hpp"
 #include "metrics_text.hpp"
 #include "restore/queue_restore.hpp"
-#include "names.hpp"
-#include "sys/clock.hpp"
+#include "shmq/internal/names.hpp"
+#include "shmq/internal/clock.hpp"
 
 namespace shmq::daemon {
 

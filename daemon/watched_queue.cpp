@@ -2,28 +2,26 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
-#include <fcntl.h>
 #include <string>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "groups.hpp"
+#include "shmq/internal/groups.hpp"
 #include "log.hpp"
-#include "repair/damage.hpp"
-#include "repair/reaper.hpp"
-#include "ring/dead_letter.hpp"
-#include "ring/delivery.hpp"
-#include "ring/lease_word.hpp"
-#include "ring/reclaim.hpp"
-#include "inspect/inspect.hpp"
-#include "restore/queue_file.hpp"
-#include "restore/queue_restore.hpp"
-#include "small_file.hpp"
-#include "sys/clock.hpp"
-#include "sys/process.hpp"
+#include "shmq/internal/damage.hpp"
+#include "shmq/internal/reaper.hpp"
+#include "shmq/internal/dead_letter.hpp"
+#include "shmq/internal/delivery.hpp"
+#include "shmq/internal/lease_word.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/inspect.hpp"
+#include "restore/queue_file.hpp"  // spill_dir_name
+#include "restore/queue_restore.hpp"  // retire_journal
+#include "spill/spill_dir.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/process.hpp"
 
 namespace shmq::daemon {
 
@@ -60,106 +58,41 @@ WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue
     }
     data_dir_ = data_dir;
     journal_root_ = data_dir + "/journal";
-    if (region_->params().journal != 0) open_journal(data_dir, journal_segment_bytes);
+    if (region_->params().journal != 0)
+        journal_ = std::make_unique<QueueJournal>(*region_, journal_root_, journal_segment_bytes);
     log(Level::info, "watching queue " + name + (spills_.empty() ? "" : " (spilling to " + spill_root_ + "/" + spill_dir_ + ")") +
-                         (journals_.empty() ? "" : " (journal in " + data_dir + "/journal/" + name + ")"));
+                         (journal_ ? " (journal in " + data_dir + "/journal/" + name + ")" : ""));
 }
 
-// DATA/journal/<queue>/: `queue` (what the region was created with, its
-// epoch), `cursors` (each group's floors), p<N>/ segments. A journal of
-// another incarnation of the name (another epoch) is moved aside, never
-// appended to or cut.
-void WatchedQueue::open_journal(const std::string& data_dir, uint64_t segment_bytes) {
-    const std::string root = data_dir + "/journal";
-    ::mkdir(root.c_str(), 0700);
-    disk::DirFd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    const std::string epoch = hex64(region_->epoch());
-    if (root_fd.valid()) {
-        disk::DirFd qdir(::openat(root_fd.get(), name().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        std::string text, error;
-        if (qdir.valid() && disk::read_small_file(qdir.get(), "queue", 64 << 10, text, error) &&
-            text.find("\nepoch " + epoch + "\n") == std::string::npos) {
-            const std::string aside = name() + ".replaced-" + hex64(sys::unix_ns());
-            if (::renameat(root_fd.get(), name().c_str(), root_fd.get(), aside.c_str()) == 0)
-                log(Level::warn, "queue " + name() + " was recreated: its old journal is kept as " + root + "/" + aside);
-        }
-    }
-    JournalOptions jo{root, name(), segment_bytes};
-    for (uint32_t p = 0; p < region_->partitions(); ++p)
-        journals_.push_back(std::make_unique<PartitionJournal>(*region_, p, jo));
-    if (root_fd.valid())
-        journal_dir_ = disk::DirFd(::openat(root_fd.get(), name().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!journal_dir_.valid()) return;
-    const auto [uid, gid] = region_owner(*region_);
-    const std::string meta = format_queue_file(name(), region_->epoch(), region_->options(), uid, gid);
-    std::string error;
-    if (!disk::replace_file(journal_dir_.get(), "queue", meta, error)) log(Level::error, "journal of " + name() + ": " + error);
-}
-
-// Each group's floors, so a journal says what every group had finished:
-// "group <name> <exclusive|shared> <floor p0> <floor p1> ...". Written when
-// changed, at most once a second, atomically.
-void WatchedQueue::save_cursors(uint64_t now_mono) {
-    if (!journal_dir_.valid() || now_mono < next_cursor_save_ns_) return;
-    next_cursor_save_ns_ = now_mono + 1'000'000'000;
-    std::string text = "shmq-cursors 1\nepoch " + hex64(region_->epoch()) + "\n";
-    for (uint32_t g = 0; g < region_->max_groups(); ++g) {
-        const uint64_t st = region_->group(g).state.load(std::memory_order_acquire);
-        if (layout::group_status(st) != layout::kGroupActive) continue;
-        text += "group " + detail::group_name(*region_, g) +
-                (static_cast<GroupKind>(layout::group_kind(st)) == GroupKind::exclusive ? " exclusive" : " shared");
-        const auto replay = replays_.find(g);
-        for (uint32_t p = 0; p < region_->partitions(); ++p) {
-            // A replaying group stands where its replay does, below the ring.
-            std::optional<uint64_t> at;
-            if (replay != replays_.end()) at = replay->second->position(p);
-            text += " " + std::to_string(at ? *at : region_->group_partition(g, p).floor.load(std::memory_order_acquire));
-        }
-        text += "\n";
-    }
-    if (text == saved_cursors_) return;
-    std::string error;
-    if (disk::replace_file(journal_dir_.get(), "cursors", text, error)) saved_cursors_ = std::move(text);
-    else log(Level::error, "journal of " + name() + ": " + error);
+std::optional<uint64_t> WatchedQueue::replay_position(uint32_t group, uint32_t partition) const {
+    const auto replay = replays_.find(group);
+    if (replay == replays_.end()) return std::nullopt;
+    return replay->second->position(partition);
 }
 
 WatchedQueue::~WatchedQueue() {
     const bool gone = has_reached_end_of_life();
     const bool for_good = region_->lifecycle() == layout::Lifecycle::deleted;
     spills_.clear();  // waits for their writes in flight
-    journals_.clear();
-    next_cursor_save_ns_ = 0;
+    if (journal_) journal_->stop();
     // Removed like a reboot would (or --region-only): the cursors (with the
     // positions of replays) are what a restore goes by, and the spill
     // backlog comes back with it; deleted for good: the journal is set aside.
-    if (!for_good && damage_.empty()) save_cursors(sys::monotonic_ns());  // a damaged region's floors mean nothing
-    else if (journal_dir_.valid()) retire_journal(data_dir_, name());
+    if (!for_good && damage_.empty()) {  // a damaged region's floors mean nothing
+        if (journal_)
+            journal_->flush_cursors(sys::monotonic_ns(),
+                                    [this](uint32_t g, uint32_t p) { return replay_position(g, p); });
+    } else if (journal_ && journal_->dir_open()) {
+        retire_journal(data_dir_, name());
+    }
     if (gone)
         for (auto& [g, replay] : replays_) replay->abandon();
-    if (!spill_dir_.empty() && gone && (for_good || region_->params().journal == 0)) remove_spill_dir();
+    if (!spill_dir_.empty() && gone && (for_good || region_->params().journal == 0) &&
+        remove_spill_dir(spill_root_, spill_dir_, region_->partitions()))
+        log(Level::info, "removed the spill files of deleted queue " + name());
     for (auto& [index, w] : watched_)
         if (w.pidfd >= 0) ::close(w.pidfd);
     detail::detach_participant(*region_, me_);
-}
-
-// The queue is gone, and its spilled messages with it: remove
-// DATA/spill/<queue>.<epoch>/p*/ *.seg. unlinkat never follows a symlink.
-void WatchedQueue::remove_spill_dir() {
-    const int root = ::open(spill_root_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (root < 0) return;
-    const int qdir = ::openat(root, spill_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    for (uint32_t p = 0; qdir >= 0 && p < region_->partitions(); ++p) {
-        const std::string pname = "p" + std::to_string(p);
-        const int pdir = ::openat(qdir, pname.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (pdir < 0) continue;
-        for (const auto& seg : disk::list_segments(pdir, {})) ::unlinkat(pdir, seg.name.c_str(), 0);
-        ::close(pdir);
-        ::unlinkat(qdir, pname.c_str(), AT_REMOVEDIR);
-    }
-    if (qdir >= 0) ::close(qdir);
-    if (::unlinkat(root, spill_dir_.c_str(), AT_REMOVEDIR) == 0)
-        log(Level::info, "removed the spill files of deleted queue " + name());
-    ::close(root);
 }
 
 // `shmq replay` requests, and the replays they started (replay/group_replay.hpp).
@@ -181,11 +114,11 @@ int WatchedQueue::serve_replays(uint64_t now_mono) {
         it = it->second->done() ? replays_.erase(it) : std::next(it);
     }
     // The journal keeps what a replay has still to deliver.
-    for (uint32_t p = 0; p < journals_.size(); ++p) {
+    for (uint32_t p = 0; journal_ && p < journal_->partitions(); ++p) {
         uint64_t keep = UINT64_MAX;
         for (const auto& [g, replay] : replays_)
             if (auto at = replay->position(p)) keep = std::min(keep, *at);
-        journals_[p]->keep_from(keep);
+        journal_->keep_from(p, keep);
     }
     return work;
 }
@@ -195,8 +128,10 @@ int WatchedQueue::on_disk_event(uint64_t now_mono) {
     int work = 0;
     for (auto& [g, replay] : replays_) work += replay->feed();
     for (auto& s : spills_) work += s->run(now_mono);
-    for (auto& j : journals_) work += j->run(now_mono);
-    save_cursors(now_mono);
+    if (journal_) {
+        work += journal_->run(now_mono);
+        journal_->save_cursors(now_mono, [this](uint32_t g, uint32_t p) { return replay_position(g, p); });
+    }
     return work;
 }
 
@@ -204,8 +139,7 @@ bool WatchedQueue::disk_busy() const {
     if (!damage_.empty()) return false;
     for (const auto& s : spills_)
         if (s->active()) return true;
-    for (const auto& j : journals_)
-        if (j->behind()) return true;
+    if (journal_ && journal_->behind()) return true;
     for (const auto& [g, replay] : replays_)
         if (replay->feeding()) return true;
     return false;

@@ -3,21 +3,24 @@
 // Aeron style: the supervisor calls on_time_event(now) every tick and
 // on_process_exit(index) when a pidfd fires; both return the work done.
 //
+// It orchestrates; the disk is done by spill/ (PartitionSpill, the spill
+// directory) and journal/ (QueueJournal: segments, `queue`, `cursors`).
 // All state that matters lives in the region; this object only caches
 // descriptors. A killed shmqd loses nothing: the next one rebuilds the cache
-// from the lease table, and reaping is redo-safe (repair/reaper.hpp).
+// from the lease table, and reaping is redo-safe (shmq/internal/reaper.hpp).
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "participants.hpp"
-#include "region.hpp"
-#include "repair/integrity.hpp"
-#include "journal/partition_journal.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/integrity.hpp"
+#include "journal/queue_journal.hpp"
 #include "replay/group_replay.hpp"
 #include "spill/partition_spill.hpp"
 
@@ -61,9 +64,7 @@ private:
     void unwatch(uint32_t index);
     int reap(uint32_t index, const char* how);
     int expire_and_dead_letter(uint64_t now_mono);
-    void remove_spill_dir();
-    void open_journal(const std::string& data_dir, uint64_t segment_bytes);
-    void save_cursors(uint64_t now_mono);
+    std::optional<uint64_t> replay_position(uint32_t group, uint32_t partition) const;
     int serve_replays(uint64_t now_mono);
     bool found_damaged();
 
@@ -75,13 +76,10 @@ private:
     std::string spill_root_;  // DATA/spill
     std::string spill_dir_;   // <queue>.<epoch in hex>
     std::vector<std::unique_ptr<PartitionSpill>> spills_;  // by partition; empty unless on_full=spill
-    std::vector<std::unique_ptr<PartitionJournal>> journals_;  // by partition; empty unless journaled
-    disk::DirFd journal_dir_;       // DATA/journal/<queue>
+    std::unique_ptr<QueueJournal> journal_;  // null unless journaled
     std::string data_dir_;
     std::string journal_root_;      // DATA/journal
     std::map<uint32_t, std::unique_ptr<GroupReplay>> replays_;  // by group index: `shmq replay`s in progress
-    std::string saved_cursors_;     // last text written to DATA/journal/<queue>/cursors
-    uint64_t next_cursor_save_ns_ = 0;
     uint64_t tick_ = 0;
     uint64_t next_dlq_full_warning_ns_ = 0;
     std::unique_ptr<detail::IntegrityCheck> integrity_;

@@ -38,19 +38,11 @@ struct SegmentWriter::Batch {
     bool done = false;
 };
 
-bool parse_fsync_policy(std::string_view t, FsyncPolicy& out) noexcept {
-    if (t == "never") out = FsyncPolicy::never;
-    else if (t == "batch") out = FsyncPolicy::batch;
-    else if (t == "always") out = FsyncPolicy::always;
-    else return false;
-    return true;
-}
-
-const char* to_string(FsyncPolicy p) noexcept {
+const char* to_string(Fsync p) noexcept {
     switch (p) {
-    case FsyncPolicy::never: return "never";
-    case FsyncPolicy::batch: return "batch";
-    case FsyncPolicy::always: return "always";
+    case Fsync::never: return "never";
+    case Fsync::batch: return "batch";
+    case Fsync::always: return "always";
     }
     return "?";
 }
@@ -180,7 +172,7 @@ WriteStatus SegmentWriter::append(uint64_t offset, std::span<const std::byte> ke
     segment_->size += rs;
     ++segment_->records;
     next_offset_ = offset + 1;
-    if (opts_.fsync == FsyncPolicy::always || b->len >= opts_.buffer_bytes) seal_current();
+    if (opts_.fsync == Fsync::always || b->len >= opts_.buffer_bytes) seal_current();
     return status_;
 }
 
@@ -200,7 +192,7 @@ void SegmentWriter::seal_current() {
 
 bool SegmentWriter::submit_batch(std::size_t idx) {
     Batch& b = *batches_[idx];
-    const bool sync = opts_.fsync != FsyncPolicy::never;
+    const bool sync = opts_.fsync != Fsync::never;
     // A new file's name is durable only once its directory is synced.
     const bool sync_dir = sync && b.file_pos == 0;
     io_uring_sqe* w = io_uring_get_sqe(&ring_);

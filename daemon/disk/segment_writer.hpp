@@ -30,19 +30,17 @@
 
 #include "partition_dir.hpp"
 #include "record_format.hpp"
+#include "shmq/shmq.hpp"  // Fsync
 
 namespace shmq::disk {
 
-enum class FsyncPolicy {
-    never,   // page cache only: survives a process crash, not a power loss
-    batch,   // one fdatasync linked after each submitted batch (group commit)
-    always,  // every record is its own batch with a linked fdatasync
-};
-[[nodiscard]] bool parse_fsync_policy(std::string_view text, FsyncPolicy& out) noexcept;
-const char* to_string(FsyncPolicy p) noexcept;
+const char* to_string(Fsync p) noexcept;  // "never", "batch", "always"
 
 struct WriterOptions {
-    FsyncPolicy fsync = FsyncPolicy::batch;
+    // never: page cache only (survives a process crash, not a power loss);
+    // batch: one fdatasync linked after each submitted batch (group commit);
+    // always: every record is its own batch with a linked fdatasync.
+    Fsync fsync = Fsync::batch;
     uint64_t segment_bytes = 64ull << 20;  // roll once a segment would pass this
     std::size_t buffer_bytes = 256u << 10;  // one write SQE carries at most this much (or one bigger record)
     unsigned max_batches_in_flight = 4;

@@ -5,12 +5,11 @@
 #include <algorithm>
 
 #include "log.hpp"
-#include "queue_fsync.hpp"
 #include "recovery.hpp"
 #include "retention.hpp"
-#include "ring/reclaim.hpp"
-#include "sys/clock.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq::daemon {
 
@@ -110,7 +109,7 @@ int PartitionJournal::run(uint64_t now_mono) {
         const std::byte* base = ring_.base(o);
         if (!writer_) {
             disk::WriterOptions wo;
-            wo.fsync = fsync_policy_of(r_);
+            wo.fsync = r_.options().fsync;
             wo.segment_bytes = opts_.segment_bytes;
             wo.partition = p_;
             wo.queue_epoch = r_.epoch();

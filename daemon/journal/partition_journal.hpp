@@ -14,10 +14,10 @@
 #include <memory>
 #include <string>
 
-#include "participants.hpp"
+#include "shmq/internal/participants.hpp"
 #include "partition_dir.hpp"
-#include "region.hpp"
-#include "ring/commit_protocol.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/commit_protocol.hpp"
 #include "segment_writer.hpp"
 
 namespace shmq::daemon {

@@ -6,14 +6,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "groups.hpp"
+#include "shmq/internal/groups.hpp"
 #include "log.hpp"
-#include "repair/reaper.hpp"
-#include "replay/replay_request.hpp"
-#include "ring/commit_protocol.hpp"
-#include "ring/delivery.hpp"
-#include "ring/reclaim.hpp"
-#include "ring/slot_state.hpp"
+#include "shmq/internal/reaper.hpp"
+#include "shmq/internal/replay_request.hpp"
+#include "shmq/internal/commit_protocol.hpp"
+#include "shmq/internal/delivery.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/slot_state.hpp"
 
 namespace shmq::daemon {
 
@@ -312,6 +312,7 @@ bool move_dead_letters(detail::Region& from, detail::Region& to, uint32_t to_gro
         if (ring::slot_kind(st) == ring::SlotKind::committed) {
             uint64_t at = 0;
             uint64_t limit = 0;
+            // try_claim case (4) or (6): the queue's DLQ is full (or damaged); try again next tick.
             if (ring::try_claim(dst, mover_id, limit, at) != ring::ClaimResult::claimed) return false;
             const auto& s = from.dlq_slot(pos);
             auto& d = to.dlq_slot(at);

@@ -1,14 +1,14 @@
 // shmqd's side of `shmq replay` for one group (layout.hpp, GroupEntry,
 // "Replay"): rewinds the group in the ring, and serves what lies below the
 // ring from the journal through the group's replay region
-// (replay/replay_request.hpp), in offset order, until the group has acked
+// (shmq/internal/replay_request.hpp), in offset order, until the group has acked
 // every partition of it to its end; then removes the region.
 //
 // The replay region's partition p holds offsets [base_p, end_p): the same
 // offsets as the journal and the queue, end_p being where the group goes on
 // in the queue's ring. shmqd is its only producer: it writes a slot, then
 // moves its state from the previous lap to committed(o) (aborted(o) for a
-// gap in the journal) with one seq_cst CAS (ring/commit_protocol.hpp (3):
+// gap in the journal) with one seq_cst CAS (shmq/internal/commit_protocol.hpp (3):
 // release publishes the payload to consumers, who acquire-load the state),
 // then stores tail = o + 1. A shmqd killed between the two finds the slot
 // already finished at tail and moves on; killed before the CAS, it writes
@@ -22,9 +22,9 @@
 #include <vector>
 
 #include "journal_cursor.hpp"
-#include "participants.hpp"
+#include "shmq/internal/participants.hpp"
 #include "partition_dir.hpp"
-#include "region.hpp"
+#include "shmq/internal/region.hpp"
 
 namespace shmq::daemon {
 

@@ -6,8 +6,8 @@
 #include <map>
 #include <sstream>
 
-#include "inspect/inspect.hpp"
-#include "names.hpp"
+#include "shmq/internal/inspect.hpp"
+#include "shmq/internal/names.hpp"
 
 namespace shmq::daemon {
 

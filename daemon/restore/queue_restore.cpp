@@ -8,14 +8,14 @@
 
 #include "group_replay.hpp"
 #include "log.hpp"
-#include "names.hpp"
+#include "shmq/internal/names.hpp"
 #include "partition_dir.hpp"
 #include "queue_file.hpp"
 #include "recovery.hpp"
-#include "region.hpp"
-#include "replay/replay_request.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/replay_request.hpp"
 #include "small_file.hpp"
-#include "sys/clock.hpp"
+#include "shmq/internal/clock.hpp"
 
 namespace shmq::daemon {
 

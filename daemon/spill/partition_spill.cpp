@@ -6,10 +6,9 @@
 #include <cstring>
 
 #include "log.hpp"
-#include "queue_fsync.hpp"
 #include "recovery.hpp"
-#include "ring/reclaim.hpp"
-#include "ring/spill_protocol.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/spill_protocol.hpp"
 
 namespace shmq::daemon {
 
@@ -53,7 +52,7 @@ bool PartitionSpill::restart(uint64_t now_mono) {
     auto& pc = r_.partition(p_);
     const uint64_t tail_seq = layout::spill_seq(pc.spill_tail.load(std::memory_order_acquire));
     // What a previous shmqd refilled but did not get to record: the marks of
-    // refilled slots (ring/spill_protocol.hpp). Every slot, released or not:
+    // refilled slots (shmq/internal/spill_protocol.hpp). Every slot, released or not:
     // while spilling only shmqd publishes, so the slot of the last refill is
     // not overwritten before we read it; older marks are lower.
     // A mark counts only when the slot's claim is the committed lap's: a
@@ -122,7 +121,7 @@ bool PartitionSpill::restart(uint64_t now_mono) {
 
 bool PartitionSpill::open_writer() {
     disk::WriterOptions opts;
-    opts.fsync = fsync_policy_of(r_);
+    opts.fsync = r_.options().fsync;
     opts.segment_bytes = kSpillSegmentBytes;
     opts.partition = p_;
     opts.queue_epoch = r_.epoch();
@@ -140,7 +139,8 @@ bool PartitionSpill::into_ring(uint64_t seq, std::span<const std::byte> key, std
     bool claimed = false;
     for (int attempt = 0; attempt < 2 && !claimed; ++attempt) {
         const auto rc = ring::try_claim(ring_, me_.id(), ring_limit_, offset);
-        if (rc == ring::ClaimResult::claimed) claimed = true;
+        if (rc == ring::ClaimResult::claimed) claimed = true;  // case (1)
+        // case (6) corrupt: give up; case (4) full: release what readers finished, once, then retry.
         else if (rc == ring::ClaimResult::corrupt || !ring::reclaim(r_, p_, me_.token())) return false;
     }
     if (!claimed) return false;

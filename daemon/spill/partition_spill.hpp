@@ -1,4 +1,4 @@
-// shmqd's side of on_full=spill for one partition (ring/spill_protocol.hpp):
+// shmqd's side of on_full=spill for one partition (shmq/internal/spill_protocol.hpp):
 // drains the staging ring to disk segments (daemon/disk, io_uring), refills
 // the partition's ring from them in spill-sequence order as room frees, and
 // moves staged messages straight into the ring when nothing is on disk.
@@ -13,10 +13,10 @@
 #include <memory>
 #include <string>
 
-#include "participants.hpp"
+#include "shmq/internal/participants.hpp"
 #include "partition_dir.hpp"
-#include "region.hpp"
-#include "ring/commit_protocol.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/commit_protocol.hpp"
 #include "segment_writer.hpp"
 #include "spill_reader.hpp"
 

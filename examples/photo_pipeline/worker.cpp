@@ -77,13 +77,13 @@ int run_worker(int argc, char** argv, int first) {
     std::vector<unsigned char> scratch;
     std::string lines;
     while (!g_stop.load(std::memory_order_relaxed)) {
-        shmq::Status error;
-        const std::size_t n = consumer.receive_batch(batch, shmq::Millis(50), &error);
-        if (n == 0) {
-            if (error.code() == shmq::Errc::timeout) continue;
-            if (error.code() == shmq::Errc::queue_deleted) break;
-            throw std::runtime_error("receive from queue " + queue_name + " failed: " + error.message());
+        const shmq::BatchResult got = consumer.receive_batch(batch, shmq::Millis(50));
+        if (!got.ok()) {
+            if (got.code() == shmq::Errc::timeout) continue;
+            if (got.code() == shmq::Errc::queue_deleted) break;
+            throw std::runtime_error("receive from queue " + queue_name + " failed: " + got.status.message());
         }
+        const std::size_t n = got.count;
         status.set_held(static_cast<uint32_t>(n));
         lines.clear();
         uint64_t good = 0;

@@ -2,7 +2,6 @@
 // exception, and turns it into a status code plus a thread-local detail line.
 #include "shmq/shmq.h"
 
-#include "names.hpp"
 #include "shmq/shmq.hpp"
 
 #include <exception>
@@ -24,13 +23,22 @@ struct shmq_message {
 
 namespace {
 
-// Invariant: -(int)Errc is the C code of every Errc (checked at compile time
-// for the ends of the range; the enum in shmq.h lists them in the same order).
+// Invariant: -(int)Errc is the C code of every Errc up to no_resources
+// (checked at compile time for the ends of the range; the enum in shmq.h
+// lists them in the same order). The codes after it have C-only codes.
 static_assert(SHMQ_ERR_TIMEOUT == -static_cast<int>(shmq::Errc::timeout));
 static_assert(SHMQ_ERR_NO_RESOURCES == -static_cast<int>(shmq::Errc::no_resources));
 static_assert(SHMQ_ERR_INVALID_ARGUMENT == -static_cast<int>(shmq::Errc::invalid_argument));
+static_assert(static_cast<int>(shmq::Errc::not_found) == -SHMQ_ERR_NO_RESOURCES + 1);
 
-int to_code(shmq::Errc e) noexcept { return -static_cast<int>(e); }
+int to_code(shmq::Errc e) noexcept {
+    switch (e) {
+        case shmq::Errc::not_found: return SHMQ_ERR_NOT_FOUND;
+        case shmq::Errc::already_exists: return SHMQ_ERR_EXISTS;
+        case shmq::Errc::permission_denied: return SHMQ_ERR_PERMISSION_DENIED;
+        default: return -static_cast<int>(e);
+    }
+}
 
 // This thread's last failure. Hot-path failures (timeout, lease_lost) point
 // at a static string, so reporting them never allocates.
@@ -63,29 +71,14 @@ int done(shmq::Status s) noexcept { return s.ok() ? SHMQ_OK : fail_status(s); }
 
 shmq::Millis to_millis(int64_t ms) noexcept { return ms < 0 ? shmq::kForever : shmq::Millis(ms); }
 
-enum class Op { open, create, remove };
-
-// The C++ API reports a missing queue (open, remove) and an existing one
-// (create) as invalid_argument; the C API gives those cases their own codes.
-int classify(shmq::Errc e, const char* name, Op op) noexcept {
-    if (e != shmq::Errc::invalid_argument) return to_code(e);
-    try {
-        if (shmq::detail::check_name(name, "queue")) return to_code(e);  // a bad name
-        const bool exists = shmq::Queue::exists(name);
-        if (op == Op::create && exists) return SHMQ_ERR_EXISTS;
-        if (op != Op::create && !exists) return SHMQ_ERR_NOT_FOUND;
-    } catch (...) {
-    }
-    return to_code(e);
-}
-
-// Call only from a catch block: turns the exception in flight on `name` into
-// a code and this thread's detail line.
-int fail_current_exception(const char* name, Op op) noexcept {
+// Call only from a catch block: turns the exception in flight into a code
+// and this thread's detail line. The code is the Error's own (no second look
+// at /dev/shm: it could have changed since).
+int fail_current_exception() noexcept {
     try {
         throw;
     } catch (const shmq::Error& e) {
-        return fail_text(classify(e.code(), name, op), e.what());
+        return fail_text(to_code(e.code()), e.what());
     } catch (const std::bad_alloc&) {
         return fail_static(SHMQ_ERR_NO_MEMORY, "out of memory");
     } catch (const std::exception& e) {
@@ -108,6 +101,7 @@ const char* shmq_strerror(int code) SHMQ_NOEXCEPT {
         case SHMQ_ERR_EXISTS: return "queue already exists";
         case SHMQ_ERR_NO_MEMORY: return "out of memory";
         case SHMQ_ERR_INTERNAL: return "internal error in shmq";
+        case SHMQ_ERR_PERMISSION_DENIED: return "permission denied";
         default: return "unknown shmq status";
     }
 }
@@ -124,7 +118,7 @@ int shmq_queue_create(const char* name, const shmq_queue_options* options) SHMQ_
         (void)shmq::Queue::create(name, o);  // the region persists; this process detaches
         return SHMQ_OK;
     } catch (...) {
-        return fail_current_exception(name, Op::create);
+        return fail_current_exception();
     }
 }
 
@@ -134,7 +128,7 @@ int shmq_queue_remove(const char* name) SHMQ_NOEXCEPT {
         shmq::Queue::remove(name);
         return SHMQ_OK;
     } catch (...) {
-        return fail_current_exception(name, Op::remove);
+        return fail_current_exception();
     }
 }
 
@@ -147,7 +141,7 @@ int shmq_producer_open(const char* queue, shmq_producer** out) SHMQ_NOEXCEPT {
         *out = new shmq_producer{shmq::Queue::open(queue).producer()};
         return SHMQ_OK;
     } catch (...) {
-        return fail_current_exception(queue, Op::open);
+        return fail_current_exception();
     }
 }
 
@@ -181,7 +175,7 @@ int shmq_consumer_open(const char* queue, const char* group, shmq_group_kind kin
         *out = new shmq_consumer{shmq::Queue::open(queue).consumer(group, o)};
         return SHMQ_OK;
     } catch (...) {
-        return fail_current_exception(queue, Op::open);
+        return fail_current_exception();
     }
 }
 

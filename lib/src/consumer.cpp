@@ -4,13 +4,13 @@
 #include <algorithm>
 
 #include "consumer_core.hpp"
-#include "names.hpp"
-#include "repair/reaper.hpp"
-#include "replay/replay_request.hpp"
+#include "shmq/internal/names.hpp"
+#include "shmq/internal/reaper.hpp"
+#include "shmq/internal/replay_request.hpp"
 #include "ring/ack_latency.hpp"
-#include "ring/slot_state.hpp"
-#include "sys/clock.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/slot_state.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq {
 
@@ -305,21 +305,18 @@ void ConsumerCore::release(uint32_t n) noexcept {
     if (before > options.max_in_flight && before - n <= options.max_in_flight) sys::futex_wake_all(refs);
 }
 
-std::size_t ConsumerCore::receive_batch(std::span<Message> out, Millis timeout, Status* error) noexcept {
-    if (out.empty()) return 0;
+BatchResult ConsumerCore::receive_batch(std::span<Message> out, Millis timeout) noexcept {
+    if (out.empty()) return {};
     for (auto& m : out)
         if (!m.settled_) (void)m.nack();  // documented: what the caller left unsettled goes back
     auto first = receive(timeout);
-    if (!first) {
-        if (error != nullptr) *error = first.code();
-        return 0;
-    }
+    if (!first) return {0, first.status()};
     out[0] = std::move(first.value());
     std::size_t n = 1;
     // The rest: only what is ready, within the prefetch limit, no clock, no waiting.
     while (n < out.size() && refs.load(std::memory_order_relaxed) <= options.max_in_flight && try_once(out[n])) ++n;
     calls_since_maintenance += static_cast<uint32_t>(n - 1);
-    return n;
+    return {n, Errc::ok};
 }
 
 Status ConsumerCore::settle_ack(Message& m) noexcept {
@@ -426,8 +423,8 @@ Consumer::~Consumer() {
 }
 
 Result<Message> Consumer::receive(Millis timeout) noexcept { return core_->receive(timeout); }
-std::size_t Consumer::receive_batch(std::span<Message> out, Millis timeout, Status* error) noexcept {
-    return core_->receive_batch(out, timeout, error);
+BatchResult Consumer::receive_batch(std::span<Message> out, Millis timeout) noexcept {
+    return core_->receive_batch(out, timeout);
 }
 
 std::size_t ack_all(std::span<Message> messages) noexcept {

@@ -8,11 +8,11 @@
 #include <memory>
 #include <vector>
 
-#include "groups.hpp"
-#include "participants.hpp"
-#include "region.hpp"
-#include "ring/delivery.hpp"
-#include "ring/partition_view.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/delivery.hpp"
+#include "shmq/internal/partition_view.hpp"
 
 namespace shmq::detail {
 
@@ -44,7 +44,7 @@ struct ConsumerCore {
     uint64_t scan_interval_ns = 0;
     uint32_t max_message = 0;
     uint64_t delivered_since_scan = 0;  // flushed to the participant entry's operations at each scan
-    std::string replay_object;  // the group's replay region (replay/replay_request.hpp)
+    std::string replay_object;  // the group's replay region (shmq/internal/replay_request.hpp)
 
     // Replay (layout.hpp, GroupEntry): while the group replays, a consumer of
     // the same group in its replay region, delivered from first; partition
@@ -74,7 +74,7 @@ struct ConsumerCore {
     // false: deliver nothing now (a replay is being prepared or its region is not open yet).
     bool replay_ready() noexcept;
     bool replay_holds(uint32_t p) const noexcept;  // p's ring waits for its replay
-    std::size_t receive_batch(std::span<Message> out, Millis timeout, Status* error) noexcept;
+    BatchResult receive_batch(std::span<Message> out, Millis timeout) noexcept;
 };
 
 }  // namespace shmq::detail

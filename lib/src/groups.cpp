@@ -1,16 +1,16 @@
-#include "groups.hpp"
+#include "shmq/internal/groups.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <thread>
 
-#include "names.hpp"
-#include "repair/reaper.hpp"
-#include "ring/lease_word.hpp"
-#include "ring/reclaim.hpp"
-#include "sys/clock.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/names.hpp"
+#include "shmq/internal/reaper.hpp"
+#include "shmq/internal/lease_word.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq::detail {
 
@@ -142,13 +142,11 @@ GroupRef join_group(Region& r, std::string_view name, GroupKind kind, StartAt st
         for (auto& b : entry.ack_latency.buckets) b.store(0, std::memory_order_relaxed);
         entry.ack_latency.count.store(0, std::memory_order_relaxed);
         entry.ack_latency.sum_ns.store(0, std::memory_order_relaxed);
-        state = layout::group_state(layout::group_gen(state) + 1, static_cast<layout::GroupKind>(kind),
-                                    layout::kGroupJoining);
+        state = layout::group_state(layout::group_gen(state) + 1, kind, layout::kGroupJoining);
         entry.state.store(state, std::memory_order_seq_cst);  // (1)
     }
     for (uint32_t p = 0; p < r.partitions(); ++p) init_partition(r, g, p, start, me.token());  // (2)
-    const uint64_t active = layout::group_state(layout::group_gen(state), static_cast<layout::GroupKind>(kind),
-                                                layout::kGroupActive);
+    const uint64_t active = layout::group_state(layout::group_gen(state), kind, layout::kGroupActive);
     r.group(g).state.store(active, std::memory_order_release);  // (3)
     return GroupRef{g, layout::group_gen(state), kind};
 }
@@ -172,7 +170,7 @@ void delete_group(Region& r, std::string_view name, const Participant& me) {
     if (auto err = check_name(name, "group")) throw Error(Errc::invalid_argument, *err);
     ScopedOwnerLock locked(r, r.header().admin_lock, me.token(), "the group table lock");
     auto g = find_group(r, name);
-    if (!g) throw Error(Errc::invalid_argument, "queue '" + r.name() + "' has no group '" + std::string(name) + "'");
+    if (!g) throw Error(Errc::not_found, "queue '" + r.name() + "' has no group '" + std::string(name) + "'");
     for (uint32_t member : group_members(r, *g)) {
         if (entry_liveness(r, member) == Liveness::alive)
             throw Error(Errc::invalid_argument, "group '" + std::string(name) + "' still has live consumers (pid " +
@@ -183,7 +181,7 @@ void delete_group(Region& r, std::string_view name, const Participant& me) {
     auto& entry = r.group(*g);
     uint64_t s = entry.state.load(std::memory_order_acquire);
     // seq_cst: reclaimers that run after this no longer count the group.
-    entry.state.store(layout::group_state(layout::group_gen(s), static_cast<layout::GroupKind>(layout::group_kind(s)),
+    entry.state.store(layout::group_state(layout::group_gen(s), static_cast<GroupKind>(layout::group_kind(s)),
                                           layout::kGroupFree),
                       std::memory_order_seq_cst);
     // Its hold is gone: let producers waiting for room reclaim.

@@ -1,4 +1,4 @@
-#include "names.hpp"
+#include "shmq/internal/names.hpp"
 
 #include <algorithm>
 #include <cstring>

@@ -1,13 +1,13 @@
-#include "participants.hpp"
+#include "shmq/internal/participants.hpp"
 
 #include <cerrno>
 #include <cstring>
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "repair/reaper.hpp"
-#include "sys/clock.hpp"
-#include "sys/process.hpp"
+#include "shmq/internal/reaper.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/process.hpp"
 
 namespace shmq::detail {
 

@@ -7,12 +7,12 @@
 #include "hash.hpp"
 #include "producer_core.hpp"
 #include "ring/ack_latency.hpp"
-#include "ring/commit_protocol.hpp"
+#include "shmq/internal/commit_protocol.hpp"
 #include "ring/drop_oldest.hpp"
-#include "ring/reclaim.hpp"
-#include "ring/spill_protocol.hpp"
-#include "sys/clock.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/spill_protocol.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq {
 
@@ -91,7 +91,7 @@ Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeou
     const uint64_t limit = forever ? UINT64_MAX : static_cast<uint64_t>(timeout.count()) * 1'000'000ull;
     heartbeat(r, me, sys::coarse_monotonic_ns());
     for (;;) {
-        // Doorbell pattern (sys/futex.hpp): announce, snapshot, re-check, sleep.
+        // Doorbell pattern (shmq/internal/futex.hpp): announce, snapshot, re-check, sleep.
         pc.space_waiters.fetch_add(1, std::memory_order_seq_cst);
         const uint32_t seen = pc.space_doorbell.load(std::memory_order_seq_cst);
         pc.space_wanted.store(1, std::memory_order_seq_cst);  // after the snapshot (ring_doorbell_once)
@@ -206,71 +206,51 @@ Status ProducerCore::publish(uint32_t p, uint64_t offset, uint32_t payload_len, 
 
 }  // namespace detail
 
-Producer::Producer(std::unique_ptr<detail::ProducerCore> core) noexcept : core_(std::move(core)) {}
-Producer::Producer(Producer&&) noexcept = default;
-Producer& Producer::operator=(Producer&&) noexcept = default;
-Producer::~Producer() = default;
+Producer::Producer(detail::ProducerCore* core) noexcept : core_(core) {}
+Producer::Producer(Producer&& o) noexcept : core_(std::exchange(o.core_, nullptr)) {}
+Producer& Producer::operator=(Producer&& o) noexcept {
+    if (this != &o) {
+        if (core_) core_->release_handle();
+        core_ = std::exchange(o.core_, nullptr);
+    }
+    return *this;
+}
+Producer::~Producer() {
+    if (core_) core_->release_handle();
+}
 
 uint32_t Producer::participant_id() const noexcept { return core_->me.id(); }
 
 Status Producer::send(std::span<const std::byte> payload, const SendOptions& options) noexcept {
     detail::ProducerCore& c = *core_;
-    detail::Region& r = *c.region;
-    if (payload.size() > r.params().max_message) return Errc::message_too_large;
-    if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;
-    if (options.partition && *options.partition >= r.partitions()) return Errc::invalid_argument;
-    if (r.damaged()) return Errc::region_corrupt;
-    uint32_t p = options.partition ? *options.partition : c.choose_partition(options.key);
-    uint64_t offset = 0;
-    bool staged = false;
-    if (c.staging.empty()) {
-        const bool may_switch = options.key.empty() && !options.partition;
-        if (Status st = c.claim_slot(p, may_switch, options.timeout, offset); !st) return st;
-    } else if (Status st = c.claim_spilling(p, options.timeout, offset, staged); !st) {
-        return st;
-    }
-    std::byte* base = c.slot_base(p, offset, staged);
-    std::memcpy(base + layout::kSlotHeaderBytes, payload.data(), payload.size());
-    if (!options.key.empty()) std::memcpy(base + c.views[p].key_offset, options.key.data(), options.key.size());
+    detail::PreparedSlot slot;
+    if (Status st = c.prepare(payload.size(), options, slot); !st) return st;
+    std::memcpy(slot.base + layout::kSlotHeaderBytes, payload.data(), payload.size());
     const auto len = static_cast<uint32_t>(payload.size());
     const auto key_len = static_cast<uint16_t>(options.key.size());
-    return staged ? c.publish_staged(p, offset, len, key_len) : c.publish(p, offset, len, key_len);
+    return slot.staged ? c.publish_staged(slot.partition, slot.offset, len, key_len)
+                       : c.publish(slot.partition, slot.offset, len, key_len);
 }
 
 Result<Claim> Producer::claim(std::size_t size, const SendOptions& options) noexcept {
     detail::ProducerCore& c = *core_;
-    detail::Region& r = *c.region;
-    if (size > r.params().max_message) return Errc::message_too_large;
-    if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;
-    if (options.partition && *options.partition >= r.partitions()) return Errc::invalid_argument;
-    if (r.damaged()) return Errc::region_corrupt;
-    uint32_t p = options.partition ? *options.partition : c.choose_partition(options.key);
-    uint64_t offset = 0;
-    bool staged = false;
-    if (c.staging.empty()) {
-        const bool may_switch = options.key.empty() && !options.partition;
-        if (Status st = c.claim_slot(p, may_switch, options.timeout, offset); !st) return st.code();
-    } else if (Status st = c.claim_spilling(p, options.timeout, offset, staged); !st) {
-        return st.code();
-    }
-    std::byte* base = c.slot_base(p, offset, staged);
-    reinterpret_cast<layout::SlotHeader*>(base)->key_len = static_cast<uint16_t>(options.key.size());
-    if (!options.key.empty()) std::memcpy(base + c.views[p].key_offset, options.key.data(), options.key.size());
-    return Claim(core_.get(), p, offset, base + layout::kSlotHeaderBytes, size, staged);
+    detail::PreparedSlot slot;
+    if (Status st = c.prepare(size, options, slot); !st) return st.code();
+    // commit() reads the key's length back from the header.
+    reinterpret_cast<layout::SlotHeader*>(slot.base)->key_len = static_cast<uint16_t>(options.key.size());
+    ++c.opened;  // the claim's reference (see ProducerCore::live)
+    return Claim(core_, slot.partition, slot.offset, slot.base + layout::kSlotHeaderBytes, size, slot.staged);
 }
 
-std::size_t Producer::send_batch(std::span<const std::span<const std::byte>> payloads, const SendOptions& options,
-                                 Status* error) noexcept {
-    std::size_t sent = 0;
+BatchResult Producer::send_batch(std::span<const std::span<const std::byte>> payloads,
+                                 const SendOptions& options) noexcept {
+    BatchResult done;
     for (const auto& payload : payloads) {
-        Status st = send(payload, options);
-        if (!st) {
-            if (error != nullptr) *error = st;
-            break;
-        }
-        ++sent;
+        done.status = send(payload, options);
+        if (!done.ok()) break;
+        ++done.count;
     }
-    return sent;
+    return done;
 }
 
 Claim::Claim(Claim&& o) noexcept
@@ -302,7 +282,10 @@ Status Claim::commit(std::size_t used) noexcept {
     detail::ProducerCore* c = std::exchange(core_, nullptr);
     const uint16_t key_len = reinterpret_cast<layout::SlotHeader*>(c->slot_base(partition_, offset_, staged_))->key_len;
     const auto len = static_cast<uint32_t>(used);
-    return staged_ ? c->publish_staged(partition_, offset_, len, key_len) : c->publish(partition_, offset_, len, key_len);
+    const Status st =
+        staged_ ? c->publish_staged(partition_, offset_, len, key_len) : c->publish(partition_, offset_, len, key_len);
+    c->release_claim();  // may delete the core (the Producer is gone): nothing after this touches it
+    return st;
 }
 
 void Claim::abort() noexcept {
@@ -310,11 +293,12 @@ void Claim::abort() noexcept {
     detail::ProducerCore* c = std::exchange(core_, nullptr);
     if (staged_) {
         ring::abort_claim(c->staging[partition_], offset_);  // shmqd skips it
-        return;
+    } else {
+        ring::abort_claim(c->views[partition_].ring, offset_);
+        c->region->partition(partition_).aborted.fetch_add(1, std::memory_order_relaxed);
+        wake_consumers(*c->region);
     }
-    ring::abort_claim(c->views[partition_].ring, offset_);
-    c->region->partition(partition_).aborted.fetch_add(1, std::memory_order_relaxed);
-    wake_consumers(*c->region);
+    c->release_claim();  // may delete the core: nothing after this touches it
 }
 
 }  // namespace shmq

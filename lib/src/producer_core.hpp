@@ -1,14 +1,29 @@
-// Process-local state of one Producer handle.
+// Process-local state of one Producer handle. Reference-counted by hand, as
+// ConsumerCore is: the Producer handle and each open Claim keep it (a claim
+// may be committed or aborted after the handle is gone, on any thread). The
+// last of them deletes it, which detaches the participant, so the reaper and
+// shmqd see the producer attached (alive) while any of its claims is open.
 #pragma once
 
+#include <atomic>
+#include <cstring>
 #include <memory>
 #include <vector>
 
-#include "participants.hpp"
-#include "region.hpp"
-#include "ring/partition_view.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/partition_view.hpp"
 
 namespace shmq::detail {
+
+// The slot one send or claim fills: partition, offset (the spill sequence
+// when `staged`), and the slot's first byte (its header).
+struct PreparedSlot {
+    uint32_t partition = 0;
+    uint64_t offset = 0;
+    std::byte* base = nullptr;
+    bool staged = false;
+};
 
 struct ProducerCore {
     std::shared_ptr<Region> region;
@@ -18,8 +33,25 @@ struct ProducerCore {
     std::vector<ring::RingRef> staging;      // on_full=spill: by partition index, else empty
     uint32_t round_robin = 0;
     uint32_t ops_since_heartbeat = 0;
+    // The count, biased so that claim() needs no atomic RMW (one per claim,
+    // at its close, instead of two):
+    //   live = kHandleBias - (claims closed: commit/abort, any thread)
+    //   opened = claims handed out (claim() and the handle's release only:
+    //            the producer's thread)
+    // The handle's release takes kHandleBias - opened away, leaving opened -
+    // closed = the claims still open. live reaches 0 exactly once: when the
+    // handle and every claim are gone (closed <= opened < kHandleBias).
+    static constexpr uint64_t kHandleBias = uint64_t{1} << 63;
+    std::atomic<uint64_t> live{kHandleBias};
+    uint64_t opened = 0;
 
     ~ProducerCore();
+    void release_handle() noexcept { drop(kHandleBias - opened); }  // may delete the core
+    void release_claim() noexcept { drop(1); }                       // may delete the core
+    void drop(uint64_t n) noexcept {
+        // acq_rel: whoever deletes sees every write of the other holders.
+        if (live.fetch_sub(n, std::memory_order_acq_rel) == n) delete this;
+    }
     // Claims a slot in partition `p` (or, when `may_switch`, any partition with
     // room), applying the queue's on_full policy. On success `p` and `offset`
     // name the claimed slot.
@@ -38,6 +70,32 @@ struct ProducerCore {
     // The same for a staging slot: shmqd picks it up (no wake-up: it polls).
     Status publish_staged(uint32_t p, uint64_t seq, uint32_t payload_len, uint16_t key_len) noexcept;
     uint32_t choose_partition(std::string_view key) noexcept;
+    // The one preparation path of send and claim: checks `size` and
+    // `options`, chooses the partition, claims a slot under the on_full
+    // policy (a staging slot while spilling) and copies the key in. On
+    // success the slot is claimed and `out` names it. Inline: send's hot path.
+    Status prepare(std::size_t size, const SendOptions& options, PreparedSlot& out) noexcept;
 };
+
+inline Status ProducerCore::prepare(std::size_t size, const SendOptions& options, PreparedSlot& out) noexcept {
+    Region& r = *region;
+    if (size > r.params().max_message) return Errc::message_too_large;
+    if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;
+    if (options.partition && *options.partition >= r.partitions()) return Errc::invalid_argument;
+    if (r.damaged()) return Errc::region_corrupt;
+    uint32_t p = options.partition ? *options.partition : choose_partition(options.key);
+    uint64_t offset = 0;
+    bool staged = false;
+    if (staging.empty()) {
+        const bool may_switch = options.key.empty() && !options.partition;
+        if (Status st = claim_slot(p, may_switch, options.timeout, offset); !st) return st;
+    } else if (Status st = claim_spilling(p, options.timeout, offset, staged); !st) {
+        return st;
+    }
+    std::byte* base = slot_base(p, offset, staged);
+    if (!options.key.empty()) std::memcpy(base + views[p].key_offset, options.key.data(), options.key.size());
+    out = PreparedSlot{p, offset, base, staged};
+    return Errc::ok;
+}
 
 }  // namespace shmq::detail

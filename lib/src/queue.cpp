@@ -1,9 +1,9 @@
 // Queue: create/open/remove and handing out producers and consumers.
 #include "consumer_core.hpp"
 #include "hash.hpp"
-#include "names.hpp"
+#include "shmq/internal/names.hpp"
 #include "producer_core.hpp"
-#include "region.hpp"
+#include "shmq/internal/region.hpp"
 
 #include <boost/interprocess/shared_memory_object.hpp>
 
@@ -25,6 +25,9 @@ const char* to_string(Errc e) noexcept {
         case Errc::region_corrupt: return "queue region is corrupt; see `shmq stat`";
         case Errc::invalid_argument: return "invalid argument";
         case Errc::no_resources: return "no free entry (participants, groups or DLQ)";
+        case Errc::not_found: return "no such queue or group";
+        case Errc::already_exists: return "queue already exists";
+        case Errc::permission_denied: return "permission denied";
     }
     return "unknown error";
 }
@@ -67,7 +70,7 @@ Producer Queue::producer() {
     if (region_->spill_capacity() != 0)
         for (uint32_t p = 0; p < region_->partitions(); ++p) core->staging.push_back(ring::spill_ring(*region_, p));
     core->me = detail::attach_participant(*region_, layout::Role::producer, layout::kNoGroup, 0);
-    return Producer(std::move(core));
+    return Producer(core.release());  // the handle's reference (ProducerCore::live)
 }
 
 Consumer Queue::consumer(std::string_view group, const ConsumerOptions& options) {

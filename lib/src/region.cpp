@@ -1,4 +1,4 @@
-#include "region.hpp"
+#include "shmq/internal/region.hpp"
 
 #include <boost/interprocess/exceptions.hpp>
 #include <cerrno>
@@ -12,13 +12,13 @@
 #include <unistd.h>
 
 #include "layout/layout_math.hpp"
-#include "groups.hpp"
-#include "names.hpp"
-#include "repair/damage.hpp"
-#include "ring/reclaim.hpp"
-#include "ring/slot_state.hpp"
-#include "sys/clock.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/names.hpp"
+#include "shmq/internal/damage.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/slot_state.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace bip = boost::interprocess;
 
@@ -106,7 +106,7 @@ std::string nofile_limit() {
     switch (e) {
         case EACCES:
         case EPERM:
-            fail(Errc::invalid_argument,
+            fail(Errc::permission_denied,
                  "permission denied: cannot " + doing + " " + path + " (" + owner_text(path) + ", we are uid " +
                      std::to_string(::geteuid()) + "); run as its owner, or have it created with `shmq create " +
                      queue + (access == Access::read_only ? " --mode 0640" : " --mode 0660") +
@@ -125,8 +125,9 @@ std::string nofile_limit() {
         case ELOOP:
             fail(Errc::invalid_argument, path + " is a symlink; shmq never follows symlinks in " + std::string(kShmDir) +
                                              ": remove it (rm " + path + ")");
-        default:
-            fail(Errc::invalid_argument, "cannot " + doing + " " + path + ": " + std::strerror(e));
+        default:  // ENOENT: removed between our steps
+            fail(e == ENOENT ? Errc::not_found : Errc::invalid_argument,
+                 "cannot " + doing + " " + path + ": " + std::strerror(e));
     }
 }
 
@@ -178,11 +179,11 @@ std::shared_ptr<Region> Region::create(std::string_view name, const QueueOptions
         shm = bip::shared_memory_object(bip::create_only, object.c_str(), bip::read_write, bip::permissions(first_mode));
     } catch (const bip::interprocess_exception& e) {
         if (e.get_error_code() == bip::already_exists_error)
-            fail(Errc::invalid_argument,
+            fail(Errc::already_exists,
                  "queue '" + r->name_ + "' already exists; delete it first with `shmq delete " + r->name_ + "`");
         const int err = native_errno(e);
         if (err == EACCES || err == EPERM)
-            fail(Errc::invalid_argument, "permission denied: cannot create " + path + " (" + std::string(kShmDir) +
+            fail(Errc::permission_denied, "permission denied: cannot create " + path + " (" + std::string(kShmDir) +
                                              " " + owner_text(std::string(kShmDir)) +
                                              "); it must be writable by everyone (mode 1777, like /tmp)");
         if (err == ENOSPC)
@@ -196,13 +197,16 @@ std::shared_ptr<Region> Region::create(std::string_view name, const QueueOptions
             const int fd = shm.get_mapping_handle().handle;
             if (::fchown(fd, static_cast<uid_t>(-1), static_cast<gid_t>(*spec.gid)) != 0) {
                 const int err = errno;
-                fail(Errc::invalid_argument,
+                fail(err == EPERM ? Errc::permission_denied : Errc::invalid_argument,
                      (err == EPERM ? std::string("permission denied: ") : std::string()) + "cannot give " + path +
                          " to group " + std::to_string(*spec.gid) + ": " + std::strerror(err) +
                          (err == EPERM ? "; only root or a member of that group may (see `id`)" : ""));
             }
-            if (::fchmod(fd, static_cast<mode_t>(params.mode)) != 0)
-                fail(Errc::invalid_argument, "cannot set the mode of " + path + ": " + std::strerror(errno));
+            if (::fchmod(fd, static_cast<mode_t>(params.mode)) != 0) {
+                const int err = errno;
+                fail(err == EPERM ? Errc::permission_denied : Errc::invalid_argument,
+                     "cannot set the mode of " + path + ": " + std::strerror(err));
+            }
         }
         shm.truncate(static_cast<bip::offset_t>(sections.end));
         int rc = ::posix_fallocate(shm.get_mapping_handle().handle, 0, static_cast<off_t>(sections.end));
@@ -278,7 +282,7 @@ void Region::initialize(const layout::QueueParams& params, const CreateSpec& spe
         auto& pc = partition(p);
         pc.spill_head.store(end, std::memory_order_relaxed);
         pc.spill_refilled.store(first, std::memory_order_relaxed);
-        // Active while a backlog waits: every send goes behind it (ring/spill_protocol.hpp).
+        // Active while a backlog waits: every send goes behind it (shmq/internal/spill_protocol.hpp).
         pc.spill_tail.store(end | (first < end ? layout::kSpillActive : 0), std::memory_order_relaxed);
     }
     init_ring(ring::dlq_ring(*this), 0);
@@ -290,7 +294,7 @@ void Region::initialize(const layout::QueueParams& params, const CreateSpec& spe
         group(g).replay_state.store(static_cast<uint32_t>(ig.replay), std::memory_order_relaxed);
         if (ig.replay != layout::ReplayState::none)
             group(g).replay_result.store(static_cast<uint32_t>(layout::ReplayResult::started), std::memory_order_relaxed);
-        group(g).state.store(layout::group_state(1, static_cast<layout::GroupKind>(ig.kind), layout::kGroupActive), std::memory_order_relaxed);
+        group(g).state.store(layout::group_state(1, ig.kind, layout::kGroupActive), std::memory_order_relaxed);
     }
     // Publishes every store above to attachers, which acquire-load the magic.
     h.magic.store(layout::kMagic, std::memory_order_release);
@@ -310,7 +314,7 @@ std::shared_ptr<Region> Region::open(std::string_view name, Access access, bool 
         shm = bip::shared_memory_object(bip::open_only, object.c_str(), mode);
     } catch (const bip::interprocess_exception& e) {
         if (e.get_error_code() == bip::not_found_error)
-            fail(Errc::invalid_argument, "no queue named '" + r->name_ + "'; create it with `shmq create " + r->name_ + "`");
+            fail(Errc::not_found, "no queue named '" + r->name_ + "'; create it with `shmq create " + r->name_ + "`");
         fail_errno(native_errno(e), "open", path, r->name_, access);
     }
     bip::offset_t size = 0;
@@ -333,7 +337,7 @@ void Region::validate_and_load(bool wait_for_creator) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
         magic = h.magic.load(std::memory_order_acquire);
     }
-    // Marked by shmqd (repair/damage.hpp): every refusal below says what it found.
+    // Marked by shmqd (shmq/internal/damage.hpp): every refusal below says what it found.
     const std::string found = lifecycle() == layout::Lifecycle::corrupt
                                   ? "; shmqd found it damaged: " + damage_reason(*this) : std::string();
     const std::string fix = found + "; delete it with `shmq delete " + name_ + "` and create it again";
@@ -395,11 +399,13 @@ void Region::remove(std::string_view name, bool keep_journal) {
         // Corrupt or foreign: still removable below.
     }
     if (!bip::shared_memory_object::remove(object.c_str())) {
-        if (errno == EACCES || errno == EPERM)
-            fail(Errc::invalid_argument, "permission denied: cannot remove " + region_path(name) + " (" +
+        const int err = errno;
+        if (err == EACCES || err == EPERM)
+            fail(Errc::permission_denied, "permission denied: cannot remove " + region_path(name) + " (" +
                                              owner_text(region_path(name)) + ", we are uid " +
                                              std::to_string(::geteuid()) + "); run as its owner or root");
-        fail(Errc::invalid_argument, "no queue named '" + std::string(name) + "'");
+        if (err != ENOENT) fail(Errc::invalid_argument, "cannot remove " + region_path(name) + ": " + std::strerror(err));
+        fail(Errc::not_found, "no queue named '" + std::string(name) + "'");
     }
 }
 

@@ -316,7 +316,7 @@ TEST_F(BridgeTest, bringsEveryMessageBackInAtLeastOnceThroughBridgeKillsAndANode
         auto c = in_q->consumer("check", {.kind = GroupKind::shared});
         std::vector<Message> batch(256);
         while (!done.load()) {
-            const std::size_t got = c.receive_batch(batch, Millis(100));
+            const std::size_t got = c.receive_batch(batch, Millis(100)).count;
             for (std::size_t i = 0; i < got; ++i) {
                 bool ok = true;
                 const uint64_t v = parse_u64(batch[i].text(), ok);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,6 +79,7 @@ static void check_errors(void) {
     CHECK(rc == SHMQ_ERR_NOT_FOUND, rc);
     rc = shmq_queue_create(queue_name, NULL);
     CHECK(rc == SHMQ_ERR_EXISTS, rc);
+    CHECK(strcmp(shmq_strerror(rc), "queue already exists") == 0, rc);
     CHECK(strstr(shmq_last_error_message(), "already exists") != NULL, rc);
     rc = shmq_queue_create("bad/name", NULL);
     CHECK(rc == SHMQ_ERR_INVALID_ARGUMENT, rc);
@@ -102,6 +104,50 @@ static void check_errors(void) {
     CHECK_OK(shmq_producer_close(NULL));
 }
 
+/* Another user (uid 65534, as root) or, when not root, a region made mode
+ * 0000: open and remove answer SHMQ_ERR_PERMISSION_DENIED and change nothing.
+ * Skipped (with a line) where the uid cannot be switched. */
+static void check_permission_denied(void) {
+    char path[128];
+    snprintf(path, sizeof path, "/dev/shm/shmq.%s", queue_name);
+    const int root = geteuid() == 0;
+    if (!root) CHECK(chmod(path, 0) == 0, 0);
+    fflush(NULL);
+    pid_t child = fork();
+    CHECK(child >= 0, 0);
+    if (child == 0) {
+        if (root && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(2);
+        shmq_producer* p = NULL;
+        int rc = shmq_producer_open(queue_name, &p);
+        if (rc != SHMQ_ERR_PERMISSION_DENIED || p != NULL) {
+            fprintf(stderr, "open as another user: code %d (%s)\n", rc, shmq_last_error_message());
+            _exit(1);
+        }
+        if (strcmp(shmq_strerror(rc), "permission denied") != 0 ||
+            strstr(shmq_last_error_message(), "permission denied: ") != shmq_last_error_message()) {
+            fprintf(stderr, "open as another user: detail '%s'\n", shmq_last_error_message());
+            _exit(1);
+        }
+        rc = root ? shmq_queue_remove(queue_name) : SHMQ_ERR_PERMISSION_DENIED; /* the owner may remove its own */
+        if (rc != SHMQ_ERR_PERMISSION_DENIED) {
+            fprintf(stderr, "remove as another user: code %d (%s)\n", rc, shmq_last_error_message());
+            _exit(1);
+        }
+        _exit(0);
+    }
+    int status = 0;
+    CHECK(waitpid(child, &status, 0) == child, 0);
+    if (!root) CHECK(chmod(path, 0600) == 0, 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+        fprintf(stderr, "c_api_test: skipped the permission check: cannot switch to uid 65534\n");
+        return;
+    }
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, status);
+    shmq_producer* p = NULL;
+    CHECK_OK(shmq_producer_open(queue_name, &p)); /* still there, still ours */
+    CHECK_OK(shmq_producer_close(p));
+}
+
 int main(void) {
     snprintf(queue_name, sizeof queue_name, "t-capi-%d", (int)getpid());
     shmq_queue_options options = {0};
@@ -110,6 +156,7 @@ int main(void) {
     options.max_message = 128;
     CHECK_OK(shmq_queue_create(queue_name, &options));
     check_errors();
+    check_permission_denied();
 
     fflush(NULL); /* nothing buffered is written twice */
     producer_pid = fork();

@@ -15,38 +15,15 @@
 //   sent          messages whose send (or claim commit) returned ok; the one
 //                 message in flight when a producer was killed may or may not
 //                 exist: counted apart, never as lost
-//   received      per group, distinct messages recorded by its consumers
-//   lost          per group, sent and never recorded: must be 0
-//   duplicates    per group, records beyond the first of a message; each must
-//                 come from a redelivery (deliveries >= 2 in one record)
-//   order         storage: per (producer, key) offsets rise with the send
-//                 order, each message at one offset, in the key's partition;
-//                 exclusive group (DESIGN.md promise 3: "within a partition, an
-//                 exclusive group sees messages in offset order; redelivery
-//                 after a crash restarts from the oldest unACKed offset"):
-//                 (a) each consumer receives each partition's offsets in
-//                 increasing order, (b) the group's first deliveries of each
-//                 partition, in time order, are in offset order (a
-//                 redelivery may go back, a first delivery may not)
-//   redelivery    per consumer kill: kill -> the first redelivery (a record
-//                 after the kill with more deliveries) of a message the killed
-//                 consumer had recorded, i.e. held unACKed
-//   stall         per producer kill that left a ring claim open at partition
-//                 p, offset o (killed between claim and commit): kill -> the
-//                 first delivery, in any group, of an offset >= o in p (a
-//                 consumer waits at o until the reaper aborts it; this
-//                 includes waiting for the next send to p). Kills with a
-//                 claim open in spill staging are counted, not timed.
-//   journal       after shmqd's last (clean) stop, each partition's journal
-//                 as recovery reads it: offsets strictly rising (each once),
-//                 every record the message consumers got at that offset, every
-//                 delivered offset in the retained range present, and the
-//                 journal reaching the last delivered offset; no corrupt region
-//   repair        per producer kill holding a ring claim: kill -> the
-//                 partition's aborted count rises (the reaper aborted the
-//                 claim), polled every 0.5 ms: the stall proper (promise 2)
+//   received, lost, duplicates   per group: check_delivery.hpp
+//   order                        storage and exclusive group: check_order.hpp
+//   journal                      check_journal.hpp
+//   redelivery, stall, repair    the timings after kills: figures.hpp
+// (the record files are read by read_records.hpp; what a run records, the
+// checks' input, is run_data.hpp). Kills with a claim open in spill staging
+// are counted, not timed.
 //
-// Prints the figures and one JSON line; exit 0 iff nothing was lost, no check
+// Prints the figures and one JSON line (report.hpp); exit 0 iff nothing was lost, no check
 // failed, every process behaved and the drain finished; 1 otherwise; 2 on bad
 // usage or setup failure. The scratch directory (record files, logs, shmqd's
 // data) is removed unless the run failed or --keep was given.
@@ -66,7 +43,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -82,10 +58,11 @@
 #include <vector>
 
 #include "chaos_status.hpp"
-#include "inspect/inspect.hpp"
-#include "partition_dir.hpp"
-#include "recovery.hpp"
-#include "region.hpp"
+#include "figures.hpp"
+#include "shmq/internal/inspect.hpp"
+#include "shmq/internal/region.hpp"
+#include "report.hpp"
+#include "run_data.hpp"
 #include "shmq/shmq.hpp"
 
 #if !defined(SHMQ_CHAOS_WORKER) || !defined(SHMQ_TEST_WORKER) || !defined(SHMQD_PATH)
@@ -104,14 +81,6 @@ uint64_t mono_ns() {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
     return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-double ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
-
-std::string fixed(double v, int digits = 1) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-    return buf;
 }
 
 struct Config {
@@ -277,7 +246,6 @@ std::string tail_of(const fs::path& file, std::size_t bytes = 600) {
 
 // --- the run's state ---------------------------------------------------------
 
-enum class Role { producer, shared, exclusive, shmqd };
 const char* role_name(Role r) {
     switch (r) {
         case Role::producer: return "producer";
@@ -287,46 +255,6 @@ const char* role_name(Role r) {
     }
     return "?";
 }
-
-// One producer process: its producer id is its index in Run::producers.
-struct ProducerRun {
-    fs::path status_file;
-    uint64_t* page = nullptr;
-    pid_t pid = -1;
-    bool killed = false;
-    uint64_t kill_ns = 0;
-    // Read from the status page once it has ended.
-    uint64_t acked = 0;
-    bool in_flight = false;  // message `acked` was being sent when it died
-    Phase phase = Phase::idle;
-    uint32_t claim_partition = 0;
-    uint64_t claim_offset = 0;
-    bool claim_staged = false;
-    uint64_t dwells = 0;
-    // Killed holding a ring claim: kill -> the reaper aborted it (the
-    // partition's aborted count rose), polled every 0.5 ms; 0 if unmeasured.
-    uint64_t repair_ns = 0;
-    bool repair_timed_out = false;  // no abort counted within 5 s of the kill
-    bool repair_no_snapshot = false;  // the region could not be read just before the kill
-};
-
-// One consumer process (one record file).
-struct ConsumerRun {
-    uint32_t group = 0;  // index into kGroups
-    fs::path file;
-    pid_t pid = -1;
-    bool killed = false;
-    uint64_t kill_ns = 0;
-};
-
-struct GroupDef {
-    const char* name;
-    const char* kind;
-    GroupKind group_kind;
-    Role role;
-};
-constexpr GroupDef kGroups[2] = {{"shared", "shared", GroupKind::shared, Role::shared},
-                                 {"excl", "exclusive", GroupKind::exclusive, Role::exclusive}};
 
 struct Slot {
     Role role;
@@ -387,13 +315,7 @@ private:
     std::vector<Slot> slots_;
     std::vector<ProducerRun> producers_;
     std::vector<ConsumerRun> consumers_;
-    // shmqd's down times: (kill, restart); restart 0 while still down.
-    std::vector<std::pair<uint64_t, uint64_t>> shmqd_down_;
-    bool shmqd_down_at(uint64_t t) const {
-        for (auto& [from, to] : shmqd_down_)
-            if (t >= from && (to == 0 || t < to)) return true;
-        return false;
-    }
+    ShmqdDowntime shmqd_down_;
     std::map<Role, uint64_t> kills_;
     std::vector<Problem> problems_;
     uint64_t shmqd_starts_ = 0;
@@ -433,7 +355,7 @@ void Run::start_shmqd(Slot& s) {
                    (dir_ / "shmqd.lock").string()},
                   log);
     ++shmqd_starts_;
-    if (!shmqd_down_.empty() && shmqd_down_.back().second == 0) shmqd_down_.back().second = mono_ns();
+    if (!shmqd_down_.spans.empty() && shmqd_down_.spans.back().second == 0) shmqd_down_.spans.back().second = mono_ns();
 }
 
 void Run::start_producer(Slot& s) {
@@ -523,7 +445,7 @@ void Run::kill_slot(Slot& s) {
             }
         }
     } else if (s.role == Role::shmqd) {
-        shmqd_down_.push_back({now, 0});
+        shmqd_down_.spans.push_back({now, 0});
     } else {
         ConsumerRun& c = consumers_[static_cast<std::size_t>(s.run)];
         c.killed = true;
@@ -752,448 +674,60 @@ int Run::main() {
 
 // --- analysis ----------------------------------------------------------------
 
-// One record line: "K:i partition offset deliveries key received_ns".
-struct Rec {
-    uint64_t offset;
-    uint64_t ns;
-    uint32_t msg;  // index in the run's message space (Run::analyse)
-    uint32_t partition;
-    uint32_t deliveries;
-    uint32_t file;  // index in consumers_
-};
-
-template <class T>
-bool num(std::string_view s, T& out) {
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return !s.empty() && ec == std::errc() && p == s.data() + s.size();
+// `a` then `b`, at most 8 in all.
+std::vector<std::string> first_examples(std::vector<std::string> a, const std::vector<std::string>& b) {
+    for (const auto& e : b) add_example(a, e);
+    return a;
 }
 
-struct Percentiles {
-    std::size_t n = 0;
-    double p50 = 0, p99 = 0, max = 0;  // ms
-};
-Percentiles percentiles(std::vector<uint64_t> v) {
-    Percentiles p;
-    p.n = v.size();
-    if (v.empty()) return p;
-    std::sort(v.begin(), v.end());
-    p.p50 = ms(v[v.size() / 2]);
-    p.p99 = ms(v[std::min(v.size() - 1, v.size() * 99 / 100)]);
-    p.max = ms(v.back());
-    return p;
-}
-std::string json(const Percentiles& p) {
-    return "{\"n\":" + std::to_string(p.n) + ",\"p50_ms\":" + fixed(p.p50, 2) + ",\"p99_ms\":" + fixed(p.p99, 2) +
-           ",\"max_ms\":" + fixed(p.max, 2) + "}";
-}
-std::string words(const Percentiles& p) {
-    if (p.n == 0) return "none measured";
-    return "max " + fixed(p.max) + " ms, p99 " + fixed(p.p99) + " ms, p50 " + fixed(p.p50) + " ms over " +
-           std::to_string(p.n) + " kills";
-}
-
-struct GroupResult {
-    uint64_t records = 0, received = 0, lost = 0, duplicates = 0, duplicated_messages = 0, unexplained = 0;
-    uint64_t in_flight_received = 0;
-    uint64_t order_within_consumer = 0, order_first_delivery = 0;
-    Percentiles redelivery, redelivery_up;  // all kills; kills while shmqd was up
-    uint64_t kills_without_redelivery = 0;
-    std::vector<std::string> examples;
-};
-
+// Runs every check on what the run recorded, prints the report; 0 iff it passed.
 int Run::analyse() {
-    // Message space: producer k's messages 0..acked_k are [base_k, base_k + acked_k]
-    // (the last one: in flight at its kill, or never sent).
-    std::vector<uint64_t> base(producers_.size() + 1, 0);
-    uint64_t sent = 0, in_flight = 0, dwells = 0;
-    for (std::size_t k = 0; k < producers_.size(); ++k) {
-        base[k + 1] = base[k] + producers_[k].acked + 1;
-        sent += producers_[k].acked;
-        in_flight += producers_[k].in_flight;
-        dwells += producers_[k].dwells;
+    RunSummary run;
+    run.seed = cfg_.seed;
+    run.minutes = cfg_.minutes;
+    run.kill_seconds = kill_seconds_;
+    run.drain_seconds = drain_seconds_;
+    run.drained = drained_;
+    run.kills = kills_;
+    run.producer_processes = producers_.size();
+    for (const ProducerRun& p : producers_) {
+        run.sent += p.acked;
+        run.in_flight += p.in_flight;
+        run.dwells += p.dwells;
     }
-    const uint64_t space = base.back();
-    if (space >= UINT32_MAX) {
+    run.spilled = spilled_;
+    run.max_spill_backlog = max_spill_backlog_;
+    run.max_spill_disk = max_spill_disk_;
+    run.dlq_depth = dlq_depth_;
+    run.shmqd_starts = shmqd_starts_;
+    const MessageSpace space = message_space(producers_);
+    if (space.size() >= UINT32_MAX) {
         problem("too many messages to analyse");
         return 1;
     }
-    auto name_of = [&](uint32_t msg) {
-        const auto k = static_cast<std::size_t>(std::upper_bound(base.begin(), base.end(), msg) - base.begin() - 1);
-        return std::to_string(k) + ":" + std::to_string(msg - base[k]);
-    };
 
-    // Read every record file.
-    std::vector<std::vector<Rec>> recs(2);
-    uint64_t malformed = 0, torn = 0, unexpected = 0, misrouted = 0;
-    std::vector<std::string> bad_examples;
-    auto bad = [&](uint64_t& counter, std::string what) {
-        ++counter;
-        if (bad_examples.size() < 8) bad_examples.push_back(std::move(what));
-    };
-    for (uint32_t f = 0; f < consumers_.size(); ++f) {
-        std::ifstream in(consumers_[f].file, std::ios::binary);
-        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        std::string_view rest = text;
-        auto& out = recs[consumers_[f].group];
-        while (!rest.empty()) {
-            const auto nl = rest.find('\n');
-            if (nl == std::string_view::npos) {  // killed during its write(2): never ACKed
-                ++torn;
-                break;
-            }
-            std::string_view line = rest.substr(0, nl);
-            rest.remove_prefix(nl + 1);
-            std::string_view fld[6];
-            bool ok = true;
-            for (int i = 0; i < 6 && ok; ++i) {
-                const auto sp = line.find(' ');
-                if (i < 5 && sp == std::string_view::npos) ok = false;
-                fld[i] = i < 5 ? line.substr(0, sp) : line;
-                if (i < 5 && ok) line.remove_prefix(sp + 1);
-            }
-            const auto colon = fld[0].find(':');
-            uint32_t producer = 0, key_n = 0;
-            uint64_t seq = 0;
-            Rec r{};
-            ok = ok && colon != std::string_view::npos && num(fld[0].substr(0, colon), producer) &&
-                 num(fld[0].substr(colon + 1), seq) && num(fld[1], r.partition) && num(fld[2], r.offset) &&
-                 num(fld[3], r.deliveries) && fld[4].starts_with("key-") && num(fld[4].substr(4), key_n) &&
-                 num(fld[5], r.ns);
-            if (!ok) {
-                bad(malformed, consumers_[f].file.filename().string() + ": malformed '" + std::string(line.substr(0, 80)) + "'");
-                continue;
-            }
-            if (producer >= producers_.size() || seq > producers_[producer].acked ||
-                (seq == producers_[producer].acked && !producers_[producer].in_flight)) {
-                bad(unexpected, "message " + std::string(fld[0]) + " was never sent");
-                continue;
-            }
-            if (key_n != seq % cfg_.keys || r.partition != partition_for_key(fld[4], cfg_.partitions)) {
-                bad(misrouted, "message " + std::string(fld[0]) + " with key " + std::string(fld[4]) + " in partition " +
-                                   std::to_string(r.partition));
-                continue;
-            }
-            r.msg = static_cast<uint32_t>(base[producer] + seq);
-            r.file = f;
-            out.push_back(r);
-        }
-    }
-
-    // Storage: each message at one offset; per (producer, key) offsets rise with seq.
-    std::vector<uint64_t> offset_of(space, UINT64_MAX);
-    uint64_t two_offsets = 0, storage_order = 0;
-    for (auto& g : recs)
-        for (const Rec& r : g) {
-            if (offset_of[r.msg] == UINT64_MAX) offset_of[r.msg] = r.offset;
-            else if (offset_of[r.msg] != r.offset)
-                bad(two_offsets, "message " + name_of(r.msg) + " at offsets " + std::to_string(offset_of[r.msg]) +
-                                     " and " + std::to_string(r.offset));
-        }
-    for (std::size_t k = 0; k < producers_.size(); ++k)
-        for (uint64_t key = 0; key < cfg_.keys; ++key) {
-            uint64_t prev = UINT64_MAX, prev_seq = 0;
-            for (uint64_t seq = key; seq <= producers_[k].acked; seq += cfg_.keys) {
-                const uint64_t o = offset_of[base[k] + seq];
-                if (o == UINT64_MAX) continue;
-                if (prev != UINT64_MAX && o <= prev)
-                    bad(storage_order, "producer " + std::to_string(k) + " key-" + std::to_string(key) + ": seq " +
-                                           std::to_string(seq) + " at offset " + std::to_string(o) + " after seq " +
-                                           std::to_string(prev_seq) + " at " + std::to_string(prev));
-                prev = o;
-                prev_seq = seq;
-            }
-        }
-
-    // Per group.
-    GroupResult result[2];
+    Findings f;
+    f.records = read_record_files(consumers_, producers_, space, cfg_.keys, cfg_.partitions);
+    const auto& recs = f.records.by_group;
+    f.storage = check_storage_order(recs, producers_, space, cfg_.keys);
     for (uint32_t gi = 0; gi < 2; ++gi) {
-        auto& rs = recs[gi];
-        GroupResult& gr = result[gi];
-        auto example = [&](std::string s) {
-            if (gr.examples.size() < 8) gr.examples.push_back(std::move(s));
-        };
-        gr.records = rs.size();
-        std::vector<uint16_t> count(space, 0);
-        std::vector<uint8_t> redelivered(space, 0);
-        for (const Rec& r : rs) {
-            if (count[r.msg] < UINT16_MAX) ++count[r.msg];
-            if (r.deliveries >= 2) redelivered[r.msg] = 1;
-        }
-        for (std::size_t k = 0; k < producers_.size(); ++k) {
-            for (uint64_t seq = 0; seq <= producers_[k].acked; ++seq) {
-                const uint64_t m = base[k] + seq;
-                const bool was_sent = seq < producers_[k].acked;
-                if (count[m] == 0) {
-                    if (was_sent && ++gr.lost <= 8) example("lost: " + std::to_string(k) + ":" + std::to_string(seq));
-                    continue;
-                }
-                if (was_sent) ++gr.received;
-                else ++gr.in_flight_received;
-                if (count[m] > 1) {
-                    gr.duplicates += count[m] - 1u;
-                    ++gr.duplicated_messages;
-                    if (!redelivered[m] && ++gr.unexplained <= 8)
-                        example("recorded " + std::to_string(count[m]) + " times, never redelivered: " +
-                                std::to_string(k) + ":" + std::to_string(seq));
-                }
-            }
-        }
-        // Redelivery after each kill of one of this group's consumers.
-        std::vector<uint32_t> by_msg(rs.size());
-        for (uint32_t i = 0; i < rs.size(); ++i) by_msg[i] = i;
-        std::sort(by_msg.begin(), by_msg.end(), [&](uint32_t a, uint32_t b) {
-            return rs[a].msg != rs[b].msg ? rs[a].msg < rs[b].msg : rs[a].ns < rs[b].ns;
-        });
-        std::vector<uint64_t> latencies, latencies_up;
-        std::vector<std::pair<std::size_t, std::size_t>> file_range(consumers_.size(), {0, 0});
-        for (std::size_t i = 0; i < rs.size();) {  // records of a file are contiguous
-            std::size_t j = i;
-            while (j < rs.size() && rs[j].file == rs[i].file) ++j;
-            file_range[rs[i].file] = {i, j};
-            i = j;
-        }
-        for (uint32_t f = 0; f < consumers_.size(); ++f) {
-            const ConsumerRun& c = consumers_[f];
-            if (c.group != gi || !c.killed) continue;
-            uint64_t first = UINT64_MAX;
-            for (std::size_t i = file_range[f].first; i < file_range[f].second; ++i) {
-                const Rec& held = rs[i];
-                auto it = std::lower_bound(by_msg.begin(), by_msg.end(), held.msg,
-                                           [&](uint32_t a, uint32_t m) { return rs[a].msg < m; });
-                for (; it != by_msg.end() && rs[*it].msg == held.msg; ++it)
-                    if (rs[*it].ns > c.kill_ns && rs[*it].deliveries > held.deliveries) first = std::min(first, rs[*it].ns);
-            }
-            if (first != UINT64_MAX) {
-                latencies.push_back(first - c.kill_ns);
-                if (!shmqd_down_at(c.kill_ns)) latencies_up.push_back(first - c.kill_ns);
-            }
-            else ++gr.kills_without_redelivery;
-        }
-        gr.redelivery = percentiles(std::move(latencies));
-        gr.redelivery_up = percentiles(std::move(latencies_up));
-
-        if (kGroups[gi].group_kind != GroupKind::exclusive) continue;
-        // (a) each consumer: per partition, offsets rise.
-        std::vector<std::vector<uint64_t>> last(consumers_.size());
-        for (const Rec& r : rs) {
-            auto& l = last[r.file];
-            if (l.empty()) l.assign(cfg_.partitions, UINT64_MAX);
-            if (r.partition < cfg_.partitions && l[r.partition] != UINT64_MAX && r.offset <= l[r.partition] &&
-                ++gr.order_within_consumer <= 4)
-                example(consumers_[r.file].file.filename().string() + ": partition " + std::to_string(r.partition) +
-                        " offset " + std::to_string(r.offset) + " after " + std::to_string(l[r.partition]));
-            if (r.partition < cfg_.partitions) l[r.partition] = r.offset;
-        }
-        // (b) first deliveries per partition in offset order, in time.
-        std::vector<uint32_t> by_time(rs.size());
-        for (uint32_t i = 0; i < rs.size(); ++i) by_time[i] = i;
-        std::sort(by_time.begin(), by_time.end(), [&](uint32_t a, uint32_t b) { return rs[a].ns < rs[b].ns; });
-        std::vector<uint8_t> seen(space, 0);
-        std::vector<uint64_t> highest(cfg_.partitions, 0);
-        std::vector<bool> any(cfg_.partitions, false);
-        for (uint32_t i : by_time) {
-            const Rec& r = rs[i];
-            if (seen[r.msg] || r.partition >= cfg_.partitions) continue;
-            seen[r.msg] = 1;
-            if (any[r.partition] && r.offset < highest[r.partition]) {
-                if (++gr.order_first_delivery <= 4)
-                    example("first delivery of partition " + std::to_string(r.partition) + " offset " +
-                            std::to_string(r.offset) + " (" + consumers_[r.file].file.filename().string() +
-                            ") after offset " + std::to_string(highest[r.partition]));
-                continue;
-            }
-            highest[r.partition] = r.offset;
-            any[r.partition] = true;
-        }
+        GroupFindings& gf = f.groups[gi];
+        gf.delivery = check_delivery(recs[gi], producers_, space);
+        gf.redelivery = redelivery_after_consumer_kills(recs[gi], gi, consumers_, shmqd_down_);
+        if (kGroups[gi].group_kind == GroupKind::exclusive)
+            gf.order = check_exclusive_order(recs[gi], consumers_, space, cfg_.partitions);
+        gf.examples = first_examples(gf.delivery.examples, gf.order.examples);
     }
+    f.producer_kills = producer_kill_figures(recs, producers_, cfg_.partitions, shmqd_down_);
+    f.journal = check_journal((dir_ / "data" / "journal").string(), queue_, cfg_.partitions, recs, space);
+    f.examples = first_examples(first_examples(f.records.examples, f.storage.examples), f.journal.examples);
 
-    // Partition stall after producer kills that left a ring claim open.
-    std::vector<std::vector<std::pair<uint64_t, uint64_t>>> by_offset(cfg_.partitions);  // (offset, ns)
-    for (auto& g : recs)
-        for (const Rec& r : g)
-            if (r.partition < cfg_.partitions) by_offset[r.partition].push_back({r.offset, r.ns});
-    std::vector<std::vector<uint64_t>> suffix_min(cfg_.partitions);
-    for (uint32_t p = 0; p < cfg_.partitions; ++p) {
-        auto& v = by_offset[p];
-        std::sort(v.begin(), v.end());
-        suffix_min[p].assign(v.size() + 1, UINT64_MAX);
-        for (std::size_t i = v.size(); i-- > 0;) suffix_min[p][i] = std::min(suffix_min[p][i + 1], v[i].second);
-    }
-    std::vector<uint64_t> stalls, repairs, stalls_up, repairs_up;
-    uint64_t kills_ring_claim = 0, kills_staged_claim = 0, kills_in_send = 0, kills_idle = 0, stall_unmeasured = 0;
-    uint64_t repair_timed_out = 0, repair_no_snapshot = 0, repair_in_commit = 0;
-    for (const ProducerRun& p : producers_) {
-        if (!p.killed) continue;
-        const bool holding = p.phase == Phase::holding || p.phase == Phase::committing;
-        if (!holding) {
-            (p.phase == Phase::idle ? kills_idle : kills_in_send)++;
-            continue;
-        }
-        if (p.claim_staged) {
-            ++kills_staged_claim;
-            continue;
-        }
-        ++kills_ring_claim;
-        const bool up = !shmqd_down_at(p.kill_ns);
-        if (p.repair_ns != 0) repairs.push_back(p.repair_ns);
-        if (p.repair_ns != 0 && up) repairs_up.push_back(p.repair_ns);
-        repair_timed_out += p.repair_timed_out;
-        repair_no_snapshot += p.repair_no_snapshot;
-        repair_in_commit += p.phase == Phase::committing;
-        if (p.claim_partition >= cfg_.partitions) continue;
-        const auto& v = by_offset[p.claim_partition];
-        const auto i = static_cast<std::size_t>(
-            std::lower_bound(v.begin(), v.end(), std::make_pair(p.claim_offset, uint64_t{0})) - v.begin());
-        const uint64_t first = suffix_min[p.claim_partition][i];
-        if (first == UINT64_MAX) ++stall_unmeasured;
-        else stalls.push_back(first > p.kill_ns ? first - p.kill_ns : 0);
-        if (first != UINT64_MAX && up) stalls_up.push_back(first > p.kill_ns ? first - p.kill_ns : 0);
-    }
-    const Percentiles stall = percentiles(std::move(stalls));
-    const Percentiles repair = percentiles(std::move(repairs));
-    const Percentiles stall_up = percentiles(std::move(stalls_up));
-    const Percentiles repair_up = percentiles(std::move(repairs_up));
-
-    // The journal, read back as recovery reads it (read-only).
-    struct JournalCheck {
-        uint64_t records = 0, out_of_order = 0, mismatched = 0, missing = 0, behind = 0, corrupt = 0, unreadable = 0;
-    } jc;
-    for (uint32_t p = 0; p < cfg_.partitions; ++p) {
-        std::vector<std::pair<uint64_t, uint32_t>> delivered;  // (offset, msg), sorted, unique
-        for (auto& g : recs)
-            for (const Rec& r : g)
-                if (r.partition == p) delivered.push_back({r.offset, r.msg});
-        std::sort(delivered.begin(), delivered.end());
-        delivered.erase(std::unique(delivered.begin(), delivered.end()), delivered.end());
-        std::string error;
-        disk::DirFd dir = disk::open_partition_dir((dir_ / "data" / "journal").string(), queue_, p, false, error);
-        if (!dir.valid()) {
-            bad(jc.unreadable, "journal of partition " + std::to_string(p) + ": " + error);
-            continue;
-        }
-        disk::RecoveryOptions ro;
-        ro.partition = p;
-        ro.repair = false;
-        std::vector<uint64_t> offsets;
-        const auto report = disk::recover_partition(dir.get(), ro, [&](const disk::RecordView& rv) {
-            ++jc.records;
-            if (!offsets.empty() && rv.offset <= offsets.back())
-                bad(jc.out_of_order, "journal p" + std::to_string(p) + ": offset " + std::to_string(rv.offset) +
-                                         " after " + std::to_string(offsets.back()));
-            offsets.push_back(rv.offset);
-            const std::string_view text(reinterpret_cast<const char*>(rv.payload.data()), rv.payload.size());
-            const auto it = std::lower_bound(delivered.begin(), delivered.end(), std::make_pair(rv.offset, uint32_t{0}));
-            const bool match = it != delivered.end() && it->first == rv.offset && name_of(it->second) == text;
-            if (!match)
-                bad(jc.mismatched, "journal p" + std::to_string(p) + " offset " + std::to_string(rv.offset) + " holds '" +
-                                       std::string(text.substr(0, 40)) + "', consumers got " +
-                                       (it != delivered.end() && it->first == rv.offset ? name_of(it->second) : "nothing"));
-        });
-        jc.corrupt += report.corrupt;
-        if (report.corrupt) bad(jc.unreadable, "journal p" + std::to_string(p) + ": " + std::to_string(report.corrupt) + " corrupt regions");
-        if (offsets.empty()) {
-            if (!delivered.empty()) bad(jc.behind, "journal p" + std::to_string(p) + " is empty");
-            continue;
-        }
-        std::sort(offsets.begin(), offsets.end());
-        for (auto& [o, m] : delivered)
-            if (o >= offsets.front() && o <= offsets.back() && !std::binary_search(offsets.begin(), offsets.end(), o))
-                bad(jc.missing, "journal p" + std::to_string(p) + " lacks offset " + std::to_string(o) + " (" + name_of(m) + ")");
-        if (!delivered.empty() && delivered.back().first > offsets.back())
-            bad(jc.behind, "journal p" + std::to_string(p) + " ends at offset " + std::to_string(offsets.back()) +
-                               ", consumers got up to " + std::to_string(delivered.back().first));
-    }
-
-    // Report.
-    uint64_t total_kills = 0;
-    for (auto& [r, n] : kills_) total_kills += n;
-    const bool lost_any = result[0].lost + result[1].lost != 0;
-    const uint64_t violations = unexpected + misrouted + two_offsets + storage_order + result[0].unexplained +
-                                result[1].unexplained + result[1].order_within_consumer + result[1].order_first_delivery +
-                                malformed + jc.out_of_order + jc.mismatched + jc.missing + jc.behind + jc.corrupt +
-                                jc.unreadable;
-    if (lost_any) problem("messages lost");
-    if (violations) problem(std::to_string(violations) + " check violations");
+    if (f.lost_any()) problem("messages lost");
+    if (const uint64_t violations = f.violations()) problem(std::to_string(violations) + " check violations");
     const bool pass = problems_.empty() && drained_;
-
-    std::cout << "[chaos] ---- result (seed " << cfg_.seed << ") ----\n";
-    std::cout << "  killing for         " << fixed(kill_seconds_) << " s, then drained in " << fixed(drain_seconds_)
-              << " s" << (drained_ ? "" : " (NOT drained)") << "\n";
-    std::cout << "  kills               " << total_kills << ": producer " << kills_[Role::producer] << ", shared consumer "
-              << kills_[Role::shared] << ", exclusive consumer " << kills_[Role::exclusive] << ", shmqd "
-              << kills_[Role::shmqd] << "\n";
-    std::cout << "  producer kills      " << kills_ring_claim << " with a ring claim open, " << kills_staged_claim
-              << " with a spill-staging claim open, " << kills_in_send << " inside send/claim/commit, " << kills_idle
-              << " between messages\n";
-    std::cout << "  sent                " << sent << " acknowledged by " << producers_.size()
-              << " producer processes (" << dwells << " through a held claim); " << in_flight
-              << " more in flight at a kill (received: shared " << result[0].in_flight_received << ", exclusive "
-              << result[1].in_flight_received << "; not counted as sent or lost)\n";
-    for (uint32_t gi = 0; gi < 2; ++gi) {
-        const GroupResult& gr = result[gi];
-        std::cout << "  group " << kGroups[gi].name << " (" << kGroups[gi].kind << ")"
-                  << std::string(gi == 0 ? 4 : 1, ' ') << "received " << gr.received << " distinct, lost " << gr.lost
-                  << ", duplicates " << gr.duplicates << " (of " << gr.duplicated_messages << " messages; "
-                  << gr.unexplained << " without a redelivery), records " << gr.records << "\n";
-        std::cout << "      redelivery after a consumer kill: " << words(gr.redelivery) << " ("
-                  << gr.kills_without_redelivery << " kills held nothing recorded)\n"
-                  << "          of which with shmqd up at the kill: " << words(gr.redelivery_up) << "\n";
-        if (kGroups[gi].group_kind == GroupKind::exclusive)
-            std::cout << "      order: " << gr.order_within_consumer << " offsets not rising within a consumer, "
-                      << gr.order_first_delivery << " first deliveries out of offset order\n";
-        for (auto& e : gr.examples) std::cout << "      " << e << "\n";
-    }
-    std::cout << "  storage             " << storage_order << " (producer, key) order violations, " << two_offsets
-              << " messages at two offsets, " << misrouted << " in the wrong partition, " << unexpected
-              << " never sent, " << malformed << " malformed records, " << torn << " torn record tails (killed writes)\n";
-    for (auto& e : bad_examples) std::cout << "      " << e << "\n";
-    std::cout << "  journal             " << jc.records << " records kept (retention 4 MiB per partition): "
-              << jc.out_of_order << " out of order or twice, " << jc.mismatched << " not the delivered message, "
-              << jc.missing << " delivered offsets missing, " << jc.behind << " partitions behind, " << jc.corrupt
-              << " corrupt regions\n";
-    std::cout << "  partition stall     after a producer kill with a ring claim open (kill -> first delivery of an "
-                 "offset >= the claimed one in its partition; includes waiting for the next send there): "
-              << words(stall) << (stall_unmeasured ? " (" + std::to_string(stall_unmeasured) + " unmeasured)" : "")
-              << "\n          of which with shmqd up at the kill: " << words(stall_up) << "\n";
-    std::cout << "  dead claim repaired kill -> the reaper aborted the claim (partition's aborted count rose, polled "
-                 "every 0.5 ms): "
-              << words(repair);
-    if (repair_timed_out + repair_no_snapshot + repair_in_commit != 0)
-        std::cout << " (not timed: " << repair_in_commit << " killed inside commit, " << repair_timed_out
-                  << " with no abort counted within 5 s, " << repair_no_snapshot << " with no snapshot before the kill)";
-    std::cout << "\n          of which with shmqd up at the kill: " << words(repair_up) << "\n";
-    std::cout << "  spill               " << spilled_ << " messages went through spill staging; backlog up to "
-              << max_spill_backlog_ << ", up to " << max_spill_disk_ << " on disk at once (sampled every 100 ms)\n";
-    std::cout << "  DLQ depth at end    " << dlq_depth_ << "; shmqd started " << shmqd_starts_ << " times\n";
-    std::cout << "  verdict             " << (pass ? "PASS" : "FAIL") << std::endl;
-    for (auto& p : problems_) std::cout << "    - " << p.text.substr(0, p.text.find('\n')) << "\n";
-
-    auto group_json = [&](uint32_t gi) {
-        const GroupResult& gr = result[gi];
-        std::string s = std::string("{\"kind\":\"") + kGroups[gi].kind + "\",\"received\":" + std::to_string(gr.received) +
-                        ",\"lost\":" + std::to_string(gr.lost) + ",\"duplicates\":" + std::to_string(gr.duplicates) +
-                        ",\"unexplained_duplicates\":" + std::to_string(gr.unexplained) +
-                        ",\"in_flight_received\":" + std::to_string(gr.in_flight_received) +
-                        ",\"redelivery_after_kill\":" + json(gr.redelivery) +
-                        ",\"redelivery_after_kill_shmqd_up\":" + json(gr.redelivery_up);
-        if (kGroups[gi].group_kind == GroupKind::exclusive)
-            s += ",\"order_violations\":" + std::to_string(gr.order_within_consumer + gr.order_first_delivery);
-        return s + "}";
-    };
-    std::cout << "{\"chaos_run\":{\"seed\":" << cfg_.seed << ",\"minutes\":" << cfg_.minutes
-              << ",\"killing_s\":" << fixed(kill_seconds_) << ",\"drain_s\":" << fixed(drain_seconds_)
-              << ",\"drained\":" << (drained_ ? "true" : "false") << ",\"kills\":{\"producer\":"
-              << kills_[Role::producer] << ",\"shared_consumer\":" << kills_[Role::shared]
-              << ",\"exclusive_consumer\":" << kills_[Role::exclusive] << ",\"shmqd\":" << kills_[Role::shmqd]
-              << "},\"sent\":" << sent << ",\"in_flight_at_kill\":" << in_flight << ",\"groups\":{\"shared\":"
-              << group_json(0) << ",\"excl\":" << group_json(1) << "},\"partition_stall_after_producer_kill\":"
-              << json(stall) << ",\"partition_stall_shmqd_up\":" << json(stall_up)
-              << ",\"dead_claim_repair\":" << json(repair) << ",\"dead_claim_repair_shmqd_up\":" << json(repair_up) << ",\"storage_order_violations\":" << storage_order << ",\"two_offsets\":" << two_offsets
-              << ",\"misrouted\":" << misrouted << ",\"journal\":{\"records\":" << jc.records
-              << ",\"violations\":" << (jc.out_of_order + jc.mismatched + jc.missing + jc.behind + jc.corrupt + jc.unreadable)
-              << "}" << ",\"spilled\":" << spilled_
-              << ",\"max_spill_backlog\":" << max_spill_backlog_ << ",\"max_spill_on_disk\":" << max_spill_disk_ << ",\"never_sent\":" << unexpected << ",\"dlq_depth\":" << dlq_depth_
-              << ",\"pass\":" << (pass ? "true" : "false") << "}}" << std::endl;
+    std::vector<std::string> problems;
+    for (const auto& p : problems_) problems.push_back(p.text);
+    print_report(std::cout, run, f, problems, pass);
     return pass ? 0 : 1;
 }
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "bridge/bridge_table.hpp"
-#include "groups.hpp"
-#include "participants.hpp"
+#include "shmq/internal/bridge_table.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/participants.hpp"
 #include "support/json_schema.hpp"
 #include "support/shell.hpp"
 #include "support/temp_queue.hpp"

@@ -10,9 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bridge/bridge_table.hpp"
-#include "groups.hpp"
-#include "participants.hpp"
+#include "shmq/internal/bridge_table.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/participants.hpp"
 #include "support/json_schema.hpp"
 #include "support/posix_regex.hpp"
 #include "support/shell.hpp"

@@ -14,13 +14,13 @@
 #include <thread>
 #include <unistd.h>
 
-#include "participants.hpp"
-#include "region.hpp"
-#include "replay/replay_request.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/replay_request.hpp"
 #include "support/scale.hpp"
 #include "support/scratch_dir.hpp"
 #include "support/temp_queue.hpp"
-#include "sys/clock.hpp"
+#include "shmq/internal/clock.hpp"
 #include "watched_queue.hpp"
 
 namespace shmq {

@@ -3,7 +3,7 @@
 // staging, a thread plays shmqd (daemon/spill's PartitionSpill, or
 // daemon/journal's PartitionJournal, over its own mapping, segments in a temp
 // dir), a consumer drains. ThreadSanitizer sees every access of the spill
-// protocol (ring/spill_protocol.hpp) and of the journal's floor across them.
+// protocol (shmq/internal/spill_protocol.hpp) and of the journal's floor across them.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -16,13 +16,13 @@
 #include "partition_journal.hpp"
 #include "partition_spill.hpp"
 #include "recovery.hpp"
-#include "participants.hpp"
-#include "region.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/region.hpp"
 #include "support/scale.hpp"
 #include "support/scratch_dir.hpp"
 #include "support/temp_queue.hpp"
-#include "sys/clock.hpp"
-#include "sys/process.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/process.hpp"
 
 namespace shmq {
 namespace {

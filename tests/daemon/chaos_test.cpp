@@ -14,8 +14,8 @@
 #include <random>
 #include <thread>
 
-#include "inspect/inspect.hpp"
-#include "region.hpp"
+#include "shmq/internal/inspect.hpp"
+#include "shmq/internal/region.hpp"
 #include "support/processes.hpp"
 #include "support/record_checks.hpp"
 #include "support/temp_queue.hpp"

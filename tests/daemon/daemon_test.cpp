@@ -13,14 +13,14 @@
 #include <thread>
 #include <unistd.h>
 
-#include "dlq/dlq_admin.hpp"
-#include "participants.hpp"
-#include "region.hpp"
-#include "repair/reaper.hpp"
+#include "shmq/internal/dlq_admin.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/reaper.hpp"
 #include "support/processes.hpp"
 #include "support/shmqd_process.hpp"
 #include "support/temp_queue.hpp"
-#include "sys/process.hpp"
+#include "shmq/internal/process.hpp"
 
 namespace shmq {
 namespace {

@@ -19,7 +19,7 @@ TEST(RecoveryFuzzTest, randomMutationsNeverCrashOrYieldInvalidRecords) {
     PartitionDir dir;
     {
         WriterOptions o;
-        o.fsync = FsyncPolicy::never;
+        o.fsync = Fsync::never;
         o.segment_bytes = 3000;
         auto w = open_writer(dir.fd.get(), o);
         ASSERT_EQ(write_all(*w, make_recs(0, 60)), WriteStatus::ok);

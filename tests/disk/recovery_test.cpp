@@ -13,7 +13,7 @@ namespace {
 // Writes `n` records from offset 0 with the given segment size.
 void populate(const PartitionDir& dir, uint64_t n, uint64_t segment_bytes = 64ull << 20) {
     WriterOptions o;
-    o.fsync = FsyncPolicy::never;
+    o.fsync = Fsync::never;
     o.segment_bytes = segment_bytes;
     auto w = open_writer(dir.fd.get(), o);
     ASSERT_EQ(write_all(*w, make_recs(0, n)), WriteStatus::ok) << w->error();

@@ -11,7 +11,7 @@
 namespace shmq::disk::test {
 namespace {
 
-class SegmentWriterPolicyTest : public ::testing::TestWithParam<FsyncPolicy> {};
+class SegmentWriterPolicyTest : public ::testing::TestWithParam<Fsync> {};
 
 TEST_P(SegmentWriterPolicyTest, writesRecordsThatReadBackExactly) {
     SHMQ_REQUIRE_IO_URING();
@@ -19,7 +19,7 @@ TEST_P(SegmentWriterPolicyTest, writesRecordsThatReadBackExactly) {
     WriterOptions o;
     o.fsync = GetParam();
     o.buffer_bytes = 16 << 10;
-    const uint64_t n = GetParam() == FsyncPolicy::always ? 300 : shmq::test::scaled(20000);
+    const uint64_t n = GetParam() == Fsync::always ? 300 : shmq::test::scaled(20000);
     const auto recs = make_recs(0, n);
     auto w = open_writer(dir.fd.get(), o);
     ASSERT_EQ(write_all(*w, recs), WriteStatus::ok) << w->error();
@@ -56,9 +56,9 @@ TEST_P(SegmentWriterPolicyTest, pollAloneMakesEveryRecordDurable) {
     EXPECT_EQ(recover(dir.fd.get(), false).recs, recs);
 }
 
-INSTANTIATE_TEST_SUITE_P(EachFsyncPolicy, SegmentWriterPolicyTest,
-                         ::testing::Values(FsyncPolicy::never, FsyncPolicy::batch, FsyncPolicy::always),
-                         [](const ::testing::TestParamInfo<FsyncPolicy>& p) { return std::string(to_string(p.param)); });
+INSTANTIATE_TEST_SUITE_P(EachFsync, SegmentWriterPolicyTest,
+                         ::testing::Values(Fsync::never, Fsync::batch, Fsync::always),
+                         [](const ::testing::TestParamInfo<Fsync>& p) { return std::string(to_string(p.param)); });
 
 TEST(SegmentWriterTest, rollsToANewSegmentAtTheSizeLimit) {
     SHMQ_REQUIRE_IO_URING();
@@ -139,7 +139,7 @@ TEST(SegmentWriterTest, saysBusyWhenEveryBufferIsInFlightAndNeverBlocks) {
     SHMQ_REQUIRE_IO_URING();
     PartitionDir dir;
     WriterOptions o;
-    o.fsync = FsyncPolicy::always;  // each append seals and submits its batch
+    o.fsync = Fsync::always;  // each append seals and submits its batch
     o.max_batches_in_flight = 1;
     auto w = open_writer(dir.fd.get(), o);
     const Rec a = make_rec(0), b = make_rec(1);

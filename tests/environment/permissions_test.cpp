@@ -12,8 +12,8 @@
 #include <fstream>
 
 #include "environment/environment.hpp"
-#include "inspect/inspect.hpp"
-#include "names.hpp"
+#include "shmq/internal/inspect.hpp"
+#include "shmq/internal/names.hpp"
 #include "record_codec.hpp"
 #include "support/processes.hpp"
 #include "support/shell.hpp"
@@ -83,8 +83,8 @@ TEST_F(PermissionsTest, regionsAreOwnerOnlyByDefault) {
     EXPECT_EQ(lstat_of(detail::region_path(tool_made.name)).st_mode & 07777, 0600u);
 }
 
-// Library: Errc::invalid_argument (the C API's documented code for a
-// permission problem) and one line naming the path, its owner and the fix.
+// Library: Errc::permission_denied (SHMQ_ERR_PERMISSION_DENIED in the C API)
+// and one line naming the path, its owner and the fix.
 TEST_F(PermissionsTest, anotherUserGetsOnePermissionDeniedLineFromTheLibrary) {
     test::TempQueue q("perm");
     const std::string path = detail::region_path(q.name);
@@ -96,12 +96,13 @@ TEST_F(PermissionsTest, anotherUserGetsOnePermissionDeniedLineFromTheLibrary) {
     });
     ASSERT_EQ(r.exit_code, 0) << r.text;
     const std::string open_line = r.text.substr(0, r.text.find('\n'));
-    EXPECT_EQ(open_line.rfind(std::string(to_string(Errc::invalid_argument)) + "|permission denied: ", 0), 0u) << open_line;
+    const std::string denied = std::string(to_string(Errc::permission_denied)) + "|permission denied: ";
+    EXPECT_EQ(open_line.rfind(denied, 0), 0u) << open_line;
     EXPECT_TRUE(test::contains(open_line, path)) << open_line;
     EXPECT_TRUE(test::contains(open_line, "mode 0600")) << open_line;
     EXPECT_TRUE(test::contains(open_line, "--mode 0660 --group")) << open_line;
     const std::string remove_line = r.text.substr(r.text.find('\n') + 1);
-    EXPECT_TRUE(test::contains(remove_line, "permission denied: cannot remove " + path)) << remove_line;
+    EXPECT_EQ(remove_line.rfind(denied + "cannot remove " + path, 0), 0u) << remove_line;
     EXPECT_TRUE(Queue::exists(q.name)) << "a refused remove must change nothing";
 }
 
@@ -154,7 +155,8 @@ TEST_F(PermissionsTest, createWithModeAndGroupLetsTheGroupIn) {
         test::write_text(fd, test::describe_error([&] { (void)Queue::open(q.name); }));
         return 0;
     });
-    EXPECT_TRUE(test::contains(stranger.text, "permission denied: ")) << stranger.text;
+    EXPECT_EQ(stranger.text.rfind(std::string(to_string(Errc::permission_denied)) + "|permission denied: ", 0), 0u)
+        << stranger.text;
 
     // Read-only for the group (0640): monitoring works, producing does not.
     ToolQueue ro;

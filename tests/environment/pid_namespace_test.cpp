@@ -15,12 +15,12 @@
 #include <set>
 
 #include "environment/environment.hpp"
-#include "participants.hpp"
-#include "region.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/region.hpp"
 #include "support/processes.hpp"
 #include "support/shmqd_process.hpp"
 #include "support/temp_queue.hpp"
-#include "sys/process.hpp"
+#include "shmq/internal/process.hpp"
 
 namespace shmq {
 namespace {

@@ -13,7 +13,7 @@
 #include <fstream>
 
 #include "environment/environment.hpp"
-#include "names.hpp"
+#include "shmq/internal/names.hpp"
 #include "support/processes.hpp"
 #include "support/shell.hpp"
 #include "support/shmqd_process.hpp"

@@ -1,6 +1,6 @@
 // libFuzzer target: opening a region made of arbitrary bytes (header, tables,
 // slots), then reading all of it as `shmq stat` does and as shmqd's integrity
-// check does (repair/integrity.hpp, a full scan). Everything read from
+// check does (shmq/internal/integrity.hpp, a full scan). Everything read from
 // shared memory is untrusted: a bad region must be refused with an Error or
 // read without touching memory outside it, never crash.
 //   fuzz_region --make-seed DIR   writes a valid small region to DIR (a seed)
@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "inspect/inspect.hpp"
-#include "names.hpp"
-#include "region.hpp"
-#include "repair/integrity.hpp"
+#include "shmq/internal/inspect.hpp"
+#include "shmq/internal/names.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/integrity.hpp"
 
 namespace {
 

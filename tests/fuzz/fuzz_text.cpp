@@ -6,9 +6,9 @@
 #include <cstring>
 #include <string>
 
-#include "layout/layout.hpp"
+#include "shmq/internal/layout.hpp"
 #include "layout/layout_math.hpp"
-#include "names.hpp"
+#include "shmq/internal/names.hpp"
 #include "queue_file.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

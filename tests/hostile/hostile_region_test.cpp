@@ -20,8 +20,8 @@
 #include <thread>
 #include <unistd.h>
 
-#include "layout/layout.hpp"
-#include "region.hpp"
+#include "shmq/internal/layout.hpp"
+#include "shmq/internal/region.hpp"
 #include "support/processes.hpp"
 #include "support/shell.hpp"
 #include "support/shmqd_process.hpp"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # run.sh BUILD_DIR SOURCE_DIR: installs the built shmq into a temporary prefix
 # and uses it from outside the tree, as a user would:
-#   1. the layout: bin/shmq, sbin/shmqd, the headers, libshmq.a, the CMake
-#      package and shmq.pc; the public headers include only standard headers
-#      and compile alone (shmq.h as C99 too);
+#   1. the layout: bin/shmq, sbin/shmqd, the headers (not shmq/internal/),
+#      libshmq.a, the CMake package and shmq.pc; the public headers include
+#      only standard headers and compile alone (shmq.h as C99 too);
 #   2. tests/install/consumer: find_package(shmq CONFIG REQUIRED) + shmq::shmq,
 #      built with CMake and run against a queue;
 #   3. tests/install/pkgconfig/main.c: `cc main.c $(pkg-config --cflags --libs
@@ -70,6 +70,11 @@ for f in bin/shmq sbin/shmqd "$includedir/shmq/shmq.hpp" "$includedir/shmq/shmq.
          "$libdir/cmake/shmq/shmqTargets.cmake" "$libdir/pkgconfig/shmq.pc"; do
     expect "$prefix/$f"
 done
+# The internal interface (shmq/internal/, shmqd's and the tool's) is not installed.
+if [ -e "$prefix/$includedir/shmq/internal" ]; then
+    echo "install test: FAILED: $prefix/$includedir/shmq/internal was installed"
+    exit 1
+fi
 for h in "$prefix/$includedir"/shmq/*; do
     # Public headers include standard headers only: <name> or <name.h>, no path.
     if bad=$(grep -E '^[[:space:]]*#[[:space:]]*include' "$h" | grep -vE '^[[:space:]]*#[[:space:]]*include[[:space:]]*<[a-z_]+(\.h)?>'); then

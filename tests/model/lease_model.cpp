@@ -1,4 +1,4 @@
-// Model check of the lease protocol (ring/lease_protocol.hpp, the steps of
+// Model check of the lease protocol (shmq/internal/lease_protocol.hpp, the steps of
 // delivery.hpp's ordering argument (1)-(6)) with relacy: five races of a
 // holder's ack, three threads each, under relacy's random scheduler and
 // C++ memory model. relacy fails a test on a data race on a payload (an

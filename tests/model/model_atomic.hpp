@@ -1,7 +1,7 @@
 // The ring's 64-bit atomic word for the model check: an rl::atomic<uint64_t>
 // behind the std::atomic member functions the protocol calls (load, store,
 // compare_exchange_*), so ring::BasicRingRef<ModelAtomic> runs the real
-// try_claim / finish_claim / help_forward of ring/commit_protocol.hpp under
+// try_claim / finish_claim / help_forward of shmq/internal/commit_protocol.hpp under
 // relacy's scheduler and memory model. Each std::memory_order maps to its
 // rl::mo_*; relacy's `$` (the operation's place in its report) is the
 // caller's std::source_location, so a report names commit_protocol.hpp lines.

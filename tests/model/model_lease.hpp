@@ -5,7 +5,7 @@
 // a message that is not ordered before the next lap's write of its slot.
 //
 // Every step on the lease words and cursors is the real code of
-// ring/lease_protocol.hpp, run on BasicLeaseRef<ModelAtomic>. What its
+// shmq/internal/lease_protocol.hpp, run on BasicLeaseRef<ModelAtomic>. What its
 // callers add around it (which offset to look at, counters, wake-ups, clocks,
 // the DLQ's own ring) is mirrored below, one function per caller, named
 // after it; they keep the callers' memory orders and cite their lines.
@@ -13,8 +13,8 @@
 
 #include <cstdint>
 
-#include "ring/lease_protocol.hpp"
-#include "ring/lease_word.hpp"
+#include "shmq/internal/lease_protocol.hpp"
+#include "shmq/internal/lease_word.hpp"
 
 #include "model_atomic.hpp"  // last: it includes relacy
 

@@ -1,7 +1,7 @@
 // The ring under the model check: two slots in the real layout (state word
 // first, claim word last), a plain rl::var payload between them, and the
 // partition's tail, head, reclaim lock and one group's floor, all ModelAtomic.
-// Claim, commit and abort are the real code (ring/commit_protocol.hpp, run
+// Claim, commit and abort are the real code (shmq/internal/commit_protocol.hpp, run
 // on BasicRingRef<ModelAtomic>). The steps around them that live in code
 // tied to the region's layout (delivery.hpp, reclaim.cpp, reaper) are
 // mirrored here, one function each, with the lines they mirror.
@@ -9,8 +9,8 @@
 
 #include <cstdint>
 
-#include "ring/commit_protocol.hpp"
-#include "ring/slot_state.hpp"
+#include "shmq/internal/commit_protocol.hpp"
+#include "shmq/internal/slot_state.hpp"
 
 #include "model_atomic.hpp"  // last: it includes relacy
 
@@ -90,7 +90,7 @@ inline uint64_t claim(ModelRing& r, uint32_t owner, uint64_t& limit) {
 }
 
 // What the group's one consumer finds at its cursor: mirror of deliver_fresh
-// (lib/src/ring/delivery.hpp): acquire-load the state (1), compare its tag.
+// (shmq/internal/delivery.hpp): acquire-load the state (1), compare its tag.
 enum class Found { nothing_yet, message, aborted };
 
 inline Found look(ModelRing& r, uint64_t o) {

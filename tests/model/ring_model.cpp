@@ -1,5 +1,5 @@
 // Model check of the ring's claim/commit/consume/abort protocol
-// (ring/commit_protocol.hpp) with relacy: each test runs its threads under
+// (shmq/internal/commit_protocol.hpp) with relacy: each test runs its threads under
 // relacy's random scheduler and C++ memory model for many iterations; relacy
 // fails a test on a data race on a slot's payload (an rl::var), an
 // RL_ASSERT, a deadlock, or a livelock (a thread that never gets anywhere).

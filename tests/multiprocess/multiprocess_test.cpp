@@ -19,9 +19,9 @@
 #include <tuple>
 #include <vector>
 
-#include "inspect/inspect.hpp"
+#include "shmq/internal/inspect.hpp"
 #include "multiprocess/fixture.hpp"
-#include "region.hpp"
+#include "shmq/internal/region.hpp"
 #include "support/record_checks.hpp"
 
 namespace shmq {

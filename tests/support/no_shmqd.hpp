@@ -8,9 +8,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "layout/layout.hpp"
-#include "region.hpp"
-#include "sys/process.hpp"
+#include "shmq/internal/layout.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/process.hpp"
 
 namespace shmq::test {
 

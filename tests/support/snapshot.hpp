@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "inspect/inspect.hpp"
-#include "region.hpp"
+#include "shmq/internal/inspect.hpp"
+#include "shmq/internal/region.hpp"
 
 namespace shmq::test {
 

@@ -6,11 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bridge/bridge_table.hpp"
-#include "groups.hpp"
-#include "inspect/inspect.hpp"
-#include "participants.hpp"
-#include "repair/integrity.hpp"
+#include "shmq/internal/bridge_table.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/inspect.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/integrity.hpp"
 #include "support/temp_queue.hpp"
 
 namespace shmq {

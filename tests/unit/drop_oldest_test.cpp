@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "inspect/inspect.hpp"
-#include "region.hpp"
+#include "shmq/internal/inspect.hpp"
+#include "shmq/internal/region.hpp"
 #include "support/snapshot.hpp"
 #include "support/temp_queue.hpp"
 

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
 #include "layout/layout_math.hpp"
-#include "ring/lease_word.hpp"
-#include "ring/slot_state.hpp"
+#include "shmq/internal/lease_word.hpp"
+#include "shmq/internal/slot_state.hpp"
 
 namespace shmq {
 namespace {

@@ -12,7 +12,8 @@
 #include <thread>
 #include <unistd.h>
 
-#include "names.hpp"
+#include "shmq/internal/names.hpp"
+#include "support/snapshot.hpp"
 #include "support/temp_queue.hpp"
 
 namespace shmq {
@@ -27,6 +28,17 @@ std::string take(Consumer& c, Millis timeout = 1000ms) {
     std::string s(m->text());
     EXPECT_TRUE(m->ack().ok());
     return s;
+}
+
+// The code of the Error `op` throws: what callers branch on. ok: none thrown.
+template <class Op>
+Errc error_of(Op&& op) {
+    try {
+        op();
+    } catch (const Error& e) {
+        return e.code();
+    }
+    return Errc::ok;
 }
 
 TEST(QueueTest, createsRegionWithMode0600AndOpensIt) {
@@ -51,23 +63,27 @@ TEST(QueueTest, honoursAnotherMode) {
 
 TEST(QueueTest, refusesBadNamesAndOptions) {
     for (const char* bad : {"", "a/b", "sp ace", "x\n", "..", "é"}) {
-        EXPECT_THROW(Queue::create(bad), Error) << bad;
-        EXPECT_THROW(Queue::open(bad), Error) << bad;
+        EXPECT_EQ(error_of([&] { (void)Queue::create(bad); }), Errc::invalid_argument) << bad;
+        EXPECT_EQ(error_of([&] { (void)Queue::open(bad); }), Errc::invalid_argument) << bad;
+        EXPECT_EQ(error_of([&] { Queue::remove(bad); }), Errc::invalid_argument) << bad;
     }
-    EXPECT_THROW(Queue::create(std::string(65, 'a')), Error);
+    EXPECT_EQ(error_of([&] { (void)Queue::create(std::string(65, 'a')); }), Errc::invalid_argument);
+    auto create_with = [](const char* tag, const QueueOptions& o) {
+        return error_of([&] { (void)Queue::create(test::unique_queue_name(tag), o); });
+    };
     QueueOptions o;
     o.capacity = 1000;
-    EXPECT_THROW(Queue::create(test::unique_queue_name("badcap"), o), Error);
+    EXPECT_EQ(create_with("badcap", o), Errc::invalid_argument);
     o = {};
     o.partitions = 0;
-    EXPECT_THROW(Queue::create(test::unique_queue_name("badparts"), o), Error);
+    EXPECT_EQ(create_with("badparts", o), Errc::invalid_argument);
     o = {};
     o.on_full = OnFull::spill;
     o.spill_buffer = 1000;
-    EXPECT_THROW(Queue::create(test::unique_queue_name("spillbuf"), o), Error) << "not a power of two";
+    EXPECT_EQ(create_with("spillbuf", o), Errc::invalid_argument) << "not a power of two";
     o.on_full = OnFull::block;
     o.spill_buffer = 1024;
-    EXPECT_THROW(Queue::create(test::unique_queue_name("spillbuf"), o), Error) << "a spill buffer without spill";
+    EXPECT_EQ(create_with("spillbuf", o), Errc::invalid_argument) << "a spill buffer without spill";
 }
 
 TEST(QueueTest, refusesDuplicateCreateAndMissingOpen) {
@@ -76,15 +92,19 @@ TEST(QueueTest, refusesDuplicateCreateAndMissingOpen) {
         Queue::create(q.name);
         FAIL() << "second create succeeded";
     } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::already_exists) << e.what();
         EXPECT_NE(std::string(e.what()).find("already exists"), std::string::npos) << e.what();
     }
     try {
         Queue::open(q.name + "-missing");
         FAIL() << "open of a missing queue succeeded";
     } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::not_found) << e.what();
         EXPECT_NE(std::string(e.what()).find("no queue named"), std::string::npos) << e.what();
     }
-    EXPECT_THROW(Queue::remove(q.name + "-missing"), Error);
+    EXPECT_EQ(error_of([&] { Queue::remove(q.name + "-missing"); }), Errc::not_found);
+    EXPECT_FALSE(Queue::exists(q.name + "-missing"));
+    EXPECT_TRUE(Queue::exists(q.name)) << "a refused create changes nothing";
 }
 
 // Writes `bytes` at `offset` of a queue's region file.
@@ -199,6 +219,62 @@ TEST(QueueTest, zeroCopyClaimCommitsAndAbortedClaimsAreSkipped) {
     EXPECT_TRUE(m->ack().ok());
 }
 
+std::size_t attached_producers(const std::string& queue) {
+    std::size_t n = 0;
+    for (const auto& part : test::snapshot_of(queue).participants) n += part.role == layout::Role::producer;
+    return n;
+}
+
+TEST(QueueTest, aClaimCommitsAfterItsProducerHandleIsGone) {
+    TempQueue q("claim-outlive");
+    auto c = q->consumer("g");
+    std::optional<Claim> kept;
+    {
+        auto p = q->producer();
+        auto cl = p.claim(16);
+        ASSERT_TRUE(cl);
+        kept.emplace(std::move(cl.value()));
+        Producer moved_to(std::move(p));  // the moved-from handle holds nothing
+    }  // every handle gone; the claim keeps the producer attached
+    EXPECT_EQ(attached_producers(q.name), 1u) << "the reaper must not see an open claim's producer as gone";
+    std::memcpy(kept->data().data(), "after-producer", 14);
+    Status committed = Errc::invalid_argument;
+    std::thread([&] { committed = kept->commit(14); }).join();  // on another thread: allowed
+    EXPECT_TRUE(committed.ok()) << committed.message();
+    EXPECT_EQ(kept->commit().code(), Errc::already_settled);
+    kept.reset();
+    EXPECT_EQ(attached_producers(q.name), 0u) << "the last reference detaches";
+    EXPECT_EQ(take(c), "after-producer");
+}
+
+TEST(QueueTest, aClaimAbortsAfterItsProducerHandleIsGone) {
+    TempQueue q("claim-outlive-abort");
+    auto c = q->consumer("g");
+    std::optional<Claim> aborted;
+    std::optional<Claim> dropped;
+    {
+        auto p = q->producer();
+        auto a = p.claim(8);
+        auto d = p.claim(8);
+        ASSERT_TRUE(a && d);
+        aborted.emplace(std::move(a.value()));
+        dropped.emplace(std::move(d.value()));
+        ASSERT_TRUE(p.send("sent").ok());
+    }
+    EXPECT_EQ(attached_producers(q.name), 1u);
+    aborted->abort();
+    EXPECT_EQ(aborted->commit().code(), Errc::already_settled);
+    EXPECT_EQ(attached_producers(q.name), 1u) << "one claim is still open";
+    dropped.reset();  // dropped unpublished: aborted, and the last reference
+    EXPECT_EQ(attached_producers(q.name), 0u);
+    auto m = c.receive(1000ms);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->text(), "sent");
+    EXPECT_EQ(m->offset(), 2u) << "the two aborted claims are skipped";
+    EXPECT_TRUE(m->ack().ok());
+    EXPECT_EQ(c.receive(0ms).code(), Errc::timeout);
+}
+
 TEST(QueueTest, messagesWaitForTheFirstGroupAndFullQueueBlocksOrRejects) {
     QueueOptions o;
     o.capacity = 4;
@@ -254,7 +330,7 @@ TEST(QueueTest, slotIsReusedOnlyAfterEveryGroupFinished) {
 TEST(QueueTest, groupKindIsFixedAtCreation) {
     TempQueue q("kind");
     auto a = q->consumer("g", {.kind = GroupKind::exclusive});
-    EXPECT_THROW(q->consumer("g", {.kind = GroupKind::shared}), Error);
+    EXPECT_EQ(error_of([&] { (void)q->consumer("g", {.kind = GroupKind::shared}); }), Errc::invalid_argument);
 }
 
 TEST(QueueTest, newGroupCanStartAtLatest) {
@@ -383,27 +459,35 @@ TEST(QueueTest, batchSendReceiveAndAckAll) {
     for (int i = 0; i < 10; ++i) texts.push_back("m" + std::to_string(i));
     std::vector<std::span<const std::byte>> payloads;
     for (auto& t : texts) payloads.push_back(std::as_bytes(std::span(t.data(), t.size())));
-    EXPECT_EQ(p.send_batch(payloads), 10u);
+    const BatchResult sent = p.send_batch(payloads);
+    EXPECT_TRUE(sent.ok());
+    EXPECT_EQ(sent.count, 10u);
     std::vector<Message> got(4);
-    EXPECT_EQ(c.receive_batch(got, 1000ms), 4u);
+    const BatchResult first = c.receive_batch(got, 1000ms);
+    EXPECT_TRUE(first.ok());
+    EXPECT_EQ(first.count, 4u);
     EXPECT_EQ(got[0].text(), "m0");
     EXPECT_EQ(got[3].text(), "m3");
     EXPECT_EQ(ack_all(got), 4u);
     EXPECT_EQ(ack_all(got), 0u);  // settled already
     std::vector<Message> rest(16);
-    EXPECT_EQ(c.receive_batch(rest, 1000ms), 6u);
+    const BatchResult second = c.receive_batch(rest, 1000ms);
+    EXPECT_TRUE(second.ok()) << "fewer than asked for is no error";
+    EXPECT_EQ(second.count, 6u);
     EXPECT_EQ(rest[5].text(), "m9");
     EXPECT_EQ(ack_all(rest), 6u);
-    Status why;
-    EXPECT_EQ(c.receive_batch(rest, 0ms, &why), 0u);
-    EXPECT_EQ(why.code(), Errc::timeout);
+    const BatchResult none = c.receive_batch(rest, 0ms);
+    EXPECT_EQ(none.count, 0u);
+    EXPECT_EQ(none.code(), Errc::timeout);
     QueueOptions small;
     small.capacity = 4;
     small.on_full = OnFull::reject;
     TempQueue r("batch-full", small);
     auto rp = r->producer();
-    EXPECT_EQ(rp.send_batch(payloads, {}, &why), 4u);
-    EXPECT_EQ(why.code(), Errc::overloaded);
+    const BatchResult partial = rp.send_batch(payloads);
+    EXPECT_FALSE(partial.ok());
+    EXPECT_EQ(partial.count, 4u);
+    EXPECT_EQ(partial.code(), Errc::overloaded);
 }
 
 TEST(QueueTest, aMessageOutlivesItsConsumerHandle) {

@@ -5,10 +5,10 @@
 #include <cstring>
 #include <string>
 
-#include "inspect/inspect.hpp"
-#include "region.hpp"
-#include "ring/reclaim.hpp"
-#include "ring/spill_protocol.hpp"
+#include "shmq/internal/inspect.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/spill_protocol.hpp"
 #include "support/no_shmqd.hpp"
 #include "support/snapshot.hpp"
 #include "support/temp_queue.hpp"

@@ -8,7 +8,7 @@
 
 #include "command.hpp"
 #include "format.hpp"
-#include "inspect/inspect.hpp"
+#include "shmq/internal/inspect.hpp"
 
 namespace shmq::cli {
 

@@ -3,8 +3,8 @@
 #include <iostream>
 
 #include "command.hpp"
-#include "region.hpp"
-#include "replay/replay_request.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/replay_request.hpp"
 
 namespace shmq::cli {
 

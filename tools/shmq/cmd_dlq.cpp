@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "command.hpp"
-#include "dlq/dlq_admin.hpp"
-#include "participants.hpp"
+#include "shmq/internal/dlq_admin.hpp"
+#include "shmq/internal/participants.hpp"
 #include "format.hpp"
 #include "json.hpp"
 

@@ -5,8 +5,8 @@
 
 #include "command.hpp"
 #include "format.hpp"
-#include "groups.hpp"
-#include "participants.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/participants.hpp"
 #include "snapshot_json.hpp"
 
 namespace shmq::cli {

@@ -4,7 +4,7 @@
 
 #include "command.hpp"
 #include "format.hpp"
-#include "inspect/inspect.hpp"
+#include "shmq/internal/inspect.hpp"
 #include "json.hpp"
 
 namespace shmq::cli {

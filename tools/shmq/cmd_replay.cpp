@@ -1,7 +1,7 @@
 // shmq replay NAME --group G (--from-offset N | --from-time RFC3339 | --from-start):
 // rewinds an idle group; shmqd delivers the journal's messages to it first,
 // in offset order per partition, then the group goes on with the ring
-// (replay/replay_request.hpp, daemon/replay/group_replay.hpp).
+// (shmq/internal/replay_request.hpp, daemon/replay/group_replay.hpp).
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "command.hpp"
-#include "groups.hpp"
-#include "participants.hpp"
-#include "replay/replay_request.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/replay_request.hpp"
 
 namespace shmq::cli {
 

@@ -13,7 +13,7 @@
 
 #include "command.hpp"
 #include "format.hpp"
-#include "inspect/inspect.hpp"
+#include "shmq/internal/inspect.hpp"
 #include "rates.hpp"
 
 namespace shmq::cli {

@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "region.hpp"
+#include "shmq/internal/region.hpp"
 
 namespace CLI {
 class App;

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "inspect/inspect.hpp"
+#include "shmq/internal/inspect.hpp"
 
 namespace shmq::cli {
 

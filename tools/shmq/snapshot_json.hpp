@@ -2,7 +2,7 @@
 // The schemas are docs/schema/{stat,groups}.schema.json, kept stable.
 #pragma once
 
-#include "inspect/inspect.hpp"
+#include "shmq/internal/inspect.hpp"
 #include "json.hpp"
 #include "rates.hpp"
 

@@ -15,7 +15,9 @@
  *
  * Status: every function that can fail returns an int: SHMQ_OK (0) or a
  * negative shmq_status. Codes -1..-11 mirror shmq::Errc (code == -(int)Errc);
- * codes <= -100 exist only here. shmq_strerror(code) gives the fixed meaning
+ * codes <= -100 exist only here (Errc's not_found, already_exists and
+ * permission_denied map onto SHMQ_ERR_NOT_FOUND, SHMQ_ERR_EXISTS and
+ * SHMQ_ERR_PERMISSION_DENIED). shmq_strerror(code) gives the fixed meaning
  * of a code; shmq_last_error_message() gives the one-line detail of the
  * calling thread's last failed call (which queue, which value, what to do).
  * No C++ exception ever crosses this interface.
@@ -51,7 +53,8 @@ extern "C" {
 #define SHMQ_NOEXCEPT
 #endif
 
-/* Status codes. -1..-11 are -(int)shmq::Errc, in the same order. */
+/* Status codes. -1..-11 are -(int)shmq::Errc, in the same order. New codes
+ * are appended; none is ever renumbered. */
 typedef enum shmq_status {
     SHMQ_OK = 0,
     SHMQ_ERR_TIMEOUT = -1,            /* nothing arrived / no room within the timeout */
@@ -63,13 +66,14 @@ typedef enum shmq_status {
     SHMQ_ERR_CLAIM_ABORTED = -7,
     SHMQ_ERR_QUEUE_DELETED = -8,      /* the queue was deleted while attached */
     SHMQ_ERR_REGION_CORRUPT = -9,
-    SHMQ_ERR_INVALID_ARGUMENT = -10,  /* bad name, option, NULL handle, permission */
+    SHMQ_ERR_INVALID_ARGUMENT = -10,  /* bad name, option, NULL handle */
     SHMQ_ERR_NO_RESOURCES = -11,      /* participant, group or DLQ table full; /dev/shm full */
     /* C API only: */
     SHMQ_ERR_NOT_FOUND = -100,        /* no queue with that name */
     SHMQ_ERR_EXISTS = -101,           /* shmq_queue_create: a queue with that name exists */
     SHMQ_ERR_NO_MEMORY = -102,        /* allocation failed in this process */
-    SHMQ_ERR_INTERNAL = -103          /* an unexpected C++ exception; see the detail message */
+    SHMQ_ERR_INTERNAL = -103,         /* an unexpected C++ exception; see the detail message */
+    SHMQ_ERR_PERMISSION_DENIED = -104 /* the region's owner or mode refuses this process (EACCES/EPERM) */
 } shmq_status;
 
 typedef enum shmq_group_kind {

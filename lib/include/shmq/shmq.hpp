@@ -6,7 +6,7 @@
 //   auto c = q.consumer("resizers", {.kind = shmq::GroupKind::shared});
 //   if (auto m = c.receive(std::chrono::seconds(1))) { use(m->data()); m->ack(); }
 //
-// Errors on the hot path are values (Status, Result<T>); Queue::create/open,
+// Errors on the hot path are values (Status, Result<T>, BatchResult); Queue::create/open,
 // producer() and consumer() throw shmq::Error. Handles detach in their
 // destructors. A Producer or Consumer is used by one thread at a time;
 // Messages may be settled (ack/nack) from any thread.
@@ -27,6 +27,7 @@
 namespace shmq {
 
 // One documented error code per failure; to_string gives a one-line meaning.
+// Values are stable (the C API mirrors 1..11): new codes go at the end.
 enum class Errc : uint8_t {
     ok = 0,
     timeout,            // nothing arrived / no room within the timeout
@@ -40,6 +41,9 @@ enum class Errc : uint8_t {
     region_corrupt,     // the region failed a consistency check; see `shmq stat`
     invalid_argument,
     no_resources,       // lease table, group table or DLQ full
+    not_found,          // no queue (or group: replay, group delete) with that name
+    already_exists,     // create of a queue that exists
+    permission_denied,  // the OS refused access (EACCES/EPERM): run as the owner, or see --mode/--group
 };
 const char* to_string(Errc) noexcept;
 
@@ -55,6 +59,18 @@ public:
 
 private:
     Errc code_ = Errc::ok;
+};
+
+// What a batch call (send_batch, receive_batch) did: the first `count`
+// items were done, in order; `status` says why the batch stopped early (ok
+// when it did not). Both at once, so a partial batch is never mistaken for a
+// whole one or its error lost.
+struct [[nodiscard]] BatchResult {
+    std::size_t count = 0;
+    Status status{};
+    constexpr bool ok() const noexcept { return status.ok(); }
+    constexpr explicit operator bool() const noexcept { return ok(); }
+    constexpr Errc code() const noexcept { return status.code(); }
 };
 
 // A value or an error code (std::expected is C++23).
@@ -164,6 +180,11 @@ struct ClaimRef;
 
 // A claimed, not yet published slot (zero-copy send). Fill data(), then
 // commit(); dropping it unpublished aborts it (consumers skip the offset).
+// A claim keeps its producer's state alive: it may be committed or aborted
+// after the Producer handle is gone, and on another thread (the producer
+// stays attached until the last of the handle and its claims is gone). Two
+// commits of one producer's claims must not run at the same time, nor one
+// beside a send of that producer (they share its publish bookkeeping).
 class [[nodiscard]] Claim {
 public:
     Claim(Claim&& o) noexcept;
@@ -190,7 +211,7 @@ private:
     Claim(detail::ProducerCore* core, uint32_t partition, uint64_t offset, std::byte* data, std::size_t size,
           bool staged) noexcept
         : core_(core), data_(data), size_(size), partition_(partition), offset_(offset), staged_(staged) {}
-    detail::ProducerCore* core_ = nullptr;
+    detail::ProducerCore* core_ = nullptr;  // holds one reference while open
     std::byte* data_ = nullptr;
     std::size_t size_ = 0;
     uint32_t partition_ = 0;
@@ -212,17 +233,18 @@ public:
     }
     // Zero-copy: reserves `size` bytes in the next slot of the chosen partition.
     Result<Claim> claim(std::size_t size, const SendOptions& options = {}) noexcept;
-    // Sends payloads in order, each with `options`. Returns how many were
-    // sent; when fewer than all, *error (if given) says why the next failed.
-    std::size_t send_batch(std::span<const std::span<const std::byte>> payloads, const SendOptions& options = {},
-                           Status* error = nullptr) noexcept;
+    // Sends payloads in order, each with `options`, stopping at the first
+    // failure: count = how many were sent; ok() iff all were, else status is
+    // why payloads[count] failed (the errors of send).
+    BatchResult send_batch(std::span<const std::span<const std::byte>> payloads,
+                           const SendOptions& options = {}) noexcept;
 
     uint32_t participant_id() const noexcept;
 
 private:
     friend class Queue;
-    explicit Producer(std::unique_ptr<detail::ProducerCore> core) noexcept;
-    std::unique_ptr<detail::ProducerCore> core_;
+    explicit Producer(detail::ProducerCore* core) noexcept;
+    detail::ProducerCore* core_ = nullptr;  // holds one reference
 };
 
 // A delivered message: a view into shared memory. The bytes stay valid while
@@ -294,9 +316,11 @@ public:
     // when none came; queue_deleted when the queue went away.
     Result<Message> receive(Millis timeout = kForever) noexcept;
     // Fills up to out.size() messages: waits up to `timeout` for the first,
-    // then takes only what is ready. Returns how many; 0 with *error (if
-    // given) set when none came. Unsettled messages already in `out` are NACKed.
-    std::size_t receive_batch(std::span<Message> out, Millis timeout = kForever, Status* error = nullptr) noexcept;
+    // then takes only what is ready. count = how many were filled (out[0,
+    // count)); ok() when at least one came (fewer than out.size() is no
+    // error), else count 0 and status is the error of receive (timeout,
+    // queue_deleted, ...). Unsettled messages already in `out` are NACKed.
+    BatchResult receive_batch(std::span<Message> out, Millis timeout = kForever) noexcept;
 
     uint32_t participant_id() const noexcept;
     uint32_t group_index() const noexcept;
@@ -307,13 +331,19 @@ private:
     detail::ConsumerCore* core_ = nullptr;  // holds one reference
 };
 
+// Queue::create/open/remove throw Error with a code to branch on:
+// invalid_argument (bad name or options), already_exists (create), not_found
+// (open, remove), permission_denied (the region's owner or mode refuses us),
+// region_corrupt (not a usable region), no_resources (/dev/shm full,
+// descriptor or memory limits).
 class Queue {
 public:
-    // Throws Error: bad name, bad options, queue exists, no room in /dev/shm.
+    // Throws Error: invalid_argument, already_exists, permission_denied, no_resources.
     static Queue create(std::string_view name, const QueueOptions& options = {});
-    // Throws Error: bad name, no such queue, permission, incompatible region.
+    // Throws Error: invalid_argument, not_found, permission_denied, region_corrupt, no_resources.
     static Queue open(std::string_view name);
-    // Removes the region; attached processes see queue_deleted. Throws if absent.
+    // Removes the region; attached processes see queue_deleted. Throws Error:
+    // invalid_argument, not_found, permission_denied.
     static void remove(std::string_view name);
     static bool exists(std::string_view name);
 

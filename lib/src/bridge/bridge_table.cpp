@@ -1,8 +1,8 @@
-#include "bridge/bridge_table.hpp"
+#include "shmq/internal/bridge_table.hpp"
 
 
-#include "names.hpp"
-#include "participants.hpp"
+#include "shmq/internal/names.hpp"
+#include "shmq/internal/participants.hpp"
 
 namespace shmq::detail {
 

@@ -1,12 +1,12 @@
-#include "dlq/dlq_admin.hpp"
+#include "shmq/internal/dlq_admin.hpp"
 
 #include <algorithm>
 
-#include "groups.hpp"
-#include "ring/commit_protocol.hpp"
-#include "ring/reclaim.hpp"
-#include "ring/slot_state.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/commit_protocol.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/slot_state.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq::dlq {
 

@@ -1,21 +1,21 @@
-#include "inspect/inspect.hpp"
-#include "replay/replay_request.hpp"
+#include "shmq/internal/inspect.hpp"
+#include "shmq/internal/replay_request.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <dirent.h>
 
-#include "bridge/bridge_table.hpp"
-#include "groups.hpp"
-#include "names.hpp"
-#include "participants.hpp"
-#include "repair/damage.hpp"
+#include "shmq/internal/bridge_table.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/names.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/damage.hpp"
 #include "ring/ack_latency.hpp"
-#include "ring/delivery.hpp"
-#include "ring/lease_word.hpp"
-#include "ring/reclaim.hpp"
-#include "sys/clock.hpp"
+#include "shmq/internal/delivery.hpp"
+#include "shmq/internal/lease_word.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/clock.hpp"
 
 namespace shmq::inspect {
 

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "layout/layout.hpp"
+#include "shmq/internal/layout.hpp"
 
 namespace shmq::layout {
 

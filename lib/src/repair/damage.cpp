@@ -1,9 +1,9 @@
-#include "repair/damage.hpp"
+#include "shmq/internal/damage.hpp"
 
 #include <algorithm>
 #include <cstring>
 
-#include "sys/clock.hpp"
+#include "shmq/internal/clock.hpp"
 
 namespace shmq::detail {
 

@@ -1,13 +1,13 @@
-#include "repair/integrity.hpp"
+#include "shmq/internal/integrity.hpp"
 
 #include <atomic>
 #include <cstring>
 
-#include "participants.hpp"
-#include "ring/commit_protocol.hpp"
-#include "ring/lease_word.hpp"
-#include "ring/reclaim.hpp"
-#include "ring/slot_state.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/commit_protocol.hpp"
+#include "shmq/internal/lease_word.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/slot_state.hpp"
 
 namespace shmq::detail {
 namespace {
@@ -101,8 +101,7 @@ std::optional<std::string> IntegrityCheck::groups() const {
         if (status > layout::kGroupJoining) return where + " has status " + to_string(status);
         if (status == layout::kGroupFree) continue;
         const uint8_t kind = layout::group_kind(s);
-        if (kind != static_cast<uint8_t>(layout::GroupKind::exclusive) &&
-            kind != static_cast<uint8_t>(layout::GroupKind::shared))
+        if (kind != static_cast<uint8_t>(GroupKind::exclusive) && kind != static_cast<uint8_t>(GroupKind::shared))
             return where + " has kind " + to_string(kind);
         if (e.replay_state.load(kAcq) > static_cast<uint32_t>(layout::ReplayState::preparing) ||
             e.replay_from_kind.load(kAcq) > static_cast<uint32_t>(layout::ReplayFrom::start) ||

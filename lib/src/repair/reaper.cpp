@@ -1,15 +1,15 @@
-#include "repair/reaper.hpp"
+#include "shmq/internal/reaper.hpp"
 
 #include <mutex>
 
-#include "groups.hpp"
-#include "participants.hpp"
-#include "ring/delivery.hpp"
-#include "ring/lease_word.hpp"
-#include "ring/reclaim.hpp"
-#include "sys/clock.hpp"
-#include "sys/futex.hpp"
-#include "sys/process.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/delivery.hpp"
+#include "shmq/internal/lease_word.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/futex.hpp"
+#include "shmq/internal/process.hpp"
 
 namespace shmq::detail {
 
@@ -55,7 +55,7 @@ ReapReport reap_participant(Region& r, uint32_t index, uint32_t mover_id) noexce
     }
     report.claims_aborted += abort_claims(ring::dlq_ring(r), r.dlq().head.load(std::memory_order_acquire), id);
     for (uint32_t p = 0; r.spill_capacity() != 0 && p < r.partitions(); ++p) {
-        // Staged claims (ring/spill_protocol.hpp (1)); shmqd skips aborted ones, and a
+        // Staged claims (shmq/internal/spill_protocol.hpp (1)); shmqd skips aborted ones, and a
         // producer finding an aborted slot at spill_tail moves past it.
         auto& pc = r.partition(p);
         report.claims_aborted += abort_claims(ring::spill_ring(r, p), pc.spill_head.load(std::memory_order_acquire), id);

@@ -1,9 +1,9 @@
-#include "replay/replay_request.hpp"
+#include "shmq/internal/replay_request.hpp"
 
-#include "groups.hpp"
-#include "names.hpp"
-#include "repair/reaper.hpp"
-#include "sys/process.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/names.hpp"
+#include "shmq/internal/reaper.hpp"
+#include "shmq/internal/process.hpp"
 
 namespace shmq::detail {
 
@@ -39,7 +39,7 @@ uint32_t request_replay(Region& r, std::string_view group, layout::ReplayFrom fr
     const auto found = find_group(r, group);
     const std::string which = "group '" + std::string(group) + "' of queue '" + r.name() + "'";
     if (!found || layout::group_status(r.group(*found).state.load(std::memory_order_acquire)) != layout::kGroupActive)
-        throw Error(Errc::invalid_argument, "queue '" + r.name() + "' has no group '" + std::string(group) +
+        throw Error(Errc::not_found, "queue '" + r.name() + "' has no group '" + std::string(group) +
                                                 "'; `shmq groups " + r.name() + "` lists them");
     const uint32_t g = *found;
     auto& e = r.group(g);

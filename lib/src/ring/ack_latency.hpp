@@ -5,8 +5,8 @@
 #include <bit>
 #include <cstdint>
 
-#include "layout/layout.hpp"
-#include "sys/clock.hpp"
+#include "shmq/internal/layout.hpp"
+#include "shmq/internal/clock.hpp"
 
 namespace shmq::ring {
 

@@ -1,4 +1,4 @@
-#include "ring/commit_protocol.hpp"
+#include "shmq/internal/commit_protocol.hpp"
 
 namespace shmq::ring {
 

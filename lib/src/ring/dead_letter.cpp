@@ -1,14 +1,14 @@
-#include "ring/dead_letter.hpp"
+#include "shmq/internal/dead_letter.hpp"
 
 #include <algorithm>
 #include <cstring>
 
-#include "ring/delivery.hpp"
-#include "ring/lease_protocol.hpp"
-#include "ring/lease_word.hpp"
-#include "ring/reclaim.hpp"
-#include "sys/clock.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/delivery.hpp"
+#include "shmq/internal/lease_protocol.hpp"
+#include "shmq/internal/lease_word.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq::ring {
 
@@ -27,6 +27,7 @@ DeadLetterResult dead_letter(detail::Region& r, uint32_t g, uint32_t p, uint64_t
     const RingRef dlq = dlq_ring(r);
     uint64_t pos = 0;
     uint64_t limit = 0;  // read the DLQ's head
+    // try_claim case (4), full, or (6), corrupt: the message stays in its partition, counted as blocked.
     if (try_claim(dlq, mover_id, limit, pos) != ClaimResult::claimed) {
         lease_move_give_back(e, moving, retry);
         gp.dlq_blocked.fetch_add(1, std::memory_order_relaxed);

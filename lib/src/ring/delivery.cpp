@@ -1,12 +1,12 @@
-#include "ring/delivery.hpp"
+#include "shmq/internal/delivery.hpp"
 
 #include <algorithm>
 
-#include "ring/dead_letter.hpp"
-#include "ring/lease_protocol.hpp"
-#include "ring/reclaim.hpp"
-#include "sys/clock.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/dead_letter.hpp"
+#include "shmq/internal/lease_protocol.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/clock.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq::ring {
 

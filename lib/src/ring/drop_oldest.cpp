@@ -2,10 +2,10 @@
 
 #include <algorithm>
 
-#include "participants.hpp"
-#include "ring/lease_word.hpp"
-#include "ring/reclaim.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/lease_word.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq::ring {
 

@@ -24,7 +24,7 @@
 
 #include <cstdint>
 
-#include "region.hpp"
+#include "shmq/internal/region.hpp"
 
 namespace shmq::ring {
 

@@ -1,9 +1,9 @@
-#include "ring/reclaim.hpp"
+#include "shmq/internal/reclaim.hpp"
 
 #include <algorithm>
 
-#include "participants.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq::ring {
 

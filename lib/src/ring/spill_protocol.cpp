@@ -1,7 +1,7 @@
-#include "ring/spill_protocol.hpp"
+#include "shmq/internal/spill_protocol.hpp"
 
-#include "participants.hpp"
-#include "ring/reclaim.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/reclaim.hpp"
 
 namespace shmq::ring {
 

@@ -1,4 +1,4 @@
-#include "sys/futex.hpp"
+#include "shmq/internal/futex.hpp"
 
 #include <climits>
 #include <ctime>

@@ -1,4 +1,4 @@
-#include "sys/process.hpp"
+#include "shmq/internal/process.hpp"
 
 #include <cerrno>
 #include <csignal>

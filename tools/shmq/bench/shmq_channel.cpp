@@ -74,11 +74,10 @@ ShmqChannel::Sender::Sender(const std::string& name, const ChannelSpec& spec)
 std::size_t ShmqChannel::Sender::send_some(const std::byte* p) {
     if (batch_.size() <= 1) return send(p) ? 1 : 0;
     for (auto& s : batch_) s = std::span<const std::byte>(p, size_);
-    Status err;
-    const std::size_t n = producer_.send_batch(batch_, options_, &err);
-    if (n < batch_.size() && !err && err.code() != Errc::timeout)
-        throw BenchError(std::string("shmq send_batch: ") + err.message());
-    return n;
+    const BatchResult sent = producer_.send_batch(batch_, options_);
+    if (!sent.ok() && sent.code() != Errc::timeout)
+        throw BenchError(std::string("shmq send_batch: ") + sent.status.message());
+    return sent.count;
 }
 
 ShmqChannel::Receiver::Receiver(const std::string& name, const ChannelSpec& spec)
@@ -94,12 +93,12 @@ ShmqChannel::Receiver::Receiver(const std::string& name, const ChannelSpec& spec
 
 std::size_t ShmqChannel::Receiver::recv_some(std::byte* b) {
     if (batch_.empty()) return recv(b) ? 1 : 0;
-    Status err;
-    const std::size_t n = consumer_.receive_batch(batch_, timeout_, &err);
-    if (n == 0) {
-        if (err.code() == Errc::timeout || err.ok()) return 0;
-        throw BenchError(std::string("shmq receive_batch: ") + err.message());
+    const BatchResult received = consumer_.receive_batch(batch_, timeout_);
+    if (received.count == 0) {
+        if (received.code() == Errc::timeout || received.ok()) return 0;
+        throw BenchError(std::string("shmq receive_batch: ") + received.status.message());
     }
+    const std::size_t n = received.count;
     const std::span<Message> got(batch_.data(), n);
     for (auto& m : got) copy_out(m, b);
     switch (ack_) {

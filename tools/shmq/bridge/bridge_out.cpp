@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "../command.hpp"
-#include "groups.hpp"
+#include "shmq/internal/groups.hpp"
 #include "message_key.hpp"
 #include "msg_id.hpp"
 #include "nats_session.hpp"
@@ -183,13 +183,12 @@ void run_out(const OutConfig& config) {
 
         if (!window.failing() && window.held() < config.window) {
             const std::size_t room = std::min<std::size_t>(batch.size(), config.window - window.held());
-            Status error;
             const Millis wait = window.in_flight() != 0 ? Millis(1) : Millis(100);
-            const std::size_t n = consumer.receive_batch(std::span(batch.data(), room), wait, &error);
-            if (n == 0 && error.code() != Errc::timeout && error.code() != Errc::ok)
+            const BatchResult got = consumer.receive_batch(std::span(batch.data(), room), wait);
+            if (!got.ok() && got.code() != Errc::timeout)
                 throw CommandError(1, std::string("receive from queue '") + config.queue +
-                                          "' failed: " + error.message());
-            for (std::size_t i = 0; i < n; ++i) {
+                                          "' failed: " + got.status.message());
+            for (std::size_t i = 0; i < got.count; ++i) {
                 if (!window.add(std::move(batch[i])))
                     throw CommandError(1, "queue '" + config.queue + "' delivered a message of an unknown partition");
             }

@@ -3,8 +3,8 @@
 #include <cstdio>
 
 #include "../command.hpp"
-#include "groups.hpp"
-#include "sys/clock.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/clock.hpp"
 
 namespace shmq::cli::bridge {
 

@@ -1,4 +1,4 @@
-// The bridge's entry in its queue's bridge table (lib: bridge/bridge_table.hpp),
+// The bridge's entry in its queue's bridge table (lib: shmq/internal/bridge_table.hpp),
 // where `shmq stat` and shmqd's /metrics read its figures.
 #pragma once
 
@@ -6,8 +6,8 @@
 #include <optional>
 #include <string>
 
-#include "bridge/bridge_table.hpp"
-#include "participants.hpp"
+#include "shmq/internal/bridge_table.hpp"
+#include "shmq/internal/participants.hpp"
 
 namespace shmq::cli::bridge {
 

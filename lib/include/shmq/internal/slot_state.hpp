@@ -1,4 +1,4 @@
-// Encoding of a slot's two protocol words (ring/commit_protocol.hpp): the
+// Encoding of a slot's two protocol words (shmq/internal/commit_protocol.hpp): the
 // state word (SlotHeader::state) and the claim word (the slot's last 8 bytes).
 // Written only with single 64-bit CAS/stores, so a process killed at any
 // instant leaves whole values behind.

@@ -5,7 +5,7 @@
 // Words (layout.hpp, PartitionControl lines 4-5): spill_lock (owner token),
 // spill_tail = [active:1 | next sequence s:63], spill_head, spill_refilled.
 // Staging slots use the partition slot layout and the slot protocol of
-// ring/commit_protocol.hpp, with spill sequence numbers as offsets.
+// shmq/internal/commit_protocol.hpp, with spill sequence numbers as offsets.
 //
 // Protocol and memory-ordering argument:
 //  (1) claim (producer, under spill_lock, acquired with acquire): reads
@@ -36,9 +36,9 @@
 #include <atomic>
 #include <cstdint>
 
-#include "layout/layout.hpp"
-#include "region.hpp"
-#include "ring/commit_protocol.hpp"
+#include "shmq/internal/layout.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/commit_protocol.hpp"
 
 namespace shmq::ring {
 

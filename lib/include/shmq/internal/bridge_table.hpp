@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "layout/layout.hpp"
-#include "region.hpp"
+#include "shmq/internal/layout.hpp"
+#include "shmq/internal/region.hpp"
 
 namespace shmq::detail {
 

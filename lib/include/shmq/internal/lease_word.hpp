@@ -26,7 +26,7 @@
 
 #include <cstdint>
 
-#include "layout/layout.hpp"
+#include "shmq/internal/layout.hpp"
 
 namespace shmq::ring {
 

@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-#include "region.hpp"
+#include "shmq/internal/region.hpp"
 
 namespace shmq::ring {
 

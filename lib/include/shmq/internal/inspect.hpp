@@ -1,18 +1,26 @@
-// Read-only snapshots of a region for tools (ls, stat, groups, check, top).
-// Every value is read with relaxed/acquire loads from a region others keep
-// writing, so figures are approximate ("depth_approx"-style) and may be
-// mutually inconsistent by a few messages; none is ever trusted as an index.
+// Read-only snapshots of a region for tools (ls, stat, groups, check, top)
+// and shmqd's metrics. Every value is read with relaxed/acquire loads from a
+// region others keep writing, one field at a time, with no consistent cut:
+// figures are approximate ("depth_approx"-style) and may be mutually
+// inconsistent by the messages sent, delivered or ACKed while the snapshot
+// was taken; none is ever trusted as an index. Each struct says which of its
+// fields race; the names stay, as they are the JSON and metrics keys.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "layout/layout.hpp"
-#include "region.hpp"
+#include "shmq/internal/layout.hpp"
+#include "shmq/internal/region.hpp"
 
 namespace shmq::inspect {
 
+// Approximate (read field by field while producers, consumers and shmqd run):
+// every counter and every difference. Differences (published, depth,
+// journal_lag, spill_backlog) are clamped at 0, never negative, and may be
+// off by the messages in flight; tail >= head always; oldest_age_ms is 0
+// when its slot changed under the read.
 struct PartitionStats {
     uint32_t partition = 0;
     uint64_t head = 0;       // released below this offset
@@ -25,7 +33,7 @@ struct PartitionStats {
     bool overloaded = false;     // depth above the queue's high watermark
     // Sums over the groups (each group counts its own deliveries).
     uint64_t delivered = 0, acked = 0, nacked = 0, redelivered = 0;
-    // on_full=spill (ring/spill_protocol.hpp): messages that overflowed into
+    // on_full=spill (shmq/internal/spill_protocol.hpp): messages that overflowed into
     // staging (and on to disk when the ring stayed full) since creation;
     // the backlog not yet back in the ring, of which on disk (shmqd's count).
     uint64_t spilled = 0;
@@ -40,6 +48,12 @@ struct PartitionStats {
     std::string journal_status;  // "ok", "disk full", "disk error"
 };
 
+// Approximate: lag uses the partition's tail read before this group's floor
+// (off by messages sent meanwhile; 0, never negative, once the floor passed
+// it); in_flight, retrying and acked come from lease words read one by one
+// while consumers change them; the counters are read one by one;
+// oldest_unacked_age_ms is 0 when its slot changed under the read. next >=
+// floor always.
 struct GroupPartitionStats {
     uint32_t partition = 0;
     uint64_t next = 0, floor = 0;
@@ -53,6 +67,8 @@ struct GroupPartitionStats {
 };
 
 // The group's sampled publish -> ACK histogram (layout::AckLatency).
+// Approximate: buckets, count and sum_ns are read one by one while consumers
+// add samples, so count may differ from the sum of the buckets.
 struct AckLatencyStats {
     std::vector<uint64_t> bound_ns;  // exclusive upper bound per bucket; the last is UINT64_MAX (+Inf)
     std::vector<uint64_t> counts;    // per bucket (not cumulative)
@@ -61,6 +77,8 @@ struct AckLatencyStats {
     uint64_t quantile_bound_ns(double q) const;
 };
 
+// Approximate: replay_left (from the replay region, read while the group
+// ACKs; never negative), member_pids, and total (the sums of `partitions`).
 struct GroupStats {
     uint32_t index = 0;
     std::string name;
@@ -76,6 +94,9 @@ struct GroupStats {
     std::vector<GroupPartitionStats> partitions;
 };
 
+// One lease-table entry, read as a seqlock (its identity is consistent);
+// approximate: heartbeat_age_ms, operations and partitions_owned, which its
+// process keeps changing, and liveness, judged after the read.
 struct ParticipantStats {
     uint32_t index = 0;
     uint32_t pid = 0;
@@ -89,6 +110,9 @@ struct ParticipantStats {
     std::vector<uint32_t> partitions_owned;
 };
 
+// Approximate: depth (tail - head, read one after the other; clamped to
+// [0, capacity]) and the counters, read one by one while consumers and
+// shmqd move messages.
 struct DlqStats {
     uint32_t capacity = 0;
     uint64_t depth = 0;
@@ -96,8 +120,9 @@ struct DlqStats {
 };
 
 // A running `shmq bridge` of this queue, as it last reported
-// (bridge/bridge_table.hpp). Figures are the bridge process's own counts
+// (shmq/internal/bridge_table.hpp). Figures are the bridge process's own counts
 // since it started; lag is the group's (out) or JetStream's (in).
+// Approximate: every counter, read one by one while the bridge writes them.
 struct BridgeStats {
     std::string direction;   // "out" or "in"
     std::string group;       // out: the group the bridge consumes as; in: empty
@@ -114,6 +139,10 @@ struct BridgeStats {
     uint64_t messages = 0, pending_acks = 0, held = 0, errors = 0, redeliveries = 0, duplicates = 0, lag = 0;
 };
 
+// Approximate: depth, in_flight, published, spilled, spill_backlog,
+// spill_disk_bytes, dropped, acked, oldest_unacked_age_ms, overloaded and the
+// producer/consumer counts: sums of the racy figures below, taken at
+// slightly different instants (taken_*_ns is when the reading began).
 struct QueueSnapshot {
     std::string name;
     QueueOptions options;
@@ -121,7 +150,7 @@ struct QueueSnapshot {
     uint64_t created_unix_ns = 0;
     uint64_t region_bytes = 0;
     std::string state;  // "live", "deleted", "corrupt"
-    std::string damage;  // corrupt: what shmqd's integrity check found (repair/damage.hpp); else empty
+    std::string damage;  // corrupt: what shmqd's integrity check found (shmq/internal/damage.hpp); else empty
     uint64_t taken_unix_ns = 0;     // when this snapshot was read (rates divide by differences)
     uint64_t taken_mono_ns = 0;
     uint64_t depth = 0;      // sum over partitions

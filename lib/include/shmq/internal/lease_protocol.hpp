@@ -18,9 +18,9 @@
 #include <atomic>
 #include <cstdint>
 
-#include "layout/layout.hpp"
-#include "ring/commit_protocol.hpp"
-#include "ring/lease_word.hpp"
+#include "shmq/internal/layout.hpp"
+#include "shmq/internal/commit_protocol.hpp"
+#include "shmq/internal/lease_word.hpp"
 
 namespace shmq::ring {
 

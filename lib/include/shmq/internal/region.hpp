@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "layout/layout.hpp"
+#include "shmq/internal/layout.hpp"
 #include "shmq/shmq.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq::detail {
 
@@ -79,7 +79,7 @@ public:
     layout::Lifecycle lifecycle() const noexcept {
         return static_cast<layout::Lifecycle>(header().lifecycle.load(std::memory_order_acquire));
     }
-    // No longer live: deleted, removed, or found damaged (repair/damage.hpp).
+    // No longer live: deleted, removed, or found damaged (shmq/internal/damage.hpp).
     bool deleted() const noexcept {
         return header().lifecycle.load(std::memory_order_relaxed) != static_cast<uint32_t>(layout::Lifecycle::live);
     }

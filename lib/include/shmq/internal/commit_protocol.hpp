@@ -26,7 +26,7 @@
 //      publishes payload and header to consumers, who acquire-load the
 //      state. A CAS, not a store, so a slot the reaper aborted (only when P is
 //      dead) cannot be committed over; seq_cst orders it before the
-//      consumer_waiters load of the doorbell (sys/futex.hpp).
+//      consumer_waiters load of the doorbell (shmq/internal/futex.hpp).
 //  (4) abort: CAS state (lap o - capacity) -> aborted(o), seq_cst: by the
 //      claimer, or by the reaper when the claim word names a dead
 //      participant. Consumers skip aborted(o).
@@ -43,7 +43,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "ring/slot_state.hpp"
+#include "shmq/internal/slot_state.hpp"
 
 namespace shmq::ring {
 
@@ -74,6 +74,7 @@ enum class ClaimResult { claimed, full, corrupt };
 // expected argument, which must never clobber the caller's offset.
 template <class Atomic>
 inline void help_forward(Atomic& cursor, uint64_t from) noexcept {
+    // release: what we published about `from` precedes the cursor passing it.
     cursor.compare_exchange_strong(from, from + 1, std::memory_order_release, std::memory_order_relaxed);
 }
 
@@ -81,6 +82,7 @@ inline void help_forward(Atomic& cursor, uint64_t from) noexcept {
 template <class Atomic>
 inline void push_forward(Atomic& cursor, uint64_t to) noexcept {
     uint64_t cur = cursor.load(std::memory_order_relaxed);
+    // seq_cst: a floor or next pushed here is ordered with the reclaimers' seq_cst loads.
     while (cur < to && !cursor.compare_exchange_weak(cur, to, std::memory_order_seq_cst, std::memory_order_relaxed)) {
     }
 }
@@ -97,18 +99,27 @@ constexpr uint64_t initial_claim(uint64_t slot_index, uint64_t capacity) noexcep
 // the caller's cached head + capacity (refreshed here from head when the
 // tail reaches it). full: no room below head + capacity; the caller may
 // advance head (ring::reclaim) and retry. Inline: the producer's hot path.
+// The cases at the tail offset `pos`, tagged below:
+//   (1) room, state and claim word both of lap pos - capacity: CAS the claim word -> claimed
+//   (2) the state is already about pos (published): help tail past it, retry
+//   (3) the claim word is already about pos (claimed, not published): help tail, retry
+//   (4) pos >= head + capacity even after re-reading head: full
+//   (5) the state is about a later lap: our tail read was stale, retry
+//   (6) the state is about neither lap: corrupt (no protocol step writes that)
+// A claim word about neither lap (a stale pos) is retried, never claimed over.
 template <class Atomic>
 inline ClaimResult try_claim(const BasicRingRef<Atomic>& ring, uint32_t owner, uint64_t& limit,
                              uint64_t& offset_out) noexcept {
     // Bounded: each retry means another claimer made progress or the tail
     // moved; a corrupt region must not spin us forever.
     for (int attempt = 0; attempt < 1 << 20; ++attempt) {
-        const uint64_t pos = ring.tail->load(std::memory_order_acquire);
+        const uint64_t pos = ring.tail->load(std::memory_order_acquire);  // a hint: the claim CAS decides
         if (pos >= limit) {
-            limit = ring.head->load(std::memory_order_acquire) + ring.capacity;  // (1)
+            // acquire: pairs with reclaim's release of head, after every reader of the old lap (argument (1)).
+            limit = ring.head->load(std::memory_order_acquire) + ring.capacity;
             if (pos >= limit) return ClaimResult::full;  // case (4): the slot's last lap is not finished
         }
-        const uint64_t s = ring.state(pos).load(std::memory_order_acquire);
+        const uint64_t s = ring.state(pos).load(std::memory_order_acquire);  // the slot's lap, as published
         if (slot_is(s, pos)) {
             help_forward(*ring.tail, pos);  // case (2): pos is published already; tail is late
             continue;
@@ -118,13 +129,14 @@ inline ClaimResult try_claim(const BasicRingRef<Atomic>& ring, uint32_t owner, u
             return ClaimResult::corrupt;                  // case (6): no valid protocol state gets here
         }
         auto& claim = ring.claim(pos);
-        uint64_t c = claim.load(std::memory_order_acquire);
+        uint64_t c = claim.load(std::memory_order_acquire);  // who claimed this slot last
         if (slot_is(c, pos)) {
             help_forward(*ring.tail, pos);  // case (3): someone claimed pos; its tail CAS is late
             continue;
         }
         if (!slot_is(c, pos - ring.capacity)) continue;  // stale pos: never claim over a later lap
-        // case (1): room, not published, not claimed: the CAS makes it ours.
+        // case (1): room, not published, not claimed: the CAS makes it ours
+        // (acq_rel: argument (2); one claimer of pos wins).
         if (claim.compare_exchange_strong(c, slot_state(pos, SlotKind::claimed, owner), std::memory_order_acq_rel,
                                           std::memory_order_acquire)) {
             help_forward(*ring.tail, pos);
@@ -144,6 +156,8 @@ inline bool finish_claim(const BasicRingRef<Atomic>& ring, uint64_t offset, Slot
     auto& word = ring.state(offset);
     uint64_t s = word.load(std::memory_order_acquire);
     if (!slot_is(s, offset - ring.capacity)) return false;
+    // seq_cst: publishes payload and header to consumers' acquire of the state
+    // (arguments (3), (4)); ordered before the doorbell's waiters load.
     return word.compare_exchange_strong(s, slot_state(offset, to), std::memory_order_seq_cst, std::memory_order_relaxed);
 }
 

@@ -17,9 +17,9 @@
 #include <string_view>
 #include <vector>
 
-#include "layout/layout.hpp"
-#include "participants.hpp"
-#include "region.hpp"
+#include "shmq/internal/layout.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/region.hpp"
 
 namespace shmq::detail {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "layout/layout.hpp"
+#include "shmq/internal/layout.hpp"
 
 namespace shmq::detail {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "region.hpp"
+#include "shmq/internal/region.hpp"
 
 namespace shmq::detail {
 

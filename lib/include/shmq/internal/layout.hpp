@@ -29,6 +29,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
+
+#include "shmq/shmq.hpp"  // GroupKind, Fsync: stored as their byte values
 
 namespace shmq::layout {
 
@@ -75,7 +78,7 @@ struct QueueParams {
     uint16_t max_participants;
     uint8_t on_full;  // OnFull
     uint8_t high_watermark_pct;  // partition depth (% of capacity) above which the queue reports overloaded; 0: never
-    uint8_t fsync;               // FsyncPolicy of shmqd's segment writes for this queue
+    uint8_t fsync;               // shmq::Fsync of shmqd's segment writes for this queue
     uint8_t journal;             // 1: shmqd journals every message; slots wait for it (journal_floor)
     uint32_t mode;  // permission bits the region was created with
     uint32_t spill_capacity;  // staging slots per partition (power of two) when on_full=spill, else 0
@@ -90,8 +93,9 @@ static_assert(offsetof(QueueParams, spill_capacity) == 44);
 static_assert(offsetof(QueueParams, journal) == 39);
 static_assert(offsetof(QueueParams, retain_ms) == 56);
 
-// QueueParams::fsync: when shmqd makes its segment writes durable.
-enum class FsyncPolicy : uint8_t { never = 0, batch = 1, always = 2 };
+// QueueParams::fsync holds a shmq::Fsync: its byte values are layout.
+static_assert(static_cast<uint8_t>(Fsync::never) == 0 && static_cast<uint8_t>(Fsync::batch) == 1 &&
+              static_cast<uint8_t>(Fsync::always) == 2);
 
 // Section offsets from the region base; recomputed and compared on open.
 struct SectionTable {
@@ -142,7 +146,7 @@ struct alignas(kSectionAlign) RegionHeader {
     SectionTable sections;
     char name[kNameMax];
     // Set once, by shmqd, when its integrity check finds the region damaged
-    // (repair/damage.hpp): the reason first, then damaged_unix_ns, then
+    // (shmq/internal/damage.hpp): the reason first, then damaged_unix_ns, then
     // lifecycle = corrupt. Untrusted like everything here: readers bound and
     // sanitize the reason.
     std::atomic<uint64_t> damaged_unix_ns;
@@ -225,6 +229,10 @@ constexpr uint64_t participant_kind(uint64_t s) { return s & 0xff; }
 constexpr uint64_t owner_token(uint32_t id, uint32_t gen) { return uint64_t{gen} << 16 | id; }
 constexpr uint32_t token_id(uint64_t token) { return static_cast<uint32_t>(token & 0xffff); }
 constexpr uint32_t token_gen(uint64_t token) { return static_cast<uint32_t>(token >> 16); }
+static_assert(kMaxParticipants + 1 <= 0xffff, "participant ids (index + 1) fit an owner token's 16 id bits");
+static_assert(kMaxParticipants + 1 <= 0xfff,
+              "participant ids fit the 12 owner bits of the claim word (ring/slot_state.hpp) and the lease "
+              "word (ring/lease_word.hpp, which checks it again)");
 
 // ---------------------------------------------------------------------------
 // AckLatency: a sampled histogram of publish -> ACK time of one group.
@@ -300,7 +308,8 @@ enum class ReplayResult : uint32_t {
 };
 static_assert(offsetof(GroupEntry, ack_latency) == 2 * kCacheLine, "sampled writes apart from state and name");
 
-enum class GroupKind : uint8_t { exclusive = 1, shared = 2 };
+// GroupEntry::state holds a shmq::GroupKind (bits 8..15): its byte values are layout.
+static_assert(static_cast<uint8_t>(GroupKind::exclusive) == 1 && static_cast<uint8_t>(GroupKind::shared) == 2);
 constexpr uint64_t kGroupFree = 0;
 constexpr uint64_t kGroupActive = 1;
 // Joining: counted by reclaimers (its floors hold the partitions) while its
@@ -371,7 +380,7 @@ static_assert(offsetof(GroupPartition, delivered) == 2 * kCacheLine);
 // tail - head <= capacity. `published` is derived: tail - aborted (exact when
 // no claim is open).
 //
-// Spill (on_full=spill; ring/spill_protocol.hpp): spill sequence numbers s
+// Spill (on_full=spill; shmq/internal/spill_protocol.hpp): spill sequence numbers s
 // order the messages that went through the partition's staging ring.
 // spill_tail is [active:1 | next s:63] and changes only under spill_lock.
 // Invariants: spill_head <= seq(spill_tail) <= spill_head + spill_capacity;
@@ -433,7 +442,7 @@ enum class SpillStatus : uint32_t { ok = 0, disk_full = 1, disk_error = 2 };
 // ---------------------------------------------------------------------------
 // Slot: one message of one partition.
 //
-//   0  state (atomic): [tag:48 | owner:12 | kind:4]   (see ring/slot_state.hpp)
+//   0  state (atomic): [tag:48 | owner:12 | kind:4]   (see shmq/internal/slot_state.hpp)
 //   8  payload_len  12 key_len  14 flags  16 publish_unix_ns  24 reserved
 //  32  payload[round8(max_message)]  then  key[kMaxKeyBytes]
 //  slot_size - 8: claim (atomic): claimed(o, P) while a producer fills it
@@ -459,7 +468,7 @@ constexpr std::size_t kSlotHeaderBytes = sizeof(SlotHeader);
 // ---------------------------------------------------------------------------
 // LeaseEntry: a group's delivery state of one offset; index offset & (capacity-1).
 //
-//   0  word (atomic): [kind:2 | deliveries:14 | owner:12 | tag:36]  (ring/lease_word.hpp)
+//   0  word (atomic): [kind:2 | deliveries:14 | owner:12 | tag:36]  (shmq/internal/lease_word.hpp)
 //   8  deadline_ns (lease deadline, or not-before time of a RETRY; CLOCK_MONOTONIC)
 //  16  first_delivery_unix_ns  24 last_delivery_unix_ns
 //
@@ -519,7 +528,7 @@ static_assert(offsetof(DlqSlotHeader, offset) == 24);
 constexpr std::size_t kDlqSlotHeaderBytes = sizeof(DlqSlotHeader);
 
 // handoff: revoked only because its partition changed hands, once per handoff
-// after 15 of them (ring/lease_word.hpp); a message never fails by handoffs alone.
+// after 15 of them (shmq/internal/lease_word.hpp); a message never fails by handoffs alone.
 enum class DeadLetterReason : uint8_t { nacked = 1, lease_expired = 2, owner_died = 3, handoff = 4 };
 
 // ---------------------------------------------------------------------------
@@ -568,5 +577,21 @@ static_assert(offsetof(BridgeEntry, connected) == 16 && offsetof(BridgeEntry, up
 static_assert(offsetof(BridgeEntry, counters) == 32 && offsetof(BridgeEntry, stream_words) == 2 * kCacheLine);
 static_assert(offsetof(BridgeEntry, consumer_words) == 3 * kCacheLine);
 static_assert(static_cast<uint32_t>(BridgeCounter::count) <= 8);
+
+// Each limit against the fields that store it (owner bits: beside owner_token).
+template <class T>
+constexpr uint64_t max_of() { return std::numeric_limits<T>::max(); }
+static_assert(kMaxParticipants <= max_of<decltype(QueueParams::max_participants)>());
+static_assert(kMaxGroups <= max_of<decltype(QueueParams::max_groups)>());
+static_assert(kMaxGroups < kNoGroup && kNoGroup == max_of<decltype(ParticipantEntry::group)::value_type>(),
+              "a group index fits ParticipantEntry::group below its 'no group' value");
+static_assert(kMaxGroups - 1 <= max_of<decltype(DlqSlotHeader::group_index)>());
+static_assert(kMaxPartitions <= max_of<decltype(QueueParams::partitions)>());
+static_assert(kMaxPartitions - 1 <= max_of<decltype(DlqSlotHeader::partition)>());
+static_assert(kMaxCapacity <= max_of<decltype(QueueParams::capacity)>());
+static_assert(kMaxDeliveries <= max_of<decltype(QueueParams::max_deliveries)>() &&
+              kMaxDeliveries <= max_of<decltype(DlqSlotHeader::deliveries)>());
+static_assert(kMaxKeyBytes <= max_of<decltype(SlotHeader::key_len)>() &&
+              kMaxKeyBytes <= max_of<decltype(DlqSlotHeader::key_len)>());
 
 }  // namespace shmq::layout

@@ -16,8 +16,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "layout/layout.hpp"
-#include "region.hpp"
+#include "shmq/internal/layout.hpp"
+#include "shmq/internal/region.hpp"
 
 namespace shmq::detail {
 

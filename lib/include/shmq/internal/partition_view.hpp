@@ -6,11 +6,11 @@
 
 #include <cstdint>
 
-#include "layout/layout.hpp"
-#include "region.hpp"
-#include "ring/commit_protocol.hpp"
-#include "ring/lease_protocol.hpp"
-#include "ring/reclaim.hpp"
+#include "shmq/internal/layout.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/commit_protocol.hpp"
+#include "shmq/internal/lease_protocol.hpp"
+#include "shmq/internal/reclaim.hpp"
 
 namespace shmq::ring {
 
@@ -31,11 +31,11 @@ struct PartitionView {
     std::byte* key(uint64_t offset) const noexcept { return slot_base(offset) + key_offset; }
     layout::LeaseEntry& lease(uint64_t offset) const noexcept { return leases[offset & mask]; }
     struct Leases;
-    // The group's cursors and entries here, for ring/lease_protocol.hpp.
+    // The group's cursors and entries here, for shmq/internal/lease_protocol.hpp.
     Leases lease_ref() const noexcept;
 };
 
-// ring/lease_protocol.hpp's view of a PartitionView's group: the cursors,
+// shmq/internal/lease_protocol.hpp's view of a PartitionView's group: the cursors,
 // and each entry found through the view (view.lease(o)).
 struct PartitionView::Leases {
     std::atomic<uint64_t>* next;

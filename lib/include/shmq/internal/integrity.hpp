@@ -3,7 +3,7 @@
 // sound while peers run (all cursors only grow; see the comments in
 // integrity.cpp). Any violation means a process wrote what the protocol
 // never writes — a rogue or a stray pointer — and the queue can no longer be
-// served right (repair/damage.hpp retires it).
+// served right (shmq/internal/damage.hpp retires it).
 //
 // run() checks the header against the copy taken at attach, every lease-table,
 // group and partition entry, then `budget` slots and lease entries of a
@@ -20,7 +20,7 @@
 #include <optional>
 #include <string>
 
-#include "region.hpp"
+#include "shmq/internal/region.hpp"
 
 namespace shmq::detail {
 

@@ -4,8 +4,8 @@
 
 #include <cstdint>
 
-#include "region.hpp"
-#include "ring/commit_protocol.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/commit_protocol.hpp"
 
 namespace shmq::ring {
 
@@ -14,7 +14,7 @@ inline RingRef partition_ring(const detail::Region& r, uint32_t p) noexcept {
 }
 // The staging ring of a spilling partition; its tail/head are not RingRef's
 // (spill_tail carries the active bit): only commit/abort and the claim-word
-// helpers apply to it (ring/spill_protocol.hpp).
+// helpers apply to it (shmq/internal/spill_protocol.hpp).
 inline RingRef spill_ring(const detail::Region& r, uint32_t p) noexcept {
     return RingRef{nullptr, nullptr, r.spill_slot_base(p, 0), r.params().slot_size, r.spill_capacity()};
 }
@@ -32,7 +32,7 @@ constexpr bool group_holds(uint64_t state) {
 // Advances head of partition p to the smallest floor of the groups that hold
 // it, under the partition's reclaim lock (try-lock: if another process holds
 // it, it is doing this work). Returns true when head moved. Slots are not touched: room is head + capacity, and a
-// producer's commit overwrites the finished lap (ring/commit_protocol.hpp).
+// producer's commit overwrites the finished lap (shmq/internal/commit_protocol.hpp).
 // head is one release store, so a holder killed half-way changed nothing.
 bool reclaim(detail::Region& r, uint32_t p, uint64_t token, uint64_t min_batch = 1) noexcept;
 

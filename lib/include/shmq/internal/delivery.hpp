@@ -44,14 +44,14 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "layout/layout.hpp"
-#include "region.hpp"
-#include "ring/commit_protocol.hpp"
-#include "ring/lease_protocol.hpp"
-#include "ring/lease_word.hpp"
-#include "ring/partition_view.hpp"
-#include "ring/reclaim.hpp"
-#include "sys/futex.hpp"
+#include "shmq/internal/layout.hpp"
+#include "shmq/internal/region.hpp"
+#include "shmq/internal/commit_protocol.hpp"
+#include "shmq/internal/lease_protocol.hpp"
+#include "shmq/internal/lease_word.hpp"
+#include "shmq/internal/partition_view.hpp"
+#include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/futex.hpp"
 
 namespace shmq::ring {
 

@@ -12,8 +12,8 @@
 #include <mutex>
 #include <vector>
 
-#include "layout/layout.hpp"
-#include "region.hpp"
+#include "shmq/internal/layout.hpp"
+#include "shmq/internal/region.hpp"
 
 namespace shmq::detail {
 
