@@ -9,10 +9,17 @@
 // The weakened variant (docs/RELIABILITY.md, "Model check") gives a word Ordering::without_release: each store or read-modify-write on it loses
 // its release half (seq_cst/acq_rel -> acquire, release -> relaxed). The
 // protocol code is untouched; only the slots' state words are built so.
+//
+// The lease model's weakened variants (built with SHMQ_MODEL_WEAKEN too)
+// weaken one operation instead of a word: set_weakening(site, what) drops
+// the release (or acquire) half of every atomic operation written in a
+// function whose name contains `site` (e.g. "lease_ack("), whichever word it
+// is on: the caller's std::source_location says where it was written.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <source_location>
 
 #include "relacy_last.hpp"  // last: relacy #defines new, delete and assert
@@ -20,6 +27,16 @@
 namespace shmq::model {
 
 enum class Ordering { as_written, without_release };
+
+enum class Drop { nothing, release, acquire };
+struct Weakening {
+    const char* site = nullptr;  // part of a function's name (std::source_location::function_name)
+    Drop drop = Drop::nothing;
+};
+#ifdef SHMQ_MODEL_WEAKEN
+inline Weakening g_weakening;  // set by the weakened model before it runs a test
+inline void set_weakening(const char* site, Drop drop) { g_weakening = Weakening{site, drop}; }
+#endif
 
 class ModelAtomic {
 public:
@@ -30,19 +47,31 @@ public:
         word_.store(initial, rl::mo_relaxed, info(at));
     }
 
-    uint64_t load(std::memory_order mo, Where at = Where::current()) const { return word_.load(map(mo), info(at)); }
+    uint64_t load(std::memory_order mo, Where at = Where::current()) const {
+        return word_.load(at_site(map(mo), at), info(at));
+    }
     void store(uint64_t v, std::memory_order mo, Where at = Where::current()) {
-        word_.store(v, weaken(map(mo)), info(at));
+        word_.store(v, at_site(weaken(map(mo)), at), info(at));
     }
     bool compare_exchange_strong(uint64_t& expected, uint64_t desired, std::memory_order success,
                                  std::memory_order failure, Where at = Where::current()) {
-        const rl::memory_order s = weaken(map(success));
-        return word_.compare_exchange_strong(expected, desired, s, info(at), failure_order(s, map(failure)), info(at));
+        const rl::memory_order s = at_site(weaken(map(success)), at);
+        return word_.compare_exchange_strong(expected, desired, s, info(at),
+                                             failure_order(s, at_site(map(failure), at)), info(at));
+    }
+    // The single-order form: the failure order as C++ derives it.
+    bool compare_exchange_strong(uint64_t& expected, uint64_t desired, std::memory_order mo,
+                                 Where at = Where::current()) {
+        const std::memory_order failure = mo == std::memory_order_acq_rel   ? std::memory_order_acquire
+                                          : mo == std::memory_order_release ? std::memory_order_relaxed
+                                                                            : mo;
+        return compare_exchange_strong(expected, desired, mo, failure, at);
     }
     bool compare_exchange_weak(uint64_t& expected, uint64_t desired, std::memory_order success,
                                std::memory_order failure, Where at = Where::current()) {
-        const rl::memory_order s = weaken(map(success));
-        return word_.compare_exchange_weak(expected, desired, s, info(at), failure_order(s, map(failure)), info(at));
+        const rl::memory_order s = at_site(weaken(map(success)), at);
+        return word_.compare_exchange_weak(expected, desired, s, info(at), failure_order(s, at_site(map(failure), at)),
+                                           info(at));
     }
 
 private:
@@ -67,10 +96,25 @@ private:
         if (mo == rl::mo_acq_rel || mo == rl::mo_seq_cst) return rl::mo_acquire;
         return mo;
     }
+    // The lease model's weakened variants: one site loses one half.
+    static rl::memory_order at_site(rl::memory_order mo, [[maybe_unused]] const Where& at) {
+#ifdef SHMQ_MODEL_WEAKEN
+        const Weakening& w = g_weakening;
+        if (w.drop == Drop::nothing || std::strstr(at.function_name(), w.site) == nullptr) return mo;
+        if (w.drop == Drop::release) {
+            if (mo == rl::mo_release) return rl::mo_relaxed;
+            if (mo == rl::mo_acq_rel || mo == rl::mo_seq_cst) return rl::mo_acquire;
+        } else {
+            if (mo == rl::mo_acquire || mo == rl::mo_consume) return rl::mo_relaxed;
+            if (mo == rl::mo_acq_rel || mo == rl::mo_seq_cst) return rl::mo_release;
+        }
+#endif
+        return mo;
+    }
     // relacy (like C++11) wants the failure order no stronger than the
     // success order; only a weakened success order can break that.
     static rl::memory_order failure_order(rl::memory_order success, rl::memory_order failure) {
-        if (success == rl::mo_relaxed) return rl::mo_relaxed;
+        if (success == rl::mo_relaxed || success == rl::mo_release) return rl::mo_relaxed;
         if (success == rl::mo_acquire && failure == rl::mo_seq_cst) return rl::mo_acquire;
         return failure;
     }

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "shmq/internal/delivery.hpp"
+#include "shmq/internal/lease_protocol.hpp"
 #include "shmq/internal/lease_word.hpp"
 #include "shmq/internal/reclaim.hpp"
 #include "shmq/internal/clock.hpp"
@@ -20,9 +21,7 @@ DeadLetterResult dead_letter(detail::Region& r, uint32_t g, uint32_t p, uint64_t
     // The mover's lease keeps the retry's counts: a revocation of it (the
     // mover died) is judged like the message's last delivery.
     const uint64_t moving = lease_word(LeaseKind::leased, offset, mover_id, lease_counted(retry), lease_handoffs(retry));
-    e.deadline_ns.store(now_mono + uint64_t{r.params().lease_ms} * 1'000'000, std::memory_order_relaxed);
-    uint64_t expected = retry;
-    if (!e.word.compare_exchange_strong(expected, moving, std::memory_order_acq_rel, std::memory_order_relaxed))
+    if (!lease_move_begin(e, retry, moving, now_mono + uint64_t{r.params().lease_ms} * 1'000'000))
         return DeadLetterResult::lost;
 
     const RingRef dlq = dlq_ring(r);
@@ -30,8 +29,7 @@ DeadLetterResult dead_letter(detail::Region& r, uint32_t g, uint32_t p, uint64_t
     uint64_t limit = 0;  // read the DLQ's head
     // try_claim case (4), full, or (6), corrupt: the message stays in its partition, counted as blocked.
     if (try_claim(dlq, mover_id, limit, pos) != ClaimResult::claimed) {
-        expected = moving;
-        e.word.compare_exchange_strong(expected, retry, std::memory_order_acq_rel, std::memory_order_relaxed);
+        lease_move_give_back(e, moving, retry);
         gp.dlq_blocked.fetch_add(1, std::memory_order_relaxed);
         r.dlq().blocked.fetch_add(1, std::memory_order_relaxed);
         return DeadLetterResult::dlq_full;
@@ -61,16 +59,13 @@ DeadLetterResult dead_letter(detail::Region& r, uint32_t g, uint32_t p, uint64_t
     // Still ours after the copy? An RMW, not a load: if a drop_oldest producer
     // revokes the move-lease after this, its CAS reads from ours, so our copy
     // happened before it overwrites the slot (ring/drop_oldest.hpp (3)).
-    uint64_t held = moving;
-    if (!e.word.compare_exchange_strong(held, moving, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+    if (!lease_move_still_held(e, moving)) {
         abort_claim(dlq, pos);  // dropped under us: the copy may be torn
         return DeadLetterResult::lost;
     }
     if (!commit(dlq, pos)) return DeadLetterResult::lost;  // reaped meanwhile: the reaper redoes it
 
-    expected = moving;
-    if (!e.word.compare_exchange_strong(expected, lease_word(LeaseKind::acked, offset), std::memory_order_acq_rel,
-                                        std::memory_order_relaxed))
+    if (!lease_move_finish(e, offset, moving))
         return DeadLetterResult::lost;  // our move-lease was revoked: the copy stays (at-least-once)
     gp.dead_lettered.fetch_add(1, std::memory_order_relaxed);
     r.dlq().dead_lettered.fetch_add(1, std::memory_order_relaxed);

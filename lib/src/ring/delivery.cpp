@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "shmq/internal/dead_letter.hpp"
+#include "shmq/internal/lease_protocol.hpp"
 #include "shmq/internal/reclaim.hpp"
 #include "shmq/internal/clock.hpp"
 #include "shmq/internal/futex.hpp"
@@ -27,18 +28,7 @@ constexpr uint64_t kDueAtOnce = 1;
 // (6) Revokes every lease in [from, to) as a handoff. Run by the partition's
 // owner only (exclusive group), so it alone writes the due times after.
 uint32_t revoke_handoffs(const PartitionView& view, uint64_t from, uint64_t to) noexcept {
-    uint32_t revoked = 0;
-    for (uint64_t o = from; o < to; ++o) {
-        auto& e = view.lease(o);
-        uint64_t w = e.word.load(std::memory_order_acquire);
-        if (lease_kind(w) != LeaseKind::leased || !lease_is(w, o)) continue;  // picked ones stay with their reader
-        // acq_rel: after the holder's payload reads (its CAS would have failed otherwise).
-        if (!e.word.compare_exchange_strong(w, retry_word(o, w, RetryReason::handoff), std::memory_order_acq_rel,
-                                            std::memory_order_relaxed))
-            continue;  // acked, nacked or expired meanwhile: settled by its holder or a revoker
-        e.deadline_ns.store(kDueAtOnce, std::memory_order_relaxed);
-        ++revoked;
-    }
+    const uint32_t revoked = lease_revoke_handoffs(view.lease_ref(), from, to, kDueAtOnce);
     if (revoked != 0) view.cursors->retry_pending.fetch_add(revoked, std::memory_order_seq_cst);
     return revoked;
 }
@@ -64,7 +54,7 @@ void catch_up(const PartitionView& view, uint64_t head) noexcept {
 }
 
 void skip_aborted(const PartitionView& view, uint64_t o, uint64_t w) noexcept {
-    if (view.lease(o).word.compare_exchange_strong(w, lease_word(LeaseKind::acked, o), std::memory_order_acq_rel)) {
+    if (lease_skip(view.lease(o), o, w)) {
         view.cursors->skipped.fetch_add(1, std::memory_order_relaxed);
         help_forward(view.cursors->next, o);
         advance_floor(view);
@@ -102,9 +92,7 @@ RetryScan deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mon
         // comes again after it (the owner's own stale handles get lease_lost).
         if (ctx.ordered) revoke_handoffs(make_view(r, p, ctx.group), o + 1, win.next);
         const uint64_t leased = redelivery_word(w, o, kind, ctx.owner_id);
-        e.deadline_ns.store(0, std::memory_order_relaxed);  // (1) stamped by the first scanner
-        e.last_delivery_unix_ns.store(0, std::memory_order_relaxed);
-        if (e.word.compare_exchange_strong(w, leased, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        if (lease_redeliver(e, w, leased)) {
             decrement_saturating(gp.retry_pending);
             gp.redelivered.fetch_add(1, std::memory_order_relaxed);
             gp.delivered.fetch_add(1, std::memory_order_relaxed);
@@ -121,27 +109,17 @@ RetryScan deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mon
 uint32_t take_over(const DeliveryContext& ctx, uint32_t p) noexcept {
     Region& r = *ctx.region;
     const PartitionView view = make_view(r, p, ctx.group);
-    auto& gp = *view.cursors;
-    // A previous owner that died between storing an entry and `next`
-    // ((1'): the word first) left that entry leased beyond `next`.
-    const uint64_t floor = gp.floor.load(std::memory_order_acquire);
-    uint64_t next = std::clamp(gp.next.load(std::memory_order_acquire), floor, floor + r.capacity());
-    while (next < floor + r.capacity() && lease_is(view.lease(next).word.load(std::memory_order_acquire), next))
-        ++next;
-    push_forward(gp.next, next);
-    return revoke_handoffs(view, floor, next);
+    const LeaseSpan span = lease_handoff_span(view.lease_ref(), r.params().capacity);
+    return revoke_handoffs(view, span.from, span.to);
 }
 
 SettleResult nack(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, uint64_t delay_ns,
                   uint64_t now_mono, uint32_t mover_id) noexcept {
     auto& e = r.lease(g, p, offset);
-    if (e.word.load(std::memory_order_acquire) != word) return SettleResult::lease_lost;
+    if (!lease_held(e, word)) return SettleResult::lease_lost;
     const uint64_t retry = retry_word(offset, word, RetryReason::nacked);
     const bool to_dlq = retry_exhausted(retry, r.params().max_deliveries);
-    e.deadline_ns.store(to_dlq ? now_mono : now_mono + delay_ns, std::memory_order_relaxed);
-    uint64_t expected = word;
-    if (!e.word.compare_exchange_strong(expected, retry, std::memory_order_acq_rel, std::memory_order_relaxed))
-        return SettleResult::lease_lost;
+    if (!lease_revoke(e, word, retry, to_dlq ? now_mono : now_mono + delay_ns)) return SettleResult::lease_lost;  // (5)
     auto& gp = r.group_partition(g, p);
     gp.nacked.fetch_add(1, std::memory_order_relaxed);
     if (to_dlq && dead_letter(r, g, p, offset, retry, now_mono, mover_id) == DeadLetterResult::moved)
@@ -152,14 +130,8 @@ SettleResult nack(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t w
 }
 
 SettleResult extend(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, uint64_t new_deadline) noexcept {
-    auto& e = r.lease(g, p, offset);
-    if (e.word.load(std::memory_order_acquire) != word) return SettleResult::lease_lost;
-    e.deadline_ns.store(new_deadline, std::memory_order_seq_cst);
-    // An expiry that raced the store above wins; report it honestly. A
-    // no-op CAS (seq_cst) re-reads the word after the store, not before it.
-    uint64_t expected = word;
-    return e.word.compare_exchange_strong(expected, word, std::memory_order_seq_cst) ? SettleResult::ok
-                                                                                     : SettleResult::lease_lost;
+    // An expiry that raced the deadline store wins; report it honestly.
+    return lease_extend(r.lease(g, p, offset), word, new_deadline) ? SettleResult::ok : SettleResult::lease_lost;
 }
 
 bool revoke(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, DeadLetterReason reason,
@@ -168,19 +140,14 @@ bool revoke(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, D
     auto& gp = r.group_partition(g, p);
     if (lease_kind(word) == LeaseKind::picked) {
         // At-most-once: the message was given up at pickup; never redelivered.
-        uint64_t expected = word;
-        if (!e.word.compare_exchange_strong(expected, lease_word(LeaseKind::acked, offset), std::memory_order_acq_rel))
-            return false;
+        if (!lease_release_picked(e, offset, word)) return false;
         advance_floor(r, g, p);
         return true;
     }
     if (lease_kind(word) != LeaseKind::leased) return false;
     const uint64_t retry = retry_word(offset, word, reason);
     const bool to_dlq = retry_exhausted(retry, r.params().max_deliveries);
-    e.deadline_ns.store(now_mono, std::memory_order_relaxed);  // due at once
-    uint64_t expected = word;
-    if (!e.word.compare_exchange_strong(expected, retry, std::memory_order_acq_rel, std::memory_order_relaxed))
-        return false;
+    if (!lease_revoke(e, word, retry, now_mono)) return false;  // (5) due at once
     if (reason == DeadLetterReason::lease_expired) gp.expired.fetch_add(1, std::memory_order_relaxed);
     if (to_dlq && mover_id != 0 && dead_letter(r, g, p, offset, retry, now_mono, mover_id) == DeadLetterResult::moved) return true;
     gp.retry_pending.fetch_add(1, std::memory_order_seq_cst);
@@ -202,9 +169,8 @@ uint32_t expire_leases(Region& r, uint32_t g, uint32_t p, uint64_t now_mono, uin
         if (deadline == 0) {
             // (1) First sight of this delivery: start its lease clock now.
             if (now_unix == 0) now_unix = sys::coarse_unix_ns();
-            uint64_t zero = 0;
-            if (e.deadline_ns.compare_exchange_strong(zero, now_mono + lease_ns, std::memory_order_relaxed)) {
-                zero = 0;
+            if (lease_stamp(e, now_mono + lease_ns)) {
+                uint64_t zero = 0;
                 e.first_delivery_unix_ns.compare_exchange_strong(zero, now_unix, std::memory_order_relaxed);
                 zero = 0;
                 e.last_delivery_unix_ns.compare_exchange_strong(zero, now_unix, std::memory_order_relaxed);

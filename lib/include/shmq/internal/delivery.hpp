@@ -47,6 +47,7 @@
 #include "shmq/internal/layout.hpp"
 #include "shmq/internal/region.hpp"
 #include "shmq/internal/commit_protocol.hpp"
+#include "shmq/internal/lease_protocol.hpp"
 #include "shmq/internal/lease_word.hpp"
 #include "shmq/internal/partition_view.hpp"
 #include "shmq/internal/reclaim.hpp"
@@ -128,36 +129,22 @@ void skip_aborted(const PartitionView& view, uint64_t offset, uint64_t word) noe
 inline void advance_floor(const PartitionView& view) noexcept {
     auto& gp = *view.cursors;
     const uint64_t lap = view.ring.capacity;
-    uint64_t floor = gp.floor.load(std::memory_order_acquire);
-    for (;;) {
-        const uint64_t next = std::min(gp.next.load(std::memory_order_acquire), floor + lap);
-        uint64_t o = floor;
-        while (o < next) {
-            const uint64_t w = view.lease(o).word.load(std::memory_order_acquire);
-            if (lease_kind(w) != LeaseKind::acked || !lease_is(w, o)) break;
-            ++o;
-        }
-        if (o == floor) return;
-        // (4) seq_cst: ordered before the space_waiters load below (doorbell pattern).
-        if (gp.floor.compare_exchange_strong(floor, o, std::memory_order_seq_cst, std::memory_order_acquire)) break;
-        if (floor >= o) return;  // someone moved it further (the failed CAS loaded it)
-    }
-    // Wake producers waiting for room only for a batch of it (or when this
-    // group has caught up): waking one per ack would make the producer
-    // sleep and wake once per message. A waiter not woken re-checks within
-    // its sleep slice. (Doorbell pattern: the floor CAS above is seq_cst.)
-    auto& pc = *view.control;
-    if (pc.space_waiters.load(std::memory_order_seq_cst) == 0) return;
-    const uint64_t head = pc.head.load(std::memory_order_relaxed);
-    const uint64_t floor_now = gp.floor.load(std::memory_order_relaxed);
-    if (floor_now - head >= release_batch(lap) || floor_now >= gp.next.load(std::memory_order_relaxed))
-        detail::wake_producers(pc);
+    lease_advance_floor(view.lease_ref(), lap, [&]() noexcept {  // (4); then, when it moved:
+        // Wake producers waiting for room only for a batch of it (or when this
+        // group has caught up): waking one per ack would make the producer
+        // sleep and wake once per message. A waiter not woken re-checks within
+        // its sleep slice. (Doorbell pattern: the floor CAS is seq_cst.)
+        auto& pc = *view.control;
+        if (pc.space_waiters.load(std::memory_order_seq_cst) == 0) return;
+        const uint64_t head = pc.head.load(std::memory_order_relaxed);
+        const uint64_t floor_now = gp.floor.load(std::memory_order_relaxed);
+        if (floor_now - head >= release_batch(lap) || floor_now >= gp.next.load(std::memory_order_relaxed))
+            detail::wake_producers(pc);
+    });
 }
 
 inline SettleResult ack(const PartitionView& view, uint64_t offset, uint64_t word, bool advance) noexcept {
-    uint64_t expected = word;
-    if (!view.lease(offset).word.compare_exchange_strong(expected, lease_word(LeaseKind::acked, offset),
-                                                         std::memory_order_acq_rel, std::memory_order_relaxed))
+    if (!lease_ack(view.lease(offset), offset, word))
         return SettleResult::lease_lost;  // (3): expired and handed on, or the holder was reaped
     if (advance) advance_floor(view);
     return SettleResult::ok;
@@ -189,22 +176,18 @@ inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view,
             }
             const uint64_t leased =
                 lease_word(ctx.at_most_once ? LeaseKind::picked : LeaseKind::leased, o, ctx.owner_id, 1);
-            e.deadline_ns.store(0, std::memory_order_relaxed);  // (1) stamped by the first scanner
-            e.first_delivery_unix_ns.store(0, std::memory_order_relaxed);
-            e.last_delivery_unix_ns.store(0, std::memory_order_relaxed);
+            lease_unstamp(e);  // (1) stamped by the first scanner
             if (ctx.exclusive) {
                 // (1') The owner is the only writer of a not-yet-delivered
                 // entry, of next and of delivered (revokers only touch leased
                 // entries; the owner CAS on handoff orders successive owners):
                 // release stores do what the CAS does for shared groups.
-                e.word.store(leased, std::memory_order_release);
-                gp.next.store(o + 1, std::memory_order_release);
+                lease_deliver_owned(gp.next, e, o, leased);
                 gp.delivered.store(gp.delivered.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
                 out = Delivered{o, leased, 1};
                 return true;
             }
-            if (e.word.compare_exchange_strong(w, leased, std::memory_order_acq_rel, std::memory_order_acquire)) {
-                help_forward(gp.next, o);
+            if (lease_deliver_shared(gp.next, e, o, w, leased)) {
                 gp.delivered.fetch_add(1, std::memory_order_relaxed);
                 out = Delivered{o, leased, 1};
                 return true;

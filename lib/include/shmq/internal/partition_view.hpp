@@ -9,6 +9,7 @@
 #include "shmq/internal/layout.hpp"
 #include "shmq/internal/region.hpp"
 #include "shmq/internal/commit_protocol.hpp"
+#include "shmq/internal/lease_protocol.hpp"
 #include "shmq/internal/reclaim.hpp"
 
 namespace shmq::ring {
@@ -29,7 +30,23 @@ struct PartitionView {
     std::byte* payload(uint64_t offset) const noexcept { return slot_base(offset) + layout::kSlotHeaderBytes; }
     std::byte* key(uint64_t offset) const noexcept { return slot_base(offset) + key_offset; }
     layout::LeaseEntry& lease(uint64_t offset) const noexcept { return leases[offset & mask]; }
+    struct Leases;
+    // The group's cursors and entries here, for shmq/internal/lease_protocol.hpp.
+    Leases lease_ref() const noexcept;
 };
+
+// shmq/internal/lease_protocol.hpp's view of a PartitionView's group: the cursors,
+// and each entry found through the view (view.lease(o)).
+struct PartitionView::Leases {
+    std::atomic<uint64_t>* next;
+    std::atomic<uint64_t>* floor;
+    const PartitionView* view;
+
+    layout::LeaseEntry& entry(uint64_t offset) const noexcept { return view->lease(offset); }
+};
+inline PartitionView::Leases PartitionView::lease_ref() const noexcept {
+    return {&cursors->next, &cursors->floor, this};
+}
 
 constexpr uint32_t kNoGroupView = UINT32_MAX;
 
