@@ -29,6 +29,7 @@ constexpr uint64_t kDueAtOnce = 1;
 // owner only (exclusive group), so it alone writes the due times after.
 uint32_t revoke_handoffs(const PartitionView& view, uint64_t from, uint64_t to) noexcept {
     const uint32_t revoked = lease_revoke_handoffs(view.lease_ref(), from, to, kDueAtOnce);
+    // seq_cst, after the word CASes: the hint is raised before the doorbell's waiters load, like nack's.
     if (revoked != 0) view.cursors->retry_pending.fetch_add(revoked, std::memory_order_seq_cst);
     return revoked;
 }
@@ -37,6 +38,8 @@ uint32_t revoke_handoffs(const PartitionView& view, uint64_t from, uint64_t to) 
 
 Window lease_window(const Region& r, uint32_t g, uint32_t p) noexcept {
     auto& gp = r.group_partition(g, p);
+    // acquire, floor first: entries below the floor are finished; entries up
+    // to `next` were written (leased) before whoever stored it.
     uint64_t floor = gp.floor.load(std::memory_order_acquire);
     uint64_t next = gp.next.load(std::memory_order_acquire);
     next = std::clamp(next, floor, floor + r.capacity());
@@ -46,7 +49,7 @@ Window lease_window(const Region& r, uint32_t g, uint32_t p) noexcept {
 namespace detail_delivery {
 
 void catch_up(const PartitionView& view, uint64_t head) noexcept {
-    const uint64_t floor = view.cursors->floor.load(std::memory_order_acquire);
+    const uint64_t floor = view.cursors->floor.load(std::memory_order_acquire);  // what was finished, for the count
     push_forward(view.cursors->next, head);
     push_forward(view.cursors->floor, head);
     // Passed over, never delivered: counted as skipped so acked stays exact.
@@ -67,6 +70,7 @@ RetryScan deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mon
                         Delivered& out) noexcept {
     Region& r = *ctx.region;
     auto& gp = r.group_partition(ctx.group, p);
+    // acquire: pairs with the revokers' seq_cst increment after their word CAS.
     uint32_t pending = gp.retry_pending.load(std::memory_order_acquire);
     if (pending == 0 && !force) return RetryScan::none;
     const Window win = lease_window(r, ctx.group, p);
@@ -74,7 +78,7 @@ RetryScan deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mon
     bool saw_retry = false;
     for (uint64_t o = win.floor; o < win.next; ++o) {
         auto& e = r.lease(ctx.group, p, o);
-        uint64_t w = e.word.load(std::memory_order_acquire);
+        uint64_t w = e.word.load(std::memory_order_acquire);  // (5): a retry's due time was stored before it
         if (lease_kind(w) != LeaseKind::retry || !lease_is(w, o)) continue;
         if (retry_exhausted(w, r.params().max_deliveries)) {
             // Out of the line either way: a poison message waiting for DLQ room
@@ -124,7 +128,7 @@ SettleResult nack(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t w
     gp.nacked.fetch_add(1, std::memory_order_relaxed);
     if (to_dlq && dead_letter(r, g, p, offset, retry, now_mono, mover_id) == DeadLetterResult::moved)
         return SettleResult::ok;
-    gp.retry_pending.fetch_add(1, std::memory_order_seq_cst);
+    gp.retry_pending.fetch_add(1, std::memory_order_seq_cst);  // the hint, then the doorbell (seq_cst pair)
     detail::wake_consumers(r);
     return SettleResult::ok;
 }
@@ -150,7 +154,7 @@ bool revoke(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, D
     if (!lease_revoke(e, word, retry, now_mono)) return false;  // (5) due at once
     if (reason == DeadLetterReason::lease_expired) gp.expired.fetch_add(1, std::memory_order_relaxed);
     if (to_dlq && mover_id != 0 && dead_letter(r, g, p, offset, retry, now_mono, mover_id) == DeadLetterResult::moved) return true;
-    gp.retry_pending.fetch_add(1, std::memory_order_seq_cst);
+    gp.retry_pending.fetch_add(1, std::memory_order_seq_cst);  // the hint, then the doorbell (seq_cst pair)
     detail::wake_consumers(r);
     return true;
 }
@@ -162,7 +166,7 @@ uint32_t expire_leases(Region& r, uint32_t g, uint32_t p, uint64_t now_mono, uin
     uint32_t expired = 0;
     for (uint64_t o = win.floor; o < win.next; ++o) {
         auto& e = r.lease(g, p, o);
-        const uint64_t w = e.word.load(std::memory_order_acquire);
+        const uint64_t w = e.word.load(std::memory_order_acquire);  // the lease to stamp or judge; revoke CASes it
         const auto kind = lease_kind(w);
         if ((kind != LeaseKind::leased && kind != LeaseKind::picked) || !lease_is(w, o)) continue;
         uint64_t deadline = e.deadline_ns.load(std::memory_order_relaxed);

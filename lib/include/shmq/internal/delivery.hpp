@@ -153,14 +153,14 @@ inline SettleResult ack(const PartitionView& view, uint64_t offset, uint64_t wor
 inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view, Delivered& out) noexcept {
     auto& gp = *view.cursors;
     for (int attempt = 0; attempt < 4096; ++attempt) {
-        const uint64_t o = gp.next.load(std::memory_order_acquire);
+        const uint64_t o = gp.next.load(std::memory_order_acquire);  // entries below it were leased before it moved
         const uint64_t s = view.ring.state(o).load(std::memory_order_acquire);  // (1) pairs with commit
         const int64_t d = slot_tag_distance(s, o);
         if (d < 0) return false;  // the slot still holds an older lap: o not yet claimed
         if (d > 0) {
             // The slot moved past o: released before this group held it (only
             // a corrupt region or a lapping policy gets here). Catch up to head.
-            const uint64_t head = view.control->head.load(std::memory_order_acquire);
+            const uint64_t head = view.control->head.load(std::memory_order_acquire);  // pairs with reclaim's release
             if (head <= o) return false;
             detail_delivery::catch_up(view, head);
             continue;
@@ -168,7 +168,7 @@ inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view,
         const SlotKind kind = slot_kind(s);
         if (kind == SlotKind::free || kind == SlotKind::claimed) return false;  // not published yet
         auto& e = view.lease(o);
-        uint64_t w = e.word.load(std::memory_order_acquire);
+        uint64_t w = e.word.load(std::memory_order_acquire);  // the previous lap's ack, or a peer's lease of o
         if (lease_deliverable(w, o)) {
             if (kind == SlotKind::aborted) {
                 detail_delivery::skip_aborted(view, o, w);  // an aborted claim: nothing to deliver
