@@ -1,5 +1,7 @@
 #include "read_records.hpp"
 
+#include "support/record_retract.hpp"
+
 #include <charconv>
 #include <fstream>
 #include <iterator>
@@ -13,22 +15,6 @@ template <class T>
 bool num(std::string_view s, T& out) {
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
     return !s.empty() && ec == std::errc() && p == s.data() + s.size();
-}
-
-// "partition offset": drops file f's latest record of that place (a file's
-// records are contiguous at the end of `out` while it is read).
-bool retract(std::vector<Rec>& out, uint32_t f, std::string_view what) {
-    const auto sp = what.find(' ');
-    uint32_t partition = 0;
-    uint64_t offset = 0;
-    if (sp == std::string_view::npos || !num(what.substr(0, sp), partition) || !num(what.substr(sp + 1), offset))
-        return false;
-    for (auto it = out.rbegin(); it != out.rend() && it->file == f; ++it)
-        if (it->partition == partition && it->offset == offset) {
-            out.erase(std::next(it).base());
-            return true;
-        }
-    return false;
 }
 
 }  // namespace
@@ -53,8 +39,8 @@ RecordFiles read_record_files(const std::vector<ConsumerRun>& consumers, const s
             }
             std::string_view line = rest.substr(0, nl);
             rest.remove_prefix(nl + 1);
-            if (line.starts_with("retract ")) {  // an ACK that lost its lease to a handoff (worker.cpp)
-                if (!retract(out, f, line.substr(8)))
+            if (line.starts_with(test::kRetractPrefix)) {  // an ACK that lost its lease to a handoff
+                if (!test::retract_record(out, f, line.substr(test::kRetractPrefix.size())))
                     bad(rf.malformed, consumers[f].file.filename().string() + ": retracts no record: '" +
                                           std::string(line.substr(0, 80)) + "'");
                 continue;

@@ -32,6 +32,7 @@
 #include <string_view>
 #include <thread>
 #include <vector>
+#include "support/record_retract.hpp"
 #include "support/scale.hpp"
 
 #ifndef SHMQ_TEST_WORKER
@@ -283,22 +284,6 @@ inline bool parse_line(std::string_view line, Record& r) {
            (r.key.assign(f[4]), true) && parse_number(f[5], r.received_ns);
 }
 
-// "partition offset": removes the latest record of file `fi` at that place.
-inline bool retract(std::vector<Record>& records, uint32_t fi, std::string_view what) {
-    const auto sp = what.find(' ');
-    uint32_t partition = 0;
-    uint64_t offset = 0;
-    if (sp == std::string_view::npos || !parse_number(what.substr(0, sp), partition) ||
-        !parse_number(what.substr(sp + 1), offset))
-        return false;
-    for (auto it = records.rbegin(); it != records.rend() && it->file == fi; ++it)
-        if (it->partition == partition && it->offset == offset) {
-            records.erase(std::next(it).base());
-            return true;
-        }
-    return false;
-}
-
 }  // namespace detail_records
 
 // Reads the records of every file, in order (file index = position in `files`),
@@ -331,9 +316,8 @@ inline Records read_records(const std::vector<std::filesystem::path>& files, boo
                 ++out.torn;
                 break;
             }
-            if (nl != std::string_view::npos && line.starts_with("retract ")) {
-                // A record taken back (worker.cpp: the ACK lost its lease to a handoff).
-                if (!detail_records::retract(out.records, fi, line.substr(8)) && ++out.malformed <= 5)
+            if (nl != std::string_view::npos && line.starts_with(kRetractPrefix)) {
+                if (!retract_record(out.records, fi, line.substr(kRetractPrefix.size())) && ++out.malformed <= 5)
                     out.problems.push_back(files[fi].filename().string() + ":" + std::to_string(line_no) +
                                            ": retracts no record: '" + std::string(line.substr(0, 120)) + "'");
                 continue;

@@ -61,6 +61,7 @@
 #include <vector>
 
 #include "shmq/shmq.hpp"
+#include "support/record_retract.hpp"
 #include "support/worker_failure.hpp"
 
 namespace {
@@ -273,7 +274,7 @@ int consume(int argc, char** argv) {
             }
             if (options.kind != shmq::GroupKind::exclusive || st.code() != shmq::Errc::lease_lost)
                 fail("consume: ack of " + describe(m) + " failed: " + st.message());
-            lines.append("retract ");  // handed over: its new owner records it
+            lines.append(shmq::test::kRetractPrefix);  // handed over: its new owner records it
             append_number(lines, m.partition());
             lines.push_back(' ');
             append_number(lines, m.offset());
