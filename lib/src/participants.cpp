@@ -90,6 +90,7 @@ Participant attach_participant(Region& r, layout::Role role, uint16_t group, uin
                 Participant p;
                 if (try_take_entry(r, i, role, group, flags, start_ticks, p)) {
                     hb.held.emplace_back(&r, i);
+                    ring_daemon(r);  // shmqd watches our pid from now on
                     return p;
                 }
             }
@@ -116,6 +117,7 @@ void detach_participant(Region& r, const Participant& me) noexcept {
         if (it->first == &r && it->second == me.index) {
             hb.held.erase(it);
             sys::unlock_byte(r.lock_fd(), me.index);
+            ring_daemon(r);  // shmqd drops its watch of our pid
             break;
         }
     }

@@ -169,7 +169,9 @@ Status ProducerCore::publish_staged(uint32_t p, uint64_t seq, uint32_t payload_l
     slot.flags = 0;
     slot.publish_unix_ns = sys::unix_ns();
     slot.reserved = 0;
-    return ring::commit(ring, seq) ? Status(Errc::ok) : Status(Errc::claim_aborted);  // (2)
+    if (!ring::commit(ring, seq)) return Errc::claim_aborted;  // (2)
+    wake_daemon_if_asked(*region);  // shmqd drains staging: it may be asleep
+    return Errc::ok;
 }
 
 Status ProducerCore::publish(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len) noexcept {
@@ -184,6 +186,7 @@ Status ProducerCore::publish(uint32_t p, uint64_t offset, uint32_t payload_len, 
     const ring::PartitionView& v = views[p];
     if (!ring::commit(v.ring, offset)) return Errc::claim_aborted;
     wake_consumers(r);  // after the seq_cst commit CAS
+    wake_daemon_if_asked(r);  // journaled queues: shmqd journals it
     // The message is out; now the housekeeping, off the consumer's path.
     // (a) Nearing the end of the room we know of: advance head now (reads
     // the groups' floors), so the next sends do not hit a full ring.
@@ -297,6 +300,7 @@ void Claim::abort() noexcept {
         ring::abort_claim(c->views[partition_].ring, offset_);
         c->region->partition(partition_).aborted.fetch_add(1, std::memory_order_relaxed);
         wake_consumers(*c->region);
+        wake_daemon_if_asked(*c->region);  // the journal floor passes it
     }
     c->release_claim();  // may delete the core: nothing after this touches it
 }

@@ -369,6 +369,14 @@ void Region::validate_and_load(bool wait_for_creator) {
     options_ = options_from(params_);
 }
 
+// inotify reports a write() to the file (IN_MODIFY); stores through the
+// mapping are never reported, so only this rings. Best effort: a read-only
+// descriptor (EBADF) or no shmqd watching costs the syscall and nothing else.
+void ring_daemon(const Region& r) noexcept {
+    const uint8_t zero = 0;
+    (void)!::pwrite(r.probe_fd(), &zero, 1, offsetof(layout::RegionHeader, daemon_bell));
+}
+
 void wake_all_sleepers(const Region& r) noexcept {
     auto bump = [](std::atomic<uint32_t>& bell) {
         bell.fetch_add(1, std::memory_order_seq_cst);

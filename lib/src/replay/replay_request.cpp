@@ -63,6 +63,7 @@ uint32_t request_replay(Region& r, std::string_view group, layout::ReplayFrom fr
         cancel_replay(r, g);
         throw busy(*i);
     }
+    ring_daemon(r);  // shmqd serves the request now, not at its next sweep
     return g;
 }
 

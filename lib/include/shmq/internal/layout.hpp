@@ -36,7 +36,7 @@
 namespace shmq::layout {
 
 constexpr uint64_t kMagic = 0x3130'5145'4d48'5300ull;  // "\0SHMEQ01" little-endian
-constexpr uint32_t kLayoutVersion = 7;
+constexpr uint32_t kLayoutVersion = 8;
 constexpr std::size_t kCacheLine = 64;
 constexpr std::size_t kSectionAlign = 4096;
 
@@ -126,10 +126,10 @@ enum class Lifecycle : uint32_t { live = 1, deleted = 2, corrupt = 3, region_rem
 //
 //   0    magic (atomic, written LAST with release: publishes everything else)
 //   8    layout_version   12 header_size   16 region_size   24 queue_epoch
-//   32   created_unix_ns  40 lifecycle (atomic)  44 reserved
+//   32   created_unix_ns  40 lifecycle (atomic)  44 daemon_bell
 //   64   params (64)      128 sections (128)    256 name[64]
 //   320  damaged_unix_ns (atomic)  328 damage_reason[184]   512 reserved
-//   1024 consumer_doorbell, consumer_waiters, consumer_wanted (own cache line)
+//   1024 consumer_doorbell, consumer_waiters, consumer_wanted, daemon_wanted (own cache line)
 //   1088 admin_lock                               (own cache line)
 //   1152 dlq_doorbell                             (own cache line)
 struct alignas(kSectionAlign) RegionHeader {
@@ -140,7 +140,11 @@ struct alignas(kSectionAlign) RegionHeader {
     uint64_t queue_epoch;  // random per creation: tells a recreated queue apart
     uint64_t created_unix_ns;
     std::atomic<uint32_t> lifecycle;
-    uint32_t reserved0;
+    // shmqd's doorbell: a participant rings it with a one-byte pwrite() of
+    // this field through its descriptor of the region file (never a store
+    // through the mapping), which inotify reports to shmqd as IN_MODIFY of
+    // the file (detail::ring_daemon). Its value means nothing.
+    uint32_t daemon_bell;
     uint64_t reserved1[2];
     QueueParams params;
     SectionTable sections;
@@ -159,6 +163,11 @@ struct alignas(kSectionAlign) RegionHeader {
     alignas(kCacheLine) std::atomic<uint32_t> consumer_doorbell;
     std::atomic<uint32_t> consumer_waiters;
     std::atomic<uint32_t> consumer_wanted;  // see sys::ring_doorbell_once: one FUTEX_WAKE per sleep
+    // Set by shmqd before it sleeps with disk work to resume (journal,
+    // spill); the first producer to commit after it exchanges it to 0 and
+    // rings daemon_bell (detail::wake_daemon_if_asked). Same line as the
+    // waiters word every commit reads already.
+    std::atomic<uint32_t> daemon_wanted;
     // Group-table lock: serializes group create/delete. Word = owner token
     // (participant id | gen << 16), 0 when free; broken when the owner is dead.
     alignas(kCacheLine) std::atomic<uint64_t> admin_lock;
@@ -174,6 +183,8 @@ static_assert(offsetof(RegionHeader, name) == 256);
 static_assert(offsetof(RegionHeader, damaged_unix_ns) == 320);
 static_assert(offsetof(RegionHeader, damage_reason) + kDamageReasonBytes == 512);
 static_assert(offsetof(RegionHeader, consumer_doorbell) == 1024, "doorbell on its own line");
+static_assert(offsetof(RegionHeader, daemon_bell) == 44, "in the lifecycle word's padding, which the integrity check skips");
+static_assert(offsetof(RegionHeader, daemon_wanted) == 1036, "on the line a commit reads anyway");
 static_assert(offsetof(RegionHeader, admin_lock) == 1088);
 static_assert(offsetof(RegionHeader, dlq_doorbell) == 1152);
 

@@ -190,6 +190,19 @@ inline void wake_consumers(const Region& r) noexcept {
     auto& h = r.header();
     sys::ring_doorbell_once(h.consumer_doorbell, h.consumer_waiters, h.consumer_wanted);
 }
+// Rings shmqd (layout::RegionHeader::daemon_bell): a participant attached
+// or left, a lease deadline came sooner, a request waits, disk work began.
+// A syscall (~1 us): only on those rare events, never per message.
+void ring_daemon(const Region& r) noexcept;
+// After a seq_cst commit: ring shmqd if it asked to be told of the next one
+// (Dekker with its seq_cst store of daemon_wanted and its re-check after:
+// one of the two sees the other).
+inline void wake_daemon_if_asked(const Region& r) noexcept {
+    auto& h = r.header();
+    if (h.daemon_wanted.load(std::memory_order_seq_cst) != 0 &&
+        h.daemon_wanted.exchange(0, std::memory_order_relaxed) != 0)
+        ring_daemon(r);
+}
 // Room appeared in partition p: wake producers waiting for it.
 inline void wake_producers(layout::PartitionControl& pc) noexcept {
     sys::ring_doorbell_once(pc.space_doorbell, pc.space_waiters, pc.space_wanted);
