@@ -48,7 +48,7 @@ ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_nam
     const uint64_t lease_ns = uint64_t{region->params().lease_ms} * 1'000'000;
     // drop_oldest: producers may pass over entries too (ring/drop_oldest.hpp),
     // so even an exclusive owner must CAS its entries, never store them.
-    ctx = ring::DeliveryContext{region.get(), group.index, me.id(), options.at_most_once,
+    ctx = ring::DeliveryContext{region.get(), lease_ns, group.index, me.id(), options.at_most_once,
                                 group.kind == GroupKind::exclusive &&
                                     static_cast<OnFull>(region->params().on_full) != OnFull::drop_oldest,
                                 group.kind == GroupKind::exclusive};
@@ -268,7 +268,8 @@ bool ConsumerCore::try_once(Message& out) noexcept {
         // Ordered: a retry still waiting (the scan above left it) holds back
         // the partition. The hint shares `next`'s line: no extra miss.
         if (ctx.ordered && views[p].cursors->retry_pending.load(std::memory_order_relaxed) != 0) continue;
-        if (ring::deliver_fresh(ctx, views[p], d)) {
+        if (now == 0) now = sys::coarse_monotonic_ns();  // the lease's start: ~5 ns, once per call
+        if (ring::deliver_fresh(ctx, views[p], now, d)) {
             round_robin = i + 1;  // fairness across partitions
             fill(out, p, d);
             return true;

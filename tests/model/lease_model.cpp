@@ -264,7 +264,7 @@ struct HandoffRacesAck : rl::test_suite<HandoffRacesAck, 3> {
             const uint64_t w = p.entry(0).word.load(std::memory_order_acquire);
             RL_ASSERT(ring::lease_deliverable(w, 0));
             const uint64_t word = lease_word(LeaseKind::leased, 0, kHolder, 1);
-            ring::lease_unstamp(p.entry(0));
+            ring::lease_start(p.entry(0), 0);
             ring::lease_deliver_owned(p.next, p.entry(0), 0, word);
             RL_ASSERT(p.payload(0)($) == kPayload);
             release_partition(p, kHolder);  // handed over after the grace period, with 0 still held

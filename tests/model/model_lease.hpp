@@ -90,7 +90,7 @@ struct ScannerClock {
 // deliver_fresh (delivery.hpp), shared group: the offset at `next`, if its
 // slot is committed (the ring side is ring_model's: here the first
 // `published` offsets are), the entry's acquire load, then the real
-// lease_unstamp + lease_deliver_shared; a peer's delivery is helped past.
+// lease_start + lease_deliver_shared; a peer's delivery is helped past.
 // Returns the offset and sets `word`, or returns UINT64_MAX.
 inline uint64_t deliver_fresh(ModelPartition& p, uint32_t owner, uint64_t& word) {
     for (;;) {
@@ -100,7 +100,7 @@ inline uint64_t deliver_fresh(ModelPartition& p, uint32_t owner, uint64_t& word)
         const uint64_t w = e.word.load(std::memory_order_acquire);
         if (ring::lease_deliverable(w, o)) {
             const uint64_t leased = lease_word(LeaseKind::leased, o, owner, 1);
-            ring::lease_unstamp(e);
+            ring::lease_start(e, 0);  // 0: the model's scanner stamps it (same store, same order)
             if (ring::lease_deliver_shared(p.next, e, o, w, leased)) {
                 word = leased;
                 return o;
@@ -182,7 +182,7 @@ inline uint64_t deliver_retry(ModelPartition& p, uint32_t owner, bool ordered, u
         }
         if (ordered) (void)ring::lease_revoke_handoffs(p.ref(), o + 1, next, 1);
         const uint64_t leased = ring::redelivery_word(w, o, LeaseKind::leased, owner);
-        if (ring::lease_redeliver(e, w, leased)) {
+        if (ring::lease_redeliver(e, w, leased, 0)) {
             word = leased;
             return o;
         }

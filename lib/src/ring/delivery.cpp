@@ -96,7 +96,7 @@ RetryScan deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mon
         // comes again after it (the owner's own stale handles get lease_lost).
         if (ctx.ordered) revoke_handoffs(make_view(r, p, ctx.group), o + 1, win.next);
         const uint64_t leased = redelivery_word(w, o, kind, ctx.owner_id);
-        if (lease_redeliver(e, w, leased)) {
+        if (lease_redeliver(e, w, leased, now_mono + ctx.lease_ns)) {
             decrement_saturating(gp.retry_pending);
             gp.redelivered.fetch_add(1, std::memory_order_relaxed);
             gp.delivered.fetch_add(1, std::memory_order_relaxed);
@@ -135,7 +135,11 @@ SettleResult nack(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t w
 
 SettleResult extend(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, uint64_t new_deadline) noexcept {
     // An expiry that raced the deadline store wins; report it honestly.
-    return lease_extend(r.lease(g, p, offset), word, new_deadline) ? SettleResult::ok : SettleResult::lease_lost;
+    if (!lease_extend(r.lease(g, p, offset), word, new_deadline)) return SettleResult::lease_lost;
+    // shmqd rechecks every group within lease_ms of its last look, so only a
+    // deadline sooner than a fresh lease's can come before its next look: tell it.
+    if (new_deadline < sys::coarse_monotonic_ns() + uint64_t{r.params().lease_ms} * 1'000'000) detail::ring_daemon(r);
+    return SettleResult::ok;
 }
 
 bool revoke(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, DeadLetterReason reason,
@@ -159,7 +163,8 @@ bool revoke(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, D
     return true;
 }
 
-uint32_t expire_leases(Region& r, uint32_t g, uint32_t p, uint64_t now_mono, uint32_t mover_id) noexcept {
+uint32_t expire_leases(Region& r, uint32_t g, uint32_t p, uint64_t now_mono, uint32_t mover_id,
+                       uint64_t* earliest) noexcept {
     const Window win = lease_window(r, g, p);
     const uint64_t lease_ns = uint64_t{r.params().lease_ms} * 1'000'000;
     uint64_t now_unix = 0;  // read only if something needs stamping
@@ -170,18 +175,20 @@ uint32_t expire_leases(Region& r, uint32_t g, uint32_t p, uint64_t now_mono, uin
         const auto kind = lease_kind(w);
         if ((kind != LeaseKind::leased && kind != LeaseKind::picked) || !lease_is(w, o)) continue;
         uint64_t deadline = e.deadline_ns.load(std::memory_order_relaxed);
-        if (deadline == 0) {
-            // (1) First sight of this delivery: start its lease clock now.
+        if (deadline == 0 && lease_stamp(e, now_mono + lease_ns)) deadline = now_mono + lease_ns;  // (1) unstamped
+        if (e.last_delivery_unix_ns.load(std::memory_order_relaxed) == 0) {
+            // First sight of this delivery: its wall-clock times (for the DLQ and stat).
             if (now_unix == 0) now_unix = sys::coarse_unix_ns();
-            if (lease_stamp(e, now_mono + lease_ns)) {
-                uint64_t zero = 0;
-                e.first_delivery_unix_ns.compare_exchange_strong(zero, now_unix, std::memory_order_relaxed);
-                zero = 0;
-                e.last_delivery_unix_ns.compare_exchange_strong(zero, now_unix, std::memory_order_relaxed);
-            }
+            uint64_t zero = 0;
+            e.first_delivery_unix_ns.compare_exchange_strong(zero, now_unix, std::memory_order_relaxed);
+            zero = 0;
+            e.last_delivery_unix_ns.compare_exchange_strong(zero, now_unix, std::memory_order_relaxed);
+        }
+        if (kind == LeaseKind::picked) continue;  // never expires: its holder reads it
+        if (deadline >= now_mono || deadline == 0) {  // 0: a peer stamps it as we look
+            if (earliest != nullptr && deadline != 0) *earliest = std::min(*earliest, deadline);
             continue;
         }
-        if (kind == LeaseKind::picked || deadline >= now_mono) continue;  // picked never expires: its holder reads it
         if (revoke(r, g, p, o, w, DeadLetterReason::lease_expired, now_mono, mover_id)) ++expired;
     }
     return expired;

@@ -7,12 +7,14 @@
 //  (1) deliver: acquire-load slot state == committed(o) (pairs with the
 //      producer's commit, so the payload is visible), then CAS the entry
 //      acked(t<o) -> leased(o, C, 1), acq_rel. The entry CAS is the single
-//      point that decides who delivers o. The deadline is stored as 0 BEFORE
-//      the CAS ("not stamped yet"); the first scanner that sees the lease
-//      (a consumer's periodic scan or shmqd's tick) stamps deadline = now +
-//      lease with a CAS from 0, so delivery itself reads no clock. A lease
-//      therefore expires between lease_ms and lease_ms + one scan period
-//      after delivery (never early).
+//      point that decides who delivers o. The deadline (the deliverer's
+//      coarse clock, read once per receive call, + lease_ms) is stored
+//      relaxed BEFORE the CAS, so whoever acquires the leased word sees it or
+//      a later delivery's (never an earlier one): a lease never expires early,
+//      and shmqd, which rechecks every group at least once per lease_ms
+//      (daemon/watched_queue.cpp), sleeps until the earliest one it saw. A
+//      deadline of 0 ("not stamped", left by older writers) is stamped
+//      now + lease by the first scanner that sees it, with a CAS from 0.
 //  (2) the slot cannot be released under a delivery: release needs every
 //      group's floor > o, and the floor only passes o once entry(o) is
 //      acked(o) exactly (advance_floor), which no consumer has done yet.
@@ -57,6 +59,7 @@ namespace shmq::ring {
 
 struct DeliveryContext {
     detail::Region* region;
+    uint64_t lease_ns;    // the queue's lease_ms in ns: a delivery's deadline is now + lease_ns
     uint32_t group;
     uint32_t owner_id;    // participant id of the consumer
     bool at_most_once;
@@ -70,9 +73,11 @@ struct Delivered {
     uint32_t deliveries;
 };
 
-// Leases the next never-delivered offset of the view's partition. Skips
-// aborted slots. Inline below: the consumer's hot path.
-inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view, Delivered& out) noexcept;
+// Leases the next never-delivered offset of the view's partition, due
+// back at now_mono + lease_ns. Skips aborted slots. Inline below: the
+// consumer's hot path.
+inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view, uint64_t now_mono,
+                          Delivered& out) noexcept;
 enum class RetryScan {
     delivered,  // `out` holds a redelivery
     none,       // no retry in the partition: deliver fresh offsets
@@ -105,8 +110,11 @@ SettleResult extend(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, 
 bool revoke(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, layout::DeadLetterReason reason,
             uint64_t now_mono, uint32_t mover_id) noexcept;
 // Stamps unstamped leases of (g, p) (deadline and delivery times) and
-// revokes every leased entry whose deadline has passed. Returns how many it revoked.
-uint32_t expire_leases(detail::Region& r, uint32_t g, uint32_t p, uint64_t now_mono, uint32_t mover_id) noexcept;
+// revokes every leased entry whose deadline has passed. Returns how many it
+// revoked. `earliest`, if given, is lowered to the earliest deadline of a
+// lease it left in place.
+uint32_t expire_leases(detail::Region& r, uint32_t g, uint32_t p, uint64_t now_mono, uint32_t mover_id,
+                       uint64_t* earliest = nullptr) noexcept;
 
 // Moves the floor over every acked offset; wakes producers waiting for room.
 inline void advance_floor(const PartitionView& view) noexcept;
@@ -150,7 +158,8 @@ inline SettleResult ack(const PartitionView& view, uint64_t offset, uint64_t wor
     return SettleResult::ok;
 }
 
-inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view, Delivered& out) noexcept {
+inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view, uint64_t now_mono,
+                          Delivered& out) noexcept {
     auto& gp = *view.cursors;
     for (int attempt = 0; attempt < 4096; ++attempt) {
         const uint64_t o = gp.next.load(std::memory_order_acquire);  // entries below it were leased before it moved
@@ -176,7 +185,7 @@ inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view,
             }
             const uint64_t leased =
                 lease_word(ctx.at_most_once ? LeaseKind::picked : LeaseKind::leased, o, ctx.owner_id, 1);
-            lease_unstamp(e);  // (1) stamped by the first scanner
+            lease_start(e, now_mono + ctx.lease_ns);  // (1)
             if (ctx.exclusive) {
                 // (1') The owner is the only writer of a not-yet-delivered
                 // entry, of next and of delivered (revokers only touch leased

@@ -54,10 +54,12 @@ using LeaseRef = BasicLeaseRef<std::atomic<uint64_t>>;
 
 // --- one entry ---------------------------------------------------------------
 
-// (1) Before a delivery's CAS: not stamped yet (the first scanner stamps).
+// (1) Before a delivery's CAS: the lease's deadline (delivery + lease_ms,
+// which shmqd sleeps until; 0: the first scanner stamps it) and no delivery
+// times yet (stamped by the first scanner).
 template <class Entry>
-inline void lease_unstamp(Entry& e) noexcept {
-    e.deadline_ns.store(0, std::memory_order_relaxed);  // (1) stamped by the first scanner
+inline void lease_start(Entry& e, uint64_t deadline) noexcept {
+    e.deadline_ns.store(deadline, std::memory_order_relaxed);  // (1) ordered by the word's CAS
     e.first_delivery_unix_ns.store(0, std::memory_order_relaxed);
     e.last_delivery_unix_ns.store(0, std::memory_order_relaxed);
 }
@@ -130,7 +132,7 @@ inline bool lease_extend(Entry& e, uint64_t word, uint64_t new_deadline) noexcep
     return e.word.compare_exchange_strong(expected, word, std::memory_order_seq_cst);
 }
 
-// (1) A scanner's first sight of a delivery: deadline 0 -> `deadline`
+// (1) A scanner's first sight of an unstamped delivery: deadline 0 -> `deadline`
 // (relaxed: only the word's CASes order anything). true: this scanner stamped.
 template <class Entry>
 inline bool lease_stamp(Entry& e, uint64_t deadline) noexcept {
@@ -138,13 +140,14 @@ inline bool lease_stamp(Entry& e, uint64_t deadline) noexcept {
     return e.deadline_ns.compare_exchange_strong(zero, deadline, std::memory_order_relaxed);
 }
 
-// Redelivery of a due retry: not stamped yet, then CAS retry -> leased,
+// Redelivery of a due retry: its deadline, then CAS retry -> leased,
 // acq_rel (acquires the revoker's retry word and due time). true: ours;
 // false: `retry` holds what the entry holds now. always_inline: inlined late,
 // it changed deliver_retry's register allocation throughout.
 template <class Entry>
-[[gnu::always_inline]] inline bool lease_redeliver(Entry& e, uint64_t& retry, uint64_t leased) noexcept {
-    e.deadline_ns.store(0, std::memory_order_relaxed);  // (1) stamped by the first scanner
+[[gnu::always_inline]] inline bool lease_redeliver(Entry& e, uint64_t& retry, uint64_t leased,
+                                                   uint64_t deadline) noexcept {
+    e.deadline_ns.store(deadline, std::memory_order_relaxed);  // (1) as lease_start
     e.last_delivery_unix_ns.store(0, std::memory_order_relaxed);
     return e.word.compare_exchange_strong(retry, leased, std::memory_order_acq_rel, std::memory_order_acquire);
 }
