@@ -55,8 +55,8 @@ int parse_config(int argc, char** argv, Config& out) {
     c.lock_file = default_lock_file();
     app.set_config("--config", "", "Read options from this INI/TOML file (re-read on SIGHUP)");
     app.footer(
-        "One shmqd per host (the --lock-file). It watches /dev/shm for shmq queues and, within a\n"
-        "tick of a death (pidfd), returns a dead consumer's unACKed messages for redelivery,\n"
+        "One shmqd per host (the --lock-file). It watches /dev/shm for shmq queues and, at once on a\n"
+        "death (pidfd), returns a dead consumer's unACKed messages for redelivery,\n"
         "aborts a dead producer's open claim, frees a dead owner's exclusive partitions, expires\n"
         "leases and moves messages past --max-deliveries to the DLQ. Queues work without it;\n"
         "repairs then wait for lease expiry. SIGHUP re-reads --config; SIGTERM stops it.\n"
@@ -69,7 +69,19 @@ int parse_config(int argc, char** argv, Config& out) {
         "  shmqd --config /etc/shmq/shmqd.toml           (packaging/shmqd.toml; systemd: packaging/shmqd.service)\n"
         "Metrics: docs/METRICS.md. Crash handling: docs/ARCHITECTURE.md.");
     app.add_option("--data-dir", c.data_dir, "Directory for spill and journal files")->capture_default_str();
-    app.add_option("--tick-ms", c.tick_ms, "Reaper tick in milliseconds")->capture_default_str()->check(CLI::Range(1, 60000));
+    app.add_option("--tick-ms", c.tick_ms,
+                   "Longest sleep in milliseconds (shmqd otherwise wakes only for events and deadlines)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 60000));
+    app.add_option("--integrity-period-ms", c.integrity_period_ms,
+                   "Every cell of every queue is integrity-checked at least once in this period, unless that "
+                   "needs more than --integrity-max-cells-per-second (docs/RELIABILITY.md)")
+        ->capture_default_str()
+        ->check(CLI::Range(100, 86'400'000));
+    app.add_option("--integrity-max-cells-per-second", c.integrity_max_cells_per_second,
+                   "Ceiling of the integrity check's rate, shared by all queues (bounds its CPU)")
+        ->capture_default_str()
+        ->check(CLI::Range(uint64_t{1000}, uint64_t{1} << 32));
     app.add_option("--queue", c.queues, "Queue to watch (repeat); default: every queue");
     app.add_option("--log-level", c.log_level, "error, warn, info or debug")->capture_default_str();
     app.add_option("--lock-file", c.lock_file, "The one-per-host lock (env SHMQD_LOCK_FILE)")->capture_default_str();

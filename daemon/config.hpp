@@ -13,7 +13,11 @@ struct Config {
     std::string data_dir;
     std::string lock_file;
     std::string log_level = "info";
-    uint32_t tick_ms = 10;
+    uint32_t tick_ms = 10;  // the longest sleep: shmqd wakes for events and deadlines
+    // Integrity check (docs/RELIABILITY.md): every cell of every queue within
+    // max(period, cells / max rate).
+    uint32_t integrity_period_ms = 10'000;
+    uint64_t integrity_max_cells_per_second = 1'000'000;
     std::vector<std::string> queues;  // empty: every shmq.* region we can open
     // Metrics (docs/METRICS.md). metrics_listen has passed parse_listen_address.
     std::string metrics_listen;    // HOST:PORT of the /metrics endpoint; empty: none

@@ -26,8 +26,23 @@ constexpr uint64_t kInotifyTag = UINT64_MAX - 1;
 // pidfd tags carry a queue id >= 1 in their high half (ids count up from 1)
 // and the two above 0xffffffff: a zero high half is free for the metrics server.
 constexpr uint64_t kMetricsTagPrefix = 0;
-constexpr uint64_t kDiscoveryPeriodNs = 1'000'000'000;
+// A full look at /dev/shm (or the --queue names): inotify tells of every
+// change, so this is a safety net; without inotify it is the only way.
+constexpr uint64_t kDiscoveryPeriodNs = 30'000'000'000;
+constexpr uint64_t kDiscoveryPollNs = 1'000'000'000;
 constexpr uint64_t kSpillPollNs = 100'000;  // while spilling and idle: staging and ring room are polled
+// The integrity check runs in slices of the shared budget this often.
+constexpr uint64_t kIntegritySliceNs = 100'000'000;
+
+// Cells per second the integrity check runs at: all of them once per
+// period, but never slower than kIntegrityMinRate (a few small queues are
+// then covered in milliseconds, for ~0.2% of a core) nor faster than the
+// configured ceiling.
+constexpr uint64_t kIntegrityMinRate = 100'000;
+uint64_t integrity_rate(const Config& c, uint64_t total_cells) {
+    const uint64_t per_period = total_cells * 1000 / c.integrity_period_ms + 1;
+    return std::min(std::max(per_period, kIntegrityMinRate), c.integrity_max_cells_per_second);
+}
 
 // epoll with a nanosecond timeout (epoll_pwait2, Linux 5.11), else rounded up to milliseconds.
 int wait_for_events(int epoll_fd, epoll_event* events, int max, uint64_t timeout_ns) {
@@ -81,8 +96,16 @@ Supervisor::Supervisor(int argc, char** argv, Config config) : argc_(argc), argv
     add_fd(epoll_fd_, signal_fd_, kSignalTag);
     inotify_fd_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     if (inotify_fd_ >= 0 &&
-        ::inotify_add_watch(inotify_fd_, std::string(detail::kShmDir).c_str(), IN_CREATE | IN_MOVED_TO) >= 0)
+        ::inotify_add_watch(inotify_fd_, std::string(detail::kShmDir).c_str(),
+                            IN_CREATE | IN_MOVED_TO | IN_MODIFY | IN_DELETE | IN_MOVED_FROM) >= 0) {
         add_fd(epoll_fd_, inotify_fd_, kInotifyTag);
+    } else {
+        if (inotify_fd_ >= 0) ::close(inotify_fd_);
+        inotify_fd_ = -1;
+        log(Level::warn, std::string("inotify on ") + std::string(detail::kShmDir) + ": " + std::strerror(errno) +
+                             "; new queues are found by polling every second, and a participant's attach only at "
+                             "the next sweep (raise fs.inotify.max_user_instances)");
+    }
     listen_for_metrics(config_);
     write_metrics_textfile(config_);
 }
@@ -104,56 +127,168 @@ void Supervisor::discover(uint64_t now) {
         if (!restore_from_journal(config_.data_dir, name)) retry_after_ns_[key] = now + kRetryOpenNs;
     }
     std::vector<std::string> names = config_.queues.empty() ? inspect::list_queue_names() : config_.queues;
-    for (const auto& name : names) {
-        if (ids_.count(name)) continue;
-        auto retry = retry_after_ns_.find(name);
-        if (retry != retry_after_ns_.end() && now < retry->second) continue;
-        if (!config_.queues.empty() && !Queue::exists(name)) continue;  // named but not created yet
-        if (auto why = refuse_region(config_, name)) {
-            if (warned_.insert(name).second) log(Level::warn, "not serving queue " + name + ": " + *why);
-            retry_after_ns_[name] = now + kRetryOpenNs;  // its owner may change (chown), or the config (SIGHUP)
-            continue;
+    for (const auto& name : names) discover_one(name, now);
+}
+
+void Supervisor::discover_one(const std::string& name, uint64_t now) {
+    if (ids_.count(name)) return;
+    if (!config_.queues.empty() && std::find(config_.queues.begin(), config_.queues.end(), name) == config_.queues.end())
+        return;
+    auto retry = retry_after_ns_.find(name);
+    if (retry != retry_after_ns_.end() && now < retry->second) return;
+    if (!config_.queues.empty() && !Queue::exists(name)) return;  // named but not created yet
+    if (auto why = refuse_region(config_, name)) {
+        if (warned_.insert(name).second) log(Level::warn, "not serving queue " + name + ": " + *why);
+        retry_after_ns_[name] = now + kRetryOpenNs;  // its owner may change (chown), or the config (SIGHUP)
+        return;
+    }
+    try {
+        const uint32_t id = next_queue_id_++;
+        auto q = std::make_unique<WatchedQueue>(name, epoll_fd_, id, config_.data_dir, config_.journal_segment_bytes,
+                                                uint64_t{config_.tick_ms} * 1'000'000);
+        q->on_doorbell(now);  // its participants so far
+        queues_[id] = std::move(q);
+        ids_[name] = id;
+        retry_after_ns_.erase(name);
+        warned_.erase(name);
+        schedule(id);
+    } catch (const std::exception& e) {
+        // A region seen by inotify may still be being sized and filled by
+        // its creator: retry soon, and complain only if it stays broken.
+        struct stat st {};
+        const bool young = ::stat(detail::region_path(name).c_str(), &st) == 0 &&
+                           ::time(nullptr) - st.st_ctime < 3;
+        if (young) {
+            retry_after_ns_[name] = now + kRetryYoungNs;
+            return;
         }
-        try {
-            const uint32_t id = next_queue_id_++;
-            queues_[id] = std::make_unique<WatchedQueue>(name, epoll_fd_, id, config_.data_dir, config_.journal_segment_bytes);
-            ids_[name] = id;
-            retry_after_ns_.erase(name);
-            warned_.erase(name);
-        } catch (const std::exception& e) {
-            // A region seen by inotify may still be being sized and filled by
-            // its creator: retry soon, and complain only if it stays broken.
-            struct stat st {};
-            const bool young = ::stat(detail::region_path(name).c_str(), &st) == 0 &&
-                               ::time(nullptr) - st.st_ctime < 3;
-            if (young) {
-                retry_after_ns_[name] = now + kRetryYoungNs;
+        if (warned_.insert(name).second) log(Level::warn, "cannot watch queue " + name + ": " + e.what());
+        retry_after_ns_[name] = now + kRetryOpenNs;
+    }
+}
+
+void Supervisor::drop(uint32_t id, const char* why) {
+    auto it = queues_.find(id);
+    if (it == queues_.end()) return;
+    if (why != nullptr) log(Level::info, "queue " + it->second->name() + " " + why);
+    ids_.erase(it->second->name());
+    queues_.erase(it);
+    scheduled_.erase(id);  // its heap entries are skipped when they come up
+    disk_ids_.erase(id);
+    rescan_ = true;  // a journaled queue removed like a reboot would is restored from its journal
+}
+
+void Supervisor::schedule(uint32_t id) {
+    auto it = queues_.find(id);
+    if (it == queues_.end()) return;
+    const uint64_t due = it->second->next_due();
+    auto& at = scheduled_[id];
+    if (at != due || due == 0) {
+        at = due;
+        if (due != UINT64_MAX) due_.emplace(due, id);
+    }
+    if (it->second->disk_active()) disk_ids_.insert(id);
+}
+
+void Supervisor::run_due_queues(uint64_t now) {
+    while (!due_.empty() && due_.top().first <= now) {
+        const auto [due, id] = due_.top();
+        due_.pop();
+        auto at = scheduled_.find(id);
+        if (at == scheduled_.end() || at->second != due) continue;  // stale: rescheduled or dropped
+        at->second = UINT64_MAX;
+        queues_.at(id)->on_due(now);
+        schedule(id);
+    }
+}
+
+// inotify's word on /dev/shm: queues made and removed, and the doorbell
+// (IN_MODIFY: a participant's pwrite of daemon_bell, see ring_daemon).
+void Supervisor::on_inotify(uint64_t now) {
+    alignas(inotify_event) char buf[16384];
+    for (;;) {
+        const ssize_t n = ::read(inotify_fd_, buf, sizeof buf);
+        if (n <= 0) break;
+        for (ssize_t at = 0; at < n;) {
+            const auto* ev = reinterpret_cast<const inotify_event*>(buf + at);
+            at += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+            if (ev->mask & IN_Q_OVERFLOW) {
+                // Events were lost: look at everything once.
                 rescan_ = true;
+                for (auto& [id, q] : queues_) {
+                    q->on_doorbell(now);
+                    schedule(id);
+                }
                 continue;
             }
-            if (warned_.insert(name).second) log(Level::warn, "cannot watch queue " + name + ": " + e.what());
-            retry_after_ns_[name] = now + kRetryOpenNs;
+            if (ev->len == 0) continue;
+            const std::string_view file(ev->name);
+            if (file.substr(0, detail::kRegionPrefix.size()) != detail::kRegionPrefix) continue;
+            const std::string name(file.substr(detail::kRegionPrefix.size()));
+            const auto known = ids_.find(name);
+            if (known == ids_.end()) {
+                if (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_MODIFY)) {
+                    retry_after_ns_.erase(name);  // something changed: judge it again now
+                    discover_one(name, now);
+                }
+                continue;
+            }
+            WatchedQueue& q = *queues_.at(known->second);
+            if ((ev->mask & (IN_DELETE | IN_MOVED_FROM | IN_CREATE | IN_MOVED_TO)) && q.has_reached_end_of_life()) {
+                drop(known->second, "was deleted; no longer watching it");
+                if (ev->mask & (IN_CREATE | IN_MOVED_TO)) discover_one(name, now);  // recreated under the same name
+                continue;
+            }
+            if (ev->mask & IN_MODIFY) {
+                q.on_doorbell(now);
+                schedule(known->second);
+            }
         }
     }
 }
 
-int Supervisor::do_work(uint64_t now) {
-    int work = 0;
-    if (rescan_ || now >= next_discovery_ns_) {
-        rescan_ = false;
-        next_discovery_ns_ = now + kDiscoveryPeriodNs;
-        discover(now);
+// One slice of the shared integrity budget. Rate: every cell of every
+// queue once per --integrity-period-ms, at most --integrity-max-cells-per-
+// second; the queues take turns, each finishing its pass before the next
+// starts, so a pass of all of them takes total cells / rate.
+void Supervisor::check_integrity(uint64_t now) {
+    if (now < next_integrity_ns_ || queues_.empty()) return;
+    next_integrity_ns_ = now + kIntegritySliceNs;
+    uint64_t total = 0;
+    for (const auto& [id, q] : queues_) total += q->integrity_cells();
+    uint64_t budget = (integrity_rate(config_, total) * kIntegritySliceNs + 999'999'999) / 1'000'000'000;
+    auto it = queues_.lower_bound(integrity_cursor_);
+    for (size_t turns = 0; budget > 0 && turns <= 2 * queues_.size(); ++turns) {
+        if (it == queues_.end()) it = queues_.begin();
+        if (it->first != integrity_cursor_) {
+            integrity_cursor_ = it->first;
+            integrity_done_ = 0;
+        }
+        const uint64_t cells = it->second->integrity_cells();
+        const uint64_t take = std::min(budget, cells > integrity_done_ ? cells - integrity_done_ : 0);
+        if (take > 0) it->second->check_integrity(take);  // damage: logged and marked; its deadlines stop
+        budget -= take;
+        integrity_done_ += take;
+        if (integrity_done_ >= cells) {
+            ++it;
+            integrity_cursor_ = it == queues_.end() ? 0 : it->first;
+            integrity_done_ = 0;
+        }
     }
-    for (auto it = queues_.begin(); it != queues_.end();) {
-        WatchedQueue& q = *it->second;
-        if (q.has_reached_end_of_life()) {
-            log(Level::info, "queue " + q.name() + " was deleted; no longer watching it");
-            ids_.erase(q.name());
-            it = queues_.erase(it);
+}
+
+int Supervisor::run_disk(uint64_t now) {
+    int work = 0;
+    for (auto it = disk_ids_.begin(); it != disk_ids_.end();) {
+        auto q = queues_.find(*it);
+        if (q == queues_.end()) {
+            it = disk_ids_.erase(it);
             continue;
         }
-        work += q.on_time_event(now);
-        ++it;
+        work += q->second->on_disk_event(now);
+        const uint32_t id = *it;
+        it = q->second->disk_active() ? std::next(it) : disk_ids_.erase(it);
+        schedule(id);  // going idle set its housekeeping deadline
     }
     return work;
 }
@@ -221,8 +356,8 @@ void Supervisor::reload() {
                 ++it;
                 continue;
             }
-            ids_.erase(it->second->name());
-            it = queues_.erase(it);
+            const uint32_t id = (it++)->first;
+            drop(id, nullptr);
         }
     }
     // Queues whose owner the fresh config no longer serves.
@@ -234,8 +369,8 @@ void Supervisor::reload() {
         }
         log(Level::info, "SIGHUP: no longer serving queue " + it->second->name() + " (owned by uid " +
                              std::to_string(st.st_uid) + ")");
-        ids_.erase(it->second->name());
-        it = queues_.erase(it);
+        const uint32_t id = (it++)->first;
+        drop(id, nullptr);
     }
     retry_after_ns_.clear();  // queues refused under the old config are judged again at once
     warned_.clear();
@@ -265,44 +400,68 @@ void Supervisor::handle_signals() {
 }
 
 int Supervisor::run() {
-    log(Level::info, "started (tick " + std::to_string(config_.tick_ms) + " ms, data dir " + config_.data_dir + ")");
-    uint64_t next_tick = 0;
+    log(Level::info, "started (tick " + std::to_string(config_.tick_ms) + " ms: the longest sleep; data dir " + config_.data_dir + ")");
     epoll_event events[64];
+    uint64_t logged_total_cells = 0;
     while (!stop_) {
-        const uint64_t now = sys::monotonic_ns();
-        if (now >= next_tick) {
-            do_work(now);  // a SIGTERM arriving meanwhile lets this tick finish
-            next_tick = now + uint64_t{config_.tick_ms} * 1'000'000;
+        uint64_t now = sys::monotonic_ns();
+        if (rescan_ || now >= next_discovery_ns_) {
+            rescan_ = false;
+            next_discovery_ns_ = now + (inotify_fd_ >= 0 ? kDiscoveryPeriodNs : kDiscoveryPollNs);
+            discover(now);
+            uint64_t total = 0;
+            for (const auto& [id, q] : queues_) total += q->integrity_cells();
+            if (total != logged_total_cells) {
+                logged_total_cells = total;
+                const uint64_t rate = integrity_rate(config_, total);
+                log(Level::info, "integrity: " + std::to_string(queues_.size()) + " queue(s), " + std::to_string(total) +
+                                     " cells, each checked at least every " +
+                                     std::to_string((total * 1000 + rate - 1) / rate + kIntegritySliceNs / 1'000'000) +
+                                     " ms (" + std::to_string(rate) + " cells/s)");
+            }
         }
+        uint64_t next_retry = UINT64_MAX;
+        for (auto it = retry_after_ns_.begin(); it != retry_after_ns_.end();) {
+            const std::string name = it->first;
+            const uint64_t at = it->second;
+            if (at > now) {
+                ++it;
+            } else if (name.rfind("restore ", 0) == 0) {
+                it = retry_after_ns_.erase(it);
+                rescan_ = true;  // discover() restores it, or sets the next retry
+            } else {
+                ++it;
+                discover_one(name, now);
+            }
+        }
+        for (const auto& [name, at] : retry_after_ns_) next_retry = std::min(next_retry, at);
+        run_due_queues(now);
+        check_integrity(now);
+        const int disk_work = run_disk(now);
+        do_metrics_work(now);
+        const uint64_t after = sys::monotonic_ns();
+        uint64_t wake = std::min({after + uint64_t{config_.tick_ms} * 1'000'000, next_metrics_wake(), next_discovery_ns_,
+                                  next_retry, next_integrity_ns_, due_.empty() ? UINT64_MAX : due_.top().first});
         // Queues with disk work (spilling, journal behind) are served on
         // every turn: producers wait on staging room or on the journal,
         // consumers on refills. Busy: turn again at once; else within kSpillPollNs.
-        bool spilling = false;
-        int spill_work = 0;
-        for (auto& [id, q] : queues_) {
-            spill_work += q->on_disk_event(now);
-            spilling = spilling || q->disk_busy();
-        }
-        const uint64_t next_spill = spilling ? now + (spill_work > 0 ? 0 : kSpillPollNs) : UINT64_MAX;
-        do_metrics_work(now);
-        const uint64_t after = sys::monotonic_ns();
-        const uint64_t wake = std::min({next_tick, next_metrics_wake(), next_spill});  // at most one tick away
+        if (!disk_ids_.empty()) wake = std::min(wake, now + (disk_work > 0 ? 0 : kSpillPollNs));
         const int n = wait_for_events(epoll_fd_, events, 64, after >= wake ? 0 : wake - after);
+        now = sys::monotonic_ns();
         for (int i = 0; i < n; ++i) {
             const uint64_t tag = events[i].data.u64;
             if (tag == kSignalTag) {
                 handle_signals();
             } else if (tag == kInotifyTag) {
-                char buf[4096];
-                while (::read(inotify_fd_, buf, sizeof buf) > 0) {
-                }
-                rescan_ = true;
-                next_tick = 0;  // watch a new queue at once
+                on_inotify(now);
             } else if (metrics_http_ && metrics_http_->owns(tag)) {
-                metrics_http_->on_event(tag, sys::monotonic_ns());
+                metrics_http_->on_event(tag, now);
             } else {
-                auto q = queues_.find(static_cast<uint32_t>(tag >> 32));
-                if (q != queues_.end()) q->second->on_process_exit(static_cast<uint32_t>(tag & 0xffffffff));
+                const auto id = static_cast<uint32_t>(tag >> 32);
+                auto q = queues_.find(id);
+                if (q == queues_.end()) continue;
+                q->second->on_process_exit(static_cast<uint32_t>(tag & 0xffffffff));
+                schedule(id);
             }
         }
     }

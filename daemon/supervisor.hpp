@@ -1,11 +1,17 @@
-// shmqd's event loop: epoll over a signalfd, an inotify watch of /dev/shm
-// (new queues) and one pidfd per participant; a tick drives every
-// WatchedQueue's on_time_event. do_work(now) returns how much work it did.
+// shmqd's event loop (docs/ARCHITECTURE.md, "shmqd's event loop"): epoll
+// over a signalfd, an inotify watch of /dev/shm and one pidfd per
+// participant, and a heap of the queues' deadlines. inotify tells of new
+// and deleted queues (IN_CREATE, IN_DELETE) and carries the participants'
+// doorbell (IN_MODIFY: a pwrite of RegionHeader::daemon_bell). The loop
+// sleeps until the earliest deadline, event, integrity slice or --tick-ms,
+// whichever comes first; an idle queue costs nothing between its deadlines.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <queue>
+#include <vector>
 #include <set>
 #include <string>
 
@@ -21,10 +27,16 @@ public:
     Supervisor(int argc, char** argv, Config config);
     ~Supervisor();
     int run();  // until SIGTERM/SIGINT; returns the exit code
-    int do_work(uint64_t now_mono);
 
 private:
-    void discover(uint64_t now_mono);
+    void discover(uint64_t now_mono);  // every queue: at start, on SIGHUP, on inotify overflow, then rarely
+    void discover_one(const std::string& name, uint64_t now_mono);
+    void drop(uint32_t id, const char* why);
+    void on_inotify(uint64_t now_mono);
+    void run_due_queues(uint64_t now_mono);
+    void schedule(uint32_t id);
+    void check_integrity(uint64_t now_mono);
+    int run_disk(uint64_t now_mono);  // queues with disk work; returns the work done
     void handle_signals();
     void reload();
     // Metrics: (re)started from a config; served and refreshed from run().
@@ -46,6 +58,13 @@ private:
     uint32_t next_queue_id_ = 1;
     std::map<std::string, uint32_t> ids_;                       // queue name -> id
     std::map<uint32_t, std::unique_ptr<WatchedQueue>> queues_;  // id -> watcher
+    std::map<uint32_t, uint64_t> scheduled_;                    // id -> due time in due_ (lazy deletion)
+    std::priority_queue<std::pair<uint64_t, uint32_t>, std::vector<std::pair<uint64_t, uint32_t>>,
+                        std::greater<>> due_;                   // (due, id), earliest first
+    std::set<uint32_t> disk_ids_;                               // queues whose disk_active()
+    uint64_t next_integrity_ns_ = 0;
+    uint32_t integrity_cursor_ = 0;   // queue id whose pass is under way
+    uint64_t integrity_done_ = 0;     // cells of its pass already checked
     std::map<std::string, uint64_t> retry_after_ns_;            // queues we could not open
     std::set<std::string> warned_;                              // ... and have said so
     std::unique_ptr<MetricsHttp> metrics_http_;                 // null without --metrics-listen

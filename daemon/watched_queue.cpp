@@ -41,10 +41,11 @@ std::string describe(const detail::ReapReport& r, const std::string& group) {
 }  // namespace
 
 WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue_id, const std::string& data_dir,
-                           uint64_t journal_segment_bytes)
+                           uint64_t journal_segment_bytes, uint64_t tick_ns)
     : region_(detail::Region::open(name, detail::Access::read_write, /*wait_for_creator=*/false)),
       epoll_fd_(epoll_fd),
-      queue_id_(queue_id) {
+      queue_id_(queue_id),
+      tick_ns_(tick_ns) {
     if (!sys::try_lock_byte(region_->lock_fd(), layout::kDaemonLockByte))
         throw Error(Errc::invalid_argument, "queue " + name + " is served by another shmqd (another --lock-file?); "
                                             "leaving it to that one");
@@ -60,6 +61,9 @@ WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue
     journal_root_ = data_dir + "/journal";
     if (region_->params().journal != 0)
         journal_ = std::make_unique<QueueJournal>(*region_, journal_root_, journal_segment_bytes);
+    // Sweeps of many queues spread over the period instead of coming at once.
+    sweep_ns_ = sys::monotonic_ns() + kSweepNs / 2 + (uint64_t{queue_id} * 2'654'435'761u) % (kSweepNs / 2);
+    disk_active_ = journal_ != nullptr || !spills_.empty();
     log(Level::info, "watching queue " + name + (spills_.empty() ? "" : " (spilling to " + spill_root_ + "/" + spill_dir_ + ")") +
                          (journal_ ? " (journal in " + data_dir + "/journal/" + name + ")" : ""));
 }
@@ -132,17 +136,31 @@ int WatchedQueue::on_disk_event(uint64_t now_mono) {
         work += journal_->run(now_mono);
         journal_->save_cursors(now_mono, [this](uint32_t g, uint32_t p) { return replay_position(g, p); });
     }
+    auto busy = [this] {
+        for (const auto& s : spills_)
+            if (s->active()) return true;
+        if (journal_ && journal_->behind()) return true;
+        for (const auto& [g, replay] : replays_)
+            if (replay->feeding()) return true;
+        return false;
+    };
+    if (busy()) return work;
+    // Caught up: ask the next committer to ring (seq_cst store, then the
+    // re-check reads the tails: a commit we miss sees the request), and
+    // sleep until it does or the idle housekeeping is due.
+    region_->header().daemon_wanted.store(1, std::memory_order_seq_cst);
+    if (busy()) return work;
+    disk_active_ = false;
+    disk_idle_ns_ = journal_ || !spills_.empty() ? now_mono + kDiskIdleNs : UINT64_MAX;
+    reschedule();
     return work;
 }
 
-bool WatchedQueue::disk_busy() const {
-    if (!damage_.empty()) return false;
-    for (const auto& s : spills_)
-        if (s->active()) return true;
-    if (journal_ && journal_->behind()) return true;
-    for (const auto& [g, replay] : replays_)
-        if (replay->feeding()) return true;
-    return false;
+void WatchedQueue::arm_disk(uint64_t now_mono) {
+    if (!damage_.empty()) return;
+    if (journal_ || !spills_.empty() || !replays_.empty()) disk_active_ = true;
+    disk_idle_ns_ = UINT64_MAX;
+    (void)now_mono;
 }
 
 bool WatchedQueue::has_reached_end_of_life() const {
@@ -199,17 +217,34 @@ int WatchedQueue::reap(uint32_t index, const char* how) {
         line += ", " + std::to_string(r.partitions_released) + " partition(s) released for reassignment";
     if (r.claims_aborted) line += ", " + std::to_string(r.claims_aborted) + " open claim(s) aborted";
     log(Level::info, line);
-    return 1;
+    return 1 + break_dead_locks();
 }
 
 int WatchedQueue::on_process_exit(uint32_t index) {
     // The pidfd fired: the process is gone, and the kernel dropped its OFD
     // locks when it closed its files, so reap_participant can take the entry.
+    if (!damage_.empty()) return 0;
     return reap(index, "pidfd");
 }
 
-int WatchedQueue::sync_participants() {
+// A dead holder of a reclaim lock would block producers: break it. Only a
+// death makes one: checked after each reap and at sweeps.
+int WatchedQueue::break_dead_locks() {
     int work = 0;
+    detail::Region& r = *region_;
+    for (uint32_t p = 0; p < r.partitions(); ++p)
+        if (detail::break_lock_if_dead(r, r.partition(p).reclaim_lock)) {
+            ring::reclaim(r, p, me_.token());
+            ++work;
+        }
+    return work;
+}
+
+// Watches new entries, drops freed ones, and reaps the dead among those it
+// probes: every entry with `probe_all` (sweeps), else those without a pidfd.
+int WatchedQueue::sync_participants(uint64_t now_mono, bool probe_all) {
+    int work = 0;
+    bool unprobed = false;  // an entry only its lock tells about
     for (uint32_t i = 0; i < region_->max_participants(); ++i) {
         if (i == me_.index) continue;
         const uint64_t s = region_->participant(i).state.load(std::memory_order_acquire);
@@ -219,37 +254,49 @@ int WatchedQueue::sync_participants() {
             if (it != watched_.end()) unwatch(i);  // detached cleanly
             continue;
         }
-        // The OFD lock tells death in any pid namespace: every tick for an
-        // entry without a pidfd, every 100 ticks for one (belt and braces).
         const bool has_pidfd = it != watched_.end() && it->second.pidfd >= 0;
-        if (has_pidfd && tick_ % 100 != 0) continue;
-        const detail::Liveness l = detail::entry_liveness(*region_, i);
-        if (l == detail::Liveness::dead) {
-            work += reap(i, has_pidfd ? "lock released" : "lock released; no pidfd");
+        const bool same = it != watched_.end() && it->second.gen == layout::participant_gen(s);
+        if (probe_all || !has_pidfd || !same) {
+            const detail::Liveness l = detail::entry_liveness(*region_, i);
+            if (l == detail::Liveness::dead) {
+                work += reap(i, has_pidfd ? "lock released" : "lock released; no pidfd");
+                continue;
+            }
+        }
+        if (kind != layout::kParticipantActive) {  // still attaching: it rings once active
+            unprobed = true;
             continue;
         }
-        if (kind != layout::kParticipantActive) continue;  // still attaching
-        if (it != watched_.end() && it->second.gen == layout::participant_gen(s)) continue;
-        if (it != watched_.end()) unwatch(i);  // the entry was reused
-        detail::ParticipantView v{};
-        if (detail::read_participant(*region_, i, v)) {
-            watch(i, v);
-            ++work;
+        if (!same) {
+            if (it != watched_.end()) unwatch(i);  // the entry was reused
+            detail::ParticipantView v{};
+            if (detail::read_participant(*region_, i, v)) {
+                watch(i, v);
+                ++work;
+            }
+            it = watched_.find(i);
         }
+        if (it == watched_.end() || it->second.pidfd < 0) unprobed = true;
     }
+    probe_ns_ = unprobed ? now_mono + kLockProbeNs : UINT64_MAX;
     return work;
 }
 
 int WatchedQueue::expire_and_dead_letter(uint64_t now_mono) {
     int work = 0;
     detail::Region& r = *region_;
+    const uint64_t lease_ns = uint64_t{r.params().lease_ms} * 1'000'000;
+    // A delivery after this look has a deadline past now + lease_ns (its
+    // deliverer's clock is read after ours, up to a coarse tick behind:
+    // docs/RELIABILITY.md): looking again then finds it in time.
+    uint64_t next = now_mono + lease_ns;
     for (uint32_t g = 0; g < r.max_groups(); ++g) {
         if (!ring::group_holds(r.group(g).state.load(std::memory_order_acquire))) continue;
         for (uint32_t p = 0; p < r.partitions(); ++p) {
             const ring::Window win = ring::lease_window(r, g, p);
             if (win.floor == win.next) continue;
             // Revoke without moving (mover 0): the loop below dead-letters, and logs, what is due.
-            const uint32_t expired = ring::expire_leases(r, g, p, now_mono, 0);
+            const uint32_t expired = ring::expire_leases(r, g, p, now_mono, 0, &next);
             if (expired)
                 log(Level::info, "queue " + name() + ": group " + detail::group_name(r, g) + " partition " +
                                      std::to_string(p) + ": " + std::to_string(expired) +
@@ -270,6 +317,7 @@ int WatchedQueue::expire_and_dead_letter(uint64_t now_mono) {
                         log(Level::warn, "queue " + name() + ": DLQ full (" + std::to_string(r.params().dlq_capacity) +
                                              "); poison messages stay in place until `shmq dlq purge` or `redrive`");
                     }
+                    next = std::min(next, now_mono + kDiskIdleNs);  // try again in a second
                     break;
                 }
                 const auto result = ring::dead_letter(r, g, p, o, w, now_mono, me_.id());
@@ -283,26 +331,16 @@ int WatchedQueue::expire_and_dead_letter(uint64_t now_mono) {
             }
         }
     }
-    // A dead holder of a reclaim lock would block producers: break it.
-    for (uint32_t p = 0; p < r.partitions(); ++p)
-        if (detail::break_lock_if_dead(r, r.partition(p).reclaim_lock)) {
-            ring::reclaim(r, p, me_.token());
-            ++work;
-        }
+    lease_check_ns_ = next;
     return work;
 }
 
-// Slots and lease entries the integrity check reads per tick (a few hundred
-// microseconds at most); the fixed tables are read whole every tick.
-constexpr uint64_t kIntegrityCellsPerTick = 4096;
-
-// Runs the integrity check; once it fails, the queue is retired for good:
-// nothing in it can be trusted, so reaping, expiry, disk work and replays
-// stop (they would act on the damage), and the mark is put back if
-// overwritten. Deleting the queue ends it.
-bool WatchedQueue::found_damaged() {
+// Records damage found by the integrity check; once found, the queue is
+// retired for good: nothing in it can be trusted, so reaping, expiry, disk
+// work and replays stop (they would act on the damage), and the mark is put
+// back if overwritten. Deleting the queue ends it.
+bool WatchedQueue::found_damaged(std::optional<std::string> found) {
     if (damage_.empty()) {
-        auto found = integrity_->run(kIntegrityCellsPerTick);
         if (!found) return false;
         damage_ = std::move(*found);
         log(Level::error, "queue " + name() + ": region damaged: " + damage_ +
@@ -313,10 +351,49 @@ bool WatchedQueue::found_damaged() {
     return true;
 }
 
-int WatchedQueue::on_time_event(uint64_t now_mono) {
-    ++tick_;
-    if (found_damaged()) return 0;
-    return sync_participants() + expire_and_dead_letter(now_mono) + serve_replays(now_mono);
+bool WatchedQueue::check_integrity(uint64_t budget) {
+    if (!damage_.empty()) return found_damaged(std::nullopt);
+    return found_damaged(integrity_->run(budget));
+}
+
+uint64_t WatchedQueue::integrity_cells() const { return integrity_->cells(); }
+
+void WatchedQueue::reschedule() {
+    next_due_ = std::min({lease_check_ns_, probe_ns_, sweep_ns_, replay_ns_, disk_idle_ns_});
+}
+
+int WatchedQueue::on_doorbell(uint64_t now_mono) {
+    if (!damage_.empty()) return 0;
+    // A ring says: a participant came or went, a deadline came sooner, a
+    // replay was requested, or a commit we asked for happened.
+    int work = sync_participants(now_mono, false) + serve_replays(now_mono);
+    if (!replays_.empty()) replay_ns_ = std::min(replay_ns_, now_mono + tick_ns_);
+    lease_check_ns_ = std::min(lease_check_ns_, now_mono);
+    arm_disk(now_mono);
+    reschedule();
+    return work;
+}
+
+int WatchedQueue::on_due(uint64_t now_mono) {
+    if (!damage_.empty()) return 0;
+    int work = 0;
+    if (now_mono >= sweep_ns_) {
+        sweep_ns_ = now_mono + kSweepNs;
+        work += sync_participants(now_mono, true) + break_dead_locks();
+        lease_check_ns_ = now_mono;
+        replay_ns_ = now_mono;
+    } else if (now_mono >= probe_ns_) {
+        work += sync_participants(now_mono, false);
+    }
+    if (now_mono >= lease_check_ns_) work += expire_and_dead_letter(now_mono);
+    if (now_mono >= replay_ns_) {
+        work += serve_replays(now_mono);
+        replay_ns_ = replays_.empty() ? UINT64_MAX : now_mono + tick_ns_;
+        if (!replays_.empty()) arm_disk(now_mono);
+    }
+    if (now_mono >= disk_idle_ns_) arm_disk(now_mono);
+    reschedule();
+    return work;
 }
 
 }  // namespace shmq::daemon

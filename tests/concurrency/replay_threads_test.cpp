@@ -46,7 +46,10 @@ TEST(ReplayThreadsTest, aRewoundGroupGetsTheJournalThenTheRingInOrder) {
         daemon::WatchedQueue watched(q.name, epoll_fd, 1, data, 4096);
         while (!stop.load(std::memory_order_relaxed)) {
             const uint64_t now = sys::monotonic_ns();
-            if (watched.on_disk_event(now) + watched.on_time_event(now) == 0) std::this_thread::sleep_for(50us);
+            // As shmqd's loop, with every turn taken for a doorbell (no inotify here).
+            int work = watched.on_doorbell(now) + watched.on_disk_event(now);
+            if (now >= watched.next_due()) work += watched.on_due(now);
+            if (work == 0) std::this_thread::sleep_for(50us);
         }
         ::close(epoll_fd);
     });
