@@ -13,7 +13,7 @@ struct Config {
     std::string data_dir;
     std::string lock_file;
     std::string log_level = "info";
-    uint32_t tick_ms = 10;  // the longest sleep: shmqd wakes for events and deadlines
+    uint32_t tick_ms = 1000;  // the longest sleep: shmqd wakes for events and deadlines
     // Integrity check (docs/RELIABILITY.md): every cell of every queue within
     // max(period, cells / max rate).
     uint32_t integrity_period_ms = 10'000;

@@ -85,7 +85,8 @@ std::optional<std::string> refuse_region(const Config& config, const std::string
 
 }  // namespace
 
-Supervisor::Supervisor(int argc, char** argv, Config config) : argc_(argc), argv_(argv), config_(std::move(config)) {
+Supervisor::Supervisor(int argc, char** argv, Config config)
+    : argc_(argc), argv_(argv), config_(std::move(config)), named_(config_.queues.begin(), config_.queues.end()) {
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     sigset_t mask;
     sigemptyset(&mask);
@@ -132,8 +133,7 @@ void Supervisor::discover(uint64_t now) {
 
 void Supervisor::discover_one(const std::string& name, uint64_t now) {
     if (ids_.count(name)) return;
-    if (!config_.queues.empty() && std::find(config_.queues.begin(), config_.queues.end(), name) == config_.queues.end())
-        return;
+    if (!config_.queues.empty() && named_.count(name) == 0) return;
     auto retry = retry_after_ns_.find(name);
     if (retry != retry_after_ns_.end() && now < retry->second) return;
     if (!config_.queues.empty() && !Queue::exists(name)) return;  // named but not created yet
@@ -147,6 +147,7 @@ void Supervisor::discover_one(const std::string& name, uint64_t now) {
         auto q = std::make_unique<WatchedQueue>(name, epoll_fd_, id, config_.data_dir, config_.journal_segment_bytes,
                                                 uint64_t{config_.tick_ms} * 1'000'000);
         q->on_doorbell(now);  // its participants so far
+        integrity_total_ += q->integrity_cells();
         queues_[id] = std::move(q);
         ids_[name] = id;
         retry_after_ns_.erase(name);
@@ -172,6 +173,7 @@ void Supervisor::drop(uint32_t id, const char* why) {
     if (it == queues_.end()) return;
     if (why != nullptr) log(Level::info, "queue " + it->second->name() + " " + why);
     ids_.erase(it->second->name());
+    integrity_total_ -= it->second->integrity_cells();
     queues_.erase(it);
     scheduled_.erase(id);  // its heap entries are skipped when they come up
     disk_ids_.erase(id);
@@ -253,10 +255,8 @@ void Supervisor::on_inotify(uint64_t now) {
 // starts, so a pass of all of them takes total cells / rate.
 void Supervisor::check_integrity(uint64_t now) {
     if (now < next_integrity_ns_ || queues_.empty()) return;
-    next_integrity_ns_ = now + kIntegritySliceNs;
-    uint64_t total = 0;
-    for (const auto& [id, q] : queues_) total += q->integrity_cells();
-    uint64_t budget = (integrity_rate(config_, total) * kIntegritySliceNs + 999'999'999) / 1'000'000'000;
+    next_integrity_ns_ = (now / kIntegritySliceNs + 1) * kIntegritySliceNs;  // on the queues' grid (watched_queue.cpp)
+    uint64_t budget = (integrity_rate(config_, integrity_total_) * kIntegritySliceNs + 999'999'999) / 1'000'000'000;
     auto it = queues_.lower_bound(integrity_cursor_);
     for (size_t turns = 0; budget > 0 && turns <= 2 * queues_.size(); ++turns) {
         if (it == queues_.end()) it = queues_.begin();
@@ -385,6 +385,7 @@ void Supervisor::reload() {
     if (fresh.metrics_textfile != config_.metrics_textfile || fresh.metrics_interval_ms != config_.metrics_interval_ms)
         write_metrics_textfile(fresh);
     config_ = fresh;
+    named_ = std::set<std::string>(config_.queues.begin(), config_.queues.end());
     rescan_ = true;
     log(Level::info, "SIGHUP: configuration reloaded (tick " + std::to_string(config_.tick_ms) + " ms, " +
                          (config_.queues.empty() ? std::string("all queues") : std::to_string(config_.queues.size()) + " queue(s)") +
@@ -403,22 +404,23 @@ int Supervisor::run() {
     log(Level::info, "started (tick " + std::to_string(config_.tick_ms) + " ms: the longest sleep; data dir " + config_.data_dir + ")");
     epoll_event events[64];
     uint64_t logged_total_cells = 0;
+    uint64_t next_integrity_log_ns = 0;
     while (!stop_) {
         uint64_t now = sys::monotonic_ns();
         if (rescan_ || now >= next_discovery_ns_) {
             rescan_ = false;
             next_discovery_ns_ = now + (inotify_fd_ >= 0 ? kDiscoveryPeriodNs : kDiscoveryPollNs);
             discover(now);
-            uint64_t total = 0;
-            for (const auto& [id, q] : queues_) total += q->integrity_cells();
-            if (total != logged_total_cells) {
-                logged_total_cells = total;
-                const uint64_t rate = integrity_rate(config_, total);
-                log(Level::info, "integrity: " + std::to_string(queues_.size()) + " queue(s), " + std::to_string(total) +
-                                     " cells, each checked at least every " +
-                                     std::to_string((total * 1000 + rate - 1) / rate + kIntegritySliceNs / 1'000'000) +
-                                     " ms (" + std::to_string(rate) + " cells/s)");
-            }
+        }
+        // The integrity bound the queues served now get (at most every 10 s: queues come and go).
+        if (integrity_total_ != logged_total_cells && now >= next_integrity_log_ns) {
+            logged_total_cells = integrity_total_;
+            next_integrity_log_ns = now + 10'000'000'000;
+            const uint64_t rate = integrity_rate(config_, logged_total_cells);
+            log(Level::info, "integrity: " + std::to_string(queues_.size()) + " queue(s), " +
+                                 std::to_string(logged_total_cells) + " cells, each checked at least every " +
+                                 std::to_string((logged_total_cells * 1000 + rate - 1) / rate + kIntegritySliceNs / 1'000'000) +
+                                 " ms (" + std::to_string(rate) + " cells/s)");
         }
         uint64_t next_retry = UINT64_MAX;
         for (auto it = retry_after_ns_.begin(); it != retry_after_ns_.end();) {

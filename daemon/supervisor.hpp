@@ -57,12 +57,14 @@ private:
     uint64_t next_discovery_ns_ = 0;
     uint32_t next_queue_id_ = 1;
     std::map<std::string, uint32_t> ids_;                       // queue name -> id
+    std::set<std::string> named_;                               // config_.queues, for lookups
     std::map<uint32_t, std::unique_ptr<WatchedQueue>> queues_;  // id -> watcher
     std::map<uint32_t, uint64_t> scheduled_;                    // id -> due time in due_ (lazy deletion)
     std::priority_queue<std::pair<uint64_t, uint32_t>, std::vector<std::pair<uint64_t, uint32_t>>,
                         std::greater<>> due_;                   // (due, id), earliest first
     std::set<uint32_t> disk_ids_;                               // queues whose disk_active()
     uint64_t next_integrity_ns_ = 0;
+    uint64_t integrity_total_ = 0;    // cells of every watched queue (each a constant of its region)
     uint32_t integrity_cursor_ = 0;   // queue id whose pass is under way
     uint64_t integrity_done_ = 0;     // cells of its pass already checked
     std::map<std::string, uint64_t> retry_after_ns_;            // queues we could not open

@@ -38,6 +38,16 @@ std::string describe(const detail::ReapReport& r, const std::string& group) {
     return who;
 }
 
+// Deadlines that may come early (looks, sweeps, retries) are moved back to
+// a 100 ms grid, which the supervisor's integrity slices also keep: the
+// timers of many idle queues then share wake-ups. Lease deadlines are never
+// moved (nothing expires early).
+constexpr uint64_t kGridNs = 100'000'000;
+uint64_t on_grid(uint64_t now, uint64_t t) {
+    const uint64_t early = t - t % kGridNs;
+    return early > now ? early : t;
+}
+
 }  // namespace
 
 WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue_id, const std::string& data_dir,
@@ -45,7 +55,7 @@ WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue
     : region_(detail::Region::open(name, detail::Access::read_write, /*wait_for_creator=*/false)),
       epoll_fd_(epoll_fd),
       queue_id_(queue_id),
-      tick_ns_(tick_ns) {
+      tick_ns_(std::min<uint64_t>(tick_ns, 10'000'000)) {
     if (!sys::try_lock_byte(region_->lock_fd(), layout::kDaemonLockByte))
         throw Error(Errc::invalid_argument, "queue " + name + " is served by another shmqd (another --lock-file?); "
                                             "leaving it to that one");
@@ -62,7 +72,8 @@ WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue
     if (region_->params().journal != 0)
         journal_ = std::make_unique<QueueJournal>(*region_, journal_root_, journal_segment_bytes);
     // Sweeps of many queues spread over the period instead of coming at once.
-    sweep_ns_ = sys::monotonic_ns() + kSweepNs / 2 + (uint64_t{queue_id} * 2'654'435'761u) % (kSweepNs / 2);
+    const uint64_t now = sys::monotonic_ns();
+    sweep_ns_ = on_grid(now, now + kSweepNs / 2 + (uint64_t{queue_id} * 2'654'435'761u) % (kSweepNs / 2));
     disk_active_ = journal_ != nullptr || !spills_.empty();
     log(Level::info, "watching queue " + name + (spills_.empty() ? "" : " (spilling to " + spill_root_ + "/" + spill_dir_ + ")") +
                          (journal_ ? " (journal in " + data_dir + "/journal/" + name + ")" : ""));
@@ -151,7 +162,7 @@ int WatchedQueue::on_disk_event(uint64_t now_mono) {
     region_->header().daemon_wanted.store(1, std::memory_order_seq_cst);
     if (busy()) return work;
     disk_active_ = false;
-    disk_idle_ns_ = journal_ || !spills_.empty() ? now_mono + kDiskIdleNs : UINT64_MAX;
+    disk_idle_ns_ = journal_ || !spills_.empty() ? on_grid(now_mono, now_mono + kDiskIdleNs) : UINT64_MAX;
     reschedule();
     return work;
 }
@@ -278,7 +289,7 @@ int WatchedQueue::sync_participants(uint64_t now_mono, bool probe_all) {
         }
         if (it == watched_.end() || it->second.pidfd < 0) unprobed = true;
     }
-    probe_ns_ = unprobed ? now_mono + kLockProbeNs : UINT64_MAX;
+    probe_ns_ = unprobed ? on_grid(now_mono, now_mono + kLockProbeNs) : UINT64_MAX;
     return work;
 }
 
@@ -287,9 +298,10 @@ int WatchedQueue::expire_and_dead_letter(uint64_t now_mono) {
     detail::Region& r = *region_;
     const uint64_t lease_ns = uint64_t{r.params().lease_ms} * 1'000'000;
     // A delivery after this look has a deadline past now + lease_ns (its
-    // deliverer's clock is read after ours, up to a coarse tick behind:
-    // docs/RELIABILITY.md): looking again then finds it in time.
-    uint64_t next = now_mono + lease_ns;
+    // deliverer's coarse clock is read after ours, and its lag is added:
+    // docs/ARCHITECTURE.md, "shmqd's event loop"): looking again by then
+    // finds it in time.
+    uint64_t next = on_grid(now_mono, now_mono + lease_ns);
     for (uint32_t g = 0; g < r.max_groups(); ++g) {
         if (!ring::group_holds(r.group(g).state.load(std::memory_order_acquire))) continue;
         for (uint32_t p = 0; p < r.partitions(); ++p) {
@@ -317,7 +329,7 @@ int WatchedQueue::expire_and_dead_letter(uint64_t now_mono) {
                         log(Level::warn, "queue " + name() + ": DLQ full (" + std::to_string(r.params().dlq_capacity) +
                                              "); poison messages stay in place until `shmq dlq purge` or `redrive`");
                     }
-                    next = std::min(next, now_mono + kDiskIdleNs);  // try again in a second
+                    next = std::min(next, on_grid(now_mono, now_mono + kDiskIdleNs));  // try again in a second
                     break;
                 }
                 const auto result = ring::dead_letter(r, g, p, o, w, now_mono, me_.id());
@@ -378,7 +390,7 @@ int WatchedQueue::on_due(uint64_t now_mono) {
     if (!damage_.empty()) return 0;
     int work = 0;
     if (now_mono >= sweep_ns_) {
-        sweep_ns_ = now_mono + kSweepNs;
+        sweep_ns_ = on_grid(now_mono, now_mono + kSweepNs);
         work += sync_participants(now_mono, true) + break_dead_locks();
         lease_check_ns_ = now_mono;
         replay_ns_ = now_mono;

@@ -45,7 +45,7 @@ public:
     // journaled ones their journal under DATA/journal (segments of
     // `journal_segment_bytes`).
     // `tick_ns`: the longest shmqd sleeps (--tick-ms); replays in progress
-    // are stepped at it.
+    // are stepped at it, or every 10 ms if that is sooner.
     WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue_id, const std::string& data_dir,
                  uint64_t journal_segment_bytes = 64ull << 20, uint64_t tick_ns = 10'000'000);
     ~WatchedQueue();

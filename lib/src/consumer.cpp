@@ -48,7 +48,8 @@ ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_nam
     const uint64_t lease_ns = uint64_t{region->params().lease_ms} * 1'000'000;
     // drop_oldest: producers may pass over entries too (ring/drop_oldest.hpp),
     // so even an exclusive owner must CAS its entries, never store them.
-    ctx = ring::DeliveryContext{region.get(), lease_ns, group.index, me.id(), options.at_most_once,
+    // A deadline from the coarse clock, never early: + its lag.
+    ctx = ring::DeliveryContext{region.get(), lease_ns + sys::coarse_lag_ns(), group.index, me.id(), options.at_most_once,
                                 group.kind == GroupKind::exclusive &&
                                     static_cast<OnFull>(region->params().on_full) != OnFull::drop_oldest,
                                 group.kind == GroupKind::exclusive};
@@ -535,8 +536,8 @@ bool Message::lease_held() const noexcept {
 
 Status Message::extend(Millis more) noexcept {
     if (settled_ || !core_) return Errc::already_settled;
-    const uint64_t deadline =
-        sys::coarse_monotonic_ns() + static_cast<uint64_t>(std::max<int64_t>(more.count(), 0)) * 1'000'000;
+    const uint64_t deadline = sys::coarse_monotonic_ns() + sys::coarse_lag_ns() +
+                              static_cast<uint64_t>(std::max<int64_t>(more.count(), 0)) * 1'000'000;
     const auto rc = ring::extend(*core_->region, core_->group.index, partition_, offset_, lease_, deadline);
     return rc == ring::SettleResult::ok ? Status(Errc::ok) : Status(Errc::lease_lost);
 }
