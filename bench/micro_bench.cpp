@@ -6,6 +6,8 @@
 //     hash-to-partition; plus a plain store and a CAS for scale;
 //   two threads (a producer and a consumer, standing in for two processes):
 //     streaming with per-message ACK, at-most-once, claim+commit, and batches.
+// And one internal step, shmqd's: its integrity check of a clean region
+// (shmq/internal/integrity.hpp), items_per_second counting cells checked.
 // Counters: items_per_second (messages/s) and bytes_per_second (payload).
 // The one-operation benchmarks time chunks of kChunk operations with manual
 // timing and refill or drain the queue outside the timed part.
@@ -18,6 +20,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include "shmq/internal/integrity.hpp"
+#include "shmq/internal/region.hpp"
 #include "shmq/shmq.hpp"
 
 namespace {
@@ -303,6 +307,51 @@ void BM_BaselineCas(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_BaselineCas);
+
+// shmqd's integrity check on a clean queue with one joined group, a tick's
+// budget a call (daemon/watched_queue.cpp: kIntegrityCellsPerTick): the ns
+// per cell that sets how many cells a second shmqd can afford per queue.
+// Args: capacity, partitions (max message 64, other options default but
+// max_groups 1, as in BenchQueue). Counter cells_per_pass: IntegrityCheck::cells().
+void BM_IntegrityCheck(benchmark::State& state) {
+    constexpr uint64_t kBudget = 4096;
+    BenchQueue q(64, static_cast<uint32_t>(state.range(0)), static_cast<uint32_t>(state.range(1)));
+    auto c = q.queue.consumer("g", {.kind = shmq::GroupKind::shared});
+    {
+        auto p = q.queue.producer();
+        for (int i = 0; i < 32; ++i) (void)p.send("a message of a few bytes");  // half the smaller ring
+    }
+    const auto region = shmq::detail::Region::open(q.name, shmq::detail::Access::read_only);
+    shmq::detail::IntegrityCheck check(*region);
+    for (auto _ : state)
+        if (auto damage = check.run(kBudget)) state.SkipWithError(damage->c_str());
+    state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(kBudget));
+    state.counters["cells_per_pass"] = static_cast<double>(check.cells());
+}
+BENCHMARK(BM_IntegrityCheck)->Args({64, 1})->Args({4096, 4});
+
+// The same on Arg(0) small queues (capacity 64, 1 partition) checked in turn,
+// one whole pass each, as shmqd watching many idle queues does: once their
+// regions outgrow the caches, each cell's lines come from memory.
+void BM_IntegrityCheckManyQueues(benchmark::State& state) {
+    struct Watched {
+        BenchQueue q{64, 64, 1};
+        shmq::Consumer c = q.queue.consumer("g", {.kind = shmq::GroupKind::shared});
+        std::shared_ptr<shmq::detail::Region> region = shmq::detail::Region::open(q.name, shmq::detail::Access::read_only);
+        shmq::detail::IntegrityCheck check{*region};
+    };
+    std::vector<std::unique_ptr<Watched>> queues;
+    for (int64_t i = 0; i < state.range(0); ++i) queues.push_back(std::make_unique<Watched>());
+    const uint64_t pass = queues[0]->check.cells();
+    std::size_t next = 0;
+    for (auto _ : state) {
+        if (auto damage = queues[next]->check.run(pass)) state.SkipWithError(damage->c_str());
+        if (++next == queues.size()) next = 0;
+    }
+    state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(pass));
+    state.counters["cells_per_pass"] = static_cast<double>(queues[0]->check.cells());
+}
+BENCHMARK(BM_IntegrityCheckManyQueues)->Arg(1000);
 
 // ---- two threads: producer (thread 0) -> consumer (thread 1) -----------------
 // The queue is made before the threads start (Setup) and removed after
