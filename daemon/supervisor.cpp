@@ -30,6 +30,7 @@ constexpr uint64_t kMetricsTagPrefix = 0;
 // change, so this is a safety net; without inotify it is the only way.
 constexpr uint64_t kDiscoveryPeriodNs = 30'000'000'000;
 constexpr uint64_t kDiscoveryPollNs = 1'000'000'000;
+constexpr uint64_t kDoorbellPollNs = 100'000'000;  // without inotify
 constexpr uint64_t kSpillPollNs = 100'000;  // while spilling and idle: staging and ring room are polled
 // The integrity check runs in slices of the shared budget this often.
 constexpr uint64_t kIntegritySliceNs = 100'000'000;
@@ -104,8 +105,8 @@ Supervisor::Supervisor(int argc, char** argv, Config config)
         if (inotify_fd_ >= 0) ::close(inotify_fd_);
         inotify_fd_ = -1;
         log(Level::warn, std::string("inotify on ") + std::string(detail::kShmDir) + ": " + std::strerror(errno) +
-                             "; new queues are found by polling every second, and a participant's attach only at "
-                             "the next sweep (raise fs.inotify.max_user_instances)");
+                             "; polling instead: new queues every second, every queue's doorbell every 100 ms "
+                             "(raise fs.inotify.max_user_instances)");
     }
     listen_for_metrics(config_);
     write_metrics_textfile(config_);
@@ -199,8 +200,10 @@ void Supervisor::run_due_queues(uint64_t now) {
         auto at = scheduled_.find(id);
         if (at == scheduled_.end() || at->second != due) continue;  // stale: rescheduled or dropped
         at->second = UINT64_MAX;
-        queues_.at(id)->on_due(now);
-        schedule(id);
+        WatchedQueue& q = *queues_.at(id);
+        q.on_due(now);
+        if (q.ended()) drop(id, "was deleted; no longer watching it");
+        else schedule(id);
     }
 }
 
@@ -405,6 +408,7 @@ int Supervisor::run() {
     epoll_event events[64];
     uint64_t logged_total_cells = 0;
     uint64_t next_integrity_log_ns = 0;
+    uint64_t next_doorbell_poll_ns = 0;
     while (!stop_) {
         uint64_t now = sys::monotonic_ns();
         if (rescan_ || now >= next_discovery_ns_) {
@@ -437,6 +441,14 @@ int Supervisor::run() {
             }
         }
         for (const auto& [name, at] : retry_after_ns_) next_retry = std::min(next_retry, at);
+        if (inotify_fd_ < 0 && now >= next_doorbell_poll_ns) {
+            // No inotify, no doorbell: take every queue's turn as if it rang.
+            next_doorbell_poll_ns = now + kDoorbellPollNs;
+            for (auto& [id, q] : queues_) {
+                q->on_doorbell(now);
+                schedule(id);
+            }
+        }
         run_due_queues(now);
         check_integrity(now);
         const int disk_work = run_disk(now);
@@ -448,6 +460,7 @@ int Supervisor::run() {
         // every turn: producers wait on staging room or on the journal,
         // consumers on refills. Busy: turn again at once; else within kSpillPollNs.
         if (!disk_ids_.empty()) wake = std::min(wake, now + (disk_work > 0 ? 0 : kSpillPollNs));
+        if (inotify_fd_ < 0) wake = std::min(wake, next_doorbell_poll_ns);
         const int n = wait_for_events(epoll_fd_, events, 64, after >= wake ? 0 : wake - after);
         now = sys::monotonic_ns();
         for (int i = 0; i < n; ++i) {

@@ -391,6 +391,7 @@ int WatchedQueue::on_due(uint64_t now_mono) {
     int work = 0;
     if (now_mono >= sweep_ns_) {
         sweep_ns_ = on_grid(now_mono, now_mono + kSweepNs);
+        ended_ = has_reached_end_of_life();  // inotify's IN_DELETE is the fast way
         work += sync_participants(now_mono, true) + break_dead_locks();
         lease_check_ns_ = now_mono;
         replay_ns_ = now_mono;

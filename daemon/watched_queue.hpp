@@ -71,6 +71,7 @@ public:
     // Deleted (shmq delete) or its file unlinked: stop watching. Reads the
     // lifecycle word and fstats the file: called on inotify's word and at sweeps.
     bool has_reached_end_of_life() const;
+    bool ended() const { return ended_; }  // found so by the last sweep
     // Why the region was found damaged (empty while it is sound): shmqd then
     // serves nothing of it and keeps it marked until it is deleted.
     const std::string& damage() const { return damage_; }
@@ -125,6 +126,7 @@ private:
     uint64_t next_due_ = 0;
     uint64_t tick_ns_;
     bool disk_active_ = false;
+    bool ended_ = false;
     std::unique_ptr<detail::IntegrityCheck> integrity_;
     std::string damage_;
 };
