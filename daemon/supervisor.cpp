@@ -158,9 +158,11 @@ void Supervisor::discover_one(const std::string& name, uint64_t now) {
         // A region seen by inotify may still be being sized and filled by
         // its creator: retry soon, and complain only if it stays broken.
         struct stat st {};
-        const bool young = ::stat(detail::region_path(name).c_str(), &st) == 0 &&
-                           ::time(nullptr) - st.st_ctime < 3;
-        if (young) {
+        if (::stat(detail::region_path(name).c_str(), &st) != 0) {
+            retry_after_ns_.erase(name);  // gone already: inotify says if it comes back
+            return;
+        }
+        if (::time(nullptr) - st.st_ctime < 3) {
             retry_after_ns_[name] = now + kRetryYoungNs;
             return;
         }
