@@ -1,5 +1,6 @@
 #include "metrics_text.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <stdexcept>
@@ -7,17 +8,42 @@
 
 namespace shmq::daemon::metrics {
 
-std::string escape_label_value(std::string_view value) {
-    std::string out;
-    out.reserve(value.size());
-    for (char c : value) {
-        switch (c) {
+namespace {
+
+bool plain_label_byte(char c) { return c >= 0x20 && c < 0x7f && c != '\\' && c != '"'; }
+
+// escape_label_value(value) appended to out: runs of bytes that need no
+// escaping (every byte of a valid name) are appended whole.
+void append_label_value(std::string& out, std::string_view value) {
+    std::size_t i = 0;
+    while (i < value.size()) {
+        std::size_t run = i;
+        while (run < value.size() && plain_label_byte(value[run])) ++run;
+        out.append(value.substr(i, run - i));
+        if (run == value.size()) break;
+        switch (const char c = value[run]) {
             case '\\': out += "\\\\"; break;
             case '"': out += "\\\""; break;
             case '\n': out += "\\n"; break;
             default: out += (c >= 0x20 && c < 0x7f) ? c : '?';
         }
+        i = run + 1;
     }
+}
+
+void append_count(std::string& out, uint64_t value) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+    (void)ec;  // 24 chars hold any 64-bit value
+    out.append(buf, end);
+}
+
+}  // namespace
+
+std::string escape_label_value(std::string_view value) {
+    std::string out;
+    out.reserve(value.size());
+    append_label_value(out, value);
     return out;
 }
 
@@ -63,7 +89,9 @@ void Exposition::series(std::string_view name, Labels labels, const Label* extra
     char sep = '{';
     auto one = [&](const Label& l) {
         out_.push_back(sep);
-        out_.append(l.name).append("=\"").append(escape_label_value(l.value)).append("\"");
+        out_.append(l.name).append("=\"");
+        append_label_value(out_, l.value);
+        out_.push_back('"');
         sep = ',';
     };
     for (const Label& l : labels) one(l);
@@ -73,10 +101,9 @@ void Exposition::series(std::string_view name, Labels labels, const Label* extra
 
 void Exposition::sample(std::string_view name, Labels labels, uint64_t value) {
     series(name, labels);
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-    (void)ec;  // 24 chars hold any 64-bit value
-    out_.append(" ").append(buf, end).append("\n");
+    out_.push_back(' ');
+    append_count(out_, value);
+    out_.push_back('\n');
 }
 
 void Exposition::sample(std::string_view name, Labels labels, double value) {
@@ -91,13 +118,21 @@ void Exposition::histogram(std::string_view name, Labels labels, std::span<const
                                     " bounds need " + std::to_string(bounds.size() + 1) + " counts, got " +
                                     std::to_string(counts.size()));
     const std::string bucket = std::string(name) + "_bucket";
+    // Every group's histogram has the same bounds: their text is made once per exposition.
+    if (!std::equal(bounds.begin(), bounds.end(), le_bounds_.begin(), le_bounds_.end())) {
+        le_bounds_.assign(bounds.begin(), bounds.end());
+        le_text_.clear();
+        for (double b : bounds) le_text_.push_back(format_value(b));
+        le_text_.push_back("+Inf");
+    }
     uint64_t cumulative = 0;
     for (std::size_t i = 0; i <= bounds.size(); ++i) {
         cumulative += counts[i];
-        const std::string le = i < bounds.size() ? format_value(bounds[i]) : "+Inf";
-        const Label extra{"le", le};
+        const Label extra{"le", le_text_[i]};
         series(bucket, labels, &extra);
-        out_.append(" ").append(std::to_string(cumulative)).append("\n");
+        out_.push_back(' ');
+        append_count(out_, cumulative);
+        out_.push_back('\n');
     }
     sample(std::string(name) + "_sum", labels, sum);
     sample(std::string(name) + "_count", labels, cumulative);

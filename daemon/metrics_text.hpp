@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "shmq/internal/inspect.hpp"
 
@@ -48,6 +49,9 @@ public:
 private:
     void series(std::string_view name, Labels labels, const Label* extra = nullptr);
     std::string out_;
+    // The `le` label values of the last histogram's bounds (text only, never a sample value).
+    std::vector<double> le_bounds_;
+    std::vector<std::string> le_text_;
 };
 
 // A label value as the format wants it: backslash, double quote and line feed

@@ -1,17 +1,24 @@
 // The monitoring verbs end to end: ls/stat/groups JSON against the documented
 // schemas (docs/schema), rates from two samples, stat --watch, check's
-// monitoring-plugins exit codes and perfdata, top's plain output.
+// monitoring-plugins exit codes and perfdata, top's plain output; ls and top
+// over many queues and past regions still being created.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <fcntl.h>
+#include <memory>
 #include <sstream>
 #include <string>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <vector>
 
 #include "shmq/internal/bridge_table.hpp"
 #include "shmq/internal/groups.hpp"
+#include "shmq/internal/names.hpp"
 #include "shmq/internal/participants.hpp"
 #include "support/json_schema.hpp"
 #include "support/posix_regex.hpp"
@@ -270,6 +277,73 @@ TEST(MonitorCliTest, topPrintsPlainTablesSortedByDepthWhenNotATerminal) {
     ASSERT_NE(deep_at, std::string::npos) << r.out;
     ASSERT_NE(shallow_at, std::string::npos) << r.out;
     EXPECT_LT(deep_at, shallow_at) << "sorted by depth, deepest first:\n" << r.out;
+}
+
+// A region file whose creator has not published the header (still
+// creating, or died doing so) is listed at once as `creating`, never waited
+// for (Region::open would give a creator 2 s each: three would take 6 s).
+TEST(MonitorCliTest, lsAndTopListRegionsStillBeingCreatedWithoutWaiting) {
+    Queue_ live("--capacity 64 --max-message 64");
+    struct stat st {};
+    ASSERT_EQ(::stat(detail::region_path(live.name).c_str(), &st), 0);
+    // Zero bytes at full size (the creator is filling it), and at size 0 (not yet sized).
+    std::vector<std::string> creating;
+    for (const off_t size : {off_t{st.st_size}, off_t{st.st_size}, off_t{0}}) {
+        creating.push_back(test::unique_queue_name("creating"));
+        const int fd = ::open(detail::region_path(creating.back()).c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+        ASSERT_GE(fd, 0);
+        EXPECT_EQ(::ftruncate(fd, size), 0);
+        ::close(fd);
+    }
+    struct Unlink {
+        const std::vector<std::string>& names;
+        ~Unlink() {
+            for (const auto& n : names) ::unlink(detail::region_path(n).c_str());
+        }
+    } unlink_them{creating};
+
+    const auto start = std::chrono::steady_clock::now();
+    const test::Value ls = json_of(sh("$SHMQ ls --json"));
+    const ShellRun table = sh("$SHMQ ls");
+    const ShellRun top = sh("$SHMQ top --count 1 </dev/null");
+    // Generous: a bound on waiting for creators (2 s each), not a benchmark.
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+    expect_schema(ls, "ls.schema.json");
+    for (const auto& name : creating) {
+        const test::Value* row = find_named(ls.at("queues"), name);
+        ASSERT_NE(row, nullptr) << name;
+        EXPECT_EQ(row->at("state").get<std::string>(), "creating");
+        EXPECT_TRUE(test::ere_search(name + " +(- +)+creating", table.out)) << table.out;
+        EXPECT_NE(top.out.find("creating: " + name + "\n"), std::string::npos) << top.out;
+    }
+    const test::Value* row = find_named(ls.at("queues"), live.name);  // the others are unaffected
+    ASSERT_NE(row, nullptr);
+    EXPECT_EQ(row->at("state").get<std::string>(), "live");
+    EXPECT_NE(top.out.find(live.name + " "), std::string::npos) << top.out;
+}
+
+// ls --json and one top frame over a couple of hundred queues: every queue
+// listed once, the output valid. (Their speed is scripts/many-queues' business.)
+TEST(MonitorCliTest, lsJsonAndOneTopFrameListManyQueues) {
+    constexpr int kQueues = 200;
+    QueueOptions options;
+    options.capacity = 64;
+    options.max_message = 64;
+    std::vector<std::unique_ptr<test::TempQueue>> queues;
+    for (int i = 0; i < kQueues; ++i) queues.push_back(std::make_unique<test::TempQueue>("many", options));
+
+    const test::Value ls = json_of(sh("$SHMQ ls --json"));
+    expect_schema(ls, "ls.schema.json");
+    const ShellRun top = sh("$SHMQ top --count 1 </dev/null");
+    ASSERT_EQ(top.exit_code, 0) << top.err;
+    EXPECT_EQ(top.out.find("shmq top - "), 0u) << top.out.substr(0, 200);
+    for (const auto& q : queues) {
+        const test::Value* row = find_named(ls.at("queues"), q->name);
+        ASSERT_NE(row, nullptr) << q->name;
+        EXPECT_EQ(row->at("state").get<std::string>(), "live");
+        EXPECT_EQ(row->at("capacity").get<double>(), 64);
+        EXPECT_TRUE(test::ere_search("\n" + q->name + " +1 +0 ", top.out)) << q->name;
+    }
 }
 
 TEST(MonitorCliTest, everyVerbHasHelpWithExamples) {

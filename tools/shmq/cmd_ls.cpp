@@ -15,6 +15,7 @@ void register_ls(CLI::App& app) {
     cmd->add_flag("--json", *json, "Machine-readable output");
     cmd->footer(
         "One row per queue region in /dev/shm; reads the regions directly (no shmqd needed).\n"
+        "A region whose creator has not finished it shows as `creating` (never waited for).\n"
         "Numbers are abbreviated (1.2M) in the table and exact in --json (schema: docs/CLI.md).\n\n"
         "Examples:\n"
         "  shmq ls\n"
@@ -26,7 +27,14 @@ void register_ls(CLI::App& app) {
         for (const auto& name : inspect::list_queue_names()) {
             Json q;
             try {
-                auto region = detail::Region::open(name, detail::Access::read_only);
+                auto region = inspect::open_listed(name);
+                if (!region) {  // its creator has not published it (yet): listed, never waited for
+                    put_bytes(q, "name", name);
+                    q["state"] = inspect::kStateCreating;
+                    table.add({name, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", inspect::kStateCreating});
+                    queues.push_back(std::move(q));
+                    continue;
+                }
                 const auto s = inspect::snapshot(*region);
                 put_bytes(q, "name", s.name);
                 q["state"] = s.state;

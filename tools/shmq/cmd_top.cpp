@@ -65,13 +65,22 @@ private:
     bool restore_ = false;
 };
 
-std::vector<Row> sample(std::map<std::string, inspect::QueueSnapshot>& previous, std::vector<std::string>& unreadable) {
+// Queues listed but not shown as rows: unreadable, or still being created.
+struct Skipped {
+    std::vector<std::string> unreadable, creating;
+};
+
+std::vector<Row> sample(std::map<std::string, inspect::QueueSnapshot>& previous, Skipped& skipped) {
     std::vector<Row> rows;
     std::map<std::string, inspect::QueueSnapshot> now;
-    unreadable.clear();
+    skipped = {};
     for (const auto& name : inspect::list_queue_names()) {
         try {
-            auto region = detail::Region::open(name, detail::Access::read_only);
+            auto region = inspect::open_listed(name);
+            if (!region) {  // its creator has not published it (yet): never waited for
+                skipped.creating.push_back(name);
+                continue;
+            }
             Row r;
             r.snap = inspect::snapshot(*region);
             auto it = previous.find(name);
@@ -80,7 +89,7 @@ std::vector<Row> sample(std::map<std::string, inspect::QueueSnapshot>& previous,
             now[name] = r.snap;
             rows.push_back(std::move(r));
         } catch (const Error&) {
-            unreadable.push_back(name);
+            skipped.unreadable.push_back(name);
         }
     }
     previous = std::move(now);
@@ -90,8 +99,7 @@ std::vector<Row> sample(std::map<std::string, inspect::QueueSnapshot>& previous,
     return rows;
 }
 
-std::string render(const std::vector<Row>& rows, const std::vector<std::string>& unreadable, bool color,
-                   std::size_t max_rows) {
+std::string render(const std::vector<Row>& rows, const Skipped& skipped, bool color, std::size_t max_rows) {
     Table t({"NAME", "PARTS", "DEPTH", "IN-FLIGHT", "PUB/S", "ACK/S", "MAX-LAG", "OLDEST", "GROUPS", "CONSUMERS",
              "PRODUCERS", "DLQ", "STATE"});
     std::vector<bool> dlq_rows;
@@ -105,7 +113,8 @@ std::string render(const std::vector<Row>& rows, const std::vector<std::string>&
                s.overloaded ? s.state + ", overloaded" : s.state});
         dlq_rows.push_back(s.dlq.depth > 0 || s.state != "live" || s.overloaded);
     }
-    if (rows.empty()) return "no queues (create one with `shmq create NAME`)\n";
+    if (rows.empty() && skipped.unreadable.empty() && skipped.creating.empty())
+        return "no queues (create one with `shmq create NAME`)\n";
     // Highlight (bold red) the rows of queues with dead letters, overloaded or in a bad state.
     std::string out, table = t.render();
     std::size_t line = 0, pos = 0;
@@ -118,7 +127,8 @@ std::string render(const std::vector<Row>& rows, const std::vector<std::string>&
         ++line;
     }
     if (rows.size() > max_rows) out += "... " + std::to_string(rows.size() - max_rows) + " more\n";
-    for (const auto& name : unreadable) out += "unreadable: " + printable(name) + "\n";
+    for (const auto& name : skipped.creating) out += "creating: " + printable(name) + "\n";
+    for (const auto& name : skipped.unreadable) out += "unreadable: " + printable(name) + "\n";
     return out;
 }
 
@@ -142,7 +152,9 @@ void register_top(CLI::App& app) {
     cmd->add_option("--count", args->count, "Stop after this many refreshes (default: until q or Ctrl-C)");
     cmd->footer(
         "On a terminal: a full-screen table refreshed in place, DLQ and broken queues in red;\n"
-        "q quits. Otherwise (a pipe, a file): one plain table per refresh.\n\n"
+        "q quits. Otherwise (a pipe, a file): one plain table per refresh; --count 1 prints one.\n"
+        "Queues that cannot be read, or whose creator has not finished them, are named below\n"
+        "the table (`unreadable:`, `creating:`); neither is waited for.\n\n"
         "Examples:\n"
         "  shmq top\n"
         "  shmq top --interval 5 --count 12 >> queues.log");
@@ -151,24 +163,24 @@ void register_top(CLI::App& app) {
         const auto interval_ms = static_cast<uint64_t>(args->interval_s * 1000);
         const bool tty = ::isatty(STDOUT_FILENO) == 1 && ::isatty(STDIN_FILENO) == 1;
         std::map<std::string, inspect::QueueSnapshot> previous;
-        std::vector<std::string> unreadable;
+        Skipped skipped;
         if (!tty) {
             for (uint64_t n = 0; (args->count == 0 || n < args->count) && !stop_requested(); ++n) {
                 if (n > 0) sleep_interruptibly(interval_ms);
                 if (stop_requested()) break;
-                const auto rows = sample(previous, unreadable);
+                const auto rows = sample(previous, skipped);
                 std::cout << clock_line(interval_ms) << "\n"
-                          << render(rows, unreadable, false, SIZE_MAX) << "\n"
+                          << render(rows, skipped, false, SIZE_MAX) << "\n"
                           << std::flush;
             }
             return;
         }
         Screen screen;
         for (uint64_t n = 0; (args->count == 0 || n < args->count) && !stop_requested(); ++n) {
-            const auto rows = sample(previous, unreadable);
+            const auto rows = sample(previous, skipped);
             const auto fit = static_cast<std::size_t>(std::max(1, Screen::rows() - 4));
             std::cout << "\033[H\033[2J" << clock_line(interval_ms) << " (q quits)\n\n"
-                      << render(rows, unreadable, true, fit) << std::flush;
+                      << render(rows, skipped, true, fit) << std::flush;
             if (Screen::quit_pressed(interval_ms)) break;
         }
     });

@@ -8,7 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "shmq/internal/layout.hpp"
@@ -173,6 +175,12 @@ struct QueueSnapshot {
 QueueSnapshot snapshot(const detail::Region& r);
 // Names of the queues in /dev/shm (regions named shmq.<name>), sorted.
 std::vector<std::string> list_queue_names();
+// Opens a listed queue read-only without waiting for its creator (ls, top):
+// null while its header is unpublished (kStateCreating: being created, or
+// its creator died half-way). Throws Error when Region::open refuses it.
+std::shared_ptr<detail::Region> open_listed(std::string_view name);
+// The state ls and top show for a queue open_listed() answered null for.
+inline constexpr const char* kStateCreating = "creating";
 
 const char* role_name(layout::Role role);
 const char* on_full_name(OnFull policy);
