@@ -155,7 +155,10 @@ int WatchedQueue::on_disk_event(uint64_t now_mono) {
             if (replay->feeding()) return true;
         return false;
     };
-    if (busy()) return work;
+    if (work > 0) disk_worked_ns_ = now_mono;
+    // Linger a while after the last work (polled every 100 us): a burst of
+    // sends is then journaled with one ring, not one per message.
+    if (busy() || now_mono - disk_worked_ns_ < kDiskLingerNs) return work;
     // Caught up: ask the next committer to ring (seq_cst store, then the
     // re-check reads the tails: a commit we miss sees the request), and
     // sleep until it does or the idle housekeeping is due.

@@ -85,6 +85,9 @@ public:
     static constexpr uint64_t kSweepNs = 10'000'000'000;
     // Disk queues (spill, journal) with nothing to do: cursors, retention.
     static constexpr uint64_t kDiskIdleNs = 1'000'000'000;
+    // Disk work stays polled this long after it was last found, before
+    // producers are asked to ring.
+    static constexpr uint64_t kDiskLingerNs = 2'000'000;
 
 private:
     struct Watched {
@@ -126,6 +129,7 @@ private:
     uint64_t next_due_ = 0;
     uint64_t tick_ns_;
     bool disk_active_ = false;
+    uint64_t disk_worked_ns_ = 0;  // the last turn of on_disk_event that did work
     bool ended_ = false;
     std::unique_ptr<detail::IntegrityCheck> integrity_;
     std::string damage_;
