@@ -81,10 +81,11 @@ void on_fatal_signal(int sig) {
             const pid_t pid = slot.load();
             if (pid > 0) ::kill(pid, SIGKILL);
         }
-        for (bool dirs : {false, true})  // a directory is empty only once its files are gone
-            for (auto& e : g_names)
-                if (e.state.load(std::memory_order_acquire) == 2 && (e.kind == NameKind::dir) == dirs)
-                    unlink_path(e.kind, e.path);
+        for (auto& e : g_names)
+            if (e.state.load(std::memory_order_acquire) == 2 && e.kind != NameKind::dir) unlink_path(e.kind, e.path);
+        for (int i = kMaxNames - 1; i >= 0; --i)  // directories once their files are gone, inner (later) first
+            if (g_names[i].state.load(std::memory_order_acquire) == 2 && g_names[i].kind == NameKind::dir)
+                unlink_path(NameKind::dir, g_names[i].path);
         static const char msg[] = "shmq: bench interrupted; its queues were removed\n";
         [[maybe_unused]] auto n = ::write(2, msg, sizeof msg - 1);
     }
@@ -316,10 +317,11 @@ void cleanup_all() noexcept {
             ::waitpid(pid, nullptr, 0);
         }
     }
-    for (bool dirs : {false, true})
-        for (auto& e : g_names)
-            if (e.state.load(std::memory_order_acquire) == 2 && (e.kind == NameKind::dir) == dirs)
-                remove_name(e.kind, e.name);
+    for (auto& e : g_names)
+        if (e.state.load(std::memory_order_acquire) == 2 && e.kind != NameKind::dir) remove_name(e.kind, e.name);
+    for (int i = kMaxNames - 1; i >= 0; --i)
+        if (g_names[i].state.load(std::memory_order_acquire) == 2 && g_names[i].kind == NameKind::dir)
+            remove_name(NameKind::dir, g_names[i].name);
 }
 
 void install_cleanup_handlers() {
