@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "../command.hpp"
 #include "shmq/shmq.hpp"
 
 namespace shmq::cli::bench {
@@ -18,7 +19,8 @@ struct Probes::Ends {
     Queue queue;
     Producer producer;
     Consumer peer;
-    std::optional<Consumer> holder;  // expiry probes only
+    std::optional<Consumer> holder;             // expiry probes only
+    std::shared_ptr<detail::Region> watch;      // read-only, for the group's `expired` counter
     explicit Ends(const std::string& name)
         : queue(Queue::open(name)), producer(queue.producer()), peer(queue.consumer("bench", shared())) {}
     static ConsumerOptions shared() {
@@ -102,24 +104,37 @@ uint64_t Probes::kill_once(const std::string& queue) {
     return t1 - t0;
 }
 
+// Nobody of the group is in receive while the lease runs out (a waiting
+// consumer's periodic scan would expire it too), so the group's `expired`
+// counter moving is shmqd's doing; the peer takes the message afterwards.
 uint64_t Probes::expiry_once(const std::string& queue, uint32_t lease_ms) {
     Ends& e = ends(queue);
-    if (!e.holder) e.holder = e.queue.consumer("bench", Ends::shared());
+    if (!e.holder) {
+        e.holder = e.queue.consumer("bench", Ends::shared());
+        e.watch = open_region(queue, detail::Access::read_only);
+    }
     send_one(e.producer, ++sent_, queue);
+    const auto& expired = e.watch->group_partition(e.holder->group_index(), 0).expired;
+    const uint64_t before = expired.load(std::memory_order_acquire);
     const uint64_t called = now_ns();  // the lease starts no earlier than this
     auto held = e.holder->receive(kWait);
     if (!held) throw BenchError(std::string("probe: receive on ") + queue + ": " + to_string(held.code()));
-    auto back = e.peer.receive(Millis(lease_ms) + kWait);
+    const uint64_t due = called + uint64_t{lease_ms} * 1'000'000;
+    const uint64_t give_up = due + static_cast<uint64_t>(kWait.count()) * 1'000'000;
+    while (expired.load(std::memory_order_acquire) == before) {
+        if (now_ns() > give_up)
+            throw BenchError("probe: an unACKed message of " + queue + " did not expire within 10 s past its " +
+                             std::to_string(lease_ms) + " ms lease; is shmqd serving it?");
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
     const uint64_t t = now_ns();
-    if (!back)
-        throw BenchError("probe: an unACKed message of " + queue + " was not redelivered within 10 s past its " +
-                         std::to_string(lease_ms) + " ms lease (" + to_string(back.code()) + "); is shmqd serving it?");
+    auto back = e.peer.receive(kWait);
+    if (!back) throw BenchError("probe: an expired message of " + queue + " was not redelivered (" + to_string(back.code()) + ")");
     if (back->offset() != held->offset())
         throw BenchError("probe: the peer on " + queue + " got offset " + std::to_string(back->offset()) +
                          ", not the expired " + std::to_string(held->offset()));
     (void)back->ack();
     (void)held->ack();  // lease_lost: settles our stale copy
-    const uint64_t due = called + uint64_t{lease_ms} * 1'000'000;
     return t > due ? t - due : 0;
 }
 

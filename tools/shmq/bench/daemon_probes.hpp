@@ -6,8 +6,11 @@
 //                message (after 20-29 ms, so shmqd has seen it attach); the
 //                time runs from kill() to the peer's receive returning.
 //   expiry_once: the holder is a consumer of this process that just keeps
-//                the message; lateness = peer's receive returning - (the
-//                holder's receive call + lease_ms), 0 if negative.
+//                the message, and nobody waits in receive meanwhile (a
+//                waiting consumer's own scan, every lease/4, would expire
+//                it too); lateness = the group's `expired` counter moving
+//                (polled every 100 us) - (the holder's receive call +
+//                lease_ms), 0 if negative. The peer then takes it back.
 #pragma once
 
 #include <cstdint>

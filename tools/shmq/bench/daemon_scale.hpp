@@ -8,8 +8,9 @@
 //   kills:  SIGKILL of a consumer holding an unACKed message to the return
 //           of that message to a peer waiting in receive (even queues,
 //           30 s lease, so only shmqd's death handling can return it);
-//   expiry: how late a lease expires past its deadline (odd queues, 200 ms
-//           lease; lateness = redelivery - (receive call + lease));
+//   expiry: how late shmqd expires a lease past its deadline (odd queues,
+//           200 ms lease; lateness = the expiry seen in the group's counter
+//           - (receive call + lease), no consumer waiting meanwhile);
 //   tools:  `shmq ls` (this binary, run as a child) and GET /metrics.
 #pragma once
 
