@@ -237,8 +237,8 @@ TEST(BenchCliTest, daemonJsonHasOneRowPerQueueCountWithEveryKey) {
         EXPECT_EQ(row.at("busy_queues").get<double>(), 1) << where;  // 10% of 3 or 4, at least one
         EXPECT_EQ(row.at("kills").get<double>(), 3) << where;
         EXPECT_EQ(row.at("expiries").get<double>(), 2) << where;
-        for (const char* k : {"startup_ms", "idle_cpu_pct", "idle_rss_mib", "idle_rss_anon_mib", "busy_cpu_pct",
-                              "busy_rss_mib", "busy_rss_anon_mib", "busy_msgs_per_s", "busy_target_msgs_per_s",
+        for (const char* k : {"startup_ms", "idle_cpu_pct", "idle_wait_pct", "idle_rss_mib", "idle_rss_anon_mib",
+                              "busy_cpu_pct", "busy_wait_pct", "busy_rss_mib", "busy_rss_anon_mib", "busy_msgs_per_s", "busy_target_msgs_per_s",
                               "kill_redelivery_p50_ms", "kill_redelivery_p99_ms", "kill_redelivery_max_ms",
                               "expiry_late_p50_ms", "expiry_late_p99_ms", "expiry_late_max_ms", "ls_ms", "ls_rows",
                               "scrape_ms", "scrape_bytes"}) {

@@ -35,9 +35,11 @@ Json row_json(const DaemonScaleRow& r) {
     j["busy_queues"] = r.busy_queues;
     j["startup_ms"] = rounded(r.startup_ms, 1);
     j["idle_cpu_pct"] = rounded(r.idle_cpu_pct, 3);
+    j["idle_wait_pct"] = rounded(r.idle_wait_pct, 3);
     j["idle_rss_mib"] = rounded(r.idle_rss_mib, 2);
     j["idle_rss_anon_mib"] = rounded(r.idle_rss_anon_mib, 2);
     j["busy_cpu_pct"] = rounded(r.busy_cpu_pct, 3);
+    j["busy_wait_pct"] = rounded(r.busy_wait_pct, 3);
     j["busy_rss_mib"] = rounded(r.busy_rss_mib, 2);
     j["busy_rss_anon_mib"] = rounded(r.busy_rss_anon_mib, 2);
     j["busy_msgs_per_s"] = rounded(r.busy_msgs_per_s, 0);
@@ -82,16 +84,17 @@ std::string daemon_json(const std::vector<Param>& params, const std::string& shm
 }
 
 std::string daemon_table(const std::string& title, const std::vector<DaemonScaleRow>& rows) {
-    Table t({"queues", "idle CPU %", "idle RSS MiB", "busy", "busy CPU %", "busy msg/s", "kill p50 ms", "kill p99 ms",
+    Table t({"queues", "idle CPU %", "+wait", "idle RSS MiB", "busy", "busy CPU %", "+wait", "busy msg/s", "kill p50 ms", "kill p99 ms",
              "expiry late p50 ms", "p99 ms", "ls ms", "scrape ms"});
     for (const auto& r : rows) {
         const LatencySummary kill = summarize(r.kill_ns), late = summarize(r.expiry_late_ns);
-        t.add({std::to_string(r.queues), fixed(r.idle_cpu_pct, 2), fixed(r.idle_rss_mib, 1), std::to_string(r.busy_queues),
-               fixed(r.busy_cpu_pct, 2), human_count(static_cast<uint64_t>(r.busy_msgs_per_s)), fixed(ms(kill.p50_ns), 2),
+        t.add({std::to_string(r.queues), fixed(r.idle_cpu_pct, 2), fixed(r.idle_wait_pct, 1), fixed(r.idle_rss_mib, 1),
+               std::to_string(r.busy_queues), fixed(r.busy_cpu_pct, 2), fixed(r.busy_wait_pct, 1), human_count(static_cast<uint64_t>(r.busy_msgs_per_s)), fixed(ms(kill.p50_ns), 2),
                fixed(ms(kill.p99_ns), 2), fixed(ms(late.p50_ns), 2), fixed(ms(late.p99_ns), 2), fixed(r.ls_ms, 1),
                fixed(r.scrape_ms, 1)});
     }
     std::string out = title + "\n" + t.render("  ");
+    out += "+wait: % of one core shmqd was runnable but waiting for a CPU (CPU + wait near 100: it never sleeps)\n";
     out += "targets (issue 21, at 1,000 queues): idle < 1% of a core; 100 busy queues < 5%; kill -> redelivery p99 <= 50 ms;"
            " expiry <= 20 ms late\n";
     for (const auto& r : rows) {

@@ -39,19 +39,23 @@ std::vector<std::string> create_queues(uint32_t n, uint32_t expiry_lease_ms) {
 }
 
 struct Cost {
-    double cpu_pct = 0;
+    double cpu_pct = 0, wait_pct = 0;
     ProcMemory memory;
 };
 
-// shmqd's CPU time over `seconds` of wall time, as % of one core, and its
-// memory at the end.
+// shmqd's CPU time over `seconds` of wall time, and its time runnable but
+// waiting for a CPU, as % of one core; its memory at the end.
 Cost measure(ShmqdChild& d, double seconds) {
     d.check_alive();
-    const uint64_t c0 = cpu_time_ns(d.pid()), t0 = now_ns();
+    const CpuTimes c0 = cpu_times(d.pid());
+    const uint64_t t0 = now_ns();
     sleep_seconds(seconds);
-    const uint64_t c1 = cpu_time_ns(d.pid()), t1 = now_ns();
+    const CpuTimes c1 = cpu_times(d.pid());
+    const uint64_t t1 = now_ns();
     d.check_alive();
-    return {100.0 * static_cast<double>(c1 - c0) / static_cast<double>(t1 - t0), memory_of(d.pid())};
+    const double wall = static_cast<double>(t1 - t0);
+    return {100.0 * static_cast<double>(c1.run_ns - c0.run_ns) / wall,
+            100.0 * static_cast<double>(c1.wait_ns - c0.wait_ns) / wall, memory_of(d.pid())};
 }
 
 void run_busy(const DaemonScaleConfig& cfg, const std::vector<std::string>& names, ShmqdChild& d, DaemonScaleRow& row) {
@@ -66,6 +70,7 @@ void run_busy(const DaemonScaleConfig& cfg, const std::vector<std::string>& name
     const uint64_t r1 = load.received(), t1 = now_ns();
     load.stop();
     row.busy_cpu_pct = busy.cpu_pct;
+    row.busy_wait_pct = busy.wait_pct;
     row.busy_rss_mib = busy.memory.rss_mib;
     row.busy_rss_anon_mib = busy.memory.rss_anon_mib;
     row.busy_msgs_per_s = static_cast<double>(r1 - r0) * 1e9 / static_cast<double>(t1 - t0);
@@ -100,6 +105,7 @@ DaemonScaleRow run_row(const DaemonScaleConfig& cfg, uint32_t n) {
     sleep_seconds(cfg.warmup);
     const Cost idle = measure(d, cfg.seconds);
     row.idle_cpu_pct = idle.cpu_pct;
+    row.idle_wait_pct = idle.wait_pct;
     row.idle_rss_mib = idle.memory.rss_mib;
     row.idle_rss_anon_mib = idle.memory.rss_anon_mib;
 

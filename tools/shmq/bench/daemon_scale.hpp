@@ -40,8 +40,10 @@ inline constexpr uint32_t kProbeLeaseMs = 30000; // of the kill probes' queues
 struct DaemonScaleRow {
     uint32_t queues = 0, busy_queues = 0;
     double startup_ms = 0;  // shmqd's start to its last "watching queue"
-    double idle_cpu_pct = 0, idle_rss_mib = 0, idle_rss_anon_mib = 0;
-    double busy_cpu_pct = 0, busy_rss_mib = 0, busy_rss_anon_mib = 0;
+    // CPU: % of one core on a CPU; wait: % of one core runnable but not
+    // running (CPU + wait near 100: shmqd never sleeps, it is saturated).
+    double idle_cpu_pct = 0, idle_wait_pct = 0, idle_rss_mib = 0, idle_rss_anon_mib = 0;
+    double busy_cpu_pct = 0, busy_wait_pct = 0, busy_rss_mib = 0, busy_rss_anon_mib = 0;
     double busy_msgs_per_s = 0, busy_target_msgs_per_s = 0;  // received (and ACKed) during the measured busy time
     Histogram kill_ns, expiry_late_ns;                       // expiry: negative lateness counts as 0
     double ls_ms = 0, scrape_ms = 0;                         // medians of 5

@@ -15,19 +15,21 @@ namespace shmq::cli::bench {
 
 namespace {
 
-// The first number of /proc/PID/task/TID/schedstat: time spent on a CPU, ns.
-bool schedstat_sum(pid_t pid, uint64_t& total) {
+// The first two numbers of /proc/PID/task/TID/schedstat: time on a CPU and
+// time waiting on a run queue, ns.
+bool schedstat_sum(pid_t pid, CpuTimes& total) {
     const std::string dir = "/proc/" + std::to_string(pid) + "/task";
     DIR* d = ::opendir(dir.c_str());
     if (!d) return false;
     bool any = false;
-    total = 0;
+    total = {};
     while (dirent* e = ::readdir(d)) {
         if (e->d_name[0] == '.') continue;
         std::ifstream f(dir + "/" + e->d_name + "/schedstat");
-        unsigned long long run = 0;
-        if (f >> run) {
-            total += run;
+        unsigned long long run = 0, wait = 0;
+        if (f >> run >> wait) {
+            total.run_ns += run;
+            total.wait_ns += wait;
             any = true;
         }
     }
@@ -56,9 +58,9 @@ bool stat_ticks(pid_t pid, uint64_t& ns) {
 
 }  // namespace
 
-uint64_t cpu_time_ns(pid_t pid) {
-    uint64_t ns = 0;
-    if (schedstat_sum(pid, ns) || stat_ticks(pid, ns)) return ns;
+CpuTimes cpu_times(pid_t pid) {
+    CpuTimes t;
+    if (schedstat_sum(pid, t) || stat_ticks(pid, t.run_ns)) return t;
     throw BenchError("cannot read the CPU time of process " + std::to_string(pid) + " (has it exited?)");
 }
 

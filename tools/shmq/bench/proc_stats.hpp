@@ -8,11 +8,15 @@
 
 namespace shmq::cli::bench {
 
-// CPU time (user + system) of every thread of `pid`, in nanoseconds: the sum
-// of /proc/PID/task/*/schedstat run times (nanosecond resolution), or, where
-// schedstat is missing, utime + stime of /proc/PID/stat (clock ticks, usually
-// 10 ms). Throws BenchError when the process is gone.
-uint64_t cpu_time_ns(pid_t pid);
+struct CpuTimes {
+    uint64_t run_ns = 0;   // on a CPU (user + system)
+    uint64_t wait_ns = 0;  // runnable, waiting for a CPU (0 where schedstat is missing)
+};
+// CPU times of every thread of `pid`: the sums of /proc/PID/task/*/schedstat
+// (nanoseconds), or, where schedstat is missing, utime + stime of
+// /proc/PID/stat (clock ticks, usually 10 ms). Throws BenchError when the
+// process is gone.
+CpuTimes cpu_times(pid_t pid);
 
 struct ProcMemory {
     double rss_mib = 0;       // VmRSS: includes the pages of mapped queue regions it touched
