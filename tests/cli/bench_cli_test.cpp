@@ -240,7 +240,8 @@ TEST(BenchCliTest, daemonJsonHasOneRowPerQueueCountWithEveryKey) {
         for (const char* k : {"startup_ms", "idle_cpu_pct", "idle_wait_pct", "idle_rss_mib", "idle_rss_anon_mib",
                               "busy_cpu_pct", "busy_wait_pct", "busy_rss_mib", "busy_rss_anon_mib", "busy_msgs_per_s", "busy_target_msgs_per_s",
                               "kill_redelivery_p50_ms", "kill_redelivery_p99_ms", "kill_redelivery_max_ms",
-                              "expiry_late_p50_ms", "expiry_late_p99_ms", "expiry_late_max_ms", "ls_ms", "ls_rows",
+                              "expiry_late_p50_ms", "expiry_late_p99_ms", "expiry_late_max_ms", "expiry_early",
+                              "expiry_earliest_ms", "ls_ms", "ls_rows",
                               "scrape_ms", "scrape_bytes"}) {
             ASSERT_TRUE(row.contains(k)) << where << " lacks " << k;
             EXPECT_TRUE(row.at(k).is_number()) << where << "." << k;

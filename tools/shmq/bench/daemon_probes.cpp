@@ -107,7 +107,7 @@ uint64_t Probes::kill_once(const std::string& queue) {
 // Nobody of the group is in receive while the lease runs out (a waiting
 // consumer's periodic scan would expire it too), so the group's `expired`
 // counter moving is shmqd's doing; the peer takes the message afterwards.
-uint64_t Probes::expiry_once(const std::string& queue, uint32_t lease_ms) {
+int64_t Probes::expiry_once(const std::string& queue, uint32_t lease_ms) {
     Ends& e = ends(queue);
     if (!e.holder) {
         e.holder = e.queue.consumer("bench", Ends::shared());
@@ -135,7 +135,7 @@ uint64_t Probes::expiry_once(const std::string& queue, uint32_t lease_ms) {
                          ", not the expired " + std::to_string(held->offset()));
     (void)back->ack();
     (void)held->ack();  // lease_lost: settles our stale copy
-    return t > due ? t - due : 0;
+    return static_cast<int64_t>(t) - static_cast<int64_t>(due);
 }
 
 }  // namespace shmq::cli::bench

@@ -10,7 +10,8 @@
 //                waiting consumer's own scan, every lease/4, would expire
 //                it too); lateness = the group's `expired` counter moving
 //                (polled every 100 us) - (the holder's receive call +
-//                lease_ms), 0 if negative. The peer then takes it back.
+//                lease_ms), negative if it expired early. The peer then
+//                takes it back.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +30,7 @@ public:
     Probes(const Probes&) = delete;
     Probes& operator=(const Probes&) = delete;
     uint64_t kill_once(const std::string& queue);
-    uint64_t expiry_once(const std::string& queue, uint32_t lease_ms);
+    int64_t expiry_once(const std::string& queue, uint32_t lease_ms);
 
 private:
     struct Ends;  // the queue, our producer and peer (and holder) there

@@ -52,6 +52,8 @@ Json row_json(const DaemonScaleRow& r) {
     j["expiry_late_p50_ms"] = rounded(ms(late.p50_ns), 3);
     j["expiry_late_p99_ms"] = rounded(ms(late.p99_ns), 3);
     j["expiry_late_max_ms"] = rounded(ms(late.max_ns), 3);
+    j["expiry_early"] = r.expiry_early;
+    j["expiry_earliest_ms"] = rounded(ms(r.expiry_earliest_ns), 3);
     j["ls_ms"] = rounded(r.ls_ms, 2);
     j["ls_rows"] = r.ls_rows;
     j["scrape_ms"] = rounded(r.scrape_ms, 2);
@@ -94,6 +96,11 @@ std::string daemon_table(const std::string& title, const std::vector<DaemonScale
                fixed(r.scrape_ms, 1)});
     }
     std::string out = title + "\n" + t.render("  ");
+    for (const auto& r : rows)
+        if (r.expiry_early > 0)
+            out += "at " + std::to_string(r.queues) + " queues, " + std::to_string(r.expiry_early) +
+                   " lease(s) expired before their deadline, the earliest by " + fixed(ms(r.expiry_earliest_ns), 2) +
+                   " ms (counted as 0 late)\n";
     out += "+wait: % of one core shmqd was runnable but waiting for a CPU (CPU + wait near 100: it never sleeps)\n";
     out += "targets (issue 21, at 1,000 queues): idle < 1% of a core; 100 busy queues < 5%; kill -> redelivery p99 <= 50 ms;"
            " expiry <= 20 ms late\n";

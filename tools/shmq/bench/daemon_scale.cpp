@@ -84,7 +84,12 @@ void run_probes(const DaemonScaleConfig& cfg, const std::vector<std::string>& na
         d.check_alive();
     }
     for (uint32_t k = 0; k < cfg.expiries && odds > 0; ++k) {
-        row.expiry_late_ns.record(probes.expiry_once(names[2 * (k % odds) + 1], cfg.expiry_lease_ms));
+        const int64_t late = probes.expiry_once(names[2 * (k % odds) + 1], cfg.expiry_lease_ms);
+        row.expiry_late_ns.record(late > 0 ? static_cast<uint64_t>(late) : 0);
+        if (late < 0) {
+            ++row.expiry_early;
+            row.expiry_earliest_ns = std::max(row.expiry_earliest_ns, static_cast<uint64_t>(-late));
+        }
         d.check_alive();
     }
 }

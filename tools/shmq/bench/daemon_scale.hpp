@@ -45,7 +45,8 @@ struct DaemonScaleRow {
     double idle_cpu_pct = 0, idle_wait_pct = 0, idle_rss_mib = 0, idle_rss_anon_mib = 0;
     double busy_cpu_pct = 0, busy_wait_pct = 0, busy_rss_mib = 0, busy_rss_anon_mib = 0;
     double busy_msgs_per_s = 0, busy_target_msgs_per_s = 0;  // received (and ACKed) during the measured busy time
-    Histogram kill_ns, expiry_late_ns;                       // expiry: negative lateness counts as 0
+    Histogram kill_ns, expiry_late_ns;                       // expiry: an early one counts as 0 late
+    uint64_t expiry_early = 0, expiry_earliest_ns = 0;       // expiries before the deadline, and the earliest
     double ls_ms = 0, scrape_ms = 0;                         // medians of 5
     uint64_t ls_rows = 0, scrape_bytes = 0;
 };
