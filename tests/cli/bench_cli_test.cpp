@@ -213,9 +213,60 @@ TEST(BenchCliTest, humanTableShowsRatios) {
     EXPECT_NE(r.out.find("shmq / bare"), std::string::npos) << r.out;
 }
 
+// `bench daemon` on 3 queues: every documented key, counts as asked, figures
+// non-negative, and nothing left behind (queues, temporary directory, shmqd).
+TEST(BenchCliTest, daemonJsonHasOneRowPerQueueCountWithEveryKey) {
+    const ToolRun r = shmq("bench daemon --queues 3,4 --seconds 0.5 --warmup 0 --kills 3 --expiries 2 --shmqd \"" SHMQD_PATH
+                           "\" --json");
+    const Value v = parse_json(r);
+    EXPECT_EQ(v.at("bench").get<std::string>(), "daemon");
+    EXPECT_EQ(v.at("shmqd").get<std::string>(), SHMQD_PATH);
+    EXPECT_EQ(v.at("params").at("kills").get<double>(), 3);
+    EXPECT_EQ(v.at("params").at("expiries").get<double>(), 2);
+    EXPECT_EQ(v.at("params").at("busy_pct").get<double>(), 10);
+    for (const char* k : {"queues", "idle_cpu_pct", "busy_cpu_pct", "kill_redelivery_p99_ms", "expiry_late_p99_ms"})
+        EXPECT_TRUE(v.at("targets").contains(k)) << "targets." << k;
+    expect_machine(v);
+    const Value& rows = v.at("rows");
+    ASSERT_EQ(rows.size(), 2u);
+    const double counts[] = {3, 4};
+    for (std::size_t i = 0; i < 2; ++i) {
+        const Value& row = rows.at(i);
+        const std::string where = "rows[" + std::to_string(i) + "]";
+        EXPECT_EQ(row.at("queues").get<double>(), counts[i]);
+        EXPECT_EQ(row.at("busy_queues").get<double>(), 1) << where;  // 10% of 3 or 4, at least one
+        EXPECT_EQ(row.at("kills").get<double>(), 3) << where;
+        EXPECT_EQ(row.at("expiries").get<double>(), 2) << where;
+        for (const char* k : {"startup_ms", "idle_cpu_pct", "idle_wait_pct", "idle_rss_mib", "idle_rss_anon_mib",
+                              "busy_cpu_pct", "busy_wait_pct", "busy_rss_mib", "busy_rss_anon_mib", "busy_msgs_per_s", "busy_target_msgs_per_s",
+                              "kill_redelivery_p50_ms", "kill_redelivery_p99_ms", "kill_redelivery_max_ms",
+                              "expiry_late_p50_ms", "expiry_late_p99_ms", "expiry_late_max_ms", "expiry_early",
+                              "expiry_earliest_ms", "ls_ms", "ls_rows",
+                              "scrape_ms", "scrape_bytes"}) {
+            ASSERT_TRUE(row.contains(k)) << where << " lacks " << k;
+            EXPECT_TRUE(row.at(k).is_number()) << where << "." << k;
+            EXPECT_GE(row.at(k).get<double>(), 0) << where << "." << k;
+        }
+        for (const char* k : {"idle_rss_mib", "busy_msgs_per_s", "kill_redelivery_max_ms", "ls_ms", "scrape_ms", "scrape_bytes"})
+            EXPECT_GT(row.at(k).get<double>(), 0) << where << "." << k;
+        EXPECT_EQ(row.at("busy_target_msgs_per_s").get<double>(), 10000) << where;
+        EXPECT_GE(row.at("ls_rows").get<double>(), counts[i]) << where;  // ours, and whatever else is in /dev/shm
+        EXPECT_LE(row.at("kill_redelivery_p50_ms").get<double>(), row.at("kill_redelivery_p99_ms").get<double>());
+        EXPECT_LE(row.at("expiry_late_p99_ms").get<double>(), row.at("expiry_late_max_ms").get<double>());
+    }
+    expect_nothing_left(r.pid);
+    DIR* d = ::opendir("/tmp");
+    ASSERT_NE(d, nullptr);
+    const std::string dir = "shmq-bench-daemon-" + std::to_string(r.pid) + "-";
+    while (dirent* e = ::readdir(d)) EXPECT_NE(std::string(e->d_name).rfind(dir, 0), 0u) << "left behind: /tmp/" << e->d_name;
+    ::closedir(d);
+}
+
 TEST(BenchCliTest, badArgumentsGetOneLineAndNonZeroExit) {
     for (const char* args : {"bench throughput --ack sometimes", "bench latency --baselines nope", "bench wakeup --size 4",
-                             "bench throughput --group neither --seconds 0.1", "bench latency --size 0"}) {
+                             "bench throughput --group neither --seconds 0.1", "bench latency --size 0",
+                             "bench daemon --queues 1", "bench daemon --queues 10,x", "bench daemon --busy-pct 101",
+                             "bench daemon --shmqd /nonexistent/shmqd --queues 2"}) {
         const ToolRun r = shmq(args);
         EXPECT_NE(r.exit_code, 0) << args;
         EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;

@@ -6,18 +6,24 @@
 //   shmq bench throughput [--size BYTES] [--producers P] [--consumers C] [--partitions N]
 //       [--group shared|exclusive] [--ack none|each|batch] [--batch N] [--seconds S] [--json]
 //   shmq bench wakeup [--count N] [--json]
+//   shmq bench daemon [--queues 10,100,1000] [--seconds S] [--warmup S] [--kills N] [--expiries N]
+//       [--busy-pct P] [--shmqd PATH] [--json]   (shmqd's own cost; no baselines)
 // Common: --baselines all|none|NAME,NAME... (bare, boost_mq, posix_mq, pipe,
 // socketpair; wakeup also futex), --rounds R, --json-file PATH (write the
 // JSON there and print the table).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 
+#include "bench/daemon_report.hpp"
+#include "bench/daemon_scale.hpp"
 #include "bench/harness.hpp"
 #include "bench/report.hpp"
 #include "bench/runs.hpp"
+#include "bench/shmqd_child.hpp"
 #include "command.hpp"
 #ifdef SHMQ_HAVE_BRIDGE
 #include "bridge/bench_bridge.hpp"
@@ -301,6 +307,92 @@ void register_wakeup(CLI::App& bench) {
     });
 }
 
+std::vector<uint32_t> parse_queue_counts(const std::string& list) {
+    std::vector<uint32_t> out;
+    std::stringstream ss(list);
+    for (std::string item; std::getline(ss, item, ',');) {
+        if (item.empty()) continue;
+        char* end = nullptr;
+        const unsigned long n = std::strtoul(item.c_str(), &end, 10);
+        if (*end != '\0' || item.find_first_not_of("0123456789") != std::string::npos || n < 2 || n > 2000)
+            throw CommandError(2, "--queues: '" + item + "' is not a queue count in 2..2000; use a comma list such as 10,100,1000");
+        out.push_back(static_cast<uint32_t>(n));
+    }
+    if (out.empty()) throw CommandError(2, "--queues: give at least one queue count, e.g. 10,100,1000");
+    return out;
+}
+
+void register_daemon(CLI::App& bench) {
+    struct Args {
+        std::string queues = "10,100,1000", shmqd, json_file;
+        double seconds = 10, warmup = 2;
+        uint32_t kills = 100, expiries = 20, busy_pct = 10, expiry_lease_ms = 200;
+        bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd = bench.add_subcommand("daemon", "shmqd's CPU, memory and repair delays as the number of queues grows");
+    cmd->add_option("--queues", a->queues, "Comma list of queue counts, one run each (2..2000)")->default_val("10,100,1000");
+    cmd->add_option("--seconds", a->seconds, "Measured seconds of the idle and of the busy phase")->default_val(10);
+    cmd->add_option("--warmup", a->warmup, "Seconds before each measured phase")->default_val(2);
+    cmd->add_option("--kills", a->kills, "SIGKILLed consumers timed to the redelivery of their message")->default_val(100);
+    cmd->add_option("--expiries", a->expiries, "Lease expiries timed past their deadline")->default_val(20);
+    cmd->add_option("--busy-pct", a->busy_pct, "% of the queues carrying 10,000 msg/s each in the busy phase (0: none)")
+        ->default_val(10);
+    cmd->add_option("--expiry-lease-ms", a->expiry_lease_ms, "Lease of the queues the expiries are timed on")->default_val(200);
+    cmd->add_option("--shmqd", a->shmqd, "The shmqd to measure (default: beside this shmq, else in PATH)");
+    cmd->add_flag("--json", a->json, "Print JSON");
+    cmd->add_option("--json-file", a->json_file, "Also write the JSON to this file (and print the table)");
+    cmd->footer(
+        "For each queue count N: N queues (64 slots of 64 B) and a private shmqd serving only them (its own\n"
+        "--data-dir, --lock-file and log in a temporary directory, /metrics on a free loopback port).\n"
+        "Measures shmqd's CPU (% of one core, from /proc) and RSS idle, then with --busy-pct of the queues\n"
+        "at 10,000 msg/s each (one producer and one consumer process for all of them), then the time from a\n"
+        "consumer's SIGKILL to its unACKed message reaching a peer, how late a lease expires, and how long\n"
+        "`shmq ls` and a scrape of /metrics take. Everything it creates is removed, also on SIGINT.\n\n"
+        "Examples:\n"
+        "  shmq bench daemon\n"
+        "  shmq bench daemon --queues 1000 --seconds 30 --json\n"
+        "Method and results: docs/PERFORMANCE.md (shmqd at scale).");
+    cmd->callback([a] {
+        DaemonScaleConfig cfg;
+        cfg.queues = parse_queue_counts(a->queues);
+        if (!(a->seconds > 0) || a->seconds > 3600) throw CommandError(2, "--seconds must be more than 0 and at most 3600");
+        if (!(a->warmup >= 0) || a->warmup > 600) throw CommandError(2, "--warmup must be 0..600");
+        if (a->kills > 100000) throw CommandError(2, "--kills must be 0..100000");
+        if (a->expiries > 10000) throw CommandError(2, "--expiries must be 0..10000");
+        if (a->busy_pct > 100) throw CommandError(2, "--busy-pct must be 0..100");
+        if (a->expiry_lease_ms < 10 || a->expiry_lease_ms > 60000) throw CommandError(2, "--expiry-lease-ms must be 10..60000");
+        cfg.seconds = a->seconds;
+        cfg.warmup = a->warmup;
+        cfg.kills = a->kills;
+        cfg.expiries = a->expiries;
+        cfg.busy_pct = a->busy_pct;
+        cfg.expiry_lease_ms = a->expiry_lease_ms;
+        check_json_file(a->json_file);
+        guarded([&] {
+            cfg.shmqd = find_shmqd(a->shmqd);
+            const Machine m = machine_facts();
+            const auto rows = run_daemon_scale(cfg);
+            const std::string json = daemon_json(
+                {Param{"queues", Json(cfg.queues)}, param("seconds", cfg.seconds), param("warmup", cfg.warmup),
+                 param("kills", uint64_t{cfg.kills}), param("expiries", uint64_t{cfg.expiries}),
+                 param("busy_pct", uint64_t{cfg.busy_pct}), param("busy_msgs_per_s_per_queue", uint64_t{kBusyBurst * 1000 / kBusyPeriodMs}),
+                 param("busy_burst", uint64_t{kBusyBurst}), param("expiry_lease_ms", uint64_t{cfg.expiry_lease_ms}),
+                 param("kill_lease_ms", uint64_t{kProbeLeaseMs}), param("capacity", uint64_t{64}),
+                 param("max_message", uint64_t{64})},
+                cfg.shmqd, m, rows);
+            char secs[64];
+            std::snprintf(secs, sizeof secs, "%g s measured after %g s warm-up", cfg.seconds, cfg.warmup);
+            const std::string title =
+                "shmq bench daemon: " + cfg.shmqd + "; per row N queues of 64 slots x 64 B, " + secs +
+                " (idle, then busy: " + std::to_string(cfg.busy_pct) + "% of the queues at 10,000 msg/s each), " +
+                std::to_string(cfg.kills) + " kills, " + std::to_string(cfg.expiries) + " expiries (lease " +
+                std::to_string(cfg.expiry_lease_ms) + " ms); CPU in % of one core, CPUs " + cpu_list(m.cpus);
+            emit(a->json, a->json_file, json, daemon_table(title, rows));
+        });
+    });
+}
+
 }  // namespace
 
 #ifdef SHMQ_HAVE_BRIDGE
@@ -371,10 +463,12 @@ void register_bench(CLI::App& app) {
         "  shmq bench latency --rate 100000 --count 200000\n"
         "  shmq bench throughput --size 64 --ack batch --group exclusive\n"
         "  shmq bench wakeup\n"
+        "  shmq bench daemon --queues 10,100      (shmqd's own cost as queues grow)\n"
         "Method and results: docs/PERFORMANCE.md.");
     register_latency(*bench);
     register_throughput(*bench);
     register_wakeup(*bench);
+    register_daemon(*bench);
 #ifdef SHMQ_HAVE_BRIDGE
     register_bridge_latency(*bench);
 #endif

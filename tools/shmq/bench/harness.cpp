@@ -41,13 +41,13 @@ cpu_set_t& original_mask() {
 }
 
 // Async-signal-safe registries: fixed arrays, published with atomics.
-constexpr int kMaxNames = 64;
+constexpr int kMaxNames = 2048;  // `bench daemon` registers each of its up to 2000 queues
 constexpr int kMaxChildren = 256;
 struct NameEntry {
     std::atomic<int> state{0};  // 0 free, 1 being written, 2 in use
     NameKind kind = NameKind::shmq_queue;
-    char name[96] = {};
-    char path[112] = {};  // what shm_unlink / mq_unlink takes
+    char name[256] = {};
+    char path[256] = {};  // what shm_unlink / mq_unlink / unlink / rmdir takes
 };
 NameEntry g_names[kMaxNames];
 std::atomic<pid_t> g_children[kMaxChildren];
@@ -67,8 +67,12 @@ void untrack_child(pid_t pid) noexcept {
 }
 
 void unlink_path(NameKind kind, const char* path) noexcept {
-    if (kind == NameKind::posix_mq) ::mq_unlink(path);
-    else ::shm_unlink(path);
+    switch (kind) {
+        case NameKind::posix_mq: ::mq_unlink(path); break;
+        case NameKind::file: ::unlink(path); break;
+        case NameKind::dir: ::rmdir(path); break;
+        default: ::shm_unlink(path); break;
+    }
 }
 
 void on_fatal_signal(int sig) {
@@ -78,7 +82,10 @@ void on_fatal_signal(int sig) {
             if (pid > 0) ::kill(pid, SIGKILL);
         }
         for (auto& e : g_names)
-            if (e.state.load(std::memory_order_acquire) == 2) unlink_path(e.kind, e.path);
+            if (e.state.load(std::memory_order_acquire) == 2 && e.kind != NameKind::dir) unlink_path(e.kind, e.path);
+        for (int i = kMaxNames - 1; i >= 0; --i)  // directories once their files are gone, inner (later) first
+            if (g_names[i].state.load(std::memory_order_acquire) == 2 && g_names[i].kind == NameKind::dir)
+                unlink_path(NameKind::dir, g_names[i].path);
         static const char msg[] = "shmq: bench interrupted; its queues were removed\n";
         [[maybe_unused]] auto n = ::write(2, msg, sizeof msg - 1);
     }
@@ -269,7 +276,10 @@ void register_name(NameKind kind, const std::string& name) {
         if (!e.state.compare_exchange_strong(expected, 1)) continue;
         e.kind = kind;
         std::snprintf(e.name, sizeof e.name, "%s", name.c_str());
-        std::snprintf(e.path, sizeof e.path, kind == NameKind::shmq_queue ? "/shmq.%s" : "/%s", name.c_str());
+        const char* form = kind == NameKind::shmq_queue                      ? "/shmq.%s"
+                           : kind == NameKind::file || kind == NameKind::dir ? "%s"
+                                                                               : "/%s";
+        std::snprintf(e.path, sizeof e.path, form, name.c_str());
         e.state.store(2, std::memory_order_release);
         return;
     }
@@ -291,6 +301,8 @@ void remove_name(NameKind kind, const std::string& name) noexcept {
         } catch (...) {
             ::shm_unlink(("/shmq." + name).c_str());
         }
+    } else if (kind == NameKind::file || kind == NameKind::dir) {
+        unlink_path(kind, name.c_str());
     } else {
         unlink_path(kind, ("/" + name).c_str());
     }
@@ -306,7 +318,10 @@ void cleanup_all() noexcept {
         }
     }
     for (auto& e : g_names)
-        if (e.state.load(std::memory_order_acquire) == 2) remove_name(e.kind, e.name);
+        if (e.state.load(std::memory_order_acquire) == 2 && e.kind != NameKind::dir) remove_name(e.kind, e.name);
+    for (int i = kMaxNames - 1; i >= 0; --i)
+        if (g_names[i].state.load(std::memory_order_acquire) == 2 && g_names[i].kind == NameKind::dir)
+            remove_name(NameKind::dir, g_names[i].name);
 }
 
 void install_cleanup_handlers() {

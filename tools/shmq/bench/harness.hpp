@@ -112,8 +112,11 @@ private:
 
 // Names of what the bench creates, removed by cleanup_all() and by the
 // SIGINT/SIGTERM handler (which also kills every child). Kinds: a shmq queue,
-// a Boost.Interprocess object (a POSIX shm object), a POSIX message queue.
-enum class NameKind { shmq_queue, boost_shm, posix_mq };
+// a Boost.Interprocess object (a POSIX shm object), a POSIX message queue, a
+// file and an (empty by then) directory, both by absolute path. Directories
+// go last, the latest registered first (register a directory before what
+// goes in it). At most 2048 names at once.
+enum class NameKind { shmq_queue, boost_shm, posix_mq, file, dir };
 void register_name(NameKind kind, const std::string& name);
 void unregister_name(NameKind kind, const std::string& name);
 void remove_name(NameKind kind, const std::string& name) noexcept;

@@ -25,10 +25,6 @@ Json params_json(const std::vector<Param>& params) {
     return j;
 }
 
-Json machine_json(const Machine& m) {
-    return {{"cpu_model", m.cpu_model}, {"nproc", m.nproc}, {"kernel", m.kernel}, {"cpus", m.cpus}};
-}
-
 double ratio(double a, double b) { return b > 0 ? a / b : NAN; }
 
 struct LatencyFigures {
@@ -87,6 +83,10 @@ std::string fmt_fixed(double v, int decimals) {
 }
 
 }  // namespace
+
+Json machine_json(const Machine& m) {
+    return {{"cpu_model", m.cpu_model}, {"nproc", m.nproc}, {"kernel", m.kernel}, {"cpus", m.cpus}};
+}
 
 Param param(const std::string& key, double v) { return {key, number(v, 3)}; }
 Param param(const std::string& key, uint64_t v) { return {key, v}; }

@@ -26,6 +26,9 @@ Param param(const std::string& key, int v);
 Param param(const std::string& key, const std::string& v);
 Param param(const std::string& key, const std::vector<std::string>& v);
 
+// {"cpu_model", "nproc", "kernel", "cpus"}: the "machine" of every report.
+Json machine_json(const Machine& m);
+
 // `bench` is "latency" or "wakeup"; outcomes[0] is shmq.
 std::string latency_json(const std::string& bench, const std::vector<Param>& params, const Machine& m,
                          const std::vector<LatencyOutcome>& outcomes);
