@@ -56,8 +56,9 @@ struct ConsumerCore {
     ~ConsumerCore();
 
     Result<Message> receive(Millis timeout) noexcept;
-    // The fast path: no clock read unless a retry is pending.
-    bool try_once(Message& out) noexcept;
+    // The fast path. `now`: CLOCK_MONOTONIC read in this receive call, the
+    // start of a lease delivered now (0: read here, once, when needed).
+    bool try_once(Message& out, uint64_t now = 0) noexcept;
     // Periodic work (lease stamping and expiry, dead claims, membership,
     // heartbeat): when a receive finds nothing at once, and every
     // kMaintenanceEvery receives while messages flow.

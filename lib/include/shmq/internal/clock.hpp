@@ -18,16 +18,6 @@ inline uint64_t read_clock(clockid_t id) noexcept {
 inline uint64_t monotonic_ns() noexcept { return read_clock(CLOCK_MONOTONIC); }
 inline uint64_t coarse_monotonic_ns() noexcept { return read_clock(CLOCK_MONOTONIC_COARSE); }
 inline uint64_t coarse_unix_ns() noexcept { return read_clock(CLOCK_REALTIME_COARSE); }
-// How far the coarse clock may lag the precise one (a jiffy: 1-10 ms). A
-// deadline from the coarse clock adds it so that it never comes early.
-inline uint64_t coarse_lag_ns() noexcept {
-    static const uint64_t lag = [] {
-        timespec ts{};
-        ::clock_getres(CLOCK_MONOTONIC_COARSE, &ts);
-        return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-    }();
-    return lag;
-}
 inline uint64_t unix_ns() noexcept { return read_clock(CLOCK_REALTIME); }
 
 inline void cpu_relax() noexcept {
