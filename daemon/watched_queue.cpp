@@ -301,8 +301,9 @@ int WatchedQueue::expire_and_dead_letter(uint64_t now_mono) {
     detail::Region& r = *region_;
     const uint64_t lease_ns = uint64_t{r.params().lease_ms} * 1'000'000;
     // A delivery after this look has a deadline past now + lease_ns (its
-    // deliverer's clock is read after ours: docs/ARCHITECTURE.md, "shmqd's
-    // event loop"): looking again by then finds it in time.
+    // deliverer's coarse clock is read after ours, plus a margin larger than
+    // that clock's lag: docs/ARCHITECTURE.md, "shmqd's event loop"): looking
+    // again by then finds it in time.
     uint64_t next = on_grid(now_mono, now_mono + lease_ns);
     for (uint32_t g = 0; g < r.max_groups(); ++g) {
         if (!ring::group_holds(r.group(g).state.load(std::memory_order_acquire))) continue;

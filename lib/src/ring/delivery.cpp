@@ -138,7 +138,8 @@ SettleResult extend(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t
     if (!lease_extend(r.lease(g, p, offset), word, new_deadline)) return SettleResult::lease_lost;
     // shmqd rechecks every group within lease_ms of its last look, so only a
     // deadline sooner than a fresh lease's can come before its next look: tell it.
-    if (new_deadline < sys::monotonic_ns() + uint64_t{r.params().lease_ms} * 1'000'000) detail::ring_daemon(r);
+    if (new_deadline < sys::coarse_monotonic_ns() + sys::coarse_margin_ns() + uint64_t{r.params().lease_ms} * 1'000'000)
+        detail::ring_daemon(r);
     return SettleResult::ok;
 }
 

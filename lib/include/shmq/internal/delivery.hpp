@@ -7,9 +7,10 @@
 //  (1) deliver: acquire-load slot state == committed(o) (pairs with the
 //      producer's commit, so the payload is visible), then CAS the entry
 //      acked(t<o) -> leased(o, C, 1), acq_rel. The entry CAS is the single
-//      point that decides who delivers o. The deadline (CLOCK_MONOTONIC,
-//      read once per receive call before its deliveries, + lease_ms: never
-//      before lease_ms after the call) is stored
+//      point that decides who delivers o. The deadline (the coarse clock,
+//      read once per receive call before its deliveries, + lease_ms + the
+//      clock's margin, sys::coarse_margin_ns: not before lease_ms after the
+//      call unless that clock lags more than the margin) is stored
 //      relaxed BEFORE the CAS, so whoever acquires the leased word sees it or
 //      a later delivery's (never an earlier one): a lease never expires early,
 //      and shmqd, which rechecks every group at least once per lease_ms
@@ -60,7 +61,7 @@ namespace shmq::ring {
 
 struct DeliveryContext {
     detail::Region* region;
-    uint64_t lease_ns;    // lease_ms in ns: a delivery's deadline is now + lease_ns
+    uint64_t lease_ns;    // lease_ms + the coarse clock's margin, in ns: a delivery's deadline is now + lease_ns
     uint32_t group;
     uint32_t owner_id;    // participant id of the consumer
     bool at_most_once;
