@@ -170,11 +170,10 @@ int WatchedQueue::on_disk_event(uint64_t now_mono) {
     return work;
 }
 
-void WatchedQueue::arm_disk(uint64_t now_mono) {
+void WatchedQueue::arm_disk() {
     if (!damage_.empty()) return;
     if (journal_ || !spills_.empty() || !replays_.empty()) disk_active_ = true;
     disk_idle_ns_ = UINT64_MAX;
-    (void)now_mono;
 }
 
 bool WatchedQueue::has_reached_end_of_life() const {
@@ -384,7 +383,7 @@ int WatchedQueue::on_doorbell(uint64_t now_mono) {
     int work = sync_participants(now_mono, false) + serve_replays(now_mono);
     if (!replays_.empty()) replay_ns_ = std::min(replay_ns_, now_mono + tick_ns_);
     lease_check_ns_ = std::min(lease_check_ns_, now_mono);
-    arm_disk(now_mono);
+    arm_disk();
     reschedule();
     return work;
 }
@@ -405,9 +404,9 @@ int WatchedQueue::on_due(uint64_t now_mono) {
     if (now_mono >= replay_ns_) {
         work += serve_replays(now_mono);
         replay_ns_ = replays_.empty() ? UINT64_MAX : now_mono + tick_ns_;
-        if (!replays_.empty()) arm_disk(now_mono);
+        if (!replays_.empty()) arm_disk();
     }
-    if (now_mono >= disk_idle_ns_) arm_disk(now_mono);
+    if (now_mono >= disk_idle_ns_) arm_disk();
     reschedule();
     return work;
 }

@@ -104,7 +104,7 @@ private:
     std::optional<uint64_t> replay_position(uint32_t group, uint32_t partition) const;
     int serve_replays(uint64_t now_mono);
     bool found_damaged(std::optional<std::string> found);
-    void arm_disk(uint64_t now_mono);
+    void arm_disk();  // on_disk_event runs on every turn until caught up
     void reschedule();
 
     std::shared_ptr<detail::Region> region_;
