@@ -159,10 +159,11 @@ int WatchedQueue::on_disk_event(uint64_t now_mono) {
     // Linger a while after the last work (polled every 100 us): a burst of
     // sends is then journaled with one ring, not one per message.
     if (busy() || now_mono - disk_worked_ns_ < kDiskLingerNs) return work;
-    // Caught up: ask the next committer to ring (seq_cst store, then the
-    // re-check reads the tails: a commit we miss sees the request), and
-    // sleep until it does or the idle housekeeping is due.
-    region_->header().daemon_wanted.store(1, std::memory_order_seq_cst);
+    // Caught up: ask the next committer to ring, then look again (the
+    // slot state words at our positions: a commit we miss sees the request;
+    // shmq/internal/daemon_doorbell.hpp), and sleep until it rings or the
+    // idle housekeeping is due.
+    detail::ask_for_ring(region_->header().daemon_wanted);
     if (busy()) return work;
     disk_active_ = false;
     disk_idle_ns_ = journal_ || !spills_.empty() ? on_grid(now_mono, now_mono + kDiskIdleNs) : UINT64_MAX;

@@ -31,8 +31,12 @@ PartitionJournal::PartitionJournal(detail::Region& region, uint32_t partition, J
 
 PartitionJournal::~PartitionJournal() = default;
 
+// The state word at next_ too: after shmqd's ask (daemon_doorbell.hpp) it is
+// what shows a commit there, whatever the tail hint says.
 bool PartitionJournal::behind() const {
-    return next_ < ring_.tail->load(std::memory_order_acquire) || (writer_ && writer_->batches_in_flight() > 0);
+    return next_ < ring_.tail->load(std::memory_order_acquire) ||
+           ring::slot_is(detail::recheck(ring_.state(next_)), next_) ||
+           (writer_ && writer_->batches_in_flight() > 0);
 }
 
 bool PartitionJournal::restart(uint64_t now_mono) {

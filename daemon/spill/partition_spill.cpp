@@ -34,10 +34,13 @@ PartitionSpill::PartitionSpill(detail::Region& region, uint32_t partition, const
 
 PartitionSpill::~PartitionSpill() = default;
 
+// The staging state word at drained_ too: after shmqd's ask
+// (daemon_doorbell.hpp) it is what shows a staged commit there.
 bool PartitionSpill::active() const {
     const auto& pc = r_.partition(p_);
     return ring::spill_is_active(pc) || disk_messages_ > 0 ||
-           drained_ < layout::spill_seq(pc.spill_tail.load(std::memory_order_acquire));
+           drained_ < layout::spill_seq(pc.spill_tail.load(std::memory_order_acquire)) ||
+           ring::slot_is(detail::recheck(staging_.state(drained_)), drained_);
 }
 
 void PartitionSpill::set_refilled(uint64_t seq) {

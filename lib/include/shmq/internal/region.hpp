@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "shmq/internal/daemon_doorbell.hpp"
 #include "shmq/internal/layout.hpp"
 #include "shmq/shmq.hpp"
 #include "shmq/internal/futex.hpp"
@@ -195,13 +196,9 @@ inline void wake_consumers(const Region& r) noexcept {
 // A syscall (~1 us): only on those rare events, never per message.
 void ring_daemon(const Region& r) noexcept;
 // After a seq_cst commit: ring shmqd if it asked to be told of the next one
-// (Dekker with its seq_cst store of daemon_wanted and its re-check after:
-// one of the two sees the other).
+// (shmq/internal/daemon_doorbell.hpp: one of the two sees the other).
 inline void wake_daemon_if_asked(const Region& r) noexcept {
-    auto& h = r.header();
-    if (h.daemon_wanted.load(std::memory_order_seq_cst) != 0 &&
-        h.daemon_wanted.exchange(0, std::memory_order_relaxed) != 0)
-        ring_daemon(r);
+    if (take_ring_request(r.header().daemon_wanted)) ring_daemon(r);
 }
 // Room appeared in partition p: wake producers waiting for it.
 inline void wake_producers(layout::PartitionControl& pc) noexcept {
