@@ -330,7 +330,7 @@ std::string Supervisor::render_metrics() const {
 }
 
 // Connection deadlines and the textfile's refresh: checked on every turn of
-// the loop, not per tick, so a long --tick-ms delays neither.
+// the loop, so a long --tick-ms (the longest sleep) delays neither.
 int Supervisor::do_metrics_work(uint64_t now) {
     if (metrics_http_) metrics_http_->on_time_event(now);
     if (!metrics_textfile_ || !metrics_textfile_->due(now)) return 0;

@@ -124,7 +124,7 @@ private:
     uint64_t lease_check_ns_ = 0;  // the earliest lease deadline seen, or one lease_ms after the last look
     uint64_t probe_ns_ = UINT64_MAX;  // lock probes of participants without a pidfd
     uint64_t sweep_ns_ = 0;
-    uint64_t replay_ns_ = UINT64_MAX;  // replays in progress: every tick
+    uint64_t replay_ns_ = UINT64_MAX;  // replays in progress: every tick_ns_
     uint64_t disk_idle_ns_ = UINT64_MAX;  // disk queues: their idle housekeeping
     uint64_t next_due_ = 0;
     uint64_t tick_ns_;
