@@ -7,16 +7,20 @@
 //  (1) deliver: acquire-load slot state == committed(o) (pairs with the
 //      producer's commit, so the payload is visible), then CAS the entry
 //      acked(t<o) -> leased(o, C, 1), acq_rel. The entry CAS is the single
-//      point that decides who delivers o. The deadline (the coarse clock,
+//      point that decides who delivers o. The deadline is the coarse clock,
 //      read once per receive call before its deliveries, + lease_ms + the
-//      clock's margin, sys::coarse_margin_ns: not before lease_ms after the
-//      call unless that clock lags more than the margin) is stored
-//      relaxed BEFORE the CAS, so whoever acquires the leased word sees it or
-//      a later delivery's (never an earlier one): a lease never expires early,
-//      and shmqd, which rechecks every group at least once per lease_ms
-//      (daemon/watched_queue.cpp), sleeps until the earliest one it saw. A
-//      deadline of 0 ("not stamped", left by older writers) is stamped
-//      now + lease by the first scanner that sees it, with a CAS from 0.
+//      clock's margin (sys::coarse_margin_ns: not before lease_ms after the
+//      call unless that clock lags more than the margin). An exclusive owner,
+//      the only writer of the entry, stores it relaxed BEFORE its release
+//      store of the word. Where peers race (shared groups, redeliveries) each
+//      stores 0 ("not stamped") before its CAS and the winner stores the
+//      deadline after it: a loser's late store then leaves 0, never its own
+//      deadline over a newer state's (a NACK's due time), and 0 is stamped
+//      now + lease by the first scanner that sees it (a CAS from 0). Whoever
+//      acquires the leased word sees 0, this deadline or a later one: a lease
+//      never expires early, and shmqd, which looks at every group at least
+//      once per lease_ms (daemon/watched_queue.cpp), sleeps until the
+//      earliest deadline it saw.
 //  (2) the slot cannot be released under a delivery: release needs every
 //      group's floor > o, and the floor only passes o once entry(o) is
 //      acked(o) exactly (advance_floor), which no consumer has done yet.
@@ -187,8 +191,8 @@ inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view,
             }
             const uint64_t leased =
                 lease_word(ctx.at_most_once ? LeaseKind::picked : LeaseKind::leased, o, ctx.owner_id, 1);
-            lease_start(e, now_mono + ctx.lease_ns);  // (1)
             if (ctx.exclusive) {
+                lease_start(e, now_mono + ctx.lease_ns);  // (1) the owner alone writes this entry now
                 // (1') The owner is the only writer of a not-yet-delivered
                 // entry, of next and of delivered (revokers only touch leased
                 // entries; the owner CAS on handoff orders successive owners):
@@ -198,7 +202,9 @@ inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view,
                 out = Delivered{o, leased, 1};
                 return true;
             }
+            lease_start(e, 0);  // (1) peers race for o: its deadline once we won
             if (lease_deliver_shared(gp.next, e, o, w, leased)) {
+                lease_set_deadline(e, now_mono + ctx.lease_ns);
                 gp.delivered.fetch_add(1, std::memory_order_relaxed);
                 out = Delivered{o, leased, 1};
                 return true;

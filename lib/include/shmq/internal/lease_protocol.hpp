@@ -64,6 +64,14 @@ inline void lease_start(Entry& e, uint64_t deadline) noexcept {
     e.last_delivery_unix_ns.store(0, std::memory_order_relaxed);
 }
 
+// (1) After a won CAS: the lease's deadline (relaxed; a loser's 0 landing
+// after it makes the lease unstamped, stamped later by a scanner: later,
+// never earlier).
+template <class Entry>
+inline void lease_set_deadline(Entry& e, uint64_t deadline) noexcept {
+    e.deadline_ns.store(deadline, std::memory_order_relaxed);
+}
+
 // (1') Fresh delivery in an exclusive group: the owner is the only writer of
 // a not-yet-delivered entry and of next; release stores do what the CAS
 // does for shared groups.
@@ -140,16 +148,19 @@ inline bool lease_stamp(Entry& e, uint64_t deadline) noexcept {
     return e.deadline_ns.compare_exchange_strong(zero, deadline, std::memory_order_relaxed);
 }
 
-// Redelivery of a due retry: its deadline, then CAS retry -> leased,
+// Redelivery of a due retry: not stamped yet, then CAS retry -> leased,
 // acq_rel (acquires the revoker's retry word and due time). true: ours;
 // false: `retry` holds what the entry holds now. always_inline: inlined late,
 // it changed deliver_retry's register allocation throughout.
 template <class Entry>
 [[gnu::always_inline]] inline bool lease_redeliver(Entry& e, uint64_t& retry, uint64_t leased,
                                                    uint64_t deadline) noexcept {
-    e.deadline_ns.store(deadline, std::memory_order_relaxed);  // (1) as lease_start
+    e.deadline_ns.store(0, std::memory_order_relaxed);  // (1) a loser leaves 0, not its deadline
     e.last_delivery_unix_ns.store(0, std::memory_order_relaxed);
-    return e.word.compare_exchange_strong(retry, leased, std::memory_order_acq_rel, std::memory_order_acquire);
+    if (!e.word.compare_exchange_strong(retry, leased, std::memory_order_acq_rel, std::memory_order_acquire))
+        return false;
+    lease_set_deadline(e, deadline);  // then, as the winner, its deadline
+    return true;
 }
 
 // The DLQ mover (dead_letter.cpp): its own lease first, retry ->
