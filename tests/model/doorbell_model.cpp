@@ -59,23 +59,14 @@ struct AskRacesCommits : rl::test_suite<AskRacesCommits<Producers>, Producers + 
     }
 };
 
-template <class Test>
-bool check(const char* what, rl::iteration_t iterations) {
-    rl::test_params params;
-    params.iteration_count = iterations;
-    params.search_type = rl::random_scheduler_type;
-    std::cout << "== " << what << ", " << iterations << " iterations\n";
-    return rl::simulate<Test>(params);
-}
-
 }  // namespace
 }  // namespace shmq::model
 
 int main(int argc, char** argv) {
     using namespace shmq::model;
     const rl::iteration_t iterations = argc > 1 ? static_cast<rl::iteration_t>(std::strtoull(argv[1], nullptr, 10)) : 100000;
-    bool ok = check<AskRacesCommits<1>>("(a) shmqd's ask races a commit", iterations);
-    ok = check<AskRacesCommits<2>>("(b) shmqd's ask races two commits", iterations) && ok;
+    bool ok = run_model<AskRacesCommits<1>>("(a) shmqd's ask races a commit", iterations);
+    ok = run_model<AskRacesCommits<2>>("(b) shmqd's ask races two commits", iterations) && ok;
     std::cout << (ok ? "doorbell model: all passed" : "doorbell model: FAILED") << std::endl;
     return ok ? 0 : 1;
 }

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <iostream>
 #include <source_location>
 
 #include "relacy_last.hpp"  // last: relacy #defines new, delete and assert
@@ -122,5 +123,19 @@ private:
     rl::atomic<uint64_t> word_;
     Ordering ordering_;
 };
+
+// Runs relacy's random scheduler over `Test` for `iterations` and says what
+// it checks (the ring and doorbell models; the lease model counts more).
+template <class Test>
+bool run_model(const char* what, rl::iteration_t iterations) {
+    rl::test_params params;
+    params.iteration_count = iterations;
+    params.search_type = rl::random_scheduler_type;
+    // Scheduling points per iteration before relacy calls it a livelock; the
+    // waits yield; an iteration takes about a hundred.
+    params.execution_depth_limit = 20000;
+    std::cout << "== " << what << ", " << iterations << " iterations\n";
+    return rl::simulate<Test>(params);
+}
 
 }  // namespace shmq::model

@@ -226,27 +226,15 @@ struct ConsumerReapsDeadClaimer : rl::test_suite<ConsumerReapsDeadClaimer, 3> {
     }
 };
 
-template <class Test>
-bool check(const char* what, rl::iteration_t iterations) {
-    rl::test_params params;
-    params.iteration_count = iterations;
-    params.search_type = rl::random_scheduler_type;
-    // Scheduling points per iteration before relacy calls it a livelock; the
-    // waits yield; an iteration takes about a hundred.
-    params.execution_depth_limit = 20000;
-    std::cout << "== " << what << ", " << iterations << " iterations\n";
-    return rl::simulate<Test>(params);
-}
-
 }  // namespace
 }  // namespace shmq::model
 
 int main(int argc, char** argv) {
     using namespace shmq::model;
     const rl::iteration_t iterations = argc > 1 ? static_cast<rl::iteration_t>(std::strtoull(argv[1], nullptr, 10)) : 100000;
-    bool ok = check<TwoProducersOneConsumer>("(a) two producers, one consumer, wrap-around", iterations);
-    ok = check<ReaperRacesCommit>("(b) a reaper's abort races the commit", iterations) && ok;
-    ok = check<ConsumerReapsDeadClaimer>("(c) the consumer aborts a dead producer's claim", iterations) && ok;
+    bool ok = run_model<TwoProducersOneConsumer>("(a) two producers, one consumer, wrap-around", iterations);
+    ok = run_model<ReaperRacesCommit>("(b) a reaper's abort races the commit", iterations) && ok;
+    ok = run_model<ConsumerReapsDeadClaimer>("(c) the consumer aborts a dead producer's claim", iterations) && ok;
     std::cout << (ok ? "ring model: all passed" : "ring model: FAILED") << std::endl;
     return ok ? 0 : 1;
 }

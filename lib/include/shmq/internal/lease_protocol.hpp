@@ -165,12 +165,17 @@ template <class Entry>
 
 // The DLQ mover (dead_letter.cpp): its own lease first, retry ->
 // leased(mover), acq_rel: the copy that follows reads the slot after the
-// holder's revocation. `deadline` bounds the move (a dead mover's lease expires).
+// holder's revocation. `deadline` bounds the move (a dead mover's lease
+// expires); stored as in lease_redeliver (0 before the CAS, the deadline by
+// the winner after it), so a mover that lost never shortens a newer lease.
 template <class Entry>
 inline bool lease_move_begin(Entry& e, uint64_t retry, uint64_t moving, uint64_t deadline) noexcept {
-    e.deadline_ns.store(deadline, std::memory_order_relaxed);
+    e.deadline_ns.store(0, std::memory_order_relaxed);
     uint64_t expected = retry;
-    return e.word.compare_exchange_strong(expected, moving, std::memory_order_acq_rel, std::memory_order_relaxed);
+    if (!e.word.compare_exchange_strong(expected, moving, std::memory_order_acq_rel, std::memory_order_relaxed))
+        return false;
+    lease_set_deadline(e, deadline);
+    return true;
 }
 
 // The DLQ was full: the move-lease goes back to the retry it came from.
