@@ -187,8 +187,8 @@ void Supervisor::schedule(uint32_t id) {
     auto it = queues_.find(id);
     if (it == queues_.end()) return;
     const uint64_t due = it->second->next_due();
-    auto& at = scheduled_[id];
-    if (at != due || due == 0) {
+    auto& at = scheduled_.try_emplace(id, UINT64_MAX).first->second;  // a new queue: nothing in the heap yet
+    if (at != due) {
         at = due;
         if (due != UINT64_MAX) due_.emplace(due, id);
     }
