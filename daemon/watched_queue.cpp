@@ -164,6 +164,7 @@ int WatchedQueue::on_disk_event(uint64_t now_mono) {
     // shmq/internal/daemon_doorbell.hpp), and sleep until it rings or the
     // idle housekeeping is due.
     detail::ask_for_ring(region_->header().daemon_wanted);
+    detail::sleeper_barrier(region_->header().commit_fence);  // commits are plain stores (commit_barrier.hpp)
     if (busy()) return work;
     disk_active_ = false;
     disk_idle_ns_ = journal_ || !spills_.empty() ? on_grid(now_mono, now_mono + kDiskIdleNs) : UINT64_MAX;

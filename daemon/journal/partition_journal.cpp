@@ -34,7 +34,7 @@ PartitionJournal::~PartitionJournal() = default;
 // The state word at next_ too: after shmqd's ask (daemon_doorbell.hpp) it is
 // what shows a commit there, whatever the tail hint says.
 bool PartitionJournal::behind() const {
-    return next_ < ring_.tail->load(std::memory_order_acquire) ||
+    return next_ < ring::load_tail(*ring_.tail) ||
            ring::slot_is(detail::recheck(ring_.state(next_)), next_) ||
            (writer_ && writer_->batches_in_flight() > 0);
 }
@@ -96,7 +96,7 @@ int PartitionJournal::run(uint64_t now_mono) {
         if (!restart(now_mono)) return 0;
     }
     auto& pc = r_.partition(p_);
-    const uint64_t tail = ring_.tail->load(std::memory_order_acquire);
+    const uint64_t tail = ring::load_tail(*ring_.tail);
     int work = 0;
     for (uint64_t n = 0; next_ < tail && n < kMaxAppendsPerTurn; ++n) {
         const uint64_t o = next_;

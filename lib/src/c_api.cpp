@@ -36,6 +36,7 @@ int to_code(shmq::Errc e) noexcept {
         case shmq::Errc::not_found: return SHMQ_ERR_NOT_FOUND;
         case shmq::Errc::already_exists: return SHMQ_ERR_EXISTS;
         case shmq::Errc::permission_denied: return SHMQ_ERR_PERMISSION_DENIED;
+        case shmq::Errc::writer_busy: return SHMQ_ERR_WRITER_BUSY;
         default: return -static_cast<int>(e);
     }
 }
@@ -102,6 +103,7 @@ const char* shmq_strerror(int code) SHMQ_NOEXCEPT {
         case SHMQ_ERR_NO_MEMORY: return "out of memory";
         case SHMQ_ERR_INTERNAL: return "internal error in shmq";
         case SHMQ_ERR_PERMISSION_DENIED: return "permission denied";
+        case SHMQ_ERR_WRITER_BUSY: return "the partition has an exclusive producer";
         default: return "unknown shmq status";
     }
 }

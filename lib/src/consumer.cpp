@@ -393,6 +393,7 @@ Result<Message> ConsumerCore::receive(Millis timeout) noexcept {
         h.consumer_waiters.fetch_add(1, std::memory_order_seq_cst);
         const uint32_t seen = h.consumer_doorbell.load(std::memory_order_seq_cst);
         h.consumer_wanted.store(1, std::memory_order_seq_cst);  // after the snapshot (ring_doorbell_once)
+        detail::sleeper_barrier(h.commit_fence);  // producers publish with plain stores (commit_barrier.hpp)
         maintenance(sys::coarse_monotonic_ns());
         const bool got = try_once(m);
         if (!got) {

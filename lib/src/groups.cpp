@@ -23,7 +23,7 @@ void init_partition(Region& r, uint32_t g, uint32_t p, StartAt start, uint64_t t
     auto& pc = r.partition(p);
     lock_blocking(r, pc.reclaim_lock, token, "a partition's reclaim lock");
     const uint64_t head = pc.head.load(std::memory_order_acquire);
-    const uint64_t tail = pc.tail.load(std::memory_order_acquire);
+    const uint64_t tail = ring::load_tail(pc.tail);
     init_group_partition(r, g, p, start == StartAt::latest ? std::max(head, tail) : head);
     owner_unlock(pc.reclaim_lock, token);
 }

@@ -79,6 +79,8 @@ uint64_t own_start_ticks(const Region& r) {
 
 Participant attach_participant(Region& r, layout::Role role, uint16_t group, uint8_t flags) {
     const uint64_t start_ticks = own_start_ticks(r);
+    // Before we can commit: sleepers' membarriers must reach us (commit_barrier.hpp).
+    if (!r.read_only()) register_committer(r.header().commit_fence);
     auto& hb = held_bytes();
     for (int round = 0; round < 2; ++round) {
         {

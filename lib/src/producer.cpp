@@ -13,6 +13,7 @@
 #include "shmq/internal/spill_protocol.hpp"
 #include "shmq/internal/clock.hpp"
 #include "shmq/internal/futex.hpp"
+#include "shmq/internal/reaper.hpp"
 
 namespace shmq {
 
@@ -24,9 +25,65 @@ constexpr uint64_t kReleaseEvery = 32;    // slots between incremental releases 
 constexpr uint64_t kPrefetchBytes = 256;  // of the next slot, prefetched for writing
 constexpr int64_t kSleepSliceNs = 5'000'000;  // re-check room (wake-ups come in batches), deletion, dead lock holders
 constexpr int64_t kStagingPollNs = 100'000;   // shmqd drains staging by polling; so do producers waiting on it
+constexpr uint32_t kMaxRun = 64;  // send_batch: messages published per tail store and wake-up
 }  // namespace
 
-ProducerCore::~ProducerCore() { detach_participant(*region, me); }
+ProducerCore::~ProducerCore() {
+    give_back_exclusive();  // every claim is finished: they held this core
+    detach_participant(*region, me);
+}
+
+void ProducerCore::take_exclusive() {
+    Region& r = *region;
+    if (!staging.empty())
+        throw Error(Errc::invalid_argument, "queue '" + r.name() +
+                                                "' spills to disk (on_full=spill): shmqd refills its partitions, so it "
+                                                "cannot have an exclusive producer; open a shared one");
+    const uint32_t parts = r.partitions();
+    own_next.assign(parts, 0);
+    contested.assign(parts, 1);
+    for (uint32_t p = 0; p < parts; ++p) {
+        auto& writer = r.partition(p).writer;
+        for (int round = 0;; ++round) {
+            uint64_t holder = 0;
+            // (6) acq_rel: after a previous holder's give-back.
+            if (writer.compare_exchange_strong(holder, me.token(), std::memory_order_acq_rel)) break;
+            if (round == 0 && participant_liveness(r, holder) != Liveness::alive) {
+                if (layout::token_id(holder) != 0) reap_participant(r, layout::token_id(holder) - 1, me.id());
+                detail::break_lock_if_dead(r, writer);  // a holder whose entry is gone
+                continue;
+            }
+            exclusive = true;  // give back the partitions taken so far
+            own_next.resize(p);
+            give_back_exclusive();
+            throw Error(Errc::writer_busy, "partition " + std::to_string(p) + " of queue '" + r.name() +
+                                               "' already has an exclusive producer; close it first, or open a "
+                                               "shared producer");
+        }
+        if (!ring::take_exclusive(views[p].ring, own_next[p])) {
+            // The bit without the writer word: only a holder that died between
+            // them, whose reaper has not finished yet.
+            writer.store(0, std::memory_order_release);
+            exclusive = true;
+            own_next.resize(p);
+            give_back_exclusive();
+            throw Error(Errc::writer_busy, "partition " + std::to_string(p) + " of queue '" + r.name() +
+                                               "' is being handed over by a dead exclusive producer; retry");
+        }
+    }
+    exclusive = true;
+}
+
+void ProducerCore::give_back_exclusive() noexcept {
+    if (!exclusive) return;
+    Region& r = *region;
+    for (uint32_t p = 0; p < own_next.size(); ++p) {
+        ring::release_exclusive(views[p].ring, own_next[p]);  // (8)
+        uint64_t mine = me.token();
+        r.partition(p).writer.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
+    }
+    exclusive = false;
+}
 
 uint32_t ProducerCore::choose_partition(std::string_view key) noexcept {
     const uint32_t parts = region->partitions();
@@ -38,7 +95,7 @@ uint32_t ProducerCore::choose_partition(std::string_view key) noexcept {
 
 Status ProducerCore::claim_slot(uint32_t& p, bool may_switch, Millis timeout, uint64_t& offset) noexcept {
     // Fast path: room in the chosen partition.
-    if (ring::try_claim(views[p].ring, me.id(), limits[p], offset) == ring::ClaimResult::claimed) return Errc::ok;
+    if (claim_once(p, offset) == ring::ClaimResult::claimed) return Errc::ok;
     return claim_slot_slow(p, may_switch, timeout, offset);
 }
 
@@ -47,12 +104,12 @@ Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeou
     const uint32_t parts = r.partitions();
     uint64_t min_batch = 1;  // while spinning: wait for a batch of room (see ring::reclaim)
     const bool drops = static_cast<OnFull>(r.params().on_full) == OnFull::drop_oldest;
-    auto attempt = [&](uint32_t q, bool may_drop) -> int {  // 1 claimed, 0 full, -1 corrupt
-        const ring::RingRef& ring = views[q].ring;
+    auto attempt = [&](uint32_t q, bool may_drop) -> int {  // 1 claimed, 0 full, -1 corrupt, -4 busy
         for (;;) {
-            switch (ring::try_claim(ring, me.id(), limits[q], offset)) {
+            switch (claim_once(q, offset)) {
                 case ring::ClaimResult::claimed: p = q; return 1;
                 case ring::ClaimResult::corrupt: return -1;
+                case ring::ClaimResult::busy: return -4;
                 case ring::ClaimResult::full:
                     if (ring::reclaim(r, q, me.token(), min_batch)) break;  // released slots: try again
                     if (!may_drop || ring::drop_oldest(r, q, me.token(), 1) == 0) return 0;
@@ -70,6 +127,7 @@ Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeou
     int rc = attempt_any();  // any room at all decides reject/timeout(0)
     if (rc == 1) return Errc::ok;
     auto& pc = r.partition(p);
+    if (rc == -4) return Errc::writer_busy;
     if (rc < 0) return Errc::region_corrupt;
     if (r.deleted()) return r.gone_error();
     if (static_cast<OnFull>(r.params().on_full) == OnFull::reject) {
@@ -83,7 +141,8 @@ Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeou
     min_batch = ring::release_batch(r.capacity());
     for (int spin = 0; spin < kSpinBeforeSleep; ++spin) {
         for (int i = 0; i < 32; ++i) sys::cpu_relax();  // let the consumers work; do not steal their lines
-        if ((rc = attempt_any()) != 0) return rc > 0 ? Status(Errc::ok) : Status(Errc::region_corrupt);
+        if ((rc = attempt_any()) != 0)
+            return rc > 0 ? Status(Errc::ok) : Status(rc == -4 ? Errc::writer_busy : Errc::region_corrupt);
     }
     min_batch = 1;  // asleep: any room will do (the wake-up itself waits for a batch)
     const uint64_t start = sys::monotonic_ns();
@@ -115,6 +174,7 @@ Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeou
             case -1: return Errc::region_corrupt;
             case -2: return r.gone_error();
             case -3: pc.timeouts.fetch_add(1, std::memory_order_relaxed); return Errc::timeout;
+            case -4: return Errc::writer_busy;
             default: break;
         }
     }
@@ -134,6 +194,7 @@ Status ProducerCore::claim_spilling(uint32_t p, Millis timeout, uint64_t& offset
                     return Errc::ok;
                 }
                 if (rc == ring::ClaimResult::corrupt) return Errc::region_corrupt;
+                if (rc == ring::ClaimResult::busy) return Errc::writer_busy;
                 if (!ring::reclaim(r, p, me.token())) break;  // full: spill
             }
         }
@@ -174,35 +235,106 @@ Status ProducerCore::publish_staged(uint32_t p, uint64_t seq, uint32_t payload_l
     return Errc::ok;
 }
 
-Status ProducerCore::publish(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len) noexcept {
-    Region& r = *region;
+void ProducerCore::write_header(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len,
+                                uint64_t unix_ns) noexcept {
     auto& slot = views[p].slot(offset);
     slot.payload_len = payload_len;
     slot.key_len = key_len;
     slot.flags = 0;
     // The coarse clock (a tick, 1-4 ms) costs ~5 ns; the precise one ~20 ns,
     // paid only by the offsets the publish -> ACK histogram samples.
-    slot.publish_unix_ns = ring::ack_latency_sampled(offset) ? sys::unix_ns() : sys::coarse_unix_ns();
+    slot.publish_unix_ns = ring::ack_latency_sampled(offset) ? sys::unix_ns() : unix_ns;
+}
+
+void ProducerCore::publish(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len) noexcept {
+    write_header(p, offset, payload_len, key_len, sys::coarse_unix_ns());
+    crash_point(CrashPoint::after_copy);
+    ring::publish(views[p].ring, offset);  // (5): a release store
+    wake_after_publish(*region);
+    after_publish(p, offset, 1);
+}
+
+Status ProducerCore::publish_claim(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len) noexcept {
+    write_header(p, offset, payload_len, key_len, sys::coarse_unix_ns());
+    if (!ring::commit(views[p].ring, offset)) return Errc::claim_aborted;  // (3): seq_cst CAS
+    wake_consumers(*region);
+    wake_daemon_if_asked(*region);  // journaled queues: shmqd journals it
+    after_publish(p, offset, 1);
+    return Errc::ok;
+}
+
+void ProducerCore::after_publish(uint32_t p, uint64_t offset, uint32_t messages) noexcept {
+    Region& r = *region;
     const ring::PartitionView& v = views[p];
-    if (!ring::commit(v.ring, offset)) return Errc::claim_aborted;
-    wake_consumers(r);  // after the seq_cst commit CAS
-    wake_daemon_if_asked(r);  // journaled queues: shmqd journals it
     // The message is out; now the housekeeping, off the consumer's path.
     // (a) Nearing the end of the room we know of: advance head now (reads
     // the groups' floors), so the next sends do not hit a full ring.
     if (offset + 1 + ring::release_batch(v.ring.capacity) >= limits[p] &&
-        (offset & (kReleaseEvery - 1)) == kReleaseEvery - 1)
+        ((offset & (kReleaseEvery - 1)) == kReleaseEvery - 1 || messages > 1))
         ring::reclaim(r, p, me.token());
     // (b) Ask for the next slot's lines in exclusive state now, so the next
     // send's payload stores do not wait for them under its commit.
     const std::byte* next = v.slot_base(offset + 1);
     for (uint64_t line = 0; line < std::min<uint64_t>(v.ring.slot_size, kPrefetchBytes); line += layout::kCacheLine)
         __builtin_prefetch(next + line, 1, 3);
-    if (++ops_since_heartbeat >= 4096) {
+    if ((ops_since_heartbeat += messages) >= 4096) {
         auto& e = r.participant(me.index);
         e.operations.fetch_add(ops_since_heartbeat, std::memory_order_relaxed);
         e.heartbeat_ns.store(sys::coarse_monotonic_ns(), std::memory_order_relaxed);
         ops_since_heartbeat = 0;
+    }
+}
+
+Status ProducerCore::send_run(std::span<const std::span<const std::byte>> payloads, const SendOptions& options,
+                              std::size_t& sent) noexcept {
+    Region& r = *region;
+    if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;
+    if (options.partition && *options.partition >= r.partitions()) return Errc::invalid_argument;
+    if (r.damaged()) return Errc::region_corrupt;
+    const uint32_t p = options.partition ? *options.partition : choose_partition(options.key);
+    const ring::PartitionView& v = views[p];
+    const auto key_len = static_cast<uint16_t>(options.key.size());
+    const uint64_t unix_ns = sys::coarse_unix_ns();
+    const std::size_t n = payloads.size();
+    while (sent < n) {
+        // A run: the messages that fit, claimed at once where we can.
+        std::size_t fit = sent;
+        while (fit < n && payloads[fit].size() <= r.params().max_message) ++fit;
+        if (fit == sent) return Errc::message_too_large;
+        const auto want = static_cast<uint32_t>(std::min<std::size_t>(fit - sent, kMaxRun));
+        uint64_t offsets[kMaxRun];
+        uint32_t got = 0;
+        if (exclusive && !contested[p]) {
+            // (7): one claim-word store each and one tail store for the run.
+            got = ring::claim_exclusive(v.ring, me.id(), own_next[p], limits[p], want,
+                                        [] { crash_point(CrashPoint::after_claim_word); });
+            for (uint32_t k = 0; k < got; ++k) offsets[k] = own_next[p] - got + k;
+        } else if (!exclusive) {
+            // Shared: a claim CAS each (other producers may interleave).
+            while (got < want && ring::try_claim(v.ring, me.id(), limits[p], offsets[got]) == ring::ClaimResult::claimed)
+                ++got;
+        }
+        if (got == 0) {
+            // No room at once (or the contested first offset): one message
+            // through the full path, which applies on_full.
+            uint32_t q = p;
+            if (Status st = claim_slot(q, false, options.timeout, offsets[0]); !st) return st;
+            got = 1;
+        }
+        for (uint32_t k = 0; k < got; ++k) {
+            const uint64_t o = offsets[k];
+            const auto& payload = payloads[sent + k];
+            std::byte* base = v.slot_base(o);
+            if (key_len != 0) std::memcpy(base + v.key_offset, options.key.data(), key_len);
+            std::memcpy(base + layout::kSlotHeaderBytes, payload.data(), payload.size());
+            write_header(p, o, static_cast<uint32_t>(payload.size()), key_len, unix_ns);
+            crash_point(CrashPoint::after_copy);
+            ring::publish(v.ring, o);  // (5)
+        }
+        sent += got;
+        // Wake once per run, before any wait for room (the consumers free it).
+        wake_after_publish(r);
+        after_publish(p, offsets[got - 1], got);
     }
     return Errc::ok;
 }
@@ -231,8 +363,9 @@ Status Producer::send(std::span<const std::byte> payload, const SendOptions& opt
     std::memcpy(slot.base + layout::kSlotHeaderBytes, payload.data(), payload.size());
     const auto len = static_cast<uint32_t>(payload.size());
     const auto key_len = static_cast<uint16_t>(options.key.size());
-    return slot.staged ? c.publish_staged(slot.partition, slot.offset, len, key_len)
-                       : c.publish(slot.partition, slot.offset, len, key_len);
+    if (slot.staged) return c.publish_staged(slot.partition, slot.offset, len, key_len);
+    c.publish(slot.partition, slot.offset, len, key_len);
+    return Errc::ok;
 }
 
 Result<Claim> Producer::claim(std::size_t size, const SendOptions& options) noexcept {
@@ -247,12 +380,17 @@ Result<Claim> Producer::claim(std::size_t size, const SendOptions& options) noex
 
 BatchResult Producer::send_batch(std::span<const std::span<const std::byte>> payloads,
                                  const SendOptions& options) noexcept {
+    detail::ProducerCore& c = *core_;
     BatchResult done;
-    for (const auto& payload : payloads) {
-        done.status = send(payload, options);
-        if (!done.ok()) break;
-        ++done.count;
+    if (!c.staging.empty() || payloads.size() <= 1) {  // spilling queues: message by message
+        for (const auto& payload : payloads) {
+            done.status = send(payload, options);
+            if (!done.ok()) break;
+            ++done.count;
+        }
+        return done;
     }
+    done.status = c.send_run(payloads, options, done.count);
     return done;
 }
 
@@ -286,7 +424,7 @@ Status Claim::commit(std::size_t used) noexcept {
     const uint16_t key_len = reinterpret_cast<layout::SlotHeader*>(c->slot_base(partition_, offset_, staged_))->key_len;
     const auto len = static_cast<uint32_t>(used);
     const Status st =
-        staged_ ? c->publish_staged(partition_, offset_, len, key_len) : c->publish(partition_, offset_, len, key_len);
+        staged_ ? c->publish_staged(partition_, offset_, len, key_len) : c->publish_claim(partition_, offset_, len, key_len);
     c->release_claim();  // may delete the core (the Producer is gone): nothing after this touches it
     return st;
 }

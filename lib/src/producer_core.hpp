@@ -10,6 +10,8 @@
 #include <memory>
 #include <vector>
 
+#include "shmq/internal/commit_protocol.hpp"
+#include "shmq/internal/crash_points.hpp"
 #include "shmq/internal/participants.hpp"
 #include "shmq/internal/region.hpp"
 #include "shmq/internal/partition_view.hpp"
@@ -31,6 +33,12 @@ struct ProducerCore {
     std::vector<ring::PartitionView> views;  // by partition index: cached addresses
     std::vector<uint64_t> limits;            // by partition index: cached head + capacity (room)
     std::vector<ring::RingRef> staging;      // on_full=spill: by partition index, else empty
+    // Exclusive writer (commit_protocol.hpp (6)-(8)): by partition index, the
+    // next offset it claims (its own copy of the tail), and whether that is
+    // still the one offset a shared claimer may race it for.
+    bool exclusive = false;
+    std::vector<uint64_t> own_next;
+    std::vector<uint8_t> contested;
     uint32_t round_robin = 0;
     uint32_t ops_since_heartbeat = 0;
     // The count, biased so that claim() needs no atomic RMW (one per claim,
@@ -46,6 +54,12 @@ struct ProducerCore {
     uint64_t opened = 0;
 
     ~ProducerCore();
+    // ProducerOptions::exclusive: the writer role of every partition, or throws.
+    void take_exclusive();
+    void give_back_exclusive() noexcept;
+    // One attempt to claim a slot of q: the shared protocol, or the
+    // exclusive writer's stores. busy: another producer is exclusive.
+    ring::ClaimResult claim_once(uint32_t q, uint64_t& offset) noexcept;
     void release_handle() noexcept { drop(kHandleBias - opened); }  // may delete the core
     void release_claim() noexcept { drop(1); }                       // may delete the core
     void drop(uint64_t n) noexcept {
@@ -65,17 +79,47 @@ struct ProducerCore {
     std::byte* slot_base(uint32_t p, uint64_t offset, bool staged) const noexcept {
         return staged ? staging[p].base(offset) : views[p].slot_base(offset);
     }
-    // Writes the header, commits, and wakes sleeping consumers.
-    Status publish(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len) noexcept;
+    // Writes the header of a claimed slot.
+    void write_header(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len, uint64_t unix_ns) noexcept;
+    // send's commit: header, publish (a release store), the doorbells, housekeeping.
+    void publish(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len) noexcept;
+    // Claim::commit's: the same with the CAS commit (the claim may have been aborted).
+    Status publish_claim(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len) noexcept;
+    // After a publish of p up to `offset`: room ahead, the next slot's lines, heartbeat.
+    void after_publish(uint32_t p, uint64_t offset, uint32_t messages) noexcept;
     // The same for a staging slot: shmqd picks it up (no wake-up: it polls).
     Status publish_staged(uint32_t p, uint64_t seq, uint32_t payload_len, uint16_t key_len) noexcept;
     uint32_t choose_partition(std::string_view key) noexcept;
+    // send_batch on a queue that does not spill: the batch into one
+    // partition, in runs claimed at once; `sent` counts what went out.
+    Status send_run(std::span<const std::span<const std::byte>> payloads, const SendOptions& options,
+                    std::size_t& sent) noexcept;
     // The one preparation path of send and claim: checks `size` and
     // `options`, chooses the partition, claims a slot under the on_full
     // policy (a staging slot while spilling) and copies the key in. On
     // success the slot is claimed and `out` names it. Inline: send's hot path.
     Status prepare(std::size_t size, const SendOptions& options, PreparedSlot& out) noexcept;
 };
+
+inline ring::ClaimResult ProducerCore::claim_once(uint32_t q, uint64_t& offset) noexcept {
+    const ring::RingRef& ring = views[q].ring;
+    if (!exclusive) return ring::try_claim(ring, me.id(), limits[q], offset);
+    if (contested[q]) {  // (6): the first offset, which a shared claimer may have taken
+        const auto rc = ring::claim_contested(ring, me.id(), own_next[q], limits[q]);
+        if (rc == ring::ClaimResult::full || rc == ring::ClaimResult::corrupt) return rc;
+        contested[q] = 0;
+        if (rc == ring::ClaimResult::claimed) {
+            offset = own_next[q]++;
+            return rc;
+        }
+        ++own_next[q];  // busy: a shared claimer has it; the rest is ours
+    }
+    if (ring::claim_exclusive(ring, me.id(), own_next[q], limits[q], 1,
+                              [] { crash_point(CrashPoint::after_claim_word); }) == 0)
+        return ring::ClaimResult::full;
+    offset = own_next[q] - 1;
+    return ring::ClaimResult::claimed;
+}
 
 inline Status ProducerCore::prepare(std::size_t size, const SendOptions& options, PreparedSlot& out) noexcept {
     Region& r = *region;

@@ -28,6 +28,8 @@ const char* to_string(Errc e) noexcept {
         case Errc::not_found: return "no such queue or group";
         case Errc::already_exists: return "queue already exists";
         case Errc::permission_denied: return "permission denied";
+        case Errc::writer_busy:
+            return "the partition has an exclusive producer; close it, or send through it";
     }
     return "unknown error";
 }
@@ -62,7 +64,7 @@ bool Queue::exists(std::string_view name) {
     }
 }
 
-Producer Queue::producer() {
+Producer Queue::producer(const ProducerOptions& options) {
     auto core = std::make_unique<detail::ProducerCore>();
     core->region = region_;
     for (uint32_t p = 0; p < region_->partitions(); ++p) core->views.push_back(ring::make_view(*region_, p));
@@ -70,6 +72,7 @@ Producer Queue::producer() {
     if (region_->spill_capacity() != 0)
         for (uint32_t p = 0; p < region_->partitions(); ++p) core->staging.push_back(ring::spill_ring(*region_, p));
     core->me = detail::attach_participant(*region_, layout::Role::producer, layout::kNoGroup, 0);
+    if (options.exclusive) core->take_exclusive();  // throws; the core's destructor detaches
     return Producer(core.release());  // the handle's reference (ProducerCore::live)
 }
 

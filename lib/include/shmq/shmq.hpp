@@ -44,6 +44,7 @@ enum class Errc : uint8_t {
     not_found,          // no queue (or group: replay, group delete) with that name
     already_exists,     // create of a queue that exists
     permission_denied,  // the OS refused access (EACCES/EPERM): run as the owner, or see --mode/--group
+    writer_busy,        // the partition has an exclusive producer (ProducerOptions::exclusive): close it first
 };
 const char* to_string(Errc) noexcept;
 
@@ -171,6 +172,17 @@ struct SendOptions {
     std::optional<uint32_t> partition{};  // explicit partition (overrides the key's); invalid_argument if out of range
 };
 
+struct ProducerOptions {
+    // The queue's only writer (like Aeron's exclusive publication): takes
+    // every partition's writer role and then publishes with plain stores,
+    // no atomic read-modify-write per message. producer() throws
+    // writer_busy if another exclusive producer holds a partition, and
+    // invalid_argument on an on_full=spill queue (shmqd refills its
+    // partitions). While it lives, other producers' sends, `shmq dlq
+    // redrive` and `shmq produce` get writer_busy.
+    bool exclusive = false;
+};
+
 namespace detail {
 class Region;
 struct ProducerCore;
@@ -235,7 +247,9 @@ public:
     Result<Claim> claim(std::size_t size, const SendOptions& options = {}) noexcept;
     // Sends payloads in order, each with `options`, stopping at the first
     // failure: count = how many were sent; ok() iff all were, else status is
-    // why payloads[count] failed (the errors of send).
+    // why payloads[count] failed (the errors of send). The whole batch goes
+    // to one partition (the key's, options.partition, or the next in turn)
+    // and publishes its tail and wakes consumers once per run of room.
     BatchResult send_batch(std::span<const std::span<const std::byte>> payloads,
                            const SendOptions& options = {}) noexcept;
 
@@ -347,7 +361,7 @@ public:
     static void remove(std::string_view name);
     static bool exists(std::string_view name);
 
-    Producer producer();
+    Producer producer(const ProducerOptions& options = {});
     Consumer consumer(std::string_view group, const ConsumerOptions& options = {});
 
     const QueueOptions& options() const noexcept;

@@ -7,6 +7,7 @@
 #include <dirent.h>
 
 #include "shmq/internal/bridge_table.hpp"
+#include "shmq/internal/commit_protocol.hpp"
 #include "shmq/internal/groups.hpp"
 #include "shmq/internal/names.hpp"
 #include "shmq/internal/participants.hpp"
@@ -160,7 +161,7 @@ QueueSnapshot snapshot(const detail::Region& r) {
         PartitionStats s;
         s.partition = p;
         s.head = pc.head.load(std::memory_order_relaxed);
-        s.tail = std::max(pc.tail.load(std::memory_order_relaxed), s.head);
+        s.tail = std::max(ring::load_tail(pc.tail, std::memory_order_relaxed), s.head);
         s.aborted = pc.aborted.load(std::memory_order_relaxed);
         s.published = sub_floor0(s.tail, s.aborted);
         s.rejected = pc.rejected.load(std::memory_order_relaxed);

@@ -284,7 +284,7 @@ std::optional<Violation> IntegrityCheck::group_cursors(uint32_t g, uint32_t p) c
     const uint64_t floor1 = gp.floor.load(kAcq);
     const uint64_t next = gp.next.load(kAcq);
     const uint64_t floor2 = gp.floor.load(kAcq);
-    const uint64_t tail = r_.partition(p).tail.load(kAcq);
+    const uint64_t tail = ring::load_tail(r_.partition(p).tail, kAcq);
     if (next < floor1)
         return Violation{"group table: entry # partition #: next # is below floor #", {g, p, next, floor1}};
     if (next - floor2 > r_.capacity() && next > floor2)
@@ -302,15 +302,16 @@ std::optional<Violation> IntegrityCheck::group_cursors(uint32_t g, uint32_t p) c
 // The same for the staging ring (spill_head, seq(spill_tail)) and the DLQ.
 std::optional<Violation> IntegrityCheck::partition(uint32_t p) const {
     const auto& pc = r_.partition(p);
-    const uint64_t tail1 = pc.tail.load(kAcq);
+    const uint64_t tail1 = ring::load_tail(pc.tail, kAcq);
     const uint64_t head = pc.head.load(kAcq);
     const uint64_t journal_floor = pc.journal_floor.load(kAcq);
-    const uint64_t tail2 = pc.tail.load(kAcq);
+    const uint64_t tail2 = ring::load_tail(pc.tail, kAcq);
     if (head > tail2) return Violation{"partition #: head # is beyond the tail #", {p, head, tail2}};
     if (tail1 > head + r_.capacity())
         return Violation{"partition #: tail # is more than a ring ahead of head #", {p, tail1, head}};
     if (journal_floor > tail2) return Violation{"partition #: journal floor # is beyond the tail", {p, journal_floor}};
-    if (!valid_token(pc.reclaim_lock.load(kAcq)) || !valid_token(pc.spill_lock.load(kAcq)))
+    if (!valid_token(pc.reclaim_lock.load(kAcq)) || !valid_token(pc.spill_lock.load(kAcq)) ||
+        !valid_token(pc.writer.load(kAcq)))
         return Violation{"partition #: a lock word names no participant", {p}};
     if (pc.spill_status.load(kAcq) > 2 || pc.journal_status.load(kAcq) > 2)
         return Violation{"partition #: unknown disk status", {p}};

@@ -52,6 +52,16 @@ ReapReport reap_participant(Region& r, uint32_t index, uint32_t mover_id) noexce
         const uint32_t n = abort_claims(ring::partition_ring(r, p), r.partition(p).head.load(std::memory_order_acquire), id);
         r.partition(p).aborted.fetch_add(n, std::memory_order_relaxed);
         report.claims_aborted += n;
+        // An exclusive writer (commit_protocol.hpp (8)): its claims are
+        // aborted above; give the tail back to the shared protocol, then free
+        // the role. The tail's offset stays: the aborted slots below it are
+        // skipped like any other.
+        auto& writer = r.partition(p).writer;
+        if (writer.load(std::memory_order_acquire) == token) {
+            ring::clear_exclusive(ring::partition_ring(r, p));
+            uint64_t holder = token;
+            writer.compare_exchange_strong(holder, 0, std::memory_order_acq_rel);
+        }
     }
     report.claims_aborted += abort_claims(ring::dlq_ring(r), r.dlq().head.load(std::memory_order_acquire), id);
     for (uint32_t p = 0; r.spill_capacity() != 0 && p < r.partitions(); ++p) {

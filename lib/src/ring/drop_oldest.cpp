@@ -42,7 +42,7 @@ uint64_t drop_oldest(detail::Region& r, uint32_t p, uint64_t token, uint64_t n) 
     if (!detail::try_owner_lock(pc.reclaim_lock, token)) return 0;
     const RingRef ring = partition_ring(r, p);
     const uint64_t head = pc.head.load(std::memory_order_relaxed);  // written only under the lock
-    const uint64_t tail = pc.tail.load(std::memory_order_acquire);
+    const uint64_t tail = load_tail(pc.tail);
     uint64_t target = head;
     // A journaled queue drops only what the journal has: it stays complete.
     const uint64_t limit = r.params().journal != 0 ? std::min(tail, pc.journal_floor.load(std::memory_order_acquire)) : tail;

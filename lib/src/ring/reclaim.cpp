@@ -11,7 +11,7 @@ bool reclaim(detail::Region& r, uint32_t p, uint64_t token, uint64_t min_batch) 
     auto& pc = r.partition(p);
     if (!detail::try_owner_lock(pc.reclaim_lock, token)) return false;
     const uint64_t head = pc.head.load(std::memory_order_relaxed);  // written only under the lock
-    const uint64_t tail = pc.tail.load(std::memory_order_acquire);
+    const uint64_t tail = load_tail(pc.tail);
     uint64_t low = UINT64_MAX;
     for (uint32_t g = 0; g < r.max_groups(); ++g) {
         // acquire (seq_cst): pairs with the floor CAS of each acker, so the

@@ -34,11 +34,41 @@
 //  CAS whenever they see the claim at tail already taken. Ownership of an
 //  offset is decided by the claim CAS alone, so a producer that dies between
 //  its claim CAS and its tail CAS stalls nobody.
+//  (5) publish: a claimer that commits within the call that claimed (send,
+//      send_batch) stores committed(o) with release instead of (3)'s CAS. Only
+//      its claimer or the reaper writes an open claim's state, and the reaper
+//      aborts a claim only once its claimer is dead (the participant's lock
+//      released, or its recorded process gone), which a claimer inside a
+//      call is not. The doorbell loads that follow are ordered after the
+//      store by commit_barrier.hpp. Claim::commit, which may run long after
+//      its claim, keeps (3).
+//
+// Exclusive writer (tail bit 63, kTailExclusive). A producer opened with
+// ProducerOptions::exclusive holds it on every partition and then claims
+// with no read-modify-write at all:
+//  (6) take: CAS writer 0 -> its token (one exclusive producer), then CAS the
+//      tail t -> t | X. Shared claimers that load a tail with X give up
+//      (busy); their help CASes expect a value without X and fail. So after
+//      the CAS only offset t can still be claimed by a shared claimer (one
+//      that loaded t before X, and every lower offset is claimed already):
+//      the holder claims t with the claim CAS of (2) and, win or lose, owns
+//      every offset above t alone.
+//  (7) claim o > t: store claimed(o, P) into the claim word (relaxed), then
+//      the tail (o + 1) | X (release), then payload, then publish (5). The
+//      claim word goes first so that at every instant each offset below the
+//      tail has its claimer named: the reaper (which scans a lap from head)
+//      and a consumer stuck at o find the dead holder's open claims as they
+//      find anyone's. A batch stores n claim words and the tail once.
+//  (8) give back: the holder stores the tail without X (release), then
+//      writer = 0; the reaper of a dead holder aborts its open claims, then
+//      clears X with a CAS, then writer. The holder's own claims are
+//      finished before it gives back (a Claim keeps its producer).
 // The atomic word type is a template parameter (BasicRingRef) only so a model
 // checker can run this very code (tests/model/, relacy); the library uses
 // RingRef = BasicRingRef<std::atomic<uint64_t>>, the same code as before.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -67,7 +97,16 @@ struct BasicRingRef {
 using RingRef = BasicRingRef<std::atomic<uint64_t>>;
 static_assert(sizeof(std::atomic<uint64_t>) == sizeof(uint64_t), "the claim word is the slot's last 8 bytes");
 
-enum class ClaimResult { claimed, full, corrupt };
+enum class ClaimResult { claimed, full, corrupt, busy };  // busy: an exclusive writer holds the ring
+
+constexpr uint64_t kTailExclusive = uint64_t{1} << 63;
+constexpr uint64_t tail_offset(uint64_t tail) noexcept { return tail & ~kTailExclusive; }
+constexpr bool tail_exclusive(uint64_t tail) noexcept { return (tail & kTailExclusive) != 0; }
+// The tail as an offset, whoever writes the ring (every reader but claimers).
+template <class Atomic>
+inline uint64_t load_tail(const Atomic& tail, std::memory_order order = std::memory_order_acquire) noexcept {
+    return tail_offset(tail.load(order));
+}
 
 // Moves a hint cursor from `from` to from + 1 unless someone already did.
 // Takes `from` by value: a failed CAS writes the current value into its
@@ -114,6 +153,7 @@ inline ClaimResult try_claim(const BasicRingRef<Atomic>& ring, uint32_t owner, u
     // moved; a corrupt region must not spin us forever.
     for (int attempt = 0; attempt < 1 << 20; ++attempt) {
         const uint64_t pos = ring.tail->load(std::memory_order_acquire);  // a hint: the claim CAS decides
+        if (tail_exclusive(pos)) return ClaimResult::busy;  // (6): an exclusive writer holds the ring
         if (pos >= limit) {
             // acquire: pairs with reclaim's release of head, after every reader of the old lap (argument (1)).
             limit = ring.head->load(std::memory_order_acquire) + ring.capacity;
@@ -165,6 +205,89 @@ inline bool finish_claim(const BasicRingRef<Atomic>& ring, uint64_t offset, Slot
 template <class Atomic>
 inline bool commit(const BasicRingRef<Atomic>& ring, uint64_t offset) noexcept {
     return finish_claim(ring, offset, SlotKind::committed);
+}
+
+// (5) A live claimer's commit within the call that claimed: one release
+// store. The caller orders its doorbell loads after it (commit_barrier.hpp).
+template <class Atomic>
+inline void publish(const BasicRingRef<Atomic>& ring, uint64_t offset) noexcept {
+    ring.state(offset).store(slot_state(offset, SlotKind::committed), std::memory_order_release);
+}
+
+// (6) Takes the ring's exclusive bit. `writer` must already hold the
+// caller's token. On success `first` is the tail it took the ring at: the
+// one offset a shared claimer may still claim (take it with
+// claim_contested). false: another writer's bit is set.
+template <class Atomic>
+inline bool take_exclusive(const BasicRingRef<Atomic>& ring, uint64_t& first) noexcept {
+    uint64_t t = ring.tail->load(std::memory_order_acquire);
+    do {
+        if (tail_exclusive(t)) return false;
+        // acq_rel: the shared claims below t happen before our claims.
+    } while (!ring.tail->compare_exchange_weak(t, t | kTailExclusive, std::memory_order_acq_rel,
+                                               std::memory_order_acquire));
+    first = t;
+    return true;
+}
+
+// (6) The holder's claim of the first offset, which a shared claimer that
+// loaded the tail before the bit may race for: claimed or lost (a shared
+// claimer has it: the holder goes on at first + 1), or full/corrupt.
+template <class Atomic>
+inline ClaimResult claim_contested(const BasicRingRef<Atomic>& ring, uint32_t owner, uint64_t first,
+                                   uint64_t& limit) noexcept {
+    if (first >= limit) {
+        limit = ring.head->load(std::memory_order_acquire) + ring.capacity;  // (1)
+        if (first >= limit) return ClaimResult::full;
+    }
+    auto& claim = ring.claim(first);
+    uint64_t c = claim.load(std::memory_order_acquire);
+    if (slot_is(c, first)) return ClaimResult::busy;  // a shared claimer won it
+    if (!slot_is(c, first - ring.capacity)) return ClaimResult::corrupt;
+    if (claim.compare_exchange_strong(c, slot_state(first, SlotKind::claimed, owner), std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+        ring.tail->store((first + 1) | kTailExclusive, std::memory_order_release);
+        return ClaimResult::claimed;
+    }
+    return slot_is(c, first) ? ClaimResult::busy : ClaimResult::corrupt;
+}
+
+// (7) The holder claims up to `want` offsets from its cursor `next` (its
+// own copy of the tail): one claim-word store each, one tail store. Returns
+// how many (0: no room below head + capacity, even after re-reading head);
+// `next` moves past them.
+struct NoStep {
+    void operator()() const noexcept {}
+};
+template <class Atomic, class Between = NoStep>
+inline uint32_t claim_exclusive(const BasicRingRef<Atomic>& ring, uint32_t owner, uint64_t& next, uint64_t& limit,
+                                uint32_t want, Between between = {}) noexcept {
+    if (next + want > limit) limit = ring.head->load(std::memory_order_acquire) + ring.capacity;  // (1)
+    const uint64_t room = limit > next ? limit - next : 0;
+    const auto n = static_cast<uint32_t>(std::min<uint64_t>(want, room));
+    for (uint64_t o = next; o < next + n; ++o)
+        ring.claim(o).store(slot_state(o, SlotKind::claimed, owner), std::memory_order_relaxed);
+    if (n == 0) return 0;
+    between();  // tests: a crash point
+    next += n;
+    // release: the claim words above precede the tail passing them (7).
+    ring.tail->store(next | kTailExclusive, std::memory_order_release);
+    return n;
+}
+
+// (8) The holder gives the ring back at `next`.
+template <class Atomic>
+inline void release_exclusive(const BasicRingRef<Atomic>& ring, uint64_t next) noexcept {
+    ring.tail->store(next, std::memory_order_release);
+}
+
+// (8) The reaper, once the holder is dead and its open claims are aborted.
+template <class Atomic>
+inline void clear_exclusive(const BasicRingRef<Atomic>& ring) noexcept {
+    uint64_t t = ring.tail->load(std::memory_order_acquire);
+    while (tail_exclusive(t) && !ring.tail->compare_exchange_weak(t, tail_offset(t), std::memory_order_acq_rel,
+                                                                    std::memory_order_acquire)) {
+    }
 }
 
 template <class Atomic>

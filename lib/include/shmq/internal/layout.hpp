@@ -36,7 +36,7 @@
 namespace shmq::layout {
 
 constexpr uint64_t kMagic = 0x3130'5145'4d48'5300ull;  // "\0SHMEQ01" little-endian
-constexpr uint32_t kLayoutVersion = 8;
+constexpr uint32_t kLayoutVersion = 9;
 constexpr std::size_t kCacheLine = 64;
 constexpr std::size_t kSectionAlign = 4096;
 
@@ -129,7 +129,8 @@ enum class Lifecycle : uint32_t { live = 1, deleted = 2, corrupt = 3, region_rem
 //   32   created_unix_ns  40 lifecycle (atomic)  44 daemon_bell
 //   64   params (64)      128 sections (128)    256 name[64]
 //   320  damaged_unix_ns (atomic)  328 damage_reason[184]   512 reserved
-//   1024 consumer_doorbell, consumer_waiters, consumer_wanted, daemon_wanted (own cache line)
+//   1024 consumer_doorbell, consumer_waiters, consumer_wanted, daemon_wanted,
+//        commit_fence (own cache line)
 //   1088 admin_lock                               (own cache line)
 //   1152 dlq_doorbell                             (own cache line)
 struct alignas(kSectionAlign) RegionHeader {
@@ -168,6 +169,12 @@ struct alignas(kSectionAlign) RegionHeader {
     // rings daemon_bell (detail::wake_daemon_if_asked). Same line as the
     // waiters word every commit reads already.
     std::atomic<uint32_t> daemon_wanted;
+    // How a committer orders its release-store commit before its loads of
+    // the waiters words above (shmq/internal/commit_barrier.hpp): 0, the
+    // sleepers pay (membarrier GLOBAL_EXPEDITED; every attacher registered);
+    // 1, some participant could not register or issue it, so every
+    // committer fences. Only ever goes 0 -> 1.
+    std::atomic<uint32_t> commit_fence;
     // Group-table lock: serializes group create/delete. Word = owner token
     // (participant id | gen << 16), 0 when free; broken when the owner is dead.
     alignas(kCacheLine) std::atomic<uint64_t> admin_lock;
@@ -185,6 +192,7 @@ static_assert(offsetof(RegionHeader, damage_reason) + kDamageReasonBytes == 512)
 static_assert(offsetof(RegionHeader, consumer_doorbell) == 1024, "doorbell on its own line");
 static_assert(offsetof(RegionHeader, daemon_bell) == 44, "in the lifecycle word's padding, which the integrity check skips");
 static_assert(offsetof(RegionHeader, daemon_wanted) == 1036, "on the line a commit reads anyway");
+static_assert(offsetof(RegionHeader, commit_fence) == 1040, "on the line a commit reads anyway");
 static_assert(offsetof(RegionHeader, admin_lock) == 1088);
 static_assert(offsetof(RegionHeader, dlq_doorbell) == 1152);
 
@@ -377,7 +385,8 @@ static_assert(offsetof(GroupPartition, delivered) == 2 * kCacheLine);
 // ---------------------------------------------------------------------------
 // PartitionControl: one per partition.
 //
-//   line 0   0 tail (producer claim hint)
+//   line 0   0 tail: [exclusive:1 | offset:63] (producer claim hint; shmq/internal/commit_protocol.hpp)
+//            8 writer (owner token of the partition's exclusive producer, 0 when none)
 //   line 1  64 head (all offsets < head are released; slots free for reuse)
 //           72 reclaim_lock (owner token; serializes head advance and group joins)
 //   line 2 128 space_doorbell 132 space_waiters 136 space_wanted (producers waiting for room)
@@ -405,7 +414,10 @@ static_assert(offsetof(GroupPartition, delivered) == 2 * kCacheLine);
 // never moves head past it, so the journal reads slots no producer reuses.
 struct alignas(kCacheLine) PartitionControl {
     std::atomic<uint64_t> tail;
-    uint8_t pad0[kCacheLine - 8];
+    // Who holds the tail's exclusive bit: set (CAS from 0) before the bit,
+    // cleared after it, by the holder or by the reaper of a dead holder.
+    std::atomic<uint64_t> writer;
+    uint8_t pad0[kCacheLine - 16];
     std::atomic<uint64_t> head;
     std::atomic<uint64_t> reclaim_lock;
     uint8_t pad1[kCacheLine - 16];
@@ -438,6 +450,7 @@ struct alignas(kCacheLine) PartitionControl {
 };
 static_assert(sizeof(PartitionControl) == 6 * kCacheLine);
 static_assert(offsetof(PartitionControl, head) == kCacheLine, "tail and head on separate lines");
+static_assert(offsetof(PartitionControl, writer) == 8, "the exclusive writer beside the tail it holds");
 static_assert(offsetof(PartitionControl, space_doorbell) == 2 * kCacheLine);
 static_assert(offsetof(PartitionControl, replay_end) == 3 * kCacheLine + 32);
 static_assert(offsetof(PartitionControl, spill_lock) == 4 * kCacheLine, "producers' spill line");

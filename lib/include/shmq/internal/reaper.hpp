@@ -7,6 +7,7 @@
 // (the kernel dropped its lock). Every step is a CAS from a state naming the
 // dead participant, so a reaper killed half-way is simply redone by the next:
 //   (1) abort its open slot claims (partitions and DLQ): consumers pass over them;
+//       then, if it was a partition's exclusive writer, clear the tail's bit and the role;
 //   (2) return its leases: leased -> retry (reason owner_died), picked -> acked;
 //   (3) release its exclusive partitions and any owner lock it held;
 //   (4) free the entry (release), bump its group's membership generation;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "shmq/internal/commit_barrier.hpp"
 #include "shmq/internal/daemon_doorbell.hpp"
 #include "shmq/internal/layout.hpp"
 #include "shmq/shmq.hpp"
@@ -199,6 +200,15 @@ void ring_daemon(const Region& r) noexcept;
 // (shmq/internal/daemon_doorbell.hpp: one of the two sees the other).
 inline void wake_daemon_if_asked(const Region& r) noexcept {
     if (take_ring_request(r.header().daemon_wanted)) ring_daemon(r);
+}
+// After publish() (commit_protocol.hpp (5): a release store, no RMW): the
+// commit barrier, then the same two doorbells as above. One call per
+// send_batch, after its last store, serves the whole batch.
+inline void wake_after_publish(const Region& r) noexcept {
+    auto& h = r.header();
+    commit_barrier(h.commit_fence);
+    sys::ring_doorbell_once(h.consumer_doorbell, h.consumer_waiters, h.consumer_wanted);
+    if (take_ring_request(h.daemon_wanted)) ring_daemon(r);
 }
 // Room appeared in partition p: wake producers waiting for it.
 inline void wake_producers(layout::PartitionControl& pc) noexcept {

@@ -1,0 +1,65 @@
+// Ordering a commit that is a plain release store (commit_protocol.hpp (5))
+// before the committer's loads of the waiters words that follow it
+// (RegionHeader::consumer_waiters / consumer_wanted, daemon_wanted): the
+// store-buffering pattern, where the committer's store and a sleeper's
+// announcement must not both miss the other.
+//
+// The sleeper pays (an asymmetric barrier, as in the Linux kernel's RCU and
+// folly's asymmetricHeavyBarrier):
+//   committer: S: publish (release store); compiler barrier; L: load waiters.
+//   sleeper:   W: announce (waiters++ / wanted / ask, seq_cst);
+//              membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED); R: re-check.
+// The membarrier returns only after every CPU running a thread of a
+// registered process has executed a full barrier, and is one itself for the
+// caller. That barrier falls somewhere in the committer's program: after S
+// (S is then visible to R) or before L (L then sees W). The compiler barrier
+// keeps L after S in the instruction stream, so "between" is never a case.
+// GLOBAL_EXPEDITED reaches only processes registered for it
+// (PRIVATE_EXPEDITED would reach the caller's own process only), so every
+// participant registers when it attaches.
+//
+// Fallback: a participant that cannot register (an old kernel, a seccomp
+// filter), or a sleeper whose membarrier fails, sets
+// RegionHeader::commit_fence, and from then on every committer runs a
+// seq_cst fence between S and L: the fence-fence form of the same argument.
+// A committer that loaded the flag just before it was set may miss one
+// sleeper once; that sleeper's wait is bounded by its sleep slice (every
+// sleeper here waits with a timeout), so a message is late, never lost.
+// Modelled by tests/model/commit_barrier_model.cpp.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace shmq::sys {
+// Registers this process for MEMBARRIER_CMD_GLOBAL_EXPEDITED. Idempotent.
+bool membarrier_register() noexcept;
+// A full barrier on every CPU running a registered process, and the caller.
+bool membarrier_global() noexcept;
+}  // namespace shmq::sys
+
+namespace shmq::detail {
+
+// Committer: between its release-store commit and its waiters loads.
+inline void commit_barrier(const std::atomic<uint32_t>& commit_fence) noexcept {
+    if (commit_fence.load(std::memory_order_relaxed) != 0)
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+    else
+        std::atomic_signal_fence(std::memory_order_seq_cst);  // the sleeper's membarrier orders it
+}
+
+// Sleeper: between its announcement and its re-check.
+inline void sleeper_barrier(std::atomic<uint32_t>& commit_fence) noexcept {
+    if (commit_fence.load(std::memory_order_relaxed) == 0) {
+        if (sys::membarrier_global()) return;
+        commit_fence.store(1, std::memory_order_seq_cst);  // committers fence from now on
+    }
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+// An attacher: registers, or makes every committer fence.
+inline void register_committer(std::atomic<uint32_t>& commit_fence) noexcept {
+    if (!sys::membarrier_register()) commit_fence.store(1, std::memory_order_seq_cst);
+}
+
+}  // namespace shmq::detail
