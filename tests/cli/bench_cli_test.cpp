@@ -206,6 +206,23 @@ TEST(BenchCliTest, baselinesNoneAndAList) {
     expect_nothing_left(r.pid);
 }
 
+// bare_batch: the bare ring publishing once per --batch N, run beside bare
+// when named; `all` lists it only with --batch > 1.
+TEST(BenchCliTest, throughputBareBatchBaseline) {
+    ToolRun r = shmq("bench throughput --batch 8 --seconds 0.2 --rounds 1 --baselines bare,bare_batch --json");
+    Value v = parse_json(r);
+    EXPECT_EQ(v.at("baselines").size(), 2u);
+    expect_positive(v.at("baselines").at("bare"), "msgs_per_s", "baselines.bare");
+    expect_positive(v.at("baselines").at("bare_batch"), "msgs_per_s", "baselines.bare_batch");
+    expect_positive(v.at("ratios").at("bare_batch"), "msgs_per_s", "ratios.bare_batch");
+    expect_nothing_left(r.pid);
+
+    r = shmq("bench throughput --seconds 0.1 --rounds 1 --baselines all --json");  // batch 1
+    v = parse_json(r);
+    EXPECT_FALSE(v.at("baselines").contains("bare_batch"));
+    expect_nothing_left(r.pid);
+}
+
 TEST(BenchCliTest, humanTableShowsRatios) {
     const ToolRun r = shmq("bench latency --count 500 --baselines bare");
     ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -9,7 +9,8 @@
 //   shmq bench daemon [--queues 10,100,1000] [--seconds S] [--warmup S] [--kills N] [--expiries N]
 //       [--busy-pct P] [--shmqd PATH] [--json]   (shmqd's own cost; no baselines)
 // Common: --baselines all|none|NAME,NAME... (bare, boost_mq, posix_mq, pipe,
-// socketpair; wakeup also futex), --rounds R, --json-file PATH (write the
+// socketpair; wakeup also futex; throughput also bare_batch, which `all`
+// includes only with --batch N > 1), --rounds R, --json-file PATH (write the
 // JSON there and print the table).
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -38,11 +39,12 @@ using namespace bench;
 
 constexpr std::size_t kMaxSize = std::size_t{16} << 20;
 
-std::vector<std::string> parse_baselines(const std::string& list, Use use, const char* verb) {
+std::vector<std::string> parse_baselines(const std::string& list, Use use, const char* verb, uint32_t batch = 1) {
     const auto& known = known_baselines(use);
     std::vector<std::string> out{"shmq"};
     if (list == "all") {
-        out.insert(out.end(), known.begin(), known.end());
+        const auto all = all_baselines(use, batch);
+        out.insert(out.end(), all.begin(), all.end());
         return out;
     }
     if (list == "none") return out;
@@ -200,7 +202,9 @@ void register_throughput(CLI::App& bench) {
     cmd->add_option("--capacity", a->capacity, "Slots per partition, also the depth of the baselines")->default_val(4096);
     cmd->add_option("--seconds", a->seconds, "Measured seconds per transport (split over the rounds)")->default_val(2);
     cmd->add_option("--rounds", a->rounds, "Interleaved rounds")->default_val(3);
-    cmd->add_option("--baselines", a->baselines, "all, none, or a comma list of bare,boost_mq,posix_mq,pipe,socketpair")
+    cmd->add_option("--baselines", a->baselines,
+                    "all, none, or a comma list of bare,bare_batch,boost_mq,posix_mq,pipe,socketpair (bare_batch: the "
+                    "bare ring publishing once per --batch N; in all only with --batch > 1)")
         ->default_val("all");
     cmd->add_flag("--json", a->json, "Print JSON");
     cmd->add_option("--json-file", a->json_file, "Also write the JSON to this file (and print the table)");
@@ -230,7 +234,7 @@ void register_throughput(CLI::App& bench) {
         cfg.capacity = a->capacity;
         cfg.seconds = a->seconds;
         cfg.rounds = a->rounds;
-        cfg.transports = parse_baselines(a->baselines, Use::throughput, "throughput");
+        cfg.transports = parse_baselines(a->baselines, Use::throughput, "throughput", cfg.batch);
         check_json_file(a->json_file);
         guarded([&] {
             const Machine m = machine_facts();
@@ -456,7 +460,8 @@ void register_bench(CLI::App& app) {
     bench->footer(
         "Every run measures its baselines in the same process tree (a bare shared-memory\n"
         "cache-line ping-pong, boost::interprocess::message_queue, POSIX mq, a pipe, a Unix\n"
-        "socketpair; a futex ping-pong for wakeup) and prints shmq's ratio to each.\n"
+        "socketpair; a futex ping-pong for wakeup; for throughput --batch N > 1 the bare\n"
+        "ring publishing once per batch, bare_batch) and prints shmq's ratio to each.\n"
         "JSON keys: min_ns..p9999_ns, max_ns, msgs_per_s, mb_per_s, baselines.<name>, ratios.\n\n"
         "Examples:\n"
         "  shmq bench latency --json\n"

@@ -73,6 +73,40 @@ BareRing::BareRing(const ChannelSpec& spec)
     for (uint32_t i = 0; i < depth_; ++i) new (base_ + i * stride_) std::atomic<uint64_t>(i);
 }
 
+// --- bare_batch ring ------------------------------------------------------
+namespace {
+// head and tail 128 bytes apart (the adjacent-line prefetcher pairs lines), slots after.
+constexpr std::size_t kIndexGap = 2 * kCacheLine;
+}  // namespace
+
+BareBatchRing::BareBatchRing(const ChannelSpec& spec) {
+    if (spec.use != Use::throughput) throw Skip("bare_batch is a throughput baseline");
+    if (spec.producers != 1 || spec.consumers != 1)
+        throw Skip("the batched bare ring is single-producer single-consumer; run with --producers 1 --consumers 1");
+    if (spec.batch < 2) throw Skip("the batched bare ring publishes once per --batch N messages; run with --batch 2 or more");
+    if (spec.batch > spec.depth)
+        throw Skip("a batch of " + std::to_string(spec.batch) + " does not fit a ring of " + std::to_string(spec.depth) +
+                   " slots (--capacity, at most 64 MiB of slots); lower --batch");
+    Ring& r = ring_;
+    r.stride = round_up(sizeof(uint64_t) + spec.size, kCacheLine);
+    r.size = spec.size;
+    r.depth = spec.depth;
+    r.mask = spec.depth - 1;
+    r.batch = spec.batch;
+    mem_ = std::make_shared<SharedMemory>(2 * kIndexGap + r.stride * r.depth);
+    auto* base = static_cast<std::byte*>(mem_->get());
+    r.head = new (base) std::atomic<uint64_t>(0);
+    r.tail = new (base + kIndexGap) std::atomic<uint64_t>(0);
+    r.slots = base + 2 * kIndexGap;
+}
+
+std::string BareBatchRing::how(const ChannelSpec& spec) {
+    const std::string n = std::to_string(spec.batch);
+    return "single-producer single-consumer ring of line-aligned slots in MAP_SHARED memory; the producer writes " + n +
+           " messages, then one release store of its std::atomic index; the consumer copies out up to " + n +
+           " and stores its own index once per batch; both spin";
+}
+
 // --- pipe ----------------------------------------------------------------
 PipeChannel::PipeChannel(const ChannelSpec& spec) : size_(spec.size) {
     if ((spec.producers > 1 || spec.consumers > 1) && spec.size > PIPE_BUF)

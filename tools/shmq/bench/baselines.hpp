@@ -4,6 +4,8 @@
 //             the hardware limit), a single-producer single-consumer ring of
 //             line-aligned slots signalled through each slot's sequence word
 //             for throughput. Receivers spin.
+//   bare_batch the bare ring's slots signalled through two index words, each
+//             published once per batch of --batch N (throughput, N > 1 only).
 //   futex     the bare mailbox whose receiver sleeps in FUTEX_WAIT and whose
 //             sender always calls FUTEX_WAKE (wakeup only).
 //   boost_mq  boost::interprocess::message_queue (blocking send/receive).
@@ -12,6 +14,7 @@
 //   socketpair send / recv on an AF_UNIX SOCK_SEQPACKET socketpair (blocking).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <memory>
@@ -168,6 +171,91 @@ private:
     std::size_t stride_;
     uint32_t depth_;
     std::size_t size_;
+};
+
+// --- bare_batch: SPSC ring, indices published per batch (throughput) --------
+// Slots as BareRing's (same stride, payload after the unused sequence word);
+// the producer index `head` and consumer index `tail` live before them, each
+// on its own line. Slot i holds message i (mod depth) while tail <= i < head.
+// Ordering: payload stores precede the release of head, so an acquire of head
+// makes every slot below it readable; copies out precede the release of tail,
+// so an acquire of tail frees every slot below it. A cached peer index only lags.
+class BareBatchRing {
+public:
+    explicit BareBatchRing(const ChannelSpec& spec);
+    static std::string how(const ChannelSpec& spec);
+    void forked() {}
+
+    struct Ring {
+        std::atomic<uint64_t>* head;  // written by the producer only
+        std::atomic<uint64_t>* tail;  // written by the consumer only
+        std::byte* slots;
+        std::size_t stride, size;
+        uint64_t mask, depth, batch;
+        std::byte* payload(uint64_t i) const noexcept { return slots + (i & mask) * stride + sizeof(uint64_t); }
+    };
+    class Sender {
+    public:
+        explicit Sender(const Ring& r) : r_(r) {}
+        // N payloads, then one release of head; 0 when the ring stayed full.
+        std::size_t send_some(const std::byte* p) noexcept {
+            if (!room(r_.batch)) return 0;
+            for (uint64_t k = 0; k < r_.batch; ++k) std::memcpy(r_.payload(i_ + k), p, r_.size);
+            i_ += r_.batch;
+            r_.head->store(i_, std::memory_order_release);
+            return r_.batch;
+        }
+        bool send(const std::byte* p) noexcept {  // the channel interface; the bench calls send_some
+            if (!room(1)) return false;
+            std::memcpy(r_.payload(i_), p, r_.size);
+            r_.head->store(++i_, std::memory_order_release);
+            return true;
+        }
+
+    private:
+        // Waits (spinning) for n free slots; tail is re-read only when the ring looks full.
+        bool room(uint64_t n) noexcept {
+            for (int spin = 0; i_ + n - tail_ > r_.depth; ++spin) {
+                if (spin > 4096) return false;
+                if (spin > 0) cpu_relax();
+                tail_ = r_.tail->load(std::memory_order_acquire);
+            }
+            return true;
+        }
+        Ring r_;
+        uint64_t i_ = 0;     // next message to write (head as published)
+        uint64_t tail_ = 0;  // cached consumer index, <= the real one
+    };
+    class Receiver {
+    public:
+        explicit Receiver(const Ring& r) : r_(r) {}
+        // Copies out up to N of what head showed, then one release of tail; 0 when empty.
+        std::size_t recv_some(std::byte* b) noexcept { return take(b, r_.batch); }
+        bool recv(std::byte* b) noexcept { return take(b, 1) != 0; }  // the channel interface
+
+    private:
+        std::size_t take(std::byte* b, uint64_t most) noexcept {
+            for (int spin = 0; head_ == i_; ++spin) {  // head is re-read only when the ring looks empty
+                if (spin > 4096) return 0;
+                if (spin > 0) cpu_relax();
+                head_ = r_.head->load(std::memory_order_acquire);
+            }
+            const uint64_t n = std::min(head_ - i_, most);
+            for (uint64_t k = 0; k < n; ++k) std::memcpy(b, r_.payload(i_ + k), r_.size);
+            i_ += n;
+            r_.tail->store(i_, std::memory_order_release);
+            return n;
+        }
+        Ring r_;
+        uint64_t i_ = 0;     // next message to read (tail as published)
+        uint64_t head_ = 0;  // cached producer index, <= the real one
+    };
+    Sender sender(int) { return Sender(ring_); }
+    Receiver receiver(int) { return Receiver(ring_); }
+
+private:
+    std::shared_ptr<SharedMemory> mem_;
+    Ring ring_{};
 };
 
 // --- pipe ----------------------------------------------------------------

@@ -23,6 +23,7 @@ void with_channel(const std::string& name, Use use, F&& f) {
     if (name == "shmq") f.template operator()<ShmqChannel>();
     else if (name == "bare" && use == Use::throughput) f.template operator()<BareRing>();
     else if (name == "bare") f.template operator()<BareMailbox>();
+    else if (name == "bare_batch") f.template operator()<BareBatchRing>();
     else if (name == "futex") f.template operator()<FutexMailbox>();
     else if (name == "boost_mq") f.template operator()<BoostMqChannel>();
     else if (name == "posix_mq") f.template operator()<PosixMqChannel>();
@@ -316,8 +317,15 @@ std::vector<Outcome> outcomes_for(const std::vector<std::string>& transports) {
 
 const std::vector<std::string>& known_baselines(Use use) {
     static const std::vector<std::string> common{"bare", "boost_mq", "posix_mq", "pipe", "socketpair"};
+    static const std::vector<std::string> throughput{"bare", "bare_batch", "boost_mq", "posix_mq", "pipe", "socketpair"};
     static const std::vector<std::string> wakeup{"futex", "bare", "boost_mq", "posix_mq", "pipe", "socketpair"};
-    return use == Use::wakeup ? wakeup : common;
+    return use == Use::wakeup ? wakeup : use == Use::throughput ? throughput : common;
+}
+
+std::vector<std::string> all_baselines(Use use, uint32_t batch) {
+    auto names = known_baselines(use);
+    if (batch <= 1) std::erase(names, std::string("bare_batch"));  // a batch of 1 is the bare ring's case
+    return names;
 }
 
 uint32_t pick_depth(std::size_t size, uint32_t wanted) {

@@ -14,8 +14,10 @@
 
 namespace shmq::cli::bench {
 
-// Baselines each bench knows, in report order.
+// Baselines each bench knows (accepted by name), in report order.
 const std::vector<std::string>& known_baselines(Use use);
+// What --baselines all runs: the known ones, bare_batch only when batch > 1.
+std::vector<std::string> all_baselines(Use use, uint32_t batch);
 
 struct LatencyConfig {
     std::size_t size = 64;
