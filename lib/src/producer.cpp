@@ -99,6 +99,22 @@ Status ProducerCore::claim_slot(uint32_t& p, bool may_switch, Millis timeout, ui
     return claim_slot_slow(p, may_switch, timeout, offset);
 }
 
+ProducerCore::WriterState ProducerCore::writer_state(uint32_t p) noexcept {
+    // The tail's bit is set only while `writer` names a participant that is
+    // attached (or dead and not yet reaped: the reaper clears the bit
+    // first), commit_protocol.hpp (6), (8). A bit without one is damage,
+    // unless the holder gave back between our loads: look again, a few times.
+    Region& r = *region;
+    auto& pc = r.partition(p);
+    for (int look = 0; look < 3; ++look) {
+        const uint64_t holder = pc.writer.load(std::memory_order_acquire);
+        if (holder != 0 && participant_liveness(r, holder) != Liveness::gone) return WriterState::held;
+        if (!ring::tail_exclusive(pc.tail.load(std::memory_order_acquire))) return WriterState::released;
+        sys::cpu_relax();
+    }
+    return WriterState::damaged;
+}
+
 Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeout, uint64_t& offset) noexcept {
     Region& r = *region;
     const uint32_t parts = r.partitions();
@@ -109,7 +125,13 @@ Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeou
             switch (claim_once(q, offset)) {
                 case ring::ClaimResult::claimed: p = q; return 1;
                 case ring::ClaimResult::corrupt: return -1;
-                case ring::ClaimResult::busy: return -4;
+                case ring::ClaimResult::busy:
+                    switch (writer_state(q)) {
+                        case WriterState::held: return -4;
+                        case WriterState::damaged: return -1;
+                        case WriterState::released: continue;  // given back meanwhile: claim again
+                    }
+                    return -1;
                 case ring::ClaimResult::full:
                     if (ring::reclaim(r, q, me.token(), min_batch)) break;  // released slots: try again
                     if (!may_drop || ring::drop_oldest(r, q, me.token(), 1) == 0) return 0;
@@ -194,7 +216,7 @@ Status ProducerCore::claim_spilling(uint32_t p, Millis timeout, uint64_t& offset
                     return Errc::ok;
                 }
                 if (rc == ring::ClaimResult::corrupt) return Errc::region_corrupt;
-                if (rc == ring::ClaimResult::busy) return Errc::writer_busy;
+                if (rc == ring::ClaimResult::busy) return Errc::region_corrupt;  // no exclusive writer on a spilling queue
                 if (!ring::reclaim(r, p, me.token())) break;  // full: spill
             }
         }

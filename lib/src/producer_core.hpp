@@ -60,6 +60,10 @@ struct ProducerCore {
     // One attempt to claim a slot of q: the shared protocol, or the
     // exclusive writer's stores. busy: another producer is exclusive.
     ring::ClaimResult claim_once(uint32_t q, uint64_t& offset) noexcept;
+    // After `busy` on q: whether an exclusive writer holds it, gave it back
+    // meanwhile, or nobody explains the tail's bit (a damaged region).
+    enum class WriterState { held, released, damaged };
+    WriterState writer_state(uint32_t q) noexcept;
     void release_handle() noexcept { drop(kHandleBias - opened); }  // may delete the core
     void release_claim() noexcept { drop(1); }                       // may delete the core
     void drop(uint64_t n) noexcept {

@@ -121,6 +121,14 @@ void check_json_file(const std::string& path) {
     std::fclose(f);
 }
 
+bool parse_producer(const std::string& producer, int producers) {
+    if (producer == "shared") return false;
+    if (producer != "exclusive") throw CommandError(2, "--producer '" + producer + "' is unknown; use exclusive or shared");
+    if (producers != 1)
+        throw CommandError(2, "--producer exclusive needs --producers 1: a queue has one exclusive producer");
+    return true;
+}
+
 void register_latency(CLI::App& bench) {
     struct Args {
         std::size_t size = 64;
@@ -129,7 +137,7 @@ void register_latency(CLI::App& bench) {
         int rounds = 5;
         uint32_t capacity = 1024;
         bool wait = false, json = false;
-        std::string baselines = "all", json_file;
+        std::string baselines = "all", json_file, producer = "exclusive";
     };
     auto a = std::make_shared<Args>();
     auto* cmd = bench.add_subcommand("latency", "One-way latency: a ping-pong between two processes on two CPUs");
@@ -140,6 +148,9 @@ void register_latency(CLI::App& bench) {
     cmd->add_option("--rounds", a->rounds, "Interleaved rounds the count is split into")->default_val(5);
     cmd->add_option("--capacity", a->capacity, "Slots per queue (power of two; capped at 64 MiB of slots)")->default_val(1024);
     cmd->add_flag("--wait", a->wait, "shmq receiver calls receive(kForever) instead of spinning on receive(0ms)");
+    cmd->add_option("--producer", a->producer,
+                    "exclusive (ProducerOptions::exclusive: plain stores) or shared (the multi-producer protocol)")
+        ->default_val("exclusive");
     cmd->add_option("--baselines", a->baselines, "all, none, or a comma list of bare,boost_mq,posix_mq,pipe,socketpair")
         ->default_val("all");
     cmd->add_flag("--json", a->json, "Print JSON");
@@ -158,6 +169,7 @@ void register_latency(CLI::App& bench) {
         cfg.rate = a->rate;
         cfg.rounds = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(a->rounds), a->count));
         cfg.poll = !a->wait;
+        cfg.exclusive_producer = parse_producer(a->producer, 1);
         cfg.transports = parse_baselines(a->baselines, Use::latency, "latency");
         check_json_file(a->json_file);
         guarded([&] {
@@ -167,6 +179,7 @@ void register_latency(CLI::App& bench) {
                 latency_json("latency",
                              {param("size", uint64_t{cfg.size}), param("count", cfg.count), param("rate", cfg.rate),
                               param("rounds", cfg.rounds), param("receive", std::string(cfg.poll ? "poll" : "wait")),
+                              param("producer", a->producer),
                               param("capacity", uint64_t{pick_depth(cfg.size, cfg.capacity)}),
                               param("one_way", std::string(cfg.rate > 0 ? "(reply - intended start)/2" : "round_trip/2")),
                               param("baselines", std::vector<std::string>(cfg.transports.begin() + 1, cfg.transports.end()))},
@@ -185,7 +198,7 @@ void register_throughput(CLI::App& bench) {
         std::size_t size = 64;
         int producers = 1, consumers = 1, rounds = 3;
         uint32_t partitions = 0, batch = 1, capacity = 4096;
-        std::string group = "exclusive", ack = "none", baselines = "all", json_file;
+        std::string group = "exclusive", ack = "none", baselines = "all", json_file, producer;
         double seconds = 2;
         bool json = false;
     };
@@ -199,6 +212,9 @@ void register_throughput(CLI::App& bench) {
     cmd->add_option("--ack", a->ack, "none (at-most-once), each (ack per message) or batch (receive_batch + ack_all)")
         ->default_val("none");
     cmd->add_option("--batch", a->batch, "Messages per send_batch/receive_batch call (1: one call per message)")->default_val(1);
+    cmd->add_option("--producer", a->producer,
+                    "exclusive (ProducerOptions::exclusive: plain stores; one producer only) or shared (the "
+                    "multi-producer protocol); default: exclusive with one producer, else shared");
     cmd->add_option("--capacity", a->capacity, "Slots per partition, also the depth of the baselines")->default_val(4096);
     cmd->add_option("--seconds", a->seconds, "Measured seconds per transport (split over the rounds)")->default_val(2);
     cmd->add_option("--rounds", a->rounds, "Interleaved rounds")->default_val(3);
@@ -231,6 +247,8 @@ void register_throughput(CLI::App& bench) {
         cfg.partitions = a->partitions ? a->partitions : static_cast<uint32_t>(std::max(a->producers, a->consumers));
         if (cfg.partitions > 1024) throw CommandError(2, "--partitions must be 1..1024");
         cfg.batch = a->batch;
+        if (a->producer.empty()) a->producer = a->producers == 1 ? "exclusive" : "shared";
+        cfg.exclusive_producer = parse_producer(a->producer, a->producers);
         cfg.capacity = a->capacity;
         cfg.seconds = a->seconds;
         cfg.rounds = a->rounds;
@@ -243,7 +261,8 @@ void register_throughput(CLI::App& bench) {
             const std::string json = throughput_json(
                 {param("size", uint64_t{cfg.size}), param("producers", cfg.producers), param("consumers", cfg.consumers),
                  param("partitions", uint64_t{cfg.partitions}), param("group", a->group), param("ack", a->ack),
-                 param("batch", uint64_t{cfg.batch}), param("capacity", uint64_t{depth}), param("seconds", cfg.seconds),
+                 param("batch", uint64_t{cfg.batch}), param("producer", a->producer), param("capacity", uint64_t{depth}),
+                 param("seconds", cfg.seconds),
                  param("rounds", cfg.rounds),
                  param("baselines", std::vector<std::string>(cfg.transports.begin() + 1, cfg.transports.end()))},
                 m, cfg.size, out);
@@ -252,7 +271,8 @@ void register_throughput(CLI::App& bench) {
             const std::string title =
                 "shmq bench throughput: " + std::to_string(cfg.size) + "-byte messages, " + std::to_string(cfg.producers) +
                 " producer(s) -> " + std::to_string(cfg.consumers) + " consumer(s), " + std::to_string(cfg.partitions) +
-                " partition(s) x " + std::to_string(depth) + " slots, " + a->group + " group, ack " + a->ack + ", batch " +
+                " partition(s) x " + std::to_string(depth) + " slots, " + a->producer + " producer, " + a->group +
+                " group, ack " + a->ack + ", batch " +
                 std::to_string(cfg.batch) + "; " + secs + " s per transport in " + std::to_string(cfg.rounds) +
                 " interleaved rounds (median shown), CPUs " + cpu_list(m.cpus);
             emit(a->json, a->json_file, json, throughput_table(title, cfg.size, out));

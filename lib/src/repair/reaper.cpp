@@ -27,6 +27,17 @@ uint32_t abort_claims(const ring::RingRef& ring, uint64_t from, uint32_t id) {
     return aborted;
 }
 
+// One past the last offset of this lap whose claim word names `id` (0:
+// none), aborted by this reaper or by an earlier one that was killed.
+uint64_t claims_end(const ring::RingRef& ring, uint64_t from, uint32_t id) {
+    uint64_t end = 0;
+    for (uint64_t o = from; o < from + ring.capacity; ++o) {
+        const uint64_t c = ring.claim(o).load(std::memory_order_acquire);
+        if (ring::slot_is(c, o) && ring::slot_kind(c) == ring::SlotKind::claimed && ring::slot_owner(c) == id) end = o + 1;
+    }
+    return end;
+}
+
 }  // namespace
 
 ReapReport reap_participant(Region& r, uint32_t index, uint32_t mover_id) noexcept {
@@ -49,16 +60,16 @@ ReapReport reap_participant(Region& r, uint32_t index, uint32_t mover_id) noexce
     const uint64_t now = sys::coarse_monotonic_ns();
 
     for (uint32_t p = 0; p < r.partitions(); ++p) {
-        const uint32_t n = abort_claims(ring::partition_ring(r, p), r.partition(p).head.load(std::memory_order_acquire), id);
+        const uint64_t head = r.partition(p).head.load(std::memory_order_acquire);
+        const uint32_t n = abort_claims(ring::partition_ring(r, p), head, id);
         r.partition(p).aborted.fetch_add(n, std::memory_order_relaxed);
         report.claims_aborted += n;
         // An exclusive writer (commit_protocol.hpp (8)): its claims are
         // aborted above; give the tail back to the shared protocol, then free
-        // the role. The tail's offset stays: the aborted slots below it are
-        // skipped like any other.
+        // the role, the tail past its aborted slots (commit_protocol.hpp (8)).
         auto& writer = r.partition(p).writer;
         if (writer.load(std::memory_order_acquire) == token) {
-            ring::clear_exclusive(ring::partition_ring(r, p));
+            ring::clear_exclusive(ring::partition_ring(r, p), claims_end(ring::partition_ring(r, p), head, id));
             uint64_t holder = token;
             writer.compare_exchange_strong(holder, 0, std::memory_order_acq_rel);
         }

@@ -42,6 +42,7 @@ std::string ShmqChannel::how(const ChannelSpec& spec) {
     std::string s = "shmq " + std::to_string(spec.partitions) + " partition(s) x " + std::to_string(spec.depth) + " slots; ";
     switch (spec.use) {
         case Use::latency:
+            s += spec.exclusive_producer ? "exclusive " : "shared ";
             s += "Producer::send; exclusive group; ";
             s += spec.poll ? "receive(0ms) in a spin loop" : "receive(kForever)";
             s += ", copy out, ack";
@@ -51,6 +52,7 @@ std::string ShmqChannel::how(const ChannelSpec& spec) {
             break;
         case Use::throughput: {
             const bool batched = spec.batch > 1;
+            s += spec.exclusive_producer ? "exclusive " : "shared ";
             s += batched ? "send_batch(" + std::to_string(spec.batch) + ")" : std::string("send");
             s += spec.kind == GroupKind::exclusive ? "; exclusive group; " : "; shared group; ";
             const uint32_t rb = spec.ack == AckMode::batch && spec.batch <= 1 ? 64 : spec.batch;
@@ -66,7 +68,7 @@ std::string ShmqChannel::how(const ChannelSpec& spec) {
 }
 
 ShmqChannel::Sender::Sender(const std::string& name, const ChannelSpec& spec)
-    : queue_(Queue::open(name)), producer_(queue_.producer()), size_(spec.size) {
+    : queue_(Queue::open(name)), producer_(queue_.producer({.exclusive = spec.exclusive_producer})), size_(spec.size) {
     options_.timeout = spec.use == Use::throughput ? kStreamTimeout : kForever;
     batch_.resize(std::max<uint32_t>(1, spec.batch));
 }

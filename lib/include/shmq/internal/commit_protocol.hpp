@@ -61,8 +61,11 @@
 //      find anyone's. A batch stores n claim words and the tail once.
 //  (8) give back: the holder stores the tail without X (release), then
 //      writer = 0; the reaper of a dead holder aborts its open claims, then
-//      clears X with a CAS, then writer. The holder's own claims are
-//      finished before it gives back (a Claim keeps its producer).
+//      clears X with a CAS that also moves the tail past the last of them
+//      (a holder killed between its claim words and its tail store left
+//      claims above the tail, and the next holder must find every claim
+//      below the tail it takes, (6)), then writer. The holder's own claims
+//      are finished before it gives back (a Claim keeps its producer).
 // The atomic word type is a template parameter (BasicRingRef) only so a model
 // checker can run this very code (tests/model/, relacy); the library uses
 // RingRef = BasicRingRef<std::atomic<uint64_t>>, the same code as before.
@@ -281,12 +284,13 @@ inline void release_exclusive(const BasicRingRef<Atomic>& ring, uint64_t next) n
     ring.tail->store(next, std::memory_order_release);
 }
 
-// (8) The reaper, once the holder is dead and its open claims are aborted.
+// (8) The reaper, once the holder is dead and its open claims are aborted:
+// `end` is one past the last offset it aborted (0: none).
 template <class Atomic>
-inline void clear_exclusive(const BasicRingRef<Atomic>& ring) noexcept {
+inline void clear_exclusive(const BasicRingRef<Atomic>& ring, uint64_t end) noexcept {
     uint64_t t = ring.tail->load(std::memory_order_acquire);
-    while (tail_exclusive(t) && !ring.tail->compare_exchange_weak(t, tail_offset(t), std::memory_order_acq_rel,
-                                                                    std::memory_order_acquire)) {
+    while (tail_exclusive(t) && !ring.tail->compare_exchange_weak(t, std::max(tail_offset(t), end),
+                                                                    std::memory_order_acq_rel, std::memory_order_acquire)) {
     }
 }
 

@@ -1,0 +1,250 @@
+// Counts the atomic read-modify-writes (locked instructions on x86) and
+// stores per message of each mode of the hot path, by running the library's
+// own templated protocol steps (commit_protocol.hpp, lease_protocol.hpp) on
+// a counting atomic word, one thread, in the order the library calls them.
+// What is not templated is named beside the table: the Message reference
+// count (one RMW at delivery, one at settling, on a line private to the
+// process). docs/PERFORMANCE.md prints this table.
+//
+// Usage: shmq_rmw_count [--check]   (--check: exit 1 if a mode's count
+// changed from the figures below; ctest runs it so)
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "shmq/internal/commit_protocol.hpp"
+#include "shmq/internal/lease_protocol.hpp"
+
+namespace shmq::bench {
+
+struct Counts {
+    uint64_t rmw = 0, stores = 0, loads = 0;
+};
+inline Counts g_counts;
+
+// A std::atomic<uint64_t> that counts what is done to it.
+class CountingAtomic {
+public:
+    explicit CountingAtomic(uint64_t v = 0) : word_(v) {}
+    uint64_t load(std::memory_order mo) const noexcept {
+        ++g_counts.loads;
+        return word_.load(mo);
+    }
+    void store(uint64_t v, std::memory_order mo) noexcept {
+        ++g_counts.stores;
+        word_.store(v, mo);
+    }
+    bool compare_exchange_strong(uint64_t& e, uint64_t d, std::memory_order s, std::memory_order f) noexcept {
+        ++g_counts.rmw;
+        return word_.compare_exchange_strong(e, d, s, f);
+    }
+    bool compare_exchange_strong(uint64_t& e, uint64_t d, std::memory_order s) noexcept {
+        ++g_counts.rmw;
+        return word_.compare_exchange_strong(e, d, s);
+    }
+    bool compare_exchange_weak(uint64_t& e, uint64_t d, std::memory_order s, std::memory_order f) noexcept {
+        ++g_counts.rmw;
+        return word_.compare_exchange_weak(e, d, s, f);
+    }
+
+private:
+    std::atomic<uint64_t> word_;
+};
+
+struct CountingEntry {  // layout::LeaseEntry
+    CountingAtomic word, deadline_ns, first_delivery_unix_ns, last_delivery_unix_ns;
+};
+
+}  // namespace shmq::bench
+
+template <>
+struct shmq::ring::LeaseEntryOf<shmq::bench::CountingAtomic> {
+    using type = shmq::bench::CountingEntry;
+};
+
+namespace shmq::bench {
+namespace {
+
+using Atomic = CountingAtomic;
+constexpr uint64_t kCap = 1024;
+constexpr uint64_t kSlot = 64;
+constexpr uint32_t kMe = 1;
+constexpr uint64_t kFloorEvery = 16;  // lib/src/consumer.cpp: acks between floor updates
+constexpr uint64_t kMessages = 4096;
+
+struct Ring {
+    Atomic tail{0}, head{0};
+    std::vector<std::byte> bytes = std::vector<std::byte>(kCap * kSlot);
+    Ring() {
+        auto r = ref();
+        for (uint64_t i = 0; i < kCap; ++i) {
+            new (&r.state(i)) Atomic(ring::initial_state(i, kCap));
+            new (&r.claim(i)) Atomic(ring::initial_claim(i, kCap));
+        }
+    }
+    ring::BasicRingRef<Atomic> ref() { return {&tail, &head, bytes.data(), kSlot, kCap}; }
+};
+
+struct Group {
+    Atomic next{0}, floor{0};
+    std::vector<CountingEntry> entries = std::vector<CountingEntry>(kCap);
+    Group() {
+        for (uint64_t i = 0; i < kCap; ++i)
+            entries[i].word.store(ring::lease_word(ring::LeaseKind::acked, i - kCap), std::memory_order_relaxed);
+    }
+    ring::BasicLeaseRef<Atomic> ref() { return {&next, &floor, entries.data(), kCap - 1}; }
+};
+
+struct Row {
+    std::string mode;
+    double rmw, stores;
+    double expected_rmw;
+};
+
+// Producer modes: each sends kMessages (head moved along so room never runs out).
+template <class Send>
+Row producer_mode(const char* mode, double expected, Send send) {
+    Ring r;
+    auto ref = r.ref();
+    g_counts = {};
+    send(ref, r);
+    return {mode, double(g_counts.rmw) / kMessages, double(g_counts.stores) / kMessages, expected};
+}
+
+// The consumers' side of room (ring::reclaim), not counted here.
+void make_room(Ring& r, uint64_t upto) {
+    const Counts before = g_counts;
+    r.head.store(upto, std::memory_order_relaxed);
+    g_counts = before;
+}
+
+// Consumer modes: kMessages already published; deliver, then ack.
+template <class Consume>
+Row consumer_mode(const char* mode, double expected, Consume consume) {
+    Ring r;
+    auto ref = r.ref();
+    for (uint64_t o = 0; o < kMessages; ++o) {
+        uint64_t limit = kMessages + kCap;
+        r.head.store(o, std::memory_order_relaxed);
+        uint64_t got = 0;
+        (void)ring::try_claim(ref, kMe, limit, got);
+        ring::publish(ref, got);
+    }
+    Group g;
+    g_counts = {};
+    consume(ref, g);
+    return {mode, double(g_counts.rmw) / kMessages, double(g_counts.stores) / kMessages, expected};
+}
+
+std::vector<Row> measure() {
+    std::vector<Row> rows;
+    rows.push_back(producer_mode("send, shared producer", 2, [](auto& ref, Ring& r) {
+        uint64_t limit = 0;
+        for (uint64_t i = 0; i < kMessages; ++i) {
+            make_room(r, i);
+            uint64_t o = 0;
+            (void)ring::try_claim(ref, kMe, limit, o);  // claim CAS + tail CAS
+            ring::publish(ref, o);                      // (5) release store
+        }
+    }));
+    rows.push_back(producer_mode("send, exclusive producer", 0, [](auto& ref, Ring& r) {
+        uint64_t first = 0, limit = 0;
+        (void)ring::take_exclusive(ref, first);  // once per producer, not per message
+        (void)ring::claim_contested(ref, kMe, first, limit);
+        ring::publish(ref, first);
+        g_counts = {};
+        uint64_t next = first + 1;
+        for (uint64_t i = 0; i < kMessages; ++i) {
+            make_room(r, next);
+            if (ring::claim_exclusive(ref, kMe, next, limit, 1) == 1) ring::publish(ref, next - 1);
+        }
+    }));
+    rows.push_back(producer_mode("send_batch(64), exclusive producer", 0, [](auto& ref, Ring& r) {
+        uint64_t first = 0, limit = 0;
+        (void)ring::take_exclusive(ref, first);
+        (void)ring::claim_contested(ref, kMe, first, limit);
+        ring::publish(ref, first);
+        g_counts = {};
+        uint64_t next = first + 1;
+        for (uint64_t i = 0; i < kMessages; i += 64) {
+            make_room(r, next);
+            const uint32_t n = ring::claim_exclusive(ref, kMe, next, limit, 64);
+            for (uint64_t o = next - n; o < next; ++o) ring::publish(ref, o);
+        }
+    }));
+    rows.push_back(producer_mode("claim + Claim::commit (zero-copy), shared producer", 3, [](auto& ref, Ring& r) {
+        uint64_t limit = 0;
+        for (uint64_t i = 0; i < kMessages; ++i) {
+            make_room(r, i);
+            uint64_t o = 0;
+            (void)ring::try_claim(ref, kMe, limit, o);
+            (void)ring::commit(ref, o);  // (3) CAS: the reaper may have aborted a long-open claim
+        }
+    }));
+    auto exclusive_consume = [](bool ack_all_style) {
+        return [ack_all_style](auto& ref, Group& g) {
+            auto l = g.ref();
+            std::vector<uint64_t> words;
+            for (uint64_t o = 0; o < kMessages; ++o) {
+                (void)ref.state(o).load(std::memory_order_acquire);  // deliver_fresh's poll
+                auto& e = l.entry(o);
+                (void)e.word.load(std::memory_order_acquire);
+                const uint64_t leased = ring::lease_word(ring::LeaseKind::leased, o, kMe, 1);
+                ring::lease_start(e, 1);
+                ring::lease_deliver_owned(*l.next, e, o, leased);  // (1') stores
+                if (!ack_all_style) {
+                    (void)ring::lease_ack(e, o, leased);
+                    if ((o & (kFloorEvery - 1)) == kFloorEvery - 1) ring::lease_advance_floor(l, kCap, [] {});
+                } else {
+                    words.push_back(leased);
+                    if (words.size() == 64) {
+                        for (uint64_t k = 0; k < 64; ++k) (void)ring::lease_ack(l.entry(o - 63 + k), o - 63 + k, words[k]);
+                        ring::lease_advance_floor(l, kCap, [] {});
+                        words.clear();
+                    }
+                }
+            }
+        };
+    };
+    rows.push_back(consumer_mode("receive + ack, exclusive group", 1 + 1.0 / kFloorEvery, exclusive_consume(false)));
+    rows.push_back(consumer_mode("receive_batch(64) + ack_all, exclusive group", 1 + 1.0 / 64, exclusive_consume(true)));
+    rows.push_back(consumer_mode("receive + ack, shared group", 3 + 1.0 / kFloorEvery, [](auto& ref, Group& g) {
+        auto l = g.ref();
+        for (uint64_t o = 0; o < kMessages; ++o) {
+            (void)ref.state(o).load(std::memory_order_acquire);
+            auto& e = l.entry(o);
+            const uint64_t w = e.word.load(std::memory_order_acquire);
+            const uint64_t leased = ring::lease_word(ring::LeaseKind::leased, o, kMe, 1);
+            ring::lease_start(e, 0);
+            (void)ring::lease_deliver_shared(*l.next, e, o, w, leased);  // entry CAS + next CAS
+            ring::lease_set_deadline(e, 1);
+            (void)ring::lease_ack(e, o, leased);
+            if ((o & (kFloorEvery - 1)) == kFloorEvery - 1) ring::lease_advance_floor(l, kCap, [] {});
+        }
+    }));
+    return rows;
+}
+
+}  // namespace
+}  // namespace shmq::bench
+
+int main(int argc, char** argv) {
+    using namespace shmq::bench;
+    const bool check = argc > 1 && std::strcmp(argv[1], "--check") == 0;
+    bool ok = true;
+    std::printf("| mode | atomic RMWs / msg | atomic stores / msg |\n|---|---|---|\n");
+    for (const Row& row : measure()) {
+        std::printf("| %s | %.3g | %.3g |\n", row.mode.c_str(), row.rmw, row.stores);
+        if (row.rmw > row.expected_rmw + 1e-9 || row.rmw < row.expected_rmw - 1e-9) {
+            ok = false;
+            std::fprintf(stderr, "%s: %.4f RMWs per message, expected %.4f\n", row.mode.c_str(), row.rmw,
+                         row.expected_rmw);
+        }
+    }
+    std::printf("\nPlus, outside the templates: the Message reference count (one RMW when a message is handed\n"
+                "out, one when it is settled; ack_all drops a batch's with one), on a line private to the\n"
+                "process. The doorbell checks after a publish are loads (an RMW only when someone sleeps).\n");
+    return check && !ok ? 1 : 0;
+}
