@@ -55,6 +55,7 @@ ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_nam
                                 group.kind == GroupKind::exclusive};
     scan_interval_ns = std::clamp<uint64_t>(lease_ns / 4, 1'000'000, kMaxScanIntervalNs);
     max_message = region->params().max_message;
+    own_pickups = options.at_most_once && static_cast<OnFull>(region->params().on_full) != OnFull::drop_oldest;
     for (uint32_t p = 0; p < region->partitions(); ++p) views.push_back(ring::make_view(*region, p, group.index));
     if (group.kind == GroupKind::shared)
         for (uint32_t p = 0; p < region->partitions(); ++p) partitions.push_back(p);
@@ -231,7 +232,7 @@ void ConsumerCore::maintenance(uint64_t now) noexcept {
     entry.operations.fetch_add(std::exchange(delivered_since_scan, 0), std::memory_order_relaxed);
 }
 
-bool ConsumerCore::try_once(Message& out, uint64_t now) noexcept {
+bool ConsumerCore::try_once(Message& out, uint64_t now, bool take_ref) noexcept {
     Region& r = *region;
     // A membership change must be acted on at once (a handoff waits for it),
     // and so must a partition we are handing over.
@@ -243,7 +244,7 @@ bool ConsumerCore::try_once(Message& out, uint64_t now) noexcept {
     if (replay != nullptr || r.group(group.index).replay_state.load(std::memory_order_acquire) != 0) {
         if (!replay_ready()) return false;
         if (replay != nullptr && replay->refs.load(std::memory_order_relaxed) <= options.max_in_flight &&
-            replay->try_once(out, now))
+            replay->try_once(out, now, take_ref))
             return true;
     }
     const uint32_t n = static_cast<uint32_t>(partitions.size());
@@ -259,7 +260,7 @@ bool ConsumerCore::try_once(Message& out, uint64_t now) noexcept {
         if (replay_holds(p)) continue;
         if (now == 0) now = sys::coarse_monotonic_ns();
         if (ring::deliver_retry(ctx, p, now, force_retry_scan, d) == ring::RetryScan::delivered) {
-            fill(out, p, d);
+            fill(out, p, d, take_ref);
             return true;
         }
     }
@@ -273,14 +274,14 @@ bool ConsumerCore::try_once(Message& out, uint64_t now) noexcept {
         if (now == 0) now = sys::coarse_monotonic_ns();  // the lease's start
         if (ring::deliver_fresh(ctx, views[p], now, d)) {
             round_robin = i + 1;  // fairness across partitions
-            fill(out, p, d);
+            fill(out, p, d, take_ref);
             return true;
         }
     }
     return false;
 }
 
-void ConsumerCore::fill(Message& m, uint32_t p, const ring::Delivered& d) noexcept {
+void ConsumerCore::fill(Message& m, uint32_t p, const ring::Delivered& d, bool take_ref) noexcept {
     const ring::PartitionView& v = views[p];
     const auto& slot = v.slot(d.offset);
     // Lengths come from shared memory: clamp to the slot's real areas.
@@ -295,7 +296,7 @@ void ConsumerCore::fill(Message& m, uint32_t p, const ring::Delivered& d) noexce
     m.publish_unix_ns_ = slot.publish_unix_ns;
     m.settled_ = false;
     m.core_ = this;
-    refs.fetch_add(1, std::memory_order_relaxed);
+    if (take_ref) refs.fetch_add(1, std::memory_order_relaxed);
     ++delivered_since_scan;
 }
 
@@ -319,8 +320,17 @@ BatchResult ConsumerCore::receive_batch(std::span<Message> out, Millis timeout) 
     std::size_t n = 1;
     // The rest: only what is ready, within the prefetch limit, no waiting;
     // their leases start with this one clock read (after the call began).
+    // Their references on this core are taken with one RMW at the end (the
+    // handle's keeps the core alive meanwhile); a replay's take their own.
     const uint64_t now = sys::coarse_monotonic_ns();
-    while (n < out.size() && refs.load(std::memory_order_relaxed) <= options.max_in_flight && try_once(out[n], now)) ++n;
+    uint32_t mine = 0;
+    const uint32_t held = refs.load(std::memory_order_relaxed);
+    while (n < out.size() && held + mine <= options.max_in_flight && try_once(out[n], now, false)) {
+        if (out[n].core_ == this) ++mine;
+        else out[n].core_->refs.fetch_add(1, std::memory_order_relaxed);  // a replay's (try_once took none)
+        ++n;
+    }
+    if (mine != 0) refs.fetch_add(mine, std::memory_order_relaxed);
     calls_since_maintenance += static_cast<uint32_t>(n - 1);
     return {n, Errc::ok};
 }
@@ -332,7 +342,11 @@ Status ConsumerCore::settle_ack(Message& m) noexcept {
     // ack would pull the line away from producers reading it for room.
     const bool advance = (m.offset_ & (kFloorEvery - 1)) == kFloorEvery - 1 ||
                          m.offset_ + 1 >= v.cursors->next.load(std::memory_order_relaxed);
-    const auto rc = ring::ack(v, m.offset_, m.lease_, advance);
+    auto rc = ring::SettleResult::ok;
+    if (own_pickups)
+        ring::release_own_pickup(v, m.offset_, advance);
+    else
+        rc = ring::ack(v, m.offset_, m.lease_, advance);
     if (rc == ring::SettleResult::ok && ring::ack_latency_sampled(m.offset_))
         ring::record_ack_latency(region->group(group.index).ack_latency, m.publish_unix_ns_);
     release();
@@ -455,7 +469,8 @@ std::size_t ack_all(std::span<Message> messages) noexcept {
             m.settled_ = true;
             ++settled;
             const auto& view = core->views[m.partition_];
-            if (ring::ack(view, m.offset_, m.lease_, /*advance=*/false) == ring::SettleResult::ok) {
+            if (core->own_pickups) ring::release_own_pickup(view, m.offset_, /*advance=*/false);
+            if (core->own_pickups || ring::ack(view, m.offset_, m.lease_, /*advance=*/false) == ring::SettleResult::ok) {
                 ++acked;
                 if (ring::ack_latency_sampled(m.offset_))
                     ring::record_ack_latency(core->region->group(core->group.index).ack_latency, m.publish_unix_ns_);

@@ -43,6 +43,9 @@ struct ConsumerCore {
     bool left_group = false;         // exclusive: the handle is gone; its messages may still be settled
     uint64_t scan_interval_ns = 0;
     uint32_t max_message = 0;
+    // At-most-once without drop_oldest: a pickup is given up with a store,
+    // not a CAS (ring::release_own_pickup).
+    bool own_pickups = false;
     uint64_t delivered_since_scan = 0;  // flushed to the participant entry's operations at each scan
     std::string replay_object;  // the group's replay region (shmq/internal/replay_request.hpp)
 
@@ -58,7 +61,9 @@ struct ConsumerCore {
     Result<Message> receive(Millis timeout) noexcept;
     // The fast path. `now`: CLOCK_MONOTONIC read in this receive call, the
     // start of a lease delivered now (0: read here, once, when needed).
-    bool try_once(Message& out, uint64_t now = 0) noexcept;
+    // `take_ref` false: the caller takes the message's reference on this
+    // core itself (receive_batch: one RMW for the batch).
+    bool try_once(Message& out, uint64_t now = 0, bool take_ref = true) noexcept;
     // Periodic work (lease stamping and expiry, dead claims, membership,
     // heartbeat): when a receive finds nothing at once, and every
     // kMaintenanceEvery receives while messages flow.
@@ -70,7 +75,7 @@ struct ConsumerCore {
     bool holds_leases(uint32_t p) const noexcept;  // a lease of ours in [floor, next) of p
     void give_up(uint32_t p) noexcept;               // clears p's owner token if it is ours
     void give_up_partitions() noexcept;              // exclusive: every partition we own or hand over
-    void fill(Message& m, uint32_t p, const ring::Delivered& d) noexcept;
+    void fill(Message& m, uint32_t p, const ring::Delivered& d, bool take_ref) noexcept;
     Status settle_ack(Message& m) noexcept;
     Status settle_nack(Message& m, Millis delay) noexcept;
     void release(uint32_t n = 1) noexcept;  // drops n references; the last one deletes the core

@@ -103,6 +103,7 @@ enum class SettleResult { ok, lease_lost };
 // Acks one delivery; with advance = false the caller advances the floor
 // itself later (ack_all: once per partition). Inline below.
 inline SettleResult ack(const PartitionView& view, uint64_t offset, uint64_t word, bool advance = true) noexcept;
+inline void release_own_pickup(const PartitionView& view, uint64_t offset, bool advance) noexcept;
 // Returns the lease for redelivery after delay_ns (to the DLQ if deliveries
 // reached max_deliveries).
 SettleResult nack(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, uint64_t delay_ns,
@@ -155,6 +156,13 @@ inline void advance_floor(const PartitionView& view) noexcept {
         if (floor_now - head >= release_batch(lap) || floor_now >= gp.next.load(std::memory_order_relaxed))
             detail::wake_producers(pc);
     });
+}
+
+// An at-most-once pickup given up by its live reader, on a queue without
+// drop_oldest: one release store (lease_release_own_picked).
+inline void release_own_pickup(const PartitionView& view, uint64_t offset, bool advance) noexcept {
+    lease_release_own_picked(view.lease(offset), offset);
+    if (advance) advance_floor(view);
 }
 
 inline SettleResult ack(const PartitionView& view, uint64_t offset, uint64_t word, bool advance) noexcept {

@@ -130,6 +130,16 @@ inline bool lease_release_picked(Entry& e, uint64_t offset, uint64_t word) noexc
     return e.word.compare_exchange_strong(expected, lease_word(LeaseKind::acked, offset), std::memory_order_acq_rel);
 }
 
+// At-most-once, by the live reader itself: picked(o) -> acked(o) with a
+// release store (its payload reads before the floor's acquire of the entry).
+// Nobody else writes a picked entry while its reader lives: revokers pass
+// over it and the reaper acts only after the reader's death. Only without
+// drop_oldest, where producers may lap the entry (the caller checks).
+template <class Entry>
+inline void lease_release_own_picked(Entry& e, uint64_t offset) noexcept {
+    e.word.store(lease_word(LeaseKind::acked, offset), std::memory_order_release);
+}
+
 // extend: the deadline, then a no-op CAS (seq_cst) that re-reads the word
 // after the store: an expiry that raced the store wins. false: lease_lost.
 template <class Entry>
