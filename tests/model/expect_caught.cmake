@@ -2,8 +2,9 @@
 # model and passes only if relacy caught it. A crash or any other failure
 # does not count: the model must exit 1 after running its tests ("<name>
 # model: FAILED") and relacy must have reported a data race (the weakened
-# order no longer publishes a payload) or, lease and doorbell models, one of
-# the model's own assertions (a protocol property broken).
+# order no longer publishes a payload) or, lease, doorbell, writer and
+# commit_barrier models, one of the model's own assertions (a protocol
+# property broken).
 # Usage: cmake -DMODEL=<binary> -DITERATIONS=<n> [-DTEST=<x> -DFINISHED=lease] -P expect_caught.cmake
 if(NOT DEFINED FINISHED)
   set(FINISHED ring)

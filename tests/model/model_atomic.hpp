@@ -1,6 +1,6 @@
 // The ring's 64-bit atomic word for the model check: an rl::atomic<uint64_t>
 // behind the std::atomic member functions the protocol calls (load, store,
-// compare_exchange_*), so ring::BasicRingRef<ModelAtomic> runs the real
+// compare_exchange_*, fetch_add), so ring::BasicRingRef<ModelAtomic> runs the real
 // try_claim / finish_claim / help_forward of shmq/internal/commit_protocol.hpp under
 // relacy's scheduler and memory model. Each std::memory_order maps to its
 // rl::mo_*; relacy's `$` (the operation's place in its report) is the
@@ -68,6 +68,9 @@ public:
                                                                             : mo;
         return compare_exchange_strong(expected, desired, mo, failure, at);
     }
+    uint64_t fetch_add(uint64_t v, std::memory_order mo, Where at = Where::current()) {
+        return word_.rmw(rl::rmw_type_t<rl::rmw_type_add>(), v, at_site(weaken(map(mo)), at), info(at));
+    }
     bool compare_exchange_weak(uint64_t& expected, uint64_t desired, std::memory_order success,
                                std::memory_order failure, Where at = Where::current()) {
         const rl::memory_order s = at_site(weaken(map(success)), at);
@@ -123,6 +126,13 @@ private:
     rl::atomic<uint64_t> word_;
     Ordering ordering_;
 };
+
+// std::atomic_thread_fence(seq_cst) on relacy's model, reported at the
+// caller's line (the commit-barrier model's fences and modelled membarrier).
+inline void seq_cst_fence(std::source_location at = std::source_location::current()) {
+    rl::atomic_thread_fence(rl::mo_seq_cst,
+                            rl::debug_info(at.function_name(), at.file_name(), static_cast<unsigned>(at.line())));
+}
 
 // Runs relacy's random scheduler over `Test` for `iterations` and says what
 // it checks (the ring and doorbell models; the lease model counts more).

@@ -1,5 +1,6 @@
-// The ring under the model check: two slots in the real layout (state word
-// first, claim word last), a plain rl::var payload between them, and the
+// The ring under the model check: its slots (two in the ring model, up to
+// four in the writer model) in the real layout (state word first, claim
+// word last), a plain rl::var payload between them, and the
 // partition's tail, head, reclaim lock and one group's floor, all ModelAtomic.
 // Claim, commit and abort are the real code (shmq/internal/commit_protocol.hpp, run
 // on BasicRingRef<ModelAtomic>). The steps around them that live in code
@@ -7,7 +8,9 @@
 // mirrored here, one function each, with the lines they mirror.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "shmq/internal/commit_protocol.hpp"
 #include "shmq/internal/slot_state.hpp"
@@ -25,11 +28,14 @@ inline constexpr Ordering kStateOrdering = Ordering::without_release;
 inline constexpr Ordering kStateOrdering = Ordering::as_written;
 #endif
 
-inline constexpr uint64_t kCapacity = 2;
+inline constexpr uint64_t kCapacity = 2;  // the ring model's ring
 
-struct ModelSlot {
-    explicit ModelSlot(uint64_t index)
-        : state(ring::initial_state(index, kCapacity), kStateOrdering), claim(ring::initial_claim(index, kCapacity)) {}
+// One slot of a ring of `Capacity` (a power of two); the state word built
+// with `StateOrdering` (the ring model's weakened twin: without_release).
+template <uint64_t Capacity, Ordering StateOrdering>
+struct BasicModelSlot {
+    explicit BasicModelSlot(uint64_t index)
+        : state(ring::initial_state(index, Capacity), StateOrdering), claim(ring::initial_claim(index, Capacity)) {}
 
     ModelAtomic state;           // offset 0, as layout::SlotHeader::state
     rl::var<uint64_t> payload;   // the message: plain memory, so relacy flags any unordered access
@@ -38,29 +44,44 @@ struct ModelSlot {
 
 using ModelRingRef = ring::BasicRingRef<ModelAtomic>;
 
-struct ModelRing {
-    ModelRing() {
-        // BasicRingRef finds the claim word at slot_size - sizeof(Atomic).
-        auto* first = reinterpret_cast<std::byte*>(&slots[0]);
-        RL_ASSERT(reinterpret_cast<std::byte*>(&slots[0].claim) == first + sizeof(ModelSlot) - sizeof(ModelAtomic));
-        RL_ASSERT(reinterpret_cast<std::byte*>(&slots[0].state) == first);
-    }
+// The ring model uses ModelRing (two slots, kStateOrdering); the writer and
+// commit-barrier models instantiate their own, always as written (their
+// weakened twins weaken something else).
+template <uint64_t Capacity = kCapacity, Ordering StateOrdering = kStateOrdering>
+struct BasicModelRing {
+    static_assert(Capacity >= 2 && (Capacity & (Capacity - 1)) == 0, "a power of two");
+    static constexpr uint64_t capacity = Capacity;
+    using Slot = BasicModelSlot<Capacity, StateOrdering>;
 
-    ModelRingRef ref() { return {&tail, &head, reinterpret_cast<std::byte*>(&slots[0]), sizeof(ModelSlot), kCapacity}; }
-    ModelSlot& slot(uint64_t offset) { return slots[offset & (kCapacity - 1)]; }
+    BasicModelRing() : BasicModelRing(std::make_index_sequence<Capacity>{}) {}
+
+    ModelRingRef ref() { return {&tail, &head, reinterpret_cast<std::byte*>(&slots[0]), sizeof(Slot), Capacity}; }
+    Slot& slot(uint64_t offset) { return slots[offset & (Capacity - 1)]; }
 
     ModelAtomic tail{0};
     ModelAtomic head{0};
     ModelAtomic floor{0};         // the one group's floor (layout::GroupPartition::floor)
     ModelAtomic reclaim_lock{0};  // layout::PartitionControl::reclaim_lock
-    ModelSlot slots[kCapacity]{ModelSlot(0), ModelSlot(1)};
+    Slot slots[Capacity];
+
+private:
+    template <std::size_t... I>
+    explicit BasicModelRing(std::index_sequence<I...>) : slots{Slot(I)...} {
+        // BasicRingRef finds the claim word at slot_size - sizeof(Atomic).
+        auto* first = reinterpret_cast<std::byte*>(&slots[0]);
+        RL_ASSERT(reinterpret_cast<std::byte*>(&slots[0].claim) == first + sizeof(Slot) - sizeof(ModelAtomic));
+        RL_ASSERT(reinterpret_cast<std::byte*>(&slots[0].state) == first);
+    }
 };
+using ModelRing = BasicModelRing<>;
+using ModelSlot = ModelRing::Slot;
 
 // Mirror of ring::reclaim (lib/src/ring/reclaim.cpp) for one group and no
 // journal: try-lock (participants.hpp try_owner_lock, acquire), head
 // (relaxed), tail (acquire), the floor (seq_cst), clamp, head.store(release),
 // unlock (release). true when head moved.
-inline bool reclaim(ModelRing& r, uint64_t token) {
+template <uint64_t C, Ordering O>
+inline bool reclaim(BasicModelRing<C, O>& r, uint64_t token) {
     uint64_t unlocked = 0;
     if (!r.reclaim_lock.compare_exchange_strong(unlocked, token, std::memory_order_acquire, std::memory_order_relaxed))
         return false;
@@ -68,7 +89,7 @@ inline bool reclaim(ModelRing& r, uint64_t token) {
     const uint64_t tail = r.tail.load(std::memory_order_acquire);
     const uint64_t low = r.floor.load(std::memory_order_seq_cst);
     uint64_t target = low < tail ? low : tail;
-    if (target > head + kCapacity) target = head + kCapacity;
+    if (target > head + C) target = head + C;
     const bool released = target > head;
     if (released) r.head.store(target, std::memory_order_release);  // reclaim.cpp (1)
     uint64_t held = token;
@@ -78,7 +99,8 @@ inline bool reclaim(ModelRing& r, uint64_t token) {
 
 // A producer's claim (lib/src/producer.cpp claim_slot_slow's attempt()):
 // try_claim; when full, reclaim and retry; nothing to reclaim: wait.
-inline uint64_t claim(ModelRing& r, uint32_t owner, uint64_t& limit) {
+template <uint64_t C, Ordering O>
+inline uint64_t claim(BasicModelRing<C, O>& r, uint32_t owner, uint64_t& limit) {
     const ModelRingRef ring = r.ref();
     for (;;) {
         uint64_t offset = 0;
@@ -93,7 +115,8 @@ inline uint64_t claim(ModelRing& r, uint32_t owner, uint64_t& limit) {
 // (shmq/internal/delivery.hpp): acquire-load the state (1), compare its tag.
 enum class Found { nothing_yet, message, aborted };
 
-inline Found look(ModelRing& r, uint64_t o) {
+template <uint64_t C, Ordering O>
+inline Found look(BasicModelRing<C, O>& r, uint64_t o) {
     const uint64_t s = r.ref().state(o).load(std::memory_order_acquire);  // delivery.hpp (1): pairs with commit
     const int64_t d = ring::slot_tag_distance(s, o);
     RL_ASSERT(d <= 0);  // d > 0: the slot moved past o; only a lapping policy (not modelled) does that
@@ -108,7 +131,8 @@ inline Found look(ModelRing& r, uint64_t o) {
 // and the floor advance. With one consumer, the lease CAS (delivery.hpp (3))
 // and the floor CAS are one thread's program order; the floor CAS (seq_cst,
 // delivery.hpp (4)) is what reclaim's seq_cst load pairs with.
-inline void finished(ModelRing& r, uint64_t o) {
+template <uint64_t C, Ordering O>
+inline void finished(BasicModelRing<C, O>& r, uint64_t o) {
     uint64_t expected = o;
     const bool moved = r.floor.compare_exchange_strong(expected, o + 1, std::memory_order_seq_cst,
                                                        std::memory_order_acquire);
@@ -119,7 +143,8 @@ inline void finished(ModelRing& r, uint64_t o) {
 // (lib/src/ring/commit_protocol.cpp; not templates, so mirrored): the open
 // claim's owner from the state (acquire) and claim (acquire) words, then the
 // real finish_claim(aborted). true when this abort won.
-inline bool abort_dead_claim(ModelRing& r, uint64_t o, uint32_t owner) {
+template <uint64_t C, Ordering O>
+inline bool abort_dead_claim(BasicModelRing<C, O>& r, uint64_t o, uint32_t owner) {
     const ModelRingRef ring = r.ref();
     const uint64_t s = ring.state(o).load(std::memory_order_acquire);
     if (!ring::slot_is(s, o - ring.capacity)) return false;  // published (or not this lap)

@@ -40,21 +40,34 @@ bool membarrier_global() noexcept;
 
 namespace shmq::detail {
 
+// The instructions the two barriers are made of. A template parameter only
+// so that tests/model/commit_barrier_model.cpp can run the two functions
+// below on relacy's fences and a modelled membarrier; the library always
+// uses this one (the same instructions as the functions had before).
+struct HardwareBarriers {
+    static void fence() noexcept { std::atomic_thread_fence(std::memory_order_seq_cst); }
+    static void compiler_barrier() noexcept { std::atomic_signal_fence(std::memory_order_seq_cst); }
+    static bool membarrier() noexcept { return sys::membarrier_global(); }
+};
+
 // Committer: between its release-store commit and its waiters loads.
-inline void commit_barrier(const std::atomic<uint32_t>& commit_fence) noexcept {
+// `Flag`: std::atomic<uint32_t> (RegionHeader::commit_fence), or a model's word.
+template <class Flag, class Barriers = HardwareBarriers>
+inline void commit_barrier(const Flag& commit_fence, Barriers barriers = {}) noexcept {
     if (commit_fence.load(std::memory_order_relaxed) != 0)
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        barriers.fence();
     else
-        std::atomic_signal_fence(std::memory_order_seq_cst);  // the sleeper's membarrier orders it
+        barriers.compiler_barrier();  // the sleeper's membarrier orders it
 }
 
 // Sleeper: between its announcement and its re-check.
-inline void sleeper_barrier(std::atomic<uint32_t>& commit_fence) noexcept {
+template <class Flag, class Barriers = HardwareBarriers>
+inline void sleeper_barrier(Flag& commit_fence, Barriers barriers = {}) noexcept {
     if (commit_fence.load(std::memory_order_relaxed) == 0) {
-        if (sys::membarrier_global()) return;
+        if (barriers.membarrier()) return;
         commit_fence.store(1, std::memory_order_seq_cst);  // committers fence from now on
     }
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    barriers.fence();
 }
 
 // An attacher: registers, or makes every committer fence.
