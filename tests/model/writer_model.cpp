@@ -277,9 +277,16 @@ struct DeadBatchClaimer : rl::test_suite<DeadBatchClaimer, 4> {
         while ((f = fate.load(std::memory_order_acquire)) == alive) rl::yield(1, $);
         if (f == died) {
             const uint64_t head = b.r.head.load(std::memory_order_acquire);  // reaper.cpp reap_participant
-            for (uint64_t o = head; o < head + kSlots; ++o)
+            uint64_t end = 0;  // one past its last claim of this lap (reaper.cpp claims_end)
+            for (uint64_t o = head; o < head + kSlots; ++o) {
                 if (abort_dead_claim(b.r, o, kWriter)) reaped[o] = true;  // abort_claims (1)
-            ring::clear_exclusive(b.r.ref());                               // then the bit (8)
+                const uint64_t c = b.r.ref().claim(o).load(std::memory_order_acquire);
+                if (ring::slot_is(c, o) && ring::slot_owner(c) == kWriter) end = o + 1;
+            }
+            ring::clear_exclusive(b.r.ref(), end);  // then the bit, the tail past them (8)
+            // (6): a next exclusive holder takes the ring at the tail and owns
+            // everything above it, so no claim of the dead one may lie there.
+            RL_ASSERT(ring::load_tail(b.r.tail) >= end);
         }
         b.finish();
     }
