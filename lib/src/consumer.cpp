@@ -25,7 +25,7 @@ constexpr uint64_t kHandoffRetryNs = 10'000'000;        // waiting for a partiti
 constexpr uint64_t kHandoffGraceNs = 200'000'000;
 constexpr uint64_t kMaxScanIntervalNs = 250'000'000;
 constexpr uint32_t kMaintenanceEvery = 256;  // receives between clock reads while messages flow
-constexpr uint64_t kFloorEvery = 16;         // acks between floor updates (a power of two)
+constexpr uint64_t kFloorEvery = 16;         // acks between floor updates (a power of two; less on small rings)
 }  // namespace
 
 ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_name, const ConsumerOptions& o)
@@ -56,12 +56,14 @@ ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_nam
     scan_interval_ns = std::clamp<uint64_t>(lease_ns / 4, 1'000'000, kMaxScanIntervalNs);
     max_message = region->params().max_message;
     own_pickups = options.at_most_once && static_cast<OnFull>(region->params().on_full) != OnFull::drop_oldest;
+    floor_every = std::min<uint64_t>(kFloorEvery, ring::release_batch(region->capacity()));
     for (uint32_t p = 0; p < region->partitions(); ++p) views.push_back(ring::make_view(*region, p, group.index));
     if (group.kind == GroupKind::shared)
         for (uint32_t p = 0; p < region->partitions(); ++p) partitions.push_back(p);
 }
 
 ConsumerCore::~ConsumerCore() {
+    for (const auto& v : views) ring::advance_floor(v);  // what the last acks did not publish
     if (replay != nullptr) replay->release();
     give_up_partitions();
     detach_participant(*region, me);
@@ -84,6 +86,7 @@ void ConsumerCore::give_up_partitions() noexcept {
 
 void ConsumerCore::leave_group() noexcept {
     if (replay != nullptr) replay->leave_group();
+    for (uint32_t p : partitions) ring::advance_floor(views[p]);  // what the last acks did not publish
     if (group.kind != GroupKind::exclusive || left_group) return;
     left_group = true;
     give_up_partitions();
@@ -271,7 +274,8 @@ bool ConsumerCore::try_once(Message& out, uint64_t now, bool take_ref) noexcept 
         // Ordered: a retry still waiting (the scan above left it) holds back
         // the partition. The hint shares `next`'s line: no extra miss.
         if (ctx.ordered && views[p].cursors->retry_pending.load(std::memory_order_relaxed) != 0) continue;
-        if (now == 0) now = sys::coarse_monotonic_ns();  // the lease's start
+        // The lease's start; an at-most-once pickup never expires: no clock.
+        if (now == 0) now = options.at_most_once ? 1 : sys::coarse_monotonic_ns();
         if (ring::deliver_fresh(ctx, views[p], now, d)) {
             round_robin = i + 1;  // fairness across partitions
             fill(out, p, d, take_ref);
@@ -337,11 +341,15 @@ BatchResult ConsumerCore::receive_batch(std::span<Message> out, Millis timeout) 
 
 Status ConsumerCore::settle_ack(Message& m) noexcept {
     const ring::PartitionView& v = views[m.partition_];
-    // The floor is published every kFloorEvery acks, or at once when this
-    // ack catches the group up (maintenance also advances it): writing it per
-    // ack would pull the line away from producers reading it for room.
-    const bool advance = (m.offset_ & (kFloorEvery - 1)) == kFloorEvery - 1 ||
-                         m.offset_ + 1 >= v.cursors->next.load(std::memory_order_relaxed);
+    // The floor is published every floor_every acks, or at once when this
+    // ack catches the group up while a producer sleeps for room. Writing it
+    // per ack would pull the line away from producers reading it for room
+    // (and a consumer that receives and acks one at a time is always caught
+    // up). What lags is published by maintenance, which runs whenever a
+    // receive finds nothing, and when the consumer leaves.
+    const bool advance = (m.offset_ & (floor_every - 1)) == floor_every - 1 ||
+                         (m.offset_ + 1 >= v.cursors->next.load(std::memory_order_relaxed) &&
+                          v.control->space_waiters.load(std::memory_order_relaxed) != 0);
     auto rc = ring::SettleResult::ok;
     if (own_pickups)
         ring::release_own_pickup(v, m.offset_, advance);

@@ -46,6 +46,7 @@ struct ConsumerCore {
     // At-most-once without drop_oldest: a pickup is given up with a store,
     // not a CAS (ring::release_own_pickup).
     bool own_pickups = false;
+    uint64_t floor_every = 16;  // acks between floor updates: a power of two
     uint64_t delivered_since_scan = 0;  // flushed to the participant entry's operations at each scan
     std::string replay_object;  // the group's replay region (shmq/internal/replay_request.hpp)
 
