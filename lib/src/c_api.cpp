@@ -134,17 +134,30 @@ int shmq_queue_remove(const char* name) SHMQ_NOEXCEPT {
     }
 }
 
-int shmq_producer_open(const char* queue, shmq_producer** out) SHMQ_NOEXCEPT {
-    if (!out) return bad_argument("shmq_producer_open: out is NULL");
+namespace {
+// The messages are static strings (bad_argument keeps the pointer).
+int open_producer(const char* queue, shmq_producer** out, bool exclusive, const char* out_null,
+                  const char* queue_null) noexcept {
+    if (!out) return bad_argument(out_null);
     *out = nullptr;
-    if (!queue) return bad_argument("shmq_producer_open: queue is NULL");
+    if (!queue) return bad_argument(queue_null);
     try {
         // The producer holds the region; the Queue handle can go.
-        *out = new shmq_producer{shmq::Queue::open(queue).producer()};
+        *out = new shmq_producer{shmq::Queue::open(queue).producer({.exclusive = exclusive})};
         return SHMQ_OK;
     } catch (...) {
         return fail_current_exception();
     }
+}
+}  // namespace
+
+int shmq_producer_open(const char* queue, shmq_producer** out) SHMQ_NOEXCEPT {
+    return open_producer(queue, out, false, "shmq_producer_open: out is NULL", "shmq_producer_open: queue is NULL");
+}
+
+int shmq_producer_open_exclusive(const char* queue, shmq_producer** out) SHMQ_NOEXCEPT {
+    return open_producer(queue, out, true, "shmq_producer_open_exclusive: out is NULL",
+                         "shmq_producer_open_exclusive: queue is NULL");
 }
 
 int shmq_producer_send(shmq_producer* producer, const void* data, size_t size, const char* key, size_t key_size,

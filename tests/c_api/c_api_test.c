@@ -102,6 +102,19 @@ static void check_errors(void) {
     CHECK(rc == SHMQ_ERR_KEY_TOO_LARGE, rc);
     CHECK_OK(shmq_producer_close(p));
     CHECK_OK(shmq_producer_close(NULL));
+
+    /* An exclusive producer is the only writer until it closes. */
+    shmq_producer* only = NULL;
+    CHECK_OK(shmq_producer_open_exclusive(queue_name, &only));
+    shmq_producer* other = (shmq_producer*)&missing;
+    rc = shmq_producer_open_exclusive(queue_name, &other);
+    CHECK(rc == SHMQ_ERR_WRITER_BUSY && other == NULL, rc);
+    CHECK(strcmp(shmq_strerror(rc), "the partition has an exclusive producer") == 0, rc);
+    CHECK_OK(shmq_producer_open(queue_name, &other));
+    rc = shmq_producer_send(other, "x", 1, NULL, 0, 0);
+    CHECK(rc == SHMQ_ERR_WRITER_BUSY, rc);
+    CHECK_OK(shmq_producer_close(only));
+    CHECK_OK(shmq_producer_close(other));
 }
 
 /* Another user (uid 65534, as root) or, when not root, a region made mode

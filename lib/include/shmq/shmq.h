@@ -109,6 +109,11 @@ int shmq_queue_create(const char* name, const shmq_queue_options* options) SHMQ_
 int shmq_queue_remove(const char* name) SHMQ_NOEXCEPT;
 
 int shmq_producer_open(const char* queue, shmq_producer** out) SHMQ_NOEXCEPT;
+/* The queue's only writer (ProducerOptions::exclusive): plain stores, no
+ * atomic read-modify-write per message. SHMQ_ERR_WRITER_BUSY if another
+ * exclusive producer holds a partition; while it lives, other producers'
+ * sends fail with SHMQ_ERR_WRITER_BUSY. */
+int shmq_producer_open_exclusive(const char* queue, shmq_producer** out) SHMQ_NOEXCEPT;
 /* Copies `size` bytes of `data` into the queue. `key` may be NULL (or key_size
  * 0): no key; a key's bytes choose the partition, so per-key order holds.
  * `timeout_ms` bounds the wait for room when the partition is full. */

@@ -83,17 +83,23 @@ GroupPartitionStats group_partition_stats(const detail::Region& r, uint32_t g, u
     const ring::Window win = ring::lease_window(r, g, p);
     s.next = win.next;
     s.floor = win.floor;
-    s.lag = sub_floor0(tail, win.floor);
-    s.oldest_unacked_age_ms = oldest_age_ms(r, p, win.floor, tail, now_unix);
+    // Consumers publish the floor every few acks (consumer.cpp), so the
+    // entries above it say what is finished: lag and the oldest age count
+    // from the first unfinished offset, not from the floor.
     uint64_t acked_above_floor = 0;
+    uint64_t unfinished = win.floor;  // the first offset not acked
     for (uint64_t o = win.floor; o < win.next; ++o) {
         const uint64_t w = r.lease(g, p, o).word.load(std::memory_order_relaxed);
+        const bool acked = ring::lease_is(w, o) && ring::lease_kind(w) == ring::LeaseKind::acked;
+        if (acked && unfinished == o) ++unfinished;
         if (!ring::lease_is(w, o)) continue;
         const auto k = ring::lease_kind(w);
         if (k == ring::LeaseKind::leased || k == ring::LeaseKind::picked) ++s.in_flight;
         if (k == ring::LeaseKind::retry) ++s.retrying;
         if (k == ring::LeaseKind::acked) ++acked_above_floor;
     }
+    s.lag = sub_floor0(sub_floor0(tail, win.floor), acked_above_floor);
+    s.oldest_unacked_age_ms = oldest_age_ms(r, p, unfinished, tail, now_unix);
     const uint64_t owner = gp.owner.load(std::memory_order_relaxed);
     const uint32_t id = layout::token_id(owner);
     if (id != 0 && r.valid_participant(id - 1)) s.owner_pid = r.participant(id - 1).pid.load(std::memory_order_relaxed);

@@ -59,7 +59,7 @@ struct PartitionStats {
 struct GroupPartitionStats {
     uint32_t partition = 0;
     uint64_t next = 0, floor = 0;
-    uint64_t lag = 0;        // tail - floor: published, not yet finished by this group
+    uint64_t lag = 0;        // tail - floor - acked above the floor: published, not yet finished by this group
     uint64_t in_flight = 0;  // leased or picked entries
     uint64_t retrying = 0;   // waiting for redelivery
     uint32_t owner_pid = 0;  // exclusive: pid of the owning consumer, 0 if none
