@@ -25,6 +25,7 @@ constexpr uint64_t kHandoffRetryNs = 10'000'000;        // waiting for a partiti
 constexpr uint64_t kHandoffGraceNs = 200'000'000;
 constexpr uint64_t kMaxScanIntervalNs = 250'000'000;
 constexpr uint32_t kMaintenanceEvery = 256;  // receives between clock reads while messages flow
+constexpr std::size_t kRunMax = 64;  // receive_batch: offsets leased per ring::deliver_run
 constexpr uint64_t kFloorEvery = 16;         // acks between floor updates (a power of two; less on small rings)
 }  // namespace
 
@@ -326,9 +327,26 @@ BatchResult ConsumerCore::receive_batch(std::span<Message> out, Millis timeout) 
     // their leases start with this one clock read (after the call began).
     // Their references on this core are taken with one RMW at the end (the
     // handle's keeps the core alive meanwhile); a replay's take their own.
-    const uint64_t now = sys::coarse_monotonic_ns();
+    const uint64_t now = options.at_most_once ? 1 : sys::coarse_monotonic_ns();  // a pickup never expires
     uint32_t mine = 0;
     const uint32_t held = refs.load(std::memory_order_relaxed);
+    // An exclusive owner first takes what follows in the first message's
+    // partition in runs (ring::deliver_run: stores, `next` once per run),
+    // unless a retry or a replay has a say there.
+    if (ctx.exclusive && replay == nullptr && out[0].core_ == this && !force_retry_scan) {
+        const uint32_t p = out[0].partition_;
+        const ring::PartitionView& v = views[p];
+        ring::Delivered run[kRunMax];
+        while (n < out.size() && held + mine <= options.max_in_flight &&
+               v.cursors->retry_pending.load(std::memory_order_relaxed) == 0) {
+            const auto want = static_cast<uint32_t>(std::min<std::size_t>(
+                {out.size() - n, kRunMax, std::size_t{options.max_in_flight} + 1 - held - mine}));
+            const uint32_t got = ring::deliver_run(ctx, v, now, run, want);
+            for (uint32_t k = 0; k < got; ++k) fill(out[n++], p, run[k], false);
+            mine += got;
+            if (got < want) break;
+        }
+    }
     while (n < out.size() && held + mine <= options.max_in_flight && try_once(out[n], now, false)) {
         if (out[n].core_ == this) ++mine;
         else out[n].core_->refs.fetch_add(1, std::memory_order_relaxed);  // a replay's (try_once took none)

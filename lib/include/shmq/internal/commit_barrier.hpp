@@ -45,7 +45,16 @@ namespace shmq::detail {
 // below on relacy's fences and a modelled membarrier; the library always
 // uses this one (the same instructions as the functions had before).
 struct HardwareBarriers {
+#if defined(__SANITIZE_THREAD__)
+    // TSan does not take fences: a seq_cst RMW of a word of our own is the
+    // same full barrier on x86 (a locked instruction), and TSan takes it.
+    static void fence() noexcept {
+        static std::atomic<uint32_t> word{0};
+        word.fetch_add(0, std::memory_order_seq_cst);
+    }
+#else
     static void fence() noexcept { std::atomic_thread_fence(std::memory_order_seq_cst); }
+#endif
     static void compiler_barrier() noexcept { std::atomic_signal_fence(std::memory_order_seq_cst); }
     static bool membarrier() noexcept { return sys::membarrier_global(); }
 };

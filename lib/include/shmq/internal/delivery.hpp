@@ -84,6 +84,12 @@ struct Delivered {
 // consumer's hot path.
 inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view, uint64_t now_mono,
                           Delivered& out) noexcept;
+// An exclusive owner's batch (ctx.exclusive): leases up to `max` offsets
+// from `next` that are committed, in a row, with the stores of (1') and one
+// store of `next` after them. Stops at anything else (not yet published,
+// aborted, an entry not free): deliver_fresh handles those one at a time.
+inline uint32_t deliver_run(const DeliveryContext& ctx, const PartitionView& view, uint64_t now_mono, Delivered* out,
+                            uint32_t max) noexcept;
 enum class RetryScan {
     delivered,  // `out` holds a redelivery
     none,       // no retry in the partition: deliver fresh offsets
@@ -170,6 +176,32 @@ inline SettleResult ack(const PartitionView& view, uint64_t offset, uint64_t wor
         return SettleResult::lease_lost;  // (3): expired and handed on, or the holder was reaped
     if (advance) advance_floor(view);
     return SettleResult::ok;
+}
+
+inline uint32_t deliver_run(const DeliveryContext& ctx, const PartitionView& view, uint64_t now_mono, Delivered* out,
+                            uint32_t max) noexcept {
+    auto& gp = *view.cursors;
+    const uint64_t first = gp.next.load(std::memory_order_relaxed);  // the owner alone moves it
+    const LeaseKind kind = ctx.at_most_once ? LeaseKind::picked : LeaseKind::leased;
+    uint32_t n = 0;
+    for (; n < max; ++n) {
+        const uint64_t o = first + n;
+        const uint64_t s = view.ring.state(o).load(std::memory_order_acquire);  // (1) pairs with publish
+        if (!slot_is(s, o) || slot_kind(s) != SlotKind::committed) break;
+        auto& e = view.lease(o);
+        if (!lease_deliverable(e.word.load(std::memory_order_acquire), o)) break;
+        const uint64_t leased = lease_word(kind, o, ctx.owner_id, 1);
+        lease_start(e, now_mono + ctx.lease_ns);  // (1)
+        // (1') word first, then (below, once) next: a new owner's take_over
+        // walks the entries leased past `next` (lease_handoff_span).
+        e.word.store(leased, std::memory_order_release);
+        out[n] = Delivered{o, leased, 1};
+    }
+    if (n != 0) {
+        gp.next.store(first + n, std::memory_order_release);
+        gp.delivered.store(gp.delivered.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    return n;
 }
 
 inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view, uint64_t now_mono,
