@@ -22,7 +22,7 @@ namespace detail {
 namespace {
 constexpr int kSpinBeforeSleep = 256;  // x 32 pauses (~0.4 ms at ~50 ns a pause), then park
 constexpr uint64_t kReleaseEvery = 32;    // slots between incremental releases (a power of two)
-constexpr uint64_t kPrefetchBytes = 256;  // of the next slot, prefetched for writing
+constexpr uint64_t kPrefetchBytes = 0;  // of the next slot, prefetched for writing
 constexpr int64_t kSleepSliceNs = 5'000'000;  // re-check room (wake-ups come in batches), deletion, dead lock holders
 constexpr int64_t kStagingPollNs = 100'000;   // shmqd drains staging by polling; so do producers waiting on it
 constexpr uint32_t kMaxRun = 64;  // send_batch: messages published per tail store and wake-up
