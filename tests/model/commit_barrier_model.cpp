@@ -31,7 +31,6 @@
 //
 // Usage: shmq_commit_barrier_model [iterations per test]
 #include <cstdint>
-#include <cstdlib>
 #include <iostream>
 
 #include "shmq/internal/commit_barrier.hpp"
@@ -159,29 +158,25 @@ struct BarrierRacesSleeper : rl::test_suite<BarrierRacesSleeper<Producers, M>, P
     // Per producer and iteration: [saw][rang] (both branches must be explored).
     static inline unsigned long outcomes[2][2] = {};
     static inline unsigned long missed = 0;  // switching: how often the documented window was hit
+    static void report() {
+        std::cout << "   commit seen, no ring: " << outcomes[1][0] << "; rung, not seen: " << outcomes[0][1]
+                  << "; both: " << outcomes[1][1];
+        if (missed != 0) std::cout << "; missed once (the committer loaded the flag before it was set): " << missed;
+        std::cout << '\n';
+    }
 };
-
-template <class Test>
-bool run(const char* what, rl::iteration_t iterations) {
-    const bool ok = run_model<Test>(what, iterations);
-    std::cout << "   commit seen, no ring: " << Test::outcomes[1][0] << "; rung, not seen: " << Test::outcomes[0][1]
-              << "; both: " << Test::outcomes[1][1];
-    if (Test::missed != 0) std::cout << "; missed once (the committer loaded the flag before it was set): " << Test::missed;
-    std::cout << '\n';
-    return ok;
-}
 
 }  // namespace
 }  // namespace shmq::model
 
 int main(int argc, char** argv) {
     using namespace shmq::model;
-    const rl::iteration_t iterations = argc > 1 ? static_cast<rl::iteration_t>(std::strtoull(argv[1], nullptr, 10)) : 100000;
-    bool ok = run<BarrierRacesSleeper<1, Mode::membarrier>>("(a) membarrier: a sleeper races a publish", iterations);
-    ok = run<BarrierRacesSleeper<2, Mode::membarrier>>("(b) membarrier: a sleeper races two publishes", iterations) && ok;
-    ok = run<BarrierRacesSleeper<1, Mode::fence>>("(c) fallback (commit_fence set): fence against fence", iterations) &&
+    const rl::iteration_t iterations = iterations_arg(argc, argv);
+    bool ok = run_model<BarrierRacesSleeper<1, Mode::membarrier>>("(a) membarrier: a sleeper races a publish", iterations);
+    ok = run_model<BarrierRacesSleeper<2, Mode::membarrier>>("(b) membarrier: a sleeper races two publishes", iterations) && ok;
+    ok = run_model<BarrierRacesSleeper<1, Mode::fence>>("(c) fallback (commit_fence set): fence against fence", iterations) &&
          ok;
-    ok = run<BarrierRacesSleeper<1, Mode::switching>>("(d) membarrier fails: the sleeper sets commit_fence", iterations) &&
+    ok = run_model<BarrierRacesSleeper<1, Mode::switching>>("(d) membarrier fails: the sleeper sets commit_fence", iterations) &&
          ok;
     std::cout << (ok ? "commit_barrier model: all passed" : "commit_barrier model: FAILED") << std::endl;
     return ok ? 0 : 1;

@@ -10,7 +10,6 @@
 //
 // Usage: shmq_doorbell_model [iterations per test]
 #include <cstdint>
-#include <cstdlib>
 #include <iostream>
 
 #include "shmq/internal/daemon_doorbell.hpp"
@@ -64,7 +63,7 @@ struct AskRacesCommits : rl::test_suite<AskRacesCommits<Producers>, Producers + 
 
 int main(int argc, char** argv) {
     using namespace shmq::model;
-    const rl::iteration_t iterations = argc > 1 ? static_cast<rl::iteration_t>(std::strtoull(argv[1], nullptr, 10)) : 100000;
+    const rl::iteration_t iterations = iterations_arg(argc, argv);
     bool ok = run_model<AskRacesCommits<1>>("(a) shmqd's ask races a commit", iterations);
     ok = run_model<AskRacesCommits<2>>("(b) shmqd's ask races two commits", iterations) && ok;
     std::cout << (ok ? "doorbell model: all passed" : "doorbell model: FAILED") << std::endl;

@@ -12,7 +12,6 @@
 //        (a site and half of your own instead of the test's: e.g.
 //        lease_move_begin acquire, to see what relacy makes of it)
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -334,7 +333,7 @@ const Case kCases[] = {
 
 int main(int argc, char** argv) {
     using namespace shmq::model;
-    const rl::iteration_t iterations = argc > 1 ? static_cast<rl::iteration_t>(std::strtoull(argv[1], nullptr, 10)) : 100000;
+    const rl::iteration_t iterations = iterations_arg(argc, argv);
     const char* only = argc > 2 ? argv[2] : "all";
     bool ok = true;
     for (const Case& c : kCases) {

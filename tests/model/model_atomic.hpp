@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <source_location>
@@ -135,7 +136,10 @@ inline void seq_cst_fence(std::source_location at = std::source_location::curren
 }
 
 // Runs relacy's random scheduler over `Test` for `iterations` and says what
-// it checks (the ring and doorbell models; the lease model counts more).
+// it checks (the ring, doorbell, writer and commit-barrier models; the lease
+// model counts more). A test with a static report() (the writer and
+// commit-barrier models) then prints how often each branch was taken: both
+// sides of each race explored.
 template <class Test>
 bool run_model(const char* what, rl::iteration_t iterations) {
     rl::test_params params;
@@ -145,7 +149,14 @@ bool run_model(const char* what, rl::iteration_t iterations) {
     // waits yield; an iteration takes about a hundred.
     params.execution_depth_limit = 20000;
     std::cout << "== " << what << ", " << iterations << " iterations\n";
-    return rl::simulate<Test>(params);
+    const bool ok = rl::simulate<Test>(params);
+    if constexpr (requires { Test::report(); }) Test::report();
+    return ok;
+}
+
+// A model's first argument: iterations per test (100 000 if not given).
+inline rl::iteration_t iterations_arg(int argc, char** argv) {
+    return argc > 1 ? static_cast<rl::iteration_t>(std::strtoull(argv[1], nullptr, 10)) : 100000;
 }
 
 }  // namespace shmq::model

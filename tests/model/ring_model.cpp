@@ -7,7 +7,6 @@
 //
 // Usage: shmq_ring_model [iterations per test]
 #include <cstdint>
-#include <cstdlib>
 #include <iostream>
 
 #include "model_ring.hpp"  // last: it includes relacy
@@ -231,7 +230,7 @@ struct ConsumerReapsDeadClaimer : rl::test_suite<ConsumerReapsDeadClaimer, 3> {
 
 int main(int argc, char** argv) {
     using namespace shmq::model;
-    const rl::iteration_t iterations = argc > 1 ? static_cast<rl::iteration_t>(std::strtoull(argv[1], nullptr, 10)) : 100000;
+    const rl::iteration_t iterations = iterations_arg(argc, argv);
     bool ok = run_model<TwoProducersOneConsumer>("(a) two producers, one consumer, wrap-around", iterations);
     ok = run_model<ReaperRacesCommit>("(b) a reaper's abort races the commit", iterations) && ok;
     ok = run_model<ConsumerReapsDeadClaimer>("(c) the consumer aborts a dead producer's claim", iterations) && ok;

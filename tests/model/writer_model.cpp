@@ -19,7 +19,6 @@
 // Usage: shmq_writer_model [iterations per test]
 #include <csetjmp>
 #include <cstdint>
-#include <cstdlib>
 #include <iostream>
 
 #include "model_ring.hpp"  // last: it includes relacy
@@ -141,13 +140,11 @@ inline bool shared_send(Bench& b, uint64_t& offset) {
     return true;
 }
 
-// (a) Take-over races a shared claimer. The writer takes the tail's bit,
-// claims `first` (contested) and 1-2 more offsets (claim_exclusive, one
-// batch), writes and publishes each; a shared producer's try_claim races it
-// (claimed before the bit, at `first` against the writer's CAS, or busy); a
-// consumer reads everything. No offset has two owners; each is read with its
-// owner's payload; the shared claimer's offset is never above `first`.
-struct TakeoverRacesSharedClaim : rl::test_suite<TakeoverRacesSharedClaim, 3> {
+// Tests (a) and (c): one exclusive writer (thread 0, the test's write()),
+// one shared producer's single try_claim racing it (thread 1), one consumer
+// reading everything (thread 2).
+template <class Test>
+struct WriterVsSharedClaimer : rl::test_suite<Test, 3> {
     Bench b;
     uint64_t first = 0;
     uint64_t writer_next = 0;
@@ -156,13 +153,26 @@ struct TakeoverRacesSharedClaim : rl::test_suite<TakeoverRacesSharedClaim, 3> {
 
     void thread(unsigned index) {
         if (index == 0)
-            write();
+            static_cast<Test*>(this)->write();
         else if (index == 1)
             share();
         else
             b.consume(2);
     }
 
+    void share() {
+        shared_claimed = shared_send(b, shared_offset);
+        b.finish();
+    }
+};
+
+// (a) Take-over races a shared claimer. The writer takes the tail's bit,
+// claims `first` (contested) and 1-2 more offsets (claim_exclusive, one
+// batch), writes and publishes each; a shared producer's try_claim races it
+// (claimed before the bit, at `first` against the writer's CAS, or busy); a
+// consumer reads everything. No offset has two owners; each is read with its
+// owner's payload; the shared claimer's offset is never above `first`.
+struct TakeoverRacesSharedClaim : WriterVsSharedClaimer<TakeoverRacesSharedClaim> {
     void write() {
         const auto ring = b.r.ref();
         RL_ASSERT(ring::take_exclusive(ring, first));  // the only exclusive candidate
@@ -177,11 +187,6 @@ struct TakeoverRacesSharedClaim : rl::test_suite<TakeoverRacesSharedClaim, 3> {
         for (uint64_t o = from; o < next; ++o) b.fill(o, kWriter);
         for (uint64_t o = from; o < next; ++o) b.publish(o, kWriter);
         writer_next = next;
-        b.finish();
-    }
-
-    void share() {
-        shared_claimed = shared_send(b, shared_offset);
         b.finish();
     }
 
@@ -326,22 +331,7 @@ struct DeadBatchClaimer : rl::test_suite<DeadBatchClaimer, 4> {
 // writer's CAS (the writer then goes on at first + 1), an offset below
 // `first` (before the bit), or one at or above the writer's cursor, never
 // one the writer used.
-struct GiveBackRacesSharedClaim : rl::test_suite<GiveBackRacesSharedClaim, 3> {
-    Bench b;
-    uint64_t first = 0;
-    uint64_t writer_next = 0;
-    bool shared_claimed = false;
-    uint64_t shared_offset = 0;
-
-    void thread(unsigned index) {
-        if (index == 0)
-            write();
-        else if (index == 1)
-            share();
-        else
-            b.consume(2);
-    }
-
+struct GiveBackRacesSharedClaim : WriterVsSharedClaimer<GiveBackRacesSharedClaim> {
     void write() {
         const auto ring = b.r.ref();
         RL_ASSERT(ring::take_exclusive(ring, first));
@@ -354,11 +344,6 @@ struct GiveBackRacesSharedClaim : rl::test_suite<GiveBackRacesSharedClaim, 3> {
         b.fill_and_publish(next - 1, kWriter);
         ring::release_exclusive(ring, next);  // (8)
         writer_next = next;
-        b.finish();
-    }
-
-    void share() {
-        shared_claimed = shared_send(b, shared_offset);
         b.finish();
     }
 
@@ -375,22 +360,15 @@ struct GiveBackRacesSharedClaim : rl::test_suite<GiveBackRacesSharedClaim, 3> {
     }
 };
 
-template <class Test>
-bool run(const char* what, rl::iteration_t iterations) {
-    const bool ok = run_model<Test>(what, iterations);
-    Test::report();  // how often each branch was taken: both sides of each race explored
-    return ok;
-}
-
 }  // namespace
 }  // namespace shmq::model
 
 int main(int argc, char** argv) {
     using namespace shmq::model;
-    const rl::iteration_t iterations = argc > 1 ? static_cast<rl::iteration_t>(std::strtoull(argv[1], nullptr, 10)) : 100000;
-    bool ok = run<TakeoverRacesSharedClaim>("(a) take-over races a shared claimer", iterations);
-    ok = run<DeadBatchClaimer>("(b) a batch claimer dies; the reaper aborts and clears", iterations) && ok;
-    ok = run<GiveBackRacesSharedClaim>("(c) the give-back races a shared claimer", iterations) && ok;
+    const rl::iteration_t iterations = iterations_arg(argc, argv);
+    bool ok = run_model<TakeoverRacesSharedClaim>("(a) take-over races a shared claimer", iterations);
+    ok = run_model<DeadBatchClaimer>("(b) a batch claimer dies; the reaper aborts and clears", iterations) && ok;
+    ok = run_model<GiveBackRacesSharedClaim>("(c) the give-back races a shared claimer", iterations) && ok;
     std::cout << (ok ? "writer model: all passed" : "writer model: FAILED") << std::endl;
     return ok ? 0 : 1;
 }
