@@ -22,7 +22,6 @@ namespace detail {
 namespace {
 constexpr int kSpinBeforeSleep = 256;  // x 32 pauses (~0.4 ms at ~50 ns a pause), then park
 constexpr uint64_t kReleaseEvery = 32;    // slots between incremental releases (a power of two)
-constexpr uint64_t kPrefetchBytes = 0;  // of the next slot, prefetched for writing
 constexpr int64_t kSleepSliceNs = 5'000'000;  // re-check room (wake-ups come in batches), deletion, dead lock holders
 constexpr int64_t kStagingPollNs = 100'000;   // shmqd drains staging by polling; so do producers waiting on it
 constexpr uint32_t kMaxRun = 64;  // send_batch: messages published per tail store and wake-up
@@ -289,16 +288,13 @@ void ProducerCore::after_publish(uint32_t p, uint64_t offset, uint32_t messages)
     Region& r = *region;
     const ring::PartitionView& v = views[p];
     // The message is out; now the housekeeping, off the consumer's path.
-    // (a) Nearing the end of the room we know of: advance head now (reads
+    // Nearing the end of the room we know of: advance head now (reads
     // the groups' floors), so the next sends do not hit a full ring.
     if (offset + 1 + ring::release_batch(v.ring.capacity) >= limits[p] &&
         ((offset & (kReleaseEvery - 1)) == kReleaseEvery - 1 || messages > 1))
         ring::reclaim(r, p, me.token());
-    // (b) Ask for the next slot's lines in exclusive state now, so the next
-    // send's payload stores do not wait for them under its commit.
-    const std::byte* next = v.slot_base(offset + 1);
-    for (uint64_t line = 0; line < std::min<uint64_t>(v.ring.slot_size, kPrefetchBytes); line += layout::kCacheLine)
-        __builtin_prefetch(next + line, 1, 3);
+    // No prefetch of the next slot for writing: it took the line the
+    // consumer polls away from it (measured: docs/PERFORMANCE.md, issue 17).
     if ((ops_since_heartbeat += messages) >= 4096) {
         auto& e = r.participant(me.index);
         e.operations.fetch_add(ops_since_heartbeat, std::memory_order_relaxed);
