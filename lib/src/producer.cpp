@@ -41,6 +41,12 @@ void ProducerCore::take_exclusive() {
     const uint32_t parts = r.partitions();
     own_next.assign(parts, 0);
     contested.assign(parts, 1);
+    auto refuse = [&](uint32_t p, const std::string& why) {  // gives back partitions [0, p), throws
+        exclusive = true;
+        own_next.resize(p);
+        give_back_exclusive();
+        throw Error(Errc::writer_busy, "partition " + std::to_string(p) + " of queue '" + r.name() + "' " + why);
+    };
     for (uint32_t p = 0; p < parts; ++p) {
         auto& writer = r.partition(p).writer;
         for (int round = 0;; ++round) {
@@ -52,22 +58,13 @@ void ProducerCore::take_exclusive() {
                 detail::break_lock_if_dead(r, writer);  // a holder whose entry is gone
                 continue;
             }
-            exclusive = true;  // give back the partitions taken so far
-            own_next.resize(p);
-            give_back_exclusive();
-            throw Error(Errc::writer_busy, "partition " + std::to_string(p) + " of queue '" + r.name() +
-                                               "' already has an exclusive producer; close it first, or open a "
-                                               "shared producer");
+            refuse(p, "already has an exclusive producer; close it first, or open a shared producer");
         }
         if (!ring::take_exclusive(views[p].ring, own_next[p])) {
-            // The bit without the writer word: only a holder that died between
-            // them, whose reaper has not finished yet.
+            // The bit with no writer named (every holder and reaper clears
+            // the bit before the word): damage. Ours goes back, then refuse.
             writer.store(0, std::memory_order_release);
-            exclusive = true;
-            own_next.resize(p);
-            give_back_exclusive();
-            throw Error(Errc::writer_busy, "partition " + std::to_string(p) + " of queue '" + r.name() +
-                                               "' is being handed over by a dead exclusive producer; retry");
+            refuse(p, "has an exclusive bit in its tail that no producer holds (a damaged region?); see `shmq stat`");
         }
     }
     exclusive = true;
