@@ -1,4 +1,4 @@
-"""Fixtures of the ecosystem tests (tests/ecosystem/README.md)."""
+"""Fixtures of the ecosystem tests (docs/METRICS.md, "Checked by Prometheus's tools")."""
 
 import os
 

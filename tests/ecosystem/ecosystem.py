@@ -352,16 +352,9 @@ class NatsServer:
             return None
 
         self.url = wait_until("nats-server's ports file", client_url, detail=self.child.describe)
-        host, port = urllib.parse.urlparse(self.url).hostname, urllib.parse.urlparse(self.url).port
-
-        def accepts():
-            try:
-                socket.create_connection((host, port), timeout=1).close()
-                return True
-            except OSError:
-                return False
-
-        wait_until(f"nats-server to accept connections at {self.url}", accepts, detail=self.child.describe)
+        # Logged once JetStream is up and clients are accepted.
+        wait_until("nats-server to log `Server is ready`", lambda: "Server is ready" in self.child.log_text(),
+                   detail=self.child.describe)
 
 
 # --- A queue with every kind of activity -------------------------------------

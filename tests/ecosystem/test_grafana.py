@@ -12,8 +12,6 @@ import pathlib
 import re
 import time
 
-import pytest
-
 import ecosystem
 
 SOURCE_DIR = pathlib.Path(__file__).resolve().parents[2]
