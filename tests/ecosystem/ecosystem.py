@@ -308,6 +308,21 @@ class Prometheus:
         assert data["resultType"] == "vector", f"{expr!r} gave a {data['resultType']}, not a vector"
         return [(s["metric"], float(s["value"][1])) for s in data["result"]]
 
+    def check_scrapes_were_clean(self, address, exposition):
+        """The target is healthy with no scrape error, its last scrape took
+        every sample of `exposition` (a /metrics fetched since the last change),
+        and Prometheus logged no warning or error (it warns of samples it
+        drops: duplicates, out of order, bad timestamps)."""
+        targets = [t for t in self.api("targets")["data"]["activeTargets"] if t["labels"]["instance"] == address]
+        assert len(targets) == 1 and targets[0]["health"] == "up" and targets[0]["lastError"] == "", targets
+        scraped = self.vector(f'scrape_samples_scraped{{job="{self.job}",instance="{address}"}}')
+        samples = len(parse_samples(exposition))
+        assert scraped and scraped[0][1] == samples, (
+            f"Prometheus's last scrape of {address} took {scraped} samples; /metrics has {samples}")
+        problems = [line for line in self.child.log_text().splitlines()
+                    if "level=warn" in line or "level=error" in line]
+        assert not problems, "prometheus logged:\n" + "\n".join(problems)
+
     def wait_for_scrape_after(self, t_unix, address):
         """Waits until Prometheus holds a successful scrape of `address` taken
         after `t_unix`; returns that scrape's time."""

@@ -156,6 +156,8 @@ def test_every_panel_query_runs_against_prometheus_and_returns_series(tmp_path, 
     # Two scrapes after the traffic: the last one shows all of it.
     prom.wait_for_scrape_after(prom.wait_for_scrape_after(time.time(), shmqd.address), shmqd.address)
 
+    prom.check_scrapes_were_clean(shmqd.address, shmqd.metrics())
+
     # The queue variable, as Grafana resolves label_values(shmq_queue_info, queue).
     metric, label = re.fullmatch(r"label_values\((\w+), *(\w+)\)", variable_queue_query(dashboard)).groups()
     answer = prom.api(f"label/{label}/values", **{"match[]": metric})

@@ -83,6 +83,9 @@ def test_prometheus_sees_the_messages_sent_and_the_latency_produced(tmp_path, ch
     per_partition = prom.vector(f'shmq_messages_published_total{{queue="{queue}"}}')
     assert sorted(labels["partition"] for labels, _ in per_partition) == [str(p) for p in range(PARTITIONS)]
 
+    # Prometheus took the whole exposition without a complaint.
+    prom.check_scrapes_were_clean(shmqd.address, shmqd.metrics())
+
     expr = (f'histogram_quantile(0.5, sum by (le) '
             f'(shmq_publish_to_ack_seconds_bucket{{queue="{queue}",group="g"}}))')
     median = prom.vector(expr)
