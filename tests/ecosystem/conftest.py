@@ -8,8 +8,9 @@ import ecosystem
 
 
 @pytest.fixture
-def children():
-    """Every long-running child of the test, stopped at its end whatever happened."""
+def children(queues):
+    """Every long-running child of the test, stopped at its end whatever
+    happened (before its queues are deleted: set up after them)."""
     c = ecosystem.Children()
     try:
         yield c
