@@ -67,10 +67,14 @@ def run(argv, *, input=None, timeout=TOOL_TIMEOUT_S, check=True):
     return r
 
 
+# Loopback only: never through an http_proxy the environment may name.
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def http_get(url, timeout=5.0):
     """(status, body as text); status 0 when nothing answered."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with _opener.open(url, timeout=timeout) as resp:
             return resp.status, resp.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode("utf-8", "replace")
