@@ -256,6 +256,10 @@ std::string render(Queues queues, const ScrapeInfo& info) {
     per_group_partition(e, queues, "shmq_group_lag", Type::gauge,
                         "Messages published to the partition and not yet finished by the group.",
                         [](const GP& p) { return p.lag; });
+    per_group_partition(e, queues, "shmq_oldest_unacked_age_seconds", Type::gauge,
+                        "Age of the oldest message the group has not finished in the partition (its publish time to "
+                        "this scrape); 0 when there is none.",
+                        [](const GP& p) { return static_cast<double>(p.oldest_unacked_age_ms) / 1000.0; });
     per_queue(e, queues, "shmq_overloaded", Type::gauge,
               "1 when a partition is deeper than the queue's high watermark (% of capacity), else 0.",
               [](const Q& q) { return uint64_t{q.overloaded ? 1u : 0u}; });

@@ -48,6 +48,7 @@ inspect::QueueSnapshot orders() {
         s.partition = p;
         s.acked = 7 + p;
         s.lag = 3;
+        s.oldest_unacked_age_ms = 1500 * p;  // 0: nothing left; 1.5 s
         g.partitions.push_back(s);
     }
     g.ack_latency.bound_ns = {1024, 2048, UINT64_MAX};  // the last bucket is +Inf
@@ -149,6 +150,11 @@ TEST(MetricsTextTest, rendersEveryFamilyOfASnapshotExactly) {
               "# TYPE shmq_group_lag gauge\n"
               "shmq_group_lag{queue=\"orders\",group=\"billing\",partition=\"0\"} 3\n"
               "shmq_group_lag{queue=\"orders\",group=\"billing\",partition=\"1\"} 3\n"
+              "# HELP shmq_oldest_unacked_age_seconds Age of the oldest message the group has not finished in the "
+              "partition (its publish time to this scrape); 0 when there is none.\n"
+              "# TYPE shmq_oldest_unacked_age_seconds gauge\n"
+              "shmq_oldest_unacked_age_seconds{queue=\"orders\",group=\"billing\",partition=\"0\"} 0\n"
+              "shmq_oldest_unacked_age_seconds{queue=\"orders\",group=\"billing\",partition=\"1\"} 1.5\n"
               "# HELP shmq_overloaded 1 when a partition is deeper than the queue's high watermark (% of "
               "capacity), else 0.\n"
               "# TYPE shmq_overloaded gauge\n"
@@ -270,7 +276,7 @@ TEST(MetricsTextTest, everyFamilyHasHelpAndTypeOnceBeforeItsContiguousSamples) {
     const std::vector<inspect::QueueSnapshot> queues{orders(), second};
     std::set<std::string> families;
     EXPECT_TRUE(well_formed(render(queues, {}), &families));
-    EXPECT_EQ(families.size(), 32u);
+    EXPECT_EQ(families.size(), 33u);
 
     // No queue at all: the same families, declared, with only the daemon's own samples.
     std::set<std::string> empty_families;
