@@ -30,6 +30,10 @@ from ._errors import (
     WriterBusy,
 )
 from ._shmq import Claim, Consumer, Message, Producer, Queue, ack_all
+from . import _aio
+
+_aio.install()
+del _aio
 
 __all__ = [
     "Queue", "Producer", "Claim", "Consumer", "Message", "ack_all",

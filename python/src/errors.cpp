@@ -42,6 +42,14 @@ void init_errors(py::module_& m) {
 
 void raise_errc(Errc code, const std::string& what) { raise_with(class_for(code), what); }
 
+py::object make_error(Errc code, const std::string& what) {
+    return py::reinterpret_borrow<py::object>(class_for(code))(what);
+}
+
+py::object make_closed_error(const char* handle) {
+    return py::reinterpret_borrow<py::object>(g_closed)(std::string(handle) + " is closed: open a new one");
+}
+
 void raise_status(Status status, const char* what) {
     raise_errc(status.code(), std::string(what) + ": " + status.message());
 }

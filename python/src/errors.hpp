@@ -15,6 +15,9 @@ namespace shmq::python {
 void init_errors(pybind11::module_& m);
 
 [[noreturn]] void raise_errc(Errc code, const std::string& what);
+// The exception object raise_errc would raise (for a future's set_exception).
+pybind11::object make_error(Errc code, const std::string& what);
+pybind11::object make_closed_error(const char* handle);
 // `what` plus the library's one-line meaning of the code.
 [[noreturn]] void raise_status(Status status, const char* what);
 [[noreturn]] void raise_closed(const char* handle);

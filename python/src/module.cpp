@@ -1,6 +1,7 @@
 // shmq._shmq: the extension behind `import shmq` (docs/PYTHON.md).
 #include <pybind11/pybind11.h>
 
+#include "async_waiter.hpp"
 #include "errors.hpp"
 #include "fork_guard.hpp"
 #include "handles.hpp"
@@ -15,4 +16,5 @@ PYBIND11_MODULE(_shmq, m) {
     shmq::python::init_producer(m);
     shmq::python::init_consumer(m);
     shmq::python::init_message(m);
+    shmq::python::init_async(m);
 }
