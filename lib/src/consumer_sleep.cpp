@@ -22,7 +22,7 @@ Result<Message> ConsumerSleep::begin(Consumer& consumer, Ticket& ticket) noexcep
     if (held > core.options.max_in_flight) {
         const bool exclusive = core.group.kind == GroupKind::exclusive;
         if (exclusive) core.rebalance(sys::coarse_monotonic_ns());  // a full member still hands over
-        ticket = {&core.refs, held, exclusive ? kHandoffSliceNs : kPrefetchSliceNs, false};
+        ticket = {&core.refs, held, exclusive ? kHandoffSliceNs : kPrefetchSliceNs, nullptr};
         return Errc::timeout;
     }
     Message m;
@@ -33,17 +33,18 @@ Result<Message> ConsumerSleep::begin(Consumer& consumer, Ticket& ticket) noexcep
         core.sleep_end();
         return Result<Message>(std::move(m));
     }
-    ticket = {&r.header().consumer_doorbell, plan.seen, plan.slice_ns, true};
+    ticket = {&r.header().consumer_doorbell, plan.seen, plan.slice_ns, &r.header().consumer_waiters};
     if (r.deleted()) {  // after registering: a deletion's wake may have been for us
-        end(consumer, ticket);
+        end(ticket);
         return r.gone_error();
     }
     return Errc::timeout;
 }
 
-void ConsumerSleep::end(Consumer& consumer, Ticket& ticket) noexcept {
-    if (ticket.registered) consumer.core_->sleep_end();
-    ticket.registered = false;
+void ConsumerSleep::end(Ticket& ticket) noexcept {
+    // As ConsumerCore::sleep_end.
+    if (ticket.waiters != nullptr) ticket.waiters->fetch_sub(1, std::memory_order_relaxed);
+    ticket.waiters = nullptr;
 }
 
 }  // namespace shmq::detail

@@ -155,12 +155,8 @@ private:
         }
     }
 
-    static void end(Waiting& w, detail::ConsumerSleep::Ticket& ticket) {
-        if (!ticket.registered) return;
-        std::lock_guard lock(w.consumer->mutex);
-        // The handle may have been closed meanwhile: its core and registration went with it.
-        if (w.consumer->consumer) detail::ConsumerSleep::end(*w.consumer->consumer, ticket);
-    }
+    // The region stays mapped: the Waiting holds the PyConsumer, which holds its Queue.
+    static void end(Waiting&, detail::ConsumerSleep::Ticket& ticket) { detail::ConsumerSleep::end(ticket); }
 
     void wait(uint32_t kicked, const std::vector<std::pair<Waiting*, detail::ConsumerSleep::Ticket>>& sleeping,
               uint64_t deadline) {

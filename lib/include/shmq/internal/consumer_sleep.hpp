@@ -11,9 +11,10 @@
 // snapshot value return at once (sys/futex.hpp, the doorbell pattern). So a
 // caller that waits on ticket.word for ticket.expected misses no message.
 // It must call end() after the wait (the waiters count), then begin() again.
+// end() works after the Consumer was closed meanwhile.
 //
-// Like receive, begin() and end() are used by one thread at a time per
-// Consumer (the caller serializes them with its other uses).
+// Like receive, begin() is used by one thread at a time per Consumer (the
+// caller serializes it with its other uses).
 #pragma once
 
 #include <atomic>
@@ -29,13 +30,17 @@ struct ConsumerSleep {
         const std::atomic<uint32_t>* word = nullptr;
         uint32_t expected = 0;
         int64_t slice_ns = 0;     // wait at most this long: maintenance is due then
-        bool registered = false;  // a waiter on the queue's doorbell: end() unregisters it
+        // A registered waiter on the queue's doorbell: end() decrements this
+        // count (the region's, so it works after the Consumer is gone).
+        std::atomic<uint32_t>* waiters = nullptr;
     };
     // A message, or the error receive(Millis(0)) would give (timeout: wait on
     // `ticket`). On timeout the ticket is either registered on the doorbell,
     // or (prefetch limit reached) names the word settling messages wakes.
     static Result<Message> begin(Consumer& consumer, Ticket& ticket) noexcept;
-    static void end(Consumer& consumer, Ticket& ticket) noexcept;
+    // Unregisters (if registered). The region must still be mapped: the
+    // caller keeps the Queue (or another handle of it) alive until then.
+    static void end(Ticket& ticket) noexcept;
 };
 
 }  // namespace shmq::detail
