@@ -16,6 +16,13 @@ import shmq
 
 _counter = itertools.count()
 
+# Under ctest the package must be the build tree's, never an installed copy.
+_build_tree = os.environ.get("SHMQ_PYTHON_BUILD_DIR")
+if _build_tree:
+    assert os.path.realpath(shmq.__file__).startswith(os.path.realpath(_build_tree) + os.sep), (
+        f"imported shmq from {shmq.__file__}, not from the build tree {_build_tree}: check PYTHONPATH"
+    )
+
 
 @pytest.fixture
 def qname():

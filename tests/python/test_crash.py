@@ -3,7 +3,10 @@ hold or wait for messages: nothing is lost."""
 
 import os
 import signal
+import subprocess
 import time
+
+import pytest
 
 import shmq
 from conftest import read_line, spawn_python
@@ -41,6 +44,40 @@ def test_a_killed_worker_s_messages_are_redelivered(qname):
                 got[bytes(m.data)] = m.deliveries
                 m.ack()
     assert got == {b"m0": 2, b"m1": 2, b"m2": 2}
+
+
+def test_shmqd_redelivers_a_killed_worker_s_messages_long_before_their_lease_ends(qname, tmp_path):
+    shmqd_bin = os.environ.get("SHMQD_BIN")
+    if not shmqd_bin:
+        pytest.skip("SHMQD_BIN is not set (run through ctest)")
+    # 10-minute leases: a redelivery within the test's time is shmqd's
+    # reaping of the dead holder (pidfd), not an expiry.
+    q = shmq.Queue.create(qname, lease_ms=600_000)
+    daemon = subprocess.Popen(
+        [shmqd_bin, "--queue", qname, "--lock-file", str(tmp_path / "shmqd.lock"), "--data-dir", str(tmp_path),
+         "--tick-ms", "100"],
+        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "shmqd.log", "w"),
+    )
+    try:
+        q.producer().send_batch([b"m0", b"m1", b"m2"])
+        worker = spawn_python(HOLDER, qname)
+        try:
+            assert read_line(worker, "holding") == "holding 0 1 2"
+        finally:
+            worker.kill()
+            worker.wait(30)
+        got = {}
+        deadline = time.monotonic() + 30
+        with q.consumer("workers", kind="shared") as c:
+            while len(got) < 3 and time.monotonic() < deadline:
+                m = c.receive(timeout=1)
+                if m is not None:
+                    got[bytes(m.data)] = m.deliveries
+                    m.ack()
+        assert got == {b"m0": 2, b"m1": 2, b"m2": 2}, (tmp_path / "shmqd.log").read_text()
+    finally:
+        daemon.terminate()
+        daemon.wait(30)
 
 
 WAITER = """
