@@ -22,8 +22,7 @@ namespace {
 py::object receive(PyConsumer& self, std::optional<double> timeout) {
     self.check();
     bool closed = false;
-    auto r = wait_sliced(Deadline(timeout), [&](Millis slice) -> Result<Message> {
-        std::lock_guard lock(self.mutex);
+    auto r = wait_sliced(self.mutex, Deadline(timeout), [&](Millis slice) -> Result<Message> {
         if (!self.consumer) return (closed = true, Result<Message>(Errc::timeout));
         return self.consumer->receive(slice);
     });
@@ -39,8 +38,7 @@ py::list receive_batch(PyConsumer& self, std::size_t n, std::optional<double> ti
     if (n == 0) return out;
     std::vector<Message> got(n);
     bool closed = false;
-    const BatchResult r = wait_sliced(Deadline(timeout), [&](Millis slice) {
-        std::lock_guard lock(self.mutex);
+    const BatchResult r = wait_sliced(self.mutex, Deadline(timeout), [&](Millis slice) {
         if (!self.consumer) return (closed = true, BatchResult{0, Errc::timeout});
         return self.consumer->receive_batch(got, slice);
     });

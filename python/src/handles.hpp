@@ -1,4 +1,5 @@
-// The objects behind shmq.Queue, Producer, Claim, Consumer and Message.
+// The objects behind shmq.Queue, Producer, Claim and Consumer (Message:
+// message_object.cpp).
 // Each records where it was made (ForkStamp) and owns its C++ handle through
 // a unique_ptr, so that a forked child can leak it (fork_guard.hpp). A
 // Producer or Consumer is used by one thread at a time (shmq.hpp): its
@@ -56,29 +57,13 @@ struct PyConsumer {
     void check();
 };
 
-struct PyMessage {
-    pybind11::object queue;  // PyQueue: what data's views map through
-    std::unique_ptr<Message> message;  // settled once ack/nack/ack_all ran
-    pybind11::object view;   // msg.data, made on first use
-    std::string key;         // copied at delivery: valid after settling
-    bool settled = false;
-    ForkStamp stamp;
-
-    ~PyMessage() {
-        release_view();
-        dispose(message, stamp);
-    }
-    // Raises AlreadySettled / UsedAfterFork.
-    Message& live(const char* what);
-    void release_view() noexcept;
-};
-
 void init_queue(pybind11::module_& m);
 void init_producer(pybind11::module_& m);
 void init_consumer(pybind11::module_& m);
 void init_message(pybind11::module_& m);
 
-// A Python Message for a delivered C++ one (keeps `queue` for its views).
+// A Python Message (message_object.cpp) for a delivered C++ one; keeps
+// `queue` for its views.
 pybind11::object wrap_message(Message&& m, const pybind11::object& queue);
 
 }  // namespace shmq::python

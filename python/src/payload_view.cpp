@@ -40,7 +40,7 @@ void init_payload_view(py::module_& m) {
         {Py_tp_doc, const_cast<char*>("Exporter of shmq's memoryviews into shared memory (keeps the mapping)")},
         {0, nullptr},
     };
-    static PyType_Spec spec = {"shmq._shmq._Payload", sizeof(Payload), 0, Py_TPFLAGS_DEFAULT, slots};
+    static PyType_Spec spec = {"shmq._shmq._Payload", sizeof(Payload), 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION, slots};
     PyObject* type = PyType_FromSpec(&spec);
     if (type == nullptr) throw py::error_already_set();
     g_payload_type = reinterpret_cast<PyTypeObject*>(type);

@@ -32,8 +32,7 @@ void send(PyProducer& self, py::handle data, py::handle key, std::optional<doubl
     const BytesArg k(key, "key");
     SendOptions o = send_options(k, partition);
     bool closed = false;
-    const Status s = wait_sliced(Deadline(timeout), [&](Millis slice) {
-        std::lock_guard lock(self.mutex);
+    const Status s = wait_sliced(self.mutex, Deadline(timeout), [&](Millis slice) {
         if (!self.producer) return (closed = true, Status());
         o.timeout = slice;
         return self.producer->send(payload.bytes(), o);
@@ -88,8 +87,7 @@ std::unique_ptr<PyClaim> claim(py::object self_object, std::size_t size, py::han
     const BytesArg k(key, "key");
     SendOptions o = send_options(k, partition);
     bool closed = false;
-    auto r = wait_sliced(Deadline(timeout), [&](Millis slice) -> Result<Claim> {
-        std::lock_guard lock(self.mutex);
+    auto r = wait_sliced(self.mutex, Deadline(timeout), [&](Millis slice) -> Result<Claim> {
         if (!self.producer) return (closed = true, Result<Claim>(Errc::invalid_argument));
         o.timeout = slice;
         return self.producer->claim(size, o);

@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 
 #include <chrono>
+#include <mutex>
 #include <optional>
 
 #include "shmq/shmq.hpp"
@@ -32,15 +33,22 @@ private:
 // Converts a float of seconds (>= 0) to whole milliseconds, rounding up.
 Millis to_millis(double seconds, const char* what);
 
-// Calls attempt(slice) with the GIL released until it does not time out or
-// the deadline passes, checking signals between slices (a pending exception
-// is raised). Returns the last result. `attempt` returns anything with
-// code(); it must not touch Python objects.
+// Calls attempt(slice) under `mutex` (the handle's) until it does not time
+// out or the deadline passes, and returns the last result. First one poll
+// (slice 0) with the GIL held, if the mutex is free: most calls end there,
+// without giving the GIL up and taking it back. Then slices with the GIL
+// released, checking signals between them (a pending exception is raised).
+// `attempt` returns anything with code(); it must not touch Python objects.
 template <class Attempt>
-auto wait_sliced(const Deadline& deadline, Attempt&& attempt) {
+auto wait_sliced(std::mutex& mutex, const Deadline& deadline, Attempt&& attempt) {
+    if (std::unique_lock lock(mutex, std::try_to_lock); lock) {
+        auto result = attempt(Millis(0));
+        if (result.code() != Errc::timeout || deadline.passed()) return result;
+    }
     for (;;) {
         auto result = [&] {
             pybind11::gil_scoped_release nogil;
+            std::lock_guard lock(mutex);
             return attempt(deadline.slice());
         }();
         if (result.code() != Errc::timeout || deadline.passed()) return result;

@@ -231,3 +231,11 @@ def test_a_blocking_receive_releases_the_gil(qname):
         t.join(30)
         assert not t.is_alive() and bytes(got[0].data) == b"wake"
         got[0].ack()
+
+
+def test_messages_come_only_from_receive():
+    for cls in (shmq.Message, shmq.Queue, shmq.Consumer, shmq.Producer, shmq.Claim):
+        with pytest.raises(TypeError):
+            cls()
+    with pytest.raises(TypeError, match="shmq.Message"):
+        shmq.ack_all([b"not a message"])
