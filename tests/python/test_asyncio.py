@@ -94,3 +94,48 @@ def test_async_for_stops_when_the_queue_is_deleted(qname):
         return seen
 
     assert asyncio.run(asyncio.wait_for(main(), 60)) == [b"m%d" % i for i in range(5)]
+
+
+def test_closing_a_consumer_ends_its_areceive_with_closed(qname):
+    q = shmq.Queue.create(qname, partitions=2)
+
+    async def main():
+        c = q.consumer("g", kind="exclusive")
+        task = asyncio.create_task(c.areceive())
+        await asyncio.sleep(0.05)
+        c.close()
+        try:
+            await asyncio.wait_for(task, 30)
+        except shmq.Closed:
+            return "closed"
+        return "no error"
+
+    assert asyncio.run(main()) == "closed"
+    # The queue's waiters count went back to zero: a fresh consumer and
+    # producer work as before.
+    with q.consumer("g2") as c2:
+        q.producer().send(b"x")
+        m = c2.receive(timeout=10)
+        assert bytes(m.data) == b"x"
+        m.ack()
+
+
+def test_awaiting_consumers_burn_no_cpu(qname):
+    import resource
+
+    q = shmq.Queue.create(qname)
+
+    async def main():
+        consumers = [q.consumer(f"g{i}") for i in range(4)]
+        tasks = [asyncio.create_task(c.areceive(timeout=1.5)) for c in consumers]
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        results = await asyncio.gather(*tasks)
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        for c in consumers:
+            c.close()
+        return results, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+    results, cpu = asyncio.run(main())
+    assert results == [None] * 4
+    # Measured ~1 ms for 1.5 s of waiting; a spinning helper would use ~1.5 s.
+    assert cpu < 0.3, f"{cpu:.3f} s of CPU while idle"
