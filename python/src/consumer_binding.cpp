@@ -12,6 +12,7 @@
 #include "errors.hpp"
 #include "handles.hpp"
 #include "timeouts.hpp"
+#include "without_gil.hpp"
 
 namespace py = pybind11;
 
@@ -50,9 +51,10 @@ py::list receive_batch(PyConsumer& self, std::size_t n, std::optional<double> ti
 
 void close(PyConsumer& self) {
     self.stamp.check("shmq.Consumer");
-    py::gil_scoped_release nogil;  // a receive of another thread ends within a slice
-    std::lock_guard lock(self.mutex);
-    self.consumer.reset();
+    without_gil([&] {  // a receive of another thread ends within a slice
+        std::lock_guard lock(self.mutex);
+        self.consumer.reset();
+    });
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "handles.hpp"
 #include "payload_view.hpp"
 #include "timeouts.hpp"
+#include "without_gil.hpp"
 
 namespace py = pybind11;
 
@@ -65,13 +66,12 @@ std::size_t send_batch(PyProducer& self, py::iterable payloads, py::handle key, 
     std::size_t sent = 0;
     for (;;) {
         bool closed = false;
-        const BatchResult r = [&] {
-            py::gil_scoped_release nogil;
+        const BatchResult r = without_gil([&] {
             std::lock_guard lock(self.mutex);
             if (!self.producer) return (closed = true, BatchResult{});
             o.timeout = deadline.slice();
             return self.producer->send_batch(std::span(spans).subspan(sent), o);
-        }();
+        });
         if (closed) raise_closed("shmq.Producer");
         sent += r.count;
         if (r.ok()) return sent;
@@ -112,13 +112,12 @@ void finish(PyClaim& c, std::optional<std::size_t> used) {
     open_claim(c);
     release_view(c.view);
     PyProducer& p = c.producer.cast<PyProducer&>();
-    Status s;
-    {
-        py::gil_scoped_release nogil;
+    const Status s = without_gil([&] {
         std::lock_guard lock(p.mutex);  // commits of one producer never overlap its sends
-        s = used ? c.claim->commit(*used) : c.claim->commit();
+        const Status st = used ? c.claim->commit(*used) : c.claim->commit();
         c.claim.reset();
-    }
+        return st;
+    });
     if (!s.ok()) raise_status(s, "commit");
 }
 
@@ -126,10 +125,19 @@ void abort(PyClaim& c) {
     open_claim(c);
     release_view(c.view);
     PyProducer& p = c.producer.cast<PyProducer&>();
-    py::gil_scoped_release nogil;
-    std::lock_guard lock(p.mutex);
-    c.claim->abort();
-    c.claim.reset();
+    without_gil([&] {
+        std::lock_guard lock(p.mutex);
+        c.claim->abort();
+        c.claim.reset();
+    });
+}
+
+void close_producer(PyProducer& p) {
+    p.stamp.check("shmq.Producer");
+    without_gil([&] {
+        std::lock_guard lock(p.mutex);
+        p.producer.reset();
+    });
 }
 
 }  // namespace
@@ -152,20 +160,9 @@ void init_producer(py::module_& m) {
                                    p.check();
                                    return p.producer->participant_id();
                                })
-        .def("close",
-             [](PyProducer& p) {
-                 p.stamp.check("shmq.Producer");
-                 py::gil_scoped_release nogil;
-                 std::lock_guard lock(p.mutex);
-                 p.producer.reset();
-             })
+        .def("close", &close_producer)
         .def("__enter__", [](py::object self) { return self; })
-        .def("__exit__", [](PyProducer& p, py::args) {
-            p.stamp.check("shmq.Producer");
-            py::gil_scoped_release nogil;
-            std::lock_guard lock(p.mutex);
-            p.producer.reset();
-        });
+        .def("__exit__", [](PyProducer& p, py::args) { close_producer(p); });
 
     py::class_<PyClaim>(m, "Claim")
         .def_property_readonly("buffer",

@@ -9,6 +9,7 @@
 
 #include "errors.hpp"
 #include "handles.hpp"
+#include "without_gil.hpp"
 
 namespace py = pybind11;
 
@@ -85,21 +86,12 @@ std::unique_ptr<PyQueue> create(const std::string& name, uint32_t partitions, ui
     o.journal = journal;
     o.retain_bytes = retain_bytes;
     o.retain_ms = retain_ms;
-    std::optional<Queue> q;
-    {
-        py::gil_scoped_release nogil;
-        q.emplace(Queue::create(name, o));
-    }
-    return std::make_unique<PyQueue>(std::move(*q));
+    return std::make_unique<PyQueue>(without_gil([&] { return Queue::create(name, o); }));
 }
 
 std::unique_ptr<PyQueue> open(const std::string& name) {
-    std::optional<Queue> q;
-    {
-        py::gil_scoped_release nogil;  // may wait up to 2 s for a concurrent creator
-        q.emplace(Queue::open(name));
-    }
-    return std::make_unique<PyQueue>(std::move(*q));
+    // May wait up to 2 s for a concurrent creator.
+    return std::make_unique<PyQueue>(without_gil([&] { return Queue::open(name); }));
 }
 
 std::unique_ptr<PyProducer> producer(py::object self, bool exclusive) {
@@ -120,10 +112,8 @@ std::unique_ptr<PyConsumer> consumer(py::object self, const std::string& group, 
     o.at_most_once = at_most_once;
     auto c = std::make_unique<PyConsumer>();
     c->queue = self;
-    {
-        py::gil_scoped_release nogil;  // joining may rebalance an exclusive group
-        c->consumer = std::make_unique<Consumer>(q.consumer(group, o));
-    }
+    // Joining may rebalance an exclusive group.
+    c->consumer = without_gil([&] { return std::make_unique<Consumer>(q.consumer(group, o)); });
     return c;
 }
 
@@ -151,10 +141,7 @@ void init_queue(py::module_& m) {
         .def_static("open", &open, py::arg("name"))
         .def_static(
             "remove",
-            [](const std::string& name) {
-                py::gil_scoped_release nogil;
-                Queue::remove(name);
-            },
+            [](const std::string& name) { without_gil([&] { Queue::remove(name); }); },
             py::arg("name"))
         .def_static("exists", [](const std::string& name) { return Queue::exists(name); }, py::arg("name"))
         .def_property_readonly("name", [](PyQueue& q) { return q.get().name(); })

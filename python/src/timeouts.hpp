@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "shmq/shmq.hpp"
+#include "without_gil.hpp"
 
 namespace shmq::python {
 
@@ -46,11 +47,10 @@ auto wait_sliced(std::mutex& mutex, const Deadline& deadline, Attempt&& attempt)
         if (result.code() != Errc::timeout || deadline.passed()) return result;
     }
     for (;;) {
-        auto result = [&] {
-            pybind11::gil_scoped_release nogil;
+        auto result = without_gil([&] {
             std::lock_guard lock(mutex);
             return attempt(deadline.slice());
-        }();
+        });
         if (result.code() != Errc::timeout || deadline.passed()) return result;
         if (PyErr_CheckSignals() != 0) throw pybind11::error_already_set();
     }

@@ -119,3 +119,19 @@ def test_ctrl_c_interrupts_a_blocking_receive_and_loses_nothing(qname):
         m = c.receive(timeout=10)
         assert m is not None and bytes(m.data) == b"after" and m.deliveries == 1
         m.ack()
+
+
+DAEMON_THREAD = """
+import sys, threading, time, shmq
+c = shmq.Queue.open(sys.argv[1]).consumer("g")
+threading.Thread(target=c.receive, daemon=True).start()
+time.sleep(0.3)
+print("exiting", flush=True)
+"""
+
+
+def test_a_daemon_thread_blocked_in_receive_does_not_abort_the_exit(qname):
+    shmq.Queue.create(qname)
+    child = spawn_python(DAEMON_THREAD, qname)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0 and out.strip() == "exiting", err
