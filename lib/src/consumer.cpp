@@ -388,6 +388,25 @@ Status ConsumerCore::settle_nack(Message& m, Millis delay) noexcept {
     return rc == ring::SettleResult::ok ? Status(Errc::ok) : Status(Errc::lease_lost);
 }
 
+bool ConsumerCore::sleep_begin(Message& m, SleepPlan& plan) noexcept {
+    auto& h = region->header();
+    // Doorbell pattern (sys/futex.hpp): announce, snapshot, re-check, sleep.
+    h.consumer_waiters.fetch_add(1, std::memory_order_seq_cst);
+    plan.seen = h.consumer_doorbell.load(std::memory_order_seq_cst);
+    h.consumer_wanted.store(1, std::memory_order_seq_cst);  // after the snapshot (ring_doorbell_once)
+    detail::sleeper_barrier(h.commit_fence);  // producers publish with plain stores (commit_barrier.hpp)
+    maintenance(sys::coarse_monotonic_ns());
+    if (try_once(m)) return true;
+    plan.slice_ns = static_cast<int64_t>(scan_interval_ns);
+    if (!wanted.empty() || !releasing.empty() || (replay != nullptr && !replay->wanted.empty()))
+        plan.slice_ns = static_cast<int64_t>(kHandoffRetryNs);
+    return false;
+}
+
+void ConsumerCore::sleep_end() noexcept {
+    region->header().consumer_waiters.fetch_sub(1, std::memory_order_relaxed);
+}
+
 Result<Message> ConsumerCore::receive(Millis timeout) noexcept {
     Region& r = *region;
     if (r.damaged()) return Errc::region_corrupt;
@@ -428,21 +447,10 @@ Result<Message> ConsumerCore::receive(Millis timeout) noexcept {
         }
         const int64_t left = remaining();
         if (left == 0) return Errc::timeout;
-        auto& h = r.header();
-        // Doorbell pattern (sys/futex.hpp): announce, snapshot, re-check, sleep.
-        h.consumer_waiters.fetch_add(1, std::memory_order_seq_cst);
-        const uint32_t seen = h.consumer_doorbell.load(std::memory_order_seq_cst);
-        h.consumer_wanted.store(1, std::memory_order_seq_cst);  // after the snapshot (ring_doorbell_once)
-        detail::sleeper_barrier(h.commit_fence);  // producers publish with plain stores (commit_barrier.hpp)
-        maintenance(sys::coarse_monotonic_ns());
-        const bool got = try_once(m);
-        if (!got) {
-            int64_t slice = static_cast<int64_t>(scan_interval_ns);
-            if (!wanted.empty() || !releasing.empty() || (replay != nullptr && !replay->wanted.empty()))
-                slice = static_cast<int64_t>(kHandoffRetryNs);
-            sys::futex_wait(h.consumer_doorbell, seen, std::min(left, slice));
-        }
-        h.consumer_waiters.fetch_sub(1, std::memory_order_relaxed);
+        SleepPlan plan;
+        const bool got = sleep_begin(m, plan);
+        if (!got) sys::futex_wait(r.header().consumer_doorbell, plan.seen, std::min(left, plan.slice_ns));
+        sleep_end();
         if (got) return Result<Message>(std::move(m));
         spin = kSpinBeforeSleep - 64;  // after a wake-up, spin a little before sleeping again
     }

@@ -60,6 +60,19 @@ struct ConsumerCore {
     ~ConsumerCore();
 
     Result<Message> receive(Millis timeout) noexcept;
+    // The sleeper protocol (sys/futex.hpp, commit_barrier.hpp), for receive
+    // and shmq/internal/consumer_sleep.hpp: sleep_begin announces a waiter,
+    // snapshots the doorbell into plan.seen, sets wanted, runs the sleeper
+    // barrier, catches up (maintenance) and re-checks. True: the re-check
+    // delivered `m`. Either way the caller is a registered waiter until
+    // sleep_end(); in between it may futex-wait on the doorbell for plan.seen,
+    // at most plan.slice_ns (the next maintenance is due then).
+    struct SleepPlan {
+        uint32_t seen = 0;
+        int64_t slice_ns = 0;
+    };
+    bool sleep_begin(Message& m, SleepPlan& plan) noexcept;
+    void sleep_end() noexcept;
     // The fast path. `now`: CLOCK_MONOTONIC read in this receive call, the
     // start of a lease delivered now (0: read here, once, when needed).
     // `take_ref` false: the caller takes the message's reference on this

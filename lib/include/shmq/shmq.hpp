@@ -188,6 +188,7 @@ class Region;
 struct ProducerCore;
 struct ConsumerCore;
 struct ClaimRef;
+struct ConsumerSleep;  // shmq/internal/consumer_sleep.hpp
 }  // namespace detail
 
 // A claimed, not yet published slot (zero-copy send). Fill data(), then
@@ -341,6 +342,7 @@ public:
 
 private:
     friend class Queue;
+    friend struct detail::ConsumerSleep;
     explicit Consumer(detail::ConsumerCore* core) noexcept;
     detail::ConsumerCore* core_ = nullptr;  // holds one reference
 };

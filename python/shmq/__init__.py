@@ -1,0 +1,44 @@
+"""shmq: a shared-memory message queue for processes on one Linux host.
+
+    import shmq
+    q = shmq.Queue.open("photos")
+    with q.consumer("resizers", kind="shared") as c:
+        for msg in c:
+            handle(msg.data); msg.ack()
+
+See docs/PYTHON.md and the stub file __init__.pyi for the whole API.
+"""
+
+from ._errors import (
+    AlreadyExists,
+    AlreadySettled,
+    ClaimAborted,
+    Closed,
+    Error,
+    InvalidArgument,
+    KeyTooLarge,
+    LeaseLost,
+    MessageTooLarge,
+    NoResources,
+    NotFound,
+    Overloaded,
+    PermissionDenied,
+    QueueDeleted,
+    RegionCorrupt,
+    Timeout,
+    UsedAfterFork,
+    WriterBusy,
+)
+from ._shmq import Claim, Consumer, Message, Producer, Queue, ack_all
+from . import _aio
+
+_aio.install()
+del _aio
+
+__all__ = [
+    "Queue", "Producer", "Claim", "Consumer", "Message", "ack_all",
+    "Error", "Timeout", "Overloaded", "MessageTooLarge", "KeyTooLarge", "LeaseLost",
+    "AlreadySettled", "ClaimAborted", "QueueDeleted", "RegionCorrupt", "InvalidArgument",
+    "NoResources", "NotFound", "AlreadyExists", "PermissionDenied", "WriterBusy",
+    "UsedAfterFork", "Closed",
+]
