@@ -10,7 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -157,19 +156,21 @@ TEST_F(SystemdTest, tellsSystemdReadyStatusWatchdogReloadingAndStopping) {
     EXPECT_TRUE(status_one) << sock.transcript();
 
     // The watchdog is fed every half of WATCHDOG_USEC (100 ms), from the loop.
+    // Judged by the mean gap over the window (span / gaps), after draining
+    // what queued up before it: a test stalled by a loaded machine reads a
+    // burst later, which bends single gaps but neither the span nor the count.
+    while (sock.next(0ms)) {
+    }
     const auto window = sock.collect(1500ms);
     std::vector<Clock::time_point> feeds;
     for (const auto& m : window)
         if (FakeNotifySocket::has_line(m.text, "WATCHDOG=1")) feeds.push_back(m.at);
     ASSERT_GE(feeds.size(), 5u) << "WATCHDOG=1 every 100 ms makes 15 in 1.5 s; received:\n" << sock.transcript();
-    std::vector<double> gaps_ms;
-    for (std::size_t i = 1; i < feeds.size(); ++i)
-        gaps_ms.push_back(std::chrono::duration<double, std::milli>(feeds[i] - feeds[i - 1]).count());
-    std::sort(gaps_ms.begin(), gaps_ms.end());
-    const double median = gaps_ms[gaps_ms.size() / 2];
-    std::cout << "[ systemd ] " << feeds.size() << " WATCHDOG=1 in 1.5 s, median gap " << median << " ms (half of 200 ms)\n";
-    EXPECT_GE(median, 50.0) << "fed far more often than every half interval";
-    EXPECT_LE(median, 200.0) << "fed less often than the watchdog interval: systemd would have killed it";
+    const double mean_gap_ms =
+        std::chrono::duration<double, std::milli>(feeds.back() - feeds.front()).count() / static_cast<double>(feeds.size() - 1);
+    std::cout << "[ systemd ] " << feeds.size() << " WATCHDOG=1 in 1.5 s, " << mean_gap_ms << " ms apart on average (half of 200 ms)\n";
+    EXPECT_GE(mean_gap_ms, 50.0) << "fed far more often than every half interval";
+    EXPECT_LE(mean_gap_ms, 200.0) << "fed less often than the watchdog interval: systemd would have killed it";
     // No STATUS repeated while nothing changed.
     for (const auto& m : window) EXPECT_FALSE(FakeNotifySocket::value_of(m.text, "STATUS")) << m.text;
 
