@@ -482,8 +482,11 @@ int Supervisor::run() {
         notifier_.on_time_event(now);  // WATCHDOG=1 from this loop, so a stuck loop starves it
         notify_status();
         const uint64_t after = sys::monotonic_ns();
+        // No queue, no integrity slice: its deadline stays in the past then (check_integrity
+        // does not move it), and waiting for it would turn the loop into a busy spin.
+        const uint64_t next_integrity = queues_.empty() ? UINT64_MAX : next_integrity_ns_;
         uint64_t wake = std::min({after + uint64_t{config_.tick_ms} * 1'000'000, next_metrics_wake(), next_discovery_ns_,
-                                  next_retry, next_integrity_ns_, due_.empty() ? UINT64_MAX : due_.top().first,
+                                  next_retry, next_integrity, due_.empty() ? UINT64_MAX : due_.top().first,
                                   notifier_.next_watchdog_ns()});
         // Queues with disk work (spilling, journal behind) are served on
         // every turn: producers wait on staging room or on the journal,
