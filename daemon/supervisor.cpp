@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <csignal>
 #include <optional>
+#include <cstdlib>
 #include <cstring>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
@@ -87,7 +88,12 @@ std::optional<std::string> refuse_region(const Config& config, const std::string
 }  // namespace
 
 Supervisor::Supervisor(int argc, char** argv, Config config)
-    : argc_(argc), argv_(argv), config_(std::move(config)), named_(config_.queues.begin(), config_.queues.end()) {
+    : argc_(argc),
+      argv_(argv),
+      config_(std::move(config)),
+      named_(config_.queues.begin(), config_.queues.end()),
+      notifier_(parse_notify_environment(std::getenv("NOTIFY_SOCKET"), std::getenv("WATCHDOG_USEC"),
+                                         std::getenv("WATCHDOG_PID"), ::getpid())) {
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     sigset_t mask;
     sigemptyset(&mask);
@@ -400,9 +406,21 @@ void Supervisor::reload() {
 void Supervisor::handle_signals() {
     signalfd_siginfo info{};
     while (::read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
-        if (info.ssi_signo == SIGHUP) reload();
-        else stop_ = true;
+        if (info.ssi_signo == SIGHUP) {
+            notifier_.reloading(sys::monotonic_ns());
+            reload();
+            ready_due_ = true;  // once the reloaded config's queues are discovered
+        } else {
+            if (!stop_) notifier_.stopping();
+            stop_ = true;
+        }
     }
+}
+
+void Supervisor::notify_status() {
+    if (queues_.size() == status_queues_ || !notifier_.enabled()) return;
+    status_queues_ = queues_.size();
+    notifier_.status("serving " + std::to_string(status_queues_) + (status_queues_ == 1 ? " queue" : " queues"));
 }
 
 int Supervisor::run() {
@@ -417,6 +435,12 @@ int Supervisor::run() {
             rescan_ = false;
             next_discovery_ns_ = now + (inotify_fd_ >= 0 ? kDiscoveryPeriodNs : kDiscoveryPollNs);
             discover(now);
+        }
+        if (ready_due_) {
+            // Queues discovered, metrics listening (since the constructor): clients can rely on us.
+            ready_due_ = false;
+            notify_status();
+            notifier_.ready();
         }
         // The integrity bound the queues served now get (at most every 10 s: queues come and go).
         if (integrity_total_ != logged_total_cells && now >= next_integrity_log_ns) {
@@ -455,9 +479,15 @@ int Supervisor::run() {
         check_integrity(now);
         const int disk_work = run_disk(now);
         do_metrics_work(now);
+        notifier_.on_time_event(now);  // WATCHDOG=1 from this loop, so a stuck loop starves it
+        notify_status();
         const uint64_t after = sys::monotonic_ns();
+        // No queue, no integrity slice: its deadline stays in the past then (check_integrity
+        // does not move it), and waiting for it would turn the loop into a busy spin.
+        const uint64_t next_integrity = queues_.empty() ? UINT64_MAX : next_integrity_ns_;
         uint64_t wake = std::min({after + uint64_t{config_.tick_ms} * 1'000'000, next_metrics_wake(), next_discovery_ns_,
-                                  next_retry, next_integrity_ns_, due_.empty() ? UINT64_MAX : due_.top().first});
+                                  next_retry, next_integrity, due_.empty() ? UINT64_MAX : due_.top().first,
+                                  notifier_.next_watchdog_ns()});
         // Queues with disk work (spilling, journal behind) are served on
         // every turn: producers wait on staging room or on the journal,
         // consumers on refills. Busy: turn again at once; else within kSpillPollNs.

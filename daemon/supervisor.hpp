@@ -18,6 +18,7 @@
 #include "config.hpp"
 #include "metrics_http.hpp"
 #include "metrics_textfile.hpp"
+#include "sd_notify.hpp"
 #include "watched_queue.hpp"
 
 namespace shmq::daemon {
@@ -38,6 +39,7 @@ private:
     void check_integrity(uint64_t now_mono);
     int run_disk(uint64_t now_mono);  // queues with disk work; returns the work done
     void handle_signals();
+    void notify_status();  // STATUS= to systemd when the number of queues served changed
     void reload();
     // Metrics: (re)started from a config; served and refreshed from run().
     void listen_for_metrics(const Config& c);  // throws std::runtime_error if it cannot bind
@@ -71,6 +73,9 @@ private:
     std::set<std::string> warned_;                              // ... and have said so
     std::unique_ptr<MetricsHttp> metrics_http_;                 // null without --metrics-listen
     std::unique_ptr<MetricsTextfile> metrics_textfile_;         // null without --metrics-textfile
+    SystemdNotifier notifier_;                                  // a no-op without $NOTIFY_SOCKET
+    bool ready_due_ = true;                 // READY=1 after the next discovery: at start and after SIGHUP
+    std::size_t status_queues_ = SIZE_MAX;  // the queue count systemd was last told
 };
 
 }  // namespace shmq::daemon

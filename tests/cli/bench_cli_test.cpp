@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "support/hgrm_parse.hpp"
 #include "support/json_value.hpp"
 
 namespace {
@@ -143,6 +144,45 @@ TEST(BenchCliTest, latencyJsonHasShmqBaselinesAndRatios) {
     expect_baselines(v, kCommon, expect_latency_figures, kRatioKeys);
     // The bare hand-off is the hardware limit: it must have run.
     EXPECT_FALSE(v.at("baselines").at("bare").contains("skipped"));
+    expect_nothing_left(r.pid);
+}
+
+// --hgrm: shmq's distribution in FILE, the bare baseline's in FILE with
+// .bare before the extension, both as HdrHistogram writes them, agreeing
+// with the JSON (microseconds there, nanoseconds here).
+TEST(BenchCliTest, latencyHgrmWritesHdrHistogramsTextForShmqAndEachBaseline) {
+    char dir_template[] = "/tmp/shmq-hgrm-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir_template), nullptr);
+    const std::string dir = dir_template;
+    const std::string file = dir + "/lat.hgrm";
+    const ToolRun r = shmq("bench latency --count 300 --rounds 1 --baselines bare --json --hgrm " + file);
+    const Value v = parse_json(r);
+    std::map<std::string, double> max_us{{file, v.at("max_ns").get<double>() / 1000.0},
+                                         {dir + "/lat.bare.hgrm", v.at("baselines").at("bare").at("max_ns").get<double>() / 1000.0}};
+    for (const auto& [path, max] : max_us) {
+        std::ifstream f(path);
+        ASSERT_TRUE(f.good()) << "no " << path;
+        std::stringstream text;
+        text << f.rdbuf();
+        std::string why;
+        const auto h = shmq::test::parse_hgrm(text.str(), why);
+        ASSERT_TRUE(h) << path << ": " << why << "\n" << text.str();
+        ASSERT_GE(h->rows.size(), 2u) << path;
+        EXPECT_EQ(h->rows.front().percentile, 0.0) << path;
+        EXPECT_EQ(h->rows.back().percentile, 1.0) << path;
+        EXPECT_EQ(h->rows.back().total_count, 300u) << path;
+        EXPECT_EQ(h->total, 300u) << path;
+        EXPECT_NEAR(h->max, max, 0.0005) << path << ": the footer's max (us) is the JSON's max_ns";
+        EXPECT_NEAR(h->rows.back().value, max, 0.0005) << path;
+        EXPECT_GT(h->mean, 0.0) << path;
+        EXPECT_EQ(h->sub_buckets, 2048u) << path;
+        ::unlink(path.c_str());
+    }
+    EXPECT_EQ(::rmdir(dir.c_str()), 0) << "only the two files were written in " << dir;
+    const ToolRun bad = shmq("bench latency --count 10 --hgrm /nonexistent-dir/lat.hgrm");
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_NE(bad.err.find("--hgrm: cannot write /nonexistent-dir/lat.hgrm"), std::string::npos) << bad.err;
+    EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
     expect_nothing_left(r.pid);
 }
 

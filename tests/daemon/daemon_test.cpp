@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <sys/wait.h>
 #include <thread>
@@ -80,6 +81,36 @@ TEST_F(DaemonTest, readsAConfigFileAndRefusesBadOptions) {
     EXPECT_EQ(wait_exit(bad), 2);
     Worker& bad_queue = workers.start_program("bad shmqd", SHMQD_PATH, {"--queue", "no/slash"});
     EXPECT_EQ(wait_exit(bad_queue), 2);
+}
+
+// CPU time (user + system, in clock ticks) a process has used so far, from /proc/PID/stat.
+long cpu_ticks(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));  // after the command name: field 3 on
+    std::string skip;
+    for (int field = 3; field < 14; ++field) fields >> skip;
+    long utime = 0, stime = 0;
+    fields >> utime >> stime;
+    return utime + stime;
+}
+
+// A shmqd with nothing to serve sleeps between ticks: the integrity
+// check's deadline (which stays in the past while there is no queue) must
+// not make its loop spin. Spinning costs a whole core; sleeping, almost nothing.
+TEST_F(DaemonTest, aShmqdServingNoQueueSleepsInsteadOfSpinning) {
+    Worker& d = start_daemon();  // --queue shmq-test-no-queue: a queue nobody makes
+    const long before = cpu_ticks(d.pid);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(2s);
+    const long used = cpu_ticks(d.pid) - before;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
+    std::cout << "[ shmqd ] idle, no queue: " << used << " CPU ticks in " << seconds << " s (" << ticks_per_second << "/s)\n";
+    EXPECT_LT(static_cast<double>(used), 0.25 * seconds * static_cast<double>(ticks_per_second))
+        << "an idle shmqd used more than a quarter of a core";
+    ::kill(d.pid, SIGTERM);
+    EXPECT_EQ(wait_exit(d), 0);
 }
 
 // Forks a child that claims a slot of `name` and stops (SIGSTOP) before committing.

@@ -2,7 +2,7 @@
 // limit and the usual alternatives, all measured in the same run, with the
 // same message size and pinning (see tools/shmq/bench/).
 //
-//   shmq bench latency [--size BYTES] [--count N] [--rate MSG_PER_S] [--json]
+//   shmq bench latency [--size BYTES] [--count N] [--rate MSG_PER_S] [--json] [--hgrm FILE]
 //   shmq bench throughput [--size BYTES] [--producers P] [--consumers C] [--partitions N]
 //       [--group shared|exclusive] [--ack none|each|batch] [--batch N] [--seconds S] [--json]
 //   shmq bench wakeup [--count N] [--json]
@@ -14,14 +14,18 @@
 // JSON there and print the table).
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <cstring>
 #include <sstream>
+#include <sys/stat.h>
 
 #include "bench/daemon_report.hpp"
 #include "bench/daemon_scale.hpp"
 #include "bench/harness.hpp"
+#include "bench/hgrm.hpp"
 #include "bench/report.hpp"
 #include "bench/runs.hpp"
 #include "bench/shmqd_child.hpp"
@@ -121,6 +125,38 @@ void check_json_file(const std::string& path) {
     std::fclose(f);
 }
 
+// --hgrm FILE: shmq's distribution in FILE, each baseline's in hgrm_path_for(FILE, name).
+std::string hgrm_file_of(const std::string& file, std::size_t index, const std::string& transport) {
+    return index == 0 ? file : hgrm_path_for(file, transport);
+}
+
+void check_hgrm_files(const std::string& file, const std::vector<std::string>& transports) {
+    if (file.empty()) return;
+    for (std::size_t i = 0; i < transports.size(); ++i) {
+        const std::string path = hgrm_file_of(file, i, transports[i]);
+        FILE* f = std::fopen(path.c_str(), "a");
+        if (!f) throw CommandError(2, "--hgrm: cannot write " + path + ": " + std::strerror(errno));
+        std::fclose(f);
+    }
+}
+
+void write_hgrm_files(const std::string& file, const std::vector<LatencyOutcome>& outcomes) {
+    if (file.empty()) return;
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+        const std::string path = hgrm_file_of(file, i, outcomes[i].name);
+        if (!outcomes[i].skipped.empty()) {
+            struct stat st {};
+            if (::stat(path.c_str(), &st) == 0 && st.st_size == 0) std::remove(path.c_str());  // check_hgrm_files made it
+            continue;
+        }
+        const std::string text = hgrm_text(*outcomes[i].hist);
+        FILE* f = std::fopen(path.c_str(), "w");
+        const bool ok = f && std::fwrite(text.data(), 1, text.size(), f) == text.size();
+        if (f && std::fclose(f) != 0) throw CommandError(1, "cannot write " + path);
+        if (!ok) throw CommandError(1, "cannot write " + path);
+    }
+}
+
 bool parse_producer(const std::string& producer, int producers) {
     if (producer == "shared") return false;
     if (producer != "exclusive") throw CommandError(2, "--producer '" + producer + "' is unknown; use exclusive or shared");
@@ -137,7 +173,7 @@ void register_latency(CLI::App& bench) {
         int rounds = 5;
         uint32_t capacity = 1024;
         bool wait = false, json = false;
-        std::string baselines = "all", json_file, producer = "exclusive";
+        std::string baselines = "all", json_file, producer = "exclusive", hgrm;
     };
     auto a = std::make_shared<Args>();
     auto* cmd = bench.add_subcommand("latency", "One-way latency: a ping-pong between two processes on two CPUs");
@@ -155,6 +191,9 @@ void register_latency(CLI::App& bench) {
         ->default_val("all");
     cmd->add_flag("--json", a->json, "Print JSON");
     cmd->add_option("--json-file", a->json_file, "Also write the JSON to this file (and print the table)");
+    cmd->add_option("--hgrm", a->hgrm,
+                    "Also write shmq's distribution to this file in HdrHistogram's .hgrm text (microseconds), each "
+                    "baseline's beside it as FILE with .TRANSPORT before the extension");
     cmd->callback([a] {
         check_size(a->size, 1);
         if (a->count < 1) throw CommandError(2, "--count must be at least 1");
@@ -172,9 +211,11 @@ void register_latency(CLI::App& bench) {
         cfg.exclusive_producer = parse_producer(a->producer, 1);
         cfg.transports = parse_baselines(a->baselines, Use::latency, "latency");
         check_json_file(a->json_file);
+        check_hgrm_files(a->hgrm, cfg.transports);
         guarded([&] {
             const Machine m = machine_facts();
             const auto out = run_latency(cfg);
+            write_hgrm_files(a->hgrm, out);
             const std::string json =
                 latency_json("latency",
                              {param("size", uint64_t{cfg.size}), param("count", cfg.count), param("rate", cfg.rate),

@@ -34,6 +34,7 @@ public:
     void clear() noexcept { *this = Histogram(); }
 
     uint64_t count() const noexcept { return total_; }
+    uint64_t count_at(std::size_t bucket) const noexcept { return counts_[bucket]; }
     uint64_t min() const noexcept { return total_ == 0 ? 0 : min_; }
     uint64_t max() const noexcept { return max_; }
     double mean() const noexcept { return total_ == 0 ? 0.0 : static_cast<double>(sum_) / static_cast<double>(total_); }
