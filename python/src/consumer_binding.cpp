@@ -65,7 +65,8 @@ PyObject* fast_receive_batch(PyObject* self, PyObject* const* args, Py_ssize_t n
         static const Params params("receive_batch", {"n", "timeout"}, 2);
         PyObject* a[2];
         params.parse(args, nargs, kwnames, a, 1);
-        const auto n = *unsigned_arg(a[0], "n", PY_SSIZE_T_MAX);
+        if (a[0] == Py_None) throw py::type_error("n must be an int, not None");
+        const auto n = *unsigned_arg(a[0], "n", PY_SSIZE_T_MAX);  // a[0] is not None: a value
         return receive_batch(self_as<PyConsumer>(self, "shmq.Consumer"), n, timeout_arg(a[1])).release().ptr();
     });
 }

@@ -39,6 +39,8 @@ def test_receive_rejects_bad_arguments(qname):
         with pytest.raises(TypeError):
             c.receive_batch(2.0, 0)
         with pytest.raises(TypeError):
+            c.receive_batch(None, 0)
+        with pytest.raises(TypeError):
             shmq.Consumer.receive(object())
 
 
