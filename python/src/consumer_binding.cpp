@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "errors.hpp"
+#include "fastcall.hpp"
 #include "handles.hpp"
 #include "timeouts.hpp"
 #include "without_gil.hpp"
@@ -49,6 +50,37 @@ py::list receive_batch(PyConsumer& self, std::size_t n, std::optional<double> ti
     return out;
 }
 
+// The raw methods (fastcall.hpp).
+PyObject* fast_receive(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    return guarded([&] {
+        static const Params params("receive", {"timeout"}, 1);
+        PyObject* a[1];
+        params.parse(args, nargs, kwnames, a, 0);
+        return receive(self_as<PyConsumer>(self, "shmq.Consumer"), timeout_arg(a[0])).release().ptr();
+    });
+}
+
+PyObject* fast_receive_batch(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    return guarded([&] {
+        static const Params params("receive_batch", {"n", "timeout"}, 2);
+        PyObject* a[2];
+        params.parse(args, nargs, kwnames, a, 1);
+        if (a[0] == Py_None) throw py::type_error("n must be an int, not None");
+        const auto n = *unsigned_arg(a[0], "n", PY_SSIZE_T_MAX);  // a[0] is not None: a value
+        return receive_batch(self_as<PyConsumer>(self, "shmq.Consumer"), n, timeout_arg(a[1])).release().ptr();
+    });
+}
+
+PyMethodDef g_receive = {"receive", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_receive)),
+                         METH_FASTCALL | METH_KEYWORDS,
+                         "receive($self, /, timeout=None)\n--\n\n"
+                         "The next message, or None after `timeout` seconds (None: wait forever)"};
+PyMethodDef g_receive_batch = {
+    "receive_batch", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_receive_batch)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "receive_batch($self, /, n, timeout=None)\n--\n\n"
+    "Up to n messages: those there at once, else the first to arrive within `timeout` (maybe [])"};
+
 void close(PyConsumer& self) {
     self.stamp.check("shmq.Consumer");
     without_gil([&] {  // a receive of another thread ends within a slice
@@ -65,10 +97,10 @@ void PyConsumer::check() {
 }
 
 void init_consumer(py::module_& m) {
-    py::class_<PyConsumer>(m, "Consumer")
-        .def("receive", &receive, py::arg("timeout") = py::none())
-        .def("receive_batch", &receive_batch, py::arg("n"), py::arg("timeout") = py::none())
-        .def("close", &close)
+    auto cls = py::class_<PyConsumer>(m, "Consumer");
+    add_method(cls, &g_receive);
+    add_method(cls, &g_receive_batch);
+    cls.def("close", &close)
         .def_property_readonly("closed", [](PyConsumer& c) { return !c.stamp.same_process() || !c.consumer; })
         .def_property_readonly("participant_id",
                                [](PyConsumer& c) {

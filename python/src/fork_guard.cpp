@@ -16,6 +16,9 @@ namespace shmq::python {
 
 namespace {
 std::atomic<uint64_t> g_generation{0};
+// This process's pid, refreshed in a fork's child: one getpid() per process,
+// not per handle (every Message has a ForkStamp).
+std::atomic<pid_t> g_pid{0};
 
 // Only async-signal-safe calls (raw syscalls, stack buffers): the handler
 // runs in the child of a possibly multi-threaded parent.
@@ -61,18 +64,25 @@ void neutralize_region_descriptors() noexcept {
 
 void in_child() noexcept {
     g_generation.fetch_add(1, std::memory_order_relaxed);
+    g_pid.store(::getpid(), std::memory_order_relaxed);  // async-signal-safe
     neutralize_region_descriptors();
 }
 }  // namespace
 
 void install_fork_guard() {
     static std::once_flag once;
-    std::call_once(once, [] { ::pthread_atfork(nullptr, nullptr, in_child); });
+    std::call_once(once, [] {
+        g_pid.store(::getpid(), std::memory_order_relaxed);
+        ::pthread_atfork(nullptr, nullptr, in_child);
+    });
 }
 
 uint64_t fork_generation() noexcept { return g_generation.load(std::memory_order_relaxed); }
 
-pid_t ForkStamp::current_pid() noexcept { return ::getpid(); }
+pid_t ForkStamp::current_pid() noexcept {
+    const pid_t pid = g_pid.load(std::memory_order_relaxed);
+    return pid != 0 ? pid : ::getpid();  // 0: before install_fork_guard
+}
 
 void ForkStamp::check(const char* handle) const {
     if (!same_process()) raise_used_after_fork(handle, static_cast<long>(pid));

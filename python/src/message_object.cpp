@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "errors.hpp"
+#include "fastcall.hpp"
 #include "fork_guard.hpp"
 #include "handles.hpp"
 #include "payload_view.hpp"
@@ -48,19 +49,6 @@ Message& live(MessageObject* m, const char* what) {
     m->stamp.check("shmq.Message");
     if (m->settled) raise_errc(Errc::already_settled, std::string(what) + ": the message was already settled (ack/nack/ack_all)");
     return m->message;
-}
-
-// Methods and getters are C callbacks: C++ exceptions become Python errors here.
-template <class F>
-PyObject* guarded(F&& f) noexcept {
-    try {
-        return f();
-    } catch (py::error_already_set& e) {
-        e.restore();
-    } catch (const std::exception& e) {
-        PyErr_SetString(PyExc_RuntimeError, e.what());
-    }
-    return nullptr;
 }
 
 PyObject* settle_result(Status s, const char* what) {

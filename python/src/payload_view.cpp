@@ -62,7 +62,14 @@ py::object make_view(void* data, std::size_t size, bool writable, py::object own
 
 void release_view(py::object& view) noexcept {
     if (!view) return;
-    PyObject* r = PyObject_CallMethod(view.ptr(), "release", nullptr);
+    // Held only here: no one else can reach it, so dropping it releases it
+    // (memoryview's dealloc), without calling view.release().
+    if (Py_REFCNT(view.ptr()) == 1) {
+        view = py::object();
+        return;
+    }
+    static PyObject* const name = PyUnicode_InternFromString("release");  // immortal for the process
+    PyObject* r = name == nullptr ? nullptr : PyObject_CallMethodNoArgs(view.ptr(), name);
     if (r == nullptr) PyErr_Clear();  // BufferError: still exported; the owner keeps it mapped
     Py_XDECREF(r);
     view = py::object();

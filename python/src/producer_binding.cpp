@@ -8,6 +8,7 @@
 
 #include "bytes_arg.hpp"
 #include "errors.hpp"
+#include "fastcall.hpp"
 #include "handles.hpp"
 #include "payload_view.hpp"
 #include "timeouts.hpp"
@@ -52,11 +53,17 @@ void send(PyProducer& self, py::handle data, py::handle key, std::optional<doubl
     }
 }
 
-std::size_t send_batch(PyProducer& self, py::iterable payloads, py::handle key, std::optional<double> timeout,
+std::size_t send_batch(PyProducer& self, py::handle payloads, py::handle key, std::optional<double> timeout,
                        std::optional<uint32_t> partition) {
     self.check();
+    // A list or tuple as it is; any other iterable copied into a list.
+    const auto seq = py::reinterpret_steal<py::object>(PySequence_Fast(payloads.ptr(), "payloads must be iterable"));
+    if (!seq) throw py::error_already_set();
+    const Py_ssize_t count = PySequence_Fast_GET_SIZE(seq.ptr());
+    PyObject** items = PySequence_Fast_ITEMS(seq.ptr());
     std::vector<BytesArg> held;
-    for (py::handle p : payloads) held.emplace_back(p, "each payload");
+    held.reserve(static_cast<std::size_t>(count));
+    for (Py_ssize_t i = 0; i < count; ++i) held.emplace_back(items[i], "each payload");
     std::vector<std::span<const std::byte>> spans;
     spans.reserve(held.size());
     for (const auto& h : held) spans.push_back(h.bytes());
@@ -79,6 +86,45 @@ std::size_t send_batch(PyProducer& self, py::iterable payloads, py::handle key, 
         if (PyErr_CheckSignals() != 0) throw py::error_already_set();
     }
 }
+
+// The raw methods (fastcall.hpp).
+std::optional<uint32_t> partition_arg(PyObject* o) {
+    const auto p = unsigned_arg(o, "partition", UINT32_MAX);
+    if (!p) return std::nullopt;
+    return static_cast<uint32_t>(*p);
+}
+
+PyObject* fast_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    return guarded([&] {
+        static const Params params("send", {"data", "key", "timeout", "partition"}, 1);
+        PyObject* a[4];
+        params.parse(args, nargs, kwnames, a, 1);
+        send(self_as<PyProducer>(self, "shmq.Producer"), a[0], a[1] ? a[1] : Py_None, timeout_arg(a[2]),
+             partition_arg(a[3]));
+        Py_RETURN_NONE;
+    });
+}
+
+PyObject* fast_send_batch(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    return guarded([&] {
+        static const Params params("send_batch", {"payloads", "key", "timeout", "partition"}, 1);
+        PyObject* a[4];
+        params.parse(args, nargs, kwnames, a, 1);
+        const std::size_t sent = send_batch(self_as<PyProducer>(self, "shmq.Producer"), a[0],
+                                            a[1] ? a[1] : Py_None, timeout_arg(a[2]), partition_arg(a[3]));
+        return PyLong_FromSize_t(sent);
+    });
+}
+
+PyMethodDef g_send = {"send", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_send)),
+                      METH_FASTCALL | METH_KEYWORDS,
+                      "send($self, /, data, *, key=None, timeout=None, partition=None)\n--\n\n"
+                      "Publishes one message (bytes-like or str)"};
+PyMethodDef g_send_batch = {"send_batch",
+                            reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_send_batch)),
+                            METH_FASTCALL | METH_KEYWORDS,
+                            "send_batch($self, /, payloads, *, key=None, timeout=None, partition=None)\n--\n\n"
+                            "Publishes each payload in order; returns how many went"};
 
 std::unique_ptr<PyClaim> claim(py::object self_object, std::size_t size, py::handle key, std::optional<double> timeout,
                                std::optional<uint32_t> partition) {
@@ -148,12 +194,10 @@ void PyProducer::check() {
 }
 
 void init_producer(py::module_& m) {
-    py::class_<PyProducer>(m, "Producer")
-        .def("send", &send, py::arg("data"), py::kw_only(), py::arg("key") = py::none(),
-             py::arg("timeout") = py::none(), py::arg("partition") = py::none())
-        .def("send_batch", &send_batch, py::arg("payloads"), py::kw_only(), py::arg("key") = py::none(),
-             py::arg("timeout") = py::none(), py::arg("partition") = py::none())
-        .def("claim", &claim, py::arg("size"), py::kw_only(), py::arg("key") = py::none(),
+    auto cls = py::class_<PyProducer>(m, "Producer");
+    add_method(cls, &g_send);
+    add_method(cls, &g_send_batch);
+    cls.def("claim", &claim, py::arg("size"), py::kw_only(), py::arg("key") = py::none(),
              py::arg("timeout") = py::none(), py::arg("partition") = py::none())
         .def_property_readonly("participant_id",
                                [](PyProducer& p) {

@@ -19,16 +19,29 @@ Deadline::Deadline(std::optional<double> seconds) {
     const Millis ms = to_millis(*seconds, "timeout");
     if (ms == kForever) return;
     forever_ = false;
-    end_ = std::chrono::steady_clock::now() + ms;
+    total_ = ms;
+}
+
+void Deadline::start() const noexcept {
+    if (started_) return;
+    started_ = true;
+    end_ = std::chrono::steady_clock::now() + total_;
 }
 
 Millis Deadline::slice() const noexcept {
     if (forever_) return kSlice;
+    if (total_ <= Millis(0)) return Millis(0);
+    start();
     const auto left = std::chrono::ceil<Millis>(end_ - std::chrono::steady_clock::now());
     if (left <= Millis(0)) return Millis(0);
     return std::min(left, kSlice);
 }
 
-bool Deadline::passed() const noexcept { return !forever_ && std::chrono::steady_clock::now() >= end_; }
+bool Deadline::passed() const noexcept {
+    if (forever_) return false;
+    if (total_ <= Millis(0)) return true;
+    start();
+    return std::chrono::steady_clock::now() >= end_;
+}
 
 }  // namespace shmq::python

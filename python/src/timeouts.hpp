@@ -17,6 +17,9 @@ namespace shmq::python {
 
 inline constexpr Millis kSlice{100};
 
+// A call's time limit. The clock is read only once a wait is needed (the
+// first slice() or passed() of a finite, non-zero timeout), so a call whose
+// first poll succeeds reads no clock; the limit then counts from there.
 class Deadline {
 public:
     // Raises InvalidArgument for NaN; a negative timeout is a poll.
@@ -27,8 +30,12 @@ public:
     bool passed() const noexcept;
 
 private:
+    void start() const noexcept;
+
     bool forever_ = true;
-    std::chrono::steady_clock::time_point end_{};
+    Millis total_{0};
+    mutable bool started_ = false;
+    mutable std::chrono::steady_clock::time_point end_{};
 };
 
 // Converts a float of seconds (>= 0) to whole milliseconds, rounding up.
