@@ -35,6 +35,18 @@ from . import _aio
 _aio.install()
 del _aio
 
+
+def _queue_claim(self, size, *, key=None, timeout=None, partition=None):
+    """Zero-copy send of one message: `with q.claim(n) as buf: buf[:] = ...`
+    commits on exit and aborts on an exception. It opens a producer for this
+    claim alone (about 15 us), which the claim keeps until it is settled; for
+    many claims use a Producer's claim."""
+    return self.producer().claim(size, key=key, timeout=timeout, partition=partition)
+
+
+Queue.claim = _queue_claim
+del _queue_claim
+
 __all__ = [
     "Queue", "Producer", "Claim", "Consumer", "Message", "ack_all",
     "Error", "Timeout", "Overloaded", "MessageTooLarge", "KeyTooLarge", "LeaseLost",

@@ -91,6 +91,12 @@ class Queue:
         at_most_once: bool = False,
     ) -> Consumer:
         """Joins consumer group `group` (options as shmq::ConsumerOptions)."""
+    def claim(
+        self, size: int, *, key: Key = None, timeout: Optional[float] = None, partition: Optional[int] = None
+    ) -> Claim:
+        """Zero-copy send of one message through a producer opened for this
+        claim alone (about 15 us): `with q.claim(n) as buf: buf[:] = ...`
+        commits on exit, aborts on an exception. For many, use Producer.claim."""
     def close(self) -> None:
         """No more producer()/consumer() from this object (raises Closed)."""
     def __enter__(self) -> Queue: ...

@@ -91,6 +91,19 @@ def test_claim_commits_on_exit_and_aborts_on_exception(qname):
         shmq.ack_all(got)
 
 
+def test_queue_claim_sends_one_message_zero_copy(qname):
+    q = shmq.Queue.create(qname)
+    with q.claim(6, key=b"k") as buf:
+        buf[:] = b"direct"
+    with pytest.raises(RuntimeError):
+        with q.claim(4) as buf:
+            raise RuntimeError("abort this claim")
+    with q.consumer("g") as cons:
+        got = cons.receive_batch(10, timeout=5)
+        assert [(bytes(m.data), m.key) for m in got] == [(b"direct", b"k")]
+        shmq.ack_all(got)
+
+
 def test_nack_redelivers_and_extend_keeps_the_lease(qname):
     q = shmq.Queue.create(qname)
     q.producer().send(b"again")
