@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "consumer_core.hpp"
+#include "shmq/internal/fast_ack.hpp"
 #include "shmq/internal/names.hpp"
 #include "shmq/internal/reaper.hpp"
 #include "shmq/internal/replay_request.hpp"
@@ -58,6 +59,8 @@ ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_nam
     max_message = region->params().max_message;
     own_pickups = options.at_most_once && static_cast<OnFull>(region->params().on_full) != OnFull::drop_oldest;
     floor_every = std::min<uint64_t>(kFloorEvery, ring::release_batch(region->capacity()));
+    fast_acks = ctx.exclusive && !options.at_most_once;
+    acking = &region->participant(me.index).acking;
     for (uint32_t p = 0; p < region->partitions(); ++p) views.push_back(ring::make_view(*region, p, group.index));
     if (group.kind == GroupKind::shared)
         for (uint32_t p = 0; p < region->partitions(); ++p) partitions.push_back(p);
@@ -161,7 +164,12 @@ void ConsumerCore::rebalance(uint64_t now) noexcept {
         if (cur != 0 && cur != me.token()) return false;
         // Before anything newer: what the previous owner still holds comes
         // back to us first, in offset order (shmq/internal/delivery.hpp (6)).
-        if (ring::take_over(ctx, p) != 0) force_retry_scan = true;
+        const ring::TakeOver taken = ring::take_over(ctx, p);
+        if (taken.revoked != 0) force_retry_scan = true;
+        if (!taken.complete) {
+            give_up(p);  // a holder is inside a fast ACK: try again in kHandoffRetryNs
+            return false;
+        }
         partitions.push_back(p);
         return true;
     });
@@ -297,6 +305,7 @@ void ConsumerCore::fill(Message& m, uint32_t p, const ring::Delivered& d, bool t
     m.partition_ = p;
     m.offset_ = d.offset;
     m.lease_ = d.word;
+    m.revocations_ = d.revocations;
     m.deliveries_ = d.deliveries;
     m.publish_unix_ns_ = slot.publish_unix_ns;
     m.settled_ = false;
@@ -371,12 +380,32 @@ Status ConsumerCore::settle_ack(Message& m) noexcept {
     auto rc = ring::SettleResult::ok;
     if (own_pickups)
         ring::release_own_pickup(v, m.offset_, advance);
+    else if (fast_acks && on_fast_thread())
+        rc = fast_ack(v, m, advance);
     else
         rc = ring::ack(v, m.offset_, m.lease_, advance);
     if (rc == ring::SettleResult::ok && ring::ack_latency_sampled(m.offset_))
         ring::record_ack_latency(region->group(group.index).ack_latency, m.publish_unix_ns_);
     release();
     return rc == ring::SettleResult::ok ? Status(Errc::ok) : Status(Errc::lease_lost);
+}
+
+bool ConsumerCore::on_fast_thread() noexcept {
+    static thread_local char tag;  // this thread's address; reused only after the thread is gone
+    const void* t = fast_thread.load(std::memory_order_relaxed);
+    if (t == &tag) return true;
+    if (t != nullptr) return false;
+    return fast_thread.compare_exchange_strong(t, &tag, std::memory_order_relaxed);
+}
+
+ring::SettleResult ConsumerCore::fast_ack(const ring::PartitionView& v, const Message& m, bool advance) noexcept {
+    ring::fast_ack_enter(*acking, region->header().commit_fence);  // S1, B
+    const bool valid = ring::fast_ack_valid(v.cursors->revocations, m.revocations_);  // L2
+    if (valid) ring::lease_ack_owned(v.lease(m.offset_), m.offset_);  // S3
+    ring::fast_ack_leave(*acking);  // S4
+    if (!valid) return ring::ack(v, m.offset_, m.lease_, advance);  // a round began: (3)'s CAS decides
+    if (advance) ring::advance_floor(v);
+    return ring::SettleResult::ok;
 }
 
 Status ConsumerCore::settle_nack(Message& m, Millis delay) noexcept {
@@ -485,7 +514,8 @@ BatchResult Consumer::receive_batch(std::span<Message> out, Millis timeout) noex
 std::size_t ack_all(std::span<Message> messages) noexcept {
     // Ack every entry first, then move each touched partition's floor once
     // and drop each consumer's references once: the per-message cost is the
-    // entry CAS alone. Messages from different consumers may be mixed.
+    // entry's store (a fast ACK, inside one enter/leave per consumer) or CAS.
+    // Messages from different consumers may be mixed.
     std::size_t acked = 0;
     std::size_t i = 0;
     while (i < messages.size()) {
@@ -494,17 +524,34 @@ std::size_t ack_all(std::span<Message> messages) noexcept {
         uint32_t touched[8];
         uint32_t n_touched = 0;
         bool overflow = false;
+        bool entered = false;
+        bool fast = false;
         std::size_t j = i;
         for (; j < messages.size(); ++j) {
             Message& m = messages[j];
             if (m.settled_ || m.core_ == nullptr) continue;
             if (core == nullptr) core = m.core_;
             if (m.core_ != core) break;  // another consumer: next round
+            if (!entered) {
+                entered = true;
+                fast = core->fast_acks && core->on_fast_thread();
+                if (fast) ring::fast_ack_enter(*core->acking, core->region->header().commit_fence);
+            }
             m.settled_ = true;
             ++settled;
             const auto& view = core->views[m.partition_];
-            if (core->own_pickups) ring::release_own_pickup(view, m.offset_, /*advance=*/false);
-            if (core->own_pickups || ring::ack(view, m.offset_, m.lease_, /*advance=*/false) == ring::SettleResult::ok) {
+            bool ok = true;
+            if (core->own_pickups) {
+                ring::release_own_pickup(view, m.offset_, /*advance=*/false);
+            } else if (fast) {  // fast_ack.hpp: one enter and leave for the whole run
+                if (ring::fast_ack_valid(view.cursors->revocations, m.revocations_))
+                    ring::lease_ack_owned(view.lease(m.offset_), m.offset_);
+                else
+                    ok = ring::ack(view, m.offset_, m.lease_, /*advance=*/false) == ring::SettleResult::ok;
+            } else {
+                ok = ring::ack(view, m.offset_, m.lease_, /*advance=*/false) == ring::SettleResult::ok;
+            }
+            if (ok) {
                 ++acked;
                 if (ring::ack_latency_sampled(m.offset_))
                     ring::record_ack_latency(core->region->group(core->group.index).ack_latency, m.publish_unix_ns_);
@@ -517,6 +564,7 @@ std::size_t ack_all(std::span<Message> messages) noexcept {
             }
         }
         if (core != nullptr) {
+            if (fast) ring::fast_ack_leave(*core->acking);
             if (overflow)
                 for (const auto& view : core->views) ring::advance_floor(view);
             else
@@ -540,6 +588,7 @@ Message::Message(Message&& o) noexcept
       partition_(o.partition_),
       offset_(o.offset_),
       lease_(o.lease_),
+      revocations_(o.revocations_),
       publish_unix_ns_(o.publish_unix_ns_),
       deliveries_(o.deliveries_),
       settled_(std::exchange(o.settled_, true)) {}
@@ -555,6 +604,7 @@ Message& Message::operator=(Message&& o) noexcept {
         partition_ = o.partition_;
         offset_ = o.offset_;
         lease_ = o.lease_;
+        revocations_ = o.revocations_;
         publish_unix_ns_ = o.publish_unix_ns_;
         deliveries_ = o.deliveries_;
         settled_ = std::exchange(o.settled_, true);

@@ -47,6 +47,12 @@ struct ConsumerCore {
     // not a CAS (ring::release_own_pickup).
     bool own_pickups = false;
     uint64_t floor_every = 16;  // acks between floor updates: a power of two
+    // Fast ACKs (shmq/internal/fast_ack.hpp): an exclusive group's at-least-once
+    // deliveries are ACKed with stores by one thread of the process, the
+    // first to settle one (a thread-local address); other threads CAS.
+    bool fast_acks = false;
+    std::atomic<const void*> fast_thread{nullptr};
+    std::atomic<uint64_t>* acking = nullptr;  // ParticipantEntry::acking of this consumer
     uint64_t delivered_since_scan = 0;  // flushed to the participant entry's operations at each scan
     std::string replay_object;  // the group's replay region (shmq/internal/replay_request.hpp)
 
@@ -91,6 +97,9 @@ struct ConsumerCore {
     void give_up_partitions() noexcept;              // exclusive: every partition we own or hand over
     void fill(Message& m, uint32_t p, const ring::Delivered& d, bool take_ref) noexcept;
     Status settle_ack(Message& m) noexcept;
+    bool on_fast_thread() noexcept;
+    // S1..S4 of fast_ack.hpp for m, or (3)'s CAS when a revocation round began since its delivery.
+    ring::SettleResult fast_ack(const ring::PartitionView& v, const Message& m, bool advance) noexcept;
     Status settle_nack(Message& m, Millis delay) noexcept;
     void release(uint32_t n = 1) noexcept;  // drops n references; the last one deletes the core
     // false: deliver nothing now (a replay is being prepared or its region is not open yet).

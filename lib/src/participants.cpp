@@ -50,6 +50,7 @@ bool try_take_entry(Region& r, uint32_t index, layout::Role role, uint16_t group
     e.heartbeat_ns.store(sys::coarse_monotonic_ns(), std::memory_order_relaxed);
     e.attached_unix_ns.store(sys::unix_ns(), std::memory_order_relaxed);
     e.operations.store(0, std::memory_order_relaxed);
+    e.acking.store(0, std::memory_order_relaxed);  // a dead predecessor may have died inside a fast ACK
     // release: readers that acquire `active` see the fields above.
     e.state.store(layout::participant_state(gen, layout::kParticipantActive), std::memory_order_release);
     out = Participant{index, gen};

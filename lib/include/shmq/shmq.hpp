@@ -309,6 +309,7 @@ private:
     uint32_t partition_ = 0;
     uint64_t offset_ = 0;
     uint64_t lease_ = 0;  // the lease word this delivery installed (its epoch)
+    uint64_t revocations_ = 0;  // exclusive groups: the partition's revocation rounds at delivery (fast ACK)
     uint64_t publish_unix_ns_ = 0;
     uint32_t deliveries_ = 0;
     bool settled_ = true;

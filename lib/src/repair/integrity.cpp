@@ -250,6 +250,8 @@ std::optional<Violation> IntegrityCheck::participant(uint32_t i) const {
     if (kind == layout::kParticipantFree) return std::nullopt;
     if (e.role.load(kAcq) > static_cast<uint8_t>(layout::Role::admin))
         return Violation{"lease table: entry # has an unknown role", {i}};
+    if (const uint64_t acking = e.acking.load(kAcq); acking > 1)  // fast_ack.hpp: 0 or 1
+        return Violation{"lease table: entry # has fast-ACK word #", {i, acking}};
     const uint16_t g = e.group.load(kAcq);
     if (g != layout::kNoGroup && !r_.valid_group(g)) return Violation{"lease table: entry # names group #", {i, g}};
     return std::nullopt;

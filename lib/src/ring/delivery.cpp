@@ -1,9 +1,15 @@
 #include "shmq/internal/delivery.hpp"
 
-#include <algorithm>
+#include <sched.h>
 
+#include <algorithm>
+#include <iterator>
+
+#include "shmq/internal/crash_points.hpp"
 #include "shmq/internal/dead_letter.hpp"
+#include "shmq/internal/fast_ack.hpp"
 #include "shmq/internal/lease_protocol.hpp"
+#include "shmq/internal/participants.hpp"
 #include "shmq/internal/reclaim.hpp"
 #include "shmq/internal/clock.hpp"
 #include "shmq/internal/futex.hpp"
@@ -25,10 +31,65 @@ void decrement_saturating(std::atomic<uint32_t>& counter) noexcept {
 // "not stamped yet" (delivery.hpp (6)).
 constexpr uint64_t kDueAtOnce = 1;
 
+// A revocation round of fast_ack.hpp over (g, p): S5 and the barrier at
+// begin(), then L6 for each holder before its lease's CAS. Only exclusive
+// groups (outside drop_oldest) fast-ACK; elsewhere both steps are no-ops.
+class RevocationRound {
+public:
+    RevocationRound(Region& r, uint32_t g, uint32_t p) noexcept
+        : r_(r),
+          gp_(r.group_partition(g, p)),
+          applies_(layout::group_kind(r.group(g).state.load(std::memory_order_acquire)) ==
+                       static_cast<uint8_t>(GroupKind::exclusive) &&
+                   static_cast<OnFull>(r.params().on_full) != OnFull::drop_oldest) {}
+
+    void begin() noexcept {
+        if (!applies_ || begun_) return;
+        begun_ = true;
+        revocation_begin(gp_.revocations, r_.header().commit_fence);
+        detail::crash_point(detail::CrashPoint::after_revocation_begin);
+    }
+
+    // L6 for the holder of `word`, once per holder per round. false: it is
+    // still inside a fast ACK after kFastAckWaitNs (stopped or preempted).
+    bool holder_clear(uint64_t word) noexcept {
+        if (!applies_) return true;
+        const uint32_t id = lease_owner(word);
+        if (id == 0 || id > r_.max_participants()) return true;  // untrusted: nobody can be inside
+        for (uint32_t k = 0; k < n_clear_; ++k)
+            if (clear_[k] == id) return true;
+        const auto& acking = r_.participant(id - 1).acking;
+        bool outside = false;
+        for (int spin = 0; spin < 1024 && !(outside = holder_outside_ack(acking)); ++spin) sys::cpu_relax();
+        const uint64_t until = outside ? 0 : sys::monotonic_ns() + kFastAckWaitNs;
+        while (!outside) {
+            // A dead holder stores nothing more; a reused entry's new occupant
+            // does not hold this lease.
+            if (detail::entry_liveness(r_, id - 1) != detail::Liveness::alive) break;
+            if (sys::monotonic_ns() >= until) return false;
+            ::sched_yield();
+            outside = holder_outside_ack(acking);
+        }
+        if (n_clear_ < std::size(clear_)) clear_[n_clear_++] = id;
+        return true;
+    }
+
+private:
+    Region& r_;
+    layout::GroupPartition& gp_;
+    bool applies_;
+    bool begun_ = false;
+    uint32_t clear_[8] = {};
+    uint32_t n_clear_ = 0;
+};
+
 // (6) Revokes every lease in [from, to) as a handoff. Run by the partition's
 // owner only (exclusive group), so it alone writes the due times after.
-uint32_t revoke_handoffs(const PartitionView& view, uint64_t from, uint64_t to) noexcept {
-    const uint32_t revoked = lease_revoke_handoffs(view.lease_ref(), from, to, kDueAtOnce);
+// `complete` false: a holder stayed inside a fast ACK; the rest was left.
+uint32_t revoke_handoffs(Region& r, const PartitionView& view, uint32_t g, uint32_t p, uint64_t from, uint64_t to,
+                         bool& complete) noexcept {
+    const uint32_t revoked =
+        lease_revoke_handoffs(view.lease_ref(), from, to, kDueAtOnce, RevocationRound(r, g, p), &complete);
     // seq_cst, after the word CASes: the hint is raised before the doorbell's waiters load, like nack's.
     if (revoked != 0) view.cursors->retry_pending.fetch_add(revoked, std::memory_order_seq_cst);
     return revoked;
@@ -94,13 +155,18 @@ RetryScan deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mon
         }
         // Ordered: restart from here. What this partition delivered after o
         // comes again after it (the owner's own stale handles get lease_lost).
-        if (ctx.ordered) revoke_handoffs(make_view(r, p, ctx.group), o + 1, win.next);
+        if (ctx.ordered) {
+            bool complete = true;
+            revoke_handoffs(r, make_view(r, p, ctx.group), ctx.group, p, o + 1, win.next, complete);
+            if (!complete) return RetryScan::held;  // a holder inside a fast ACK: again at the next call
+        }
+        const uint64_t revocations = gp.revocations.load(std::memory_order_relaxed);  // fast_ack.hpp L0
         const uint64_t leased = redelivery_word(w, o, kind, ctx.owner_id);
         if (lease_redeliver(e, w, leased, now_mono + ctx.lease_ns)) {
             decrement_saturating(gp.retry_pending);
             gp.redelivered.fetch_add(1, std::memory_order_relaxed);
             gp.delivered.fetch_add(1, std::memory_order_relaxed);
-            out = Delivered{o, leased, lease_deliveries(leased)};
+            out = Delivered{o, leased, lease_deliveries(leased), revocations};
             return RetryScan::delivered;
         }
         // Lost the CAS: dead-lettered (shmqd) or dropped under us; the next retry is the oldest now.
@@ -110,11 +176,13 @@ RetryScan deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mon
     return RetryScan::none;
 }
 
-uint32_t take_over(const DeliveryContext& ctx, uint32_t p) noexcept {
+TakeOver take_over(const DeliveryContext& ctx, uint32_t p) noexcept {
     Region& r = *ctx.region;
     const PartitionView view = make_view(r, p, ctx.group);
     const LeaseSpan span = lease_handoff_span(view.lease_ref(), r.params().capacity);
-    return revoke_handoffs(view, span.from, span.to);
+    TakeOver out;
+    out.revoked = revoke_handoffs(r, view, ctx.group, p, span.from, span.to, out.complete);
+    return out;
 }
 
 SettleResult nack(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, uint64_t delay_ns,
@@ -170,27 +238,44 @@ uint32_t expire_leases(Region& r, uint32_t g, uint32_t p, uint64_t now_mono, uin
     const uint64_t lease_ns = uint64_t{r.params().lease_ms} * 1'000'000;
     uint64_t now_unix = 0;  // read only if something needs stamping
     uint32_t expired = 0;
-    for (uint64_t o = win.floor; o < win.next; ++o) {
-        auto& e = r.lease(g, p, o);
-        const uint64_t w = e.word.load(std::memory_order_acquire);  // the lease to stamp or judge; revoke CASes it
-        const auto kind = lease_kind(w);
-        if ((kind != LeaseKind::leased && kind != LeaseKind::picked) || !lease_is(w, o)) continue;
-        uint64_t deadline = e.deadline_ns.load(std::memory_order_relaxed);
-        if (deadline == 0 && lease_stamp(e, now_mono + lease_ns)) deadline = now_mono + lease_ns;  // (1) unstamped
-        if (e.last_delivery_unix_ns.load(std::memory_order_relaxed) == 0) {
-            // First sight of this delivery: its wall-clock times (for the DLQ and stat).
-            if (now_unix == 0) now_unix = sys::coarse_unix_ns();
-            uint64_t zero = 0;
-            e.first_delivery_unix_ns.compare_exchange_strong(zero, now_unix, std::memory_order_relaxed);
-            zero = 0;
-            e.last_delivery_unix_ns.compare_exchange_strong(zero, now_unix, std::memory_order_relaxed);
+    RevocationRound round(r, g, p);
+    for (uint64_t o = win.floor; o < win.next;) {
+        // The leases to take, loaded before the round begins (fast_ack.hpp (b)).
+        uint64_t at[kRoundLeases];
+        uint64_t words[kRoundLeases];
+        uint32_t n = 0;
+        for (; o < win.next && n < kRoundLeases; ++o) {
+            auto& e = r.lease(g, p, o);
+            const uint64_t w = e.word.load(std::memory_order_acquire);  // the lease to stamp or judge; revoke CASes it
+            const auto kind = lease_kind(w);
+            if ((kind != LeaseKind::leased && kind != LeaseKind::picked) || !lease_is(w, o)) continue;
+            uint64_t deadline = e.deadline_ns.load(std::memory_order_relaxed);
+            if (deadline == 0 && lease_stamp(e, now_mono + lease_ns)) deadline = now_mono + lease_ns;  // (1) unstamped
+            if (e.last_delivery_unix_ns.load(std::memory_order_relaxed) == 0) {
+                // First sight of this delivery: its wall-clock times (for the DLQ and stat).
+                if (now_unix == 0) now_unix = sys::coarse_unix_ns();
+                uint64_t zero = 0;
+                e.first_delivery_unix_ns.compare_exchange_strong(zero, now_unix, std::memory_order_relaxed);
+                zero = 0;
+                e.last_delivery_unix_ns.compare_exchange_strong(zero, now_unix, std::memory_order_relaxed);
+            }
+            if (kind == LeaseKind::picked) continue;  // never expires: its holder reads it
+            if (deadline >= now_mono || deadline == 0) {  // 0: a peer stamps it as we look
+                if (earliest != nullptr && deadline != 0) *earliest = std::min(*earliest, deadline);
+                continue;
+            }
+            at[n] = o;
+            words[n++] = w;
         }
-        if (kind == LeaseKind::picked) continue;  // never expires: its holder reads it
-        if (deadline >= now_mono || deadline == 0) {  // 0: a peer stamps it as we look
-            if (earliest != nullptr && deadline != 0) *earliest = std::min(*earliest, deadline);
-            continue;
+        if (n != 0) round.begin();
+        for (uint32_t k = 0; k < n; ++k) {
+            if (!round.holder_clear(words[k])) {
+                // Its holder is inside a fast ACK (stopped there?): again soon.
+                if (earliest != nullptr) *earliest = std::min(*earliest, now_mono + 10 * kFastAckWaitNs);
+                return expired;
+            }
+            if (revoke(r, g, p, at[k], words[k], DeadLetterReason::lease_expired, now_mono, mover_id)) ++expired;
         }
-        if (revoke(r, g, p, o, w, DeadLetterReason::lease_expired, now_mono, mover_id)) ++expired;
     }
     return expired;
 }

@@ -28,6 +28,8 @@
 // Modelled by tests/model/commit_barrier_model.cpp.
 #pragma once
 
+#include <time.h>
+
 #include <atomic>
 #include <cstdint>
 
@@ -57,6 +59,11 @@ struct HardwareBarriers {
 #endif
     static void compiler_barrier() noexcept { std::atomic_signal_fence(std::memory_order_seq_cst); }
     static bool membarrier() noexcept { return sys::membarrier_global(); }
+    // fast_ack.hpp's fallback: long enough for every CPU's store buffer to drain.
+    static void drain() noexcept {
+        timespec ts{0, 1'000'000};
+        ::nanosleep(&ts, nullptr);
+    }
 };
 
 // Committer: between its release-store commit and its waiters loads.

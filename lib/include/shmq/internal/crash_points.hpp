@@ -1,6 +1,6 @@
-// Points of the producer's publish where tests stop (then SIGKILL) a
-// process, to check what the reaper makes of what it left half done
-// (tests/crash/). The hook is null outside those tests: one predicted
+// Points of the producer's publish, and of a revocation round, where tests
+// stop (then SIGKILL) a process, to check what the reaper and the peers make
+// of what it left half done (tests/crash/). The hook is null outside those tests: one predicted
 // branch on a process-local word.
 #pragma once
 
@@ -9,6 +9,7 @@ namespace shmq::detail {
 enum class CrashPoint {
     after_claim_word,  // exclusive writer: claim word(s) stored, tail not yet
     after_copy,        // payload and header written, state not yet published
+    after_revocation_begin,  // fast_ack.hpp S5 and the barrier done, no lease CASed yet
 };
 
 inline void (*crash_hook)(CrashPoint) = nullptr;

@@ -77,6 +77,7 @@ struct Delivered {
     uint64_t offset;
     uint64_t word;  // the lease word installed: the holder's proof of ownership
     uint32_t deliveries;
+    uint64_t revocations = 0;  // exclusive groups: the partition's R before the install (fast_ack.hpp L0)
 };
 
 // Leases the next never-delivered offset of the view's partition, due
@@ -102,8 +103,14 @@ RetryScan deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mon
                         Delivered& out) noexcept;
 // A new owner's first step on an exclusive partition (6): revokes every lease
 // of [floor, next) as a handoff, past a dead owner's half-done delivery at
-// `next`. Returns how many it revoked; the caller delivers them first.
-uint32_t take_over(const DeliveryContext& ctx, uint32_t p) noexcept;
+// `next`. `revoked`: how many; the caller delivers them first. Not
+// `complete`: a holder stayed inside a fast ACK (fast_ack.hpp): the caller
+// gives the partition back and tries again later.
+struct TakeOver {
+    uint32_t revoked = 0;
+    bool complete = true;
+};
+TakeOver take_over(const DeliveryContext& ctx, uint32_t p) noexcept;
 
 enum class SettleResult { ok, lease_lost };
 // Acks one delivery; with advance = false the caller advances the floor
@@ -183,6 +190,7 @@ inline uint32_t deliver_run(const DeliveryContext& ctx, const PartitionView& vie
     constexpr uint32_t kRunPrefetch = 8;
     auto& gp = *view.cursors;
     const uint64_t first = gp.next.load(std::memory_order_relaxed);  // the owner alone moves it
+    const uint64_t revocations = gp.revocations.load(std::memory_order_relaxed);  // fast_ack.hpp L0
     const LeaseKind kind = ctx.at_most_once ? LeaseKind::picked : LeaseKind::leased;
     uint32_t n = 0;
     for (; n < max; ++n) {
@@ -202,7 +210,7 @@ inline uint32_t deliver_run(const DeliveryContext& ctx, const PartitionView& vie
         // (1') word first, then (below, once) next: a new owner's take_over
         // walks the entries leased past `next` (lease_handoff_span).
         e.word.store(leased, std::memory_order_release);
-        out[n] = Delivered{o, leased, 1};
+        out[n] = Delivered{o, leased, 1, revocations};
     }
     if (n != 0) {
         gp.next.store(first + n, std::memory_order_release);
@@ -239,6 +247,7 @@ inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view,
             const uint64_t leased =
                 lease_word(ctx.at_most_once ? LeaseKind::picked : LeaseKind::leased, o, ctx.owner_id, 1);
             if (ctx.exclusive) {
+                const uint64_t revocations = gp.revocations.load(std::memory_order_relaxed);  // fast_ack.hpp L0
                 lease_start(e, now_mono + ctx.lease_ns);  // (1) the owner alone writes this entry now
                 // (1') The owner is the only writer of a not-yet-delivered
                 // entry, of next and of delivered (revokers only touch leased
@@ -246,7 +255,7 @@ inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view,
                 // release stores do what the CAS does for shared groups.
                 lease_deliver_owned(gp.next, e, o, leased);
                 gp.delivered.store(gp.delivered.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-                out = Delivered{o, leased, 1};
+                out = Delivered{o, leased, 1, revocations};
                 return true;
             }
             lease_start(e, 0);  // (1) peers race for o: its deadline once we won

@@ -36,7 +36,7 @@
 namespace shmq::layout {
 
 constexpr uint64_t kMagic = 0x3130'5145'4d48'5300ull;  // "\0SHMEQ01" little-endian
-constexpr uint32_t kLayoutVersion = 9;
+constexpr uint32_t kLayoutVersion = 10;
 constexpr std::size_t kCacheLine = 64;
 constexpr std::size_t kSectionAlign = 4096;
 
@@ -204,7 +204,9 @@ static_assert(offsetof(RegionHeader, dlq_doorbell) == 1152);
 //  16  start_ticks (pid start time, /proc/<pid>/stat field 22)
 //  24  pid_ns (inode of the participant's pid namespace)
 //  32  heartbeat_ns (CLOCK_MONOTONIC_COARSE)   40 attached_unix_ns
-//  48  operations (messages sent or received)  56 reserved
+//  48  operations (messages sent or received)
+//  56  acking (atomic): 1 while the participant's fast-ACK thread is inside a
+//      fast ACK (shmq/internal/fast_ack.hpp); written by that thread alone
 //
 // A participant first takes an OFD write lock on byte `index` of the region
 // file, then CASes state free -> active, then fills the fields; the kernel
@@ -222,9 +224,10 @@ struct alignas(kCacheLine) ParticipantEntry {
     std::atomic<uint64_t> heartbeat_ns;
     std::atomic<uint64_t> attached_unix_ns;
     std::atomic<uint64_t> operations;
-    uint64_t reserved;
+    std::atomic<uint64_t> acking;
 };
 static_assert(sizeof(ParticipantEntry) == kCacheLine);
+static_assert(offsetof(ParticipantEntry, acking) == 56, "the fast-ACK word on the participant's own line");
 static_assert(offsetof(ParticipantEntry, pid) == 8);
 static_assert(offsetof(ParticipantEntry, start_ticks) == 16);
 
@@ -344,7 +347,7 @@ constexpr uint32_t group_gen(uint64_t s) { return static_cast<uint32_t>(s >> 32)
 // ---------------------------------------------------------------------------
 // GroupPartition: a group's cursors in one partition.
 //
-//   line 0 (delivery side)  0 next   8 owner   16 retry_pending
+//   line 0 (delivery side)  0 next   8 owner   16 retry_pending   24 revocations
 //   line 1 (ack side)      64 floor
 //   line 2 (counters)     128 delivered 136 start 144 nacked 152 redelivered
 //                         160 expired 168 skipped 176 dead_lettered 184 dlq_blocked
@@ -359,6 +362,9 @@ constexpr uint32_t group_gen(uint64_t s) { return static_cast<uint32_t>(s >> 32)
 //   from this partition, 0 when unowned.
 //   `retry_pending`: hint (may over- or under-count after a crash; periodic
 //   scans make up for it) of RETRY entries in [floor, next).
+//   `revocations` (exclusive groups): how many times a revoker took leases
+//   of live holders here; a delivery records it and is fast-ACKed (a store)
+//   only while it is unchanged (shmq/internal/fast_ack.hpp). Only grows.
 //   `start`: the floor the group began with here. There is no acked counter
 //   (an RMW per ack on a shared line): acked = floor - start - skipped -
 //   dead_lettered + acked entries above the floor (inspect.cpp).
@@ -366,7 +372,9 @@ struct alignas(kCacheLine) GroupPartition {
     std::atomic<uint64_t> next;
     std::atomic<uint64_t> owner;
     std::atomic<uint32_t> retry_pending;
-    uint8_t pad0[kCacheLine - 20];
+    uint32_t reserved0;
+    std::atomic<uint64_t> revocations;
+    uint8_t pad0[kCacheLine - 32];
     std::atomic<uint64_t> floor;
     uint8_t pad1[kCacheLine - 8];
     std::atomic<uint64_t> delivered;
@@ -380,6 +388,7 @@ struct alignas(kCacheLine) GroupPartition {
 };
 static_assert(sizeof(GroupPartition) == 3 * kCacheLine);
 static_assert(offsetof(GroupPartition, floor) == kCacheLine, "ack side apart from delivery side");
+static_assert(offsetof(GroupPartition, revocations) == 24, "on the line the owner writes per delivery");
 static_assert(offsetof(GroupPartition, delivered) == 2 * kCacheLine);
 
 // ---------------------------------------------------------------------------

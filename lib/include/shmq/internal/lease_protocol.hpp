@@ -237,25 +237,53 @@ inline void lease_advance_floor(const Lease& l, uint64_t lap, Moved moved) noexc
     moved();
 }
 
+// A revocation round that needs no fast_ack.hpp steps (shared groups, models
+// of the lease protocol alone).
+struct NoFastAcks {
+    void begin() noexcept {}
+    bool holder_clear(uint64_t) noexcept { return true; }
+};
+
 // (6) Revokes every lease in [from, to) as a handoff: leased -> retry(handoff),
 // acq_rel. Run by the partition's owner only (exclusive group), so it alone
 // writes the due times after (`due_ns`: never 0, "not stamped yet").
-// Returns how many it revoked.
-template <class Lease>
-inline uint32_t lease_revoke_handoffs(const Lease& l, uint64_t from, uint64_t to,
-                                      uint64_t due_ns) noexcept {
+// In rounds of up to kRoundLeases (fast_ack.hpp (b)): the words to take are
+// loaded (acquire) before round.begin(), and each CAS expects the word
+// loaded. Returns how many it revoked; `*complete` false: a holder stayed
+// inside a fast ACK (round.holder_clear), and [stopped, to) was left.
+constexpr uint32_t kRoundLeases = 64;
+template <class Lease, class Round = NoFastAcks>
+inline uint32_t lease_revoke_handoffs(const Lease& l, uint64_t from, uint64_t to, uint64_t due_ns,
+                                      Round&& round = NoFastAcks{}, bool* complete = nullptr) noexcept {
     uint32_t revoked = 0;
-    for (uint64_t o = from; o < to; ++o) {
-        auto& e = l.entry(o);
-        uint64_t w = e.word.load(std::memory_order_acquire);
-        if (lease_kind(w) != LeaseKind::leased || !lease_is(w, o)) continue;  // picked ones stay with their reader
-        // acq_rel: after the holder's payload reads (its CAS would have failed otherwise).
-        if (!e.word.compare_exchange_strong(w, retry_word(o, w, RetryReason::handoff), std::memory_order_acq_rel,
-                                            std::memory_order_relaxed))
-            continue;  // acked, nacked or expired meanwhile: settled by its holder or a revoker
-        e.deadline_ns.store(due_ns, std::memory_order_relaxed);
-        ++revoked;
+    for (uint64_t o = from; o < to;) {
+        uint64_t at[kRoundLeases];
+        uint64_t words[kRoundLeases];
+        uint32_t n = 0;
+        for (; o < to && n < kRoundLeases; ++o) {
+            const uint64_t w = l.entry(o).word.load(std::memory_order_acquire);
+            if (lease_kind(w) != LeaseKind::leased || !lease_is(w, o)) continue;  // picked ones stay with their reader
+            at[n] = o;
+            words[n++] = w;
+        }
+        if (n == 0) continue;
+        round.begin();
+        for (uint32_t k = 0; k < n; ++k) {
+            if (!round.holder_clear(words[k])) {
+                if (complete != nullptr) *complete = false;
+                return revoked;
+            }
+            auto& e = l.entry(at[k]);
+            uint64_t w = words[k];
+            // acq_rel: after the holder's payload reads (its CAS would have failed otherwise).
+            if (!e.word.compare_exchange_strong(w, retry_word(at[k], w, RetryReason::handoff),
+                                                std::memory_order_acq_rel, std::memory_order_relaxed))
+                continue;  // acked, nacked or expired meanwhile: settled by its holder or a revoker
+            e.deadline_ns.store(due_ns, std::memory_order_relaxed);
+            ++revoked;
+        }
     }
+    if (complete != nullptr) *complete = true;
     return revoked;
 }
 
