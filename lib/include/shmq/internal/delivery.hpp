@@ -26,6 +26,9 @@
 //      acked(o) exactly (advance_floor), which no consumer has done yet.
 //  (3) ack: CAS leased(o, C, d) -> acked(o), acq_rel: the consumer's payload
 //      reads happen before it; a stale holder's CAS fails -> lease_lost.
+//      (3') An exclusive group's holder stores acked(o) instead (release),
+//      inside fast_ack.hpp's protocol, while no revocation round began since
+//      the delivery; every revoker of a live holder's lease runs a round.
 //  (4) floor: CAS forward only (seq_cst), after acquire-loading each entry
 //      acked(o); reclaim acquire-loads the floor, so releasing the slot
 //      happens after every reader's ack.
