@@ -20,6 +20,14 @@
 // definitions (and their static_asserts). Below a tag boundary the unmasked
 // comparisons give the same answers as the masked ones; past it they do
 // not, and the wrap tests must catch that.
+//
+// SHMQ_MODEL_WEAKEN_LAPS weakens lease_before (and so lease_deliverable)
+// alone. Only a consumer whose `next` is stale goes wrong then: finding its
+// entry acked by a peer, for o itself past 2^36 (tag o - 2^36 < o) or for
+// o + lap across the wrap (acked(2^36), tag 0, at o = 2^36 - 2), it takes
+// that for an earlier lap and delivers o again. The lease model's (f)
+// catches it (delivered twice; relacy's history shows the second case), and
+// (d) at 2^36 (the first case: the second read of o races its slot's reuse).
 #pragma once
 
 #include <cstdint>
@@ -39,7 +47,7 @@ inline constexpr uint64_t kLeaseWrap = uint64_t{1} << ring::kLeaseTagBits;
 
 }  // namespace shmq::model
 
-#ifdef SHMQ_MODEL_WEAKEN_TAGS
+#if defined(SHMQ_MODEL_WEAKEN_TAGS) || defined(SHMQ_MODEL_WEAKEN_LAPS)
 namespace shmq::ring {
 
 // The weakened comparisons: the tag against the whole offset, no mask.
@@ -65,9 +73,15 @@ static_assert(!unmasked_lease_is(lease_word(LeaseKind::acked, kLeaseTagMask + 1)
 
 }  // namespace shmq::ring
 
+#endif
+
+#if defined(SHMQ_MODEL_WEAKEN_TAGS)
 #define slot_is unmasked_slot_is
 #define slot_tag_distance unmasked_slot_tag_distance
 #define lease_is unmasked_lease_is
+#define lease_before unmasked_lease_before
+#define lease_deliverable unmasked_lease_deliverable
+#elif defined(SHMQ_MODEL_WEAKEN_LAPS)
 #define lease_before unmasked_lease_before
 #define lease_deliverable unmasked_lease_deliverable
 #endif
