@@ -15,7 +15,11 @@ if(NOT DEFINED FINISHED)
 endif()
 # The output goes through a file: a livelock's history runs to megabytes,
 # which file(STRINGS) filters by line in no time and string(REGEX) does not.
-set(log "${MODEL}.${TEST}.out")
+if(DEFINED TEST)
+  set(log "${MODEL}.${TEST}.out")
+else()
+  set(log "${MODEL}.out")
+endif()
 execute_process(COMMAND ${MODEL} ${ITERATIONS} ${TEST} OUTPUT_FILE "${log}" ERROR_FILE "${log}" RESULT_VARIABLE rc)
 file(READ "${log}" out)
 if(EXPECT STREQUAL "stall_or_assert" OR EXPECT STREQUAL "assert")

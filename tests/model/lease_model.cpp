@@ -415,16 +415,17 @@ struct Case {
 };
 
 const Case kCases[] = {
-    {"a", "(a) an ack races expiry (stamp, revoke), a redelivery", {"ack won", "expiry won"}, &check<AckRacesExpiry<0>>,
-     "lease_revoke(", Drop::release},  // the revoke CAS's release
-    {"b", "(b) an ack races the reaper (owner_died), a redelivery", {"ack won", "reaper won"}, &check<AckRacesReaper<0>>,
-     "lease_advance_floor", Drop::release},  // the floor CAS's release
-    {"c", "(c) a late ack races the DLQ mover", {"ack won", "expiry and DLQ won"}, &check<AckRacesDeadLetter<0>>,
-     "lease_advance_floor", Drop::release},  // the floor CAS's release, after the mover's copy
-    {"d", "(d) out-of-order acks, the floor moving, reuse", {"1 acked first", "0 acked first"}, &check<OutOfOrderAcks<0>>,
-     "lease_ack", Drop::release},  // the ack CAS's release
-    {"e", "(e) the old owner's ack races a take-over", {"old owner's ack won", "take-over won"}, &check<HandoffRacesAck<0>>,
-     "acquire_partition", Drop::acquire},  // the owner CAS's acquire
+    {"a", "(a) an ack races expiry (stamp, revoke), a redelivery", {"ack won", "expiry won"},
+     &check<AckRacesExpiry<0>>, "lease_revoke(", Drop::release},  // the revoke CAS's release
+    {"b", "(b) an ack races the reaper (owner_died), a redelivery", {"ack won", "reaper won"},
+     &check<AckRacesReaper<0>>, "lease_advance_floor", Drop::release},  // the floor CAS's release
+    // (c): the floor CAS's release, after the mover's copy
+    {"c", "(c) a late ack races the DLQ mover", {"ack won", "expiry and DLQ won"},
+     &check<AckRacesDeadLetter<0>>, "lease_advance_floor", Drop::release},
+    {"d", "(d) out-of-order acks, the floor moving, reuse", {"1 acked first", "0 acked first"},
+     &check<OutOfOrderAcks<0>>, "lease_ack", Drop::release},  // the ack CAS's release
+    {"e", "(e) the old owner's ack races a take-over", {"old owner's ack won", "take-over won"},
+     &check<HandoffRacesAck<0>>, "acquire_partition", Drop::acquire},  // the owner CAS's acquire
 };
 
 // `wrap`: (a)-(e) at 2^36 (their entry's tag goes from 2^36 - 2 to 0, the
@@ -437,8 +438,10 @@ struct WrapCase {
 };
 constexpr uint64_t kWrap = kLeaseWrap;
 const WrapCase kWrapCases[] = {
-    {"wrap", "(a) at 2^36: an ack races expiry, a redelivery", {"ack won", "expiry won"}, &check<AckRacesExpiry<kWrap>>},
-    {"wrap", "(b) at 2^36: an ack races the reaper, a redelivery", {"ack won", "reaper won"}, &check<AckRacesReaper<kWrap>>},
+    {"wrap", "(a) at 2^36: an ack races expiry, a redelivery", {"ack won", "expiry won"},
+     &check<AckRacesExpiry<kWrap>>},
+    {"wrap", "(b) at 2^36: an ack races the reaper, a redelivery", {"ack won", "reaper won"},
+     &check<AckRacesReaper<kWrap>>},
     {"wrap", "(c) at 2^36: a late ack races the DLQ mover", {"ack won", "expiry and DLQ won"},
      &check<AckRacesDeadLetter<kWrap>>},
     {"wrap", "(d) at 2^36: out-of-order acks, the floor moving, reuse", {"2^36 + 1 acked first", "2^36 acked first"},

@@ -64,9 +64,12 @@ constexpr bool unmasked_lease_deliverable(uint64_t w, uint64_t offset) {
 }
 
 // Below the boundary they agree with the real ones...
-static_assert(unmasked_slot_is(slot_state(7, SlotKind::committed), 7) == slot_is(slot_state(7, SlotKind::committed), 7));
-static_assert(unmasked_slot_tag_distance(slot_state(5, SlotKind::free), 7) == slot_tag_distance(slot_state(5, SlotKind::free), 7));
-static_assert(unmasked_lease_deliverable(lease_word(LeaseKind::acked, 5), 7) == lease_deliverable(lease_word(LeaseKind::acked, 5), 7));
+static_assert(unmasked_slot_is(slot_state(7, SlotKind::committed), 7) &&
+              !unmasked_slot_is(slot_state(5, SlotKind::committed), 7));
+static_assert(unmasked_slot_tag_distance(slot_state(5, SlotKind::free), 7) ==
+              slot_tag_distance(slot_state(5, SlotKind::free), 7));
+static_assert(unmasked_lease_deliverable(lease_word(LeaseKind::acked, 5), 7) &&
+              !unmasked_lease_deliverable(lease_word(LeaseKind::acked, 9), 7));
 // ...past it they do not.
 static_assert(!unmasked_slot_is(slot_state(kSlotTagMask + 1, SlotKind::committed), kSlotTagMask + 1));
 static_assert(!unmasked_lease_is(lease_word(LeaseKind::acked, kLeaseTagMask + 1), kLeaseTagMask + 1));

@@ -253,11 +253,13 @@ int main(int argc, char** argv) {
         constexpr uint64_t s = kSlotWrapStart;
         ok = run_model<TwoProducersOneConsumer<s>>("(a) at 2^48 - 2: two producers, one consumer", iterations);
         ok = run_model<ReaperRacesCommit<s>>("(b) at 2^48 - 2: a reaper's abort races the commit", iterations) && ok;
-        ok = run_model<ConsumerReapsDeadClaimer<s>>("(c) at 2^48 - 2: the consumer aborts a dead claim", iterations) && ok;
+        ok = run_model<ConsumerReapsDeadClaimer<s>>("(c) at 2^48 - 2: the consumer aborts a dead claim", iterations) &&
+             ok;
     } else {
         ok = run_model<TwoProducersOneConsumer<0>>("(a) two producers, one consumer, wrap-around", iterations);
         ok = run_model<ReaperRacesCommit<0>>("(b) a reaper's abort races the commit", iterations) && ok;
-        ok = run_model<ConsumerReapsDeadClaimer<0>>("(c) the consumer aborts a dead producer's claim", iterations) && ok;
+        ok = run_model<ConsumerReapsDeadClaimer<0>>("(c) the consumer aborts a dead producer's claim", iterations) &&
+             ok;
     }
     std::cout << (ok ? "ring model: all passed" : "ring model: FAILED") << std::endl;
     return ok ? 0 : 1;
