@@ -32,14 +32,16 @@ inline constexpr Ordering kStateOrdering = Ordering::as_written;
 
 inline constexpr uint64_t kCapacity = 2;  // the ring model's ring
 
+// The participant id in the claim words of the lap before a wrap test's
+// first (no thread of the test).
+inline constexpr uint32_t kEarlierProducer = 9;
+
 // One slot of a ring of `Capacity` (a power of two); the state word built
 // with `StateOrdering` (the ring model's weakened twin: without_release).
 // Its words before the first lap a test runs, [start, start + Capacity): at
 // 0, a fresh region's (free for lap -1, ring::initial_state); elsewhere (the
 // wrap tests) what a ring that ran up to `start` leaves: the previous lap
-// committed, claimed by an earlier producer (kEarlierProducer), consumed.
-inline constexpr uint32_t kEarlierProducer = 9;
-
+// committed, claimed by an earlier producer, consumed.
 template <uint64_t Capacity, Ordering StateOrdering>
 struct BasicModelSlot {
     explicit BasicModelSlot(uint64_t index, uint64_t start = 0)
