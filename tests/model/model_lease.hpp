@@ -13,6 +13,8 @@
 
 #include <cstdint>
 
+#include "model_tags.hpp"  // first: the tag twin renames the comparisons the protocol code calls
+
 #include "shmq/internal/lease_protocol.hpp"
 #include "shmq/internal/lease_word.hpp"
 
@@ -55,19 +57,22 @@ inline constexpr uint64_t kLater = uint64_t{1} << 40;
 enum class Settle { ok, lease_lost };
 
 struct ModelPartition {
-    ModelPartition() {
-        // A fresh region: every entry acked for the lap before (free for its offset).
-        for (uint64_t i = 0; i < kLap; ++i) entries[i].word.store(lease_word(LeaseKind::acked, i - kLap),
-                                                                  std::memory_order_relaxed);
+    // `start`: where next and floor start (0: a fresh region; the wrap tests
+    // start at a tag boundary, model_tags.hpp).
+    explicit ModelPartition(uint64_t start = 0) : next(start), floor(start) {
+        // Every entry acked for the lap before (free for its offset): a fresh
+        // region's, or what a partition that ran up to `start` leaves.
+        for (uint64_t o = start; o < start + kLap; ++o)
+            entry(o).word.store(lease_word(LeaseKind::acked, o - kLap), std::memory_order_relaxed);
     }
 
     ModelLeaseRef ref() { return {&next, &floor, entries, kLap - 1}; }
     ModelLeaseEntry& entry(uint64_t o) { return entries[o & (kLap - 1)]; }
     rl::var<uint64_t>& payload(uint64_t o) { return payloads[o & (kLap - 1)]; }
 
-    uint64_t published = 0;  // offsets [0, published) are committed (set before the threads start)
-    ModelAtomic next{0};   // layout::GroupPartition::next
-    ModelAtomic floor{0};  // layout::GroupPartition::floor
+    uint64_t published = 0;  // offsets below it are committed (set before the threads start)
+    ModelAtomic next;      // layout::GroupPartition::next
+    ModelAtomic floor;     // layout::GroupPartition::floor
     ModelAtomic owner{0};  // layout::GroupPartition::owner (exclusive groups)
     ModelLeaseEntry entries[kLap];
     rl::var<uint64_t> payloads[kLap];
@@ -91,11 +96,22 @@ struct ScannerClock {
 // slot is committed (the ring side is ring_model's: here the first
 // `published` offsets are), the entry's acquire load, then the real
 // lease_start + lease_deliver_shared; a peer's delivery is helped past.
-// Returns the offset and sets `word`, or returns UINT64_MAX.
-inline uint64_t deliver_fresh(ModelPartition& p, uint32_t owner, uint64_t& word) {
+// Returns the offset and sets `word`, or returns UINT64_MAX. `end`: the
+// offsets below it are committed (a test whose producer goes on passes its
+// own); `ahead`, if given, counts the entries found a lap ahead of `next`
+// (a stale cursor: a peer delivered and acked o, and the producer reused it);
+// `pause(o)`, if given, runs between the load of next and the entry's: where
+// a test preempts a consumer (harness only: it orders nothing).
+struct NoPause {
+    void operator()(uint64_t) const {}
+};
+template <class Pause = NoPause>
+inline uint64_t deliver_fresh(ModelPartition& p, uint32_t owner, uint64_t& word, uint64_t end,
+                              uint32_t* ahead = nullptr, Pause pause = {}) {
     for (;;) {
         const uint64_t o = p.next.load(std::memory_order_acquire);
-        if (o >= p.published) return UINT64_MAX;
+        if (o >= end) return UINT64_MAX;
+        pause(o);
         auto& e = p.entry(o);
         const uint64_t w = e.word.load(std::memory_order_acquire);
         if (ring::lease_deliverable(w, o)) {
@@ -107,10 +123,21 @@ inline uint64_t deliver_fresh(ModelPartition& p, uint32_t owner, uint64_t& word)
             }
             continue;  // a peer took o first
         }
-        if (!ring::lease_is(w, o)) return UINT64_MAX;
+        if (!ring::lease_is(w, o)) {
+            if (ahead != nullptr) ++*ahead;
+            return UINT64_MAX;  // delivery.hpp: "entry ahead of o"
+        }
         ring::help_forward(p.next, o);
     }
 }
+inline uint64_t deliver_fresh(ModelPartition& p, uint32_t owner, uint64_t& word) {
+    return deliver_fresh(p, owner, word, p.published);
+}
+
+// Harness: whether the entry's word says acked(o). A whole-word comparison,
+// not the tag helpers, so that the wrap twin (model_tags.hpp) weakens the
+// protocol and its mirrors, not the checks (an acked word has no other bits).
+inline bool acked_for(uint64_t w, uint64_t o) { return w == lease_word(LeaseKind::acked, o); }
 
 // ack (delivery.hpp): the real lease_ack, then the real lease_advance_floor
 // (its wake-up of producers is not modelled: no futex here).
@@ -236,7 +263,7 @@ inline bool reuse_if_released(ModelPartition& p, uint64_t o, uint64_t next_lap_v
     const uint64_t floor = p.floor.load(std::memory_order_seq_cst);
     if (floor <= o) return false;
     const uint64_t w = p.entry(o).word.load(std::memory_order_relaxed);
-    RL_ASSERT(ring::lease_kind(w) == LeaseKind::acked && ring::lease_is(w, o));  // never past an unacked offset
+    RL_ASSERT(acked_for(w, o));  // never past an unacked offset
     p.payload(o)($) = next_lap_value;
     return true;
 }

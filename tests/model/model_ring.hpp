@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <utility>
 
+#include "model_tags.hpp"  // first: the tag twin renames the comparisons the protocol code calls
+
 #include "shmq/internal/commit_protocol.hpp"
 #include "shmq/internal/slot_state.hpp"
 
@@ -30,12 +32,29 @@ inline constexpr Ordering kStateOrdering = Ordering::as_written;
 
 inline constexpr uint64_t kCapacity = 2;  // the ring model's ring
 
+// The participant id in the claim words of the lap before a wrap test's
+// first (no thread of the test).
+inline constexpr uint32_t kEarlierProducer = 9;
+
 // One slot of a ring of `Capacity` (a power of two); the state word built
 // with `StateOrdering` (the ring model's weakened twin: without_release).
+// Its words before the first lap a test runs, [start, start + Capacity): at
+// 0, a fresh region's (free for lap -1, ring::initial_state); elsewhere (the
+// wrap tests) what a ring that ran up to `start` leaves: the previous lap
+// committed, claimed by an earlier producer, consumed.
 template <uint64_t Capacity, Ordering StateOrdering>
 struct BasicModelSlot {
-    explicit BasicModelSlot(uint64_t index)
-        : state(ring::initial_state(index, Capacity), StateOrdering), claim(ring::initial_claim(index, Capacity)) {}
+    explicit BasicModelSlot(uint64_t index, uint64_t start = 0)
+        : state(start == 0 ? ring::initial_state(index, Capacity)
+                           : ring::slot_state(first_lap(index, start) - Capacity, ring::SlotKind::committed),
+                StateOrdering),
+          claim(start == 0 ? ring::initial_claim(index, Capacity)
+                           : ring::slot_state(first_lap(index, start) - Capacity, ring::SlotKind::claimed,
+                                              kEarlierProducer)) {}
+    // The offset of [start, start + Capacity) that slot `index` holds.
+    static constexpr uint64_t first_lap(uint64_t index, uint64_t start) {
+        return start + ((index - start) & (Capacity - 1));
+    }
 
     ModelAtomic state;           // offset 0, as layout::SlotHeader::state
     rl::var<uint64_t> payload;   // the message: plain memory, so relacy flags any unordered access
@@ -53,20 +72,23 @@ struct BasicModelRing {
     static constexpr uint64_t capacity = Capacity;
     using Slot = BasicModelSlot<Capacity, StateOrdering>;
 
-    BasicModelRing() : BasicModelRing(std::make_index_sequence<Capacity>{}) {}
+    // `start`: the offset the tail, head and floor start at (0: a fresh
+    // region; the wrap tests start below a tag boundary, model_tags.hpp).
+    explicit BasicModelRing(uint64_t start = 0) : BasicModelRing(start, std::make_index_sequence<Capacity>{}) {}
 
     ModelRingRef ref() { return {&tail, &head, reinterpret_cast<std::byte*>(&slots[0]), sizeof(Slot), Capacity}; }
     Slot& slot(uint64_t offset) { return slots[offset & (Capacity - 1)]; }
 
-    ModelAtomic tail{0};
-    ModelAtomic head{0};
-    ModelAtomic floor{0};         // the one group's floor (layout::GroupPartition::floor)
+    ModelAtomic tail;
+    ModelAtomic head;
+    ModelAtomic floor;            // the one group's floor (layout::GroupPartition::floor)
     ModelAtomic reclaim_lock{0};  // layout::PartitionControl::reclaim_lock
     Slot slots[Capacity];
 
 private:
     template <std::size_t... I>
-    explicit BasicModelRing(std::index_sequence<I...>) : slots{Slot(I)...} {
+    BasicModelRing(uint64_t start, std::index_sequence<I...>)
+        : tail(start), head(start), floor(start), slots{Slot(I, start)...} {
         // BasicRingRef finds the claim word at slot_size - sizeof(Atomic).
         auto* first = reinterpret_cast<std::byte*>(&slots[0]);
         RL_ASSERT(reinterpret_cast<std::byte*>(&slots[0].claim) == first + sizeof(Slot) - sizeof(ModelAtomic));
