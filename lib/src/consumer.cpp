@@ -68,7 +68,7 @@ ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_nam
 
 ConsumerCore::~ConsumerCore() {
     for (const auto& v : views) ring::advance_floor(v);  // what the last acks did not publish
-    if (replay != nullptr) replay->release();
+    if (replay != nullptr) replay->release_handle();
     give_up_partitions();
     detach_participant(*region, me);
     membership_changed(*region, group.index);
@@ -202,7 +202,7 @@ bool ConsumerCore::replay_ready() noexcept {
             // shmqd saw every partition acked to its end: done with it.
             bool holds = false;
             for (uint32_t p = 0; p < region->partitions(); ++p) holds |= replay_holds(p);
-            if (!holds) std::exchange(replay, nullptr)->release();
+            if (!holds) std::exchange(replay, nullptr)->release_handle();
         }
         return true;
     }
@@ -255,7 +255,7 @@ bool ConsumerCore::try_once(Message& out, uint64_t now, bool take_ref) noexcept 
     // acquire: pairs with shmqd's release of the state after its rewind.
     if (replay != nullptr || r.group(group.index).replay_state.load(std::memory_order_acquire) != 0) {
         if (!replay_ready()) return false;
-        if (replay != nullptr && replay->refs.load(std::memory_order_relaxed) <= options.max_in_flight &&
+        if (replay != nullptr && replay->in_flight() < options.max_in_flight &&
             replay->try_once(out, now, take_ref))
             return true;
     }
@@ -310,18 +310,8 @@ void ConsumerCore::fill(Message& m, uint32_t p, const ring::Delivered& d, bool t
     m.publish_unix_ns_ = slot.publish_unix_ns;
     m.settled_ = false;
     m.core_ = this;
-    if (take_ref) refs.fetch_add(1, std::memory_order_relaxed);
+    if (take_ref) take_refs(1);
     ++delivered_since_scan;
-}
-
-void ConsumerCore::release(uint32_t n) noexcept {
-    const uint32_t before = refs.fetch_sub(n, std::memory_order_acq_rel);
-    if (before == n) {
-        delete this;  // handle and every message gone
-        return;
-    }
-    // A receive may wait for room (refs fell to or below max_in_flight + 1).
-    if (before > options.max_in_flight && before - n <= options.max_in_flight) sys::futex_wake_all(refs);
 }
 
 BatchResult ConsumerCore::receive_batch(std::span<Message> out, Millis timeout) noexcept {
@@ -338,7 +328,7 @@ BatchResult ConsumerCore::receive_batch(std::span<Message> out, Millis timeout) 
     // handle's keeps the core alive meanwhile); a replay's take their own.
     const uint64_t now = options.at_most_once ? 1 : sys::coarse_monotonic_ns();  // a pickup never expires
     uint32_t mine = 0;
-    const uint32_t held = refs.load(std::memory_order_relaxed);
+    const int64_t held = 1 + in_flight();  // as the count was: the handle's reference and the messages
     // An exclusive owner first takes what follows in the first message's
     // partition in runs (ring::deliver_run: stores, `next` once per run),
     // unless a retry or a replay has a say there.
@@ -358,10 +348,10 @@ BatchResult ConsumerCore::receive_batch(std::span<Message> out, Millis timeout) 
     }
     while (n < out.size() && held + mine <= options.max_in_flight && try_once(out[n], now, false)) {
         if (out[n].core_ == this) ++mine;
-        else out[n].core_->refs.fetch_add(1, std::memory_order_relaxed);  // a replay's (try_once took none)
+        else out[n].core_->take_refs(1);  // a replay's (try_once took none)
         ++n;
     }
-    if (mine != 0) refs.fetch_add(mine, std::memory_order_relaxed);
+    if (mine != 0) take_refs(mine);
     calls_since_maintenance += static_cast<uint32_t>(n - 1);
     return {n, Errc::ok};
 }
@@ -390,12 +380,68 @@ Status ConsumerCore::settle_ack(Message& m) noexcept {
     return rc == ring::SettleResult::ok ? Status(Errc::ok) : Status(Errc::lease_lost);
 }
 
+namespace {
+// A thread's identity for the owner role: the address of a thread-local,
+// reused only after its thread is gone.
+const void* this_thread_tag() noexcept {
+    static thread_local char tag;
+    return &tag;
+}
+char merged_tag;
+const void* const kMerged = &merged_tag;  // fast_thread once the handle is gone: no owner
+}  // namespace
+
 bool ConsumerCore::on_fast_thread() noexcept {
-    static thread_local char tag;  // this thread's address; reused only after the thread is gone
+    const void* me_thread = this_thread_tag();
     const void* t = fast_thread.load(std::memory_order_relaxed);
-    if (t == &tag) return true;
+    if (t == me_thread) return true;
     if (t != nullptr) return false;
-    return fast_thread.compare_exchange_strong(t, &tag, std::memory_order_relaxed);
+    return fast_thread.compare_exchange_strong(t, me_thread, std::memory_order_relaxed);
+}
+
+bool ConsumerCore::add_local(int64_t d) noexcept {
+    if (!on_fast_thread()) return false;
+    // The holder's half of the handshake (fast_ack.hpp's S1, B, then the check).
+    ring::fast_ack_enter(local_busy, region->header().commit_fence);
+    const bool owner = fast_thread.load(std::memory_order_relaxed) == this_thread_tag();
+    if (owner) local.store(local.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+    ring::fast_ack_leave(local_busy);
+    return owner;
+}
+
+void ConsumerCore::take_refs(uint32_t n) noexcept {
+    if (!add_local(n)) refs.fetch_add(n, std::memory_order_relaxed);
+}
+
+void ConsumerCore::release(uint32_t n) noexcept {
+    int64_t before = 0;  // in flight before this release
+    if (add_local(-int64_t{n})) {
+        before = in_flight() + n;
+    } else {
+        // acq_rel: whoever deletes sees every write of the other holders.
+        const uint32_t r = refs.fetch_sub(n, std::memory_order_acq_rel);
+        if (r == n) {
+            delete this;  // merged, and the handle and every message gone
+            return;
+        }
+        before = int64_t{r} - kRefBias - 1 + local.load(std::memory_order_relaxed);
+    }
+    // A receive may wait for room (in flight fell below max_in_flight). A
+    // receiver on another thread than the owner may miss an owner's wake
+    // and wait out its slice.
+    if (before >= options.max_in_flight && before - n < options.max_in_flight) sys::futex_wake_all(refs);
+}
+
+void ConsumerCore::release_handle() noexcept {
+    const void* owner = fast_thread.exchange(kMerged, std::memory_order_seq_cst);
+    if (owner != nullptr && owner != kMerged && owner != this_thread_tag()) {
+        // The owner may be inside its bracket: the revoker half (fast_ack.hpp).
+        ring::revoker_barrier(region->header().commit_fence);
+        while (!ring::holder_outside_ack(local_busy)) sys::cpu_relax();
+    }
+    const int64_t mine = local.exchange(0, std::memory_order_relaxed);
+    const auto drop = static_cast<uint32_t>(int64_t{kRefBias} + 1 - mine);  // modulo 2^32: the sum is exact
+    if (refs.fetch_sub(drop, std::memory_order_acq_rel) == drop) delete this;
 }
 
 ring::SettleResult ConsumerCore::fast_ack(const ring::PartitionView& v, const Message& m, bool advance) noexcept {
@@ -448,14 +494,15 @@ Result<Message> ConsumerCore::receive(Millis timeout) noexcept {
         const uint64_t elapsed = sys::monotonic_ns() - start;
         return elapsed >= limit ? 0 : static_cast<int64_t>(limit - elapsed);
     };
-    // Prefetch limit: wait for our messages to be settled (refs = 1 + in flight).
-    for (uint32_t held; (held = refs.load(std::memory_order_acquire)) > options.max_in_flight;) {
+    // Prefetch limit: wait for our messages to be settled.
+    for (uint32_t seen; (seen = refs.load(std::memory_order_acquire)),
+                        int64_t{seen} - kRefBias - 1 + local.load(std::memory_order_relaxed) >= options.max_in_flight;) {
         const int64_t left = remaining();
         if (left == 0) return Errc::timeout;
         // A member that is full still takes part in handoffs.
         const bool exclusive = group.kind == GroupKind::exclusive;
         if (exclusive) rebalance(sys::coarse_monotonic_ns());
-        sys::futex_wait(refs, held, std::min<int64_t>(left, exclusive ? kHandoffRetryNs : 100'000'000));
+        sys::futex_wait(refs, seen, std::min<int64_t>(left, exclusive ? kHandoffRetryNs : 100'000'000));
     }
     Message m;
     if (++calls_since_maintenance >= kMaintenanceEvery) maintenance(sys::coarse_monotonic_ns());
@@ -493,7 +540,7 @@ Consumer& Consumer::operator=(Consumer&& o) noexcept {
     if (this != &o) {
         if (core_) {
             core_->leave_group();
-            core_->release();
+            core_->release_handle();
         }
         core_ = std::exchange(o.core_, nullptr);
     }
@@ -502,7 +549,7 @@ Consumer& Consumer::operator=(Consumer&& o) noexcept {
 Consumer::~Consumer() {
     if (core_) {
         core_->leave_group();
-        core_->release();
+        core_->release_handle();
     }
 }
 

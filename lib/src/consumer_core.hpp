@@ -1,7 +1,23 @@
 // Process-local state of one Consumer handle. Reference-counted by hand: one
 // reference for the Consumer handle and one per unsettled Message (they may be
 // settled after the handle is gone, from any thread). The count doubles as the
-// prefetch count: in_flight = refs - 1 while the handle lives.
+// prefetch count (in_flight()).
+//
+// The count is biased toward one thread, the core's *owner*: the first thread
+// that takes or drops a reference (ConsumerCore::fast_thread, also the one
+// that fast-ACKs). Its takes and drops need no atomic RMW:
+//   refs  = kRefBias + 1 (the handle) + taken - dropped by other threads (RMWs)
+//   local = taken - dropped by the owner; only the owner writes it, each time
+//           inside a bracket (local_busy = 1 ... 0) around its check that it
+//           still owns the count
+//   in flight = refs - kRefBias - 1 + local, while the handle lives.
+// The handle's release merges: fast_thread = kMerged (seq_cst), then, unless
+// it runs on the owner, the revoker barrier of fast_ack.hpp and a wait for
+// local_busy == 0 (the same asymmetric handshake: an owner bracket under way
+// ends first, and every later one sees kMerged), then refs -= kRefBias + 1 -
+// local. From then on every thread counts on refs, and whoever brings it to 0
+// deletes the core. Before the merge refs stays within max_in_flight (+ a
+// batch) of kRefBias: never 0.
 #pragma once
 
 #include <atomic>
@@ -22,7 +38,10 @@ struct ConsumerCore {
     GroupRef group{};
     ConsumerOptions options;
     ring::DeliveryContext ctx{};
-    std::atomic<uint32_t> refs{1};
+    static constexpr uint32_t kRefBias = 1u << 31;
+    std::atomic<uint32_t> refs{kRefBias + 1};
+    std::atomic<int64_t> local{0};         // the owner's share of the count (see above)
+    std::atomic<uint32_t> local_busy{0};   // 1 while the owner changes `local`
 
     // Partitions this consumer takes from: all of them (shared group) or
     // the ones it owns (exclusive group).
@@ -48,8 +67,9 @@ struct ConsumerCore {
     bool own_pickups = false;
     uint64_t floor_every = 16;  // acks between floor updates: a power of two
     // Fast ACKs (shmq/internal/fast_ack.hpp): an exclusive group's at-least-once
-    // deliveries are ACKed with stores by one thread of the process, the
-    // first to settle one (a thread-local address); other threads CAS.
+    // deliveries are ACKed with stores by the owner thread (the first to take
+    // or drop a reference: a thread-local address; kMerged once the handle
+    // is gone); other threads CAS.
     bool fast_acks = false;
     std::atomic<const void*> fast_thread{nullptr};
     std::atomic<uint64_t>* acking = nullptr;  // ParticipantEntry::acking of this consumer
@@ -101,7 +121,16 @@ struct ConsumerCore {
     // S1..S4 of fast_ack.hpp for m, or (3)'s CAS when a revocation round began since its delivery.
     ring::SettleResult fast_ack(const ring::PartitionView& v, const Message& m, bool advance) noexcept;
     Status settle_nack(Message& m, Millis delay) noexcept;
-    void release(uint32_t n = 1) noexcept;  // drops n references; the last one deletes the core
+    // References (see the top of this file). take_refs/release: n Messages'
+    // references; release_handle: the handle's, which merges the count.
+    // release and release_handle may delete the core.
+    void take_refs(uint32_t n) noexcept;
+    void release(uint32_t n = 1) noexcept;
+    void release_handle() noexcept;
+    bool add_local(int64_t d) noexcept;  // the owner's bracket; false: not the owner (use refs)
+    int64_t in_flight() const noexcept {
+        return int64_t{refs.load(std::memory_order_acquire)} - kRefBias - 1 + local.load(std::memory_order_relaxed);
+    }
     // false: deliver nothing now (a replay is being prepared or its region is not open yet).
     bool replay_ready() noexcept;
     bool replay_holds(uint32_t p) const noexcept;  // p's ring waits for its replay

@@ -17,12 +17,13 @@ Result<Message> ConsumerSleep::begin(Consumer& consumer, Ticket& ticket) noexcep
     ConsumerCore& core = *consumer.core_;
     Region& r = *core.region;
     if (r.damaged()) return Errc::region_corrupt;
-    // Prefetch limit: wait for our messages to be settled (refs = 1 + in flight).
-    const uint32_t held = core.refs.load(std::memory_order_acquire);
-    if (held > core.options.max_in_flight) {
+    // Prefetch limit: wait for our messages to be settled (a release wakes refs).
+    const uint32_t seen = core.refs.load(std::memory_order_acquire);
+    if (int64_t{seen} - ConsumerCore::kRefBias - 1 + core.local.load(std::memory_order_relaxed) >=
+        core.options.max_in_flight) {
         const bool exclusive = core.group.kind == GroupKind::exclusive;
         if (exclusive) core.rebalance(sys::coarse_monotonic_ns());  // a full member still hands over
-        ticket = {&core.refs, held, exclusive ? kHandoffSliceNs : kPrefetchSliceNs, nullptr};
+        ticket = {&core.refs, seen, exclusive ? kHandoffSliceNs : kPrefetchSliceNs, nullptr};
         return Errc::timeout;
     }
     Message m;

@@ -508,6 +508,52 @@ TEST(QueueTest, aMessageOutlivesItsConsumerHandle) {
     EXPECT_EQ(c2.receive(0ms).code(), Errc::timeout);
 }
 
+std::size_t attached_consumers(const std::string& queue) {
+    std::size_t n = 0;
+    for (const auto& part : test::snapshot_of(queue).participants) n += part.role == layout::Role::consumer;
+    return n;
+}
+
+// The reference count is biased toward the thread that receives (consumer_core.hpp):
+// messages settled there, on other threads, and the handle released on yet
+// another thread while the owner is still settling: every ACK counts once,
+// the prefetch limit holds throughout, and the last reference detaches.
+TEST(QueueTest, theBiasedCountMergesWhenTheHandleGoesOnAnotherThread) {
+    constexpr int kMessages = 600;
+    TempQueue q("biased");
+    auto p = q->producer();
+    for (int i = 0; i < kMessages; ++i) ASSERT_TRUE(p.send(std::to_string(i)).ok());
+    std::optional<Consumer> c(q->consumer("g", {.kind = GroupKind::exclusive, .max_in_flight = 64}));
+    std::vector<Message> mine, theirs;
+    for (int i = 0; i < kMessages; ++i) {
+        // The owner thread receives everything: at most 64 unsettled at a time.
+        if (mine.size() + theirs.size() == 64) {
+            for (auto& m : mine) EXPECT_TRUE(m.ack().ok());
+            mine.clear();
+            std::thread([&] {
+                for (auto& m : theirs) EXPECT_TRUE(m.ack().ok());
+            }).join();
+            theirs.clear();
+        }
+        auto m = c->receive(1000ms);
+        ASSERT_TRUE(m) << i << ": " << to_string(m.code());
+        EXPECT_EQ(m->text(), std::to_string(i));
+        (i % 2 == 0 ? mine : theirs).push_back(std::move(m.value()));
+    }
+    EXPECT_EQ(c->receive(0ms).code(), Errc::timeout);
+    // The handle goes on one thread while the owner acks its share on this one.
+    std::thread handle_closer([&] { c.reset(); });
+    std::thread other_acker([&] {
+        for (auto& m : theirs) EXPECT_TRUE(m.ack().ok());
+    });
+    for (auto& m : mine) EXPECT_TRUE(m.ack().ok());
+    handle_closer.join();
+    other_acker.join();
+    EXPECT_EQ(attached_consumers(q.name), 0u) << "the last reference must detach the consumer";
+    auto again = q->consumer("g", {.kind = GroupKind::exclusive});
+    EXPECT_EQ(again.receive(100ms).code(), Errc::timeout) << "an ACK was lost";
+}
+
 TEST(QueueTest, exclusiveConsumersSplitPartitionsAndKeepOrder) {
     QueueOptions o;
     o.partitions = 4;
