@@ -399,12 +399,18 @@ bool ConsumerCore::on_fast_thread() noexcept {
     return fast_thread.compare_exchange_strong(t, me_thread, std::memory_order_relaxed);
 }
 
-bool ConsumerCore::add_local(int64_t d) noexcept {
+bool ConsumerCore::add_local(int64_t d, int64_t* in_flight_after) noexcept {
     if (!on_fast_thread()) return false;
     // The holder's half of the handshake (fast_ack.hpp's S1, B, then the check).
     ring::fast_ack_enter(local_busy, region->header().commit_fence);
     const bool owner = fast_thread.load(std::memory_order_relaxed) == this_thread_tag();
-    if (owner) local.store(local.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+    if (owner) {
+        const int64_t now = local.load(std::memory_order_relaxed) + d;
+        local.store(now, std::memory_order_relaxed);
+        // Inside the bracket: a merge waits for it, so the core is still here.
+        if (in_flight_after != nullptr)
+            *in_flight_after = int64_t{refs.load(std::memory_order_acquire)} - kRefBias - 1 + now;
+    }
     ring::fast_ack_leave(local_busy);
     return owner;
 }
@@ -414,22 +420,25 @@ void ConsumerCore::take_refs(uint32_t n) noexcept {
 }
 
 void ConsumerCore::release(uint32_t n) noexcept {
-    int64_t before = 0;  // in flight before this release
-    if (add_local(-int64_t{n})) {
-        before = in_flight() + n;
-    } else {
+    const int64_t limit = options.max_in_flight;  // read while our references keep the core
+    int64_t after = 0;                            // in flight after this release
+    if (!add_local(-int64_t{n}, &after)) {
+        const int64_t theirs = local.load(std::memory_order_relaxed);
         // acq_rel: whoever deletes sees every write of the other holders.
         const uint32_t r = refs.fetch_sub(n, std::memory_order_acq_rel);
         if (r == n) {
             delete this;  // merged, and the handle and every message gone
             return;
         }
-        before = int64_t{r} - kRefBias - 1 + local.load(std::memory_order_relaxed);
+        if (r < kRefBias / 2) return;  // merged: the handle is gone, and with it any receive waiting for room
+        after = int64_t{r} - n - kRefBias - 1 + theirs;
     }
-    // A receive may wait for room (in flight fell below max_in_flight). A
+    // Nothing of the core is read from here on: another holder may delete it.
+    // A receive waiting for room (in flight fell below the limit) holds the
+    // handle, so the core, alive; the futex word's address is only a key. A
     // receiver on another thread than the owner may miss an owner's wake
     // and wait out its slice.
-    if (before >= options.max_in_flight && before - n < options.max_in_flight) sys::futex_wake_all(refs);
+    if (after < limit && after + n >= limit) sys::futex_wake_all(refs);
 }
 
 void ConsumerCore::release_handle() noexcept {

@@ -127,7 +127,10 @@ struct ConsumerCore {
     void take_refs(uint32_t n) noexcept;
     void release(uint32_t n = 1) noexcept;
     void release_handle() noexcept;
-    bool add_local(int64_t d) noexcept;  // the owner's bracket; false: not the owner (use refs)
+    // The owner's bracket around local += d; false: not the owner (count on
+    // refs). `in_flight_after`: read inside the bracket, while the core is
+    // sure to exist.
+    bool add_local(int64_t d, int64_t* in_flight_after = nullptr) noexcept;
     int64_t in_flight() const noexcept {
         return int64_t{refs.load(std::memory_order_acquire)} - kRefBias - 1 + local.load(std::memory_order_relaxed);
     }
