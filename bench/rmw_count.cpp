@@ -4,8 +4,7 @@
 // fast_ack.hpp) on
 // a counting atomic word, one thread, in the order the library calls them.
 // What is not templated is named beside the table: the Message reference
-// count (one RMW at delivery, one at settling, on a line private to the
-// process). docs/PERFORMANCE.md prints this table.
+// count (stores on the thread that receives, an RMW on any other). docs/PERFORMANCE.md prints this table.
 //
 // Usage: shmq_rmw_count [--check]   (--check: exit 1 if a mode's count
 // changed from the figures below; ctest runs it so)
@@ -258,8 +257,9 @@ int main(int argc, char** argv) {
                          row.expected_rmw);
         }
     }
-    std::printf("\nPlus, outside the templates: the Message reference count (one RMW when a message is handed\n"
-                "out, one when it is settled; ack_all drops a batch's with one), on a line private to the\n"
-                "process. The doorbell checks after a publish are loads (an RMW only when someone sleeps).\n");
+    std::printf("\nPlus, outside the templates: the Message reference count, biased toward the thread that\n"
+                "receives (lib/src/consumer_core.hpp): stores there; one RMW per message handed out or settled\n"
+                "on another thread (ack_all: one per batch). The doorbell checks after a publish are loads\n"
+                "(an RMW only when someone sleeps).\n");
     return check && !ok ? 1 : 0;
 }
