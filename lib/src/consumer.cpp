@@ -284,7 +284,8 @@ bool ConsumerCore::try_once(Message& out, uint64_t now, bool take_ref) noexcept 
         // the partition. The hint shares `next`'s line: no extra miss.
         if (ctx.ordered && views[p].cursors->retry_pending.load(std::memory_order_relaxed) != 0) continue;
         // The lease's start; an at-most-once pickup never expires: no clock.
-        if (now == 0) now = options.at_most_once ? 1 : sys::coarse_monotonic_ns();
+        // 0: deliver_fresh reads it once it has something to deliver.
+        if (now == 0 && options.at_most_once) now = 1;
         if (ring::deliver_fresh(ctx, views[p], now, d)) {
             round_robin = i + 1;  // fairness across partitions
             fill(out, p, d, take_ref);

@@ -63,6 +63,7 @@
 #include "shmq/internal/partition_view.hpp"
 #include "shmq/internal/reclaim.hpp"
 #include "shmq/internal/futex.hpp"
+#include "shmq/internal/clock.hpp"
 
 namespace shmq::ring {
 
@@ -84,8 +85,9 @@ struct Delivered {
 };
 
 // Leases the next never-delivered offset of the view's partition, due
-// back at now_mono + lease_ns. Skips aborted slots. Inline below: the
-// consumer's hot path.
+// back at now_mono + lease_ns (now_mono 0: the coarse clock, read only once
+// there is something to lease, so a poll of an empty partition reads no
+// clock). Skips aborted slots. Inline below: the consumer's hot path.
 inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view, uint64_t now_mono,
                           Delivered& out) noexcept;
 // An exclusive owner's batch (ctx.exclusive): leases up to `max` offsets
@@ -240,6 +242,12 @@ inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view,
         }
         const SlotKind kind = slot_kind(s);
         if (kind == SlotKind::free || kind == SlotKind::claimed) return false;  // not published yet
+        // A payload past the first line (which came with the state word): its
+        // second line on its way while the lease is written (measured:
+        // docs/PERFORMANCE.md). The length is untrusted; a wrong one costs a
+        // prefetch, nothing more.
+        if (view.slot(o).payload_len > layout::kCacheLine - layout::kSlotHeaderBytes)
+            __builtin_prefetch(view.ring.base(o) + layout::kCacheLine, 0, 3);
         auto& e = view.lease(o);
         uint64_t w = e.word.load(std::memory_order_acquire);  // the previous lap's ack, or a peer's lease of o
         if (lease_deliverable(w, o)) {
@@ -249,6 +257,7 @@ inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view,
             }
             const uint64_t leased =
                 lease_word(ctx.at_most_once ? LeaseKind::picked : LeaseKind::leased, o, ctx.owner_id, 1);
+            if (now_mono == 0) now_mono = sys::coarse_monotonic_ns();
             if (ctx.exclusive) {
                 const uint64_t revocations = gp.revocations.load(std::memory_order_relaxed);  // fast_ack.hpp L0
                 lease_start(e, now_mono + ctx.lease_ns);  // (1) the owner alone writes this entry now
