@@ -183,7 +183,8 @@ enum class WriterMode : uint8_t {
     // on_full=spill queue, nor where membarrier() is unavailable: there it
     // is `shared`. A contender's first send to a held partition waits for
     // the handover (a membarrier, microseconds; a holder stopped inside a
-    // send, e.g. by SIGSTOP, makes it wait, up to its timeout).
+    // send, e.g. by SIGSTOP, makes it wait up to its timeout, at least 10 ms,
+    // then answer `timeout`; a dead holder is reaped by the contender).
     automatic = 0,
     // Always the multi-producer protocol (a claim CAS per message).
     shared = 1,
