@@ -157,8 +157,8 @@ TEST(AutoWriterTest, anExclusiveProducerTakesTheRoleFromAnAutomaticHolder) {
     EXPECT_EQ(s.b, 1u);
 }
 
-// A child streaming "<tag>:0", "<tag>:1", ... (`batch` > 1: send_batch).
-// `alone_first`: waits until it holds the role before the parent goes on.
+// A child streaming "<tag>:0", "<tag>:1", ... (`batch` > 1: send_batch),
+// counting A's successful sends in `shared`.
 pid_t fork_streamer(const std::string& name, char tag, uint64_t n, int batch, Shared* shared) {
     const pid_t pid = ::fork();
     if (pid != 0) return pid;

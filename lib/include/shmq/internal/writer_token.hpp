@@ -53,13 +53,16 @@
 //       then CASes writer -> 0. A contender waiting at C3 checks the
 //       holder's liveness and reaps it; a holder stopped (SIGSTOP) inside
 //       a claim keeps contenders waiting (bounded by their send timeout).
-//  (14) fallback: if C2 fails (membarrier refused), the contender sets
-//       commit_fence (as a sleeper does) and does not trust C3: it waits
-//       for the holder's own give-back (11), which the holder does at its
-//       next claim since it loads commit_fence at H2; an idle holder keeps
-//       it waiting (bounded by its timeout). With commit_fence set nobody
-//       takes the role (9).
-// Model-checked by tests/model/writer_token_model.cpp on these very functions.
+//  (14) fallback: where commit_fence is set (membarrier refused to some
+//       participant), or C2 fails (the contender then sets it, as a
+//       sleeper does), the contender does not trust C3: it waits for the
+//       holder's own give-back (11), which the holder does at its next
+//       claim since it loads commit_fence at H2 (no plain claim follows a
+//       load that sees it); an idle holder keeps it waiting (bounded by its
+//       send timeout). With commit_fence set nobody takes the role (9).
+// (9)-(13) are model-checked by tests/model/writer_token_model.cpp on these
+// very functions (commit_fence 0); (14) is exercised in real processes by
+// tests/crash/commit_fence_fallback_test.cpp.
 #pragma once
 
 #include <atomic>
