@@ -207,6 +207,7 @@ TEST(AutoWriterTest, aSecondProducerAttachingMidStreamLosesAndRepeatsNothing) {
         s.take(m->text());
         (void)m->ack();
     }
+    EXPECT_TRUE(ring::writer_is_auto(writer_words(q.name)[0])) << "A, alone, must hold the role";
     const pid_t b = fork_streamer(q.name, 'B', kB, 7, shared);
     drain(c, 1000ms, s);
     EXPECT_EQ(wait_child(a, 60s), 0);
@@ -240,6 +241,7 @@ TEST_P(AutoWriterCrash, holderKilledAroundAHandoverLosesNothingAndStallsNobody) 
         s.take(m->text());
         (void)m->ack();
     }
+    EXPECT_TRUE(ring::writer_is_auto(writer_words(q.name)[0])) << "A, alone, must hold the role";
     const pid_t b = fork_streamer(q.name, 'B', 3000, 1 + static_cast<int>(rng() % 2) * 6, shared);
     // Keep consuming meanwhile (the ring is small): on another thread.
     std::atomic<bool> stop{false};
@@ -303,6 +305,8 @@ TEST(AutoWriterTest, aHolderStoppedInsideAClaimHoldsTheContenderUntilItDies) {
     int status = 0;
     ::waitpid(a, &status, WUNTRACED);
     ASSERT_TRUE(WIFSTOPPED(status));
+    EXPECT_EQ(detail::Region::open(q.name, detail::Access::read_only)->partition(0).writer_sending.load(), 1u)
+        << "A stopped inside its claim";
     Shared* shared = make_shared_page();
     ASSERT_NE(shared, nullptr);
     const pid_t b = fork_streamer(q.name, 'B', 10, 1, shared);
