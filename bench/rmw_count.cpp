@@ -10,13 +10,16 @@
 // changed from the figures below; ctest runs it so)
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "shmq/internal/commit_barrier.hpp"
 #include "shmq/internal/commit_protocol.hpp"
 #include "shmq/internal/fast_ack.hpp"
 #include "shmq/internal/lease_protocol.hpp"
+#include "shmq/internal/writer_token.hpp"
 
 namespace shmq::bench {
 
@@ -167,6 +170,28 @@ std::vector<Row> measure() {
         for (uint64_t i = 0; i < kMessages; ++i) {
             make_room(r, next);
             if (ring::claim_exclusive(ref, kMe, next, limit, 1) == 1) ring::publish(ref, next - 1);
+        }
+    }));
+    rows.push_back(producer_mode("send, default producer alone (automatic writer token)", 0, [](auto& ref, Ring& r) {
+        // writer_token.hpp (9): taken once; then per send (10): sending = 1,
+        // a compiler barrier, the writer and commit_fence loads, the claim
+        // stores, sending = 0.
+        Atomic writer{0}, sending{0};
+        const std::atomic<uint32_t> commit_fence{0};
+        const uint64_t token = 1;
+        uint64_t first = 0, limit = 0;
+        (void)ring::take_auto(ref, writer, token, first);
+        (void)ring::claim_contested(ref, kMe, first, limit);
+        ring::publish(ref, first);
+        g_counts = {};
+        uint64_t next = first + 1;
+        for (uint64_t i = 0; i < kMessages; ++i) {
+            make_room(r, next);
+            if (!ring::holder_enter(sending, writer, ring::auto_writer(token), commit_fence, detail::HardwareBarriers{}))
+                std::abort();
+            const uint32_t n = ring::claim_exclusive(ref, kMe, next, limit, 1);
+            ring::holder_leave(sending);
+            if (n == 1) ring::publish(ref, next - 1);
         }
     }));
     rows.push_back(producer_mode("send_batch(64), exclusive producer", 0, [](auto& ref, Ring& r) {

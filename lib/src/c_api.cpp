@@ -136,14 +136,14 @@ int shmq_queue_remove(const char* name) SHMQ_NOEXCEPT {
 
 namespace {
 // The messages are static strings (bad_argument keeps the pointer).
-int open_producer(const char* queue, shmq_producer** out, bool exclusive, const char* out_null,
+int open_producer(const char* queue, shmq_producer** out, shmq::WriterMode writer, const char* out_null,
                   const char* queue_null) noexcept {
     if (!out) return bad_argument(out_null);
     *out = nullptr;
     if (!queue) return bad_argument(queue_null);
     try {
         // The producer holds the region; the Queue handle can go.
-        *out = new shmq_producer{shmq::Queue::open(queue).producer({.exclusive = exclusive})};
+        *out = new shmq_producer{shmq::Queue::open(queue).producer({.writer = writer})};
         return SHMQ_OK;
     } catch (...) {
         return fail_current_exception();
@@ -152,11 +152,17 @@ int open_producer(const char* queue, shmq_producer** out, bool exclusive, const 
 }  // namespace
 
 int shmq_producer_open(const char* queue, shmq_producer** out) SHMQ_NOEXCEPT {
-    return open_producer(queue, out, false, "shmq_producer_open: out is NULL", "shmq_producer_open: queue is NULL");
+    return open_producer(queue, out, shmq::WriterMode::automatic, "shmq_producer_open: out is NULL",
+                         "shmq_producer_open: queue is NULL");
+}
+
+int shmq_producer_open_shared(const char* queue, shmq_producer** out) SHMQ_NOEXCEPT {
+    return open_producer(queue, out, shmq::WriterMode::shared, "shmq_producer_open_shared: out is NULL",
+                         "shmq_producer_open_shared: queue is NULL");
 }
 
 int shmq_producer_open_exclusive(const char* queue, shmq_producer** out) SHMQ_NOEXCEPT {
-    return open_producer(queue, out, true, "shmq_producer_open_exclusive: out is NULL",
+    return open_producer(queue, out, shmq::WriterMode::exclusive, "shmq_producer_open_exclusive: out is NULL",
                          "shmq_producer_open_exclusive: queue is NULL");
 }
 

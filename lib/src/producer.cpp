@@ -25,6 +25,7 @@ constexpr uint64_t kReleaseEvery = 32;    // slots between incremental releases 
 constexpr int64_t kSleepSliceNs = 5'000'000;  // re-check room (wake-ups come in batches), deletion, dead lock holders
 constexpr int64_t kStagingPollNs = 100'000;   // shmqd drains staging by polling; so do producers waiting on it
 constexpr uint32_t kMaxRun = 64;  // send_batch: messages published per tail store and wake-up
+constexpr uint64_t kHandoverMinNs = 10'000'000;  // a contender waits this long for a handover even with timeout 0
 }  // namespace
 
 ProducerCore::~ProducerCore() {
@@ -43,7 +44,8 @@ void ProducerCore::take_exclusive() {
     contested.assign(parts, 1);
     auto refuse = [&](uint32_t p, const std::string& why) {  // gives back partitions [0, p), throws
         exclusive = true;
-        own_next.resize(p);
+        held.assign(parts, 0);
+        std::fill(held.begin(), held.begin() + p, 1);
         give_back_exclusive();
         throw Error(Errc::writer_busy, "partition " + std::to_string(p) + " of queue '" + r.name() + "' " + why);
     };
@@ -53,6 +55,10 @@ void ProducerCore::take_exclusive() {
             uint64_t holder = 0;
             // (6) acq_rel: after a previous holder's give-back.
             if (writer.compare_exchange_strong(holder, me.token(), std::memory_order_acq_rel)) break;
+            if (ring::writer_is_auto(holder) && round < 64) {
+                // An automatic holder (or a handover): ask for the role back, then take it.
+                if (contend(p, Millis(1000)) == WriterState::released) continue;
+            }
             if (round == 0 && participant_liveness(r, holder) != Liveness::alive) {
                 if (layout::token_id(holder) != 0) reap_participant(r, layout::token_id(holder) - 1, me.id());
                 detail::break_lock_if_dead(r, writer);  // a holder whose entry is gone
@@ -68,17 +74,124 @@ void ProducerCore::take_exclusive() {
         }
     }
     exclusive = true;
+    held.assign(parts, 1);
+    held_count = parts;
 }
 
 void ProducerCore::give_back_exclusive() noexcept {
-    if (!exclusive) return;
     Region& r = *region;
-    for (uint32_t p = 0; p < own_next.size(); ++p) {
+    if (!exclusive) {
+        for (uint32_t p = 0; p < held.size(); ++p)
+            if (held[p]) lose_auto(p);  // (11)
+        return;
+    }
+    for (uint32_t p = 0; p < held.size(); ++p) {
+        if (!held[p]) continue;
         ring::release_exclusive(views[p].ring, own_next[p]);  // (8)
         uint64_t mine = me.token();
         r.partition(p).writer.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
+        held[p] = 0;
     }
+    held_count = 0;
     exclusive = false;
+}
+
+bool ProducerCore::alone() const noexcept {
+    const Region& r = *region;
+    for (uint32_t i = 0; i < r.max_participants(); ++i) {
+        if (i == me.index) continue;
+        ParticipantView v;
+        if (read_participant(r, i, v) && v.role == layout::Role::producer) return false;
+    }
+    return true;
+}
+
+void ProducerCore::take_auto() noexcept {
+    Region& r = *region;
+    // (9), (14): not on a spilling queue (shmqd refills it), not while fences
+    // stand in for membarrier, and only while no other producer is attached.
+    if (mode != WriterMode::automatic || exclusive || !staging.empty() || r.read_only()) return;
+    if (r.header().commit_fence.load(std::memory_order_relaxed) != 0 || !alone()) return;
+    const uint32_t parts = r.partitions();
+    for (uint32_t p = 0; p < parts; ++p) {
+        if (held[p]) continue;
+        uint64_t first = 0;
+        if (!ring::take_auto(views[p].ring, r.partition(p).writer, me.token(), first)) continue;
+        own_next[p] = first;
+        contested[p] = 1;
+        held[p] = 1;
+        ++held_count;
+    }
+}
+
+void ProducerCore::lose_auto(uint32_t q) noexcept {
+    if (!held[q]) return;
+    held[q] = 0;
+    --held_count;
+    // (11): give back at our cursor, unless a contender's handover took it.
+    ring::holder_give_back(views[q].ring, region->partition(q).writer, me.token(), own_next[q]);
+}
+
+ProducerCore::WriterState ProducerCore::contend(uint32_t q, Millis timeout) noexcept {
+    Region& r = *region;
+    auto& pc = r.partition(q);
+    const ring::RingRef& ring = views[q].ring;
+    const uint64_t start = sys::monotonic_ns();
+    const uint64_t limit = timeout == kForever ? UINT64_MAX
+                                               : std::max<uint64_t>(static_cast<uint64_t>(std::max<int64_t>(timeout.count(), 0)) * 1'000'000ull,
+                                                                    kHandoverMinNs);
+    for (uint64_t spin = 0;; ++spin) {
+        if ((spin & 255) == 255) {
+            if (r.damaged()) return WriterState::damaged;
+            if (r.deleted() || sys::monotonic_ns() - start >= limit) return WriterState::timeout;
+            heartbeat(r, me, sys::coarse_monotonic_ns());
+        }
+        if (spin > 64) sys::cpu_relax();
+        if (!ring::tail_exclusive(pc.tail.load(std::memory_order_acquire))) return WriterState::released;
+        uint64_t w = pc.writer.load(std::memory_order_acquire);
+        if (!ring::writer_is_auto(w)) {
+            const WriterState st = writer_state(q);  // an exclusive holder, a give-back, or damage
+            if (st != WriterState::released) return st;
+            continue;
+        }
+        // (13): a dead holder (or a dead one mid-handover) is reaped; we go on.
+        if ((spin & 1023) == 1023 && participant_liveness(r, ring::writer_token(w)) != Liveness::alive) {
+            reap_participant(r, layout::token_id(w) - 1, me.id());
+            continue;
+        }
+        if (ring::writer_in_handover(w)) continue;  // (11): someone is giving it back
+        const uint32_t req = ring::writer_requester(w);
+        if (req != 0 && req != me.id()) {
+            // (12): another contender asked; it finishes, unless it is gone.
+            if ((spin & 1023) != 1023) continue;
+            const uint64_t s = r.participant(req - 1).state.load(std::memory_order_acquire);
+            if (participant_liveness(r, layout::owner_token(req, layout::participant_gen(s))) == Liveness::alive) continue;
+        }
+        if (!ring::request_handover(pc.writer, w, me.id())) continue;  // C1
+        // (14): fences stand in for membarrier: the holder gives back itself
+        // at its next claim (it loads commit_fence at H2); wait for that.
+        if (r.header().commit_fence.load(std::memory_order_seq_cst) != 0) continue;
+        if (!sys::membarrier_global()) {  // C2
+            r.header().commit_fence.store(1, std::memory_order_seq_cst);  // (14): fences from now on
+            continue;
+        }
+        // C3: the holder's claim in flight, if any, finishes (its tail store).
+        bool quiet = false;
+        for (uint64_t wait = 0;; ++wait) {
+            if ((quiet = ring::holder_quiet(pc.writer_sending))) break;
+            if (pc.writer.load(std::memory_order_acquire) != w) break;  // given back meanwhile
+            sys::cpu_relax();
+            if ((wait & 1023) == 1023) {
+                if (participant_liveness(r, ring::writer_token(w)) != Liveness::alive) {
+                    reap_participant(r, layout::token_id(w) - 1, me.id());  // (13)
+                    break;
+                }
+                if (r.deleted() || sys::monotonic_ns() - start >= limit) return WriterState::timeout;
+                heartbeat(r, me, sys::coarse_monotonic_ns());
+            }
+        }
+        if (quiet && ring::contender_give_back(ring, pc.writer, w, me.token())) return WriterState::released;  // (11)
+    }
 }
 
 uint32_t ProducerCore::choose_partition(std::string_view key) noexcept {
@@ -104,7 +217,7 @@ ProducerCore::WriterState ProducerCore::writer_state(uint32_t p) noexcept {
     auto& pc = r.partition(p);
     for (int look = 0; look < 3; ++look) {
         const uint64_t holder = pc.writer.load(std::memory_order_acquire);
-        if (holder != 0 && participant_liveness(r, holder) != Liveness::gone) return WriterState::held;
+        if (holder != 0 && participant_liveness(r, ring::writer_token(holder)) != Liveness::gone) return WriterState::held;
         if (!ring::tail_exclusive(pc.tail.load(std::memory_order_acquire))) return WriterState::released;
         sys::cpu_relax();
     }
@@ -116,16 +229,17 @@ Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeou
     const uint32_t parts = r.partitions();
     uint64_t min_batch = 1;  // while spinning: wait for a batch of room (see ring::reclaim)
     const bool drops = static_cast<OnFull>(r.params().on_full) == OnFull::drop_oldest;
-    auto attempt = [&](uint32_t q, bool may_drop) -> int {  // 1 claimed, 0 full, -1 corrupt, -4 busy
+    auto attempt = [&](uint32_t q, bool may_drop) -> int {  // 1 claimed, 0 full, -1 corrupt, -3 timeout, -4 busy
         for (;;) {
             switch (claim_once(q, offset)) {
                 case ring::ClaimResult::claimed: p = q; return 1;
                 case ring::ClaimResult::corrupt: return -1;
                 case ring::ClaimResult::busy:
-                    switch (writer_state(q)) {
+                    switch (contend(q, timeout)) {  // an automatic holder gives back; an exclusive one: busy
                         case WriterState::held: return -4;
                         case WriterState::damaged: return -1;
-                        case WriterState::released: continue;  // given back meanwhile: claim again
+                        case WriterState::timeout: return -3;
+                        case WriterState::released: continue;  // given back: claim again
                     }
                     return -1;
                 case ring::ClaimResult::full:
@@ -146,6 +260,7 @@ Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeou
     if (rc == 1) return Errc::ok;
     auto& pc = r.partition(p);
     if (rc == -4) return Errc::writer_busy;
+    if (rc == -3) return r.deleted() ? r.gone_error() : Status(Errc::timeout);
     if (rc < 0) return Errc::region_corrupt;
     if (r.deleted()) return r.gone_error();
     if (static_cast<OnFull>(r.params().on_full) == OnFull::reject) {
@@ -160,7 +275,10 @@ Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeou
     for (int spin = 0; spin < kSpinBeforeSleep; ++spin) {
         for (int i = 0; i < 32; ++i) sys::cpu_relax();  // let the consumers work; do not steal their lines
         if ((rc = attempt_any()) != 0)
-            return rc > 0 ? Status(Errc::ok) : Status(rc == -4 ? Errc::writer_busy : Errc::region_corrupt);
+            return rc > 0     ? Status(Errc::ok)
+                   : rc == -4 ? Status(Errc::writer_busy)
+                   : rc == -3 ? Status(Errc::timeout)
+                              : Status(Errc::region_corrupt);
     }
     min_batch = 1;  // asleep: any room will do (the wake-up itself waits for a batch)
     const uint64_t start = sys::monotonic_ns();
@@ -297,6 +415,8 @@ void ProducerCore::after_publish(uint32_t p, uint64_t offset, uint32_t messages)
         e.operations.fetch_add(ops_since_heartbeat, std::memory_order_relaxed);
         e.heartbeat_ns.store(sys::coarse_monotonic_ns(), std::memory_order_relaxed);
         ops_since_heartbeat = 0;
+        // (9): alone again (the other producers left)? Take the role back.
+        if (mode == WriterMode::automatic && held_count < r.partitions()) take_auto();
     }
 }
 
@@ -319,12 +439,22 @@ Status ProducerCore::send_run(std::span<const std::span<const std::byte>> payloa
         const auto want = static_cast<uint32_t>(std::min<std::size_t>(fit - sent, kMaxRun));
         uint64_t offsets[kMaxRun];
         uint32_t got = 0;
-        if (exclusive && !contested[p]) {
+        bool plain = held[p] && !contested[p];
+        auto& pc = r.partition(p);
+        if (plain && !exclusive &&
+            !ring::holder_enter(pc.writer_sending, pc.writer, ring::auto_writer(me.token()), r.header().commit_fence,
+                                HardwareBarriers{})) {  // (10): asked for the role
+            lose_auto(p);
+            ring::holder_leave(pc.writer_sending);
+            plain = false;
+        }
+        if (plain) {
             // (7): one claim-word store each and one tail store for the run.
             got = ring::claim_exclusive(v.ring, me.id(), own_next[p], limits[p], want,
                                         [] { crash_point(CrashPoint::after_claim_word); });
             for (uint32_t k = 0; k < got; ++k) offsets[k] = own_next[p] - got + k;
-        } else if (!exclusive) {
+            if (!exclusive) ring::holder_leave(pc.writer_sending);  // (10) H3
+        } else if (!held[p]) {
             // Shared: a claim CAS each (other producers may interleave).
             while (got < want && ring::try_claim(v.ring, me.id(), limits[p], offsets[got]) == ring::ClaimResult::claimed)
                 ++got;

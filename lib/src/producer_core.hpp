@@ -10,8 +10,10 @@
 #include <memory>
 #include <vector>
 
+#include "shmq/internal/commit_barrier.hpp"
 #include "shmq/internal/commit_protocol.hpp"
 #include "shmq/internal/crash_points.hpp"
+#include "shmq/internal/writer_token.hpp"
 #include "shmq/internal/participants.hpp"
 #include "shmq/internal/region.hpp"
 #include "shmq/internal/partition_view.hpp"
@@ -33,10 +35,16 @@ struct ProducerCore {
     std::vector<ring::PartitionView> views;  // by partition index: cached addresses
     std::vector<uint64_t> limits;            // by partition index: cached head + capacity (room)
     std::vector<ring::RingRef> staging;      // on_full=spill: by partition index, else empty
-    // Exclusive writer (commit_protocol.hpp (6)-(8)): by partition index, the
+    // The writer role (commit_protocol.hpp (6)-(8), writer_token.hpp
+    // (9)-(14)): `exclusive` once ProducerOptions::exclusive took every
+    // partition; else, WriterMode::automatic, `held` by partition index while
+    // this producer holds the role automatically. For a held partition: the
     // next offset it claims (its own copy of the tail), and whether that is
     // still the one offset a shared claimer may race it for.
+    WriterMode mode = WriterMode::automatic;
     bool exclusive = false;
+    std::vector<uint8_t> held;
+    uint32_t held_count = 0;
     std::vector<uint64_t> own_next;
     std::vector<uint8_t> contested;
     uint32_t round_robin = 0;
@@ -57,13 +65,25 @@ struct ProducerCore {
     // ProducerOptions::exclusive: the writer role of every partition, or throws.
     void take_exclusive();
     void give_back_exclusive() noexcept;
+    // WriterMode::automatic: takes the role of every partition nobody holds,
+    // if no other producer is attached (writer_token.hpp (9)). At open, and
+    // every 4096 sends while some partition is not held.
+    void take_auto() noexcept;
+    bool alone() const noexcept;  // no other producer attached
+    // (11) The automatic role of q goes back (a request, commit_fence, close).
+    void lose_auto(uint32_t q) noexcept;
     // One attempt to claim a slot of q: the shared protocol, or the
-    // exclusive writer's stores. busy: another producer is exclusive.
+    // writer's stores. busy: another producer holds the role.
     ring::ClaimResult claim_once(uint32_t q, uint64_t& offset) noexcept;
+    ring::ClaimResult claim_held(uint32_t q, uint64_t& offset) noexcept;  // (6), (7)
     // After `busy` on q: whether an exclusive writer holds it, gave it back
     // meanwhile, or nobody explains the tail's bit (a damaged region).
-    enum class WriterState { held, released, damaged };
+    enum class WriterState { held, released, damaged, timeout };
     WriterState writer_state(uint32_t q) noexcept;
+    // After `busy` on q: an automatic holder is asked for the role and gives
+    // it back, or we give it back for it (writer_token.hpp (10)-(14)),
+    // waiting at most `timeout`; an exclusive holder: held.
+    WriterState contend(uint32_t q, Millis timeout) noexcept;
     void release_handle() noexcept { drop(kHandleBias - opened); }  // may delete the core
     void release_claim() noexcept { drop(1); }                       // may delete the core
     void drop(uint64_t n) noexcept {
@@ -107,7 +127,23 @@ struct ProducerCore {
 
 inline ring::ClaimResult ProducerCore::claim_once(uint32_t q, uint64_t& offset) noexcept {
     const ring::RingRef& ring = views[q].ring;
-    if (!exclusive) return ring::try_claim(ring, me.id(), limits[q], offset);
+    if (!held[q]) return ring::try_claim(ring, me.id(), limits[q], offset);
+    if (exclusive) return claim_held(q, offset);
+    Region& r = *region;
+    auto& pc = r.partition(q);
+    if (!ring::holder_enter(pc.writer_sending, pc.writer, ring::auto_writer(me.token()), r.header().commit_fence,
+                            HardwareBarriers{})) {  // (10): asked for the role, or fences in use
+        lose_auto(q);
+        ring::holder_leave(pc.writer_sending);
+        return ring::try_claim(ring, me.id(), limits[q], offset);
+    }
+    const ring::ClaimResult rc = claim_held(q, offset);
+    ring::holder_leave(pc.writer_sending);  // (10) H3: after the tail store
+    return rc;
+}
+
+inline ring::ClaimResult ProducerCore::claim_held(uint32_t q, uint64_t& offset) noexcept {
+    const ring::RingRef& ring = views[q].ring;
     if (contested[q]) {  // (6): the first offset, which a shared claimer may have taken
         const auto rc = ring::claim_contested(ring, me.id(), own_next[q], limits[q]);
         if (rc == ring::ClaimResult::full || rc == ring::ClaimResult::corrupt) return rc;

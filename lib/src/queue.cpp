@@ -72,7 +72,12 @@ Producer Queue::producer(const ProducerOptions& options) {
     if (region_->spill_capacity() != 0)
         for (uint32_t p = 0; p < region_->partitions(); ++p) core->staging.push_back(ring::spill_ring(*region_, p));
     core->me = detail::attach_participant(*region_, layout::Role::producer, layout::kNoGroup, 0);
-    if (options.exclusive) core->take_exclusive();  // throws; the core's destructor detaches
+    core->mode = options.exclusive ? WriterMode::exclusive : options.writer;
+    core->held.assign(region_->partitions(), 0);
+    core->own_next.assign(region_->partitions(), 0);
+    core->contested.assign(region_->partitions(), 1);
+    if (core->mode == WriterMode::exclusive) core->take_exclusive();  // throws; the core's destructor detaches
+    else core->take_auto();  // writer_token.hpp (9): only while no other producer is attached
     return Producer(core.release());  // the handle's reference (ProducerCore::live)
 }
 

@@ -115,6 +115,10 @@ static void check_errors(void) {
     CHECK(rc == SHMQ_ERR_WRITER_BUSY, rc);
     CHECK_OK(shmq_producer_close(only));
     CHECK_OK(shmq_producer_close(other));
+
+    /* The opt-out of the automatic writer role: always the shared protocol. */
+    CHECK_OK(shmq_producer_open_shared(queue_name, &other));
+    CHECK_OK(shmq_producer_close(other));
 }
 
 /* Another user (uid 65534, as root) or, when not root, a region made mode

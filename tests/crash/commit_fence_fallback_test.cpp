@@ -138,6 +138,9 @@ TEST(CommitFenceFallbackTest, aSleeperRefusedMembarrierSwitchesToFencesAndWakeUp
     if (!flowed) ::kill(child, SIGKILL);
     EXPECT_EQ(wait_child(child), 0);
     EXPECT_EQ(commit_fence(ping.name), 1u) << "the child's failed membarrier must switch the region to fences";
+    // The parent, ping's only producer, held its writer role automatically
+    // until the switch; with fences in use it gave it back (writer_token.hpp (14)).
+    EXPECT_EQ(detail::Region::open(ping.name, detail::Access::read_only)->partition(0).writer.load(), 0u);
     EXPECT_EQ(commit_fence(pong.name), 0u) << "no sleeper of the pong queue was refused membarrier";
 }
 

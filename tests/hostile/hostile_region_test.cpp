@@ -129,7 +129,11 @@ TEST_P(HostileRegionTest, damageIsFoundReportedAndNobodyCrashesOrHangs) {
     ASSERT_TRUE(shmqd.wait_for_log("watching queue " + q.name)) << shmqd.log_text();
 
     std::vector<Worker*> peers;
-    peers.push_back(&start_worker("producer", "produce " + q.name + " --id 1 --count 100000000 --keys 8"));
+    // A shared producer: one holding the writer role (alone, a default producer
+    // does) claims with plain stores and never reads the slot words it
+    // overwrites, so scribbled slot headers ahead of it would be repaired by
+    // its next lap before the integrity check saw them (docs/RELIABILITY.md).
+    peers.push_back(&start_worker("producer", "produce " + q.name + " --id 1 --count 100000000 --keys 8 --shared"));
     for (const char* kind : {"shared", "exclusive"})
         for (int i = 0; i < 2; ++i)
             peers.push_back(&start_worker(std::string(kind) + std::to_string(i),

@@ -1,6 +1,6 @@
 // shmq_test_worker: a producer or consumer process for the multi-process tests.
 //
-//   shmq_test_worker produce QUEUE --id K --count N [--keys M] [--timeout-ms MS]
+//   shmq_test_worker produce QUEUE --id K --count N [--keys M] [--timeout-ms MS] [--shared]
 //       Sends N messages with payload "K:i" (i = 0..N-1); with --keys M, key
 //       "key-(i % M)". --timeout-ms bounds each send's wait for room (default:
 //       wait forever).
@@ -126,7 +126,7 @@ std::string_view queue_name(const Args& args) {
 }
 
 int produce(int argc, char** argv) {
-    Args args(argc, argv, 2, {"--id", "--count", "--keys", "--timeout-ms"}, {});
+    Args args(argc, argv, 2, {"--id", "--count", "--keys", "--timeout-ms"}, {"--shared"});
     const std::string_view name = queue_name(args);
     const uint64_t id = parse_u64("--id", args.required("--id"));
     const uint64_t count = parse_u64("--count", args.required("--count"));
@@ -136,7 +136,9 @@ int produce(int argc, char** argv) {
     if (timeout_ms) options.timeout = shmq::Millis(static_cast<int64_t>(parse_u64("--timeout-ms", *timeout_ms)));
 
     shmq::Queue queue = shmq::Queue::open(name);
-    shmq::Producer producer = queue.producer();
+    // --shared: WriterMode::shared (never the writer role: every claim reads the slot's words).
+    shmq::Producer producer =
+        queue.producer({.writer = args.has("--shared") ? shmq::WriterMode::shared : shmq::WriterMode::automatic});
     char payload[48];
     char key[32];
     for (uint64_t i = 0; i < count; ++i) {

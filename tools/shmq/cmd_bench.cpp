@@ -157,12 +157,14 @@ void write_hgrm_files(const std::string& file, const std::vector<LatencyOutcome>
     }
 }
 
-bool parse_producer(const std::string& producer, int producers) {
-    if (producer == "shared") return false;
-    if (producer != "exclusive") throw CommandError(2, "--producer '" + producer + "' is unknown; use exclusive or shared");
+WriterMode parse_producer(const std::string& producer, int producers) {
+    if (producer == "shared") return WriterMode::shared;
+    if (producer == "auto") return WriterMode::automatic;
+    if (producer != "exclusive")
+        throw CommandError(2, "--producer '" + producer + "' is unknown; use exclusive, auto or shared");
     if (producers != 1)
         throw CommandError(2, "--producer exclusive needs --producers 1: a queue has one exclusive producer");
-    return true;
+    return WriterMode::exclusive;
 }
 
 void register_latency(CLI::App& bench) {
@@ -185,7 +187,8 @@ void register_latency(CLI::App& bench) {
     cmd->add_option("--capacity", a->capacity, "Slots per queue (power of two; capped at 64 MiB of slots)")->default_val(1024);
     cmd->add_flag("--wait", a->wait, "shmq receiver calls receive(kForever) instead of spinning on receive(0ms)");
     cmd->add_option("--producer", a->producer,
-                    "exclusive (ProducerOptions::exclusive: plain stores) or shared (the multi-producer protocol)")
+                    "exclusive (WriterMode::exclusive: plain stores), auto (the default producer: plain stores while "
+                    "alone) or shared (WriterMode::shared: the multi-producer protocol)")
         ->default_val("exclusive");
     cmd->add_option("--baselines", a->baselines, "all, none, or a comma list of bare,boost_mq,posix_mq,pipe,socketpair")
         ->default_val("all");
@@ -208,7 +211,7 @@ void register_latency(CLI::App& bench) {
         cfg.rate = a->rate;
         cfg.rounds = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(a->rounds), a->count));
         cfg.poll = !a->wait;
-        cfg.exclusive_producer = parse_producer(a->producer, 1);
+        cfg.writer = parse_producer(a->producer, 1);
         cfg.transports = parse_baselines(a->baselines, Use::latency, "latency");
         check_json_file(a->json_file);
         check_hgrm_files(a->hgrm, cfg.transports);
@@ -254,8 +257,9 @@ void register_throughput(CLI::App& bench) {
         ->default_val("none");
     cmd->add_option("--batch", a->batch, "Messages per send_batch/receive_batch call (1: one call per message)")->default_val(1);
     cmd->add_option("--producer", a->producer,
-                    "exclusive (ProducerOptions::exclusive: plain stores; one producer only) or shared (the "
-                    "multi-producer protocol); default: exclusive with one producer, else shared");
+                    "exclusive (WriterMode::exclusive: plain stores; one producer only), auto (the default producer: "
+                    "plain stores while alone) or shared (WriterMode::shared: the multi-producer protocol); default: "
+                    "exclusive with one producer, else shared");
     cmd->add_option("--capacity", a->capacity, "Slots per partition, also the depth of the baselines")->default_val(4096);
     cmd->add_option("--seconds", a->seconds, "Measured seconds per transport (split over the rounds)")->default_val(2);
     cmd->add_option("--rounds", a->rounds, "Interleaved rounds")->default_val(3);
@@ -289,7 +293,7 @@ void register_throughput(CLI::App& bench) {
         if (cfg.partitions > 1024) throw CommandError(2, "--partitions must be 1..1024");
         cfg.batch = a->batch;
         if (a->producer.empty()) a->producer = a->producers == 1 ? "exclusive" : "shared";
-        cfg.exclusive_producer = parse_producer(a->producer, a->producers);
+        cfg.writer = parse_producer(a->producer, a->producers);
         cfg.capacity = a->capacity;
         cfg.seconds = a->seconds;
         cfg.rounds = a->rounds;

@@ -108,7 +108,13 @@ int shmq_queue_create(const char* name, const shmq_queue_options* options) SHMQ_
 /* Removes queue `name`; attached handles then see SHMQ_ERR_QUEUE_DELETED. */
 int shmq_queue_remove(const char* name) SHMQ_NOEXCEPT;
 
+/* The default producer (WriterMode::automatic): while it is the only producer
+ * attached, it holds every partition's writer role and sends with plain
+ * stores; it gives a partition back as soon as another writer sends to it. */
 int shmq_producer_open(const char* queue, shmq_producer** out) SHMQ_NOEXCEPT;
+/* Always the multi-producer protocol (WriterMode::shared): one claim CAS per
+ * message, never the writer role. */
+int shmq_producer_open_shared(const char* queue, shmq_producer** out) SHMQ_NOEXCEPT;
 /* The queue's only writer (ProducerOptions::exclusive): plain stores, no
  * atomic read-modify-write per message. SHMQ_ERR_WRITER_BUSY if another
  * exclusive producer holds a partition; while it lives, other producers'

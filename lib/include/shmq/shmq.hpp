@@ -44,7 +44,7 @@ enum class Errc : uint8_t {
     not_found,          // no queue (or group: replay, group delete) with that name
     already_exists,     // create of a queue that exists
     permission_denied,  // the OS refused access (EACCES/EPERM): run as the owner, or see --mode/--group
-    writer_busy,        // the partition has an exclusive producer (ProducerOptions::exclusive): close it first
+    writer_busy,        // the partition has an exclusive producer (WriterMode::exclusive): close it first
 };
 const char* to_string(Errc) noexcept;
 
@@ -172,15 +172,36 @@ struct SendOptions {
     std::optional<uint32_t> partition{};  // explicit partition (overrides the key's); invalid_argument if out of range
 };
 
-struct ProducerOptions {
+// How a producer writes a partition (docs/ARCHITECTURE.md, "The life of a message").
+enum class WriterMode : uint8_t {
+    // The default. While it is the only producer attached to the queue, it
+    // holds every partition's writer role and publishes with plain stores
+    // (no atomic read-modify-write per message); it gives a partition's
+    // role back as soon as another writer (a producer, `shmq produce`,
+    // `shmq dlq redrive`, `bridge in`) sends to it, and takes it again,
+    // within 4096 of its sends, once it is alone again. Never on an
+    // on_full=spill queue, nor where membarrier() is unavailable: there it
+    // is `shared`. A contender's first send to a held partition waits for
+    // the handover (a membarrier, microseconds; a holder stopped inside a
+    // send, e.g. by SIGSTOP, makes it wait up to its timeout, at least 10 ms,
+    // then answer `timeout`; a dead holder is reaped by the contender).
+    automatic = 0,
+    // Always the multi-producer protocol (a claim CAS per message).
+    shared = 1,
     // The queue's only writer (like Aeron's exclusive publication): takes
-    // every partition's writer role and then publishes with plain stores,
-    // no atomic read-modify-write per message. producer() throws
-    // writer_busy if another exclusive producer holds a partition, and
+    // every partition's writer role when opened and keeps it. producer()
+    // throws writer_busy if another exclusive producer holds a partition
+    // (an automatic holder is asked to give it back first), and
     // invalid_argument on an on_full=spill queue (shmqd refills its
     // partitions). While it lives, other producers' sends, `shmq dlq
     // redrive` and `shmq produce` get writer_busy.
+    exclusive = 2,
+};
+
+struct ProducerOptions {
+    // The same as writer = WriterMode::exclusive (kept for existing callers).
     bool exclusive = false;
+    WriterMode writer = WriterMode::automatic;
 };
 
 namespace detail {

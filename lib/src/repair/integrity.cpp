@@ -10,6 +10,7 @@
 #include "shmq/internal/lease_word.hpp"
 #include "shmq/internal/reclaim.hpp"
 #include "shmq/internal/slot_state.hpp"
+#include "shmq/internal/writer_token.hpp"
 
 namespace shmq::detail {
 namespace {
@@ -312,9 +313,15 @@ std::optional<Violation> IntegrityCheck::partition(uint32_t p) const {
     if (tail1 > head + r_.capacity())
         return Violation{"partition #: tail # is more than a ring ahead of head #", {p, tail1, head}};
     if (journal_floor > tail2) return Violation{"partition #: journal floor # is beyond the tail", {p, journal_floor}};
+    const uint64_t writer = pc.writer.load(kAcq);
     if (!valid_token(pc.reclaim_lock.load(kAcq)) || !valid_token(pc.spill_lock.load(kAcq)) ||
-        !valid_token(pc.writer.load(kAcq)))
+        !valid_token(ring::writer_token(writer)))
         return Violation{"partition #: a lock word names no participant", {p}};
+    // writer_token.hpp: the flags honest writers store, a requester that is a participant id.
+    if (!ring::writer_bits_valid(writer) || ring::writer_requester(writer) > r_.max_participants())
+        return Violation{"partition #: writer word # is no writer-role state", {p, writer}};
+    if (pc.writer_sending.load(kAcq) > 1)
+        return Violation{"partition #: writer_sending is neither 0 nor 1", {p}};
     if (pc.spill_status.load(kAcq) > 2 || pc.journal_status.load(kAcq) > 2)
         return Violation{"partition #: unknown disk status", {p}};
     const uint64_t stail1 = layout::spill_seq(pc.spill_tail.load(kAcq));

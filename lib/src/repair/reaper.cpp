@@ -7,6 +7,7 @@
 #include "shmq/internal/delivery.hpp"
 #include "shmq/internal/lease_word.hpp"
 #include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/writer_token.hpp"
 #include "shmq/internal/clock.hpp"
 #include "shmq/internal/futex.hpp"
 #include "shmq/internal/process.hpp"
@@ -67,11 +68,16 @@ ReapReport reap_participant(Region& r, uint32_t index, uint32_t mover_id) noexce
         // An exclusive writer (commit_protocol.hpp (8)): its claims are
         // aborted above; give the tail back to the shared protocol, then free
         // the role, the tail past its aborted slots (commit_protocol.hpp (8)).
+        // An automatic holder, or one giving the role back (writer_token.hpp
+        // (13)): the same, and its `writer_sending` cleared before the role.
         auto& writer = r.partition(p).writer;
-        if (writer.load(std::memory_order_acquire) == token) {
+        uint64_t holder = writer.load(std::memory_order_acquire);
+        if (holder != 0 && ring::writer_token(holder) == token) {
             ring::clear_exclusive(ring::partition_ring(r, p), claims_end(ring::partition_ring(r, p), head, id));
-            uint64_t holder = token;
-            writer.compare_exchange_strong(holder, 0, std::memory_order_acq_rel);
+            if (ring::writer_is_auto(holder)) r.partition(p).writer_sending.store(0, std::memory_order_release);
+            while (ring::writer_token(holder) == token &&
+                   !writer.compare_exchange_weak(holder, 0, std::memory_order_acq_rel, std::memory_order_acquire)) {
+            }
         }
     }
     report.claims_aborted += abort_claims(ring::dlq_ring(r), r.dlq().head.load(std::memory_order_acquire), id);

@@ -37,7 +37,7 @@ struct ChannelSpec {
     AckMode ack = AckMode::each;
     uint32_t batch = 1;     // messages per send_batch / receive_batch call (1: one call per message)
     bool poll = true;       // latency: spin on receive(0ms) rather than receive(kForever)
-    bool exclusive_producer = true;  // ProducerOptions::exclusive (one producer per queue only)
+    WriterMode writer = WriterMode::exclusive;  // ProducerOptions::writer (exclusive: one producer per queue only)
 };
 
 inline constexpr std::size_t kCacheLine = 64;

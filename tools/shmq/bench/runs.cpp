@@ -351,7 +351,7 @@ std::vector<LatencyOutcome> run_latency(const LatencyConfig& cfg) {
     spec.depth = pick_depth(cfg.size, cfg.capacity);
     spec.ack = AckMode::each;
     spec.poll = cfg.poll;
-    spec.exclusive_producer = cfg.exclusive_producer;
+    spec.writer = cfg.writer;
     auto out = outcomes_for<LatencyOutcome>(cfg.transports);
     interleave(out, cfg.rounds, [&](LatencyOutcome& o, int round) {
         const uint64_t n = share(cfg.count, cfg.rounds, round);
@@ -374,7 +374,7 @@ std::vector<ThroughputOutcome> run_throughput(const ThroughputConfig& cfg) {
     spec.kind = cfg.kind;
     spec.ack = cfg.ack;
     spec.batch = cfg.batch;
-    spec.exclusive_producer = cfg.exclusive_producer;
+    spec.writer = cfg.writer;
     auto out = outcomes_for<ThroughputOutcome>(cfg.transports);
     const double per_round = cfg.seconds / cfg.rounds;
     interleave(out, cfg.rounds, [&](ThroughputOutcome& o, int) {

@@ -26,7 +26,7 @@ struct LatencyConfig {
     int rounds = 5;
     bool poll = true;         // shmq receiver spins on receive(0ms); false: receive(kForever)
     uint32_t capacity = 1024; // slots per shmq queue (capped at 64 MiB of slots)
-    bool exclusive_producer = true;
+    WriterMode writer = WriterMode::exclusive;
     std::vector<std::string> transports;  // "shmq" first, then baselines
 };
 
@@ -40,7 +40,7 @@ struct ThroughputConfig {
     uint32_t capacity = 4096;  // slots per partition (and depth of the baselines), capped at 64 MiB of slots
     double seconds = 2;        // measured time per transport (over all rounds)
     int rounds = 3;
-    bool exclusive_producer = true;  // only with one producer
+    WriterMode writer = WriterMode::exclusive;  // exclusive only with one producer
     std::vector<std::string> transports;
 };
 

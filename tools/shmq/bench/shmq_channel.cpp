@@ -5,6 +5,15 @@
 namespace shmq::cli::bench {
 
 namespace {
+
+const char* writer_name(WriterMode w) {
+    switch (w) {
+        case WriterMode::automatic: return "auto";
+        case WriterMode::shared: return "shared";
+        case WriterMode::exclusive: return "exclusive";
+    }
+    return "?";
+}
 constexpr const char* kGroup = "bench";
 constexpr Millis kStreamTimeout{20};
 
@@ -42,8 +51,8 @@ std::string ShmqChannel::how(const ChannelSpec& spec) {
     std::string s = "shmq " + std::to_string(spec.partitions) + " partition(s) x " + std::to_string(spec.depth) + " slots; ";
     switch (spec.use) {
         case Use::latency:
-            s += spec.exclusive_producer ? "exclusive " : "shared ";
-            s += "Producer::send; exclusive group; ";
+            s += writer_name(spec.writer);
+            s += " Producer::send; exclusive group; ";
             s += spec.poll ? "receive(0ms) in a spin loop" : "receive(kForever)";
             s += ", copy out, ack";
             break;
@@ -52,7 +61,8 @@ std::string ShmqChannel::how(const ChannelSpec& spec) {
             break;
         case Use::throughput: {
             const bool batched = spec.batch > 1;
-            s += spec.exclusive_producer ? "exclusive " : "shared ";
+            s += writer_name(spec.writer);
+            s += " ";
             s += batched ? "send_batch(" + std::to_string(spec.batch) + ")" : std::string("send");
             s += spec.kind == GroupKind::exclusive ? "; exclusive group; " : "; shared group; ";
             const uint32_t rb = spec.ack == AckMode::batch && spec.batch <= 1 ? 64 : spec.batch;
@@ -68,7 +78,7 @@ std::string ShmqChannel::how(const ChannelSpec& spec) {
 }
 
 ShmqChannel::Sender::Sender(const std::string& name, const ChannelSpec& spec)
-    : queue_(Queue::open(name)), producer_(queue_.producer({.exclusive = spec.exclusive_producer})), size_(spec.size) {
+    : queue_(Queue::open(name)), producer_(queue_.producer({.writer = spec.writer})), size_(spec.size) {
     options_.timeout = spec.use == Use::throughput ? kStreamTimeout : kForever;
     batch_.resize(std::max<uint32_t>(1, spec.batch));
 }

@@ -395,7 +395,9 @@ static_assert(offsetof(GroupPartition, delivered) == 2 * kCacheLine);
 // PartitionControl: one per partition.
 //
 //   line 0   0 tail: [exclusive:1 | offset:63] (producer claim hint; shmq/internal/commit_protocol.hpp)
-//            8 writer (owner token of the partition's exclusive producer, 0 when none)
+//            8 writer: [0:1 | auto:1 | handover:1 | 0:1 | requester id:12 | owner token:48] of the
+//              partition's writer role, 0 when none (shmq/internal/writer_token.hpp)
+//           16 writer_sending (0/1: an automatic holder is inside a claim)  24.. reserved
 //   line 1  64 head (all offsets < head are released; slots free for reuse)
 //           72 reclaim_lock (owner token; serializes head advance and group joins)
 //   line 2 128 space_doorbell 132 space_waiters 136 space_wanted (producers waiting for room)
@@ -424,9 +426,16 @@ static_assert(offsetof(GroupPartition, delivered) == 2 * kCacheLine);
 struct alignas(kCacheLine) PartitionControl {
     std::atomic<uint64_t> tail;
     // Who holds the tail's exclusive bit: set (CAS from 0) before the bit,
-    // cleared after it, by the holder or by the reaper of a dead holder.
+    // cleared after it, by the holder or by the reaper of a dead holder. An
+    // automatic holder's word carries kWriterAuto, and a requester or the
+    // handover flag while another writer takes the role back
+    // (shmq/internal/writer_token.hpp); an exclusive holder's is its token.
     std::atomic<uint64_t> writer;
-    uint8_t pad0[kCacheLine - 16];
+    // 1 while an automatic holder claims with plain stores (it stores 1,
+    // checks `writer`, claims, stores 0): a contender waits for 0 after its
+    // membarrier (writer_token.hpp (10)). Beside the tail the holder writes anyway.
+    std::atomic<uint64_t> writer_sending;
+    uint8_t pad0[kCacheLine - 24];
     std::atomic<uint64_t> head;
     std::atomic<uint64_t> reclaim_lock;
     uint8_t pad1[kCacheLine - 16];
@@ -460,6 +469,8 @@ struct alignas(kCacheLine) PartitionControl {
 static_assert(sizeof(PartitionControl) == 6 * kCacheLine);
 static_assert(offsetof(PartitionControl, head) == kCacheLine, "tail and head on separate lines");
 static_assert(offsetof(PartitionControl, writer) == 8, "the exclusive writer beside the tail it holds");
+static_assert(offsetof(PartitionControl, writer_sending) == 16,
+              "the automatic holder's flag on the line it writes per claim anyway (the tail's)");
 static_assert(offsetof(PartitionControl, space_doorbell) == 2 * kCacheLine);
 static_assert(offsetof(PartitionControl, replay_end) == 3 * kCacheLine + 32);
 static_assert(offsetof(PartitionControl, spill_lock) == 4 * kCacheLine, "producers' spill line");
