@@ -79,8 +79,17 @@ class Queue:
     @property
     def options(self) -> dict[str, Any]:
         """The creation options, with the names of Queue.create's keywords."""
-    def producer(self, *, exclusive: bool = False) -> Producer:
-        """Attaches a producer (an entry in the queue's lease table)."""
+    def producer(
+        self, *, exclusive: bool = False, writer: Literal["automatic", "shared", "exclusive"] = "automatic"
+    ) -> Producer:
+        """Attaches a producer (an entry in the queue's lease table).
+
+        writer: "automatic" (the default) holds every partition's writer role
+        while this is the queue's only producer and sends with plain stores,
+        giving a partition back when another writer needs it; "shared" always
+        uses the multi-producer protocol; "exclusive" (the same as
+        exclusive=True) keeps the role and makes other writers' sends fail
+        with WriterBusy."""
     def consumer(
         self,
         group: str,

@@ -42,6 +42,8 @@ constexpr std::array<std::pair<const char*, Fsync>, 3> kFsync{
 constexpr std::array<std::pair<const char*, GroupKind>, 2> kKind{
     {{"exclusive", GroupKind::exclusive}, {"shared", GroupKind::shared}}};
 constexpr std::array<std::pair<const char*, StartAt>, 2> kStart{{{"oldest", StartAt::oldest}, {"latest", StartAt::latest}}};
+constexpr std::array<std::pair<const char*, WriterMode>, 3> kWriter{
+    {{"automatic", WriterMode::automatic}, {"shared", WriterMode::shared}, {"exclusive", WriterMode::exclusive}}};
 
 py::dict options_dict(const QueueOptions& o) {
     py::dict d;
@@ -94,11 +96,12 @@ std::unique_ptr<PyQueue> open(const std::string& name) {
     return std::make_unique<PyQueue>(without_gil([&] { return Queue::open(name); }));
 }
 
-std::unique_ptr<PyProducer> producer(py::object self, bool exclusive) {
+std::unique_ptr<PyProducer> producer(py::object self, bool exclusive, const std::string& writer) {
     Queue& q = self.cast<PyQueue&>().get();
     auto p = std::make_unique<PyProducer>();
     p->queue = self;
-    p->producer = std::make_unique<Producer>(q.producer(ProducerOptions{.exclusive = exclusive}));
+    p->producer = std::make_unique<Producer>(
+        q.producer(ProducerOptions{.exclusive = exclusive, .writer = parse_enum(writer, kWriter, "writer")}));
     return p;
 }
 
@@ -146,7 +149,7 @@ void init_queue(py::module_& m) {
         .def_static("exists", [](const std::string& name) { return Queue::exists(name); }, py::arg("name"))
         .def_property_readonly("name", [](PyQueue& q) { return q.get().name(); })
         .def_property_readonly("options", [](PyQueue& q) { return options_dict(q.get().options()); })
-        .def("producer", &producer, py::kw_only(), py::arg("exclusive") = false)
+        .def("producer", &producer, py::kw_only(), py::arg("exclusive") = false, py::arg("writer") = "automatic")
         .def("consumer", &consumer, py::arg("group"), py::kw_only(), py::arg("kind") = enum_name(dc.kind, kKind),
              py::arg("start") = enum_name(dc.start, kStart), py::arg("max_in_flight") = dc.max_in_flight,
              py::arg("at_most_once") = dc.at_most_once)

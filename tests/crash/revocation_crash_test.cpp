@@ -9,8 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <csignal>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,24 +68,51 @@ pid_t fork_holder(const std::string& name, int ready, int go, int result) {
     }
 }
 
-TEST(RevocationCrash, revokerKilledAfterItsRoundBeganTakesNothingFromTheLiveHolder) {
-    QueueOptions o;
-    o.partitions = 2;
-    o.lease_ms = 60'000;  // no expiry: the handoff is the only revoker
-    test::TempQueue q("revkill", o);
-    {
-        auto p = q->producer();
-        for (int i = 0; i < kHeld; ++i) ASSERT_TRUE(p.send(std::to_string(i), {.partition = 1}).ok());
+// A queue of two partitions whose partition 1 holds kHeld messages, all
+// received and held unACKed by a holder process (fork_holder).
+class RevocationCrash : public testing::Test {
+protected:
+    void SetUp() override {
+        QueueOptions o;
+        o.partitions = 2;
+        o.lease_ms = 60'000;  // no expiry: the handoff is the only revoker
+        q_.emplace("revoke", o);
+        {
+            auto p = queue().producer();
+            for (int i = 0; i < kHeld; ++i) ASSERT_TRUE(p.send(std::to_string(i), {.partition = 1}).ok());
+        }
+        ASSERT_EQ(::pipe(ready_), 0);
+        ASSERT_EQ(::pipe2(go_, O_NONBLOCK), 0);
+        ASSERT_EQ(::pipe(result_), 0);
+        holder_ = fork_holder(q_->name, ready_[1], go_[0], result_[1]);
+        char b = 0;
+        ASSERT_EQ(::read(ready_[0], &b, 1), 1) << "the holder did not receive its messages";
     }
-    int ready[2], go[2], result[2];
-    ASSERT_EQ(::pipe(ready), 0);
-    ASSERT_EQ(::pipe2(go, O_NONBLOCK), 0);
-    ASSERT_EQ(::pipe(result), 0);
+    void TearDown() override {
+        if (holder_ > 0) {
+            const int hs = wait_for(holder_, 10s);
+            EXPECT_TRUE(WIFEXITED(hs) && WEXITSTATUS(hs) == 0) << "holder status " << hs;
+        }
+        for (int fd : {ready_[0], ready_[1], go_[0], go_[1], result_[0], result_[1]})
+            if (fd >= 0) ::close(fd);
+    }
+    Queue& queue() { return q_->queue; }
+    const std::string& name() const { return q_->name; }
+    // Tells the holder to ACK its messages; what they answered: {ok, lease_lost}.
+    std::array<int, 2> holder_acks() {
+        std::array<int, 2> acked{-1, -1};
+        if (::write(go_[1], "g", 1) != 1) return acked;
+        if (::read(result_[0], acked.data(), sizeof(int) * 2) != static_cast<ssize_t>(sizeof(int) * 2)) return {-1, -1};
+        return acked;
+    }
 
-    const pid_t holder = fork_holder(q.name, ready[1], go[0], result[1]);
-    char b = 0;
-    ASSERT_EQ(::read(ready[0], &b, 1), 1) << "the holder did not receive its messages";
+private:
+    std::optional<test::TempQueue> q_;
+    int ready_[2] = {-1, -1}, go_[2] = {-1, -1}, result_[2] = {-1, -1};
+    pid_t holder_ = -1;
+};
 
+TEST_F(RevocationCrash, revokerKilledAfterItsRoundBeganTakesNothingFromTheLiveHolder) {
     // The revoker: joins, is assigned partition 1, and dies in take_over's
     // round before it revokes anything.
     const pid_t revoker = ::fork();
@@ -92,7 +121,7 @@ TEST(RevocationCrash, revokerKilledAfterItsRoundBeganTakesNothingFromTheLiveHold
             detail::crash_hook = [](CrashPoint at) {
                 if (at == CrashPoint::after_revocation_begin) ::raise(SIGKILL);
             };
-            auto c = Queue::open(q.name).consumer("g", kExclusive);
+            auto c = Queue::open(name()).consumer("g", kExclusive);
             for (auto until = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < until;)
                 if (auto m = c.receive(50ms)) ::_exit(20);  // delivered before its round: the handoff order is broken
             ::_exit(21);
@@ -104,63 +133,36 @@ TEST(RevocationCrash, revokerKilledAfterItsRoundBeganTakesNothingFromTheLiveHold
     ASSERT_TRUE(WIFSIGNALED(rs) && WTERMSIG(rs) == SIGKILL)
         << "the revoker did not die at its crash point (exit " << (WIFEXITED(rs) ? WEXITSTATUS(rs) : -1) << ")";
 
-    ASSERT_EQ(::write(go[1], "g", 1), 1);
-    int acked[2] = {-1, -1};
-    ASSERT_EQ(::read(result[0], acked, sizeof acked), static_cast<ssize_t>(sizeof acked));
+    const auto acked = holder_acks();
     EXPECT_EQ(acked[0], kHeld) << "ACKs that succeeded";
     EXPECT_EQ(acked[1], 0) << "ACKs that answered lease_lost";
-    const int hs = wait_for(holder, 10s);
-    EXPECT_TRUE(WIFEXITED(hs) && WEXITSTATUS(hs) == 0) << "holder status " << hs;
 
     // Nothing ACKed comes again: the next message of partition 1 is the first delivered.
-    auto c = q->consumer("g", kExclusive);
-    ASSERT_TRUE(q->producer().send("after", {.partition = 1}).ok());
+    auto c = queue().consumer("g", kExclusive);
+    ASSERT_TRUE(queue().producer().send("after", {.partition = 1}).ok());
     auto m = c.receive(10'000ms);
     ASSERT_TRUE(m) << to_string(m.code());
     EXPECT_EQ(m->text(), "after");
     EXPECT_EQ(m->offset(), static_cast<uint64_t>(kHeld));
     EXPECT_TRUE(m->ack().ok());
-    for (int fd : {ready[0], ready[1], go[0], go[1], result[0], result[1]}) ::close(fd);
 }
 
 // The same handoff, not killed: the round completes, the new owner gets the
 // 40 messages again in order, and the holder's late ACKs (which see the
 // round and take the CAS) all answer lease_lost.
-TEST(RevocationCrash, completedRoundMakesTheOldHoldersAcksLeaseLost) {
-    QueueOptions o;
-    o.partitions = 2;
-    o.lease_ms = 60'000;
-    test::TempQueue q("revdone", o);
-    {
-        auto p = q->producer();
-        for (int i = 0; i < kHeld; ++i) ASSERT_TRUE(p.send(std::to_string(i), {.partition = 1}).ok());
+TEST_F(RevocationCrash, completedRoundMakesTheOldHoldersAcksLeaseLost) {
+    auto c = queue().consumer("g", kExclusive);
+    for (int i = 0; i < kHeld; ++i) {
+        auto m = c.receive(10'000ms);
+        ASSERT_TRUE(m) << i << ": " << to_string(m.code());
+        EXPECT_EQ(m->text(), std::to_string(i));
+        EXPECT_EQ(m->partition(), 1u);
+        EXPECT_EQ(m->deliveries(), 2u);
+        EXPECT_TRUE(m->ack().ok());
     }
-    int ready[2], go[2], result[2];
-    ASSERT_EQ(::pipe(ready), 0);
-    ASSERT_EQ(::pipe2(go, O_NONBLOCK), 0);
-    ASSERT_EQ(::pipe(result), 0);
-    const pid_t holder = fork_holder(q.name, ready[1], go[0], result[1]);
-    char b = 0;
-    ASSERT_EQ(::read(ready[0], &b, 1), 1) << "the holder did not receive its messages";
-    {
-        auto c = q->consumer("g", kExclusive);
-        for (int i = 0; i < kHeld; ++i) {
-            auto m = c.receive(10'000ms);
-            ASSERT_TRUE(m) << i << ": " << to_string(m.code());
-            EXPECT_EQ(m->text(), std::to_string(i));
-            EXPECT_EQ(m->partition(), 1u);
-            EXPECT_EQ(m->deliveries(), 2u);
-            EXPECT_TRUE(m->ack().ok());
-        }
-        ASSERT_EQ(::write(go[1], "g", 1), 1);
-        int acked[2] = {-1, -1};
-        ASSERT_EQ(::read(result[0], acked, sizeof acked), static_cast<ssize_t>(sizeof acked));
-        EXPECT_EQ(acked[0], 0) << "ACKs that succeeded";
-        EXPECT_EQ(acked[1], kHeld) << "ACKs that answered lease_lost";
-    }
-    const int hs = wait_for(holder, 10s);
-    EXPECT_TRUE(WIFEXITED(hs) && WEXITSTATUS(hs) == 0) << "holder status " << hs;
-    for (int fd : {ready[0], ready[1], go[0], go[1], result[0], result[1]}) ::close(fd);
+    const auto acked = holder_acks();
+    EXPECT_EQ(acked[0], 0) << "ACKs that succeeded";
+    EXPECT_EQ(acked[1], kHeld) << "ACKs that answered lease_lost";
 }
 
 }  // namespace

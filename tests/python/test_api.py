@@ -186,6 +186,22 @@ def test_hot_path_errors_have_their_classes(qname):
         p.send(12)
 
 
+def test_writer_modes(qname):
+    q = shmq.Queue.create(qname)
+    auto = q.producer()  # automatic: gives the role back when another writer comes
+    shared = q.producer(writer="shared")
+    auto.send(b"a")
+    shared.send(b"b")
+    exclusive = q.producer(writer="exclusive")
+    with pytest.raises(shmq.WriterBusy):
+        shared.send(b"c")
+    exclusive.send(b"d")
+    with pytest.raises(ValueError, match="writer"):
+        q.producer(writer="sometimes")
+    with q.consumer("g") as c:
+        assert sorted(m.data.tobytes() for m in c.receive_batch(8, timeout=1)) == [b"a", b"b", b"d"]
+
+
 def test_block_send_times_out_with_timeout_error(qname):
     q = shmq.Queue.create(qname, capacity=2, on_full="block")
     p = q.producer()
