@@ -505,8 +505,7 @@ Result<Message> ConsumerCore::receive(Millis timeout) noexcept {
         return elapsed >= limit ? 0 : static_cast<int64_t>(limit - elapsed);
     };
     // Prefetch limit: wait for our messages to be settled.
-    for (uint32_t seen; (seen = refs.load(std::memory_order_acquire)),
-                        int64_t{seen} - kRefBias - 1 + local.load(std::memory_order_relaxed) >= options.max_in_flight;) {
+    for (uint32_t seen; in_flight(seen = refs.load(std::memory_order_acquire)) >= options.max_in_flight;) {
         const int64_t left = remaining();
         if (left == 0) return Errc::timeout;
         // A member that is full still takes part in handoffs.

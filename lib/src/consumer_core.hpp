@@ -131,9 +131,12 @@ struct ConsumerCore {
     // refs). `in_flight_after`: read inside the bracket, while the core is
     // sure to exist.
     bool add_local(int64_t d, int64_t* in_flight_after = nullptr) noexcept;
-    int64_t in_flight() const noexcept {
-        return int64_t{refs.load(std::memory_order_acquire)} - kRefBias - 1 + local.load(std::memory_order_relaxed);
+    // Messages in flight, with `refs_seen` a value of refs (a futex wait's
+    // expected word), while the handle lives.
+    int64_t in_flight(uint32_t refs_seen) const noexcept {
+        return int64_t{refs_seen} - kRefBias - 1 + local.load(std::memory_order_relaxed);
     }
+    int64_t in_flight() const noexcept { return in_flight(refs.load(std::memory_order_acquire)); }
     // false: deliver nothing now (a replay is being prepared or its region is not open yet).
     bool replay_ready() noexcept;
     bool replay_holds(uint32_t p) const noexcept;  // p's ring waits for its replay

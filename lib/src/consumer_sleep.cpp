@@ -19,8 +19,7 @@ Result<Message> ConsumerSleep::begin(Consumer& consumer, Ticket& ticket) noexcep
     if (r.damaged()) return Errc::region_corrupt;
     // Prefetch limit: wait for our messages to be settled (a release wakes refs).
     const uint32_t seen = core.refs.load(std::memory_order_acquire);
-    if (int64_t{seen} - ConsumerCore::kRefBias - 1 + core.local.load(std::memory_order_relaxed) >=
-        core.options.max_in_flight) {
+    if (core.in_flight(seen) >= core.options.max_in_flight) {
         const bool exclusive = core.group.kind == GroupKind::exclusive;
         if (exclusive) core.rebalance(sys::coarse_monotonic_ns());  // a full member still hands over
         ticket = {&core.refs, seen, exclusive ? kHandoffSliceNs : kPrefetchSliceNs, nullptr};
