@@ -32,8 +32,9 @@ void decrement_saturating(std::atomic<uint32_t>& counter) noexcept {
 constexpr uint64_t kDueAtOnce = 1;
 
 // A revocation round of fast_ack.hpp over (g, p): S5 and the barrier at
-// begin(), then L6 for each holder before its lease's CAS. Only exclusive
-// groups (outside drop_oldest) fast-ACK; elsewhere both steps are no-ops.
+// begin(), once per chunk of words loaded before it, then L6 for each
+// holder before its lease's CAS. Only exclusive groups (outside
+// drop_oldest) fast-ACK; elsewhere both steps are no-ops.
 class RevocationRound {
 public:
     RevocationRound(Region& r, uint32_t g, uint32_t p) noexcept
@@ -44,13 +45,13 @@ public:
                    static_cast<OnFull>(r.params().on_full) != OnFull::drop_oldest) {}
 
     void begin() noexcept {
-        if (!applies_ || begun_) return;
-        begun_ = true;
+        if (!applies_) return;
+        n_clear_ = 0;
         revocation_begin(gp_.revocations, r_.header().commit_fence);
         detail::crash_point(detail::CrashPoint::after_revocation_begin);
     }
 
-    // L6 for the holder of `word`, once per holder per round. false: it is
+    // L6 for the holder of `word`, once per holder after a begin(). false: it is
     // still inside a fast ACK after kFastAckWaitNs (stopped or preempted).
     bool holder_clear(uint64_t word) noexcept {
         if (!applies_) return true;
@@ -78,7 +79,6 @@ private:
     Region& r_;
     layout::GroupPartition& gp_;
     bool applies_;
-    bool begun_ = false;
     uint32_t clear_[8] = {};
     uint32_t n_clear_ = 0;
 };

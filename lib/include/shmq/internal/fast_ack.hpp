@@ -18,10 +18,10 @@
 //     delivery's, S3: entry = acked(o) (release, (3)'s payload-reads edge);
 //     then S4: A = 0 (release). If R moved: S4, then (3)'s CAS, which fails
 //     if this lease was taken (lease_lost).
-//   revoke: S5: R += 1 (seq_cst), once per round, before its first CAS of a
-//     leased entry; the revoker barrier (membarrier GLOBAL_EXPEDITED); then
-//     before each CAS of a lease, L6: wait until its holder's A == 0
-//     (acquire; once per holder per round).
+//   revoke, in rounds of up to 64 leases: load (acquire) the words to take;
+//     S5: R += 1 (seq_cst); the revoker barrier (membarrier
+//     GLOBAL_EXPEDITED); then before each CAS (expecting the word loaded),
+//     L6: wait until its holder's A == 0 (acquire; once per holder per round).
 // Argument:
 //   (a) An ACK under way is finished before the CAS, or sees R move. The
 //       membarrier puts a full barrier somewhere in the holder's program.
@@ -29,12 +29,11 @@
 //       sees S1, or the S4 after it (release: S3 is then visible, and the
 //       revoker's CAS fails on acked(o)). Store buffering with the holder's
 //       half paid by the revoker, as in commit_barrier.hpp.
-//   (b) Every lease a round takes was installed before S5, so it recorded an
-//       older R: expiry takes only leases whose deadline passed before the
-//       round's clock read; a handoff takes the previous owner's leases,
-//       which stopped before the owner CAS the new owner won; an ordered
-//       restart takes the restarting owner's own. L0 is before the install
-//       (release store or acq_rel CAS), so it cannot read S5 (coherence).
+//   (b) Every lease a round takes recorded an older R: the round CASes only
+//       words it loaded (acquire) before its S5, expecting exactly them (a
+//       newer lease of the offset is another word: the CAS fails). So each
+//       install, a release store or acq_rel CAS, happens before S5, and so
+//       does its L0, sequenced before it: L0 cannot read S5 (coherence).
 //   (c) R is 64 bits, one per round: it does not wrap.
 //   (d) Needing none of this: the holder's own NACK (its message is
 //       settled: no fast ACK of it follows); the reaper of a dead holder
@@ -43,10 +42,12 @@
 //       entries too: no fast ACKs there, DeliveryContext::exclusive).
 //   Fallback: while commit_fence is set both sides fence (the fence-fence
 //   form). A revoker whose membarrier fails sets the flag, fences, and
-//   waits 1 ms (HardwareBarriers::drain) before L6: a holder that loaded the flag just
-//   before it was set has drained S1 from its store buffer by then (store
-//   buffers drain within a microsecond; a context switch drains them), the
-//   same bound commit_barrier.hpp's fallback rests on.
+//   waits 1 ms (HardwareBarriers::drain) before L6: a holder that loaded
+//   the flag just before it was set has drained S1 from its store buffer
+//   by then (store buffers drain within a microsecond; a context switch
+//   drains them), the same bound commit_barrier.hpp's fallback rests on.
+//   The consumer's biased reference count (lib/src/consumer_core.hpp) runs
+//   the same two halves on a process-local word.
 //   A holder stopped inside an ACK (SIGSTOP, preemption) keeps A = 1: the
 //   revoker gives up after kFastAckWaitNs and revokes nothing more now
 //   (shmqd and peers retry at their next scan; a handoff retries later).

@@ -248,7 +248,7 @@ struct NoFastAcks {
 // acq_rel. Run by the partition's owner only (exclusive group), so it alone
 // writes the due times after (`due_ns`: never 0, "not stamped yet").
 // In rounds of up to kRoundLeases (fast_ack.hpp (b)): the words to take are
-// loaded (acquire) before round.begin(), and each CAS expects the word
+// loaded (acquire) before each round.begin(), and each CAS expects the word
 // loaded. Returns how many it revoked; `*complete` false: a holder stayed
 // inside a fast ACK (round.holder_clear), and [stopped, to) was left.
 constexpr uint32_t kRoundLeases = 64;
