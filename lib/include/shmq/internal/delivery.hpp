@@ -242,11 +242,11 @@ inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view,
         }
         const SlotKind kind = slot_kind(s);
         if (kind == SlotKind::free || kind == SlotKind::claimed) return false;  // not published yet
-        // A payload past the first line (which came with the state word): its
-        // second line on its way while the lease is written (measured:
-        // docs/PERFORMANCE.md). The length is untrusted; a wrong one costs a
-        // prefetch, nothing more.
-        if (view.slot(o).payload_len > layout::kCacheLine - layout::kSlotHeaderBytes)
+        // The slot's second line (the first came with the state word) on its
+        // way while the lease is written: a payload past 32 bytes is there
+        // (measured: docs/PERFORMANCE.md). Nothing of the slot is read before
+        // the lease is ours: a peer may finish o and a producer reuse the slot.
+        if (view.ring.slot_size > layout::kCacheLine)
             __builtin_prefetch(view.ring.base(o) + layout::kCacheLine, 0, 3);
         auto& e = view.lease(o);
         uint64_t w = e.word.load(std::memory_order_acquire);  // the previous lap's ack, or a peer's lease of o
