@@ -8,6 +8,7 @@
 #include "producer_core.hpp"
 #include "ring/ack_latency.hpp"
 #include "shmq/internal/commit_protocol.hpp"
+#include "shmq/internal/fast_ack.hpp"
 #include "ring/drop_oldest.hpp"
 #include "shmq/internal/reclaim.hpp"
 #include "shmq/internal/spill_protocol.hpp"
@@ -168,13 +169,7 @@ ProducerCore::WriterState ProducerCore::contend(uint32_t q, Millis timeout) noex
             if (participant_liveness(r, layout::owner_token(req, layout::participant_gen(s))) == Liveness::alive) continue;
         }
         if (!ring::request_handover(pc.writer, w, me.id())) continue;  // C1
-        // (14): fences stand in for membarrier: the holder gives back itself
-        // at its next claim (it loads commit_fence at H2); wait for that.
-        if (r.header().commit_fence.load(std::memory_order_seq_cst) != 0) continue;
-        if (!sys::membarrier_global()) {  // C2
-            r.header().commit_fence.store(1, std::memory_order_seq_cst);  // (14): fences from now on
-            continue;
-        }
+        ring::revoker_barrier(r.header().commit_fence);  // C2: membarrier, or (14) fence and drain
         // C3: the holder's claim in flight, if any, finishes (its tail store).
         bool quiet = false;
         for (uint64_t wait = 0;; ++wait) {

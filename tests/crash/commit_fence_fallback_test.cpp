@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -90,6 +91,43 @@ TEST(CommitFenceFallbackTest, anAttacherWithoutMembarrierTurnsTheFenceOnForAll) 
     auto m = c.receive(5000ms);
     ASSERT_TRUE(m);
     EXPECT_EQ(m->text(), "from the fenced child");
+}
+
+// An automatic writer holder that stays idle once fences are on must not
+// hold back another writer: the contender, refused membarrier, takes the
+// role after a fence and a wait for store buffers (writer_token.hpp (14)),
+// well within its send's timeout.
+TEST(CommitFenceFallbackTest, anIdleAutomaticHolderDoesNotStallAWriterRefusedMembarrier) {
+    test::TempQueue q("fence-holder");
+    REQUIRE_MEMBARRIER(q);
+    auto holder = q->producer();  // alone: takes every partition's writer role
+    ASSERT_TRUE(holder.send("h1").ok());
+    ASSERT_NE(detail::Region::open(q.name, detail::Access::read_only)->partition(0).writer.load(), 0u);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        if (!deny_membarrier()) ::_exit(10);
+        try {
+            auto p = Queue::open(q.name).producer();  // attaching turns the fences on
+            SendOptions o;
+            o.timeout = 2000ms;
+            o.partition = 0;  // the holder's partition
+            ::_exit(p.send("c1", o).ok() ? 0 : 12);
+        } catch (...) {
+            ::_exit(13);
+        }
+    }
+    ASSERT_EQ(wait_child(child), 0) << "the refused writer's send did not get past the idle holder";
+    EXPECT_EQ(commit_fence(q.name), 1u);
+    ASSERT_TRUE(holder.send("h2").ok());  // the holder now sends through the shared protocol
+    auto c = q->consumer("g");
+    std::multiset<std::string> got;
+    for (int i = 0; i < 3; ++i) {
+        auto m = c.receive(5000ms);
+        ASSERT_TRUE(m) << i << ": " << to_string(m.code());
+        got.insert(std::string(m->text()));
+        EXPECT_TRUE(m->ack().ok());
+    }
+    EXPECT_EQ(got, (std::multiset<std::string>{"c1", "h1", "h2"}));
 }
 
 // A child that attached with membarrier, then loses it: its first sleep

@@ -41,11 +41,12 @@
 //       entries: revoked already); drop_oldest queues (producers CAS
 //       entries too: no fast ACKs there, DeliveryContext::exclusive).
 //   Fallback: while commit_fence is set both sides fence (the fence-fence
-//   form). A revoker whose membarrier fails sets the flag, fences, and
-//   waits 1 ms (HardwareBarriers::drain) before L6: a holder that loaded
-//   the flag just before it was set has drained S1 from its store buffer
-//   by then (store buffers drain within a microsecond; a context switch
-//   drains them), the same bound commit_barrier.hpp's fallback rests on.
+//   form), and the revoker (which sets the flag if its own membarrier
+//   fails) also waits 1 ms (HardwareBarriers::drain) before L6: a holder
+//   that loaded the flag as 0 just before it was set has drained S1 from
+//   its store buffer by then (store buffers drain within a microsecond; a
+//   context switch drains them), the same bound commit_barrier.hpp's
+//   fallback rests on.
 //   The consumer's biased reference count (lib/src/consumer_core.hpp) runs
 //   the same two halves on a process-local word.
 //   A holder stopped inside an ACK (SIGSTOP, preemption) keeps A = 1: the
@@ -89,17 +90,19 @@ inline void fast_ack_leave(Word& acking) noexcept {
     acking.store(0, std::memory_order_release);
 }
 
-// The revoker barrier: membarrier, or the fallback's fence (and drain).
+// The revoker barrier (the asymmetric handshake's heavy half, also the
+// writer token's contender's, writer_token.hpp (14)): membarrier; where it
+// is refused, the flag set, a fence, and a wait for store buffers to drain
+// (holders that loaded the flag as 0 just before it was set used only a
+// compiler barrier).
 template <class Flag, class Barriers = detail::HardwareBarriers>
 inline void revoker_barrier(Flag& commit_fence, Barriers barriers = {}) noexcept {
     if (commit_fence.load(std::memory_order_relaxed) == 0) {
         if (barriers.membarrier()) return;
         commit_fence.store(1, std::memory_order_seq_cst);  // holders fence from now on
-        barriers.fence();
-        barriers.drain();  // holders that read the flag as 0 just before
-        return;
     }
     barriers.fence();
+    barriers.drain();
 }
 
 // S5 and the barrier: a revocation round begins.

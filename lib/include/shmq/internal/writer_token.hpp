@@ -53,13 +53,13 @@
 //       then CASes writer -> 0. A contender waiting at C3 checks the
 //       holder's liveness and reaps it; a holder stopped (SIGSTOP) inside
 //       a claim keeps contenders waiting (bounded by their send timeout).
-//  (14) fallback: where commit_fence is set (membarrier refused to some
-//       participant), or C2 fails (the contender then sets it, as a
-//       sleeper does), the contender does not trust C3: it waits for the
-//       holder's own give-back (11), which the holder does at its next
-//       claim since it loads commit_fence at H2 (no plain claim follows a
-//       load that sees it); an idle holder keeps it waiting (bounded by its
-//       send timeout). With commit_fence set nobody takes the role (9).
+//  (14) fallback: where membarrier is refused (commit_fence set, or C2
+//       fails: the contender then sets it, as a sleeper does), C2 is a
+//       seq_cst fence and a 1 ms wait (fast_ack.hpp's revoker_barrier): a
+//       holder that loaded commit_fence as 0 just before it was set has its
+//       H1 out of its store buffer by then, so C3 sees it; a holder that
+//       loads it set claims nothing with stores and gives back at its next
+//       claim. With commit_fence set nobody takes the role (9).
 // (9)-(13) are model-checked by tests/model/writer_token_model.cpp on these
 // very functions (commit_fence 0); (14) is exercised in real processes by
 // tests/crash/commit_fence_fallback_test.cpp.
