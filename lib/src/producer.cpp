@@ -8,6 +8,7 @@
 #include "producer_core.hpp"
 #include "ring/ack_latency.hpp"
 #include "shmq/internal/commit_protocol.hpp"
+#include "shmq/internal/dedup.hpp"
 #include "shmq/internal/fast_ack.hpp"
 #include "ring/drop_oldest.hpp"
 #include "shmq/internal/reclaim.hpp"
@@ -353,12 +354,13 @@ Status ProducerCore::claim_spilling(uint32_t p, Millis timeout, uint64_t& offset
     }
 }
 
-Status ProducerCore::publish_staged(uint32_t p, uint64_t seq, uint32_t payload_len, uint16_t key_len) noexcept {
+Status ProducerCore::publish_staged(uint32_t p, uint64_t seq, uint32_t payload_len, uint16_t key_len,
+                                    uint16_t flags) noexcept {
     const ring::RingRef& ring = staging[p];
     auto& slot = *reinterpret_cast<layout::SlotHeader*>(ring.base(seq));
     slot.payload_len = payload_len;
     slot.key_len = key_len;
-    slot.flags = 0;
+    slot.flags = flags;
     slot.publish_unix_ns = sys::unix_ns();
     slot.reserved = 0;
     if (!ring::commit(ring, seq)) return Errc::claim_aborted;  // (2)
@@ -367,18 +369,18 @@ Status ProducerCore::publish_staged(uint32_t p, uint64_t seq, uint32_t payload_l
 }
 
 void ProducerCore::write_header(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len,
-                                uint64_t unix_ns) noexcept {
+                                uint64_t unix_ns, uint16_t flags) noexcept {
     auto& slot = views[p].slot(offset);
     slot.payload_len = payload_len;
     slot.key_len = key_len;
-    slot.flags = 0;
+    slot.flags = flags;
     // The coarse clock (a tick, 1-4 ms) costs ~5 ns; the precise one ~20 ns,
     // paid only by the offsets the publish -> ACK histogram samples.
     slot.publish_unix_ns = ring::ack_latency_sampled(offset) ? sys::unix_ns() : unix_ns;
 }
 
-void ProducerCore::publish(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len) noexcept {
-    write_header(p, offset, payload_len, key_len, sys::coarse_unix_ns());
+void ProducerCore::publish(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len, uint16_t flags) noexcept {
+    write_header(p, offset, payload_len, key_len, sys::coarse_unix_ns(), flags);
     crash_point(CrashPoint::after_copy);
     ring::publish(views[p].ring, offset);  // (5): a release store
     wake_after_publish(*region);
@@ -479,6 +481,69 @@ Status ProducerCore::send_run(std::span<const std::span<const std::byte>> payloa
     return Errc::ok;
 }
 
+Status ProducerCore::send_deduplicated(std::span<const std::byte> payload, const SendOptions& options,
+                                       std::string_view id, SendOutcome& outcome) noexcept {
+    Region& r = *region;
+    if (id.size() > layout::kMaxDedupIdBytes) return Errc::invalid_argument;
+    if (payload.size() > r.params().max_message) return Errc::message_too_large;
+    if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;
+    const dedup::IdHash h = dedup::hash_id(id);
+    const uint64_t start = sys::monotonic_ns();
+    const uint64_t limit = options.timeout == kForever ? UINT64_MAX
+                                                       : static_cast<uint64_t>(std::max<int64_t>(options.timeout.count(), 0)) * 1'000'000ull;
+    dedup::Reservation res;
+    for (uint32_t round = 0;; ++round) {
+        SendOutcome original;
+        const dedup::Verdict v = dedup::reserve(r, me, h, sys::unix_ns() / 1'000'000, res, original);
+        if (v == dedup::Verdict::reserved) break;
+        if (v == dedup::Verdict::duplicate) {
+            outcome = original;
+            if (original.partition < r.partitions())
+                r.partition(original.partition).duplicates.fetch_add(1, std::memory_order_relaxed);
+            return Errc::ok;
+        }
+        if (v == dedup::Verdict::full) return Errc::overloaded;
+        // wait: the id's first sender is mid-send (or being reaped).
+        if (r.deleted()) return r.gone_error();
+        if (sys::monotonic_ns() - start >= limit) return Errc::timeout;
+        if ((round & 255) == 255) heartbeat(r, me, sys::coarse_monotonic_ns());
+        const timespec nap{0, round < 64 ? 2'000 : 50'000};
+        ::nanosleep(&nap, nullptr);
+    }
+    crash_point(CrashPoint::after_dedup_reserve);
+    PreparedSlot slot;
+    SendOptions rest = options;
+    if (options.timeout != kForever) {  // what the wait above used up
+        const uint64_t spent_ms = (sys::monotonic_ns() - start) / 1'000'000;
+        rest.timeout = Millis(std::max<int64_t>(options.timeout.count() - static_cast<int64_t>(spent_ms), 0));
+    }
+    if (Status st = prepare(payload.size(), rest, slot); !st) {
+        dedup::withdraw(r, res);
+        return st;
+    }
+    // (2): the extension names the entry before the entry says claimed.
+    auto* ext = r.slot_extension(slot.base);
+    ext->entry_ref = res.ref;
+    ext->id_len = static_cast<uint16_t>(id.size());
+    std::memcpy(ext->id, id.data(), id.size());
+    dedup::record_claim(r, res, slot.partition, slot.offset, slot.staged);
+    std::memcpy(slot.base + layout::kSlotHeaderBytes, payload.data(), payload.size());
+    const auto len = static_cast<uint32_t>(payload.size());
+    const auto key_len = static_cast<uint16_t>(options.key.size());
+    if (slot.staged) {
+        if (Status st = publish_staged(slot.partition, slot.offset, len, key_len, layout::kSlotDedupId); !st) {
+            dedup::withdraw(r, res);  // the reaper aborted it (a long stall)
+            return st;
+        }
+    } else {
+        publish(slot.partition, slot.offset, len, key_len, layout::kSlotDedupId);
+    }
+    crash_point(CrashPoint::after_dedup_publish);
+    dedup::record_commit(r, res, sys::unix_ns() / 1'000'000);
+    outcome = SendOutcome{slot.partition, slot.offset, false, slot.staged};
+    return Errc::ok;
+}
+
 }  // namespace detail
 
 Producer::Producer(detail::ProducerCore* core) noexcept : core_(core) {}
@@ -498,6 +563,10 @@ uint32_t Producer::participant_id() const noexcept { return core_->me.id(); }
 
 Status Producer::send(std::span<const std::byte> payload, const SendOptions& options) noexcept {
     detail::ProducerCore& c = *core_;
+    if (__builtin_expect(c.region->dedup_on(), 0)) {
+        SendOutcome ignored;
+        return send(payload, options, ignored);
+    }
     detail::PreparedSlot slot;
     if (Status st = c.prepare(payload.size(), options, slot); !st) return st;
     std::memcpy(slot.base + layout::kSlotHeaderBytes, payload.data(), payload.size());
@@ -508,8 +577,29 @@ Status Producer::send(std::span<const std::byte> payload, const SendOptions& opt
     return Errc::ok;
 }
 
+Status Producer::send(std::span<const std::byte> payload, const SendOptions& options, SendOutcome& outcome) noexcept {
+    detail::ProducerCore& c = *core_;
+    const auto& params = c.region->params();
+    if (params.dedup_window_ms != 0 && (!options.dedup_id.empty() || params.dedup_content != 0)) {
+        if (!options.dedup_id.empty()) return c.send_deduplicated(payload, options, options.dedup_id, outcome);
+        const auto id = dedup::content_id(options.key, payload);
+        return c.send_deduplicated(payload, options, std::string_view(id.data(), id.size()), outcome);
+    }
+    if (options.dedup_id.size() > layout::kMaxDedupIdBytes) return Errc::invalid_argument;
+    detail::PreparedSlot slot;
+    if (Status st = c.prepare(payload.size(), options, slot); !st) return st;
+    std::memcpy(slot.base + layout::kSlotHeaderBytes, payload.data(), payload.size());
+    const auto len = static_cast<uint32_t>(payload.size());
+    const auto key_len = static_cast<uint16_t>(options.key.size());
+    outcome = SendOutcome{slot.partition, slot.offset, false, slot.staged};
+    if (slot.staged) return c.publish_staged(slot.partition, slot.offset, len, key_len);
+    c.publish(slot.partition, slot.offset, len, key_len);
+    return Errc::ok;
+}
+
 Result<Claim> Producer::claim(std::size_t size, const SendOptions& options) noexcept {
     detail::ProducerCore& c = *core_;
+    if (!options.dedup_id.empty()) return Errc::invalid_argument;  // send() only (shmq.hpp)
     detail::PreparedSlot slot;
     if (Status st = c.prepare(size, options, slot); !st) return st.code();
     // commit() reads the key's length back from the header.
@@ -522,7 +612,12 @@ BatchResult Producer::send_batch(std::span<const std::span<const std::byte>> pay
                                  const SendOptions& options) noexcept {
     detail::ProducerCore& c = *core_;
     BatchResult done;
-    if (!c.staging.empty() || payloads.size() <= 1) {  // spilling queues: message by message
+    if (!options.dedup_id.empty() && payloads.size() > 1) {  // one id cannot name several messages
+        done.status = Errc::invalid_argument;
+        return done;
+    }
+    // Spilling queues, and content ids (one per message): message by message.
+    if (!c.staging.empty() || payloads.size() <= 1 || c.region->params().dedup_content != 0) {
         for (const auto& payload : payloads) {
             done.status = send(payload, options);
             if (!done.ok()) break;

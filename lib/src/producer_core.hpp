@@ -104,15 +104,19 @@ struct ProducerCore {
         return staged ? staging[p].base(offset) : views[p].slot_base(offset);
     }
     // Writes the header of a claimed slot.
-    void write_header(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len, uint64_t unix_ns) noexcept;
+    void write_header(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len, uint64_t unix_ns,
+                      uint16_t flags = 0) noexcept;
     // send's commit: header, publish (a release store), the doorbells, housekeeping.
-    void publish(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len) noexcept;
+    void publish(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len, uint16_t flags = 0) noexcept;
     // Claim::commit's: the same with the CAS commit (the claim may have been aborted).
     Status publish_claim(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len) noexcept;
     // After a publish of p up to `offset`: room ahead, the next slot's lines, heartbeat.
     void after_publish(uint32_t p, uint64_t offset, uint32_t messages) noexcept;
     // The same for a staging slot: shmqd picks it up (no wake-up: it polls).
-    Status publish_staged(uint32_t p, uint64_t seq, uint32_t payload_len, uint16_t key_len) noexcept;
+    Status publish_staged(uint32_t p, uint64_t seq, uint32_t payload_len, uint16_t key_len, uint16_t flags = 0) noexcept;
+    // send() of a message with a dedup id (shmq/internal/dedup.hpp).
+    Status send_deduplicated(std::span<const std::byte> payload, const SendOptions& options, std::string_view id,
+                             SendOutcome& outcome) noexcept;
     uint32_t choose_partition(std::string_view key) noexcept;
     // send_batch on a queue that does not spill: the batch into one
     // partition, in runs claimed at once; `sent` counts what went out.

@@ -45,6 +45,12 @@ layout::QueueParams params_from(const QueueOptions& o) {
     p.journal = o.journal ? 1 : 0;
     p.retain_bytes = o.retain_bytes;
     p.retain_ms = o.retain_ms;
+    p.dedup_window_ms = o.dedup_window_ms;
+    p.dedup_content = o.dedup_content ? 1 : 0;
+    p.dedup_capacity = o.dedup_capacity;
+    if (o.dedup_window_ms != 0 && o.dedup_capacity == 0)  // the default: one id per slot of the queue
+        p.dedup_capacity = static_cast<uint32_t>(
+            std::min<uint64_t>(uint64_t{o.partitions} * o.capacity, layout::kMaxDedupCapacity));
     if (o.on_full == OnFull::spill)
         p.spill_capacity = o.spill_buffer != 0 ? o.spill_buffer : std::max<uint32_t>(o.capacity, 1024);
     else
@@ -70,6 +76,9 @@ QueueOptions options_from(const layout::QueueParams& p) {
     o.journal = p.journal != 0;
     o.retain_bytes = p.retain_bytes;
     o.retain_ms = p.retain_ms;
+    o.dedup_window_ms = p.dedup_window_ms;
+    o.dedup_capacity = p.dedup_capacity;
+    o.dedup_content = p.dedup_content != 0;
     return o;
 }
 
@@ -225,6 +234,7 @@ std::shared_ptr<Region> Region::create(std::string_view name, const QueueOptions
         r->size_ = sections.end;
         r->params_ = params;
         r->sections_ = sections;
+        r->dedup_entries_ = layout::dedup_entries(params);
         r->options_ = options_from(params);
         r->initialize(params, spec);
     } catch (const bip::interprocess_exception& e) {
@@ -353,6 +363,7 @@ void Region::validate_and_load(bool wait_for_creator) {
     std::memcpy(&params_, &h.params, sizeof params_);
     if (auto err = layout::check_params(params_)) fail(Errc::region_corrupt, where + " has bad parameters: " + *err + fix);
     sections_ = layout::compute_sections(params_);
+    dedup_entries_ = layout::dedup_entries(params_);
     layout::SectionTable stored;
     std::memcpy(&stored, &h.sections, sizeof stored);
     if (std::memcmp(&stored, &sections_, sizeof stored) != 0)

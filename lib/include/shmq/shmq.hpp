@@ -162,6 +162,17 @@ struct QueueOptions {
     bool journal = false;
     uint64_t retain_bytes = 0;
     uint64_t retain_ms = 0;
+    // Deduplicated publishing (docs/ARCHITECTURE.md, "Deduplication"): a
+    // send whose SendOptions::dedup_id was published within the last
+    // dedup_window_ms (CLOCK_REALTIME) is not enqueued again; it succeeds
+    // with SendOutcome::duplicate. 0: off. At most 7 days.
+    uint32_t dedup_window_ms = 0;
+    // Ids the table takes per half window (each of its three generations
+    // holds this many; a send beyond it answers overloaded). 0: partitions x
+    // capacity. Memory: 3 x (a power of two >= 2 x this) x 32 bytes.
+    uint32_t dedup_capacity = 0;
+    // A send without an id uses FNV-1a 128 of its key and payload as its id.
+    bool dedup_content = false;
 };
 
 inline constexpr std::size_t kMaxKeyBytes = 64;
@@ -170,6 +181,24 @@ struct SendOptions {
     std::string_view key{};  // same key -> same partition (FNV-1a 64 of the bytes, mod partitions)
     Millis timeout = kForever;  // how long on_full=block may wait for room
     std::optional<uint32_t> partition{};  // explicit partition (overrides the key's); invalid_argument if out of range
+    // Up to 128 bytes; on a queue with a dedup window, a send of an id
+    // already published within the window is not enqueued again (see
+    // SendOutcome). Ignored by queues without one. send() only: claim() and a
+    // send_batch of more than one payload answer invalid_argument.
+    std::string_view dedup_id{};
+};
+
+inline constexpr std::size_t kMaxDedupIdBytes = 128;
+
+// What a send did. For a duplicate (its id was published within the
+// window): duplicate = true and the original's partition and offset; the
+// message was not enqueued again. staged: `offset` is a spill sequence (the
+// message went to disk staging; its offset is assigned when it is refilled).
+struct SendOutcome {
+    uint32_t partition = 0;
+    uint64_t offset = 0;
+    bool duplicate = false;
+    bool staged = false;
 };
 
 // How a producer writes a partition (docs/ARCHITECTURE.md, "The life of a message").
@@ -265,6 +294,12 @@ public:
     Status send(std::string_view payload, const SendOptions& options = {}) noexcept {
         return send(std::as_bytes(std::span(payload.data(), payload.size())), options);
     }
+    // The same, saying where the message went (or, for a duplicate, where
+    // the original is).
+    Status send(std::span<const std::byte> payload, const SendOptions& options, SendOutcome& outcome) noexcept;
+    Status send(std::string_view payload, const SendOptions& options, SendOutcome& outcome) noexcept {
+        return send(std::as_bytes(std::span(payload.data(), payload.size())), options, outcome);
+    }
     // Zero-copy: reserves `size` bytes in the next slot of the chosen partition.
     Result<Claim> claim(std::size_t size, const SendOptions& options = {}) noexcept;
     // Sends payloads in order, each with `options`, stopping at the first
@@ -311,6 +346,9 @@ public:
     // except every 64th offset of a partition, stamped precisely for the
     // publish -> ACK latency histogram. For sub-ms latencies stamp your own.
     uint64_t publish_unix_ns() const noexcept { return publish_unix_ns_; }
+    // The dedup id it was sent with (SendOptions::dedup_id, or the content
+    // hash's 16 bytes with dedup_content); empty when none.
+    std::string_view dedup_id() const noexcept { return {dedup_id_, dedup_id_size_}; }
 
     Status ack() noexcept;                      // lease_lost if it was taken away
     Status nack(Millis delay = Millis(0)) noexcept;  // redeliver after `delay`
@@ -325,7 +363,9 @@ private:
     detail::ConsumerCore* core_ = nullptr;  // holds one reference while unsettled
     const std::byte* data_ = nullptr;
     const char* key_ = nullptr;
+    const char* dedup_id_ = nullptr;
     std::size_t size_ = 0;
+    uint32_t dedup_id_size_ = 0;
     uint32_t key_size_ = 0;
     uint32_t partition_ = 0;
     uint64_t offset_ = 0;

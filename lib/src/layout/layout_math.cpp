@@ -4,9 +4,9 @@ namespace shmq::layout {
 
 namespace {
 
-// header, payload, key, then the 8-byte claim word at the very end.
-uint32_t slot_size_for(uint32_t max_message, std::size_t header) {
-    return static_cast<uint32_t>(align_up(header + align_up(max_message, 8) + kMaxKeyBytes + 8, kCacheLine));
+// header, payload, key, extension, then the 8-byte claim word at the very end.
+uint32_t slot_size_for(uint32_t max_message, std::size_t header, uint32_t ext_size) {
+    return static_cast<uint32_t>(align_up(header + align_up(max_message, 8) + kMaxKeyBytes + ext_size + 8, kCacheLine));
 }
 
 std::string range_error(const char* what, uint64_t value, uint64_t lo, uint64_t hi) {
@@ -43,8 +43,15 @@ std::optional<std::string> check_and_derive(QueueParams& p) {
         return "spill-buffer is only for on-full spill";
     }
     if ((p.mode & ~0777u) != 0) return "mode must be permission bits (e.g. 0600 or 0660)";
-    p.slot_size = slot_size_for(p.max_message, kSlotHeaderBytes);
-    p.dlq_slot_size = slot_size_for(p.max_message, kDlqSlotHeaderBytes);
+    if (p.dedup_window_ms > kMaxDedupWindowMs) return range_error("dedup-window-ms", p.dedup_window_ms, 0, kMaxDedupWindowMs);
+    if (p.dedup_content > 1) return "dedup-content " + std::to_string(p.dedup_content) + " is unknown";
+    if (p.dedup_window_ms == 0 && (p.dedup_capacity != 0 || p.dedup_content != 0))
+        return "dedup-capacity/dedup-content need a dedup window (dedup-window-ms > 0)";
+    if (p.dedup_window_ms != 0 && (p.dedup_capacity < 1 || p.dedup_capacity > kMaxDedupCapacity))
+        return range_error("dedup-capacity", p.dedup_capacity, 1, kMaxDedupCapacity);
+    p.ext_size = p.dedup_window_ms != 0 ? static_cast<uint32_t>(sizeof(SlotExtension)) : 0;
+    p.slot_size = slot_size_for(p.max_message, kSlotHeaderBytes, p.ext_size);
+    p.dlq_slot_size = slot_size_for(p.max_message, kDlqSlotHeaderBytes, p.ext_size);
     // Total size, with overflow guarded by the per-field limits (all products fit 64 bits).
     SectionTable s = compute_sections(p);
     if (s.end > kMaxRegionBytes)
@@ -56,7 +63,7 @@ std::optional<std::string> check_and_derive(QueueParams& p) {
 std::optional<std::string> check_params(const QueueParams& params) {
     QueueParams copy = params;
     if (auto err = check_and_derive(copy)) return err;
-    if (copy.slot_size != params.slot_size || copy.dlq_slot_size != params.dlq_slot_size)
+    if (copy.slot_size != params.slot_size || copy.dlq_slot_size != params.dlq_slot_size || copy.ext_size != params.ext_size)
         return std::string("slot sizes do not match the parameters");
     return std::nullopt;
 }
@@ -80,6 +87,9 @@ SectionTable compute_sections(const QueueParams& p) {
     s.dlq_slots = take(uint64_t{p.dlq_capacity} * p.dlq_slot_size);
     s.bridges = take(kMaxBridges * sizeof(BridgeEntry));
     s.spill_slots = take(parts * p.spill_capacity * p.slot_size);
+    s.dedup = take(p.dedup_window_ms == 0 ? 0
+                                          : kDedupGenerations * sizeof(DedupGeneration) + kDedupStripes * sizeof(DedupStripe) +
+                                                kDedupGenerations * dedup_entries(p) * sizeof(DedupEntry));
     s.end = align_up(at, kSectionAlign);
     return s;
 }

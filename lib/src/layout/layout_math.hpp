@@ -20,5 +20,13 @@ SectionTable compute_sections(const QueueParams& params);
 
 constexpr uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 constexpr bool is_pow2(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+// Entries of each dedup generation: a power of two, at least twice the
+// capacity (load <= 1/2 keeps linear probing short); 0 when dedup is off.
+constexpr uint64_t dedup_entries(const QueueParams& p) {
+    if (p.dedup_window_ms == 0) return 0;
+    uint64_t e = 2;
+    while (e < 2ull * p.dedup_capacity) e <<= 1;
+    return e;
+}
 
 }  // namespace shmq::layout

@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "shmq/internal/dedup.hpp"
 #include "shmq/internal/groups.hpp"
 #include "shmq/internal/participants.hpp"
 #include "shmq/internal/delivery.hpp"
@@ -21,10 +22,18 @@ std::mutex& reap_mutex() {
     return m;
 }
 
-uint32_t abort_claims(const ring::RingRef& ring, uint64_t from, uint32_t id) {
+// `dedup_partition`: the partition of a message ring or staging ring
+// (`staged`) on a queue with a dedup table, whose claims may name an entry;
+// -1 otherwise.
+uint32_t abort_claims(Region& r, const ring::RingRef& ring, uint64_t from, uint32_t id, int64_t dedup_partition = -1,
+                      bool staged = false) {
     uint32_t aborted = 0;
-    for (uint64_t o = from; o < from + ring.capacity; ++o)
+    for (uint64_t o = from; o < from + ring.capacity; ++o) {
+        // dedup.hpp (2): the entry the open claim names is voided before the abort.
+        if (dedup_partition >= 0 && ring::open_claimer(ring, o) == id)
+            dedup::void_dead_claim(r, ring.base(o), static_cast<uint32_t>(dedup_partition), o, staged, id);
         if (ring::abort_dead_claim(ring, o, id)) ++aborted;  // (1)
+    }
     return aborted;
 }
 
@@ -62,7 +71,7 @@ ReapReport reap_participant(Region& r, uint32_t index, uint32_t mover_id) noexce
 
     for (uint32_t p = 0; p < r.partitions(); ++p) {
         const uint64_t head = r.partition(p).head.load(std::memory_order_acquire);
-        const uint32_t n = abort_claims(ring::partition_ring(r, p), head, id);
+        const uint32_t n = abort_claims(r, ring::partition_ring(r, p), head, id, r.dedup_on() ? int64_t{p} : -1);
         r.partition(p).aborted.fetch_add(n, std::memory_order_relaxed);
         report.claims_aborted += n;
         // An exclusive writer (commit_protocol.hpp (8)): its claims are
@@ -80,12 +89,13 @@ ReapReport reap_participant(Region& r, uint32_t index, uint32_t mover_id) noexce
             }
         }
     }
-    report.claims_aborted += abort_claims(ring::dlq_ring(r), r.dlq().head.load(std::memory_order_acquire), id);
+    report.claims_aborted += abort_claims(r, ring::dlq_ring(r), r.dlq().head.load(std::memory_order_acquire), id);
     for (uint32_t p = 0; r.spill_capacity() != 0 && p < r.partitions(); ++p) {
         // Staged claims (shmq/internal/spill_protocol.hpp (1)); shmqd skips aborted ones, and a
         // producer finding an aborted slot at spill_tail moves past it.
         auto& pc = r.partition(p);
-        report.claims_aborted += abort_claims(ring::spill_ring(r, p), pc.spill_head.load(std::memory_order_acquire), id);
+        report.claims_aborted += abort_claims(r, ring::spill_ring(r, p), pc.spill_head.load(std::memory_order_acquire), id,
+                                              r.dedup_on() ? int64_t{p} : -1, true);
         uint64_t holder = token;
         pc.spill_lock.compare_exchange_strong(holder, 0, std::memory_order_acq_rel);
     }

@@ -10,6 +10,8 @@ enum class CrashPoint {
     after_claim_word,  // exclusive writer: claim word(s) stored, tail not yet
     after_copy,        // payload and header written, state not yet published
     after_revocation_begin,  // fast_ack.hpp S5 and the barrier done, no lease CASed yet
+    after_dedup_reserve,     // dedup.hpp: the id's entry is pending for us, no slot claimed yet
+    after_dedup_publish,     // dedup.hpp: the message is published, its entry still claimed
 };
 
 inline void (*crash_hook)(CrashPoint) = nullptr;

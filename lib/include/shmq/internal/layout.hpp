@@ -36,7 +36,7 @@
 namespace shmq::layout {
 
 constexpr uint64_t kMagic = 0x3130'5145'4d48'5300ull;  // "\0SHMEQ01" little-endian
-constexpr uint32_t kLayoutVersion = 10;
+constexpr uint32_t kLayoutVersion = 11;
 constexpr std::size_t kCacheLine = 64;
 constexpr std::size_t kSectionAlign = 4096;
 
@@ -65,6 +65,7 @@ static_assert(sizeof(std::atomic<uint64_t>) == 8 && sizeof(std::atomic<uint32_t>
 //  16  lease_ms      20  max_deliveries 24 dlq_capacity 28 dlq_slot_size
 //  32  max_groups    34  max_participants 36 on_full 37 high_watermark_pct 38 fsync 39 journal
 //  40  mode          44  spill_capacity   48 retain_bytes  56 retain_ms
+//  64  dedup_window_ms  68 dedup_capacity  72 dedup_content  76 ext_size  80 reserved
 struct QueueParams {
     uint32_t partitions;
     uint32_t capacity;        // slots per partition, power of two
@@ -84,8 +85,15 @@ struct QueueParams {
     uint32_t spill_capacity;  // staging slots per partition (power of two) when on_full=spill, else 0
     uint64_t retain_bytes;    // journal: per partition, whole segments beyond this are deleted; 0: no limit
     uint64_t retain_ms;       // journal: segments last written longer ago are deleted; 0: no limit
+    uint32_t dedup_window_ms;  // deduplication window (shmq/internal/dedup.hpp); 0: off
+    uint32_t dedup_capacity;   // ids each generation of the dedup table holds (0 when off)
+    uint8_t dedup_content;     // 1: a send without an id uses a hash of key and payload as its id
+    uint8_t reserved0[3];
+    uint32_t ext_size;         // derived: bytes of each slot's extension area (SlotExtension), 0 when none
+    uint64_t reserved[6];
 };
-static_assert(sizeof(QueueParams) == 64);
+static_assert(sizeof(QueueParams) == 128);
+static_assert(offsetof(QueueParams, dedup_window_ms) == 64 && offsetof(QueueParams, ext_size) == 76);
 static_assert(offsetof(QueueParams, on_full) == 36);
 static_assert(offsetof(QueueParams, high_watermark_pct) == 37);
 static_assert(offsetof(QueueParams, fsync) == 38);
@@ -110,7 +118,8 @@ struct SectionTable {
     uint64_t spill_slots;  // == end when the queue does not spill
     uint64_t end;          // == region size
     uint64_t bridges;      // between dlq_slots and spill_slots
-    uint64_t reserved[5];
+    uint64_t dedup;        // DedupTable, after spill_slots (== end when deduplication is off)
+    uint64_t reserved[4];
 };
 static_assert(sizeof(SectionTable) == 128);
 
@@ -127,8 +136,8 @@ enum class Lifecycle : uint32_t { live = 1, deleted = 2, corrupt = 3, region_rem
 //   0    magic (atomic, written LAST with release: publishes everything else)
 //   8    layout_version   12 header_size   16 region_size   24 queue_epoch
 //   32   created_unix_ns  40 lifecycle (atomic)  44 daemon_bell
-//   64   params (64)      128 sections (128)    256 name[64]
-//   320  damaged_unix_ns (atomic)  328 damage_reason[184]   512 reserved
+//   64   params (128)     192 sections (128)    320 name[64]
+//   384  damaged_unix_ns (atomic)  392 damage_reason[184]   576 reserved
 //   1024 consumer_doorbell, consumer_waiters, consumer_wanted, daemon_wanted,
 //        commit_fence (own cache line)
 //   1088 admin_lock                               (own cache line)
@@ -156,7 +165,7 @@ struct alignas(kSectionAlign) RegionHeader {
     // sanitize the reason.
     std::atomic<uint64_t> damaged_unix_ns;
     char damage_reason[kDamageReasonBytes];
-    uint8_t reserved2[1024 - 512];
+    uint8_t reserved2[1024 - 576];
 
     // Consumers about to sleep increment consumer_waiters, then futex-wait on
     // consumer_doorbell. A producer that commits reads consumer_waiters after
@@ -185,10 +194,10 @@ static_assert(sizeof(RegionHeader) == kSectionAlign);
 static_assert(offsetof(RegionHeader, magic) == 0, "magic first: attachers poll it");
 static_assert(offsetof(RegionHeader, layout_version) == 8, "version at a fixed place across versions");
 static_assert(offsetof(RegionHeader, params) == 64);
-static_assert(offsetof(RegionHeader, sections) == 128);
-static_assert(offsetof(RegionHeader, name) == 256);
-static_assert(offsetof(RegionHeader, damaged_unix_ns) == 320);
-static_assert(offsetof(RegionHeader, damage_reason) + kDamageReasonBytes == 512);
+static_assert(offsetof(RegionHeader, sections) == 192);
+static_assert(offsetof(RegionHeader, name) == 320);
+static_assert(offsetof(RegionHeader, damaged_unix_ns) == 384);
+static_assert(offsetof(RegionHeader, damage_reason) + kDamageReasonBytes == 576);
 static_assert(offsetof(RegionHeader, consumer_doorbell) == 1024, "doorbell on its own line");
 static_assert(offsetof(RegionHeader, daemon_bell) == 44, "in the lifecycle word's padding, which the integrity check skips");
 static_assert(offsetof(RegionHeader, daemon_wanted) == 1036, "on the line a commit reads anyway");
@@ -401,7 +410,8 @@ static_assert(offsetof(GroupPartition, delivered) == 2 * kCacheLine);
 //   line 1  64 head (all offsets < head are released; slots free for reuse)
 //           72 reclaim_lock (owner token; serializes head advance and group joins)
 //   line 2 128 space_doorbell 132 space_waiters 136 space_wanted (producers waiting for room)
-//   line 3 192 rejected 200 aborted 208 timeouts 216 dropped 224 replay_end 232.. reserved
+//   line 3 192 rejected 200 aborted 208 timeouts 216 dropped 224 replay_end
+//          232 duplicates (sends answered duplicate: the id's original is in this partition) 240.. reserved
 //   line 4 256 spill_lock 264 spill_tail          (producers, on_full=spill)
 //   line 5 320 spill_head 328 spill_refilled 336 spill_disk_messages
 //          344 spill_disk_bytes 352 spill_status 356 journal_status 360 spill_refused
@@ -452,7 +462,8 @@ struct alignas(kCacheLine) PartitionControl {
     // Replay regions only (daemon/replay/): the offset this partition's
     // replay ends at; the group's ring position there. Fixed at creation.
     std::atomic<uint64_t> replay_end;
-    uint64_t reserved[3];
+    std::atomic<uint64_t> duplicates;
+    uint64_t reserved[2];
     std::atomic<uint64_t> spill_lock;  // owner token, 0 when free; broken when the holder is dead
     std::atomic<uint64_t> spill_tail;  // [active:1 | next spill sequence:63]
     uint8_t pad4[kCacheLine - 16];
@@ -488,8 +499,13 @@ enum class SpillStatus : uint32_t { ok = 0, disk_full = 1, disk_error = 2 };
 //
 //   0  state (atomic): [tag:48 | owner:12 | kind:4]   (see shmq/internal/slot_state.hpp)
 //   8  payload_len  12 key_len  14 flags  16 publish_unix_ns  24 reserved
-//  32  payload[round8(max_message)]  then  key[kMaxKeyBytes]
+//  32  payload[round8(max_message)]  then  key[kMaxKeyBytes]  then  extension[ext_size]
 //  slot_size - 8: claim (atomic): claimed(o, P) while a producer fills it
+//
+// The extension area holds per-message extras; its size is fixed at creation
+// (QueueParams::ext_size, 0 when the queue uses none): today a SlotExtension
+// when deduplication is on. A slot carries a dedup id iff flags has
+// kSlotDedupId; the extension is then valid (written before the commit).
 //
 // The state word sits in the slot's first cache line, beside the first 32
 // payload bytes: a consumer polling it pulls in the start of the message
@@ -508,6 +524,65 @@ struct SlotHeader {
 static_assert(sizeof(SlotHeader) == 32);
 static_assert(offsetof(SlotHeader, state) == 0, "readiness word first in the slot's first line");
 constexpr std::size_t kSlotHeaderBytes = sizeof(SlotHeader);
+enum SlotFlags : uint16_t { kSlotDedupId = 1 };
+
+// SlotExtension: the dedup id of the message and the table entry its send
+// recorded (shmq/internal/dedup.hpp): entry_ref = generation * entries +
+// index + 1, 0 for none. Written by the claimer while it holds the claim;
+// untrusted: id_len is bounded by kMaxDedupIdBytes, entry_ref checked
+// against the entry it names before any use.
+constexpr uint32_t kMaxDedupIdBytes = 128;  // SQS's limit
+struct SlotExtension {
+    uint32_t entry_ref;
+    uint16_t id_len;
+    uint16_t reserved;
+    uint8_t id[kMaxDedupIdBytes];
+};
+static_assert(sizeof(SlotExtension) == 136 && sizeof(SlotExtension) % 8 == 0);
+
+// ---------------------------------------------------------------------------
+// DedupTable (QueueParams::dedup_window_ms != 0): the ids published within
+// the window, at sections.dedup. Protocol: shmq/internal/dedup.hpp.
+//
+//   DedupGeneration[kDedupGenerations]        64 each
+//   stripe locks[kDedupStripes]               64 each (one word per line)
+//   DedupEntry[kDedupGenerations][entries]    32 each, entries = pow2 >= 2 * dedup_capacity
+//
+// Time (CLOCK_REALTIME ms) is cut into spans of max(1, window / 2) ms; span
+// n's ids go to generation n % 3, which is emptied in bulk when span n
+// begins (it held span n - 3, older than the window). Within a generation
+// entries are only ever added (linear probing; a lookup stops at an empty
+// entry) until that bulk reset.
+//
+// DedupGeneration: 0 span (atomic: the span it holds, kDedupResetting while
+// emptied)  8 count (atomic: entries added)  16 reset_lock (owner token)
+//
+// DedupEntry: 0 tag (atomic): [span:16 | gen:32 | owner id:12 | kind:4]
+//             8 hash_a  16 [hash_b:32 | unix_ms:32]  24 result [staged:1 | partition:10 | offset:53]
+constexpr uint32_t kDedupGenerations = 3;
+constexpr uint32_t kDedupStripes = 256;
+constexpr uint32_t kMaxDedupCapacity = 1u << 22;
+constexpr uint32_t kMaxDedupWindowMs = 7u * 24 * 3600 * 1000;  // unix_ms's 32 bits span 49 days
+constexpr uint64_t kDedupResetting = uint64_t{1} << 63;
+struct alignas(kCacheLine) DedupGeneration {
+    std::atomic<uint64_t> span;
+    std::atomic<uint64_t> count;
+    std::atomic<uint64_t> reset_lock;
+};
+static_assert(sizeof(DedupGeneration) == kCacheLine);
+struct alignas(kCacheLine) DedupStripe {
+    std::atomic<uint64_t> lock;  // owner token; serializes the lookup-then-add of the ids hashed to it
+};
+static_assert(sizeof(DedupStripe) == kCacheLine);
+struct DedupEntry {
+    std::atomic<uint64_t> tag;
+    std::atomic<uint64_t> hash_a;
+    std::atomic<uint64_t> hash_b_time;
+    std::atomic<uint64_t> result;
+};
+static_assert(sizeof(DedupEntry) == 32 && kCacheLine % sizeof(DedupEntry) == 0);
+static_assert(kDedupGenerations * 2ull * kMaxDedupCapacity < (uint64_t{1} << 32), "entry_ref fits 32 bits");
+static_assert(kMaxDedupWindowMs < (uint64_t{1} << 31), "entry ages are told apart on 32 bits of ms");
 
 // ---------------------------------------------------------------------------
 // LeaseEntry: a group's delivery state of one offset; index offset & (capacity-1).

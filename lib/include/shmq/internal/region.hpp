@@ -147,6 +147,26 @@ public:
                (uint64_t{p} * params_.spill_capacity + (seq & (params_.spill_capacity - 1))) * params_.slot_size;
     }
     uint64_t payload_area() const noexcept { return (uint64_t{params_.max_message} + 7) & ~uint64_t{7}; }
+    // From a slot's start to its extension area (QueueParams::ext_size bytes).
+    uint64_t ext_offset() const noexcept { return layout::kSlotHeaderBytes + payload_area() + layout::kMaxKeyBytes; }
+    layout::SlotExtension* slot_extension(std::byte* slot_base) const noexcept {
+        return params_.ext_size != 0 ? reinterpret_cast<layout::SlotExtension*>(slot_base + ext_offset()) : nullptr;
+    }
+    // The dedup table (sections.dedup; only when params().dedup_window_ms != 0).
+    bool dedup_on() const noexcept { return params_.dedup_window_ms != 0; }
+    layout::DedupGeneration& dedup_generation(uint32_t g) const noexcept {  // g < kDedupGenerations
+        return at<layout::DedupGeneration>(sections_.dedup + uint64_t{g} * sizeof(layout::DedupGeneration));
+    }
+    layout::DedupStripe& dedup_stripe(uint32_t s) const noexcept {  // s < kDedupStripes
+        return at<layout::DedupStripe>(sections_.dedup + layout::kDedupGenerations * sizeof(layout::DedupGeneration) +
+                                       uint64_t{s} * sizeof(layout::DedupStripe));
+    }
+    layout::DedupEntry& dedup_entry(uint32_t g, uint64_t index) const noexcept {  // index < dedup_entries
+        return at<layout::DedupEntry>(sections_.dedup + layout::kDedupGenerations * sizeof(layout::DedupGeneration) +
+                                      layout::kDedupStripes * sizeof(layout::DedupStripe) +
+                                      (uint64_t{g} * dedup_entries_ + index) * sizeof(layout::DedupEntry));
+    }
+    uint64_t dedup_entries() const noexcept { return dedup_entries_; }
 
     // Marks the region deleted (attached peers get queue_deleted) and unlinks it.
     // keep_journal: as if the host rebooted (Lifecycle::region_removed): a
@@ -178,6 +198,7 @@ private:
     int probe_fd_ = -1;
     layout::QueueParams params_{};
     layout::SectionTable sections_{};
+    uint64_t dedup_entries_ = 0;  // per generation (layout_math.hpp's dedup_entries)
     QueueOptions options_{};
 };
 
