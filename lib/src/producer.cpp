@@ -524,6 +524,7 @@ Status ProducerCore::send_deduplicated(std::span<const std::byte> payload, const
     // (2): the extension names the entry before the entry says claimed.
     auto* ext = r.slot_extension(slot.base);
     ext->entry_ref = res.ref;
+    ext->redrives = 0;
     ext->id_len = static_cast<uint16_t>(id.size());
     std::memcpy(ext->id, id.data(), id.size());
     dedup::record_claim(r, res, slot.partition, slot.offset, slot.staged);
@@ -541,6 +542,38 @@ Status ProducerCore::send_deduplicated(std::span<const std::byte> payload, const
     crash_point(CrashPoint::after_dedup_publish);
     dedup::record_commit(r, res, sys::unix_ns() / 1'000'000);
     outcome = SendOutcome{slot.partition, slot.offset, false, slot.staged};
+    return Errc::ok;
+}
+
+Status send_carrying_id(Producer& producer, std::span<const std::byte> payload, const SendOptions& options,
+                        std::string_view dedup_id, uint16_t redrives) noexcept {
+    ProducerCore& c = *producer.core_;
+    Region& r = *c.region;
+    if (dedup_id.size() > layout::kMaxDedupIdBytes) return Errc::invalid_argument;
+    if (r.params().ext_size == 0 || dedup_id.empty()) {
+        SendOptions plain = options;
+        plain.dedup_id = {};
+        PreparedSlot slot;
+        if (Status st = c.prepare(payload.size(), plain, slot); !st) return st;
+        std::memcpy(slot.base + layout::kSlotHeaderBytes, payload.data(), payload.size());
+        const auto len = static_cast<uint32_t>(payload.size());
+        const auto key_len = static_cast<uint16_t>(options.key.size());
+        if (slot.staged) return c.publish_staged(slot.partition, slot.offset, len, key_len);
+        c.publish(slot.partition, slot.offset, len, key_len);
+        return Errc::ok;
+    }
+    PreparedSlot slot;
+    if (Status st = c.prepare(payload.size(), options, slot); !st) return st;
+    auto* ext = r.slot_extension(slot.base);
+    ext->entry_ref = 0;  // names no table entry: the window does not see this copy
+    ext->redrives = redrives;
+    ext->id_len = static_cast<uint16_t>(dedup_id.size());
+    std::memcpy(ext->id, dedup_id.data(), dedup_id.size());
+    std::memcpy(slot.base + layout::kSlotHeaderBytes, payload.data(), payload.size());
+    const auto len = static_cast<uint32_t>(payload.size());
+    const auto key_len = static_cast<uint16_t>(options.key.size());
+    if (slot.staged) return c.publish_staged(slot.partition, slot.offset, len, key_len, layout::kSlotDedupId);
+    c.publish(slot.partition, slot.offset, len, key_len, layout::kSlotDedupId);
     return Errc::ok;
 }
 

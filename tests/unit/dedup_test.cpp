@@ -4,10 +4,13 @@
 
 #include <chrono>
 #include <set>
+#include <vector>
 #include <string>
 #include <thread>
 
+#include "shmq/internal/carried_send.hpp"
 #include "shmq/internal/dedup.hpp"
+#include "shmq/internal/dlq_admin.hpp"
 #include "shmq/internal/region.hpp"
 #include "support/temp_queue.hpp"
 
@@ -166,6 +169,50 @@ TEST(DedupTest, aQueueWithoutAWindowIgnoresIds) {
     ASSERT_TRUE(p.send("x", {.dedup_id = "same"}, b).ok());
     EXPECT_FALSE(b.duplicate);
     EXPECT_EQ(b.offset, a.offset + 1);
+}
+
+// What `shmq dlq redrive` does (tools/shmq/cmd_dlq.cpp).
+struct CarryingRedrive : dlq::Handler {
+    Producer producer;
+    explicit CarryingRedrive(Producer p) : producer(std::move(p)) {}
+    Status handle(const dlq::DeadLetter& l) override {
+        return detail::send_carrying_id(producer, std::as_bytes(std::span(l.payload.data(), l.payload.size())),
+                                        {.key = l.key, .partition = l.partition}, l.dedup_id,
+                                        static_cast<uint16_t>(l.redrives + 1));
+    }
+};
+
+TEST(DedupTest, aRedriveIsNotBlockedByTheWindowAndKeepsTheId) {
+    QueueOptions o = dedup_options(600'000, 0, true);  // content ids: a redriven copy has the same content
+    o.max_deliveries = 1;
+    TempQueue q("dedup-redrive", o);
+    auto p = q.queue.producer();
+    ASSERT_TRUE(p.send("poison", {.key = "k"}).ok());
+    auto c = q.queue.consumer("g");
+    {
+        auto m = c.receive(1000ms);
+        ASSERT_TRUE(m.ok());
+        ASSERT_TRUE(m->nack().ok());  // its one delivery failed: to the DLQ
+    }
+    auto r = detail::Region::open(q.name);
+    std::vector<dlq::DeadLetter> letters;
+    for (int i = 0; i < 200 && letters.empty(); ++i) {
+        (void)c.receive(5ms);  // the consumer moves it to the DLQ
+        letters = dlq::list(*r, 10);
+    }
+    ASSERT_EQ(letters.size(), 1u);
+    EXPECT_EQ(letters[0].dedup_id.size(), 16u) << "the DLQ keeps the content id";
+    detail::ScopedParticipant admin(*r, layout::Role::admin);
+    CarryingRedrive redrive(q.queue.producer());
+    ASSERT_EQ(dlq::consume(*r, admin.get(), 10, &redrive), 1u);
+    auto m = c.receive(1000ms);
+    ASSERT_TRUE(m.ok()) << "the redriven copy was swallowed by the window";
+    EXPECT_EQ(m->text(), "poison");
+    EXPECT_EQ(m->dedup_id(), letters[0].dedup_id);
+    ASSERT_TRUE(m->ack().ok());
+    SendOutcome again;
+    ASSERT_TRUE(p.send("poison", {.key = "k"}, again).ok());
+    EXPECT_TRUE(again.duplicate) << "the window still remembers the original";
 }
 
 }  // namespace

@@ -4,11 +4,13 @@
 //   redrive [--count N] back into the partition each came from, in order, delivery count reset
 //   purge [--count N]  drop them
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
 #include <string_view>
 #include <unistd.h>
 
 #include "command.hpp"
+#include "shmq/internal/carried_send.hpp"
 #include "shmq/internal/dlq_admin.hpp"
 #include "shmq/internal/participants.hpp"
 #include "format.hpp"
@@ -36,6 +38,7 @@ void ls(const DlqArgs& a) {
             m["partition"] = l.partition;
             m["offset"] = l.offset;
             put_bytes(m, "key", l.key);  // producer's bytes: "key" or "key_hex"
+            if (!l.dedup_id.empty()) put_bytes(m, "dedup_id", l.dedup_id);
             m["deliveries"] = l.deliveries;
             m["delivery_count"] = l.deliveries;
             m["reason"] = l.reason;
@@ -77,7 +80,9 @@ struct Redrive : dlq::Handler {
         o.key = l.key;
         o.partition = l.partition;
         o.timeout = Millis(10000);
-        return producer.send(l.payload, o);
+        // Not blocked by the dedup window: the copy keeps its id, one more redrive counted.
+        return detail::send_carrying_id(producer, std::as_bytes(std::span(l.payload.data(), l.payload.size())), o,
+                                        l.dedup_id, static_cast<uint16_t>(std::min<uint32_t>(l.redrives + 1, 0xffff)));
     }
 };
 

@@ -240,6 +240,12 @@ struct ConsumerCore;
 struct ClaimRef;
 struct ConsumerSleep;  // shmq/internal/consumer_sleep.hpp
 }  // namespace detail
+class Producer;
+namespace detail {
+// shmq/internal/carried_send.hpp: a send that carries a dedup id without the window's check.
+Status send_carrying_id(Producer& producer, std::span<const std::byte> payload, const SendOptions& options,
+                        std::string_view dedup_id, uint16_t redrives) noexcept;
+}  // namespace detail
 
 // A claimed, not yet published slot (zero-copy send). Fill data(), then
 // commit(); dropping it unpublished aborts it (consumers skip the offset).
@@ -314,6 +320,8 @@ public:
 
 private:
     friend class Queue;
+    friend Status detail::send_carrying_id(Producer&, std::span<const std::byte>, const SendOptions&, std::string_view,
+                                           uint16_t) noexcept;
     explicit Producer(detail::ProducerCore* core) noexcept;
     detail::ProducerCore* core_ = nullptr;  // holds one reference
 };

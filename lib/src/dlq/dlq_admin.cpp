@@ -37,6 +37,12 @@ bool read_letter(const detail::Region& r, uint64_t pos, DeadLetter& out) {
     out.group = r.valid_group(h.group_index) ? detail::group_name(r, h.group_index) : "";
     out.key.assign(reinterpret_cast<const char*>(r.dlq_key(pos)), key_len);
     out.payload.assign(reinterpret_cast<const char*>(r.dlq_payload(pos)), len);
+    out.dedup_id.clear();
+    out.redrives = 0;
+    if (const layout::SlotExtension* ext = r.dlq_extension(pos); ext != nullptr && (h.flags & layout::kSlotDedupId) != 0) {
+        out.dedup_id.assign(reinterpret_cast<const char*>(ext->id), std::min<uint32_t>(ext->id_len, layout::kMaxDedupIdBytes));
+        out.redrives = ext->redrives;
+    }
     out.publish_unix_ns = h.publish_unix_ns;
     out.first_delivery_unix_ns = h.first_delivery_unix_ns;
     out.last_delivery_unix_ns = h.last_delivery_unix_ns;

@@ -44,6 +44,16 @@ DeadLetterResult dead_letter(detail::Region& r, uint32_t g, uint32_t p, uint64_t
     std::memcpy(r.dlq_key(pos), r.slot_key(p, offset), key_len);
     dst.payload_len = len;
     dst.key_len = key_len;
+    dst.flags = 0;
+    if (const layout::SlotExtension* ext = r.slot_extension(r.slot_base(p, offset));
+        ext != nullptr && (src.flags & layout::kSlotDedupId) != 0) {  // the dedup id goes along (untrusted: bounded)
+        layout::SlotExtension* to = r.dlq_extension(pos);
+        to->entry_ref = 0;
+        to->id_len = std::min<uint16_t>(ext->id_len, static_cast<uint16_t>(layout::kMaxDedupIdBytes));
+        to->redrives = ext->redrives;
+        std::memcpy(to->id, ext->id, to->id_len);
+        dst.flags = layout::kSlotDedupId;
+    }
     dst.reason = static_cast<uint8_t>(reason);
     dst.partition = p;
     dst.deliveries = deliveries;

@@ -25,6 +25,8 @@ struct DeadLetter {
     std::string group;
     std::string key;
     std::string payload;
+    std::string dedup_id;   // empty: none
+    uint32_t redrives = 0;  // times this message was redriven before
     uint64_t publish_unix_ns = 0, first_delivery_unix_ns = 0, last_delivery_unix_ns = 0, dead_unix_ns = 0;
 };
 

@@ -532,10 +532,12 @@ enum SlotFlags : uint16_t { kSlotDedupId = 1 };
 // untrusted: id_len is bounded by kMaxDedupIdBytes, entry_ref checked
 // against the entry it names before any use.
 constexpr uint32_t kMaxDedupIdBytes = 128;  // SQS's limit
+// redrives: how often `shmq dlq redrive` re-published this message (the
+// bridge appends it to a redriven copy's Nats-Msg-Id).
 struct SlotExtension {
     uint32_t entry_ref;
     uint16_t id_len;
-    uint16_t reserved;
+    uint16_t redrives;
     uint8_t id[kMaxDedupIdBytes];
 };
 static_assert(sizeof(SlotExtension) == 136 && sizeof(SlotExtension) % 8 == 0);
@@ -607,10 +609,10 @@ static_assert(kCacheLine % sizeof(LeaseEntry) == 0, "entries never straddle a li
 //
 //   DlqControl: line 0 tail (claim hint)  line 1 head + admin_lock (redrive/purge
 //               advance head under it)  line 2 counters
-//   DlqSlot:    0 state (slot protocol)  8 payload_len 12 key_len 14 reason 15 reserved
+//   DlqSlot:    0 state (slot protocol)  8 payload_len 12 key_len 14 reason 15 flags (SlotFlags' low byte)
 //               16 partition 20 deliveries 24 offset 32 first_delivery_unix_ns
 //               40 last_delivery_unix_ns 48 dead_unix_ns 56 publish_unix_ns
-//               64 group_index 68 reserved  then payload, key as in Slot at 128,
+//               64 group_index 68 reserved  then payload, key, extension as in Slot at 128,
 //               claim word in the last 8 bytes as in Slot
 struct alignas(kCacheLine) DlqControl {
     std::atomic<uint64_t> tail;
@@ -631,7 +633,7 @@ struct DlqSlotHeader {
     uint32_t payload_len;
     uint16_t key_len;
     uint8_t reason;  // DeadLetterReason
-    uint8_t reserved0;
+    uint8_t flags;   // kSlotDedupId: the extension holds the message's dedup id
     uint32_t partition;
     uint32_t deliveries;
     uint64_t offset;

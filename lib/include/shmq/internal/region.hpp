@@ -140,6 +140,10 @@ public:
     }
     std::byte* dlq_payload(uint64_t position) const noexcept { return dlq_slot_base(position) + layout::kDlqSlotHeaderBytes; }
     std::byte* dlq_key(uint64_t position) const noexcept { return dlq_payload(position) + payload_area(); }
+    layout::SlotExtension* dlq_extension(uint64_t position) const noexcept {
+        return params_.ext_size != 0 ? reinterpret_cast<layout::SlotExtension*>(dlq_key(position) + layout::kMaxKeyBytes)
+                                     : nullptr;
+    }
     // Staging ring of partition p (on_full=spill only: spill_capacity() > 0).
     uint32_t spill_capacity() const noexcept { return params_.spill_capacity; }
     std::byte* spill_slot_base(uint32_t p, uint64_t seq) const noexcept {
