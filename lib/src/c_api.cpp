@@ -177,6 +177,25 @@ int shmq_producer_send(shmq_producer* producer, const void* data, size_t size, c
     return done(producer->producer.send({static_cast<const std::byte*>(data), size}, o));
 }
 
+int shmq_producer_send_dedup(shmq_producer* producer, const void* data, size_t size, const char* key, size_t key_size,
+                             const char* dedup_id, size_t dedup_id_size, int64_t timeout_ms, int* duplicate) SHMQ_NOEXCEPT {
+    if (duplicate) *duplicate = 0;
+    if (!producer) return bad_argument("shmq_producer_send_dedup: producer is NULL");
+    if (!data && size) return bad_argument("shmq_producer_send_dedup: data is NULL but size is not 0");
+    if (!key && key_size) return bad_argument("shmq_producer_send_dedup: key is NULL but key_size is not 0");
+    if (!dedup_id && dedup_id_size) return bad_argument("shmq_producer_send_dedup: dedup_id is NULL but its size is not 0");
+    if (dedup_id_size > shmq::kMaxDedupIdBytes)
+        return bad_argument("shmq_producer_send_dedup: dedup_id is longer than 128 bytes; shorten it or send its hash");
+    shmq::SendOptions o;
+    if (key) o.key = std::string_view(key, key_size);
+    if (dedup_id) o.dedup_id = std::string_view(dedup_id, dedup_id_size);
+    o.timeout = to_millis(timeout_ms);
+    shmq::SendOutcome outcome;
+    const shmq::Status st = producer->producer.send({static_cast<const std::byte*>(data), size}, o, outcome);
+    if (st.ok() && duplicate) *duplicate = outcome.duplicate ? 1 : 0;
+    return done(st);
+}
+
 int shmq_producer_close(shmq_producer* producer) SHMQ_NOEXCEPT {
     delete producer;  // ~Producer is noexcept
     return SHMQ_OK;
@@ -226,6 +245,12 @@ const char* shmq_message_key(const shmq_message* message, size_t* key_size) SHMQ
     const std::string_view key = message ? message->message.key() : std::string_view();
     if (key_size) *key_size = key.size();
     return key.empty() ? nullptr : key.data();
+}
+
+const char* shmq_message_dedup_id(const shmq_message* message, size_t* size) SHMQ_NOEXCEPT {
+    const std::string_view id = message ? message->message.dedup_id() : std::string_view();
+    if (size) *size = id.size();
+    return id.empty() ? nullptr : id.data();
 }
 
 uint32_t shmq_message_partition(const shmq_message* message) SHMQ_NOEXCEPT { return message ? message->message.partition() : 0; }

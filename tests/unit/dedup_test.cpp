@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "shmq/internal/carried_send.hpp"
+#include "shmq/shmq.h"
 #include "shmq/internal/dedup.hpp"
 #include "shmq/internal/dlq_admin.hpp"
 #include "shmq/internal/region.hpp"
@@ -213,6 +214,33 @@ TEST(DedupTest, aRedriveIsNotBlockedByTheWindowAndKeepsTheId) {
     SendOutcome again;
     ASSERT_TRUE(p.send("poison", {.key = "k"}, again).ok());
     EXPECT_TRUE(again.duplicate) << "the window still remembers the original";
+}
+
+TEST(DedupTest, theCApiSendsWithAnIdAndReadsItBack) {
+    TempQueue q("dedup-capi", dedup_options(60'000));
+    shmq_producer* p = nullptr;
+    ASSERT_EQ(shmq_producer_open(q.name.c_str(), &p), SHMQ_OK);
+    int duplicate = -1;
+    ASSERT_EQ(shmq_producer_send_dedup(p, "x", 1, nullptr, 0, "c-1", 3, SHMQ_FOREVER, &duplicate), SHMQ_OK);
+    EXPECT_EQ(duplicate, 0);
+    ASSERT_EQ(shmq_producer_send_dedup(p, "x", 1, nullptr, 0, "c-1", 3, SHMQ_FOREVER, &duplicate), SHMQ_OK);
+    EXPECT_EQ(duplicate, 1);
+    const std::string long_id(129, 'l');
+    EXPECT_EQ(shmq_producer_send_dedup(p, "x", 1, nullptr, 0, long_id.data(), long_id.size(), 0, &duplicate),
+              SHMQ_ERR_INVALID_ARGUMENT);
+    ASSERT_EQ(shmq_producer_close(p), SHMQ_OK);
+    shmq_consumer* c = nullptr;
+    ASSERT_EQ(shmq_consumer_open(q.name.c_str(), "g", SHMQ_GROUP_SHARED, &c), SHMQ_OK);
+    shmq_message* m = nullptr;
+    ASSERT_EQ(shmq_consumer_receive(c, 1000, &m), SHMQ_OK);
+    std::size_t size = 0;
+    const char* id = shmq_message_dedup_id(m, &size);
+    ASSERT_NE(id, nullptr);
+    EXPECT_EQ(std::string_view(id, size), "c-1");
+    EXPECT_EQ(shmq_message_ack(m), SHMQ_OK);
+    EXPECT_EQ(shmq_message_close(m), SHMQ_OK);
+    EXPECT_EQ(shmq_consumer_receive(c, 50, &m), SHMQ_ERR_TIMEOUT);
+    EXPECT_EQ(shmq_consumer_close(c), SHMQ_OK);
 }
 
 }  // namespace

@@ -125,6 +125,13 @@ int shmq_producer_open_exclusive(const char* queue, shmq_producer** out) SHMQ_NO
  * `timeout_ms` bounds the wait for room when the partition is full. */
 int shmq_producer_send(shmq_producer* producer, const void* data, size_t size, const char* key, size_t key_size,
                        int64_t timeout_ms) SHMQ_NOEXCEPT;
+/* The same with a dedup id (SendOptions::dedup_id, up to 128 bytes; `dedup_id`
+ * may be NULL with size 0: none). On a queue created with a dedup window
+ * (`shmq create --dedup-window-ms`), an id published within the window is
+ * not enqueued again: SHMQ_OK with *duplicate = 1 (`duplicate` may be NULL). */
+int shmq_producer_send_dedup(shmq_producer* producer, const void* data, size_t size, const char* key, size_t key_size,
+                             const char* dedup_id, size_t dedup_id_size, int64_t timeout_ms,
+                             int* duplicate) SHMQ_NOEXCEPT;
 int shmq_producer_close(shmq_producer* producer) SHMQ_NOEXCEPT;
 
 /* Joins `group` of `queue` (created on first use, with this kind). */
@@ -139,6 +146,8 @@ int shmq_consumer_close(shmq_consumer* consumer) SHMQ_NOEXCEPT;
 const void* shmq_message_data(const shmq_message* message) SHMQ_NOEXCEPT;
 size_t shmq_message_size(const shmq_message* message) SHMQ_NOEXCEPT;
 const char* shmq_message_key(const shmq_message* message, size_t* key_size) SHMQ_NOEXCEPT;
+/* The message's dedup id (not NUL-terminated); NULL with *size 0 when none. */
+const char* shmq_message_dedup_id(const shmq_message* message, size_t* size) SHMQ_NOEXCEPT;
 uint32_t shmq_message_partition(const shmq_message* message) SHMQ_NOEXCEPT;
 uint64_t shmq_message_offset(const shmq_message* message) SHMQ_NOEXCEPT;
 uint32_t shmq_message_deliveries(const shmq_message* message) SHMQ_NOEXCEPT; /* 1 on first delivery */
