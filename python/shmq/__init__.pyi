@@ -63,6 +63,9 @@ class Queue:
         journal: bool = False,
         retain_bytes: int = 0,
         retain_ms: int = 0,
+        dedup_window_ms: int = 0,
+        dedup_capacity: int = 0,
+        dedup_content: bool = False,
     ) -> Queue:
         """Creates a queue (options as shmq::QueueOptions). Raises InvalidArgument,
         AlreadyExists, PermissionDenied, NoResources."""
@@ -115,12 +118,21 @@ class Producer:
     """Sends messages. One thread at a time uses it (others wait their turn)."""
 
     def send(
-        self, data: Buffer, *, key: Key = None, timeout: Optional[float] = None, partition: Optional[int] = None
-    ) -> None:
+        self,
+        data: Buffer,
+        *,
+        key: Key = None,
+        timeout: Optional[float] = None,
+        partition: Optional[int] = None,
+        dedup_id: Key = None,
+    ) -> bool:
         """Copies `data` into the queue. Same key -> same partition. A full
         partition waits up to `timeout` (on_full="block": then Timeout) or
         raises Overloaded (on_full="reject"). MessageTooLarge, KeyTooLarge,
-        QueueDeleted."""
+        QueueDeleted. Returns True when the queue has a dedup window and a
+        message with this dedup_id (up to 128 bytes) was published within it:
+        then nothing was enqueued again. Overloaded also when the dedup table
+        is full."""
     def send_batch(
         self,
         payloads: Iterable[Buffer],
@@ -175,6 +187,9 @@ class Message:
         message's bytes: copy (bytes(msg.data)) what you keep."""
     @property
     def key(self) -> bytes: ...
+    @property
+    def dedup_id(self) -> bytes:
+        """The dedup id it was sent with (b'' when none)."""
     @property
     def partition(self) -> int: ...
     @property

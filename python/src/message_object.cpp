@@ -32,6 +32,8 @@ struct MessageObject {
     PyObject* view;         // msg.data, made on first use; nullptr once released
     uint32_t key_len;       // the key, copied at delivery: valid after settling
     char key[kMaxKeyBytes];
+    uint32_t dedup_id_len;  // the dedup id, copied at delivery likewise
+    char dedup_id[kMaxDedupIdBytes];
     bool settled;
 };
 
@@ -85,6 +87,10 @@ PyObject* get_data(PyObject* self, void*) {
 PyObject* get_key(PyObject* self, void*) {
     auto* m = reinterpret_cast<MessageObject*>(self);
     return PyBytes_FromStringAndSize(m->key, m->key_len);
+}
+PyObject* get_dedup_id(PyObject* self, void*) {
+    auto* m = reinterpret_cast<MessageObject*>(self);
+    return PyBytes_FromStringAndSize(m->dedup_id, m->dedup_id_len);
 }
 PyObject* get_partition(PyObject* self, void*) {
     return PyLong_FromUnsignedLong(reinterpret_cast<MessageObject*>(self)->message.partition());
@@ -159,6 +165,7 @@ PyObject* repr(PyObject* self) {
 PyGetSetDef g_getset[] = {
     {"data", get_data, nullptr, "Read-only memoryview into shared memory; released when the message is settled", nullptr},
     {"key", get_key, nullptr, "The key (b'' when none)", nullptr},
+    {"dedup_id", get_dedup_id, nullptr, "The dedup id it was sent with (b'' when none)", nullptr},
     {"partition", get_partition, nullptr, nullptr, nullptr},
     {"offset", get_offset, nullptr, nullptr, nullptr},
     {"deliveries", get_deliveries, nullptr, "1 on the first delivery", nullptr},
@@ -215,6 +222,9 @@ py::object wrap_message(Message&& msg, const py::object& queue) {
     const auto key = m->message.key();
     m->key_len = static_cast<uint32_t>(key.size());  // <= kMaxKeyBytes: clamped by the library
     std::memcpy(m->key, key.data(), key.size());
+    const auto id = m->message.dedup_id();
+    m->dedup_id_len = static_cast<uint32_t>(id.size());  // <= kMaxDedupIdBytes: clamped by the library
+    if (!id.empty()) std::memcpy(m->dedup_id, id.data(), id.size());
     m->settled = false;
     return py::reinterpret_steal<py::object>(reinterpret_cast<PyObject*>(m));
 }

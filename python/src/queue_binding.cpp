@@ -63,6 +63,9 @@ py::dict options_dict(const QueueOptions& o) {
     d["journal"] = o.journal;
     d["retain_bytes"] = o.retain_bytes;
     d["retain_ms"] = o.retain_ms;
+    d["dedup_window_ms"] = o.dedup_window_ms;
+    d["dedup_capacity"] = o.dedup_capacity;
+    d["dedup_content"] = o.dedup_content;
     return d;
 }
 
@@ -70,7 +73,8 @@ std::unique_ptr<PyQueue> create(const std::string& name, uint32_t partitions, ui
                                 const std::string& on_full, uint32_t lease_ms, uint32_t max_groups,
                                 uint32_t max_participants, uint32_t max_deliveries, uint32_t dlq_capacity,
                                 uint32_t mode, uint32_t high_watermark_pct, uint32_t spill_buffer,
-                                const std::string& fsync, bool journal, uint64_t retain_bytes, uint64_t retain_ms) {
+                                const std::string& fsync, bool journal, uint64_t retain_bytes, uint64_t retain_ms,
+                                uint32_t dedup_window_ms, uint32_t dedup_capacity, bool dedup_content) {
     QueueOptions o;
     o.partitions = partitions;
     o.capacity = capacity;
@@ -88,6 +92,9 @@ std::unique_ptr<PyQueue> create(const std::string& name, uint32_t partitions, ui
     o.journal = journal;
     o.retain_bytes = retain_bytes;
     o.retain_ms = retain_ms;
+    o.dedup_window_ms = dedup_window_ms;
+    o.dedup_capacity = dedup_capacity;
+    o.dedup_content = dedup_content;
     return std::make_unique<PyQueue>(without_gil([&] { return Queue::create(name, o); }));
 }
 
@@ -140,7 +147,8 @@ void init_queue(py::module_& m) {
                     py::arg("mode") = d.mode, py::arg("high_watermark_pct") = d.high_watermark_pct,
                     py::arg("spill_buffer") = d.spill_buffer, py::arg("fsync") = enum_name(d.fsync, kFsync),
                     py::arg("journal") = d.journal, py::arg("retain_bytes") = d.retain_bytes,
-                    py::arg("retain_ms") = d.retain_ms)
+                    py::arg("retain_ms") = d.retain_ms, py::arg("dedup_window_ms") = d.dedup_window_ms,
+                    py::arg("dedup_capacity") = d.dedup_capacity, py::arg("dedup_content") = d.dedup_content)
         .def_static("open", &open, py::arg("name"))
         .def_static(
             "remove",

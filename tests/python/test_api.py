@@ -268,3 +268,24 @@ def test_messages_come_only_from_receive():
             cls()
     with pytest.raises(TypeError, match="shmq.Message"):
         shmq.ack_all([b"not a message"])
+
+
+def test_dedup_id_sends_once_within_the_window(qname):
+    with shmq.Queue.create(qname, dedup_window_ms=60_000) as q:
+        assert q.options["dedup_window_ms"] == 60_000
+        assert q.options["dedup_capacity"] == 1024  # partitions x capacity by default
+        p = q.producer()
+        assert p.send(b"charge Evan $50", key="evan", dedup_id="pay-1") is False
+        assert p.send(b"charge Evan $50", key="evan", dedup_id="pay-1") is True
+        assert p.send(b"no id") is False
+        c = q.consumer("g")
+        m = c.receive(timeout=1.0)
+        assert bytes(m.data) == b"charge Evan $50" and m.dedup_id == b"pay-1"
+        m.ack()
+        assert m.dedup_id == b"pay-1"  # copied at delivery: still there after settling
+        m = c.receive(timeout=1.0)
+        assert m.dedup_id == b"" and bytes(m.data) == b"no id"
+        m.ack()
+        assert c.receive(timeout=0.05) is None
+        with pytest.raises(shmq.InvalidArgument):
+            p.send(b"x", dedup_id=b"i" * 129)
