@@ -91,6 +91,39 @@ void BM_Send(benchmark::State& state) {
 }
 BENCHMARK(BM_Send)->Arg(16)->Arg(64)->Arg(1024)->Arg(4096)->UseManualTime();
 
+// send with a dedup id (shmq/internal/dedup.hpp) beside BM_Send/64: arg 0, a
+// new id each time (lookup, add, claimed, committed); arg 1, always the
+// same id (a lookup that finds it: nothing enqueued).
+void BM_SendDedup(benchmark::State& state) {
+    const bool duplicate = state.range(0) != 0;
+    const std::string name = unique_name("dedup");
+    shmq::QueueOptions o;
+    o.max_message = 64;
+    o.capacity = kCapacity;
+    o.max_groups = 1;
+    o.dedup_window_ms = 60'000;
+    o.dedup_capacity = 1u << 19;  // above the benchmark's sends: Iterations below
+    auto queue = shmq::Queue::create(name, o);
+    {
+        auto c = queue.consumer("g", {.kind = shmq::GroupKind::exclusive, .at_most_once = true});
+        auto p = queue.producer();
+        const std::string payload(64, 'x');
+        std::vector<std::string> ids(kChunk);
+        uint64_t next = 0;
+        for (auto _ : state) {
+            for (auto& id : ids) id = duplicate ? "order-0" : "order-" + std::to_string(next++);
+            const auto t0 = Clock::now();
+            for (int i = 0; i < kChunk; ++i)
+                if (!p.send(payload, {.dedup_id = ids[i]}).ok()) state.SkipWithError("send");
+            state.SetIterationTime(seconds_since(t0));
+            drain(c, kChunk);
+        }
+        set_counters(state, state.iterations() * kChunk, payload.size());
+    }
+    shmq::Queue::remove(name);
+}
+BENCHMARK(BM_SendDedup)->Arg(0)->Arg(1)->ArgNames({"duplicate"})->Iterations(1500)->UseManualTime();
+
 void BM_ClaimCommit(benchmark::State& state) {
     const auto size = static_cast<std::size_t>(state.range(0));
     BenchQueue q(static_cast<uint32_t>(size));

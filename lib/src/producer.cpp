@@ -494,7 +494,7 @@ Status ProducerCore::send_deduplicated(std::span<const std::byte> payload, const
     dedup::Reservation res;
     for (uint32_t round = 0;; ++round) {
         SendOutcome original;
-        const dedup::Verdict v = dedup::reserve(r, me, h, sys::unix_ns() / 1'000'000, res, original);
+        const dedup::Verdict v = dedup::reserve(r, me, h, sys::coarse_unix_ns() / 1'000'000, res, original);
         if (v == dedup::Verdict::reserved) break;
         if (v == dedup::Verdict::duplicate) {
             outcome = original;
@@ -540,7 +540,7 @@ Status ProducerCore::send_deduplicated(std::span<const std::byte> payload, const
         publish(slot.partition, slot.offset, len, key_len, layout::kSlotDedupId);
     }
     crash_point(CrashPoint::after_dedup_publish);
-    dedup::record_commit(r, res, sys::unix_ns() / 1'000'000);
+    dedup::record_commit(r, res, sys::coarse_unix_ns() / 1'000'000);
     outcome = SendOutcome{slot.partition, slot.offset, false, slot.staged};
     return Errc::ok;
 }

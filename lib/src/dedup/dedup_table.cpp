@@ -18,6 +18,13 @@ __extension__ typedef unsigned __int128 u128;
 constexpr u128 kFnv128Basis = (u128{0x6c62272e07bb0142ull} << 64) | 0x62b821756295c58dull;
 constexpr u128 kFnv128Prime = (u128{1} << 88) | 0x13b;
 
+// SplitMix64's finalizer (Steele, Lea, Flood 2014): a bijection with full avalanche.
+uint64_t mix64(uint64_t z) noexcept {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 u128 fnv1a128(u128 h, const unsigned char* p, std::size_t n) noexcept {
     for (std::size_t i = 0; i < n; ++i) {
         h ^= p[i];
@@ -93,7 +100,12 @@ SendOutcome outcome_of(uint64_t result) noexcept {
 
 IdHash hash_id(std::string_view id) noexcept {
     const u128 h = fnv1a128(kFnv128Basis, reinterpret_cast<const unsigned char*>(id.data()), id.size());
-    return IdHash{static_cast<uint64_t>(h >> 64) | 1, static_cast<uint32_t>(h)};
+    // FNV's last bytes reach only a few high bits: ids that differ at their
+    // end ("order-17", "order-18") would share their low bits of `a`, the
+    // table index, and cluster. A finalizer spreads every bit over both.
+    const uint64_t lo = mix64(static_cast<uint64_t>(h));
+    const uint64_t a = mix64(static_cast<uint64_t>(h >> 64) ^ lo);
+    return IdHash{a | 1, static_cast<uint32_t>(lo >> 32)};
 }
 
 std::array<char, 16> content_id(std::string_view key, std::span<const std::byte> payload) noexcept {

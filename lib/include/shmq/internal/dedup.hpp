@@ -65,8 +65,10 @@ struct Participant;
 
 namespace shmq::dedup {
 
-// 96 bits of FNV-1a 128 of the id bytes (a is never 0: bit 0 set). Two
-// distinct ids within one window collide with odds n^2 / 2^97 (n ids).
+// 96 bits of FNV-1a 128 of the id bytes, finalized with SplitMix64's mixer
+// (a is never 0: bit 0 set; a's low bits index the table, its top 8 pick
+// the stripe). Two distinct ids within one window collide with odds about
+// n^2 / 2^96 (n ids: 10^6 ids, 1 in 10^16).
 struct IdHash {
     uint64_t a = 0;
     uint32_t b = 0;
