@@ -231,6 +231,10 @@ std::string render(Queues queues, const ScrapeInfo& info) {
     per_partition(e, queues, "shmq_messages_dropped_total", Type::counter,
                   "Messages overwritten by on_full=drop_oldest before every group had finished them.",
                   [](const P& p) { return p.dropped; });
+    per_partition(e, queues, "shmq_duplicates_total", Type::counter,
+                  "Sends answered duplicate (their dedup id was published within the window; not enqueued again), "
+                  "counted in the partition of the id's original.",
+                  [](const P& p) { return p.duplicates; });
     per_partition(e, queues, "shmq_journal_lag_messages", Type::gauge,
                   "Published messages not yet in shmqd's journal (journaled queues; 0 otherwise).",
                   [](const P& p) { return p.journal_lag; });

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "support/json_schema.hpp"
 #include "support/scale.hpp"
 #include "support/shell.hpp"
 #include "support/temp_queue.hpp"
@@ -239,6 +240,72 @@ TEST(CliTest, replayAndRestoreFromAShell) {
     ::unlink(lock.c_str());
     ::unlink(log.c_str());
     std::filesystem::remove_all(data);
+}
+
+// Issue 18 from a shell: `produce --dedup-id-field 1` run twice over the same
+// lines enqueues each id once, says how many were duplicates on stderr and
+// exits 0; stat (text and JSON) and the consumer agree.
+TEST(CliTest, dedupProducesEachIdOnceAndStatCountsTheDuplicates) {
+    CliQueue q;
+    auto r = sh("$SHMQ create " + q.name + " --partitions 2 --capacity 64 --dedup-window-ms 600000");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("dedup window 10 min"), std::string::npos) << r.out;
+
+    r = sh("printf 'pay-1 charge Evan 50\\npay-2 charge Ann 5\\npay-3 refund Bo 7\\n' | $SHMQ produce " + q.name +
+           " --dedup-id-field 1");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err, "") << "no duplicates, nothing to say";
+    // The same three lines again (one with other text after its id), and a new one.
+    r = sh("printf 'pay-1 charge Evan 50\\npay-2 charge Ann 5 again\\npay-3 refund Bo 7\\npay-4 charge Cy 1\\n' | "
+           "$SHMQ produce " + q.name + " --dedup-id-field 1");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err, "shmq produce: 3 of 4 lines were duplicates within the dedup window; not enqueued again\n");
+
+    const test::Value stat = test::parse_json_text(sh("$SHMQ stat " + q.name + " --json --sample-ms 0").out);
+    for (const auto& e : test::SchemaChecker::from_file(SHMQ_SOURCE_DIR "/docs/schema/stat.schema.json").check(stat))
+        ADD_FAILURE() << "stat.schema.json: " << e;
+    EXPECT_EQ(stat.at("published").get<double>(), 4);
+    EXPECT_EQ(stat.at("duplicates").get<double>(), 3);
+    double per_partition = 0;
+    for (const auto& p : stat.at("partitions")) per_partition += p.at("duplicates").get<double>();
+    EXPECT_EQ(per_partition, 3);
+    EXPECT_EQ(stat.at("options").at("dedup_window_ms").get<double>(), 600000);
+    EXPECT_EQ(stat.at("options").at("dedup_capacity").get<double>(), 128) << "default: partitions x capacity";
+    EXPECT_FALSE(stat.at("options").at("dedup_content").get<bool>());
+
+    r = sh("$SHMQ stat " + q.name);
+    EXPECT_NE(r.out.find("DUPLICATES"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("3 duplicate send(s) not enqueued again"), std::string::npos) << r.out;
+
+    r = sh("$SHMQ consume " + q.name + " --group g --timeout-ms 300 | sort");
+    EXPECT_EQ(r.out, "pay-1 charge Evan 50\npay-2 charge Ann 5\npay-3 refund Bo 7\npay-4 charge Cy 1\n");
+}
+
+TEST(CliTest, dedupFlagsRefuseBadCombinationsWithOneLine) {
+    CliQueue q;
+    auto expect_error = [](const ShellRun& r, const std::string& needle) {
+        EXPECT_NE(r.exit_code, 0);
+        EXPECT_EQ(count_lines(r.err), 1u) << r.err;
+        EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+    };
+    expect_error(sh("$SHMQ create " + q.name + " --dedup-capacity 100"), "--dedup-capacity needs --dedup-window-ms");
+    expect_error(sh("$SHMQ create " + q.name + " --dedup-content"), "--dedup-content needs --dedup-window-ms");
+    expect_error(sh("$SHMQ create " + q.name + " --dedup-window-ms 604800001"), "over 7 days");
+    expect_error(sh("$SHMQ create " + q.name + " --dedup-window-ms 1000 --dedup-capacity 4194305"), "--dedup-capacity");
+    EXPECT_FALSE(Queue::exists(q.name));
+
+    ASSERT_EQ(sh("$SHMQ create " + q.name).exit_code, 0);
+    expect_error(sh("echo 'a b' | $SHMQ produce " + q.name + " --dedup-id-field 1"), "has no dedup window");
+    ASSERT_EQ(sh("$SHMQ delete " + q.name).exit_code, 0);
+
+    ASSERT_EQ(sh("$SHMQ create " + q.name + " --dedup-window-ms 60000 --dedup-content").exit_code, 0);
+    auto r = sh("printf 'id-1 x\\nlonely\\nid-3 z\\n' | $SHMQ produce " + q.name + " --dedup-id-field 2");
+    expect_error(r, "line 2 has 1 field(s), no field 2 for --dedup-id-field");
+    EXPECT_NE(r.err.find("1 message(s) were sent"), std::string::npos) << r.err;
+    expect_error(sh("echo \"$(head -c 129 /dev/zero | tr '\\0' i) x\" | $SHMQ produce " + q.name +
+                    " --dedup-id-field 1"),
+                 "line 1: its dedup id is 129 bytes; ids are at most 128");
+    EXPECT_NE(sh("$SHMQ stat " + q.name + " --json").out.find("\"dedup_content\":true"), std::string::npos);
 }
 
 }  // namespace

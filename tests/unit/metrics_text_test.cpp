@@ -34,6 +34,7 @@ inspect::QueueSnapshot orders() {
         s.spilled = 100 * p;
         s.spill_refused = p;
         s.dropped = 3 * p;
+        s.duplicates = 2 * p;
         s.journal_lag = 7 * p;
         s.journal_bytes = 4096 * p;
         s.spill_backlog = 5 * p;
@@ -116,6 +117,11 @@ TEST(MetricsTextTest, rendersEveryFamilyOfASnapshotExactly) {
               "# TYPE shmq_messages_dropped_total counter\n"
               "shmq_messages_dropped_total{queue=\"orders\",partition=\"0\"} 0\n"
               "shmq_messages_dropped_total{queue=\"orders\",partition=\"1\"} 3\n"
+              "# HELP shmq_duplicates_total Sends answered duplicate (their dedup id was published within the "
+              "window; not enqueued again), counted in the partition of the id's original.\n"
+              "# TYPE shmq_duplicates_total counter\n"
+              "shmq_duplicates_total{queue=\"orders\",partition=\"0\"} 0\n"
+              "shmq_duplicates_total{queue=\"orders\",partition=\"1\"} 2\n"
               "# HELP shmq_journal_lag_messages Published messages not yet in shmqd's journal (journaled "
               "queues; 0 otherwise).\n"
               "# TYPE shmq_journal_lag_messages gauge\n"
@@ -276,7 +282,7 @@ TEST(MetricsTextTest, everyFamilyHasHelpAndTypeOnceBeforeItsContiguousSamples) {
     const std::vector<inspect::QueueSnapshot> queues{orders(), second};
     std::set<std::string> families;
     EXPECT_TRUE(well_formed(render(queues, {}), &families));
-    EXPECT_EQ(families.size(), 33u);
+    EXPECT_EQ(families.size(), 34u);
 
     // No queue at all: the same families, declared, with only the daemon's own samples.
     std::set<std::string> empty_families;

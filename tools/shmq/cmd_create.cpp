@@ -3,6 +3,7 @@
 //   [--max-deliveries N] [--dlq-capacity SLOTS] [--max-participants N]
 //   [--high-watermark PCT] [--spill-buffer SLOTS] [--fsync never|batch|always]
 //   [--journal [--retain-bytes N] [--retain-ms MS]]
+//   [--dedup-window-ms MS [--dedup-capacity N] [--dedup-content]]
 #include <CLI/CLI.hpp>
 #include <grp.h>
 
@@ -13,6 +14,7 @@
 
 #include "command.hpp"
 #include "format.hpp"
+#include "shmq/internal/layout.hpp"
 
 namespace shmq::cli {
 
@@ -25,7 +27,24 @@ struct CreateArgs {
     std::string mode = "0600";
     std::string fsync = "batch";
     std::string group;  // --group: name or number; empty: the creator's
+    bool dedup_capacity_given = false;  // --dedup-capacity (even 0) means nothing without a window
 };
+
+// The library refuses these too (layout::check_and_derive); here they are
+// worded with the flags the user typed.
+void check_dedup(const CreateArgs& a) {
+    const auto& o = a.options;
+    if (o.dedup_window_ms == 0 && (a.dedup_capacity_given || o.dedup_content))
+        throw CommandError(2, std::string(a.dedup_capacity_given ? "--dedup-capacity" : "--dedup-content") +
+                                  " needs --dedup-window-ms MS (how long an id is remembered; 1.." +
+                                  std::to_string(layout::kMaxDedupWindowMs) + ")");
+    if (o.dedup_window_ms > layout::kMaxDedupWindowMs)
+        throw CommandError(2, "--dedup-window-ms " + std::to_string(o.dedup_window_ms) + " is over 7 days; use 1.." +
+                                  std::to_string(layout::kMaxDedupWindowMs));
+    if (o.dedup_capacity > layout::kMaxDedupCapacity)
+        throw CommandError(2, "--dedup-capacity " + std::to_string(o.dedup_capacity) + " is too large; use 1.." +
+                                  std::to_string(layout::kMaxDedupCapacity) + " (omit it for partitions x capacity)");
+}
 
 // A group name from /etc/group (or NSS), or a number.
 uint32_t parse_group(const std::string& text) {
@@ -67,6 +86,7 @@ void run(CreateArgs& a) {
         throw CommandError(2, "--spill-buffer needs --on-full spill");
     if (!a.options.journal && (a.options.retain_bytes != 0 || a.options.retain_ms != 0))
         throw CommandError(2, "--retain-bytes/--retain-ms need --journal");
+    check_dedup(a);
     detail::CreateSpec spec;
     if (!a.group.empty()) {
         spec.gid = parse_group(a.group);
@@ -78,7 +98,11 @@ void run(CreateArgs& a) {
     const auto& o = region->options();
     std::cout << "created queue " << a.name << ": " << o.partitions << " partition(s) x " << o.capacity << " slots of "
               << human_bytes(o.max_message) << ", on-full " << a.on_full << ", lease " << human_ms(o.lease_ms)
-              << ", mode " << octal_mode(o.mode) << (a.group.empty() ? "" : ", group " + a.group) << "\n";
+              << ", mode " << octal_mode(o.mode) << (a.group.empty() ? "" : ", group " + a.group);
+    if (o.dedup_window_ms != 0)
+        std::cout << ", dedup window " << human_ms(o.dedup_window_ms) << " (" << o.dedup_capacity
+                  << " ids per half window" << (o.dedup_content ? ", content ids" : "") << ")";
+    std::cout << "\n";
 }
 
 }  // namespace
@@ -121,6 +145,20 @@ void register_create(CLI::App& app) {
         ->default_val(0);
     cmd->add_option("--retain-ms", args->options.retain_ms, "Journal: delete segments older than this; 0: no limit")
         ->default_val(0);
+    cmd->add_option("--dedup-window-ms", args->options.dedup_window_ms,
+                    "Deduplicated publishing: a send whose dedup id was published within this many ms is not "
+                    "enqueued again (shmq produce --dedup-id-field); at most 604800000 (7 days); 0: off")
+        ->default_val(0);
+    cmd->add_option_function<uint32_t>(
+        "--dedup-capacity",
+        [args](const uint32_t& n) {
+            args->options.dedup_capacity = n;
+            args->dedup_capacity_given = true;
+        },
+        "With --dedup-window-ms: ids remembered per half window (a send beyond it answers overloaded); "
+        "default: partitions x capacity");
+    cmd->add_flag("--dedup-content", args->options.dedup_content,
+                  "With --dedup-window-ms: a send without a dedup id uses a hash of its key and payload as its id");
     cmd->footer(
         "Creates /dev/shm/shmq.NAME, sized once: partitions x capacity slots of max-message bytes,\n"
         "a lease table per group and a DLQ. Messages with the same key go to the same partition\n"
@@ -130,7 +168,8 @@ void register_create(CLI::App& app) {
         "  shmq create telemetry --max-message 256 --on-full reject\n"
         "  shmq create jobs --lease-ms 60000 --max-deliveries 3 --mode 0660 --group workers\n"
         "  shmq create bursts --capacity 64 --on-full spill    # overflow to disk via shmqd, order kept\n"
-        "  shmq create audit --journal --retain-bytes 1073741824 --retain-ms 604800000");
+        "  shmq create audit --journal --retain-bytes 1073741824 --retain-ms 604800000\n"
+        "  shmq create payments --dedup-window-ms 600000   # ids sent twice within 10 min are enqueued once");
     cmd->callback([args] { run(*args); });
 }
 

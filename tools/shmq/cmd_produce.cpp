@@ -1,29 +1,67 @@
-// shmq produce NAME [--key K] [--timeout-ms MS]: one message per stdin line.
+// shmq produce NAME [--key K] [--timeout-ms MS] [--dedup-id-field N]: one
+// message per stdin line.
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "command.hpp"
 
 namespace shmq::cli {
 
+namespace {
+
+// The nth (1-based) field of `line`, fields separated by runs of blanks
+// (space, tab, CR, VT, FF); nullopt when the line has fewer than n.
+std::optional<std::string_view> nth_field(std::string_view line, uint32_t n) {
+    constexpr std::string_view kBlanks = " \t\r\v\f";
+    std::size_t start = 0;
+    for (uint32_t i = 1;; ++i) {
+        start = line.find_first_not_of(kBlanks, start);
+        if (start == std::string_view::npos) return std::nullopt;
+        const std::size_t end = std::min(line.find_first_of(kBlanks, start), line.size());
+        if (i == n) return line.substr(start, end - start);
+        start = end;
+    }
+}
+
+uint64_t count_fields(std::string_view line) {
+    uint64_t n = 0;
+    while (nth_field(line, static_cast<uint32_t>(n + 1))) ++n;
+    return n;
+}
+
+}  // namespace
+
 void register_produce(CLI::App& app) {
     struct Args {
         std::string name, key;
         int64_t timeout_ms = -1;
+        uint32_t dedup_id_field = 0;  // 0: no dedup ids
     };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("produce", "Send one message per line of standard input");
     cmd->add_option("NAME", args->name, "Queue name")->required();
     cmd->add_option("--key", args->key, "Key of every message (same key, same partition)");
     cmd->add_option("--timeout-ms", args->timeout_ms, "How long to wait for room in a full queue (default: forever)");
+    cmd->add_option("--dedup-id-field", args->dedup_id_field,
+                    "The Nth whitespace-separated field (1-based) of each line is its dedup id; a line whose id "
+                    "was published within the queue's dedup window is not enqueued again (create --dedup-window-ms)")
+        ->check(CLI::Range(1u, 1u << 20));
     cmd->footer(
         "Sends each line (without its newline) as one message and exits at end of input. With\n"
         "--on-full block a full queue makes it wait (up to --timeout-ms); a line that cannot be\n"
         "sent stops it with exit 1, saying how many were sent.\n\n"
+        "--dedup-id-field N (queues created with --dedup-window-ms only): the whole line is sent, with\n"
+        "its Nth field as the dedup id (at most 128 bytes). Lines whose id was already published within\n"
+        "the window are not enqueued again; their count is reported on stderr at the end, and the exit\n"
+        "status stays 0. A line with fewer than N fields stops it with exit 1 (the lines before it\n"
+        "were sent).\n\n"
         "Examples:\n"
         "  seq 1 1000 | shmq produce orders\n"
-        "  echo 'resize 42' | shmq produce jobs --key photo-42 --timeout-ms 500");
+        "  echo 'resize 42' | shmq produce jobs --key photo-42 --timeout-ms 500\n"
+        "  echo 'pay-17 charge Evan 50' | shmq produce payments --dedup-id-field 1");
     cmd->callback([args] {
         if (args->key.size() > kMaxKeyBytes)
             throw CommandError(2, "--key is " + std::to_string(args->key.size()) + " bytes; keys are at most 64");
@@ -34,15 +72,44 @@ void register_produce(CLI::App& app) {
                 throw CommandError(1, e.what());
             }
         }();
+        const bool dedup = args->dedup_id_field != 0;
+        // A queue without a window ignores ids: every line would be enqueued, silently.
+        if (dedup && q.options().dedup_window_ms == 0)
+            throw CommandError(1, "queue " + args->name +
+                                      " has no dedup window, so --dedup-id-field would not deduplicate anything; "
+                                      "create the queue with --dedup-window-ms MS");
         auto producer = q.producer();
         SendOptions options;
         options.key = args->key;
         options.timeout = args->timeout_ms < 0 ? kForever : Millis(args->timeout_ms);
         std::ios::sync_with_stdio(false);
         std::string line;
-        uint64_t sent = 0;
+        uint64_t sent = 0;        // lines done: enqueued, or answered duplicate
+        uint64_t duplicates = 0;  // of those, not enqueued again
+        auto so_far = [&] {
+            return std::to_string(sent) + " message(s) were sent" +
+                   (duplicates != 0 ? " (" + std::to_string(duplicates) + " of them duplicates, not enqueued again)"
+                                    : std::string());
+        };
         while (std::getline(std::cin, line)) {
-            Status st = producer.send(line, options);
+            SendOutcome outcome;
+            Status st;
+            if (dedup) {
+                const auto id = nth_field(line, args->dedup_id_field);
+                if (!id)
+                    throw CommandError(1, "line " + std::to_string(sent + 1) + " has " +
+                                              std::to_string(count_fields(line)) + " field(s), no field " +
+                                              std::to_string(args->dedup_id_field) + " for --dedup-id-field; " +
+                                              so_far());
+                if (id->size() > kMaxDedupIdBytes)
+                    throw CommandError(1, "line " + std::to_string(sent + 1) + ": its dedup id is " +
+                                              std::to_string(id->size()) + " bytes; ids are at most " +
+                                              std::to_string(kMaxDedupIdBytes) + "; " + so_far());
+                options.dedup_id = *id;
+                st = producer.send(line, options, outcome);  // one by one: send_batch takes no dedup ids
+            } else {
+                st = producer.send(line, options);
+            }
             if (!st) {
                 std::string why = st.message();
                 if (st.code() == Errc::message_too_large)
@@ -50,11 +117,17 @@ void register_produce(CLI::App& app) {
                 if (st.code() == Errc::timeout)
                     why = "no room in the queue within --timeout-ms " + std::to_string(args->timeout_ms) +
                           " (are consumers running?)";
-                throw CommandError(1, "line " + std::to_string(sent + 1) + " not sent: " + why + "; " +
-                                          std::to_string(sent) + " message(s) were sent");
+                if (st.code() == Errc::overloaded && dedup)
+                    why += " (the queue is full with --on-full reject, or more ids than its dedup capacity arrived "
+                           "within half its dedup window)";
+                throw CommandError(1, "line " + std::to_string(sent + 1) + " not sent: " + why + "; " + so_far());
             }
             ++sent;
+            if (outcome.duplicate) ++duplicates;
         }
+        if (duplicates != 0)
+            std::cerr << "shmq produce: " << duplicates << " of " << sent
+                      << " lines were duplicates within the dedup window; not enqueued again\n";
     });
 }
 

@@ -48,6 +48,10 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
                   << (o.retain_ms ? ", keeps " + human_ms(static_cast<uint32_t>(std::min<uint64_t>(o.retain_ms, UINT32_MAX))) : std::string())
                   << trouble << "\n";
     }
+    if (o.dedup_window_ms != 0)
+        std::cout << "dedup: window " << human_ms(o.dedup_window_ms) << ", " << human_count(o.dedup_capacity)
+                  << " id(s) per half window" << (o.dedup_content ? ", content ids for sends without one" : "") << "; "
+                  << human_count(s.duplicates) << " duplicate send(s) not enqueued again\n";
     if (o.on_full == OnFull::drop_oldest)
         std::cout << "dropped: " << human_count(s.dropped)
                   << " oldest messages overwritten while the queue was full (each group counts the ones it missed as skipped)\n";
@@ -72,6 +76,9 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
     const bool drops = o.on_full == OnFull::drop_oldest;
     if (spill) heads.insert(heads.end(), {"SPILLED", "SPILL-BACKLOG", "ON-DISK", "DISK-BYTES"});
     if (drops) heads.push_back("DROPPED");
+    // Shown when dedup is on, and whenever the region counted any (a count is never hidden).
+    const bool duplicates = o.dedup_window_ms != 0 || s.duplicates != 0;
+    if (duplicates) heads.push_back("DUPLICATES");
     Table parts(heads);
     for (std::size_t i = 0; i < s.partitions.size(); ++i) {
         const auto& p = s.partitions[i];
@@ -84,6 +91,7 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
             cells.insert(cells.end(), {human_count(p.spilled), human_count(p.spill_backlog),
                                        human_count(p.spill_disk_messages), human_bytes(p.spill_disk_bytes)});
         if (drops) cells.push_back(human_count(p.dropped));
+        if (duplicates) cells.push_back(human_count(p.duplicates));
         parts.add(cells);
     }
     std::cout << "partitions:\n" << parts.render("  ") << "\n";

@@ -22,6 +22,9 @@ Json options_json(const QueueOptions& o) {
     j["retain_bytes"] = o.retain_bytes;
     j["retain_ms"] = o.retain_ms;
     j["fsync"] = o.fsync == Fsync::never ? "never" : o.fsync == Fsync::always ? "always" : "batch";
+    j["dedup_window_ms"] = o.dedup_window_ms;
+    j["dedup_capacity"] = o.dedup_capacity;
+    j["dedup_content"] = o.dedup_content;
     return j;
 }
 
@@ -89,6 +92,7 @@ Json partition_json(const inspect::PartitionStats& p, const PartitionRates& pr) 
     j["aborted"] = p.aborted;
     j["timeouts"] = p.timeouts;
     j["dropped"] = p.dropped;
+    j["duplicates"] = p.duplicates;
     j["delivered"] = p.delivered;
     j["acked"] = p.acked;
     j["nacked"] = p.nacked;
@@ -164,6 +168,7 @@ Json snapshot_json(const inspect::QueueSnapshot& s, const QueueRates& rates) {
     j["spill_backlog"] = s.spill_backlog;
     j["spill_disk_bytes"] = s.spill_disk_bytes;
     j["dropped"] = s.dropped;
+    j["duplicates"] = s.duplicates;
     j["oldest_unacked_age_ms"] = s.oldest_unacked_age_ms;
     j["overloaded"] = s.overloaded;
     put_bytes(j, "overloaded_reason", s.overloaded_reason);

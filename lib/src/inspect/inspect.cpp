@@ -173,6 +173,7 @@ QueueSnapshot snapshot(const detail::Region& r) {
         s.rejected = pc.rejected.load(std::memory_order_relaxed);
         s.timeouts = pc.timeouts.load(std::memory_order_relaxed);
         s.dropped = pc.dropped.load(std::memory_order_relaxed);
+        s.duplicates = pc.duplicates.load(std::memory_order_relaxed);
         s.journal_status = "ok";
         if (r.params().journal != 0) {
             s.journal_floor = pc.journal_floor.load(std::memory_order_relaxed);
@@ -182,6 +183,7 @@ QueueSnapshot snapshot(const detail::Region& r) {
             if (js != 0) s.journal_status = js == 1 ? "disk full" : "disk error";
         }
         q.dropped += s.dropped;
+        q.duplicates += s.duplicates;
         s.spill_status = "ok";
         if (r.spill_capacity() != 0) {
             const uint64_t spill_tail = pc.spill_tail.load(std::memory_order_acquire);

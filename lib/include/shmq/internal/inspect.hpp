@@ -31,6 +31,7 @@ struct PartitionStats {
     uint64_t depth = 0;      // not yet finished by the slowest group (all since head when no group)
     uint64_t rejected = 0, aborted = 0, timeouts = 0;
     uint64_t dropped = 0;  // on_full=drop_oldest: released before every group had finished them
+    uint64_t duplicates = 0;  // sends answered duplicate whose id's original is in this partition
     uint64_t oldest_age_ms = 0;  // age of the oldest message not finished by the slowest group; 0 if none
     bool overloaded = false;     // depth above the queue's high watermark
     // Sums over the groups (each group counts its own deliveries).
@@ -142,7 +143,7 @@ struct BridgeStats {
 };
 
 // Approximate: depth, in_flight, published, spilled, spill_backlog,
-// spill_disk_bytes, dropped, acked, oldest_unacked_age_ms, overloaded and the
+// spill_disk_bytes, dropped, duplicates, acked, oldest_unacked_age_ms, overloaded and the
 // producer/consumer counts: sums of the racy figures below, taken at
 // slightly different instants (taken_*_ns is when the reading began).
 struct QueueSnapshot {
@@ -160,6 +161,7 @@ struct QueueSnapshot {
     uint64_t published = 0;
     uint64_t spilled = 0, spill_backlog = 0, spill_disk_bytes = 0;  // sums over partitions
     uint64_t dropped = 0;
+    uint64_t duplicates = 0;             // sum over partitions
     uint64_t acked = 0;                  // sum over groups and partitions
     uint64_t oldest_unacked_age_ms = 0;  // max over partitions
     bool overloaded = false;             // some partition is above the high watermark
