@@ -1,7 +1,7 @@
 // Deduplication across disk, with a real shmqd: the window's ids survive a
 // restart of shmqd and a restore of the region from the journal (resends are
 // duplicates, consumers of the restored queue see each message's id), and
-// messages spilled to disk and refilled keep their ids.
+// messages spilled to disk and refilled keep their ids, also across a restore.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -182,6 +182,49 @@ TEST_F(DedupDiskTest, spilledMessagesKeepTheirIds) {
     expect_all_duplicates(p, first);
 
     auto c = q->consumer("g");
+    for (int i = 0; i < kIds; ++i) {
+        auto m = c.receive(5000ms);
+        ASSERT_TRUE(m.ok()) << "message " << i << ": " << to_string(m.code());
+        EXPECT_EQ(m->dedup_id(), id_of(i)) << m->text();  // one partition: in send order
+        EXPECT_EQ(m->text(), payload_of(i));
+        ASSERT_TRUE(m->ack().ok());
+    }
+    EXPECT_EQ(c.receive(100ms).code(), Errc::timeout) << "a duplicate was enqueued";
+}
+
+// A journaled spilling queue restored with its spill backlog: the ids of
+// the messages on disk go back into the table too (their duplicates name
+// their spill sequences), and every message reaches the group with its id.
+TEST_F(DedupDiskTest, aRestoredSpillBacklogKeepsItsIds) {
+    QueueOptions o = test::journaled(1, 8);
+    o.on_full = OnFull::spill;
+    o.dedup_window_ms = kWindowMs;
+    o.dedup_capacity = 1024;
+    test::TempQueue q("dedup-restore-spill", o);
+    shmqd.start("--queue " + q.name);
+    { auto c = q->consumer("g"); }
+    std::map<std::string, SendOutcome> first;
+    {
+        auto p = q->producer();
+        first = send_all(p);
+    }
+    const auto cursors = std::filesystem::path(shmqd.data_dir()) / "journal" / q.name / "cursors";
+    ASSERT_TRUE(eventually([&] {
+        const auto part = test::snapshot_of(q.name).partitions[0];
+        return part.spill_disk_messages == kIds - 8 && part.journal_lag == 0 &&
+               test::read_text(cursors).find("group g ") != std::string::npos;
+    })) << "the backlog on disk: " << test::snapshot_of(q.name).partitions[0].spill_disk_messages;
+
+    detail::Region::remove(q.name, /*keep_journal=*/true);
+    ASSERT_TRUE(eventually([&] { return shmqd.count("shmqd.log", "restored queue " + q.name) == 1; }, 15s))
+        << shmqd.log_text();
+    EXPECT_NE(shmqd.log_text().find(std::to_string(kIds) + " dedup id(s) within the window"), std::string::npos)
+        << shmqd.log_text();
+    Queue restored = Queue::open(q.name);
+    auto again = restored.producer();
+    expect_all_duplicates(again, first);
+
+    auto c = restored.consumer("g");
     for (int i = 0; i < kIds; ++i) {
         auto m = c.receive(5000ms);
         ASSERT_TRUE(m.ok()) << "message " << i << ": " << to_string(m.code());
