@@ -251,7 +251,7 @@ int GroupReplay::feed() {
             const auto key_id = put ? disk::split_key(rec->flags, rec->key) : std::nullopt;
             if (put && (!key_id || rec->payload.size() > max_message || key_id->key.size() > layout::kMaxKeyBytes)) {
                 log(Level::error, label_ + ": partition " + std::to_string(p) + " offset " + std::to_string(pos) +
-                                      ": the journal's record is larger than the queue allows; skipped");
+                                      ": the journal's record has a key, dedup id or payload the queue does not allow; skipped");
                 put = false;
             }
             if (!put) {

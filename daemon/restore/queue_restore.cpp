@@ -192,7 +192,7 @@ bool restore_from_journal(const std::string& data_dir, const std::string& name) 
                          " message(s) not yet ACKed to deliver again from it" +
                          (spilled ? ", " + std::to_string(spilled) + " spilled message(s) to refill" : "") +
                          (o.dedup_window_ms ? ", " + std::to_string(spec.dedup_ids.size()) +
-                                                  " dedup id(s) within the window"
+                                                  " record(s) with a dedup id within the window"
                                             : ""));
     return true;
 }

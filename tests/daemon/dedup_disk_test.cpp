@@ -218,7 +218,7 @@ TEST_F(DedupDiskTest, aRestoredSpillBacklogKeepsItsIds) {
     detail::Region::remove(q.name, /*keep_journal=*/true);
     ASSERT_TRUE(eventually([&] { return shmqd.count("shmqd.log", "restored queue " + q.name) == 1; }, 15s))
         << shmqd.log_text();
-    EXPECT_NE(shmqd.log_text().find(std::to_string(kIds) + " dedup id(s) within the window"), std::string::npos)
+    EXPECT_NE(shmqd.log_text().find(std::to_string(kIds) + " record(s) with a dedup id within the window"), std::string::npos)
         << shmqd.log_text();
     Queue restored = Queue::open(q.name);
     auto again = restored.producer();
