@@ -1,7 +1,8 @@
 // Deduplication across disk, with a real shmqd: the window's ids survive a
 // restart of shmqd and a restore of the region from the journal (resends are
 // duplicates, consumers of the restored queue see each message's id), and
-// messages spilled to disk and refilled keep their ids, also across a restore.
+// messages spilled to disk and refilled, or replayed from the journal, keep
+// their ids.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -12,6 +13,7 @@
 
 #include "record_dedup.hpp"
 #include "shmq/internal/region.hpp"
+#include "shmq/internal/replay_request.hpp"
 #include "support/journal_reader.hpp"
 #include "support/processes.hpp"
 #include "support/shmqd_process.hpp"
@@ -233,6 +235,50 @@ TEST_F(DedupDiskTest, aRestoredSpillBacklogKeepsItsIds) {
         ASSERT_TRUE(m->ack().ok());
     }
     EXPECT_EQ(c.receive(100ms).code(), Errc::timeout) << "a duplicate was enqueued";
+}
+
+// `shmq replay` of messages that left the ring: the replay region's slots
+// carry each message's id again, and the window holds nothing back.
+TEST_F(DedupDiskTest, aReplayFromTheJournalCarriesTheIds) {
+    QueueOptions o = test::journaled(1, 8);
+    o.dedup_window_ms = kWindowMs;
+    o.dedup_capacity = 1024;
+    test::TempQueue q("dedup-replay", o);
+    shmqd.start("--queue " + q.name);
+    {
+        auto p = q->producer();
+        auto c = q->consumer("g");
+        for (int i = 0; i < kIds; ++i) {  // the 8-slot ring turns over five times
+            ASSERT_TRUE(p.send(payload_of(i), {.timeout = Millis(10000), .dedup_id = id_of(i)}).ok()) << i;
+            auto m = c.receive(5000ms);
+            ASSERT_TRUE(m.ok()) << i;
+            ASSERT_TRUE(m->ack().ok());
+        }
+    }
+    ASSERT_TRUE(eventually([&] { return journal_caught_up(q.name); }));
+    {
+        auto r = detail::Region::open(q.name);
+        detail::ScopedParticipant me(*r, layout::Role::admin);
+        const uint32_t g = detail::request_replay(*r, "g", layout::ReplayFrom::offset, 0, me.get());
+        ASSERT_TRUE(eventually([&] {
+            return static_cast<layout::ReplayResult>(r->group(g).replay_result.load()) != layout::ReplayResult::pending;
+        }));
+        ASSERT_EQ(static_cast<layout::ReplayResult>(r->group(g).replay_result.load()), layout::ReplayResult::started);
+    }
+    auto c = q->consumer("g");
+    for (int i = 0; i < kIds; ++i) {
+        auto m = c.receive(5000ms);
+        ASSERT_TRUE(m.ok()) << "message " << i << ": " << to_string(m.code());
+        EXPECT_EQ(m->offset(), static_cast<uint64_t>(i));
+        EXPECT_EQ(m->dedup_id(), id_of(i)) << m->text();
+        EXPECT_EQ(m->text(), payload_of(i));
+        ASSERT_TRUE(m->ack().ok());
+    }
+    EXPECT_EQ(c.receive(100ms).code(), Errc::timeout);
+    SendOutcome again;
+    ASSERT_TRUE(q->producer().send(payload_of(3), {.dedup_id = id_of(3)}, again).ok());
+    EXPECT_TRUE(again.duplicate) << "a replay leaves the table alone";
+    EXPECT_EQ(again.offset, 3u);
 }
 
 }  // namespace
