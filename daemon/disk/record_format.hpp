@@ -20,7 +20,8 @@
 //   4  crc u32         CRC32C of bytes [8, 32 + key_len + length)
 //   8  length u32      payload bytes
 //   12 key_len u16
-//   14 flags u16       opaque to the store; the daemon's meaning
+//   14 flags u16       opaque to the store; the daemon's meaning (shmqd's:
+//                      a dedup id at the end of the key bytes, record_dedup.hpp)
 //   16 offset u64      partition offset; strictly increasing within a partition
 //   24 publish_unix_ns u64
 //
@@ -44,9 +45,10 @@ constexpr char kSegmentMagic[8] = {'S', 'H', 'M', 'Q', 'S', 'E', 'G', '1'};
 constexpr uint32_t kSegmentVersion = 1;
 constexpr uint32_t kRecordMagic = 0x31524d53u;  // "SMR1" little-endian
 constexpr std::size_t kRecordAlign = 8;
-// Largest key + payload accepted by default (the region's limits: 64 B key, 16 MiB message).
+// Largest key + payload accepted by default (the region's limits: 64 B key
+// and a 128 B dedup id in the key bytes, 16 MiB message).
 constexpr std::size_t kMaxKeyBytes = 0xFFFF;
-constexpr std::size_t kDefaultMaxRecordBytes = (16u << 20) + 64 + 32;
+constexpr std::size_t kDefaultMaxRecordBytes = (16u << 20) + 64 + 128 + 32;
 
 struct SegmentHeader {
     char magic[8];

@@ -3,10 +3,13 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 
 #include "log.hpp"
+#include "record_dedup.hpp"
 #include "recovery.hpp"
 #include "retention.hpp"
+#include "slot_dedup_id.hpp"
 #include "shmq/internal/reclaim.hpp"
 #include "shmq/internal/clock.hpp"
 #include "shmq/internal/futex.hpp"
@@ -125,8 +128,12 @@ int PartitionJournal::run(uint64_t now_mono) {
                 return work;
             }
         }
-        const auto ws = writer_->append(o, {base + layout::kSlotHeaderBytes + r_.payload_area(), key_len},
-                                        {base + layout::kSlotHeaderBytes, len}, h.publish_unix_ns);
+        // A dedup id goes to disk after the key (record_dedup.hpp): restores and replays give it back.
+        const std::span<const std::byte> id = slot_dedup_id(r_, base);
+        std::array<std::byte, layout::kMaxKeyBytes + layout::kMaxDedupIdBytes> key_id;
+        const auto key = disk::join_key(key_id, {base + layout::kSlotHeaderBytes + r_.payload_area(), key_len}, id);
+        const auto ws = writer_->append(o, key, {base + layout::kSlotHeaderBytes, len}, h.publish_unix_ns,
+                                        disk::dedup_flags(id.size()));
         if (ws == disk::WriteStatus::busy) {
             work += writer_->poll();
             break;

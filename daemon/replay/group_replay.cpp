@@ -8,6 +8,8 @@
 
 #include "shmq/internal/groups.hpp"
 #include "log.hpp"
+#include "record_dedup.hpp"
+#include "slot_dedup_id.hpp"
 #include "shmq/internal/reaper.hpp"
 #include "shmq/internal/replay_request.hpp"
 #include "shmq/internal/commit_protocol.hpp"
@@ -77,6 +79,9 @@ std::shared_ptr<detail::Region> make_replay_region(const std::string& queue, con
     o.spill_buffer = 0;
     o.retain_bytes = o.retain_ms = 0;
     o.max_groups = 1;
+    // Its slots carry dedup ids (the extension area stays), but nobody sends
+    // to it: the smallest table will do.
+    if (o.dedup_window_ms != 0) o.dedup_capacity = 1;
     detail::CreateSpec spec;
     spec.object = object;
     spec.base = base;
@@ -242,9 +247,11 @@ int GroupReplay::feed() {
             }
             const disk::RecordView* rec = cursors_[p]->peek(pos);
             bool put = rec != nullptr && rec->offset == pos;
-            if (put && (rec->payload.size() > max_message || rec->key.size() > layout::kMaxKeyBytes)) {
+            // Key and dedup id (record_dedup.hpp); untrusted, like every length read from disk.
+            const auto key_id = put ? disk::split_key(rec->flags, rec->key) : std::nullopt;
+            if (put && (!key_id || rec->payload.size() > max_message || key_id->key.size() > layout::kMaxKeyBytes)) {
                 log(Level::error, label_ + ": partition " + std::to_string(p) + " offset " + std::to_string(pos) +
-                                      ": the journal's record is larger than the queue allows; skipped");
+                                      ": the journal's record has a key, dedup id or payload the queue does not allow; skipped");
                 put = false;
             }
             if (!put) {
@@ -255,12 +262,14 @@ int GroupReplay::feed() {
             } else {
                 std::byte* base = ring.base(pos);
                 std::memcpy(base + layout::kSlotHeaderBytes, rec->payload.data(), rec->payload.size());
-                if (!rec->key.empty())
-                    std::memcpy(base + layout::kSlotHeaderBytes + rr_->payload_area(), rec->key.data(), rec->key.size());
+                if (!key_id->key.empty())
+                    std::memcpy(base + layout::kSlotHeaderBytes + rr_->payload_area(), key_id->key.data(),
+                                key_id->key.size());
                 auto& h = *reinterpret_cast<layout::SlotHeader*>(base);
                 h.payload_len = static_cast<uint32_t>(rec->payload.size());
-                h.key_len = static_cast<uint16_t>(rec->key.size());
-                h.flags = 0;
+                h.key_len = static_cast<uint16_t>(key_id->key.size());
+                // Its id again, for the consumer (Message::dedup_id); a replay never asks the table.
+                h.flags = put_slot_dedup_id(*rr_, base, key_id->id);
                 h.publish_unix_ns = rec->publish_unix_ns;
                 h.reserved = 0;
             }

@@ -39,8 +39,10 @@ std::string format_queue_file(const std::string& name, uint64_t epoch, const Que
            "\nretain_ms " + std::to_string(o.retain_ms) + "\ndlq_capacity " + std::to_string(o.dlq_capacity) +
            "\nmax_groups " + std::to_string(o.max_groups) + "\nmax_participants " + std::to_string(o.max_participants) +
            "\nmode " + mode + "\nhigh_watermark_pct " + std::to_string(o.high_watermark_pct) + "\nfsync " +
-           fsync_name(o.fsync) + "\nspill_buffer " + std::to_string(o.spill_buffer) + "\nowner " + std::to_string(uid) +
-           ":" + std::to_string(gid) + "\n";
+           fsync_name(o.fsync) + "\nspill_buffer " + std::to_string(o.spill_buffer) +
+           "\ndedup_window_ms " + std::to_string(o.dedup_window_ms) + "\ndedup_capacity " +
+           std::to_string(o.dedup_capacity) + "\ndedup_content " + (o.dedup_content ? "1" : "0") + "\nowner " +
+           std::to_string(uid) + ":" + std::to_string(gid) + "\n";
 }
 
 std::optional<QueueFile> parse_queue_file(const std::string& text, std::string& error) {
@@ -93,6 +95,10 @@ std::optional<QueueFile> parse_queue_file(const std::string& text, std::string& 
         {"max_participants", false, UINT32_MAX, [&](uint64_t v) { o.max_participants = static_cast<uint32_t>(v); }},
         {"high_watermark_pct", false, 100, [&](uint64_t v) { o.high_watermark_pct = static_cast<uint32_t>(v); }},
         {"spill_buffer", false, UINT32_MAX, [&](uint64_t v) { o.spill_buffer = static_cast<uint32_t>(v); }},
+        // Absent from files written before deduplication: off, as those queues were.
+        {"dedup_window_ms", false, UINT32_MAX, [&](uint64_t v) { o.dedup_window_ms = static_cast<uint32_t>(v); }},
+        {"dedup_capacity", false, UINT32_MAX, [&](uint64_t v) { o.dedup_capacity = static_cast<uint32_t>(v); }},
+        {"dedup_content", false, 1, [&](uint64_t v) { o.dedup_content = v != 0; }},
     };
     for (const auto& field : fields) {
         const auto it = kv.find(field.key);

@@ -7,7 +7,8 @@
 //   queue:   shmq-journal 1 / name N / epoch <16 hex> / partitions / capacity /
 //            max_message / on_full / lease_ms / max_deliveries / retain_bytes /
 //            retain_ms / dlq_capacity / max_groups / max_participants / mode (octal) /
-//            high_watermark_pct / fsync / spill_buffer / owner <uid>:<gid> (of the region)
+//            high_watermark_pct / fsync / spill_buffer / dedup_window_ms / dedup_capacity /
+//            dedup_content (0|1) / owner <uid>:<gid> (of the region)
 //   cursors: shmq-cursors 1 / epoch <16 hex> / group <name> <exclusive|shared> <floor p0> <floor p1> ...
 #pragma once
 

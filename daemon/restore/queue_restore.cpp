@@ -5,13 +5,16 @@
 #include <unistd.h>
 
 #include <boost/interprocess/shared_memory_object.hpp>
+#include <functional>
 
 #include "group_replay.hpp"
 #include "log.hpp"
 #include "shmq/internal/names.hpp"
 #include "partition_dir.hpp"
 #include "queue_file.hpp"
+#include "record_dedup.hpp"
 #include "recovery.hpp"
+#include "shmq/internal/dedup.hpp"
 #include "shmq/internal/region.hpp"
 #include "shmq/internal/replay_request.hpp"
 #include "small_file.hpp"
@@ -39,7 +42,8 @@ bool read_description(const std::string& root, const std::string& name, QueueFil
 // Recovers DATA/<root>/<dir>/p<partition> (torn tail cut, corrupt records
 // skipped and logged); a report of zero records when there is no such directory.
 disk::RecoveryReport recover_segments(const std::string& root, const std::string& dir_name, uint32_t p,
-                                      uint64_t epoch, const std::string& label) {
+                                      uint64_t epoch, const std::string& label,
+                                      const std::function<void(const disk::RecordView&)>& each = {}) {
     std::string error;
     disk::DirFd dir = disk::open_partition_dir(root, dir_name, p, /*create=*/false, error);
     if (!dir.valid()) return {};
@@ -47,8 +51,37 @@ disk::RecoveryReport recover_segments(const std::string& root, const std::string
     ro.partition = p;
     ro.queue_epoch = epoch;
     ro.log = [&](const std::string& line) { log(Level::warn, label + "/p" + std::to_string(p) + ": " + line); };
-    return disk::recover_partition(dir.get(), ro, [](const disk::RecordView&) {});
+    return disk::recover_partition(dir.get(), ro, [&](const disk::RecordView& rec) {
+        if (each) each(rec);
+    });
 }
+
+// Collects the dedup ids of records published within the window (their
+// entries go back into the new region's table: deduplication holds across
+// the restore). Records whose id does not parse are left out.
+class WindowIds {
+public:
+    WindowIds(const QueueOptions& o, std::vector<detail::RestoredDedupId>& out)
+        : window_ms_(o.dedup_window_ms), now_ms_(sys::unix_ns() / 1'000'000), out_(out) {}
+
+    std::function<void(const disk::RecordView&)> collector(uint32_t partition, bool staged) {
+        if (window_ms_ == 0) return {};
+        return [this, partition, staged](const disk::RecordView& rec) {
+            const uint64_t ms = rec.publish_unix_ns / 1'000'000;
+            if (ms > now_ms_ || now_ms_ - ms >= window_ms_) return;
+            const auto key_id = disk::split_key(rec.flags, rec.key);
+            if (!key_id || key_id->id.empty()) return;
+            const dedup::IdHash h =
+                dedup::hash_id({reinterpret_cast<const char*>(key_id->id.data()), key_id->id.size()});
+            out_.push_back({h.a, h.b, partition, rec.offset, ms, staged});
+        };
+    }
+
+private:
+    uint64_t window_ms_;
+    uint64_t now_ms_;
+    std::vector<detail::RestoredDedupId>& out_;
+};
 
 }  // namespace
 
@@ -91,14 +124,16 @@ bool restore_from_journal(const std::string& data_dir, const std::string& name) 
     // Each partition's journal: where it ends (the ring goes on from there)
     // and where it starts. Recovery cuts a torn tail, so it can be appended to.
     std::vector<uint64_t> end(partitions), first(partitions);
+    detail::CreateSpec spec;
+    WindowIds window_ids(o, spec.dedup_ids);
     for (uint32_t p = 0; p < partitions; ++p) {
-        const auto report = recover_segments(root, name, p, f.epoch, "restore of " + name);
+        const auto report = recover_segments(root, name, p, f.epoch, "restore of " + name,
+                                             window_ids.collector(p, /*staged=*/false));
         end[p] = report.next_offset;
         first[p] = report.records > 0 ? report.first_offset : report.next_offset;
     }
     const uint32_t uid = f.owner ? f.owner->first : ::geteuid();
     const uint32_t gid = f.owner ? f.owner->second : ::getegid();
-    detail::CreateSpec spec;
     spec.epoch = f.epoch;
     spec.base = end;
     uint64_t spilled = 0;
@@ -107,8 +142,10 @@ bool restore_from_journal(const std::string& data_dir, const std::string& name) 
     // messages twice (at-least-once).
     if (o.on_full == OnFull::spill) {
         for (uint32_t p = 0; p < partitions; ++p) {
+            // After the journal's: an id refilled and journaled keeps its offset.
             const auto report = recover_segments(data_dir + "/spill", spill_dir_name(name, f.epoch), p, f.epoch,
-                                                 "restore of " + name + " spill");
+                                                 "restore of " + name + " spill",
+                                                 window_ids.collector(p, /*staged=*/true));
             if (report.records == 0) continue;
             spec.spill_backlog.resize(partitions);
             spec.spill_backlog[p] = {report.first_offset, report.next_offset};
@@ -153,7 +190,10 @@ bool restore_from_journal(const std::string& data_dir, const std::string& name) 
     log(Level::info, "restored queue " + name + " from its journal (epoch " + hex64(f.epoch) + "): " +
                          std::to_string(groups.size()) + " group(s), " + std::to_string(to_redeliver) +
                          " message(s) not yet ACKed to deliver again from it" +
-                         (spilled ? ", " + std::to_string(spilled) + " spilled message(s) to refill" : ""));
+                         (spilled ? ", " + std::to_string(spilled) + " spilled message(s) to refill" : "") +
+                         (o.dedup_window_ms ? ", " + std::to_string(spec.dedup_ids.size()) +
+                                                  " record(s) with a dedup id within the window"
+                                            : ""));
     return true;
 }
 

@@ -3,10 +3,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "log.hpp"
+#include "record_dedup.hpp"
 #include "recovery.hpp"
+#include "slot_dedup_id.hpp"
 #include "shmq/internal/reclaim.hpp"
 #include "shmq/internal/spill_protocol.hpp"
 
@@ -135,9 +138,11 @@ bool PartitionSpill::open_writer() {
     return writer_ != nullptr;
 }
 
-bool PartitionSpill::into_ring(uint64_t seq, std::span<const std::byte> key, std::span<const std::byte> payload,
-                               uint64_t publish_unix_ns) {
-    if (payload.size() > r_.params().max_message || key.size() > layout::kMaxKeyBytes) return false;
+bool PartitionSpill::into_ring(uint64_t seq, std::span<const std::byte> key, std::span<const std::byte> id,
+                               std::span<const std::byte> payload, uint64_t publish_unix_ns) {
+    if (payload.size() > r_.params().max_message || key.size() > layout::kMaxKeyBytes ||
+        id.size() > layout::kMaxDedupIdBytes)
+        return false;
     uint64_t offset = 0;
     bool claimed = false;
     for (int attempt = 0; attempt < 2 && !claimed; ++attempt) {
@@ -153,7 +158,7 @@ bool PartitionSpill::into_ring(uint64_t seq, std::span<const std::byte> key, std
     auto& h = *reinterpret_cast<layout::SlotHeader*>(base);
     h.payload_len = static_cast<uint32_t>(payload.size());
     h.key_len = static_cast<uint16_t>(key.size());
-    h.flags = ring::kSlotFlagRefilled;
+    h.flags = static_cast<uint16_t>(ring::kSlotFlagRefilled | put_slot_dedup_id(r_, base, id));
     h.publish_unix_ns = publish_unix_ns;
     h.reserved = seq;
     if (!ring::commit(ring_, offset)) return false;  // aborted: only if we were taken for dead
@@ -190,9 +195,10 @@ int PartitionSpill::drain(uint64_t now_mono) {
         const std::byte* base = staging_.base(s);
         const std::span<const std::byte> payload(base + layout::kSlotHeaderBytes, len);
         const std::span<const std::byte> key(base + layout::kSlotHeaderBytes + r_.payload_area(), key_len);
+        const std::span<const std::byte> id = slot_dedup_id(r_, base);
         if (disk_messages_ == 0) {  // nothing on disk: everything below s is in the ring
             set_refilled(s);
-            if (into_ring(s, key, payload, h.publish_unix_ns)) {
+            if (into_ring(s, key, id, payload, h.publish_unix_ns)) {
                 set_refilled(s + 1);
                 ++drained_;
                 ++work;
@@ -203,7 +209,9 @@ int PartitionSpill::drain(uint64_t now_mono) {
             on_write_error(now_mono);
             break;
         }
-        const disk::WriteStatus ws = writer_->append(s, key, payload, h.publish_unix_ns);
+        std::array<std::byte, layout::kMaxKeyBytes + layout::kMaxDedupIdBytes> key_id;
+        const disk::WriteStatus ws =
+            writer_->append(s, disk::join_key(key_id, key, id), payload, h.publish_unix_ns, disk::dedup_flags(id.size()));
         if (ws == disk::WriteStatus::busy) {
             work += writer_->poll();
             break;
@@ -217,7 +225,7 @@ int PartitionSpill::drain(uint64_t now_mono) {
             log(Level::info, label_ + ": writing to disk again");
         }
         ++disk_messages_;
-        disk_bytes_ += disk::record_size(key_len, len);
+        disk_bytes_ += disk::record_size(key_len + id.size(), len);
         ++drained_;
         ++work;
     }
@@ -238,7 +246,13 @@ int PartitionSpill::refill() {
             if (writer_) writer_->roll_at_next_append();
             break;
         }
-        if (!into_ring(rec->offset, rec->key, rec->payload, rec->publish_unix_ns)) break;  // ring full
+        const auto key_id = disk::split_key(rec->flags, rec->key);
+        if (!key_id || key_id->key.size() > layout::kMaxKeyBytes) {
+            log(Level::error, label_ + ": spilled message " + std::to_string(rec->offset) +
+                                  " has a bad key or dedup id length; skipped");
+        } else if (!into_ring(rec->offset, key_id->key, key_id->id, rec->payload, rec->publish_unix_ns)) {
+            break;  // ring full
+        }
         set_refilled(rec->offset + 1);
         --disk_messages_;
         disk_bytes_ -= std::min(disk_bytes_, rec->size);

@@ -15,6 +15,7 @@
 #include "shmq/internal/groups.hpp"
 #include "shmq/internal/names.hpp"
 #include "shmq/internal/damage.hpp"
+#include "shmq/internal/dedup.hpp"
 #include "shmq/internal/reclaim.hpp"
 #include "shmq/internal/slot_state.hpp"
 #include "shmq/internal/clock.hpp"
@@ -305,6 +306,15 @@ void Region::initialize(const layout::QueueParams& params, const CreateSpec& spe
         if (ig.replay != layout::ReplayState::none)
             group(g).replay_result.store(static_cast<uint32_t>(layout::ReplayResult::started), std::memory_order_relaxed);
         group(g).state.store(layout::group_state(1, ig.kind, layout::kGroupActive), std::memory_order_relaxed);
+    }
+    if (dedup_on() && !spec.dedup_ids.empty()) {
+        // Before the magic: nobody else adds (restore_committed's premise),
+        // and nobody contends for the reset locks our token takes.
+        const uint64_t now_ms = sys::unix_ns() / 1'000'000;
+        const uint64_t token = layout::owner_token(1, 0);
+        for (const auto& d : spec.dedup_ids)
+            (void)dedup::restore_committed(*this, token, dedup::IdHash{d.hash_a, d.hash_b}, d.unix_ms, now_ms,
+                                           d.partition, d.offset, d.staged);
     }
     // Publishes every store above to attachers, which acquire-load the magic.
     h.magic.store(layout::kMagic, std::memory_order_release);

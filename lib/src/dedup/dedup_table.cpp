@@ -267,7 +267,7 @@ void void_dead_claim(detail::Region& r, std::byte* slot_base, uint32_t partition
 }
 
 bool restore_committed(detail::Region& r, uint64_t token, const IdHash& h, uint64_t unix_ms, uint64_t now_ms,
-                       uint32_t partition, uint64_t offset) noexcept {
+                       uint32_t partition, uint64_t offset, bool staged) noexcept {
     const uint32_t window = r.params().dedup_window_ms;
     if (unix_ms > now_ms || now_ms - unix_ms >= window) return false;
     const uint64_t n = unix_ms / span_ms(r);
@@ -287,7 +287,7 @@ bool restore_committed(detail::Region& r, uint64_t token, const IdHash& h, uint6
         }
         e.hash_a.store(h.a, std::memory_order_relaxed);
         e.hash_b_time.store(uint64_t{h.b} << 32 | static_cast<uint32_t>(unix_ms), std::memory_order_relaxed);
-        e.result.store(pack_result(partition, offset, false), std::memory_order_relaxed);
+        e.result.store(pack_result(partition, offset, staged), std::memory_order_relaxed);
         e.tag.store(make_tag(Kind::committed, 0, n), std::memory_order_release);
         gen.count.fetch_add(1, std::memory_order_relaxed);
         return true;

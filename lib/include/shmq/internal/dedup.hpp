@@ -127,9 +127,10 @@ void void_dead_claim(detail::Region& r, std::byte* slot_base, uint32_t partition
 // A committed entry for a message published at `unix_ms` (shmqd's rebuild
 // from the journal; nobody else adds meanwhile). False if it is older than
 // the window, already present, or its generation is full.
-// `token`: the restorer's owner token (generation reset locks).
+// `token`: the restorer's owner token (generation reset locks). staged:
+// `offset` is a spill sequence (a message restored with the spill backlog).
 bool restore_committed(detail::Region& r, uint64_t token, const IdHash& h, uint64_t unix_ms, uint64_t now_unix_ms,
-                       uint32_t partition, uint64_t offset) noexcept;
+                       uint32_t partition, uint64_t offset, bool staged = false) noexcept;
 
 // Ids in the table that are committed and within the window (stat).
 uint64_t live_ids(const detail::Region& r, uint64_t now_unix_ms) noexcept;

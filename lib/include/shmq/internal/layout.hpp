@@ -524,7 +524,9 @@ struct SlotHeader {
 static_assert(sizeof(SlotHeader) == 32);
 static_assert(offsetof(SlotHeader, state) == 0, "readiness word first in the slot's first line");
 constexpr std::size_t kSlotHeaderBytes = sizeof(SlotHeader);
-enum SlotFlags : uint16_t { kSlotDedupId = 1 };
+// kSlotRefilled: shmqd refilled the slot from spill sequence `reserved`
+// (shmq/internal/spill_protocol.hpp). Distinct bits: a refilled message may carry an id.
+enum SlotFlags : uint16_t { kSlotDedupId = 1, kSlotRefilled = 2 };
 
 // SlotExtension: the dedup id of the message and the table entry its send
 // recorded (shmq/internal/dedup.hpp): entry_ref = generation * entries +

@@ -29,6 +29,18 @@ struct InitialGroup {
     layout::ReplayState replay = layout::ReplayState::none;
 };
 
+// An id of the dedup window to put back as committed before the region is
+// published (a queue recreated from its journal: dedup::restore_committed,
+// which wants no concurrent adder). hash: dedup::hash_id of the id bytes.
+struct RestoredDedupId {
+    uint64_t hash_a = 0;
+    uint32_t hash_b = 0;
+    uint32_t partition = 0;
+    uint64_t offset = 0;   // a spill sequence when staged
+    uint64_t unix_ms = 0;  // publish time (CLOCK_REALTIME)
+    bool staged = false;
+};
+
 // How a region is created beyond its options (default: a fresh queue).
 struct CreateSpec {
     std::string object;             // shared-memory object name; empty: "shmq.<name>"
@@ -40,6 +52,8 @@ struct CreateSpec {
     // staging then starts at `end`. Empty: none.
     std::vector<std::pair<uint64_t, uint64_t>> spill_backlog;
     std::vector<InitialGroup> groups;
+    // Dedup queues: ids published within the window; older ones are left out.
+    std::vector<RestoredDedupId> dedup_ids;
     // The region's group (shmq create --group): it is owner-only until it
     // has been given to this gid, then gets options.mode. Empty: the creator's.
     std::optional<uint32_t> gid;

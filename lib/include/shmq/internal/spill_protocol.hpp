@@ -63,8 +63,9 @@ inline bool spill_is_active(const layout::PartitionControl& pc) noexcept {
 }
 
 // Marks a ring slot refilled from spill sequence `seq` (SlotHeader::flags
-// bit 0, SlotHeader::reserved = seq): a restarted shmqd reads the marks of
-// committed slots to know what it refilled before it died.
-constexpr uint16_t kSlotFlagRefilled = 1;
+// kSlotRefilled, SlotHeader::reserved = seq): a restarted shmqd reads the
+// marks of committed slots to know what it refilled before it died.
+constexpr uint16_t kSlotFlagRefilled = layout::kSlotRefilled;
+static_assert((kSlotFlagRefilled & layout::kSlotDedupId) == 0, "a refilled slot's mark is not its dedup id's");
 
 }  // namespace shmq::ring

@@ -1,0 +1,41 @@
+// A record's dedup id: the daemon's meaning of RecordHeader::flags
+// (record_format.hpp, docs/DISK.md). A record of a message sent with a dedup
+// id stores key ++ id in its key bytes (key_len = both) and says so in flags:
+//   bit 8      kRecordDedupId: the key bytes end with a dedup id
+//   bits 0-7   the id's length, 1..kMaxRecordDedupIdBytes
+// Other bits are zero. A record without bit 8 is a plain key, as before: old
+// segments stay valid. Read back, flags and lengths are untrusted: split_key
+// refuses a record whose id length is 0, above the limit, or longer than its
+// key bytes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+namespace shmq::disk {
+
+constexpr uint16_t kRecordDedupId = 0x100;
+constexpr uint16_t kRecordDedupIdLenMask = 0xff;
+constexpr std::size_t kMaxRecordDedupIdBytes = 128;  // layout::kMaxDedupIdBytes
+static_assert(kMaxRecordDedupIdBytes <= kRecordDedupIdLenMask, "an id's length fits flags' low byte");
+
+// flags for a record whose key bytes end with an id of `id_len` bytes (0: none).
+constexpr uint16_t dedup_flags(std::size_t id_len) noexcept {
+    return id_len == 0 ? 0 : static_cast<uint16_t>(kRecordDedupId | (id_len & kRecordDedupIdLenMask));
+}
+
+struct KeyAndId {
+    std::span<const std::byte> key;
+    std::span<const std::byte> id;  // empty: the record carries none
+};
+
+// Splits a record's key bytes per its flags; nullopt when they disagree.
+std::optional<KeyAndId> split_key(uint16_t flags, std::span<const std::byte> key_bytes) noexcept;
+
+// key ++ id into `out` (which holds at least key.size() + id.size() bytes).
+std::span<const std::byte> join_key(std::span<std::byte> out, std::span<const std::byte> key,
+                                    std::span<const std::byte> id) noexcept;
+
+}  // namespace shmq::disk
