@@ -163,6 +163,38 @@ TEST_F(OutWindowTest, resendsFailuresInOffsetOrderOnlyOnceEveryAnswerIsIn) {
     EXPECT_EQ(w.counters().order_violations, 1u) << "offset 2 (seq 11) was stored before offset 1 (seq 12)";
 }
 
+TEST_F(OutWindowTest, aDuplicateOfADedupIdIsNoOrderViolation) {
+    // Two messages with one dedup id (the queue's window had passed): the
+    // stream answers the second with the first's sequence.
+    QueueOptions o = options();
+    o.dedup_window_ms = 1000;
+    test::TempQueue q("outwin-dedup", o);
+    auto c = q->consumer("g", {.kind = GroupKind::exclusive});
+    auto p = q->producer();
+    ASSERT_TRUE(p.send("a", {.dedup_id = "same"}));
+    ASSERT_TRUE(p.send("b", {.dedup_id = "other"}));
+    OutWindow w(1);
+    auto m = c.receive(Millis(1000));
+    ASSERT_TRUE(m);
+    ASSERT_TRUE(w.add(std::move(*m), 7));
+    m = c.receive(Millis(1000));
+    ASSERT_TRUE(m);
+    ASSERT_TRUE(w.add(std::move(*m)));
+    auto sends = w.to_send();
+    ASSERT_EQ(sends.size(), 2u);
+    EXPECT_EQ(sends[0]->dedup_id, "same");
+    EXPECT_EQ(sends[0]->redrives, 7u);
+    EXPECT_EQ(sends[1]->dedup_id, "other");
+    EXPECT_EQ(sends[1]->redrives, 0u);
+    for (auto* e : sends) w.mark_sent(*e, Clock::now());
+    w.on_stored(0, 0, 20, false);
+    w.on_stored(0, 1, 5, true);  // "other" was stored long ago
+    w.settle();
+    EXPECT_EQ(w.held(), 0u);
+    EXPECT_EQ(w.counters().duplicates, 1u);
+    EXPECT_EQ(w.counters().order_violations, 0u);
+}
+
 TEST_F(OutWindowTest, givesUpOnPublishesWithoutAnAnswer) {
     OutWindow w(1);
     take(w, 2);
