@@ -9,11 +9,16 @@
 #include <atomic>
 #include <charconv>
 #include <map>
+#include <optional>
+#include <span>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "bridge/stream_reader.hpp"
+#include "shmq/internal/carried_send.hpp"
 #include "support/nats_cluster.hpp"
 #include "support/processes.hpp"
 #include "support/json_value.hpp"
@@ -373,6 +378,192 @@ TEST_F(BridgeTest, bringsEveryMessageBackInAtLeastOnceThroughBridgeKillsAndANode
     EXPECT_GE(arrivals.load(), n);
     std::cout << "round trip: " << n << " messages, " << arrivals.load() << " arrivals ("
               << arrivals.load() - distinct.load() << " duplicates from the killed bridge in)\n";
+}
+
+// Everything `queue` holds for a new group, (dedup id, payload) in offset order
+// (one partition); waits up to `timeout` for `n` of them.
+std::vector<std::pair<std::string, std::string>> drain(Queue& queue, std::size_t n, std::chrono::seconds timeout) {
+    std::vector<std::pair<std::string, std::string>> out;
+    auto c = queue.consumer("check", {.kind = GroupKind::shared});
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (out.size() < n && std::chrono::steady_clock::now() < until) {
+        auto m = c.receive(Millis(100));
+        if (!m) continue;
+        out.emplace_back(std::string(m->dedup_id()), std::string(m->text()));
+        (void)m->ack();
+    }
+    // Anything more (a duplicate let through) shows up by now.
+    for (auto m = c.receive(Millis(1000)); m; m = c.receive(Millis(200))) {
+        out.emplace_back(std::string(m->dedup_id()), std::string(m->text()));
+        (void)m->ack();
+    }
+    return out;
+}
+
+QueueOptions one_partition_dedup() {
+    QueueOptions qo;
+    qo.partitions = 1;
+    qo.capacity = 64;
+    qo.max_message = 64;
+    qo.dedup_window_ms = 600'000;
+    return qo;
+}
+
+// bridge out publishes a message with its dedup id as the Nats-Msg-Id (binary
+// ids in hex, a redriven copy with its redrive count appended), its position
+// in Shmq-Position; a copy JetStream already has counts as stored. bridge in
+// takes the ids back as dedup ids: the second queue holds what the first did,
+// with the same ids.
+TEST_F(BridgeTest, publishesDedupIdsAsNatsMsgIdsAndBringsThemBackIn) {
+    test::TempQueue q("bridge-dedup-out", one_partition_dedup());
+    const uint64_t epoch = test::snapshot_of(q.name).epoch;
+    const std::string binary("\x01\x02 \xff", 4);
+    {
+        auto p = q->producer();
+        SendOutcome o;
+        ASSERT_TRUE(p.send("m0", {.dedup_id = "order-1"}, o));
+        ASSERT_TRUE(p.send("m1", {.dedup_id = "order-2"}, o));
+        ASSERT_TRUE(p.send("m2", {.dedup_id = binary}, o));
+        ASSERT_TRUE(p.send("dup", {.dedup_id = "order-1"}, o));
+        ASSERT_TRUE(o.duplicate) << "the queue's own window";
+        ASSERT_TRUE(p.send("m3", {}, o));  // no id: published with its position
+        auto carry = [&](std::string_view payload, std::string_view id, uint16_t redrives) {
+            return detail::send_carrying_id(p, std::as_bytes(std::span(payload.data(), payload.size())), {}, id,
+                                            redrives);
+        };
+        ASSERT_TRUE(carry("m4", "order-1", 1));  // as `shmq dlq redrive` re-publishes it
+        ASSERT_TRUE(carry("m5", binary, 2));
+        ASSERT_TRUE(carry("copy", "order-2", 0));  // an id the stream has: JetStream drops it
+    }
+    const std::string stream = "OUT_DEDUP";
+    start_bridge(q.name, stream);
+    JsClient client(cluster_.urls());
+    ASSERT_TRUE(client.ok());
+    EXPECT_GE(client.wait_count(stream, 6, 30s), 6u);
+    // Every message settled, the copy too (as a duplicate), and the figures say so.
+    const auto until = std::chrono::steady_clock::now() + 20s;
+    for (;;) {
+        const auto snap = test::snapshot_of(q.name);
+        bool done = snap.bridges.size() == 1 && snap.bridges.at(0).messages >= 7;
+        for (const auto& g : snap.groups)
+            if (g.name == "to-nats") done = done && g.total.lag == 0 && g.total.in_flight == 0;
+        if (done || std::chrono::steady_clock::now() > until) break;
+        std::this_thread::sleep_for(50ms);
+    }
+    {
+        const auto snap = test::snapshot_of(q.name);
+        ASSERT_EQ(snap.bridges.size(), 1u);
+        EXPECT_EQ(snap.bridges.at(0).duplicates, 1u);
+        EXPECT_EQ(snap.bridges.at(0).messages, 7u);
+    }
+    EXPECT_EQ(stop_bridge(), 0) << bridge_log();
+    expect_group_done(q.name);
+    EXPECT_NE(bridge_log().find("0 order violations"), std::string::npos) << bridge_log();
+
+    EXPECT_EQ(client.count(stream), std::optional<uint64_t>(6)) << "the copy JetStream had was stored again";
+    const auto msgs = client.read_all(stream, "shmq.>", 6);
+    ASSERT_EQ(msgs.size(), 6u);
+    const std::string pos = q.name + ":" + std::to_string(epoch) + ":0:";
+    const std::vector<std::tuple<std::string, std::string, std::string>> want = {
+        {"m0", "order-1", pos + "0"},
+        {"m1", "order-2", pos + "1"},
+        {"m2", "hex:010220ff", pos + "2"},
+        {"m3", pos + "3", ""},
+        {"m4", "order-1#redrive-1", pos + "4"},
+        {"m5", "hex:010220ff#redrive-2", pos + "5"},
+    };
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        EXPECT_EQ(msgs[i].payload, std::get<0>(want[i])) << i;
+        EXPECT_EQ(msgs[i].msg_id, std::get<1>(want[i])) << i;
+        EXPECT_EQ(msgs[i].position, std::get<2>(want[i])) << i;
+        EXPECT_EQ(msgs[i].subject, "shmq." + q.name + ".p0") << i;
+    }
+
+    // Back in, into a queue with a dedup window.
+    test::TempQueue back("bridge-dedup-back", one_partition_dedup());
+    start_bridge_in(back.name, stream);
+    const auto got = drain(back.queue, 6, 30s);
+    const std::vector<std::pair<std::string, std::string>> want_back = {
+        {"order-1", "m0"}, {"order-2", "m1"}, {binary, "m2"}, {pos + "3", "m3"},
+        {"order-1#redrive-1", "m4"}, {"hex:010220ff#redrive-2", "m5"},
+    };
+    EXPECT_EQ(got, want_back);
+    EXPECT_EQ(stop(bridge_in_), 0);
+}
+
+// bridge in sends a message's Nats-Msg-Id as its dedup id: the same id twice
+// in the stream (its duplicate window had passed) is one message in a queue
+// with a dedup window; the second counts as a duplicate and is ACKed.
+TEST_F(BridgeTest, bringsInAMsgIdSeenTwiceOnceIntoADedupQueue) {
+    JsClient client(cluster_.urls());
+    ASSERT_TRUE(client.ok());
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    const char* subjects[] = {"ext.>"};
+    cfg.Name = "IN_DEDUP";
+    cfg.Subjects = subjects;
+    cfg.SubjectsLen = 1;
+    cfg.Replicas = 1;
+    cfg.Duplicates = 100'000'000;  // 100 ms (ns): the stream takes an id again soon after
+    jsStreamInfo* si = nullptr;
+    ASSERT_EQ(js_AddStream(&si, client.js(), &cfg, nullptr, nullptr), NATS_OK);
+    jsStreamInfo_Destroy(si);
+    const std::string long_id(300, 'L');
+    auto publish = [&](const std::string& payload, const std::string& id) {
+        natsMsg* m = nullptr;
+        ASSERT_EQ(natsMsg_Create(&m, "ext.orders", nullptr, payload.data(), static_cast<int>(payload.size())), NATS_OK);
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        if (!id.empty()) po.MsgId = id.c_str();
+        jsPubAck* pa = nullptr;
+        EXPECT_EQ(js_PublishMsg(&pa, client.js(), m, &po, nullptr), NATS_OK) << payload;
+        if (pa != nullptr) {
+            EXPECT_FALSE(pa->Duplicate) << payload;
+            jsPubAck_Destroy(pa);
+        }
+        natsMsg_Destroy(m);
+    };
+    publish("a1", "id-a");
+    publish("long1", long_id);
+    publish("none1", "");
+    std::this_thread::sleep_for(400ms);  // past the stream's duplicate window
+    publish("a2", "id-a");
+    publish("long2", long_id);
+    publish("none2", "");
+    publish("b1", "id-b");
+    ASSERT_EQ(client.wait_count("IN_DEDUP", 7, 10s), 7u);
+
+    test::TempQueue in_q("bridge-dedup-in", one_partition_dedup());
+    start_bridge_in(in_q.name, "IN_DEDUP");
+    const auto got = drain(in_q.queue, 5, 30s);
+    ASSERT_EQ(got.size(), 5u);
+    EXPECT_EQ(got[0], (std::pair<std::string, std::string>("id-a", "a1")));
+    EXPECT_EQ(got[1].second, "long1");
+    EXPECT_EQ(got[1].first.rfind("fnv128:", 0), 0u) << "an id too long for the queue is hashed";
+    EXPECT_EQ(got[2], (std::pair<std::string, std::string>("", "none1")));
+    EXPECT_EQ(got[3], (std::pair<std::string, std::string>("", "none2")));
+    EXPECT_EQ(got[4], (std::pair<std::string, std::string>("id-b", "b1")));
+    // Both duplicates were ACKed in JetStream (nothing pending) and counted.
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    inspect::BridgeStats b;
+    while (std::chrono::steady_clock::now() < until) {
+        const auto snap = test::snapshot_of(in_q.name);
+        if (snap.bridges.size() == 1) {
+            b = snap.bridges.at(0);
+            if (b.messages == 7 && b.duplicates == 2) break;
+        }
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(b.direction, "in");
+    EXPECT_EQ(b.messages, 7u);
+    EXPECT_EQ(b.duplicates, 2u);
+    EXPECT_EQ(b.pending_acks, 0u);
+    EXPECT_EQ(stop(bridge_in_), 0);
+    jsConsumerInfo* ci = nullptr;
+    ASSERT_EQ(js_GetConsumerInfo(&ci, client.js(), "IN_DEDUP", "back-in", nullptr, nullptr), NATS_OK);
+    EXPECT_EQ(ci->NumAckPending, 0) << "a duplicate was not ACKed in JetStream";
+    EXPECT_EQ(ci->NumPending, 0u);
+    jsConsumerInfo_Destroy(ci);
 }
 
 // `shmq bench bridge`: the path through the cluster beside a local queue, in

@@ -29,6 +29,54 @@ TEST(BridgeMsgIdTest, roundTripsAndRejectsAnythingElse) {
     EXPECT_EQ(make_subject("shmq", "orders", 7), "shmq.orders.p7");
 }
 
+TEST(BridgeMsgIdTest, dedupIdsArePublishedVerbatimOrInHexWithTheRedriveCountAppended) {
+    EXPECT_EQ(make_dedup_msg_id("order-17", 0), "order-17");
+    EXPECT_EQ(make_dedup_msg_id("order-17", 1), "order-17#redrive-1");
+    EXPECT_EQ(make_dedup_msg_id("order-17", 65535), "order-17#redrive-65535");
+    // Not printable (space, control bytes, high bytes), or readable as one of
+    // the written forms: hex.
+    EXPECT_EQ(make_dedup_msg_id(std::string("\x00\x01\xff", 3), 0), "hex:0001ff");
+    EXPECT_EQ(make_dedup_msg_id("a b", 2), "hex:612062#redrive-2");
+    EXPECT_EQ(make_dedup_msg_id("a\r\nb", 0), "hex:610d0a62");
+    EXPECT_EQ(make_dedup_msg_id("hex:61", 0), "hex:6865783a3631");
+    EXPECT_EQ(make_dedup_msg_id("x#redrive-1", 0), "hex:7823726564726976652d31");
+    EXPECT_EQ(make_dedup_msg_id("x#redrive-", 0), "x#redrive-") << "no digits: not a suffix";
+    EXPECT_EQ(make_dedup_msg_id("x#redrive-1a", 0), "x#redrive-1a");
+    // Distinct (id, redrives) pairs, distinct Nats-Msg-Ids.
+    EXPECT_NE(make_dedup_msg_id("x", 1), make_dedup_msg_id("x#redrive-1", 0));
+    EXPECT_NE(make_dedup_msg_id("x", 12), make_dedup_msg_id("x#redrive-1", 2));
+}
+
+TEST(BridgeMsgIdTest, anIncomingMsgIdBecomesTheDedupId) {
+    EXPECT_EQ(dedup_id_from_msg_id("order-17"), "order-17");
+    EXPECT_EQ(dedup_id_from_msg_id("order-17#redrive-1"), "order-17#redrive-1") << "a redriven copy stays distinct";
+    // What bridge out writes in hex comes back as the original bytes.
+    for (const std::string& id : {std::string("\x00\x01\xff", 3), std::string("a b"), std::string("hex:61"),
+                                 std::string("x#redrive-1"), std::string(128, '\x7f')}) {
+        EXPECT_EQ(dedup_id_from_msg_id(make_dedup_msg_id(id, 0)), id);
+        const std::string redriven = make_dedup_msg_id(id, 3);
+        if (redriven.size() <= kMaxDedupIdBytes)
+            EXPECT_EQ(dedup_id_from_msg_id(redriven), redriven) << "kept with its suffix";
+        else
+            EXPECT_EQ(dedup_id_from_msg_id(redriven).rfind("fnv128:", 0), 0u) << "too long with its suffix: hashed";
+    }
+    // Any other hex: id is taken as it is (not the canonical form of its bytes).
+    for (const char* id : {"hex:6162", "hex:0A", "hex:zz", "hex:", "hex:0", "hex:00#redrive-1"})
+        EXPECT_EQ(dedup_id_from_msg_id(id), id);
+    EXPECT_EQ(dedup_id_from_msg_id(std::string(128, 'a')), std::string(128, 'a'));
+    // Longer than a dedup id may be: hashed, deterministically, distinct per id.
+    const std::string long_a(129, 'a'), long_b = std::string(128, 'a') + "b";
+    const std::string ha = dedup_id_from_msg_id(long_a);
+    EXPECT_EQ(ha.size(), 7u + 32u);
+    EXPECT_EQ(ha.rfind("fnv128:", 0), 0u);
+    EXPECT_EQ(ha, dedup_id_from_msg_id(long_a));
+    EXPECT_NE(ha, dedup_id_from_msg_id(long_b));
+    // An id that looks like a hash is hashed too: no incoming id can pose as another's hash.
+    EXPECT_NE(dedup_id_from_msg_id(ha), ha);
+    EXPECT_EQ(dedup_id_from_msg_id(ha).rfind("fnv128:", 0), 0u);
+    EXPECT_LE(dedup_id_from_msg_id(std::string(100000, 'z')).size(), kMaxDedupIdBytes);
+}
+
 TEST(BridgeMessageKeyTest, hexRoundTripsAndRejectsJunk) {
     const std::string bytes("\x00\x01\xfe\xffk", 5);
     EXPECT_EQ(to_hex(bytes), "0001feff6b");
@@ -113,6 +161,38 @@ TEST_F(OutWindowTest, resendsFailuresInOffsetOrderOnlyOnceEveryAnswerIsIn) {
     EXPECT_EQ(w.counters().resent, 2u);
     EXPECT_EQ(w.counters().publish_errors, 2u);
     EXPECT_EQ(w.counters().order_violations, 1u) << "offset 2 (seq 11) was stored before offset 1 (seq 12)";
+}
+
+TEST_F(OutWindowTest, aDuplicateOfADedupIdIsNoOrderViolation) {
+    // Two messages with one dedup id (the queue's window had passed): the
+    // stream answers the second with the first's sequence.
+    QueueOptions o = options();
+    o.dedup_window_ms = 1000;
+    test::TempQueue q("outwin-dedup", o);
+    auto c = q->consumer("g", {.kind = GroupKind::exclusive});
+    auto p = q->producer();
+    ASSERT_TRUE(p.send("a", {.dedup_id = "same"}));
+    ASSERT_TRUE(p.send("b", {.dedup_id = "other"}));
+    OutWindow w(1);
+    auto m = c.receive(Millis(1000));
+    ASSERT_TRUE(m);
+    ASSERT_TRUE(w.add(std::move(*m), 7));
+    m = c.receive(Millis(1000));
+    ASSERT_TRUE(m);
+    ASSERT_TRUE(w.add(std::move(*m)));
+    auto sends = w.to_send();
+    ASSERT_EQ(sends.size(), 2u);
+    EXPECT_EQ(sends[0]->dedup_id, "same");
+    EXPECT_EQ(sends[0]->redrives, 7u);
+    EXPECT_EQ(sends[1]->dedup_id, "other");
+    EXPECT_EQ(sends[1]->redrives, 0u);
+    for (auto* e : sends) w.mark_sent(*e, Clock::now());
+    w.on_stored(0, 0, 20, false);
+    w.on_stored(0, 1, 5, true);  // "other" was stored long ago
+    w.settle();
+    EXPECT_EQ(w.held(), 0u);
+    EXPECT_EQ(w.counters().duplicates, 1u);
+    EXPECT_EQ(w.counters().order_violations, 0u);
 }
 
 TEST_F(OutWindowTest, givesUpOnPublishesWithoutAnAnswer) {

@@ -1,6 +1,6 @@
 // Reading a JetStream stream back for the bridge tests: its message count,
-// and every message in stream order (subject, Nats-Msg-Id, payload, sequence)
-// through an ephemeral-style pull consumer with AckNone.
+// and every message in stream order (subject, Nats-Msg-Id, Shmq-Position,
+// payload, sequence) through an ephemeral-style pull consumer with AckNone.
 #pragma once
 
 #include <nats/nats.h>
@@ -17,6 +17,7 @@ namespace shmq::test {
 struct StreamMessage {
     uint64_t seq = 0;
     std::string subject, msg_id, key, payload;
+    std::string position;  // Shmq-Position (messages published with their dedup id)
 };
 
 // One connection with JetStream, to any of `urls` (comma-separated).
@@ -128,6 +129,8 @@ public:
                 if (natsMsgHeader_Get(m, "Nats-Msg-Id", &v) == NATS_OK && v) sm.msg_id = v;
                 v = nullptr;
                 if (natsMsgHeader_Get(m, "Shmq-Key", &v) == NATS_OK && v) sm.key = v;
+                v = nullptr;
+                if (natsMsgHeader_Get(m, "Shmq-Position", &v) == NATS_OK && v) sm.position = v;
                 sm.payload.assign(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)));
                 jsMsgMetaData* meta = nullptr;
                 if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {

@@ -7,6 +7,7 @@
 #include "../command.hpp"
 #include "../format.hpp"
 #include "message_key.hpp"
+#include "msg_id.hpp"
 #include "nats_session.hpp"
 #include "status_page.hpp"
 
@@ -65,8 +66,18 @@ std::string key_of(natsMsg* m) {
     return subject.size() <= kMaxKeyBytes ? subject : subject.substr(subject.size() - kMaxKeyBytes);
 }
 
+// The dedup id of an incoming message: from its Nats-Msg-Id (msg_id.hpp,
+// dedup_id_from_msg_id); empty without one. On a queue without a dedup
+// window the send ignores it.
+std::string dedup_id_of(natsMsg* m) {
+    const char* v = nullptr;
+    if (natsMsgHeader_Get(m, "Nats-Msg-Id", &v) != NATS_OK || v == nullptr || *v == '\0') return {};
+    return dedup_id_from_msg_id(v);
+}
+
 struct InCounters {
     uint64_t received = 0, sent = 0, redeliveries = 0, rejected = 0, fetch_errors = 0;
+    uint64_t duplicates = 0;      // sends the queue answered duplicate (its dedup window had the id)
     uint64_t fetched_unsent = 0;  // of the current batch
     uint64_t stream_pending = 0;  // JetStream's pending count with the last message
 };
@@ -121,6 +132,7 @@ void run_in(const InConfig& config) {
                         .pending_acks = c.fetched_unsent,
                         .errors = c.fetch_errors + c.rejected,
                         .redeliveries = c.redeliveries,
+                        .duplicates = c.duplicates,
                         .lag = c.stream_pending},
                        session.connected());
     };
@@ -137,14 +149,21 @@ void run_in(const InConfig& config) {
             jsMsgMetaData_Destroy(meta);
         }
         const std::string key = key_of(m);
+        const std::string dedup_id = dedup_id_of(m);
         const std::string_view payload(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)));
         auto last_progress = Clock::now();
         for (;;) {
             SendOptions opts;
             opts.key = key;
             opts.timeout = Millis(200);
-            const Status st = producer.send(payload, opts);
+            opts.dedup_id = dedup_id;
+            SendOutcome outcome;
+            const Status st = producer.send(payload, opts, outcome);
             if (st) {
+                // A duplicate: the queue already has this id (an earlier
+                // delivery of this message, or another with the same
+                // Nats-Msg-Id): done, the stream's copy is ACKed.
+                if (outcome.duplicate) ++c.duplicates;
                 if (reported_full) {
                     std::fprintf(stderr, "shmq bridge in: queue %s has room again\n", config.queue.c_str());
                     reported_full = false;
@@ -226,10 +245,11 @@ void run_in(const InConfig& config) {
         natsMsgList_Destroy(&list);
     }
     std::fprintf(stderr,
-                 "shmq bridge in: stopped; received %llu (%llu redeliveries), sent %llu into %s, %llu rejected, "
-                 "%llu fetch errors\n",
+                 "shmq bridge in: stopped; received %llu (%llu redeliveries), sent %llu into %s (%llu duplicates), "
+                 "%llu rejected, %llu fetch errors\n",
                  static_cast<unsigned long long>(c.received), static_cast<unsigned long long>(c.redeliveries),
                  static_cast<unsigned long long>(c.sent), config.queue.c_str(),
+                 static_cast<unsigned long long>(c.duplicates),
                  static_cast<unsigned long long>(c.rejected), static_cast<unsigned long long>(c.fetch_errors));
 }
 

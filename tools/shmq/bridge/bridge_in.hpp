@@ -1,5 +1,7 @@
 // `shmq bridge in`: a JetStream pull consumer (AckExplicit) whose messages are
 // sent into a queue; each is ACKed to JetStream only after the local send.
+// A message's Nats-Msg-Id becomes its dedup id (msg_id.hpp): on a queue with
+// a dedup window a message already there is answered duplicate and ACKed.
 #pragma once
 
 #include <cstdint>

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -20,13 +21,18 @@ namespace shmq::cli::bridge {
 namespace {
 
 // Publishes one entry asynchronously; false when libnats refused it at once.
-bool publish(jsCtx* js, const std::string& subject, const std::string& msg_id, const OutEntry& e,
+// `position`: its position id (msg_id.hpp). A message with a dedup id is
+// published with that as its Nats-Msg-Id and the position in Shmq-Position
+// (its PubAck is matched through it); any other with the position as its id.
+bool publish(jsCtx* js, const std::string& subject, const std::string& position, const OutEntry& e,
              int64_t ack_wait_ms, std::string& error) {
+    const std::string msg_id = e.dedup_id.empty() ? position : make_dedup_msg_id(e.dedup_id, e.redrives);
     natsMsg* m = nullptr;
     natsStatus s = natsMsg_Create(&m, subject.c_str(), nullptr, e.payload.data(), static_cast<int>(e.payload.size()));
     if (s == NATS_OK && !e.key.empty())
         s = printable_key(e.key) ? natsMsgHeader_Set(m, kKeyHeader, e.key.c_str())
                                  : natsMsgHeader_Set(m, kKeyHexHeader, to_hex(e.key).c_str());
+    if (s == NATS_OK && !e.dedup_id.empty()) s = natsMsgHeader_Set(m, kPositionHeader, position.c_str());
     if (s == NATS_OK) {
         jsPubOptions po;
         jsPubOptions_Init(&po);
@@ -44,6 +50,18 @@ bool publish(jsCtx* js, const std::string& subject, const std::string& msg_id, c
 void take_back_pending(jsCtx* js) {
     natsMsgList pending{};
     if (js_PublishAsyncGetPendingList(&pending, js) == NATS_OK) natsMsgList_Destroy(&pending);
+}
+
+// How often `shmq dlq redrive` re-published a message that carries a dedup
+// id: its slot extension's count, read while we hold the lease (0 when the
+// slot has no extension). Read before the message is ACKed, like its payload.
+uint16_t redrives_of(const detail::Region& region, const Message& m) {
+    if (m.dedup_id().empty() || m.partition() >= region.partitions()) return 0;
+    const layout::SlotExtension* ext = region.slot_extension(region.slot_base(m.partition(), m.offset()));
+    if (ext == nullptr) return 0;
+    uint16_t n = 0;
+    std::memcpy(&n, &ext->redrives, sizeof n);  // shared memory: one plain read, any value is fine
+    return n;
 }
 
 }  // namespace
@@ -119,7 +137,7 @@ void run_out(const OutConfig& config) {
 
     auto handle_answers = [&] {
         for (auto& a : inbox.take()) {
-            const auto ref = parse_msg_id(a.msg_id, config.queue, epoch);
+            const auto ref = parse_msg_id(a.position.empty() ? a.msg_id : a.position, config.queue, epoch);
             if (!ref) continue;  // not ours (untrusted input)
             if (a.stored) {
                 window.on_stored(ref->partition, ref->offset, a.stream_seq, a.duplicate);
@@ -189,7 +207,8 @@ void run_out(const OutConfig& config) {
                 throw CommandError(1, std::string("receive from queue '") + config.queue +
                                           "' failed: " + got.status.message());
             for (std::size_t i = 0; i < got.count; ++i) {
-                if (!window.add(std::move(batch[i])))
+                const uint16_t redrives = redrives_of(*region, batch[i]);
+                if (!window.add(std::move(batch[i]), redrives))
                     throw CommandError(1, "queue '" + config.queue + "' delivered a message of an unknown partition");
             }
         } else {

@@ -4,7 +4,7 @@
 
 namespace shmq::cli::bridge {
 
-bool OutWindow::add(Message message) {
+bool OutWindow::add(Message message, uint16_t redrives) {
     const uint32_t p = message.partition();
     if (p >= parts_.size()) return false;
     auto& entries = parts_[p].entries;
@@ -13,6 +13,8 @@ bool OutWindow::add(Message message) {
     e.offset = offset;
     e.payload.assign(message.text());
     e.key.assign(message.key());
+    e.dedup_id.assign(message.dedup_id());
+    if (!e.dedup_id.empty()) e.redrives = redrives;
     e.message = std::move(message);
     // A redelivery of an offset we still hold (our lease was lost and came
     // back): the new lease replaces the old; the entry is re-sent.
@@ -20,10 +22,12 @@ bool OutWindow::add(Message message) {
         if (old->state == OutState::in_flight) --in_flight_;
         const bool stored = old->state == OutState::stored;
         const uint64_t seq = old->stream_seq;
+        const bool duplicate = old->duplicate;
         *old = std::move(e);
         if (stored) {
             old->state = OutState::stored;
             old->stream_seq = seq;
+            old->duplicate = duplicate;
         }
         return true;
     }
@@ -71,6 +75,7 @@ void OutWindow::on_stored(uint32_t partition, uint64_t offset, uint64_t stream_s
     --in_flight_;
     e->state = OutState::stored;
     e->stream_seq = stream_seq;
+    e->duplicate = duplicate;
     ++counters_.published;
     if (duplicate) ++counters_.duplicates;
 }
@@ -107,8 +112,12 @@ void OutWindow::settle() {
         auto& entries = part.entries;
         while (!entries.empty() && entries.front().state == OutState::stored) {
             auto& e = entries.front();
-            if (e.stream_seq <= part.last_seq) ++counters_.order_violations;
-            part.last_seq = std::max(part.last_seq, e.stream_seq);
+            // A duplicate of a dedup id answers with the sequence of the id's
+            // first message, which may lie anywhere before: not an order check.
+            if (!(e.duplicate && !e.dedup_id.empty())) {
+                if (e.stream_seq <= part.last_seq) ++counters_.order_violations;
+                part.last_seq = std::max(part.last_seq, e.stream_seq);
+            }
             const Status st = e.message.ack();
             if (st) ++counters_.acked;
             else ++counters_.lease_lost;  // stored anyway; its redelivery is deduplicated

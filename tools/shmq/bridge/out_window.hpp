@@ -7,7 +7,9 @@
 // has an answer (or is given up on); then the failed ones are re-sent in
 // offset order. The stream sequences in the PubAcks (a duplicate's is the
 // original's) must rise along each partition: `order_violations` counts
-// where they did not.
+// where they did not. A message published with its dedup id may rightly
+// be a duplicate of an earlier message (the queue held the id twice): its
+// answer's sequence is not checked.
 #pragma once
 
 #include <chrono>
@@ -29,8 +31,11 @@ struct OutEntry {
     Message message;       // the local lease
     std::string payload;   // a copy: re-sends never read a slot we might have lost
     std::string key;
+    std::string dedup_id;  // a copy of Message::dedup_id(); empty: published with its position id
+    uint16_t redrives = 0; // how often `shmq dlq redrive` re-published it (with a dedup id only)
     OutState state = OutState::unsent;
     uint64_t stream_seq = 0;
+    bool duplicate = false;  // the stream answered that it already had the id
     Clock::time_point sent_at{};
 };
 
@@ -48,8 +53,9 @@ class OutWindow {
 public:
     explicit OutWindow(uint32_t partitions) : parts_(partitions) {}
 
-    // A newly received message; false if its partition is out of range.
-    bool add(Message message);
+    // A newly received message (`redrives`: its slot's redrive count); false
+    // if its partition is out of range.
+    bool add(Message message, uint16_t redrives = 0);
     std::size_t held() const noexcept { return held_; }
     std::size_t in_flight() const noexcept { return in_flight_; }
     bool failing() const noexcept { return failing_; }

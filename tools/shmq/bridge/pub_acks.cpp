@@ -1,5 +1,7 @@
 #include "pub_acks.hpp"
 
+#include "msg_id.hpp"
+
 namespace shmq::cli::bridge {
 
 void PubAckInbox::handler(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure) {
@@ -7,6 +9,9 @@ void PubAckInbox::handler(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, 
     PubAnswer a;
     const char* id = nullptr;
     if (msg != nullptr && natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != nullptr) a.msg_id = id;
+    const char* position = nullptr;
+    if (msg != nullptr && natsMsgHeader_Get(msg, kPositionHeader, &position) == NATS_OK && position != nullptr)
+        a.position = position;
     if (pa != nullptr && pae == nullptr) {
         a.stored = true;
         a.stream_seq = pa->Sequence;

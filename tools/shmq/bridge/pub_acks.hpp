@@ -1,6 +1,6 @@
 // PubAcks of asynchronous publishes, handed from libnats' thread to the
-// bridge's loop: the handler copies what the loop needs (the message id, the
-// stream sequence or the error) and frees the message.
+// bridge's loop: the handler copies what the loop needs (the message id and
+// position header, the stream sequence or the error) and frees the message.
 #pragma once
 
 #include <nats/nats.h>
@@ -14,6 +14,7 @@ namespace shmq::cli::bridge {
 
 struct PubAnswer {
     std::string msg_id;   // Nats-Msg-Id of the published message
+    std::string position; // its Shmq-Position header (messages published with their dedup id); empty: none
     bool stored = false;
     uint64_t stream_seq = 0;
     bool duplicate = false;
