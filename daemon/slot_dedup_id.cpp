@@ -18,12 +18,18 @@ std::span<const std::byte> slot_dedup_id(const detail::Region& r, const std::byt
     return {reinterpret_cast<const std::byte*>(ext->id), len};
 }
 
-uint16_t put_slot_dedup_id(const detail::Region& r, std::byte* slot_base, std::span<const std::byte> id) noexcept {
+uint16_t slot_redrives(const detail::Region& r, const std::byte* slot_base) noexcept {
+    if (slot_dedup_id(r, slot_base).empty()) return 0;
+    return r.slot_extension(const_cast<std::byte*>(slot_base))->redrives;
+}
+
+uint16_t put_slot_dedup_id(const detail::Region& r, std::byte* slot_base, std::span<const std::byte> id,
+                           uint16_t redrives) noexcept {
     layout::SlotExtension* ext = r.slot_extension(slot_base);
     if (id.empty() || ext == nullptr || id.size() > layout::kMaxDedupIdBytes) return 0;
     ext->entry_ref = 0;
     ext->id_len = static_cast<uint16_t>(id.size());
-    ext->reserved = 0;
+    ext->redrives = redrives;
     std::memcpy(ext->id, id.data(), id.size());
     return layout::kSlotDedupId;
 }

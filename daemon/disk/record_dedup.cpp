@@ -9,7 +9,8 @@ std::optional<KeyAndId> split_key(uint16_t flags, std::span<const std::byte> key
     const std::size_t id_len = flags & kRecordDedupIdLenMask;
     if (id_len == 0 || id_len > kMaxRecordDedupIdBytes || id_len > key_bytes.size()) return std::nullopt;
     const std::size_t key_len = key_bytes.size() - id_len;
-    return KeyAndId{key_bytes.first(key_len), key_bytes.subspan(key_len)};
+    return KeyAndId{key_bytes.first(key_len), key_bytes.subspan(key_len),
+                    static_cast<uint16_t>(flags >> kRecordRedrivesShift & kMaxRecordRedrives)};
 }
 
 std::span<const std::byte> join_key(std::span<std::byte> out, std::span<const std::byte> key,

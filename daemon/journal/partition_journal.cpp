@@ -133,7 +133,7 @@ int PartitionJournal::run(uint64_t now_mono) {
         std::array<std::byte, layout::kMaxKeyBytes + layout::kMaxDedupIdBytes> key_id;
         const auto key = disk::join_key(key_id, {base + layout::kSlotHeaderBytes + r_.payload_area(), key_len}, id);
         const auto ws = writer_->append(o, key, {base + layout::kSlotHeaderBytes, len}, h.publish_unix_ns,
-                                        disk::dedup_flags(id.size()));
+                                        disk::dedup_flags(id.size(), slot_redrives(r_, base)));
         if (ws == disk::WriteStatus::busy) {
             work += writer_->poll();
             break;

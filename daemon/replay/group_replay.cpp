@@ -269,7 +269,7 @@ int GroupReplay::feed() {
                 h.payload_len = static_cast<uint32_t>(rec->payload.size());
                 h.key_len = static_cast<uint16_t>(key_id->key.size());
                 // Its id again, for the consumer (Message::dedup_id); a replay never asks the table.
-                h.flags = put_slot_dedup_id(*rr_, base, key_id->id);
+                h.flags = put_slot_dedup_id(*rr_, base, key_id->id, key_id->redrives);
                 h.publish_unix_ns = rec->publish_unix_ns;
                 h.reserved = 0;
             }

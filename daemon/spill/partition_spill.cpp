@@ -139,7 +139,7 @@ bool PartitionSpill::open_writer() {
 }
 
 bool PartitionSpill::into_ring(uint64_t seq, std::span<const std::byte> key, std::span<const std::byte> id,
-                               std::span<const std::byte> payload, uint64_t publish_unix_ns) {
+                               uint16_t redrives, std::span<const std::byte> payload, uint64_t publish_unix_ns) {
     if (payload.size() > r_.params().max_message || key.size() > layout::kMaxKeyBytes ||
         id.size() > layout::kMaxDedupIdBytes)
         return false;
@@ -158,7 +158,7 @@ bool PartitionSpill::into_ring(uint64_t seq, std::span<const std::byte> key, std
     auto& h = *reinterpret_cast<layout::SlotHeader*>(base);
     h.payload_len = static_cast<uint32_t>(payload.size());
     h.key_len = static_cast<uint16_t>(key.size());
-    h.flags = static_cast<uint16_t>(ring::kSlotFlagRefilled | put_slot_dedup_id(r_, base, id));
+    h.flags = static_cast<uint16_t>(ring::kSlotFlagRefilled | put_slot_dedup_id(r_, base, id, redrives));
     h.publish_unix_ns = publish_unix_ns;
     h.reserved = seq;
     if (!ring::commit(ring_, offset)) return false;  // aborted: only if we were taken for dead
@@ -198,7 +198,7 @@ int PartitionSpill::drain(uint64_t now_mono) {
         const std::span<const std::byte> id = slot_dedup_id(r_, base);
         if (disk_messages_ == 0) {  // nothing on disk: everything below s is in the ring
             set_refilled(s);
-            if (into_ring(s, key, id, payload, h.publish_unix_ns)) {
+            if (into_ring(s, key, id, slot_redrives(r_, base), payload, h.publish_unix_ns)) {
                 set_refilled(s + 1);
                 ++drained_;
                 ++work;
@@ -211,7 +211,8 @@ int PartitionSpill::drain(uint64_t now_mono) {
         }
         std::array<std::byte, layout::kMaxKeyBytes + layout::kMaxDedupIdBytes> key_id;
         const disk::WriteStatus ws =
-            writer_->append(s, disk::join_key(key_id, key, id), payload, h.publish_unix_ns, disk::dedup_flags(id.size()));
+            writer_->append(s, disk::join_key(key_id, key, id), payload, h.publish_unix_ns,
+                            disk::dedup_flags(id.size(), slot_redrives(r_, base)));
         if (ws == disk::WriteStatus::busy) {
             work += writer_->poll();
             break;
@@ -250,7 +251,8 @@ int PartitionSpill::refill() {
         if (!key_id || key_id->key.size() > layout::kMaxKeyBytes) {
             log(Level::error, label_ + ": spilled message " + std::to_string(rec->offset) +
                                   " has a bad key or dedup id length; skipped");
-        } else if (!into_ring(rec->offset, key_id->key, key_id->id, rec->payload, rec->publish_unix_ns)) {
+        } else if (!into_ring(rec->offset, key_id->key, key_id->id, key_id->redrives, rec->payload,
+                              rec->publish_unix_ns)) {
             break;  // ring full
         }
         set_refilled(rec->offset + 1);

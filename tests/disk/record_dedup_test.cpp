@@ -32,6 +32,16 @@ TEST(RecordDedupTest, aKeyAndItsIdRoundTripThroughARecord) {
     EXPECT_EQ(text(split->id), id);
 }
 
+TEST(RecordDedupTest, theRedriveCountRidesInFlagsSaturated) {
+    const auto split = split_key(dedup_flags(3, 5), b("keyabc"));
+    ASSERT_TRUE(split.has_value());
+    EXPECT_EQ(text(split->key), "key");
+    EXPECT_EQ(text(split->id), "abc");
+    EXPECT_EQ(split->redrives, 5u);
+    EXPECT_EQ(split_key(dedup_flags(3, 1000), b("keyabc"))->redrives, kMaxRecordRedrives);
+    EXPECT_EQ(dedup_flags(0, 5), 0u) << "no id, no redrive count";
+}
+
 TEST(RecordDedupTest, aRecordWithoutTheFlagIsAPlainKey) {
     EXPECT_EQ(dedup_flags(0), 0u);
     const auto split = split_key(0, b("key"));
