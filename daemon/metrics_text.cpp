@@ -308,8 +308,9 @@ std::string render(Queues queues, const ScrapeInfo& info) {
     per_bridge(e, queues, "", "shmq_bridge_redeliveries_total", Type::counter,
                "out: publishes sent again after a failure; in: messages JetStream delivered more than once.",
                [](const B& b) { return b.redeliveries; });
-    per_bridge(e, queues, "out", "shmq_bridge_duplicates_total", Type::counter,
-               "PubAcks saying the stream already had the message (a re-send deduplicated by Nats-Msg-Id).",
+    per_bridge(e, queues, "", "shmq_bridge_duplicates_total", Type::counter,
+               "out: PubAcks saying the stream already had the message (a re-send deduplicated by Nats-Msg-Id); "
+               "in: sends the queue's dedup window answered duplicate (their Nats-Msg-Id was in it).",
                [](const B& b) { return b.duplicates; });
     per_bridge(e, queues, "", "shmq_bridge_lag_messages", Type::gauge,
                "out: messages published to the queue, not yet stored in the stream; in: the stream's messages "

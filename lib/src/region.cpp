@@ -49,13 +49,13 @@ layout::QueueParams params_from(const QueueOptions& o) {
     p.dedup_window_ms = o.dedup_window_ms;
     p.dedup_content = o.dedup_content ? 1 : 0;
     p.dedup_capacity = o.dedup_capacity;
-    if (o.dedup_window_ms != 0 && o.dedup_capacity == 0)  // the default: one id per slot of the queue
-        p.dedup_capacity = static_cast<uint32_t>(
-            std::min<uint64_t>(uint64_t{o.partitions} * o.capacity, layout::kMaxDedupCapacity));
     if (o.on_full == OnFull::spill)
         p.spill_capacity = o.spill_buffer != 0 ? o.spill_buffer : std::max<uint32_t>(o.capacity, 1024);
     else
         p.spill_capacity = o.spill_buffer;  // non-zero is refused by check_and_derive
+    if (o.dedup_window_ms != 0 && o.dedup_capacity == 0)  // the default: one id per slot, ring and staging
+        p.dedup_capacity = static_cast<uint32_t>(std::min<uint64_t>(
+            uint64_t{o.partitions} * (uint64_t{o.capacity} + p.spill_capacity), layout::kMaxDedupCapacity));
     return p;
 }
 

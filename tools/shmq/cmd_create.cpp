@@ -43,7 +43,7 @@ void check_dedup(const CreateArgs& a) {
                                   std::to_string(layout::kMaxDedupWindowMs));
     if (o.dedup_capacity > layout::kMaxDedupCapacity)
         throw CommandError(2, "--dedup-capacity " + std::to_string(o.dedup_capacity) + " is too large; use 1.." +
-                                  std::to_string(layout::kMaxDedupCapacity) + " (omit it for partitions x capacity)");
+                                  std::to_string(layout::kMaxDedupCapacity) + " (omit it for partitions x (capacity + spill buffer))");
 }
 
 // A group name from /etc/group (or NSS), or a number.
@@ -156,7 +156,7 @@ void register_create(CLI::App& app) {
             args->dedup_capacity_given = true;
         },
         "With --dedup-window-ms: ids remembered per half window (a send beyond it answers overloaded); "
-        "default: partitions x capacity");
+        "default: partitions x (capacity + spill buffer)");
     cmd->add_flag("--dedup-content", args->options.dedup_content,
                   "With --dedup-window-ms: a send without a dedup id uses a hash of its key and payload as its id");
     cmd->footer(

@@ -169,7 +169,7 @@ struct QueueOptions {
     uint32_t dedup_window_ms = 0;
     // Ids the table takes per half window (each of its three generations
     // holds this many; a send beyond it answers overloaded). 0: partitions x
-    // capacity. Memory: 3 x (a power of two >= 2 x this) x 32 bytes.
+    // (capacity + spill_buffer). Memory: 3 x (a power of two >= 2 x this) x 32 bytes.
     uint32_t dedup_capacity = 0;
     // A send without an id uses FNV-1a 128 of its key and payload as its id.
     bool dedup_content = false;

@@ -137,7 +137,8 @@ struct BridgeStats {
     // not yet stored; publish errors; re-sent; PubAcks saying duplicate;
     // lag: the group's (published to the queue, not yet stored).
     // in: sent into the queue; fetched, not yet sent; 0; fetch errors and
-    // terminated messages; JetStream redeliveries; 0; lag: the stream's
+    // terminated messages; JetStream redeliveries; sends the queue's dedup
+    // window answered duplicate (by Nats-Msg-Id); lag: the stream's
     // messages not yet delivered to the consumer.
     uint64_t messages = 0, pending_acks = 0, held = 0, errors = 0, redeliveries = 0, duplicates = 0, lag = 0;
 };

@@ -679,7 +679,8 @@ enum class BridgeDirection : uint32_t { none = 0, out = 1, in = 2 };
 //      publishes; PubAcks that said duplicate; lag: unused (the group's).
 // in:  messages sent into the queue; fetched, not yet sent and ACKed;
 //      unused; fetch errors and terminated messages; JetStream redeliveries;
-//      unused; lag: the stream's messages not yet delivered to the consumer.
+//      sends the queue's dedup window answered duplicate (by Nats-Msg-Id);
+//      lag: the stream's messages not yet delivered to the consumer.
 enum class BridgeCounter : uint32_t { messages, pending_acks, held, errors, redeliveries, duplicates, lag, count };
 struct alignas(kCacheLine) BridgeEntry {
     std::atomic<uint64_t> owner;
