@@ -17,6 +17,7 @@
 //   sections.dlq_slots          DlqSlot[dlq_capacity]           dlq_slot_size each
 //   sections.bridges            BridgeEntry[kMaxBridges]        256 each
 //   sections.spill_slots        Slot[partitions][spill_capacity]  slot_size each (on_full=spill only)
+//   sections.dedup              DedupTable                      (dedup_window_ms != 0 only)
 //
 // Every section starts on a 4096-byte boundary. docs/ARCHITECTURE.md mirrors
 // this table; change both together.
@@ -115,7 +116,7 @@ struct SectionTable {
     uint64_t slots;
     uint64_t dlq_control;
     uint64_t dlq_slots;
-    uint64_t spill_slots;  // == end when the queue does not spill
+    uint64_t spill_slots;  // empty (== dedup) when the queue does not spill
     uint64_t end;          // == region size
     uint64_t bridges;      // between dlq_slots and spill_slots
     uint64_t dedup;        // DedupTable, after spill_slots (== end when deduplication is off)
