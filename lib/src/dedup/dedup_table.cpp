@@ -165,15 +165,12 @@ Verdict reserve(detail::Region& r, const detail::Participant& me, const IdHash& 
                     verdict = Verdict::wait;  // changed under us (a reset): look again
                 }
             } else {
-                // pending, T gone: it never claimed a slot naming this entry. Ours now.
-                const uint64_t mine = make_tag(Kind::pending, me.token(), s);
-                if (e.tag.compare_exchange_strong(tag, mine, std::memory_order_acq_rel)) {
-                    e.result.store(0, std::memory_order_relaxed);
-                    res = Reservation{g, i, mine, static_cast<uint32_t>(g * entries + i + 1), true};
-                    detail::owner_unlock(lock, me.token());
-                    return Verdict::reserved;
-                }
-                verdict = Verdict::wait;
+                // pending, T gone: it never claimed a slot naming this entry,
+                // so never committed. Void it and add ours to span n (its
+                // generation may be the next to go: not a place to commit in).
+                if (e.tag.compare_exchange_strong(tag, with_kind(tag, Kind::voided), std::memory_order_acq_rel))
+                    continue;
+                verdict = Verdict::wait;  // changed under us (a reset): look again
             }
             break;
         }
@@ -293,24 +290,6 @@ bool restore_committed(detail::Region& r, uint64_t token, const IdHash& h, uint6
         return true;
     }
     return false;
-}
-
-uint64_t live_ids(const detail::Region& r, uint64_t now_ms) noexcept {
-    if (!r.dedup_on()) return 0;
-    const uint64_t n = now_ms / span_ms(r);
-    uint64_t live = 0;
-    for (uint32_t g = 0; g < layout::kDedupGenerations; ++g) {
-        const uint64_t s = r.dedup_generation(g).span.load(std::memory_order_acquire);
-        if ((s & layout::kDedupResetting) != 0 || s > n || n - s >= layout::kDedupGenerations) continue;
-        for (uint64_t i = 0; i < r.dedup_entries(); ++i) {
-            const auto& e = r.dedup_entry(g, i);
-            const uint64_t tag = e.tag.load(std::memory_order_acquire);
-            if (tag_kind(tag) == Kind::committed && tag_span(tag) == (s & 0xffff) &&
-                within_window(entry_time(e), now_ms, r.params().dedup_window_ms))
-                ++live;
-        }
-    }
-    return live;
 }
 
 }  // namespace shmq::dedup

@@ -24,8 +24,8 @@
 //                          timeout);
 //       T dead             -> reaps T (reap_participant), then looks again;
 //       pending, T gone    -> T never claimed a slot it named, so never
-//                          committed: the finder takes the entry over (CAS
-//                          to pending for itself) and sends;
+//                          committed: the finder voids the entry, adds its
+//                          own to the current span, and sends;
 //       claimed, T gone    -> the reaper aborted every claim T left open and,
 //                          before aborting, voided the entry its slot named
 //                          if that entry was still claimed for it (3). Still
@@ -44,7 +44,9 @@
 //     a committed entry only if it is younger than the window: retention is
 //     exactly the window. An add that raced a reset (it read the span, then
 //     stalled past 1.5 windows) leaves an entry whose tag span does not match
-//     the generation's: every reader skips it.
+//     the generation's: every reader skips it. Likewise a send that waits
+//     for room longer than that finds its entry gone at its commit: its id
+//     is then not remembered (the window has passed since it was recorded).
 // (5) Memory: count per generation <= dedup_capacity <= entries / 2, so an
 //     add always finds an empty entry; a full generation answers overloaded.
 #pragma once
@@ -131,8 +133,5 @@ void void_dead_claim(detail::Region& r, std::byte* slot_base, uint32_t partition
 // `offset` is a spill sequence (a message restored with the spill backlog).
 bool restore_committed(detail::Region& r, uint64_t token, const IdHash& h, uint64_t unix_ms, uint64_t now_unix_ms,
                        uint32_t partition, uint64_t offset, bool staged = false) noexcept;
-
-// Ids in the table that are committed and within the window (stat).
-uint64_t live_ids(const detail::Region& r, uint64_t now_unix_ms) noexcept;
 
 }  // namespace shmq::dedup
