@@ -178,7 +178,11 @@ void run_in(const InConfig& config) {
             case Errc::timeout:
             case Errc::overloaded:
                 if (!reported_full) {
-                    std::fprintf(stderr, "shmq bridge in: queue %s is full; holding the stream's messages\n",
+                    // timeout/overloaded: no room, a full dedup table, or another sender
+                    // of the same dedup id still mid-send (dedup.hpp (2)).
+                    std::fprintf(stderr,
+                                 "shmq bridge in: queue %s is full (or its dedup table is, or another send of "
+                                 "this Nats-Msg-Id is under way); holding the stream's messages\n",
                                  config.queue.c_str());
                     reported_full = true;
                 }
