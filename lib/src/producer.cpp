@@ -522,22 +522,11 @@ Status ProducerCore::send_deduplicated(std::span<const std::byte> payload, const
         return st;
     }
     // (2): the extension names the entry before the entry says claimed.
-    auto* ext = r.slot_extension(slot.base);
-    ext->entry_ref = res.ref;
-    ext->redrives = 0;
-    ext->id_len = static_cast<uint16_t>(id.size());
-    std::memcpy(ext->id, id.data(), id.size());
+    write_extension(slot, id, res.ref, 0);
     dedup::record_claim(r, res, slot.partition, slot.offset, slot.staged);
-    std::memcpy(slot.base + layout::kSlotHeaderBytes, payload.data(), payload.size());
-    const auto len = static_cast<uint32_t>(payload.size());
-    const auto key_len = static_cast<uint16_t>(options.key.size());
-    if (slot.staged) {
-        if (Status st = publish_staged(slot.partition, slot.offset, len, key_len, layout::kSlotDedupId); !st) {
-            dedup::withdraw(r, res);  // the reaper aborted it (a long stall)
-            return st;
-        }
-    } else {
-        publish(slot.partition, slot.offset, len, key_len, layout::kSlotDedupId);
+    if (Status st = finish_send(slot, payload, static_cast<uint16_t>(options.key.size()), layout::kSlotDedupId); !st) {
+        dedup::withdraw(r, res);  // a staged claim the reaper aborted (a long stall)
+        return st;
     }
     crash_point(CrashPoint::after_dedup_publish);
     dedup::record_commit(r, res, sys::coarse_unix_ns() / 1'000'000);
@@ -550,31 +539,12 @@ Status send_carrying_id(Producer& producer, std::span<const std::byte> payload, 
     ProducerCore& c = *producer.core_;
     Region& r = *c.region;
     if (dedup_id.size() > layout::kMaxDedupIdBytes) return Errc::invalid_argument;
-    if (r.params().ext_size == 0 || dedup_id.empty()) {
-        SendOptions plain = options;
-        plain.dedup_id = {};
-        PreparedSlot slot;
-        if (Status st = c.prepare(payload.size(), plain, slot); !st) return st;
-        std::memcpy(slot.base + layout::kSlotHeaderBytes, payload.data(), payload.size());
-        const auto len = static_cast<uint32_t>(payload.size());
-        const auto key_len = static_cast<uint16_t>(options.key.size());
-        if (slot.staged) return c.publish_staged(slot.partition, slot.offset, len, key_len);
-        c.publish(slot.partition, slot.offset, len, key_len);
-        return Errc::ok;
-    }
     PreparedSlot slot;
     if (Status st = c.prepare(payload.size(), options, slot); !st) return st;
-    auto* ext = r.slot_extension(slot.base);
-    ext->entry_ref = 0;  // names no table entry: the window does not see this copy
-    ext->redrives = redrives;
-    ext->id_len = static_cast<uint16_t>(dedup_id.size());
-    std::memcpy(ext->id, dedup_id.data(), dedup_id.size());
-    std::memcpy(slot.base + layout::kSlotHeaderBytes, payload.data(), payload.size());
-    const auto len = static_cast<uint32_t>(payload.size());
     const auto key_len = static_cast<uint16_t>(options.key.size());
-    if (slot.staged) return c.publish_staged(slot.partition, slot.offset, len, key_len, layout::kSlotDedupId);
-    c.publish(slot.partition, slot.offset, len, key_len, layout::kSlotDedupId);
-    return Errc::ok;
+    if (r.params().ext_size == 0 || dedup_id.empty()) return c.finish_send(slot, payload, key_len);
+    c.write_extension(slot, dedup_id, 0, redrives);  // names no table entry: the window does not see this copy
+    return c.finish_send(slot, payload, key_len, layout::kSlotDedupId);
 }
 
 }  // namespace detail
@@ -602,12 +572,7 @@ Status Producer::send(std::span<const std::byte> payload, const SendOptions& opt
     }
     detail::PreparedSlot slot;
     if (Status st = c.prepare(payload.size(), options, slot); !st) return st;
-    std::memcpy(slot.base + layout::kSlotHeaderBytes, payload.data(), payload.size());
-    const auto len = static_cast<uint32_t>(payload.size());
-    const auto key_len = static_cast<uint16_t>(options.key.size());
-    if (slot.staged) return c.publish_staged(slot.partition, slot.offset, len, key_len);
-    c.publish(slot.partition, slot.offset, len, key_len);
-    return Errc::ok;
+    return c.finish_send(slot, payload, static_cast<uint16_t>(options.key.size()));
 }
 
 Status Producer::send(std::span<const std::byte> payload, const SendOptions& options, SendOutcome& outcome) noexcept {
@@ -621,13 +586,8 @@ Status Producer::send(std::span<const std::byte> payload, const SendOptions& opt
     if (options.dedup_id.size() > layout::kMaxDedupIdBytes) return Errc::invalid_argument;
     detail::PreparedSlot slot;
     if (Status st = c.prepare(payload.size(), options, slot); !st) return st;
-    std::memcpy(slot.base + layout::kSlotHeaderBytes, payload.data(), payload.size());
-    const auto len = static_cast<uint32_t>(payload.size());
-    const auto key_len = static_cast<uint16_t>(options.key.size());
     outcome = SendOutcome{slot.partition, slot.offset, false, slot.staged};
-    if (slot.staged) return c.publish_staged(slot.partition, slot.offset, len, key_len);
-    c.publish(slot.partition, slot.offset, len, key_len);
-    return Errc::ok;
+    return c.finish_send(slot, payload, static_cast<uint16_t>(options.key.size()));
 }
 
 Result<Claim> Producer::claim(std::size_t size, const SendOptions& options) noexcept {

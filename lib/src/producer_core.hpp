@@ -127,6 +127,23 @@ struct ProducerCore {
     // policy (a staging slot while spilling) and copies the key in. On
     // success the slot is claimed and `out` names it. Inline: send's hot path.
     Status prepare(std::size_t size, const SendOptions& options, PreparedSlot& out) noexcept;
+    // A claimed slot's extension: its dedup id, the table entry naming it (0: none), its redrives.
+    void write_extension(const PreparedSlot& slot, std::string_view id, uint32_t entry_ref, uint16_t redrives) noexcept {
+        auto* ext = region->slot_extension(slot.base);
+        ext->entry_ref = entry_ref;
+        ext->redrives = redrives;
+        ext->id_len = static_cast<uint16_t>(id.size());
+        std::memcpy(ext->id, id.data(), id.size());
+    }
+    // The rest of a send once prepared (and its extension written): copy, publish.
+    Status finish_send(const PreparedSlot& slot, std::span<const std::byte> payload, uint16_t key_len,
+                       uint16_t flags = 0) noexcept {
+        std::memcpy(slot.base + layout::kSlotHeaderBytes, payload.data(), payload.size());
+        const auto len = static_cast<uint32_t>(payload.size());
+        if (slot.staged) return publish_staged(slot.partition, slot.offset, len, key_len, flags);
+        publish(slot.partition, slot.offset, len, key_len, flags);
+        return Errc::ok;
+    }
 };
 
 inline ring::ClaimResult ProducerCore::claim_once(uint32_t q, uint64_t& offset) noexcept {

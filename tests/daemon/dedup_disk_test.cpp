@@ -62,6 +62,18 @@ void expect_all_duplicates(Producer& p, const std::map<std::string, SendOutcome>
     }
 }
 
+// A one-partition queue's group gets message i with id_of(i), in order, then nothing.
+void expect_each_once_in_order(Consumer& c) {
+    for (int i = 0; i < kIds; ++i) {
+        auto m = c.receive(5000ms);
+        ASSERT_TRUE(m.ok()) << "message " << i << ": " << to_string(m.code());
+        EXPECT_EQ(m->dedup_id(), id_of(i)) << m->text();
+        EXPECT_EQ(m->text(), payload_of(i));
+        ASSERT_TRUE(m->ack().ok());
+    }
+    EXPECT_EQ(c.receive(100ms).code(), Errc::timeout) << "a duplicate was enqueued";
+}
+
 template <class Done>
 bool eventually(Done done, std::chrono::milliseconds timeout = 10s) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -184,14 +196,7 @@ TEST_F(DedupDiskTest, spilledMessagesKeepTheirIds) {
     expect_all_duplicates(p, first);
 
     auto c = q->consumer("g");
-    for (int i = 0; i < kIds; ++i) {
-        auto m = c.receive(5000ms);
-        ASSERT_TRUE(m.ok()) << "message " << i << ": " << to_string(m.code());
-        EXPECT_EQ(m->dedup_id(), id_of(i)) << m->text();  // one partition: in send order
-        EXPECT_EQ(m->text(), payload_of(i));
-        ASSERT_TRUE(m->ack().ok());
-    }
-    EXPECT_EQ(c.receive(100ms).code(), Errc::timeout) << "a duplicate was enqueued";
+    expect_each_once_in_order(c);
 }
 
 // A journaled spilling queue restored with its spill backlog: the ids of
@@ -227,14 +232,7 @@ TEST_F(DedupDiskTest, aRestoredSpillBacklogKeepsItsIds) {
     expect_all_duplicates(again, first);
 
     auto c = restored.consumer("g");
-    for (int i = 0; i < kIds; ++i) {
-        auto m = c.receive(5000ms);
-        ASSERT_TRUE(m.ok()) << "message " << i << ": " << to_string(m.code());
-        EXPECT_EQ(m->dedup_id(), id_of(i)) << m->text();  // one partition: in send order
-        EXPECT_EQ(m->text(), payload_of(i));
-        ASSERT_TRUE(m->ack().ok());
-    }
-    EXPECT_EQ(c.receive(100ms).code(), Errc::timeout) << "a duplicate was enqueued";
+    expect_each_once_in_order(c);
 }
 
 // `shmq replay` of messages that left the ring: the replay region's slots
