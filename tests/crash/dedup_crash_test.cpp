@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "shmq/internal/crash_points.hpp"
+#include "support/stopped_child.hpp"
 #include "support/temp_queue.hpp"
 
 namespace shmq {
@@ -48,25 +49,12 @@ std::map<std::string, int> drain_ids(Queue& q, const char* group) {
 // A child that sends `payload` with dedup id `id` and stops itself (SIGSTOP)
 // at `at`; returns once it is stopped there.
 pid_t fork_sender_stopped_at(const std::string& name, CrashPoint at, const std::string& id) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        try {
-            static CrashPoint stop_at;
-            stop_at = at;
-            auto q = Queue::open(name);
-            auto p = q.producer();
-            detail::crash_hook = [](CrashPoint here) {
-                if (here == stop_at) ::raise(SIGSTOP);
-            };
-            ::_exit(p.send("first copy", {.dedup_id = id}).ok() ? 0 : 3);
-        } catch (...) {
-            ::_exit(5);
-        }
-    }
-    int status = 0;
-    ::waitpid(pid, &status, WUNTRACED);
-    EXPECT_TRUE(WIFSTOPPED(status)) << "the child did not reach its crash point";
-    return pid;
+    return test::fork_until_stopped([&] {
+        auto q = Queue::open(name);
+        auto p = q.producer();
+        test::stop_at(at);
+        return p.send("first copy", {.dedup_id = id}).ok() ? 0 : 3;
+    });
 }
 
 struct CrashCase {

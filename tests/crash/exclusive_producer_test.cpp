@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "shmq/internal/crash_points.hpp"
+#include "support/stopped_child.hpp"
 #include "support/temp_queue.hpp"
 
 namespace shmq {
@@ -96,32 +97,19 @@ TEST(ExclusiveProducerTest, batchesGoOutInOrderAcrossManyLaps) {
 // The child: an exclusive producer that sends "0".."n-1", then stops at
 // `at` during the next send (or batch of `batch`), to be killed there.
 pid_t fork_stopped_sender(const std::string& name, CrashPoint at, int n, int batch) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        try {
-            auto q = Queue::open(name);
-            auto p = q.producer({.exclusive = true});
-            for (int i = 0; i < n; ++i)
-                if (!p.send(std::to_string(i)).ok()) ::_exit(3);
-            static CrashPoint stop_at;
-            stop_at = at;
-            detail::crash_hook = [](CrashPoint here) {
-                if (here == stop_at) ::raise(SIGSTOP);
-            };
-            std::vector<std::string> texts(static_cast<std::size_t>(batch), "unpublished");
-            std::vector<std::span<const std::byte>> spans;
-            for (const auto& t : texts) spans.push_back(std::as_bytes(std::span(t.data(), t.size())));
-            if (batch == 1) (void)p.send("unpublished");
-            else (void)p.send_batch(spans);
-            ::_exit(4);  // never continued
-        } catch (...) {
-            ::_exit(5);
-        }
-    }
-    int status = 0;
-    ::waitpid(pid, &status, WUNTRACED);
-    EXPECT_TRUE(WIFSTOPPED(status)) << "the child did not reach its crash point";
-    return pid;
+    return test::fork_until_stopped([&] {
+        auto q = Queue::open(name);
+        auto p = q.producer({.exclusive = true});
+        for (int i = 0; i < n; ++i)
+            if (!p.send(std::to_string(i)).ok()) return 3;
+        test::stop_at(at);
+        std::vector<std::string> texts(static_cast<std::size_t>(batch), "unpublished");
+        std::vector<std::span<const std::byte>> spans;
+        for (const auto& t : texts) spans.push_back(std::as_bytes(std::span(t.data(), t.size())));
+        if (batch == 1) (void)p.send("unpublished");
+        else (void)p.send_batch(spans);
+        return 4;  // never continued
+    });
 }
 
 struct CrashCase {
