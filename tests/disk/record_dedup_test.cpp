@@ -13,7 +13,8 @@
 namespace shmq::disk {
 namespace {
 
-std::span<const std::byte> b(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
+// A string_view: literals stay valid after the call (split_key returns spans into them).
+std::span<const std::byte> b(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
 std::string text(std::span<const std::byte> s) { return {reinterpret_cast<const char*>(s.data()), s.size()}; }
 
 TEST(RecordDedupTest, aKeyAndItsIdRoundTripThroughARecord) {
@@ -33,12 +34,13 @@ TEST(RecordDedupTest, aKeyAndItsIdRoundTripThroughARecord) {
 }
 
 TEST(RecordDedupTest, theRedriveCountRidesInFlagsSaturated) {
-    const auto split = split_key(dedup_flags(3, 5), b("keyabc"));
+    const std::string bytes = "keyabc";  // outlives the spans split_key returns
+    const auto split = split_key(dedup_flags(3, 5), b(bytes));
     ASSERT_TRUE(split.has_value());
     EXPECT_EQ(text(split->key), "key");
     EXPECT_EQ(text(split->id), "abc");
     EXPECT_EQ(split->redrives, 5u);
-    EXPECT_EQ(split_key(dedup_flags(3, 1000), b("keyabc"))->redrives, kMaxRecordRedrives);
+    EXPECT_EQ(split_key(dedup_flags(3, 1000), b(bytes))->redrives, kMaxRecordRedrives);
     EXPECT_EQ(dedup_flags(0, 5), 0u) << "no id, no redrive count";
 }
 

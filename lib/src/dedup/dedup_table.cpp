@@ -71,15 +71,14 @@ void reset_generation(detail::Region& r, uint32_t g, uint64_t n, uint64_t token)
     const uint64_t s = gen.span.load(std::memory_order_acquire);
     if (s != n && ((s & layout::kDedupResetting) != 0 || s < n)) {
         gen.span.store(n | layout::kDedupResetting, std::memory_order_relaxed);
-        // seq_cst fence: a reader that sees an entry zeroed below also sees
-        // the resetting span when it re-reads the span word after its scan.
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        // release stores (plain on x86): a reader whose acquire load of a
+        // `result` sees it zeroed sees the resetting span after it, (4).
         for (uint64_t i = 0; i < r.dedup_entries(); ++i) {
             auto& e = r.dedup_entry(g, i);
-            e.tag.store(0, std::memory_order_relaxed);
-            e.hash_a.store(0, std::memory_order_relaxed);
-            e.hash_b_time.store(0, std::memory_order_relaxed);
-            e.result.store(0, std::memory_order_relaxed);
+            e.tag.store(0, std::memory_order_release);
+            e.hash_a.store(0, std::memory_order_release);
+            e.hash_b_time.store(0, std::memory_order_release);
+            e.result.store(0, std::memory_order_release);
         }
         gen.count.store(0, std::memory_order_relaxed);
         gen.span.store(n, std::memory_order_release);
@@ -140,10 +139,12 @@ Verdict reserve(detail::Region& r, const detail::Participant& me, const IdHash& 
             const Kind kind = tag_kind(tag);
             if (kind == Kind::empty) break;
             if (tag_span(tag) != (s & 0xffff) || kind == Kind::voided || !hash_matches(e, h)) continue;
-            if (gen.span.load(std::memory_order_acquire) != s) break;  // reset meanwhile (4)
+            const uint32_t then_ms = entry_time(e);
+            const uint64_t result = e.result.load(std::memory_order_acquire);
+            if (gen.span.load(std::memory_order_acquire) != s) break;  // reset meanwhile: what we read may be zeroed (4)
             if (kind == Kind::committed) {
-                if (!within_window(entry_time(e), now_ms, window)) continue;  // expired: look on
-                original = outcome_of(e.result.load(std::memory_order_relaxed));
+                if (!within_window(then_ms, now_ms, window)) continue;  // expired: look on
+                original = outcome_of(result);
                 verdict = Verdict::duplicate;
                 break;
             }
@@ -159,7 +160,7 @@ Verdict reserve(detail::Region& r, const detail::Participant& me, const IdHash& 
                 // T gone with its entry still claimed: it committed (2).
                 const uint64_t done = with_kind(tag, Kind::committed);
                 if (e.tag.compare_exchange_strong(tag, done, std::memory_order_acq_rel)) {
-                    original = outcome_of(e.result.load(std::memory_order_relaxed));
+                    original = outcome_of(result);
                     verdict = Verdict::duplicate;
                 } else {
                     verdict = Verdict::wait;  // changed under us (a reset): look again

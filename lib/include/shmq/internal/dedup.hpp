@@ -38,9 +38,11 @@
 //     T is gone, i.e. after the reaper's release store that frees T's entry.
 // (4) Generations. Span n (CLOCK_REALTIME ms / span_ms, span_ms = window/2)
 //     adds to generation n % 3; its first adder resets it (under its reset
-//     lock: span = n | resetting, entries zeroed, count 0, span = n
-//     released). A lookup reads spans n, n-1, n-2, each only while its
-//     generation's span word says so (checked before and after), and counts
+//     lock: span = n | resetting, entries zeroed by release stores, count 0,
+//     span = n released). A lookup reads spans n, n-1, n-2, each only while
+//     its generation's span word says so: checked before the scan and again
+//     after the acquire load of a matching entry's result (a zeroed result
+//     read there implies the resetting span is seen), and counts
 //     a committed entry only if it is younger than the window: retention is
 //     exactly the window. An add that raced a reset (it read the span, then
 //     stalled past 1.5 windows) leaves an entry whose tag span does not match
