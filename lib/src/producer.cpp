@@ -481,6 +481,17 @@ Status ProducerCore::send_run(std::span<const std::span<const std::byte>> payloa
     return Errc::ok;
 }
 
+void ProducerCore::abort_prepared(const PreparedSlot& slot) noexcept {
+    if (slot.staged) {
+        ring::abort_claim(staging[slot.partition], slot.offset);  // shmqd skips it
+        return;
+    }
+    ring::abort_claim(views[slot.partition].ring, slot.offset);
+    region->partition(slot.partition).aborted.fetch_add(1, std::memory_order_relaxed);
+    wake_consumers(*region);
+    wake_daemon_if_asked(*region);  // the journal floor passes it
+}
+
 Status ProducerCore::send_deduplicated(std::span<const std::byte> payload, const SendOptions& options,
                                        std::string_view id, SendOutcome& outcome) noexcept {
     Region& r = *region;
@@ -492,10 +503,29 @@ Status ProducerCore::send_deduplicated(std::span<const std::byte> payload, const
     const uint64_t limit = options.timeout == kForever ? UINT64_MAX
                                                        : static_cast<uint64_t>(std::max<int64_t>(options.timeout.count(), 0)) * 1'000'000ull;
     dedup::Reservation res;
+    PreparedSlot slot;
     for (uint32_t round = 0;; ++round) {
         SendOutcome original;
         const dedup::Verdict v = dedup::reserve(r, me, h, sys::coarse_unix_ns() / 1'000'000, res, original);
-        if (v == dedup::Verdict::reserved) break;
+        if (v == dedup::Verdict::reserved) {
+            crash_point(CrashPoint::after_dedup_reserve);
+            SendOptions rest = options;
+            if (options.timeout != kForever) {  // what the waits so far used up
+                const uint64_t spent_ms = (sys::monotonic_ns() - start) / 1'000'000;
+                rest.timeout = Millis(std::max<int64_t>(options.timeout.count() - static_cast<int64_t>(spent_ms), 0));
+            }
+            if (Status st = prepare(payload.size(), rest, slot); !st) {
+                dedup::withdraw(r, res);
+                return st;
+            }
+            // (2): the extension names the entry before the entry says claimed.
+            write_extension(slot, id, res.ref, 0);
+            if (dedup::record_claim(r, res, slot.partition, slot.offset, slot.staged)) break;
+            // Our entry is gone (its generation was reset under a send that
+            // waited for room past 1.5 windows): nothing is published; decide again.
+            abort_prepared(slot);
+            continue;
+        }
         if (v == dedup::Verdict::duplicate) {
             outcome = original;
             if (original.partition < r.partitions())
@@ -510,20 +540,6 @@ Status ProducerCore::send_deduplicated(std::span<const std::byte> payload, const
         const timespec nap{0, round < 64 ? 2'000 : 50'000};
         ::nanosleep(&nap, nullptr);
     }
-    crash_point(CrashPoint::after_dedup_reserve);
-    PreparedSlot slot;
-    SendOptions rest = options;
-    if (options.timeout != kForever) {  // what the wait above used up
-        const uint64_t spent_ms = (sys::monotonic_ns() - start) / 1'000'000;
-        rest.timeout = Millis(std::max<int64_t>(options.timeout.count() - static_cast<int64_t>(spent_ms), 0));
-    }
-    if (Status st = prepare(payload.size(), rest, slot); !st) {
-        dedup::withdraw(r, res);
-        return st;
-    }
-    // (2): the extension names the entry before the entry says claimed.
-    write_extension(slot, id, res.ref, 0);
-    dedup::record_claim(r, res, slot.partition, slot.offset, slot.staged);
     if (Status st = finish_send(slot, payload, static_cast<uint16_t>(options.key.size()), layout::kSlotDedupId); !st) {
         dedup::withdraw(r, res);  // a staged claim the reaper aborted (a long stall)
         return st;
@@ -660,14 +676,7 @@ Status Claim::commit(std::size_t used) noexcept {
 void Claim::abort() noexcept {
     if (core_ == nullptr) return;
     detail::ProducerCore* c = std::exchange(core_, nullptr);
-    if (staged_) {
-        ring::abort_claim(c->staging[partition_], offset_);  // shmqd skips it
-    } else {
-        ring::abort_claim(c->views[partition_].ring, offset_);
-        c->region->partition(partition_).aborted.fetch_add(1, std::memory_order_relaxed);
-        wake_consumers(*c->region);
-        wake_daemon_if_asked(*c->region);  // the journal floor passes it
-    }
+    c->abort_prepared({partition_, offset_, nullptr, staged_});
     c->release_claim();  // may delete the core: nothing after this touches it
 }
 

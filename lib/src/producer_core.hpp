@@ -127,6 +127,8 @@ struct ProducerCore {
     // policy (a staging slot while spilling) and copies the key in. On
     // success the slot is claimed and `out` names it. Inline: send's hot path.
     Status prepare(std::size_t size, const SendOptions& options, PreparedSlot& out) noexcept;
+    // Gives a claimed, unpublished slot up (consumers skip it).
+    void abort_prepared(const PreparedSlot& slot) noexcept;
     // A claimed slot's extension: its dedup id, the table entry naming it (0: none), its redrives.
     void write_extension(const PreparedSlot& slot, std::string_view id, uint32_t entry_ref, uint16_t redrives) noexcept {
         auto* ext = region->slot_extension(slot.base);

@@ -215,17 +215,19 @@ Verdict reserve(detail::Region& r, const detail::Participant& me, const IdHash& 
     return verdict;
 }
 
-void record_claim(detail::Region& r, Reservation& res, uint32_t partition, uint64_t offset, bool staged) noexcept {
-    if (!res.valid) return;
+bool record_claim(detail::Region& r, Reservation& res, uint32_t partition, uint64_t offset, bool staged) noexcept {
+    if (!res.valid) return false;
     auto& e = r.dedup_entry(res.generation, res.index);
     e.result.store(pack_result(partition, offset, staged), std::memory_order_relaxed);
     const uint64_t claimed = with_kind(res.tag, Kind::claimed);
     uint64_t expected = res.tag;
     // release: the result and the slot extension naming the entry precede it (2).
-    if (e.tag.compare_exchange_strong(expected, claimed, std::memory_order_release, std::memory_order_relaxed))
+    if (e.tag.compare_exchange_strong(expected, claimed, std::memory_order_release, std::memory_order_relaxed)) {
         res.tag = claimed;
-    else
-        res.valid = false;  // the generation was reset under a stalled send (4)
+        return true;
+    }
+    res.valid = false;  // the generation was reset under a stalled send (4)
+    return false;
 }
 
 void record_commit(detail::Region& r, Reservation& res, uint64_t now_ms) noexcept {

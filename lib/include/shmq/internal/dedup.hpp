@@ -46,9 +46,9 @@
 //     a committed entry only if it is younger than the window: retention is
 //     exactly the window. An add that raced a reset (it read the span, then
 //     stalled past 1.5 windows) leaves an entry whose tag span does not match
-//     the generation's: every reader skips it. Likewise a send that waits
-//     for room longer than that finds its entry gone at its commit: its id
-//     is then not remembered (the window has passed since it was recorded).
+//     the generation's: every reader skips it. A send that waited for room
+//     that long finds its entry gone at record_claim: it aborts its claim and
+//     decides again. Between claim and commit nothing waits.
 // (5) Memory: count per generation <= dedup_capacity <= entries / 2, so an
 //     add always finds an empty entry; a full generation answers overloaded.
 #pragma once
@@ -117,8 +117,9 @@ enum class Verdict { reserved, duplicate, wait, full };
 Verdict reserve(detail::Region& r, const detail::Participant& me, const IdHash& h, uint64_t now_unix_ms,
                 Reservation& res, SendOutcome& original) noexcept;
 // pending -> claimed: call after the claim and after writing res.ref into
-// the slot's extension.
-void record_claim(detail::Region& r, Reservation& res, uint32_t partition, uint64_t offset, bool staged) noexcept;
+// the slot's extension. False: the entry is no longer ours (a reset under a
+// send stalled past 1.5 windows): abort the claim and reserve again.
+bool record_claim(detail::Region& r, Reservation& res, uint32_t partition, uint64_t offset, bool staged) noexcept;
 // claimed -> committed: call after the commit.
 void record_commit(detail::Region& r, Reservation& res, uint64_t now_unix_ms) noexcept;
 // pending/claimed -> void: the send failed before its commit.
