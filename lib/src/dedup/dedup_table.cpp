@@ -59,8 +59,11 @@ uint32_t entry_time(const layout::DedupEntry& e) noexcept {
 }
 
 // Younger than the window on 32 bits of ms (ages < 2^31: kMaxDedupWindowMs).
+// An entry from our future is young: a peer may commit after we read the
+// clock (we read it before waiting for the stripe lock), on a later tick.
 bool within_window(uint32_t then_ms, uint64_t now_ms, uint32_t window) noexcept {
-    return static_cast<uint32_t>(static_cast<uint32_t>(now_ms) - then_ms) < window;
+    const auto age = static_cast<int32_t>(static_cast<uint32_t>(now_ms) - then_ms);
+    return age < static_cast<int32_t>(window);
 }
 
 // Empties generation g for span n unless someone did (4), or it holds a
@@ -269,9 +272,9 @@ void void_dead_claim(detail::Region& r, std::byte* slot_base, uint32_t partition
 bool restore_committed(detail::Region& r, uint64_t token, const IdHash& h, uint64_t unix_ms, uint64_t now_ms,
                        uint32_t partition, uint64_t offset, bool staged) noexcept {
     const uint32_t window = r.params().dedup_window_ms;
-    if (unix_ms > now_ms || now_ms - unix_ms >= window) return false;
+    if (unix_ms + window <= now_ms) return false;  // (a record from our future is young)
     const uint64_t n = unix_ms / span_ms(r);
-    if (now_ms / span_ms(r) - n >= layout::kDedupGenerations) return false;
+    if (n + layout::kDedupGenerations <= now_ms / span_ms(r)) return false;
     const auto g = static_cast<uint32_t>(n % layout::kDedupGenerations);
     auto& gen = r.dedup_generation(g);
     if (gen.span.load(std::memory_order_acquire) != n) reset_generation(r, g, n, token);
