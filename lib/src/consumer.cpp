@@ -303,12 +303,6 @@ void ConsumerCore::fill(Message& m, uint32_t p, const ring::Delivered& d, bool t
     m.key_size_ = std::min<uint32_t>(slot.key_len, kMaxKeyBytes);
     m.data_ = v.payload(d.offset);
     m.key_ = reinterpret_cast<const char*>(v.key(d.offset));
-    m.dedup_id_size_ = 0;
-    if (v.ext_offset != 0 && (slot.flags & layout::kSlotDedupId) != 0) {
-        const auto& ext = *reinterpret_cast<const layout::SlotExtension*>(v.slot_base(d.offset) + v.ext_offset);
-        m.dedup_id_ = reinterpret_cast<const char*>(ext.id);
-        m.dedup_id_size_ = std::min<uint32_t>(ext.id_len, layout::kMaxDedupIdBytes);
-    }
     m.partition_ = p;
     m.offset_ = d.offset;
     m.lease_ = d.word;
@@ -639,15 +633,24 @@ std::size_t ack_all(std::span<Message> messages) noexcept {
 }
 
 uint32_t Consumer::participant_id() const noexcept { return core_->me.id(); }
+
+std::string_view Message::dedup_id() const noexcept {
+    // The slot's header sits before data_, its extension after the key area
+    // (layout.hpp); kSlotDedupId is set only on queues that have one. Read
+    // at call time, off the receive path; the length is untrusted: bounded.
+    if (data_ == nullptr || key_ == nullptr) return {};
+    const auto& header = *reinterpret_cast<const layout::SlotHeader*>(data_ - layout::kSlotHeaderBytes);
+    if ((header.flags & layout::kSlotDedupId) == 0) return {};
+    const auto& ext = *reinterpret_cast<const layout::SlotExtension*>(key_ + layout::kMaxKeyBytes);
+    return {reinterpret_cast<const char*>(ext.id), std::min<std::size_t>(ext.id_len, layout::kMaxDedupIdBytes)};
+}
 uint32_t Consumer::group_index() const noexcept { return core_->group.index; }
 
 Message::Message(Message&& o) noexcept
     : core_(std::exchange(o.core_, nullptr)),
       data_(o.data_),
       key_(o.key_),
-      dedup_id_(o.dedup_id_),
       size_(o.size_),
-      dedup_id_size_(o.dedup_id_size_),
       key_size_(o.key_size_),
       partition_(o.partition_),
       offset_(o.offset_),
@@ -663,9 +666,7 @@ Message& Message::operator=(Message&& o) noexcept {
         core_ = std::exchange(o.core_, nullptr);
         data_ = o.data_;
         key_ = o.key_;
-        dedup_id_ = o.dedup_id_;
         size_ = o.size_;
-        dedup_id_size_ = o.dedup_id_size_;
         key_size_ = o.key_size_;
         partition_ = o.partition_;
         offset_ = o.offset_;

@@ -355,8 +355,9 @@ public:
     // publish -> ACK latency histogram. For sub-ms latencies stamp your own.
     uint64_t publish_unix_ns() const noexcept { return publish_unix_ns_; }
     // The dedup id it was sent with (SendOptions::dedup_id, or the content
-    // hash's 16 bytes with dedup_content); empty when none.
-    std::string_view dedup_id() const noexcept { return {dedup_id_, dedup_id_size_}; }
+    // hash's 16 bytes with dedup_content); empty when none. Read from the
+    // slot, like data(): valid while the bytes are.
+    std::string_view dedup_id() const noexcept;
 
     Status ack() noexcept;                      // lease_lost if it was taken away
     Status nack(Millis delay = Millis(0)) noexcept;  // redeliver after `delay`
@@ -371,9 +372,7 @@ private:
     detail::ConsumerCore* core_ = nullptr;  // holds one reference while unsettled
     const std::byte* data_ = nullptr;
     const char* key_ = nullptr;
-    const char* dedup_id_ = nullptr;
     std::size_t size_ = 0;
-    uint32_t dedup_id_size_ = 0;
     uint32_t key_size_ = 0;
     uint32_t partition_ = 0;
     uint64_t offset_ = 0;

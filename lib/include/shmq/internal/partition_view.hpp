@@ -18,7 +18,6 @@ struct PartitionView {
     uint32_t partition = 0;
     uint64_t mask = 0;
     uint64_t key_offset = 0;  // from a slot's start to its key bytes
-    uint64_t ext_offset = 0;  // from a slot's start to its SlotExtension; 0 when the queue has none
     RingRef ring{};
     layout::PartitionControl* control = nullptr;
     layout::GroupPartition* cursors = nullptr;  // consumers only: their group's cursors here
@@ -56,7 +55,6 @@ inline PartitionView make_view(const detail::Region& r, uint32_t p, uint32_t g =
     v.partition = p;
     v.mask = r.mask();
     v.key_offset = layout::kSlotHeaderBytes + r.payload_area();
-    v.ext_offset = r.params().ext_size != 0 ? r.ext_offset() : 0;
     v.ring = partition_ring(r, p);
     v.control = &r.partition(p);
     if (g != kNoGroupView) {
