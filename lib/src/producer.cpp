@@ -565,6 +565,15 @@ Status send_carrying_id(Producer& producer, std::span<const std::byte> payload, 
 
 }  // namespace detail
 
+namespace {
+// Kept out of send()'s body: inlined there it cost plain sends ~2 ns (BM_Send/64).
+[[gnu::noinline, gnu::cold]] Status send_on_dedup_queue(Producer& p, std::span<const std::byte> payload,
+                                                        const SendOptions& options) noexcept {
+    SendOutcome ignored;
+    return p.send(payload, options, ignored);
+}
+}  // namespace
+
 Producer::Producer(detail::ProducerCore* core) noexcept : core_(core) {}
 Producer::Producer(Producer&& o) noexcept : core_(std::exchange(o.core_, nullptr)) {}
 Producer& Producer::operator=(Producer&& o) noexcept {
@@ -582,10 +591,7 @@ uint32_t Producer::participant_id() const noexcept { return core_->me.id(); }
 
 Status Producer::send(std::span<const std::byte> payload, const SendOptions& options) noexcept {
     detail::ProducerCore& c = *core_;
-    if (__builtin_expect(c.region->dedup_on(), 0)) {
-        SendOutcome ignored;
-        return send(payload, options, ignored);
-    }
+    if (__builtin_expect(c.dedup, 0)) return send_on_dedup_queue(*this, payload, options);
     detail::PreparedSlot slot;
     if (Status st = c.prepare(payload.size(), options, slot); !st) return st;
     return c.finish_send(slot, payload, static_cast<uint16_t>(options.key.size()));

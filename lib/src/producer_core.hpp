@@ -43,6 +43,7 @@ struct ProducerCore {
     // still the one offset a shared claimer may race it for.
     WriterMode mode = WriterMode::automatic;
     bool exclusive = false;
+    bool dedup = false;  // the queue has a dedup window: send() takes the outcome path
     std::vector<uint8_t> held;
     uint32_t held_count = 0;
     std::vector<uint64_t> own_next;

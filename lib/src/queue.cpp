@@ -73,6 +73,7 @@ Producer Queue::producer(const ProducerOptions& options) {
         for (uint32_t p = 0; p < region_->partitions(); ++p) core->staging.push_back(ring::spill_ring(*region_, p));
     core->me = detail::attach_participant(*region_, layout::Role::producer, layout::kNoGroup, 0);
     core->mode = options.exclusive ? WriterMode::exclusive : options.writer;
+    core->dedup = region_->dedup_on();
     core->held.assign(region_->partitions(), 0);
     core->own_next.assign(region_->partitions(), 0);
     core->contested.assign(region_->partitions(), 1);
