@@ -90,6 +90,7 @@ SectionTable compute_sections(const QueueParams& p) {
     s.dedup = take(p.dedup_window_ms == 0 ? 0
                                           : kDedupGenerations * sizeof(DedupGeneration) + kDedupStripes * sizeof(DedupStripe) +
                                                 kDedupGenerations * dedup_entries(p) * sizeof(DedupEntry));
+    s.tx = take(uint64_t{p.max_participants} * sizeof(TxEntry));
     s.end = align_up(at, kSectionAlign);
     return s;
 }

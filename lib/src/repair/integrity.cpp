@@ -63,7 +63,8 @@ std::optional<Violation> ring_slot(const Region& r, const ring::RingRef& ring, u
     const auto& h = *reinterpret_cast<const layout::SlotHeader*>(ring.base(index));
     if ((ring::slot_tag(s) & r.mask()) != index || ring::slot_kind(s) > ring::SlotKind::aborted)
         return Violation{"ring slot # of partition #: state word # is about no offset of this slot", {index, p, s}};
-    if ((ring::slot_tag(c) & r.mask()) != index || ring::slot_kind(c) != ring::SlotKind::claimed ||
+    if ((ring::slot_tag(c) & r.mask()) != index ||
+        (ring::slot_kind(c) != ring::SlotKind::claimed && ring::slot_kind(c) != ring::SlotKind::prepared) ||
         ring::slot_owner(c) > r.max_participants())
         return Violation{"ring slot # of partition #: claim word # is not a claim of this slot", {index, p, c}};
     if (peek(h.payload_len) > r.params().max_message || peek(h.key_len) > layout::kMaxKeyBytes)

@@ -18,6 +18,7 @@
 //   sections.bridges            BridgeEntry[kMaxBridges]        256 each
 //   sections.spill_slots        Slot[partitions][spill_capacity]  slot_size each (on_full=spill only)
 //   sections.dedup              DedupTable                      (dedup_window_ms != 0 only)
+//   sections.tx                 TxEntry[max_participants]       896 each
 //
 // Every section starts on a 4096-byte boundary. docs/ARCHITECTURE.md mirrors
 // this table; change both together.
@@ -37,7 +38,7 @@
 namespace shmq::layout {
 
 constexpr uint64_t kMagic = 0x3130'5145'4d48'5300ull;  // "\0SHMEQ01" little-endian
-constexpr uint32_t kLayoutVersion = 11;
+constexpr uint32_t kLayoutVersion = 12;
 constexpr std::size_t kCacheLine = 64;
 constexpr std::size_t kSectionAlign = 4096;
 
@@ -120,7 +121,8 @@ struct SectionTable {
     uint64_t end;          // == region size
     uint64_t bridges;      // between dlq_slots and spill_slots
     uint64_t dedup;        // DedupTable, after spill_slots (== end when deduplication is off)
-    uint64_t reserved[4];
+    uint64_t tx;           // TxEntry[max_participants], after dedup
+    uint64_t reserved[3];
 };
 static_assert(sizeof(SectionTable) == 128);
 
@@ -588,6 +590,47 @@ struct DedupEntry {
 static_assert(sizeof(DedupEntry) == 32 && kCacheLine % sizeof(DedupEntry) == 0);
 static_assert(kDedupGenerations * 2ull * kMaxDedupCapacity < (uint64_t{1} << 32), "entry_ref fits 32 bits");
 static_assert(kMaxDedupWindowMs < (uint64_t{1} << 31), "entry ages are told apart on 32 bits of ms");
+
+// ---------------------------------------------------------------------------
+// TxEntry: participant i's transaction record in this region, at sections.tx
+// + i * 896 (shmq/internal/tx_protocol.hpp). The coordinator record (in the
+// input queue, the consumer's entry) lists the transaction's outputs; an
+// output record (in an output queue, the producer's entry) names its
+// coordinator. Written by the participant; peers only CAS `word` (open or
+// prepared records of a dead or late owner). Untrusted: names are bounded,
+// indices checked, an unknown state is aborted.
+//
+//   0  word (atomic): [seq:60 | state:4]   8 deadline_ns (CLOCK_MONOTONIC_COARSE)
+//  16  outputs (coordinator: TxOutput entries in use, release after them)
+//  20  coord_index (output: the coordinator's participant index in its region)
+//  24  coord_epoch  32 coord_seq   40 reserved   64 coord_name[64]
+// 128  output[kMaxTxOutputs]: TxOutput, 96 each
+//
+// TxOutput: 0 name[64]  64 epoch  72 seq (of the output record)  80 index
+//           (the producer's participant index there)  84 reserved
+constexpr uint32_t kMaxTxOutputs = 8;  // distinct (queue, producer) pairs one transaction sends through
+struct TxOutput {
+    std::atomic<uint64_t> name_words[kNameMax / 8];
+    std::atomic<uint64_t> epoch;
+    std::atomic<uint64_t> seq;
+    std::atomic<uint32_t> index;
+    uint32_t reserved0;
+    uint64_t reserved1;
+};
+static_assert(sizeof(TxOutput) == 96);
+struct alignas(kCacheLine) TxEntry {
+    std::atomic<uint64_t> word;
+    std::atomic<uint64_t> deadline_ns;
+    std::atomic<uint32_t> outputs;
+    std::atomic<uint32_t> coord_index;
+    std::atomic<uint64_t> coord_epoch;
+    std::atomic<uint64_t> coord_seq;
+    uint64_t reserved[3];
+    std::atomic<uint64_t> coord_name_words[kNameMax / 8];
+    TxOutput output[kMaxTxOutputs];
+};
+static_assert(sizeof(TxEntry) == 896);
+static_assert(offsetof(TxEntry, coord_name_words) == 64 && offsetof(TxEntry, output) == 128);
 
 // ---------------------------------------------------------------------------
 // LeaseEntry: a group's delivery state of one offset; index offset & (capacity-1).

@@ -123,6 +123,29 @@ inline bool lease_revoke(Entry& e, uint64_t word, uint64_t retry, uint64_t due_n
     return e.word.compare_exchange_strong(expected, retry, std::memory_order_acq_rel, std::memory_order_relaxed);
 }
 
+// Transactions (tx_protocol.hpp (T4)), all acq_rel CASes of the word:
+// the holder freezes its exact lease before the commit point (false:
+// lease_lost); after the decision, frozen -> acked(o) (committed) or ->
+// retry (aborted: the deadline first, as lease_revoke).
+template <class Entry>
+inline bool lease_freeze(Entry& e, uint64_t leased) noexcept {
+    uint64_t expected = leased;
+    return e.word.compare_exchange_strong(expected, frozen_word(leased), std::memory_order_acq_rel,
+                                          std::memory_order_relaxed);
+}
+template <class Entry>
+inline bool lease_ack_frozen(Entry& e, uint64_t offset, uint64_t leased) noexcept {
+    uint64_t expected = frozen_word(leased);
+    return e.word.compare_exchange_strong(expected, lease_word(LeaseKind::acked, offset), std::memory_order_acq_rel,
+                                          std::memory_order_relaxed);
+}
+template <class Entry>
+inline bool lease_thaw(Entry& e, uint64_t leased, uint64_t retry, uint64_t due_ns) noexcept {
+    e.deadline_ns.store(due_ns, std::memory_order_relaxed);
+    uint64_t expected = frozen_word(leased);
+    return e.word.compare_exchange_strong(expected, retry, std::memory_order_acq_rel, std::memory_order_relaxed);
+}
+
 // At-most-once: picked(o) -> acked(o) (the message was given up at pickup).
 template <class Entry>
 inline bool lease_release_picked(Entry& e, uint64_t offset, uint64_t word) noexcept {

@@ -74,6 +74,21 @@ constexpr bool lease_deliverable(uint64_t w, uint64_t offset) {
     return lease_kind(w) == LeaseKind::acked && lease_before(w, offset);
 }
 
+// A lease its holder froze for a transaction's commit (tx_protocol.hpp
+// (T4)): the leased word with tag bit 35 flipped. It equals no leased word,
+// and lease_is() holds for no offset of the ring's laps (kMaxCapacity is far
+// below 2^35), so every revoker, which CASes a leased word that lease_is its
+// offset, passes it over.
+constexpr uint64_t kLeaseFrozen = uint64_t{1} << (kLeaseTagBits - 1);
+constexpr uint64_t frozen_word(uint64_t leased) { return leased ^ kLeaseFrozen; }
+constexpr bool lease_frozen_is(uint64_t w, uint64_t offset) {
+    return lease_kind(w) == LeaseKind::leased && lease_is(w ^ kLeaseFrozen, offset);
+}
+static_assert(uint64_t{layout::kMaxCapacity} * 2 < kLeaseFrozen, "a frozen tag is no lap's tag");
+static_assert(!lease_is(frozen_word(lease_word(LeaseKind::leased, 9, 5, 1)), 9));
+static_assert(lease_frozen_is(frozen_word(lease_word(LeaseKind::leased, 9, 5, 1)), 9));
+static_assert(lease_owner(frozen_word(lease_word(LeaseKind::leased, 9, 5, 1))) == 5);
+
 // retry(o, c, h, why): what a revocation of leased(o, _, c, h) installs. A
 // handoff with no handoff count left is recorded as one, but counts.
 constexpr uint64_t retry_word(uint64_t offset, uint64_t leased, RetryReason why) {

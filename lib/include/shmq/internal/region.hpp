@@ -185,6 +185,10 @@ public:
                                       (uint64_t{g} * dedup_entries_ + index) * sizeof(layout::DedupEntry));
     }
     uint64_t dedup_entries() const noexcept { return dedup_entries_; }
+    // Participant `index`'s transaction record (shmq/internal/tx_protocol.hpp); index < max_participants.
+    layout::TxEntry& tx_entry(uint32_t index) const noexcept {
+        return at<layout::TxEntry>(sections_.tx + uint64_t{index} * sizeof(layout::TxEntry));
+    }
 
     // Marks the region deleted (attached peers get queue_deleted) and unlinks it.
     // keep_journal: as if the host rebooted (Lifecycle::region_removed): a

@@ -12,6 +12,7 @@
 //                 \--abort CAS (claimer, or reaper if the claimer is dead)--> aborted(o)
 //          committed(o) | aborted(o) --reclaim store, once every group is done--> free(o + c)
 //   claim: (an earlier lap) --claim CAS, while state is free(o)--> claimed(o, P)
+//          claimed(o, P) --a transaction's output, written (store by P)--> prepared(o, P)
 // "free(o)" means: the slot may now be claimed for offset o.
 #pragma once
 
@@ -19,7 +20,9 @@
 
 namespace shmq::ring {
 
-enum class SlotKind : uint8_t { free = 0, claimed = 1, committed = 2, aborted = 3 };
+// prepared: claim words only: the claimer wrote the payload of a
+// transaction's output; the slot commits iff the transaction does (tx_protocol.hpp).
+enum class SlotKind : uint8_t { free = 0, claimed = 1, committed = 2, aborted = 3, prepared = 4 };
 
 constexpr unsigned kSlotTagBits = 48;
 constexpr uint64_t kSlotTagMask = (uint64_t{1} << kSlotTagBits) - 1;

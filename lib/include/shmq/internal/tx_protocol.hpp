@@ -1,0 +1,150 @@
+// Transactions (shmq::Transaction): input ACKs and output sends that happen
+// all together or not at all, across queues (docs/ARCHITECTURE.md,
+// "Transactions"). The words and steps every participant uses; the
+// resolvers (tx_resolver.cpp) and shmq::Transaction (transaction.cpp) are
+// built on them.
+//
+// Records. Every region has one TxEntry per participant entry
+// (layout.hpp, sections.tx). A transaction run by process X with consumer C
+// on the input queue IN and producers P1..Pk on output queues Q1..Qk uses:
+//   - the coordinator record: IN's entry of C. Its word holds the decision;
+//     its output list names every (Qi, Pi, seq_i) the transaction opened.
+//   - one output record per Qi: Qi's entry of Pi, naming the coordinator
+//     (IN's name and epoch, C's index, the coordinator's seq).
+// A record's word is [seq:60 | state:4]; each transaction raises seq.
+//
+//   coordinator: open(S) --commit point--> committed(S) --outputs finished--> done(S)
+//                open(S) --owner's abort, or a peer once X is dead or the deadline passed--> aborted(S)
+//   output:      open(s) --prepare--> prepared(s) --after the commit point--> committed(s)
+//                open(s) --owner's abort, or a peer (X dead / deadline)--> aborted(s)
+//                prepared(s) --the coordinator aborted S, or moved past S undone--> aborted(s)
+//
+// Outputs are open claims (commit_protocol.hpp) whose claim word the owner
+// turned from claimed(o, P) into prepared(o, P) once the payload was
+// written: consumers deliver only committed state words, so an output is
+// invisible until someone commits its slot, and that someone has seen the
+// output record committed(s). Inputs are frozen: their lease word becomes
+// frozen_word(leased) (lease_word.hpp), which no revocation CASes.
+//
+// Memory-ordering argument:
+//  (T1) read-committed: a slot of Pi in Qi is committed (state CAS, seq_cst,
+//       commit_protocol.hpp (3)) only by the owner after its commit point, or
+//       by a peer after it loaded Qi's record committed(s) (acquire), or
+//       loaded the coordinator committed(S) (acquire) and then CASed the
+//       record prepared(s) -> committed(s). Either way after (T3).
+//  (T2) prepare: the owner stores each claim word prepared(o, P) (release)
+//       after the payload, and CASes every output record open -> prepared
+//       (acq_rel) before its commit point. A peer aborts only an *open*
+//       output record (X dead or past the deadline), so either the peer's
+//       CAS wins and the owner's prepare fails (it aborts, before its commit
+//       point), or the prepare wins and the record waits for the coordinator.
+//  (T3) commit point: the CAS open(S) -> committed(S) of the coordinator
+//       word (seq_cst), after every output record is prepared and every
+//       input frozen. A peer's abort is the CAS open(S) -> aborted(S) of the
+//       same word: exactly one of the two wins, once.
+//  (T4) inputs: the freeze is a CAS from the exact leased word the owner
+//       holds (acq_rel), so a lease lost before (expiry, handoff, death
+//       declared) fails it: lease_lost, before the commit point. A frozen
+//       word never equals a leased word and its tag is not its offset's, so
+//       expiry, handoff and death revocations (which CAS from a leased word
+//       that lease_is its offset) pass it over. It leaves the frozen state
+//       by the coordinator's decision only: -> acked(o) once committed(S),
+//       -> back to the owner's lease (owner's abort) or retry (a peer's)
+//       once aborted(S). So an input is ACKed exactly when the outputs commit.
+//  (T5) presumed abort: the coordinator word goes committed(S) -> done(S)
+//       only after every listed output record is committed (by the owner,
+//       or by a resolver that opened each Qi), and a new transaction of the
+//       entry (S + 1) starts only from done/aborted/idle. So an output
+//       record still prepared(s) whose coordinator word is about another
+//       seq, or aborted(S), belongs to an aborted transaction. The list is
+//       written (release count) before the output record opens, so a
+//       resolver of a dead X finds every output record it may have to finish.
+// A reader of Qi decides from Qi alone in every case but one: a prepared(s)
+// record whose owner is dead (killed between its prepares and the end of its
+// commit) needs the coordinator's word, in IN; that resolver is whoever can
+// open IN (shmqd, a peer), and until then Qi's partition waits.
+//
+// The atomic word type is a template parameter so the model checker runs
+// this very code (tests/model/tx_model.cpp).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace shmq::tx {
+
+enum class TxState : uint8_t { idle = 0, open = 1, prepared = 2, committed = 3, aborted = 4, done = 5 };
+
+constexpr uint64_t tx_word(uint64_t seq, TxState s) { return seq << 4 | static_cast<uint8_t>(s); }
+constexpr uint64_t tx_seq(uint64_t w) { return w >> 4; }
+constexpr TxState tx_state(uint64_t w) { return static_cast<TxState>(w & 0xf); }
+// A state no protocol step writes (untrusted memory): treated as aborted.
+constexpr bool tx_state_valid(uint64_t w) { return (w & 0xf) <= static_cast<uint8_t>(TxState::done); }
+
+static_assert(tx_seq(tx_word(7, TxState::prepared)) == 7 && tx_state(tx_word(7, TxState::prepared)) == TxState::prepared);
+
+// Owner: starts the next transaction of its record; returns its seq. Only
+// the owner writes a record that is not open or prepared, so the CAS fails
+// only on a damaged region (then the caller gives up).
+template <class Atomic>
+inline bool begin(Atomic& word, uint64_t& seq) noexcept {
+    uint64_t w = word.load(std::memory_order_acquire);
+    const TxState s = tx_state(w);
+    if (s == TxState::open || s == TxState::prepared || s == TxState::committed) return false;  // unfinished
+    seq = tx_seq(w) + 1;
+    // release: the record's other fields (deadline, coordinator, list reset) precede it.
+    return word.compare_exchange_strong(w, tx_word(seq, TxState::open), std::memory_order_acq_rel,
+                                        std::memory_order_relaxed);
+}
+
+// One CAS of record `seq` from `from` to `to` (acq_rel: T2, T5).
+template <class Atomic>
+inline bool move(Atomic& word, uint64_t seq, TxState from, TxState to) noexcept {
+    uint64_t expected = tx_word(seq, from);
+    return word.compare_exchange_strong(expected, tx_word(seq, to), std::memory_order_acq_rel,
+                                        std::memory_order_acquire);
+}
+
+// (T2) owner: an output record open -> prepared. false: a peer aborted it.
+template <class Atomic>
+inline bool prepare_output(Atomic& word, uint64_t seq) noexcept {
+    return move(word, seq, TxState::open, TxState::prepared);
+}
+
+// (T3) the commit point: the coordinator open -> committed. seq_cst: one
+// total order with every peer's abort of the same word.
+template <class Atomic>
+inline bool commit_point(Atomic& word, uint64_t seq) noexcept {
+    uint64_t expected = tx_word(seq, TxState::open);
+    return word.compare_exchange_strong(expected, tx_word(seq, TxState::committed), std::memory_order_seq_cst,
+                                        std::memory_order_acquire);
+}
+
+// (T2)/(T3) abort of an open record (coordinator or output): by the owner,
+// or by a peer once the owner is dead or late. seq_cst like the commit point.
+template <class Atomic>
+inline bool abort_open(Atomic& word, uint64_t seq) noexcept {
+    uint64_t expected = tx_word(seq, TxState::open);
+    return word.compare_exchange_strong(expected, tx_word(seq, TxState::aborted), std::memory_order_seq_cst,
+                                        std::memory_order_acquire);
+}
+
+// What the coordinator's word `w` says about transaction `seq` for an output
+// record prepared(s) naming it (T5). `owner_gone`: the coordinator's owner
+// is dead or past its deadline, so an open(seq) may be aborted by the caller.
+enum class Outcome { committed, aborted, undecided };
+constexpr Outcome coordinator_outcome(uint64_t w, uint64_t seq) {
+    if (!tx_state_valid(w)) return Outcome::aborted;
+    if (tx_seq(w) != seq) return Outcome::aborted;  // (T5) moved on: it was not committed undone
+    switch (tx_state(w)) {
+        case TxState::committed:
+        case TxState::done:
+            return Outcome::committed;
+        case TxState::open:
+            return Outcome::undecided;
+        default:
+            return Outcome::aborted;
+    }
+}
+
+}  // namespace shmq::tx
