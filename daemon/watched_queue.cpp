@@ -12,6 +12,7 @@
 #include "log.hpp"
 #include "shmq/internal/damage.hpp"
 #include "shmq/internal/reaper.hpp"
+#include "shmq/internal/tx_resolver.hpp"
 #include "shmq/internal/dead_letter.hpp"
 #include "shmq/internal/delivery.hpp"
 #include "shmq/internal/lease_word.hpp"
@@ -306,6 +307,9 @@ int WatchedQueue::expire_and_dead_letter(uint64_t now_mono) {
     // that clock's lag: docs/ARCHITECTURE.md, "shmqd's event loop"): looking
     // again by then finds it in time.
     uint64_t next = on_grid(now_mono, now_mono + lease_ns);
+    // Transactions of late or dead owners (shmq/internal/tx_resolver.hpp);
+    // a deadline is at most lease_ms away by default, so this look finds it.
+    tx::resolve_late(r, now_mono, me_.id());
     for (uint32_t g = 0; g < r.max_groups(); ++g) {
         if (!ring::group_holds(r.group(g).state.load(std::memory_order_acquire))) continue;
         for (uint32_t p = 0; p < r.partitions(); ++p) {

@@ -5,6 +5,7 @@
 
 #include "consumer_core.hpp"
 #include "shmq/internal/fast_ack.hpp"
+#include "shmq/internal/tx_resolver.hpp"
 #include "shmq/internal/names.hpp"
 #include "shmq/internal/reaper.hpp"
 #include "shmq/internal/replay_request.hpp"
@@ -182,7 +183,8 @@ bool ConsumerCore::holds_leases(uint32_t p) const noexcept {
     const ring::Window win = ring::lease_window(*region, group.index, p);
     for (uint64_t o = win.floor; o < win.next; ++o) {
         const uint64_t w = views[p].lease(o).word.load(std::memory_order_relaxed);
-        if (ring::lease_kind(w) == ring::LeaseKind::leased && ring::lease_owner(w) == me.id() && ring::lease_is(w, o))
+        if (ring::lease_kind(w) == ring::LeaseKind::leased && ring::lease_owner(w) == me.id() &&
+            (ring::lease_is(w, o) || ring::lease_frozen_is(w, o)))  // frozen: a transaction's commit holds it
             return true;
     }
     return false;
@@ -235,10 +237,16 @@ void ConsumerCore::maintenance(uint64_t now) noexcept {
     for (uint32_t p : partitions) {
         ring::expire_leases(r, group.index, p, now, me.id());
         // A claim at our cursor whose producer died would stall us: reap it.
+        // A transaction's output there waits for its decision: a late
+        // owner's is decided now (shmq/internal/tx_resolver.hpp).
         const uint64_t o = views[p].cursors->next.load(std::memory_order_acquire);
         const uint32_t claimer = ring::open_claimer(views[p].ring, o);
-        if (claimer != 0 && entry_liveness(r, claimer - 1) == Liveness::dead) reap_participant(r, claimer - 1, me.id());
+        if (claimer != 0 && entry_liveness(r, claimer - 1) == Liveness::dead)
+            reap_participant(r, claimer - 1, me.id());
+        else if (claimer != 0 && ring::open_claim_prepared(views[p].ring, o))
+            (void)tx::settle_prepared(r, views[p].ring, o, claimer, now);
     }
+    tx::resolve_late(r, now, me.id());  // transactions of late owners: their frozen inputs, their outputs
     auto& entry = r.participant(me.index);
     entry.heartbeat_ns.store(now, std::memory_order_relaxed);
     entry.operations.fetch_add(std::exchange(delivered_since_scan, 0), std::memory_order_relaxed);

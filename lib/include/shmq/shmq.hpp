@@ -239,6 +239,7 @@ struct ProducerCore;
 struct ConsumerCore;
 struct ClaimRef;
 struct ConsumerSleep;  // shmq/internal/consumer_sleep.hpp
+struct TxCore;         // lib/src/tx/tx_core.hpp
 }  // namespace detail
 class Producer;
 namespace detail {
@@ -320,6 +321,8 @@ public:
 
 private:
     friend class Queue;
+    friend class Transaction;
+    friend struct detail::TxCore;
     friend Status detail::send_carrying_id(Producer&, std::span<const std::byte>, const SendOptions&, std::string_view,
                                            uint16_t) noexcept;
     explicit Producer(detail::ProducerCore* core) noexcept;
@@ -368,6 +371,7 @@ public:
 
 private:
     friend struct detail::ConsumerCore;
+    friend struct detail::TxCore;
     friend std::size_t ack_all(std::span<Message> messages) noexcept;
     detail::ConsumerCore* core_ = nullptr;  // holds one reference while unsettled
     const std::byte* data_ = nullptr;
@@ -411,9 +415,76 @@ public:
 
 private:
     friend class Queue;
+    friend class Transaction;
+    friend struct detail::TxCore;
     friend struct detail::ConsumerSleep;
     explicit Consumer(detail::ConsumerCore* core) noexcept;
     detail::ConsumerCore* core_ = nullptr;  // holds one reference
+};
+
+// Atomic consume-and-produce (docs/ARCHITECTURE.md, "Transactions"): the
+// ACKs of input messages of one consumer and sends through any producers,
+// on any queues, happen all together at commit() or not at all.
+//
+//   shmq::Transaction tx(consumer);
+//   auto m = consumer.receive();
+//   tx.send(resized, bytes, {.key = m->key()});
+//   tx.ack(*m);
+//   tx.commit();  // ok: the ACK and every send happened; else none did
+//
+// Until commit() returns ok, the outputs are invisible to every group (they
+// hold their partitions: consumers of those wait at them) and the inputs
+// stay leased. abort(), a failed commit, or destroying the object releases
+// everything: the inputs are redelivered (each counts as a failed
+// delivery), the outputs discarded. If the process dies before its commit
+// point the same happens as soon as its death is seen; after it, a peer or
+// shmqd finishes the commit. A transaction open longer than its timeout may
+// be aborted by any peer (commit then answers lease_lost).
+//
+// The consumer must be at-least-once, on a queue that is not on_full
+// drop_oldest; a producer takes part in one transaction at a time; sends
+// carry no dedup id and never spill (a spilling partition answers
+// overloaded). At most kMaxTransactionOutputs distinct producers per
+// transaction. After commit() or abort() the object starts a new
+// transaction with its next send or ack. Used by one thread at a time, with
+// its consumer and producers.
+struct TransactionOptions {
+    // How long the transaction may stay open (from its first send or ack)
+    // before a peer may abort it. 0: the input queue's lease_ms.
+    Millis timeout{0};
+};
+inline constexpr std::size_t kMaxTransactionOutputs = 8;
+class Transaction {
+public:
+    // Throws Error(invalid_argument) for an at-most-once consumer or a drop_oldest queue.
+    explicit Transaction(Consumer& input, const TransactionOptions& options = {});
+    Transaction(Transaction&&) noexcept;
+    Transaction& operator=(Transaction&&) noexcept;
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    ~Transaction();  // aborts what is open
+    // Writes an output, invisible until commit. The errors of Producer::send,
+    // and invalid_argument (a dedup id; a 9th producer; a producer in another
+    // open transaction), lease_lost (a peer aborted the transaction: late).
+    Status send(Producer& producer, std::span<const std::byte> payload, const SendOptions& options = {}) noexcept;
+    Status send(Producer& producer, std::string_view payload, const SendOptions& options = {}) noexcept {
+        return send(producer, std::as_bytes(std::span(payload.data(), payload.size())), options);
+    }
+    // Takes `message` (received from this transaction's consumer) into the
+    // transaction: it is settled for its holder (ack/nack answer
+    // already_settled) and ACKed at commit. invalid_argument: another
+    // consumer's; already_settled; lease_lost: its lease is gone already.
+    Status ack(Message& message) noexcept;
+    // ok: every ACK and send happened. lease_lost: an input's lease was lost
+    // (expiry, handoff, owner declared dead) or a peer aborted the
+    // transaction; nothing of it happened and the inputs are redelivered.
+    Status commit() noexcept;
+    void abort() noexcept;
+    std::size_t sends() const noexcept;  // in the open transaction
+    std::size_t acks() const noexcept;
+
+private:
+    detail::TxCore* core_ = nullptr;
 };
 
 // Queue::create/open/remove throw Error with a code to branch on:

@@ -8,6 +8,7 @@
 #include "shmq/internal/delivery.hpp"
 #include "shmq/internal/lease_word.hpp"
 #include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/tx_resolver.hpp"
 #include "shmq/internal/writer_token.hpp"
 #include "shmq/internal/clock.hpp"
 #include "shmq/internal/futex.hpp"
@@ -30,7 +31,7 @@ uint32_t abort_claims(Region& r, const ring::RingRef& ring, uint64_t from, uint3
     uint32_t aborted = 0;
     for (uint64_t o = from; o < from + ring.capacity; ++o) {
         // dedup.hpp (2): the entry the open claim names is voided before the abort.
-        if (dedup_partition >= 0 && ring::open_claimer(ring, o) == id)
+        if (dedup_partition >= 0 && ring::open_claimer(ring, o) == id && !ring::open_claim_prepared(ring, o))
             dedup::void_dead_claim(r, ring.base(o), static_cast<uint32_t>(dedup_partition), o, staged, id);
         if (ring::abort_dead_claim(ring, o, id)) ++aborted;  // (1)
     }
@@ -43,7 +44,9 @@ uint64_t claims_end(const ring::RingRef& ring, uint64_t from, uint32_t id) {
     uint64_t end = 0;
     for (uint64_t o = from; o < from + ring.capacity; ++o) {
         const uint64_t c = ring.claim(o).load(std::memory_order_acquire);
-        if (ring::slot_is(c, o) && ring::slot_kind(c) == ring::SlotKind::claimed && ring::slot_owner(c) == id) end = o + 1;
+        if (ring::slot_is(c, o) && ring::slot_owner(c) == id &&
+            (ring::slot_kind(c) == ring::SlotKind::claimed || ring::slot_kind(c) == ring::SlotKind::prepared))
+            end = o + 1;
     }
     return end;
 }
@@ -68,6 +71,22 @@ ReapReport reap_participant(Region& r, uint32_t index, uint32_t mover_id) noexce
     report.role = static_cast<layout::Role>(e.role.load(std::memory_order_relaxed));
     report.group = e.group.load(std::memory_order_relaxed);
     const uint64_t now = sys::coarse_monotonic_ns();
+
+    // Its transaction (shmq/internal/tx_protocol.hpp): a coordinator record
+    // is resolved (inputs acked or given back, outputs finished), an output
+    // record decided and its prepared claims finished. Undecided (an output
+    // queue or the coordinator out of reach): everything else is reaped, but
+    // the entry stays taken, so that its record is not reused meanwhile.
+    bool tx_finished = tx::resolve_coordinator(r, index, now, mover_id);
+    if (static_cast<layout::TxRole>(r.tx_entry(index).role.load(std::memory_order_relaxed)) == layout::TxRole::output) {
+        const tx::Outcome o = tx::decide_output(r, index, now);
+        if (o == tx::Outcome::undecided)
+            tx_finished = false;
+        else
+            tx::finish_prepared_claims(r, id, o == tx::Outcome::committed);
+    }
+    report.tx_pending = !tx_finished;
+    r.tx_entry(index).reap_pending.store(tx_finished ? 0 : 1, std::memory_order_relaxed);
 
     for (uint32_t p = 0; p < r.partitions(); ++p) {
         const uint64_t head = r.partition(p).head.load(std::memory_order_acquire);
@@ -126,8 +145,9 @@ ReapReport reap_participant(Region& r, uint32_t index, uint32_t mover_id) noexce
     r.header().admin_lock.compare_exchange_strong(holder, 0, std::memory_order_acq_rel);
 
     // (4) release: everything above precedes the entry's reuse.
-    e.state.store(layout::participant_state(layout::participant_gen(s), layout::kParticipantFree),
-                  std::memory_order_release);
+    if (tx_finished)
+        e.state.store(layout::participant_state(layout::participant_gen(s), layout::kParticipantFree),
+                      std::memory_order_release);
     if (report.role == layout::Role::consumer && r.valid_group(report.group)) membership_changed(r, report.group);
     wake_consumers(r);
     sys::unlock_byte(r.probe_fd(), index);  // (5)

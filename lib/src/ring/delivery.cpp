@@ -232,6 +232,29 @@ bool revoke(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, D
     return true;
 }
 
+bool ack_frozen(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t frozen) noexcept {
+    if (!lease_frozen_is(frozen, offset) || !lease_ack_frozen(r.lease(g, p, offset), offset, frozen_word(frozen)))
+        return false;
+    advance_floor(r, g, p);
+    return true;
+}
+
+bool thaw(Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t frozen, DeadLetterReason reason,
+          uint64_t now_mono, uint32_t mover_id) noexcept {
+    if (!lease_frozen_is(frozen, offset)) return false;
+    const uint64_t leased = frozen_word(frozen);
+    const uint64_t retry = retry_word(offset, leased, reason);
+    const bool to_dlq = retry_exhausted(retry, r.params().max_deliveries);
+    if (!lease_thaw(r.lease(g, p, offset), leased, retry, now_mono)) return false;
+    auto& gp = r.group_partition(g, p);
+    if (reason == DeadLetterReason::lease_expired) gp.expired.fetch_add(1, std::memory_order_relaxed);
+    if (reason == DeadLetterReason::nacked) gp.nacked.fetch_add(1, std::memory_order_relaxed);
+    if (to_dlq && mover_id != 0 && dead_letter(r, g, p, offset, retry, now_mono, mover_id) == DeadLetterResult::moved) return true;
+    gp.retry_pending.fetch_add(1, std::memory_order_seq_cst);  // the hint, then the doorbell (seq_cst pair)
+    detail::wake_consumers(r);
+    return true;
+}
+
 uint32_t expire_leases(Region& r, uint32_t g, uint32_t p, uint64_t now_mono, uint32_t mover_id,
                        uint64_t* earliest) noexcept {
     const Window win = lease_window(r, g, p);

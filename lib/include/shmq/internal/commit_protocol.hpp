@@ -299,9 +299,11 @@ inline void abort_claim(const BasicRingRef<Atomic>& ring, uint64_t offset) noexc
     (void)finish_claim(ring, offset, SlotKind::aborted);
 }
 // Participant id (1..4095) holding an open claim on `offset`, 0 if none:
-// the claim word names it and the state still holds the previous lap.
+// the claim word names it (claimed or prepared) and the state still holds the previous lap.
 uint32_t open_claimer(const RingRef& ring, uint64_t offset) noexcept;
-// Reaper: aborts slot `offset` if it is an open claim of dead participant `owner`.
+// Whether the claim word of `offset` is a transaction's prepared output (tx_protocol.hpp).
+bool open_claim_prepared(const RingRef& ring, uint64_t offset) noexcept;
+// Reaper: aborts slot `offset` if it is an open claim (not a prepared one) of dead participant `owner`.
 bool abort_dead_claim(const RingRef& ring, uint64_t offset, uint32_t owner) noexcept;
 
 }  // namespace shmq::ring

@@ -12,6 +12,9 @@ enum class CrashPoint {
     after_revocation_begin,  // fast_ack.hpp S5 and the barrier done, no lease CASed yet
     after_dedup_reserve,     // dedup.hpp: the id's entry is pending for us, no slot claimed yet
     after_dedup_publish,     // dedup.hpp: the message is published, its entry still claimed
+    after_tx_prepare,        // tx_protocol.hpp: outputs prepared, inputs frozen, before the commit point
+    after_tx_commit_point,   // tx_protocol.hpp (T3) done: nothing acked or committed yet
+    after_tx_inputs,         // the inputs acked, the outputs still prepared
 };
 
 inline void (*crash_hook)(CrashPoint) = nullptr;

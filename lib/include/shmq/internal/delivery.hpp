@@ -134,6 +134,12 @@ SettleResult extend(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, 
 // participant doing it (owner of any DLQ claim it makes). True if it changed.
 bool revoke(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t word, layout::DeadLetterReason reason,
             uint64_t now_mono, uint32_t mover_id) noexcept;
+// A frozen lease (tx_protocol.hpp (T4)) once its transaction is decided:
+// committed, frozen -> acked(o) and the floor moved; aborted, frozen ->
+// retry(reason) or the DLQ, as revoke. `frozen` is the frozen word. True if it changed.
+bool ack_frozen(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t frozen) noexcept;
+bool thaw(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t frozen, layout::DeadLetterReason reason,
+          uint64_t now_mono, uint32_t mover_id) noexcept;
 // Stamps unstamped leases of (g, p) (deadline and delivery times) and
 // revokes every leased entry whose deadline has passed. Returns how many it
 // revoked. `earliest`, if given, is lowered to the earliest deadline of a

@@ -603,12 +603,14 @@ static_assert(kMaxDedupWindowMs < (uint64_t{1} << 31), "entry ages are told apar
 //   0  word (atomic): [seq:60 | state:4]   8 deadline_ns (CLOCK_MONOTONIC_COARSE)
 //  16  outputs (coordinator: TxOutput entries in use, release after them)
 //  20  coord_index (output: the coordinator's participant index in its region)
-//  24  coord_epoch  32 coord_seq   40 reserved   64 coord_name[64]
+//  24  coord_epoch  32 coord_seq   40 role (TxRole)   48 reap_pending (1: the reaper left the
+//      participant entry taken until this record is finished)   56 reserved   64 coord_name[64]
 // 128  output[kMaxTxOutputs]: TxOutput, 96 each
 //
 // TxOutput: 0 name[64]  64 epoch  72 seq (of the output record)  80 index
 //           (the producer's participant index there)  84 reserved
-constexpr uint32_t kMaxTxOutputs = 8;  // distinct (queue, producer) pairs one transaction sends through
+constexpr uint32_t kMaxTxOutputs = 8;
+enum class TxRole : uint64_t { none = 0, coordinator = 1, output = 2 };  // distinct (queue, producer) pairs one transaction sends through
 struct TxOutput {
     std::atomic<uint64_t> name_words[kNameMax / 8];
     std::atomic<uint64_t> epoch;
@@ -625,7 +627,9 @@ struct alignas(kCacheLine) TxEntry {
     std::atomic<uint32_t> coord_index;
     std::atomic<uint64_t> coord_epoch;
     std::atomic<uint64_t> coord_seq;
-    uint64_t reserved[3];
+    std::atomic<uint64_t> role;  // TxRole, stored before the word opens the record
+    std::atomic<uint64_t> reap_pending;
+    uint64_t reserved;
     std::atomic<uint64_t> coord_name_words[kNameMax / 8];
     TxOutput output[kMaxTxOutputs];
 };

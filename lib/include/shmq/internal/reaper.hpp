@@ -30,6 +30,9 @@ struct ReapReport {
     uint32_t claims_aborted = 0;
     uint32_t leases_returned = 0;
     uint32_t partitions_released = 0;
+    // Its transaction is not finished (tx_resolver.hpp): the entry stays taken
+    // (TxEntry::reap_pending) until tx::resolve_late finishes it and reaps again.
+    bool tx_pending = false;
 };
 
 // `mover_id`: participant id of the caller, used to claim DLQ slots for leases

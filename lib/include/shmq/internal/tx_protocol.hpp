@@ -54,7 +54,10 @@
 //  (T5) presumed abort: the coordinator word goes committed(S) -> done(S)
 //       only after every listed output record is committed (by the owner,
 //       or by a resolver that opened each Qi), and a new transaction of the
-//       entry (S + 1) starts only from done/aborted/idle. So an output
+//       entry (S + 1) starts only once S is finished: by its live owner, who
+//       commits or aborts every output before it returns, or, after its
+//       death, once a resolver finished S (the reaper frees the participant
+//       entry, and with it the record, only then). So an output
 //       record still prepared(s) whose coordinator word is about another
 //       seq, or aborted(S), belongs to an aborted transaction. The list is
 //       written (release count) before the output record opens, so a
@@ -83,14 +86,16 @@ constexpr bool tx_state_valid(uint64_t w) { return (w & 0xf) <= static_cast<uint
 
 static_assert(tx_seq(tx_word(7, TxState::prepared)) == 7 && tx_state(tx_word(7, TxState::prepared)) == TxState::prepared);
 
-// Owner: starts the next transaction of its record; returns its seq. Only
-// the owner writes a record that is not open or prepared, so the CAS fails
-// only on a damaged region (then the caller gives up).
+// Owner: starts the next transaction of its record; `seq` is its number.
+// The owner finished its previous one (every output committed or aborted)
+// before, so a committed record may be reused (T5). Only the owner writes a
+// record that is not open or prepared: false means a record left undecided
+// (an earlier occupant's, not yet resolved) or a damaged region.
 template <class Atomic>
 inline bool begin(Atomic& word, uint64_t& seq) noexcept {
     uint64_t w = word.load(std::memory_order_acquire);
     const TxState s = tx_state(w);
-    if (s == TxState::open || s == TxState::prepared || s == TxState::committed) return false;  // unfinished
+    if (!tx_state_valid(w) || s == TxState::open || s == TxState::prepared) return false;
     seq = tx_seq(w) + 1;
     // release: the record's other fields (deadline, coordinator, list reset) precede it.
     return word.compare_exchange_strong(w, tx_word(seq, TxState::open), std::memory_order_acq_rel,

@@ -1,0 +1,296 @@
+// shmq::Transaction: the owner's side of tx_protocol.hpp. Outputs are
+// claims turned prepared, inputs leases frozen; commit() takes the commit
+// point and then finishes both; abort() gives everything back.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "consumer_core.hpp"
+#include "producer_core.hpp"
+#include "ring/ack_latency.hpp"
+#include "shmq/internal/crash_points.hpp"
+#include "shmq/internal/delivery.hpp"
+#include "shmq/internal/lease_protocol.hpp"
+#include "shmq/internal/names.hpp"
+#include "shmq/internal/tx_protocol.hpp"
+
+namespace shmq::detail {
+
+static_assert(kMaxTransactionOutputs == layout::kMaxTxOutputs);
+
+struct TxCore {
+    struct Input {
+        uint32_t partition;
+        uint64_t offset;
+        uint64_t lease;  // the leased word its delivery installed
+        uint64_t publish_unix_ns;
+        bool frozen;
+    };
+    struct Slot {
+        uint32_t partition;
+        uint64_t offset;
+    };
+    struct Output {
+        ProducerCore* core;  // one reference (ProducerCore::opened) while it takes part
+        uint64_t seq;        // of its output record
+        std::vector<Slot> slots;
+    };
+
+    ConsumerCore* consumer;  // one reference while the Transaction lives
+    uint64_t timeout_ns;
+    bool open = false;
+    uint64_t seq = 0;  // of the coordinator record, while open
+    std::vector<Input> inputs;
+    std::vector<Output> outputs;
+
+    Region& in() const noexcept { return *consumer->region; }
+    layout::TxEntry& record() const noexcept { return in().tx_entry(consumer->me.index); }
+    bool still_open() const noexcept {
+        return record().word.load(std::memory_order_acquire) == tx::tx_word(seq, tx::TxState::open);
+    }
+
+    Status begin() noexcept;
+    Output* join(ProducerCore& pc, Status& st) noexcept;
+    Status send(ProducerCore& pc, std::span<const std::byte> payload, const SendOptions& options) noexcept;
+    Status ack(Message& m) noexcept;
+    Status commit() noexcept;
+    void abort() noexcept;
+    void reset() noexcept;
+};
+
+Status TxCore::begin() noexcept {
+    auto& e = record();
+    // Fields first; begin's CAS publishes them (release) with the open word.
+    e.deadline_ns.store(sys::coarse_monotonic_ns() + timeout_ns, std::memory_order_relaxed);
+    e.outputs.store(0, std::memory_order_relaxed);
+    e.role.store(static_cast<uint64_t>(layout::TxRole::coordinator), std::memory_order_relaxed);
+    if (!tx::begin(e.word, seq)) return Errc::invalid_argument;  // another Transaction of this consumer is open
+    open = true;
+    return Errc::ok;
+}
+
+TxCore::Output* TxCore::join(ProducerCore& pc, Status& st) noexcept {
+    for (auto& o : outputs)
+        if (o.core == &pc) return &o;
+    Region& q = *pc.region;
+    auto& qe = q.tx_entry(pc.me.index);
+    const uint64_t qw = qe.word.load(std::memory_order_acquire);
+    const tx::TxState s = tx::tx_state(qw);
+    if (outputs.size() >= layout::kMaxTxOutputs || !tx::tx_state_valid(qw) || s == tx::TxState::open ||
+        s == tx::TxState::prepared) {
+        st = Errc::invalid_argument;  // too many producers, or this one is in another open transaction
+        return nullptr;
+    }
+    const uint64_t qseq = tx::tx_seq(qw) + 1;
+    // (T5): listed (release count) before the output record opens.
+    auto& rec = record();
+    const auto k = static_cast<uint32_t>(outputs.size());
+    auto& item = rec.output[k];
+    store_name_words(item.name_words, q.name());
+    item.epoch.store(q.epoch(), std::memory_order_relaxed);
+    item.seq.store(qseq, std::memory_order_relaxed);
+    item.index.store(pc.me.index, std::memory_order_relaxed);
+    rec.outputs.store(k + 1, std::memory_order_release);
+    qe.deadline_ns.store(rec.deadline_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    store_name_words(qe.coord_name_words, in().name());
+    qe.coord_epoch.store(in().epoch(), std::memory_order_relaxed);
+    qe.coord_index.store(consumer->me.index, std::memory_order_relaxed);
+    qe.coord_seq.store(seq, std::memory_order_relaxed);
+    qe.role.store(static_cast<uint64_t>(layout::TxRole::output), std::memory_order_relaxed);
+    uint64_t got = 0;
+    if (!tx::begin(qe.word, got) || got != qseq) {
+        st = Errc::invalid_argument;
+        return nullptr;
+    }
+    ++pc.opened;  // the producer stays attached while its claims are open (a Claim's reference)
+    outputs.push_back({&pc, qseq, {}});
+    return &outputs.back();
+}
+
+Status TxCore::send(ProducerCore& pc, std::span<const std::byte> payload, const SendOptions& options) noexcept {
+    if (!options.dedup_id.empty()) return Errc::invalid_argument;
+    if (!open) {
+        if (Status st = begin(); !st) return st;
+    } else if (!still_open()) {
+        return Errc::lease_lost;  // a peer aborted it (late): commit() will say so too
+    }
+    Status st;
+    Output* out = join(pc, st);
+    if (out == nullptr) return st;
+    PreparedSlot slot;
+    if (st = pc.prepare(payload.size(), options, slot); !st) return st;
+    if (slot.staged) {  // a transaction's output never goes to disk staging
+        pc.abort_prepared(slot);
+        return Errc::overloaded;
+    }
+    std::memcpy(slot.base + layout::kSlotHeaderBytes, payload.data(), payload.size());
+    pc.write_header(slot.partition, slot.offset, static_cast<uint32_t>(payload.size()),
+                    static_cast<uint16_t>(options.key.size()), sys::coarse_unix_ns());
+    // (T2): the payload and header before the claim word says prepared (release).
+    pc.views[slot.partition].ring.claim(slot.offset).store(
+        ring::slot_state(slot.offset, ring::SlotKind::prepared, pc.me.id()), std::memory_order_release);
+    out->slots.push_back({slot.partition, slot.offset});
+    return Errc::ok;
+}
+
+Status TxCore::ack(Message& m) noexcept {
+    if (m.settled_ || m.core_ == nullptr) return Errc::already_settled;
+    if (m.core_ != consumer) return Errc::invalid_argument;
+    if (!open) {
+        if (Status st = begin(); !st) return st;
+    }
+    auto& word = in().lease(consumer->group.index, m.partition_, m.offset_).word;
+    m.settled_ = true;  // the transaction settles it now; its reference goes with the transaction
+    inputs.push_back({m.partition_, m.offset_, m.lease_, m.publish_unix_ns_, false});
+    if (word.load(std::memory_order_acquire) != m.lease_) return Errc::lease_lost;  // commit() would fail
+    return Errc::ok;
+}
+
+Status TxCore::commit() noexcept {
+    if (!open) return Errc::ok;  // nothing sent or acked
+    Region& r = in();
+    const uint32_t g = consumer->group.index;
+    for (auto& o : outputs) {  // (T2)
+        if (!tx::prepare_output(o.core->region->tx_entry(o.core->me.index).word, o.seq)) {
+            abort();
+            return Errc::lease_lost;
+        }
+    }
+    for (auto& i : inputs) {  // (T4)
+        if (!ring::lease_freeze(r.lease(g, i.partition, i.offset), i.lease)) {
+            abort();
+            return Errc::lease_lost;
+        }
+        i.frozen = true;
+    }
+    crash_point(CrashPoint::after_tx_prepare);
+    if (!tx::commit_point(record().word, seq)) {  // (T3): a peer aborted it first
+        abort();
+        return Errc::lease_lost;
+    }
+    crash_point(CrashPoint::after_tx_commit_point);
+    // (T4) committed: the inputs are acked; nobody else may thaw them now.
+    for (const auto& i : inputs) {
+        if (ring::lease_ack_frozen(r.lease(g, i.partition, i.offset), i.offset, i.lease) &&
+            ring::ack_latency_sampled(i.offset))
+            ring::record_ack_latency(r.group(g).ack_latency, i.publish_unix_ns);
+    }
+    for (const auto& i : inputs) ring::advance_floor(consumer->views[i.partition]);
+    crash_point(CrashPoint::after_tx_inputs);
+    for (auto& o : outputs) {  // (T1): committed(s), then its slots
+        Region& q = *o.core->region;
+        (void)tx::move(q.tx_entry(o.core->me.index).word, o.seq, tx::TxState::prepared, tx::TxState::committed);
+        for (const auto& s : o.slots) (void)ring::commit(o.core->views[s.partition].ring, s.offset);  // false: a resolver did
+        wake_consumers(q);
+        wake_daemon_if_asked(q);
+    }
+    (void)tx::move(record().word, seq, tx::TxState::committed, tx::TxState::done);  // (T5)
+    reset();
+    return Errc::ok;
+}
+
+void TxCore::abort() noexcept {
+    if (!open) return;
+    Region& r = in();
+    const uint64_t now = sys::coarse_monotonic_ns();
+    (void)tx::abort_open(record().word, seq);  // or a peer did (T3)
+    for (auto& o : outputs) {
+        Region& q = *o.core->region;
+        auto& word = q.tx_entry(o.core->me.index).word;
+        if (!tx::abort_open(word, o.seq)) (void)tx::move(word, o.seq, tx::TxState::prepared, tx::TxState::aborted);
+        uint32_t aborted = 0;
+        for (const auto& s : o.slots) {
+            if (ring::finish_claim(o.core->views[s.partition].ring, s.offset, ring::SlotKind::aborted)) {
+                q.partition(s.partition).aborted.fetch_add(1, std::memory_order_relaxed);
+                ++aborted;
+            }
+        }
+        if (aborted != 0) {
+            wake_consumers(q);
+            wake_daemon_if_asked(q);
+        }
+    }
+    const uint32_t g = consumer->group.index;
+    for (const auto& i : inputs) {  // (T4) aborted: back for redelivery, a failed delivery
+        if (i.frozen)
+            (void)ring::thaw(r, g, i.partition, i.offset, ring::frozen_word(i.lease), layout::DeadLetterReason::nacked,
+                             now, consumer->me.id());
+        else
+            (void)ring::nack(r, g, i.partition, i.offset, i.lease, 0, now, consumer->me.id());
+    }
+    reset();
+}
+
+void TxCore::reset() noexcept {
+    if (!inputs.empty()) consumer->release(static_cast<uint32_t>(inputs.size()));  // the messages' references
+    inputs.clear();
+    for (auto& o : outputs) o.core->release_claim();
+    outputs.clear();
+    open = false;
+}
+
+}  // namespace shmq::detail
+
+namespace shmq {
+
+Transaction::Transaction(Consumer& input, const TransactionOptions& options) {
+    detail::ConsumerCore* c = input.core_;
+    if (c == nullptr) throw Error(Errc::invalid_argument, "transaction: the consumer was moved from");
+    if (c->options.at_most_once)
+        throw Error(Errc::invalid_argument, "transaction: an at-most-once consumer has no lease to commit; use an at-least-once one");
+    if (static_cast<OnFull>(c->region->params().on_full) == OnFull::drop_oldest)
+        throw Error(Errc::invalid_argument,
+                    "transaction: queue '" + c->region->name() + "' is on_full=drop_oldest, which may drop an input under a transaction");
+    const uint64_t ms = options.timeout.count() > 0 ? static_cast<uint64_t>(options.timeout.count())
+                                                    : uint64_t{c->region->params().lease_ms};
+    c->take_refs(1);  // the transaction's reference
+    core_ = new detail::TxCore{c, ms * 1'000'000, false, 0, {}, {}};
+}
+
+Transaction::Transaction(Transaction&& o) noexcept : core_(std::exchange(o.core_, nullptr)) {}
+
+Transaction& Transaction::operator=(Transaction&& o) noexcept {
+    if (this != &o) {
+        this->~Transaction();
+        core_ = std::exchange(o.core_, nullptr);
+    }
+    return *this;
+}
+
+Transaction::~Transaction() {
+    if (core_ == nullptr) return;
+    core_->abort();
+    detail::ConsumerCore* c = core_->consumer;
+    delete std::exchange(core_, nullptr);
+    c->release();  // may delete the consumer's core
+}
+
+Status Transaction::send(Producer& producer, std::span<const std::byte> payload, const SendOptions& options) noexcept {
+    if (core_ == nullptr || producer.core_ == nullptr) return Errc::invalid_argument;
+    return core_->send(*producer.core_, payload, options);
+}
+
+Status Transaction::ack(Message& message) noexcept {
+    if (core_ == nullptr) return Errc::invalid_argument;
+    return core_->ack(message);
+}
+
+Status Transaction::commit() noexcept {
+    if (core_ == nullptr) return Errc::invalid_argument;
+    return core_->commit();
+}
+
+void Transaction::abort() noexcept {
+    if (core_ != nullptr) core_->abort();
+}
+
+std::size_t Transaction::sends() const noexcept {
+    if (core_ == nullptr) return 0;
+    std::size_t n = 0;
+    for (const auto& o : core_->outputs) n += o.slots.size();
+    return n;
+}
+
+std::size_t Transaction::acks() const noexcept { return core_ == nullptr ? 0 : core_->inputs.size(); }
+
+}  // namespace shmq
