@@ -126,6 +126,7 @@ Status TxCore::send(ProducerCore& pc, std::span<const std::byte> payload, const 
     std::memcpy(slot.base + layout::kSlotHeaderBytes, payload.data(), payload.size());
     pc.write_header(slot.partition, slot.offset, static_cast<uint32_t>(payload.size()),
                     static_cast<uint16_t>(options.key.size()), sys::coarse_unix_ns());
+    crash_point(CrashPoint::after_copy);  // an open claim, not yet prepared: the reaper aborts it
     // (T2): the payload and header before the claim word says prepared (release).
     pc.views[slot.partition].ring.claim(slot.offset).store(
         ring::slot_state(slot.offset, ring::SlotKind::prepared, pc.me.id()), std::memory_order_release);
