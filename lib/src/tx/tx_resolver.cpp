@@ -113,9 +113,9 @@ bool finish_listed_output(Region& in, const layout::TxOutput& out, bool commit) 
     } else if (!abort_open(qe.word, seq)) {
         (void)move(qe.word, seq, TxState::prepared, TxState::aborted);
     }
-    const TxState now = tx_state(qe.word.load(std::memory_order_acquire));
-    if (now == TxState::committed || now == TxState::aborted)
-        finish_prepared_claims(*q.region, index + 1, now == TxState::committed);
+    const uint64_t decided = qe.word.load(std::memory_order_acquire);
+    if (tx_seq(decided) == seq && (tx_state(decided) == TxState::committed || tx_state(decided) == TxState::aborted))
+        finish_prepared_claims(*q.region, index + 1, decided);
     return true;
 }
 
@@ -127,11 +127,12 @@ bool owner_late(const Region& r, uint32_t index, uint64_t now_mono) noexcept {
     return detail::entry_liveness(r, index) != detail::Liveness::alive;
 }
 
-Outcome decide_output(Region& q, uint32_t index, uint64_t now_mono) noexcept {
+Outcome decide_output(Region& q, uint32_t index, uint64_t now_mono, uint64_t& decided) noexcept {
     if (index >= q.max_participants()) return Outcome::aborted;
     auto& e = q.tx_entry(index);
     for (int round = 0; round < 4; ++round) {
         const uint64_t w = e.word.load(std::memory_order_acquire);
+        decided = w;
         if (!tx_state_valid(w)) return Outcome::aborted;
         const uint64_t seq = tx_seq(w);
         switch (tx_state(w)) {
@@ -144,13 +145,19 @@ Outcome decide_output(Region& q, uint32_t index, uint64_t now_mono) noexcept {
             case TxState::open:
                 // (T2): a late owner's open record aborts; its prepare will fail.
                 if (!owner_late(q, index, now_mono)) return Outcome::undecided;
-                if (abort_open(e.word, seq)) return Outcome::aborted;
+                if (abort_open(e.word, seq)) {
+                    decided = tx_word(seq, TxState::aborted);
+                    return Outcome::aborted;
+                }
                 continue;  // it moved meanwhile: look again
             case TxState::prepared: {
                 const Outcome o = ask_coordinator(q, e, now_mono);  // (T5)
                 if (o == Outcome::undecided) return o;
-                if (move(e.word, seq, TxState::prepared, o == Outcome::committed ? TxState::committed : TxState::aborted))
+                const TxState to = o == Outcome::committed ? TxState::committed : TxState::aborted;
+                if (move(e.word, seq, TxState::prepared, to)) {
+                    decided = tx_word(seq, to);
                     return o;
+                }
                 continue;
             }
         }
@@ -158,7 +165,10 @@ Outcome decide_output(Region& q, uint32_t index, uint64_t now_mono) noexcept {
     return Outcome::undecided;
 }
 
-uint32_t finish_prepared_claims(Region& q, uint32_t owner, bool commit) noexcept {
+uint32_t finish_prepared_claims(Region& q, uint32_t owner, uint64_t decided) noexcept {
+    if (owner == 0 || owner > q.max_participants()) return 0;
+    const bool commit = tx_state(decided) == TxState::committed;
+    auto& record = q.tx_entry(owner - 1).word;
     uint32_t finished = 0;
     for (uint32_t p = 0; p < q.partitions(); ++p) {
         const ring::RingRef ring = ring::partition_ring(q, p);
@@ -168,6 +178,11 @@ uint32_t finish_prepared_claims(Region& q, uint32_t owner, bool commit) noexcept
             const uint64_t c = ring.claim(o).load(std::memory_order_acquire);
             if (!ring::slot_is(c, o) || ring::slot_kind(c) != ring::SlotKind::prepared || ring::slot_owner(c) != owner)
                 continue;
+            // Whose claim is it? The owner opens its next record before it
+            // claims for it, and the acquire of the prepared claim word above
+            // sees that: a record still `decided` after it means the claim
+            // belongs to the decided transaction, not a later one.
+            if (record.load(std::memory_order_acquire) != decided) goto done;
             // (T1): the record said so; a commit CAS that fails found it finished already.
             if (ring::finish_claim(ring, o, commit ? ring::SlotKind::committed : ring::SlotKind::aborted)) {
                 ++finished;
@@ -176,6 +191,7 @@ uint32_t finish_prepared_claims(Region& q, uint32_t owner, bool commit) noexcept
         }
         if (aborted != 0) q.partition(p).aborted.fetch_add(aborted, std::memory_order_relaxed);
     }
+done:
     if (finished != 0) {
         detail::wake_consumers(q);
         detail::wake_daemon_if_asked(q);  // journaled queues: shmqd journals what it committed
@@ -187,9 +203,9 @@ bool settle_prepared(Region& q, const ring::RingRef& ring, uint64_t o, uint32_t 
     if (owner == 0 || owner > q.max_participants()) return false;
     const uint64_t c = ring.claim(o).load(std::memory_order_acquire);
     if (!ring::slot_is(c, o) || ring::slot_kind(c) != ring::SlotKind::prepared) return false;
-    const Outcome out = decide_output(q, owner - 1, now_mono);
-    if (out == Outcome::undecided) return false;
-    finish_prepared_claims(q, owner, out == Outcome::committed);
+    uint64_t decided = 0;
+    if (decide_output(q, owner - 1, now_mono, decided) == Outcome::undecided) return false;
+    finish_prepared_claims(q, owner, decided);
     return true;
 }
 
@@ -244,8 +260,8 @@ void resolve_late(Region& r, uint64_t now_mono, uint32_t mover_id) noexcept {
             if (s == TxState::committed ? detail::entry_liveness(r, i) == detail::Liveness::alive
                                         : !owner_late(r, i, now_mono))
                 continue;
-            const Outcome o = decide_output(r, i, now_mono);
-            if (o != Outcome::undecided) finish_prepared_claims(r, i + 1, o == Outcome::committed);
+            uint64_t decided = 0;
+            if (decide_output(r, i, now_mono, decided) != Outcome::undecided) finish_prepared_claims(r, i + 1, decided);
         }
     }
 }

@@ -62,6 +62,16 @@
 //       seq, or aborted(S), belongs to an aborted transaction. The list is
 //       written (release count) before the output record opens, so a
 //       resolver of a dead X finds every output record it may have to finish.
+//  (T6) whose claim: a claim word names its owner but not its transaction.
+//       The owner opens its next output record (begin's CAS) before it
+//       claims for that transaction, and stores each claim word prepared
+//       with release; so a resolver that acquire-loads a prepared claim
+//       word and then still finds the record word it decided on knows the
+//       claim is that transaction's, and finishes it; a record that moved
+//       on stops it (tx_resolver.cpp finish_prepared_claims). Without the
+//       re-check, a resolver that aborted a late owner's transaction could
+//       abort the owner's next, committed output
+//       (tests/concurrency/transaction_race_test.cpp caught it).
 // A reader of Qi decides from Qi alone in every case but one: a prepared(s)
 // record whose owner is dead (killed between its prepares and the end of its
 // commit) needs the coordinator's word, in IN; that resolver is whoever can
