@@ -75,9 +75,14 @@ Outcome ask_coordinator(Region& q, layout::TxEntry& e, uint64_t now_mono) noexce
     return Outcome::aborted;
 }
 
-// The record's frozen inputs (owner id), decided: acked or given back.
-void settle_frozen_inputs(Region& in, uint32_t id, bool commit, bool owner_dead, uint64_t now_mono,
+// The record's frozen inputs (owner id), decided (the coordinator's word
+// `decided`): acked or given back. As for claims (T6): the owner begins its
+// next transaction before it freezes for it, so a frozen word acquired while
+// the record still says `decided` is that transaction's.
+void settle_frozen_inputs(Region& in, uint32_t id, uint64_t decided, bool owner_dead, uint64_t now_mono,
                           uint32_t mover_id) noexcept {
+    const bool commit = tx_state(decided) == TxState::committed;
+    const auto& record = in.tx_entry(id - 1).word;
     const auto reason = owner_dead ? layout::DeadLetterReason::owner_died : layout::DeadLetterReason::lease_expired;
     for (uint32_t g = 0; g < in.max_groups(); ++g) {
         if (!ring::group_holds(in.group(g).state.load(std::memory_order_acquire))) continue;
@@ -86,6 +91,7 @@ void settle_frozen_inputs(Region& in, uint32_t id, bool commit, bool owner_dead,
             for (uint64_t o = win.floor; o < win.next; ++o) {
                 const uint64_t w = in.lease(g, p, o).word.load(std::memory_order_acquire);
                 if (!ring::lease_frozen_is(w, o) || ring::lease_owner(w) != id) continue;
+                if (record.load(std::memory_order_acquire) != decided) return;  // moved on: not ours to settle
                 if (commit)
                     (void)ring::ack_frozen(in, g, p, o, w);
                 else
@@ -232,7 +238,7 @@ bool resolve_coordinator(Region& in, uint32_t index, uint64_t now_mono, uint32_t
     const bool owner_dead = detail::entry_liveness(in, index) != detail::Liveness::alive;
     // A live owner finishes its own commit (it is between its commit point and done).
     if (commit && !owner_dead) return false;
-    settle_frozen_inputs(in, index + 1, commit, owner_dead, now_mono, mover_id);  // (T4)
+    settle_frozen_inputs(in, index + 1, tx_word(seq, s), owner_dead, now_mono, mover_id);  // (T4), (T6)
     bool finished = true;
     const uint32_t n = std::min(e.outputs.load(std::memory_order_acquire), layout::kMaxTxOutputs);
     for (uint32_t k = 0; k < n; ++k) finished &= finish_listed_output(in, e.output[k], commit);
