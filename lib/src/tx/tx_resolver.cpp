@@ -91,7 +91,7 @@ void settle_frozen_inputs(Region& in, uint32_t id, uint64_t decided, bool owner_
             for (uint64_t o = win.floor; o < win.next; ++o) {
                 const uint64_t w = in.lease(g, p, o).word.load(std::memory_order_acquire);
                 if (!ring::lease_frozen_is(w, o) || ring::lease_owner(w) != id) continue;
-                if (record.load(std::memory_order_acquire) != decided) return;  // moved on: not ours to settle
+                if (!still_decided(record, decided)) return;  // moved on: not ours to settle
                 if (commit)
                     (void)ring::ack_frozen(in, g, p, o, w);
                 else
@@ -188,7 +188,7 @@ uint32_t finish_prepared_claims(Region& q, uint32_t owner, uint64_t decided) noe
             // claims for it, and the acquire of the prepared claim word above
             // sees that: a record still `decided` after it means the claim
             // belongs to the decided transaction, not a later one.
-            if (record.load(std::memory_order_acquire) != decided) goto done;
+            if (!still_decided(record, decided)) goto done;
             // (T1): the record said so; a commit CAS that fails found it finished already.
             if (ring::finish_claim(ring, o, commit ? ring::SlotKind::committed : ring::SlotKind::aborted)) {
                 ++finished;

@@ -162,4 +162,12 @@ constexpr Outcome coordinator_outcome(uint64_t w, uint64_t seq) {
     }
 }
 
+// (T6) A resolver that decided record word `decided` and then acquire-loaded
+// a prepared claim word (or a frozen lease) of the record's owner: whether
+// that claim (lease) belongs to the decided transaction, so it may finish it.
+template <class Atomic>
+inline bool still_decided(const Atomic& record, uint64_t decided) noexcept {
+    return record.load(std::memory_order_acquire) == decided;
+}
+
 }  // namespace shmq::tx
