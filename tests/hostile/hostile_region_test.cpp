@@ -58,6 +58,11 @@ const Target kTargets[] = {
      [](const auto& s, const auto&) {
          return std::vector<std::pair<uint64_t, uint64_t>>{{s.partitions, s.partitions + sizeof(layout::PartitionControl)}};
      }},
+    {"tx_records",
+     [](const auto& s, const auto& p) {
+         return std::vector<std::pair<uint64_t, uint64_t>>{
+             {s.tx, s.tx + uint64_t{p.max_participants} * sizeof(layout::TxEntry)}};
+     }},
     {"slot_headers",
      [](const auto& s, const auto& p) {
          std::vector<std::pair<uint64_t, uint64_t>> out;

@@ -8,6 +8,7 @@
 #include "shmq/internal/participants.hpp"
 #include "shmq/internal/commit_protocol.hpp"
 #include "shmq/internal/lease_word.hpp"
+#include "shmq/internal/tx_protocol.hpp"
 #include "shmq/internal/reclaim.hpp"
 #include "shmq/internal/slot_state.hpp"
 #include "shmq/internal/writer_token.hpp"
@@ -129,6 +130,7 @@ IntegrityCheck::IntegrityCheck(const Region& r) : r_(r) {
     size_[staging_slots] = parts * r.spill_capacity();
     size_[dlq_slots] = r.params().dlq_capacity;
     size_[leases] = uint64_t{r.max_groups()} * parts * r.capacity();
+    size_[tx_records] = r.max_participants();
     for (const uint64_t n : size_) cells_ += n;
 }
 
@@ -205,6 +207,8 @@ std::optional<Violation> IntegrityCheck::sweep(Section s, uint64_t from, uint64_
                 return dlq_slot(r_, ring, index);
             });
         }
+        case tx_records:
+            return rows(from, n, 1, [&](uint32_t i, uint64_t) { return tx_record(i); });
         case leases: {
             // One group's entries at a time: leases_of reads its status once.
             const uint64_t per_group = uint64_t{parts} * r_.capacity();
@@ -355,6 +359,24 @@ std::optional<Violation> IntegrityCheck::bridge(uint32_t i) const {
         return Violation{"bridge table: entry # has an unknown direction", {i}};
     const uint16_t g = e.group.load(kAcq);
     if (g != layout::kNoGroup && !r_.valid_group(g)) return Violation{"bridge table: entry # names group #", {i, g}};
+    return std::nullopt;
+}
+
+// A transaction record (shmq/internal/tx_protocol.hpp): honest owners store
+// only these states, roles and counts; indices name participants of some
+// region (at most kMaxParticipants). Each field alone: a record being
+// rewritten by its owner is no alarm.
+std::optional<Violation> IntegrityCheck::tx_record(uint32_t i) const {
+    const auto& e = r_.tx_entry(i);
+    const uint64_t w = e.word.load(kAcq);
+    if (!tx::tx_state_valid(w)) return Violation{"transaction record #: word # holds no state", {i, w}};
+    if (e.role.load(kAcq) > static_cast<uint64_t>(layout::TxRole::output) || e.reap_pending.load(kAcq) > 1)
+        return Violation{"transaction record #: unknown role or reap mark", {i}};
+    if (e.outputs.load(kAcq) > layout::kMaxTxOutputs || e.coord_index.load(kAcq) >= layout::kMaxParticipants)
+        return Violation{"transaction record #: its output count or coordinator index is out of range", {i}};
+    for (const auto& out : e.output)
+        if (out.index.load(kAcq) >= layout::kMaxParticipants)
+            return Violation{"transaction record #: an output names no participant", {i}};
     return std::nullopt;
 }
 

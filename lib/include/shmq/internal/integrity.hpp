@@ -66,7 +66,7 @@ public:
 private:
     enum Section : uint32_t {
         header_cell, participants, groups, partitions, dlq_control, bridges,
-        ring_slots, staging_slots, dlq_slots, leases, kSections
+        ring_slots, staging_slots, dlq_slots, tx_records, leases, kSections
     };
     std::optional<Violation> sweep(Section s, uint64_t from, uint64_t& n) const;
     std::optional<Violation> header() const;
@@ -76,6 +76,7 @@ private:
     std::optional<Violation> partition(uint32_t p) const;
     std::optional<Violation> dlq() const;
     std::optional<Violation> bridge(uint32_t i) const;
+    std::optional<Violation> tx_record(uint32_t i) const;
     std::optional<Violation> leases_of(uint32_t g, uint64_t from, uint64_t& n) const;
     bool valid_token(uint64_t token) const noexcept;
 
