@@ -1,12 +1,12 @@
 // Model check of the transaction commit protocol (shmq/internal/tx_protocol.hpp
-// (T1)-(T5)) with relacy: the real tx::begin, prepare_output, commit_point,
-// abort_open, move and coordinator_outcome on the records' words, the real
-// lease_freeze / lease_ack_frozen / lease_thaw / lease_revoke / lease_ack of
-// lease_protocol.hpp on the input's lease entry, and the real try_claim and
-// finish_claim (commit_protocol.hpp (2)-(4)) on the two output slots, all on
-// model atomics.
+// (T1)-(T6)) with relacy: the real tx::begin, prepare_output, commit_point,
+// abort_open, move, coordinator_outcome and still_decided on the records'
+// words, the real lease_freeze / lease_ack_frozen / lease_thaw /
+// lease_revoke / lease_ack of lease_protocol.hpp on the inputs' lease
+// entries, and the real try_claim and finish_claim (commit_protocol.hpp
+// (2)-(4)) on the output slots, all on model atomics. Two tests.
 //
-// One transaction: an input (offset 0 of IN, leased to the owner), two
+// commit: one transaction: an input (offset 0 of IN, leased to the owner), two
 // outputs (offset 0 of Q1 and of Q2, claimed by the owner). Its words: the
 // coordinator record C (IN's TxEntry of the consumer), the output records
 // Q1 and Q2 (each queue's TxEntry of the producer), the input's lease
@@ -38,6 +38,33 @@
 // revoker's expiry before the freeze, the resolver's abort of an open output
 // before its prepare.
 //
+// reuse: the records reused (T6). The owner's transaction 1 on C and one
+// output record Q: input offset 0 of IN (leased), output offset 0 of Q's
+// ring; transaction 2 on the same C and Q: input offset 1 (leased from the
+// start), output offset 1 of the same ring. Three threads:
+//   - the owner, late for transaction 1 only: begin(C), begin(Q) (before the
+//     claim, T6), claims, writes the payload, stores the claim word prepared
+//     (release), prepare_output(Q), lease_freeze, commit_point(C), then as
+//     the commit test. Failed (the resolver aborted C or the open Q): it
+//     aborts its side as the commit test's owner (thaw back, nack), then runs
+//     transaction 2 the same way; its deadline is far: nothing aborts it.
+//   - a resolver (tx_resolver.cpp), in either order (rl::rand): the
+//     coordinator as resolve_coordinator (abort_open(C, 1); C aborted(1):
+//     settle_frozen_inputs, which acquire-loads each lease of [0, 2) and,
+//     frozen by the owner, thaws it to retry only if still_decided(C,
+//     aborted(1))); the output as decide_output, late only for seq 1
+//     (abort_open(Q, 1), or a prepared(1) decided by C, aborting an open C),
+//     then finish_prepared_claims(decided): each prepared claim word of the
+//     owner in [0, 2), acquire-loaded, is finished as decided only if
+//     still_decided(Q, decided); a record that moved on stops the scan.
+//   - a reader of Q's offset 0 and, if it was aborted, offset 1.
+// At the end either transaction 1 committed (slot 0 committed and read,
+// input 0 acked, C done(1), Q committed(1), no transaction 2), or it aborted
+// and transaction 2 committed: slot 0 aborted and not read, slot 1 committed
+// and read, input 0 back to retry, input 1 acked, C done(2), Q committed(2);
+// no data race. The counts printed say how often the re-check found the
+// record moved on (a claim or frozen input of transaction 2).
+//
 // Built with SHMQ_MODEL_WEAKEN, the test named on the command line runs one
 // mistake, which relacy must catch (ctest tx_model_weakened_<x>):
 //   (a) no freeze: the owner acks with a plain lease_ack after its commit
@@ -48,10 +75,19 @@
 //       prepares its outputs, so the resolver aborts an open output after
 //       the commit point;
 //   (c) blind abort: the resolver aborts a prepared output record without
-//       consulting the coordinator.
+//       consulting the coordinator;
+//   (d) no re-check (reuse): the resolver finishes the prepared claims and
+//       thaws the frozen inputs it finds without still_decided, so one that
+//       decided aborted(1) aborts transaction 2's slot or thaws its input
+//       (the bug transaction_race_test.cpp caught): the owner's commit of its
+//       slot, or its lease_ack_frozen, fails after its commit point. The
+//       claims' half is caught within a few hundred iterations; the inputs'
+//       half alone is reached rarely (the re-check stops at a frozen input
+//       some 60-90 times in 300 000; caught once near iteration 180 000).
+//       (a)-(c) run the commit test, (d) the reuse test.
 //
-// Usage: shmq_tx_model [iterations]
-//        shmq_tx_model_weakened <iterations> <a|b|c>
+// Usage: shmq_tx_model [iterations] [commit|reuse|all]   (all: both, the default)
+//        shmq_tx_model_weakened <iterations> <a|b|c|d>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -85,7 +121,7 @@ constexpr uint64_t kPayload[2] = {101, 102};
 using Ring = BasicModelRing<2, Ordering::as_written>;
 
 // The mistake a weakened run makes (argv[2]).
-enum class Mistake { none, no_freeze, commit_first, blind_abort };
+enum class Mistake { none, no_freeze, commit_first, blind_abort, no_recheck };
 Mistake g_mistake = Mistake::none;
 
 // The owner's steps after which its deadline may pass or its lease run out.
@@ -362,15 +398,266 @@ struct TxCommit : rl::test_suite<TxCommit, 4> {
     }
 };
 
+// --- reuse: a resolver's late abort of transaction 1 races the owner's next ---
+
+// The owner's steps of transaction 1 after which its deadline may pass.
+constexpr unsigned kReuseSteps = 6;
+const uint64_t kLeasedIn[2] = {lease_word(LeaseKind::leased, 0, kOwner, 1),
+                                lease_word(LeaseKind::leased, 1, kOwner, 1)};
+
+struct TxReuse : rl::test_suite<TxReuse, 3> {
+    ModelAtomic c{tx::tx_word(0, TxState::idle)};  // the coordinator record (IN's TxEntry of the consumer)
+    ModelAtomic q{tx::tx_word(0, TxState::idle)};  // the output record (Q's TxEntry of the producer)
+    ModelLeaseEntry in[2];  // the inputs' lease entries, offsets 0 and 1 of IN, both leased to the owner
+    Ring out;               // Q's ring: transaction t's output is its offset t
+
+    // Harness memory.
+    bool committed[2] = {}, ran[2] = {}, delivered[2] = {};
+    unsigned step = 0, late_at = kReuseSteps;
+    bool late = false;
+    bool resolver_aborted_c = false, resolver_aborted_q = false, resolver_aborted_slot = false,
+         resolver_thawed = false, stopped_claim = false, stopped_lease = false;
+
+    void before() {
+        for (unsigned t = 0; t < 2; ++t) in[t].word.store(kLeasedIn[t], std::memory_order_relaxed);
+    }
+
+    void thread(unsigned index) {
+        if (index == 0)
+            own();
+        else if (index == 1)
+            resolve();
+        else
+            read();
+    }
+
+    void tick() {
+        if (++step >= late_at) late = true;
+    }
+
+    // --- the owner: transaction 1, late; if it fails, transaction 2 (deadline far) on the same records
+
+    void own() {
+        late_at = 1 + rl::rand(kReuseSteps);
+        if (!run(0)) (void)run(1);
+        late = true;
+    }
+
+    // Transaction t + 1: input offset t, output offset t. true: committed.
+    bool run(unsigned t) {
+        ran[t] = true;
+        const uint64_t leased = kLeasedIn[t];
+        uint64_t seq = 0;
+        RL_ASSERT(tx::begin(c, seq) && seq == t + 1);
+        tick();
+        // (T6): the output record opens before the claim for this transaction.
+        RL_ASSERT(tx::begin(q, seq) && seq == t + 1);
+        tick();
+        uint64_t limit = 0;
+        RL_ASSERT(claim(out, kOwner, limit) == t);  // the real try_claim
+        out.slot(t).payload($) = kPayload[t];
+        out.ref().claim(t).store(ring::slot_state(t, SlotKind::prepared, kOwner), std::memory_order_release);  // (T2)
+        tick();
+        if (!tx::prepare_output(q, seq)) return abort_tx(t, false, false);
+        tick();
+        // (T4), (T6): after begin(C). Nobody revokes here: no expiry in this test.
+        RL_ASSERT(ring::lease_freeze(in[t], leased));
+        tick();
+        if (!tx::commit_point(c, seq)) return abort_tx(t, true, true);  // (T3)
+        tick();
+        RL_ASSERT(ring::lease_ack_frozen(in[t], t, leased));  // (d): a resolver thawed it to retry
+        if (!tx::move(q, seq, TxState::prepared, TxState::committed))
+            RL_ASSERT(q.load(std::memory_order_acquire) == tx::tx_word(seq, TxState::committed));
+        // (T1); false: a resolver committed it, or (d) aborted it.
+        if (!ring::commit(out.ref(), t)) RL_ASSERT(state_of(t) == ring::slot_state(t, SlotKind::committed));
+        RL_ASSERT(tx::move(c, seq, TxState::committed, TxState::done));  // (T5)
+        committed[t] = true;
+        return true;
+    }
+
+    // As TxCommit's abort_tx, for the one output and input.
+    bool abort_tx(unsigned t, bool prepared, bool frozen) {
+        const uint64_t seq = t + 1, leased = kLeasedIn[t];
+        if (!tx::abort_open(c, seq))
+            RL_ASSERT(c.load(std::memory_order_acquire) == tx::tx_word(seq, TxState::aborted));
+        const bool mine = prepared ? tx::move(q, seq, TxState::prepared, TxState::aborted) : tx::abort_open(q, seq);
+        if (!mine) RL_ASSERT(q.load(std::memory_order_acquire) == tx::tx_word(seq, TxState::aborted));
+        if (!ring::finish_claim(out.ref(), t, SlotKind::aborted))
+            RL_ASSERT(state_of(t) == ring::slot_state(t, SlotKind::aborted));
+        if (frozen) (void)ring::lease_thaw(in[t], leased, leased, kLate);
+        (void)ring::lease_revoke(in[t], leased, ring::retry_word(t, leased, ring::RetryReason::nacked), kLate);
+        return false;
+    }
+
+    uint64_t state_of(uint64_t o) { return out.ref().state(o).load(std::memory_order_acquire); }
+
+    // --- the resolver: late for transaction 1 only (resolve_coordinator, decide_output) ---------
+
+    void resolve() {
+        while (!late) rl::yield(1, $);
+        while (tx::tx_state(c.load(std::memory_order_acquire)) == TxState::idle) rl::yield(1, $);
+        if (rl::rand(2) == 0) {
+            resolve_coordinator();
+            resolve_output();
+        } else {
+            resolve_output();
+            resolve_coordinator();
+        }
+    }
+
+    // resolve_coordinator: abort an open(1); an aborted(1) settles its frozen inputs.
+    void resolve_coordinator() {
+        uint64_t w = c.load(std::memory_order_acquire);
+        if (w == tx::tx_word(1, TxState::open)) {
+            if (tx::abort_open(c, 1)) {
+                resolver_aborted_c = true;
+                w = tx::tx_word(1, TxState::aborted);
+            } else {
+                w = c.load(std::memory_order_acquire);
+            }
+        }
+        // committed(1): its live owner finishes it; seq 2: not late.
+        if (w == tx::tx_word(1, TxState::aborted)) settle_frozen_inputs(w);
+    }
+
+    // tx_resolver.cpp settle_frozen_inputs, the window [0, 2) of IN.
+    void settle_frozen_inputs(uint64_t decided) {
+        for (uint64_t o = 0; o < 2; ++o) {
+            const uint64_t w = in[o].word.load(std::memory_order_acquire);
+            if (!ring::lease_frozen_is(w, o) || ring::lease_owner(w) != kOwner) continue;
+            if (!tx::still_decided(c, decided)) {  // (T6)
+                stopped_lease = true;
+                if (g_mistake != Mistake::no_recheck) return;  // (d) the mistake: thaws it all the same
+            }
+            const uint64_t leased = ring::frozen_word(w);  // the xor back
+            if (ring::lease_thaw(in[o], leased, ring::retry_word(o, leased, ring::RetryReason::lease_expired), kLate))
+                resolver_thawed = true;
+        }
+    }
+
+    // decide_output, late only for seq 1; then finish_prepared_claims.
+    void resolve_output() {
+        for (int round = 0; round < 4; ++round) {
+            const uint64_t w = q.load(std::memory_order_acquire);
+            const uint64_t seq = tx::tx_seq(w);
+            switch (tx::tx_state(w)) {
+                case TxState::idle:
+                case TxState::aborted:
+                case TxState::committed:
+                case TxState::done:
+                    return finish_prepared_claims(w);
+                case TxState::open:
+                    if (seq != 1) return;  // transaction 2: not late
+                    if (tx::abort_open(q, 1)) {
+                        resolver_aborted_q = true;
+                        return finish_prepared_claims(tx::tx_word(1, TxState::aborted));
+                    }
+                    continue;
+                case TxState::prepared: {
+                    if (seq != 1) return;
+                    // ask_coordinator: an open(1) coordinator of the late owner is aborted.
+                    tx::Outcome o = tx::coordinator_outcome(c.load(std::memory_order_acquire), 1);
+                    if (o == tx::Outcome::undecided) {
+                        if (tx::abort_open(c, 1)) {
+                            resolver_aborted_c = true;
+                            o = tx::Outcome::aborted;
+                        } else {
+                            o = tx::coordinator_outcome(c.load(std::memory_order_acquire), 1);
+                        }
+                    }
+                    RL_ASSERT(o != tx::Outcome::undecided);
+                    const TxState to = o == tx::Outcome::committed ? TxState::committed : TxState::aborted;
+                    if (tx::move(q, 1, TxState::prepared, to)) return finish_prepared_claims(tx::tx_word(1, to));
+                    continue;
+                }
+            }
+        }
+    }
+
+    // tx_resolver.cpp finish_prepared_claims: the owner's prepared claims in [head, head + 2).
+    void finish_prepared_claims(uint64_t decided) {
+        const bool commit = tx::tx_state(decided) == TxState::committed;
+        for (uint64_t o = 0; o < 2; ++o) {
+            const uint64_t w = out.ref().claim(o).load(std::memory_order_acquire);
+            if (!ring::slot_is(w, o) || ring::slot_kind(w) != SlotKind::prepared || ring::slot_owner(w) != kOwner)
+                continue;
+            if (!tx::still_decided(q, decided)) {  // (T6)
+                stopped_claim = true;
+                if (g_mistake != Mistake::no_recheck) return;  // (d) the mistake: finishes it all the same
+            }
+            if (ring::finish_claim(out.ref(), o, commit ? SlotKind::committed : SlotKind::aborted) && !commit)
+                resolver_aborted_slot = true;
+        }
+    }
+
+    // --- a consumer of Q: offset 0, and offset 1 after an aborted 0 (transaction 2 follows) ---
+
+    void read() {
+        for (uint64_t o = 0; o < 2; ++o) {
+            Found f;
+            while ((f = look(out, o)) == Found::nothing_yet) rl::yield(1, $);
+            if (f == Found::message) {
+                RL_ASSERT(out.slot(o).payload($) == kPayload[o]);
+                delivered[o] = true;
+                return;
+            }
+        }
+    }
+
+    void after() {
+        const uint64_t s0 = out.ref().state(0).load(std::memory_order_relaxed);
+        const uint64_t s1 = out.ref().state(1).load(std::memory_order_relaxed);
+        const uint64_t i0 = in[0].word.load(std::memory_order_relaxed);
+        const uint64_t i1 = in[1].word.load(std::memory_order_relaxed);
+        if (committed[0]) {
+            RL_ASSERT(!ran[1]);
+            RL_ASSERT(s0 == ring::slot_state(0, SlotKind::committed) && delivered[0]);
+            RL_ASSERT(i0 == lease_word(LeaseKind::acked, 0) && i1 == kLeasedIn[1]);
+            RL_ASSERT(c.load(std::memory_order_relaxed) == tx::tx_word(1, TxState::done));
+            RL_ASSERT(q.load(std::memory_order_relaxed) == tx::tx_word(1, TxState::committed));
+        } else {
+            // Transaction 1 aborted; the resolver never aborts transaction 2, so it committed.
+            RL_ASSERT(ran[1] && committed[1]);
+            RL_ASSERT(s0 == ring::slot_state(0, SlotKind::aborted) && !delivered[0]);
+            RL_ASSERT(s1 == ring::slot_state(1, SlotKind::committed) && delivered[1]);
+            RL_ASSERT(ring::lease_kind(i0) == LeaseKind::retry && ring::lease_is(i0, 0));
+            RL_ASSERT(i1 == lease_word(LeaseKind::acked, 1));
+            RL_ASSERT(c.load(std::memory_order_relaxed) == tx::tx_word(2, TxState::done));
+            RL_ASSERT(q.load(std::memory_order_relaxed) == tx::tx_word(2, TxState::committed));
+        }
+        ++g_committed[committed[0] ? 0 : 1];
+        g_aborted_c += resolver_aborted_c;
+        g_aborted_q += resolver_aborted_q;
+        g_aborted_slot += resolver_aborted_slot;
+        g_thawed += resolver_thawed;
+        g_stopped_claim += stopped_claim;
+        g_stopped_lease += stopped_lease;
+    }
+
+    static inline unsigned long g_committed[2] = {}, g_aborted_c = 0, g_aborted_q = 0, g_aborted_slot = 0,
+                                g_thawed = 0, g_stopped_claim = 0, g_stopped_lease = 0;
+    static void report() {
+        std::cout << "   transaction 1 committed: " << g_committed[0] << "; aborted, transaction 2 committed: "
+                  << g_committed[1] << '\n'
+                  << "   resolver: aborted C " << g_aborted_c << ", aborted an open Q " << g_aborted_q
+                  << ", aborted transaction 1's slot " << g_aborted_slot << ", thawed its input " << g_thawed
+                  << "; the (T6) re-check found the record moved on at a prepared claim " << g_stopped_claim
+                  << ", at a frozen input " << g_stopped_lease << '\n';
+    }
+};
+
 struct Variant {
     const char* name;
     Mistake mistake;
     const char* what;
+    bool reuse;  // the reuse test, else the commit test
 };
 const Variant kVariants[] = {
-    {"a", Mistake::no_freeze, "(a) weakened: no freeze, a plain lease_ack after the commit point"},
-    {"b", Mistake::commit_first, "(b) weakened: the commit point before the outputs are prepared"},
-    {"c", Mistake::blind_abort, "(c) weakened: the resolver aborts a prepared output without the coordinator"},
+    {"a", Mistake::no_freeze, "(a) weakened: no freeze, a plain lease_ack after the commit point", false},
+    {"b", Mistake::commit_first, "(b) weakened: the commit point before the outputs are prepared", false},
+    {"c", Mistake::blind_abort, "(c) weakened: the resolver aborts a prepared output without the coordinator", false},
+    {"d", Mistake::no_recheck,
+     "(d) weakened: the resolver finishes claims and frozen inputs without re-reading the record", true},
 };
 
 }  // namespace
@@ -385,15 +672,31 @@ int main(int argc, char** argv) {
     for (const Variant& v : kVariants)
         if (std::strcmp(only, v.name) == 0) chosen = &v;
     if (chosen == nullptr) {
-        std::cerr << "usage: shmq_tx_model_weakened <iterations> <a|b|c>\n";
+        std::cerr << "usage: shmq_tx_model_weakened <iterations> <a|b|c|d>\n";
         return 2;
     }
     g_mistake = chosen->mistake;
-    const bool ok = run_model<TxCommit>(chosen->what, iterations);
+    const bool ok = chosen->reuse ? run_model<TxReuse>(chosen->what, iterations)
+                                  : run_model<TxCommit>(chosen->what, iterations);
 #else
     (void)kVariants;
-    const bool ok = run_model<TxCommit>(
-        "a transaction's commit races a resolver (owner late), lease expiry and a reader", iterations);
+    const char* only = argc > 2 ? argv[2] : "all";
+    const bool all = std::strcmp(only, "all") == 0;
+    if (!all && std::strcmp(only, "commit") != 0 && std::strcmp(only, "reuse") != 0) {
+        std::cerr << "usage: shmq_tx_model [iterations] [commit|reuse|all]\n";
+        return 2;
+    }
+    bool ok = true;
+    if (all || std::strcmp(only, "commit") == 0)
+        ok = run_model<TxCommit>(
+                 "commit: a transaction's commit races a resolver (owner late), lease expiry and a reader",
+                 iterations) &&
+             ok;
+    if (all || std::strcmp(only, "reuse") == 0)
+        ok = run_model<TxReuse>(
+                 "reuse: a resolver's abort of a late transaction races the owner's next, on the same records",
+                 iterations) &&
+             ok;
 #endif
     std::cout << (ok ? "tx model: all passed" : "tx model: FAILED") << std::endl;
     return ok ? 0 : 1;
