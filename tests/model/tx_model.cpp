@@ -15,8 +15,8 @@
 //   - the owner: claims both slots; begin(C), begin(Q1), begin(Q2); writes
 //     both payloads and stores each claim word prepared(0, P) (release);
 //     prepare_output(Q1), prepare_output(Q2); lease_freeze(L); commit_point(C);
-//     then lease_ack_frozen(L), move(Qi, prepared -> committed) and commit
-//     slot i, move(C, committed -> done). On any failure before its commit
+//     then lease_ack_frozen(L), commit_output(Qi) (a store) and commit
+//     slot i, mark_done(C). On any failure before its commit
 //     point: abort(C), abort its outputs (open or prepared -> aborted) and
 //     their slots, thaw a frozen input back to its lease and nack it
 //     (lease_revoke to retry; nacked), or nack an unfrozen one.
@@ -235,14 +235,16 @@ struct TxCommit : rl::test_suite<TxCommit, 4> {
         for (unsigned i = 0; i < 2; ++i) {
             // (T2): after the commit point every output record is prepared (or
             // a resolver committed it already).
-            if (!tx::move(q[i], kSeq, TxState::prepared, TxState::committed))
-                RL_ASSERT(q[i].load(std::memory_order_acquire) == tx::tx_word(kSeq, TxState::committed));
+            const uint64_t qw = q[i].load(std::memory_order_acquire);
+            RL_ASSERT(qw == tx::tx_word(kSeq, TxState::prepared) || qw == tx::tx_word(kSeq, TxState::committed));
+            tx::commit_output(q[i], kSeq);
             // (T1) commit_protocol.hpp (3); false: the resolver committed it.
             if (!ring::commit(out[i].ref(), kOut))
                 RL_ASSERT(state_of(i) == ring::slot_state(kOut, SlotKind::committed));
             tick();
         }
-        RL_ASSERT(tx::move(c, kSeq, TxState::committed, TxState::done));  // (T5): every output committed
+        RL_ASSERT(c.load(std::memory_order_acquire) == tx::tx_word(kSeq, TxState::committed));
+        tx::mark_done(c, kSeq);  // (T5): every output committed
     }
 
     void abort_tx(Owner why) {
@@ -466,11 +468,13 @@ struct TxReuse : rl::test_suite<TxReuse, 3> {
         if (!tx::commit_point(c, seq)) return abort_tx(t, true, true);  // (T3)
         tick();
         RL_ASSERT(ring::lease_ack_frozen(in[t], t, leased));  // (d): a resolver thawed it to retry
-        if (!tx::move(q, seq, TxState::prepared, TxState::committed))
-            RL_ASSERT(q.load(std::memory_order_acquire) == tx::tx_word(seq, TxState::committed));
+        const uint64_t qw = q.load(std::memory_order_acquire);
+        RL_ASSERT(qw == tx::tx_word(seq, TxState::prepared) || qw == tx::tx_word(seq, TxState::committed));
+        tx::commit_output(q, seq);
         // (T1); false: a resolver committed it, or (d) aborted it.
         if (!ring::commit(out.ref(), t)) RL_ASSERT(state_of(t) == ring::slot_state(t, SlotKind::committed));
-        RL_ASSERT(tx::move(c, seq, TxState::committed, TxState::done));  // (T5)
+        RL_ASSERT(c.load(std::memory_order_acquire) == tx::tx_word(seq, TxState::committed));
+        tx::mark_done(c, seq);  // (T5)
         committed[t] = true;
         return true;
     }

@@ -176,16 +176,18 @@ Status TxCore::commit() noexcept {
             ring::ack_latency_sampled(i.offset))
             ring::record_ack_latency(r.group(g).ack_latency, i.publish_unix_ns);
     }
-    for (const auto& i : inputs) ring::advance_floor(consumer->views[i.partition]);
+    for (std::size_t k = 0; k < inputs.size(); ++k)  // once per run of one partition's inputs
+        if (k + 1 == inputs.size() || inputs[k + 1].partition != inputs[k].partition)
+            ring::advance_floor(consumer->views[inputs[k].partition]);
     crash_point(CrashPoint::after_tx_inputs);
     for (auto& o : outputs) {  // (T1): committed(s), then its slots
         Region& q = *o.core->region;
-        (void)tx::move(q.tx_entry(o.core->me.index).word, o.seq, tx::TxState::prepared, tx::TxState::committed);
+        tx::commit_output(q.tx_entry(o.core->me.index).word, o.seq);
         for (const auto& s : o.slots) (void)ring::commit(o.core->views[s.partition].ring, s.offset);  // false: a resolver did
         wake_consumers(q);
         wake_daemon_if_asked(q);
     }
-    (void)tx::move(record().word, seq, tx::TxState::committed, tx::TxState::done);  // (T5)
+    tx::mark_done(record().word, seq);  // (T5)
     reset();
     return Errc::ok;
 }

@@ -98,18 +98,32 @@ static_assert(tx_seq(tx_word(7, TxState::prepared)) == 7 && tx_state(tx_word(7, 
 
 // Owner: starts the next transaction of its record; `seq` is its number.
 // The owner finished its previous one (every output committed or aborted)
-// before, so a committed record may be reused (T5). Only the owner writes a
-// record that is not open or prepared: false means a record left undecided
-// (an earlier occupant's, not yet resolved) or a damaged region.
+// before, so a committed record may be reused (T5). Peers write a record
+// only while it is open or prepared (or a dead owner's committed one), so
+// the owner's store, release (the record's other fields before it), races
+// nobody. false: a record left undecided (an earlier occupant's, not yet
+// resolved), or a damaged one.
 template <class Atomic>
 inline bool begin(Atomic& word, uint64_t& seq) noexcept {
-    uint64_t w = word.load(std::memory_order_acquire);
+    const uint64_t w = word.load(std::memory_order_acquire);
     const TxState s = tx_state(w);
     if (!tx_state_valid(w) || s == TxState::open || s == TxState::prepared) return false;
     seq = tx_seq(w) + 1;
-    // release: the record's other fields (deadline, coordinator, list reset) precede it.
-    return word.compare_exchange_strong(w, tx_word(seq, TxState::open), std::memory_order_acq_rel,
-                                        std::memory_order_relaxed);
+    word.store(tx_word(seq, TxState::open), std::memory_order_release);
+    return true;
+}
+
+// The owner after its commit point (T3): no peer moves its prepared output
+// records but to committed (the coordinator says committed), nor writes its
+// committed coordinator (a peer finishes only a dead owner's): plain
+// release stores, one per record, where a CAS would only agree.
+template <class Atomic>
+inline void commit_output(Atomic& word, uint64_t seq) noexcept {
+    word.store(tx_word(seq, TxState::committed), std::memory_order_release);
+}
+template <class Atomic>
+inline void mark_done(Atomic& word, uint64_t seq) noexcept {
+    word.store(tx_word(seq, TxState::done), std::memory_order_release);
 }
 
 // One CAS of record `seq` from `from` to `to` (acq_rel: T2, T5).
