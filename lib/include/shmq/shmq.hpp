@@ -474,6 +474,9 @@ public:
     // transaction: it is settled for its holder (ack/nack answer
     // already_settled) and ACKed at commit. invalid_argument: another
     // consumer's; already_settled; lease_lost: its lease is gone already.
+    // A message of a replay (`shmq replay`: delivered from the replay region
+    // before the ring's) cannot be taken into one: invalid_argument; settle
+    // it with ack()/nack().
     Status ack(Message& message) noexcept;
     // ok: every ACK and send happened. lease_lost: an input's lease was lost
     // (expiry, handoff, owner declared dead) or a peer aborted the
