@@ -1,8 +1,9 @@
 // Three `shmq transform` stages in a chain, q0 -> q1 -> q2 -> q3, each
-// `cat`, SIGKILLed at random and restarted at once, without shmqd: the
+// `cat`, SIGKILLed at random and restarted at once. Without shmqd the
 // restarted stage and the next stage's consumers resolve what a dead one
-// left (its open transaction aborted, or finished past its commit point).
-// q3 must hold every input of q0 exactly once, in order per key.
+// left (its open transaction aborted, or finished past its commit point);
+// with one, shmqd's reaper races them. q3 must hold every input of q0
+// exactly once, in order per key.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -21,7 +22,9 @@
 #include <thread>
 #include <vector>
 
+#include "support/processes.hpp"
 #include "support/scale.hpp"
+#include "support/shmqd_process.hpp"
 #include "support/shell.hpp"
 #include "support/temp_queue.hpp"
 
@@ -124,11 +127,22 @@ std::string batch_arg() {
     return b ? b : "64";
 }
 
-TEST(TransformChainKillTest, threeStagesKilledAtRandomDeliverEveryMessageOnceInOrderPerKey) {
+class TransformChainKillTest : public testing::TestWithParam<bool> {};  // with shmqd?
+
+TEST_P(TransformChainKillTest, threeStagesKilledAtRandomDeliverEveryMessageOnceInOrderPerKey) {
+    const bool with_shmqd = GetParam();
     const int n = static_cast<int>(test::scaled(100'000, 10'000));
     std::vector<std::unique_ptr<test::TempQueue>> qs;
     qs.push_back(std::make_unique<test::TempQueue>("chain0", chain_queue(32768)));  // holds a whole round
     for (int i = 1; i <= kStages; ++i) qs.push_back(std::make_unique<test::TempQueue>("chain", chain_queue(4096)));
+    test::TempDir dir("transform-chain");
+    test::Workers workers;
+    test::ShmqdProcess shmqd(dir, workers);
+    if (with_shmqd) {
+        std::string queues;
+        for (auto& q : qs) queues += " --queue " + q->name;
+        shmqd.start(queues);
+    }
     auto input = qs[0]->queue.producer();
     // Round r: seqs [r n, (r + 1) n), key k<seq % 16>.
     auto write_round = [&](int r) {
@@ -223,7 +237,7 @@ TEST(TransformChainKillTest, threeStagesKilledAtRandomDeliverEveryMessageOnceInO
     checker_stop.store(true);
     checker.join();
 
-    std::cout << "transform chain: " << rounds << " round(s) of " << n << " messages through " << kStages
+    std::cout << "transform chain" << (with_shmqd ? " (with shmqd)" : " (no shmqd)") << ": " << rounds << " round(s) of " << n << " messages through " << kStages
               << " stages in " << took.count() << " ms with " << total_kills() << " SIGKILLs (stage 0: " << kills[0] << ", 1: " << kills[1]
               << ", 2: " << kills[2] << "); seed " << seed << "\n";
     std::string errs;
@@ -251,6 +265,9 @@ TEST(TransformChainKillTest, threeStagesKilledAtRandomDeliverEveryMessageOnceInO
         EXPECT_NE(r.out.find("\"dead_lettered\":0"), std::string::npos) << "q" << i << ": " << r.out.substr(0, 2000);
     }
 }
+
+INSTANTIATE_TEST_SUITE_P(Recovery, TransformChainKillTest, testing::Values(false, true),
+                         [](const testing::TestParamInfo<bool>& p) { return p.param ? "withShmqd" : "peersOnly"; });
 
 }  // namespace
 }  // namespace shmq
