@@ -17,6 +17,8 @@ std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
 }  // namespace
 
+void register_transform(CLI::App& app);  // cmd_transform.cpp
+
 bool stop_requested() { return g_stop.load(std::memory_order_relaxed); }
 
 void install_stop_handlers() {
@@ -69,6 +71,7 @@ int main(int argc, char** argv) {
     register_bench(app);
     register_check(app);
     register_top(app);
+    register_transform(app);
 #ifdef SHMQ_HAVE_BRIDGE
     register_bridge(app);
 #endif
