@@ -470,7 +470,7 @@ void register_transaction(CLI::App& bench) {
     struct Args {
         std::size_t size = 64;
         uint32_t partitions = 1, batch = 64, capacity = 4096;
-        uint64_t count = 1'000'000;
+        uint64_t count = 5'000'000;
         int rounds = 5;
         std::string group = "exclusive", producer = "exclusive", json_file;
         bool json = false;
@@ -484,7 +484,7 @@ void register_transaction(CLI::App& bench) {
         ->default_val("exclusive");
     cmd->add_option("--batch", a->batch, "Inputs per transaction of tx<N>, per receive_batch of plain<N>")->default_val(64);
     cmd->add_option("--count", a->count, "Messages through the stage per variant (split over the rounds)")
-        ->default_val(1'000'000);
+        ->default_val(5'000'000);
     cmd->add_option("--rounds", a->rounds, "Interleaved rounds (each runs every variant once)")->default_val(5);
     cmd->add_option("--capacity", a->capacity, "Slots per partition of IN and OUT (at least 2 x --batch)")->default_val(4096);
     cmd->add_option("--producer", a->producer,
@@ -504,7 +504,9 @@ void register_transaction(CLI::App& bench) {
         "  plain<N>  receive_batch(N), send_batch, ack_all\n"
         "Figure: messages the stage finished per second after a warm-up of a tenth of each round;\n"
         "median, min, max and spread ((max - min) / median) over the rounds; the ratios of the medians\n"
-        "against the targets tx1 >= 0.5 x plain1 and tx<N> >= 0.9 x plain<N>.\n\n"
+        "against the targets tx1 >= 0.5 x plain1 and tx<N> >= 0.9 x plain<N>. Also the stage's CPU time\n"
+        "(% of its core, and ns per message, its waiting spins included): below ~95% the stage was not\n"
+        "the bottleneck (the feeder and the drain, sharing a CPU, were).\n\n"
         "Examples:\n"
         "  shmq bench transaction\n"
         "  shmq bench transaction --count 20000 --rounds 1 --json\n"

@@ -257,13 +257,16 @@ void tx_round(Kind kind, const TxBenchConfig& cfg, uint32_t depth, uint64_t tota
     if (t1 <= t0 || measured == 0) {
         o.round_rates.push_back(0);
         o.round_cpu_pct.push_back(0);
+        o.round_cpu_ns.push_back(0);
         return;
     }
     const double dt = static_cast<double>(t1 - t0) / 1e9;
     o.messages += measured;
     o.seconds += dt;
     o.round_rates.push_back(static_cast<double>(measured) / dt);
-    o.round_cpu_pct.push_back(100.0 * static_cast<double>(c->cpu1.load() - c->cpu0.load()) / static_cast<double>(t1 - t0));
+    const auto cpu_time = static_cast<double>(c->cpu1.load() - c->cpu0.load());
+    o.round_cpu_pct.push_back(100.0 * cpu_time / static_cast<double>(t1 - t0));
+    o.round_cpu_ns.push_back(cpu_time / static_cast<double>(measured));
 }
 
 // ---- reports ----------------------------------------------------------------
@@ -376,15 +379,17 @@ std::string transaction_json(const std::vector<Param>& params, const Machine& m,
         v["name"] = o.name;
         v["transactional"] = o.tx;
         v["batch"] = o.batch;
-        Json rounds = Json::array(), cpu = Json::array();
+        Json rounds = Json::array(), cpu = Json::array(), cpu_ns = Json::array();
         for (double x : o.round_rates) rounds.push_back(number(x, 0));
         for (double x : o.round_cpu_pct) cpu.push_back(number(x, 1));
+        for (double x : o.round_cpu_ns) cpu_ns.push_back(number(x, 1));
         v["messages_per_sec"] = {{"median", number(o.median(), 0)},
                                  {"min", number(o.min(), 0)},
                                  {"max", number(o.max(), 0)},
                                  {"spread_pct", number(spread_pct(o), 1)},
                                  {"rounds", std::move(rounds)}};
         v["stage_cpu_pct"] = std::move(cpu);
+        v["stage_cpu_ns_per_msg"] = {{"median", number(median_of(o.round_cpu_ns), 1)}, {"rounds", std::move(cpu_ns)}};
         v["messages"] = o.messages;
         v["measured_s"] = number(o.seconds, 3);
         v["method"] = o.how;
@@ -409,12 +414,12 @@ std::string transaction_json(const std::vector<Param>& params, const Machine& m,
 }
 
 std::string transaction_table(const std::string& title, const TxBenchResult& r) {
-    Table t({"variant", "msgs/s (median)", "min", "max", "spread", "rounds (msgs/s)", "stage CPU"});
+    Table t({"variant", "msgs/s (median)", "min", "max", "spread", "rounds (msgs/s)", "stage CPU", "CPU ns/msg"});
     for (const auto& o : r.variants) {
         std::string rounds;
         for (double x : o.round_rates) rounds += (rounds.empty() ? "" : " ") + fmt_rate(x);
         t.add({o.name, fmt_rate(o.median()), fmt_rate(o.min()), fmt_rate(o.max()), fmt("%.0f%%", spread_pct(o)), rounds,
-               fmt("%.0f%%", median_of(o.round_cpu_pct))});
+               fmt("%.0f%%", median_of(o.round_cpu_pct)), fmt("%.0f", median_of(o.round_cpu_ns))});
     }
     std::string out = title + "\n" + t.render("  ");
     Table c({"ratio", "median", "rounds", "target", "met"});

@@ -30,7 +30,7 @@ struct TxBenchConfig {
     std::size_t size = 64;
     uint32_t partitions = 1;
     uint32_t capacity = 4096;  // slots per partition of IN and OUT (capped like `bench throughput`)
-    uint64_t count = 1'000'000;  // messages through the stage per variant, over all rounds
+    uint64_t count = 5'000'000;  // messages through the stage per variant, over all rounds
     int rounds = 5;
     uint32_t batch = 64;  // inputs per transaction of tx<N>, per receive_batch of plain<N>
     GroupKind kind = GroupKind::exclusive;
@@ -43,6 +43,7 @@ struct TxVariantOutcome {
     bool tx = false;
     std::vector<double> round_rates;      // messages/s through the stage, one per round
     std::vector<double> round_cpu_pct;    // the stage's CPU time over the measured window, % of one core
+    std::vector<double> round_cpu_ns;     // the stage's CPU time per measured message (its spinning included)
     uint64_t messages = 0;                // measured (after warm-up), over all rounds
     double seconds = 0;
     double median() const;
