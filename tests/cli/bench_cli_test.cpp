@@ -319,11 +319,54 @@ TEST(BenchCliTest, daemonJsonHasOneRowPerQueueCountWithEveryKey) {
     ::closedir(d);
 }
 
+// `bench transaction`: a tiny run; the four variants, the ratios and the
+// targets in the JSON, nothing left behind. Shape only, never the figures' size.
+TEST(BenchCliTest, transactionJsonHasFourVariantsRatiosAndTargets) {
+    const ToolRun r = shmq("bench transaction --count 2000 --rounds 1 --json");
+    const Value v = parse_json(r);
+    EXPECT_EQ(v.at("bench").get<std::string>(), "transaction");
+    for (const char* k : {"size", "partitions", "batch", "count", "rounds", "capacity"})
+        expect_positive(v.at("params"), k, "params");
+    EXPECT_EQ(v.at("params").at("group").get<std::string>(), "exclusive");
+    EXPECT_EQ(v.at("params").at("batch").get<double>(), 64);
+    expect_machine(v);
+    const Value& variants = v.at("variants");
+    ASSERT_EQ(variants.size(), 4u);
+    const char* const names[] = {"tx1", "tx64", "plain1", "plain64"};
+    for (std::size_t i = 0; i < 4; ++i) {
+        const Value& o = variants.at(i);
+        const std::string where = std::string("variants.") + names[i];
+        EXPECT_EQ(o.at("name").get<std::string>(), names[i]);
+        EXPECT_EQ(o.at("transactional").get<bool>(), i < 2) << where;
+        for (const char* k : {"median", "min", "max"}) expect_positive(o.at("messages_per_sec"), k, where);
+        EXPECT_EQ(o.at("messages_per_sec").at("rounds").size(), 1u) << where;
+        EXPECT_GE(o.at("messages_per_sec").at("max").get<double>(), o.at("messages_per_sec").at("min").get<double>());
+        EXPECT_FALSE(o.at("method").get<std::string>().empty()) << where;
+    }
+    for (const char* k : {"tx1_vs_plain1", "tx64_vs_plain64"}) {
+        expect_positive(v.at("ratios"), k, "ratios");
+        expect_positive(v.at("targets"), k, "targets");
+        ASSERT_TRUE(v.at("targets_met").contains(k)) << k;
+        EXPECT_EQ(v.at("targets_met").at(k).get<bool>(),
+                  v.at("ratios").at(k).get<double>() >= v.at("targets").at(k).get<double>())
+            << k;
+    }
+    expect_nothing_left(r.pid);
+
+    // --batch names the batched variants and the key of their ratio; the table says whether each target is met.
+    const ToolRun t = shmq("bench transaction --count 2000 --rounds 1 --batch 8 --partitions 2 --group shared");
+    ASSERT_EQ(t.exit_code, 0) << t.err;
+    EXPECT_NE(t.out.find("tx8 / plain8"), std::string::npos) << t.out;
+    EXPECT_NE(t.out.find("tx1 / plain1"), std::string::npos) << t.out;
+    expect_nothing_left(t.pid);
+}
+
 TEST(BenchCliTest, badArgumentsGetOneLineAndNonZeroExit) {
     for (const char* args : {"bench throughput --ack sometimes", "bench latency --baselines nope", "bench wakeup --size 4",
                              "bench throughput --group neither --seconds 0.1", "bench latency --size 0",
                              "bench daemon --queues 1", "bench daemon --queues 10,x", "bench daemon --busy-pct 101",
-                             "bench daemon --shmqd /nonexistent/shmqd --queues 2"}) {
+                             "bench daemon --shmqd /nonexistent/shmqd --queues 2", "bench transaction --batch 1",
+                             "bench transaction --group neither", "bench transaction --capacity 64 --batch 64"}) {
         const ToolRun r = shmq(args);
         EXPECT_NE(r.exit_code, 0) << args;
         EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;

@@ -6,6 +6,9 @@
 //   shmq bench throughput [--size BYTES] [--producers P] [--consumers C] [--partitions N]
 //       [--group shared|exclusive] [--ack none|each|batch] [--batch N] [--seconds S] [--json]
 //   shmq bench wakeup [--count N] [--json]
+//   shmq bench transaction [--size BYTES] [--partitions N] [--group shared|exclusive] [--batch N]
+//       [--count N] [--rounds R] [--capacity SLOTS] [--producer exclusive|auto|shared] [--json]
+//       (a pipeline stage with shmq::Transaction beside the same stage without; no baselines)
 //   shmq bench daemon [--queues 10,100,1000] [--seconds S] [--warmup S] [--kills N] [--expiries N]
 //       [--busy-pct P] [--shmqd PATH] [--json]   (shmqd's own cost; no baselines)
 // Common: --baselines all|none|NAME,NAME... (bare, boost_mq, posix_mq, pipe,
@@ -29,6 +32,7 @@
 #include "bench/report.hpp"
 #include "bench/runs.hpp"
 #include "bench/shmqd_child.hpp"
+#include "bench/transaction_bench.hpp"
 #include "command.hpp"
 #ifdef SHMQ_HAVE_BRIDGE
 #include "bridge/bench_bridge.hpp"
@@ -462,6 +466,95 @@ void register_daemon(CLI::App& bench) {
     });
 }
 
+void register_transaction(CLI::App& bench) {
+    struct Args {
+        std::size_t size = 64;
+        uint32_t partitions = 1, batch = 64, capacity = 4096;
+        uint64_t count = 5'000'000;
+        int rounds = 5;
+        std::string group = "exclusive", producer = "exclusive", json_file;
+        bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd = bench.add_subcommand(
+        "transaction", "A pipeline stage (IN -> stage -> OUT) with shmq::Transaction beside the same stage without");
+    cmd->add_option("--size", a->size, "Message size in bytes (inputs and outputs)")->default_val(64);
+    cmd->add_option("--partitions", a->partitions, "Partitions of IN and of OUT")->default_val(1);
+    cmd->add_option("--group", a->group, "Group kind of the stage and of the drain: exclusive or shared")
+        ->default_val("exclusive");
+    cmd->add_option("--batch", a->batch, "Inputs per transaction of tx<N>, per receive_batch of plain<N>")->default_val(64);
+    cmd->add_option("--count", a->count, "Messages through the stage per variant (split over the rounds)")
+        ->default_val(5'000'000);
+    cmd->add_option("--rounds", a->rounds, "Interleaved rounds (each runs every variant once)")->default_val(5);
+    cmd->add_option("--capacity", a->capacity, "Slots per partition of IN and OUT (at least 2 x --batch)")->default_val(4096);
+    cmd->add_option("--producer", a->producer,
+                    "WriterMode of the feeder's and the stage's producers: exclusive (the only producer of its queue, "
+                    "plain stores), auto or shared")
+        ->default_val("exclusive");
+    cmd->add_flag("--json", a->json, "Print JSON");
+    cmd->add_option("--json-file", a->json_file, "Also write the JSON to this file (and print the table)");
+    cmd->footer(
+        "Three processes per run, forked and pinned like `bench throughput` (feeder on the first CPU,\n"
+        "stage on the second, drain back on the first): a feeder sends --count messages into IN\n"
+        "(send_batch of 64, no key), the stage takes each from IN and sends one output of the same size\n"
+        "and key to OUT, a drain takes them from OUT (at most once). Variants, interleaved round by round:\n"
+        "  tx1       one Transaction per input: receive, tx.send, tx.ack, tx.commit\n"
+        "  tx<N>     receive_batch(N), tx.send + tx.ack each, one commit\n"
+        "  plain1    receive, Producer::send, Message::ack\n"
+        "  plain<N>  receive_batch(N), send_batch, ack_all\n"
+        "Figure: messages the stage finished per second after a warm-up of a tenth of each round;\n"
+        "median, min, max and spread ((max - min) / median) over the rounds; the ratios of the medians\n"
+        "against the targets tx1 >= 0.5 x plain1 and tx<N> >= 0.9 x plain<N>. Also the stage's CPU time\n"
+        "(% of its core, and ns per message, its waiting spins included): below ~95% the stage was not\n"
+        "the bottleneck (the feeder and the drain, sharing a CPU, were).\n\n"
+        "Examples:\n"
+        "  shmq bench transaction\n"
+        "  shmq bench transaction --count 20000 --rounds 1 --json\n"
+        "Method and results: docs/PERFORMANCE.md (Transactions).");
+    cmd->callback([a] {
+        check_size(a->size, 1);
+        TxBenchConfig cfg;
+        if (a->group == "shared") cfg.kind = GroupKind::shared;
+        else if (a->group != "exclusive")
+            throw CommandError(2, "--group '" + a->group + "' is unknown; use exclusive or shared");
+        if (a->partitions < 1 || a->partitions > 1024) throw CommandError(2, "--partitions must be 1..1024");
+        if (a->batch < 2 || a->batch > 4096) throw CommandError(2, "--batch must be 2..4096");
+        if (a->capacity < 16 || a->capacity > (1u << 24) || (a->capacity & (a->capacity - 1)) != 0)
+            throw CommandError(2, "--capacity must be a power of two, 16..16777216");
+        check_rounds(a->rounds);
+        if (a->count < static_cast<uint64_t>(a->rounds) * 10)
+            throw CommandError(2, "--count must be at least 10 per round");
+        cfg.size = a->size;
+        cfg.partitions = a->partitions;
+        cfg.batch = a->batch;
+        cfg.capacity = a->capacity;
+        cfg.count = a->count;
+        cfg.rounds = a->rounds;
+        cfg.writer = parse_producer(a->producer, 1);
+        if (pick_depth(cfg.size, cfg.capacity) < 2 * cfg.batch)
+            throw CommandError(2, "--capacity " + std::to_string(pick_depth(cfg.size, cfg.capacity)) +
+                                      " slots (after the 64 MiB cap) is less than 2 x --batch: a transaction's outputs "
+                                      "hold their partition until it commits");
+        check_json_file(a->json_file);
+        guarded([&] {
+            const Machine m = machine_facts();
+            const auto r = run_transaction_bench(cfg);
+            const std::string json = transaction_json(
+                {param("size", uint64_t{cfg.size}), param("partitions", uint64_t{cfg.partitions}), param("group", a->group),
+                 param("batch", uint64_t{cfg.batch}), param("count", cfg.count), param("rounds", cfg.rounds),
+                 param("producer", a->producer), param("capacity", uint64_t{r.depth})},
+                m, r);
+            const std::string title =
+                "shmq bench transaction: a stage IN -> OUT, " + std::to_string(cfg.size) + "-byte messages, " +
+                std::to_string(cfg.partitions) + " partition(s) x " + std::to_string(r.depth) + " slots, " + a->group +
+                " groups, " + a->producer + " producers; " + std::to_string(cfg.count) + " messages per variant in " +
+                std::to_string(cfg.rounds) + " interleaved rounds; feeder and drain on CPU " +
+                std::to_string(m.cpus[0]) + ", stage on CPU " + std::to_string(m.cpus[1 % m.cpus.size()]);
+            emit(a->json, a->json_file, json, transaction_table(title, r));
+        });
+    });
+}
+
 }  // namespace
 
 #ifdef SHMQ_HAVE_BRIDGE
@@ -534,11 +627,13 @@ void register_bench(CLI::App& app) {
         "  shmq bench throughput --size 64 --ack batch --group exclusive\n"
         "  shmq bench wakeup\n"
         "  shmq bench daemon --queues 10,100      (shmqd's own cost as queues grow)\n"
+        "  shmq bench transaction                 (a stage with transactions beside one without)\n"
         "Method and results: docs/PERFORMANCE.md.");
     register_latency(*bench);
     register_throughput(*bench);
     register_wakeup(*bench);
     register_daemon(*bench);
+    register_transaction(*bench);
 #ifdef SHMQ_HAVE_BRIDGE
     register_bridge_latency(*bench);
 #endif
