@@ -1,7 +1,7 @@
 // Model check of the transaction commit protocol (shmq/internal/tx_protocol.hpp
 // (T1)-(T6)) with relacy: the real tx::begin, prepare_output, commit_point,
 // abort_open, move, coordinator_outcome and still_decided on the records'
-// words, the real lease_freeze / lease_ack_frozen / lease_thaw /
+// words, the real lease_freeze / lease_ack_frozen_owned / lease_thaw /
 // lease_revoke / lease_ack of lease_protocol.hpp on the inputs' lease
 // entries, and the real try_claim and finish_claim (commit_protocol.hpp
 // (2)-(4)) on the output slots, all on model atomics. Two tests.
@@ -15,7 +15,7 @@
 //   - the owner: claims both slots; begin(C), begin(Q1), begin(Q2); writes
 //     both payloads and stores each claim word prepared(0, P) (release);
 //     prepare_output(Q1), prepare_output(Q2); lease_freeze(L); commit_point(C);
-//     then lease_ack_frozen(L), commit_output(Qi) (a store) and commit
+//     then lease_ack_frozen_owned(L) and commit_output(Qi) (stores), and commit
 //     slot i, mark_done(C). On any failure before its commit
 //     point: abort(C), abort its outputs (open or prepared -> aborted) and
 //     their slots, thaw a frozen input back to its lease and nack it
@@ -80,7 +80,7 @@
 //       thaws the frozen inputs it finds without still_decided, so one that
 //       decided aborted(1) aborts transaction 2's slot or thaws its input
 //       (the bug transaction_race_test.cpp caught): the owner's commit of its
-//       slot, or its lease_ack_frozen, fails after its commit point. The
+//       slot fails, or its input is no longer frozen, after its commit point. The
 //       claims' half is caught within a few hundred iterations; the inputs'
 //       half alone is reached rarely (the re-check stops at a frozen input
 //       some 60-90 times in 300 000; caught once near iteration 180 000).
@@ -227,10 +227,14 @@ struct TxCommit : rl::test_suite<TxCommit, 4> {
 
     void finish_committed() {
         owner_result = Owner::committed;
-        if (frozen)
-            RL_ASSERT(ring::lease_ack_frozen(in, kIn, kLeased));  // (T4): only the decision unfreezes
-        else
+        if (frozen) {
+            // (T4): only the decision unfreezes, so the word is still frozen
+            // and the owner's ACK is a store.
+            RL_ASSERT(in.word.load(std::memory_order_acquire) == ring::frozen_word(kLeased));
+            ring::lease_ack_frozen_owned(in, kIn);
+        } else {
             (void)ring::lease_ack(in, kIn, kLeased);  // (a): may have lost the lease already
+        }
         tick();
         for (unsigned i = 0; i < 2; ++i) {
             // (T2): after the commit point every output record is prepared (or
@@ -467,7 +471,9 @@ struct TxReuse : rl::test_suite<TxReuse, 3> {
         tick();
         if (!tx::commit_point(c, seq)) return abort_tx(t, true, true);  // (T3)
         tick();
-        RL_ASSERT(ring::lease_ack_frozen(in[t], t, leased));  // (d): a resolver thawed it to retry
+        // (d): a resolver thawed it to retry; else still frozen, and the ACK a store.
+        RL_ASSERT(in[t].word.load(std::memory_order_acquire) == ring::frozen_word(leased));
+        ring::lease_ack_frozen_owned(in[t], t);
         const uint64_t qw = q.load(std::memory_order_acquire);
         RL_ASSERT(qw == tx::tx_word(seq, TxState::prepared) || qw == tx::tx_word(seq, TxState::committed));
         tx::commit_output(q, seq);

@@ -41,7 +41,10 @@ struct TxCore {
     bool open = false;
     uint64_t seq = 0;  // of the coordinator record, while open
     std::vector<Input> inputs;
+    // outputs[0, n_outputs) take part; the rest are kept, with their slot
+    // vectors' room, for the next transactions (no allocation per commit).
     std::vector<Output> outputs;
+    std::size_t n_outputs = 0;
 
     Region& in() const noexcept { return *consumer->region; }
     layout::TxEntry& record() const noexcept { return in().tx_entry(consumer->me.index); }
@@ -58,43 +61,59 @@ struct TxCore {
     void reset() noexcept;
 };
 
+// Whether the owner may begin its next transaction on record `word`: not
+// while one is open or prepared there (another Transaction of the same
+// consumer or producer, or a record left undecided), nor a damaged one.
+bool may_begin(const std::atomic<uint64_t>& word) noexcept {
+    const uint64_t w = word.load(std::memory_order_acquire);
+    return tx::tx_state_valid(w) && tx::tx_state(w) != tx::TxState::open && tx::tx_state(w) != tx::TxState::prepared;
+}
+
 Status TxCore::begin() noexcept {
     auto& e = record();
-    // Fields first; begin's CAS publishes them (release) with the open word.
+    // Checked before any field is written: an open transaction's record is
+    // not touched by a second Transaction of the same consumer.
+    if (!may_begin(e.word)) return Errc::invalid_argument;
+    // The fields, then begin's release store publishes them with the open word.
     e.deadline_ns.store(sys::coarse_monotonic_ns() + timeout_ns, std::memory_order_relaxed);
     e.outputs.store(0, std::memory_order_relaxed);
     e.role.store(static_cast<uint64_t>(layout::TxRole::coordinator), std::memory_order_relaxed);
-    if (!tx::begin(e.word, seq)) return Errc::invalid_argument;  // another Transaction of this consumer is open
+    if (!tx::begin(e.word, seq)) return Errc::invalid_argument;
     open = true;
     return Errc::ok;
 }
 
 TxCore::Output* TxCore::join(ProducerCore& pc, Status& st) noexcept {
-    for (auto& o : outputs)
-        if (o.core == &pc) return &o;
+    for (std::size_t k = 0; k < n_outputs; ++k)
+        if (outputs[k].core == &pc) return &outputs[k];
     Region& q = *pc.region;
     auto& qe = q.tx_entry(pc.me.index);
-    const uint64_t qw = qe.word.load(std::memory_order_acquire);
-    const tx::TxState s = tx::tx_state(qw);
-    if (outputs.size() >= layout::kMaxTxOutputs || !tx::tx_state_valid(qw) || s == tx::TxState::open ||
-        s == tx::TxState::prepared) {
+    if (n_outputs >= layout::kMaxTxOutputs || !may_begin(qe.word)) {
         st = Errc::invalid_argument;  // too many producers, or this one is in another open transaction
         return nullptr;
     }
-    const uint64_t qseq = tx::tx_seq(qw) + 1;
-    // (T5): listed (release count) before the output record opens.
+    const uint64_t qseq = tx::tx_seq(qe.word.load(std::memory_order_acquire)) + 1;
+    // (T5): listed (release count) before the output record opens. Names are
+    // written only when the entry named another queue or participant last
+    // (only this owner writes them; the same epoch and index mean the same name).
     auto& rec = record();
-    const auto k = static_cast<uint32_t>(outputs.size());
+    const auto k = static_cast<uint32_t>(n_outputs);
     auto& item = rec.output[k];
-    store_name_words(item.name_words, q.name());
-    item.epoch.store(q.epoch(), std::memory_order_relaxed);
+    if (item.epoch.load(std::memory_order_relaxed) != q.epoch() ||
+        item.index.load(std::memory_order_relaxed) != pc.me.index) {
+        store_name_words(item.name_words, q.name());
+        item.epoch.store(q.epoch(), std::memory_order_relaxed);
+        item.index.store(pc.me.index, std::memory_order_relaxed);
+    }
     item.seq.store(qseq, std::memory_order_relaxed);
-    item.index.store(pc.me.index, std::memory_order_relaxed);
     rec.outputs.store(k + 1, std::memory_order_release);
     qe.deadline_ns.store(rec.deadline_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    store_name_words(qe.coord_name_words, in().name());
-    qe.coord_epoch.store(in().epoch(), std::memory_order_relaxed);
-    qe.coord_index.store(consumer->me.index, std::memory_order_relaxed);
+    if (qe.coord_epoch.load(std::memory_order_relaxed) != in().epoch() ||
+        qe.coord_index.load(std::memory_order_relaxed) != consumer->me.index) {
+        store_name_words(qe.coord_name_words, in().name());
+        qe.coord_epoch.store(in().epoch(), std::memory_order_relaxed);
+        qe.coord_index.store(consumer->me.index, std::memory_order_relaxed);
+    }
     qe.coord_seq.store(seq, std::memory_order_relaxed);
     qe.role.store(static_cast<uint64_t>(layout::TxRole::output), std::memory_order_relaxed);
     uint64_t got = 0;
@@ -103,8 +122,12 @@ TxCore::Output* TxCore::join(ProducerCore& pc, Status& st) noexcept {
         return nullptr;
     }
     ++pc.opened;  // the producer stays attached while its claims are open (a Claim's reference)
-    outputs.push_back({&pc, qseq, {}});
-    return &outputs.back();
+    if (n_outputs == outputs.size()) outputs.push_back({});
+    Output& out = outputs[n_outputs++];
+    out.core = &pc;
+    out.seq = qseq;
+    out.slots.clear();
+    return &out;
 }
 
 Status TxCore::send(ProducerCore& pc, std::span<const std::byte> payload, const SendOptions& options) noexcept {
@@ -151,7 +174,8 @@ Status TxCore::commit() noexcept {
     if (!open) return Errc::ok;  // nothing sent or acked
     Region& r = in();
     const uint32_t g = consumer->group.index;
-    for (auto& o : outputs) {  // (T2)
+    for (std::size_t k = 0; k < n_outputs; ++k) {  // (T2)
+        const Output& o = outputs[k];
         if (!tx::prepare_output(o.core->region->tx_entry(o.core->me.index).word, o.seq)) {
             abort();
             return Errc::lease_lost;
@@ -172,15 +196,15 @@ Status TxCore::commit() noexcept {
     crash_point(CrashPoint::after_tx_commit_point);
     // (T4) committed: the inputs are acked; nobody else may thaw them now.
     for (const auto& i : inputs) {
-        if (ring::lease_ack_frozen(r.lease(g, i.partition, i.offset), i.offset, i.lease) &&
-            ring::ack_latency_sampled(i.offset))
-            ring::record_ack_latency(r.group(g).ack_latency, i.publish_unix_ns);
+        ring::lease_ack_frozen_owned(r.lease(g, i.partition, i.offset), i.offset);
+        if (ring::ack_latency_sampled(i.offset)) ring::record_ack_latency(r.group(g).ack_latency, i.publish_unix_ns);
     }
     for (std::size_t k = 0; k < inputs.size(); ++k)  // once per run of one partition's inputs
         if (k + 1 == inputs.size() || inputs[k + 1].partition != inputs[k].partition)
             ring::advance_floor(consumer->views[inputs[k].partition]);
     crash_point(CrashPoint::after_tx_inputs);
-    for (auto& o : outputs) {  // (T1): committed(s), then its slots
+    for (std::size_t k = 0; k < n_outputs; ++k) {  // (T1): committed(s), then its slots
+        const Output& o = outputs[k];
         Region& q = *o.core->region;
         tx::commit_output(q.tx_entry(o.core->me.index).word, o.seq);
         for (const auto& s : o.slots) (void)ring::commit(o.core->views[s.partition].ring, s.offset);  // false: a resolver did
@@ -197,7 +221,8 @@ void TxCore::abort() noexcept {
     Region& r = in();
     const uint64_t now = sys::coarse_monotonic_ns();
     (void)tx::abort_open(record().word, seq);  // or a peer did (T3)
-    for (auto& o : outputs) {
+    for (std::size_t k = 0; k < n_outputs; ++k) {
+        const Output& o = outputs[k];
         Region& q = *o.core->region;
         auto& word = q.tx_entry(o.core->me.index).word;
         if (!tx::abort_open(word, o.seq)) (void)tx::move(word, o.seq, tx::TxState::prepared, tx::TxState::aborted);
@@ -227,8 +252,8 @@ void TxCore::abort() noexcept {
 void TxCore::reset() noexcept {
     if (!inputs.empty()) consumer->release(static_cast<uint32_t>(inputs.size()));  // the messages' references
     inputs.clear();
-    for (auto& o : outputs) o.core->release_claim();
-    outputs.clear();
+    for (std::size_t k = 0; k < n_outputs; ++k) outputs[k].core->release_claim();
+    n_outputs = 0;
     open = false;
 }
 
@@ -247,7 +272,7 @@ Transaction::Transaction(Consumer& input, const TransactionOptions& options) {
     const uint64_t ms = options.timeout.count() > 0 ? static_cast<uint64_t>(options.timeout.count())
                                                     : uint64_t{c->region->params().lease_ms};
     c->take_refs(1);  // the transaction's reference
-    core_ = new detail::TxCore{c, ms * 1'000'000, false, 0, {}, {}};
+    core_ = new detail::TxCore{c, ms * 1'000'000, false, 0, {}, {}, 0};
 }
 
 Transaction::Transaction(Transaction&& o) noexcept : core_(std::exchange(o.core_, nullptr)) {}
@@ -290,7 +315,7 @@ void Transaction::abort() noexcept {
 std::size_t Transaction::sends() const noexcept {
     if (core_ == nullptr) return 0;
     std::size_t n = 0;
-    for (const auto& o : core_->outputs) n += o.slots.size();
+    for (std::size_t k = 0; k < core_->n_outputs; ++k) n += core_->outputs[k].slots.size();
     return n;
 }
 

@@ -139,6 +139,14 @@ inline bool lease_ack_frozen(Entry& e, uint64_t offset, uint64_t leased) noexcep
     return e.word.compare_exchange_strong(expected, lease_word(LeaseKind::acked, offset), std::memory_order_acq_rel,
                                           std::memory_order_relaxed);
 }
+// The owner after its commit point: nobody else writes its frozen words
+// then (a peer thaws only an aborted transaction's, and acks only a dead
+// owner's), so its ACK is a release store (its payload reads before the
+// floor's acquire of the entry), like release_own_pickup.
+template <class Entry>
+inline void lease_ack_frozen_owned(Entry& e, uint64_t offset) noexcept {
+    e.word.store(lease_word(LeaseKind::acked, offset), std::memory_order_release);
+}
 template <class Entry>
 inline bool lease_thaw(Entry& e, uint64_t leased, uint64_t retry, uint64_t due_ns) noexcept {
     e.deadline_ns.store(due_ns, std::memory_order_relaxed);
