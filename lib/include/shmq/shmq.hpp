@@ -171,7 +171,8 @@ struct QueueOptions {
     // holds this many; a send beyond it answers overloaded). 0: partitions x
     // (capacity + spill_buffer). Memory: 3 x (a power of two >= 2 x this) x 32 bytes.
     uint32_t dedup_capacity = 0;
-    // A send without an id uses FNV-1a 128 of its key and payload as its id.
+    // A send without an id uses FNV-1a 128 of its key and payload as its id
+    // (Producer::send; a Transaction's sends are not deduplicated).
     bool dedup_content = false;
 };
 
@@ -443,7 +444,8 @@ private:
 //
 // The consumer must be at-least-once, on a queue that is not on_full
 // drop_oldest; a producer takes part in one transaction at a time; sends
-// carry no dedup id and never spill (a spilling partition answers
+// carry no dedup id (nor a content id on a dedup_content queue: they are
+// not deduplicated) and never spill (a spilling partition answers
 // overloaded). At most kMaxTransactionOutputs distinct producers per
 // transaction. After commit() or abort() the object starts a new
 // transaction with its next send or ack. Used by one thread at a time, with
