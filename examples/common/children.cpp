@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <thread>
 
-namespace payments {
+namespace examples {
 
 namespace {
 
@@ -31,7 +31,7 @@ pid_t start(const std::string& path, const std::vector<std::string>& args, int o
         if (out_fd >= 0) ::dup2(out_fd, STDOUT_FILENO);
         if (err_fd >= 0) ::dup2(err_fd, STDERR_FILENO);
         ::execv(argv[0], argv.data());
-        static const char msg[] = "payments: execv of a child process failed\n";
+        static const char msg[] = "example: execv of a child process failed\n";
         [[maybe_unused]] auto n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
         ::_exit(127);
     }
@@ -167,4 +167,4 @@ std::string run_capture(const std::string& path, const std::vector<std::string>&
     return out;
 }
 
-}  // namespace payments
+}  // namespace examples
