@@ -32,6 +32,7 @@
 #include "args.hpp"
 #include "audit.hpp"
 #include "children.hpp"
+#include "../common/orchestration.hpp"
 #include "ledger.hpp"
 #include "payments.hpp"
 #include "report.hpp"
@@ -43,6 +44,10 @@ namespace payments {
 
 namespace {
 
+using examples::check_interrupted;
+using examples::read_file;
+using examples::RunDir;
+using examples::tool;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
@@ -53,13 +58,6 @@ constexpr const char* kUsage =
     "  defaults: 20000 payments, new ones sent at 2000/s (0: flat out), 2 chargers, 2 receipts workers,\n"
     "  a SIGKILL every 100-400 ms, 120 s to finish; shmq and shmqd are looked for in --bin-dir\n"
     "  (default: this program's directory).\n";
-
-volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void on_signal(int) { g_interrupted = 1; }
-
-void check_interrupted() {
-    if (g_interrupted) throw std::runtime_error("interrupted by a signal; stopped the processes and removed the queues");
-}
 
 struct Config {
     uint64_t payments = 20000;
@@ -74,14 +72,6 @@ struct Config {
     bool keep = false;
     bool kill = true;
 };
-
-std::string tool(const std::string& bin_dir, const char* name) {
-    const std::string path = bin_dir + "/" + name;
-    if (::access(path.c_str(), X_OK) != 0)
-        throw std::runtime_error("no executable " + path + "; build it (cmake --build build --target " +
-                                 (std::string(name) == "shmq" ? "shmq_tool" : name) + ") or pass --bin-dir DIR");
-    return path;
-}
 
 Config parse(int argc, char** argv, int first) {
     const Args a(argc, argv, first,
@@ -105,21 +95,6 @@ Config parse(int argc, char** argv, int first) {
     return c;
 }
 
-// A fresh directory for the run's files; removed unless kept.
-struct RunDir {
-    std::string path;
-    bool keep = false;
-    RunDir() {
-        std::string t = (std::filesystem::temp_directory_path() / "payments-XXXXXX").string();
-        if (::mkdtemp(t.data()) == nullptr) throw std::runtime_error("cannot create a directory like " + t);
-        path = t;
-    }
-    ~RunDir() {
-        std::error_code ec;
-        if (!keep) std::filesystem::remove_all(path, ec);
-    }
-};
-
 // The run's queues, removed when it ends (normally, by an exception or on ^C).
 struct QueuesGuard {
     std::vector<std::string> names;
@@ -138,29 +113,6 @@ struct QueuesGuard {
             }
     }
 };
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-Child& start_shmqd(Children& children, const Config& c, const std::string& dir, const std::vector<std::string>& queues) {
-    const std::string log = dir + "/shmqd.log";
-    std::vector<std::string> args{"--lock-file", dir + "/shmqd.lock", "--data-dir", dir + "/shmqd-data", "--tick-ms", "10"};
-    for (const auto& q : queues) args.insert(args.end(), {"--queue", q});
-    Child& d = children.spawn("shmqd", c.shmqd_path, args, log);
-    const auto deadline = Clock::now() + 10s;
-    for (const auto& q : queues)
-        while (read_file(log).find("watching queue " + q) == std::string::npos) {
-            check_interrupted();
-            if (!children.running(d) || Clock::now() >= deadline)
-                throw std::runtime_error("shmqd did not start watching " + q + " (" + d.describe() + "); see " + log);
-            std::this_thread::sleep_for(5ms);
-        }
-    return d;
-}
 
 // One stage process slot: a killed process is replaced in its slot, which
 // keeps its status page (the counters add up over its incarnations).
@@ -279,7 +231,7 @@ int run(const Config& cfg, RunDir& dir) {
     Ledger::create(ledger_file(dir.path));
     Children children;  // declared after the queues: its processes die before the queues are removed
 
-    Child* shmqd = !cfg.shmqd_path.empty() ? &start_shmqd(children, cfg, dir.path, queues.names) : nullptr;
+    Child* shmqd = !cfg.shmqd_path.empty() ? &examples::start_shmqd(children, cfg.shmqd_path, dir.path, queues.names) : nullptr;
     s.shmqd_pid = shmqd ? shmqd->pid : -1;
 
     ReceiptAudit audit(names.receipts, cfg.payments);  // joins "audit" before any receipt exists
@@ -383,22 +335,9 @@ int run(const Config& cfg, RunDir& dir) {
 }  // namespace
 
 int run_orchestrator(int argc, char** argv, int first) {
-    for (int i = first; i < argc; ++i)
-        if (std::string_view(argv[i]) == "--help") {
-            std::cout << kUsage;
-            return 0;
-        }
+    if (examples::help_asked(argc, argv, first, kUsage)) return 0;
     const Config cfg = parse(argc, argv, first);
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
-    RunDir dir;
-    try {
-        return run(cfg, dir);
-    } catch (const std::exception& e) {
-        dir.keep = true;
-        throw std::runtime_error(std::string(e.what()) + " (files kept in " + dir.path + ")");
-    }
+    return examples::run_in_dir("payments", [&](RunDir& dir) { return run(cfg, dir); });
 }
 
 }  // namespace payments

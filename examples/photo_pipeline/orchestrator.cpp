@@ -30,6 +30,7 @@
 
 #include "args.hpp"
 #include "children.hpp"
+#include "../common/orchestration.hpp"
 #include "photo.hpp"
 #include "pipeline.hpp"
 #include "report.hpp"
@@ -42,6 +43,10 @@ namespace photo_pipeline {
 
 namespace {
 
+using examples::check_interrupted;
+using examples::read_file;
+using examples::RunDir;
+using examples::tool;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
@@ -50,13 +55,6 @@ constexpr const char* kUsage =
     "                      [--rate PHOTOS_PER_S] [--timeout-s S] [--bin-dir DIR] [--keep] [--no-shmqd] [--no-kill]\n"
     "  defaults: 20000 photos, 3 resize + 2 moderation workers, 1 corrupt photo, 10000 photos/s (0: flat out),\n"
     "  60 s to finish; shmq and shmqd are looked for in --bin-dir (default: this program's directory).\n";
-
-volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void on_signal(int) { g_interrupted = 1; }
-
-void check_interrupted() {
-    if (g_interrupted) throw std::runtime_error("interrupted by a signal; stopped the processes and removed the queue");
-}
 
 struct Config {
     uint64_t photos = 20000;
@@ -69,14 +67,6 @@ struct Config {
     bool keep = false;
     bool kill = true;
 };
-
-std::string tool(const std::string& bin_dir, const char* name) {
-    const std::string path = bin_dir + "/" + name;
-    if (::access(path.c_str(), X_OK) != 0)
-        throw std::runtime_error("no executable " + path + "; build it (cmake --build build --target " +
-                                 (std::string(name) == "shmq" ? "shmq_tool" : name) + ") or pass --bin-dir DIR");
-    return path;
-}
 
 Config parse(int argc, char** argv, int first) {
     const Args a(argc, argv, first,
@@ -99,21 +89,6 @@ Config parse(int argc, char** argv, int first) {
     return c;
 }
 
-// A fresh directory for the run's files; removed unless kept.
-struct RunDir {
-    std::string path;
-    bool keep = false;
-    RunDir() {
-        std::string t = (std::filesystem::temp_directory_path() / "photo_pipeline-XXXXXX").string();
-        if (::mkdtemp(t.data()) == nullptr) throw std::runtime_error("cannot create a directory like " + t);
-        path = t;
-    }
-    ~RunDir() {
-        std::error_code ec;
-        if (!keep) std::filesystem::remove_all(path, ec);
-    }
-};
-
 // The queue, removed when the run ends (normally, by an exception or on ^C).
 struct QueueGuard {
     std::string name;
@@ -131,29 +106,6 @@ struct QueueGuard {
         }
     }
 };
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-Child& start_shmqd(Children& children, const Config& c, const std::string& dir, const std::string& queue) {
-    const std::string log = dir + "/shmqd.log";
-    Child& d = children.spawn("shmqd", c.shmqd_path,
-                              {"--lock-file", dir + "/shmqd.lock", "--data-dir", dir + "/shmqd-data", "--queue",
-                               queue, "--tick-ms", "10"},
-                              log);
-    const auto deadline = Clock::now() + 10s;
-    while (read_file(log).find("watching queue " + queue) == std::string::npos) {
-        check_interrupted();
-        if (!children.running(d) || Clock::now() >= deadline)
-            throw std::runtime_error("shmqd did not start watching " + queue + " (" + d.describe() + "); see " + log);
-        std::this_thread::sleep_for(5ms);
-    }
-    return d;
-}
 
 struct Worker {
     Child* child = nullptr;
@@ -219,7 +171,7 @@ int run(const Config& cfg, RunDir& dir) {
     const QueueGuard queue(s.queue);
     Children children;  // declared after the queue: its processes die before the queue is removed
 
-    Child* shmqd = !cfg.shmqd_path.empty() ? &start_shmqd(children, cfg, dir.path, s.queue) : nullptr;
+    Child* shmqd = !cfg.shmqd_path.empty() ? &examples::start_shmqd(children, cfg.shmqd_path, dir.path, {s.queue}) : nullptr;
     s.shmqd_pid = shmqd ? shmqd->pid : -1;
 
     std::vector<Worker> workers;
@@ -332,22 +284,9 @@ int run(const Config& cfg, RunDir& dir) {
 }  // namespace
 
 int run_pipeline(int argc, char** argv, int first) {
-    for (int i = first; i < argc; ++i)
-        if (std::string_view(argv[i]) == "--help") {
-            std::cout << kUsage;
-            return 0;
-        }
+    if (examples::help_asked(argc, argv, first, kUsage)) return 0;
     const Config cfg = parse(argc, argv, first);
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
-    RunDir dir;
-    try {
-        return run(cfg, dir);
-    } catch (const std::exception& e) {
-        dir.keep = true;
-        throw std::runtime_error(std::string(e.what()) + " (files kept in " + dir.path + ")");
-    }
+    return examples::run_in_dir("photo_pipeline", [&](RunDir& dir) { return run(cfg, dir); });
 }
 
 }  // namespace photo_pipeline
