@@ -8,10 +8,6 @@
 
 namespace shmq::cli::bench {
 
-namespace {
-
-// A figure rounded to `decimals` places, as printf's %.*f would show it; null
-// when not finite (JSON has no NaN/inf). With 0 decimals, an integer.
 Json number(double v, int decimals) {
     if (!std::isfinite(v)) return nullptr;
     if (decimals == 0) return static_cast<int64_t>(std::llround(v));
@@ -19,13 +15,31 @@ Json number(double v, int decimals) {
     return std::round(v * scale) / scale;
 }
 
+double ratio(double a, double b) { return b > 0 ? a / b : NAN; }
+
+Json json_ratio(double r) {
+    if (!std::isfinite(r)) return nullptr;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.4g", r);
+    return std::strtod(buf, nullptr);
+}
+
+std::string fmt_rate(double v) {
+    char buf[32];
+    if (v >= 1e9) std::snprintf(buf, sizeof buf, "%.3gG", v / 1e9);
+    else if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.3gM", v / 1e6);
+    else if (v >= 1e3) std::snprintf(buf, sizeof buf, "%.3gK", v / 1e3);
+    else std::snprintf(buf, sizeof buf, "%.0f", v);
+    return buf;
+}
+
+namespace {
+
 Json params_json(const std::vector<Param>& params) {
     Json j = Json::object();
     for (const auto& p : params) j[p.key] = p.value;
     return j;
 }
-
-double ratio(double a, double b) { return b > 0 ? a / b : NAN; }
 
 struct LatencyFigures {
     LatencySummary s;
@@ -56,23 +70,6 @@ std::string fmt_ratio(double r) {
     if (!std::isfinite(r)) return "-";
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.3gx", r);
-    return buf;
-}
-
-// A ratio for JSON: 4 significant digits (0.0001234 stays visible).
-Json json_ratio(double r) {
-    if (!std::isfinite(r)) return nullptr;
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.4g", r);
-    return std::strtod(buf, nullptr);
-}
-
-std::string fmt_rate(double v) {
-    char buf[32];
-    if (v >= 1e9) std::snprintf(buf, sizeof buf, "%.3gG", v / 1e9);
-    else if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.3gM", v / 1e6);
-    else if (v >= 1e3) std::snprintf(buf, sizeof buf, "%.3gK", v / 1e3);
-    else std::snprintf(buf, sizeof buf, "%.0f", v);
     return buf;
 }
 

@@ -26,6 +26,15 @@ Param param(const std::string& key, int v);
 Param param(const std::string& key, const std::string& v);
 Param param(const std::string& key, const std::vector<std::string>& v);
 
+// Figures for reports. number: rounded to `decimals` places as printf's
+// %.*f shows it (0: an integer); json_ratio: 4 significant digits. Both null
+// when not finite (JSON has no NaN/inf). ratio: a / b, NaN unless b > 0.
+// fmt_rate: a rate for tables, "2.27M".
+Json number(double v, int decimals);
+Json json_ratio(double r);
+double ratio(double a, double b);
+std::string fmt_rate(double v);
+
 // {"cpu_model", "nproc", "kernel", "cpus"}: the "machine" of every report.
 Json machine_json(const Machine& m);
 

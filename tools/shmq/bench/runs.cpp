@@ -59,12 +59,6 @@ Pins two_cpus(const char* what) {
     return {cpus[0], cpus[1]};
 }
 
-// A round's share of `total`, spread so that the rounds add up to it.
-uint64_t share(uint64_t total, int rounds, int round) {
-    const auto r = static_cast<uint64_t>(rounds), k = static_cast<uint64_t>(round);
-    return total / r + (k < total % r ? 1 : 0);
-}
-
 // Rotates the transports each round; drops the ones that were skipped.
 template <class Outcome, class Fn>
 void interleave(std::vector<Outcome>& outcomes, int rounds, Fn&& run_one) {
@@ -315,6 +309,18 @@ std::vector<Outcome> outcomes_for(const std::vector<std::string>& transports) {
 
 }  // namespace
 
+uint64_t share(uint64_t total, int rounds, int round) {
+    const auto r = static_cast<uint64_t>(rounds), k = static_cast<uint64_t>(round);
+    return total / r + (k < total % r ? 1 : 0);
+}
+
+double median_of(std::vector<double> v) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 const std::vector<std::string>& known_baselines(Use use) {
     static const std::vector<std::string> common{"bare", "boost_mq", "posix_mq", "pipe", "socketpair"};
     static const std::vector<std::string> throughput{"bare", "bare_batch", "boost_mq", "posix_mq", "pipe", "socketpair"};
@@ -336,13 +342,7 @@ uint32_t pick_depth(std::size_t size, uint32_t wanted) {
     return depth;
 }
 
-double ThroughputOutcome::median_rate() const {
-    if (round_rates.empty()) return 0;
-    auto r = round_rates;
-    std::sort(r.begin(), r.end());
-    const std::size_t n = r.size();
-    return n % 2 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
-}
+double ThroughputOutcome::median_rate() const { return median_of(round_rates); }
 
 std::vector<LatencyOutcome> run_latency(const LatencyConfig& cfg) {
     ChannelSpec spec;

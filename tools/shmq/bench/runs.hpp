@@ -70,6 +70,10 @@ struct ThroughputOutcome {
 };
 
 uint32_t pick_depth(std::size_t size, uint32_t wanted);
+// A round's share of `total`, spread so that the rounds add up to it.
+uint64_t share(uint64_t total, int rounds, int round);
+// The median (of the two middle values for an even count); 0 when empty.
+double median_of(std::vector<double> v);
 
 std::vector<LatencyOutcome> run_latency(const LatencyConfig& cfg);
 std::vector<ThroughputOutcome> run_throughput(const ThroughputConfig& cfg);

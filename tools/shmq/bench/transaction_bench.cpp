@@ -44,19 +44,6 @@ void wait_go(const Control& c) {
     while (c.go.load(std::memory_order_acquire) == 0) ::usleep(50);
 }
 
-// A round's share of `total`, spread so that the rounds add up to it.
-uint64_t share(uint64_t total, int rounds, int round) {
-    const auto r = static_cast<uint64_t>(rounds), k = static_cast<uint64_t>(round);
-    return total / r + (k < total % r ? 1 : 0);
-}
-
-double median_of(std::vector<double> v) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 const char* writer_name(WriterMode w) {
     switch (w) {
         case WriterMode::automatic: return "auto";
@@ -270,31 +257,6 @@ void tx_round(Kind kind, const TxBenchConfig& cfg, uint32_t depth, uint64_t tota
 }
 
 // ---- reports ----------------------------------------------------------------
-
-Json number(double v, int decimals) {
-    if (!std::isfinite(v)) return nullptr;
-    if (decimals == 0) return static_cast<int64_t>(std::llround(v));
-    const double scale = std::pow(10.0, decimals);
-    return std::round(v * scale) / scale;
-}
-
-Json json_ratio(double r) {
-    if (!std::isfinite(r)) return nullptr;
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.4g", r);
-    return std::strtod(buf, nullptr);
-}
-
-double ratio(double a, double b) { return b > 0 ? a / b : NAN; }
-
-std::string fmt_rate(double v) {
-    char buf[32];
-    if (v >= 1e9) std::snprintf(buf, sizeof buf, "%.3gG", v / 1e9);
-    else if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.3gM", v / 1e6);
-    else if (v >= 1e3) std::snprintf(buf, sizeof buf, "%.3gK", v / 1e3);
-    else std::snprintf(buf, sizeof buf, "%.0f", v);
-    return buf;
-}
 
 std::string fmt(const char* form, double v) {
     char buf[48];
