@@ -79,11 +79,7 @@ ReapReport reap_participant(Region& r, uint32_t index, uint32_t mover_id) noexce
     // the entry stays taken, so that its record is not reused meanwhile.
     bool tx_finished = tx::resolve_coordinator(r, index, now, mover_id);
     if (static_cast<layout::TxRole>(r.tx_entry(index).role.load(std::memory_order_relaxed)) == layout::TxRole::output) {
-        uint64_t decided = 0;
-        if (tx::decide_output(r, index, now, decided) == tx::Outcome::undecided)
-            tx_finished = false;
-        else
-            tx::finish_prepared_claims(r, id, decided);
+        if (tx::settle_output(r, index, now) == tx::Outcome::undecided) tx_finished = false;
     }
     report.tx_pending = !tx_finished;
     r.tx_entry(index).reap_pending.store(tx_finished ? 0 : 1, std::memory_order_relaxed);

@@ -101,6 +101,44 @@ void settle_frozen_inputs(Region& in, uint32_t id, uint64_t decided, bool owner_
     }
 }
 
+// Commits (committed) or aborts (any other state) the prepared claims of
+// participant id `owner` in q's rings that belong to the transaction whose
+// record word is `decided`; stops as soon as the record moved on (T6).
+// Returns how many slots it finished.
+uint32_t finish_prepared_claims(Region& q, uint32_t owner, uint64_t decided) noexcept {
+    if (owner == 0 || owner > q.max_participants()) return 0;
+    const bool commit = tx_state(decided) == TxState::committed;
+    auto& record = q.tx_entry(owner - 1).word;
+    uint32_t finished = 0;
+    for (uint32_t p = 0; p < q.partitions(); ++p) {
+        const ring::RingRef ring = ring::partition_ring(q, p);
+        const uint64_t head = q.partition(p).head.load(std::memory_order_acquire);
+        uint32_t aborted = 0;
+        for (uint64_t o = head; o < head + ring.capacity; ++o) {
+            const uint64_t c = ring.claim(o).load(std::memory_order_acquire);
+            if (!ring::slot_is(c, o) || ring::slot_kind(c) != ring::SlotKind::prepared || ring::slot_owner(c) != owner)
+                continue;
+            // Whose claim is it? The owner opens its next record before it
+            // claims for it, and the acquire of the prepared claim word above
+            // sees that: a record still `decided` after it means the claim
+            // belongs to the decided transaction, not a later one.
+            if (!still_decided(record, decided)) goto done;
+            // (T1): the record said so; a commit CAS that fails found it finished already.
+            if (ring::finish_claim(ring, o, commit ? ring::SlotKind::committed : ring::SlotKind::aborted)) {
+                ++finished;
+                if (!commit) ++aborted;
+            }
+        }
+        if (aborted != 0) q.partition(p).aborted.fetch_add(aborted, std::memory_order_relaxed);
+    }
+done:
+    if (finished != 0) {
+        detail::wake_consumers(q);
+        detail::wake_daemon_if_asked(q);  // journaled queues: shmqd journals what it committed
+    }
+    return finished;
+}
+
 // Output k of the coordinator record e: finished as `commit` says. False:
 // its queue is out of reach (a commit waits for it; an abort need not, T5).
 bool finish_listed_output(Region& in, const layout::TxOutput& out, bool commit) noexcept {
@@ -132,6 +170,8 @@ bool owner_late(const Region& r, uint32_t index, uint64_t now_mono) noexcept {
     if (now_mono >= r.tx_entry(index).deadline_ns.load(std::memory_order_relaxed)) return true;
     return detail::entry_liveness(r, index) != detail::Liveness::alive;
 }
+
+namespace {
 
 Outcome decide_output(Region& q, uint32_t index, uint64_t now_mono, uint64_t& decided) noexcept {
     if (index >= q.max_participants()) return Outcome::aborted;
@@ -171,48 +211,20 @@ Outcome decide_output(Region& q, uint32_t index, uint64_t now_mono, uint64_t& de
     return Outcome::undecided;
 }
 
-uint32_t finish_prepared_claims(Region& q, uint32_t owner, uint64_t decided) noexcept {
-    if (owner == 0 || owner > q.max_participants()) return 0;
-    const bool commit = tx_state(decided) == TxState::committed;
-    auto& record = q.tx_entry(owner - 1).word;
-    uint32_t finished = 0;
-    for (uint32_t p = 0; p < q.partitions(); ++p) {
-        const ring::RingRef ring = ring::partition_ring(q, p);
-        const uint64_t head = q.partition(p).head.load(std::memory_order_acquire);
-        uint32_t aborted = 0;
-        for (uint64_t o = head; o < head + ring.capacity; ++o) {
-            const uint64_t c = ring.claim(o).load(std::memory_order_acquire);
-            if (!ring::slot_is(c, o) || ring::slot_kind(c) != ring::SlotKind::prepared || ring::slot_owner(c) != owner)
-                continue;
-            // Whose claim is it? The owner opens its next record before it
-            // claims for it, and the acquire of the prepared claim word above
-            // sees that: a record still `decided` after it means the claim
-            // belongs to the decided transaction, not a later one.
-            if (!still_decided(record, decided)) goto done;
-            // (T1): the record said so; a commit CAS that fails found it finished already.
-            if (ring::finish_claim(ring, o, commit ? ring::SlotKind::committed : ring::SlotKind::aborted)) {
-                ++finished;
-                if (!commit) ++aborted;
-            }
-        }
-        if (aborted != 0) q.partition(p).aborted.fetch_add(aborted, std::memory_order_relaxed);
-    }
-done:
-    if (finished != 0) {
-        detail::wake_consumers(q);
-        detail::wake_daemon_if_asked(q);  // journaled queues: shmqd journals what it committed
-    }
-    return finished;
+}  // namespace
+
+Outcome settle_output(Region& q, uint32_t index, uint64_t now_mono) noexcept {
+    uint64_t decided = 0;
+    const Outcome o = decide_output(q, index, now_mono, decided);
+    if (o != Outcome::undecided) finish_prepared_claims(q, index + 1, decided);
+    return o;
 }
 
 bool settle_prepared(Region& q, const ring::RingRef& ring, uint64_t o, uint32_t owner, uint64_t now_mono) noexcept {
     if (owner == 0 || owner > q.max_participants()) return false;
     const uint64_t c = ring.claim(o).load(std::memory_order_acquire);
     if (!ring::slot_is(c, o) || ring::slot_kind(c) != ring::SlotKind::prepared) return false;
-    uint64_t decided = 0;
-    if (decide_output(q, owner - 1, now_mono, decided) == Outcome::undecided) return false;
-    finish_prepared_claims(q, owner, decided);
-    return true;
+    return settle_output(q, owner - 1, now_mono) != Outcome::undecided;
 }
 
 bool resolve_coordinator(Region& in, uint32_t index, uint64_t now_mono, uint32_t mover_id) noexcept {
@@ -266,8 +278,7 @@ void resolve_late(Region& r, uint64_t now_mono, uint32_t mover_id) noexcept {
             if (s == TxState::committed ? detail::entry_liveness(r, i) == detail::Liveness::alive
                                         : !owner_late(r, i, now_mono))
                 continue;
-            uint64_t decided = 0;
-            if (decide_output(r, i, now_mono, decided) != Outcome::undecided) finish_prepared_claims(r, i + 1, decided);
+            (void)settle_output(r, i, now_mono);
         }
     }
 }

@@ -19,17 +19,13 @@ bool owner_late(const detail::Region& r, uint32_t index, uint64_t now_mono) noex
 // Output side: the outcome of participant `index`'s output record in q,
 // moving it when it can (open and late -> aborted; prepared -> what its
 // coordinator says, read from the coordinator's region when it can be
-// opened). undecided: the owner is alive and in time, or the coordinator is
-// out of reach (then shmqd, or a peer who can open it, decides). `decided`:
-// the record's word the outcome is about.
-Outcome decide_output(detail::Region& q, uint32_t index, uint64_t now_mono, uint64_t& decided) noexcept;
-
-// Commits (committed) or aborts (any other state) the prepared claims of
-// participant id `owner` (index + 1) in q's rings that belong to the
-// transaction whose record word is `decided`: it stops as soon as the
-// record moved on (a live owner began its next transaction, whose claims
-// are not this decision's). Returns how many slots it finished.
-uint32_t finish_prepared_claims(detail::Region& q, uint32_t owner, uint64_t decided) noexcept;
+// opened), and, once decided, its prepared claims finished: committed with
+// a committed record, aborted otherwise. Only the claims of the decided
+// transaction: the finishing stops as soon as the record moved on (a live
+// owner began its next transaction, whose claims are not this decision's;
+// tx_protocol.hpp (T6)). undecided: the owner is alive and in time, or the
+// coordinator is out of reach (then shmqd, or a peer who can open it, decides).
+Outcome settle_output(detail::Region& q, uint32_t index, uint64_t now_mono) noexcept;
 
 // A consumer of q stuck at offset o of `ring`, held by a prepared claim of
 // `owner`: decides the record and finishes the claims. True when the slot
