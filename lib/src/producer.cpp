@@ -418,7 +418,7 @@ void ProducerCore::after_publish(uint32_t p, uint64_t offset, uint32_t messages)
 }
 
 Status ProducerCore::send_run(std::span<const std::span<const std::byte>> payloads, const SendOptions& options,
-                              std::size_t& sent) noexcept {
+                              std::size_t& sent, std::vector<SlotRef>* prepared) noexcept {
     Region& r = *region;
     if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;
     if (options.partition && *options.partition >= r.partitions()) return Errc::invalid_argument;
@@ -471,11 +471,16 @@ Status ProducerCore::send_run(std::span<const std::span<const std::byte>> payloa
             std::memcpy(base + layout::kSlotHeaderBytes, payload.data(), payload.size());
             write_header(p, o, static_cast<uint32_t>(payload.size()), key_len, unix_ns);
             crash_point(CrashPoint::after_copy);
-            ring::publish(v.ring, o);  // (5)
+            if (prepared == nullptr) {
+                ring::publish(v.ring, o);  // (5)
+            } else {
+                ring::mark_prepared(v.ring, o, me.id());
+                prepared->push_back({p, o});
+            }
         }
         sent += got;
         // Wake once per run, before any wait for room (the consumers free it).
-        wake_after_publish(r);
+        if (prepared == nullptr) wake_after_publish(r);
         after_publish(p, offsets[got - 1], got);
     }
     return Errc::ok;

@@ -29,6 +29,12 @@ struct PreparedSlot {
     bool staged = false;
 };
 
+// A ring slot: a transaction's prepared output.
+struct SlotRef {
+    uint32_t partition;
+    uint64_t offset;
+};
+
 struct ProducerCore {
     std::shared_ptr<Region> region;
     Participant me;
@@ -121,8 +127,11 @@ struct ProducerCore {
     uint32_t choose_partition(std::string_view key) noexcept;
     // send_batch on a queue that does not spill: the batch into one
     // partition, in runs claimed at once; `sent` counts what went out.
+    // With `prepared` (a transaction's send_batch): each claim word ends
+    // prepared instead of committed (tx_protocol.hpp (T2)), nothing is woken,
+    // and each slot is appended there.
     Status send_run(std::span<const std::span<const std::byte>> payloads, const SendOptions& options,
-                    std::size_t& sent) noexcept;
+                    std::size_t& sent, std::vector<SlotRef>* prepared = nullptr) noexcept;
     // The one preparation path of send and claim: checks `size` and
     // `options`, chooses the partition, claims a slot under the on_full
     // policy (a staging slot while spilling) and copies the key in. On

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "shmq/internal/clock.hpp"
+#include "shmq/internal/crash_points.hpp"
+#include "shmq/internal/delivery.hpp"
 #include "shmq/internal/region.hpp"
 #include "shmq/internal/tx_resolver.hpp"
 #include "support/temp_queue.hpp"
@@ -217,6 +219,108 @@ TEST(TransactionTest, refusesWhatItCannotKeepAtomic) {
     ASSERT_TRUE(mine);
     EXPECT_EQ(theirs.ack(*mine).code(), Errc::invalid_argument);
     ASSERT_TRUE(other.commit().ok());
+}
+
+TEST(TransactionTest, sendBatchAndAckAllCommitTogetherOrNotAtAll) {
+    TempQueue in("tx-in", small()), out("tx-out", small());
+    auto feeder = in->producer();
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(feeder.send("in-" + std::to_string(i)).ok());
+    auto stage = in->consumer("g");
+    auto p = out->producer();
+    auto reader = out->consumer("r");
+    Transaction tx(stage);
+    std::vector<Message> batch(10);
+    std::vector<std::string> texts;
+    std::vector<std::span<const std::byte>> payloads;
+    for (int round = 0; round < 2; ++round) {  // aborted, then committed
+        const BatchResult got = stage.receive_batch(batch, 1000ms);
+        ASSERT_EQ(got.count, 10u);
+        texts.clear();
+        payloads.clear();
+        for (auto& m : batch) texts.push_back("out-" + std::string(m.text()));
+        for (const auto& t : texts) payloads.push_back(std::as_bytes(std::span(t.data(), t.size())));
+        const BatchResult sent = tx.send_batch(p, payloads, {.key = "k"});
+        ASSERT_TRUE(sent.ok());
+        EXPECT_EQ(sent.count, 10u);
+        const BatchResult taken = tx.ack_all(batch);
+        ASSERT_TRUE(taken.ok());
+        EXPECT_EQ(taken.count, 10u);
+        EXPECT_EQ(tx.sends(), 10u);
+        EXPECT_EQ(tx.acks(), 10u);
+        EXPECT_EQ(batch[0].ack().code(), Errc::already_settled);
+        EXPECT_EQ(tx.ack_all(batch).code(), Errc::already_settled) << "taken twice";
+        EXPECT_EQ(reader.receive(50ms).code(), Errc::timeout) << "an uncommitted output was delivered";
+        if (round == 0) {
+            tx.abort();
+            continue;
+        }
+        ASSERT_TRUE(tx.commit().ok());
+    }
+    std::vector<std::string> want;
+    for (int i = 0; i < 10; ++i) want.push_back("out-in-" + std::to_string(i));
+    EXPECT_EQ(drain(reader), want) << "the aborted batch's outputs must never show";
+    EXPECT_EQ(stage.receive(100ms).code(), Errc::timeout) << "the committed inputs came back";
+    EXPECT_EQ(tx.send_batch(p, {}).count, 0u);
+}
+
+// tx_protocol.hpp (T7): a peer commits the outputs of an owner that is late
+// after its commit point (a resolver's round), a reader takes them and the
+// ring wraps over their slots; the owner, going on, sees the round and CASes
+// instead of storing (a store would land on the new lap and lose it): every
+// message is delivered once, and the next transaction goes on.
+TEST(TransactionTest, aLateOwnersCommittedOutputsAreRolledForwardByAPeerAndNotCommittedTwice) {
+    TempQueue in("tx-in", small()), out("tx-out", small());
+    static std::string out_name;
+    out_name = out.name;
+    ASSERT_TRUE(in->producer().send("a").ok());
+    ASSERT_TRUE(in->producer().send("b").ok());
+    auto stage = in->consumer("g");
+    auto p = out->producer({.writer = WriterMode::shared});  // the filler below sends while p is mid-commit
+    auto reader = out->consumer("r");
+    auto r_out = detail::Region::open(out.name);
+    const uint64_t rounds_before = r_out->tx_entry(0).resolutions.load() + r_out->tx_entry(1).resolutions.load() +
+                                   r_out->tx_entry(2).resolutions.load();
+    Transaction tx(stage, {.timeout = 20ms});
+    auto m = stage.receive(1000ms);
+    ASSERT_TRUE(m);
+    ASSERT_TRUE(tx.send(p, "out-a").ok());
+    ASSERT_TRUE(tx.ack(*m).ok());
+    static Consumer* peer_reader = nullptr;
+    static Producer* filler = nullptr;
+    static int resolved = 0;
+    auto other = out->producer({.writer = WriterMode::shared});
+    peer_reader = &reader;
+    filler = &other;
+    resolved = 0;
+    detail::crash_hook = [](detail::CrashPoint at) {
+        if (at != detail::CrashPoint::after_tx_inputs) return;
+        std::this_thread::sleep_for(60ms);  // late: past the 20 ms timeout
+        auto q = detail::Region::open(out_name);
+        tx::resolve_late(*q, sys::coarse_monotonic_ns(), 0);
+        auto got = peer_reader->receive(1000ms);
+        if (!got || got->text() != "out-a" || !got->ack().ok()) return;
+        ring::advance_floor(*q, 0, 0);  // what the reader's next maintenance does
+        for (int i = 0; i < 64; ++i)  // offsets 1..64: the last reuses out-a's slot
+            if (!filler->send("fill-" + std::to_string(i), {.timeout = 1000ms}).ok()) return;
+        ++resolved;
+    };
+    const Status st = tx.commit();
+    detail::crash_hook = nullptr;
+    ASSERT_TRUE(st.ok());
+    EXPECT_EQ(resolved, 1);
+    const uint64_t rounds_after = r_out->tx_entry(0).resolutions.load() + r_out->tx_entry(1).resolutions.load() +
+                                  r_out->tx_entry(2).resolutions.load();
+    EXPECT_EQ(rounds_after, rounds_before + 1) << "the peer committed the late owner's output in a round";
+    std::vector<std::string> want;
+    for (int i = 0; i < 64; ++i) want.push_back("fill-" + std::to_string(i));
+    EXPECT_EQ(drain(reader), want) << "a store of the late owner landed on the new lap";
+    auto n = stage.receive(1000ms);
+    ASSERT_TRUE(n);
+    ASSERT_TRUE(tx.send(p, "out-b").ok());
+    ASSERT_TRUE(tx.ack(*n).ok());
+    ASSERT_TRUE(tx.commit().ok());
+    EXPECT_EQ(drain(reader), std::vector<std::string>{"out-b"});
+    EXPECT_EQ(stage.receive(100ms).code(), Errc::timeout);
 }
 
 }  // namespace

@@ -499,7 +499,7 @@ void register_transaction(CLI::App& bench) {
         "(send_batch of 64, no key), the stage takes each from IN and sends one output of the same size\n"
         "and key to OUT, a drain takes them from OUT (at most once). Variants, interleaved round by round:\n"
         "  tx1       one Transaction per input: receive, tx.send, tx.ack, tx.commit\n"
-        "  tx<N>     receive_batch(N), tx.send + tx.ack each, one commit\n"
+        "  tx<N>     receive_batch(N), tx.send_batch, tx.ack_all, one commit\n"
         "  plain1    receive, Producer::send, Message::ack\n"
         "  plain<N>  receive_batch(N), send_batch, ack_all\n"
         "Figure: messages the stage finished per second after a warm-up of a tenth of each round;\n"

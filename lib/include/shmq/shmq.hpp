@@ -472,6 +472,12 @@ public:
     Status send(Producer& producer, std::string_view payload, const SendOptions& options = {}) noexcept {
         return send(producer, std::as_bytes(std::span(payload.data(), payload.size())), options);
     }
+    // Producer::send_batch's counterpart: the payloads into one partition
+    // under one key, claimed in runs (the cost of send_batch plus the commit's
+    // per message), invisible until commit. count: the outputs written;
+    // status: the first send's error (the errors of send), ok when all were.
+    BatchResult send_batch(Producer& producer, std::span<const std::span<const std::byte>> payloads,
+                           const SendOptions& options = {}) noexcept;
     // Takes `message` (received from this transaction's consumer) into the
     // transaction: it is settled for its holder (ack/nack answer
     // already_settled) and ACKed at commit. invalid_argument: another
@@ -480,6 +486,10 @@ public:
     // before the ring's) cannot be taken into one: invalid_argument; settle
     // it with ack()/nack().
     Status ack(Message& message) noexcept;
+    // ack() of each message in order, without the early lease check (commit
+    // answers lease_lost). count: the messages taken; status: the first
+    // refusal (ack's errors), ok when all were taken.
+    BatchResult ack_all(std::span<Message> messages) noexcept;
     // ok: every ACK and send happened. lease_lost: an input's lease was lost
     // (expiry, handoff, owner declared dead) or a peer aborted the
     // transaction; nothing of it happened and the inputs are redelivered.

@@ -59,18 +59,7 @@ public:
         if (id == 0 || id > r_.max_participants()) return true;  // untrusted: nobody can be inside
         for (uint32_t k = 0; k < n_clear_; ++k)
             if (clear_[k] == id) return true;
-        const auto& acking = r_.participant(id - 1).acking;
-        bool outside = false;
-        for (int spin = 0; spin < 1024 && !(outside = holder_outside_ack(acking)); ++spin) sys::cpu_relax();
-        const uint64_t until = outside ? 0 : sys::monotonic_ns() + kFastAckWaitNs;
-        while (!outside) {
-            // A dead holder stores nothing more; a reused entry's new occupant
-            // does not hold this lease.
-            if (detail::entry_liveness(r_, id - 1) != detail::Liveness::alive) break;
-            if (sys::monotonic_ns() >= until) return false;
-            ::sched_yield();
-            outside = holder_outside_ack(acking);
-        }
+        if (!wait_holder_outside(r_, id - 1)) return false;
         if (n_clear_ < std::size(clear_)) clear_[n_clear_++] = id;
         return true;
     }
@@ -96,6 +85,23 @@ uint32_t revoke_handoffs(Region& r, const PartitionView& view, uint32_t g, uint3
 }
 
 }  // namespace
+
+bool wait_holder_outside(detail::Region& r, uint32_t index) noexcept {
+    const auto& acking = r.participant(index).acking;
+    bool outside = false;
+    for (int spin = 0; spin < 1024 && !(outside = holder_outside_ack(acking)); ++spin) sys::cpu_relax();
+    const uint64_t until = outside ? 0 : sys::monotonic_ns() + kFastAckWaitNs;
+    while (!outside) {
+        // A dead holder stores nothing more; a reused entry's new occupant
+        // is not inside this round's section.
+        if (detail::entry_liveness(r, index) != detail::Liveness::alive) return true;
+        if (sys::monotonic_ns() >= until) return false;
+        ::sched_yield();
+        outside = holder_outside_ack(acking);
+    }
+    return true;
+}
+
 
 Window lease_window(const Region& r, uint32_t g, uint32_t p) noexcept {
     auto& gp = r.group_partition(g, p);

@@ -10,6 +10,7 @@
 #include "ring/ack_latency.hpp"
 #include "shmq/internal/crash_points.hpp"
 #include "shmq/internal/delivery.hpp"
+#include "shmq/internal/fast_ack.hpp"
 #include "shmq/internal/lease_protocol.hpp"
 #include "shmq/internal/names.hpp"
 #include "shmq/internal/tx_protocol.hpp"
@@ -22,18 +23,16 @@ struct TxCore {
     struct Input {
         uint32_t partition;
         uint64_t offset;
-        uint64_t lease;  // the leased word its delivery installed
+        uint64_t lease;        // the leased word its delivery installed
+        uint64_t revocations;  // exclusive groups: the partition's revocation rounds at delivery (fast_ack.hpp L0)
         uint64_t publish_unix_ns;
         bool frozen;
-    };
-    struct Slot {
-        uint32_t partition;
-        uint64_t offset;
     };
     struct Output {
         ProducerCore* core;  // one reference (ProducerCore::opened) while it takes part
         uint64_t seq;        // of its output record
-        std::vector<Slot> slots;
+        uint64_t resolutions;  // the record's resolver rounds when it opened ((T7) L0)
+        std::vector<SlotRef> slots;
     };
 
     ConsumerCore* consumer;  // one reference while the Transaction lives
@@ -54,8 +53,15 @@ struct TxCore {
 
     Status begin() noexcept;
     Output* join(ProducerCore& pc, Status& st) noexcept;
+    Output* enter_send(ProducerCore& pc, const SendOptions& options, Status& st) noexcept;
     Status send(ProducerCore& pc, std::span<const std::byte> payload, const SendOptions& options) noexcept;
+    BatchResult send_batch(ProducerCore& pc, std::span<const std::span<const std::byte>> payloads,
+                           const SendOptions& options) noexcept;
+    Status take(Message& m) noexcept;
     Status ack(Message& m) noexcept;
+    BatchResult ack_all(std::span<Message> messages) noexcept;
+    bool freeze_inputs() noexcept;
+    void commit_slots(const Output& o) noexcept;
     Status commit() noexcept;
     void abort() noexcept;
     void reset() noexcept;
@@ -116,6 +122,7 @@ TxCore::Output* TxCore::join(ProducerCore& pc, Status& st) noexcept {
     }
     qe.coord_seq.store(seq, std::memory_order_relaxed);
     qe.role.store(static_cast<uint64_t>(layout::TxRole::output), std::memory_order_relaxed);
+    const uint64_t resolutions = qe.resolutions.load(std::memory_order_relaxed);  // (T7) L0: before any prepared store
     uint64_t got = 0;
     if (!tx::begin(qe.word, got) || got != qseq) {
         st = Errc::invalid_argument;
@@ -126,19 +133,29 @@ TxCore::Output* TxCore::join(ProducerCore& pc, Status& st) noexcept {
     Output& out = outputs[n_outputs++];
     out.core = &pc;
     out.seq = qseq;
+    out.resolutions = resolutions;
     out.slots.clear();
     return &out;
 }
 
-Status TxCore::send(ProducerCore& pc, std::span<const std::byte> payload, const SendOptions& options) noexcept {
-    if (!options.dedup_id.empty()) return Errc::invalid_argument;
-    if (!open) {
-        if (Status st = begin(); !st) return st;
-    } else if (!still_open()) {
-        return Errc::lease_lost;  // a peer aborted it (late): commit() will say so too
+// The start of each send: the transaction open (still), `pc` one of its outputs.
+TxCore::Output* TxCore::enter_send(ProducerCore& pc, const SendOptions& options, Status& st) noexcept {
+    if (!options.dedup_id.empty()) {
+        st = Errc::invalid_argument;
+        return nullptr;
     }
+    if (!open) {
+        if (st = begin(); !st) return nullptr;
+    } else if (!still_open()) {
+        st = Errc::lease_lost;  // a peer aborted it (late): commit() will say so too
+        return nullptr;
+    }
+    return join(pc, st);
+}
+
+Status TxCore::send(ProducerCore& pc, std::span<const std::byte> payload, const SendOptions& options) noexcept {
     Status st;
-    Output* out = join(pc, st);
+    Output* out = enter_send(pc, options, st);
     if (out == nullptr) return st;
     PreparedSlot slot;
     if (st = pc.prepare(payload.size(), options, slot); !st) return st;
@@ -150,24 +167,95 @@ Status TxCore::send(ProducerCore& pc, std::span<const std::byte> payload, const 
     pc.write_header(slot.partition, slot.offset, static_cast<uint32_t>(payload.size()),
                     static_cast<uint16_t>(options.key.size()), sys::coarse_unix_ns());
     crash_point(CrashPoint::after_copy);  // an open claim, not yet prepared: the reaper aborts it
-    // (T2): the payload and header before the claim word says prepared (release).
-    pc.views[slot.partition].ring.claim(slot.offset).store(
-        ring::slot_state(slot.offset, ring::SlotKind::prepared, pc.me.id()), std::memory_order_release);
+    ring::mark_prepared(pc.views[slot.partition].ring, slot.offset, pc.me.id());
     out->slots.push_back({slot.partition, slot.offset});
     return Errc::ok;
 }
 
-Status TxCore::ack(Message& m) noexcept {
+BatchResult TxCore::send_batch(ProducerCore& pc, std::span<const std::span<const std::byte>> payloads,
+                               const SendOptions& options) noexcept {
+    BatchResult done;
+    if (payloads.empty()) return done;
+    Output* out = enter_send(pc, options, done.status);
+    if (out == nullptr) return done;
+    if (!pc.staging.empty()) {  // a spilling queue: message by message (a staged claim answers overloaded)
+        for (const auto& payload : payloads) {
+            if (done.status = send(pc, payload, options); !done.ok()) break;
+            ++done.count;
+        }
+        return done;
+    }
+    // Runs claimed at once, each claim word turned prepared ((T2) in send_run).
+    done.status = pc.send_run(payloads, options, done.count, &out->slots);
+    return done;
+}
+
+// An input into the transaction: settled now, its reference kept until the end.
+Status TxCore::take(Message& m) noexcept {
     if (m.settled_ || m.core_ == nullptr) return Errc::already_settled;
     if (m.core_ != consumer) return Errc::invalid_argument;
     if (!open) {
         if (Status st = begin(); !st) return st;
     }
-    auto& word = in().lease(consumer->group.index, m.partition_, m.offset_).word;
-    m.settled_ = true;  // the transaction settles it now; its reference goes with the transaction
-    inputs.push_back({m.partition_, m.offset_, m.lease_, m.publish_unix_ns_, false});
-    if (word.load(std::memory_order_acquire) != m.lease_) return Errc::lease_lost;  // commit() would fail
+    m.settled_ = true;
+    inputs.push_back({m.partition_, m.offset_, m.lease_, m.revocations_, m.publish_unix_ns_, false});
     return Errc::ok;
+}
+
+Status TxCore::ack(Message& m) noexcept {
+    if (Status st = take(m); !st) return st;
+    // An early answer for a lease already lost: commit() would fail.
+    if (in().lease(consumer->group.index, m.partition_, m.offset_).word.load(std::memory_order_acquire) != m.lease_)
+        return Errc::lease_lost;
+    return Errc::ok;
+}
+
+BatchResult TxCore::ack_all(std::span<Message> messages) noexcept {
+    BatchResult done;
+    for (auto& m : messages) {
+        if (done.status = take(m); !done.ok()) break;
+        ++done.count;
+    }
+    return done;
+}
+
+// (T4): every input's exact lease frozen, or false (lease_lost). In an
+// exclusive group, on the consumer's fast thread, a freeze is a release
+// store inside fast_ack.hpp's bracket when no revocation round began since
+// its delivery, as a fast ACK is (the same argument: a revoker's CAS,
+// expecting the leased word, then fails on the frozen one and passes it
+// over); otherwise the CAS.
+bool TxCore::freeze_inputs() noexcept {
+    Region& r = in();
+    const uint32_t g = consumer->group.index;
+    const bool fast = consumer->fast_acks && consumer->on_fast_thread();
+    if (fast) ring::fast_ack_enter(*consumer->acking, r.header().commit_fence);  // S1, B
+    bool ok = true;
+    for (auto& i : inputs) {
+        auto& e = r.lease(g, i.partition, i.offset);
+        if (fast && ring::fast_ack_valid(consumer->views[i.partition].cursors->revocations, i.revocations))  // L2
+            ring::lease_freeze_owned(e, i.lease);  // S3
+        else if (!ring::lease_freeze(e, i.lease))
+            ok = false;
+        if (!ok) break;
+        i.frozen = true;
+    }
+    if (fast) ring::fast_ack_leave(*consumer->acking);  // S4
+    return ok;
+}
+
+// (T7), after the commit point: stores inside the handshake when no
+// resolver round began since the output record opened, else CASes.
+void TxCore::commit_slots(const Output& o) noexcept {
+    Region& q = *o.core->region;
+    auto& acking = q.participant(o.core->me.index).acking;
+    ring::fast_ack_enter(acking, q.header().commit_fence);  // S1, B
+    const bool fast = ring::fast_ack_valid(q.tx_entry(o.core->me.index).resolutions, o.resolutions);  // L2
+    if (fast)
+        for (const auto& s : o.slots) ring::publish(o.core->views[s.partition].ring, s.offset);  // S3
+    ring::fast_ack_leave(acking);  // S4
+    if (!fast)
+        for (const auto& s : o.slots) (void)ring::commit(o.core->views[s.partition].ring, s.offset);  // false: a resolver did
 }
 
 Status TxCore::commit() noexcept {
@@ -181,12 +269,9 @@ Status TxCore::commit() noexcept {
             return Errc::lease_lost;
         }
     }
-    for (auto& i : inputs) {  // (T4)
-        if (!ring::lease_freeze(r.lease(g, i.partition, i.offset), i.lease)) {
-            abort();
-            return Errc::lease_lost;
-        }
-        i.frozen = true;
+    if (!freeze_inputs()) {
+        abort();
+        return Errc::lease_lost;
     }
     crash_point(CrashPoint::after_tx_prepare);
     if (!tx::commit_point(record().word, seq)) {  // (T3): a peer aborted it first
@@ -194,6 +279,12 @@ Status TxCore::commit() noexcept {
         return Errc::lease_lost;
     }
     crash_point(CrashPoint::after_tx_commit_point);
+    // The outputs' state lines, which the readers polling them hold shared:
+    // fetched for writing now, under the inputs' ACKs, not one by one under
+    // the commit CASes (each waits for its line).
+    for (std::size_t k = 0; k < n_outputs; ++k)
+        for (const auto& s : outputs[k].slots)
+            __builtin_prefetch(&outputs[k].core->views[s.partition].ring.state(s.offset), 1);
     // (T4) committed: the inputs are acked; nobody else may thaw them now.
     for (const auto& i : inputs) {
         ring::lease_ack_frozen_owned(r.lease(g, i.partition, i.offset), i.offset);
@@ -207,9 +298,8 @@ Status TxCore::commit() noexcept {
         const Output& o = outputs[k];
         Region& q = *o.core->region;
         tx::commit_output(q.tx_entry(o.core->me.index).word, o.seq);
-        for (const auto& s : o.slots) (void)ring::commit(o.core->views[s.partition].ring, s.offset);  // false: a resolver did
-        wake_consumers(q);
-        wake_daemon_if_asked(q);
+        commit_slots(o);
+        wake_after_publish(q);
     }
     tx::mark_done(record().word, seq);  // (T5)
     reset();
@@ -301,6 +391,17 @@ Status Transaction::send(Producer& producer, std::span<const std::byte> payload,
 Status Transaction::ack(Message& message) noexcept {
     if (core_ == nullptr) return Errc::invalid_argument;
     return core_->ack(message);
+}
+
+BatchResult Transaction::send_batch(Producer& producer, std::span<const std::span<const std::byte>> payloads,
+                                   const SendOptions& options) noexcept {
+    if (core_ == nullptr || producer.core_ == nullptr) return BatchResult{0, Errc::invalid_argument};
+    return core_->send_batch(*producer.core_, payloads, options);
+}
+
+BatchResult Transaction::ack_all(std::span<Message> messages) noexcept {
+    if (core_ == nullptr) return BatchResult{0, Errc::invalid_argument};
+    return core_->ack_all(messages);
 }
 
 Status Transaction::commit() noexcept {

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "shmq/internal/delivery.hpp"
+#include "shmq/internal/fast_ack.hpp"
 #include "shmq/internal/groups.hpp"
 #include "shmq/internal/lease_word.hpp"
 #include "shmq/internal/names.hpp"
@@ -104,16 +106,22 @@ void settle_frozen_inputs(Region& in, uint32_t id, uint64_t decided, bool owner_
 // Commits (committed) or aborts (any other state) the prepared claims of
 // participant id `owner` in q's rings that belong to the transaction whose
 // record word is `decided`; stops as soon as the record moved on (T6).
-// Returns how many slots it finished.
-uint32_t finish_prepared_claims(Region& q, uint32_t owner, uint64_t decided) noexcept {
+// A committed record's claims are the owner's to finish while it is alive
+// and within its deadline (it stores them, (T7)); for a late or dead one a
+// round of (T7) comes before the CASes. Returns how many slots it finished.
+uint32_t finish_prepared_claims(Region& q, uint32_t owner, uint64_t decided, uint64_t now_mono) noexcept {
     if (owner == 0 || owner > q.max_participants()) return 0;
     const bool commit = tx_state(decided) == TxState::committed;
-    auto& record = q.tx_entry(owner - 1).word;
-    uint32_t finished = 0;
+    if (commit && !owner_late(q, owner - 1, now_mono)) return 0;
+    auto& entry = q.tx_entry(owner - 1);
+    struct Found {
+        uint32_t partition;
+        uint64_t offset;
+    };
+    std::vector<Found> found;
     for (uint32_t p = 0; p < q.partitions(); ++p) {
         const ring::RingRef ring = ring::partition_ring(q, p);
         const uint64_t head = q.partition(p).head.load(std::memory_order_acquire);
-        uint32_t aborted = 0;
         for (uint64_t o = head; o < head + ring.capacity; ++o) {
             const uint64_t c = ring.claim(o).load(std::memory_order_acquire);
             if (!ring::slot_is(c, o) || ring::slot_kind(c) != ring::SlotKind::prepared || ring::slot_owner(c) != owner)
@@ -122,16 +130,27 @@ uint32_t finish_prepared_claims(Region& q, uint32_t owner, uint64_t decided) noe
             // claims for it, and the acquire of the prepared claim word above
             // sees that: a record still `decided` after it means the claim
             // belongs to the decided transaction, not a later one.
-            if (!still_decided(record, decided)) goto done;
-            // (T1): the record said so; a commit CAS that fails found it finished already.
-            if (ring::finish_claim(ring, o, commit ? ring::SlotKind::committed : ring::SlotKind::aborted)) {
-                ++finished;
-                if (!commit) ++aborted;
-            }
+            if (!still_decided(entry.word, decided)) goto loaded;
+            found.push_back({p, o});
         }
-        if (aborted != 0) q.partition(p).aborted.fetch_add(aborted, std::memory_order_relaxed);
     }
-done:
+loaded:
+    if (found.empty()) return 0;
+    if (commit) {  // (T7): S5 after the loads above, the barrier, then L6
+        entry.resolutions.fetch_add(1, std::memory_order_seq_cst);
+        ring::revoker_barrier(q.header().commit_fence);
+        if (!ring::wait_holder_outside(q, owner - 1)) return 0;  // stopped inside its stores: again at the next scan
+    }
+    uint32_t finished = 0;
+    for (const auto& f : found) {
+        // (T1): the record said so; a CAS that fails found it finished already
+        // (expecting the previous lap, it cannot land on a later one).
+        if (!ring::finish_claim(ring::partition_ring(q, f.partition), f.offset,
+                                commit ? ring::SlotKind::committed : ring::SlotKind::aborted))
+            continue;
+        ++finished;
+        if (!commit) q.partition(f.partition).aborted.fetch_add(1, std::memory_order_relaxed);
+    }
     if (finished != 0) {
         detail::wake_consumers(q);
         detail::wake_daemon_if_asked(q);  // journaled queues: shmqd journals what it committed
@@ -141,7 +160,7 @@ done:
 
 // Output k of the coordinator record e: finished as `commit` says. False:
 // its queue is out of reach (a commit waits for it; an abort need not, T5).
-bool finish_listed_output(Region& in, const layout::TxOutput& out, bool commit) noexcept {
+bool finish_listed_output(Region& in, const layout::TxOutput& out, bool commit, uint64_t now_mono) noexcept {
     const std::string name = detail::load_name_words(out.name_words, std::memory_order_relaxed);
     Named q = open_named(in, name, out.epoch.load(std::memory_order_relaxed));
     if (q.gone) return true;
@@ -159,7 +178,7 @@ bool finish_listed_output(Region& in, const layout::TxOutput& out, bool commit) 
     }
     const uint64_t decided = qe.word.load(std::memory_order_acquire);
     if (tx_seq(decided) == seq && (tx_state(decided) == TxState::committed || tx_state(decided) == TxState::aborted))
-        finish_prepared_claims(*q.region, index + 1, decided);
+        finish_prepared_claims(*q.region, index + 1, decided, now_mono);
     return true;
 }
 
@@ -216,7 +235,7 @@ Outcome decide_output(Region& q, uint32_t index, uint64_t now_mono, uint64_t& de
 Outcome settle_output(Region& q, uint32_t index, uint64_t now_mono) noexcept {
     uint64_t decided = 0;
     const Outcome o = decide_output(q, index, now_mono, decided);
-    if (o != Outcome::undecided) finish_prepared_claims(q, index + 1, decided);
+    if (o != Outcome::undecided) finish_prepared_claims(q, index + 1, decided, now_mono);
     return o;
 }
 
@@ -253,7 +272,7 @@ bool resolve_coordinator(Region& in, uint32_t index, uint64_t now_mono, uint32_t
     settle_frozen_inputs(in, index + 1, tx_word(seq, s), owner_dead, now_mono, mover_id);  // (T4), (T6)
     bool finished = true;
     const uint32_t n = std::min(e.outputs.load(std::memory_order_acquire), layout::kMaxTxOutputs);
-    for (uint32_t k = 0; k < n; ++k) finished &= finish_listed_output(in, e.output[k], commit);
+    for (uint32_t k = 0; k < n; ++k) finished &= finish_listed_output(in, e.output[k], commit, now_mono);
     if (commit && finished) (void)move(e.word, seq, TxState::committed, TxState::done);  // (T5)
     return finished;
 }

@@ -59,7 +59,7 @@ std::string how_of(Kind k, uint32_t batch, WriterMode w) {
     switch (k) {
         case Kind::tx1: return "receive, Transaction::send (" + prod + "), Transaction::ack, commit: one transaction per message";
         case Kind::tx_batch:
-            return "receive_batch(" + n + "), Transaction::send + Transaction::ack each (" + prod + "), one commit per batch";
+            return "receive_batch(" + n + "), Transaction::send_batch (" + prod + "), Transaction::ack_all, commit";
         case Kind::plain1: return "receive, Producer::send (" + prod + "), Message::ack";
         case Kind::plain_batch: return "receive_batch(" + n + "), Producer::send_batch (" + prod + "), ack_all";
     }
@@ -140,13 +140,19 @@ void stage(Kind kind, const TxBenchConfig& cfg, const RoundQueues& qs, uint64_t 
         const std::span<Message> ms(msgs.data(), n);
         switch (kind) {
             case Kind::tx1:
-            case Kind::tx_batch:
-                for (auto& m : ms) {
-                    check(tx.send(producer, m.data(), {.key = m.key()}), "Transaction::send");
-                    check(tx.ack(m), "Transaction::ack");
-                }
+                check(tx.send(producer, ms[0].data(), {.key = ms[0].key()}), "Transaction::send");
+                check(tx.ack(ms[0]), "Transaction::ack");
                 check(tx.commit(), "Transaction::commit");
                 break;
+            case Kind::tx_batch: {  // the same batching as plain_batch
+                for (std::size_t i = 0; i < n; ++i) payloads[i] = ms[i].data();
+                const BatchResult sent = tx.send_batch(producer, std::span(payloads.data(), n), {.key = ms[0].key()});
+                if (sent.count != n) throw BenchError(std::string("Transaction::send_batch: ") + sent.status.message());
+                const BatchResult taken = tx.ack_all(ms);
+                if (taken.count != n) throw BenchError(std::string("Transaction::ack_all: ") + taken.status.message());
+                check(tx.commit(), "Transaction::commit");
+                break;
+            }
             case Kind::plain1:
                 check(producer.send(ms[0].data(), {.key = ms[0].key()}), "Producer::send");
                 check(ms[0].ack(), "Message::ack");

@@ -217,6 +217,13 @@ inline void publish(const BasicRingRef<Atomic>& ring, uint64_t offset) noexcept 
     ring.state(offset).store(slot_state(offset, SlotKind::committed), std::memory_order_release);
 }
 
+// A transaction's claim, its payload and header written, turns prepared
+// (tx_protocol.hpp (T2): release, before any decision can commit it).
+template <class Atomic>
+inline void mark_prepared(const BasicRingRef<Atomic>& ring, uint64_t offset, uint32_t owner) noexcept {
+    ring.claim(offset).store(slot_state(offset, SlotKind::prepared, owner), std::memory_order_release);
+}
+
 // (6) Takes the ring's exclusive bit. `writer` must already hold the
 // caller's token. On success `first` is the tail it took the ring at: the
 // one offset a shared claimer may still claim (take it with

@@ -140,6 +140,10 @@ bool revoke(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t
 bool ack_frozen(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t frozen) noexcept;
 bool thaw(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t frozen, layout::DeadLetterReason reason,
           uint64_t now_mono, uint32_t mover_id) noexcept;
+// fast_ack.hpp L6 for participant `index` of r (after a round's S5 and
+// barrier): true once its `acking` is 0 or it is dead (a dead holder stores
+// nothing more); false if it stays inside after kFastAckWaitNs (stopped?).
+bool wait_holder_outside(detail::Region& r, uint32_t index) noexcept;
 // Stamps unstamped leases of (g, p) (deadline and delivery times) and
 // revokes every leased entry whose deadline has passed. Returns how many it
 // revoked. `earliest`, if given, is lowered to the earliest deadline of a

@@ -38,7 +38,7 @@
 namespace shmq::layout {
 
 constexpr uint64_t kMagic = 0x3130'5145'4d48'5300ull;  // "\0SHMEQ01" little-endian
-constexpr uint32_t kLayoutVersion = 12;
+constexpr uint32_t kLayoutVersion = 13;
 constexpr std::size_t kCacheLine = 64;
 constexpr std::size_t kSectionAlign = 4096;
 
@@ -597,14 +597,15 @@ static_assert(kMaxDedupWindowMs < (uint64_t{1} << 31), "entry ages are told apar
 // input queue, the consumer's entry) lists the transaction's outputs; an
 // output record (in an output queue, the producer's entry) names its
 // coordinator. Written by the participant; peers only CAS `word` (open or
-// prepared records of a dead or late owner). Untrusted: names are bounded,
+// prepared records of a dead or late owner) and add to `resolutions`. Untrusted: names are bounded,
 // indices checked, an unknown state is aborted.
 //
 //   0  word (atomic): [seq:60 | state:4]   8 deadline_ns (CLOCK_MONOTONIC_COARSE)
 //  16  outputs (coordinator: TxOutput entries in use, release after them)
 //  20  coord_index (output: the coordinator's participant index in its region)
 //  24  coord_epoch  32 coord_seq   40 role (TxRole)   48 reap_pending (1: the reaper left the
-//      participant entry taken until this record is finished)   56 reserved   64 coord_name[64]
+//      participant entry taken until this record is finished)   56 resolutions (output: the
+//      rounds of resolvers committing its claims, tx_protocol.hpp (T7))   64 coord_name[64]
 // 128  output[kMaxTxOutputs]: TxOutput, 96 each
 //
 // TxOutput: 0 name[64]  64 epoch  72 seq (of the output record)  80 index
@@ -629,7 +630,7 @@ struct alignas(kCacheLine) TxEntry {
     std::atomic<uint64_t> coord_seq;
     std::atomic<uint64_t> role;  // TxRole, stored before the word opens the record
     std::atomic<uint64_t> reap_pending;
-    uint64_t reserved;
+    std::atomic<uint64_t> resolutions;
     std::atomic<uint64_t> coord_name_words[kNameMax / 8];
     TxOutput output[kMaxTxOutputs];
 };

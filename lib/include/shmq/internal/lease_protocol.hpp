@@ -133,6 +133,12 @@ inline bool lease_freeze(Entry& e, uint64_t leased) noexcept {
     return e.word.compare_exchange_strong(expected, frozen_word(leased), std::memory_order_acq_rel,
                                           std::memory_order_relaxed);
 }
+// The holder inside fast_ack.hpp's bracket, no revocation round since the
+// delivery: a release store, as lease_ack_owned (the same argument (a)-(d)).
+template <class Entry>
+inline void lease_freeze_owned(Entry& e, uint64_t leased) noexcept {
+    e.word.store(frozen_word(leased), std::memory_order_release);
+}
 template <class Entry>
 inline bool lease_ack_frozen(Entry& e, uint64_t offset, uint64_t leased) noexcept {
     uint64_t expected = frozen_word(leased);

@@ -28,7 +28,8 @@
 //
 // Memory-ordering argument:
 //  (T1) read-committed: a slot of Pi in Qi is committed (state CAS, seq_cst,
-//       commit_protocol.hpp (3)) only by the owner after its commit point, or
+//       commit_protocol.hpp (3), or the owner's release store of (T7)) only
+//       by the owner after its commit point, or
 //       by a peer after it loaded Qi's record committed(s) (acquire), or
 //       loaded the coordinator committed(S) (acquire) and then CASed the
 //       record prepared(s) -> committed(s). Either way after (T3).
@@ -44,7 +45,9 @@
 //       same word: exactly one of the two wins, once.
 //  (T4) inputs: the freeze is a CAS from the exact leased word the owner
 //       holds (acq_rel), so a lease lost before (expiry, handoff, death
-//       declared) fails it: lease_lost, before the commit point. A frozen
+//       declared) fails it: lease_lost, before the commit point. (In an
+//       exclusive group it is fast_ack.hpp's store when no revocation round
+//       began since the delivery: a round's CAS then fails on it instead.) A frozen
 //       word never equals a leased word and its tag is not its offset's, so
 //       expiry, handoff and death revocations (which CAS from a leased word
 //       that lease_is its offset) pass it over. It leaves the frozen state
@@ -72,6 +75,22 @@
 //       re-check, a resolver that aborted a late owner's transaction could
 //       abort the owner's next, committed output
 //       (tests/concurrency/transaction_race_test.cpp caught it).
+//  (T7) the owner's slot commits: fast_ack.hpp's handshake with the output
+//       record's `resolutions` as R and the producer's `acking` as A. The
+//       owner loads R when it opens the output record (L0, before any of its
+//       claim words says prepared); after its commit point it enters (S1,
+//       B), and if R is unchanged (L2) stores each slot committed (release,
+//       commit_protocol.hpp (5)), then leaves (S4); else it CASes them as
+//       (T1). A resolver that commits claims loads (acquire) the prepared
+//       claim words it will finish, then adds 1 to R (seq_cst) and runs the
+//       revoker barrier, waits until the owner is outside (or dead), and
+//       only then CASes. As fast_ack.hpp (a)-(b): L0 happens before the
+//       prepared stores the resolver loaded, so before its S5; the owner
+//       either sees R move and CASes, or its stores are visible to the
+//       resolver before its CAS, which then fails. So no owner store lands
+//       after a resolver's commit (and the slot's reuse). Resolvers that
+//       abort need no round: the owner stores only after its commit point
+//       (T3), and aborts by CAS.
 // A reader of Qi decides from Qi alone in every case but one: a prepared(s)
 // record whose owner is dead (killed between its prepares and the end of its
 // commit) needs the coordinator's word, in IN; that resolver is whoever can
