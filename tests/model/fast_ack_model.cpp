@@ -18,6 +18,14 @@
 // CPU at whatever program point it is at (it serves a pending request at
 // each: before S1, at B, after L2, after S3, after S4, and while it idles).
 //
+// The same handshake guards a transaction's slot commits (tx_protocol.hpp
+// (T7)): test (f) runs the owner's commit_slots (L0 when the output record
+// opened, the claim word prepared, then S1, B, L2 and the state's release
+// store, else the commit CAS) against a resolver that loads the prepared
+// claim word, runs its round (S5, barrier, L6), commits the slot by CAS and,
+// the message consumed, lets the next lap's producer publish over it. The
+// owner's store must never land on that new lap.
+//
 // Built with SHMQ_MODEL_WEAKEN, the revoker's barrier is a seq_cst fence of
 // its own and no membarrier: relacy must catch the holder's store landing
 // over the revocation (ctest fast_ack_model_weakened).
@@ -26,8 +34,14 @@
 #include <cstdint>
 #include <iostream>
 
+#include "model_tags.hpp"
+
+#include "shmq/internal/commit_protocol.hpp"
 #include "shmq/internal/fast_ack.hpp"
-#include "model_lease.hpp"  // last: it includes relacy
+#include "shmq/internal/slot_state.hpp"
+
+#include "model_lease.hpp"
+#include "model_ring.hpp"  // last: it includes relacy
 
 namespace shmq::model {
 namespace {
@@ -44,33 +58,34 @@ enum class Revoker {
 };
 enum class Flag { membarrier, fence };  // commit_fence 0, or 1 (the fallback: both sides fence)
 
+// The instructions of fast_ack.hpp's barriers on the model
+// (detail::HardwareBarriers in the library).
+template <class Test>
+struct ModelBarriers {
+    Test* t;
+    bool holder;
+
+    void fence() const { seq_cst_fence(); }
+    void compiler_barrier() const {  // the holder's B: where the membarrier may land
+        if (holder) t->serve();
+    }
+    bool membarrier() const {
+#ifdef SHMQ_MODEL_WEAKEN
+        seq_cst_fence();  // the mistake: a fence of our own, nothing on the holder's CPU
+        return true;
+#else
+        seq_cst_fence();  // the caller's barrier on entry
+        t->pending = true;
+        while (t->pending) rl::yield(1, $);
+        seq_cst_fence();  // and on return
+        return true;
+#endif
+    }
+    void drain() const {}
+};
+
 template <Revoker Who, Flag F, bool Batch>
 struct FastAckRacesRevoker : rl::test_suite<FastAckRacesRevoker<Who, F, Batch>, 2> {
-    // The instructions of fast_ack.hpp's barriers on the model
-    // (detail::HardwareBarriers in the library).
-    struct ModelBarriers {
-        FastAckRacesRevoker* t;
-        bool holder;
-
-        void fence() const { seq_cst_fence(); }
-        void compiler_barrier() const {  // the holder's B: where the membarrier may land
-            if (holder) t->serve();
-        }
-        bool membarrier() const {
-#ifdef SHMQ_MODEL_WEAKEN
-            seq_cst_fence();  // the mistake: a fence of our own, nothing on the holder's CPU
-            return true;
-#else
-            seq_cst_fence();  // the caller's barrier on entry
-            t->pending = true;
-            while (t->pending) rl::yield(1, $);
-            seq_cst_fence();  // and on return
-            return true;
-#endif
-        }
-        void drain() const {}
-    };
-
     ModelLeaseEntry entries[2];                            // offsets 0 and 1 (Batch: the holder ACKs both)
     ModelAtomic revocations{0};                            // GroupPartition::revocations
     ModelAtomic acking{0};                                 // ParticipantEntry::acking of the holder
@@ -102,7 +117,7 @@ struct FastAckRacesRevoker : rl::test_suite<FastAckRacesRevoker<Who, F, Batch>, 
     // consumer.cpp ConsumerCore::fast_ack (Batch: ack_all's run of two).
     void ack() {
         serve();
-        ring::fast_ack_enter(acking, commit_fence, ModelBarriers{this, true});  // S1, B
+        ring::fast_ack_enter(acking, commit_fence, ModelBarriers<FastAckRacesRevoker>{this, true});  // S1, B
         bool valid = ring::fast_ack_valid(revocations, 0);  // L2
         serve();
         if (valid) {
@@ -123,7 +138,7 @@ struct FastAckRacesRevoker : rl::test_suite<FastAckRacesRevoker<Who, F, Batch>, 
     void revoke() {
         const uint64_t w = entries[0].word.load(std::memory_order_acquire);
         if (ring::lease_kind(w) == LeaseKind::leased) {
-            ring::revocation_begin(revocations, commit_fence, ModelBarriers{this, false});  // S5, barrier
+            ring::revocation_begin(revocations, commit_fence, ModelBarriers<FastAckRacesRevoker>{this, false});  // S5, barrier
             if constexpr (Who != Revoker::killed) {
                 while (!ring::holder_outside_ack(acking)) rl::yield(1, $);  // L6
                 const auto why = Who == Revoker::expiry ? ring::RetryReason::lease_expired : ring::RetryReason::handoff;
@@ -155,6 +170,95 @@ struct FastAckRacesRevoker : rl::test_suite<FastAckRacesRevoker<Who, F, Batch>, 
     }
 };
 
+// (f) tx_protocol.hpp (T7): transaction.cpp TxCore::commit_slots against
+// tx_resolver.cpp finish_prepared_claims' round for a late owner.
+template <Flag F>
+struct SlotCommitRacesResolver : rl::test_suite<SlotCommitRacesResolver<F>, 2> {
+    using Barriers = ModelBarriers<SlotCommitRacesResolver>;
+    using Ring = BasicModelRing<2, Ordering::as_written>;
+    static constexpr uint64_t kSlot = 0;
+    static constexpr uint64_t kNextLap = kSlot + Ring::capacity;
+
+    Ring out;
+    ModelAtomic resolutions{0};                            // TxEntry::resolutions of the output record
+    ModelAtomic acking{0};                                 // ParticipantEntry::acking of the producer
+    ModelAtomic commit_fence{F == Flag::fence ? 1u : 0u};  // RegionHeader::commit_fence
+    bool pending = false;
+    bool resolver_done = false;
+    bool owner_stored = false;
+    bool resolver_committed = false;
+
+    void serve() {
+        if (!pending) return;
+        seq_cst_fence();
+        pending = false;
+    }
+
+    void thread(unsigned index) {
+        if (index == 0)
+            owner();
+        else
+            resolver();
+    }
+
+    void owner() {
+        const uint64_t r0 = resolutions.load(std::memory_order_relaxed);  // L0: the output record opens
+        uint64_t limit = 0;
+        RL_ASSERT(claim(out, kHolder, limit) == kSlot);
+        serve();
+        ring::mark_prepared(out.ref(), kSlot, kHolder);  // (T2), then the commit point
+        serve();
+        ring::fast_ack_enter(acking, commit_fence, Barriers{this, true});  // S1, B
+        const bool fast = ring::fast_ack_valid(resolutions, r0);          // L2
+        serve();
+        if (fast) {
+            ring::publish(out.ref(), kSlot);  // S3
+            owner_stored = true;
+        }
+        serve();
+        ring::fast_ack_leave(acking);  // S4
+        serve();
+        if (!fast) (void)ring::commit(out.ref(), kSlot);
+        while (!resolver_done) {
+            serve();
+            rl::yield(1, $);
+        }
+    }
+
+    void resolver() {
+        // It finds the prepared claim (the owner late: its deadline passed).
+        uint64_t c = 0;
+        while (!ring::slot_is(c = out.ref().claim(kSlot).load(std::memory_order_acquire), kSlot) ||
+               ring::slot_kind(c) != ring::SlotKind::prepared)
+            rl::yield(1, $);
+        {
+            ring::revocation_begin(resolutions, commit_fence, Barriers{this, false});  // S5, barrier
+            while (!ring::holder_outside_ack(acking)) rl::yield(1, $);                // L6
+            if (ring::commit(out.ref(), kSlot)) {
+                resolver_committed = true;
+                // Consumed and reclaimed: the next lap's producer publishes there.
+                out.ref().state(kSlot).store(ring::slot_state(kNextLap, ring::SlotKind::committed),
+                                             std::memory_order_release);
+            }
+        }
+        resolver_done = true;
+    }
+
+    void after() {
+        const uint64_t st = out.ref().state(kSlot).load(std::memory_order_relaxed);
+        RL_ASSERT(!(owner_stored && resolver_committed));  // one of the two commits it
+        if (resolver_committed) RL_ASSERT(st == ring::slot_state(kNextLap, ring::SlotKind::committed));  // not overwritten
+        else RL_ASSERT(st == ring::slot_state(kSlot, ring::SlotKind::committed));
+        ++outcomes[owner_stored][resolver_committed];
+    }
+
+    static inline unsigned long outcomes[2][2] = {};
+    static void report() {
+        std::cout << "   owner's store: " << outcomes[1][0] << "; owner's CAS or resolver's commit: "
+                  << outcomes[0][0] + outcomes[0][1] << " (resolver's: " << outcomes[0][1] << ")\n";
+    }
+};
+
 }  // namespace
 }  // namespace shmq::model
 
@@ -175,6 +279,10 @@ int main(int argc, char** argv) {
     ok = run_model<FastAckRacesRevoker<Revoker::handoff, Flag::fence, false>>(
              "(e) fallback (commit_fence set): fence against fence", iterations) &&
          ok;
+    ok = run_model<SlotCommitRacesResolver<Flag::membarrier>>(
+             "(f) a transaction's slot commit races a resolver's round (tx_protocol.hpp (T7))", iterations) &&
+         ok;
+    ok = run_model<SlotCommitRacesResolver<Flag::fence>>("(g) (f) with commit_fence set", iterations) && ok;
     std::cout << (ok ? "fast_ack model: all passed" : "fast_ack model: FAILED") << std::endl;
     return ok ? 0 : 1;
 }
