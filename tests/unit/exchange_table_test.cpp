@@ -334,6 +334,37 @@ TEST(ExchangeTableTest, aWriterKilledMidUpdateLeavesTheOldVersionReadable) {
     EXPECT_EQ(r.queues, (std::vector<std::string>{q1.name, q2.name}));
 }
 
+TEST(ExchangeTableTest, aWriterStoppedMidUpdateNeitherBlocksNorMisleadsRouters) {
+    TempQueue q1("x-q1", tiny_queue()), q2("x-q2", tiny_queue());
+    TempExchange x("x-stop", ExchangeType::fanout);
+    x->bind(to_queue(q1.name));
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        detail::crash_hook = [](detail::CrashPoint at) {
+            if (at == detail::CrashPoint::after_exchange_half_write) ::raise(SIGSTOP);
+        };
+        ExchangeTable::open(x.name)->bind(to_queue(q2.name));
+        ::_exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, WUNTRACED), child);
+    ASSERT_TRUE(WIFSTOPPED(status));
+    // The writer holds the lock, its buffer half written: routers go on with version 2.
+    for (int i = 0; i < 100; ++i) {
+        const auto r = route(*x.table, "k");
+        ASSERT_EQ(r.version, 2u);
+        ASSERT_EQ(r.queues, (std::vector<std::string>{q1.name}));
+    }
+    // Resumed, it finishes: version 3 with both queues.
+    ::kill(child, SIGCONT);
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    const auto r = route(*x.table, "k");
+    EXPECT_EQ(r.version, 3u);
+    EXPECT_EQ(r.queues, (std::vector<std::string>{q1.name, q2.name}));
+}
+
 TEST(ExchangeTableTest, aDeletedExchangeRoutesNothing) {
     TempQueue q("x-q", tiny_queue());
     TempExchange x("x-gone", ExchangeType::fanout);
