@@ -241,7 +241,7 @@ std::shared_ptr<ExchangeTable> ExchangeTable::create(std::string_view name, xl::
         h.name_len = static_cast<uint8_t>(name.size());
         std::memcpy(h.name, name.data(), name.size());
         h.alternate_len = static_cast<uint8_t>(alternate.size());
-        std::memcpy(h.alternate, alternate.data(), alternate.size());
+        if (!alternate.empty()) std::memcpy(h.alternate, alternate.data(), alternate.size());  // data() may be null
         h.lifecycle.store(static_cast<uint32_t>(xl::Lifecycle::live), kRelaxed);
         // Version 1, empty, in buffer 0.
         t->buffer(0).words[0].store(1, kRelaxed);  // TableImage::version
