@@ -3,6 +3,7 @@
 // capacity limit, scribbled tables, and a writer killed mid-update.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <sys/stat.h>
@@ -382,6 +383,24 @@ TEST(ExchangeTableTest, aDeletedExchangeRoutesNothing) {
     EXPECT_TRUE(r.unroutable);
     EXPECT_EQ(r.skipped, (std::vector<std::string>{"exchange:" + x.name}));
     EXPECT_EQ(expect_error([&] { ExchangeTable::remove(x.name); }), Errc::not_found);
+}
+
+TEST(ExchangeTableTest, anUnfinishedExchangeIsNeverWaitedForByRouters) {
+    TempQueue q("x-q", tiny_queue());
+    TempExchange up("x-up", ExchangeType::fanout), down("x-unfinished", ExchangeType::fanout);
+    up->bind(to_queue(q.name));
+    up->bind(to_exchange(down.name));
+    // As if its creator died before publishing the header.
+    reinterpret_cast<xlayout::ExchangeHeader*>(down->raw_for_tests())->magic.store(0);
+    EXPECT_EQ(ExchangeTable::open_if_finished(down.name), nullptr);
+    const auto start = std::chrono::steady_clock::now();
+    const auto r = route(*up.table, "k");
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500));
+    EXPECT_EQ(r.queues, (std::vector<std::string>{q.name}));
+    EXPECT_EQ(r.skipped, (std::vector<std::string>{"exchange:" + down.name}));
+    ExchangeTable::remove(down.name);  // not waited for either
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500));
+    EXPECT_FALSE(ExchangeTable::exists(down.name));
 }
 
 TEST(RouteCacheTest, aResultIsReusedUntilATableItUsedChanges) {

@@ -81,7 +81,8 @@ std::string headers_text(const detail::Binding& b) {
 bool destination_live(const detail::Binding& b) {
     if (b.kind == xlayout::DestKind::queue) return detail::queue_is_live(b.dest);
     try {
-        return !detail::ExchangeTable::open(b.dest, false)->deleted();
+        const auto t = detail::ExchangeTable::open_if_finished(b.dest);
+        return t && !t->deleted();
     } catch (const Error&) {
         return false;
     }
@@ -107,7 +108,14 @@ void register_exchange_ls(CLI::App& parent) {
             std::shared_ptr<detail::ExchangeTable> t;
             std::string why;
             try {
-                t = detail::ExchangeTable::open(name, false);
+                t = detail::ExchangeTable::open_if_finished(name);
+                if (!t) {  // its creator has not published it (yet): listed, never waited for
+                    x["state"] = "creating";
+                    text += "exchange " + printable(name) + ": creating (or abandoned by its creator: " +
+                            "`shmq exchange delete " + printable(name) + "`)\n";
+                    all.push_back(std::move(x));
+                    continue;
+                }
                 if (t->snapshot(snap, &why) != Errc::ok) throw Error(Errc::region_corrupt, why);
             } catch (const Error& e) {
                 x["state"] = "unreadable";

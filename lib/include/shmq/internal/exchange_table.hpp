@@ -93,6 +93,10 @@ public:
     // Throws Error: not_found, region_corrupt (with what is wrong), permission_denied.
     // writable = false maps it read-only (ls, routing); bind/unbind need true.
     static std::shared_ptr<ExchangeTable> open(std::string_view name, bool writable = true);
+    // Read-only, and never waiting for a creator: nullptr while the object's
+    // header is not published yet (being created, or its creator died doing
+    // so). For listings and routers, which must not stall on it.
+    static std::shared_ptr<ExchangeTable> open_if_finished(std::string_view name);
     // Marks it deleted (routers holding it see that), then unlinks it. Throws not_found.
     static void remove(std::string_view name);
     static bool exists(std::string_view name);
@@ -131,7 +135,9 @@ private:
     xlayout::TableBuffer& buffer(uint64_t i) const noexcept {
         return *reinterpret_cast<xlayout::TableBuffer*>(base_ + xlayout::kBufferOffset[i & 1]);
     }
-    void validate_header();
+    // false: the magic is still 0 and wait_for_creator is false.
+    bool validate_header(bool wait_for_creator);
+    static std::shared_ptr<ExchangeTable> open_mapped(std::string_view name, bool writable, bool wait_for_creator);
     // Under the writer lock: the current snapshot, or throws region_corrupt.
     TableSnapshot locked_snapshot() const;
     // Under the writer lock: writes `bindings` as version snapshot.version + 1 (W1..W5).
