@@ -18,6 +18,8 @@ void on_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
 }  // namespace
 
 void register_transform(CLI::App& app);  // cmd_transform.cpp
+void register_exchange(CLI::App& app);   // cmd_exchange.cpp
+void register_bind(CLI::App& app);       // cmd_bind.cpp: bind and unbind
 
 bool stop_requested() { return g_stop.load(std::memory_order_relaxed); }
 
@@ -72,6 +74,8 @@ int main(int argc, char** argv) {
     register_check(app);
     register_top(app);
     register_transform(app);
+    register_exchange(app);
+    register_bind(app);
 #ifdef SHMQ_HAVE_BRIDGE
     register_bridge(app);
 #endif

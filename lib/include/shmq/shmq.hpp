@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace shmq {
 
@@ -539,5 +540,65 @@ std::size_t ack_all(std::span<Message> messages) noexcept;
 
 // The partition a key maps to: FNV-1a 64 of the key bytes, modulo `partitions`.
 uint32_t partition_for_key(std::string_view key, uint32_t partitions) noexcept;
+
+// --- Exchanges (RabbitMQ-style routing; docs/CLI.md "Exchanges") -----------
+// Routing tables in shared memory. Publishing through an exchange is not
+// built yet: route() says where a message would go.
+namespace detail {
+class ExchangeTable;
+}  // namespace detail
+
+enum class ExchangeType : uint8_t { direct = 1, topic = 2, fanout = 3, headers = 4 };
+enum class HeaderMatch : uint8_t { all = 1, any = 2 };  // of a headers exchange's binding
+
+struct MessageHeader {  // key 1..32 bytes, value up to 64; at most 8 per message or binding
+    std::string key;
+    std::string value;
+};
+
+struct RouteInfo {
+    std::vector<std::string> queues;   // each live queue once (the alternate when unroutable and live)
+    std::size_t matched = 0;           // live queues matched by bindings
+    bool unroutable = false;           // no live queue matched
+    bool to_alternate = false;
+    std::vector<std::string> skipped;  // matched but deleted destinations
+    uint64_t version = 0;              // of this exchange's table
+};
+
+// Exchange::create/open/remove, bind and unbind throw Error: invalid_argument
+// (bad name, key over 255 bytes, a binding wrong for the type, a cycle),
+// already_exists, not_found, permission_denied, region_corrupt, no_resources
+// (256 bindings). bind/unbind return the table's version after the call and
+// take effect for every route() that starts after they return.
+class Exchange {
+public:
+    static Exchange create(std::string_view name, ExchangeType type, std::string_view alternate_queue = {});
+    static Exchange open(std::string_view name);
+    static void remove(std::string_view name);
+    static bool exists(std::string_view name);
+
+    uint64_t bind(std::string_view queue, std::string_view key = {});
+    uint64_t bind_headers(std::string_view queue, HeaderMatch match, std::span<const MessageHeader> headers);
+    uint64_t bind_exchange(std::string_view exchange, std::string_view key = {});  // refuses cycles
+    uint64_t unbind(std::string_view queue, std::string_view key = {});
+    uint64_t unbind_exchange(std::string_view exchange, std::string_view key = {});
+
+    // Lock-free. invalid_argument (key over 255 bytes, bad headers),
+    // not_found (deleted), region_corrupt or timeout (the table unreadable).
+    [[nodiscard]] Status route(std::string_view routing_key, std::span<const MessageHeader> headers,
+                               RouteInfo& out) const;
+
+    const std::string& name() const noexcept;
+    ExchangeType type() const noexcept;
+
+    Exchange(Exchange&&) noexcept;
+    Exchange& operator=(Exchange&&) noexcept;
+    ~Exchange();
+
+private:
+    explicit Exchange(std::shared_ptr<detail::ExchangeTable> table) noexcept;
+    std::shared_ptr<detail::ExchangeTable> table_;
+};
+
 
 }  // namespace shmq

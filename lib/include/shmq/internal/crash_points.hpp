@@ -15,6 +15,7 @@ enum class CrashPoint {
     after_tx_prepare,        // tx_protocol.hpp: outputs prepared, inputs frozen, before the commit point
     after_tx_commit_point,   // tx_protocol.hpp (T3) done: nothing acked or committed yet
     after_tx_inputs,         // the inputs acked, the outputs still prepared
+    after_exchange_half_write,  // exchange_table.hpp W3: half of the next version's words written
 };
 
 inline void (*crash_hook)(CrashPoint) = nullptr;

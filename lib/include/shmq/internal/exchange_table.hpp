@@ -1,0 +1,214 @@
+// An exchange's routing table in shared memory (layout: exchange_layout.hpp):
+// create/open/remove, bind/unbind by admins, lock-free snapshots and routing
+// for publishers, and the per-producer RouteCache.
+//
+// Writers (bind, unbind, delete) serialize on an OFD write lock of the
+// object's first byte (fcntl F_OFD_SETLKW). The kernel drops it when its
+// holder dies, so a SIGKILLed admin leaves no lock to repair; we chose it
+// over a robust pthread mutex because it needs no repair step and works
+// across pid namespaces. Bindings from one exchange to another also take a
+// host-wide OFD lock (/dev/shm/shmq-x-graph.lock) first, so two of them can
+// never together close a cycle that each alone would not.
+//
+// Read protocol (copy-and-switch; the writer W holds the writer lock):
+//   W1 c = current (v, i); the new version v+1 goes to buffer j = 1 - i
+//   W2 buffer[j].stamp = 2v+1 (odd: being written)   relaxed
+//      fence(release)
+//   W3 the image's words                              relaxed
+//   W4 buffer[j].stamp = 2(v+1)                      release
+//   W5 current = ((v+1) << 1) | j                    release: publishes W3/W4
+//   R1 c = current (v, i)                            acquire: pairs with W5
+//   R2 s1 = buffer[i].stamp; s1 != 2v: case (2)
+//   R3 the image's words                              relaxed
+//      fence(acquire)
+//   R4 s2 = buffer[i].stamp; s2 != s1: case (3); else case (1)
+// Cases:
+//   (1) s1 == s2 == 2v: by R1/W5 the reader saw all of version v's stores;
+//       no later writer stored into buffer i before R4: a W3 store of a later
+//       writer read at R3 would, through its release fence after W2 and our
+//       acquire fence before R4, make R4 see that writer's odd stamp or a
+//       later one, never 2v again (stamps only grow). The copy is version v.
+//   (2) buffer i no longer holds v: a writer for v+2 or later reused it, so
+//       current has moved; reload it and retry. If current still reads c,
+//       nobody can be writing buffer i (W writes only the buffer current does
+//       not name): the table is scribbled -> region_corrupt, no retry.
+//   (3) overwritten while copied: retry; current has moved on.
+// Every retry follows a completed bind/unbind (lock-free, not wait-free);
+// after kMaxReadAttempts the read gives up with Errc::timeout. A writer
+// SIGKILLed anywhere in W2..W4 leaves buffer j odd or unpublished and
+// `current` naming the intact buffer i: readers never loop on it, and the
+// next writer rewrites buffer j from scratch.
+// Linearizability: a bind/unbind takes effect at W5; a read, at R1. A read
+// that starts after bind() returned loads `current` >= that version.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "shmq/internal/exchange_layout.hpp"
+#include "shmq/internal/route_match.hpp"
+#include "shmq/shmq.hpp"
+
+namespace shmq::detail {
+
+// "shmq-x.<name>" and "/dev/shm/shmq-x.<name>".
+inline constexpr std::string_view kExchangePrefix = "shmq-x.";
+std::string exchange_object_path(std::string_view exchange);
+
+const char* to_string(xlayout::ExchangeType t) noexcept;
+std::optional<xlayout::ExchangeType> exchange_type_from(std::string_view text) noexcept;
+
+struct Binding {
+    xlayout::DestKind kind = xlayout::DestKind::queue;
+    std::string dest;
+    std::string key;
+    xlayout::HeaderMatch match = xlayout::HeaderMatch::none;  // all/any on headers exchanges only
+    std::vector<HeaderKV> headers;
+    friend bool operator==(const Binding&, const Binding&) = default;
+};
+
+// One consistent version of a table.
+struct TableSnapshot {
+    uint64_t version = 0;
+    std::vector<Binding> bindings;  // in bind order
+};
+
+struct BindOutcome {
+    bool changed = false;  // false: bind of a binding already there (idempotent), nothing written
+    uint64_t version = 0;  // the table's version after the call
+};
+
+class ExchangeTable {
+public:
+    // Throws Error: invalid_argument (bad name/alternate), already_exists, permission_denied, no_resources.
+    static std::shared_ptr<ExchangeTable> create(std::string_view name, xlayout::ExchangeType type,
+                                                 std::string_view alternate = {});
+    // Throws Error: not_found, region_corrupt (with what is wrong), permission_denied.
+    // writable = false maps it read-only (ls, routing); bind/unbind need true.
+    static std::shared_ptr<ExchangeTable> open(std::string_view name, bool writable = true);
+    // Read-only, and never waiting for a creator: nullptr while the object's
+    // header is not published yet (being created, or its creator died doing
+    // so). For listings and routers, which must not stall on it.
+    static std::shared_ptr<ExchangeTable> open_if_finished(std::string_view name);
+    // Marks it deleted (routers holding it see that), then unlinks it. Throws not_found.
+    static void remove(std::string_view name);
+    static bool exists(std::string_view name);
+    // The exchange names found in /dev/shm (valid names only), sorted.
+    static std::vector<std::string> list_names();
+
+    ~ExchangeTable();
+    ExchangeTable(const ExchangeTable&) = delete;
+    ExchangeTable& operator=(const ExchangeTable&) = delete;
+
+    const std::string& name() const noexcept { return name_; }
+    xlayout::ExchangeType type() const noexcept { return type_; }
+    const std::string& alternate() const noexcept { return alternate_; }  // empty: none
+    bool deleted() const noexcept;
+    // The newest published version (one acquire load): what a cache compares.
+    // Racy by nature: a bind may publish right after.
+    uint64_t version_guess() const noexcept;
+
+    // A consistent copy of the newest version (protocol above). Never throws;
+    // on failure `why` (if given) gets one sentence.
+    [[nodiscard]] Errc snapshot(TableSnapshot& out, std::string* why = nullptr) const;
+
+    // Admin operations (throw Error with one sentence saying what to do):
+    //   bind: invalid_argument (bad binding for this type, a cycle), not_found
+    //   (destination missing, exchange deleted), no_resources (kMaxBindings).
+    BindOutcome bind(const Binding& b);
+    // Removes every binding to (kind, dest) with this key; not_found if none.
+    uint64_t unbind(xlayout::DestKind kind, std::string_view dest, std::string_view key);
+
+    // Tests only: the object's bytes, to scribble on.
+    std::byte* raw_for_tests() const noexcept { return base_; }
+
+private:
+    ExchangeTable() = default;
+    xlayout::ExchangeHeader& header() const noexcept { return *reinterpret_cast<xlayout::ExchangeHeader*>(base_); }
+    xlayout::TableBuffer& buffer(uint64_t i) const noexcept {
+        return *reinterpret_cast<xlayout::TableBuffer*>(base_ + xlayout::kBufferOffset[i & 1]);
+    }
+    // false: the magic is still 0 and wait_for_creator is false.
+    bool validate_header(bool wait_for_creator);
+    static std::shared_ptr<ExchangeTable> open_mapped(std::string_view name, bool writable, bool wait_for_creator);
+    // Under the writer lock: the current snapshot, or throws region_corrupt.
+    TableSnapshot locked_snapshot() const;
+    // Under the writer lock: writes `bindings` as version snapshot.version + 1 (W1..W5).
+    uint64_t publish(const TableSnapshot& from, const std::vector<Binding>& bindings);
+
+    std::string name_, alternate_;
+    xlayout::ExchangeType type_ = xlayout::ExchangeType::direct;
+    int fd_ = -1;
+    std::byte* base_ = nullptr;
+    bool writable_ = false;
+};
+
+// Checks a binding against an exchange type; an error sentence or nullopt.
+std::optional<std::string> check_binding(xlayout::ExchangeType type, const Binding& b);
+// Whether binding `b` of an exchange of `type` takes a message (key, headers).
+bool binding_matches(xlayout::ExchangeType type, const Binding& b, std::string_view routing_key,
+                     std::span<const HeaderKV> headers) noexcept;
+
+// ---------------------------------------------------------------------------
+// Routing (no publishing yet: this resolves where a message would go).
+
+struct TableVersion {
+    std::string exchange;
+    uint64_t version = 0;
+    friend bool operator==(const TableVersion&, const TableVersion&) = default;
+};
+
+struct RouteResult {
+    std::vector<std::string> queues;   // where the message goes, each live queue once, in the order reached
+    std::size_t matched = 0;           // live queues matched by bindings (0 when unroutable)
+    bool unroutable = false;           // no live queue matched
+    bool to_alternate = false;         // unroutable, and queues = {the source's live alternate}
+    std::vector<std::string> skipped;  // matched destinations found deleted (queues, then "exchange:" + name), once each
+    uint64_t version = 0;              // of the source exchange's table
+    std::vector<TableVersion> tables;  // every table consulted (source first) and the version read
+};
+
+// How routing sees the world; tests inject their own.
+struct RouteEnv {
+    std::function<bool(std::string_view queue)> queue_live;
+    // nullptr when missing or deleted.
+    std::function<std::shared_ptr<const ExchangeTable>(std::string_view exchange)> open_exchange;
+};
+// Queues are live when their region exists and is not marked deleted;
+// exchanges are opened read-only, each once per environment.
+RouteEnv default_route_env();
+bool queue_is_live(std::string_view queue);
+
+// Resolves (routing key, headers) through `source` and the exchanges it is
+// bound to. Errc::ok, or invalid_argument (key too long), not_found (source
+// deleted), region_corrupt / timeout (the source's table could not be read).
+// A downstream exchange that is gone or unreadable is listed in `skipped`.
+[[nodiscard]] Errc route(const ExchangeTable& source, std::string_view routing_key, std::span<const HeaderKV> headers,
+                         const RouteEnv& env, RouteResult& out, std::string* why = nullptr);
+
+// One producer's memo of routing results: (routing key, headers) -> result,
+// valid while every table it consulted still has the version it read. Queue
+// liveness is not part of the key: a queue deleted since is found by the send.
+class RouteCache {
+public:
+    explicit RouteCache(std::size_t max_entries = 1024) : max_entries_(max_entries) {}
+    // version_of(exchange): its current version (0: gone).
+    const RouteResult* find(std::string_view routing_key, std::span<const HeaderKV> headers,
+                            const std::function<uint64_t(std::string_view)>& version_of) const;
+    void put(std::string_view routing_key, std::span<const HeaderKV> headers, RouteResult result);
+    std::size_t size() const noexcept { return entries_.size(); }
+
+private:
+    static std::string cache_key(std::string_view routing_key, std::span<const HeaderKV> headers);
+    std::size_t max_entries_;
+    std::unordered_map<std::string, RouteResult> entries_;
+};
+
+}  // namespace shmq::detail
