@@ -40,15 +40,14 @@ Errc ExchangeTable::snapshot(TableSnapshot& out, std::string* why) const {
         }
         // R3: the head words, then as many entries as the (untrusted) count says, at most kMaxBindings.
         words.resize(xl::kImageHeadWords);
-        for (std::size_t w = 0; w < xl::kImageHeadWords; ++w) words[w] = buf.words[w].load(kRelaxed);
+        for (std::size_t w = 0; w < xl::kImageHeadWords; ++w) words[w] = buf.words[w].load(kAcquire);
         const uint64_t count_word = words[offsetof(xl::TableImage, binding_count) / 8];
         uint32_t count = 0;
         std::memcpy(&count, &count_word, sizeof count);  // the word's first 4 bytes: binding_count
         const uint32_t readable = std::min(count, xl::kMaxBindings);
         words.resize(xl::kImageHeadWords + std::size_t{readable} * xl::kBindingWords);
-        for (std::size_t w = xl::kImageHeadWords; w < words.size(); ++w) words[w] = buf.words[w].load(kRelaxed);
-        std::atomic_thread_fence(kAcquire);  // orders R3 before R4 (case (1)'s argument)
-        if (buf.stamp.load(kRelaxed) != s1) continue;  // case (3)
+        for (std::size_t w = xl::kImageHeadWords; w < words.size(); ++w) words[w] = buf.words[w].load(kAcquire);
+        if (buf.stamp.load(kRelaxed) != s1) continue;  // R4 (after every R3 acquire): case (3)
         // case (1): a consistent copy of version v; now check it, as any bytes from shared memory.
         const uint64_t version = words[0];
         if (version != v) return corrupt("its table says version " + std::to_string(version) + ", not " + std::to_string(v));
@@ -90,11 +89,10 @@ uint64_t ExchangeTable::publish(const TableSnapshot& from, const std::vector<Bin
     for (std::size_t b = 0; b < bindings.size(); ++b) encode_binding(bindings[b], image->bindings[b]);
     auto& buf = buffer(j);
     buf.stamp.store(2 * v + 1, kRelaxed);  // W2: odd, being written
-    std::atomic_thread_fence(kRelease);     // W2 before any W3 store, for a reader that sees one (case (1))
     const std::size_t n = xl::kImageHeadWords + bindings.size() * xl::kBindingWords;
     const auto* src = reinterpret_cast<const uint64_t*>(image.get());
     for (std::size_t w = 0; w < n; ++w) {
-        buf.words[w].store(src[w], kRelaxed);  // W3
+        buf.words[w].store(src[w], kRelease);  // W3: after W2, for a reader that sees it (case (1))
         if (w == n / 2) crash_point(CrashPoint::after_exchange_half_write);
     }
     buf.stamp.store(2 * nv, kRelease);  // W4: buffer j holds nv

@@ -13,21 +13,22 @@
 // Read protocol (copy-and-switch; the writer W holds the writer lock):
 //   W1 c = current (v, i); the new version v+1 goes to buffer j = 1 - i
 //   W2 buffer[j].stamp = 2v+1 (odd: being written)   relaxed
-//      fence(release)
-//   W3 the image's words                              relaxed
+//   W3 the image's words                              release (each: W2 before it)
 //   W4 buffer[j].stamp = 2(v+1)                      release
 //   W5 current = ((v+1) << 1) | j                    release: publishes W3/W4
 //   R1 c = current (v, i)                            acquire: pairs with W5
 //   R2 s1 = buffer[i].stamp; s1 != 2v: case (2)
-//   R3 the image's words                              relaxed
-//      fence(acquire)
+//   R3 the image's words                              acquire (each: before R4)
 //   R4 s2 = buffer[i].stamp; s2 != s1: case (3); else case (1)
+// (Release stores and acquire loads rather than the classic seqlock's
+// fences: plain moves on x86 all the same, and TSan, which takes no
+// fences, sees the edges.)
 // Cases:
 //   (1) s1 == s2 == 2v: by R1/W5 the reader saw all of version v's stores;
 //       no later writer stored into buffer i before R4: a W3 store of a later
-//       writer read at R3 would, through its release fence after W2 and our
-//       acquire fence before R4, make R4 see that writer's odd stamp or a
-//       later one, never 2v again (stamps only grow). The copy is version v.
+//       writer read at R3 (release, after its W2; our load acquire, before
+//       R4) would make R4 see that writer's odd stamp or a later one, never
+//       2v again (stamps only grow). The copy is version v.
 //   (2) buffer i no longer holds v: a writer for v+2 or later reused it, so
 //       current has moved; reload it and retry. If current still reads c,
 //       nobody can be writing buffer i (W writes only the buffer current does
