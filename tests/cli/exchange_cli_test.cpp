@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "support/json_schema.hpp"
 #include "support/shell.hpp"
 #include "support/temp_queue.hpp"
 
@@ -65,6 +66,9 @@ TEST(ExchangeCliTest, createBindListRouteUnbindAndDelete) {
 
     r = sh("$SHMQ exchange ls --json");
     ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (const auto& e : test::SchemaChecker::from_file(SHMQ_SOURCE_DIR "/docs/schema/exchange_ls.schema.json")
+                             .check(test::parse_json_text(r.out)))
+        ADD_FAILURE() << "exchange_ls.schema.json: " << e;
     auto x = exchange_in(r.out, n.x);
     EXPECT_EQ(x.at("type"), "topic");
     EXPECT_EQ(x.at("alternate"), n.alt);

@@ -126,7 +126,7 @@ void register_exchange_ls(CLI::App& parent) {
             }
             x["state"] = t->deleted() ? "deleted" : "live";
             x["type"] = detail::to_string(t->type());
-            x["alternate"] = t->alternate();
+            put_bytes(x, "alternate", t->alternate());
             x["version"] = snap.version;
             x["bindings"] = Json::array();
             text += "exchange " + printable(name) + " (" + detail::to_string(t->type()) +
