@@ -1,7 +1,8 @@
 /* The C API from a C11 program: a forked producer process sends keyed
  * messages; this process consumes them with an exclusive group and checks
  * that every payload is acked exactly once, in per-key order, that a NACKed
- * message comes back, and that errors carry the right codes and messages.
+ * message comes back, and that errors carry the right codes and messages;
+ * then the exchanges' administration and dry-run routing.
  * Exit status 0 on success; on failure one line naming the check, and 1. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -18,6 +19,7 @@
 enum { kKeys = 8, kPerKey = 250, kMessages = kKeys * kPerKey, kReceiveTimeoutMs = 10000 };
 
 static char queue_name[64];
+static char exchange_name[64], exchange_name2[64], alternate_name[64]; /* check_exchanges */
 static pid_t producer_pid = -1;
 
 /* Reports a failed check, cleans up (child, queue) and exits 1. */
@@ -26,6 +28,9 @@ static void fail(int line, const char* what, int code) {
             shmq_last_error_message());
     if (producer_pid > 0) kill(producer_pid, SIGKILL);
     if (queue_name[0]) (void)shmq_queue_remove(queue_name);
+    if (exchange_name[0]) (void)shmq_exchange_remove(exchange_name);
+    if (exchange_name2[0]) (void)shmq_exchange_remove(exchange_name2);
+    if (alternate_name[0]) (void)shmq_queue_remove(alternate_name);
     exit(1);
 }
 #define CHECK(cond, code)                           \
@@ -165,6 +170,63 @@ static void check_permission_denied(void) {
     CHECK_OK(shmq_producer_close(p));
 }
 
+/* Exchanges: create, bind (key, headers, exchange to exchange), route with
+ * its names, the alternate, a cycle refused, unbind, remove. */
+static void check_exchanges(void) {
+    snprintf(exchange_name, sizeof exchange_name, "t-capi-x-%d", (int)getpid());
+    snprintf(exchange_name2, sizeof exchange_name2, "t-capi-h-%d", (int)getpid());
+    snprintf(alternate_name, sizeof alternate_name, "t-capi-alt-%d", (int)getpid());
+    CHECK_OK(shmq_queue_create(alternate_name, NULL));
+    CHECK_OK(shmq_exchange_create(exchange_name, SHMQ_EXCHANGE_TOPIC, alternate_name));
+    int rc = shmq_exchange_create(exchange_name, SHMQ_EXCHANGE_TOPIC, NULL);
+    CHECK(rc == SHMQ_ERR_EXISTS, rc);
+    rc = shmq_exchange_create("t-capi-bad", (shmq_exchange_type)9, NULL);
+    CHECK(rc == SHMQ_ERR_INVALID_ARGUMENT, rc);
+    uint64_t v = 0;
+    CHECK_OK(shmq_exchange_bind(exchange_name, queue_name, "eu.*.orders", &v));
+    CHECK(v == 2, (int)v);
+    rc = shmq_exchange_bind(exchange_name, "t-capi-no-such-queue", "a", NULL);
+    CHECK(rc == SHMQ_ERR_NOT_FOUND, rc);
+
+    shmq_route_info info;
+    char names[256];
+    CHECK_OK(shmq_exchange_route(exchange_name, "eu.de.orders", NULL, 0, &info, names, sizeof names));
+    CHECK(info.version == 2 && info.queues == 1 && info.matched == 1 && !info.unroutable, (int)info.queues);
+    CHECK(strcmp(names, queue_name) == 0, 0);
+    CHECK_OK(shmq_exchange_route(exchange_name, "us.orders", NULL, 0, &info, names, sizeof names));
+    CHECK(info.unroutable && info.to_alternate && info.queues == 1 && strcmp(names, alternate_name) == 0, 0);
+    rc = shmq_exchange_route(exchange_name, "eu.de.orders", NULL, 0, &info, names, 3);
+    CHECK(rc == SHMQ_ERR_NO_RESOURCES, rc); /* the names do not fit */
+
+    CHECK_OK(shmq_exchange_create(exchange_name2, SHMQ_EXCHANGE_HEADERS, NULL));
+    const shmq_header want[2] = {{"format", "pdf"}, {"type", "report"}};
+    CHECK_OK(shmq_exchange_bind_headers(exchange_name2, queue_name, SHMQ_MATCH_ALL, want, 2, NULL));
+    CHECK_OK(shmq_exchange_route(exchange_name2, NULL, want, 1, &info, NULL, 0));
+    CHECK(info.unroutable && !info.to_alternate && info.queues == 0, 0); /* all: one of two is not enough */
+    CHECK_OK(shmq_exchange_route(exchange_name2, NULL, want, 2, &info, NULL, 0));
+    CHECK(info.queues == 1 && info.matched == 1, (int)info.queues);
+
+    /* Both paths lead to the queue: it is reached once. The way back is a cycle. */
+    CHECK_OK(shmq_exchange_bind_exchange(exchange_name, exchange_name2, "#", NULL));
+    CHECK_OK(shmq_exchange_route(exchange_name, "eu.de.orders", want, 2, &info, names, sizeof names));
+    CHECK(info.queues == 1 && strcmp(names, queue_name) == 0, (int)info.queues);
+    rc = shmq_exchange_bind_exchange(exchange_name2, exchange_name, NULL, NULL);
+    CHECK(rc == SHMQ_ERR_INVALID_ARGUMENT, rc);
+
+    CHECK_OK(shmq_exchange_unbind_exchange(exchange_name, exchange_name2, "#", NULL));
+    CHECK_OK(shmq_exchange_unbind(exchange_name, queue_name, "eu.*.orders", &v));
+    CHECK(v == 5, (int)v);
+    CHECK_OK(shmq_exchange_route(exchange_name, "eu.de.orders", NULL, 0, &info, NULL, 0));
+    CHECK(info.unroutable && info.to_alternate, 0);
+    CHECK_OK(shmq_exchange_remove(exchange_name2));
+    CHECK_OK(shmq_exchange_remove(exchange_name));
+    rc = shmq_exchange_remove(exchange_name);
+    CHECK(rc == SHMQ_ERR_NOT_FOUND, rc);
+    rc = shmq_exchange_route(exchange_name, "a", NULL, 0, &info, NULL, 0);
+    CHECK(rc == SHMQ_ERR_NOT_FOUND, rc);
+    CHECK_OK(shmq_queue_remove(alternate_name));
+}
+
 int main(void) {
     snprintf(queue_name, sizeof queue_name, "t-capi-%d", (int)getpid());
     shmq_queue_options options = {0};
@@ -174,6 +236,7 @@ int main(void) {
     CHECK_OK(shmq_queue_create(queue_name, &options));
     check_errors();
     check_permission_denied();
+    check_exchanges();
 
     fflush(NULL); /* nothing buffered is written twice */
     producer_pid = fork();

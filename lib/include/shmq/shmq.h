@@ -69,8 +69,8 @@ typedef enum shmq_status {
     SHMQ_ERR_INVALID_ARGUMENT = -10,  /* bad name, option, NULL handle */
     SHMQ_ERR_NO_RESOURCES = -11,      /* participant, group or DLQ table full; /dev/shm full */
     /* C API only: */
-    SHMQ_ERR_NOT_FOUND = -100,        /* no queue with that name */
-    SHMQ_ERR_EXISTS = -101,           /* shmq_queue_create: a queue with that name exists */
+    SHMQ_ERR_NOT_FOUND = -100,        /* no queue (or exchange) with that name */
+    SHMQ_ERR_EXISTS = -101,           /* shmq_queue_create, shmq_exchange_create: one with that name exists */
     SHMQ_ERR_NO_MEMORY = -102,        /* allocation failed in this process */
     SHMQ_ERR_INTERNAL = -103,         /* an unexpected C++ exception; see the detail message */
     SHMQ_ERR_PERMISSION_DENIED = -104, /* the region's owner or mode refuses this process (EACCES/EPERM) */
@@ -156,6 +156,59 @@ int shmq_message_ack(shmq_message* message) SHMQ_NOEXCEPT;
 /* Returns the message for redelivery after `delay_ms` (0: at once; negative: SHMQ_ERR_INVALID_ARGUMENT). */
 int shmq_message_nack(shmq_message* message, int64_t delay_ms) SHMQ_NOEXCEPT;
 int shmq_message_close(shmq_message* message) SHMQ_NOEXCEPT;
+
+/* Exchanges (docs/ARCHITECTURE.md, "Exchanges"; `shmq exchange`, `shmq bind`):
+ * a named routing table in /dev/shm. Publishing through them is not built yet;
+ * these are its administration and a dry-run route. Strings are
+ * NUL-terminated; a NULL key or alternate means none. `version`, when not
+ * NULL, receives the table's version after the call (a bind or unbind takes
+ * effect for every route that starts after it returns). */
+typedef enum shmq_exchange_type {
+    SHMQ_EXCHANGE_DIRECT = 1,  /* the binding key equals the routing key */
+    SHMQ_EXCHANGE_TOPIC = 2,   /* dot-separated words: `*` one word, `#` zero or more */
+    SHMQ_EXCHANGE_FANOUT = 3,  /* every binding */
+    SHMQ_EXCHANGE_HEADERS = 4  /* a binding's headers, all or any of them */
+} shmq_exchange_type;
+
+typedef enum shmq_header_match { SHMQ_MATCH_ALL = 1, SHMQ_MATCH_ANY = 2 } shmq_header_match;
+
+/* A header: key 1..32 bytes, value up to 64; at most 8 per binding or message. */
+typedef struct shmq_header {
+    const char* key;
+    const char* value;
+} shmq_header;
+
+/* What a message would reach (shmq_exchange_route). */
+typedef struct shmq_route_info {
+    uint64_t version;  /* of the exchange's table */
+    size_t queues;     /* live queues it would reach, each once (the alternate included) */
+    size_t matched;    /* live queues matched by bindings (0 when unroutable) */
+    size_t skipped;    /* matched destinations that are deleted */
+    int unroutable;    /* 1: no live queue matched */
+    int to_alternate;  /* 1: unroutable, and the exchange's alternate takes it */
+} shmq_route_info;
+
+/* SHMQ_ERR_EXISTS if an exchange of that name exists. */
+int shmq_exchange_create(const char* name, shmq_exchange_type type, const char* alternate) SHMQ_NOEXCEPT;
+/* SHMQ_ERR_NOT_FOUND if there is none. */
+int shmq_exchange_remove(const char* name) SHMQ_NOEXCEPT;
+/* Binds queue `queue` (which must exist) with binding key `key` (NULL: ""). */
+int shmq_exchange_bind(const char* exchange, const char* queue, const char* key, uint64_t* version) SHMQ_NOEXCEPT;
+/* A headers exchange's binding: `count` (1..8) headers matched all or any. */
+int shmq_exchange_bind_headers(const char* exchange, const char* queue, shmq_header_match match,
+                               const shmq_header* headers, size_t count, uint64_t* version) SHMQ_NOEXCEPT;
+/* Exchange to exchange; SHMQ_ERR_INVALID_ARGUMENT if it would close a cycle. */
+int shmq_exchange_bind_exchange(const char* exchange, const char* destination, const char* key,
+                                uint64_t* version) SHMQ_NOEXCEPT;
+int shmq_exchange_unbind(const char* exchange, const char* queue, const char* key, uint64_t* version) SHMQ_NOEXCEPT;
+int shmq_exchange_unbind_exchange(const char* exchange, const char* destination, const char* key,
+                                  uint64_t* version) SHMQ_NOEXCEPT;
+/* Where a message with `routing_key` (NULL: "") and `headers` would go; nothing
+ * is sent. With `queue_names` (capacity `names_size` bytes), also the queues'
+ * names, each NUL-terminated, one after the other; SHMQ_ERR_NO_RESOURCES
+ * (and nothing written there) if they do not fit. Lock-free. */
+int shmq_exchange_route(const char* exchange, const char* routing_key, const shmq_header* headers, size_t count,
+                        shmq_route_info* out, char* queue_names, size_t names_size) SHMQ_NOEXCEPT;
 
 #ifdef __cplusplus
 } /* extern "C" */
