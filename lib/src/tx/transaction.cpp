@@ -233,11 +233,12 @@ bool TxCore::freeze_inputs() noexcept {
     bool ok = true;
     for (auto& i : inputs) {
         auto& e = r.lease(g, i.partition, i.offset);
-        if (fast && ring::fast_ack_valid(consumer->views[i.partition].cursors->revocations, i.revocations))  // L2
+        if (fast && ring::fast_ack_valid(consumer->views[i.partition].cursors->revocations, i.revocations)) {  // L2
             ring::lease_freeze_owned(e, i.lease);  // S3
-        else if (!ring::lease_freeze(e, i.lease))
+        } else if (!ring::lease_freeze(e, i.lease)) {
             ok = false;
-        if (!ok) break;
+            break;
+        }
         i.frozen = true;
     }
     if (fast) ring::fast_ack_leave(*consumer->acking);  // S4
@@ -280,8 +281,8 @@ Status TxCore::commit() noexcept {
     }
     crash_point(CrashPoint::after_tx_commit_point);
     // The outputs' state lines, which the readers polling them hold shared:
-    // fetched for writing now, under the inputs' ACKs, not one by one under
-    // the commit CASes (each waits for its line).
+    // fetched for writing now, under the inputs' ACKs, so that the slots'
+    // commits below find them owned.
     for (std::size_t k = 0; k < n_outputs; ++k)
         for (const auto& s : outputs[k].slots)
             __builtin_prefetch(&outputs[k].core->views[s.partition].ring.state(s.offset), 1);
