@@ -102,7 +102,6 @@ bool wait_holder_outside(detail::Region& r, uint32_t index) noexcept {
     return true;
 }
 
-
 Window lease_window(const Region& r, uint32_t g, uint32_t p) noexcept {
     auto& gp = r.group_partition(g, p);
     // acquire, floor first: entries below the floor are finished; entries up
