@@ -206,5 +206,39 @@ TEST_F(OutWindowTest, givesUpOnPublishesWithoutAnAnswer) {
     EXPECT_EQ(offsets(w.to_send()), (std::vector<uint64_t>{0, 1}));
 }
 
+TEST_F(OutWindowTest, aProbeResendsTheFirstFailureAloneAndTheRestFollowInOrder) {
+    OutWindow w(1);
+    take(w, 4);
+    EXPECT_EQ(w.newest_answered_sent_at(), Clock::time_point::min()) << "nothing answered yet";
+    const auto t0 = Clock::now();
+    auto first = w.to_send(1);
+    ASSERT_EQ(offsets(first), (std::vector<uint64_t>{0}));
+    w.mark_sent(*first[0], t0);
+    w.on_stored(0, 0, 10, false);
+    EXPECT_EQ(w.newest_answered_sent_at(), t0);
+    for (auto* e : w.to_send()) w.mark_sent(*e, t0 + std::chrono::milliseconds(1));
+    EXPECT_EQ(w.fail_all_in_flight(), 3u);  // the connection was lost
+    EXPECT_TRUE(w.to_send(0).empty());
+    EXPECT_TRUE(w.failing()) << "handing out nothing ends no failure";
+    auto probe = w.to_send(1);
+    ASSERT_EQ(offsets(probe), (std::vector<uint64_t>{1}));
+    EXPECT_TRUE(w.failing()) << "2 and 3 have not been re-sent";
+    const auto t1 = t0 + std::chrono::milliseconds(5);
+    w.mark_sent(*probe[0], t1);
+    EXPECT_TRUE(w.to_send().empty()) << "nothing goes while the probe is in flight";
+    w.on_stored(0, 1, 11, true);  // a duplicate: stored before the loss; the stream answers
+    EXPECT_EQ(w.newest_answered_sent_at(), t1);
+    auto rest = w.to_send();
+    EXPECT_EQ(offsets(rest), (std::vector<uint64_t>{2, 3}));
+    EXPECT_FALSE(w.failing());
+    for (auto* e : rest) w.mark_sent(*e, t1);
+    w.on_stored(0, 2, 12, false);
+    w.on_stored(0, 3, 13, false);
+    w.settle();
+    EXPECT_EQ(w.held(), 0u);
+    EXPECT_EQ(w.counters().resent, 3u);
+    EXPECT_EQ(w.counters().order_violations, 0u);
+}
+
 }  // namespace
 }  // namespace shmq::cli::bridge

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -95,8 +96,13 @@ void run_out(const OutConfig& config) {
     so.max_pending = std::max<int64_t>(config.window * 2, 1024);
     so.ack_handler = &PubAckInbox::handler;
     so.ack_closure = &inbox;
-    NatsSession session(so);
-    ensure_stream(session.js(), {config.stream, config.prefix, config.replicas, config.duplicate_window_ms});
+    // A connection is never resumed: whatever libnats would flush into the
+    // next one after a loss (its reconnect buffer) could overtake messages
+    // lost with the old one. See "Per-partition order" below.
+    so.reconnect = false;
+    so.quiet = true;  // the loop below says when it lost the cluster
+    auto session = std::make_unique<NatsSession>(so);
+    ensure_stream(session->js(), {config.stream, config.prefix, config.replicas, config.duplicate_window_ms});
     // Joined only now: a bridge that cannot reach the stream leaves no group behind.
     ConsumerOptions co;
     co.kind = GroupKind::exclusive;  // one bridge per partition: per-partition order
@@ -119,7 +125,7 @@ void run_out(const OutConfig& config) {
                         .errors = c.publish_errors,
                         .redeliveries = c.resent,
                         .duplicates = c.duplicates},
-                       session.connected());
+                       session != nullptr && session->connected());
     };
 
     std::vector<std::string> subjects;
@@ -130,6 +136,25 @@ void run_out(const OutConfig& config) {
     const Millis extend_every(std::max<int64_t>(lease.count() / 3, 1));
     auto last_extend = Clock::now();
     auto retry_at = Clock::time_point::min();
+    auto reconnect_at = Clock::time_point::min();
+    // Per-partition order. JetStream stores what one connection carries to
+    // one stream leader in order, so a loss is a suffix of what was sent and
+    // re-sending from the first failure keeps order. Two things could let a
+    // later message overtake a lost one, and both are closed here:
+    //  - a new connection carrying something sent before the loss was known:
+    //    a lost connection ends its session, every message it left
+    //    unanswered counts as failed, and the next session starts empty;
+    //  - a new stream leader storing a message sent after one the old leader
+    //    lost. A follower waits at least 4 s (NATS raft's minimum election
+    //    timeout) after the leader's last sign of life before it campaigns.
+    //    Several messages are in flight at once only while the stream has
+    //    answered one sent within `stall` and nothing in flight is older than
+    //    `stall`; otherwise one message goes alone (a probe) and waits for
+    //    its answer. Then a message sent at t is stored by a new leader no
+    //    earlier than t - stall + 4 s, far beyond any message's transit.
+    // A leader handing over on purpose (step-down, lame duck) can do so in
+    // milliseconds: that case is only detected (order violations), not prevented.
+    const Millis stall = std::min(Millis(config.ack_wait_ms / 4), Millis(500));
     Millis backoff(100);
     bool reported_failing = false;
     uint64_t published_at_failure = 0;
@@ -141,6 +166,7 @@ void run_out(const OutConfig& config) {
             if (!ref) continue;  // not ours (untrusted input)
             if (a.stored) {
                 window.on_stored(ref->partition, ref->offset, a.stream_seq, a.duplicate);
+                retry_at = Clock::time_point::min();  // the stream answers: re-send without backing off
             } else {
                 window.on_failed(ref->partition, ref->offset);
                 last_error = a.error;
@@ -154,8 +180,29 @@ void run_out(const OutConfig& config) {
     while (!stop_requested()) {
         auto now = Clock::now();
         handle_answers();
+        if (session != nullptr && session->closed()) {
+            // Everything the lost connection carried is given up on (answers
+            // that came before are taken above); nothing of it is flushed later.
+            take_back_pending(session->js());
+            const auto n = window.fail_all_in_flight();
+            if (n != 0) last_error = "the connection was lost with " + std::to_string(n) + " message(s) unanswered";
+            const std::string discovered = session->discovered_urls();
+            so.urls = config.urls + (discovered.empty() ? "" : "," + discovered);
+            session.reset();
+            std::fprintf(stderr, "shmq bridge: lost the NATS connection (%s); holding messages and reconnecting\n",
+                         config.urls.c_str());
+            reconnect_at = now;
+        }
+        if (session == nullptr && now >= reconnect_at) {
+            try {
+                session = std::make_unique<NatsSession>(so);
+                std::fprintf(stderr, "shmq bridge: reconnected to NATS\n");
+            } catch (const CommandError&) {
+                reconnect_at = now + Millis(250);  // none answered: try again, as libnats would
+            }
+        }
         if (window.in_flight() != 0 && window.oldest_in_flight() + ack_wait < now) {
-            take_back_pending(session.js());
+            if (session != nullptr) take_back_pending(session->js());
             const auto n = window.fail_all_in_flight();
             last_error = "no PubAck within " + std::to_string(config.ack_wait_ms) + " ms for " +
                          std::to_string(n) + " message(s)";
@@ -178,13 +225,18 @@ void run_out(const OutConfig& config) {
             backoff = Millis(100);
         }
 
-        const bool may_send = !window.failing() || (window.in_flight() == 0 && now >= retry_at && session.connected());
+        const bool connected = session != nullptr && session->connected();
+        const bool answered_lately = window.newest_answered_sent_at() + stall >= now &&
+                                     (window.in_flight() == 0 || window.oldest_in_flight() + stall >= now);
+        const std::size_t budget = answered_lately ? SIZE_MAX : (window.in_flight() == 0 ? 1 : 0);
+        const bool may_send = connected && budget != 0 &&
+                              (!window.failing() || (window.in_flight() == 0 && now >= retry_at));
         if (may_send) {
             const bool retry = window.failing();
-            for (OutEntry* e : window.to_send()) {
+            for (OutEntry* e : window.to_send(budget)) {
                 std::string error;
                 const uint32_t p = e->message.partition();
-                if (!publish(session.js(), subjects[p], make_msg_id(config.queue, epoch, p, e->offset), *e,
+                if (!publish(session->js(), subjects[p], make_msg_id(config.queue, epoch, p, e->offset), *e,
                              config.ack_wait_ms, error)) {
                     window.mark_sent(*e, now);
                     window.on_failed(p, e->offset);

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "../command.hpp"
@@ -44,7 +45,7 @@ std::vector<std::string> split_urls(const std::string& urls) {
 
 void NatsSession::on_disconnected(natsConnection*, void* closure) {
     auto* self = static_cast<NatsSession*>(closure);
-    if (self->connected_.exchange(false, std::memory_order_relaxed))
+    if (self->connected_.exchange(false, std::memory_order_relaxed) && !self->quiet_)
         std::fprintf(stderr, "shmq bridge: lost the NATS connection (%s); holding messages and reconnecting\n",
                      self->urls_.c_str());
 }
@@ -59,7 +60,20 @@ void NatsSession::on_reconnected(natsConnection*, void* closure) {
         std::fprintf(stderr, "shmq bridge: reconnected to NATS\n");
 }
 
-NatsSession::NatsSession(const SessionOptions& options) : urls_(options.urls) {
+std::string NatsSession::discovered_urls() const {
+    char** servers = nullptr;
+    int count = 0;
+    std::string out;
+    if (nc_ == nullptr || natsConnection_GetDiscoveredServers(nc_, &servers, &count) != NATS_OK) return out;
+    for (int i = 0; i < count; ++i) {
+        if (servers[i] != nullptr && *servers[i] != '\0') out += (out.empty() ? "" : ",") + std::string(servers[i]);
+        std::free(servers[i]);
+    }
+    std::free(servers);
+    return out;
+}
+
+NatsSession::NatsSession(const SessionOptions& options) : urls_(options.urls), quiet_(options.quiet) {
     const auto urls = split_urls(options.urls);
     std::vector<const char*> servers;
     for (const auto& u : urls) servers.push_back(u.c_str());
@@ -70,7 +84,10 @@ NatsSession::NatsSession(const SessionOptions& options) : urls_(options.urls) {
     check(natsOptions_SetServers(opts_, servers.data(), static_cast<int>(servers.size())),
           ("--nats '" + options.urls + "' is not a list of NATS URLs").c_str());
     check(natsOptions_SetName(opts_, options.client_name.c_str()), "cannot set the NATS client name");
-    check(natsOptions_SetMaxReconnect(opts_, -1), "cannot set NATS reconnects");  // forever
+    if (options.reconnect)
+        check(natsOptions_SetMaxReconnect(opts_, -1), "cannot set NATS reconnects");  // forever
+    else
+        check(natsOptions_SetAllowReconnect(opts_, false), "cannot turn NATS reconnects off");
     check(natsOptions_SetReconnectWait(opts_, 250), "cannot set the NATS reconnect wait");
     check(natsOptions_SetTimeout(opts_, 2000), "cannot set the NATS connect timeout");
     check(natsOptions_SetDisconnectedCB(opts_, on_disconnected, this), "cannot set a NATS callback");

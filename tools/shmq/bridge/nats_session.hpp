@@ -1,6 +1,9 @@
-// One connection to a NATS cluster and its JetStream context, for the bridge:
-// reconnects forever (the bridge holds messages while the cluster is away),
-// and says on stderr, once per change, when it lost or regained the cluster.
+// One connection to a NATS cluster and its JetStream context, for the bridge.
+// With `reconnect` it reconnects forever (bridge in: the bridge holds
+// messages while the cluster is away); without, a lost connection closes
+// and takes everything written to it along (bridge out starts a new
+// session: nothing of the old one can be flushed after a loss). Says on
+// stderr, once per change, when it lost or regained the cluster.
 #pragma once
 
 #include <nats/nats.h>
@@ -24,6 +27,8 @@ struct SessionOptions {
     int64_t max_pending = 4096;  // async publishes in flight before PublishAsync stalls
     jsPubAckHandler ack_handler = nullptr;  // every async PubAck or its error
     void* ack_closure = nullptr;
+    bool reconnect = true;  // false: a lost connection closes (closed() turns true)
+    bool quiet = false;     // no "lost the NATS connection" line (the caller says it)
 };
 
 class NatsSession {
@@ -37,6 +42,10 @@ public:
     natsConnection* connection() const noexcept { return nc_; }
     jsCtx* js() const noexcept { return js_; }
     bool connected() const noexcept { return connected_.load(std::memory_order_relaxed); }
+    // The connection is closed for good (only without `reconnect`, or after ~NatsSession).
+    bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+    // The servers the cluster told us of beyond the configured ones, "url,url".
+    std::string discovered_urls() const;
 
 private:
     static void on_disconnected(natsConnection* nc, void* closure);
@@ -49,6 +58,7 @@ private:
     std::atomic<bool> connected_{false};
     std::atomic<bool> closed_{false};  // the closed callback ran: no callback comes after it
     std::string urls_;
+    bool quiet_ = false;
 };
 
 }  // namespace shmq::cli::bridge

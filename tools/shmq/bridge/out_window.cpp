@@ -46,20 +46,22 @@ OutEntry* OutWindow::find(uint32_t partition, uint64_t offset) {
     return it != entries.end() && it->offset == offset ? &*it : nullptr;
 }
 
-std::vector<OutEntry*> OutWindow::to_send() {
+std::vector<OutEntry*> OutWindow::to_send(std::size_t max) {
     std::vector<OutEntry*> out;
-    if (failing_) {
-        if (in_flight_ != 0) return out;  // wait for every answer first: re-sends keep offset order
-        for (auto& part : parts_)
-            for (auto& e : part.entries)
-                if (e.state == OutState::failed || e.state == OutState::unsent) out.push_back(&e);
-        failing_ = false;
-        counters_.resent += out.size();
-        return out;
-    }
+    if (failing_ && in_flight_ != 0) return out;  // wait for every answer first: re-sends keep offset order
+    bool failed_left = false;
     for (auto& part : parts_)
-        for (auto& e : part.entries)
-            if (e.state == OutState::unsent) out.push_back(&e);
+        for (auto& e : part.entries) {
+            const bool due = e.state == OutState::unsent || e.state == OutState::failed;
+            if (!due) continue;
+            if (out.size() == max) {
+                failed_left = failed_left || e.state == OutState::failed;
+                continue;
+            }
+            if (e.state == OutState::failed) ++counters_.resent;
+            out.push_back(&e);
+        }
+    failing_ = failed_left;
     return out;
 }
 
@@ -74,6 +76,7 @@ void OutWindow::on_stored(uint32_t partition, uint64_t offset, uint64_t stream_s
     if (e == nullptr || e->state != OutState::in_flight) return;  // stale (taken back, or a duplicate answer)
     --in_flight_;
     e->state = OutState::stored;
+    newest_answered_sent_at_ = std::max(newest_answered_sent_at_, e->sent_at);
     e->stream_seq = stream_seq;
     e->duplicate = duplicate;
     ++counters_.published;

@@ -5,7 +5,8 @@
 // everything after it is re-sent (the stream's duplicate window drops the
 // copies). After a failure nothing new is sent until every message in flight
 // has an answer (or is given up on); then the failed ones are re-sent in
-// offset order. The stream sequences in the PubAcks (a duplicate's is the
+// offset order. How many go at once is the caller's (bridge_out.cpp: one
+// probe while the stream has not answered lately). The stream sequences in the PubAcks (a duplicate's is the
 // original's) must rise along each partition: `order_violations` counts
 // where they did not. A message published with its dedup id may rightly
 // be a duplicate of an earlier message (the queue held the id twice): its
@@ -60,9 +61,10 @@ public:
     std::size_t in_flight() const noexcept { return in_flight_; }
     bool failing() const noexcept { return failing_; }
 
-    // Entries to publish now, in order per partition: unsent ones normally,
-    // after a failure (once nothing is in flight) the failed ones.
-    std::vector<OutEntry*> to_send();
+    // Up to `max` entries to publish now, in order per partition: unsent
+    // ones normally; after a failure, once nothing is in flight, the failed
+    // ones and those after them. failing() ends when no failed one is left.
+    std::vector<OutEntry*> to_send(std::size_t max = SIZE_MAX);
     void mark_sent(OutEntry& e, Clock::time_point now);
     // A publish answer for (partition, offset); stale answers are ignored.
     void on_stored(uint32_t partition, uint64_t offset, uint64_t stream_seq, bool duplicate);
@@ -76,6 +78,9 @@ public:
     // Keeps every held lease for `lease` more.
     void extend_all(Millis lease);
     Clock::time_point oldest_in_flight() const;
+    // When the newest message the stream answered for (stored, or a
+    // duplicate) was sent: the stream leader was alive after that instant.
+    Clock::time_point newest_answered_sent_at() const noexcept { return newest_answered_sent_at_; }
 
     const OutCounters& counters() const noexcept { return counters_; }
 
@@ -89,6 +94,7 @@ private:
     std::size_t held_ = 0;
     std::size_t in_flight_ = 0;
     bool failing_ = false;  // a failure is not yet re-sent
+    Clock::time_point newest_answered_sent_at_ = Clock::time_point::min();
     OutCounters counters_;
 };
 
