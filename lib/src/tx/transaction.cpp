@@ -5,8 +5,6 @@
 #include <cstring>
 #include <vector>
 
-#include "consumer_core.hpp"
-#include "producer_core.hpp"
 #include "ring/ack_latency.hpp"
 #include "shmq/internal/crash_points.hpp"
 #include "shmq/internal/delivery.hpp"
@@ -14,58 +12,9 @@
 #include "shmq/internal/lease_protocol.hpp"
 #include "shmq/internal/names.hpp"
 #include "shmq/internal/tx_protocol.hpp"
+#include "tx/tx_core.hpp"
 
 namespace shmq::detail {
-
-static_assert(kMaxTransactionOutputs == layout::kMaxTxOutputs);
-
-struct TxCore {
-    struct Input {
-        uint32_t partition;
-        uint64_t offset;
-        uint64_t lease;        // the leased word its delivery installed
-        uint64_t revocations;  // exclusive groups: the partition's revocation rounds at delivery (fast_ack.hpp L0)
-        uint64_t publish_unix_ns;
-        bool frozen;
-    };
-    struct Output {
-        ProducerCore* core;  // one reference (ProducerCore::opened) while it takes part
-        uint64_t seq;        // of its output record
-        uint64_t resolutions;  // the record's resolver rounds when it opened ((T7) L0)
-        std::vector<SlotRef> slots;
-    };
-
-    ConsumerCore* consumer;  // one reference while the Transaction lives
-    uint64_t timeout_ns;
-    bool open = false;
-    uint64_t seq = 0;  // of the coordinator record, while open
-    std::vector<Input> inputs;
-    // outputs[0, n_outputs) take part; the rest are kept, with their slot
-    // vectors' room, for the next transactions (no allocation per commit).
-    std::vector<Output> outputs;
-    std::size_t n_outputs = 0;
-
-    Region& in() const noexcept { return *consumer->region; }
-    layout::TxEntry& record() const noexcept { return in().tx_entry(consumer->me.index); }
-    bool still_open() const noexcept {
-        return record().word.load(std::memory_order_acquire) == tx::tx_word(seq, tx::TxState::open);
-    }
-
-    Status begin() noexcept;
-    Output* join(ProducerCore& pc, Status& st) noexcept;
-    Output* enter_send(ProducerCore& pc, const SendOptions& options, Status& st) noexcept;
-    Status send(ProducerCore& pc, std::span<const std::byte> payload, const SendOptions& options) noexcept;
-    BatchResult send_batch(ProducerCore& pc, std::span<const std::span<const std::byte>> payloads,
-                           const SendOptions& options) noexcept;
-    Status take(Message& m) noexcept;
-    Status ack(Message& m) noexcept;
-    BatchResult ack_all(std::span<Message> messages) noexcept;
-    bool freeze_inputs() noexcept;
-    void commit_slots(const Output& o) noexcept;
-    Status commit() noexcept;
-    void abort() noexcept;
-    void reset() noexcept;
-};
 
 // Whether the owner may begin its next transaction on record `word`: not
 // while one is open or prepared there (another Transaction of the same
@@ -94,11 +43,12 @@ TxCore::Output* TxCore::join(ProducerCore& pc, Status& st) noexcept {
         if (outputs[k].core == &pc) return &outputs[k];
     Region& q = *pc.region;
     auto& qe = q.tx_entry(pc.me.index);
-    if (n_outputs >= layout::kMaxTxOutputs || !may_begin(qe.word)) {
+    const bool coordinator = &pc == publisher;  // its record is open already: begin() opened it
+    if (n_outputs >= layout::kMaxTxOutputs || (!coordinator && !may_begin(qe.word))) {
         st = Errc::invalid_argument;  // too many producers, or this one is in another open transaction
         return nullptr;
     }
-    const uint64_t qseq = tx::tx_seq(qe.word.load(std::memory_order_acquire)) + 1;
+    const uint64_t qseq = coordinator ? seq : tx::tx_seq(qe.word.load(std::memory_order_acquire)) + 1;
     // (T5): listed (release count) before the output record opens. Names are
     // written only when the entry named another queue or participant last
     // (only this owner writes them; the same epoch and index mean the same name).
@@ -113,12 +63,22 @@ TxCore::Output* TxCore::join(ProducerCore& pc, Status& st) noexcept {
     }
     item.seq.store(qseq, std::memory_order_relaxed);
     rec.outputs.store(k + 1, std::memory_order_release);
+    if (coordinator) {  // (T7) L0 as below; begin() loaded nothing yet that a resolver's round could follow
+        ++pc.opened;
+        if (n_outputs == outputs.size()) outputs.push_back({});
+        Output& own = outputs[n_outputs++];
+        own.core = &pc;
+        own.seq = seq;
+        own.resolutions = qe.resolutions.load(std::memory_order_relaxed);
+        own.slots.clear();
+        return &own;
+    }
     qe.deadline_ns.store(rec.deadline_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
     if (qe.coord_epoch.load(std::memory_order_relaxed) != in().epoch() ||
-        qe.coord_index.load(std::memory_order_relaxed) != consumer->me.index) {
+        qe.coord_index.load(std::memory_order_relaxed) != coordinator_index()) {
         store_name_words(qe.coord_name_words, in().name());
         qe.coord_epoch.store(in().epoch(), std::memory_order_relaxed);
-        qe.coord_index.store(consumer->me.index, std::memory_order_relaxed);
+        qe.coord_index.store(coordinator_index(), std::memory_order_relaxed);
     }
     qe.coord_seq.store(seq, std::memory_order_relaxed);
     qe.role.store(static_cast<uint64_t>(layout::TxRole::output), std::memory_order_relaxed);
@@ -226,6 +186,7 @@ BatchResult TxCore::ack_all(std::span<Message> messages) noexcept {
 // expecting the leased word, then fails on the frozen one and passes it
 // over); otherwise the CAS.
 bool TxCore::freeze_inputs() noexcept {
+    if (inputs.empty()) return true;
     Region& r = in();
     const uint32_t g = consumer->group.index;
     const bool fast = consumer->fast_acks && consumer->on_fast_thread();
@@ -262,10 +223,10 @@ void TxCore::commit_slots(const Output& o) noexcept {
 Status TxCore::commit() noexcept {
     if (!open) return Errc::ok;  // nothing sent or acked
     Region& r = in();
-    const uint32_t g = consumer->group.index;
+    const uint32_t g = consumer != nullptr ? consumer->group.index : 0;
     for (std::size_t k = 0; k < n_outputs; ++k) {  // (T2)
         const Output& o = outputs[k];
-        if (!tx::prepare_output(o.core->region->tx_entry(o.core->me.index).word, o.seq)) {
+        if (o.core != publisher && !tx::prepare_output(o.core->region->tx_entry(o.core->me.index).word, o.seq)) {
             abort();
             return Errc::lease_lost;
         }
@@ -298,7 +259,7 @@ Status TxCore::commit() noexcept {
     for (std::size_t k = 0; k < n_outputs; ++k) {  // (T1): committed(s), then its slots
         const Output& o = outputs[k];
         Region& q = *o.core->region;
-        tx::commit_output(q.tx_entry(o.core->me.index).word, o.seq);
+        if (o.core != publisher) tx::commit_output(q.tx_entry(o.core->me.index).word, o.seq);
         commit_slots(o);
         wake_after_publish(q);
     }
@@ -316,7 +277,8 @@ void TxCore::abort() noexcept {
         const Output& o = outputs[k];
         Region& q = *o.core->region;
         auto& word = q.tx_entry(o.core->me.index).word;
-        if (!tx::abort_open(word, o.seq)) (void)tx::move(word, o.seq, tx::TxState::prepared, tx::TxState::aborted);
+        if (o.core != publisher && !tx::abort_open(word, o.seq))  // the coordinator's own: aborted above
+            (void)tx::move(word, o.seq, tx::TxState::prepared, tx::TxState::aborted);
         uint32_t aborted = 0;
         for (const auto& s : o.slots) {
             if (ring::finish_claim(o.core->views[s.partition].ring, s.offset, ring::SlotKind::aborted)) {
@@ -329,7 +291,7 @@ void TxCore::abort() noexcept {
             wake_daemon_if_asked(q);
         }
     }
-    const uint32_t g = consumer->group.index;
+    const uint32_t g = consumer != nullptr ? consumer->group.index : 0;
     for (const auto& i : inputs) {  // (T4) aborted: back for redelivery, a failed delivery
         if (i.frozen)
             (void)ring::thaw(r, g, i.partition, i.offset, ring::frozen_word(i.lease), layout::DeadLetterReason::nacked,
@@ -363,7 +325,7 @@ Transaction::Transaction(Consumer& input, const TransactionOptions& options) {
     const uint64_t ms = options.timeout.count() > 0 ? static_cast<uint64_t>(options.timeout.count())
                                                     : uint64_t{c->region->params().lease_ms};
     c->take_refs(1);  // the transaction's reference
-    core_ = new detail::TxCore{c, ms * 1'000'000, false, 0, {}, {}, 0};
+    core_ = new detail::TxCore{c, ms * 1'000'000};
 }
 
 Transaction::Transaction(Transaction&& o) noexcept : core_(std::exchange(o.core_, nullptr)) {}

@@ -111,7 +111,10 @@ void settle_frozen_inputs(Region& in, uint32_t id, uint64_t decided, bool owner_
 // round of (T7) comes before the CASes. Returns how many slots it finished.
 uint32_t finish_prepared_claims(Region& q, uint32_t owner, uint64_t decided, uint64_t now_mono) noexcept {
     if (owner == 0 || owner > q.max_participants()) return 0;
-    const bool commit = tx_state(decided) == TxState::committed;
+    // done: a publisher's coordinator record (its own claims are an output,
+    // tx_core.hpp), committed and finished; a claim still prepared under it
+    // is one a round could not reach (wait_holder_outside), committed too.
+    const bool commit = tx_state(decided) == TxState::committed || tx_state(decided) == TxState::done;
     if (commit && !owner_late(q, owner - 1, now_mono)) return 0;
     auto& entry = q.tx_entry(owner - 1);
     struct Found {

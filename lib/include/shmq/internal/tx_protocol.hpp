@@ -12,6 +12,13 @@
 //   - one output record per Qi: Qi's entry of Pi, naming the coordinator
 //     (IN's name and epoch, C's index, the coordinator's seq).
 // A record's word is [seq:60 | state:4]; each transaction raises seq.
+// A publish into several queues (an exchange's, tx/atomic_publish.hpp) is a
+// transaction without inputs run by producers P1..Pk: its coordinator record
+// is Q1's entry of P1, whose own claims in Q1 it governs directly (open,
+// then committed at the commit point, as an output's prepared record would
+// be; done once every output is finished). It lists itself as output 0, so
+// a resolver of a dead P1 finishes its claims with the others; a reader of
+// Q1 decides P1's claims from that word as from any output record's.
 //
 //   coordinator: open(S) --commit point--> committed(S) --outputs finished--> done(S)
 //                open(S) --owner's abort, or a peer once X is dead or the deadline passed--> aborted(S)
