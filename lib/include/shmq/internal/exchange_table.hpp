@@ -81,6 +81,13 @@ struct TableSnapshot {
     std::vector<Binding> bindings;  // in bind order
 };
 
+// An exchange's publish counters (exchange_layout.hpp, ExchangeHeader):
+// monotonic, read without ordering, so a snapshot may be a moment old.
+struct ExchangeCounters {
+    uint64_t routed = 0;      // publishes that reached at least one bound queue
+    uint64_t unroutable = 0;  // publishes no binding matched (to the alternate or not)
+};
+
 struct BindOutcome {
     bool changed = false;  // false: bind of a binding already there (idempotent), nothing written
     uint64_t version = 0;  // the table's version after the call
@@ -115,6 +122,13 @@ public:
     // The newest published version (one acquire load): what a cache compares.
     // Racy by nature: a bind may publish right after.
     uint64_t version_guess() const noexcept;
+
+    // The publish counters (relaxed loads: counts, not synchronization).
+    ExchangeCounters counters_guess() const noexcept;
+    // Publisher::publish bumps them (relaxed fetch_add); a read-only mapping
+    // (listings) cannot count and does nothing.
+    void count_routed() noexcept;
+    void count_unroutable() noexcept;
 
     // A consistent copy of the newest version (protocol above). Never throws;
     // on failure `why` (if given) gets one sentence.
