@@ -16,8 +16,9 @@
  * Status: every function that can fail returns an int: SHMQ_OK (0) or a
  * negative shmq_status. Codes -1..-11 mirror shmq::Errc (code == -(int)Errc);
  * codes <= -100 exist only here (Errc's not_found, already_exists and
- * permission_denied and writer_busy map onto SHMQ_ERR_NOT_FOUND,
- * SHMQ_ERR_EXISTS, SHMQ_ERR_PERMISSION_DENIED and SHMQ_ERR_WRITER_BUSY). shmq_strerror(code) gives the fixed meaning
+ * permission_denied, writer_busy and unroutable map onto SHMQ_ERR_NOT_FOUND,
+ * SHMQ_ERR_EXISTS, SHMQ_ERR_PERMISSION_DENIED, SHMQ_ERR_WRITER_BUSY and
+ * SHMQ_ERR_UNROUTABLE). shmq_strerror(code) gives the fixed meaning
  * of a code; shmq_last_error_message() gives the one-line detail of the
  * calling thread's last failed call (which queue, which value, what to do).
  * No C++ exception ever crosses this interface.
@@ -74,7 +75,8 @@ typedef enum shmq_status {
     SHMQ_ERR_NO_MEMORY = -102,        /* allocation failed in this process */
     SHMQ_ERR_INTERNAL = -103,         /* an unexpected C++ exception; see the detail message */
     SHMQ_ERR_PERMISSION_DENIED = -104, /* the region's owner or mode refuses this process (EACCES/EPERM) */
-    SHMQ_ERR_WRITER_BUSY = -105       /* the partition has an exclusive producer: close it first */
+    SHMQ_ERR_WRITER_BUSY = -105,      /* the partition has an exclusive producer: close it first */
+    SHMQ_ERR_UNROUTABLE = -106        /* shmq_publisher_publish: no binding matched, no alternate queue */
 } shmq_status;
 
 typedef enum shmq_group_kind {

@@ -217,7 +217,8 @@ public:
     // version_of(exchange): its current version (0: gone).
     const RouteResult* find(std::string_view routing_key, std::span<const HeaderKV> headers,
                             const std::function<uint64_t(std::string_view)>& version_of) const;
-    void put(std::string_view routing_key, std::span<const HeaderKV> headers, RouteResult result);
+    // Stores `result`; the reference stays valid until the next put().
+    const RouteResult& put(std::string_view routing_key, std::span<const HeaderKV> headers, RouteResult result);
     std::size_t size() const noexcept { return entries_.size(); }
 
 private:

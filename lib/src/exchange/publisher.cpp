@@ -1,0 +1,225 @@
+// shmq::Publisher: publishing through an exchange (docs/ARCHITECTURE.md,
+// "Exchanges"). Which queues: the exchange's route, remembered; how: one
+// target is a plain Producer::send, several go through publish_atomically
+// (all or nothing).
+//
+// Caches, from the cheapest:
+//  - the last plan: the route last used, with its targets' producers. Reused
+//    while the routing key and headers are the same, every table it
+//    consulted is live with the version it read (an acquire load of its
+//    `lifecycle` and of its `current` word each, pairing with the admin's
+//    release stores: a bind that returned before this publish began is seen),
+//    and no destination it skipped has come back. No allocation, no copy.
+//  - RouteCache: routes per (routing key, headers), under the same rule.
+//  - targets: one Queue + Producer per queue name, opened on first use,
+//    dropped when its queue is found deleted (a recreated queue is opened
+//    anew by the next route).
+// A queue deleted between our check and the send swallows the message, as
+// it would a plain Producer's: deletion is an admin's act, not a race the
+// publish path can close.
+#include <map>
+
+#include "producer_core.hpp"
+#include "shmq/internal/exchange_table.hpp"
+#include "tx/atomic_publish.hpp"
+
+namespace shmq {
+namespace detail {
+
+namespace {
+
+constexpr std::string_view kExchangeMark = "exchange:";  // RouteResult::skipped's prefix for exchanges
+
+bool same_headers(std::span<const HeaderKV> a, std::span<const MessageHeader> b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (a[i].key != b[i].key || a[i].value != b[i].value) return false;
+    return true;
+}
+
+// A destination the route skipped as deleted exists again: route anew.
+bool skipped_came_back(const std::vector<std::string>& skipped) {
+    for (const auto& s : skipped) {
+        const std::string_view name = s;
+        if (name.substr(0, kExchangeMark.size()) == kExchangeMark) {
+            if (ExchangeTable::exists(name.substr(kExchangeMark.size()))) return true;
+        } else if (Queue::exists(name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+struct PublisherCore {
+    // A target queue and the producer kept for it.
+    struct Target {
+        Queue queue;
+        Producer producer;
+    };
+
+    // The route of the last publish and the producers it goes through.
+    struct Plan {
+        bool valid = false;
+        std::string routing_key;
+        std::vector<HeaderKV> headers;
+        std::vector<std::pair<std::shared_ptr<const ExchangeTable>, uint64_t>> tables;  // consulted, version read
+        std::vector<std::string> skipped;
+        std::vector<Producer*> producers;  // into `targets`' nodes; cleared whenever a target is dropped
+        uint64_t version = 0;
+        bool unroutable = false;
+        bool to_alternate = false;
+    };
+
+    std::shared_ptr<ExchangeTable> table;
+    RouteEnv env;
+    RouteCache routes;
+    std::function<uint64_t(std::string_view)> version_of;
+    std::map<std::string, Target, std::less<>> targets;  // node-based: Producer* stay valid until erased
+    Plan plan;
+
+    explicit PublisherCore(std::shared_ptr<ExchangeTable> t) : table(std::move(t)), env(default_route_env()) {
+        version_of = [this](std::string_view exchange) -> uint64_t {
+            if (exchange == table->name()) return table->deleted() ? 0 : table->version_guess();
+            const auto other = env.open_exchange(exchange);  // nullptr when gone
+            return other ? other->version_guess() : 0;
+        };
+    }
+
+    // Whether `plan` still routes (key, headers): see the file comment.
+    bool plan_holds(std::string_view routing_key, std::span<const MessageHeader> headers) const {
+        if (!plan.valid || plan.routing_key != routing_key || !same_headers(plan.headers, headers)) return false;
+        for (const auto& [t, v] : plan.tables)
+            if (t->deleted() || t->version_guess() != v) return false;
+        for (Producer* p : plan.producers)
+            if (p->core_->region->deleted()) return false;  // dropped by drop_deleted_targets
+        return plan.skipped.empty() || !skipped_came_back(plan.skipped);
+    }
+
+    void drop_deleted_targets() noexcept {
+        plan.valid = false;
+        plan.producers.clear();
+        for (auto it = targets.begin(); it != targets.end();)
+            it = it->second.producer.core_->region->deleted() ? targets.erase(it) : std::next(it);
+    }
+
+    // The producer for `queue`, opened on first use. Throws Error (not_found: gone since the route).
+    Producer* producer_for(const std::string& queue) {
+        auto it = targets.find(queue);
+        if (it == targets.end()) {
+            Queue q = Queue::open(queue);
+            Producer p = q.producer();
+            it = targets.emplace(queue, Target{std::move(q), std::move(p)}).first;
+        }
+        return &it->second.producer;
+    }
+
+    // Routes (key, headers) anew, or from the RouteCache unless `fresh`, into `plan`.
+    // Errc::ok or route()'s errors; throws Error / bad_alloc from opening targets.
+    Errc make_plan(std::string_view routing_key, std::span<const MessageHeader> headers, bool fresh) {
+        plan.valid = false;
+        std::vector<HeaderKV> pairs;
+        pairs.reserve(headers.size());
+        for (const auto& h : headers) pairs.push_back({h.key, h.value});
+        const RouteResult* cached = fresh ? nullptr : routes.find(routing_key, pairs, version_of);
+        if (cached && !cached->skipped.empty() && skipped_came_back(cached->skipped)) cached = nullptr;
+        if (!cached) {
+            RouteResult r;
+            if (const Errc rc = route(*table, routing_key, pairs, env, r); rc != Errc::ok) return rc;
+            cached = &routes.put(routing_key, pairs, std::move(r));
+        }
+        const RouteResult& r = *cached;
+        bool keep = true;  // false: this route is used once, not remembered
+        plan.routing_key.assign(routing_key);
+        plan.headers = std::move(pairs);
+        plan.tables.clear();
+        for (const auto& tv : r.tables) {
+            std::shared_ptr<const ExchangeTable> t =
+                tv.exchange == table->name() ? std::shared_ptr<const ExchangeTable>(table) : env.open_exchange(tv.exchange);
+            if (t) plan.tables.emplace_back(std::move(t), tv.version);
+            else keep = false;  // deleted since it was routed: its changes could not be seen
+        }
+        plan.skipped = r.skipped;
+        plan.version = r.version;
+        plan.unroutable = r.unroutable;
+        plan.to_alternate = r.to_alternate;
+        plan.producers.clear();
+        for (const auto& q : r.queues) plan.producers.push_back(producer_for(q));
+        plan.valid = keep;
+        return Errc::ok;
+    }
+
+    Status send(std::span<const std::byte> payload, const PublishOptions& options) noexcept {
+        SendOptions send_options;
+        send_options.key = options.key;
+        send_options.timeout = options.timeout;
+        if (plan.producers.size() == 1) return plan.producers.front()->send(payload, send_options);
+        return publish_atomically(plan.producers, payload, send_options);
+    }
+
+    Status publish(std::span<const std::byte> payload, const PublishOptions& options, PublishOutcome& outcome) noexcept {
+        outcome = PublishOutcome{};
+        if (table->deleted()) return Errc::not_found;
+        Status st = Errc::ok;
+        // A target found deleted (by the check or by the send) costs one more
+        // round: drop it, route anew, retry. Bounded: queues may keep being
+        // recreated under us.
+        constexpr int kRounds = 4;
+        for (int round = 0; round < kRounds; ++round) {
+            try {
+                if (!plan_holds(options.routing_key, options.headers)) {
+                    drop_deleted_targets();
+                    if (const Errc rc = make_plan(options.routing_key, options.headers, round != 0); rc != Errc::ok)
+                        return rc;
+                }
+            } catch (const Error& e) {
+                if (e.code() == Errc::not_found || e.code() == Errc::queue_deleted) {
+                    drop_deleted_targets();
+                    st = Errc::queue_deleted;
+                    continue;  // a target went away between its route and its opening
+                }
+                return e.code();
+            } catch (const std::bad_alloc&) {
+                return Errc::no_resources;
+            }
+            outcome.table_version = plan.version;
+            if (plan.producers.empty()) {
+                table->count_unroutable();
+                return Errc::unroutable;
+            }
+            st = send(payload, options);
+            if (st.code() == Errc::queue_deleted) {
+                drop_deleted_targets();
+                continue;
+            }
+            if (plan.unroutable) table->count_unroutable();
+            if (!st) return st;
+            if (!plan.unroutable) table->count_routed();
+            outcome.queues = plan.producers.size();
+            outcome.to_alternate = plan.to_alternate;
+            return Errc::ok;
+        }
+        return st;
+    }
+};
+
+}  // namespace detail
+
+Publisher::Publisher(std::unique_ptr<detail::PublisherCore> core) noexcept : core_(std::move(core)) {}
+Publisher::Publisher(Publisher&&) noexcept = default;
+Publisher& Publisher::operator=(Publisher&&) noexcept = default;
+Publisher::~Publisher() = default;
+
+Publisher Publisher::open(std::string_view exchange) {
+    return Publisher(std::make_unique<detail::PublisherCore>(detail::ExchangeTable::open(exchange, true)));
+}
+
+Status Publisher::publish(std::span<const std::byte> payload, const PublishOptions& options,
+                          PublishOutcome& outcome) noexcept {
+    return core_->publish(payload, options, outcome);
+}
+
+const std::string& Publisher::exchange() const noexcept { return core_->table->name(); }
+
+}  // namespace shmq
