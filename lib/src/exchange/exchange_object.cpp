@@ -218,25 +218,4 @@ void ExchangeTable::remove(std::string_view name) {
     }
 }
 
-bool ExchangeTable::deleted() const noexcept {
-    return header().lifecycle.load(kAcquire) != static_cast<uint32_t>(xl::Lifecycle::live);
-}
-
-uint64_t ExchangeTable::version_guess() const noexcept {
-    return header().current.load(kAcquire) >> 1;  // acquire: pairs with W5, as R1
-}
-
-ExchangeCounters ExchangeTable::counters_guess() const noexcept {
-    // relaxed: independent monotonic counts; nothing is published through them.
-    return {header().routed.load(kRelaxed), header().unroutable.load(kRelaxed)};
-}
-
-void ExchangeTable::count_routed() noexcept {
-    if (writable_) header().routed.fetch_add(1, kRelaxed);  // relaxed: a count, orders nothing
-}
-
-void ExchangeTable::count_unroutable() noexcept {
-    if (writable_) header().unroutable.fetch_add(1, kRelaxed);  // relaxed: a count, orders nothing
-}
-
 }  // namespace shmq::detail

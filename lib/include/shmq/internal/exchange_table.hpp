@@ -118,17 +118,27 @@ public:
     const std::string& name() const noexcept { return name_; }
     xlayout::ExchangeType type() const noexcept { return type_; }
     const std::string& alternate() const noexcept { return alternate_; }  // empty: none
-    bool deleted() const noexcept;
-    // The newest published version (one acquire load): what a cache compares.
-    // Racy by nature: a bind may publish right after.
-    uint64_t version_guess() const noexcept;
+    // Inline: a publisher checks these on every publish.
+    // acquire: pairs with remove()'s store; a deleted exchange is never used after this sees it.
+    bool deleted() const noexcept {
+        return header().lifecycle.load(std::memory_order_acquire) != static_cast<uint32_t>(xlayout::Lifecycle::live);
+    }
+    // The newest published version (one acquire load, pairing with W5 as R1
+    // does): what a cache compares. Racy by nature: a bind may publish right after.
+    uint64_t version_guess() const noexcept { return header().current.load(std::memory_order_acquire) >> 1; }
 
     // The publish counters (relaxed loads: counts, not synchronization).
-    ExchangeCounters counters_guess() const noexcept;
-    // Publisher::publish bumps them (relaxed fetch_add); a read-only mapping
-    // (listings) cannot count and does nothing.
-    void count_routed() noexcept;
-    void count_unroutable() noexcept;
+    ExchangeCounters counters_guess() const noexcept {
+        return {header().routed.load(std::memory_order_relaxed), header().unroutable.load(std::memory_order_relaxed)};
+    }
+    // Publisher::publish bumps them (relaxed fetch_add: a count, it orders
+    // nothing); a read-only mapping (listings) cannot count and does nothing.
+    void count_routed() noexcept {
+        if (writable_) header().routed.fetch_add(1, std::memory_order_relaxed);
+    }
+    void count_unroutable() noexcept {
+        if (writable_) header().unroutable.fetch_add(1, std::memory_order_relaxed);
+    }
 
     // A consistent copy of the newest version (protocol above). Never throws;
     // on failure `why` (if given) gets one sentence.
