@@ -182,7 +182,7 @@ bool binding_matches(xlayout::ExchangeType type, const Binding& b, std::string_v
                      std::span<const HeaderKV> headers) noexcept;
 
 // ---------------------------------------------------------------------------
-// Routing (no publishing yet: this resolves where a message would go).
+// Routing: where a message goes (what Publisher::publish sends through, and `shmq exchange route` shows).
 
 struct TableVersion {
     std::string exchange;
@@ -218,7 +218,7 @@ bool queue_is_live(std::string_view queue);
 [[nodiscard]] Errc route(const ExchangeTable& source, std::string_view routing_key, std::span<const HeaderKV> headers,
                          const RouteEnv& env, RouteResult& out, std::string* why = nullptr);
 
-// One producer's memo of routing results: (routing key, headers) -> result,
+// One publisher's memo of routing results: (routing key, headers) -> result,
 // valid while every table it consulted still has the version it read. Queue
 // liveness is not part of the key: a queue deleted since is found by the send.
 class RouteCache {
