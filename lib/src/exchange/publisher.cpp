@@ -6,10 +6,12 @@
 // Caches, from the cheapest:
 //  - the last plan: the route last used, with its targets' producers. Reused
 //    while the routing key and headers are the same, every table it
-//    consulted is live with the version it read (an acquire load of its
-//    `lifecycle` and of its `current` word each, pairing with the admin's
-//    release stores: a bind that returned before this publish began is seen),
-//    and no destination it skipped has come back. No allocation, no copy.
+//    consulted still has the version it read (one acquire load of its
+//    `current` word each, pairing with the admin's W5: a bind, unbind or
+//    delete that returned before this publish began is seen; a delete
+//    publishes a new version for this, ExchangeTable::remove), no target
+//    queue is marked deleted, and no destination it skipped has come back.
+//    No allocation, no copy, no table read.
 //  - RouteCache: routes per (routing key, headers), under the same rule.
 //  - targets: one Queue + Producer per queue name, opened on first use,
 //    dropped when its queue is found deleted (a recreated queue is opened
@@ -89,10 +91,10 @@ struct PublisherCore {
     }
 
     // Whether `plan` still routes (key, headers): see the file comment.
-    bool plan_holds(std::string_view routing_key, std::span<const MessageHeader> headers) const {
+    [[gnu::always_inline]] bool plan_holds(std::string_view routing_key, std::span<const MessageHeader> headers) const {
         if (!plan.valid || plan.routing_key != routing_key || !same_headers(plan.headers, headers)) return false;
         for (const auto& [t, v] : plan.tables)
-            if (t->deleted() || t->version_guess() != v) return false;
+            if (t->version_guess() != v) return false;  // a bind, unbind or delete since
         for (const Region* r : plan.regions)
             if (r->deleted()) return false;  // dropped by drop_deleted_targets
         return plan.skipped.empty() || !skipped_came_back(plan.skipped);
@@ -139,8 +141,18 @@ struct PublisherCore {
         for (const auto& tv : r.tables) {
             std::shared_ptr<const ExchangeTable> t =
                 tv.exchange == table->name() ? std::shared_ptr<const ExchangeTable>(table) : env.open_exchange(tv.exchange);
-            if (t) plan.tables.emplace_back(std::move(t), tv.version);
-            else keep = false;  // deleted since it was routed: its changes could not be seen
+            if (!t) {
+                keep = false;  // deleted since it was routed: its changes could not be seen
+                continue;
+            }
+            // Deleted while routed: its last version (remove() publishes one
+            // after the mark) may be the one read, and no later version would
+            // tell the plan. acquire: pairs with the mark, as route() does.
+            if (t->deleted()) {
+                if (t.get() == table.get()) return Errc::not_found;
+                keep = false;
+            }
+            plan.tables.emplace_back(std::move(t), tv.version);
         }
         plan.skipped = r.skipped;
         plan.version = r.version;

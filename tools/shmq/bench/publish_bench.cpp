@@ -69,7 +69,10 @@ double time_calls(const PublishBenchConfig& cfg, Queue& queue, Call&& call) {
 double run_send_round(const PublishBenchConfig& cfg, const std::vector<std::byte>& payload) {
     const std::string name = unique_name("pubsend");
     auto q = round_queue(name, cfg);
-    auto p = q.producer();
+    // Its own mapping of the queue, as the Publisher's producer has (and as a
+    // producer in another process would): the drain's mapping is not shared.
+    auto mine = Queue::open(name);
+    auto p = mine.producer();
     Status failed;
     const double ns = time_calls(cfg, q, [&] {
         if (Status st = p.send(payload); !st) failed = st;

@@ -105,7 +105,9 @@ public:
     // header is not published yet (being created, or its creator died doing
     // so). For listings and routers, which must not stall on it.
     static std::shared_ptr<ExchangeTable> open_if_finished(std::string_view name);
-    // Marks it deleted (routers holding it see that), then unlinks it. Throws not_found.
+    // Marks it deleted (routers holding it see that), publishes a new version
+    // of the same bindings (so that plans cached on the old one are dropped:
+    // Publisher), then unlinks it. Throws not_found.
     static void remove(std::string_view name);
     static bool exists(std::string_view name);
     // The exchange names found in /dev/shm (valid names only), sorted.
