@@ -19,6 +19,7 @@
 // A queue deleted between our check and the send swallows the message, as
 // it would a plain Producer's: deletion is an admin's act, not a race the
 // publish path can close.
+#include <cstring>
 #include <map>
 
 #include "producer_core.hpp"
@@ -32,7 +33,24 @@ namespace {
 
 constexpr std::string_view kExchangeMark = "exchange:";  // RouteResult::skipped's prefix for exchanges
 
-bool same_headers(std::span<const HeaderKV> a, std::span<const MessageHeader> b) noexcept {
+constexpr uint32_t kLiveRegion = static_cast<uint32_t>(layout::Lifecycle::live);
+
+// a == b, inline (routing keys are short: no call into memcmp).
+inline bool same_bytes(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    std::size_t i = 0;
+    for (; i + 8 <= a.size(); i += 8) {
+        uint64_t x, y;
+        std::memcpy(&x, a.data() + i, 8);
+        std::memcpy(&y, b.data() + i, 8);
+        if (x != y) return false;
+    }
+    for (; i < a.size(); ++i)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
+inline bool same_headers(std::span<const HeaderKV> a, std::span<const MessageHeader> b) noexcept {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i)
         if (a[i].key != b[i].key || a[i].value != b[i].value) return false;
@@ -73,6 +91,15 @@ struct PublisherCore {
         uint64_t version = 0;
         bool unroutable = false;
         bool to_alternate = false;
+        // The common plan, one table and one matched queue, nothing skipped,
+        // as the words to check (no hops through the vectors and objects
+        // above): Publisher::publish's hit path. producer == nullptr: none.
+        struct Single {
+            const std::atomic<uint64_t>* current = nullptr;  // the table's `current` word
+            uint64_t version = 0;
+            const std::atomic<uint32_t>* lifecycle = nullptr;  // the target region's
+            Producer* producer = nullptr;
+        } single;
     };
 
     std::shared_ptr<ExchangeTable> table;
@@ -92,7 +119,7 @@ struct PublisherCore {
 
     // Whether `plan` still routes (key, headers): see the file comment.
     [[gnu::always_inline]] bool plan_holds(std::string_view routing_key, std::span<const MessageHeader> headers) const {
-        if (!plan.valid || plan.routing_key != routing_key || !same_headers(plan.headers, headers)) return false;
+        if (!plan.valid || !same_bytes(plan.routing_key, routing_key) || !same_headers(plan.headers, headers)) return false;
         for (const auto& [t, v] : plan.tables)
             if (t->version_guess() != v) return false;  // a bind, unbind or delete since
         for (const Region* r : plan.regions)
@@ -102,6 +129,7 @@ struct PublisherCore {
 
     void drop_deleted_targets() noexcept {
         plan.valid = false;
+        plan.single = {};
         plan.producers.clear();
         plan.regions.clear();
         for (auto it = targets.begin(); it != targets.end();)
@@ -123,6 +151,7 @@ struct PublisherCore {
     // Errc::ok or route()'s errors; throws Error / bad_alloc from opening targets.
     Errc make_plan(std::string_view routing_key, std::span<const MessageHeader> headers, bool fresh) {
         plan.valid = false;
+        plan.single = {};
         std::vector<HeaderKV> pairs;
         pairs.reserve(headers.size());
         for (const auto& h : headers) pairs.push_back({h.key, h.value});
@@ -165,6 +194,9 @@ struct PublisherCore {
             plan.regions.push_back(plan.producers.back()->core_->region.get());
         }
         plan.valid = keep;
+        if (keep && plan.tables.size() == 1 && plan.producers.size() == 1 && !plan.unroutable && plan.skipped.empty())
+            plan.single = {&plan.tables.front().first->current_word(), plan.tables.front().second,
+                           &plan.regions.front()->header().lifecycle, plan.producers.front()};
         return Errc::ok;
     }
 
@@ -242,14 +274,19 @@ Status Publisher::publish(std::span<const std::byte> payload, const PublishOptio
     // counter's fetch_add (the one RMW per message). Everything else, and
     // any failure that needs a new plan, is PublisherCore::publish.
     detail::PublisherCore& c = *core_;
-    if (c.plan_holds(options.routing_key, options.headers) && c.plan.producers.size() == 1 && !c.plan.unroutable)
-        [[likely]] {
+    const auto& one = c.plan.single;
+    // acquire: pairs with an admin's W5, as route()'s R1 (exchange_table.hpp);
+    // relaxed: the target region's lifecycle, a hint as Region::deleted().
+    if (one.producer != nullptr && detail::same_bytes(c.plan.routing_key, options.routing_key) &&
+        detail::same_headers(c.plan.headers, options.headers) &&
+        (one.current->load(std::memory_order_acquire) >> 1) == one.version &&
+        one.lifecycle->load(std::memory_order_relaxed) == detail::kLiveRegion) [[likely]] {
         SendOptions send_options;
         send_options.key = options.key;
         send_options.timeout = options.timeout;
-        const Status st = c.plan.producers.front()->send(payload, send_options);
+        const Status st = one.producer->send(payload, send_options);
         if (st.code() != Errc::queue_deleted) {
-            outcome.table_version = c.plan.version;
+            outcome.table_version = one.version;
             outcome.to_alternate = false;
             outcome.queues = st.ok() ? 1 : 0;
             if (st.ok()) c.table->count_routed();

@@ -128,6 +128,10 @@ public:
     // The newest published version (one acquire load, pairing with W5 as R1
     // does): what a cache compares. Racy by nature: a bind may publish right after.
     uint64_t version_guess() const noexcept { return header().current.load(std::memory_order_acquire) >> 1; }
+    // The `current` word itself ((version << 1) | buffer), for a publisher's
+    // cached plan to load without the hops to reach it; read it as
+    // version_guess() does (acquire, version = word >> 1).
+    const std::atomic<uint64_t>& current_word() const noexcept { return header().current; }
 
     // The publish counters (relaxed loads: counts, not synchronization).
     ExchangeCounters counters_guess() const noexcept {
