@@ -268,11 +268,12 @@ Publisher Publisher::open(std::string_view exchange) {
 
 Status Publisher::publish(std::span<const std::byte> payload, const PublishOptions& options,
                           PublishOutcome& outcome) noexcept {
-    // The hit path, kept small enough to inline: the last plan holds and
-    // routes to one matched queue. Its cost beside Producer::send: the
-    // checks of plan_holds (loads of lines that only admins write) and the
-    // counter's fetch_add (the one RMW per message). Everything else, and
-    // any failure that needs a new plan, is PublisherCore::publish.
+    // The hit path: the last plan routes to one matched queue and still
+    // holds. Its cost beside Producer::send: the key compared, two loads of
+    // lines that only admins write (the table's `current`, the target
+    // region's lifecycle) and the counter's fetch_add (the one RMW per
+    // message). Everything else, and any failure that needs a new plan, is
+    // PublisherCore::publish.
     detail::PublisherCore& c = *core_;
     const auto& one = c.plan.single;
     // acquire: pairs with an admin's W5, as route()'s R1 (exchange_table.hpp);
