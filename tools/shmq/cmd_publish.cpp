@@ -102,6 +102,10 @@ void register_publish(CLI::App& app) {
                         why = "shmq publish: line " + std::to_string(n) + " not published: no room in a queue within " +
                               "--timeout-ms " + std::to_string(a->timeout_ms) + " (are consumers running?)";
                         break;
+                    case Errc::not_found:
+                        why = "shmq publish: line " + std::to_string(n) + " not published: exchange '" + a->exchange +
+                              "' was deleted";
+                        break;
                     default:
                         why = "shmq publish: line " + std::to_string(n) + " not published: " + st.message();
                 }
