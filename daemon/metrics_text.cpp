@@ -188,7 +188,7 @@ void per_bridge(Exposition& e, Queues queues, std::string_view direction, std::s
 
 }  // namespace
 
-std::string render(Queues queues, const ScrapeInfo& info) {
+std::string render(Queues queues, const ScrapeInfo& info, std::span<const ExchangeSample> exchanges) {
     using P = inspect::PartitionStats;
     using Q = inspect::QueueSnapshot;
     using GP = inspect::GroupPartitionStats;
@@ -316,6 +316,13 @@ std::string render(Queues queues, const ScrapeInfo& info) {
                "out: messages published to the queue, not yet stored in the stream; in: the stream's messages "
                "not yet delivered to the bridge's consumer.",
                [](const B& b) { return b.lag; });
+
+    e.family("shmq_exchange_routed_total", Type::counter,
+             "Publishes through the exchange that reached at least one bound queue.");
+    for (const auto& x : exchanges) e.sample("shmq_exchange_routed_total", {{"exchange", x.name}}, x.routed);
+    e.family("shmq_exchange_unroutable_total", Type::counter,
+             "Publishes through the exchange that no binding matched (sent to its alternate queue or not).");
+    for (const auto& x : exchanges) e.sample("shmq_exchange_unroutable_total", {{"exchange", x.name}}, x.unroutable);
     return e.take();
 }
 

@@ -68,8 +68,18 @@ struct ScrapeInfo {
     double duration_seconds = 0;  // time spent taking the snapshots
 };
 
+// One exchange's publish counters, as read from its object
+// (shmq/internal/exchange_table.hpp, ExchangeTable::counters_guess).
+struct ExchangeSample {
+    std::string name;
+    uint64_t routed = 0;      // publishes that reached at least one bound queue
+    uint64_t unroutable = 0;  // publishes no binding matched (to the alternate or not)
+};
+
 // Every family of docs/METRICS.md, each with HELP and TYPE even when it has
-// no sample; samples in the order of `queues`, then partitions, then groups.
-std::string render(std::span<const inspect::QueueSnapshot> queues, const ScrapeInfo& info);
+// no sample; samples in the order of `queues`, then partitions, then groups;
+// the exchanges' in the order of `exchanges`.
+std::string render(std::span<const inspect::QueueSnapshot> queues, const ScrapeInfo& info,
+                   std::span<const ExchangeSample> exchanges = {});
 
 }  // namespace shmq::daemon::metrics

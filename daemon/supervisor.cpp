@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "shmq/internal/exchange_table.hpp"
 #include "shmq/internal/inspect.hpp"
 #include "log.hpp"
 #include "metrics_text.hpp"
@@ -330,9 +331,27 @@ std::string Supervisor::render_metrics() const {
     snapshots.reserve(queues_.size());
     for (const auto& [id, q] : queues_) snapshots.push_back(inspect::snapshot(q->region()));
     std::sort(snapshots.begin(), snapshots.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    const auto exchanges = exchange_samples();
     metrics::ScrapeInfo info;
     info.duration_seconds = static_cast<double>(sys::monotonic_ns() - start) / 1e9;
-    return metrics::render(snapshots, info);
+    return metrics::render(snapshots, info, exchanges);
+}
+
+// Every exchange's publish counters, in name order. Read-only, never waiting
+// for a creator; one that cannot be read (being created, corrupt, removed
+// meanwhile) is left out of this scrape.
+std::vector<metrics::ExchangeSample> Supervisor::exchange_samples() {
+    std::vector<metrics::ExchangeSample> out;
+    for (auto& name : detail::ExchangeTable::list_names()) {
+        try {
+            const auto x = detail::ExchangeTable::open_if_finished(name);
+            if (!x || x->deleted()) continue;
+            const auto c = x->counters_guess();
+            out.push_back({std::move(name), c.routed, c.unroutable});
+        } catch (const Error&) {
+        }
+    }
+    return out;
 }
 
 // Connection deadlines and the textfile's refresh: checked on every turn of

@@ -17,6 +17,7 @@
 
 #include "config.hpp"
 #include "metrics_http.hpp"
+#include "metrics_text.hpp"
 #include "metrics_textfile.hpp"
 #include "sd_notify.hpp"
 #include "watched_queue.hpp"
@@ -45,6 +46,7 @@ private:
     void listen_for_metrics(const Config& c);  // throws std::runtime_error if it cannot bind
     void write_metrics_textfile(const Config& c);
     std::string render_metrics() const;
+    static std::vector<metrics::ExchangeSample> exchange_samples();
     int do_metrics_work(uint64_t now_mono);
     uint64_t next_metrics_wake() const;
 

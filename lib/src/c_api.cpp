@@ -36,6 +36,7 @@ const char* shmq_strerror(int code) SHMQ_NOEXCEPT {
         case SHMQ_ERR_INTERNAL: return "internal error in shmq";
         case SHMQ_ERR_PERMISSION_DENIED: return "permission denied";
         case SHMQ_ERR_WRITER_BUSY: return "the partition has an exclusive producer";
+        case SHMQ_ERR_UNROUTABLE: return shmq::to_string(shmq::Errc::unroutable);
         default: return "unknown shmq status";
     }
 }

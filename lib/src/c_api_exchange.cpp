@@ -10,6 +10,10 @@
 
 using namespace shmq::capi;
 
+struct shmq_publisher {
+    shmq::Publisher publisher;
+};
+
 namespace {
 
 std::string_view or_empty(const char* s) noexcept { return s ? std::string_view(s) : std::string_view(); }
@@ -130,6 +134,45 @@ int shmq_exchange_route(const char* exchange, const char* routing_key, const shm
         *out = shmq_route_info{info.version, info.queues.size(), info.matched, info.skipped.size(),
                                info.unroutable ? 1 : 0, info.to_alternate ? 1 : 0};
         return SHMQ_OK;
+    } catch (...) {
+        return fail_current_exception();
+    }
+}
+
+int shmq_publisher_open(const char* exchange, shmq_publisher** out) SHMQ_NOEXCEPT {
+    if (!out) return bad_argument("shmq_publisher_open: out is NULL");
+    *out = nullptr;
+    if (!exchange) return bad_argument("shmq_publisher_open: exchange is NULL");
+    try {
+        *out = new shmq_publisher{shmq::Publisher::open(exchange)};
+        return SHMQ_OK;
+    } catch (...) {
+        return fail_current_exception();
+    }
+}
+
+int shmq_publisher_close(shmq_publisher* publisher) SHMQ_NOEXCEPT {
+    delete publisher;
+    return SHMQ_OK;
+}
+
+int shmq_publisher_publish(shmq_publisher* publisher, const void* data, size_t size, const char* routing_key,
+                           const char* key, const shmq_header* headers, size_t count, int64_t timeout_ms,
+                           shmq_publish_outcome* outcome) SHMQ_NOEXCEPT {
+    if (outcome) *outcome = shmq_publish_outcome{0, 0, 0};
+    if (!publisher) return bad_argument("shmq_publisher_publish: publisher is NULL");
+    if (!data && size) return bad_argument("shmq_publisher_publish: data is NULL but size is not 0");
+    try {
+        const auto h = to_headers(headers, count);  // no allocation when count is 0
+        shmq::PublishOptions o;
+        o.routing_key = or_empty(routing_key);
+        o.key = or_empty(key);
+        o.headers = h;
+        o.timeout = to_millis(timeout_ms);
+        shmq::PublishOutcome done_how;
+        const shmq::Status st = publisher->publisher.publish({static_cast<const std::byte*>(data), size}, o, done_how);
+        if (outcome) *outcome = shmq_publish_outcome{done_how.queues, done_how.table_version, done_how.to_alternate ? 1 : 0};
+        return done(st);
     } catch (...) {
         return fail_current_exception();
     }

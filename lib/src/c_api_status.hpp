@@ -27,6 +27,7 @@ inline int to_code(shmq::Errc e) noexcept {
         case shmq::Errc::already_exists: return SHMQ_ERR_EXISTS;
         case shmq::Errc::permission_denied: return SHMQ_ERR_PERMISSION_DENIED;
         case shmq::Errc::writer_busy: return SHMQ_ERR_WRITER_BUSY;
+        case shmq::Errc::unroutable: return SHMQ_ERR_UNROUTABLE;
         default: return -static_cast<int>(e);
     }
 }

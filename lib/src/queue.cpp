@@ -30,6 +30,7 @@ const char* to_string(Errc e) noexcept {
         case Errc::permission_denied: return "permission denied";
         case Errc::writer_busy:
             return "the partition has an exclusive producer; close it, or send through it";
+        case Errc::unroutable: return "no binding matched and the exchange has no alternate queue";
     }
     return "unknown error";
 }

@@ -26,6 +26,7 @@ from ._errors import (
     QueueDeleted,
     RegionCorrupt,
     Timeout,
+    Unroutable,
     UsedAfterFork,
     WriterBusy,
 )
@@ -52,5 +53,5 @@ __all__ = [
     "Error", "Timeout", "Overloaded", "MessageTooLarge", "KeyTooLarge", "LeaseLost",
     "AlreadySettled", "ClaimAborted", "QueueDeleted", "RegionCorrupt", "InvalidArgument",
     "NoResources", "NotFound", "AlreadyExists", "PermissionDenied", "WriterBusy",
-    "UsedAfterFork", "Closed",
+    "Unroutable", "UsedAfterFork", "Closed",
 ]

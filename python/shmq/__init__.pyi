@@ -28,6 +28,7 @@ from ._errors import (
     QueueDeleted as QueueDeleted,
     RegionCorrupt as RegionCorrupt,
     Timeout as Timeout,
+    Unroutable as Unroutable,
     UsedAfterFork as UsedAfterFork,
     WriterBusy as WriterBusy,
 )

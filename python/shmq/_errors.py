@@ -78,6 +78,12 @@ class WriterBusy(Error):
     code = "writer_busy"
 
 
+class Unroutable(Error):
+    """No binding of the exchange matched and it has no alternate queue."""
+
+    code = "unroutable"
+
+
 class UsedAfterFork(Error):
     """A handle opened before fork() was used in the child (not an Errc)."""
 
@@ -108,4 +114,5 @@ BY_ERRC = [
     AlreadyExists,
     PermissionDenied,
     WriterBusy,
+    Unroutable,
 ]

@@ -2,7 +2,8 @@
  * messages; this process consumes them with an exclusive group and checks
  * that every payload is acked exactly once, in per-key order, that a NACKed
  * message comes back, and that errors carry the right codes and messages;
- * then the exchanges' administration and dry-run routing.
+ * then the exchanges' administration and dry-run routing, and publishing
+ * through one.
  * Exit status 0 on success; on failure one line naming the check, and 1. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -20,6 +21,7 @@ enum { kKeys = 8, kPerKey = 250, kMessages = kKeys * kPerKey, kReceiveTimeoutMs 
 
 static char queue_name[64];
 static char exchange_name[64], exchange_name2[64], alternate_name[64]; /* check_exchanges */
+static char publish_exchange[64], publish_queue[64];                      /* check_publisher */
 static pid_t producer_pid = -1;
 
 /* Reports a failed check, cleans up (child, queue) and exits 1. */
@@ -31,6 +33,8 @@ static void fail(int line, const char* what, int code) {
     if (exchange_name[0]) (void)shmq_exchange_remove(exchange_name);
     if (exchange_name2[0]) (void)shmq_exchange_remove(exchange_name2);
     if (alternate_name[0]) (void)shmq_queue_remove(alternate_name);
+    if (publish_exchange[0]) (void)shmq_exchange_remove(publish_exchange);
+    if (publish_queue[0]) (void)shmq_queue_remove(publish_queue);
     exit(1);
 }
 #define CHECK(cond, code)                           \
@@ -227,6 +231,51 @@ static void check_exchanges(void) {
     CHECK_OK(shmq_queue_remove(alternate_name));
 }
 
+/* A publisher: to the bound queue (checked by consuming it), unroutable
+ * without an alternate (nothing sent), not found once the exchange is gone. */
+static void check_publisher(void) {
+    snprintf(publish_exchange, sizeof publish_exchange, "t-capi-px-%d", (int)getpid());
+    snprintf(publish_queue, sizeof publish_queue, "t-capi-pq-%d", (int)getpid());
+    CHECK_OK(shmq_queue_create(publish_queue, NULL));
+    CHECK_OK(shmq_exchange_create(publish_exchange, SHMQ_EXCHANGE_DIRECT, NULL));
+    uint64_t v = 0;
+    CHECK_OK(shmq_exchange_bind(publish_exchange, publish_queue, "orders", &v));
+    shmq_publisher* pub = NULL;
+    int rc = shmq_publisher_open("t-capi-no-such-exchange", &pub);
+    CHECK(rc == SHMQ_ERR_NOT_FOUND && pub == NULL, rc);
+    CHECK_OK(shmq_publisher_open(publish_exchange, &pub));
+    shmq_publish_outcome out;
+    CHECK_OK(shmq_publisher_publish(pub, "hello", 5, "orders", "k1", NULL, 0, SHMQ_FOREVER, &out));
+    CHECK(out.queues == 1 && out.table_version == v && !out.to_alternate, (int)out.queues);
+    rc = shmq_publisher_publish(pub, "lost", 4, "nowhere", NULL, NULL, 0, 0, &out);
+    CHECK(rc == SHMQ_ERR_UNROUTABLE && out.queues == 0, rc);
+    CHECK(strcmp(shmq_strerror(rc), "no binding matched and the exchange has no alternate queue") == 0, rc);
+    const shmq_header bad[1] = {{"format", NULL}};
+    rc = shmq_publisher_publish(pub, "x", 1, "orders", NULL, bad, 1, 0, NULL);
+    CHECK(rc == SHMQ_ERR_INVALID_ARGUMENT, rc);
+    rc = shmq_publisher_publish(NULL, "x", 1, "orders", NULL, NULL, 0, 0, NULL);
+    CHECK(rc == SHMQ_ERR_INVALID_ARGUMENT, rc);
+
+    shmq_consumer* c = NULL;
+    shmq_message* m = NULL;
+    CHECK_OK(shmq_consumer_open(publish_queue, "check", SHMQ_GROUP_SHARED, &c));
+    CHECK_OK(shmq_consumer_receive(c, 1000, &m));
+    CHECK(shmq_message_size(m) == 5 && memcmp(shmq_message_data(m), "hello", 5) == 0, (int)shmq_message_size(m));
+    CHECK_OK(shmq_message_ack(m));
+    CHECK_OK(shmq_message_close(m));
+    rc = shmq_consumer_receive(c, 0, &m);
+    CHECK(rc == SHMQ_ERR_TIMEOUT, rc); /* the unroutable one went nowhere */
+    CHECK_OK(shmq_consumer_close(c));
+
+    CHECK_OK(shmq_exchange_remove(publish_exchange));
+    rc = shmq_publisher_publish(pub, "late", 4, "orders", NULL, NULL, 0, 0, NULL);
+    CHECK(rc == SHMQ_ERR_NOT_FOUND, rc);
+    CHECK_OK(shmq_publisher_close(pub));
+    CHECK_OK(shmq_publisher_close(NULL));
+    CHECK_OK(shmq_queue_remove(publish_queue));
+    publish_exchange[0] = publish_queue[0] = 0;
+}
+
 int main(void) {
     snprintf(queue_name, sizeof queue_name, "t-capi-%d", (int)getpid());
     shmq_queue_options options = {0};
@@ -237,6 +286,7 @@ int main(void) {
     check_errors();
     check_permission_denied();
     check_exchanges();
+    check_publisher();
 
     fflush(NULL); /* nothing buffered is written twice */
     producer_pid = fork();

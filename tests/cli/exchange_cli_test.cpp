@@ -73,6 +73,9 @@ TEST(ExchangeCliTest, createBindListRouteUnbindAndDelete) {
     EXPECT_EQ(x.at("type"), "topic");
     EXPECT_EQ(x.at("alternate"), n.alt);
     EXPECT_EQ(x.at("version"), 4);
+    EXPECT_EQ(x.at("routed"), 0);  // nothing published yet (publish_cli_test.cpp counts some)
+    EXPECT_EQ(x.at("unroutable"), 0);
+    EXPECT_EQ(x.at("bindings_to_deleted"), 0);
     ASSERT_EQ(x.at("bindings").size(), 3u);
     EXPECT_EQ(x.at("bindings")[0].at("destination"), n.q1);
     EXPECT_EQ(x.at("bindings")[0].at("key"), "eu.*.orders");
@@ -82,7 +85,10 @@ TEST(ExchangeCliTest, createBindListRouteUnbindAndDelete) {
     EXPECT_EQ(h.at("bindings")[0].at("match"), "any");
     EXPECT_EQ(h.at("bindings")[0].at("headers")[1], (nlohmann::json{{"key", "type"}, {"value", "report"}}));
     r = sh("$SHMQ exchange ls");
-    EXPECT_NE(r.out.find("exchange " + n.x + " (topic, alternate " + n.alt + ", version 4)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("exchange " + n.x + " (topic, alternate " + n.alt +
+                         ", version 4): routed 0, unroutable 0, 3 binding(s), 0 to deleted destinations"),
+              std::string::npos)
+        << r.out;
     EXPECT_NE(r.out.find("match any format=pdf type=report"), std::string::npos) << r.out;
 
     // Reached by two paths (eu.* and #), once; through the headers exchange it is not matched (no headers).
@@ -100,6 +106,7 @@ TEST(ExchangeCliTest, createBindListRouteUnbindAndDelete) {
     ASSERT_EQ(sh("$SHMQ delete " + n.q2).exit_code, 0);
     r = sh("$SHMQ exchange ls --json");
     EXPECT_EQ(exchange_in(r.out, n.x).at("bindings")[1].at("live"), false);
+    EXPECT_EQ(exchange_in(r.out, n.x).at("bindings_to_deleted"), 1);
     r = sh("$SHMQ exchange route " + n.x + " --key us.orders --json");
     route = nlohmann::json::parse(r.out);
     EXPECT_EQ(route.at("unroutable"), true);

@@ -348,7 +348,7 @@ TEST(MonitorCliTest, lsJsonAndOneTopFrameListManyQueues) {
 
 TEST(MonitorCliTest, everyVerbHasHelpWithExamples) {
     for (const char* verb : {"create", "delete", "ls", "stat", "groups", "produce", "consume", "dlq", "bench", "check",
-                             "top", "bench latency", "bench throughput", "bench wakeup"}) {
+                             "top", "publish", "bench latency", "bench throughput", "bench wakeup", "bench publish"}) {
         const ShellRun r = sh(std::string("$SHMQ ") + verb + " --help");
         EXPECT_EQ(r.exit_code, 0) << verb;
         EXPECT_NE(r.out.find("Usage:"), std::string::npos) << verb;

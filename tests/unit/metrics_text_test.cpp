@@ -214,7 +214,11 @@ TEST(MetricsTextTest, rendersEveryFamilyOfASnapshotExactly) {
               "# HELP shmq_bridge_lag_messages out: messages published to the queue, not yet stored in the stream; in: the stream's messages not yet delivered to the bridge's consumer.\n"
               "# TYPE shmq_bridge_lag_messages gauge\n"
               "shmq_bridge_lag_messages{queue=\"orders\",direction=\"out\",group=\"billing\",consumer=\"\",stream=\"ORDERS\"} 6\n"
-              "shmq_bridge_lag_messages{queue=\"orders\",direction=\"in\",group=\"\",consumer=\"host-b\",stream=\"ORDERS\"} 9\n");
+              "shmq_bridge_lag_messages{queue=\"orders\",direction=\"in\",group=\"\",consumer=\"host-b\",stream=\"ORDERS\"} 9\n"
+              "# HELP shmq_exchange_routed_total Publishes through the exchange that reached at least one bound queue.\n"
+              "# TYPE shmq_exchange_routed_total counter\n"
+              "# HELP shmq_exchange_unroutable_total Publishes through the exchange that no binding matched (sent to its alternate queue or not).\n"
+              "# TYPE shmq_exchange_unroutable_total counter\n");
 }
 
 // The family a sample line belongs to, given the declared families
@@ -283,7 +287,7 @@ TEST(MetricsTextTest, everyFamilyHasHelpAndTypeOnceBeforeItsContiguousSamples) {
     const std::vector<inspect::QueueSnapshot> queues{orders(), second};
     std::set<std::string> families;
     EXPECT_TRUE(well_formed(render(queues, {}), &families));
-    EXPECT_EQ(families.size(), 34u);
+    EXPECT_EQ(families.size(), 36u);
 
     // No queue at all: the same families, declared, with only the daemon's own samples.
     std::set<std::string> empty_families;
@@ -340,6 +344,22 @@ TEST(MetricsTextTest, histogramsAreCumulativeBucketsEndingAtInfWithSumAndCount) 
     EXPECT_TRUE(well_formed(e.text()));
     const uint64_t too_few[] = {1, 2};
     EXPECT_THROW(e.histogram("shmq_example_seconds", {}, bounds, too_few, 0), std::invalid_argument);
+}
+
+TEST(MetricsTextTest, rendersEachExchangesRoutedAndUnroutableCounters) {
+    const std::vector<ExchangeSample> exchanges{{"orders", 120, 3}, {"we\"ird", 0, 7}};
+    const std::string text = render({}, {}, exchanges);
+    const std::string tail = text.substr(text.find("# HELP shmq_exchange_routed_total"));
+    EXPECT_EQ(tail,
+              "# HELP shmq_exchange_routed_total Publishes through the exchange that reached at least one bound queue.\n"
+              "# TYPE shmq_exchange_routed_total counter\n"
+              "shmq_exchange_routed_total{exchange=\"orders\"} 120\n"
+              "shmq_exchange_routed_total{exchange=\"we\\\"ird\"} 0\n"
+              "# HELP shmq_exchange_unroutable_total Publishes through the exchange that no binding matched (sent to its alternate queue or not).\n"
+              "# TYPE shmq_exchange_unroutable_total counter\n"
+              "shmq_exchange_unroutable_total{exchange=\"orders\"} 3\n"
+              "shmq_exchange_unroutable_total{exchange=\"we\\\"ird\"} 7\n");
+    EXPECT_TRUE(well_formed(text));
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 //   shmq bench transaction [--size BYTES] [--partitions N] [--group shared|exclusive] [--batch N]
 //       [--count N] [--rounds R] [--capacity SLOTS] [--producer exclusive|auto|shared] [--json]
 //       (a pipeline stage with shmq::Transaction beside the same stage without; no baselines)
+//   shmq bench publish [--size BYTES] [--count N] [--rounds R] [--json]
+//       (Publisher::publish through a direct exchange beside Producer::send; no baselines)
 //   shmq bench daemon [--queues 10,100,1000] [--seconds S] [--warmup S] [--kills N] [--expiries N]
 //       [--busy-pct P] [--shmqd PATH] [--json]   (shmqd's own cost; no baselines)
 // Common: --baselines all|none|NAME,NAME... (bare, boost_mq, posix_mq, pipe,
@@ -32,6 +34,7 @@
 #include "bench/report.hpp"
 #include "bench/runs.hpp"
 #include "bench/shmqd_child.hpp"
+#include "bench/publish_bench.hpp"
 #include "bench/transaction_bench.hpp"
 #include "command.hpp"
 #ifdef SHMQ_HAVE_BRIDGE
@@ -555,6 +558,62 @@ void register_transaction(CLI::App& bench) {
     });
 }
 
+void register_publish_bench(CLI::App& bench) {
+    struct Args {
+        std::size_t size = 64;
+        uint64_t count = 100'000;
+        int rounds = 9;
+        std::string json_file;
+        bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd = bench.add_subcommand("publish", "Publisher::publish through a direct exchange beside Producer::send");
+    cmd->add_option("--size", a->size, "Message size in bytes")->default_val(64);
+    cmd->add_option("--count", a->count, "Calls per variant per round (the first tenth is warm-up)")->default_val(100'000);
+    cmd->add_option("--rounds", a->rounds, "Interleaved rounds (each runs both variants, alternating which goes first)")
+        ->default_val(9);
+    cmd->add_flag("--json", a->json, "Print JSON");
+    cmd->add_option("--json-file", a->json_file, "Also write the JSON to this file (and print the table)");
+    cmd->footer(
+        "One process, pinned to one CPU. Per round, on a fresh queue of 1024 slots; calls in chunks\n"
+        "of 256, each timed alone, drained (untimed) by a consumer in the same thread between chunks:\n"
+        "  send     Producer::send of each message to a queue\n"
+        "  publish  Publisher::publish of each message through a direct exchange bound to a queue\n"
+        "           with the routing key used (one target: the cached route, then the same send)\n"
+        "Figure: ns per call after the warm-up; the medians over the rounds and their ratio, against\n"
+        "the target publish <= 1.3 x send.\n\n"
+        "Examples:\n"
+        "  shmq bench publish\n"
+        "  shmq bench publish --count 20000 --rounds 3 --json\n"
+        "Method and results: docs/PERFORMANCE.md (Exchanges).");
+    cmd->callback([a] {
+        check_size(a->size, 1);
+        check_rounds(a->rounds);
+        if (a->count < 10 || a->count > (uint64_t{1} << 24))
+            throw CommandError(2, "--count must be 10..16777216");
+        PublishBenchConfig cfg;
+        cfg.size = a->size;
+        cfg.count = a->count;
+        cfg.rounds = a->rounds;
+        check_json_file(a->json_file);
+        guarded([&] {
+            const Machine m = machine_facts();
+            const int cpu = m.cpus.empty() ? -1 : m.cpus.back();
+            const bool pinned = cpu >= 0 && pin_to(cpu);
+            const auto r = run_publish_bench(cfg);
+            const std::string json =
+                publish_json({param("size", uint64_t{cfg.size}), param("count", cfg.count), param("rounds", cfg.rounds),
+                              param("cpu", pinned ? cpu : -1)},
+                             m, r);
+            const std::string title = "shmq bench publish: " + std::to_string(cfg.size) + "-byte messages, " +
+                                      std::to_string(cfg.count) + " calls per variant in each of " +
+                                      std::to_string(cfg.rounds) + " interleaved rounds, one process" +
+                                      (pinned ? " on CPU " + std::to_string(cpu) : std::string(" (not pinned)"));
+            emit(a->json, a->json_file, json, publish_table(title, r));
+        });
+    });
+}
+
 }  // namespace
 
 #ifdef SHMQ_HAVE_BRIDGE
@@ -628,12 +687,14 @@ void register_bench(CLI::App& app) {
         "  shmq bench wakeup\n"
         "  shmq bench daemon --queues 10,100      (shmqd's own cost as queues grow)\n"
         "  shmq bench transaction                 (a stage with transactions beside one without)\n"
+        "  shmq bench publish                     (publishing through an exchange beside a plain send)\n"
         "Method and results: docs/PERFORMANCE.md.");
     register_latency(*bench);
     register_throughput(*bench);
     register_wakeup(*bench);
     register_daemon(*bench);
     register_transaction(*bench);
+    register_publish_bench(*bench);
 #ifdef SHMQ_HAVE_BRIDGE
     register_bridge_latency(*bench);
 #endif

@@ -1,6 +1,6 @@
 // shmq exchange create|delete|ls|route: exchanges, RabbitMQ-style routing
-// tables in shared memory (docs/CLI.md, "Exchanges"). Publishing through an
-// exchange is not built yet; `route` shows where a message would go.
+// tables in shared memory (docs/CLI.md, "Exchanges"). `route` shows where a
+// message would go; `shmq publish` (cmd_publish.cpp) sends it there.
 #include <CLI/CLI.hpp>
 #include <iostream>
 
@@ -94,7 +94,9 @@ void register_exchange_ls(CLI::App& parent) {
     cmd->add_flag("--json", *json, "Machine-readable output");
     cmd->footer(
         "Reads each exchange's table without locks (a consistent version of it), and says\n"
-        "whether each destination is live (deleted ones are skipped by routing).\n\n"
+        "whether each destination is live (deleted ones are skipped by routing). routed counts\n"
+        "the publishes that reached at least one bound queue, unroutable those no binding matched\n"
+        "(sent to the alternate queue or not).\n\n"
         "Examples:\n"
         "  shmq exchange ls\n"
         "  shmq exchange ls --json | jq '.exchanges[].bindings[] | select(.live | not)'");
@@ -124,17 +126,19 @@ void register_exchange_ls(CLI::App& parent) {
                 all.push_back(std::move(x));
                 continue;
             }
+            const auto counters = t->counters_guess();
             x["state"] = t->deleted() ? "deleted" : "live";
             x["type"] = detail::to_string(t->type());
             put_bytes(x, "alternate", t->alternate());
             x["version"] = snap.version;
+            x["routed"] = counters.routed;
+            x["unroutable"] = counters.unroutable;
             x["bindings"] = Json::array();
-            text += "exchange " + printable(name) + " (" + detail::to_string(t->type()) +
-                    (t->alternate().empty() ? "" : ", alternate " + printable(t->alternate())) + ", version " +
-                    std::to_string(snap.version) + ")\n";
+            std::size_t to_deleted = 0;
             Table rows({"DESTINATION", "KIND", "KEY", "HEADERS", "STATE"});
             for (const auto& b : snap.bindings) {
                 const bool live = destination_live(b);
+                if (!live) ++to_deleted;
                 Json j;
                 put_bytes(j, "destination", b.dest);
                 j["destination_kind"] = dest_kind_name(b.kind);
@@ -146,6 +150,12 @@ void register_exchange_ls(CLI::App& parent) {
                 rows.add({b.dest, dest_kind_name(b.kind), b.key.empty() ? "-" : b.key,
                           b.match == xlayout::HeaderMatch::none ? "-" : headers_text(b), live ? "live" : "deleted"});
             }
+            x["bindings_to_deleted"] = to_deleted;
+            text += "exchange " + printable(name) + " (" + detail::to_string(t->type()) +
+                    (t->alternate().empty() ? "" : ", alternate " + printable(t->alternate())) + ", version " +
+                    std::to_string(snap.version) + "): routed " + std::to_string(counters.routed) + ", unroutable " +
+                    std::to_string(counters.unroutable) + ", " + std::to_string(snap.bindings.size()) +
+                    " binding(s), " + std::to_string(to_deleted) + " to deleted destinations\n";
             text += rows.empty() ? "  no bindings\n" : rows.render("  ");
             all.push_back(std::move(x));
         }
@@ -171,8 +181,8 @@ void register_exchange_route(CLI::App& parent) {
     cmd->add_option("--header", a->headers, "Message header KEY=VALUE (repeatable, at most 8)");
     cmd->add_flag("--json", a->json, "Machine-readable output");
     cmd->footer(
-        "Resolves the bindings as a publish will (publishing through exchanges is not built\n"
-        "yet): each live queue once, deleted ones skipped, the alternate when nothing matched.\n\n"
+        "Resolves the bindings as `shmq publish` does: each live queue once, deleted ones\n"
+        "skipped, the alternate when nothing matched.\n\n"
         "Examples:\n"
         "  shmq exchange route orders --key eu.de.orders\n"
         "  shmq exchange route docs --header format=pdf --json");
@@ -216,7 +226,7 @@ void register_exchange(CLI::App& app) {
     cmd->footer(
         "An exchange routes by its bindings (`shmq bind`): direct (key equals), topic (words,\n"
         "* one word, # zero or more), fanout (all), headers (--match all|any). At most 256\n"
-        "bindings each. Publishing through exchanges is not built yet. See docs/CLI.md.");
+        "bindings each. Publish through one with `shmq publish`. See docs/CLI.md.");
     register_exchange_create(*cmd);
     register_exchange_delete(*cmd);
     register_exchange_ls(*cmd);

@@ -20,6 +20,7 @@ void on_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
 void register_transform(CLI::App& app);  // cmd_transform.cpp
 void register_exchange(CLI::App& app);   // cmd_exchange.cpp
 void register_bind(CLI::App& app);       // cmd_bind.cpp: bind and unbind
+void register_publish(CLI::App& app);    // cmd_publish.cpp
 
 bool stop_requested() { return g_stop.load(std::memory_order_relaxed); }
 
@@ -76,6 +77,7 @@ int main(int argc, char** argv) {
     register_transform(app);
     register_exchange(app);
     register_bind(app);
+    register_publish(app);
 #ifdef SHMQ_HAVE_BRIDGE
     register_bridge(app);
 #endif

@@ -16,8 +16,9 @@
  * Status: every function that can fail returns an int: SHMQ_OK (0) or a
  * negative shmq_status. Codes -1..-11 mirror shmq::Errc (code == -(int)Errc);
  * codes <= -100 exist only here (Errc's not_found, already_exists and
- * permission_denied and writer_busy map onto SHMQ_ERR_NOT_FOUND,
- * SHMQ_ERR_EXISTS, SHMQ_ERR_PERMISSION_DENIED and SHMQ_ERR_WRITER_BUSY). shmq_strerror(code) gives the fixed meaning
+ * permission_denied, writer_busy and unroutable map onto SHMQ_ERR_NOT_FOUND,
+ * SHMQ_ERR_EXISTS, SHMQ_ERR_PERMISSION_DENIED, SHMQ_ERR_WRITER_BUSY and
+ * SHMQ_ERR_UNROUTABLE). shmq_strerror(code) gives the fixed meaning
  * of a code; shmq_last_error_message() gives the one-line detail of the
  * calling thread's last failed call (which queue, which value, what to do).
  * No C++ exception ever crosses this interface.
@@ -74,7 +75,8 @@ typedef enum shmq_status {
     SHMQ_ERR_NO_MEMORY = -102,        /* allocation failed in this process */
     SHMQ_ERR_INTERNAL = -103,         /* an unexpected C++ exception; see the detail message */
     SHMQ_ERR_PERMISSION_DENIED = -104, /* the region's owner or mode refuses this process (EACCES/EPERM) */
-    SHMQ_ERR_WRITER_BUSY = -105       /* the partition has an exclusive producer: close it first */
+    SHMQ_ERR_WRITER_BUSY = -105,      /* the partition has an exclusive producer: close it first */
+    SHMQ_ERR_UNROUTABLE = -106        /* shmq_publisher_publish: no binding matched, no alternate queue */
 } shmq_status;
 
 typedef enum shmq_group_kind {
@@ -158,8 +160,8 @@ int shmq_message_nack(shmq_message* message, int64_t delay_ms) SHMQ_NOEXCEPT;
 int shmq_message_close(shmq_message* message) SHMQ_NOEXCEPT;
 
 /* Exchanges (docs/ARCHITECTURE.md, "Exchanges"; `shmq exchange`, `shmq bind`):
- * a named routing table in /dev/shm. Publishing through them is not built yet;
- * these are its administration and a dry-run route. Strings are
+ * a named routing table in /dev/shm: its administration, a dry-run route,
+ * and publishers (shmq_publisher_*) that send through it. Strings are
  * NUL-terminated; a NULL key or alternate means none. `version`, when not
  * NULL, receives the table's version after the call (a bind or unbind takes
  * effect for every route that starts after it returns). */
@@ -209,6 +211,31 @@ int shmq_exchange_unbind_exchange(const char* exchange, const char* destination,
  * (and nothing written there) if they do not fit. Lock-free. */
 int shmq_exchange_route(const char* exchange, const char* routing_key, const shmq_header* headers, size_t count,
                         shmq_route_info* out, char* queue_names, size_t names_size) SHMQ_NOEXCEPT;
+
+/* A publisher sends through an exchange (shmq::Publisher): to every live
+ * queue its bindings match, each once, all or nothing; with nothing matched,
+ * to the exchange's alternate queue, or SHMQ_ERR_UNROUTABLE and nothing is
+ * sent. It keeps a producer per target queue; used by one thread at a time. */
+typedef struct shmq_publisher shmq_publisher;
+
+/* What a publish did (shmq_publisher_publish). */
+typedef struct shmq_publish_outcome {
+    size_t queues;           /* queues the message went to (0 when the publish failed) */
+    uint64_t table_version;  /* version of the exchange's table the publish used */
+    int to_alternate;        /* 1: unroutable, went to the exchange's alternate queue */
+} shmq_publish_outcome;
+
+/* SHMQ_ERR_NOT_FOUND if there is no such exchange. */
+int shmq_publisher_open(const char* exchange, shmq_publisher** out) SHMQ_NOEXCEPT;
+int shmq_publisher_close(shmq_publisher* publisher) SHMQ_NOEXCEPT;
+/* Publishes `size` bytes with `routing_key` (NULL: ""), partition key `key`
+ * (NULL: none) in every target queue, and `count` headers (for headers
+ * exchanges). timeout_ms < 0 waits forever for room in on_full=block queues.
+ * The errors of shmq_producer_send, and SHMQ_ERR_UNROUTABLE, SHMQ_ERR_NOT_FOUND
+ * (the exchange was deleted). `outcome` may be NULL. */
+int shmq_publisher_publish(shmq_publisher* publisher, const void* data, size_t size, const char* routing_key,
+                           const char* key, const shmq_header* headers, size_t count, int64_t timeout_ms,
+                           shmq_publish_outcome* outcome) SHMQ_NOEXCEPT;
 
 #ifdef __cplusplus
 } /* extern "C" */

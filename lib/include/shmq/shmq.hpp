@@ -46,6 +46,7 @@ enum class Errc : uint8_t {
     already_exists,     // create of a queue that exists
     permission_denied,  // the OS refused access (EACCES/EPERM): run as the owner, or see --mode/--group
     writer_busy,        // the partition has an exclusive producer (WriterMode::exclusive): close it first
+    unroutable,         // Publisher::publish: no binding matched and the exchange has no (live) alternate queue
 };
 const char* to_string(Errc) noexcept;
 
@@ -242,6 +243,7 @@ struct ConsumerCore;
 struct ClaimRef;
 struct ConsumerSleep;  // shmq/internal/consumer_sleep.hpp
 struct TxCore;         // lib/src/tx/tx_core.hpp
+struct PublisherCore;  // lib/src/exchange/publisher.cpp
 }  // namespace detail
 class Producer;
 namespace detail {
@@ -325,6 +327,7 @@ private:
     friend class Queue;
     friend class Transaction;
     friend struct detail::TxCore;
+    friend struct detail::PublisherCore;  // sees whether a target's queue was deleted
     friend Status detail::send_carrying_id(Producer&, std::span<const std::byte>, const SendOptions&, std::string_view,
                                            uint16_t) noexcept;
     explicit Producer(detail::ProducerCore* core) noexcept;
@@ -542,8 +545,8 @@ std::size_t ack_all(std::span<Message> messages) noexcept;
 uint32_t partition_for_key(std::string_view key, uint32_t partitions) noexcept;
 
 // --- Exchanges (RabbitMQ-style routing; docs/CLI.md "Exchanges") -----------
-// Routing tables in shared memory. Publishing through an exchange is not
-// built yet: route() says where a message would go.
+// Routing tables in shared memory. route() says where a message would go;
+// a Publisher sends it there.
 namespace detail {
 class ExchangeTable;
 }  // namespace detail
@@ -598,6 +601,59 @@ public:
 private:
     explicit Exchange(std::shared_ptr<detail::ExchangeTable> table) noexcept;
     std::shared_ptr<detail::ExchangeTable> table_;
+};
+
+struct PublishOptions {
+    std::string_view routing_key{};                 // at most 255 bytes
+    std::string_view key{};                         // partition key in every target queue (per-key order)
+    std::span<const MessageHeader> headers{};       // matched by headers exchanges
+    Millis timeout = kForever;                      // how long on_full=block targets may wait for room
+};
+
+struct PublishOutcome {
+    std::size_t queues = 0;      // queues the message went to (0 when the publish failed)
+    uint64_t table_version = 0;  // version of the routing table this publish used (0: none was read)
+    bool to_alternate = false;   // unroutable, went to the exchange's alternate queue
+};
+
+// Publishes through an exchange (docs/ARCHITECTURE.md, "Exchanges"): the
+// message goes to every live queue its bindings match, each once; one
+// target is a plain send, several are all-or-nothing (every queue shows it
+// or none does). Nothing matched: to the exchange's alternate queue if it
+// is live, else Errc::unroutable and nothing is sent. Routes are cached per
+// (routing key, headers) while the tables keep their versions; a producer
+// is kept per target queue (reopened when the queue is recreated). Used by
+// one thread at a time, like a Producer.
+class Publisher {
+public:
+    // Throws Error like Exchange::open: invalid_argument, not_found,
+    // permission_denied, region_corrupt.
+    static Publisher open(std::string_view exchange);
+
+    // The errors of Producer::send (timeout, overloaded, message_too_large,
+    // key_too_large, ...), and unroutable, invalid_argument (routing key over
+    // 255 bytes, bad headers), not_found (the exchange was deleted),
+    // region_corrupt (a table or a target unreadable), no_resources (a
+    // target's lease table full). On any error outcome.queues is 0 and no
+    // queue shows the message.
+    Status publish(std::span<const std::byte> payload, const PublishOptions& options,
+                   PublishOutcome& outcome) noexcept;
+    Status publish(std::string_view payload, const PublishOptions& options = {}) noexcept {
+        PublishOutcome outcome;
+        return publish(std::as_bytes(std::span(payload.data(), payload.size())), options, outcome);
+    }
+
+    const std::string& exchange() const noexcept;
+
+    Publisher(Publisher&&) noexcept;
+    Publisher& operator=(Publisher&&) noexcept;
+    Publisher(const Publisher&) = delete;
+    Publisher& operator=(const Publisher&) = delete;
+    ~Publisher();
+
+private:
+    explicit Publisher(std::unique_ptr<detail::PublisherCore> core) noexcept;
+    std::unique_ptr<detail::PublisherCore> core_;
 };
 
 

@@ -206,6 +206,16 @@ void ExchangeTable::remove(std::string_view name) {
             WriterLock lock(t->fd_, where(name));
             // seq_cst: routers and admins that load it after this see the exchange gone.
             t->header().lifecycle.store(static_cast<uint32_t>(xl::Lifecycle::deleted), std::memory_order_seq_cst);
+            // Then a new version with the same bindings (W1..W5): a publisher's
+            // cached plan checks only `current`, so it routes anew and finds
+            // the exchange deleted. A router that reads this version (acquire,
+            // pairing with W5) also sees the mark stored before it.
+            try {
+                const TableSnapshot s = t->locked_snapshot();
+                t->publish(s, s.bindings);
+            } catch (const Error&) {
+                // A damaged table: no cached plan can hold on it (every read fails); unlinked all the same.
+            }
         }
     } catch (const Error& e) {
         if (e.code() == Errc::not_found) throw;  // corrupt or foreign: still removable below
@@ -216,14 +226,6 @@ void ExchangeTable::remove(std::string_view name) {
         fail(e == EACCES || e == EPERM ? Errc::permission_denied : Errc::invalid_argument,
              "cannot remove " + exchange_object_path(name) + ": " + errno_text(e));
     }
-}
-
-bool ExchangeTable::deleted() const noexcept {
-    return header().lifecycle.load(kAcquire) != static_cast<uint32_t>(xl::Lifecycle::live);
-}
-
-uint64_t ExchangeTable::version_guess() const noexcept {
-    return header().current.load(kAcquire) >> 1;  // acquire: pairs with W5, as R1
 }
 
 }  // namespace shmq::detail

@@ -125,9 +125,10 @@ const RouteResult* RouteCache::find(std::string_view routing_key, std::span<cons
     return &it->second;
 }
 
-void RouteCache::put(std::string_view routing_key, std::span<const HeaderKV> headers, RouteResult result) {
+const RouteResult& RouteCache::put(std::string_view routing_key, std::span<const HeaderKV> headers,
+                                   RouteResult result) {
     if (entries_.size() >= max_entries_) entries_.clear();  // simple and bounded; a producer's keys are few
-    entries_.insert_or_assign(cache_key(routing_key, headers), std::move(result));
+    return entries_.insert_or_assign(cache_key(routing_key, headers), std::move(result)).first->second;
 }
 
 }  // namespace shmq::detail

@@ -24,7 +24,7 @@
 namespace shmq::xlayout {
 
 constexpr uint64_t kExchangeMagic = 0x3130'4843'5845'5300ull;  // "\0SEXCH01" little-endian
-constexpr uint32_t kExchangeLayoutVersion = 1;
+constexpr uint32_t kExchangeLayoutVersion = 2;  // 2: the publish counters
 constexpr std::size_t kPage = 4096;
 
 // Limits (checked on every write and on every read of shared memory).
@@ -109,7 +109,8 @@ static_assert(sizeof(TableBuffer) == 64 + sizeof(TableImage));
 //   0 magic  8 layout_version  12 header_size  16 object_size  24 created_unix_ns
 //   32 type  33 alternate_len  34 name_len  35 reserved[5]  40 reserved
 //   48 name[64]  112 alternate[64]  176 reserved  ... 256 lifecycle (own line)
-//   320 current (own line)  384 reserved .. 4096
+//   320 current (own line)  384 reserved  512 routed (own line pair)
+//   640 unroutable (own line pair)  768 reserved .. 4096
 struct ExchangeHeader {
     std::atomic<uint64_t> magic;  // release-stored last by the creator
     uint32_t layout_version;
@@ -130,13 +131,30 @@ struct ExchangeHeader {
     // holding it. Written only by the admin holding the writer lock, with a
     // release store after the buffer's stamp; read by every router.
     alignas(64) std::atomic<uint64_t> current;
-    uint8_t reserved4[kPage - 328];
+    uint8_t reserved4[184];
+    // Publish counters of this exchange (Publisher::publish), monotonic,
+    // bumped with relaxed fetch_add by every publisher and only read by
+    // observers (stat, shmqd's metrics), which need no ordering with anything
+    // else. Each on a 128-byte pair of lines of its own (the adjacent-line
+    // prefetcher), so publishers' RMWs never contend with the routers' loads
+    // of `current`, nor with each other.
+    //   routed: publishes that reached at least one bound queue.
+    //   unroutable: publishes no binding matched (sent to the alternate or not).
+    alignas(128) std::atomic<uint64_t> routed;
+    uint8_t reserved5[120];
+    alignas(128) std::atomic<uint64_t> unroutable;
+    uint8_t reserved6[kPage - 648];
 };
 static_assert(sizeof(ExchangeHeader) == kPage);
 static_assert(offsetof(ExchangeHeader, type) == 32 && offsetof(ExchangeHeader, name) == 48);
 static_assert(offsetof(ExchangeHeader, alternate) == 112);
 static_assert(offsetof(ExchangeHeader, lifecycle) == 256, "its own cache line");
 static_assert(offsetof(ExchangeHeader, current) == 320, "its own cache line, apart from lifecycle");
+static_assert(offsetof(ExchangeHeader, routed) == 512 && offsetof(ExchangeHeader, routed) % 128 == 0,
+              "its own pair of lines: publishers' RMWs apart from the routers' loads of current (320)");
+static_assert(offsetof(ExchangeHeader, unroutable) == 640 && offsetof(ExchangeHeader, unroutable) % 128 == 0,
+              "its own pair of lines, apart from routed");
+static_assert(alignof(ExchangeHeader) == 128);
 static_assert(std::atomic<uint64_t>::is_always_lock_free && sizeof(std::atomic<uint64_t>) == 8);
 
 // Admins serialize on an OFD write lock of this byte of the object (the

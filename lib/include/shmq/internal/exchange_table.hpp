@@ -81,6 +81,13 @@ struct TableSnapshot {
     std::vector<Binding> bindings;  // in bind order
 };
 
+// An exchange's publish counters (exchange_layout.hpp, ExchangeHeader):
+// monotonic, read without ordering, so a snapshot may be a moment old.
+struct ExchangeCounters {
+    uint64_t routed = 0;      // publishes that reached at least one bound queue
+    uint64_t unroutable = 0;  // publishes no binding matched (to the alternate or not)
+};
+
 struct BindOutcome {
     bool changed = false;  // false: bind of a binding already there (idempotent), nothing written
     uint64_t version = 0;  // the table's version after the call
@@ -98,7 +105,9 @@ public:
     // header is not published yet (being created, or its creator died doing
     // so). For listings and routers, which must not stall on it.
     static std::shared_ptr<ExchangeTable> open_if_finished(std::string_view name);
-    // Marks it deleted (routers holding it see that), then unlinks it. Throws not_found.
+    // Marks it deleted (routers holding it see that), publishes a new version
+    // of the same bindings (so that plans cached on the old one are dropped:
+    // Publisher), then unlinks it. Throws not_found.
     static void remove(std::string_view name);
     static bool exists(std::string_view name);
     // The exchange names found in /dev/shm (valid names only), sorted.
@@ -111,10 +120,31 @@ public:
     const std::string& name() const noexcept { return name_; }
     xlayout::ExchangeType type() const noexcept { return type_; }
     const std::string& alternate() const noexcept { return alternate_; }  // empty: none
-    bool deleted() const noexcept;
-    // The newest published version (one acquire load): what a cache compares.
-    // Racy by nature: a bind may publish right after.
-    uint64_t version_guess() const noexcept;
+    // Inline: a publisher checks these on every publish.
+    // acquire: pairs with remove()'s store; a deleted exchange is never used after this sees it.
+    bool deleted() const noexcept {
+        return header().lifecycle.load(std::memory_order_acquire) != static_cast<uint32_t>(xlayout::Lifecycle::live);
+    }
+    // The newest published version (one acquire load, pairing with W5 as R1
+    // does): what a cache compares. Racy by nature: a bind may publish right after.
+    uint64_t version_guess() const noexcept { return header().current.load(std::memory_order_acquire) >> 1; }
+    // The `current` word itself ((version << 1) | buffer), for a publisher's
+    // cached plan to load without the hops to reach it; read it as
+    // version_guess() does (acquire, version = word >> 1).
+    const std::atomic<uint64_t>& current_word() const noexcept { return header().current; }
+
+    // The publish counters (relaxed loads: counts, not synchronization).
+    ExchangeCounters counters_guess() const noexcept {
+        return {header().routed.load(std::memory_order_relaxed), header().unroutable.load(std::memory_order_relaxed)};
+    }
+    // Publisher::publish bumps them (relaxed fetch_add: a count, it orders
+    // nothing); a read-only mapping (listings) cannot count and does nothing.
+    void count_routed() noexcept {
+        if (writable_) header().routed.fetch_add(1, std::memory_order_relaxed);
+    }
+    void count_unroutable() noexcept {
+        if (writable_) header().unroutable.fetch_add(1, std::memory_order_relaxed);
+    }
 
     // A consistent copy of the newest version (protocol above). Never throws;
     // on failure `why` (if given) gets one sentence.
@@ -158,7 +188,7 @@ bool binding_matches(xlayout::ExchangeType type, const Binding& b, std::string_v
                      std::span<const HeaderKV> headers) noexcept;
 
 // ---------------------------------------------------------------------------
-// Routing (no publishing yet: this resolves where a message would go).
+// Routing: where a message goes (what Publisher::publish sends through, and `shmq exchange route` shows).
 
 struct TableVersion {
     std::string exchange;
@@ -194,7 +224,7 @@ bool queue_is_live(std::string_view queue);
 [[nodiscard]] Errc route(const ExchangeTable& source, std::string_view routing_key, std::span<const HeaderKV> headers,
                          const RouteEnv& env, RouteResult& out, std::string* why = nullptr);
 
-// One producer's memo of routing results: (routing key, headers) -> result,
+// One publisher's memo of routing results: (routing key, headers) -> result,
 // valid while every table it consulted still has the version it read. Queue
 // liveness is not part of the key: a queue deleted since is found by the send.
 class RouteCache {
@@ -203,7 +233,8 @@ public:
     // version_of(exchange): its current version (0: gone).
     const RouteResult* find(std::string_view routing_key, std::span<const HeaderKV> headers,
                             const std::function<uint64_t(std::string_view)>& version_of) const;
-    void put(std::string_view routing_key, std::span<const HeaderKV> headers, RouteResult result);
+    // Stores `result`; the reference stays valid until the next put().
+    const RouteResult& put(std::string_view routing_key, std::span<const HeaderKV> headers, RouteResult result);
     std::size_t size() const noexcept { return entries_.size(); }
 
 private:

@@ -1,0 +1,170 @@
+#include "publish_bench.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <span>
+#include <string>
+
+#include "../format.hpp"
+#include "runs.hpp"
+#include "shmq/shmq.hpp"
+
+namespace shmq::cli::bench {
+
+namespace {
+
+// Removes the round's exchange however the round ends.
+struct RemovedExchange {
+    std::string name;
+    ~RemovedExchange() {
+        try {
+            Exchange::remove(name);
+        } catch (const Error&) {
+        }
+    }
+};
+
+constexpr uint32_t kChunk = 256;               // calls timed back to back, then drained
+constexpr uint32_t kCapacity = 4 * kChunk;      // the ring wraps: its pages are warm after the warm-up
+
+Queue round_queue(const std::string& name, const PublishBenchConfig& cfg) {
+    QueueOptions o;
+    o.capacity = kCapacity;
+    o.max_message = static_cast<uint32_t>(cfg.size);
+    o.max_participants = 4;
+    register_name(NameKind::shmq_queue, name);
+    return Queue::create(name, o);
+}
+
+// ns per call of `call` over cfg.count calls after the first tenth (warm-up:
+// the ring's first laps fault its pages in). Calls run in chunks of kChunk,
+// each timed alone; between chunks a consumer of `queue` takes and ACKs
+// what the chunk sent (not timed), so no call ever waits for room.
+template <class Call>
+double time_calls(const PublishBenchConfig& cfg, Queue& queue, Call&& call) {
+    auto drain = queue.consumer("drain", {.kind = GroupKind::exclusive});
+    std::vector<Message> got(kChunk);
+    const uint64_t warm = cfg.count / 10;
+    uint64_t timed_ns = 0, timed_calls = 0;
+    for (uint64_t done = 0; done < cfg.count;) {
+        const uint64_t n = std::min<uint64_t>(kChunk, cfg.count - done);
+        const uint64_t start = now_ns();
+        for (uint64_t i = 0; i < n; ++i) call();
+        const uint64_t took = now_ns() - start;
+        if (done >= warm) {
+            timed_ns += took;
+            timed_calls += n;
+        }
+        done += n;
+        for (uint64_t left = n; left > 0;) {
+            const auto b = drain.receive_batch(std::span(got.data(), left), Millis(1000));
+            if (!b.ok()) throw BenchError(std::string("draining the bench queue: ") + b.status.message());
+            if (ack_all(std::span(got.data(), b.count)) != b.count) throw BenchError("draining the bench queue: an ACK failed");
+            left -= b.count;
+        }
+    }
+    return static_cast<double>(timed_ns) / static_cast<double>(timed_calls);
+}
+
+double run_send_round(const PublishBenchConfig& cfg, const std::vector<std::byte>& payload) {
+    const std::string name = unique_name("pubsend");
+    auto q = round_queue(name, cfg);
+    // Its own mapping of the queue, as the Publisher's producer has (and as a
+    // producer in another process would): the drain's mapping is not shared.
+    auto mine = Queue::open(name);
+    auto p = mine.producer();
+    Status failed;
+    const double ns = time_calls(cfg, q, [&] {
+        if (Status st = p.send(payload); !st) failed = st;
+    });
+    if (!failed.ok()) throw BenchError(std::string("send failed: ") + failed.message());
+    remove_name(NameKind::shmq_queue, name);
+    return ns;
+}
+
+double run_publish_round(const PublishBenchConfig& cfg, const std::vector<std::byte>& payload) {
+    const std::string name = unique_name("pubq");
+    auto q = round_queue(name, cfg);
+    RemovedExchange x{unique_name("pubx")};
+    auto exchange = Exchange::create(x.name, ExchangeType::direct);
+    exchange.bind(name, "bench.key");
+    auto pub = Publisher::open(x.name);
+    PublishOptions options;
+    options.routing_key = "bench.key";
+    PublishOutcome outcome;
+    Status failed;
+    const double ns = time_calls(cfg, q, [&] {
+        if (Status st = pub.publish(payload, options, outcome); !st) failed = st;
+    });
+    if (!failed.ok()) throw BenchError(std::string("publish failed: ") + failed.message());
+    remove_name(NameKind::shmq_queue, name);
+    return ns;
+}
+
+std::string fmt(const char* form, double v) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, form, v);
+    return buf;
+}
+
+}  // namespace
+
+double PublishVariant::median() const { return median_of(round_ns); }
+
+double PublishBenchResult::ratio() const { return bench::ratio(publish.median(), send.median()); }
+
+PublishBenchResult run_publish_bench(const PublishBenchConfig& cfg) {
+    PublishBenchResult r;
+    r.send.name = "send";
+    r.publish.name = "publish";
+    const std::vector<std::byte> payload(cfg.size, std::byte{'x'});
+    for (int round = 0; round < cfg.rounds; ++round) {
+        // Alternate which goes first: neither always meets a cold or a warm machine.
+        if (round % 2 == 0) {
+            r.send.round_ns.push_back(run_send_round(cfg, payload));
+            r.publish.round_ns.push_back(run_publish_round(cfg, payload));
+        } else {
+            r.publish.round_ns.push_back(run_publish_round(cfg, payload));
+            r.send.round_ns.push_back(run_send_round(cfg, payload));
+        }
+    }
+    return r;
+}
+
+std::string publish_json(const std::vector<Param>& params, const Machine& m, const PublishBenchResult& r) {
+    Json j;
+    j["bench"] = "publish";
+    j["unit"] = "ns_per_call";
+    Json p = Json::object();
+    for (const auto& x : params) p[x.key] = x.value;
+    j["params"] = std::move(p);
+    j["machine"] = machine_json(m);
+    for (const PublishVariant* v : {&r.send, &r.publish}) {
+        Json rounds = Json::array();
+        for (double x : v->round_ns) rounds.push_back(number(x, 1));
+        j[v->name] = {{"median_ns", number(v->median(), 1)}, {"rounds_ns", std::move(rounds)}};
+    }
+    Json round_ratios = Json::array();
+    for (std::size_t i = 0; i < r.send.round_ns.size(); ++i)
+        round_ratios.push_back(json_ratio(ratio(r.publish.round_ns[i], r.send.round_ns[i])));
+    j["ratio"] = json_ratio(r.ratio());
+    j["round_ratios"] = std::move(round_ratios);
+    j["target"] = kPublishTarget;
+    j["met"] = r.ratio() <= kPublishTarget;
+    return dump(j) + "\n";
+}
+
+std::string publish_table(const std::string& title, const PublishBenchResult& r) {
+    Table t({"variant", "ns/call (median)", "rounds (ns/call)"});
+    for (const PublishVariant* v : {&r.send, &r.publish}) {
+        std::string rounds;
+        for (double x : v->round_ns) rounds += (rounds.empty() ? "" : " ") + fmt("%.1f", x);
+        t.add({v->name, fmt("%.1f", v->median()), rounds});
+    }
+    std::string out = title + "\n" + t.render("  ");
+    out += fmt("  publish / send: %.3fx (target <= ", r.ratio()) + fmt("%.1fx): ", kPublishTarget) +
+           (r.ratio() <= kPublishTarget ? "met" : "NOT met") + "\n";
+    return out;
+}
+
+}  // namespace shmq::cli::bench
