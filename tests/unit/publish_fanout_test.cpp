@@ -1,7 +1,3 @@
-// Enabled when publish_atomically handles several targets (lib/src/tx/atomic_publish.cpp):
-// add this file to shmq_exchange_tests in tests/CMakeLists.txt then. Until it
-// does, every publish to two or more queues answers invalid_argument.
-//
 // shmq::Publisher with several targets per publish: all or nothing, each
 // queue once.
 #include <gtest/gtest.h>
