@@ -25,7 +25,10 @@ Status TxCore::publish(std::span<Producer* const> targets, std::span<const std::
     uint64_t ms = first->region->params().lease_ms;
     if (options.timeout != kForever && options.timeout.count() > 0)
         ms += static_cast<uint64_t>(options.timeout.count());
-    TxCore tx{nullptr, ms * 1'000'000};
+    // One per thread, reused: its output entries and their slot vectors keep
+    // their room (no allocation per publish). A publish leaves it reset.
+    thread_local TxCore tx{nullptr, 0};
+    tx.timeout_ns = ms * 1'000'000;
     tx.publisher = first;
     for (Producer* t : targets) {
         if (Status st = tx.send(*t->core_, payload, options); !st) {

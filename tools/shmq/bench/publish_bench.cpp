@@ -38,11 +38,12 @@ Queue round_queue(const std::string& name, const PublishBenchConfig& cfg) {
 
 // ns per call of `call` over cfg.count calls after the first tenth (warm-up:
 // the ring's first laps fault its pages in). Calls run in chunks of kChunk,
-// each timed alone; between chunks a consumer of `queue` takes and ACKs
-// what the chunk sent (not timed), so no call ever waits for room.
+// each timed alone; between chunks a consumer of each of `queues` takes and
+// ACKs what the chunk sent (not timed), so no call ever waits for room.
 template <class Call>
-double time_calls(const PublishBenchConfig& cfg, Queue& queue, Call&& call) {
-    auto drain = queue.consumer("drain", {.kind = GroupKind::exclusive});
+double time_calls(const PublishBenchConfig& cfg, std::span<Queue* const> queues, Call&& call) {
+    std::vector<Consumer> drains;
+    for (Queue* q : queues) drains.push_back(q->consumer("drain", {.kind = GroupKind::exclusive}));
     std::vector<Message> got(kChunk);
     const uint64_t warm = cfg.count / 10;
     uint64_t timed_ns = 0, timed_calls = 0;
@@ -56,12 +57,14 @@ double time_calls(const PublishBenchConfig& cfg, Queue& queue, Call&& call) {
             timed_calls += n;
         }
         done += n;
-        for (uint64_t left = n; left > 0;) {
-            const auto b = drain.receive_batch(std::span(got.data(), left), Millis(1000));
-            if (!b.ok()) throw BenchError(std::string("draining the bench queue: ") + b.status.message());
-            if (ack_all(std::span(got.data(), b.count)) != b.count) throw BenchError("draining the bench queue: an ACK failed");
-            left -= b.count;
-        }
+        for (auto& drain : drains)
+            for (uint64_t left = n; left > 0;) {
+                const auto b = drain.receive_batch(std::span(got.data(), left), Millis(1000));
+                if (!b.ok()) throw BenchError(std::string("draining the bench queue: ") + b.status.message());
+                if (ack_all(std::span(got.data(), b.count)) != b.count)
+                    throw BenchError("draining the bench queue: an ACK failed");
+                left -= b.count;
+            }
     }
     return static_cast<double>(timed_ns) / static_cast<double>(timed_calls);
 }
@@ -74,7 +77,8 @@ double run_send_round(const PublishBenchConfig& cfg, const std::vector<std::byte
     auto mine = Queue::open(name);
     auto p = mine.producer();
     Status failed;
-    const double ns = time_calls(cfg, q, [&] {
+    Queue* drained[] = {&q};
+    const double ns = time_calls(cfg, drained, [&] {
         if (Status st = p.send(payload); !st) failed = st;
     });
     if (!failed.ok()) throw BenchError(std::string("send failed: ") + failed.message());
@@ -93,11 +97,54 @@ double run_publish_round(const PublishBenchConfig& cfg, const std::vector<std::b
     options.routing_key = "bench.key";
     PublishOutcome outcome;
     Status failed;
-    const double ns = time_calls(cfg, q, [&] {
+    Queue* drained[] = {&q};
+    const double ns = time_calls(cfg, drained, [&] {
         if (Status st = pub.publish(payload, options, outcome); !st) failed = st;
     });
     if (!failed.ok()) throw BenchError(std::string("publish failed: ") + failed.message());
     remove_name(NameKind::shmq_queue, name);
+    return ns;
+}
+
+// Three queues, each drained by its own consumer between chunks.
+struct ThreeQueues {
+    std::string names[3] = {unique_name("pubfan"), unique_name("pubfan"), unique_name("pubfan")};
+    Queue queues[3];
+    explicit ThreeQueues(const PublishBenchConfig& cfg)
+        : queues{round_queue(names[0], cfg), round_queue(names[1], cfg), round_queue(names[2], cfg)} {}
+    ~ThreeQueues() {
+        for (const auto& n : names) remove_name(NameKind::shmq_queue, n);
+    }
+};
+
+double run_send3_round(const PublishBenchConfig& cfg, const std::vector<std::byte>& payload) {
+    ThreeQueues t(cfg);
+    Queue mine[] = {Queue::open(t.names[0]), Queue::open(t.names[1]), Queue::open(t.names[2])};
+    Producer p[] = {mine[0].producer(), mine[1].producer(), mine[2].producer()};
+    Status failed;
+    Queue* drained[] = {&t.queues[0], &t.queues[1], &t.queues[2]};
+    const double ns = time_calls(cfg, drained, [&] {
+        for (auto& each : p)
+            if (Status st = each.send(payload); !st) failed = st;
+    });
+    if (!failed.ok()) throw BenchError(std::string("send failed: ") + failed.message());
+    return ns;
+}
+
+double run_fanout3_round(const PublishBenchConfig& cfg, const std::vector<std::byte>& payload) {
+    ThreeQueues t(cfg);
+    RemovedExchange x{unique_name("pubfx")};
+    auto exchange = Exchange::create(x.name, ExchangeType::fanout);
+    for (const auto& n : t.names) exchange.bind(n);
+    auto pub = Publisher::open(x.name);
+    PublishOutcome outcome;
+    Status failed;
+    Queue* drained[] = {&t.queues[0], &t.queues[1], &t.queues[2]};
+    const double ns = time_calls(cfg, drained, [&] {
+        if (Status st = pub.publish(payload, {}, outcome); !st) failed = st;
+    });
+    if (!failed.ok()) throw BenchError(std::string("fanout publish failed: ") + failed.message());
+    if (outcome.queues != 3) throw BenchError("the fanout publish reached " + std::to_string(outcome.queues) + " queues, not 3");
     return ns;
 }
 
@@ -112,11 +159,14 @@ std::string fmt(const char* form, double v) {
 double PublishVariant::median() const { return median_of(round_ns); }
 
 double PublishBenchResult::ratio() const { return bench::ratio(publish.median(), send.median()); }
+double PublishBenchResult::fanout_ratio() const { return bench::ratio(fanout3.median(), send3.median()); }
 
 PublishBenchResult run_publish_bench(const PublishBenchConfig& cfg) {
     PublishBenchResult r;
     r.send.name = "send";
     r.publish.name = "publish";
+    r.send3.name = "send3";
+    r.fanout3.name = "fanout3";
     const std::vector<std::byte> payload(cfg.size, std::byte{'x'});
     for (int round = 0; round < cfg.rounds; ++round) {
         // Alternate which goes first: neither always meets a cold or a warm machine.
@@ -126,6 +176,13 @@ PublishBenchResult run_publish_bench(const PublishBenchConfig& cfg) {
         } else {
             r.publish.round_ns.push_back(run_publish_round(cfg, payload));
             r.send.round_ns.push_back(run_send_round(cfg, payload));
+        }
+        if (round % 2 == 0) {
+            r.send3.round_ns.push_back(run_send3_round(cfg, payload));
+            r.fanout3.round_ns.push_back(run_fanout3_round(cfg, payload));
+        } else {
+            r.fanout3.round_ns.push_back(run_fanout3_round(cfg, payload));
+            r.send3.round_ns.push_back(run_send3_round(cfg, payload));
         }
     }
     return r;
@@ -139,7 +196,7 @@ std::string publish_json(const std::vector<Param>& params, const Machine& m, con
     for (const auto& x : params) p[x.key] = x.value;
     j["params"] = std::move(p);
     j["machine"] = machine_json(m);
-    for (const PublishVariant* v : {&r.send, &r.publish}) {
+    for (const PublishVariant* v : {&r.send, &r.publish, &r.send3, &r.fanout3}) {
         Json rounds = Json::array();
         for (double x : v->round_ns) rounds.push_back(number(x, 1));
         j[v->name] = {{"median_ns", number(v->median(), 1)}, {"rounds_ns", std::move(rounds)}};
@@ -151,12 +208,13 @@ std::string publish_json(const std::vector<Param>& params, const Machine& m, con
     j["round_ratios"] = std::move(round_ratios);
     j["target"] = kPublishTarget;
     j["met"] = r.ratio() <= kPublishTarget;
+    j["fanout_ratio"] = json_ratio(r.fanout_ratio());  // no target: what all-or-nothing costs
     return dump(j) + "\n";
 }
 
 std::string publish_table(const std::string& title, const PublishBenchResult& r) {
     Table t({"variant", "ns/call (median)", "rounds (ns/call)"});
-    for (const PublishVariant* v : {&r.send, &r.publish}) {
+    for (const PublishVariant* v : {&r.send, &r.publish, &r.send3, &r.fanout3}) {
         std::string rounds;
         for (double x : v->round_ns) rounds += (rounds.empty() ? "" : " ") + fmt("%.1f", x);
         t.add({v->name, fmt("%.1f", v->median()), rounds});
@@ -164,6 +222,7 @@ std::string publish_table(const std::string& title, const PublishBenchResult& r)
     std::string out = title + "\n" + t.render("  ");
     out += fmt("  publish / send: %.3fx (target <= ", r.ratio()) + fmt("%.1fx): ", kPublishTarget) +
            (r.ratio() <= kPublishTarget ? "met" : "NOT met") + "\n";
+    out += fmt("  fanout3 / send3: %.3fx", r.fanout_ratio()) + " (one all-or-nothing publish to 3 queues / 3 plain sends)\n";
     return out;
 }
 

@@ -38,7 +38,11 @@ struct PublishVariant {
 
 struct PublishBenchResult {
     PublishVariant send, publish;
-    double ratio() const;  // publish median / send median
+    // Three queues: a plain send to each (not atomic) beside one publish
+    // through a fanout exchange bound to the three (all or nothing).
+    PublishVariant send3, fanout3;
+    double ratio() const;         // publish median / send median
+    double fanout_ratio() const;  // fanout3 median / send3 median
 };
 
 PublishBenchResult run_publish_bench(const PublishBenchConfig& cfg);
