@@ -107,6 +107,16 @@ TEST(ExchangeCliTest, createBindListRouteUnbindAndDelete) {
     r = sh("$SHMQ exchange ls --json");
     EXPECT_EQ(exchange_in(r.out, n.x).at("bindings")[1].at("live"), false);
     EXPECT_EQ(exchange_in(r.out, n.x).at("bindings_to_deleted"), 1);
+    // `shmq stat` of an exchange: its entry of `exchange ls`, the deleted queue marked.
+    r = sh("$SHMQ stat " + n.x + " --json");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto stat = nlohmann::json::parse(r.out);
+    EXPECT_EQ(stat.at("name"), n.x);
+    EXPECT_EQ(stat.at("bindings_to_deleted"), 1);
+    EXPECT_EQ(stat.at("bindings").size(), 2u);
+    r = sh("$SHMQ stat " + n.x);
+    EXPECT_NE(r.out.find("routed 0, unroutable 0, 2 binding(s), 1 to deleted destinations"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("deleted"), std::string::npos) << r.out;
     r = sh("$SHMQ exchange route " + n.x + " --key us.orders --json");
     route = nlohmann::json::parse(r.out);
     EXPECT_EQ(route.at("unroutable"), true);

@@ -6,6 +6,7 @@
 
 #include "command.hpp"
 #include "exchange_args.hpp"
+#include "exchange_report.hpp"
 #include "format.hpp"
 #include "json.hpp"
 
@@ -61,33 +62,6 @@ void register_exchange_delete(CLI::App& parent) {
     });
 }
 
-Json headers_json(const std::vector<detail::HeaderKV>& headers) {
-    Json out = Json::array();
-    for (const auto& h : headers) {
-        Json kv;
-        put_bytes(kv, "key", h.key);
-        put_bytes(kv, "value", h.value);
-        out.push_back(std::move(kv));
-    }
-    return out;
-}
-
-std::string headers_text(const detail::Binding& b) {
-    std::string s = std::string("match ") + match_name(b.match);
-    for (const auto& h : b.headers) s += " " + h.key + "=" + h.value;
-    return s;
-}
-
-bool destination_live(const detail::Binding& b) {
-    if (b.kind == xlayout::DestKind::queue) return detail::queue_is_live(b.dest);
-    try {
-        const auto t = detail::ExchangeTable::open_if_finished(b.dest);
-        return t && !t->deleted();
-    } catch (const Error&) {
-        return false;
-    }
-}
-
 void register_exchange_ls(CLI::App& parent) {
     auto json = std::make_shared<bool>(false);
     auto* cmd = parent.add_subcommand("ls", "List exchanges and their bindings");
@@ -103,62 +77,7 @@ void register_exchange_ls(CLI::App& parent) {
     cmd->callback([json] {
         Json all = Json::array();
         std::string text;
-        for (const auto& name : detail::ExchangeTable::list_names()) {
-            Json x;
-            put_bytes(x, "name", name);
-            detail::TableSnapshot snap;
-            std::shared_ptr<detail::ExchangeTable> t;
-            std::string why;
-            try {
-                t = detail::ExchangeTable::open_if_finished(name);
-                if (!t) {  // its creator has not published it (yet): listed, never waited for
-                    x["state"] = "creating";
-                    text += "exchange " + printable(name) + ": creating (or abandoned by its creator: " +
-                            "`shmq exchange delete " + printable(name) + "`)\n";
-                    all.push_back(std::move(x));
-                    continue;
-                }
-                if (t->snapshot(snap, &why) != Errc::ok) throw Error(Errc::region_corrupt, why);
-            } catch (const Error& e) {
-                x["state"] = "unreadable";
-                put_bytes(x, "error", e.what());
-                text += "exchange " + printable(name) + ": unreadable: " + printable(e.what()) + "\n";
-                all.push_back(std::move(x));
-                continue;
-            }
-            const auto counters = t->counters_guess();
-            x["state"] = t->deleted() ? "deleted" : "live";
-            x["type"] = detail::to_string(t->type());
-            put_bytes(x, "alternate", t->alternate());
-            x["version"] = snap.version;
-            x["routed"] = counters.routed;
-            x["unroutable"] = counters.unroutable;
-            x["bindings"] = Json::array();
-            std::size_t to_deleted = 0;
-            Table rows({"DESTINATION", "KIND", "KEY", "HEADERS", "STATE"});
-            for (const auto& b : snap.bindings) {
-                const bool live = destination_live(b);
-                if (!live) ++to_deleted;
-                Json j;
-                put_bytes(j, "destination", b.dest);
-                j["destination_kind"] = dest_kind_name(b.kind);
-                put_bytes(j, "key", b.key);
-                j["match"] = match_name(b.match);
-                j["headers"] = headers_json(b.headers);
-                j["live"] = live;
-                x["bindings"].push_back(std::move(j));
-                rows.add({b.dest, dest_kind_name(b.kind), b.key.empty() ? "-" : b.key,
-                          b.match == xlayout::HeaderMatch::none ? "-" : headers_text(b), live ? "live" : "deleted"});
-            }
-            x["bindings_to_deleted"] = to_deleted;
-            text += "exchange " + printable(name) + " (" + detail::to_string(t->type()) +
-                    (t->alternate().empty() ? "" : ", alternate " + printable(t->alternate())) + ", version " +
-                    std::to_string(snap.version) + "): routed " + std::to_string(counters.routed) + ", unroutable " +
-                    std::to_string(counters.unroutable) + ", " + std::to_string(snap.bindings.size()) +
-                    " binding(s), " + std::to_string(to_deleted) + " to deleted destinations\n";
-            text += rows.empty() ? "  no bindings\n" : rows.render("  ");
-            all.push_back(std::move(x));
-        }
+        for (const auto& name : detail::ExchangeTable::list_names()) all.push_back(describe_exchange(name, text));
         if (*json)
             std::cout << dump(Json{{"exchanges", std::move(all)}}) << "\n";
         else if (all.empty())

@@ -1,12 +1,15 @@
 // shmq stat NAME [--json] [--watch SECS]: partitions, groups, participants and
-// DLQ of a queue, with rates from counters sampled twice. Read-only.
+// DLQ of a queue, with rates from counters sampled twice; or, when NAME is an
+// exchange and no queue, its routed and unroutable counts and bindings. Read-only.
 #include <CLI/CLI.hpp>
 #include <ctime>
 #include <iostream>
 #include <unistd.h>
 
 #include "command.hpp"
+#include "exchange_report.hpp"
 #include "format.hpp"
+#include "shmq/internal/exchange_table.hpp"
 #include "snapshot_json.hpp"
 
 namespace shmq::cli {
@@ -180,8 +183,8 @@ void register_stat(CLI::App& app) {
         uint64_t count = 0;
     };
     auto args = std::make_shared<Args>();
-    auto* cmd = app.add_subcommand("stat", "Show a queue's partitions, groups, participants and DLQ");
-    cmd->add_option("NAME", args->name, "Queue name")->required();
+    auto* cmd = app.add_subcommand("stat", "Show a queue's partitions, groups, participants and DLQ (or an exchange's counts)");
+    cmd->add_option("NAME", args->name, "Queue name (or exchange name)")->required();
     cmd->add_flag("--json", args->json, "Machine-readable output (one object per line under --watch)");
     cmd->add_option("--watch", args->watch_s, "Refresh every SECS seconds until interrupted")->check(CLI::Range(0.05, 86400.0));
     cmd->add_option("--sample-ms", args->sample_ms,
@@ -190,7 +193,9 @@ void register_stat(CLI::App& app) {
     cmd->add_option("--count", args->count, "With --watch: stop after this many refreshes");
     cmd->footer(
         "Rates (published/s, acked/s) are the counter differences over --sample-ms, or over the\n"
-        "refresh period under --watch. OLDEST is the age of the oldest message not yet ACKed.\n\n"
+        "refresh period under --watch. OLDEST is the age of the oldest message not yet ACKed.\n"
+        "NAME may be an exchange (when no queue has that name): its routed and unroutable counts\n"
+        "and its bindings, those to deleted queues marked, as one entry of `shmq exchange ls`.\n\n"
         "Examples:\n"
         "  shmq stat orders                   partitions, groups, participants, DLQ\n"
         "  shmq stat orders --json | jq .depth\n"
@@ -198,6 +203,15 @@ void register_stat(CLI::App& app) {
         "  shmq stat orders --sample-ms 0     at once, without rates\n"
         "JSON schema: docs/CLI.md.");
     cmd->callback([args] {
+        if (!Queue::exists(args->name) && detail::ExchangeTable::exists(args->name)) {
+            std::string text;
+            Json x = describe_exchange(args->name, text);
+            if (args->json)
+                std::cout << dump(x) << "\n";
+            else
+                std::cout << text;
+            return;
+        }
         auto region = open_region(args->name, detail::Access::read_only);
         install_stop_handlers();
         auto before = inspect::snapshot(*region);
