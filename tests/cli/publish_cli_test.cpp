@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "support/shell.hpp"
 #include "support/temp_queue.hpp"
@@ -81,6 +82,43 @@ TEST(PublishCliTest, withAnAlternateUnroutableLinesGoThere) {
     EXPECT_EQ(s.consume(s.q, 2), "");
     r = sh("$SHMQ exchange ls");
     EXPECT_NE(r.out.find("routed 0, unroutable 2"), std::string::npos) << r.out;
+}
+
+// A fanout to three queues: each line in all of them; one to nine: refused,
+// saying why (one all-or-nothing publish reaches at most 8 queues).
+TEST(PublishCliTest, aFanoutLineGoesToEveryQueueAndNineQueuesAreRefusedWithTheReason) {
+    const std::string x = test::unique_queue_name("pcli-fan");
+    std::vector<std::string> qs;
+    for (int i = 0; i < 9; ++i) qs.push_back(test::unique_queue_name("pcli-fq"));
+    struct Cleanup {
+        const std::string& x;
+        const std::vector<std::string>& qs;
+        ~Cleanup() {
+            sh("$SHMQ exchange delete " + x);
+            for (const auto& q : qs) sh("$SHMQ delete " + q);
+        }
+    } cleanup{x, qs};
+    ASSERT_EQ(sh("$SHMQ exchange create " + x + " --type fanout").exit_code, 0);
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_EQ(sh("$SHMQ create " + qs[i] + " --capacity 16").exit_code, 0);
+        ASSERT_EQ(sh("$SHMQ bind " + x + " " + qs[i]).exit_code, 0);
+    }
+    auto r = sh("printf 'a\\nb\\n' | $SHMQ publish " + x);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err, "shmq publish: 2 line(s) published, 6 queue(s) reached in total, 0 to the alternate\n");
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(sh("$SHMQ consume " + qs[i] + " --group g --count 2 --timeout-ms 200").out, "a\nb\n") << qs[i];
+    for (int i = 3; i < 9; ++i) {
+        ASSERT_EQ(sh("$SHMQ create " + qs[i] + " --capacity 16").exit_code, 0);
+        ASSERT_EQ(sh("$SHMQ bind " + x + " " + qs[i]).exit_code, 0);
+    }
+    r = sh("echo c | $SHMQ publish " + x);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(count_lines(r.err), 1u) << r.err;
+    EXPECT_NE(r.err.find("line 1 not published: it routes to 9 queues, and one publish reaches at most 8"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(sh("$SHMQ consume " + qs[0] + " --group g --timeout-ms 200").out, "") << "nothing of it anywhere";
 }
 
 TEST(PublishCliTest, badInputGetsOneLineAndNonZeroExit) {

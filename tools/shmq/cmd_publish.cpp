@@ -2,6 +2,7 @@
 // [--timeout-ms MS]: one message per stdin line, through an exchange.
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "command.hpp"
@@ -37,6 +38,21 @@ std::string unroutable_line(uint64_t line, const std::string& exchange, const st
         s += " and its alternate queue '" + alternate + "' does not exist (bind a queue, or `shmq create " +
              alternate + "`)";
     return s;
+}
+
+// Why a publish answered invalid_argument when its route has more queues
+// than one all-or-nothing publish reaches; nullopt otherwise.
+std::optional<std::string> too_many_targets(const std::string& exchange, const std::string& routing_key,
+                                            const std::vector<MessageHeader>& headers) {
+    try {
+        RouteInfo route;
+        if (!Exchange::open(exchange).route(routing_key, headers, route)) return std::nullopt;
+        if (route.queues.size() <= kMaxTransactionOutputs) return std::nullopt;
+        return "it routes to " + std::to_string(route.queues.size()) + " queues, and one publish reaches at most " +
+               std::to_string(kMaxTransactionOutputs) + " (all or nothing); bind fewer queues to what it matches";
+    } catch (const Error&) {
+        return std::nullopt;
+    }
 }
 
 }  // namespace
@@ -105,6 +121,10 @@ void register_publish(CLI::App& app) {
                     case Errc::not_found:
                         why = "shmq publish: line " + std::to_string(n) + " not published: exchange '" + a->exchange +
                               "' was deleted";
+                        break;
+                    case Errc::invalid_argument:
+                        why = "shmq publish: line " + std::to_string(n) + " not published: " +
+                              too_many_targets(a->exchange, a->routing_key, headers).value_or(st.message());
                         break;
                     default:
                         why = "shmq publish: line " + std::to_string(n) + " not published: " + st.message();
