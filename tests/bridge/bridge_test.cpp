@@ -144,6 +144,30 @@ protected:
     pid_t bridge_in_ = -1;
 };
 
+// Messages "0".."n-1" into `queue` from a thread of their own, keyed
+// "k<i % 32>"; joined when it goes (or by join()).
+class KeyedProducer {
+public:
+    KeyedProducer(Queue& queue, uint64_t n)
+        : thread_([this, &queue, n] {
+              auto p = queue.producer();
+              for (uint64_t i = 0; i < n; ++i)
+                  if (!p.send(std::to_string(i), {.key = "k" + std::to_string(i % 32)})) {
+                      ok_ = false;
+                      return;
+                  }
+          }) {}
+    ~KeyedProducer() { join(); }
+    void join() {
+        if (thread_.joinable()) thread_.join();
+    }
+    bool ok() const { return ok_.load(); }
+
+private:
+    std::atomic<bool> ok_{true};  // before thread_: set up before the thread starts
+    std::thread thread_;
+};
+
 // The 200k-message tests' queues: 4 partitions, small messages, 2 s leases.
 QueueOptions four_partitions() {
     QueueOptions qo;
@@ -161,23 +185,7 @@ TEST_F(BridgeTest, storesEachMessageOnceInPartitionOrderThroughBridgeKillsAndANo
     const std::string stream = "OUT_KILLS";
     start_bridge(q.name, stream);
 
-    std::atomic<bool> producer_ok{true};
-    std::thread producer([&] {
-        auto p = q->producer();
-        for (uint64_t i = 0; i < n; ++i) {
-            const std::string key = "k" + std::to_string(i % 32);
-            if (!p.send(std::to_string(i), {.key = key})) {
-                producer_ok = false;
-                return;
-            }
-        }
-    });
-    struct ThreadJoin {
-        std::thread& t;
-        ~ThreadJoin() {
-            if (t.joinable()) t.join();
-        }
-    } join{producer};
+    KeyedProducer producer(q.queue, n);
 
     JsClient client(cluster_.urls());
     ASSERT_TRUE(client.ok());
@@ -192,7 +200,7 @@ TEST_F(BridgeTest, storesEachMessageOnceInPartitionOrderThroughBridgeKillsAndANo
     start_bridge(q.name, stream);
     EXPECT_GE(client.wait_count(stream, n, 90s), n);
     producer.join();
-    ASSERT_TRUE(producer_ok.load());
+    ASSERT_TRUE(producer.ok());
 
     std::this_thread::sleep_for(500ms);  // anything extra (a missed duplicate) would show up by now
     EXPECT_EQ(stop_bridge(), 0) << bridge_log();
@@ -214,21 +222,7 @@ TEST_F(BridgeTest, keepsPartitionOrderWhenEachNodeDiesInTurnUnderIt) {
     const std::string stream = "OUT_NODES";
     start_bridge(q.name, stream);
 
-    std::atomic<bool> producer_ok{true};
-    std::thread producer([&] {
-        auto p = q->producer();
-        for (uint64_t i = 0; i < n; ++i)
-            if (!p.send(std::to_string(i), {.key = "k" + std::to_string(i % 32)})) {
-                producer_ok = false;
-                return;
-            }
-    });
-    struct ThreadJoin {
-        std::thread& t;
-        ~ThreadJoin() {
-            if (t.joinable()) t.join();
-        }
-    } join{producer};
+    KeyedProducer producer(q.queue, n);
 
     JsClient client(cluster_.urls());
     ASSERT_TRUE(client.ok());
@@ -244,7 +238,7 @@ TEST_F(BridgeTest, keepsPartitionOrderWhenEachNodeDiesInTurnUnderIt) {
     }
     EXPECT_GE(client.wait_count(stream, n, 90s), n);
     producer.join();
-    ASSERT_TRUE(producer_ok.load());
+    ASSERT_TRUE(producer.ok());
 
     std::this_thread::sleep_for(500ms);
     EXPECT_EQ(stop_bridge(), 0) << bridge_log();

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "shmq/internal/crash_points.hpp"
+#include "support/drain.hpp"
 #include "support/stopped_child.hpp"
 #include "support/temp_queue.hpp"
 
@@ -33,16 +34,7 @@ QueueOptions small(uint32_t partitions = 1) {
     return o;
 }
 
-std::vector<std::string> drain(Queue& q, const char* group, Millis wait) {
-    std::vector<std::string> out;
-    auto c = q.consumer(group);
-    while (auto m = c.receive(wait)) {
-        out.emplace_back(m->text());
-        EXPECT_TRUE(m->ack().ok());
-        wait = 300ms;
-    }
-    return out;
-}
+using test::drain;
 
 struct CrashCase {
     CrashPoint at;

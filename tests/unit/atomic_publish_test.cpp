@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "support/drain.hpp"
 #include "support/temp_queue.hpp"
 #include "tx/atomic_publish.hpp"
 
@@ -25,16 +26,7 @@ QueueOptions small(uint32_t partitions = 1, OnFull on_full = OnFull::block, uint
     return o;
 }
 
-std::vector<std::string> drain(Queue& q, const char* group, Millis wait = 200ms) {
-    std::vector<std::string> out;
-    auto c = q.consumer(group);
-    while (auto m = c.receive(wait)) {
-        out.emplace_back(m->text());
-        EXPECT_TRUE(m->ack().ok());
-        wait = 100ms;
-    }
-    return out;
-}
+std::vector<std::string> drain(Queue& q, const char* group) { return test::drain(q, group, 200ms, 100ms); }
 
 Status publish(std::vector<Producer*> targets, std::string_view payload, const SendOptions& options = {}) {
     return detail::publish_atomically(targets, std::as_bytes(std::span(payload)), options);

@@ -69,9 +69,7 @@ std::string daemon_json(const std::vector<Param>& params, const std::string& shm
                         const std::vector<DaemonScaleRow>& rows) {
     Json j;
     j["bench"] = "daemon";
-    Json p = Json::object();
-    for (const auto& param : params) p[param.key] = param.value;
-    j["params"] = std::move(p);
+    j["params"] = params_json(params);
     j["shmqd"] = shmqd;
     j["machine"] = machine_json(m);
     j["targets"] = {{"queues", kTargetQueues},

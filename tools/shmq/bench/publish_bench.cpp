@@ -168,22 +168,21 @@ PublishBenchResult run_publish_bench(const PublishBenchConfig& cfg) {
     r.send3.name = "send3";
     r.fanout3.name = "fanout3";
     const std::vector<std::byte> payload(cfg.size, std::byte{'x'});
+    using Round = double (*)(const PublishBenchConfig&, const std::vector<std::byte>&);
+    // A pair of variants, alternating which goes first: neither always meets
+    // a cold or a warm machine.
+    auto pair = [&](int round, PublishVariant& a, Round run_a, PublishVariant& b, Round run_b) {
+        if (round % 2 == 0) {
+            a.round_ns.push_back(run_a(cfg, payload));
+            b.round_ns.push_back(run_b(cfg, payload));
+        } else {
+            b.round_ns.push_back(run_b(cfg, payload));
+            a.round_ns.push_back(run_a(cfg, payload));
+        }
+    };
     for (int round = 0; round < cfg.rounds; ++round) {
-        // Alternate which goes first: neither always meets a cold or a warm machine.
-        if (round % 2 == 0) {
-            r.send.round_ns.push_back(run_send_round(cfg, payload));
-            r.publish.round_ns.push_back(run_publish_round(cfg, payload));
-        } else {
-            r.publish.round_ns.push_back(run_publish_round(cfg, payload));
-            r.send.round_ns.push_back(run_send_round(cfg, payload));
-        }
-        if (round % 2 == 0) {
-            r.send3.round_ns.push_back(run_send3_round(cfg, payload));
-            r.fanout3.round_ns.push_back(run_fanout3_round(cfg, payload));
-        } else {
-            r.fanout3.round_ns.push_back(run_fanout3_round(cfg, payload));
-            r.send3.round_ns.push_back(run_send3_round(cfg, payload));
-        }
+        pair(round, r.send, run_send_round, r.publish, run_publish_round);
+        pair(round, r.send3, run_send3_round, r.fanout3, run_fanout3_round);
     }
     return r;
 }
@@ -192,9 +191,7 @@ std::string publish_json(const std::vector<Param>& params, const Machine& m, con
     Json j;
     j["bench"] = "publish";
     j["unit"] = "ns_per_call";
-    Json p = Json::object();
-    for (const auto& x : params) p[x.key] = x.value;
-    j["params"] = std::move(p);
+    j["params"] = params_json(params);
     j["machine"] = machine_json(m);
     for (const PublishVariant* v : {&r.send, &r.publish, &r.send3, &r.fanout3}) {
         Json rounds = Json::array();

@@ -35,12 +35,6 @@ std::string fmt_rate(double v) {
 
 namespace {
 
-Json params_json(const std::vector<Param>& params) {
-    Json j = Json::object();
-    for (const auto& p : params) j[p.key] = p.value;
-    return j;
-}
-
 struct LatencyFigures {
     LatencySummary s;
     explicit LatencyFigures(const LatencyOutcome& o) : s(summarize(*o.hist)) {}
@@ -83,6 +77,12 @@ std::string fmt_fixed(double v, int decimals) {
 
 Json machine_json(const Machine& m) {
     return {{"cpu_model", m.cpu_model}, {"nproc", m.nproc}, {"kernel", m.kernel}, {"cpus", m.cpus}};
+}
+
+Json params_json(const std::vector<Param>& params) {
+    Json p = Json::object();
+    for (const auto& x : params) p[x.key] = x.value;
+    return p;
 }
 
 Param param(const std::string& key, double v) { return {key, number(v, 3)}; }

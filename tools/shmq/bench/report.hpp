@@ -37,6 +37,8 @@ std::string fmt_rate(double v);
 
 // {"cpu_model", "nproc", "kernel", "cpus"}: the "machine" of every report.
 Json machine_json(const Machine& m);
+// {"params": {key: value...}}: the "params" object of every report.
+Json params_json(const std::vector<Param>& params);
 
 // `bench` is "latency" or "wakeup"; outcomes[0] is shmq.
 std::string latency_json(const std::string& bench, const std::vector<Param>& params, const Machine& m,

@@ -337,9 +337,7 @@ std::string transaction_json(const std::vector<Param>& params, const Machine& m,
     Json j;
     j["bench"] = "transaction";
     j["unit"] = "messages_per_sec";
-    Json p = Json::object();
-    for (const auto& x : params) p[x.key] = x.value;
-    j["params"] = std::move(p);
+    j["params"] = params_json(params);
     j["machine"] = machine_json(m);
     Json variants = Json::array();
     for (const auto& o : r.variants) {
