@@ -1,7 +1,9 @@
-// What the exchange files share: failing with a sentence, and how those
-// sentences name an exchange and say what to do about a damaged one.
+// What the exchange files share: failing with a sentence, how those
+// sentences name an exchange and say what to do about a damaged one, and
+// the memory orders' short names.
 #pragma once
 
+#include <atomic>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -9,6 +11,10 @@
 #include "shmq/internal/exchange_table.hpp"
 
 namespace shmq::detail::exchange {
+
+constexpr auto kRelaxed = std::memory_order_relaxed;
+constexpr auto kAcquire = std::memory_order_acquire;
+constexpr auto kRelease = std::memory_order_release;
 
 [[noreturn]] inline void fail(Errc code, const std::string& what) { throw Error(code, what); }
 

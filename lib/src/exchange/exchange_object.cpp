@@ -21,12 +21,6 @@ namespace shmq::detail {
 namespace xl = xlayout;
 using namespace exchange;
 
-namespace {
-constexpr auto kRelaxed = std::memory_order_relaxed;
-constexpr auto kAcquire = std::memory_order_acquire;
-constexpr auto kRelease = std::memory_order_release;
-}  // namespace
-
 std::string exchange_object_path(std::string_view exchange) {
     return std::string(kShmDir) + "/" + std::string(kExchangePrefix) + std::string(exchange);
 }

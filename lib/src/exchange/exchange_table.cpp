@@ -15,9 +15,6 @@ namespace xl = xlayout;
 using namespace exchange;
 
 namespace {
-constexpr auto kRelaxed = std::memory_order_relaxed;
-constexpr auto kAcquire = std::memory_order_acquire;
-constexpr auto kRelease = std::memory_order_release;
 constexpr int kMaxReadAttempts = 100000;
 }  // namespace
 
