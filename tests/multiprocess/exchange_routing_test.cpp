@@ -132,9 +132,16 @@ TEST(ExchangeRoutingProcessesTest, everyReadIsExactlyTheBindingSetOfItsVersion) 
         ASSERT_EQ(::waitpid(pid, &status, 0), pid);
         EXPECT_TRUE(WIFSIGNALED(status)) << "admin " << k << " exited by itself, status " << status;
     }
-    // ... then one that finishes its operations, in this process.
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
-    while (std::chrono::steady_clock::now() < until) next_operation(*x.table, queues);
+    // ... then one that finishes its operations, in this process: for 300 ms,
+    // and on until the table has passed version 100 (slow builds: TSan).
+    const auto start = std::chrono::steady_clock::now();
+    auto version_now = [&] {
+        detail::TableSnapshot now;
+        return x->snapshot(now) == Errc::ok ? now.version : 0;
+    };
+    while (std::chrono::steady_clock::now() < start + std::chrono::milliseconds(300) ||
+           (version_now() <= 100 && std::chrono::steady_clock::now() < start + std::chrono::seconds(60)))
+        next_operation(*x.table, queues);
     shared->stop.store(1, std::memory_order_release);
 
     for (int i = 0; i < kReaders; ++i) {
