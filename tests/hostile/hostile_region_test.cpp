@@ -145,7 +145,17 @@ TEST_P(HostileRegionTest, damageIsFoundReportedAndNobodyCrashesOrHangs) {
                                           "consume " + q.name + " --group g-" + kind + " --kind " + kind + " --out " +
                                               dir.file(std::string(kind) + std::to_string(i) + ".out").string() +
                                               " --idle-ms 600000"));
-    std::this_thread::sleep_for(300ms);  // traffic flowing, every group joined
+    // Traffic flowing, every consumer joined: each has written a message out
+    // (a fixed sleep was too short under TSan, where a consumer still
+    // joining met the damage as a full group table or a bad magic).
+    const auto joined_by = std::chrono::steady_clock::now() + 30s;
+    for (const char* kind : {"shared", "exclusive"})
+        for (int i = 0; i < 2; ++i) {
+            const std::string out = std::string(kind) + std::to_string(i) + ".out";
+            while (read(out).empty() && std::chrono::steady_clock::now() < joined_by)
+                std::this_thread::sleep_for(5ms);
+            ASSERT_FALSE(read(out).empty()) << out << ": no message within 30 s";
+        }
     for (Worker* w : peers) ASSERT_TRUE(workers.running(*w)) << w->label << ": " << read(w->label + ".err");
 
     const auto region = detail::Region::open(q.name, detail::Access::read_only);
