@@ -63,8 +63,19 @@ ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_nam
     fast_acks = ctx.exclusive && !options.at_most_once;
     acking = &region->participant(me.index).acking;
     for (uint32_t p = 0; p < region->partitions(); ++p) views.push_back(ring::make_view(*region, p, group.index));
-    if (group.kind == GroupKind::shared)
+    if (group.kind != GroupKind::exclusive)
         for (uint32_t p = 0; p < region->partitions(); ++p) partitions.push_back(p);
+    if (group.kind == GroupKind::keyed) {
+        const int32_t lane = ring::group_keyed_lane(*region, group.index);
+        if (lane < 0) {
+            detach_participant(*region, me);
+            throw Error(Errc::region_corrupt, "keyed group '" + std::string(group_name) + "' of queue '" +
+                                                  region->name() + "' names no valid key lane; delete the group");
+        }
+        keyed = true;
+        for (uint32_t p = 0; p < region->partitions(); ++p)
+            lanes.push_back(ring::keyed_lane(*region, static_cast<uint32_t>(lane), p));
+    }
 }
 
 ConsumerCore::~ConsumerCore() {
@@ -236,6 +247,8 @@ void ConsumerCore::maintenance(uint64_t now) noexcept {
     Region& r = *region;
     for (uint32_t p : partitions) {
         ring::expire_leases(r, group.index, p, now, me.id());
+        // Finishes made without the lane (DLQ moves, frozen ACKs, a finisher killed).
+        if (keyed) ring::keyed_repair(r, views[p], lanes[p], me.token());
         // A claim at our cursor whose producer died would stall us: reap it.
         // A transaction's output there waits for its decision: a late
         // owner's is decided now (shmq/internal/tx_resolver.hpp).
@@ -294,6 +307,15 @@ bool ConsumerCore::try_once(Message& out, uint64_t now, bool take_ref) noexcept 
         // The lease's start; an at-most-once pickup never expires: no clock.
         // 0: deliver_fresh reads it once it has something to deliver.
         if (now == 0 && options.at_most_once) now = 1;
+        if (keyed) {
+            const ring::KeyedDelivery kd = ring::deliver_keyed(ctx, views[p], lanes[p], now, me.token(), d);
+            if (kd == ring::KeyedDelivery::delivered) {
+                round_robin = i + 1;
+                fill(out, p, d, take_ref);
+                return true;
+            }
+            continue;
+        }
         if (ring::deliver_fresh(ctx, views[p], now, d)) {
             round_robin = i + 1;  // fairness across partitions
             fill(out, p, d, take_ref);
@@ -385,6 +407,7 @@ Status ConsumerCore::settle_ack(Message& m) noexcept {
         rc = ring::ack(v, m.offset_, m.lease_, advance);
     if (rc == ring::SettleResult::ok && ring::ack_latency_sampled(m.offset_))
         ring::record_ack_latency(region->group(group.index).ack_latency, m.publish_unix_ns_);
+    if (rc == ring::SettleResult::ok) finished(m.partition_, m.offset_);
     release();
     return rc == ring::SettleResult::ok ? Status(Errc::ok) : Status(Errc::lease_lost);
 }
@@ -477,6 +500,10 @@ Status ConsumerCore::settle_nack(Message& m, Millis delay) noexcept {
     const uint64_t delay_ns = static_cast<uint64_t>(std::max<int64_t>(delay.count(), 0)) * 1'000'000;
     const auto rc = ring::nack(*region, group.index, m.partition_, m.offset_, m.lease_, delay_ns,
                                sys::coarse_monotonic_ns(), me.id());
+    if (keyed && rc == ring::SettleResult::ok) {  // dead-lettered: finished
+        const uint64_t w = views[m.partition_].lease(m.offset_).word.load(std::memory_order_acquire);
+        if (ring::lease_kind(w) == ring::LeaseKind::acked && ring::lease_is(w, m.offset_)) finished(m.partition_, m.offset_);
+    }
     release();
     return rc == ring::SettleResult::ok ? Status(Errc::ok) : Status(Errc::lease_lost);
 }
@@ -619,6 +646,7 @@ std::size_t ack_all(std::span<Message> messages) noexcept {
                 ++acked;
                 if (ring::ack_latency_sampled(m.offset_))
                     ring::record_ack_latency(core->region->group(core->group.index).ack_latency, m.publish_unix_ns_);
+                core->finished(m.partition_, m.offset_);
             }
             bool seen = false;
             for (uint32_t t = 0; t < n_touched; ++t) seen |= touched[t] == m.partition_;

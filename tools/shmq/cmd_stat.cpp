@@ -6,6 +6,7 @@
 #include <iostream>
 #include <unistd.h>
 
+#include "shmq/internal/groups.hpp"
 #include "command.hpp"
 #include "exchange_report.hpp"
 #include "format.hpp"
@@ -106,7 +107,7 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
                       "ACK/S", "NACKED", "REDELIVERED", "EXPIRED", "DEAD-LETTERED"});
         auto row = [&](const inspect::GroupStats& g, const inspect::GroupPartitionStats& p, std::string partition,
                        std::string owner, double acked_per_s) {
-            groups.add({g.name, g.kind == GroupKind::exclusive ? "exclusive" : "shared", std::move(partition),
+            groups.add({g.name, detail::group_kind_name(g.kind), std::move(partition),
                         std::move(owner), human_count(p.lag), human_count(p.in_flight),
                         human_age_ms(p.oldest_unacked_age_ms), human_count(p.delivered), human_count(p.acked),
                         human_rate(acked_per_s), human_count(p.nacked), human_count(p.redelivered),

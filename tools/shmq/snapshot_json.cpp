@@ -1,3 +1,4 @@
+#include "shmq/internal/groups.hpp"
 #include "snapshot_json.hpp"
 
 #include "format.hpp"
@@ -25,6 +26,7 @@ Json options_json(const QueueOptions& o) {
     j["dedup_window_ms"] = o.dedup_window_ms;
     j["dedup_capacity"] = o.dedup_capacity;
     j["dedup_content"] = o.dedup_content;
+    j["keyed_groups"] = o.keyed_groups;
     return j;
 }
 
@@ -48,7 +50,7 @@ void put_counters(Json& j, const inspect::GroupPartitionStats& s) {
 Json group_json(const inspect::GroupStats& g, bool with_partitions, const GroupRates* rates) {
     Json j;
     put_bytes(j, "name", g.name);  // read from the region: any bytes
-    j["kind"] = g.kind == GroupKind::exclusive ? "exclusive" : "shared";
+    j["kind"] = detail::group_kind_name(g.kind);
     j["joining"] = g.joining;
     j["replay"] = g.replay;
     j["replay_left"] = g.replay_left;
