@@ -22,6 +22,7 @@ namespace {
 constexpr int kSpinBeforeSleep = 2048;
 constexpr uint64_t kMembershipCheckNs = 1'000'000'000;  // members' liveness, without shmqd
 constexpr uint64_t kHandoffRetryNs = 10'000'000;        // waiting for a partition's previous owner
+constexpr int64_t kKeyedBusyRetryNs = 200'000;          // a keyed lane lock was taken when we looked
 // A partition this member loses is handed over once it has settled what it
 // holds there, or after this long; the new owner then revokes the rest.
 constexpr uint64_t kHandoffGraceNs = 200'000'000;
@@ -282,6 +283,7 @@ bool ConsumerCore::try_once(Message& out, uint64_t now, bool take_ref) noexcept 
     }
     const uint32_t n = static_cast<uint32_t>(partitions.size());
     if (n == 0) return false;
+    keyed_busy = false;
     ring::Delivered d{};
     if (round_robin >= n) round_robin = 0;
     // Redeliveries first: in an exclusive group they are the oldest offsets.
@@ -308,12 +310,13 @@ bool ConsumerCore::try_once(Message& out, uint64_t now, bool take_ref) noexcept 
         // 0: deliver_fresh reads it once it has something to deliver.
         if (now == 0 && options.at_most_once) now = 1;
         if (keyed) {
-            const ring::KeyedDelivery kd = ring::deliver_keyed(ctx, views[p], lanes[p], now, me.token(), d);
-            if (kd == ring::KeyedDelivery::delivered) {
+            ring::KeyedDelivery kd{};
+            if (ring::deliver_keyed(ctx, views[p], lanes[p], now, me.token(), &d, 1, kd) != 0) {
                 round_robin = i + 1;
                 fill(out, p, d, take_ref);
                 return true;
             }
+            keyed_busy |= kd == ring::KeyedDelivery::busy;
             continue;
         }
         if (ring::deliver_fresh(ctx, views[p], now, d)) {
@@ -375,6 +378,20 @@ BatchResult ConsumerCore::receive_batch(std::span<Message> out, Millis timeout) 
             for (uint32_t k = 0; k < got; ++k) fill(out[n++], p, run[k], false);
             mine += got;
             if (got < want) break;
+        }
+    }
+    // A keyed group takes what follows in runs too, each under one hold of
+    // the partition's lane lock (ring::deliver_keyed).
+    if (keyed && replay == nullptr && out[0].core_ == this) {
+        ring::Delivered run[kRunMax];
+        for (uint32_t k = 0, i = out[0].partition_; k < partitions.size(); ++k, i = i + 1 == partitions.size() ? 0 : i + 1) {
+            if (n == out.size() || held + mine > options.max_in_flight) break;
+            const auto want = static_cast<uint32_t>(std::min<std::size_t>(
+                {out.size() - n, kRunMax, std::size_t{options.max_in_flight} + 1 - held - mine}));
+            ring::KeyedDelivery how{};
+            const uint32_t got = ring::deliver_keyed(ctx, views[i], lanes[i], now, me.token(), run, want, how);
+            for (uint32_t j = 0; j < got; ++j) fill(out[n++], i, run[j], false);
+            mine += got;
         }
     }
     while (n < out.size() && held + mine <= options.max_in_flight && try_once(out[n], now, false)) {
@@ -518,6 +535,7 @@ bool ConsumerCore::sleep_begin(Message& m, SleepPlan& plan) noexcept {
     maintenance(sys::coarse_monotonic_ns());
     if (try_once(m)) return true;
     plan.slice_ns = static_cast<int64_t>(scan_interval_ns);
+    if (keyed_busy) plan.slice_ns = kKeyedBusyRetryNs;  // a lane lock was taken: its holder may leave work behind
     if (!wanted.empty() || !releasing.empty() || (replay != nullptr && !replay->wanted.empty()))
         plan.slice_ns = static_cast<int64_t>(kHandoffRetryNs);
     return false;

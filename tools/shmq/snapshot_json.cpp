@@ -44,6 +44,9 @@ void put_counters(Json& j, const inspect::GroupPartitionStats& s) {
     j["skipped"] = s.skipped;
     j["dead_lettered"] = s.dead_lettered;
     j["dlq_blocked"] = s.dlq_blocked;
+    j["blocked"] = s.blocked;
+    j["blocked_keys"] = s.blocked_keys;
+    j["oldest_blocked_age_ms"] = s.oldest_blocked_age_ms;
 }
 }  // namespace
 

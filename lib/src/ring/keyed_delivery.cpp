@@ -19,8 +19,9 @@ namespace {
 using detail::Region;
 
 constexpr uint32_t kIndexPerHold = 64;       // offsets indexed per lock hold: finishers wait no longer
-constexpr int kLockSpins = 4096;             // before a delivering consumer calls the lane busy
-constexpr uint64_t kFinisherWaitNs = 2'000'000;  // a finisher's wait for the lock, then keyed_repair's job
+constexpr int kLockSpins = 256;  // then yield: a holder preempted on a busy machine gets the CPU back
+constexpr uint64_t kRepairWaitNs = 2'000'000;  // keyed_repair's wait for the lock, then the next scan's job
+constexpr uint64_t kFinisherWaitNs = 100'000'000;  // a finisher's, when the mailbox is full
 
 std::string_view slot_key(const PartitionView& v, uint64_t o) noexcept {
     const uint32_t len = std::min<uint32_t>(v.slot(o).key_len, layout::kMaxKeyBytes);  // untrusted
@@ -46,7 +47,8 @@ bool lock_lane(const Region& r, const KeyedLane& lane, uint64_t token, uint64_t 
     auto& lock = lane.header->lock;
     uint64_t until = 0;
     for (int spin = 0;; ++spin) {
-        if (detail::try_owner_lock(lock, token)) return true;
+        // Test, then test-and-set: waiters spin on their cached copy, not with RMWs on the holder's line.
+        if (lock.load(std::memory_order_relaxed) == 0 && detail::try_owner_lock(lock, token)) return true;
         if (spin < kLockSpins) {
             sys::cpu_relax();
             continue;
@@ -71,6 +73,7 @@ struct LaneLock {
             lane.header->repairs.fetch_add(1, std::memory_order_relaxed);
             rebuild_ready(v);
         }
+        if (held) take_mailbox(v);
     }
     ~LaneLock() {
         if (held) detail::owner_unlock(lane_.header->lock, token_);
@@ -81,8 +84,12 @@ struct LaneLock {
     // After a dead holder: a pop it made may be lost, so forget every
     // kQueued mark and queue again from the lease table.
     void rebuild_ready(const PartitionView& v) noexcept;
-    uint32_t queue_finished_preds(const PartitionView& v, bool requeue) noexcept;
+    void queue_finished_preds(const PartitionView& v) noexcept;
     bool push(const PartitionView& v, uint64_t s, uint64_t parked) noexcept;
+    // o finished: queues its successor if that is still parked behind it. True if it did.
+    bool queue_successor(const PartitionView& v, uint64_t o) noexcept;
+    // The finishes left in the mailbox by finishers that found the lock taken.
+    void take_mailbox(const PartitionView& v) noexcept;
 
     bool held = false;
 
@@ -104,27 +111,41 @@ bool LaneLock::push(const PartitionView& v, uint64_t s, uint64_t parked) noexcep
     return true;
 }
 
-uint32_t LaneLock::queue_finished_preds(const PartitionView& v, bool requeue) noexcept {
+void LaneLock::queue_finished_preds(const PartitionView& v) noexcept {
     const uint64_t floor = v.cursors->floor.load(std::memory_order_acquire);
     uint64_t next = v.cursors->next.load(std::memory_order_acquire);
     next = std::clamp(next, floor, floor + lane_.capacity);
-    uint32_t queued = 0;
     for (uint64_t o = floor; o < next; ++o) {
         auto& e = v.lease(o);
         if (!is_parked(e.word.load(std::memory_order_acquire), o)) continue;
         const uint64_t d = e.deadline_ns.load(std::memory_order_relaxed);
-        if ((d & kParked) == 0 || ((d & kQueued) != 0 && !requeue)) continue;
-        if (!finished(v, d & kParkedPredMask, floor)) continue;
+        if ((d & kParked) == 0 || !finished(v, d & kParkedPredMask, floor)) continue;
         if (!push(v, o, d & ~kQueued)) break;
-        ++queued;
     }
-    return queued;
+}
+
+bool LaneLock::queue_successor(const PartitionView& v, uint64_t o) noexcept {
+    const uint64_t s = lane_.successors[o & (lane_.capacity - 1)].load(std::memory_order_relaxed);
+    if (s <= o || s - o >= lane_.capacity) return false;  // untrusted, or none
+    auto& e = v.lease(s);
+    if (!is_parked(e.word.load(std::memory_order_acquire), s)) return false;
+    const uint64_t d = e.deadline_ns.load(std::memory_order_relaxed);
+    if (d != (kParked | o)) return false;  // behind another offset, or queued already
+    return push(v, s, d);
+}
+
+void LaneLock::take_mailbox(const PartitionView& v) noexcept {
+    for (auto& slot : lane_.header->finished) {
+        if (slot.load(std::memory_order_relaxed) == 0) continue;
+        const uint64_t o = slot.exchange(0, std::memory_order_acq_rel);  // acquire: the finish happened before
+        if (o != 0) (void)queue_successor(v, o - 1);
+    }
 }
 
 void LaneLock::rebuild_ready(const PartitionView& v) noexcept {
     auto& h = *lane_.header;
     h.ready_head.store(h.ready_tail.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    (void)queue_finished_preds(v, /*requeue=*/true);
+    queue_finished_preds(v);
 }
 
 // (K1): the KeyTail of `hash`, or the one to take for it; nullptr: the
@@ -149,11 +170,24 @@ layout::KeyTail* find_tail(const PartitionView& v, const KeyedLane& lane, uint64
     return reusable;
 }
 
+// The lock was taken (its holder may be preempted): leaves finished offset o
+// for the next holder (LaneLock::take_mailbox), whom the caller's doorbell
+// calls; the seq_cst CAS orders it before the doorbell's waiters load.
+bool leave_in_mailbox(const KeyedLane& lane, uint64_t o) noexcept {
+    for (auto& slot : lane.header->finished) {
+        uint64_t empty = 0;
+        if (slot.load(std::memory_order_relaxed) == 0 &&
+            slot.compare_exchange_strong(empty, o + 1, std::memory_order_seq_cst))
+            return true;
+    }
+    return false;
+}
+
 enum class Indexed { leased, parked, skipped, empty, full };
 
 // (K1)-(K3) for o = next. `out` is filled when leased.
-Indexed index_one(const DeliveryContext& ctx, const PartitionView& v, const KeyedLane& lane, uint64_t now_mono,
-                  Delivered& out) noexcept {
+Indexed index_one(const DeliveryContext& ctx, const PartitionView& v, const KeyedLane& lane, LaneLock& locked,
+                  uint64_t now_mono, Delivered& out) noexcept {
     auto& gp = *v.cursors;
     const uint64_t o = gp.next.load(std::memory_order_acquire);
     const uint64_t s = v.ring.state(o).load(std::memory_order_acquire);  // pairs with the commit
@@ -193,11 +227,19 @@ Indexed index_one(const DeliveryContext& ctx, const PartitionView& v, const Keye
         t->tail.store(o, std::memory_order_release);
     }
     if (decision != 0) {  // (K3) parked behind its pred
-        lane.successors[(decision & kParkedPredMask) & (lane.capacity - 1)].store(o, std::memory_order_relaxed);
+        const uint64_t pred = decision & kParkedPredMask;
+        lane.successors[pred & (lane.capacity - 1)].store(o, std::memory_order_relaxed);
         const uint64_t parked = lease_word(LeaseKind::retry, o, static_cast<uint32_t>(RetryReason::blocked), 0, 0);
         if (!e.word.compare_exchange_strong(w, parked, std::memory_order_acq_rel, std::memory_order_acquire))
             return Indexed::skipped;  // changed under us (corrupt): re-read
         help_forward(gp.next, o);
+        // (K4) pred may have finished since (K1), its finisher looking at
+        // successor[pred] before our store: an RMW of pred's word (release,
+        // after that store) reads its latest value. Either it reads the
+        // finisher's ACK (we queue o), or the finisher's ACK RMW comes later
+        // and acquires ours, so the finisher sees o (and queues it).
+        const uint64_t now_pred = v.lease(pred).word.fetch_add(0, std::memory_order_acq_rel);
+        if (lease_kind(now_pred) == LeaseKind::acked && lease_is(now_pred, pred)) (void)locked.push(v, o, decision);
         return Indexed::parked;
     }
     const uint64_t leased = lease_word(ctx.at_most_once ? LeaseKind::picked : LeaseKind::leased, o, ctx.owner_id, 1);
@@ -264,30 +306,43 @@ void reset_keyed_lane(const Region& r, uint32_t lane, uint64_t group_state) noex
         }
         l.header->ready_head.store(0, std::memory_order_relaxed);
         l.header->ready_tail.store(0, std::memory_order_relaxed);
+        for (auto& slot : l.header->finished) slot.store(0, std::memory_order_relaxed);
         l.header->repairs.store(0, std::memory_order_relaxed);
         l.header->group_state.store(group_state, std::memory_order_release);
     }
 }
 
-KeyedDelivery deliver_keyed(const DeliveryContext& ctx, const PartitionView& view, const KeyedLane& lane,
-                            uint64_t now_mono, uint64_t token, Delivered& out) noexcept {
+uint32_t deliver_keyed(const DeliveryContext& ctx, const PartitionView& view, const KeyedLane& lane,
+                       uint64_t now_mono, uint64_t token, Delivered* out, uint32_t max, KeyedDelivery& how) noexcept {
     Region& r = *ctx.region;
-    for (;;) {
+    uint32_t n = 0;
+    how = KeyedDelivery::none;
+    while (n < max) {
         LaneLock locked(r, view, lane, token, 0);
-        if (!locked.held) return KeyedDelivery::busy;
+        if (!locked.held) {
+            if (n == 0) how = KeyedDelivery::busy;
+            break;
+        }
         if (now_mono == 0) now_mono = sys::coarse_monotonic_ns();
-        if (lease_ready(ctx, view, lane, now_mono, out)) return KeyedDelivery::delivered;
+        while (n < max && lease_ready(ctx, view, lane, now_mono, out[n])) ++n;
         // A long run of busy keys: let finishers in every kIndexPerHold, then go on.
-        for (uint32_t n = 0; n < kIndexPerHold; ++n) {
-            switch (index_one(ctx, view, lane, now_mono, out)) {
-                case Indexed::leased: return KeyedDelivery::delivered;
+        bool more = true;
+        for (uint32_t k = 0; k < kIndexPerHold && n < max && more; ++k) {
+            switch (index_one(ctx, view, lane, locked, now_mono, out[n])) {
+                case Indexed::leased: ++n; break;
                 case Indexed::parked:
                 case Indexed::skipped: break;
-                case Indexed::empty: return KeyedDelivery::none;
-                case Indexed::full: return KeyedDelivery::busy;
+                case Indexed::empty: more = false; break;
+                case Indexed::full:
+                    if (n == 0) how = KeyedDelivery::busy;
+                    more = false;
+                    break;
             }
         }
+        if (!more) break;
     }
+    if (n != 0) how = KeyedDelivery::delivered;
+    return n;
 }
 
 void keyed_finished(Region& r, const PartitionView& view, const KeyedLane& lane, uint64_t o, uint64_t token) noexcept {
@@ -295,25 +350,45 @@ void keyed_finished(Region& r, const PartitionView& view, const KeyedLane& lane,
     // A cheap look first, without the lock: most finishes have no successor.
     if (s <= o || s - o >= lane.capacity) return;
     {
-        LaneLock locked(r, view, lane, token, kFinisherWaitNs);
-        if (!locked.held) return;  // keyed_repair queues it
-        const uint64_t again = lane.successors[o & (lane.capacity - 1)].load(std::memory_order_relaxed);
-        if (again != s) return;
-        auto& e = view.lease(s);
-        if (!is_parked(e.word.load(std::memory_order_acquire), s)) return;
-        const uint64_t d = e.deadline_ns.load(std::memory_order_relaxed);
-        if (d != (kParked | o)) return;  // behind another offset, or queued already
-        if (!locked.push(view, s, d)) return;
+        LaneLock locked(r, view, lane, token, 0);
+        if (locked.held) {
+            if (!locked.queue_successor(view, o)) return;
+        } else if (!leave_in_mailbox(lane, o)) {
+            // Taken, and the mailbox full: wait for the holder (yielding to
+            // it), a while; a stopped holder leaves it to keyed_repair.
+            LaneLock waited(r, view, lane, token, kFinisherWaitNs);
+            if (!waited.held || !waited.queue_successor(view, o)) return;
+        }
     }
     detail::wake_consumers(r);
 }
 
 uint32_t keyed_repair(Region& r, const PartitionView& view, const KeyedLane& lane, uint64_t token) noexcept {
+    // Looks without the lock (the window may hold a long backlog); takes it
+    // only to queue what it found, each checked again under it.
+    constexpr std::size_t kFound = 64;
+    uint64_t found[kFound];
     uint32_t queued = 0;
-    {
-        LaneLock locked(r, view, lane, token, 0);
-        if (!locked.held) return 0;
-        queued = locked.queue_finished_preds(view, /*requeue=*/false);
+    const uint64_t floor = view.cursors->floor.load(std::memory_order_acquire);
+    const uint64_t next = std::clamp(view.cursors->next.load(std::memory_order_acquire), floor, floor + lane.capacity);
+    for (uint64_t o = floor; o < next;) {
+        std::size_t n = 0;
+        for (; o < next && n < kFound; ++o) {
+            auto& e = view.lease(o);
+            if (!is_parked(e.word.load(std::memory_order_acquire), o)) continue;
+            const uint64_t d = e.deadline_ns.load(std::memory_order_relaxed);
+            if ((d & kParked) != 0 && (d & kQueued) == 0 && finished(view, d & kParkedPredMask, floor)) found[n++] = o;
+        }
+        if (n == 0) break;
+        LaneLock locked(r, view, lane, token, kRepairWaitNs);
+        if (!locked.held) break;  // again at the next scan
+        for (std::size_t i = 0; i < n; ++i) {
+            auto& e = view.lease(found[i]);
+            if (!is_parked(e.word.load(std::memory_order_acquire), found[i])) continue;
+            const uint64_t d = e.deadline_ns.load(std::memory_order_relaxed);
+            if ((d & kParked) == 0 || (d & kQueued) != 0 || !finished(view, d & kParkedPredMask, floor)) continue;
+            if (locked.push(view, found[i], d)) ++queued;
+        }
     }
     if (queued != 0) detail::wake_consumers(r);
     return queued;

@@ -25,13 +25,21 @@
 // the DLQ mover pass reason `blocked` over) and that no revoker touches
 // (only leased words are revoked): only a lane-lock holder leases them.
 //
+//   (K4) after parking: an RMW of pred's word (fetch_add 0, acq_rel); if it
+//        reads acked(pred), o goes to the ready FIFO at once.
+//
 // Unparking. Whoever finishes o (keyed_finished: the ACKing or NACKing
-// consumer) takes the lane lock, reads s = successor[o], and if lease(s) is
-// still parked behind o, pushes s to the ready FIFO and marks its deadline
-// kQueued. A delivering holder pops the FIFO before it indexes: s is
-// leased (counted 1) if it is still parked and its pred finished. Both run
-// under the lock, so an ACK that lands between (K1) and (K3) of a holder is
-// seen by the finisher that follows it (it waits for the lock).
+// consumer), after its finishing RMW of o's word (acq_rel), reads s =
+// successor[o]; if s names a later offset it takes the lane lock and, if
+// lease(s) is still parked behind o, pushes s to the ready FIFO and marks
+// its deadline kQueued. A delivering holder pops the FIFO before it
+// indexes: s is leased (counted 1) if it is still parked and its pred
+// finished. The finisher does not hold the lock when it finishes, so a
+// finish racing a holder's (K1)-(K3) is caught by (K4): the two RMWs of
+// pred's word are ordered; if the finisher's comes first, (K4) reads it;
+// if (K4)'s comes first, the finisher's acquires it, and with it the
+// successor store before it. Either way one of them queues s (the kQueued
+// mark, checked under the lock, keeps it to one).
 // Finishes that run without the lane (shmqd's or a peer's DLQ move, a
 // transaction's frozen ACK, a finisher killed before its lock) are caught
 // by keyed_repair, which every consumer runs each scan interval: it queues
@@ -75,11 +83,13 @@ int32_t group_keyed_lane(const detail::Region& r, uint32_t g) noexcept;
 void reset_keyed_lane(const detail::Region& r, uint32_t lane, uint64_t group_state) noexcept;
 
 enum class KeyedDelivery { delivered, none, busy };
-// Delivers the oldest ready message of the view's partition, else indexes
-// from `next` until one can be leased. busy: the lane lock stayed taken, or
-// its key window is full of unfinished keys; the caller tries again soon.
-KeyedDelivery deliver_keyed(const DeliveryContext& ctx, const PartitionView& view, const KeyedLane& lane,
-                            uint64_t now_mono, uint64_t token, Delivered& out) noexcept;
+// Leases up to `max` messages of the view's partition, under one hold of its
+// lane lock while it can: ready ones first (oldest unblocked), then by
+// indexing from `next`. Returns how many (out[0, n)). `how`: delivered (n >
+// 0); none; busy: the lane lock stayed taken, or its key window is full of
+// unfinished keys: the caller tries again soon.
+uint32_t deliver_keyed(const DeliveryContext& ctx, const PartitionView& view, const KeyedLane& lane,
+                       uint64_t now_mono, uint64_t token, Delivered* out, uint32_t max, KeyedDelivery& how) noexcept;
 // Offset o of the view's partition finished (ACKed, or dead-lettered by
 // this caller): queues its parked successor and wakes consumers. Waits a
 // little for the lane lock, then leaves it to keyed_repair.

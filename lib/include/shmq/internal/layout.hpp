@@ -653,9 +653,10 @@ static_assert(offsetof(TxEntry, coord_name_words) == 64 && offsetof(TxEntry, out
 // Protocol and memory-ordering argument: shmq/internal/keyed_lane.hpp.
 //
 //   line 0   0 lock (owner token; broken when its holder is dead)
-//            8 group_state (the GroupEntry::state of the group holding the lane; 0: free)
+//            8 group_state (the GroupEntry::state of the group holding the lane when it took it)
 //           16 ready_head  24 ready_tail (FIFO of ready[]; ready_tail - ready_head <= capacity)
 //           32 repairs (rebuilds after a dead holder)  40 reserved
+//   line 1  64 finished[8] (offset + 1 of a finish whose finisher found the lock taken; 0: empty)
 //   KeyTail[2 * capacity]   16 each: 0 hash (FNV-1a 64 of the key, | 1; 0: never used)
 //                                    8 tail (the latest offset indexed with that key)
 //   successor[capacity]     8 each: [o & (capacity - 1)]: the next offset indexed with o's key
@@ -663,6 +664,7 @@ static_assert(offsetof(TxEntry, coord_name_words) == 64 && offsetof(TxEntry, out
 //
 // Everything in a lane is written under its lock only, and is untrusted:
 // every offset read from it is checked against the lease entry it names.
+constexpr uint32_t kKeyedMailbox = 8;
 struct alignas(kCacheLine) KeyedLaneHeader {
     std::atomic<uint64_t> lock;
     std::atomic<uint64_t> group_state;
@@ -670,8 +672,9 @@ struct alignas(kCacheLine) KeyedLaneHeader {
     std::atomic<uint64_t> ready_tail;
     std::atomic<uint64_t> repairs;
     uint64_t reserved[3];
+    std::atomic<uint64_t> finished[kKeyedMailbox];
 };
-static_assert(sizeof(KeyedLaneHeader) == kCacheLine);
+static_assert(sizeof(KeyedLaneHeader) == 2 * kCacheLine && offsetof(KeyedLaneHeader, finished) == kCacheLine);
 struct KeyTail {
     std::atomic<uint64_t> hash;
     std::atomic<uint64_t> tail;
@@ -687,7 +690,7 @@ constexpr uint64_t keyed_successors_at(uint64_t capacity) {
     return keyed_tails_at(capacity) + capacity * kKeyTailsPerSlot * sizeof(KeyTail);
 }
 constexpr uint64_t keyed_ready_at(uint64_t capacity) { return keyed_successors_at(capacity) + capacity * 8; }
-static_assert(keyed_lane_bytes(2) == 192 && keyed_ready_at(4) + 4 * 8 == keyed_lane_bytes(4));
+static_assert(keyed_lane_bytes(2) == 256 && keyed_ready_at(4) + 4 * 8 == keyed_lane_bytes(4));
 
 // ---------------------------------------------------------------------------
 // LeaseEntry: a group's delivery state of one offset; index offset & (capacity-1).
