@@ -76,6 +76,7 @@ ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_nam
         keyed = true;
         for (uint32_t p = 0; p < region->partitions(); ++p)
             lanes.push_back(ring::keyed_lane(*region, static_cast<uint32_t>(lane), p));
+        suspects.resize(region->partitions());
     }
 }
 
@@ -249,7 +250,7 @@ void ConsumerCore::maintenance(uint64_t now) noexcept {
     for (uint32_t p : partitions) {
         ring::expire_leases(r, group.index, p, now, me.id());
         // Finishes made without the lane (DLQ moves, frozen ACKs, a finisher killed).
-        if (keyed) ring::keyed_repair(r, views[p], lanes[p], me.token());
+        if (keyed) ring::keyed_repair(r, views[p], lanes[p], me.token(), suspects[p]);
         // A claim at our cursor whose producer died would stall us: reap it.
         // A transaction's output there waits for its decision: a late
         // owner's is decided now (shmq/internal/tx_resolver.hpp).

@@ -49,6 +49,7 @@ struct ConsumerCore {
     std::vector<uint32_t> partitions;
     std::vector<ring::PartitionView> views;  // by partition index: cached addresses for this group
     std::vector<ring::KeyedLane> lanes;      // keyed groups: by partition index, the group's key index there
+    std::vector<ring::KeyedSuspects> suspects;  // keyed groups: by partition, what keyed_repair saw last
     bool keyed = false;
     bool keyed_busy = false;  // the last try_once found a lane lock taken: work may be waiting, do not sleep long
     std::vector<uint32_t> wanted;  // exclusive: assigned to us, still owned by someone else

@@ -19,6 +19,9 @@
 #include <vector>
 
 #include "multiprocess/fixture.hpp"
+#include "shmq/internal/groups.hpp"
+#include "shmq/internal/keyed_lane.hpp"
+#include "shmq/internal/region.hpp"
 
 namespace shmq {
 namespace {
@@ -34,15 +37,30 @@ constexpr uint32_t kProducers = 2;
 
 class KeyedGroupProcessesTest : public MultiProcessTest {
 protected:
-    static QueueOptions options(uint32_t lease_ms) {
+    static QueueOptions options(uint32_t lease_ms, uint32_t capacity = 8192) {
         QueueOptions o;
         o.partitions = 2;
-        o.capacity = 8192;
+        o.capacity = capacity;
         o.lease_ms = lease_ms;
         return o;
     }
     std::vector<std::string> consumer_args() const {
         return {"--batch", "8", "--hold-us", "400", "--idle-ms", "3000"};
+    }
+
+    // Nothing failed or died: every finish queued its successor itself, none
+    // waited for the periodic repair (a lost wake-up would).
+    static void expect_no_rescues(const std::string& queue) {
+        auto region = detail::Region::open(queue);
+        const auto g = detail::find_group(*region, "g");
+        ASSERT_TRUE(g.has_value());
+        const int32_t lane = ring::group_keyed_lane(*region, *g);
+        ASSERT_GE(lane, 0);
+        for (uint32_t p = 0; p < region->partitions(); ++p) {
+            const auto l = ring::keyed_lane(*region, static_cast<uint32_t>(lane), p);
+            EXPECT_EQ(l.header->rescued.load(), 0u) << "partition " << p << ": parked messages only the repair found";
+            EXPECT_EQ(l.header->repairs.load(), 0u) << "partition " << p;
+        }
     }
 
     // Per key (one partition each): records in the order their messages were received.
@@ -88,6 +106,21 @@ TEST_F(KeyedGroupProcessesTest, threeConsumersNeverHoldTwoOfAKeyAndKeepEachKeysO
         }
     }
     EXPECT_EQ(checked, kProducers * kPerProducer - kKeys);
+    expect_no_rescues(q.name);
+}
+
+TEST_F(KeyedGroupProcessesTest, drainAFullBacklogWithoutLosingAWakeUp) {
+    // The backlog first, then three consumers racing for the lane lock with
+    // batches of 16 and no pause: finishers often find the lock taken.
+    TempQueue q("keyed-backlog", options(60'000, 32768));  // holds the whole backlog
+    start_producers(q.name, 1, test::scaled(20'000, 5'000), 100);
+    ASSERT_TRUE(workers.wait(producers, 30s));
+    start_consumers(q.name, "g", "keyed", 3, {"--batch", "16", "--idle-ms", "1000"});
+    ASSERT_TRUE(workers.wait(consumers, 60s));
+    const auto read = test::read_records(outputs["g"]);
+    ASSERT_TRUE(read.problems.empty()) << read.problems.front();
+    EXPECT_EQ(read.records.size(), test::scaled(20'000, 5'000));
+    expect_no_rescues(q.name);
 }
 
 TEST_F(KeyedGroupProcessesTest, keepsEachKeysOrderWhileConsumersAreKilledAtRandom) {

@@ -308,6 +308,7 @@ void reset_keyed_lane(const Region& r, uint32_t lane, uint64_t group_state) noex
         l.header->ready_tail.store(0, std::memory_order_relaxed);
         for (auto& slot : l.header->finished) slot.store(0, std::memory_order_relaxed);
         l.header->repairs.store(0, std::memory_order_relaxed);
+        l.header->rescued.store(0, std::memory_order_relaxed);
         l.header->group_state.store(group_state, std::memory_order_release);
     }
 }
@@ -363,9 +364,12 @@ void keyed_finished(Region& r, const PartitionView& view, const KeyedLane& lane,
     detail::wake_consumers(r);
 }
 
-uint32_t keyed_repair(Region& r, const PartitionView& view, const KeyedLane& lane, uint64_t token) noexcept {
+uint32_t keyed_repair(Region& r, const PartitionView& view, const KeyedLane& lane, uint64_t token,
+                      KeyedSuspects& suspects) noexcept {
     // Looks without the lock (the window may hold a long backlog); takes it
-    // only to queue what it found, each checked again under it.
+    // only to queue what it found twice, each checked again under it.
+    const KeyedSuspects before = suspects;
+    suspects.n = 0;
     constexpr std::size_t kFound = 64;
     uint64_t found[kFound];
     uint32_t queued = 0;
@@ -377,9 +381,15 @@ uint32_t keyed_repair(Region& r, const PartitionView& view, const KeyedLane& lan
             auto& e = view.lease(o);
             if (!is_parked(e.word.load(std::memory_order_acquire), o)) continue;
             const uint64_t d = e.deadline_ns.load(std::memory_order_relaxed);
-            if ((d & kParked) != 0 && (d & kQueued) == 0 && finished(view, d & kParkedPredMask, floor)) found[n++] = o;
+            if ((d & kParked) == 0 || (d & kQueued) != 0 || !finished(view, d & kParkedPredMask, floor)) continue;
+            const bool seen = std::binary_search(before.offsets, before.offsets + before.n, o);
+            if (!seen && suspects.n < KeyedSuspects::kMax) {
+                suspects.offsets[suspects.n++] = o;  // ascending, as the scan goes
+                continue;
+            }
+            found[n++] = o;
         }
-        if (n == 0) break;
+        if (n == 0) continue;
         LaneLock locked(r, view, lane, token, kRepairWaitNs);
         if (!locked.held) break;  // again at the next scan
         for (std::size_t i = 0; i < n; ++i) {
@@ -390,7 +400,10 @@ uint32_t keyed_repair(Region& r, const PartitionView& view, const KeyedLane& lan
             if (locked.push(view, found[i], d)) ++queued;
         }
     }
-    if (queued != 0) detail::wake_consumers(r);
+    if (queued != 0) {
+        lane.header->rescued.fetch_add(queued, std::memory_order_relaxed);
+        detail::wake_consumers(r);
+    }
     return queued;
 }
 

@@ -43,7 +43,7 @@
 // Finishes that run without the lane (shmqd's or a peer's DLQ move, a
 // transaction's frozen ACK, a finisher killed before its lock) are caught
 // by keyed_repair, which every consumer runs each scan interval: it queues
-// every parked entry whose pred is finished. After a dead holder it first
+// every parked entry whose pred is finished, at its second sighting. After a dead holder it first
 // empties the FIFO and clears every kQueued mark (a pop may have been lost).
 //
 // Memory ordering: the lane is written under the owner lock (acquire CAS,
@@ -95,9 +95,17 @@ uint32_t deliver_keyed(const DeliveryContext& ctx, const PartitionView& view, co
 // little for the lane lock, then leaves it to keyed_repair.
 void keyed_finished(detail::Region& r, const PartitionView& view, const KeyedLane& lane, uint64_t o,
                     uint64_t token) noexcept;
-// Queues every parked entry of [floor, next) whose predecessor finished.
-// Returns how many it queued.
-uint32_t keyed_repair(detail::Region& r, const PartitionView& view, const KeyedLane& lane, uint64_t token) noexcept;
+// Queues every parked entry of [floor, next) whose predecessor finished and
+// that was found so at the caller's previous call too (`suspects`: what this
+// call found, for the next): a finisher between its finish and its queueing
+// is not overtaken. Returns how many it queued (the lane's `rescued`).
+struct KeyedSuspects {
+    static constexpr uint32_t kMax = 64;  // beyond: queued on first sight
+    uint64_t offsets[kMax];
+    uint32_t n = 0;
+};
+uint32_t keyed_repair(detail::Region& r, const PartitionView& view, const KeyedLane& lane, uint64_t token,
+                      KeyedSuspects& suspects) noexcept;
 
 // For stat: parked messages, keys with one (each parked chain starts
 // behind its key's head) and the oldest parked message's publish time.

@@ -655,7 +655,9 @@ static_assert(offsetof(TxEntry, coord_name_words) == 64 && offsetof(TxEntry, out
 //   line 0   0 lock (owner token; broken when its holder is dead)
 //            8 group_state (the GroupEntry::state of the group holding the lane when it took it)
 //           16 ready_head  24 ready_tail (FIFO of ready[]; ready_tail - ready_head <= capacity)
-//           32 repairs (rebuilds after a dead holder)  40 reserved
+//           32 repairs (rebuilds after a dead holder)
+//           40 rescued (parked entries keyed_repair queued: their finish reached no finisher's queueing)
+//           48 reserved
 //   line 1  64 finished[8] (offset + 1 of a finish whose finisher found the lock taken; 0: empty)
 //   KeyTail[2 * capacity]   16 each: 0 hash (FNV-1a 64 of the key, | 1; 0: never used)
 //                                    8 tail (the latest offset indexed with that key)
@@ -671,7 +673,8 @@ struct alignas(kCacheLine) KeyedLaneHeader {
     std::atomic<uint64_t> ready_head;
     std::atomic<uint64_t> ready_tail;
     std::atomic<uint64_t> repairs;
-    uint64_t reserved[3];
+    std::atomic<uint64_t> rescued;
+    uint64_t reserved[2];
     std::atomic<uint64_t> finished[kKeyedMailbox];
 };
 static_assert(sizeof(KeyedLaneHeader) == 2 * kCacheLine && offsetof(KeyedLaneHeader, finished) == kCacheLine);
