@@ -140,7 +140,11 @@ TEST_F(KeyedGroupProcessesTest, keepsEachKeysOrderWhileConsumersAreKilledAtRando
     std::vector<test::Worker*> left = producers;
     left.insert(left.end(), consumers.begin(), consumers.end());
     ASSERT_TRUE(workers.wait(left, 120s));
-    const auto read = test::read_records(outputs["g"], /*allow_torn_tail=*/true);
+    // A consumer killed before it opened its file (slow sanitizer start) left none.
+    std::vector<std::filesystem::path> files;
+    for (const auto& f : outputs["g"])
+        if (std::filesystem::exists(f)) files.push_back(f);
+    const auto read = test::read_records(files, /*allow_torn_tail=*/true);
     ASSERT_TRUE(read.problems.empty()) << read.problems.front();
     std::map<std::pair<uint32_t, uint64_t>, uint32_t> seen;
     for (const Record& r : read.records) ++seen[{r.producer, r.seq}];
