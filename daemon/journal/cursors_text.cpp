@@ -10,8 +10,8 @@ std::string cursors_text(const detail::Region& r, const ReplayPosition& replay_p
     for (uint32_t g = 0; g < r.max_groups(); ++g) {
         const uint64_t st = r.group(g).state.load(std::memory_order_acquire);
         if (layout::group_status(st) != layout::kGroupActive) continue;
-        text += "group " + detail::group_name(r, g) +
-                (static_cast<GroupKind>(layout::group_kind(st)) == GroupKind::exclusive ? " exclusive" : " shared");
+        text += "group " + detail::group_name(r, g) + " " +
+                detail::group_kind_name(static_cast<GroupKind>(layout::group_kind(st)));
         for (uint32_t p = 0; p < r.partitions(); ++p) {
             const std::optional<uint64_t> at = replay_position(g, p);
             text += " " + std::to_string(at ? *at : r.group_partition(g, p).floor.load(std::memory_order_acquire));

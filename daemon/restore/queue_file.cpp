@@ -160,8 +160,11 @@ std::vector<GroupCursor> parse_cursors_file(const std::string& text, uint64_t ep
         GroupCursor c;
         std::string kind;
         words >> c.name >> kind;
-        bool ok = !detail::check_name(c.name, "group") && (kind == "exclusive" || kind == "shared");
-        c.kind = kind == "exclusive" ? GroupKind::exclusive : GroupKind::shared;
+        bool ok = !detail::check_name(c.name, "group");
+        if (kind == "exclusive") c.kind = GroupKind::exclusive;
+        else if (kind == "shared") c.kind = GroupKind::shared;
+        else if (kind == "keyed") c.kind = GroupKind::keyed;
+        else ok = false;
         for (uint32_t p = 0; ok && p < partitions; ++p) {
             uint64_t floor = 0;
             ok = static_cast<bool>(words >> word) && parse_u64(word, floor);

@@ -13,6 +13,7 @@
 
 #include "layout/layout_math.hpp"
 #include "shmq/internal/groups.hpp"
+#include "shmq/internal/keyed_lane.hpp"
 #include "shmq/internal/names.hpp"
 #include "shmq/internal/damage.hpp"
 #include "shmq/internal/dedup.hpp"
@@ -299,8 +300,17 @@ void Region::initialize(const layout::QueueParams& params, const CreateSpec& spe
         pc.spill_tail.store(end | (first < end ? layout::kSpillActive : 0), std::memory_order_relaxed);
     }
     init_ring(ring::dlq_ring(*this), 0);
+    uint32_t keyed_lanes = 0;  // taken by the keyed groups below, in order
     for (uint32_t g = 0; g < spec.groups.size() && g < params.max_groups; ++g) {
         const auto& ig = spec.groups[g];
+        if (ig.kind == GroupKind::keyed) {
+            if (keyed_lanes == params.keyed_groups)
+                fail(Errc::invalid_argument, "group '" + ig.name + "' is keyed, but queue '" + name_ +
+                                                 "' holds only " + std::to_string(params.keyed_groups) +
+                                                 " keyed group(s); raise --keyed-groups");
+            ring::reset_keyed_lane(*this, keyed_lanes, layout::group_state(1, ig.kind, layout::kGroupActive));
+            group(g).keyed_lane.store(++keyed_lanes, std::memory_order_relaxed);
+        }
         for (uint32_t p = 0; p < params.partitions; ++p) init_group_partition(*this, g, p, base_of(p));
         store_group_name(group(g), ig.name);
         group(g).created_unix_ns.store(sys::unix_ns(), std::memory_order_relaxed);
