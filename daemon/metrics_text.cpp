@@ -264,6 +264,20 @@ std::string render(Queues queues, const ScrapeInfo& info, std::span<const Exchan
                         "Age of the oldest message the group has not finished in the partition (its publish time to "
                         "this scrape); 0 when there is none.",
                         [](const GP& p) { return static_cast<double>(p.oldest_unacked_age_ms) / 1000.0; });
+    // Keyed groups only (a series per keyed group; the families always).
+    e.family("shmq_keyed_blocked_keys", Type::gauge,
+             "Keyed groups: keys with a message waiting for an earlier message of the key to be finished.");
+    for (const auto& q : queues)
+        for (const auto& g : q.groups)
+            if (g.kind == GroupKind::keyed)
+                e.sample("shmq_keyed_blocked_keys", {{"queue", q.name}, {"group", g.name}}, g.total.blocked_keys);
+    e.family("shmq_keyed_oldest_blocked_age_seconds", Type::gauge,
+             "Keyed groups: age (since publish) of the oldest message waiting for an earlier one of its key; 0 when none.");
+    for (const auto& q : queues)
+        for (const auto& g : q.groups)
+            if (g.kind == GroupKind::keyed)
+                e.sample("shmq_keyed_oldest_blocked_age_seconds", {{"queue", q.name}, {"group", g.name}},
+                         static_cast<double>(g.total.oldest_blocked_age_ms) / 1000.0);
     per_queue(e, queues, "shmq_overloaded", Type::gauge,
               "1 when a partition is deeper than the queue's high watermark (% of capacity), else 0.",
               [](const Q& q) { return uint64_t{q.overloaded ? 1u : 0u}; });

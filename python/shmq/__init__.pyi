@@ -67,6 +67,7 @@ class Queue:
         dedup_window_ms: int = 0,
         dedup_capacity: int = 0,
         dedup_content: bool = False,
+        keyed_groups: int = 2,
     ) -> Queue:
         """Creates a queue (options as shmq::QueueOptions). Raises InvalidArgument,
         AlreadyExists, PermissionDenied, NoResources."""
@@ -98,7 +99,7 @@ class Queue:
         self,
         group: str,
         *,
-        kind: Literal["exclusive", "shared"] = "shared",
+        kind: Literal["exclusive", "shared", "keyed"] = "shared",
         start: Literal["oldest", "latest"] = "oldest",
         max_in_flight: int = 256,
         at_most_once: bool = False,

@@ -39,8 +39,8 @@ constexpr std::array<std::pair<const char*, OnFull>, 4> kOnFull{
     {{"block", OnFull::block}, {"reject", OnFull::reject}, {"spill", OnFull::spill}, {"drop_oldest", OnFull::drop_oldest}}};
 constexpr std::array<std::pair<const char*, Fsync>, 3> kFsync{
     {{"never", Fsync::never}, {"batch", Fsync::batch}, {"always", Fsync::always}}};
-constexpr std::array<std::pair<const char*, GroupKind>, 2> kKind{
-    {{"exclusive", GroupKind::exclusive}, {"shared", GroupKind::shared}}};
+constexpr std::array<std::pair<const char*, GroupKind>, 3> kKind{
+    {{"exclusive", GroupKind::exclusive}, {"shared", GroupKind::shared}, {"keyed", GroupKind::keyed}}};
 constexpr std::array<std::pair<const char*, StartAt>, 2> kStart{{{"oldest", StartAt::oldest}, {"latest", StartAt::latest}}};
 constexpr std::array<std::pair<const char*, WriterMode>, 3> kWriter{
     {{"automatic", WriterMode::automatic}, {"shared", WriterMode::shared}, {"exclusive", WriterMode::exclusive}}};
@@ -66,6 +66,7 @@ py::dict options_dict(const QueueOptions& o) {
     d["dedup_window_ms"] = o.dedup_window_ms;
     d["dedup_capacity"] = o.dedup_capacity;
     d["dedup_content"] = o.dedup_content;
+    d["keyed_groups"] = o.keyed_groups;
     return d;
 }
 
@@ -74,7 +75,8 @@ std::unique_ptr<PyQueue> create(const std::string& name, uint32_t partitions, ui
                                 uint32_t max_participants, uint32_t max_deliveries, uint32_t dlq_capacity,
                                 uint32_t mode, uint32_t high_watermark_pct, uint32_t spill_buffer,
                                 const std::string& fsync, bool journal, uint64_t retain_bytes, uint64_t retain_ms,
-                                uint32_t dedup_window_ms, uint32_t dedup_capacity, bool dedup_content) {
+                                uint32_t dedup_window_ms, uint32_t dedup_capacity, bool dedup_content,
+                                uint32_t keyed_groups) {
     QueueOptions o;
     o.partitions = partitions;
     o.capacity = capacity;
@@ -95,6 +97,7 @@ std::unique_ptr<PyQueue> create(const std::string& name, uint32_t partitions, ui
     o.dedup_window_ms = dedup_window_ms;
     o.dedup_capacity = dedup_capacity;
     o.dedup_content = dedup_content;
+    o.keyed_groups = keyed_groups;
     return std::make_unique<PyQueue>(without_gil([&] { return Queue::create(name, o); }));
 }
 
@@ -148,7 +151,8 @@ void init_queue(py::module_& m) {
                     py::arg("spill_buffer") = d.spill_buffer, py::arg("fsync") = enum_name(d.fsync, kFsync),
                     py::arg("journal") = d.journal, py::arg("retain_bytes") = d.retain_bytes,
                     py::arg("retain_ms") = d.retain_ms, py::arg("dedup_window_ms") = d.dedup_window_ms,
-                    py::arg("dedup_capacity") = d.dedup_capacity, py::arg("dedup_content") = d.dedup_content)
+                    py::arg("dedup_capacity") = d.dedup_capacity, py::arg("dedup_content") = d.dedup_content,
+                    py::arg("keyed_groups") = d.keyed_groups)
         .def_static("open", &open, py::arg("name"))
         .def_static(
             "remove",

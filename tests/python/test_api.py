@@ -289,3 +289,22 @@ def test_dedup_id_sends_once_within_the_window(qname):
         assert c.receive(timeout=0.05) is None
         with pytest.raises(shmq.InvalidArgument):
             p.send(b"x", dedup_id=b"i" * 129)
+
+
+def test_keyed_group_gives_one_message_of_a_key_at_a_time(qname):
+    q = shmq.Queue.create(qname, keyed_groups=1)
+    assert q.options["keyed_groups"] == 1
+    with q.producer() as p:
+        for i in range(3):
+            p.send(b"a%d" % i, key="a")
+        p.send(b"b0", key="b")
+    with q.consumer("g", kind="keyed") as c:
+        first = c.receive_batch(8, timeout=1.0)
+        assert sorted(bytes(m.data) for m in first) == [b"a0", b"b0"]  # a1 waits for a0's ACK
+        assert c.receive(timeout=0) is None
+        shmq.ack_all(first)
+        nxt = c.receive(timeout=1.0)
+        assert bytes(nxt.data) == b"a1" and nxt.deliveries == 1
+        nxt.ack()
+    with pytest.raises(shmq.NoResources, match="--keyed-groups"):
+        q.consumer("other", kind="keyed")

@@ -161,6 +161,12 @@ TEST(MetricsTextTest, rendersEveryFamilyOfASnapshotExactly) {
               "# TYPE shmq_oldest_unacked_age_seconds gauge\n"
               "shmq_oldest_unacked_age_seconds{queue=\"orders\",group=\"billing\",partition=\"0\"} 0\n"
               "shmq_oldest_unacked_age_seconds{queue=\"orders\",group=\"billing\",partition=\"1\"} 1.5\n"
+              "# HELP shmq_keyed_blocked_keys Keyed groups: keys with a message waiting for an earlier message of "
+              "the key to be finished.\n"
+              "# TYPE shmq_keyed_blocked_keys gauge\n"
+              "# HELP shmq_keyed_oldest_blocked_age_seconds Keyed groups: age (since publish) of the oldest message "
+              "waiting for an earlier one of its key; 0 when none.\n"
+              "# TYPE shmq_keyed_oldest_blocked_age_seconds gauge\n"
               "# HELP shmq_overloaded 1 when a partition is deeper than the queue's high watermark (% of "
               "capacity), else 0.\n"
               "# TYPE shmq_overloaded gauge\n"
@@ -287,7 +293,7 @@ TEST(MetricsTextTest, everyFamilyHasHelpAndTypeOnceBeforeItsContiguousSamples) {
     const std::vector<inspect::QueueSnapshot> queues{orders(), second};
     std::set<std::string> families;
     EXPECT_TRUE(well_formed(render(queues, {}), &families));
-    EXPECT_EQ(families.size(), 36u);
+    EXPECT_EQ(families.size(), 38u);
 
     // No queue at all: the same families, declared, with only the daemon's own samples.
     std::set<std::string> empty_families;
@@ -344,6 +350,24 @@ TEST(MetricsTextTest, histogramsAreCumulativeBucketsEndingAtInfWithSumAndCount) 
     EXPECT_TRUE(well_formed(e.text()));
     const uint64_t too_few[] = {1, 2};
     EXPECT_THROW(e.histogram("shmq_example_seconds", {}, bounds, too_few, 0), std::invalid_argument);
+}
+
+TEST(MetricsTextTest, rendersAKeyedGroupsBlockedKeysAndOldestBlockedAge) {
+    auto q = orders();
+    inspect::GroupStats k;
+    k.name = "payers";
+    k.kind = GroupKind::keyed;
+    k.total.blocked_keys = 3;
+    k.total.oldest_blocked_age_ms = 2500;
+    q.groups.push_back(k);
+    const std::vector<inspect::QueueSnapshot> queues{q};
+    const std::string text = render(queues, {});
+    EXPECT_NE(text.find("shmq_keyed_blocked_keys{queue=\"orders\",group=\"payers\"} 3\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("shmq_keyed_oldest_blocked_age_seconds{queue=\"orders\",group=\"payers\"} 2.5\n"),
+              std::string::npos);
+    EXPECT_EQ(text.find("shmq_keyed_blocked_keys{queue=\"orders\",group=\"billing\"}"), std::string::npos)
+        << "a shared group has no keyed series";
+    EXPECT_TRUE(well_formed(text));
 }
 
 TEST(MetricsTextTest, rendersEachExchangesRoutedAndUnroutableCounters) {
