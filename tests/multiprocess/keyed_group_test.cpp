@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "multiprocess/fixture.hpp"
+#include "support/snapshot.hpp"
 #include "shmq/internal/groups.hpp"
 #include "shmq/internal/keyed_lane.hpp"
 #include "shmq/internal/region.hpp"
@@ -107,6 +108,37 @@ TEST_F(KeyedGroupProcessesTest, threeConsumersNeverHoldTwoOfAKeyAndKeepEachKeysO
     }
     EXPECT_EQ(checked, kProducers * kPerProducer - kKeys);
     expect_no_rescues(q.name);
+}
+
+TEST_F(KeyedGroupProcessesTest, aPoisonMessageIsDeadLetteredWithoutBlockingTheOtherKeys) {
+    // "0:5" (key-5) fails at every delivery (NACKed, 50 ms apart): after 3
+    // it goes to the DLQ. Meanwhile the other 49 keys flow; key-5's next
+    // messages wait for it and then come, each on its first delivery.
+    QueueOptions o = options(60'000);
+    o.max_deliveries = 3;
+    TempQueue q("keyed-poison", o);
+    start_producers(q.name, kProducers, kPerProducer, kKeys);
+    start_consumers(q.name, "g", "keyed", 3, {"--batch", "8", "--hold-us", "200", "--poison", "0:5", "--idle-ms", "2000"});
+    ASSERT_TRUE(workers.wait_all(120s));
+    const auto read = test::read_records(outputs["g"]);
+    ASSERT_TRUE(read.problems.empty()) << read.problems.front();
+    std::set<std::pair<uint32_t, uint64_t>> ids;
+    for (const Record& r : read.records) {
+        EXPECT_FALSE(r.producer == 0 && r.seq == 5) << "the poison message was never ACKed";
+        EXPECT_EQ(r.deliveries, 1u) << r.producer << ":" << r.seq << " waited behind the poison without a delivery";
+        ids.insert({r.producer, r.seq});
+    }
+    EXPECT_EQ(read.records.size(), kProducers * kPerProducer - 1);
+    EXPECT_EQ(ids.size(), kProducers * kPerProducer - 1) << "every other message once";
+    for (const auto& [key, rs] : by_key(read.records))
+        for (std::size_t i = 1; i < rs.size(); ++i) {
+            ASSERT_LT(rs[i - 1].offset, rs[i].offset) << "key " << key;
+            ASSERT_GT(rs[i].received_ns, rs[i - 1].acking_ns) << "key " << key;
+        }
+    const auto stats = test::snapshot_of(q.name);
+    ASSERT_EQ(stats.groups.size(), 1u);
+    EXPECT_EQ(stats.groups[0].total.dead_lettered, 1u);
+    EXPECT_EQ(stats.dlq.depth, 1u);
 }
 
 TEST_F(KeyedGroupProcessesTest, drainAFullBacklogWithoutLosingAWakeUp) {

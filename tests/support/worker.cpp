@@ -21,6 +21,8 @@
 //       text was copied is not recorded (the copy may be torn), and an ACK
 //       answered lease_lost is not an error (the message was dropped after
 //       it was recorded intact).
+//       --poison TEXT: NACKs (delay 50 ms) every delivery of the message
+//       whose payload is TEXT, never records it (a poison message).
 //       --hold-us (keyed groups): holds each batch unACKed for a random 0..US
 //       microseconds, then appends " acking_ns" (CLOCK_MONOTONIC after the
 //       hold, before the ACKs) to each of its records.
@@ -184,7 +186,7 @@ void append_number(std::string& out, T v) {
 
 int consume(int argc, char** argv) {
     Args args(argc, argv, 2,
-              {"--group", "--kind", "--out", "--count", "--idle-ms", "--batch", "--ack-delay-ms", "--hold-us"},
+              {"--group", "--kind", "--out", "--count", "--idle-ms", "--batch", "--ack-delay-ms", "--hold-us", "--poison"},
               {"--nack-first", "--lossy"});
     const std::string_view name = queue_name(args);
     const std::string_view group = args.required("--group");
@@ -194,6 +196,7 @@ int consume(int argc, char** argv) {
     const uint64_t idle_ms = args.number("--idle-ms", 2000);
     const uint64_t batch_max = args.number("--batch", 64);
     const bool nack_first = args.has("--nack-first");
+    const std::string poison(args.get("--poison").value_or(""));
     const bool lossy = args.has("--lossy");
     const uint64_t ack_delay_ms = args.number("--ack-delay-ms", 0);
     const uint64_t hold_us = args.number("--hold-us", 0);
@@ -227,6 +230,10 @@ int consume(int argc, char** argv) {
     };
     // Records an ACK-bound message, or NACKs a first delivery (--nack-first).
     auto take = [&](shmq::Message m) {
+        if (!poison.empty() && m.text() == poison) {  // fails every time, 50 ms apart, until dead-lettered
+            if (auto st = m.nack(shmq::Millis(50)); !st) fail("consume: nack of " + describe(m) + " failed: " + st.message());
+            return;
+        }
         if (nack_first && m.deliveries() == 1) {
             if (auto st = m.nack(); !st) fail("consume: nack of " + describe(m) + " failed: " + st.message());
             return;
