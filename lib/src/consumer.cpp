@@ -518,10 +518,6 @@ Status ConsumerCore::settle_nack(Message& m, Millis delay) noexcept {
     const uint64_t delay_ns = static_cast<uint64_t>(std::max<int64_t>(delay.count(), 0)) * 1'000'000;
     const auto rc = ring::nack(*region, group.index, m.partition_, m.offset_, m.lease_, delay_ns,
                                sys::coarse_monotonic_ns(), me.id());
-    if (keyed && rc == ring::SettleResult::ok) {  // dead-lettered: finished
-        const uint64_t w = views[m.partition_].lease(m.offset_).word.load(std::memory_order_acquire);
-        if (ring::lease_kind(w) == ring::LeaseKind::acked && ring::lease_is(w, m.offset_)) finished(m.partition_, m.offset_);
-    }
     release();
     return rc == ring::SettleResult::ok ? Status(Errc::ok) : Status(Errc::lease_lost);
 }

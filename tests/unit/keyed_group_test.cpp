@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "shmq/internal/groups.hpp"
@@ -136,6 +137,28 @@ TEST(KeyedGroupTest, aPoisonMessageBlocksOnlyItsKeyUntilItIsDeadLettered) {
     uint64_t dead = 0;
     for (const auto& gp : stats.groups[0].partitions) dead += gp.dead_lettered;
     EXPECT_EQ(dead, 1u);
+}
+
+TEST(KeyedGroupTest, aDeadLetteringScanQueuesTheKeysNextMessageItself) {
+    QueueOptions o;
+    o.lease_ms = 50;
+    o.max_deliveries = 1;
+    TempQueue q("keyed-dlq-scan", o);
+    auto p = q->producer();
+    send(p, "k", "k0");
+    send(p, "k", "k1");
+    auto c = q->consumer("g", keyed());
+    auto held = c.receive(1000ms);
+    ASSERT_TRUE(held.ok());
+    ASSERT_EQ(held->text(), "k0");
+    std::this_thread::sleep_for(100ms);  // its lease expires: its one delivery used, the scan dead-letters it
+    auto next = c.receive(2000ms);
+    ASSERT_TRUE(next.ok());
+    EXPECT_EQ(next->text(), "k1");
+    EXPECT_EQ(held->ack().code(), Errc::lease_lost);
+    auto region = detail::Region::open(q.name);
+    const auto lane = ring::keyed_lane(*region, static_cast<uint32_t>(ring::group_keyed_lane(*region, 0)), 0);
+    EXPECT_EQ(lane.header->rescued.load(), 0u) << "the DLQ move queued k1, not the periodic repair";
 }
 
 TEST(KeyedGroupTest, aLongBacklogOfOneBusyKeyDoesNotHideTheKeysBehindIt) {

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "shmq/internal/delivery.hpp"
+#include "shmq/internal/keyed_lane.hpp"
 #include "shmq/internal/lease_protocol.hpp"
 #include "shmq/internal/lease_word.hpp"
 #include "shmq/internal/reclaim.hpp"
@@ -81,6 +82,9 @@ DeadLetterResult dead_letter(detail::Region& r, uint32_t g, uint32_t p, uint64_t
     r.dlq().dead_lettered.fetch_add(1, std::memory_order_relaxed);
     advance_floor(r, g, p);
     sys::ring_doorbell(r.header().dlq_doorbell, r.header().dlq_waiters);
+    // Finished: in a keyed group the key's next message may go (after the finish's RMW: keyed_lane.hpp).
+    if (layout::group_kind(r.group(g).state.load(std::memory_order_acquire)) == static_cast<uint8_t>(GroupKind::keyed))
+        keyed_dead_lettered(r, g, p, offset, mover_id);
     return DeadLetterResult::moved;
 }
 

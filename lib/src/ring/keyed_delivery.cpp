@@ -364,6 +364,15 @@ void keyed_finished(Region& r, const PartitionView& view, const KeyedLane& lane,
     detail::wake_consumers(r);
 }
 
+void keyed_dead_lettered(Region& r, uint32_t g, uint32_t p, uint64_t o, uint32_t mover_id) noexcept {
+    const int32_t lane = group_keyed_lane(r, g);
+    if (lane < 0 || mover_id == 0 || mover_id > r.max_participants()) return;  // the periodic scan finds it
+    // The mover's own token, for the lane lock (it is alive: it is us).
+    const uint64_t state = r.participant(mover_id - 1).state.load(std::memory_order_acquire);
+    const uint64_t token = layout::owner_token(mover_id, layout::participant_gen(state));
+    keyed_finished(r, make_view(r, p, g), keyed_lane(r, static_cast<uint32_t>(lane), p), o, token);
+}
+
 uint32_t keyed_repair(Region& r, const PartitionView& view, const KeyedLane& lane, uint64_t token,
                       KeyedSuspects& suspects) noexcept {
     // Looks without the lock (the window may hold a long backlog); takes it

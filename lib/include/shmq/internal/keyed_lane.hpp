@@ -28,8 +28,9 @@
 //   (K4) after parking: an RMW of pred's word (fetch_add 0, acq_rel); if it
 //        reads acked(pred), o goes to the ready FIFO at once.
 //
-// Unparking. Whoever finishes o (keyed_finished: the ACKing or NACKing
-// consumer), after its finishing RMW of o's word (acq_rel), reads s =
+// Unparking. Whoever finishes o (keyed_finished: the ACKing consumer, or
+// the DLQ mover, whoever it is: keyed_dead_lettered), after its finishing
+// RMW of o's word (acq_rel), reads s =
 // successor[o]; if s names a later offset it takes the lane lock and, if
 // lease(s) is still parked behind o, pushes s to the ready FIFO and marks
 // its deadline kQueued. A delivering holder pops the FIFO before it
@@ -40,11 +41,13 @@
 // if (K4)'s comes first, the finisher's acquires it, and with it the
 // successor store before it. Either way one of them queues s (the kQueued
 // mark, checked under the lock, keeps it to one).
-// Finishes that run without the lane (shmqd's or a peer's DLQ move, a
-// transaction's frozen ACK, a finisher killed before its lock) are caught
-// by keyed_repair, which every consumer runs each scan interval: it queues
-// every parked entry whose pred is finished, at its second sighting. After a dead holder it first
-// empties the FIFO and clears every kQueued mark (a pop may have been lost).
+// Finishes that run without the lane (a transaction's frozen ACK, an
+// at-most-once pickup given up by the reaper, a finisher killed before its
+// queueing, a mover whose id is out of range) are caught by keyed_repair,
+// which every consumer runs each scan interval: it queues every parked
+// entry whose pred is finished, at its second sighting. After a dead
+// holder the next taker empties the FIFO and queues again every parked
+// entry whose pred finished (a pop may have been lost).
 //
 // Memory ordering: the lane is written under the owner lock (acquire CAS,
 // release unlock). The lease words carry the rest: finished(pred) is an
@@ -95,6 +98,9 @@ uint32_t deliver_keyed(const DeliveryContext& ctx, const PartitionView& view, co
 // little for the lane lock, then leaves it to keyed_repair.
 void keyed_finished(detail::Region& r, const PartitionView& view, const KeyedLane& lane, uint64_t o,
                     uint64_t token) noexcept;
+// keyed_finished for a message `mover_id` (a live participant: the caller)
+// dead-lettered from group g (ring/dead_letter.cpp, whoever moved it).
+void keyed_dead_lettered(detail::Region& r, uint32_t g, uint32_t p, uint64_t o, uint32_t mover_id) noexcept;
 // Queues every parked entry of [floor, next) whose predecessor finished and
 // that was found so at the caller's previous call too (`suspects`: what this
 // call found, for the next): a finisher between its finish and its queueing
