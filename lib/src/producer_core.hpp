@@ -121,9 +121,15 @@ struct ProducerCore {
     void after_publish(uint32_t p, uint64_t offset, uint32_t messages) noexcept;
     // The same for a staging slot: shmqd picks it up (no wake-up: it polls).
     Status publish_staged(uint32_t p, uint64_t seq, uint32_t payload_len, uint16_t key_len, uint16_t flags = 0) noexcept;
-    // send() of a message with a dedup id (shmq/internal/dedup.hpp).
+    // send() of a message with a dedup id (shmq/internal/dedup.hpp); with an
+    // attribute `block` in front of the payload when not empty.
     Status send_deduplicated(std::span<const std::byte> payload, const SendOptions& options, std::string_view id,
-                             SendOutcome& outcome) noexcept;
+                             SendOutcome& outcome, std::span<const std::byte> block = {}) noexcept;
+    // send() of a message with an attribute block (shmq/internal/attributes.hpp,
+    // not empty): Publisher::publish's. block + payload count against
+    // max_message. A dedup_content queue's content id covers key and payload only.
+    Status send_attributed(std::span<const std::byte> payload, const SendOptions& options,
+                           std::span<const std::byte> block) noexcept;
     uint32_t choose_partition(std::string_view key) noexcept;
     // send_batch on a queue that does not spill: the batch into one
     // partition, in runs claimed at once; `sent` counts what went out.
@@ -152,6 +158,19 @@ struct ProducerCore {
                        uint16_t flags = 0) noexcept {
         std::memcpy(slot.base + layout::kSlotHeaderBytes, payload.data(), payload.size());
         const auto len = static_cast<uint32_t>(payload.size());
+        if (slot.staged) return publish_staged(slot.partition, slot.offset, len, key_len, flags);
+        publish(slot.partition, slot.offset, len, key_len, flags);
+        return Errc::ok;
+    }
+    // The same with an attribute block (not empty) before the payload: the
+    // slot was prepared for block + payload bytes; payload_len counts both.
+    Status finish_send_attributed(const PreparedSlot& slot, std::span<const std::byte> block,
+                                  std::span<const std::byte> payload, uint16_t key_len, uint16_t flags = 0) noexcept {
+        std::byte* to = slot.base + layout::kSlotHeaderBytes;
+        std::memcpy(to, block.data(), block.size());
+        std::memcpy(to + block.size(), payload.data(), payload.size());
+        const auto len = static_cast<uint32_t>(block.size() + payload.size());
+        flags |= layout::kSlotAttributes;
         if (slot.staged) return publish_staged(slot.partition, slot.offset, len, key_len, flags);
         publish(slot.partition, slot.offset, len, key_len, flags);
         return Errc::ok;

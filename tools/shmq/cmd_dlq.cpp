@@ -81,8 +81,10 @@ struct Redrive : dlq::Handler {
         o.partition = l.partition;
         o.timeout = Millis(10000);
         // Not blocked by the dedup window: the copy keeps its id, one more redrive counted.
+        // Its routing key and headers too: the block goes back in front of the payload.
         return detail::send_carrying_id(producer, std::as_bytes(std::span(l.payload.data(), l.payload.size())), o,
-                                        l.dedup_id, static_cast<uint16_t>(std::min<uint32_t>(l.redrives + 1, 0xffff)));
+                                        l.dedup_id, static_cast<uint16_t>(std::min<uint32_t>(l.redrives + 1, 0xffff)),
+                                        std::as_bytes(std::span(l.attributes.data(), l.attributes.size())));
     }
 };
 
