@@ -168,7 +168,7 @@ struct ProducerCore {
                                   std::span<const std::byte> payload, uint16_t key_len, uint16_t flags = 0) noexcept {
         std::byte* to = slot.base + layout::kSlotHeaderBytes;
         std::memcpy(to, block.data(), block.size());
-        std::memcpy(to + block.size(), payload.data(), payload.size());
+        if (!payload.empty()) std::memcpy(to + block.size(), payload.data(), payload.size());
         const auto len = static_cast<uint32_t>(block.size() + payload.size());
         flags |= layout::kSlotAttributes;
         if (slot.staged) return publish_staged(slot.partition, slot.offset, len, key_len, flags);

@@ -39,7 +39,7 @@ inline bool encode(std::string_view routing_key, std::span<const MessageHeader> 
     std::byte* p = out.bytes.data();
     std::size_t at = layout::kAttributeBlockHeaderBytes;
     auto put = [&](std::string_view s) {
-        std::memcpy(p + at, s.data(), s.size());
+        if (!s.empty()) std::memcpy(p + at, s.data(), s.size());  // an empty view's data() may be null
         at += s.size();
     };
     put(routing_key);
