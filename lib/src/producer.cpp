@@ -560,18 +560,26 @@ Status ProducerCore::send_deduplicated(std::span<const std::byte> payload, const
 }
 
 Status ProducerCore::send_attributed(std::span<const std::byte> payload, const SendOptions& options,
-                                     std::span<const std::byte> block) noexcept {
+                                     std::span<const std::byte> block, SendOutcome* outcome) noexcept {
     const auto& params = region->params();
+    SendOutcome ignored;
+    SendOutcome& out = outcome != nullptr ? *outcome : ignored;
     if (params.dedup_window_ms != 0 && (!options.dedup_id.empty() || params.dedup_content != 0)) {
-        SendOutcome ignored;
-        if (!options.dedup_id.empty()) return send_deduplicated(payload, options, options.dedup_id, ignored, block);
+        if (!options.dedup_id.empty()) return send_deduplicated(payload, options, options.dedup_id, out, block);
         const auto id = dedup::content_id(options.key, payload);
-        return send_deduplicated(payload, options, std::string_view(id.data(), id.size()), ignored, block);
+        return send_deduplicated(payload, options, std::string_view(id.data(), id.size()), out, block);
     }
     if (options.dedup_id.size() > layout::kMaxDedupIdBytes) return Errc::invalid_argument;
     PreparedSlot slot;
     if (Status st = prepare(block.size() + payload.size(), options, slot); !st) return st;
+    out = SendOutcome{slot.partition, slot.offset, false, slot.staged};
     return finish_send_attributed(slot, block, payload, static_cast<uint16_t>(options.key.size()));
+}
+
+Status send_with_attributes(Producer& producer, std::span<const std::byte> payload, const SendOptions& options,
+                            std::span<const std::byte> attribute_block, SendOutcome& outcome) noexcept {
+    if (attribute_block.empty()) return producer.send(payload, options, outcome);
+    return producer.core_->send_attributed(payload, options, attribute_block, &outcome);
 }
 
 Status send_carrying_id(Producer& producer, std::span<const std::byte> payload, const SendOptions& options,

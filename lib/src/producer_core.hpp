@@ -128,8 +128,9 @@ struct ProducerCore {
     // send() of a message with an attribute block (shmq/internal/attributes.hpp,
     // not empty): Publisher::publish's. block + payload count against
     // max_message. A dedup_content queue's content id covers key and payload only.
+    // `outcome`, when given, says where it went (or, a duplicate, where the original is).
     Status send_attributed(std::span<const std::byte> payload, const SendOptions& options,
-                           std::span<const std::byte> block) noexcept;
+                           std::span<const std::byte> block, SendOutcome* outcome = nullptr) noexcept;
     uint32_t choose_partition(std::string_view key) noexcept;
     // send_batch on a queue that does not spill: the batch into one
     // partition, in runs claimed at once; `sent` counts what went out.

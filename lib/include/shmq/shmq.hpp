@@ -252,6 +252,10 @@ namespace detail {
 Status send_carrying_id(Producer& producer, std::span<const std::byte> payload, const SendOptions& options,
                         std::string_view dedup_id, uint16_t redrives,
                         std::span<const std::byte> attribute_block = {}) noexcept;
+// shmq/internal/carried_send.hpp: send(payload, options, outcome) with an
+// attribute block (shmq/internal/attributes.hpp; empty: a plain send).
+Status send_with_attributes(Producer& producer, std::span<const std::byte> payload, const SendOptions& options,
+                            std::span<const std::byte> attribute_block, SendOutcome& outcome) noexcept;
 }  // namespace detail
 
 // A claimed, not yet published slot (zero-copy send). Fill data(), then
@@ -332,6 +336,8 @@ private:
     friend struct detail::PublisherCore;  // sees whether a target's queue was deleted
     friend Status detail::send_carrying_id(Producer&, std::span<const std::byte>, const SendOptions&, std::string_view,
                                            uint16_t, std::span<const std::byte>) noexcept;
+    friend Status detail::send_with_attributes(Producer&, std::span<const std::byte>, const SendOptions&,
+                                               std::span<const std::byte>, SendOutcome&) noexcept;
     explicit Producer(detail::ProducerCore* core) noexcept;
     detail::ProducerCore* core_ = nullptr;  // holds one reference
 };
