@@ -559,20 +559,29 @@ Status ProducerCore::send_deduplicated(std::span<const std::byte> payload, const
     return Errc::ok;
 }
 
+namespace {
+// send_attributed on a queue with a dedup window: kept out of its body, so
+// that prepare() is inlined there as in Producer::send (measured: called, it
+// cost the publish ~9 ns).
+[[gnu::noinline, gnu::cold]] Status send_attributed_dedup(ProducerCore& c, std::span<const std::byte> payload,
+                                                          const SendOptions& options, std::span<const std::byte> block,
+                                                          SendOutcome& out) noexcept {
+    if (!options.dedup_id.empty()) return c.send_deduplicated(payload, options, options.dedup_id, out, block);
+    const auto id = dedup::content_id(options.key, payload);
+    return c.send_deduplicated(payload, options, std::string_view(id.data(), id.size()), out, block);
+}
+}  // namespace
+
 Status ProducerCore::send_attributed(std::span<const std::byte> payload, const SendOptions& options,
                                      std::span<const std::byte> block, SendOutcome* outcome) noexcept {
-    const auto& params = region->params();
-    SendOutcome ignored;
-    SendOutcome& out = outcome != nullptr ? *outcome : ignored;
-    if (params.dedup_window_ms != 0 && (!options.dedup_id.empty() || params.dedup_content != 0)) {
-        if (!options.dedup_id.empty()) return send_deduplicated(payload, options, options.dedup_id, out, block);
-        const auto id = dedup::content_id(options.key, payload);
-        return send_deduplicated(payload, options, std::string_view(id.data(), id.size()), out, block);
+    if (dedup && (!options.dedup_id.empty() || region->params().dedup_content != 0)) [[unlikely]] {
+        SendOutcome ignored;
+        return send_attributed_dedup(*this, payload, options, block, outcome != nullptr ? *outcome : ignored);
     }
     if (options.dedup_id.size() > layout::kMaxDedupIdBytes) return Errc::invalid_argument;
     PreparedSlot slot;
     if (Status st = prepare(block.size() + payload.size(), options, slot); !st) return st;
-    out = SendOutcome{slot.partition, slot.offset, false, slot.staged};
+    if (outcome != nullptr) *outcome = SendOutcome{slot.partition, slot.offset, false, slot.staged};
     return finish_send_attributed(slot, block, payload, static_cast<uint16_t>(options.key.size()));
 }
 

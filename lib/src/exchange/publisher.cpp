@@ -92,10 +92,6 @@ struct PublisherCore {
         uint64_t version = 0;
         bool unroutable = false;
         bool to_alternate = false;
-        // routing_key and headers encoded as every target's slot stores them
-        // (layout.hpp, "Attribute block"); size 0 when both are empty. Valid
-        // while the plan is: it holds only for the same key and headers.
-        attrs::Block attrs;
         // The common plan, one table and one matched queue, nothing skipped,
         // as the words to check (no hops through the vectors and objects
         // above): Publisher::publish's hit path. producer == nullptr: none.
@@ -105,6 +101,10 @@ struct PublisherCore {
             const std::atomic<uint32_t>* lifecycle = nullptr;  // the target region's
             Producer* producer = nullptr;
         } single;
+        // routing_key and headers encoded as every target's slot stores them
+        // (layout.hpp, "Attribute block"); size 0 when both are empty. Valid
+        // while the plan is: it holds only for the same key and headers.
+        attrs::Block attrs;
     };
 
     std::shared_ptr<ExchangeTable> table;

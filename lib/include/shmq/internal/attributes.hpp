@@ -19,8 +19,8 @@ namespace shmq::attrs {
 
 // An encoded block, ready to be copied in front of a payload.
 struct Block {
-    std::array<std::byte, layout::kMaxAttributeBlockBytes> bytes{};
-    uint16_t size = 0;  // 0: no block
+    uint16_t size = 0;  // 0: no block (first: on the line of the block's first bytes)
+    alignas(8) std::array<std::byte, layout::kMaxAttributeBlockBytes> bytes{};
     std::span<const std::byte> span() const noexcept { return {bytes.data(), size}; }
 };
 
