@@ -139,11 +139,11 @@ int shmq_consumer_open(const char* queue, const char* group, shmq_group_kind kin
     *out = nullptr;
     if (!queue) return bad_argument("shmq_consumer_open: queue is NULL");
     if (!group) return bad_argument("shmq_consumer_open: group is NULL");
-    if (kind != SHMQ_GROUP_EXCLUSIVE && kind != SHMQ_GROUP_SHARED)
-        return bad_argument("shmq_consumer_open: kind is neither SHMQ_GROUP_EXCLUSIVE nor SHMQ_GROUP_SHARED");
+    if (kind != SHMQ_GROUP_EXCLUSIVE && kind != SHMQ_GROUP_SHARED && kind != SHMQ_GROUP_KEYED)
+        return bad_argument("shmq_consumer_open: kind is none of SHMQ_GROUP_EXCLUSIVE, SHMQ_GROUP_SHARED, SHMQ_GROUP_KEYED");
     try {
         shmq::ConsumerOptions o;
-        o.kind = kind == SHMQ_GROUP_EXCLUSIVE ? shmq::GroupKind::exclusive : shmq::GroupKind::shared;
+        o.kind = static_cast<shmq::GroupKind>(kind);  // the C values are GroupKind's (static_asserts below)
         // The consumer holds the region; the Queue handle can go.
         *out = new shmq_consumer{shmq::Queue::open(queue).consumer(group, o)};
         return SHMQ_OK;
@@ -243,3 +243,7 @@ int shmq_message_close(shmq_message* message) SHMQ_NOEXCEPT {
 }
 
 }  // extern "C"
+
+static_assert(static_cast<int>(shmq::GroupKind::exclusive) == SHMQ_GROUP_EXCLUSIVE &&
+              static_cast<int>(shmq::GroupKind::shared) == SHMQ_GROUP_SHARED &&
+              static_cast<int>(shmq::GroupKind::keyed) == SHMQ_GROUP_KEYED);

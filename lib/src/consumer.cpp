@@ -23,6 +23,7 @@ namespace {
 constexpr int kSpinBeforeSleep = 2048;
 constexpr uint64_t kMembershipCheckNs = 1'000'000'000;  // members' liveness, without shmqd
 constexpr uint64_t kHandoffRetryNs = 10'000'000;        // waiting for a partition's previous owner
+constexpr int64_t kKeyedBusyRetryNs = 200'000;          // a keyed lane lock was taken when we looked
 // A partition this member loses is handed over once it has settled what it
 // holds there, or after this long; the new owner then revokes the rest.
 constexpr uint64_t kHandoffGraceNs = 200'000'000;
@@ -64,8 +65,20 @@ ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_nam
     fast_acks = ctx.exclusive && !options.at_most_once;
     acking = &region->participant(me.index).acking;
     for (uint32_t p = 0; p < region->partitions(); ++p) views.push_back(ring::make_view(*region, p, group.index));
-    if (group.kind == GroupKind::shared)
+    if (group.kind != GroupKind::exclusive)
         for (uint32_t p = 0; p < region->partitions(); ++p) partitions.push_back(p);
+    if (group.kind == GroupKind::keyed) {
+        const int32_t lane = ring::group_keyed_lane(*region, group.index);
+        if (lane < 0) {
+            detach_participant(*region, me);
+            throw Error(Errc::region_corrupt, "keyed group '" + std::string(group_name) + "' of queue '" +
+                                                  region->name() + "' names no valid key lane; delete the group");
+        }
+        keyed = true;
+        for (uint32_t p = 0; p < region->partitions(); ++p)
+            lanes.push_back(ring::keyed_lane(*region, static_cast<uint32_t>(lane), p));
+        suspects.resize(region->partitions());
+    }
 }
 
 ConsumerCore::~ConsumerCore() {
@@ -237,6 +250,8 @@ void ConsumerCore::maintenance(uint64_t now) noexcept {
     Region& r = *region;
     for (uint32_t p : partitions) {
         ring::expire_leases(r, group.index, p, now, me.id());
+        // Finishes made without the lane (DLQ moves, frozen ACKs, a finisher killed).
+        if (keyed) ring::keyed_repair(r, views[p], lanes[p], me.token(), suspects[p]);
         // A claim at our cursor whose producer died would stall us: reap it.
         // A transaction's output there waits for its decision: a late
         // owner's is decided now (shmq/internal/tx_resolver.hpp).
@@ -270,6 +285,7 @@ bool ConsumerCore::try_once(Message& out, uint64_t now, bool take_ref) noexcept 
     }
     const uint32_t n = static_cast<uint32_t>(partitions.size());
     if (n == 0) return false;
+    keyed_busy = false;
     ring::Delivered d{};
     if (round_robin >= n) round_robin = 0;
     // Redeliveries first: in an exclusive group they are the oldest offsets.
@@ -295,6 +311,16 @@ bool ConsumerCore::try_once(Message& out, uint64_t now, bool take_ref) noexcept 
         // The lease's start; an at-most-once pickup never expires: no clock.
         // 0: deliver_fresh reads it once it has something to deliver.
         if (now == 0 && options.at_most_once) now = 1;
+        if (keyed) {
+            ring::KeyedDelivery kd{};
+            if (ring::deliver_keyed(ctx, views[p], lanes[p], now, me.token(), &d, 1, kd) != 0) {
+                round_robin = i + 1;
+                fill(out, p, d, take_ref);
+                return true;
+            }
+            keyed_busy |= kd == ring::KeyedDelivery::busy;
+            continue;
+        }
         if (ring::deliver_fresh(ctx, views[p], now, d)) {
             round_robin = i + 1;  // fairness across partitions
             fill(out, p, d, take_ref);
@@ -375,6 +401,20 @@ BatchResult ConsumerCore::receive_batch(std::span<Message> out, Millis timeout) 
             if (got < want) break;
         }
     }
+    // A keyed group takes what follows in runs too, each under one hold of
+    // the partition's lane lock (ring::deliver_keyed).
+    if (keyed && replay == nullptr && out[0].core_ == this) {
+        ring::Delivered run[kRunMax];
+        for (uint32_t k = 0, i = out[0].partition_; k < partitions.size(); ++k, i = i + 1 == partitions.size() ? 0 : i + 1) {
+            if (n == out.size() || held + mine > options.max_in_flight) break;
+            const auto want = static_cast<uint32_t>(std::min<std::size_t>(
+                {out.size() - n, kRunMax, std::size_t{options.max_in_flight} + 1 - held - mine}));
+            ring::KeyedDelivery how{};
+            const uint32_t got = ring::deliver_keyed(ctx, views[i], lanes[i], now, me.token(), run, want, how);
+            for (uint32_t j = 0; j < got; ++j) fill(out[n++], i, run[j], false);
+            mine += got;
+        }
+    }
     while (n < out.size() && held + mine <= options.max_in_flight && try_once(out[n], now, false)) {
         if (out[n].core_ == this) ++mine;
         else out[n].core_->take_refs(1);  // a replay's (try_once took none)
@@ -405,6 +445,7 @@ Status ConsumerCore::settle_ack(Message& m) noexcept {
         rc = ring::ack(v, m.offset_, m.lease_, advance);
     if (rc == ring::SettleResult::ok && ring::ack_latency_sampled(m.offset_))
         ring::record_ack_latency(region->group(group.index).ack_latency, m.publish_unix_ns_);
+    if (rc == ring::SettleResult::ok) finished(m.partition_, m.offset_);
     release();
     return rc == ring::SettleResult::ok ? Status(Errc::ok) : Status(Errc::lease_lost);
 }
@@ -497,6 +538,10 @@ Status ConsumerCore::settle_nack(Message& m, Millis delay) noexcept {
     const uint64_t delay_ns = static_cast<uint64_t>(std::max<int64_t>(delay.count(), 0)) * 1'000'000;
     const auto rc = ring::nack(*region, group.index, m.partition_, m.offset_, m.lease_, delay_ns,
                                sys::coarse_monotonic_ns(), me.id());
+    if (keyed && rc == ring::SettleResult::ok) {  // dead-lettered: finished
+        const uint64_t w = views[m.partition_].lease(m.offset_).word.load(std::memory_order_acquire);
+        if (ring::lease_kind(w) == ring::LeaseKind::acked && ring::lease_is(w, m.offset_)) finished(m.partition_, m.offset_);
+    }
     release();
     return rc == ring::SettleResult::ok ? Status(Errc::ok) : Status(Errc::lease_lost);
 }
@@ -511,6 +556,7 @@ bool ConsumerCore::sleep_begin(Message& m, SleepPlan& plan) noexcept {
     maintenance(sys::coarse_monotonic_ns());
     if (try_once(m)) return true;
     plan.slice_ns = static_cast<int64_t>(scan_interval_ns);
+    if (keyed_busy) plan.slice_ns = kKeyedBusyRetryNs;  // a lane lock was taken: its holder may leave work behind
     if (!wanted.empty() || !releasing.empty() || (replay != nullptr && !replay->wanted.empty()))
         plan.slice_ns = static_cast<int64_t>(kHandoffRetryNs);
     return false;
@@ -639,6 +685,7 @@ std::size_t ack_all(std::span<Message> messages) noexcept {
                 ++acked;
                 if (ring::ack_latency_sampled(m.offset_))
                     ring::record_ack_latency(core->region->group(core->group.index).ack_latency, m.publish_unix_ns_);
+                core->finished(m.partition_, m.offset_);
             }
             bool seen = false;
             for (uint32_t t = 0; t < n_touched; ++t) seen |= touched[t] == m.partition_;

@@ -28,6 +28,7 @@
 #include "shmq/internal/participants.hpp"
 #include "shmq/internal/region.hpp"
 #include "shmq/internal/delivery.hpp"
+#include "shmq/internal/keyed_lane.hpp"
 #include "shmq/internal/partition_view.hpp"
 
 namespace shmq::detail {
@@ -47,6 +48,10 @@ struct ConsumerCore {
     // the ones it owns (exclusive group).
     std::vector<uint32_t> partitions;
     std::vector<ring::PartitionView> views;  // by partition index: cached addresses for this group
+    std::vector<ring::KeyedLane> lanes;      // keyed groups: by partition index, the group's key index there
+    std::vector<ring::KeyedSuspects> suspects;  // keyed groups: by partition, what keyed_repair saw last
+    bool keyed = false;
+    bool keyed_busy = false;  // the last try_once found a lane lock taken: work may be waiting, do not sleep long
     std::vector<uint32_t> wanted;  // exclusive: assigned to us, still owned by someone else
     struct Releasing {
         uint32_t partition;
@@ -121,6 +126,10 @@ struct ConsumerCore {
     // with attributes_malformed(). Off fill()'s common path.
     static void fill_attributes(Message& m) noexcept;
     Status settle_ack(Message& m) noexcept;
+    // Keyed groups: m's offset finished; its key's next message may go (keyed_lane.hpp).
+    void finished(uint32_t p, uint64_t offset) noexcept {
+        if (keyed) ring::keyed_finished(*region, views[p], lanes[p], offset, me.token());
+    }
     bool on_fast_thread() noexcept;
     // S1..S4 of fast_ack.hpp for m, or (3)'s CAS when a revocation round began since its delivery.
     ring::SettleResult fast_ack(const ring::PartitionView& v, const Message& m, bool advance) noexcept;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <thread>
 
+#include "shmq/internal/keyed_lane.hpp"
 #include "shmq/internal/names.hpp"
 #include "shmq/internal/reaper.hpp"
 #include "shmq/internal/lease_word.hpp"
@@ -17,6 +18,19 @@ namespace shmq::detail {
 namespace {
 
 std::string load_name(const layout::GroupEntry& e) { return load_name_words(e.name_words, std::memory_order_relaxed); }
+
+// A lane no group holds (a group holds its lane from creation until it is
+// freed), or -1. Under the admin lock.
+int32_t free_keyed_lane(const Region& r) noexcept {
+    for (uint32_t lane = 0; lane < r.params().keyed_groups; ++lane) {
+        bool held = false;
+        for (uint32_t g = 0; g < r.max_groups() && !held; ++g)
+            held = layout::group_status(r.group(g).state.load(std::memory_order_acquire)) != layout::kGroupFree &&
+                   r.group(g).keyed_lane.load(std::memory_order_relaxed) == lane + 1;
+        if (!held) return static_cast<int32_t>(lane);
+    }
+    return -1;
+}
 
 // Step (2) of the join protocol for one partition.
 void init_partition(Region& r, uint32_t g, uint32_t p, StartAt start, uint64_t token) {
@@ -113,11 +127,9 @@ GroupRef join_group(Region& r, std::string_view name, GroupKind kind, StartAt st
         state = r.group(g).state.load(std::memory_order_acquire);
         const auto existing = static_cast<GroupKind>(layout::group_kind(state));
         if (existing != kind)
-            throw Error(Errc::invalid_argument,
-                        "group '" + std::string(name) + "' of queue '" + r.name() + "' is " +
-                            (existing == GroupKind::exclusive ? "exclusive" : "shared") + "; attach with --kind " +
-                            (existing == GroupKind::exclusive ? "exclusive" : "shared") +
-                            " or use another group name");
+            throw Error(Errc::invalid_argument, "group '" + std::string(name) + "' of queue '" + r.name() + "' is " +
+                                                    group_kind_name(existing) + "; attach with --kind " +
+                                                    group_kind_name(existing) + " or use another group name");
         if (layout::group_status(state) == layout::kGroupActive) return GroupRef{g, layout::group_gen(state), kind};
         // A joiner died half-way: finish its join below.
     } else {
@@ -134,6 +146,23 @@ GroupRef join_group(Region& r, std::string_view name, GroupKind kind, StartAt st
                                                 " groups; delete one with `shmq groups delete " + r.name() +
                                                 " GROUP` or recreate the queue with a larger --max-groups");
         auto& entry = r.group(g);
+        int32_t lane = -1;
+        if (kind == GroupKind::keyed) {
+            if (static_cast<OnFull>(r.params().on_full) == OnFull::drop_oldest)
+                throw Error(Errc::invalid_argument, "queue '" + r.name() +
+                                                        "' drops its oldest messages when full (on-full drop-oldest), "
+                                                        "which breaks per-key order; use a shared group");
+            lane = free_keyed_lane(r);
+            if (lane < 0)
+                throw Error(Errc::no_resources,
+                            "queue '" + r.name() + "' already has " + std::to_string(r.params().keyed_groups) +
+                                " keyed group(s) (its --keyed-groups); delete one with `shmq groups delete " +
+                                r.name() + " GROUP` or recreate the queue with a larger --keyed-groups");
+            // Before the group counts as joining: the lane is its own from then on.
+            ring::reset_keyed_lane(r, static_cast<uint32_t>(lane),
+                                   layout::group_state(layout::group_gen(state) + 1, kind, layout::kGroupJoining));
+        }
+        entry.keyed_lane.store(static_cast<uint32_t>(lane + 1), std::memory_order_relaxed);
         store_group_name(entry, name);
         entry.created_unix_ns.store(sys::unix_ns(), std::memory_order_relaxed);
         entry.replay_state.store(0, std::memory_order_relaxed);

@@ -49,6 +49,7 @@ layout::QueueParams params_from(const QueueOptions& o) {
     p.dedup_window_ms = o.dedup_window_ms;
     p.dedup_content = o.dedup_content ? 1 : 0;
     p.dedup_capacity = o.dedup_capacity;
+    p.keyed_groups = std::min(o.keyed_groups, o.max_groups);
     if (o.on_full == OnFull::spill)
         p.spill_capacity = o.spill_buffer != 0 ? o.spill_buffer : std::max<uint32_t>(o.capacity, 1024);
     else
@@ -80,6 +81,7 @@ QueueOptions options_from(const layout::QueueParams& p) {
     o.dedup_window_ms = p.dedup_window_ms;
     o.dedup_capacity = p.dedup_capacity;
     o.dedup_content = p.dedup_content != 0;
+    o.keyed_groups = p.keyed_groups;
     return o;
 }
 

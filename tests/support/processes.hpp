@@ -248,6 +248,7 @@ struct Record {
     uint32_t deliveries = 0;
     std::string key;    // "-" for none
     uint64_t received_ns = 0;  // CLOCK_MONOTONIC when the consumer received it
+    uint64_t acking_ns = 0;    // consume --hold-us: CLOCK_MONOTONIC just before its ACK (0: not written)
     uint32_t file = 0;  // index of the file it came from, in read order
     uint64_t line = 0;  // line number in that file, from 1
 };
@@ -276,7 +277,12 @@ inline bool parse_line(std::string_view line, Record& r) {
         f[i] = i < 5 ? line.substr(0, sp) : line;
         if (i < 5) line.remove_prefix(sp + 1);
     }
-    if (f[5].find(' ') != std::string_view::npos || f[4].empty()) return false;
+    // An optional seventh field: acking_ns.
+    if (const auto sp = f[5].find(' '); sp != std::string_view::npos) {
+        if (!parse_number(f[5].substr(sp + 1), r.acking_ns)) return false;
+        f[5] = f[5].substr(0, sp);
+    }
+    if (f[4].empty()) return false;
     const auto colon = f[0].find(':');
     if (colon == std::string_view::npos) return false;
     return parse_number(f[0].substr(0, colon), r.producer) && parse_number(f[0].substr(colon + 1), r.seq) &&

@@ -6,7 +6,7 @@
 //       wait forever).
 //   shmq_test_worker consume QUEUE --group G --kind shared|exclusive --out FILE
 //                    [--count N] [--idle-ms MS] [--batch B] [--nack-first]
-//                    [--ack-delay-ms MS] [--lossy]
+//                    [--ack-delay-ms MS] [--lossy] [--hold-us US]
 //       Receives messages; for each ACKed one appends the line
 //       "payload partition offset deliveries key received_ns\n" to FILE ("-" for
 //       an empty key; received_ns: CLOCK_MONOTONIC when it was received). The lines of a batch reach the file with one write(2) BEFORE the
@@ -21,6 +21,9 @@
 //       text was copied is not recorded (the copy may be torn), and an ACK
 //       answered lease_lost is not an error (the message was dropped after
 //       it was recorded intact).
+//       --hold-us (keyed groups): holds each batch unACKed for a random 0..US
+//       microseconds, then appends " acking_ns" (CLOCK_MONOTONIC after the
+//       hold, before the ACKs) to each of its records.
 //       In an exclusive group an ACK answered lease_lost is not an error
 //       either: the partition was handed over meanwhile and its new owner
 //       receives the message again (DESIGN.md promise 3). The record is then
@@ -57,6 +60,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -179,7 +183,8 @@ void append_number(std::string& out, T v) {
 }
 
 int consume(int argc, char** argv) {
-    Args args(argc, argv, 2, {"--group", "--kind", "--out", "--count", "--idle-ms", "--batch", "--ack-delay-ms"},
+    Args args(argc, argv, 2,
+              {"--group", "--kind", "--out", "--count", "--idle-ms", "--batch", "--ack-delay-ms", "--hold-us"},
               {"--nack-first", "--lossy"});
     const std::string_view name = queue_name(args);
     const std::string_view group = args.required("--group");
@@ -191,6 +196,8 @@ int consume(int argc, char** argv) {
     const bool nack_first = args.has("--nack-first");
     const bool lossy = args.has("--lossy");
     const uint64_t ack_delay_ms = args.number("--ack-delay-ms", 0);
+    const uint64_t hold_us = args.number("--hold-us", 0);
+    std::minstd_rand rng(static_cast<uint32_t>(::getpid()));
     if (batch_max == 0 || batch_max > 100000) fail("--batch must be 1..100000");
 
     shmq::ConsumerOptions options;
@@ -198,8 +205,10 @@ int consume(int argc, char** argv) {
         options.kind = shmq::GroupKind::shared;
     else if (kind == "exclusive")
         options.kind = shmq::GroupKind::exclusive;
+    else if (kind == "keyed")
+        options.kind = shmq::GroupKind::keyed;
     else
-        fail("--kind must be shared or exclusive, got '" + std::string(kind) + "'");
+        fail("--kind must be shared, exclusive or keyed, got '" + std::string(kind) + "'");
     options.max_in_flight = static_cast<uint32_t>(std::max<uint64_t>(options.max_in_flight, batch_max));
 
     const int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -243,7 +252,7 @@ int consume(int argc, char** argv) {
         timespec now{};
         ::clock_gettime(CLOCK_MONOTONIC, &now);  // when it was received, for redelivery-latency figures
         append_number(lines, static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(now.tv_nsec));
-        lines.push_back('\n');
+        lines.push_back(hold_us == 0 ? '\n' : '\x1e');  // --hold-us: ended once the hold is over
         batch.push_back(std::move(m));
     };
     auto wanted = [&] { return count == 0 || done + batch.size() < count; };
@@ -264,6 +273,20 @@ int consume(int argc, char** argv) {
             take(std::move(more).value());
         }
         if (batch.empty()) continue;     // only NACKs this round
+        if (hold_us != 0) {  // each record ends with '\x1e' until the hold is over
+            std::this_thread::sleep_for(std::chrono::microseconds(rng() % (hold_us + 1)));
+            timespec now{};
+            ::clock_gettime(CLOCK_MONOTONIC, &now);
+            std::string stamp = " ";
+            append_number(stamp, static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(now.tv_nsec));
+            stamp.push_back('\n');
+            std::string held;
+            held.swap(lines);
+            for (char c : held) {
+                if (c == '\x1e') lines.append(stamp);
+                else lines.push_back(c);
+            }
+        }
         write_all(fd, lines, out_path);  // the records first ...
         if (ack_delay_ms != 0) std::this_thread::sleep_for(std::chrono::milliseconds(ack_delay_ms));
         lines.clear();

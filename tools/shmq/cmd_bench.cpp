@@ -35,6 +35,7 @@
 #include "bench/runs.hpp"
 #include "bench/shmqd_child.hpp"
 #include "bench/publish_bench.hpp"
+#include "bench/keyed_bench.hpp"
 #include "bench/transaction_bench.hpp"
 #include "command.hpp"
 #ifdef SHMQ_HAVE_BRIDGE
@@ -617,6 +618,68 @@ void register_publish_bench(CLI::App& bench) {
     });
 }
 
+void register_keyed_bench(CLI::App& bench) {
+    struct Args {
+        KeyedBenchConfig cfg;
+        std::string json_file;
+        bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd = bench.add_subcommand("keyed", "Draining a backlog through a keyed group beside a shared group");
+    cmd->add_option("--size", a->cfg.size, "Message size in bytes")->default_val(64);
+    cmd->add_option("--keys", a->cfg.keys, "Distinct keys of the backlog")->default_val(1000);
+    cmd->add_option("--partitions", a->cfg.partitions, "Partitions of the queue (each key's messages share one)")
+        ->default_val(1);
+    cmd->add_option("--backlog", a->cfg.backlog, "Messages waiting when the consumers start")->default_val(100'000);
+    cmd->add_option("--consumers", a->cfg.consumers, "Consumer processes")->default_val(3);
+    cmd->add_option("--batch", a->cfg.batch, "Messages per receive_batch and ack_all")->default_val(16);
+    cmd->add_option("--hot-pct", a->cfg.hot_pct, "% of the backlog with one key, sent ahead of the rest")->default_val(0);
+    cmd->add_option("--rounds", a->cfg.rounds, "Rounds (each runs both groups, alternating which goes first)")
+        ->default_val(3);
+    cmd->add_flag("--json", a->json, "Print JSON");
+    cmd->add_option("--json-file", a->json_file, "Also write the JSON to this file (and print the table)");
+    cmd->footer(
+        "Per round and group kind, on a fresh queue of --partitions: this process sends --backlog\n"
+        "messages, each with a key drawn uniformly from --keys (with --hot-pct, that share first, all\n"
+        "with one key), then releases --consumers forked consumer processes, which receive_batch and\n"
+        "ack_all until the backlog is drained. Figure: backlog / (last ACK - release), messages/s;\n"
+        "medians over the rounds and keyed / shared. A keyed group gives out one message of a key at\n"
+        "a time, so with --hot-pct the hot key drains one message per round trip.\n\n"
+        "Examples:\n"
+        "  shmq bench keyed\n"
+        "  shmq bench keyed --hot-pct 50 --rounds 1\n"
+        "Method and results: docs/PERFORMANCE.md (Keyed groups).");
+    cmd->callback([a] {
+        auto& cfg = a->cfg;
+        check_size(cfg.size, 1);
+        check_rounds(cfg.rounds);
+        if (cfg.keys < 1) throw CommandError(2, "--keys must be at least 1");
+        if (cfg.partitions < 1 || cfg.partitions > 64) throw CommandError(2, "--partitions must be 1..64");
+        if (cfg.backlog < 1 || cfg.backlog > (uint64_t{1} << 24)) throw CommandError(2, "--backlog must be 1..16777216");
+        if (cfg.consumers < 1 || cfg.consumers > 64) throw CommandError(2, "--consumers must be 1..64");
+        if (cfg.batch < 1 || cfg.batch > 4096) throw CommandError(2, "--batch must be 1..4096");
+        if (cfg.hot_pct > 100) throw CommandError(2, "--hot-pct must be 0..100");
+        check_json_file(a->json_file);
+        guarded([&] {
+            const Machine m = machine_facts();
+            const auto r = run_keyed_bench(cfg);
+            const std::string json = keyed_json(
+                {param("size", uint64_t{cfg.size}), param("keys", uint64_t{cfg.keys}), param("backlog", cfg.backlog),
+                 param("partitions", uint64_t{cfg.partitions}), param("consumers", uint64_t{cfg.consumers}), param("batch", uint64_t{cfg.batch}),
+                 param("hot_pct", uint64_t{cfg.hot_pct}), param("rounds", cfg.rounds)},
+                m, r);
+            const std::string title = "shmq bench keyed: a backlog of " + std::to_string(cfg.backlog) + " " +
+                                      std::to_string(cfg.size) + "-byte messages over " + std::to_string(cfg.keys) +
+                                      " keys" + (cfg.hot_pct ? " (" + std::to_string(cfg.hot_pct) + "% one hot key first)" : "") +
+                                      ", " + std::to_string(cfg.partitions) + " partition(s) x " +
+                                      std::to_string(r.capacity) + " slots, " +
+                                      std::to_string(cfg.consumers) + " consumer processes, batches of " +
+                                      std::to_string(cfg.batch) + ", " + std::to_string(cfg.rounds) + " round(s)";
+            emit(a->json, a->json_file, json, keyed_table(title, r));
+        });
+    });
+}
+
 }  // namespace
 
 #ifdef SHMQ_HAVE_BRIDGE
@@ -698,6 +761,7 @@ void register_bench(CLI::App& app) {
     register_daemon(*bench);
     register_transaction(*bench);
     register_publish_bench(*bench);
+    register_keyed_bench(*bench);
 #ifdef SHMQ_HAVE_BRIDGE
     register_bridge_latency(*bench);
 #endif

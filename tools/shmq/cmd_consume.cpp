@@ -1,4 +1,4 @@
-// shmq consume NAME --group G [--kind exclusive|shared] [--count N] [--timeout-ms MS]
+// shmq consume NAME --group G [--kind exclusive|shared|keyed] [--count N] [--timeout-ms MS]
 //   [--at-most-once] [--nack]: one message per stdout line, ACKed after the
 //   line is written and flushed (--nack: NACK each instead, a failing worker).
 //   --json: each line a JSON object (docs/schema/consume.schema.json) with the
@@ -44,7 +44,8 @@ void register_consume(CLI::App& app) {
     auto* cmd = app.add_subcommand("consume", "Print one message per line, ACKing each after it is written");
     cmd->add_option("NAME", args->name, "Queue name")->required();
     cmd->add_option("--group", args->group, "Consumer group (created on first use)")->required();
-    cmd->add_option("--kind", args->kind, "Group kind when it is created: exclusive or shared")->default_val("shared");
+    cmd->add_option("--kind", args->kind, "Group kind when it is created: exclusive, shared or keyed")
+        ->default_val("shared");
     cmd->add_option("--count", args->count, "Exit after this many messages");
     cmd->add_option("--timeout-ms", args->timeout_ms, "Exit after this long without a message (default: never)");
     cmd->add_flag("--at-most-once", args->at_most_once, "Free each message at pickup (never redelivered)");
@@ -54,17 +55,21 @@ void register_consume(CLI::App& app) {
     cmd->footer(
         "Joins GROUP (creating it with --kind): each group sees every message; members of a\n"
         "shared group compete per message, an exclusive group gives each partition to one\n"
-        "member (per-key order). Each message is ACKed after its line is written; one that is\n"
+        "member (per-key order), a keyed group lets members compete but gives out one message\n"
+        "of a key at a time, in order (SQS FIFO message groups). Each message is ACKed after its line is written; one that is\n"
         "not (the process dies) is redelivered after the lease or at once by shmqd.\n\n"
         "Examples:\n"
         "  shmq consume orders --group billing\n"
         "  shmq consume orders --group audit --kind exclusive --timeout-ms 3000\n"
+        "  shmq consume orders --group payers --kind keyed     (one message per key at a time)\n"
         "  shmq consume orders --group audit --json    (routing key and headers of published messages)\n"
         "  shmq consume jobs --group workers --count 1 --nack    (simulate a failing worker)");
     cmd->callback([args] {
         ConsumerOptions options;
         if (args->kind == "exclusive") options.kind = GroupKind::exclusive;
-        else if (args->kind != "shared") throw CommandError(2, "--kind '" + args->kind + "' is unknown; use exclusive or shared");
+        else if (args->kind == "keyed") options.kind = GroupKind::keyed;
+        else if (args->kind != "shared")
+            throw CommandError(2, "--kind '" + args->kind + "' is unknown; use exclusive, shared or keyed");
         options.at_most_once = args->at_most_once;
         options.max_in_flight = args->max_in_flight;
         install_stop_handlers();

@@ -3,7 +3,7 @@
 //   [--max-deliveries N] [--dlq-capacity SLOTS] [--max-participants N]
 //   [--high-watermark PCT] [--spill-buffer SLOTS] [--fsync never|batch|always]
 //   [--journal [--retain-bytes N] [--retain-ms MS]]
-//   [--dedup-window-ms MS [--dedup-capacity N] [--dedup-content]]
+//   [--dedup-window-ms MS [--dedup-capacity N] [--dedup-content]] [--keyed-groups N]
 #include <CLI/CLI.hpp>
 #include <grp.h>
 
@@ -28,6 +28,7 @@ struct CreateArgs {
     std::string fsync = "batch";
     std::string group;  // --group: name or number; empty: the creator's
     bool dedup_capacity_given = false;  // --dedup-capacity (even 0) means nothing without a window
+    bool keyed_groups_given = false;    // the default is clamped to --max-groups; a given value is checked
 };
 
 // The library refuses these too (layout::check_and_derive); here they are
@@ -87,6 +88,10 @@ void run(CreateArgs& a) {
     if (!a.options.journal && (a.options.retain_bytes != 0 || a.options.retain_ms != 0))
         throw CommandError(2, "--retain-bytes/--retain-ms need --journal");
     check_dedup(a);
+    if (a.keyed_groups_given && a.options.keyed_groups > a.options.max_groups)
+        throw CommandError(2, "--keyed-groups " + std::to_string(a.options.keyed_groups) + " is over --max-groups " +
+                                  std::to_string(a.options.max_groups) + "; use 0.." +
+                                  std::to_string(a.options.max_groups));
     detail::CreateSpec spec;
     if (!a.group.empty()) {
         spec.gid = parse_group(a.group);
@@ -159,6 +164,14 @@ void register_create(CLI::App& app) {
         "default: partitions x (capacity + spill buffer)");
     cmd->add_flag("--dedup-content", args->options.dedup_content,
                   "With --dedup-window-ms: a send without a dedup id uses a hash of its key and payload as its id");
+    cmd->add_option_function<uint32_t>(
+        "--keyed-groups",
+        [args](const uint32_t& n) {
+            args->options.keyed_groups = n;
+            args->keyed_groups_given = true;
+        },
+        "Keyed groups (consume --kind keyed) the queue can hold at once, 0..max-groups; each takes "
+        "partitions x capacity x 48 bytes for its key index; default 2 (at most max-groups)");
     cmd->footer(
         "Creates /dev/shm/shmq.NAME, sized once: partitions x capacity slots of max-message bytes,\n"
         "a lease table per group and a DLQ. Messages with the same key go to the same partition\n"

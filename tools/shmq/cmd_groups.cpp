@@ -63,7 +63,7 @@ void register_groups(CLI::App& app) {
             std::string members;
             for (uint32_t pid : g.member_pids) members += (members.empty() ? " (pid " : ", ") + std::to_string(pid);
             if (!members.empty()) members += ")";
-            std::cout << "group " << printable(g.name) << " (" << (g.kind == GroupKind::exclusive ? "exclusive" : "shared")
+            std::cout << "group " << printable(g.name) << " (" << (detail::group_kind_name(g.kind))
                       << "), " << g.member_pids.size() << " member(s)" << members << ", lag " << human_count(g.total.lag)
                       << ", in-flight " << human_count(g.total.in_flight) << "\n";
             Table t({"PARTITION", "OWNER", "NEXT", "FLOOR", "LAG", "IN-FLIGHT", "RETRYING"});

@@ -1,11 +1,13 @@
 // shmq stat NAME [--json] [--watch SECS]: partitions, groups, participants and
 // DLQ of a queue, with rates from counters sampled twice; or, when NAME is an
 // exchange and no queue, its routed and unroutable counts and bindings. Read-only.
+#include <algorithm>
 #include <CLI/CLI.hpp>
 #include <ctime>
 #include <iostream>
 #include <unistd.h>
 
+#include "shmq/internal/groups.hpp"
 #include "command.hpp"
 #include "exchange_report.hpp"
 #include "format.hpp"
@@ -102,15 +104,26 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
     if (s.groups.empty()) {
         std::cout << "groups: none (messages wait for the first group)\n\n";
     } else {
-        Table groups({"GROUP", "KIND", "PARTITION", "OWNER", "LAG", "IN-FLIGHT", "OLDEST", "DELIVERED", "ACKED",
-                      "ACK/S", "NACKED", "REDELIVERED", "EXPIRED", "DEAD-LETTERED"});
+        // Keyed groups: the keys with a message waiting behind an unfinished
+        // one, and how long ago the oldest waiting message was published.
+        const bool keyed = std::any_of(s.groups.begin(), s.groups.end(),
+                                       [](const inspect::GroupStats& g) { return g.kind == GroupKind::keyed; });
+        std::vector<std::string> group_heads{"GROUP", "KIND", "PARTITION", "OWNER", "LAG", "IN-FLIGHT", "OLDEST", "DELIVERED",
+                                       "ACKED", "ACK/S", "NACKED", "REDELIVERED", "EXPIRED", "DEAD-LETTERED"};
+        if (keyed) group_heads.insert(group_heads.end(), {"BLOCKED-KEYS", "OLDEST-BLOCKED"});
+        Table groups(group_heads);
         auto row = [&](const inspect::GroupStats& g, const inspect::GroupPartitionStats& p, std::string partition,
                        std::string owner, double acked_per_s) {
-            groups.add({g.name, g.kind == GroupKind::exclusive ? "exclusive" : "shared", std::move(partition),
+            std::vector<std::string> cells{g.name, detail::group_kind_name(g.kind), std::move(partition),
                         std::move(owner), human_count(p.lag), human_count(p.in_flight),
                         human_age_ms(p.oldest_unacked_age_ms), human_count(p.delivered), human_count(p.acked),
                         human_rate(acked_per_s), human_count(p.nacked), human_count(p.redelivered),
-                        human_count(p.expired), human_count(p.dead_lettered)});
+                        human_count(p.expired), human_count(p.dead_lettered)};
+            if (keyed && g.kind == GroupKind::keyed)
+                cells.insert(cells.end(), {human_count(p.blocked_keys), human_age_ms(p.oldest_blocked_age_ms)});
+            else if (keyed)
+                cells.insert(cells.end(), {"-", "-"});
+            groups.add(cells);
         };
         for (std::size_t gi = 0; gi < s.groups.size(); ++gi) {
             const auto& g = s.groups[gi];

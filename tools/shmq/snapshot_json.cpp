@@ -1,3 +1,4 @@
+#include "shmq/internal/groups.hpp"
 #include "snapshot_json.hpp"
 
 #include "format.hpp"
@@ -25,6 +26,7 @@ Json options_json(const QueueOptions& o) {
     j["dedup_window_ms"] = o.dedup_window_ms;
     j["dedup_capacity"] = o.dedup_capacity;
     j["dedup_content"] = o.dedup_content;
+    j["keyed_groups"] = o.keyed_groups;
     return j;
 }
 
@@ -42,13 +44,16 @@ void put_counters(Json& j, const inspect::GroupPartitionStats& s) {
     j["skipped"] = s.skipped;
     j["dead_lettered"] = s.dead_lettered;
     j["dlq_blocked"] = s.dlq_blocked;
+    j["blocked"] = s.blocked;
+    j["blocked_keys"] = s.blocked_keys;
+    j["oldest_blocked_age_ms"] = s.oldest_blocked_age_ms;
 }
 }  // namespace
 
 Json group_json(const inspect::GroupStats& g, bool with_partitions, const GroupRates* rates) {
     Json j;
     put_bytes(j, "name", g.name);  // read from the region: any bytes
-    j["kind"] = g.kind == GroupKind::exclusive ? "exclusive" : "shared";
+    j["kind"] = detail::group_kind_name(g.kind);
     j["joining"] = g.joining;
     j["replay"] = g.replay;
     j["replay_left"] = g.replay_left;

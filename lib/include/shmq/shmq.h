@@ -81,7 +81,8 @@ typedef enum shmq_status {
 
 typedef enum shmq_group_kind {
     SHMQ_GROUP_EXCLUSIVE = 1, /* a partition belongs to one consumer of the group; offset order */
-    SHMQ_GROUP_SHARED = 2     /* consumers compete for every message; each delivery is a lease */
+    SHMQ_GROUP_SHARED = 2,    /* consumers compete for every message; each delivery is a lease */
+    SHMQ_GROUP_KEYED = 3      /* as shared, but one message of a key at a time, in order */
 } shmq_group_kind;
 
 /* A timeout in milliseconds: 0 polls once, SHMQ_FOREVER (any negative) waits without limit. */

@@ -130,7 +130,9 @@ private:
 };
 
 enum class OnFull : uint8_t { block = 0, reject = 1, spill = 2, drop_oldest = 3 };
-enum class GroupKind : uint8_t { exclusive = 1, shared = 2 };
+// keyed: consumers compete as in shared, but one key's messages go one at a time, in offset
+// order (SQS FIFO message groups; docs/ARCHITECTURE.md, "Keyed groups").
+enum class GroupKind : uint8_t { exclusive = 1, shared = 2, keyed = 3 };
 enum class StartAt : uint8_t { oldest = 0, latest = 1 };
 // When shmqd makes its disk writes (spill) durable: never (page cache: survives
 // a crash of any process, not a power loss), batch (group commit: one
@@ -176,6 +178,10 @@ struct QueueOptions {
     // A send without an id uses FNV-1a 128 of its key and payload as its id
     // (Producer::send; a Transaction's sends are not deduplicated).
     bool dedup_content = false;
+    // Keyed groups (GroupKind::keyed) the queue can hold at once, at most
+    // max_groups (clamped to it). Each costs partitions x capacity x 48 bytes
+    // for its key index. 0: none.
+    uint32_t keyed_groups = 2;
 };
 
 inline constexpr std::size_t kMaxKeyBytes = 64;

@@ -1,3 +1,4 @@
+#include "shmq/internal/keyed_lane.hpp"
 #include "shmq/internal/inspect.hpp"
 #include "shmq/internal/replay_request.hpp"
 
@@ -95,7 +96,7 @@ GroupPartitionStats group_partition_stats(const detail::Region& r, uint32_t g, u
         if (!ring::lease_is(w, o)) continue;
         const auto k = ring::lease_kind(w);
         if (k == ring::LeaseKind::leased || k == ring::LeaseKind::picked) ++s.in_flight;
-        if (k == ring::LeaseKind::retry) ++s.retrying;
+        if (k == ring::LeaseKind::retry && ring::retry_reason(w) != ring::RetryReason::blocked) ++s.retrying;
         if (k == ring::LeaseKind::acked) ++acked_above_floor;
     }
     s.lag = sub_floor0(sub_floor0(tail, win.floor), acked_above_floor);
@@ -114,6 +115,12 @@ GroupPartitionStats group_partition_stats(const detail::Region& r, uint32_t g, u
     s.redelivered = gp.redelivered.load(std::memory_order_relaxed);
     s.expired = gp.expired.load(std::memory_order_relaxed);
     s.dlq_blocked = gp.dlq_blocked.load(std::memory_order_relaxed);
+    if (layout::group_kind(r.group(g).state.load(std::memory_order_acquire)) == static_cast<uint8_t>(GroupKind::keyed)) {
+        const ring::KeyedBlocked b = ring::keyed_blocked(r, g, p);
+        s.blocked = b.messages;
+        s.blocked_keys = b.keys;
+        if (b.oldest_publish_unix_ns != 0) s.oldest_blocked_age_ms = sub_floor0(now_unix, b.oldest_publish_unix_ns) / 1'000'000;
+    }
     return s;
 }
 
@@ -133,6 +140,9 @@ void add_into(GroupPartitionStats& total, const GroupPartitionStats& s) {
     total.oldest_unacked_age_ms = std::max(total.oldest_unacked_age_ms, s.oldest_unacked_age_ms);
     total.in_flight += s.in_flight;
     total.retrying += s.retrying;
+    total.blocked += s.blocked;
+    total.blocked_keys += s.blocked_keys;
+    total.oldest_blocked_age_ms = std::max(total.oldest_blocked_age_ms, s.oldest_blocked_age_ms);
     total.delivered += s.delivered;
     total.acked += s.acked;
     total.nacked += s.nacked;

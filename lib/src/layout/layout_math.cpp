@@ -49,6 +49,7 @@ std::optional<std::string> check_and_derive(QueueParams& p) {
         return "dedup-capacity/dedup-content need a dedup window (dedup-window-ms > 0)";
     if (p.dedup_window_ms != 0 && (p.dedup_capacity < 1 || p.dedup_capacity > kMaxDedupCapacity))
         return range_error("dedup-capacity", p.dedup_capacity, 1, kMaxDedupCapacity);
+    if (p.keyed_groups > p.max_groups) return range_error("keyed-groups", p.keyed_groups, 0, p.max_groups);
     p.ext_size = p.dedup_window_ms != 0 ? static_cast<uint32_t>(sizeof(SlotExtension)) : 0;
     p.slot_size = slot_size_for(p.max_message, kSlotHeaderBytes, p.ext_size);
     p.dlq_slot_size = slot_size_for(p.max_message, kDlqSlotHeaderBytes, p.ext_size);
@@ -91,6 +92,7 @@ SectionTable compute_sections(const QueueParams& p) {
                                           : kDedupGenerations * sizeof(DedupGeneration) + kDedupStripes * sizeof(DedupStripe) +
                                                 kDedupGenerations * dedup_entries(p) * sizeof(DedupEntry));
     s.tx = take(uint64_t{p.max_participants} * sizeof(TxEntry));
+    s.keyed = take(uint64_t{p.keyed_groups} * parts * keyed_lane_bytes(cap));
     s.end = align_up(at, kSectionAlign);
     return s;
 }

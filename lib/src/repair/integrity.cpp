@@ -270,8 +270,12 @@ std::optional<Violation> IntegrityCheck::group(uint32_t g) const {
     if (status > layout::kGroupJoining) return Violation{"group table: entry # has status #", {g, status}};
     if (status == layout::kGroupFree) return std::nullopt;
     const uint8_t kind = layout::group_kind(s);
-    if (kind != static_cast<uint8_t>(GroupKind::exclusive) && kind != static_cast<uint8_t>(GroupKind::shared))
+    if (kind != static_cast<uint8_t>(GroupKind::exclusive) && kind != static_cast<uint8_t>(GroupKind::shared) &&
+        kind != static_cast<uint8_t>(GroupKind::keyed))
         return Violation{"group table: entry # has kind #", {g, kind}};
+    const uint32_t lane = e.keyed_lane.load(kAcq);
+    if (kind == static_cast<uint8_t>(GroupKind::keyed) && (lane == 0 || lane > r_.params().keyed_groups))
+        return Violation{"group table: keyed group # names key lane #", {g, lane}};
     if (e.replay_state.load(kAcq) > static_cast<uint32_t>(layout::ReplayState::preparing) ||
         e.replay_from_kind.load(kAcq) > static_cast<uint32_t>(layout::ReplayFrom::start) ||
         e.replay_result.load(kAcq) > static_cast<uint32_t>(layout::ReplayResult::failed))

@@ -146,6 +146,7 @@ RetryScan deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mon
         auto& e = r.lease(ctx.group, p, o);
         uint64_t w = e.word.load(std::memory_order_acquire);  // (5): a retry's due time was stored before it
         if (lease_kind(w) != LeaseKind::retry || !lease_is(w, o)) continue;
+        if (retry_reason(w) == RetryReason::blocked) continue;  // parked in a keyed group: its lane leases it
         if (retry_exhausted(w, r.params().max_deliveries)) {
             // Out of the line either way: a poison message waiting for DLQ room
             // holds nothing back (shmqd's and our periodic scans move it later).

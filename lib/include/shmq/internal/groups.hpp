@@ -23,6 +23,15 @@
 
 namespace shmq::detail {
 
+constexpr const char* group_kind_name(GroupKind kind) noexcept {
+    switch (kind) {
+        case GroupKind::exclusive: return "exclusive";
+        case GroupKind::shared: return "shared";
+        case GroupKind::keyed: return "keyed";
+    }
+    return "unknown";
+}
+
 struct GroupRef {
     uint32_t index;
     uint32_t gen;

@@ -63,6 +63,9 @@ struct GroupPartitionStats {
     uint64_t lag = 0;        // tail - floor - acked above the floor: published, not yet finished by this group
     uint64_t in_flight = 0;  // leased or picked entries
     uint64_t retrying = 0;   // waiting for redelivery
+    // Keyed groups: messages waiting for an earlier one of their key, the
+    // keys they wait on, and how long ago the oldest of them was published.
+    uint64_t blocked = 0, blocked_keys = 0, oldest_blocked_age_ms = 0;
     uint32_t owner_pid = 0;  // exclusive: pid of the owning consumer, 0 if none
     uint64_t oldest_unacked_age_ms = 0;  // now - publish time of the message at floor; 0 if none
     uint64_t delivered = 0, acked = 0, nacked = 0, redelivered = 0, expired = 0, skipped = 0, dead_lettered = 0,

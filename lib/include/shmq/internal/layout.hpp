@@ -19,6 +19,7 @@
 //   sections.spill_slots        Slot[partitions][spill_capacity]  slot_size each (on_full=spill only)
 //   sections.dedup              DedupTable                      (dedup_window_ms != 0 only)
 //   sections.tx                 TxEntry[max_participants]       896 each
+//   sections.keyed              KeyedLane[keyed_groups][partitions]  keyed_lane_bytes(capacity) each
 //
 // Every section starts on a 4096-byte boundary. docs/ARCHITECTURE.md mirrors
 // this table; change both together.
@@ -38,7 +39,8 @@
 namespace shmq::layout {
 
 constexpr uint64_t kMagic = 0x3130'5145'4d48'5300ull;  // "\0SHMEQ01" little-endian
-constexpr uint32_t kLayoutVersion = 14;  // 14: SlotFlags::kSlotAttributes, the attribute block
+// 14: keyed groups (KeyedLane); 15: SlotFlags::kSlotAttributes, the attribute block.
+constexpr uint32_t kLayoutVersion = 15;
 constexpr std::size_t kCacheLine = 64;
 constexpr std::size_t kSectionAlign = 4096;
 
@@ -67,7 +69,7 @@ static_assert(sizeof(std::atomic<uint64_t>) == 8 && sizeof(std::atomic<uint32_t>
 //  16  lease_ms      20  max_deliveries 24 dlq_capacity 28 dlq_slot_size
 //  32  max_groups    34  max_participants 36 on_full 37 high_watermark_pct 38 fsync 39 journal
 //  40  mode          44  spill_capacity   48 retain_bytes  56 retain_ms
-//  64  dedup_window_ms  68 dedup_capacity  72 dedup_content  76 ext_size  80 reserved
+//  64  dedup_window_ms  68 dedup_capacity  72 dedup_content  76 ext_size  80 keyed_groups  84 reserved
 struct QueueParams {
     uint32_t partitions;
     uint32_t capacity;        // slots per partition, power of two
@@ -92,7 +94,9 @@ struct QueueParams {
     uint8_t dedup_content;     // 1: a send without an id uses a hash of key and payload as its id
     uint8_t reserved0[3];
     uint32_t ext_size;         // derived: bytes of each slot's extension area (SlotExtension), 0 when none
-    uint64_t reserved[6];
+    uint32_t keyed_groups;     // KeyedLane sets: how many keyed groups the queue can hold at once
+    uint32_t reserved1;
+    uint64_t reserved[5];
 };
 static_assert(sizeof(QueueParams) == 128);
 static_assert(offsetof(QueueParams, dedup_window_ms) == 64 && offsetof(QueueParams, ext_size) == 76);
@@ -102,6 +106,7 @@ static_assert(offsetof(QueueParams, fsync) == 38);
 static_assert(offsetof(QueueParams, spill_capacity) == 44);
 static_assert(offsetof(QueueParams, journal) == 39);
 static_assert(offsetof(QueueParams, retain_ms) == 56);
+static_assert(offsetof(QueueParams, keyed_groups) == 80);
 
 // QueueParams::fsync holds a shmq::Fsync: its byte values are layout.
 static_assert(static_cast<uint8_t>(Fsync::never) == 0 && static_cast<uint8_t>(Fsync::batch) == 1 &&
@@ -122,7 +127,8 @@ struct SectionTable {
     uint64_t bridges;      // between dlq_slots and spill_slots
     uint64_t dedup;        // DedupTable, after spill_slots (== end when deduplication is off)
     uint64_t tx;           // TxEntry[max_participants], after dedup
-    uint64_t reserved[3];
+    uint64_t keyed;        // KeyedLane[keyed_groups][partitions], after tx (== end when keyed_groups is 0)
+    uint64_t reserved[2];
 };
 static_assert(sizeof(SectionTable) == 128);
 
@@ -294,7 +300,8 @@ static_assert((kAckLatencySampleEvery & (kAckLatencySampleEvery - 1)) == 0);
 //  12  replay_state (ReplayState)  16 created_unix_ns
 //  24  replay_from (offset, or unix ns for ReplayFrom::time)  32 replay_from_kind (ReplayFrom)
 //  36  replay_result (ReplayResult)  40 replay_messages (journal messages being replayed)
-//  48  reserved  64 name[64] as eight 8-byte atomic words
+//  48  keyed_lane (keyed groups: lane index + 1, set before the group turns joining; 0 otherwise)
+//  52  reserved  64 name[64] as eight 8-byte atomic words
 // 128  ack_latency (4 lines)
 //
 // Created and deleted under RegionHeader::admin_lock; read lock-free.
@@ -318,7 +325,9 @@ struct alignas(kCacheLine) GroupEntry {
     std::atomic<uint32_t> replay_from_kind;
     std::atomic<uint32_t> replay_result;
     std::atomic<uint64_t> replay_messages;
-    uint64_t reserved1[2];
+    std::atomic<uint32_t> keyed_lane;
+    uint32_t reserved0;
+    uint64_t reserved1;
     std::atomic<uint64_t> name_words[kNameMax / 8];
     AckLatency ack_latency;
 };
@@ -327,6 +336,7 @@ static_assert(offsetof(GroupEntry, replay_state) == 12);
 static_assert(offsetof(GroupEntry, replay_from) == 24);
 static_assert(offsetof(GroupEntry, replay_result) == 36);
 static_assert(offsetof(GroupEntry, replay_messages) == 40);
+static_assert(offsetof(GroupEntry, keyed_lane) == 48);
 static_assert(offsetof(GroupEntry, name_words) == kCacheLine);
 
 // requested: written by the tool; preparing: taken by shmqd (CAS), which redoes
@@ -343,7 +353,8 @@ enum class ReplayResult : uint32_t {
 static_assert(offsetof(GroupEntry, ack_latency) == 2 * kCacheLine, "sampled writes apart from state and name");
 
 // GroupEntry::state holds a shmq::GroupKind (bits 8..15): its byte values are layout.
-static_assert(static_cast<uint8_t>(GroupKind::exclusive) == 1 && static_cast<uint8_t>(GroupKind::shared) == 2);
+static_assert(static_cast<uint8_t>(GroupKind::exclusive) == 1 && static_cast<uint8_t>(GroupKind::shared) == 2 &&
+              static_cast<uint8_t>(GroupKind::keyed) == 3);
 constexpr uint64_t kGroupFree = 0;
 constexpr uint64_t kGroupActive = 1;
 // Joining: counted by reclaimers (its floors hold the partitions) while its
@@ -667,6 +678,54 @@ static_assert(sizeof(TxEntry) == 896);
 static_assert(offsetof(TxEntry, coord_name_words) == 64 && offsetof(TxEntry, output) == 128);
 
 // ---------------------------------------------------------------------------
+// KeyedLane: the key index of one keyed group (GroupKind::keyed) in one
+// partition, at sections.keyed + (lane * partitions + p) * keyed_lane_bytes(capacity).
+// Protocol and memory-ordering argument: shmq/internal/keyed_lane.hpp.
+//
+//   line 0   0 lock (owner token; broken when its holder is dead)
+//            8 group_state (the GroupEntry::state of the group holding the lane when it took it)
+//           16 ready_head  24 ready_tail (FIFO of ready[]; ready_tail - ready_head <= capacity)
+//           32 repairs (rebuilds after a dead holder)
+//           40 rescued (parked entries keyed_repair queued: their finish reached no finisher's queueing)
+//           48 reserved
+//   line 1  64 finished[8] (offset + 1 of a finish whose finisher found the lock taken; 0: empty)
+//   KeyTail[2 * capacity]   16 each: 0 hash (FNV-1a 64 of the key, | 1; 0: never used)
+//                                    8 tail (the latest offset indexed with that key)
+//   successor[capacity]     8 each: [o & (capacity - 1)]: the next offset indexed with o's key
+//   ready[capacity]         8 each: parked offsets whose predecessor finished (FIFO)
+//
+// Everything in a lane is written under its lock only, and is untrusted:
+// every offset read from it is checked against the lease entry it names.
+constexpr uint32_t kKeyedMailbox = 8;
+struct alignas(kCacheLine) KeyedLaneHeader {
+    std::atomic<uint64_t> lock;
+    std::atomic<uint64_t> group_state;
+    std::atomic<uint64_t> ready_head;
+    std::atomic<uint64_t> ready_tail;
+    std::atomic<uint64_t> repairs;
+    std::atomic<uint64_t> rescued;
+    uint64_t reserved[2];
+    std::atomic<uint64_t> finished[kKeyedMailbox];
+};
+static_assert(sizeof(KeyedLaneHeader) == 2 * kCacheLine && offsetof(KeyedLaneHeader, finished) == kCacheLine);
+struct KeyTail {
+    std::atomic<uint64_t> hash;
+    std::atomic<uint64_t> tail;
+};
+static_assert(sizeof(KeyTail) == 16 && kCacheLine % sizeof(KeyTail) == 0);
+constexpr uint32_t kKeyTailsPerSlot = 2;  // KeyTail entries per slot of the partition: load <= 1/2
+constexpr uint64_t keyed_lane_bytes(uint64_t capacity) {
+    return (sizeof(KeyedLaneHeader) + capacity * (kKeyTailsPerSlot * sizeof(KeyTail) + 8 + 8) + kCacheLine - 1) &
+           ~uint64_t{kCacheLine - 1};
+}
+constexpr uint64_t keyed_tails_at(uint64_t) { return sizeof(KeyedLaneHeader); }
+constexpr uint64_t keyed_successors_at(uint64_t capacity) {
+    return keyed_tails_at(capacity) + capacity * kKeyTailsPerSlot * sizeof(KeyTail);
+}
+constexpr uint64_t keyed_ready_at(uint64_t capacity) { return keyed_successors_at(capacity) + capacity * 8; }
+static_assert(keyed_lane_bytes(2) == 256 && keyed_ready_at(4) + 4 * 8 == keyed_lane_bytes(4));
+
+// ---------------------------------------------------------------------------
 // LeaseEntry: a group's delivery state of one offset; index offset & (capacity-1).
 //
 //   0  word (atomic): [kind:2 | deliveries:14 | owner:12 | tag:36]  (shmq/internal/lease_word.hpp)
@@ -731,7 +790,8 @@ constexpr std::size_t kDlqSlotHeaderBytes = sizeof(DlqSlotHeader);
 
 // handoff: revoked only because its partition changed hands, once per handoff
 // after 15 of them (shmq/internal/lease_word.hpp); a message never fails by handoffs alone.
-enum class DeadLetterReason : uint8_t { nacked = 1, lease_expired = 2, owner_died = 3, handoff = 4 };
+// blocked: never a DLQ reason; the retry reason of a keyed group's parked entry (KeyedLane).
+enum class DeadLetterReason : uint8_t { nacked = 1, lease_expired = 2, owner_died = 3, handoff = 4, blocked = 5 };
 
 // ---------------------------------------------------------------------------
 // BridgeEntry: the status of one running `shmq bridge` of this queue

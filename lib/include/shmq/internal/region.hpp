@@ -185,6 +185,11 @@ public:
                                       (uint64_t{g} * dedup_entries_ + index) * sizeof(layout::DedupEntry));
     }
     uint64_t dedup_entries() const noexcept { return dedup_entries_; }
+    // Keyed lane `lane` (< keyed_groups) of partition p (layout.hpp, KeyedLane).
+    std::byte* keyed_lane_base(uint32_t lane, uint32_t p) const noexcept {
+        return base_ + sections_.keyed +
+               (uint64_t{lane} * params_.partitions + p) * layout::keyed_lane_bytes(params_.capacity);
+    }
     // Participant `index`'s transaction record (shmq/internal/tx_protocol.hpp); index < max_participants.
     layout::TxEntry& tx_entry(uint32_t index) const noexcept {
         return at<layout::TxEntry>(sections_.tx + uint64_t{index} * sizeof(layout::TxEntry));
