@@ -79,9 +79,19 @@ std::optional<std::string> check_segment_header(std::span<const std::byte> bytes
     std::memcpy(&out, bytes.data(), sizeof out);
     if (std::memcmp(out.magic, kSegmentMagic, sizeof out.magic) != 0) return "not a shmq segment (bad magic)";
     if (out.crc != crc32c(bytes.data(), offsetof(SegmentHeader, crc))) return "segment header CRC mismatch";
-    if (out.version != kSegmentVersion)
-        return "segment version " + std::to_string(out.version) + ", expected " + std::to_string(kSegmentVersion);
+    if (out.version < kMinSegmentVersion || out.version > kSegmentVersion)
+        return "segment version " + std::to_string(out.version) + ", expected " + std::to_string(kMinSegmentVersion) +
+               ".." + std::to_string(kSegmentVersion);
     return std::nullopt;
+}
+
+uint32_t segment_version(std::span<const std::byte> file) noexcept {
+    SegmentHeader h{};
+    try {
+        if (!check_segment_header(file, h)) return h.version;
+    } catch (...) {  // the error text's allocation: fall through
+    }
+    return kSegmentVersion;
 }
 
 std::string segment_file_name(uint64_t first_offset) {

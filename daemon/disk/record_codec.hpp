@@ -46,6 +46,11 @@ SegmentHeader make_segment_header(uint32_t partition, uint64_t queue_epoch, uint
 [[nodiscard]] std::optional<std::string> check_segment_header(std::span<const std::byte> bytes,
                                                               SegmentHeader& out);
 
+// The version of the segment whose bytes `file` holds from its header on;
+// kSegmentVersion when its header does not check out (its records are
+// scanned anyway, as the newest format).
+uint32_t segment_version(std::span<const std::byte> file) noexcept;
+
 // "00000000000000000042.seg"
 std::string segment_file_name(uint64_t first_offset);
 // Exactly 20 digits + ".seg", value within u64.

@@ -20,8 +20,10 @@
 //   4  crc u32         CRC32C of bytes [8, 32 + key_len + length)
 //   8  length u32      payload bytes
 //   12 key_len u16
-//   14 flags u16       opaque to the store; the daemon's meaning (shmqd's:
-//                      a dedup id at the end of the key bytes, record_dedup.hpp)
+//   14 flags u16       opaque to the store; the daemon's meaning (shmqd's,
+//                      record_dedup.hpp: a dedup id at the end of the key
+//                      bytes; version 2: bit 15, the payload begins with the
+//                      message's attribute block, its routing key and headers)
 //   16 offset u64      partition offset; strictly increasing within a partition
 //   24 publish_unix_ns u64
 //
@@ -29,8 +31,15 @@
 // checked against the bytes available and kMaxRecordBytes before use
 // (record_codec.hpp).
 //
-// Versioning: bump kSegmentVersion on any change here; a reader refuses other
-// versions' headers (its records still self-validate by magic and CRC).
+// Versioning: bump kSegmentVersion on any change here; a reader accepts
+// kMinSegmentVersion..kSegmentVersion and refuses other versions' headers
+// (its records still self-validate by magic and CRC). Writers write only
+// kSegmentVersion, each segment a new file (never appended to an older one).
+//   1  the first format
+//   2  RecordHeader::flags bit 15 (kRecordAttributes, record_dedup.hpp): the
+//      redrive count lost its top bit (bits 9-14, at most 63). Records are
+//      otherwise the same; a version-1 record's flags are read as version
+//      2's (flags_of_version) by the scan, so no reader sees the difference.
 #pragma once
 
 #include <bit>
@@ -42,7 +51,8 @@ namespace shmq::disk {
 static_assert(std::endian::native == std::endian::little, "the disk format is little-endian");
 
 constexpr char kSegmentMagic[8] = {'S', 'H', 'M', 'Q', 'S', 'E', 'G', '1'};
-constexpr uint32_t kSegmentVersion = 1;
+constexpr uint32_t kSegmentVersion = 2;
+constexpr uint32_t kMinSegmentVersion = 1;  // still read
 constexpr uint32_t kRecordMagic = 0x31524d53u;  // "SMR1" little-endian
 constexpr std::size_t kRecordAlign = 8;
 // Largest key + payload accepted by default (the region's limits: 64 B key

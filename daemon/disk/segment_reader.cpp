@@ -1,4 +1,5 @@
 #include "segment_reader.hpp"
+#include "record_dedup.hpp"
 #include "sync_uring.hpp"
 
 #include <fcntl.h>
@@ -77,12 +78,14 @@ ScanResult scan_segment(std::span<const std::byte> file, std::size_t max_record_
                         const std::string& label) {
     ScanResult r;
     const uint64_t size = file.size();
+    const uint32_t version = segment_version(file);  // an older segment's flags are read as today's
     uint64_t pos = std::min<uint64_t>(sizeof(SegmentHeader), size);
     r.good_end = pos;
     while (pos < size) {
         RecordView v;
         RecordCheck why;
         if (acceptable(file, pos, max_record_bytes, state, v, why)) {
+            v.flags = flags_of_version(version, v.flags);
             on_record(v);
             ++r.records;
             state.have_last = true;

@@ -128,12 +128,14 @@ int PartitionJournal::run(uint64_t now_mono) {
                 return work;
             }
         }
-        // A dedup id goes to disk after the key (record_dedup.hpp): restores and replays give it back.
+        // A dedup id goes to disk after the key, the attribute block's flag in
+        // the record's flags (record_dedup.hpp): restores and replays give them back.
         const std::span<const std::byte> id = slot_dedup_id(r_, base);
         std::array<std::byte, layout::kMaxKeyBytes + layout::kMaxDedupIdBytes> key_id;
         const auto key = disk::join_key(key_id, {base + layout::kSlotHeaderBytes + r_.payload_area(), key_len}, id);
         const auto ws = writer_->append(o, key, {base + layout::kSlotHeaderBytes, len}, h.publish_unix_ns,
-                                        disk::dedup_flags(id.size(), slot_redrives(r_, base)));
+                                        disk::record_flags(id.size(), slot_redrives(r_, base),
+                                                           (h.flags & layout::kSlotAttributes) != 0));
         if (ws == disk::WriteStatus::busy) {
             work += writer_->poll();
             break;

@@ -269,7 +269,8 @@ int GroupReplay::feed() {
                 h.payload_len = static_cast<uint32_t>(rec->payload.size());
                 h.key_len = static_cast<uint16_t>(key_id->key.size());
                 // Its id again, for the consumer (Message::dedup_id); a replay never asks the table.
-                h.flags = put_slot_dedup_id(*rr_, base, key_id->id, key_id->redrives);
+                h.flags = static_cast<uint16_t>(put_slot_dedup_id(*rr_, base, key_id->id, key_id->redrives) |
+                                                ((rec->flags & disk::kRecordAttributes) != 0 ? layout::kSlotAttributes : 0));
                 h.publish_unix_ns = rec->publish_unix_ns;
                 h.reserved = 0;
             }
@@ -331,6 +332,9 @@ bool move_dead_letters(detail::Region& from, detail::Region& to, uint32_t to_gro
             std::memcpy(to.dlq_key(at), from.dlq_key(pos), key_len);
             d.payload_len = len;
             d.key_len = key_len;
+            // The attribute block is in the payload copied above; the dedup id
+            // (in the extension, not copied) stays behind.
+            d.flags = static_cast<uint8_t>(s.flags & layout::kSlotAttributes);
             d.reason = s.reason;
             d.partition = s.partition;
             d.deliveries = s.deliveries;

@@ -139,7 +139,8 @@ bool PartitionSpill::open_writer() {
 }
 
 bool PartitionSpill::into_ring(uint64_t seq, std::span<const std::byte> key, std::span<const std::byte> id,
-                               uint16_t redrives, std::span<const std::byte> payload, uint64_t publish_unix_ns) {
+                               uint16_t redrives, std::span<const std::byte> payload, uint64_t publish_unix_ns,
+                               bool attributes) {
     if (payload.size() > r_.params().max_message || key.size() > layout::kMaxKeyBytes ||
         id.size() > layout::kMaxDedupIdBytes)
         return false;
@@ -158,7 +159,8 @@ bool PartitionSpill::into_ring(uint64_t seq, std::span<const std::byte> key, std
     auto& h = *reinterpret_cast<layout::SlotHeader*>(base);
     h.payload_len = static_cast<uint32_t>(payload.size());
     h.key_len = static_cast<uint16_t>(key.size());
-    h.flags = static_cast<uint16_t>(ring::kSlotFlagRefilled | put_slot_dedup_id(r_, base, id, redrives));
+    h.flags = static_cast<uint16_t>(ring::kSlotFlagRefilled | put_slot_dedup_id(r_, base, id, redrives) |
+                                    (attributes ? layout::kSlotAttributes : 0));
     h.publish_unix_ns = publish_unix_ns;
     h.reserved = seq;
     if (!ring::commit(ring_, offset)) return false;  // aborted: only if we were taken for dead
@@ -196,9 +198,10 @@ int PartitionSpill::drain(uint64_t now_mono) {
         const std::span<const std::byte> payload(base + layout::kSlotHeaderBytes, len);
         const std::span<const std::byte> key(base + layout::kSlotHeaderBytes + r_.payload_area(), key_len);
         const std::span<const std::byte> id = slot_dedup_id(r_, base);
+        const bool attributes = (h.flags & layout::kSlotAttributes) != 0;  // the block is in `payload`: it goes along
         if (disk_messages_ == 0) {  // nothing on disk: everything below s is in the ring
             set_refilled(s);
-            if (into_ring(s, key, id, slot_redrives(r_, base), payload, h.publish_unix_ns)) {
+            if (into_ring(s, key, id, slot_redrives(r_, base), payload, h.publish_unix_ns, attributes)) {
                 set_refilled(s + 1);
                 ++drained_;
                 ++work;
@@ -212,7 +215,7 @@ int PartitionSpill::drain(uint64_t now_mono) {
         std::array<std::byte, layout::kMaxKeyBytes + layout::kMaxDedupIdBytes> key_id;
         const disk::WriteStatus ws =
             writer_->append(s, disk::join_key(key_id, key, id), payload, h.publish_unix_ns,
-                            disk::dedup_flags(id.size(), slot_redrives(r_, base)));
+                            disk::record_flags(id.size(), slot_redrives(r_, base), attributes));
         if (ws == disk::WriteStatus::busy) {
             work += writer_->poll();
             break;
@@ -252,7 +255,7 @@ int PartitionSpill::refill() {
             log(Level::error, label_ + ": spilled message " + std::to_string(rec->offset) +
                                   " has a bad key or dedup id length; skipped");
         } else if (!into_ring(rec->offset, key_id->key, key_id->id, key_id->redrives, rec->payload,
-                              rec->publish_unix_ns)) {
+                              rec->publish_unix_ns, (rec->flags & disk::kRecordAttributes) != 0)) {
             break;  // ring full
         }
         set_refilled(rec->offset + 1);

@@ -41,9 +41,10 @@ private:
     bool restart(uint64_t now_mono);  // (re)builds the cache from the region and the disk
     int drain(uint64_t now_mono);
     int refill();
-    // A message into the ring with its key, dedup id (empty: none) and redrive count.
+    // A message into the ring with its key, dedup id (empty: none) and redrive
+    // count; `attributes`: `payload` begins with its attribute block (kSlotAttributes).
     bool into_ring(uint64_t seq, std::span<const std::byte> key, std::span<const std::byte> id, uint16_t redrives,
-                   std::span<const std::byte> payload, uint64_t publish_unix_ns);
+                   std::span<const std::byte> payload, uint64_t publish_unix_ns, bool attributes);
     bool open_writer();
     void on_write_error(uint64_t now_mono);
     void publish_stats();

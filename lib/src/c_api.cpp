@@ -186,6 +186,42 @@ const char* shmq_message_dedup_id(const shmq_message* message, size_t* size) SHM
     return id.empty() ? nullptr : id.data();
 }
 
+const char* shmq_message_routing_key(const shmq_message* message, size_t* size) SHMQ_NOEXCEPT {
+    const std::string_view rk = message ? message->message.routing_key() : std::string_view();
+    if (size) *size = rk.size();
+    return rk.empty() ? nullptr : rk.data();
+}
+
+int shmq_message_header(const shmq_message* message, const char* key, size_t key_size, const char** value,
+                        size_t* value_size) SHMQ_NOEXCEPT {
+    std::optional<std::string_view> v;
+    if (message && (key || key_size == 0)) v = message->message.header(std::string_view(key ? key : "", key_size));
+    if (value) *value = v ? v->data() : nullptr;
+    if (value_size) *value_size = v ? v->size() : 0;
+    return v ? 1 : 0;
+}
+
+size_t shmq_message_header_count(const shmq_message* message) SHMQ_NOEXCEPT {
+    return message ? message->message.header_count() : 0;
+}
+
+int shmq_message_header_at(const shmq_message* message, size_t i, const char** key, size_t* key_size,
+                           const char** value, size_t* value_size) SHMQ_NOEXCEPT {
+    if (!message) return bad_argument("shmq_message_header_at: message is NULL");
+    if (i >= message->message.header_count())
+        return bad_argument("shmq_message_header_at: index at or beyond shmq_message_header_count");
+    const auto [k, v] = message->message.header_at(i);
+    if (key) *key = k.data();
+    if (key_size) *key_size = k.size();
+    if (value) *value = v.data();
+    if (value_size) *value_size = v.size();
+    return SHMQ_OK;
+}
+
+int shmq_message_attributes_malformed(const shmq_message* message) SHMQ_NOEXCEPT {
+    return message && message->message.attributes_malformed() ? 1 : 0;
+}
+
 uint32_t shmq_message_partition(const shmq_message* message) SHMQ_NOEXCEPT { return message ? message->message.partition() : 0; }
 uint64_t shmq_message_offset(const shmq_message* message) SHMQ_NOEXCEPT { return message ? message->message.offset() : 0; }
 uint32_t shmq_message_deliveries(const shmq_message* message) SHMQ_NOEXCEPT { return message ? message->message.deliveries() : 0; }

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "consumer_core.hpp"
+#include "shmq/internal/attributes.hpp"
 #include "shmq/internal/fast_ack.hpp"
 #include "shmq/internal/tx_resolver.hpp"
 #include "shmq/internal/names.hpp"
@@ -337,6 +338,10 @@ void ConsumerCore::fill(Message& m, uint32_t p, const ring::Delivered& d, bool t
     m.key_size_ = std::min<uint32_t>(slot.key_len, kMaxKeyBytes);
     m.data_ = v.payload(d.offset);
     m.key_ = reinterpret_cast<const char*>(v.key(d.offset));
+    m.attrs_ = nullptr;
+    m.attrs_count_ = 0;
+    m.attrs_malformed_ = false;
+    if ((slot.flags & layout::kSlotAttributes) != 0) [[unlikely]] fill_attributes(m);
     m.partition_ = p;
     m.offset_ = d.offset;
     m.lease_ = d.word;
@@ -347,6 +352,21 @@ void ConsumerCore::fill(Message& m, uint32_t p, const ring::Delivered& d, bool t
     m.core_ = this;
     if (take_ref) take_refs(1);
     ++delivered_since_scan;
+}
+
+void ConsumerCore::fill_attributes(Message& m) noexcept {
+    // m.size_ is payload_len clamped to max_message: parse() stays within it.
+    attrs::View v;
+    if (!attrs::parse({m.data_, m.size_}, v)) {
+        m.attrs_malformed_ = true;  // reported, never read: the bytes stay the payload, as stored
+        return;
+    }
+    m.attrs_ = v.block;
+    m.attrs_len_ = v.block_len;
+    m.attrs_rk_len_ = v.routing_key_len;
+    m.attrs_count_ = v.header_count;
+    m.data_ += v.block_len;
+    m.size_ -= v.block_len;
 }
 
 BatchResult ConsumerCore::receive_batch(std::span<Message> out, Millis timeout) noexcept {
@@ -690,12 +710,41 @@ std::string_view Message::dedup_id() const noexcept {
     // (layout.hpp); kSlotDedupId is set only on queues that have one. Read
     // at call time, off the receive path; the length is untrusted: bounded.
     if (data_ == nullptr || key_ == nullptr) return {};
-    const auto& header = *reinterpret_cast<const layout::SlotHeader*>(data_ - layout::kSlotHeaderBytes);
+    const std::byte* stored = attrs_ != nullptr ? attrs_ : data_;  // the payload area: an attribute block first
+    const auto& header = *reinterpret_cast<const layout::SlotHeader*>(stored - layout::kSlotHeaderBytes);
     if ((header.flags & layout::kSlotDedupId) == 0) return {};
     const auto& ext = *reinterpret_cast<const layout::SlotExtension*>(key_ + layout::kMaxKeyBytes);
     return {reinterpret_cast<const char*>(ext.id), std::min<std::size_t>(ext.id_len, layout::kMaxDedupIdBytes)};
 }
 uint32_t Consumer::group_index() const noexcept { return core_->group.index; }
+
+namespace {
+attrs::View attributes_of(const std::byte* block, uint16_t len, uint8_t rk_len, uint8_t count) noexcept {
+    attrs::View v;
+    v.block = block;
+    v.block_len = len;
+    v.routing_key_len = rk_len;
+    v.header_count = count;
+    return v;
+}
+}  // namespace
+
+std::string_view Message::routing_key() const noexcept {
+    return attributes_of(attrs_, attrs_len_, attrs_rk_len_, attrs_count_).routing_key();
+}
+
+std::optional<std::string_view> Message::header(std::string_view key) const noexcept {
+    std::string_view value;
+    if (!attrs::find_header(attributes_of(attrs_, attrs_len_, attrs_rk_len_, attrs_count_), key, value))
+        return std::nullopt;
+    return value;
+}
+
+std::pair<std::string_view, std::string_view> Message::header_at(std::size_t i) const noexcept {
+    std::string_view k, v;
+    if (!attrs::header_at(attributes_of(attrs_, attrs_len_, attrs_rk_len_, attrs_count_), i, k, v)) return {};
+    return {k, v};
+}
 
 Message::Message(Message&& o) noexcept
     : core_(std::exchange(o.core_, nullptr)),
@@ -709,6 +758,11 @@ Message::Message(Message&& o) noexcept
       revocations_(o.revocations_),
       publish_unix_ns_(o.publish_unix_ns_),
       deliveries_(o.deliveries_),
+      attrs_(o.attrs_),
+      attrs_len_(o.attrs_len_),
+      attrs_rk_len_(o.attrs_rk_len_),
+      attrs_count_(o.attrs_count_),
+      attrs_malformed_(o.attrs_malformed_),
       settled_(std::exchange(o.settled_, true)) {}
 
 Message& Message::operator=(Message&& o) noexcept {
@@ -725,6 +779,11 @@ Message& Message::operator=(Message&& o) noexcept {
         revocations_ = o.revocations_;
         publish_unix_ns_ = o.publish_unix_ns_;
         deliveries_ = o.deliveries_;
+        attrs_ = o.attrs_;
+        attrs_len_ = o.attrs_len_;
+        attrs_rk_len_ = o.attrs_rk_len_;
+        attrs_count_ = o.attrs_count_;
+        attrs_malformed_ = o.attrs_malformed_;
         settled_ = std::exchange(o.settled_, true);
     }
     return *this;

@@ -121,6 +121,10 @@ struct ConsumerCore {
     void give_up(uint32_t p) noexcept;               // clears p's owner token if it is ours
     void give_up_partitions() noexcept;              // exclusive: every partition we own or hand over
     void fill(Message& m, uint32_t p, const ring::Delivered& d, bool take_ref) noexcept;
+    // A slot with kSlotAttributes: m's data() becomes the user payload after
+    // a well-formed block, else (malformed) stays the whole stored payload,
+    // with attributes_malformed(). Off fill()'s common path.
+    static void fill_attributes(Message& m) noexcept;
     Status settle_ack(Message& m) noexcept;
     // Keyed groups: m's offset finished; its key's next message may go (keyed_lane.hpp).
     void finished(uint32_t p, uint64_t offset) noexcept {

@@ -121,9 +121,16 @@ struct ProducerCore {
     void after_publish(uint32_t p, uint64_t offset, uint32_t messages) noexcept;
     // The same for a staging slot: shmqd picks it up (no wake-up: it polls).
     Status publish_staged(uint32_t p, uint64_t seq, uint32_t payload_len, uint16_t key_len, uint16_t flags = 0) noexcept;
-    // send() of a message with a dedup id (shmq/internal/dedup.hpp).
+    // send() of a message with a dedup id (shmq/internal/dedup.hpp); with an
+    // attribute `block` in front of the payload when not empty.
     Status send_deduplicated(std::span<const std::byte> payload, const SendOptions& options, std::string_view id,
-                             SendOutcome& outcome) noexcept;
+                             SendOutcome& outcome, std::span<const std::byte> block = {}) noexcept;
+    // send() of a message with an attribute block (shmq/internal/attributes.hpp,
+    // not empty): Publisher::publish's. block + payload count against
+    // max_message. A dedup_content queue's content id covers key and payload only.
+    // `outcome`, when given, says where it went (or, a duplicate, where the original is).
+    Status send_attributed(std::span<const std::byte> payload, const SendOptions& options,
+                           std::span<const std::byte> block, SendOutcome* outcome = nullptr) noexcept;
     uint32_t choose_partition(std::string_view key) noexcept;
     // send_batch on a queue that does not spill: the batch into one
     // partition, in runs claimed at once; `sent` counts what went out.
@@ -152,6 +159,21 @@ struct ProducerCore {
                        uint16_t flags = 0) noexcept {
         std::memcpy(slot.base + layout::kSlotHeaderBytes, payload.data(), payload.size());
         const auto len = static_cast<uint32_t>(payload.size());
+        if (slot.staged) return publish_staged(slot.partition, slot.offset, len, key_len, flags);
+        publish(slot.partition, slot.offset, len, key_len, flags);
+        return Errc::ok;
+    }
+    // The same with an attribute block (not empty) before the payload: the
+    // slot was prepared for block + payload bytes; payload_len counts both.
+    Status finish_send_attributed(const PreparedSlot& slot, std::span<const std::byte> block,
+                                  std::span<const std::byte> payload, uint16_t key_len, uint16_t flags = 0) noexcept {
+        std::byte* to = slot.base + layout::kSlotHeaderBytes;
+        // The block is whole 8-byte words (layout.hpp), most often one to
+        // four: copied inline, not through a memcpy call of unknown size.
+        for (std::size_t i = 0; i < block.size(); i += 8) std::memcpy(to + i, block.data() + i, 8);
+        if (!payload.empty()) std::memcpy(to + block.size(), payload.data(), payload.size());
+        const auto len = static_cast<uint32_t>(block.size() + payload.size());
+        flags |= layout::kSlotAttributes;
         if (slot.staged) return publish_staged(slot.partition, slot.offset, len, key_len, flags);
         publish(slot.partition, slot.offset, len, key_len, flags);
         return Errc::ok;
@@ -194,7 +216,8 @@ inline ring::ClaimResult ProducerCore::claim_held(uint32_t q, uint64_t& offset) 
     return ring::ClaimResult::claimed;
 }
 
-inline Status ProducerCore::prepare(std::size_t size, const SendOptions& options, PreparedSlot& out) noexcept {
+[[gnu::always_inline]] inline Status ProducerCore::prepare(std::size_t size, const SendOptions& options,
+                                                          PreparedSlot& out) noexcept {
     Region& r = *region;
     if (size > r.params().max_message) return Errc::message_too_large;
     if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;

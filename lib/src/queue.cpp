@@ -16,7 +16,9 @@ const char* to_string(Errc e) noexcept {
         case Errc::overloaded:
             return "queue partition is full (on_full=reject), or its spill to disk cannot keep up (on_full=spill: "
                    "is shmqd running? is its data dir full?); retry later or add consumers";
-        case Errc::message_too_large: return "message is larger than the queue's max-message";
+        case Errc::message_too_large:
+            return "message is larger than the queue's max-message (through an exchange its routing key and headers "
+                   "count too); send less or recreate the queue with a larger max-message";
         case Errc::key_too_large: return "key is longer than 64 bytes";
         case Errc::lease_lost: return "lease lost: it expired or its holder was declared dead; the message went to another consumer";
         case Errc::already_settled: return "message already acked or nacked";

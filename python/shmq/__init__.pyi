@@ -193,6 +193,18 @@ class Message:
     def dedup_id(self) -> bytes:
         """The dedup id it was sent with (b'' when none)."""
     @property
+    def routing_key(self) -> bytes:
+        """The routing key it was published with through an exchange (b'' when none)."""
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """Its headers, (key, value) in publish order ([] when none)."""
+    def header(self, key: Union[bytes, str]) -> Optional[bytes]:
+        """The value of the first header named `key`, or None."""
+    @property
+    def attributes_malformed(self) -> bool:
+        """True when the stored attribute block did not check out (a damaged
+        region): no routing key or headers are shown, data is all stored bytes."""
+    @property
     def partition(self) -> int: ...
     @property
     def offset(self) -> int: ...

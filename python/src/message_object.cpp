@@ -2,7 +2,9 @@
 // is made per message, and pybind11's instance bookkeeping cost as much as
 // the rest of a receive. data is a read-only memoryview into shared memory
 // until the message is settled (payload_view.hpp); after that, data raises
-// AlreadySettled. key, partition, offset and deliveries stay readable.
+// AlreadySettled. key, partition, offset and deliveries stay readable, and
+// so do routing_key and headers (copied at delivery, only when the message
+// has any: a plain send's message pays nothing for them).
 #include <pybind11/pybind11.h>
 
 #include <cstring>
@@ -34,6 +36,8 @@ struct MessageObject {
     char key[kMaxKeyBytes];
     uint32_t dedup_id_len;  // the dedup id, copied at delivery likewise
     char dedup_id[kMaxDedupIdBytes];
+    PyObject* routing_key;  // bytes, or nullptr: none (b'')
+    PyObject* headers;      // list of (bytes, bytes), or nullptr: none ([])
     bool settled;
 };
 
@@ -63,6 +67,8 @@ void dealloc(PyObject* self) {
     PyTypeObject* type = Py_TYPE(self);
     release_data(m);
     Py_XDECREF(m->queue);
+    Py_XDECREF(m->routing_key);
+    Py_XDECREF(m->headers);
     // Unsettled: the destructor NACKs it. In a forked child: leaked (fork_guard.hpp).
     if (m->stamp.same_process()) m->message.~Message();
     m->stamp.~ForkStamp();
@@ -91,6 +97,44 @@ PyObject* get_key(PyObject* self, void*) {
 PyObject* get_dedup_id(PyObject* self, void*) {
     auto* m = reinterpret_cast<MessageObject*>(self);
     return PyBytes_FromStringAndSize(m->dedup_id, m->dedup_id_len);
+}
+PyObject* get_routing_key(PyObject* self, void*) {
+    auto* m = reinterpret_cast<MessageObject*>(self);
+    if (m->routing_key == nullptr) return PyBytes_FromStringAndSize("", 0);
+    Py_INCREF(m->routing_key);
+    return m->routing_key;
+}
+PyObject* get_headers(PyObject* self, void*) {
+    auto* m = reinterpret_cast<MessageObject*>(self);
+    if (m->headers == nullptr) return PyList_New(0);
+    return PySequence_List(m->headers);  // a copy: the caller may change it
+}
+PyObject* get_attributes_malformed(PyObject* self, void*) {
+    return PyBool_FromLong(reinterpret_cast<MessageObject*>(self)->message.attributes_malformed());
+}
+// header(key): the value of the first header named `key` (bytes or str), else None.
+PyObject* header(PyObject* self, PyObject* arg) {
+    return guarded([&]() -> PyObject* {
+        auto* m = reinterpret_cast<MessageObject*>(self);
+        std::string key;
+        if (PyUnicode_Check(arg)) key = py::reinterpret_borrow<py::str>(arg).cast<std::string>();
+        else if (PyBytes_Check(arg)) key = py::reinterpret_borrow<py::bytes>(arg).cast<std::string>();
+        else throw py::type_error("header(key): key must be bytes or str");
+        if (m->headers != nullptr) {
+            const Py_ssize_t n = PyList_GET_SIZE(m->headers);
+            for (Py_ssize_t i = 0; i < n; ++i) {
+                PyObject* pair = PyList_GET_ITEM(m->headers, i);
+                PyObject* k = PyTuple_GET_ITEM(pair, 0);
+                if (static_cast<std::size_t>(PyBytes_GET_SIZE(k)) == key.size() &&
+                    std::memcmp(PyBytes_AS_STRING(k), key.data(), key.size()) == 0) {
+                    PyObject* v = PyTuple_GET_ITEM(pair, 1);
+                    Py_INCREF(v);
+                    return v;
+                }
+            }
+        }
+        Py_RETURN_NONE;
+    });
 }
 PyObject* get_partition(PyObject* self, void*) {
     return PyLong_FromUnsignedLong(reinterpret_cast<MessageObject*>(self)->message.partition());
@@ -166,6 +210,10 @@ PyGetSetDef g_getset[] = {
     {"data", get_data, nullptr, "Read-only memoryview into shared memory; released when the message is settled", nullptr},
     {"key", get_key, nullptr, "The key (b'' when none)", nullptr},
     {"dedup_id", get_dedup_id, nullptr, "The dedup id it was sent with (b'' when none)", nullptr},
+    {"routing_key", get_routing_key, nullptr, "The routing key it was published with through an exchange (b'' when none)", nullptr},
+    {"headers", get_headers, nullptr, "Its headers as a list of (key, value) bytes pairs, in publish order ([] when none)", nullptr},
+    {"attributes_malformed", get_attributes_malformed, nullptr,
+     "True when the slot's attribute block did not check out (a damaged region): no routing key or headers shown", nullptr},
     {"partition", get_partition, nullptr, nullptr, nullptr},
     {"offset", get_offset, nullptr, nullptr, nullptr},
     {"deliveries", get_deliveries, nullptr, "1 on the first delivery", nullptr},
@@ -181,6 +229,7 @@ PyMethodDef g_methods[] = {
     {"extend", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(extend)), METH_VARARGS | METH_KEYWORDS,
      "extend(seconds): lease deadline = now + seconds"},
     {"lease_held", lease_held, METH_NOARGS, "True while this delivery still holds its lease"},
+    {"header", header, METH_O, "header(key): the value (bytes) of the first header named key, or None"},
     {nullptr, nullptr, 0, nullptr},
 };
 
@@ -225,8 +274,25 @@ py::object wrap_message(Message&& msg, const py::object& queue) {
     const auto id = m->message.dedup_id();
     m->dedup_id_len = static_cast<uint32_t>(id.size());  // <= kMaxDedupIdBytes: clamped by the library
     if (!id.empty()) std::memcpy(m->dedup_id, id.data(), id.size());
+    m->routing_key = nullptr;
+    m->headers = nullptr;
     m->settled = false;
-    return py::reinterpret_steal<py::object>(reinterpret_cast<PyObject*>(m));
+    // Before anything below may throw: dealloc then finds every field set.
+    auto self = py::reinterpret_steal<py::object>(reinterpret_cast<PyObject*>(m));
+    const Message& msg_ref = m->message;
+    if (!msg_ref.routing_key().empty()) {
+        const auto rk = msg_ref.routing_key();
+        m->routing_key = py::bytes(rk.data(), rk.size()).release().ptr();
+    }
+    if (msg_ref.header_count() > 0) {
+        py::list list;
+        for (std::size_t i = 0; i < msg_ref.header_count(); ++i) {
+            const auto [k, v] = msg_ref.header_at(i);
+            list.append(py::make_tuple(py::bytes(k.data(), k.size()), py::bytes(v.data(), v.size())));
+        }
+        m->headers = list.release().ptr();
+    }
+    return self;
 }
 
 void init_message(py::module_& m) {

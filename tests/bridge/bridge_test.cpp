@@ -25,6 +25,7 @@
 #include "support/scale.hpp"
 #include "support/shell.hpp"
 #include "support/snapshot.hpp"
+#include "support/temp_exchange.hpp"
 #include "support/temp_queue.hpp"
 
 namespace shmq {
@@ -534,6 +535,60 @@ TEST_F(BridgeTest, publishesDedupIdsAsNatsMsgIdsAndBringsThemBackIn) {
         {"order-1#redrive-1", "m4"}, {"hex:010220ff#redrive-2", "m5"},
     };
     EXPECT_EQ(got, want_back);
+    EXPECT_EQ(stop(bridge_in_), 0);
+}
+
+// bridge out sends a message's routing key and headers as NATS headers
+// (Shmq-Routing-Key, or -Hex; one Shmq-Header value per header, in order,
+// "=hex=hex" where the text would not survive a header); bridge in gives
+// them back to the messages it sends into a queue.
+TEST_F(BridgeTest, carriesRoutingKeysAndHeadersOutAndBackIn) {
+    QueueOptions qo;
+    qo.partitions = 1;
+    qo.capacity = 64;
+    qo.max_message = 512;
+    test::TempQueue q("bridge-attr-out", qo);
+    const std::string binary_rk("\x01 rk", 4), binary_value("\xff\x00", 2);
+    {
+        test::TempExchange x("bridge-attr-x", xlayout::ExchangeType::direct);
+        x->bind(test::to_queue(q.name, "orders"));
+        x->bind(test::to_queue(q.name, binary_rk));
+        auto pub = Publisher::open(x.name);
+        const std::vector<MessageHeader> h{{"lang", "en"}, {"k=1", "v"}, {"pad", " x "}, {"bin", binary_value}, {"e", ""}};
+        ASSERT_TRUE(pub.publish("m0", {.routing_key = "orders", .headers = h}).ok());
+        ASSERT_TRUE(pub.publish("m1", {.routing_key = binary_rk}).ok());
+        auto p = q->producer();
+        ASSERT_TRUE(p.send("m2").ok());  // none
+    }
+    const std::string stream = "OUT_ATTRS";
+    start_bridge(q.name, stream);
+    JsClient client(cluster_.urls());
+    ASSERT_TRUE(client.ok());
+    ASSERT_EQ(client.wait_count(stream, 3, 30s), 3u);
+    const auto msgs = client.read_all(stream, "shmq.>", 3);
+    ASSERT_EQ(msgs.size(), 3u);
+    EXPECT_EQ(msgs[0].routing_key, "orders");
+    EXPECT_EQ(msgs[0].headers, (std::vector<std::string>{"lang=en", "=6b3d31=76", "=706164=207820", "=62696e=ff00", "e="}));
+    EXPECT_EQ(msgs[1].routing_key_hex, "0120726b");
+    EXPECT_TRUE(msgs[1].routing_key.empty() && msgs[1].headers.empty());
+    EXPECT_TRUE(msgs[2].routing_key.empty() && msgs[2].routing_key_hex.empty() && msgs[2].headers.empty());
+    EXPECT_EQ(stop_bridge(), 0) << bridge_log();
+
+    test::TempQueue back("bridge-attr-back", qo);
+    start_bridge_in(back.name, stream);
+    auto c = back->consumer("check");
+    std::vector<std::string> got;
+    for (int i = 0; i < 3; ++i) {
+        auto m = c.receive(Millis(30000));
+        ASSERT_TRUE(m.ok()) << i;
+        std::string line = std::string(m->text()) + "|" + std::string(m->routing_key()) + "|";
+        for (std::size_t k = 0; k < m->header_count(); ++k)
+            line += std::string(m->header_at(k).first) + "=" + std::string(m->header_at(k).second) + ";";
+        got.push_back(line);
+        EXPECT_TRUE(m->ack().ok());
+    }
+    EXPECT_EQ(got, (std::vector<std::string>{"m0|orders|lang=en;k=1=v;pad= x ;bin=" + binary_value + ";e=;",
+                                             "m1|" + binary_rk + "|", "m2||"}));
     EXPECT_EQ(stop(bridge_in_), 0);
 }
 

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <thread>
@@ -18,6 +19,8 @@ struct StreamMessage {
     uint64_t seq = 0;
     std::string subject, msg_id, key, payload;
     std::string position;  // Shmq-Position (messages published with their dedup id)
+    std::string routing_key, routing_key_hex;  // Shmq-Routing-Key, Shmq-Routing-Key-Hex
+    std::vector<std::string> headers;          // the Shmq-Header values, in order
 };
 
 // One connection with JetStream, to any of `urls` (comma-separated).
@@ -131,6 +134,16 @@ public:
                 if (natsMsgHeader_Get(m, "Shmq-Key", &v) == NATS_OK && v) sm.key = v;
                 v = nullptr;
                 if (natsMsgHeader_Get(m, "Shmq-Position", &v) == NATS_OK && v) sm.position = v;
+                v = nullptr;
+                if (natsMsgHeader_Get(m, "Shmq-Routing-Key", &v) == NATS_OK && v) sm.routing_key = v;
+                v = nullptr;
+                if (natsMsgHeader_Get(m, "Shmq-Routing-Key-Hex", &v) == NATS_OK && v) sm.routing_key_hex = v;
+                const char** values = nullptr;
+                int count = 0;
+                if (natsMsgHeader_Values(m, "Shmq-Header", &values, &count) == NATS_OK) {
+                    for (int k = 0; k < count; ++k) sm.headers.emplace_back(values[k]);
+                    std::free(values);
+                }
                 sm.payload.assign(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)));
                 jsMsgMetaData* meta = nullptr;
                 if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {

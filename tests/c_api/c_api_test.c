@@ -245,7 +245,8 @@ static void check_publisher(void) {
     CHECK(rc == SHMQ_ERR_NOT_FOUND && pub == NULL, rc);
     CHECK_OK(shmq_publisher_open(publish_exchange, &pub));
     shmq_publish_outcome out;
-    CHECK_OK(shmq_publisher_publish(pub, "hello", 5, "orders", "k1", NULL, 0, SHMQ_FOREVER, &out));
+    const shmq_header two[2] = {{"lang", "en"}, {"empty", ""}};
+    CHECK_OK(shmq_publisher_publish(pub, "hello", 5, "orders", "k1", two, 2, SHMQ_FOREVER, &out));
     CHECK(out.queues == 1 && out.table_version == v && !out.to_alternate, (int)out.queues);
     rc = shmq_publisher_publish(pub, "lost", 4, "nowhere", NULL, NULL, 0, 0, &out);
     CHECK(rc == SHMQ_ERR_UNROUTABLE && out.queues == 0, rc);
@@ -261,6 +262,22 @@ static void check_publisher(void) {
     CHECK_OK(shmq_consumer_open(publish_queue, "check", SHMQ_GROUP_SHARED, &c));
     CHECK_OK(shmq_consumer_receive(c, 1000, &m));
     CHECK(shmq_message_size(m) == 5 && memcmp(shmq_message_data(m), "hello", 5) == 0, (int)shmq_message_size(m));
+    /* Its routing key and headers (the attribute block before the payload). */
+    size_t n = 0;
+    const char* rk = shmq_message_routing_key(m, &n);
+    CHECK(rk != NULL && n == 6 && memcmp(rk, "orders", 6) == 0, (int)n);
+    CHECK(shmq_message_header_count(m) == 2, (int)shmq_message_header_count(m));
+    const char* value = NULL;
+    CHECK(shmq_message_header(m, "lang", 4, &value, &n) == 1 && n == 2 && memcmp(value, "en", 2) == 0, (int)n);
+    CHECK(shmq_message_header(m, "empty", 5, &value, &n) == 1 && n == 0, (int)n);
+    CHECK(shmq_message_header(m, "none", 4, &value, &n) == 0 && value == NULL && n == 0, (int)n);
+    const char* key = NULL;
+    size_t key_size = 0;
+    CHECK_OK(shmq_message_header_at(m, 1, &key, &key_size, &value, &n));
+    CHECK(key_size == 5 && memcmp(key, "empty", 5) == 0 && n == 0, (int)key_size);
+    rc = shmq_message_header_at(m, 2, &key, &key_size, &value, &n);
+    CHECK(rc == SHMQ_ERR_INVALID_ARGUMENT, rc);
+    CHECK(shmq_message_attributes_malformed(m) == 0, 0);
     CHECK_OK(shmq_message_ack(m));
     CHECK_OK(shmq_message_close(m));
     rc = shmq_consumer_receive(c, 0, &m);

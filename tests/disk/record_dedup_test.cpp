@@ -63,6 +63,31 @@ TEST(RecordDedupTest, inconsistentLengthsAreRefused) {
     EXPECT_FALSE(split_key(dedup_flags(4), b("key")).has_value()) << "longer than the key bytes";
 }
 
+TEST(RecordDedupTest, theAttributesBitStandsBesideAnIdOrAlone) {
+    EXPECT_EQ(record_flags(0, 0, true), kRecordAttributes);
+    EXPECT_EQ(record_flags(0, 9, false), 0u);
+    const uint16_t both = record_flags(3, 1000, true);
+    EXPECT_NE(both & kRecordAttributes, 0);
+    const std::string bytes = "keyabc";
+    const auto split = split_key(both, b(bytes));
+    ASSERT_TRUE(split.has_value());
+    EXPECT_EQ(text(split->id), "abc");
+    EXPECT_EQ(split->redrives, kMaxRecordRedrives) << "saturated below the attributes bit";
+    const auto alone = split_key(kRecordAttributes, b(bytes));
+    ASSERT_TRUE(alone.has_value());
+    EXPECT_EQ(text(alone->key), "keyabc");
+    EXPECT_TRUE(alone->id.empty());
+}
+
+TEST(RecordDedupTest, versionOneFlagsReadInVersionTwosTerms) {
+    EXPECT_EQ(flags_of_version(1, 0), 0u);
+    EXPECT_EQ(flags_of_version(1, kRecordAttributes), 0u) << "version 1 had no attributes";
+    EXPECT_EQ(flags_of_version(1, dedup_flags(4, 20)), dedup_flags(4, 20));
+    EXPECT_EQ(flags_of_version(1, static_cast<uint16_t>(127u << kRecordRedrivesShift | kRecordDedupId | 4)),
+              dedup_flags(4, kMaxRecordRedrives));
+    EXPECT_EQ(flags_of_version(2, record_flags(4, 20, true)), record_flags(4, 20, true));
+}
+
 TEST(RecordDedupTest, theLargestMessageWithKeyAndIdFitsTheRecordLimit) {
     EXPECT_GE(kDefaultMaxRecordBytes, (16u << 20) + 64 + kMaxRecordDedupIdBytes);
 }

@@ -4,7 +4,9 @@
 #include <filesystem>
 #include <random>
 
+#include "crc32c.hpp"
 #include "disk_fixture.hpp"
+#include "record_dedup.hpp"
 #include "retention.hpp"
 
 namespace shmq::disk::test {
@@ -219,6 +221,52 @@ TEST(RecoveryTest, aDuplicatedSegmentNeverYieldsARecordTwice) {
     write_file(dir.file(10), bytes);
     r = recover(dir.fd.get(), false);
     EXPECT_EQ(r.recs, make_recs(0, 40));
+}
+
+// A segment of version 1 (before kRecordAttributes, record_dedup.hpp) still
+// reads, its flags given in today's terms: no attributes, the redrive count
+// (bits 9-15 there) clamped to 63. Versions above today's are refused.
+TEST(RecoveryTest, aVersionOneSegmentStillReadsWithItsFlagsInTodaysTerms) {
+    SHMQ_REQUIRE_IO_URING();
+    PartitionDir dir;
+    std::vector<Rec> recs = make_recs(0, 3);
+    recs[0].flags = 0;
+    recs[1].key = "keyabc";  // key "key", id "abc", redriven 100 times: bit 15 set in version 1
+    recs[1].flags = static_cast<uint16_t>(100u << kRecordRedrivesShift | kRecordDedupId | 3);
+    recs[2].flags = dedup_flags(3, 5);
+    recs[2].key = "keyxyz";
+    {
+        auto w = open_writer(dir.fd.get(), WriterOptions{});
+        ASSERT_EQ(write_all(*w, recs), WriteStatus::ok) << w->error();
+    }
+    auto with_version = [&](uint32_t version) {
+        SegmentHeader h = make_segment_header(0, 0, 0);
+        h.version = version;
+        h.crc = crc32c(&h, offsetof(SegmentHeader, crc));
+        std::string bytes = read_file(dir.file(0));
+        bytes.replace(0, sizeof h, std::string(reinterpret_cast<const char*>(&h), sizeof h));
+        write_file(dir.file(0), bytes);
+    };
+    Recovered as_v2 = recover(dir.fd.get(), false);
+    ASSERT_EQ(as_v2.recs.size(), 3u);
+    EXPECT_NE(as_v2.recs[1].flags & kRecordAttributes, 0) << "read as version 2, bit 15 is the attributes'";
+    with_version(1);
+    Recovered r = recover(dir.fd.get(), false);
+    ASSERT_EQ(r.recs.size(), 3u);
+    EXPECT_EQ(r.report.corrupt, 0u);
+    EXPECT_EQ(r.recs[0].flags, 0u);
+    EXPECT_EQ(r.recs[1].flags, dedup_flags(3, kMaxRecordRedrives)) << "no attributes; redrives clamped";
+    const auto split = split_key(r.recs[1].flags, bytes_of(r.recs[1].key));
+    ASSERT_TRUE(split.has_value());
+    EXPECT_EQ(split->redrives, kMaxRecordRedrives);
+    EXPECT_EQ(split->id.size(), 3u);
+    EXPECT_EQ(r.recs[2].flags, dedup_flags(3, 5));
+    EXPECT_EQ(r.recs[2].payload, recs[2].payload);
+    with_version(3);
+    SegmentHeader h{};
+    const auto bad = check_segment_header(bytes_of(read_file(dir.file(0))), h);
+    ASSERT_TRUE(bad.has_value());
+    EXPECT_NE(bad->find("segment version 3, expected 1..2"), std::string::npos) << *bad;
 }
 
 TEST(RetentionTest, removesWholeOldSegmentsBySizeNeverTheNewest) {

@@ -31,3 +31,29 @@ def test_cpp_producer_to_python_consumer(qname, shmq_bin):
             got.append((bytes(m.data).decode(), m.key))
             m.ack()
     assert got == [(s, b"k") for s in lines]
+
+
+def test_python_consumer_sees_routing_key_and_headers(qname, shmq_bin):
+    q = shmq.Queue.create(qname)
+    x = qname + ".x"
+    run = lambda *args, **kw: subprocess.run([shmq_bin, *args], capture_output=True, text=True, timeout=60, **kw)
+    assert run("exchange", "create", x, "--type", "direct").returncode == 0
+    try:
+        assert run("bind", x, qname, "--key", "orders").returncode == 0
+        out = run("publish", x, "--routing-key", "orders", "--header", "lang=en", "--header", "n=", input="one\n")
+        assert out.returncode == 0, out.stderr
+        q.producer().send(b"plain")
+        with q.consumer("py") as c:
+            m = c.receive(timeout=5)
+            assert bytes(m.data) == b"one"
+            assert m.routing_key == b"orders"
+            assert m.headers == [(b"lang", b"en"), (b"n", b"")]
+            assert m.header("lang") == b"en" and m.header(b"n") == b"" and m.header("x") is None
+            assert not m.attributes_malformed
+            m.ack()
+            assert m.routing_key == b"orders" and m.header("lang") == b"en", "kept after settling"
+            m = c.receive(timeout=5)
+            assert bytes(m.data) == b"plain" and m.routing_key == b"" and m.headers == []
+            m.ack()
+    finally:
+        run("exchange", "delete", x)

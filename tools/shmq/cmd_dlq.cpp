@@ -39,6 +39,7 @@ void ls(const DlqArgs& a) {
             m["offset"] = l.offset;
             put_bytes(m, "key", l.key);  // producer's bytes: "key" or "key_hex"
             if (!l.dedup_id.empty()) put_bytes(m, "dedup_id", l.dedup_id);
+            put_attributes(m, l.routing_key, l.headers, l.attributes_malformed);
             m["deliveries"] = l.deliveries;
             m["delivery_count"] = l.deliveries;
             m["reason"] = l.reason;
@@ -57,10 +58,20 @@ void ls(const DlqArgs& a) {
         std::cout << "queue " << a.name << ": the DLQ is empty\n";
         return;
     }
-    Table t({"PARTITION", "OFFSET", "KEY", "DELIVERIES", "REASON", "GROUP", "BYTES"});
-    for (const auto& l : letters)
-        t.add({std::to_string(l.partition), std::to_string(l.offset), l.key.empty() ? "-" : l.key,
-               std::to_string(l.deliveries), l.reason, l.group, std::to_string(l.payload.size())});
+    // ROUTING-KEY only when some letter was published through an exchange.
+    const bool routed = std::any_of(letters.begin(), letters.end(), [](const auto& l) {
+        return !l.routing_key.empty() || !l.headers.empty() || l.attributes_malformed;
+    });
+    std::vector<std::string> columns{"PARTITION", "OFFSET", "KEY", "DELIVERIES", "REASON", "GROUP", "BYTES"};
+    if (routed) columns.insert(columns.begin() + 3, "ROUTING-KEY");
+    Table t(columns);
+    for (const auto& l : letters) {
+        std::vector<std::string> row{std::to_string(l.partition), std::to_string(l.offset), l.key.empty() ? "-" : l.key,
+                                     std::to_string(l.deliveries), l.reason, l.group, std::to_string(l.payload.size())};
+        if (routed)
+            row.insert(row.begin() + 3, l.attributes_malformed ? "(malformed)" : l.routing_key.empty() ? "-" : l.routing_key);
+        t.add(row);
+    }
     std::cout << t.render();
 }
 
@@ -81,8 +92,10 @@ struct Redrive : dlq::Handler {
         o.partition = l.partition;
         o.timeout = Millis(10000);
         // Not blocked by the dedup window: the copy keeps its id, one more redrive counted.
+        // Its routing key and headers too: the block goes back in front of the payload.
         return detail::send_carrying_id(producer, std::as_bytes(std::span(l.payload.data(), l.payload.size())), o,
-                                        l.dedup_id, static_cast<uint16_t>(std::min<uint32_t>(l.redrives + 1, 0xffff)));
+                                        l.dedup_id, static_cast<uint16_t>(std::min<uint32_t>(l.redrives + 1, 0xffff)),
+                                        std::as_bytes(std::span(l.attributes.data(), l.attributes.size())));
     }
 };
 

@@ -151,6 +151,22 @@ size_t shmq_message_size(const shmq_message* message) SHMQ_NOEXCEPT;
 const char* shmq_message_key(const shmq_message* message, size_t* key_size) SHMQ_NOEXCEPT;
 /* The message's dedup id (not NUL-terminated); NULL with *size 0 when none. */
 const char* shmq_message_dedup_id(const shmq_message* message, size_t* size) SHMQ_NOEXCEPT;
+/* The routing key and headers it was published with through an exchange
+ * (shmq_publisher_publish; Message::routing_key/header in C++). Not
+ * NUL-terminated, pointing into shared memory like data. routing_key: NULL
+ * with *size 0 when none. header: 1 and the value of the first header named
+ * key (key_size bytes), or 0 (value NULL, *value_size 0) when none.
+ * header_at: the i-th header (i < header_count), 0; SHMQ_ERR_INVALID_ARGUMENT
+ * beyond. attributes_malformed: 1 when the slot's attribute block did not
+ * check out (a damaged region): nothing is shown and data is the whole
+ * stored payload. */
+const char* shmq_message_routing_key(const shmq_message* message, size_t* size) SHMQ_NOEXCEPT;
+int shmq_message_header(const shmq_message* message, const char* key, size_t key_size, const char** value,
+                        size_t* value_size) SHMQ_NOEXCEPT;
+size_t shmq_message_header_count(const shmq_message* message) SHMQ_NOEXCEPT;
+int shmq_message_header_at(const shmq_message* message, size_t i, const char** key, size_t* key_size,
+                           const char** value, size_t* value_size) SHMQ_NOEXCEPT;
+int shmq_message_attributes_malformed(const shmq_message* message) SHMQ_NOEXCEPT;
 uint32_t shmq_message_partition(const shmq_message* message) SHMQ_NOEXCEPT;
 uint64_t shmq_message_offset(const shmq_message* message) SHMQ_NOEXCEPT;
 uint32_t shmq_message_deliveries(const shmq_message* message) SHMQ_NOEXCEPT; /* 1 on first delivery */

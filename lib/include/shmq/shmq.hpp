@@ -33,7 +33,7 @@ enum class Errc : uint8_t {
     ok = 0,
     timeout,            // nothing arrived / no room within the timeout
     overloaded,         // partition full and on_full=reject: retry later or add consumers
-    message_too_large,  // payload larger than the queue's max_message
+    message_too_large,  // payload (with its routing key and headers, through an exchange) larger than max_message
     key_too_large,      // key longer than 64 bytes
     lease_lost,         // the lease expired or its owner was declared dead; the message went elsewhere
     already_settled,    // ack/nack/extend on a message that was already settled
@@ -253,9 +253,15 @@ struct PublisherCore;  // lib/src/exchange/publisher.cpp
 }  // namespace detail
 class Producer;
 namespace detail {
-// shmq/internal/carried_send.hpp: a send that carries a dedup id without the window's check.
+// shmq/internal/carried_send.hpp: a send that carries a dedup id without the
+// window's check, and the message's attribute block (empty: none).
 Status send_carrying_id(Producer& producer, std::span<const std::byte> payload, const SendOptions& options,
-                        std::string_view dedup_id, uint16_t redrives) noexcept;
+                        std::string_view dedup_id, uint16_t redrives,
+                        std::span<const std::byte> attribute_block = {}) noexcept;
+// shmq/internal/carried_send.hpp: send(payload, options, outcome) with an
+// attribute block (shmq/internal/attributes.hpp; empty: a plain send).
+Status send_with_attributes(Producer& producer, std::span<const std::byte> payload, const SendOptions& options,
+                            std::span<const std::byte> attribute_block, SendOutcome& outcome) noexcept;
 }  // namespace detail
 
 // A claimed, not yet published slot (zero-copy send). Fill data(), then
@@ -335,7 +341,9 @@ private:
     friend struct detail::TxCore;
     friend struct detail::PublisherCore;  // sees whether a target's queue was deleted
     friend Status detail::send_carrying_id(Producer&, std::span<const std::byte>, const SendOptions&, std::string_view,
-                                           uint16_t) noexcept;
+                                           uint16_t, std::span<const std::byte>) noexcept;
+    friend Status detail::send_with_attributes(Producer&, std::span<const std::byte>, const SendOptions&,
+                                               std::span<const std::byte>, SendOutcome&) noexcept;
     explicit Producer(detail::ProducerCore* core) noexcept;
     detail::ProducerCore* core_ = nullptr;  // holds one reference
 };
@@ -372,6 +380,20 @@ public:
     // hash's 16 bytes with dedup_content); empty when none. Read from the
     // slot, like data(): valid while the bytes are.
     std::string_view dedup_id() const noexcept;
+    // The routing key and headers it was published with through an exchange
+    // (Publisher::publish); empty / none for a plain send. Read from the
+    // slot, like data(): valid while the bytes are. header(): the first
+    // header named `key`. header_at(i), i < header_count(): the i-th, in
+    // publish order ({} beyond).
+    std::string_view routing_key() const noexcept;
+    std::optional<std::string_view> header(std::string_view key) const noexcept;
+    std::size_t header_count() const noexcept { return attrs_count_; }
+    std::pair<std::string_view, std::string_view> header_at(std::size_t i) const noexcept;
+    // The slot said it holds an attribute block, but the block is malformed
+    // (a damaged or hostile region): no routing key or headers are shown and
+    // data() is the whole stored payload, block included, as a slot whose
+    // payload_len is out of range is clamped rather than trusted.
+    bool attributes_malformed() const noexcept { return attrs_malformed_; }
 
     Status ack() noexcept;                      // lease_lost if it was taken away
     Status nack(Millis delay = Millis(0)) noexcept;  // redeliver after `delay`
@@ -395,6 +417,11 @@ private:
     uint64_t revocations_ = 0;  // exclusive groups: the partition's revocation rounds at delivery (fast ACK)
     uint64_t publish_unix_ns_ = 0;
     uint32_t deliveries_ = 0;
+    const std::byte* attrs_ = nullptr;  // the attribute block (checked at delivery), null: none
+    uint16_t attrs_len_ = 0;
+    uint8_t attrs_rk_len_ = 0;
+    uint8_t attrs_count_ = 0;
+    bool attrs_malformed_ = false;
     bool settled_ = true;
 };
 

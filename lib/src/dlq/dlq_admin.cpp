@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "shmq/internal/attributes.hpp"
 #include "shmq/internal/groups.hpp"
 #include "shmq/internal/commit_protocol.hpp"
 #include "shmq/internal/reclaim.hpp"
@@ -23,6 +24,21 @@ const char* reason_name(uint8_t reason) {
 
 namespace {
 
+// out.payload holds block + payload (copied: parsing a private copy); split them.
+void split_attributes(DeadLetter& out) {
+    attrs::View v;
+    if (!attrs::parse(std::as_bytes(std::span(out.payload.data(), out.payload.size())), v)) {
+        out.attributes_malformed = true;  // shown, never parsed; a redrive sends it on as it is stored
+        return;
+    }
+    out.routing_key.assign(v.routing_key());
+    std::string_view k, val;
+    for (std::size_t i = 0; i < v.header_count && attrs::header_at(v, i, k, val); ++i)
+        out.headers.emplace_back(std::string(k), std::string(val));
+    out.attributes = out.payload.substr(0, v.block_len);
+    out.payload.erase(0, v.block_len);
+}
+
 // Copies the letter at `pos` if it is committed(pos); lengths are clamped.
 bool read_letter(const detail::Region& r, uint64_t pos, DeadLetter& out) {
     const auto& h = r.dlq_slot(pos);
@@ -38,6 +54,11 @@ bool read_letter(const detail::Region& r, uint64_t pos, DeadLetter& out) {
     out.group = r.valid_group(h.group_index) ? detail::group_name(r, h.group_index) : "";
     out.key.assign(reinterpret_cast<const char*>(r.dlq_key(pos)), key_len);
     out.payload.assign(reinterpret_cast<const char*>(r.dlq_payload(pos)), len);
+    out.routing_key.clear();
+    out.headers.clear();
+    out.attributes.clear();
+    out.attributes_malformed = false;
+    if ((h.flags & layout::kSlotAttributes) != 0) split_attributes(out);
     out.dedup_id.clear();
     out.redrives = 0;
     if (const layout::SlotExtension* ext = r.dlq_extension(pos); ext != nullptr && (h.flags & layout::kSlotDedupId) != 0) {

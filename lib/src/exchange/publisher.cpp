@@ -23,6 +23,7 @@
 #include <map>
 
 #include "producer_core.hpp"
+#include "shmq/internal/attributes.hpp"
 #include "shmq/internal/exchange_table.hpp"
 #include "tx/atomic_publish.hpp"
 
@@ -100,6 +101,10 @@ struct PublisherCore {
             const std::atomic<uint32_t>* lifecycle = nullptr;  // the target region's
             Producer* producer = nullptr;
         } single;
+        // routing_key and headers encoded as every target's slot stores them
+        // (layout.hpp, "Attribute block"); size 0 when both are empty. Valid
+        // while the plan is: it holds only for the same key and headers.
+        attrs::Block attrs;
     };
 
     std::shared_ptr<ExchangeTable> table;
@@ -152,6 +157,7 @@ struct PublisherCore {
     Errc make_plan(std::string_view routing_key, std::span<const MessageHeader> headers, bool fresh) {
         plan.valid = false;
         plan.single = {};
+        if (!attrs::encode(routing_key, headers, plan.attrs)) return Errc::invalid_argument;  // over the limits
         std::vector<HeaderKV> pairs;
         pairs.reserve(headers.size());
         for (const auto& h : headers) pairs.push_back({h.key, h.value});
@@ -200,12 +206,19 @@ struct PublisherCore {
         return Errc::ok;
     }
 
+    // One target: a plain send, or the attributed one when there is a block.
+    static Status send_one(Producer& p, std::span<const std::byte> payload, const SendOptions& options,
+                           const attrs::Block& block) noexcept {
+        if (block.size == 0) return p.send(payload, options);
+        return p.core_->send_attributed(payload, options, block.span());
+    }
+
     Status send(std::span<const std::byte> payload, const PublishOptions& options) noexcept {
         SendOptions send_options;
         send_options.key = options.key;
         send_options.timeout = options.timeout;
-        if (plan.producers.size() == 1) return plan.producers.front()->send(payload, send_options);
-        return publish_atomically(plan.producers, payload, send_options);
+        if (plan.producers.size() == 1) return send_one(*plan.producers.front(), payload, send_options, plan.attrs);
+        return publish_atomically(plan.producers, payload, send_options, plan.attrs.span());
     }
 
     Status publish(std::span<const std::byte> payload, const PublishOptions& options, PublishOutcome& outcome) noexcept {
@@ -285,7 +298,7 @@ Status Publisher::publish(std::span<const std::byte> payload, const PublishOptio
         SendOptions send_options;
         send_options.key = options.key;
         send_options.timeout = options.timeout;
-        const Status st = one.producer->send(payload, send_options);
+        const Status st = detail::PublisherCore::send_one(*one.producer, payload, send_options, c.plan.attrs);
         if (st.code() != Errc::queue_deleted) {
             outcome.table_version = one.version;
             outcome.to_alternate = false;

@@ -55,6 +55,8 @@ DeadLetterResult dead_letter(detail::Region& r, uint32_t g, uint32_t p, uint64_t
         std::memcpy(to->id, ext->id, to->id_len);
         dst.flags = layout::kSlotDedupId;
     }
+    // The attribute block is the start of the payload copied above: its flag goes along.
+    dst.flags = static_cast<uint8_t>(dst.flags | (src.flags & layout::kSlotAttributes));
     dst.reason = static_cast<uint8_t>(reason);
     dst.partition = p;
     dst.deliveries = deliveries;

@@ -9,7 +9,7 @@
 namespace shmq::detail {
 
 Status TxCore::publish(std::span<Producer* const> targets, std::span<const std::byte> payload,
-                       const SendOptions& options) noexcept {
+                       const SendOptions& options, std::span<const std::byte> block) noexcept {
     if (targets.empty() || targets.size() > layout::kMaxTxOutputs) return Errc::invalid_argument;
     if (options.partition.has_value() || !options.dedup_id.empty()) return Errc::invalid_argument;
     for (std::size_t i = 0; i < targets.size(); ++i) {
@@ -17,7 +17,8 @@ Status TxCore::publish(std::span<Producer* const> targets, std::span<const std::
         for (std::size_t j = 0; j < i; ++j)  // one record per queue and producer: each queue once
             if (targets[j]->core_->region->name() == targets[i]->core_->region->name()) return Errc::invalid_argument;
     }
-    if (targets.size() == 1) return targets[0]->send(payload, options);
+    if (targets.size() == 1)
+        return block.empty() ? targets[0]->send(payload, options) : targets[0]->core_->send_attributed(payload, options, block);
     ProducerCore* first = targets[0]->core_;
     // The deadline past which a peer may abort it: the first queue's lease,
     // stretched by a bounded block wait (an unbounded one keeps the lease:
@@ -31,7 +32,7 @@ Status TxCore::publish(std::span<Producer* const> targets, std::span<const std::
     tx.timeout_ns = ms * 1'000'000;
     tx.publisher = first;
     for (Producer* t : targets) {
-        if (Status st = tx.send(*t->core_, payload, options); !st) {
+        if (Status st = tx.send(*t->core_, payload, options, block); !st) {
             tx.abort();
             return st;
         }
@@ -42,8 +43,8 @@ Status TxCore::publish(std::span<Producer* const> targets, std::span<const std::
 }
 
 Status publish_atomically(std::span<Producer* const> targets, std::span<const std::byte> payload,
-                          const SendOptions& options) noexcept {
-    return TxCore::publish(targets, payload, options);
+                          const SendOptions& options, std::span<const std::byte> attribute_block) noexcept {
+    return TxCore::publish(targets, payload, options, attribute_block);
 }
 
 }  // namespace shmq::detail

@@ -15,8 +15,10 @@ namespace shmq::detail {
 // this process dies midway. `options` as for Producer::send (key, timeout;
 // no partition, no dedup_id). Errors as Producer::send (overloaded, timeout,
 // message_too_large, key_too_large, queue_deleted, ...); on any error no
-// queue shows the message.
+// queue shows the message. `attribute_block` (shmq/internal/attributes.hpp;
+// empty: none) goes before the payload in every queue's slot.
 [[nodiscard]] Status publish_atomically(std::span<Producer* const> targets, std::span<const std::byte> payload,
-                                        const SendOptions& options) noexcept;
+                                        const SendOptions& options,
+                                        std::span<const std::byte> attribute_block = {}) noexcept;
 
 }  // namespace shmq::detail

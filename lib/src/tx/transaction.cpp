@@ -113,19 +113,23 @@ TxCore::Output* TxCore::enter_send(ProducerCore& pc, const SendOptions& options,
     return join(pc, st);
 }
 
-Status TxCore::send(ProducerCore& pc, std::span<const std::byte> payload, const SendOptions& options) noexcept {
+Status TxCore::send(ProducerCore& pc, std::span<const std::byte> payload, const SendOptions& options,
+                    std::span<const std::byte> block) noexcept {
     Status st;
     Output* out = enter_send(pc, options, st);
     if (out == nullptr) return st;
     PreparedSlot slot;
-    if (st = pc.prepare(payload.size(), options, slot); !st) return st;
+    if (st = pc.prepare(block.size() + payload.size(), options, slot); !st) return st;
     if (slot.staged) {  // a transaction's output never goes to disk staging
         pc.abort_prepared(slot);
         return Errc::overloaded;
     }
-    std::memcpy(slot.base + layout::kSlotHeaderBytes, payload.data(), payload.size());
-    pc.write_header(slot.partition, slot.offset, static_cast<uint32_t>(payload.size()),
-                    static_cast<uint16_t>(options.key.size()), sys::coarse_unix_ns());
+    std::byte* to = slot.base + layout::kSlotHeaderBytes;
+    if (!block.empty()) std::memcpy(to, block.data(), block.size());  // the attribute block first (layout.hpp)
+    std::memcpy(to + block.size(), payload.data(), payload.size());
+    pc.write_header(slot.partition, slot.offset, static_cast<uint32_t>(block.size() + payload.size()),
+                    static_cast<uint16_t>(options.key.size()), sys::coarse_unix_ns(),
+                    block.empty() ? uint16_t{0} : uint16_t{layout::kSlotAttributes});
     crash_point(CrashPoint::after_copy);  // an open claim, not yet prepared: the reaper aborts it
     ring::mark_prepared(pc.views[slot.partition].ring, slot.offset, pc.me.id());
     out->slots.push_back({slot.partition, slot.offset});

@@ -58,7 +58,9 @@ struct TxCore {
     Status begin() noexcept;
     Output* join(ProducerCore& pc, Status& st) noexcept;
     Output* enter_send(ProducerCore& pc, const SendOptions& options, Status& st) noexcept;
-    Status send(ProducerCore& pc, std::span<const std::byte> payload, const SendOptions& options) noexcept;
+    // `block`: an attribute block before the payload (publish_atomically), empty: none.
+    Status send(ProducerCore& pc, std::span<const std::byte> payload, const SendOptions& options,
+                std::span<const std::byte> block = {}) noexcept;
     BatchResult send_batch(ProducerCore& pc, std::span<const std::span<const std::byte>> payloads,
                            const SendOptions& options) noexcept;
     Status take(Message& m) noexcept;
@@ -72,7 +74,7 @@ struct TxCore {
 
     // atomic_publish.hpp's publish_atomically (TxCore is Producer's friend).
     static Status publish(std::span<Producer* const> targets, std::span<const std::byte> payload,
-                          const SendOptions& options) noexcept;
+                          const SendOptions& options, std::span<const std::byte> block) noexcept;
 };
 
 }  // namespace shmq::detail

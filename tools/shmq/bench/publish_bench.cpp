@@ -7,6 +7,7 @@
 
 #include "../format.hpp"
 #include "runs.hpp"
+#include "shmq/internal/attributes.hpp"
 #include "shmq/shmq.hpp"
 
 namespace shmq::cli::bench {
@@ -26,11 +27,21 @@ struct RemovedExchange {
 
 constexpr uint32_t kChunk = 256;               // calls timed back to back, then drained
 constexpr uint32_t kCapacity = 4 * kChunk;      // the ring wraps: its pages are warm after the warm-up
+constexpr std::string_view kRoutingKey = "bench.key";
+
+// The publish round's messages carry their routing key (an attribute block
+// before the payload, which counts against max_message): every variant's
+// queue has room for it, so all of them have the same slot size.
+uint32_t attribute_bytes() {
+    attrs::Block b;
+    (void)attrs::encode(kRoutingKey, {}, b);
+    return b.size;
+}
 
 Queue round_queue(const std::string& name, const PublishBenchConfig& cfg) {
     QueueOptions o;
     o.capacity = kCapacity;
-    o.max_message = static_cast<uint32_t>(cfg.size);
+    o.max_message = static_cast<uint32_t>(cfg.size) + attribute_bytes();
     o.max_participants = 4;
     register_name(NameKind::shmq_queue, name);
     return Queue::create(name, o);
@@ -91,10 +102,10 @@ double run_publish_round(const PublishBenchConfig& cfg, const std::vector<std::b
     auto q = round_queue(name, cfg);
     RemovedExchange x{unique_name("pubx")};
     auto exchange = Exchange::create(x.name, ExchangeType::direct);
-    exchange.bind(name, "bench.key");
+    exchange.bind(name, std::string(kRoutingKey));
     auto pub = Publisher::open(x.name);
     PublishOptions options;
-    options.routing_key = "bench.key";
+    options.routing_key = kRoutingKey;
     PublishOutcome outcome;
     Status failed;
     Queue* drained[] = {&q};

@@ -2,10 +2,15 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <span>
 #include <thread>
+#include <vector>
 
 #include "../command.hpp"
 #include "../format.hpp"
+#include "shmq/internal/attributes.hpp"
+#include "shmq/internal/carried_send.hpp"
 #include "message_key.hpp"
 #include "msg_id.hpp"
 #include "nats_session.hpp"
@@ -75,6 +80,40 @@ std::string dedup_id_of(natsMsg* m) {
     return dedup_id_from_msg_id(v);
 }
 
+// The routing key and headers an incoming message carries (message_key.hpp),
+// as an attribute block for the queue's slot; empty when it has none, or when
+// they are malformed or over the limits (then `bad` is set: the message goes
+// in without them).
+attrs::Block attributes_of(natsMsg* m, bool& bad) {
+    attrs::Block block;
+    bad = false;
+    std::string routing_key;
+    const char* v = nullptr;
+    if (natsMsgHeader_Get(m, kRoutingKeyHeader, &v) == NATS_OK && v != nullptr) {
+        routing_key = v;
+    } else if (v = nullptr; natsMsgHeader_Get(m, kRoutingKeyHexHeader, &v) == NATS_OK && v != nullptr) {
+        if (auto rk = from_hex(v)) routing_key = std::move(*rk);
+        else bad = true;
+    }
+    std::vector<MessageHeader> headers;
+    const char** values = nullptr;
+    int count = 0;
+    if (natsMsgHeader_Values(m, kHeaderHeader, &values, &count) == NATS_OK) {
+        for (int i = 0; i < count; ++i) {
+            if (auto kv = parse_header_value(values[i] != nullptr ? values[i] : ""))
+                headers.push_back({std::move(kv->first), std::move(kv->second)});
+            else
+                bad = true;
+        }
+        std::free(values);  // the array only: the strings are the message's
+    }
+    if (!attrs::encode(routing_key, headers, block)) {
+        bad = true;
+        block.size = 0;
+    }
+    return block;
+}
+
 struct InCounters {
     uint64_t received = 0, sent = 0, redeliveries = 0, rejected = 0, fetch_errors = 0;
     uint64_t duplicates = 0;      // sends the queue answered duplicate (its dedup window had the id)
@@ -136,7 +175,7 @@ void run_in(const InConfig& config) {
                         .lag = c.stream_pending},
                        session.connected());
     };
-    bool reported_fetch = false, reported_full = false;
+    bool reported_fetch = false, reported_full = false, reported_bad_attributes = false;
     const auto in_progress_every = std::chrono::milliseconds(std::max<int64_t>(config.ack_wait_ms / 3, 100));
 
     // Sends one message into the queue; true when it was ACKed or terminated.
@@ -150,6 +189,16 @@ void run_in(const InConfig& config) {
         }
         const std::string key = key_of(m);
         const std::string dedup_id = dedup_id_of(m);
+        bool bad_attributes = false;
+        const attrs::Block attributes = attributes_of(m, bad_attributes);
+        if (bad_attributes && !reported_bad_attributes) {
+            std::fprintf(stderr,
+                         "shmq bridge in: a message of stream %s has Shmq-Routing-Key/Shmq-Header values that are "
+                         "malformed or over the limits (255-byte routing key; 8 headers, keys 1..32 bytes, values "
+                         "up to 64); such messages go in without them\n",
+                         config.stream.c_str());
+            reported_bad_attributes = true;
+        }
         const std::string_view payload(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)));
         auto last_progress = Clock::now();
         for (;;) {
@@ -158,7 +207,8 @@ void run_in(const InConfig& config) {
             opts.timeout = Millis(200);
             opts.dedup_id = dedup_id;
             SendOutcome outcome;
-            const Status st = producer.send(payload, opts, outcome);
+            const Status st = detail::send_with_attributes(producer, std::as_bytes(std::span(payload.data(), payload.size())),
+                                                           opts, attributes.span(), outcome);
             if (st) {
                 // A duplicate: the queue already has this id (an earlier
                 // delivery of this message, or another with the same

@@ -34,6 +34,12 @@ bool publish(jsCtx* js, const std::string& subject, const std::string& position,
         s = printable_key(e.key) ? natsMsgHeader_Set(m, kKeyHeader, e.key.c_str())
                                  : natsMsgHeader_Set(m, kKeyHexHeader, to_hex(e.key).c_str());
     if (s == NATS_OK && !e.dedup_id.empty()) s = natsMsgHeader_Set(m, kPositionHeader, position.c_str());
+    // Its routing key and headers (message_key.hpp): `bridge in` gives them back.
+    if (s == NATS_OK && !e.routing_key.empty())
+        s = plain_header_text(e.routing_key) ? natsMsgHeader_Set(m, kRoutingKeyHeader, e.routing_key.c_str())
+                                             : natsMsgHeader_Set(m, kRoutingKeyHexHeader, to_hex(e.routing_key).c_str());
+    for (const auto& [k, v] : e.headers)
+        if (s == NATS_OK) s = natsMsgHeader_Add(m, kHeaderHeader, header_value(k, v).c_str());
     if (s == NATS_OK) {
         jsPubOptions po;
         jsPubOptions_Init(&po);

@@ -35,4 +35,26 @@ std::optional<std::string> from_hex(std::string_view hex) {
     return out;
 }
 
+bool plain_header_text(std::string_view s) {
+    return printable_key(s) && (s.empty() || (s.front() != ' ' && s.back() != ' '));
+}
+
+std::string header_value(std::string_view key, std::string_view value) {
+    if (plain_header_text(key) && plain_header_text(value) && key.find('=') == std::string_view::npos)
+        return std::string(key) + "=" + std::string(value);
+    return "=" + to_hex(key) + "=" + to_hex(value);
+}
+
+std::optional<std::pair<std::string, std::string>> parse_header_value(std::string_view v) {
+    const bool hex = !v.empty() && v.front() == '=';
+    if (hex) v.remove_prefix(1);
+    const auto eq = v.find('=');
+    if (eq == std::string_view::npos || eq == 0) return std::nullopt;
+    if (!hex) return std::pair{std::string(v.substr(0, eq)), std::string(v.substr(eq + 1))};
+    auto k = from_hex(v.substr(0, eq));
+    auto val = from_hex(v.substr(eq + 1));
+    if (!k || !val || k->empty()) return std::nullopt;
+    return std::pair{std::move(*k), std::move(*val)};
+}
+
 }  // namespace shmq::cli::bridge

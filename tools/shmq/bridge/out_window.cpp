@@ -15,6 +15,11 @@ bool OutWindow::add(Message message, uint16_t redrives) {
     e.key.assign(message.key());
     e.dedup_id.assign(message.dedup_id());
     if (!e.dedup_id.empty()) e.redrives = redrives;
+    e.routing_key.assign(message.routing_key());
+    for (std::size_t i = 0; i < message.header_count(); ++i) {
+        const auto [k, v] = message.header_at(i);
+        e.headers.emplace_back(std::string(k), std::string(v));
+    }
     e.message = std::move(message);
     // A redelivery of an offset we still hold (our lease was lost and came
     // back): the new lease replaces the old; the entry is re-sent.

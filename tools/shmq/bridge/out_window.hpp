@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "shmq/shmq.hpp"
@@ -34,6 +35,8 @@ struct OutEntry {
     std::string key;
     std::string dedup_id;  // a copy of Message::dedup_id(); empty: published with its position id
     uint16_t redrives = 0; // how often `shmq dlq redrive` re-published it (with a dedup id only)
+    std::string routing_key;  // copies of the message's attributes (Publisher::publish)
+    std::vector<std::pair<std::string, std::string>> headers;
     OutState state = OutState::unsent;
     uint64_t stream_seq = 0;
     bool duplicate = false;  // the stream answered that it already had the id

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "shmq/internal/layout.hpp"
@@ -24,8 +25,16 @@ struct DeadLetter {
     std::string reason;  // nacked, lease_expired, owner_died
     std::string group;
     std::string key;
-    std::string payload;
+    std::string payload;    // the user payload (after the attribute block, when there is one)
     std::string dedup_id;   // empty: none
+    // Its routing key and headers (layout.hpp, "Attribute block"), and the
+    // block as stored, which a redrive puts back in front of the payload.
+    // attributes_malformed: the slot said it has a block that does not
+    // check out; payload is then everything stored, nothing is parsed.
+    std::string routing_key;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string attributes;
+    bool attributes_malformed = false;
     uint32_t redrives = 0;  // times this message was redriven before
     uint64_t publish_unix_ns = 0, first_delivery_unix_ns = 0, last_delivery_unix_ns = 0, dead_unix_ns = 0;
 };

@@ -39,7 +39,8 @@
 namespace shmq::layout {
 
 constexpr uint64_t kMagic = 0x3130'5145'4d48'5300ull;  // "\0SHMEQ01" little-endian
-constexpr uint32_t kLayoutVersion = 14;
+// 14: keyed groups (KeyedLane); 15: SlotFlags::kSlotAttributes, the attribute block.
+constexpr uint32_t kLayoutVersion = 15;
 constexpr std::size_t kCacheLine = 64;
 constexpr std::size_t kSectionAlign = 4096;
 
@@ -538,8 +539,37 @@ static_assert(sizeof(SlotHeader) == 32);
 static_assert(offsetof(SlotHeader, state) == 0, "readiness word first in the slot's first line");
 constexpr std::size_t kSlotHeaderBytes = sizeof(SlotHeader);
 // kSlotRefilled: shmqd refilled the slot from spill sequence `reserved`
-// (shmq/internal/spill_protocol.hpp). Distinct bits: a refilled message may carry an id.
-enum SlotFlags : uint16_t { kSlotDedupId = 1, kSlotRefilled = 2 };
+// (shmq/internal/spill_protocol.hpp). kSlotAttributes: the payload area
+// begins with an attribute block (below). Distinct bits: a refilled message
+// may carry an id and attributes. DlqSlotHeader::flags holds the low byte.
+enum SlotFlags : uint16_t { kSlotDedupId = 1, kSlotRefilled = 2, kSlotAttributes = 4 };
+
+// Attribute block: a message's routing key and headers (Publisher::publish),
+// at the start of the payload area when flags has kSlotAttributes.
+//
+//   0  block_len u16: bytes of the block, padding included (a multiple of 8)
+//   2  routing_key_len u8   3  header_count u8 (0..kMaxAttributeHeaders)
+//   4  routing key bytes, then per header: key_len u8 (1..32), value_len u8
+//      (0..64), key bytes, value bytes; zero padding up to block_len
+//
+// payload_len counts the block AND the user payload after it (which begins
+// at payload area + block_len, 8-aligned): so every path that copies
+// payload_len bytes and keeps the flag (DLQ, spill, journal, replay)
+// carries the attributes unchanged, and the block counts against
+// max_message. Written by the claimer before its commit, like the payload;
+// untrusted: a reader checks block_len against payload_len, every length
+// and the count against block_len, and that the fields end exactly where
+// the padding to block_len begins (shmq/internal/attributes.hpp).
+constexpr std::size_t kAttributeBlockHeaderBytes = 4;
+constexpr uint32_t kMaxRoutingKeyBytes = 255;
+constexpr uint32_t kMaxAttributeHeaders = 8;
+constexpr uint32_t kMaxAttributeKeyBytes = 32;
+constexpr uint32_t kMaxAttributeValueBytes = 64;
+constexpr std::size_t kMaxAttributeBlockBytes =
+    (kAttributeBlockHeaderBytes + kMaxRoutingKeyBytes +
+     kMaxAttributeHeaders * (2 + kMaxAttributeKeyBytes + kMaxAttributeValueBytes) + 7) & ~std::size_t{7};
+static_assert(kMaxAttributeBlockBytes == 1048 && kMaxAttributeBlockBytes <= 0xffff, "block_len fits its u16");
+static_assert(kMaxRoutingKeyBytes <= 0xff && kMaxAttributeValueBytes <= 0xff, "lengths fit their u8");
 
 // SlotExtension: the dedup id of the message and the table entry its send
 // recorded (shmq/internal/dedup.hpp): entry_ref = generation * entries +
@@ -742,7 +772,7 @@ struct DlqSlotHeader {
     uint32_t payload_len;
     uint16_t key_len;
     uint8_t reason;  // DeadLetterReason
-    uint8_t flags;   // kSlotDedupId: the extension holds the message's dedup id
+    uint8_t flags;   // SlotFlags' low byte: kSlotDedupId (the extension holds the id), kSlotAttributes
     uint32_t partition;
     uint32_t deliveries;
     uint64_t offset;
@@ -754,6 +784,7 @@ struct DlqSlotHeader {
     uint8_t reserved1[60];
 };
 static_assert(sizeof(DlqSlotHeader) == 2 * kCacheLine);
+static_assert((kSlotDedupId | kSlotAttributes) <= 0xff, "the flags a dead letter keeps fit its u8");
 static_assert(offsetof(DlqSlotHeader, offset) == 24);
 constexpr std::size_t kDlqSlotHeaderBytes = sizeof(DlqSlotHeader);
 
