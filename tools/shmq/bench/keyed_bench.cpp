@@ -100,12 +100,6 @@ std::vector<std::string> backlog_keys(const KeyedBenchConfig& cfg, uint32_t roun
     return keys;
 }
 
-std::string fmt(const char* form, double v) {
-    char buf[48];
-    std::snprintf(buf, sizeof buf, form, v);
-    return buf;
-}
-
 }  // namespace
 
 double KeyedVariant::median() const { return median_of(round_rates); }

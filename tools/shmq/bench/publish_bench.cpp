@@ -159,12 +159,6 @@ double run_fanout3_round(const PublishBenchConfig& cfg, const std::vector<std::b
     return ns;
 }
 
-std::string fmt(const char* form, double v) {
-    char buf[48];
-    std::snprintf(buf, sizeof buf, form, v);
-    return buf;
-}
-
 }  // namespace
 
 double PublishVariant::median() const { return median_of(round_ns); }

@@ -24,6 +24,12 @@ Json json_ratio(double r) {
     return std::strtod(buf, nullptr);
 }
 
+std::string fmt(const char* form, double v) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, form, v);
+    return buf;
+}
+
 std::string fmt_rate(double v) {
     char buf[32];
     if (v >= 1e9) std::snprintf(buf, sizeof buf, "%.3gG", v / 1e9);

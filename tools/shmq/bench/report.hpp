@@ -34,6 +34,8 @@ Json number(double v, int decimals);
 Json json_ratio(double r);
 double ratio(double a, double b);
 std::string fmt_rate(double v);
+// fmt: one double through a printf format ("%.3fx").
+std::string fmt(const char* form, double v);
 
 // {"cpu_model", "nproc", "kernel", "cpus"}: the "machine" of every report.
 Json machine_json(const Machine& m);

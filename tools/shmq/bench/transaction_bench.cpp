@@ -264,12 +264,6 @@ void tx_round(Kind kind, const TxBenchConfig& cfg, uint32_t depth, uint64_t tota
 
 // ---- reports ----------------------------------------------------------------
 
-std::string fmt(const char* form, double v) {
-    char buf[48];
-    std::snprintf(buf, sizeof buf, form, v);
-    return buf;
-}
-
 // The spread of a variant's rounds: (max - min) / median, in %.
 double spread_pct(const TxVariantOutcome& o) {
     const double m = o.median();
