@@ -60,7 +60,10 @@ ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_nam
                                 group.kind == GroupKind::exclusive};
     scan_interval_ns = std::clamp<uint64_t>(lease_ns / 4, 1'000'000, kMaxScanIntervalNs);
     max_message = region->params().max_message;
-    own_pickups = options.at_most_once && static_cast<OnFull>(region->params().on_full) != OnFull::drop_oldest;
+    // Keyed groups give a pickup up with the CAS: their finish must be an
+    // RMW (shmq/internal/keyed_lane.hpp (K4)).
+    own_pickups = options.at_most_once && static_cast<OnFull>(region->params().on_full) != OnFull::drop_oldest &&
+                  group.kind != GroupKind::keyed;
     floor_every = std::min<uint64_t>(kFloorEvery, ring::release_batch(region->capacity()));
     fast_acks = ctx.exclusive && !options.at_most_once;
     acking = &region->participant(me.index).acking;

@@ -80,6 +80,24 @@ TEST(KeyedGroupTest, keylessMessagesAreOrderedAgainstNothing) {
     EXPECT_EQ(take_all(c).size(), 4u) << "no key, no order: every one at once";
 }
 
+TEST(KeyedGroupTest, anAtMostOncePickupHoldsItsKeyUntilItIsGivenUp) {
+    TempQueue q("keyed-amo");
+    auto p = q->producer();
+    send(p, "k", "k0");
+    send(p, "k", "k1");
+    ConsumerOptions o = keyed();
+    o.at_most_once = true;
+    auto c = q->consumer("g", o);
+    auto first = c.receive(1000ms);
+    ASSERT_TRUE(first.ok());
+    EXPECT_EQ(first->text(), "k0");
+    EXPECT_EQ(c.receive(0ms).code(), Errc::timeout) << "k1 waits while k0 is picked up";
+    ASSERT_TRUE(first->ack().ok());
+    auto second = c.receive(1000ms);
+    ASSERT_TRUE(second.ok());
+    EXPECT_EQ(second->text(), "k1");
+}
+
 TEST(KeyedGroupTest, aNackedHeadComesBackBeforeItsKeysNextMessage) {
     TempQueue q("keyed-nack");
     auto p = q->producer();
