@@ -41,6 +41,17 @@ bool finished(const PartitionView& v, uint64_t o, uint64_t floor) noexcept {
     return lease_kind(w) == LeaseKind::acked && lease_is(w, o);
 }
 
+// The deadline word (kParked | kQueued? | pred) of o if o is parked behind
+// a finished predecessor (and, with `unqueued`, not in the ready FIFO yet);
+// 0 otherwise.
+uint64_t parked_and_free(const PartitionView& v, uint64_t o, uint64_t floor, bool unqueued) noexcept {
+    auto& e = v.lease(o);
+    if (!is_parked(e.word.load(std::memory_order_acquire), o)) return 0;
+    const uint64_t d = e.deadline_ns.load(std::memory_order_relaxed);
+    if ((d & kParked) == 0 || (unqueued && (d & kQueued) != 0) || !finished(v, d & kParkedPredMask, floor)) return 0;
+    return d;
+}
+
 // The lane lock: an owner lock, broken when its holder died. `dead` is set
 // when this call broke one (the lane may be half-written: repair it).
 bool lock_lane(const Region& r, const KeyedLane& lane, uint64_t token, uint64_t wait_ns, bool& dead) noexcept {
@@ -116,11 +127,8 @@ void LaneLock::queue_finished_preds(const PartitionView& v) noexcept {
     uint64_t next = v.cursors->next.load(std::memory_order_acquire);
     next = std::clamp(next, floor, floor + lane_.capacity);
     for (uint64_t o = floor; o < next; ++o) {
-        auto& e = v.lease(o);
-        if (!is_parked(e.word.load(std::memory_order_acquire), o)) continue;
-        const uint64_t d = e.deadline_ns.load(std::memory_order_relaxed);
-        if ((d & kParked) == 0 || !finished(v, d & kParkedPredMask, floor)) continue;
-        if (!push(v, o, d & ~kQueued)) break;
+        const uint64_t d = parked_and_free(v, o, floor, /*unqueued=*/false);
+        if (d != 0 && !push(v, o, d & ~kQueued)) break;
     }
 }
 
@@ -387,10 +395,7 @@ uint32_t keyed_repair(Region& r, const PartitionView& view, const KeyedLane& lan
     for (uint64_t o = floor; o < next;) {
         std::size_t n = 0;
         for (; o < next && n < kFound; ++o) {
-            auto& e = view.lease(o);
-            if (!is_parked(e.word.load(std::memory_order_acquire), o)) continue;
-            const uint64_t d = e.deadline_ns.load(std::memory_order_relaxed);
-            if ((d & kParked) == 0 || (d & kQueued) != 0 || !finished(view, d & kParkedPredMask, floor)) continue;
+            if (parked_and_free(view, o, floor, /*unqueued=*/true) == 0) continue;
             const bool seen = std::binary_search(before.offsets, before.offsets + before.n, o);
             if (!seen && suspects.n < KeyedSuspects::kMax) {
                 suspects.offsets[suspects.n++] = o;  // ascending, as the scan goes
@@ -402,11 +407,8 @@ uint32_t keyed_repair(Region& r, const PartitionView& view, const KeyedLane& lan
         LaneLock locked(r, view, lane, token, kRepairWaitNs);
         if (!locked.held) break;  // again at the next scan
         for (std::size_t i = 0; i < n; ++i) {
-            auto& e = view.lease(found[i]);
-            if (!is_parked(e.word.load(std::memory_order_acquire), found[i])) continue;
-            const uint64_t d = e.deadline_ns.load(std::memory_order_relaxed);
-            if ((d & kParked) == 0 || (d & kQueued) != 0 || !finished(view, d & kParkedPredMask, floor)) continue;
-            if (locked.push(view, found[i], d)) ++queued;
+            const uint64_t d = parked_and_free(view, found[i], floor, /*unqueued=*/true);
+            if (d != 0 && locked.push(view, found[i], d)) ++queued;
         }
     }
     if (queued != 0) {
