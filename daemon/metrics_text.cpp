@@ -225,6 +225,12 @@ std::string render(Queues queues, const ScrapeInfo& info, std::span<const Exchan
     per_queue(e, queues, "shmq_messages_dead_lettered_total", Type::counter,
               "Messages moved to the dead-letter queue after max_deliveries deliveries.",
               [](const Q& q) { return q.dlq.dead_lettered; });
+    per_queue(e, queues, "shmq_messages_expired_ttl_total", Type::counter,
+              "Messages whose TTL passed before some group had them (one DLQ entry each, reason ttl, unless dropped).",
+              [](const Q& q) { return q.dlq.expired_ttl; });
+    per_queue(e, queues, "shmq_messages_expired_ttl_dropped_total", Type::counter,
+              "Expired messages that went nowhere: ttl_action drop, or the DLQ was full.",
+              [](const Q& q) { return q.dlq.expired_ttl_dropped; });
     per_partition(e, queues, "shmq_messages_spilled_total", Type::counter,
                   "Messages that overflowed a full partition into shmqd's spill (on_full=spill).",
                   [](const P& p) { return p.spilled; });

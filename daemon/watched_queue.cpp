@@ -1,5 +1,7 @@
 #include "watched_queue.hpp"
 
+#include "shmq/internal/expiry.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <string>
@@ -14,6 +16,7 @@
 #include "shmq/internal/reaper.hpp"
 #include "shmq/internal/tx_resolver.hpp"
 #include "shmq/internal/dead_letter.hpp"
+#include "shmq/internal/expiry.hpp"
 #include "shmq/internal/delivery.hpp"
 #include "shmq/internal/lease_word.hpp"
 #include "shmq/internal/reclaim.hpp"
@@ -355,6 +358,32 @@ int WatchedQueue::expire_and_dead_letter(uint64_t now_mono) {
     return work;
 }
 
+// Expired messages go to the DLQ (or are dropped) even when no consumer is
+// running. The next look: the earliest expiry seen, and, as messages still
+// to come may expire sooner, within a quarter of the queue TTL (a message's
+// own TTL may be anything: within 50 ms once one was sent). Nothing can
+// expire: no look at all.
+int WatchedQueue::expire_ttl(uint64_t now_mono) {
+    detail::Region& r = *region_;
+    if (!ring::queue_may_expire(r)) {
+        ttl_ns_ = on_grid(now_mono, now_mono + kSweepNs);  // a message with its own TTL may come
+        return 0;
+    }
+    const uint64_t now_unix = sys::unix_ns();
+    uint64_t next_due = UINT64_MAX;
+    uint32_t expired = 0;
+    for (uint32_t p = 0; p < r.partitions(); ++p) expired += ring::expire_partition(r, p, now_unix, now_mono, me_.id(), &next_due);
+    if (expired != 0 && enabled(Level::debug))
+        log(Level::debug, "queue " + name() + ": " + std::to_string(expired) + " message(s) expired (TTL)");
+    const uint32_t ttl_ms = r.params().message_ttl_ms;
+    uint64_t period = r.dlq().message_ttls.load(std::memory_order_relaxed) != 0 ? kOwnTtlPeriodNs : UINT64_MAX;
+    if (ttl_ms != 0) period = std::min<uint64_t>(period, std::max<uint64_t>(uint64_t{ttl_ms} * 1'000'000 / 4, 1'000'000));
+    uint64_t next = now_mono + period;
+    if (next_due != UINT64_MAX) next = std::min(next, now_mono + (next_due > now_unix ? next_due - now_unix : 0));
+    ttl_ns_ = next;
+    return static_cast<int>(expired);
+}
+
 // Records damage found by the integrity check; once found, the queue is
 // retired for good: nothing in it can be trusted, so reaping, expiry, disk
 // work and replays stop (they would act on the damage), and the mark is put
@@ -379,7 +408,7 @@ bool WatchedQueue::check_integrity(uint64_t budget) {
 uint64_t WatchedQueue::integrity_cells() const { return integrity_->cells(); }
 
 void WatchedQueue::reschedule() {
-    next_due_ = std::min({lease_check_ns_, probe_ns_, sweep_ns_, replay_ns_, disk_idle_ns_});
+    next_due_ = std::min({lease_check_ns_, probe_ns_, sweep_ns_, replay_ns_, disk_idle_ns_, ttl_ns_});
 }
 
 int WatchedQueue::on_doorbell(uint64_t now_mono) {
@@ -389,6 +418,7 @@ int WatchedQueue::on_doorbell(uint64_t now_mono) {
     int work = sync_participants(now_mono, false) + serve_replays(now_mono);
     if (!replays_.empty()) replay_ns_ = std::min(replay_ns_, now_mono + tick_ns_);
     lease_check_ns_ = std::min(lease_check_ns_, now_mono);
+    ttl_ns_ = std::min(ttl_ns_, now_mono);  // e.g. the first message with its own TTL
     arm_disk();
     reschedule();
     return work;
@@ -407,6 +437,7 @@ int WatchedQueue::on_due(uint64_t now_mono) {
         work += sync_participants(now_mono, false);
     }
     if (now_mono >= lease_check_ns_) work += expire_and_dead_letter(now_mono);
+    if (now_mono >= ttl_ns_) work += expire_ttl(now_mono);
     if (now_mono >= replay_ns_) {
         work += serve_replays(now_mono);
         replay_ns_ = replays_.empty() ? UINT64_MAX : now_mono + tick_ns_;

@@ -83,6 +83,7 @@ public:
     // group's leases, replay requests, end of life. A missed doorbell costs
     // at most this (none is missed unless inotify overflows).
     static constexpr uint64_t kSweepNs = 10'000'000'000;
+    static constexpr uint64_t kOwnTtlPeriodNs = 50'000'000;  // expiry looks once messages carry their own TTLs
     // Disk queues (spill, journal) with nothing to do: cursors, retention.
     static constexpr uint64_t kDiskIdleNs = 1'000'000'000;
     // Disk work stays polled this long after it was last found, before
@@ -101,6 +102,7 @@ private:
     int reap(uint32_t index, const char* how);
     int break_dead_locks();
     int expire_and_dead_letter(uint64_t now_mono);
+    int expire_ttl(uint64_t now_mono);  // message TTL (shmq/internal/expiry.hpp)
     std::optional<uint64_t> replay_position(uint32_t group, uint32_t partition) const;
     int serve_replays(uint64_t now_mono);
     bool found_damaged(std::optional<std::string> found);
@@ -126,6 +128,7 @@ private:
     uint64_t sweep_ns_ = 0;
     uint64_t replay_ns_ = UINT64_MAX;  // replays in progress: every tick_ns_
     uint64_t disk_idle_ns_ = UINT64_MAX;  // disk queues: their idle housekeeping
+    uint64_t ttl_ns_ = 0;  // the next expiry scan: the earliest expiry seen, else within a scan period
     uint64_t next_due_ = 0;
     uint64_t tick_ns_;
     bool disk_active_ = false;

@@ -108,7 +108,11 @@ int PartitionJournal::run(uint64_t now_mono) {
             ++next_;
             continue;
         }
-        if (!ring::slot_is(st, o) || ring::slot_kind(st) != ring::SlotKind::committed) break;  // open claim: wait
+        // An expired message was published: journaled like any other (a
+        // replay judges its TTL again from its publish time).
+        if (!ring::slot_is(st, o) ||
+            (ring::slot_kind(st) != ring::SlotKind::committed && ring::slot_kind(st) != ring::SlotKind::expired))
+            break;  // open claim: wait
         // Stable: head stays at or below journal_floor <= o, so no producer reuses the slot.
         const auto& h = *reinterpret_cast<const layout::SlotHeader*>(ring_.base(o));
         const uint32_t len = std::min<uint32_t>(h.payload_len, r_.params().max_message);

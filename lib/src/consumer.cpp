@@ -59,6 +59,8 @@ ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_nam
                                     static_cast<OnFull>(region->params().on_full) != OnFull::drop_oldest,
                                 group.kind == GroupKind::exclusive};
     scan_interval_ns = std::clamp<uint64_t>(lease_ns / 4, 1'000'000, kMaxScanIntervalNs);
+    if (const uint64_t ttl_ns = uint64_t{region->params().message_ttl_ms} * 1'000'000; ttl_ns != 0)  // expiry looks
+        scan_interval_ns = std::min(scan_interval_ns, std::max<uint64_t>(ttl_ns / 4, 1'000'000));
     max_message = region->params().max_message;
     // Keyed groups give a pickup up with the CAS: their finish must be an
     // RMW (shmq/internal/keyed_lane.hpp (K4)).
@@ -251,8 +253,11 @@ void ConsumerCore::maintenance(uint64_t now) noexcept {
     next_scan_ns = now + scan_interval_ns;
     force_retry_scan = true;
     Region& r = *region;
+    const uint64_t now_unix = ring::queue_may_expire(r) ? sys::coarse_unix_ns() : 0;
     for (uint32_t p : partitions) {
         ring::expire_leases(r, group.index, p, now, me.id());
+        // Expired messages, for every group (expiry.hpp): without shmqd, consumers do it.
+        if (now_unix != 0) ring::expire_partition(r, p, now_unix, now, me.id());
         // Finishes made without the lane (DLQ moves, frozen ACKs, a finisher killed).
         if (keyed) ring::keyed_repair(r, views[p], lanes[p], me.token(), suspects[p]);
         // A claim at our cursor whose producer died would stall us: reap it.
@@ -367,7 +372,8 @@ void ConsumerCore::fill_attributes(Message& m) noexcept {
     m.attrs_ = v.block;
     m.attrs_len_ = v.block_len;
     m.attrs_rk_len_ = v.routing_key_len;
-    m.attrs_count_ = v.header_count;
+    // The count, and bit 7 when a TTL comes before the routing key (as stored).
+    m.attrs_count_ = static_cast<uint8_t>(v.header_count | (v.ttl_ms != 0 ? layout::kAttributeHasTtl : 0));
     m.data_ += v.block_len;
     m.size_ -= v.block_len;
 }
@@ -727,7 +733,9 @@ attrs::View attributes_of(const std::byte* block, uint16_t len, uint8_t rk_len, 
     v.block = block;
     v.block_len = len;
     v.routing_key_len = rk_len;
-    v.header_count = count;
+    v.header_count = count & layout::kAttributeCountMask;
+    v.fields_at = static_cast<uint8_t>(layout::kAttributeBlockHeaderBytes +
+                                       ((count & layout::kAttributeHasTtl) != 0 ? layout::kAttributeTtlBytes : 0));
     return v;
 }
 }  // namespace

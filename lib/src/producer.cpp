@@ -7,6 +7,7 @@
 #include "hash.hpp"
 #include "producer_core.hpp"
 #include "ring/ack_latency.hpp"
+#include "shmq/internal/attributes.hpp"
 #include "shmq/internal/commit_protocol.hpp"
 #include "shmq/internal/dedup.hpp"
 #include "shmq/internal/fast_ack.hpp"
@@ -611,12 +612,31 @@ Status send_carrying_id(Producer& producer, std::span<const std::byte> payload, 
 }  // namespace detail
 
 namespace {
-// Kept out of send()'s body: inlined there it cost plain sends ~2 ns (BM_Send/64).
+// Kept out of send()'s body: inlined there it cost plain sends ~2 ns (BM_Send/64). Also a send with a TTL.
 [[gnu::noinline, gnu::cold]] Status send_on_dedup_queue(Producer& p, std::span<const std::byte> payload,
                                                         const SendOptions& options) noexcept {
     SendOutcome ignored;
     return p.send(payload, options, ignored);
 }
+
+// A send with its own TTL (SendOptions::ttl): the TTL goes in an attribute
+// block (layout.hpp). The queue learns, once, that its messages may carry
+// TTLs (DlqControl::message_ttls, before this send's commit), and shmqd is
+// told so that its expiry looks begin.
+[[gnu::noinline, gnu::cold]] Status send_with_ttl(detail::ProducerCore& c, std::span<const std::byte> payload,
+                                                  const SendOptions& options, SendOutcome& outcome) noexcept {
+    const auto& params = c.region->params();
+    if (options.ttl.count() < 0 || options.ttl.count() > UINT32_MAX ||
+        static_cast<OnFull>(params.on_full) == OnFull::drop_oldest)
+        return Errc::invalid_argument;
+    attrs::Block block;
+    (void)attrs::encode({}, {}, block, static_cast<uint32_t>(options.ttl.count()));
+    auto& seen = c.region->dlq().message_ttls;
+    if (seen.load(std::memory_order_relaxed) == 0 && seen.exchange(1, std::memory_order_relaxed) == 0)
+        detail::ring_daemon(*c.region);
+    return c.send_attributed(payload, options, block.span(), &outcome);
+}
+
 }  // namespace
 
 Producer::Producer(detail::ProducerCore* core) noexcept : core_(core) {}
@@ -636,7 +656,7 @@ uint32_t Producer::participant_id() const noexcept { return core_->me.id(); }
 
 Status Producer::send(std::span<const std::byte> payload, const SendOptions& options) noexcept {
     detail::ProducerCore& c = *core_;
-    if (__builtin_expect(c.dedup, 0)) return send_on_dedup_queue(*this, payload, options);
+    if (__builtin_expect(c.dedup || options.ttl.count() != 0, 0)) return send_on_dedup_queue(*this, payload, options);
     detail::PreparedSlot slot;
     if (Status st = c.prepare(payload.size(), options, slot); !st) return st;
     return c.finish_send(slot, payload, static_cast<uint16_t>(options.key.size()));
@@ -644,6 +664,7 @@ Status Producer::send(std::span<const std::byte> payload, const SendOptions& opt
 
 Status Producer::send(std::span<const std::byte> payload, const SendOptions& options, SendOutcome& outcome) noexcept {
     detail::ProducerCore& c = *core_;
+    if (options.ttl.count() != 0) return send_with_ttl(c, payload, options, outcome);
     const auto& params = c.region->params();
     if (params.dedup_window_ms != 0 && (!options.dedup_id.empty() || params.dedup_content != 0)) {
         if (!options.dedup_id.empty()) return c.send_deduplicated(payload, options, options.dedup_id, outcome);
@@ -659,7 +680,7 @@ Status Producer::send(std::span<const std::byte> payload, const SendOptions& opt
 
 Result<Claim> Producer::claim(std::size_t size, const SendOptions& options) noexcept {
     detail::ProducerCore& c = *core_;
-    if (!options.dedup_id.empty()) return Errc::invalid_argument;  // send() only (shmq.hpp)
+    if (!options.dedup_id.empty() || options.ttl.count() != 0) return Errc::invalid_argument;  // send() only (shmq.hpp)
     detail::PreparedSlot slot;
     if (Status st = c.prepare(size, options, slot); !st) return st.code();
     // commit() reads the key's length back from the header.
@@ -677,7 +698,7 @@ BatchResult Producer::send_batch(std::span<const std::span<const std::byte>> pay
         return done;
     }
     // Spilling queues, and content ids (one per message): message by message.
-    if (!c.staging.empty() || payloads.size() <= 1 || c.region->params().dedup_content != 0) {
+    if (!c.staging.empty() || payloads.size() <= 1 || c.region->params().dedup_content != 0 || options.ttl.count() != 0) {
         for (const auto& payload : payloads) {
             done.status = send(payload, options);
             if (!done.ok()) break;

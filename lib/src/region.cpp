@@ -51,6 +51,8 @@ layout::QueueParams params_from(const QueueOptions& o) {
     p.dedup_content = o.dedup_content ? 1 : 0;
     p.dedup_capacity = o.dedup_capacity;
     p.keyed_groups = std::min(o.keyed_groups, o.max_groups);
+    p.message_ttl_ms = o.message_ttl_ms;
+    p.ttl_action = static_cast<uint8_t>(o.ttl_action);
     if (o.on_full == OnFull::spill)
         p.spill_capacity = o.spill_buffer != 0 ? o.spill_buffer : std::max<uint32_t>(o.capacity, 1024);
     else
@@ -83,6 +85,8 @@ QueueOptions options_from(const layout::QueueParams& p) {
     o.dedup_capacity = p.dedup_capacity;
     o.dedup_content = p.dedup_content != 0;
     o.keyed_groups = p.keyed_groups;
+    o.message_ttl_ms = p.message_ttl_ms;
+    o.ttl_action = static_cast<TtlAction>(p.ttl_action);
     return o;
 }
 

@@ -107,6 +107,14 @@ TEST(MetricsTextTest, rendersEveryFamilyOfASnapshotExactly) {
               "max_deliveries deliveries.\n"
               "# TYPE shmq_messages_dead_lettered_total counter\n"
               "shmq_messages_dead_lettered_total{queue=\"orders\"} 5\n"
+              "# HELP shmq_messages_expired_ttl_total Messages whose TTL passed before some group had them (one "
+              "DLQ entry each, reason ttl, unless dropped).\n"
+              "# TYPE shmq_messages_expired_ttl_total counter\n"
+              "shmq_messages_expired_ttl_total{queue=\"orders\"} 0\n"
+              "# HELP shmq_messages_expired_ttl_dropped_total Expired messages that went nowhere: ttl_action drop, "
+              "or the DLQ was full.\n"
+              "# TYPE shmq_messages_expired_ttl_dropped_total counter\n"
+              "shmq_messages_expired_ttl_dropped_total{queue=\"orders\"} 0\n"
               "# HELP shmq_messages_spilled_total Messages that overflowed a full partition into shmqd's spill "
               "(on_full=spill).\n"
               "# TYPE shmq_messages_spilled_total counter\n"
@@ -293,7 +301,7 @@ TEST(MetricsTextTest, everyFamilyHasHelpAndTypeOnceBeforeItsContiguousSamples) {
     const std::vector<inspect::QueueSnapshot> queues{orders(), second};
     std::set<std::string> families;
     EXPECT_TRUE(well_formed(render(queues, {}), &families));
-    EXPECT_EQ(families.size(), 38u);
+    EXPECT_EQ(families.size(), 40u);
 
     // No queue at all: the same families, declared, with only the daemon's own samples.
     std::set<std::string> empty_families;

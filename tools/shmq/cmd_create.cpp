@@ -29,6 +29,7 @@ struct CreateArgs {
     std::string group;  // --group: name or number; empty: the creator's
     bool dedup_capacity_given = false;  // --dedup-capacity (even 0) means nothing without a window
     bool keyed_groups_given = false;    // the default is clamped to --max-groups; a given value is checked
+    std::string ttl_action = "dlq";
 };
 
 // The library refuses these too (layout::check_and_derive); here they are
@@ -88,6 +89,11 @@ void run(CreateArgs& a) {
     if (!a.options.journal && (a.options.retain_bytes != 0 || a.options.retain_ms != 0))
         throw CommandError(2, "--retain-bytes/--retain-ms need --journal");
     check_dedup(a);
+    if (a.ttl_action != "dlq" && a.ttl_action != "drop")
+        throw CommandError(2, "--ttl-action '" + a.ttl_action + "' is unknown; use dlq or drop");
+    a.options.ttl_action = a.ttl_action == "drop" ? TtlAction::drop : TtlAction::dlq;
+    if (a.options.message_ttl_ms != 0 && a.options.on_full == OnFull::drop_oldest)
+        throw CommandError(2, "--message-ttl-ms is not for --on-full drop-oldest (it drops old messages itself)");
     if (a.keyed_groups_given && a.options.keyed_groups > a.options.max_groups)
         throw CommandError(2, "--keyed-groups " + std::to_string(a.options.keyed_groups) + " is over --max-groups " +
                                   std::to_string(a.options.max_groups) + "; use 0.." +
@@ -172,6 +178,13 @@ void register_create(CLI::App& app) {
         },
         "Keyed groups (consume --kind keyed) the queue can hold at once, 0..max-groups; each takes "
         "partitions x capacity x 48 bytes for its key index; default 2 (at most max-groups)");
+    cmd->add_option("--message-ttl-ms", args->options.message_ttl_ms,
+                    "Message TTL: a message not delivered this long after it was sent is never delivered; it "
+                    "goes to the DLQ with reason ttl (or is dropped: --ttl-action); a message's own TTL "
+                    "(produce --ttl-ms) may lower it; 0: only messages' own TTLs")
+        ->default_val(0);
+    cmd->add_option("--ttl-action", args->ttl_action, "What an expired message becomes: dlq (default) or drop (only counted)")
+        ->default_val("dlq");
     cmd->footer(
         "Creates /dev/shm/shmq.NAME, sized once: partitions x capacity slots of max-message bytes,\n"
         "a lease table per group and a DLQ. Messages with the same key go to the same partition\n"
@@ -182,7 +195,8 @@ void register_create(CLI::App& app) {
         "  shmq create jobs --lease-ms 60000 --max-deliveries 3 --mode 0660 --group workers\n"
         "  shmq create bursts --capacity 64 --on-full spill    # overflow to disk via shmqd, order kept\n"
         "  shmq create audit --journal --retain-bytes 1073741824 --retain-ms 604800000\n"
-        "  shmq create payments --dedup-window-ms 600000   # ids sent twice within 10 min are enqueued once");
+        "  shmq create payments --dedup-window-ms 600000   # ids sent twice within 10 min are enqueued once\n"
+        "  shmq create quotes --message-ttl-ms 200          # not delivered within 200 ms: to the DLQ (reason ttl)");
     cmd->callback([args] { run(*args); });
 }
 

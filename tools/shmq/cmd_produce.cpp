@@ -1,4 +1,4 @@
-// shmq produce NAME [--key K] [--timeout-ms MS] [--dedup-id-field N]: one
+// shmq produce NAME [--key K] [--timeout-ms MS] [--dedup-id-field N] [--ttl-ms MS]: one
 // message per stdin line.
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -39,6 +39,7 @@ void register_produce(CLI::App& app) {
         std::string name, key;
         int64_t timeout_ms = -1;
         uint32_t dedup_id_field = 0;  // 0: no dedup ids
+        uint32_t ttl_ms = 0;          // 0: the queue's
     };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("produce", "Send one message per line of standard input");
@@ -49,6 +50,11 @@ void register_produce(CLI::App& app) {
                     "The Nth whitespace-separated field (1-based) of each line is its dedup id; a line whose id "
                     "was published within the queue's dedup window is not enqueued again (create --dedup-window-ms)")
         ->check(CLI::Range(1u, 1u << 20));
+    cmd->add_option("--ttl-ms", args->ttl_ms,
+                    "Each message's own TTL: not delivered this long after it was sent, it goes to the DLQ "
+                    "(reason ttl) or is dropped, as the queue's --ttl-action says; the lower of it and the "
+                    "queue's --message-ttl-ms applies")
+        ->check(CLI::Range(1u, UINT32_MAX));
     cmd->footer(
         "Sends each line (without its newline) as one message and exits at end of input. With\n"
         "--on-full block a full queue makes it wait (up to --timeout-ms); a line that cannot be\n"
@@ -61,7 +67,8 @@ void register_produce(CLI::App& app) {
         "Examples:\n"
         "  seq 1 1000 | shmq produce orders\n"
         "  echo 'resize 42' | shmq produce jobs --key photo-42 --timeout-ms 500\n"
-        "  echo 'pay-17 charge Evan 50' | shmq produce payments --dedup-id-field 1");
+        "  echo 'pay-17 charge Evan 50' | shmq produce payments --dedup-id-field 1\n"
+        "  echo 'quote EURUSD 1.0842' | shmq produce quotes --ttl-ms 5000   # stale after 5 s");
     cmd->callback([args] {
         if (args->key.size() > kMaxKeyBytes)
             throw CommandError(2, "--key is " + std::to_string(args->key.size()) + " bytes; keys are at most 64");
@@ -82,6 +89,10 @@ void register_produce(CLI::App& app) {
         SendOptions options;
         options.key = args->key;
         options.timeout = args->timeout_ms < 0 ? kForever : Millis(args->timeout_ms);
+        options.ttl = Millis(args->ttl_ms);
+        if (args->ttl_ms != 0 && q.options().on_full == OnFull::drop_oldest)
+            throw CommandError(1, "queue " + args->name + " is on-full drop-oldest, which drops old messages itself; "
+                                      "--ttl-ms is not for it");
         std::ios::sync_with_stdio(false);
         std::string line;
         uint64_t sent = 0;        // lines done: enqueued, or answered duplicate

@@ -57,6 +57,13 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
         std::cout << "dedup: window " << human_ms(o.dedup_window_ms) << ", " << human_count(o.dedup_capacity)
                   << " id(s) per half window" << (o.dedup_content ? ", content ids for sends without one" : "") << "; "
                   << human_count(s.duplicates) << " duplicate send(s) not enqueued again\n";
+    if (o.message_ttl_ms != 0 || s.dlq.expired_ttl != 0)
+        std::cout << "ttl: " << (o.message_ttl_ms != 0 ? human_ms(o.message_ttl_ms) : std::string("messages' own"))
+                  << ", expired to " << (o.ttl_action == TtlAction::drop ? "nowhere (drop)" : "the DLQ") << "; "
+                  << human_count(s.dlq.expired_ttl) << " expired"
+                  << (s.dlq.expired_ttl_dropped != 0 ? ", " + human_count(s.dlq.expired_ttl_dropped) + " of them dropped"
+                                                     : std::string())
+                  << "\n";
     if (o.on_full == OnFull::drop_oldest)
         std::cout << "dropped: " << human_count(s.dropped)
                   << " oldest messages overwritten while the queue was full (each group counts the ones it missed as skipped)\n";

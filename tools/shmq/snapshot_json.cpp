@@ -27,6 +27,8 @@ Json options_json(const QueueOptions& o) {
     j["dedup_capacity"] = o.dedup_capacity;
     j["dedup_content"] = o.dedup_content;
     j["keyed_groups"] = o.keyed_groups;
+    j["message_ttl_ms"] = o.message_ttl_ms;
+    j["ttl_action"] = o.ttl_action == TtlAction::drop ? "drop" : "dlq";
     return j;
 }
 
@@ -195,6 +197,8 @@ Json snapshot_json(const inspect::QueueSnapshot& s, const QueueRates& rates) {
     j["participants"] = std::move(people);
     j["dlq"] = {{"capacity", s.dlq.capacity},   {"depth", s.dlq.depth},   {"dead_lettered", s.dlq.dead_lettered},
                 {"redriven", s.dlq.redriven}, {"purged", s.dlq.purged}, {"blocked", s.dlq.blocked}};
+    j["expired_ttl"] = s.dlq.expired_ttl;
+    j["expired_ttl_dropped"] = s.dlq.expired_ttl_dropped;
     Json bridges = Json::array();
     for (const auto& b : s.bridges) bridges.push_back(bridge_json(b));
     j["bridges"] = std::move(bridges);

@@ -138,6 +138,9 @@ enum class StartAt : uint8_t { oldest = 0, latest = 1 };
 // a crash of any process, not a power loss), batch (group commit: one
 // fdatasync per batch of writes), always (one per message).
 enum class Fsync : uint8_t { never = 0, batch = 1, always = 2 };
+// What an expired message becomes (QueueOptions::ttl_action): a DLQ entry
+// with reason ttl, or nothing (only counted).
+enum class TtlAction : uint8_t { dlq = 0, drop = 1 };
 
 using Millis = std::chrono::milliseconds;
 inline constexpr Millis kForever = Millis::max();
@@ -182,6 +185,12 @@ struct QueueOptions {
     // max_groups (clamped to it). Each costs partitions x capacity x 48 bytes
     // for its key index. 0: none.
     uint32_t keyed_groups = 2;
+    // Message TTL (docs/ARCHITECTURE.md, "Message TTL"): a message not yet
+    // delivered this long after it was published is never delivered; it
+    // becomes ttl_action's. SendOptions::ttl may lower it per message. 0:
+    // only per-message TTLs. At most 2^32 - 1 ms. Not on drop_oldest queues.
+    uint32_t message_ttl_ms = 0;
+    TtlAction ttl_action = TtlAction::dlq;
 };
 
 inline constexpr std::size_t kMaxKeyBytes = 64;
@@ -195,6 +204,11 @@ struct SendOptions {
     // SendOutcome). Ignored by queues without one. send() only: claim() and a
     // send_batch of more than one payload answer invalid_argument.
     std::string_view dedup_id{};
+    // Per-message TTL, counted from the publish: the lower of it and the
+    // queue's message_ttl_ms applies. 0: the queue's. Carried in the
+    // message's attribute block (8 bytes of max_message). send() and
+    // send_batch(); claim() answers invalid_argument. 1 ms..2^32 - 1 ms.
+    Millis ttl{0};
 };
 
 inline constexpr std::size_t kMaxDedupIdBytes = 128;
@@ -387,7 +401,7 @@ public:
     // publish order ({} beyond).
     std::string_view routing_key() const noexcept;
     std::optional<std::string_view> header(std::string_view key) const noexcept;
-    std::size_t header_count() const noexcept { return attrs_count_; }
+    std::size_t header_count() const noexcept { return attrs_count_ & 0x0f; }
     std::pair<std::string_view, std::string_view> header_at(std::size_t i) const noexcept;
     // The slot said it holds an attribute block, but the block is malformed
     // (a damaged or hostile region): no routing key or headers are shown and
@@ -420,7 +434,7 @@ private:
     const std::byte* attrs_ = nullptr;  // the attribute block (checked at delivery), null: none
     uint16_t attrs_len_ = 0;
     uint8_t attrs_rk_len_ = 0;
-    uint8_t attrs_count_ = 0;
+    uint8_t attrs_count_ = 0;  // as stored: the header count, bit 7 when a TTL precedes the routing key
     bool attrs_malformed_ = false;
     bool settled_ = true;
 };

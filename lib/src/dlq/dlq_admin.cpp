@@ -17,6 +17,7 @@ const char* reason_name(uint8_t reason) {
         case layout::DeadLetterReason::lease_expired: return "lease_expired";
         case layout::DeadLetterReason::owner_died: return "owner_died";
         case layout::DeadLetterReason::handoff: return "handoff";
+        case layout::DeadLetterReason::ttl: return "ttl";
         case layout::DeadLetterReason::blocked: break;  // never a DLQ reason
     }
     return "unknown";

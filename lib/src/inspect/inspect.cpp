@@ -313,6 +313,8 @@ QueueSnapshot snapshot(const detail::Region& r) {
     q.dlq.redriven = dlq.redriven.load(std::memory_order_relaxed);
     q.dlq.purged = dlq.purged.load(std::memory_order_relaxed);
     q.dlq.blocked = dlq.blocked.load(std::memory_order_relaxed);
+    q.dlq.expired_ttl = dlq.expired_ttl.load(std::memory_order_relaxed);
+    q.dlq.expired_ttl_dropped = dlq.expired_ttl_dropped.load(std::memory_order_relaxed);
     for (const auto& v : detail::read_bridges(r)) {
         using C = layout::BridgeCounter;
         BridgeStats b;

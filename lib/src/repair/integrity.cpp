@@ -62,7 +62,8 @@ std::optional<Violation> ring_slot(const Region& r, const ring::RingRef& ring, u
     const uint64_t s = ring.state(index).load(kAcq);
     const uint64_t c = ring.claim(index).load(kAcq);
     const auto& h = *reinterpret_cast<const layout::SlotHeader*>(ring.base(index));
-    if ((ring::slot_tag(s) & r.mask()) != index || ring::slot_kind(s) > ring::SlotKind::aborted)
+    if ((ring::slot_tag(s) & r.mask()) != index ||
+        (ring::slot_kind(s) > ring::SlotKind::aborted && ring::slot_kind(s) != ring::SlotKind::expired))
         return Violation{"ring slot # of partition #: state word # is about no offset of this slot", {index, p, s}};
     if ((ring::slot_tag(c) & r.mask()) != index ||
         (ring::slot_kind(c) != ring::SlotKind::claimed && ring::slot_kind(c) != ring::SlotKind::prepared) ||

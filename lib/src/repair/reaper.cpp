@@ -8,6 +8,7 @@
 #include "shmq/internal/delivery.hpp"
 #include "shmq/internal/lease_word.hpp"
 #include "shmq/internal/reclaim.hpp"
+#include "shmq/internal/expiry.hpp"
 #include "shmq/internal/tx_resolver.hpp"
 #include "shmq/internal/writer_token.hpp"
 #include "shmq/internal/clock.hpp"
@@ -89,6 +90,8 @@ ReapReport reap_participant(Region& r, uint32_t index, uint32_t mover_id) noexce
         const uint32_t n = abort_claims(r, ring::partition_ring(r, p), head, id, r.dedup_on() ? int64_t{p} : -1);
         r.partition(p).aborted.fetch_add(n, std::memory_order_relaxed);
         report.claims_aborted += n;
+        // Its expiries between (E2) and (E4) (expiry.hpp): redone by the next look.
+        (void)ring::unmark_dead_expiries(r, p, id);
         // An exclusive writer (commit_protocol.hpp (8)): its claims are
         // aborted above; give the tail back to the shared protocol, then free
         // the role, the tail past its aborted slots (commit_protocol.hpp (8)).

@@ -13,29 +13,10 @@
 
 namespace shmq::ring {
 
-DeadLetterResult dead_letter(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t retry,
-                             uint64_t now_mono, uint32_t mover_id) noexcept {
+void copy_to_dlq(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t pos,
+                 layout::DeadLetterReason reason, uint32_t deliveries) noexcept {
     auto& e = r.lease(g, p, offset);
-    auto& gp = r.group_partition(g, p);
-    const uint32_t deliveries = lease_deliveries(retry);
-    const auto reason = retry_reason(retry);
-    // The mover's lease keeps the retry's counts: a revocation of it (the
-    // mover died) is judged like the message's last delivery.
-    const uint64_t moving = lease_word(LeaseKind::leased, offset, mover_id, lease_counted(retry), lease_handoffs(retry));
-    if (!lease_move_begin(e, retry, moving, now_mono + uint64_t{r.params().lease_ms} * 1'000'000))
-        return DeadLetterResult::lost;
-
-    const RingRef dlq = dlq_ring(r);
-    uint64_t pos = 0;
-    uint64_t limit = 0;  // read the DLQ's head
-    // try_claim case (4), full, or (6), corrupt: the message stays in its partition, counted as blocked.
-    if (try_claim(dlq, mover_id, limit, pos) != ClaimResult::claimed) {
-        lease_move_give_back(e, moving, retry);
-        gp.dlq_blocked.fetch_add(1, std::memory_order_relaxed);
-        r.dlq().blocked.fetch_add(1, std::memory_order_relaxed);
-        return DeadLetterResult::dlq_full;
-    }
-    // The source slot is stable: entry(offset) is not acked, so the floor
+    // The source slot is stable: the caller holds entry(offset), not acked, so the floor
     // (and head) stay at or below offset. Its lengths are untrusted: clamp.
     const auto& src = r.slot(p, offset);
     const uint32_t len = std::min<uint32_t>(src.payload_len, r.params().max_message);
@@ -69,6 +50,45 @@ DeadLetterResult dead_letter(detail::Region& r, uint32_t g, uint32_t p, uint64_t
     dst.first_delivery_unix_ns = first != 0 ? first : dst.last_delivery_unix_ns;
     dst.publish_unix_ns = src.publish_unix_ns;
     dst.group_index = g;
+}
+
+DeadLetterResult dead_letter(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t retry,
+                             uint64_t now_mono, uint32_t mover_id) noexcept {
+    auto& e = r.lease(g, p, offset);
+    auto& gp = r.group_partition(g, p);
+    const uint32_t deliveries = lease_deliveries(retry);
+    const auto reason = retry_reason(retry);
+    // The mover's lease keeps the retry's counts: a revocation of it (the
+    // mover died) is judged like the message's last delivery.
+    const uint64_t moving = lease_word(LeaseKind::leased, offset, mover_id, lease_counted(retry), lease_handoffs(retry));
+    if (!lease_move_begin(e, retry, moving, now_mono + uint64_t{r.params().lease_ms} * 1'000'000))
+        return DeadLetterResult::lost;
+
+    // Expired (expiry.hpp): in the DLQ already, once for every group, or being put there.
+    if (const uint64_t s = partition_ring(r, p).state(offset).load(std::memory_order_acquire);
+        slot_is(s, offset) && slot_kind(s) == SlotKind::expired) {
+        if (slot_owner(s) != 0) {
+            lease_move_give_back(e, moving, retry);
+            return DeadLetterResult::lost;
+        }
+        if (!lease_move_finish(e, offset, moving)) return DeadLetterResult::lost;
+        gp.skipped.fetch_add(1, std::memory_order_relaxed);
+        advance_floor(r, g, p);
+        if (layout::group_kind(r.group(g).state.load(std::memory_order_acquire)) == static_cast<uint8_t>(GroupKind::keyed))
+            keyed_dead_lettered(r, g, p, offset, mover_id);
+        return DeadLetterResult::moved;
+    }
+    const RingRef dlq = dlq_ring(r);
+    uint64_t pos = 0;
+    uint64_t limit = 0;  // read the DLQ's head
+    // try_claim case (4), full, or (6), corrupt: the message stays in its partition, counted as blocked.
+    if (try_claim(dlq, mover_id, limit, pos) != ClaimResult::claimed) {
+        lease_move_give_back(e, moving, retry);
+        gp.dlq_blocked.fetch_add(1, std::memory_order_relaxed);
+        r.dlq().blocked.fetch_add(1, std::memory_order_relaxed);
+        return DeadLetterResult::dlq_full;
+    }
+    copy_to_dlq(r, g, p, offset, pos, reason, deliveries);
     // Still ours after the copy? An RMW, not a load: if a drop_oldest producer
     // revokes the move-lease after this, its CAS reads from ours, so our copy
     // happened before it overwrites the slot (ring/drop_oldest.hpp (3)).

@@ -7,6 +7,7 @@
 
 #include "shmq/internal/crash_points.hpp"
 #include "shmq/internal/dead_letter.hpp"
+#include "shmq/internal/expiry.hpp"
 #include "shmq/internal/fast_ack.hpp"
 #include "shmq/internal/lease_protocol.hpp"
 #include "shmq/internal/participants.hpp"
@@ -130,6 +131,21 @@ void skip_aborted(const PartitionView& view, uint64_t o, uint64_t w) noexcept {
     }
 }
 
+bool expired_now(const Region& r, const PartitionView& view, uint64_t o) noexcept {
+    const uint64_t due = expiry_unix_ns(r, view.partition, o);
+    return due != 0 && due <= sys::coarse_unix_ns();
+}
+
+bool expire_fresh(const DeliveryContext& ctx, const PartitionView& view, uint64_t o, uint64_t word) noexcept {
+    return expire_entry(*ctx.region, ctx.group, view.partition, o, word, sys::coarse_unix_ns(),
+                        sys::coarse_monotonic_ns(), ctx.owner_id) != Expiry::not_due;
+}
+
+bool expire_taken(const DeliveryContext& ctx, const PartitionView& view, uint64_t o, uint64_t leased) noexcept {
+    return expire_entry(*ctx.region, ctx.group, view.partition, o, leased, sys::coarse_unix_ns(),
+                        sys::coarse_monotonic_ns(), ctx.owner_id, true) != Expiry::not_due;
+}
+
 }  // namespace detail_delivery
 
 RetryScan deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mono, bool force,
@@ -147,6 +163,10 @@ RetryScan deliver_retry(const DeliveryContext& ctx, uint32_t p, uint64_t now_mon
         uint64_t w = e.word.load(std::memory_order_acquire);  // (5): a retry's due time was stored before it
         if (lease_kind(w) != LeaseKind::retry || !lease_is(w, o)) continue;
         if (retry_reason(w) == RetryReason::blocked) continue;  // parked in a keyed group: its lane leases it
+        // Never redelivered once expired (expiry.hpp): dead-lettered or passed over instead.
+        if (may_expire(r, r.slot(p, o).flags) &&
+            expire_entry(r, ctx.group, p, o, w, sys::coarse_unix_ns(), now_mono, ctx.owner_id) != Expiry::not_due)
+            continue;
         if (retry_exhausted(w, r.params().max_deliveries)) {
             // Out of the line either way: a poison message waiting for DLQ room
             // holds nothing back (shmqd's and our periodic scans move it later).

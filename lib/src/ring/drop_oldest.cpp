@@ -49,7 +49,7 @@ uint64_t drop_oldest(detail::Region& r, uint32_t p, uint64_t token, uint64_t n) 
     while (target < limit && target - head < n) {  // (1) only finished offsets
         const uint64_t s = ring.state(target).load(std::memory_order_acquire);
         const SlotKind kind = slot_kind(s);
-        if (!slot_is(s, target) || (kind != SlotKind::committed && kind != SlotKind::aborted)) break;
+        if (!slot_is(s, target) || (kind != SlotKind::committed && kind != SlotKind::aborted && kind != SlotKind::expired)) break;
         ++target;
     }
     if (target > head) {

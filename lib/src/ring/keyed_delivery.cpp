@@ -209,10 +209,14 @@ Indexed index_one(const DeliveryContext& ctx, const PartitionView& v, const Keye
         return Indexed::skipped;
     }
     if (!lease_deliverable(w, o)) return Indexed::empty;  // inconsistent: let the next call re-read
-    if (kind == SlotKind::aborted) {
+    if (kind == SlotKind::aborted || kind == SlotKind::expired) {
         detail_delivery::skip_aborted(v, o, w);
         return Indexed::skipped;
     }
+    // Expired (expiry.hpp): dead-lettered, never indexed. Under the lock no
+    // peer finishes o (the scans leave keyed groups' fresh entries alone).
+    if (may_expire(*ctx.region, v.slot(o).flags) && detail_delivery::expire_fresh(ctx, v, o, w))
+        return Indexed::skipped;
     const uint64_t floor = v.cursors->floor.load(std::memory_order_acquire);
     const std::string_view key = slot_key(v, o);
     uint64_t decision = 0;  // kParked | pred, or 0: lease now
@@ -275,6 +279,11 @@ bool lease_ready(const DeliveryContext& ctx, const PartitionView& v, const Keyed
         if (!is_parked(w, s)) continue;  // a duplicate, already leased
         const uint64_t d = e.deadline_ns.load(std::memory_order_relaxed);
         if ((d & kParked) == 0 || !finished(v, d & kParkedPredMask, floor)) continue;
+        // Expired while it waited: dead-lettered (its successor queued) instead.
+        if (may_expire(*ctx.region, v.slot(s).flags) &&
+            expire_entry(*ctx.region, ctx.group, v.partition, s, w, sys::coarse_unix_ns(), now_mono, ctx.owner_id) !=
+                Expiry::not_due)
+            continue;
         const uint64_t leased = redelivery_word(w, s, ctx.at_most_once ? LeaseKind::picked : LeaseKind::leased,
                                                 ctx.owner_id);  // counted 0 + 1: its first delivery
         if (!lease_redeliver(e, w, leased, now_mono + ctx.lease_ns)) continue;

@@ -1,6 +1,7 @@
 // A message's attribute block (layout.hpp, "Attribute block"): its routing
-// key and headers. Publisher::publish encodes one per publish (kept with its
-// cached route); consumers, `shmq dlq` and the C and Python bindings read it
+// key, headers and own TTL. Publisher::publish encodes one per publish (kept
+// with its cached route), Producer::send one for a TTL; consumers, the
+// expiry scans, `shmq dlq` and the C and Python bindings read it
 // through parse() and header_at(), which never read outside the bytes they
 // are given: every length is checked before use.
 #pragma once
@@ -24,20 +25,25 @@ struct Block {
     std::span<const std::byte> span() const noexcept { return {bytes.data(), size}; }
 };
 
-// Encodes (routing key, headers) into `out`; false when they exceed the
-// limits (routing key over 255 bytes, over 8 headers, a key not 1..32
-// bytes, a value over 64). Nothing to carry (empty key, no headers): true,
-// out.size = 0.
-inline bool encode(std::string_view routing_key, std::span<const MessageHeader> headers, Block& out) noexcept {
+// Encodes (routing key, headers, ttl_ms) into `out`; false when they exceed
+// the limits (routing key over 255 bytes, over 8 headers, a key not 1..32
+// bytes, a value over 64). Nothing to carry (empty key, no headers, no
+// TTL): true, out.size = 0.
+inline bool encode(std::string_view routing_key, std::span<const MessageHeader> headers, Block& out,
+                   uint32_t ttl_ms = 0) noexcept {
     out.size = 0;
     if (routing_key.size() > layout::kMaxRoutingKeyBytes || headers.size() > layout::kMaxAttributeHeaders) return false;
     for (const auto& h : headers)
         if (h.key.empty() || h.key.size() > layout::kMaxAttributeKeyBytes ||
             h.value.size() > layout::kMaxAttributeValueBytes)
             return false;
-    if (routing_key.empty() && headers.empty()) return true;
+    if (routing_key.empty() && headers.empty() && ttl_ms == 0) return true;
     std::byte* p = out.bytes.data();
     std::size_t at = layout::kAttributeBlockHeaderBytes;
+    if (ttl_ms != 0) {
+        std::memcpy(p + at, &ttl_ms, layout::kAttributeTtlBytes);
+        at += layout::kAttributeTtlBytes;
+    }
     auto put = [&](std::string_view s) {
         if (!s.empty()) std::memcpy(p + at, s.data(), s.size());  // an empty view's data() may be null
         at += s.size();
@@ -54,7 +60,7 @@ inline bool encode(std::string_view routing_key, std::span<const MessageHeader> 
     const auto block_len = static_cast<uint16_t>(len);
     std::memcpy(p, &block_len, 2);
     p[2] = static_cast<std::byte>(routing_key.size());
-    p[3] = static_cast<std::byte>(headers.size());
+    p[3] = static_cast<std::byte>(headers.size() | (ttl_ms != 0 ? layout::kAttributeHasTtl : 0));
     out.size = block_len;
     return true;
 }
@@ -65,16 +71,18 @@ struct View {
     uint16_t block_len = 0;            // bytes of the block; the user payload follows
     uint8_t routing_key_len = 0;       // as parse() read them: never read again
     uint8_t header_count = 0;
+    uint8_t fields_at = 0;             // where the routing key begins (after the TTL, if any)
+    uint32_t ttl_ms = 0;               // the message's own TTL; 0: none
     std::string_view routing_key() const noexcept {
         return block == nullptr ? std::string_view{}
-                                : std::string_view(reinterpret_cast<const char*>(block) + layout::kAttributeBlockHeaderBytes,
-                                                   routing_key_len);
+                                : std::string_view(reinterpret_cast<const char*>(block) + fields_at, routing_key_len);
     }
 };
 
 // Checks the block at the start of `stored` (a slot's payload_len bytes, at
 // most the queue's max_message): block_len a multiple of 8 within `stored`,
-// the count at most 8, each length within its limit and within block_len,
+// the count at most 8 and no unknown bit beside it, a TTL not 0, each length
+// within its limit and within block_len,
 // and the fields ending exactly where the padding to block_len begins.
 // False (out untouched) when malformed: the caller reports it, never reads it.
 // Reads each byte of `stored` at most once per field: bytes that change under
@@ -87,9 +95,20 @@ inline bool parse(std::span<const std::byte> stored, View& out) noexcept {
         block_len > layout::kMaxAttributeBlockBytes)
         return false;
     const auto rk_len = static_cast<uint8_t>(stored[2]);
-    const auto count = static_cast<uint8_t>(stored[3]);
-    if (count > layout::kMaxAttributeHeaders) return false;
-    std::size_t at = layout::kAttributeBlockHeaderBytes + rk_len;
+    const auto count_byte = static_cast<uint8_t>(stored[3]);
+    const auto count = static_cast<uint8_t>(count_byte & layout::kAttributeCountMask);
+    if (count > layout::kMaxAttributeHeaders ||
+        (count_byte & ~(layout::kAttributeCountMask | layout::kAttributeHasTtl)) != 0)
+        return false;
+    std::size_t fields_at = layout::kAttributeBlockHeaderBytes;
+    uint32_t ttl_ms = 0;
+    if ((count_byte & layout::kAttributeHasTtl) != 0) {
+        if (fields_at + layout::kAttributeTtlBytes > block_len) return false;
+        std::memcpy(&ttl_ms, stored.data() + fields_at, layout::kAttributeTtlBytes);
+        if (ttl_ms == 0) return false;
+        fields_at += layout::kAttributeTtlBytes;
+    }
+    std::size_t at = fields_at + rk_len;
     if (at > block_len) return false;
     for (uint8_t i = 0; i < count; ++i) {
         if (at + 2 > block_len) return false;
@@ -104,6 +123,8 @@ inline bool parse(std::span<const std::byte> stored, View& out) noexcept {
     out.block_len = block_len;
     out.routing_key_len = rk_len;
     out.header_count = count;
+    out.fields_at = static_cast<uint8_t>(fields_at);
+    out.ttl_ms = ttl_ms;
     return true;
 }
 
@@ -113,7 +134,7 @@ inline bool parse(std::span<const std::byte> stored, View& out) noexcept {
 inline bool header_at(const View& v, std::size_t i, std::string_view& key, std::string_view& value) noexcept {
     if (v.block == nullptr || i >= v.header_count) return false;
     const auto* b = reinterpret_cast<const char*>(v.block);
-    std::size_t at = layout::kAttributeBlockHeaderBytes + v.routing_key_len;  // <= block_len: parse() checked
+    std::size_t at = std::size_t{v.fields_at} + v.routing_key_len;  // <= block_len: parse() checked
     for (std::size_t k = 0;; ++k) {
         if (at + 2 > v.block_len) return false;
         const auto kl = static_cast<uint8_t>(b[at]);

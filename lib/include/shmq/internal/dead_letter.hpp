@@ -17,6 +17,12 @@ namespace shmq::ring {
 
 enum class DeadLetterResult { moved, dlq_full, lost };
 
+// The copy step: payload (with its attribute block), key, dedup id and
+// metadata of (p, offset) into the claimed DLQ slot `pos`, not committed.
+// The caller holds group g's entry of offset (not acked), so the slot is stable.
+void copy_to_dlq(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t pos,
+                 layout::DeadLetterReason reason, uint32_t deliveries) noexcept;
+
 DeadLetterResult dead_letter(detail::Region& r, uint32_t g, uint32_t p, uint64_t offset, uint64_t retry_word,
                              uint64_t now_mono, uint32_t mover_id) noexcept;
 

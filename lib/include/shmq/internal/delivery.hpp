@@ -64,6 +64,7 @@
 #include "shmq/internal/reclaim.hpp"
 #include "shmq/internal/futex.hpp"
 #include "shmq/internal/clock.hpp"
+#include "shmq/internal/expiry.hpp"
 
 namespace shmq::ring {
 
@@ -167,6 +168,12 @@ Window lease_window(const detail::Region& r, uint32_t g, uint32_t p) noexcept;
 namespace detail_delivery {
 void catch_up(const PartitionView& view, uint64_t head) noexcept;  // cold: group behind head
 void skip_aborted(const PartitionView& view, uint64_t offset, uint64_t word) noexcept;  // cold
+// Whether the message at offset o has expired by the coarse clock (cold: only messages that may).
+bool expired_now(const detail::Region& r, const PartitionView& view, uint64_t o) noexcept;
+// expire_entry for a never-delivered entry holding `word`; true unless it is not due (deliver it).
+bool expire_fresh(const DeliveryContext& ctx, const PartitionView& view, uint64_t o, uint64_t word) noexcept;
+// The same for a fresh lease the caller just took (`leased`): not a delivery if it expires.
+bool expire_taken(const DeliveryContext& ctx, const PartitionView& view, uint64_t o, uint64_t leased) noexcept;
 }  // namespace detail_delivery
 
 inline void advance_floor(const PartitionView& view) noexcept {
@@ -220,6 +227,9 @@ inline uint32_t deliver_run(const DeliveryContext& ctx, const PartitionView& vie
         if (!slot_is(s, o) || slot_kind(s) != SlotKind::committed) break;
         auto& e = view.lease(o);
         if (!lease_deliverable(e.word.load(std::memory_order_acquire), o)) break;
+        // A message that may have a TTL (expiry.hpp): an expired one ends the
+        // run; deliver_fresh expires it. The flags share the state's line.
+        if (may_expire(*ctx.region, view.slot(o).flags) && detail_delivery::expired_now(*ctx.region, view, o)) break;
         const uint64_t leased = lease_word(kind, o, ctx.owner_id, 1);
         lease_start(e, now_mono + ctx.lease_ns);  // (1)
         // (1') word first, then (below, once) next: a new owner's take_over
@@ -261,14 +271,18 @@ inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view,
         auto& e = view.lease(o);
         uint64_t w = e.word.load(std::memory_order_acquire);  // the previous lap's ack, or a peer's lease of o
         if (lease_deliverable(w, o)) {
-            if (kind == SlotKind::aborted) {
-                detail_delivery::skip_aborted(view, o, w);  // an aborted claim: nothing to deliver
+            if (kind == SlotKind::aborted || kind == SlotKind::expired) {
+                detail_delivery::skip_aborted(view, o, w);  // an aborted claim, or expired: nothing to deliver
                 continue;
             }
             const uint64_t leased =
                 lease_word(ctx.at_most_once ? LeaseKind::picked : LeaseKind::leased, o, ctx.owner_id, 1);
             if (now_mono == 0) now_mono = sys::coarse_monotonic_ns();
             if (ctx.exclusive) {
+                // Expired: dead-lettered instead (expiry.hpp), then the next
+                // offset. The owner alone finishes o: its slot is stable.
+                if (may_expire(*ctx.region, view.slot(o).flags) && detail_delivery::expire_fresh(ctx, view, o, w))
+                    continue;
                 const uint64_t revocations = gp.revocations.load(std::memory_order_relaxed);  // fast_ack.hpp L0
                 lease_start(e, now_mono + ctx.lease_ns);  // (1) the owner alone writes this entry now
                 // (1') The owner is the only writer of a not-yet-delivered
@@ -283,6 +297,10 @@ inline bool deliver_fresh(const DeliveryContext& ctx, const PartitionView& view,
             lease_start(e, 0);  // (1) peers race for o: its deadline once we won
             if (lease_deliver_shared(gp.next, e, o, w, leased)) {
                 lease_set_deadline(e, now_mono + ctx.lease_ns);
+                // Only now is the slot ours to read (peers finish o): expired, it is
+                // dead-lettered instead of delivered (expiry.hpp).
+                if (may_expire(*ctx.region, view.slot(o).flags) && detail_delivery::expire_taken(ctx, view, o, leased))
+                    continue;
                 gp.delivered.fetch_add(1, std::memory_order_relaxed);
                 out = Delivered{o, leased, 1};
                 return true;

@@ -123,6 +123,7 @@ struct DlqStats {
     uint32_t capacity = 0;
     uint64_t depth = 0;
     uint64_t dead_lettered = 0, redriven = 0, purged = 0, blocked = 0;
+    uint64_t expired_ttl = 0, expired_ttl_dropped = 0;  // message TTL: expired, and of those went nowhere
 };
 
 // A running `shmq bridge` of this queue, as it last reported

@@ -39,8 +39,9 @@
 namespace shmq::layout {
 
 constexpr uint64_t kMagic = 0x3130'5145'4d48'5300ull;  // "\0SHMEQ01" little-endian
-// 14: keyed groups (KeyedLane); 15: SlotFlags::kSlotAttributes, the attribute block.
-constexpr uint32_t kLayoutVersion = 15;
+// 14: keyed groups (KeyedLane); 15: SlotFlags::kSlotAttributes, the attribute block;
+// 16: message TTL (QueueParams::message_ttl_ms/ttl_action, SlotKind::expired, DlqControl::expired_*).
+constexpr uint32_t kLayoutVersion = 16;
 constexpr std::size_t kCacheLine = 64;
 constexpr std::size_t kSectionAlign = 4096;
 
@@ -69,7 +70,8 @@ static_assert(sizeof(std::atomic<uint64_t>) == 8 && sizeof(std::atomic<uint32_t>
 //  16  lease_ms      20  max_deliveries 24 dlq_capacity 28 dlq_slot_size
 //  32  max_groups    34  max_participants 36 on_full 37 high_watermark_pct 38 fsync 39 journal
 //  40  mode          44  spill_capacity   48 retain_bytes  56 retain_ms
-//  64  dedup_window_ms  68 dedup_capacity  72 dedup_content  76 ext_size  80 keyed_groups  84 reserved
+//  64  dedup_window_ms  68 dedup_capacity  72 dedup_content  73 ttl_action  76 ext_size  80 keyed_groups
+//  84  message_ttl_ms  88 reserved
 struct QueueParams {
     uint32_t partitions;
     uint32_t capacity;        // slots per partition, power of two
@@ -92,10 +94,11 @@ struct QueueParams {
     uint32_t dedup_window_ms;  // deduplication window (shmq/internal/dedup.hpp); 0: off
     uint32_t dedup_capacity;   // ids each generation of the dedup table holds (0 when off)
     uint8_t dedup_content;     // 1: a send without an id uses a hash of key and payload as its id
-    uint8_t reserved0[3];
+    uint8_t ttl_action;        // TtlAction: what an expired message becomes
+    uint8_t reserved0[2];
     uint32_t ext_size;         // derived: bytes of each slot's extension area (SlotExtension), 0 when none
     uint32_t keyed_groups;     // KeyedLane sets: how many keyed groups the queue can hold at once
-    uint32_t reserved1;
+    uint32_t message_ttl_ms;   // every message expires this long after its publish time; 0: only per-message TTLs
     uint64_t reserved[5];
 };
 static_assert(sizeof(QueueParams) == 128);
@@ -107,6 +110,9 @@ static_assert(offsetof(QueueParams, spill_capacity) == 44);
 static_assert(offsetof(QueueParams, journal) == 39);
 static_assert(offsetof(QueueParams, retain_ms) == 56);
 static_assert(offsetof(QueueParams, keyed_groups) == 80);
+static_assert(offsetof(QueueParams, ttl_action) == 73 && offsetof(QueueParams, message_ttl_ms) == 84);
+// QueueParams::ttl_action holds a shmq::TtlAction.
+static_assert(static_cast<uint8_t>(TtlAction::dlq) == 0 && static_cast<uint8_t>(TtlAction::drop) == 1);
 
 // QueueParams::fsync holds a shmq::Fsync: its byte values are layout.
 static_assert(static_cast<uint8_t>(Fsync::never) == 0 && static_cast<uint8_t>(Fsync::batch) == 1 &&
@@ -544,13 +550,16 @@ constexpr std::size_t kSlotHeaderBytes = sizeof(SlotHeader);
 // may carry an id and attributes. DlqSlotHeader::flags holds the low byte.
 enum SlotFlags : uint16_t { kSlotDedupId = 1, kSlotRefilled = 2, kSlotAttributes = 4 };
 
-// Attribute block: a message's routing key and headers (Publisher::publish),
-// at the start of the payload area when flags has kSlotAttributes.
+// Attribute block: a message's routing key and headers (Publisher::publish)
+// and its own TTL (SendOptions::ttl), at the start of the payload area when
+// flags has kSlotAttributes.
 //
 //   0  block_len u16: bytes of the block, padding included (a multiple of 8)
-//   2  routing_key_len u8   3  header_count u8 (0..kMaxAttributeHeaders)
-//   4  routing key bytes, then per header: key_len u8 (1..32), value_len u8
-//      (0..64), key bytes, value bytes; zero padding up to block_len
+//   2  routing_key_len u8   3  header_count u8: bits 3..0 the count
+//      (0..kMaxAttributeHeaders), bit 7 kAttributeHasTtl, bits 6..4 zero
+//   4  ttl_ms u32 (1..2^32-1), only with kAttributeHasTtl
+//      then the routing key bytes, then per header: key_len u8 (1..32),
+//      value_len u8 (0..64), key bytes, value bytes; zero padding up to block_len
 //
 // payload_len counts the block AND the user payload after it (which begins
 // at payload area + block_len, 8-aligned): so every path that copies
@@ -561,15 +570,19 @@ enum SlotFlags : uint16_t { kSlotDedupId = 1, kSlotRefilled = 2, kSlotAttributes
 // and the count against block_len, and that the fields end exactly where
 // the padding to block_len begins (shmq/internal/attributes.hpp).
 constexpr std::size_t kAttributeBlockHeaderBytes = 4;
+constexpr std::size_t kAttributeTtlBytes = 4;
+constexpr uint8_t kAttributeHasTtl = 0x80;
+constexpr uint8_t kAttributeCountMask = 0x0f;
 constexpr uint32_t kMaxRoutingKeyBytes = 255;
 constexpr uint32_t kMaxAttributeHeaders = 8;
 constexpr uint32_t kMaxAttributeKeyBytes = 32;
 constexpr uint32_t kMaxAttributeValueBytes = 64;
 constexpr std::size_t kMaxAttributeBlockBytes =
-    (kAttributeBlockHeaderBytes + kMaxRoutingKeyBytes +
+    (kAttributeBlockHeaderBytes + kAttributeTtlBytes + kMaxRoutingKeyBytes +
      kMaxAttributeHeaders * (2 + kMaxAttributeKeyBytes + kMaxAttributeValueBytes) + 7) & ~std::size_t{7};
 static_assert(kMaxAttributeBlockBytes == 1048 && kMaxAttributeBlockBytes <= 0xffff, "block_len fits its u16");
 static_assert(kMaxRoutingKeyBytes <= 0xff && kMaxAttributeValueBytes <= 0xff, "lengths fit their u8");
+static_assert(kMaxAttributeHeaders <= kAttributeCountMask && (kAttributeHasTtl & kAttributeCountMask) == 0);
 
 // SlotExtension: the dedup id of the message and the table entry its send
 // recorded (shmq/internal/dedup.hpp): entry_ref = generation * entries +
@@ -763,7 +776,13 @@ struct alignas(kCacheLine) DlqControl {
     std::atomic<uint64_t> redriven;
     std::atomic<uint64_t> purged;
     std::atomic<uint64_t> blocked;
-    uint64_t reserved[4];
+    std::atomic<uint64_t> expired_ttl;          // messages whose TTL passed before any group that missed them got them
+    std::atomic<uint64_t> expired_ttl_dropped;  // of those, the ones that went nowhere: ttl_action drop, or the DLQ full
+    // 1 once a producer sent a message with its own TTL (set before that
+    // send's commit, never cleared): expiry scans look at queues without
+    // message_ttl_ms only after it (shmq/internal/expiry.hpp).
+    std::atomic<uint64_t> message_ttls;
+    uint64_t reserved;
 };
 static_assert(sizeof(DlqControl) == 3 * kCacheLine);
 
@@ -791,7 +810,8 @@ constexpr std::size_t kDlqSlotHeaderBytes = sizeof(DlqSlotHeader);
 // handoff: revoked only because its partition changed hands, once per handoff
 // after 15 of them (shmq/internal/lease_word.hpp); a message never fails by handoffs alone.
 // blocked: never a DLQ reason; the retry reason of a keyed group's parked entry (KeyedLane).
-enum class DeadLetterReason : uint8_t { nacked = 1, lease_expired = 2, owner_died = 3, handoff = 4, blocked = 5 };
+// ttl: the message's TTL passed before it was delivered (shmq/internal/expiry.hpp).
+enum class DeadLetterReason : uint8_t { nacked = 1, lease_expired = 2, owner_died = 3, handoff = 4, blocked = 5, ttl = 6 };
 
 // ---------------------------------------------------------------------------
 // BridgeEntry: the status of one running `shmq bridge` of this queue

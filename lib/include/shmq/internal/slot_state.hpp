@@ -5,12 +5,13 @@
 //
 //   bits 63..16  tag    offset & (2^48 - 1): which offset this value is about
 //   bits 15..4   owner  participant id (index + 1) of the claiming producer (claim word)
-//   bits  3..0   kind   free | claimed | committed | aborted
+//   bits  3..0   kind   free | claimed | committed | aborted | prepared | expired
 //
 // Life of the slot for offset o (capacity c):
 //   state: free(o) --commit CAS--> committed(o)
 //                 \--abort CAS (claimer, or reaper if the claimer is dead)--> aborted(o)
-//          committed(o) | aborted(o) --reclaim store, once every group is done--> free(o + c)
+//          committed(o) --expiry CAS, by a mover holding some group's entry of o--> expired(o)
+//          committed(o) | aborted(o) | expired(o) --reclaim store, once every group is done--> free(o + c)
 //   claim: (an earlier lap) --claim CAS, while state is free(o)--> claimed(o, P)
 //          claimed(o, P) --a transaction's output, written (store by P)--> prepared(o, P)
 // "free(o)" means: the slot may now be claimed for offset o.
@@ -22,7 +23,11 @@ namespace shmq::ring {
 
 // prepared: claim words only: the claimer wrote the payload of a
 // transaction's output; the slot commits iff the transaction does (tx_protocol.hpp).
-enum class SlotKind : uint8_t { free = 0, claimed = 1, committed = 2, aborted = 3, prepared = 4 };
+// expired: state words only: a committed message whose TTL passed and which
+// was dead-lettered (or dropped) once for every group that had not had it
+// (expiry.hpp): groups pass over it as over an aborted slot; its bytes stay
+// whole until reclaimed, for the holders of earlier deliveries.
+enum class SlotKind : uint8_t { free = 0, claimed = 1, committed = 2, aborted = 3, prepared = 4, expired = 5 };
 
 constexpr unsigned kSlotTagBits = 48;
 constexpr uint64_t kSlotTagMask = (uint64_t{1} << kSlotTagBits) - 1;
