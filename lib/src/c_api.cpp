@@ -129,6 +129,19 @@ int shmq_producer_send_dedup(shmq_producer* producer, const void* data, size_t s
     return done(st);
 }
 
+int shmq_producer_send_ttl(shmq_producer* producer, const void* data, size_t size, const char* key, size_t key_size,
+                           uint32_t ttl_ms, int64_t timeout_ms) SHMQ_NOEXCEPT {
+    if (!producer) return bad_argument("shmq_producer_send_ttl: producer is NULL");
+    if (!data && size) return bad_argument("shmq_producer_send_ttl: data is NULL but size is not 0");
+    if (!key && key_size) return bad_argument("shmq_producer_send_ttl: key is NULL but key_size is not 0");
+    if (ttl_ms == 0) return bad_argument("shmq_producer_send_ttl: ttl_ms is 0; use shmq_producer_send for no TTL of its own");
+    shmq::SendOptions o;
+    if (key) o.key = std::string_view(key, key_size);
+    o.ttl = shmq::Millis(ttl_ms);
+    o.timeout = to_millis(timeout_ms);
+    return done(producer->producer.send({static_cast<const std::byte*>(data), size}, o));
+}
+
 int shmq_producer_close(shmq_producer* producer) SHMQ_NOEXCEPT {
     delete producer;  // ~Producer is noexcept
     return SHMQ_OK;

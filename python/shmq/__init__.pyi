@@ -68,6 +68,8 @@ class Queue:
         dedup_capacity: int = 0,
         dedup_content: bool = False,
         keyed_groups: int = 2,
+        message_ttl_ms: int = 0,
+        ttl_action: Literal["dlq", "drop"] = "dlq",
     ) -> Queue:
         """Creates a queue (options as shmq::QueueOptions). Raises InvalidArgument,
         AlreadyExists, PermissionDenied, NoResources."""
@@ -127,6 +129,7 @@ class Producer:
         timeout: Optional[float] = None,
         partition: Optional[int] = None,
         dedup_id: Key = None,
+        ttl: Optional[float] = None,
     ) -> bool:
         """Copies `data` into the queue. Same key -> same partition. A full
         partition waits up to `timeout` (on_full="block": then Timeout) or
@@ -134,7 +137,9 @@ class Producer:
         QueueDeleted. Returns True when the queue has a dedup window and a
         message with this dedup_id (up to 128 bytes) was published within it:
         then nothing was enqueued again. Overloaded also when the dedup table
-        is full."""
+        is full. `ttl` (seconds): the message's own TTL; the lower of it and
+        the queue's message_ttl_ms applies (not delivered in time, it goes to
+        the DLQ with reason "ttl", or is dropped)."""
     def send_batch(
         self,
         payloads: Iterable[Buffer],

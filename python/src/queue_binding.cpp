@@ -37,6 +37,8 @@ const char* enum_name(E value, const std::array<std::pair<const char*, E>, N>& n
 
 constexpr std::array<std::pair<const char*, OnFull>, 4> kOnFull{
     {{"block", OnFull::block}, {"reject", OnFull::reject}, {"spill", OnFull::spill}, {"drop_oldest", OnFull::drop_oldest}}};
+constexpr std::array<std::pair<const char*, TtlAction>, 2> kTtlAction{
+    {{"dlq", TtlAction::dlq}, {"drop", TtlAction::drop}}};
 constexpr std::array<std::pair<const char*, Fsync>, 3> kFsync{
     {{"never", Fsync::never}, {"batch", Fsync::batch}, {"always", Fsync::always}}};
 constexpr std::array<std::pair<const char*, GroupKind>, 3> kKind{
@@ -67,6 +69,8 @@ py::dict options_dict(const QueueOptions& o) {
     d["dedup_capacity"] = o.dedup_capacity;
     d["dedup_content"] = o.dedup_content;
     d["keyed_groups"] = o.keyed_groups;
+    d["message_ttl_ms"] = o.message_ttl_ms;
+    d["ttl_action"] = enum_name(o.ttl_action, kTtlAction);
     return d;
 }
 
@@ -76,7 +80,7 @@ std::unique_ptr<PyQueue> create(const std::string& name, uint32_t partitions, ui
                                 uint32_t mode, uint32_t high_watermark_pct, uint32_t spill_buffer,
                                 const std::string& fsync, bool journal, uint64_t retain_bytes, uint64_t retain_ms,
                                 uint32_t dedup_window_ms, uint32_t dedup_capacity, bool dedup_content,
-                                uint32_t keyed_groups) {
+                                uint32_t keyed_groups, uint32_t message_ttl_ms, const std::string& ttl_action) {
     QueueOptions o;
     o.partitions = partitions;
     o.capacity = capacity;
@@ -98,6 +102,8 @@ std::unique_ptr<PyQueue> create(const std::string& name, uint32_t partitions, ui
     o.dedup_capacity = dedup_capacity;
     o.dedup_content = dedup_content;
     o.keyed_groups = keyed_groups;
+    o.message_ttl_ms = message_ttl_ms;
+    o.ttl_action = parse_enum(ttl_action, kTtlAction, "ttl_action");
     return std::make_unique<PyQueue>(without_gil([&] { return Queue::create(name, o); }));
 }
 
@@ -152,7 +158,8 @@ void init_queue(py::module_& m) {
                     py::arg("journal") = d.journal, py::arg("retain_bytes") = d.retain_bytes,
                     py::arg("retain_ms") = d.retain_ms, py::arg("dedup_window_ms") = d.dedup_window_ms,
                     py::arg("dedup_capacity") = d.dedup_capacity, py::arg("dedup_content") = d.dedup_content,
-                    py::arg("keyed_groups") = d.keyed_groups)
+                    py::arg("keyed_groups") = d.keyed_groups, py::arg("message_ttl_ms") = d.message_ttl_ms,
+                    py::arg("ttl_action") = enum_name(d.ttl_action, kTtlAction))
         .def_static("open", &open, py::arg("name"))
         .def_static(
             "remove",

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { kKeys = 8, kPerKey = 250, kMessages = kKeys * kPerKey, kReceiveTimeoutMs = 10000 };
@@ -293,6 +294,32 @@ static void check_publisher(void) {
     publish_exchange[0] = publish_queue[0] = 0;
 }
 
+/* A message's own TTL: not received within it, it is never delivered. */
+static void check_ttl(void) {
+    char name[64];
+    snprintf(name, sizeof name, "t-capi-ttl-%d", (int)getpid());
+    CHECK_OK(shmq_queue_create(name, NULL));
+    shmq_producer* p = NULL;
+    CHECK_OK(shmq_producer_open(name, &p));
+    int rc = shmq_producer_send_ttl(p, "x", 1, NULL, 0, 0, 0);
+    CHECK(rc == SHMQ_ERR_INVALID_ARGUMENT, rc);
+    shmq_consumer* c = NULL;
+    CHECK_OK(shmq_consumer_open(name, "g", SHMQ_GROUP_SHARED, &c));
+    CHECK_OK(shmq_producer_send_ttl(p, "stale", 5, NULL, 0, 1, 0));
+    CHECK_OK(shmq_producer_send(p, "fresh", 5, NULL, 0, 0));
+    const struct timespec wait = {0, 20 * 1000 * 1000};
+    nanosleep(&wait, NULL);
+    shmq_message* m = NULL;
+    CHECK_OK(shmq_consumer_receive(c, 1000, &m));
+    CHECK(shmq_message_size(m) == 5 && memcmp(shmq_message_data(m), "fresh", 5) == 0, 0);
+    CHECK_OK(shmq_message_ack(m));
+    rc = shmq_consumer_receive(c, 0, &m);
+    CHECK(rc == SHMQ_ERR_TIMEOUT, rc);
+    CHECK_OK(shmq_consumer_close(c));
+    CHECK_OK(shmq_producer_close(p));
+    CHECK_OK(shmq_queue_remove(name));
+}
+
 int main(void) {
     snprintf(queue_name, sizeof queue_name, "t-capi-%d", (int)getpid());
     shmq_queue_options options = {0};
@@ -304,6 +331,7 @@ int main(void) {
     check_permission_denied();
     check_exchanges();
     check_publisher();
+    check_ttl();
 
     fflush(NULL); /* nothing buffered is written twice */
     producer_pid = fork();

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "shmq/internal/dlq_admin.hpp"
+#include "shmq/internal/inspect.hpp"
 #include "shmq/internal/participants.hpp"
 #include "shmq/internal/region.hpp"
 #include "shmq/internal/reaper.hpp"
@@ -188,6 +189,38 @@ TEST_F(DaemonTest, aDeadSharedConsumersLeasesComeBackWithinMilliseconds) {
               << " ms (lease 60 s)\n";
     EXPECT_LT(waited, 1000ms);
     EXPECT_TRUE(wait_for_log("1 lease(s) returned for redelivery")) << log_text();
+}
+
+// Message TTL (shmq/internal/expiry.hpp): with no consumer running, shmqd's
+// expiry looks move what was not consumed within the TTL to the DLQ.
+TEST_F(DaemonTest, messagesNotConsumedWithinTheirTtlReachTheDlqWithReasonTtlWithoutAnyConsumer) {
+    QueueOptions o;
+    o.partitions = 2;
+    o.message_ttl_ms = 200;
+    test::TempQueue q("shmqd-ttl", o);
+    { auto c = q->consumer("g"); }  // the group stays; no consumer of it runs from here on
+    start_daemon("--queue " + q.name);
+    ASSERT_TRUE(wait_for_log("watching queue " + q.name)) << log_text();
+    auto p = q->producer();
+    const auto sent = std::chrono::steady_clock::now();
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(p.send(std::to_string(i), {.key = "k" + std::to_string(i)}).ok());
+    auto region = detail::Region::open(q.name, detail::Access::read_only);
+    std::vector<dlq::DeadLetter> letters;
+    while (letters.size() < 20 && std::chrono::steady_clock::now() - sent < 5s) {
+        std::this_thread::sleep_for(10ms);
+        letters = dlq::list(*region, 100);
+    }
+    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - sent);
+    ASSERT_EQ(letters.size(), 20u) << log_text();
+    for (const auto& l : letters) {
+        EXPECT_EQ(l.reason, "ttl");
+        EXPECT_EQ(l.deliveries, 0u);
+        EXPECT_GE(l.dead_unix_ns - l.publish_unix_ns, 200'000'000u) << "never before its TTL";
+    }
+    std::cout << "[ shmqd ] 20 messages with a 200 ms TTL all in the DLQ " << waited.count() << " ms after the send\n";
+    const auto stats = inspect::snapshot(*region);
+    EXPECT_EQ(stats.dlq.expired_ttl, 20u);
+    for (const auto& gp : stats.groups.at(0).partitions) EXPECT_EQ(gp.lag, 0u) << "the group moved past them";
 }
 
 TEST_F(DaemonTest, nackingConsumerSendsEachMessageToTheDlqAfterExactlyMaxDeliveriesAndRedriveRestoresThem) {

@@ -308,3 +308,20 @@ def test_keyed_group_gives_one_message_of_a_key_at_a_time(qname):
         nxt.ack()
     with pytest.raises(shmq.NoResources, match="--keyed-groups"):
         q.consumer("other", kind="keyed")
+
+
+def test_message_ttl_expired_messages_are_never_delivered(qname):
+    q = shmq.Queue.create(qname, message_ttl_ms=60_000, ttl_action="dlq")
+    assert q.options["message_ttl_ms"] == 60_000 and q.options["ttl_action"] == "dlq"
+    with q.consumer("g") as c, q.producer() as p:
+        p.send(b"short", ttl=0.03)  # its own TTL, lower than the queue's
+        p.send(b"long")
+        time.sleep(0.08)
+        m = c.receive(timeout=1.0)
+        assert bytes(m.data) == b"long"  # "short" expired: to the DLQ, never delivered
+        m.ack()
+        assert c.receive(timeout=0) is None
+        with pytest.raises(shmq.InvalidArgument):
+            p.send(b"x", ttl=0)
+    with pytest.raises(shmq.InvalidArgument, match="ttl_action"):
+        shmq.Queue.create(qname + "-bad", ttl_action="later")

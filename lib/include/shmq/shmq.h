@@ -135,6 +135,11 @@ int shmq_producer_send(shmq_producer* producer, const void* data, size_t size, c
 int shmq_producer_send_dedup(shmq_producer* producer, const void* data, size_t size, const char* key, size_t key_size,
                              const char* dedup_id, size_t dedup_id_size, int64_t timeout_ms,
                              int* duplicate) SHMQ_NOEXCEPT;
+/* The same with the message's own TTL (SendOptions::ttl, 1..2^32-1 ms): the
+ * lower of it and the queue's message TTL applies. Not delivered in time, it
+ * goes to the DLQ with reason ttl (or is dropped: `shmq create --ttl-action`). */
+int shmq_producer_send_ttl(shmq_producer* producer, const void* data, size_t size, const char* key, size_t key_size,
+                           uint32_t ttl_ms, int64_t timeout_ms) SHMQ_NOEXCEPT;
 int shmq_producer_close(shmq_producer* producer) SHMQ_NOEXCEPT;
 
 /* Joins `group` of `queue` (created on first use, with this kind). */
