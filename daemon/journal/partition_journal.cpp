@@ -109,7 +109,7 @@ int PartitionJournal::run(uint64_t now_mono) {
             continue;
         }
         // An expired message was published: journaled like any other (a
-        // replay judges its TTL again from its publish time).
+        // replay delivers it again: no TTL applies to history).
         if (!ring::slot_is(st, o) ||
             (ring::slot_kind(st) != ring::SlotKind::committed && ring::slot_kind(st) != ring::SlotKind::expired))
             break;  // open claim: wait

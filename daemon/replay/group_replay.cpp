@@ -86,6 +86,7 @@ std::shared_ptr<detail::Region> make_replay_region(const std::string& queue, con
     spec.object = object;
     spec.base = base;
     spec.replay_end = end;
+    spec.history = true;  // what it delivers is history: no TTL takes it away (docs/ARCHITECTURE.md, "Message TTL")
     spec.groups.push_back({group, kind});
     auto r = detail::Region::create(queue, o, spec);
     give_region_to(*r, uid, gid);

@@ -178,6 +178,7 @@ void Region::adopt(bip::shared_memory_object shm, Access access) {
 std::shared_ptr<Region> Region::create(std::string_view name, const QueueOptions& options, const CreateSpec& spec) {
     if (auto err = check_name(name, "queue")) fail(Errc::invalid_argument, *err);
     layout::QueueParams params = params_from(options);
+    params.history = spec.history ? 1 : 0;
     if (options.max_groups > 0xffff || options.max_participants > 0xffff)
         fail(Errc::invalid_argument, "max-groups / max-participants out of range");
     if (auto err = layout::check_and_derive(params)) fail(Errc::invalid_argument, *err);

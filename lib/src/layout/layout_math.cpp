@@ -51,6 +51,7 @@ std::optional<std::string> check_and_derive(QueueParams& p) {
         return range_error("dedup-capacity", p.dedup_capacity, 1, kMaxDedupCapacity);
     if (p.keyed_groups > p.max_groups) return range_error("keyed-groups", p.keyed_groups, 0, p.max_groups);
     if (p.ttl_action > 1) return "ttl-action " + std::to_string(p.ttl_action) + " is unknown";
+    if (p.history > 1) return "history " + std::to_string(p.history) + " is unknown";
     if (p.message_ttl_ms != 0 && p.on_full == 3)  // OnFull::drop_oldest
         return "message-ttl-ms is not for on-full drop-oldest (it drops old messages itself)";
     p.ext_size = p.dedup_window_ms != 0 ? static_cast<uint32_t>(sizeof(SlotExtension)) : 0;

@@ -10,6 +10,8 @@
 #include "shmq/internal/keyed_lane.hpp"
 #include "shmq/internal/lease_protocol.hpp"
 #include "shmq/internal/lease_word.hpp"
+#include "shmq/internal/participants.hpp"
+#include "shmq/internal/reaper.hpp"
 #include "shmq/internal/reclaim.hpp"
 #include "shmq/internal/slot_state.hpp"
 #include "shmq/internal/clock.hpp"
@@ -65,6 +67,7 @@ Expiry pass_over(Region& r, uint32_t g, uint32_t p, uint64_t o, uint64_t word, b
 }  // namespace
 
 uint64_t expiry_unix_ns(const Region& r, uint32_t p, uint64_t o) noexcept {
+    if (r.params().history != 0) return 0;
     const auto& h = r.slot(p, o);
     uint64_t ttl_ms = r.params().message_ttl_ms;
     if ((h.flags & layout::kSlotAttributes) != 0) {
@@ -173,7 +176,13 @@ uint32_t expire_partition(Region& r, uint32_t p, uint64_t now_unix, uint64_t now
                 if (in_order) break;
                 continue;
             }
-        } else if (slot_kind(s) != SlotKind::expired || slot_owner(s) != 0) {
+        } else if (slot_kind(s) != SlotKind::expired) {
+            continue;
+        } else if (const uint32_t x = slot_owner(s); x != 0) {
+            // Marked by a mover between (E2) and (E4): a dead one is reaped
+            // here (without shmqd nobody else may), which puts the slot back.
+            if (x <= r.max_participants() && detail::entry_liveness(r, x - 1) == detail::Liveness::dead)
+                (void)detail::reap_participant(r, x - 1, mover_id);
             continue;
         }
         for (uint32_t g = 0; g < r.max_groups(); ++g) {

@@ -20,7 +20,8 @@
 //       here every group passes over o as over an aborted slot, and no other
 //       mover copies it: one DLQ entry per message, whichever groups missed
 //       it. A mover finding expired(o, X != 0) leaves (X is moving it, or
-//       dead: its reaper puts committed(o) back, and the move is redone).
+//       dead: its reaper puts committed(o) back, and the move is redone;
+//       the scan reaps a dead X itself: shmqd may not be running).
 //  (E3) M claims a DLQ slot, copies the message (reason ttl), commits it.
 //       ttl_action drop, or a full DLQ: no copy, counted as dropped, and the
 //       message does not stay: an expired message never blocks its
@@ -62,6 +63,7 @@ inline bool may_expire(const detail::Region& r, uint16_t flags) noexcept {
 // Whether anything of the queue can expire: a queue TTL, or a message that
 // brought its own (DlqControl::message_ttls).
 inline bool queue_may_expire(const detail::Region& r) noexcept {
+    if (r.params().history != 0) return false;  // a replay region
     return r.params().message_ttl_ms != 0 || r.dlq().message_ttls.load(std::memory_order_relaxed) != 0;
 }
 

@@ -70,7 +70,7 @@ static_assert(sizeof(std::atomic<uint64_t>) == 8 && sizeof(std::atomic<uint32_t>
 //  16  lease_ms      20  max_deliveries 24 dlq_capacity 28 dlq_slot_size
 //  32  max_groups    34  max_participants 36 on_full 37 high_watermark_pct 38 fsync 39 journal
 //  40  mode          44  spill_capacity   48 retain_bytes  56 retain_ms
-//  64  dedup_window_ms  68 dedup_capacity  72 dedup_content  73 ttl_action  76 ext_size  80 keyed_groups
+//  64  dedup_window_ms  68 dedup_capacity  72 dedup_content  73 ttl_action  74 history  76 ext_size  80 keyed_groups
 //  84  message_ttl_ms  88 reserved
 struct QueueParams {
     uint32_t partitions;
@@ -95,7 +95,8 @@ struct QueueParams {
     uint32_t dedup_capacity;   // ids each generation of the dedup table holds (0 when off)
     uint8_t dedup_content;     // 1: a send without an id uses a hash of key and payload as its id
     uint8_t ttl_action;        // TtlAction: what an expired message becomes
-    uint8_t reserved0[2];
+    uint8_t history;           // 1: a replay region (history delivered again): no TTL applies
+    uint8_t reserved0;
     uint32_t ext_size;         // derived: bytes of each slot's extension area (SlotExtension), 0 when none
     uint32_t keyed_groups;     // KeyedLane sets: how many keyed groups the queue can hold at once
     uint32_t message_ttl_ms;   // every message expires this long after its publish time; 0: only per-message TTLs
@@ -111,6 +112,7 @@ static_assert(offsetof(QueueParams, journal) == 39);
 static_assert(offsetof(QueueParams, retain_ms) == 56);
 static_assert(offsetof(QueueParams, keyed_groups) == 80);
 static_assert(offsetof(QueueParams, ttl_action) == 73 && offsetof(QueueParams, message_ttl_ms) == 84);
+static_assert(offsetof(QueueParams, history) == 74);
 // QueueParams::ttl_action holds a shmq::TtlAction.
 static_assert(static_cast<uint8_t>(TtlAction::dlq) == 0 && static_cast<uint8_t>(TtlAction::drop) == 1);
 

@@ -57,6 +57,8 @@ struct CreateSpec {
     // The region's group (shmq create --group): it is owner-only until it
     // has been given to this gid, then gets options.mode. Empty: the creator's.
     std::optional<uint32_t> gid;
+    // A replay region (history delivered again): TTLs do not apply to it.
+    bool history = false;
 };
 
 class Region {
