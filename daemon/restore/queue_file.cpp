@@ -42,7 +42,7 @@ std::string format_queue_file(const std::string& name, uint64_t epoch, const Que
            fsync_name(o.fsync) + "\nspill_buffer " + std::to_string(o.spill_buffer) +
            "\ndedup_window_ms " + std::to_string(o.dedup_window_ms) + "\ndedup_capacity " +
            std::to_string(o.dedup_capacity) + "\ndedup_content " + (o.dedup_content ? "1" : "0") + "\nkeyed_groups " +
-           std::to_string(o.keyed_groups) + "\nowner " +
+           std::to_string(o.keyed_groups) + "\ndelay_capacity " + std::to_string(o.delay_capacity) + "\nowner " +
            std::to_string(uid) + ":" + std::to_string(gid) + "\n";
 }
 
@@ -102,6 +102,8 @@ std::optional<QueueFile> parse_queue_file(const std::string& text, std::string& 
         {"dedup_content", false, 1, [&](uint64_t v) { o.dedup_content = v != 0; }},
         // Absent from files written before keyed groups: the default then.
         {"keyed_groups", false, UINT32_MAX, [&](uint64_t v) { o.keyed_groups = static_cast<uint32_t>(v); }},
+        // Absent from files written before delayed delivery: no delay store, as those queues had.
+        {"delay_capacity", false, UINT32_MAX, [&](uint64_t v) { o.delay_capacity = static_cast<uint32_t>(v); }},
     };
     for (const auto& field : fields) {
         const auto it = kv.find(field.key);

@@ -27,6 +27,7 @@ Json options_json(const QueueOptions& o) {
     j["dedup_capacity"] = o.dedup_capacity;
     j["dedup_content"] = o.dedup_content;
     j["keyed_groups"] = o.keyed_groups;
+    j["delay_capacity"] = o.delay_capacity;
     return j;
 }
 
@@ -174,6 +175,8 @@ Json snapshot_json(const inspect::QueueSnapshot& s, const QueueRates& rates) {
     j["spill_disk_bytes"] = s.spill_disk_bytes;
     j["dropped"] = s.dropped;
     j["duplicates"] = s.duplicates;
+    j["delayed"] = s.delayed;
+    j["next_due_ms"] = s.next_due_ms ? Json(*s.next_due_ms) : Json(nullptr);
     j["oldest_unacked_age_ms"] = s.oldest_unacked_age_ms;
     j["overloaded"] = s.overloaded;
     put_bytes(j, "overloaded_reason", s.overloaded_reason);
