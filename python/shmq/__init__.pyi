@@ -68,6 +68,7 @@ class Queue:
         dedup_capacity: int = 0,
         dedup_content: bool = False,
         keyed_groups: int = 2,
+        delay_capacity: int = 0,
     ) -> Queue:
         """Creates a queue (options as shmq::QueueOptions). Raises InvalidArgument,
         AlreadyExists, PermissionDenied, NoResources."""
@@ -127,6 +128,7 @@ class Producer:
         timeout: Optional[float] = None,
         partition: Optional[int] = None,
         dedup_id: Key = None,
+        delay: Optional[float] = None,
     ) -> bool:
         """Copies `data` into the queue. Same key -> same partition. A full
         partition waits up to `timeout` (on_full="block": then Timeout) or
@@ -134,7 +136,10 @@ class Producer:
         QueueDeleted. Returns True when the queue has a dedup window and a
         message with this dedup_id (up to 128 bytes) was published within it:
         then nothing was enqueued again. Overloaded also when the dedup table
-        is full."""
+        is full. delay (seconds, > 0): the message waits in the queue's delay
+        store (Queue.create(delay_capacity=N)) and enters its partition then,
+        never earlier; Overloaded when the store is full, InvalidArgument on a
+        queue without one."""
     def send_batch(
         self,
         payloads: Iterable[Buffer],

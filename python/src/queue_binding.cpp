@@ -67,6 +67,7 @@ py::dict options_dict(const QueueOptions& o) {
     d["dedup_capacity"] = o.dedup_capacity;
     d["dedup_content"] = o.dedup_content;
     d["keyed_groups"] = o.keyed_groups;
+    d["delay_capacity"] = o.delay_capacity;
     return d;
 }
 
@@ -76,7 +77,7 @@ std::unique_ptr<PyQueue> create(const std::string& name, uint32_t partitions, ui
                                 uint32_t mode, uint32_t high_watermark_pct, uint32_t spill_buffer,
                                 const std::string& fsync, bool journal, uint64_t retain_bytes, uint64_t retain_ms,
                                 uint32_t dedup_window_ms, uint32_t dedup_capacity, bool dedup_content,
-                                uint32_t keyed_groups) {
+                                uint32_t keyed_groups, uint32_t delay_capacity) {
     QueueOptions o;
     o.partitions = partitions;
     o.capacity = capacity;
@@ -98,6 +99,7 @@ std::unique_ptr<PyQueue> create(const std::string& name, uint32_t partitions, ui
     o.dedup_capacity = dedup_capacity;
     o.dedup_content = dedup_content;
     o.keyed_groups = keyed_groups;
+    o.delay_capacity = delay_capacity;
     return std::make_unique<PyQueue>(without_gil([&] { return Queue::create(name, o); }));
 }
 
@@ -152,7 +154,7 @@ void init_queue(py::module_& m) {
                     py::arg("journal") = d.journal, py::arg("retain_bytes") = d.retain_bytes,
                     py::arg("retain_ms") = d.retain_ms, py::arg("dedup_window_ms") = d.dedup_window_ms,
                     py::arg("dedup_capacity") = d.dedup_capacity, py::arg("dedup_content") = d.dedup_content,
-                    py::arg("keyed_groups") = d.keyed_groups)
+                    py::arg("keyed_groups") = d.keyed_groups, py::arg("delay_capacity") = d.delay_capacity)
         .def_static("open", &open, py::arg("name"))
         .def_static(
             "remove",
