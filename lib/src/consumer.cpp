@@ -257,8 +257,9 @@ void ConsumerCore::maintenance(uint64_t now) noexcept {
     if (replay != nullptr) replay->maintenance(now);
     if (mover != nullptr) {
         const uint64_t unix_now = sys::unix_ns();
-        if (delay::peer_should_move(*region, unix_now) || delay::summary_guess(*region).count == 0)
-            (void)mover->run(unix_now, false);  // the latter detaches its producer once the store is empty
+        // Also when nothing is due: it detaches its producer when the next is far.
+        if (delay::next_due_guess(*region) > unix_now || delay::peer_should_move(*region, unix_now))
+            (void)mover->run(unix_now, false);
     }
     if (group.kind == GroupKind::exclusive) rebalance(now);
     for (uint32_t p : partitions) ring::advance_floor(views[p]);  // acks that did not publish it

@@ -86,28 +86,35 @@ Mover::~Mover() {
     if (core_ != nullptr) core_->release_handle();
 }
 
+void Mover::detach_if_idle(uint64_t now_unix_ns, uint64_t next_due_unix_ns) noexcept {
+    // A producer participant attached keeps the queue's real producers from
+    // the automatic writer role (they are not alone): only while moving soon.
+    if (core_ != nullptr && (next_due_unix_ns == layout::kNoDue || next_due_unix_ns > now_unix_ns + kDetachAfterNs))
+        std::exchange(core_, nullptr)->release_handle();
+}
+
 MoveReport Mover::run(uint64_t now_unix_ns, bool plan) noexcept {
     MoveReport rep;
     Region& r = *region_;
     if (r.delay_capacity() == 0 || r.deleted()) return rep;
-    if (summary_guess(r).count == 0) {
-        // shmqd plans "nothing to wake for" under the lock, so that an add
-        // racing this sees the plan and rings (delay_store.hpp, add).
+    if (next_due_guess(r) > now_unix_ns) {
+        // Nothing due. shmqd records its plan under the lock (with its own
+        // token: no producer needed), so that an add racing this sees the
+        // plan and rings (delay_store.hpp, add).
         if (plan && plan_token_ != 0) {
             if (!lock(r, plan_token_, false)) {
                 rep.busy = true;
                 return rep;
             }
-            const bool empty = summary_guess(r).count == 0;
-            if (empty) set_mover_wake(r, layout::kNoDue);
+            rep.next_due_unix_ns = next_due_guess(r);
+            const bool nothing_due = rep.next_due_unix_ns > now_unix_ns;
+            if (nothing_due) set_mover_wake(r, rep.next_due_unix_ns);
             unlock(r, plan_token_);
-            if (!empty) return run(now_unix_ns, plan);
+            if (!nothing_due) return run(now_unix_ns, plan);  // one came due meanwhile
+        } else {
+            rep.next_due_unix_ns = next_due_guess(r);
         }
-        if (core_ != nullptr) std::exchange(core_, nullptr)->release_handle();
-        return rep;
-    }
-    if (next_due_guess(r) > now_unix_ns && !plan) {
-        rep.next_due_unix_ns = next_due_guess(r);
+        detach_if_idle(now_unix_ns, rep.next_due_unix_ns);
         return rep;
     }
     if (core_ == nullptr) {
@@ -119,7 +126,9 @@ MoveReport Mover::run(uint64_t now_unix_ns, bool plan) noexcept {
             return rep;
         }
     }
-    return move_due(*core_, now_unix_ns, plan);
+    rep = move_due(*core_, now_unix_ns, plan);
+    if (!rep.blocked && !rep.more && !rep.busy) detach_if_idle(now_unix_ns, rep.next_due_unix_ns);
+    return rep;
 }
 
 }  // namespace shmq::detail::delay

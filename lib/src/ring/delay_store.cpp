@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <sched.h>
 
 #include "shmq/internal/clock.hpp"
 #include "shmq/internal/participants.hpp"
@@ -124,7 +125,8 @@ bool lock(Region& r, uint64_t token, bool wait) noexcept {
             if (r.deleted()) return false;
             break_lock_if_dead(r, h.lock);
         }
-        if (spin > 64) sys::cpu_relax();
+        if (spin > 4096) sched_yield();  // a holder moving a batch, or preempted: let it run
+        else if (spin > 64) sys::cpu_relax();
     }
     // The previous holder died inside its critical section: rebuild the index.
     if (h.open.load(std::memory_order_relaxed) != 0) rebuild(r);

@@ -37,6 +37,7 @@ namespace delay {
 constexpr uint64_t kHelpAfterNs = 50'000'000;    // overdue by this: peers move even with shmqd running
 constexpr uint64_t kBlockedRetryNs = 5'000'000;  // a due message whose partition had no room: try again then
 constexpr uint32_t kMovesPerHold = 256;          // moves per hold of the lock (adders wait for it)
+constexpr uint64_t kDetachAfterNs = 1'000'000'000;  // a Mover keeps its producer attached while the next is this close
 
 struct MoveReport {
     uint32_t moved = 0;
@@ -58,9 +59,11 @@ bool peer_should_move(const Region& r, uint64_t now_unix_ns) noexcept;
 // True while a shmqd holds the queue's daemon lock byte.
 bool daemon_serving(const Region& r) noexcept;
 
-// A mover with a producer of its own, attached while there is something to
-// move (shmqd's, a consumer's): a participant of role producer, shared
-// writer mode. Not thread-safe; one per user.
+// A mover with a producer of its own (shmqd's, a consumer's): a participant
+// of role producer, shared writer mode, attached when something is due and
+// kept while the next is due within kDetachAfterNs (an attached producer
+// keeps the queue's real ones from the automatic writer role: they are not
+// alone). Not thread-safe; one per user.
 class Mover {
 public:
     // plan_token: shmqd's own (admin) participant token, which takes the
@@ -70,11 +73,13 @@ public:
     ~Mover();
     Mover(const Mover&) = delete;
     Mover& operator=(const Mover&) = delete;
-    // Moves what is due; detaches its producer when the store is empty.
-    // busy when no producer could be attached (the lease table full).
+    // Moves what is due; with `plan` (shmqd) records when it looks next.
+    // busy when the lock was taken or no producer could be attached (the
+    // lease table full): try again soon.
     MoveReport run(uint64_t now_unix_ns, bool plan) noexcept;
 
 private:
+    void detach_if_idle(uint64_t now_unix_ns, uint64_t next_due_unix_ns) noexcept;
     std::shared_ptr<Region> region_;
     uint64_t plan_token_;
     ProducerCore* core_ = nullptr;
