@@ -15,6 +15,7 @@ namespace {
 using layout::DelayHeapItem;
 
 constexpr uint64_t kSeqMask = (uint64_t{1} << 40) - 1;
+constexpr uint64_t kTrySpins = 2048;  // a try of the lock (movers): this many attempts
 
 bool before(const DelayHeapItem& a, const DelayHeapItem& b) noexcept {
     if (a.due_unix_ns != b.due_unix_ns) return a.due_unix_ns < b.due_unix_ns;
@@ -117,15 +118,17 @@ bool lock(Region& r, uint64_t token, bool wait) noexcept {
     auto& h = r.delay_header();
     for (uint64_t spin = 0;; ++spin) {
         if (try_owner_lock(h.lock, token)) break;  // acquire: the previous holder's writes
-        if (!wait && spin >= 64) {
-            if (spin == 64 && break_lock_if_dead(r, h.lock)) continue;  // movers must not wait on a dead one forever
+        // A mover tries for a while (~0.1 ms): adders hold the lock for a
+        // microsecond, but a stream of them takes it back at once.
+        if (!wait && spin >= kTrySpins) {
+            if (spin == kTrySpins && break_lock_if_dead(r, h.lock)) continue;  // never wait on a dead one forever
             return false;
         }
         if ((spin & 1023) == 1023) {
             if (r.deleted()) return false;
             break_lock_if_dead(r, h.lock);
         }
-        if (spin > 4096) sched_yield();  // a holder moving a batch, or preempted: let it run
+        if (wait && spin > 4096) sched_yield();  // a holder moving a batch, or preempted: let it run
         else if (spin > 64) sys::cpu_relax();
     }
     // The previous holder died inside its critical section: rebuild the index.
