@@ -11,7 +11,8 @@
 //     (each maintenance pass, and its sleeps end by the next due time),
 //     when no shmqd serves the queue (its lock byte is free) or the earliest
 //     message is overdue by more than kHelpAfterNs (shmqd stuck or behind).
-// Movers only try the store's lock: two never wait on each other.
+// Movers only try the store's lock (a bounded spin, ~0.1 ms): none ever
+// waits for another mover, and shmqd never blocks on it.
 //
 // A due message whose partition is full (on_full block or reject: the
 // send answers timeout / overloaded with timeout 0) or held by an

@@ -13,8 +13,8 @@
 // Lock. One owner lock word (DelayStoreHeader::lock, an owner token: the
 // holder's participant id and entry generation), taken with an acquire CAS
 // and released with a release CAS, so each holder sees every write of the
-// previous one. Adders wait for it; movers only try (a mover finding it
-// taken comes back later). A waiter that finds the holder dead (its token
+// previous one. Adders wait for it; movers only try it for a bounded spin
+// (a mover finding it taken comes back later). A waiter that finds the holder dead (its token
 // no longer alive: pidfd/OFD-lock liveness, participants.hpp) breaks it.
 //
 // Crash argument. The entries' state words are the truth; heap, free list,
