@@ -241,6 +241,9 @@ std::string render(Queues queues, const ScrapeInfo& info, std::span<const Exchan
                   "Sends answered duplicate (their dedup id was published within the window; not enqueued again), "
                   "counted in the partition of the id's original.",
                   [](const P& p) { return p.duplicates; });
+    per_queue(e, queues, "shmq_delayed_messages", Type::gauge,
+              "Delayed messages (SendOptions::delay) waiting in the queue's delay store for their due time.",
+              [](const Q& q) { return q.delayed; });
     per_partition(e, queues, "shmq_journal_lag_messages", Type::gauge,
                   "Published messages not yet in shmqd's journal (journaled queues; 0 otherwise).",
                   [](const P& p) { return p.journal_lag; });

@@ -17,6 +17,8 @@
 #include "shmq/internal/tx_resolver.hpp"
 #include "shmq/internal/dead_letter.hpp"
 #include "shmq/internal/expiry.hpp"
+#include "shmq/internal/delay_store.hpp"
+#include "journal/delay_snapshot.hpp"
 #include "shmq/internal/delivery.hpp"
 #include "shmq/internal/lease_word.hpp"
 #include "shmq/internal/reclaim.hpp"
@@ -79,6 +81,10 @@ WatchedQueue::WatchedQueue(const std::string& name, int epoll_fd, uint32_t queue
     const uint64_t now = sys::monotonic_ns();
     sweep_ns_ = on_grid(now, now + kSweepNs / 2 + (uint64_t{queue_id} * 2'654'435'761u) % (kSweepNs / 2));
     disk_active_ = journal_ != nullptr || !spills_.empty();
+    if (region_->delay_capacity() != 0) {
+        mover_ = std::make_unique<detail::delay::Mover>(region_, me_.token());
+        delay_ns_ = now;  // what came due while no shmqd served the queue
+    }
     log(Level::info, "watching queue " + name + (spills_.empty() ? "" : " (spilling to " + spill_root_ + "/" + spill_dir_ + ")") +
                          (journal_ ? " (journal in " + data_dir + "/journal/" + name + ")" : ""));
 }
@@ -98,6 +104,7 @@ WatchedQueue::~WatchedQueue() {
     // positions of replays) are what a restore goes by, and the spill
     // backlog comes back with it; deleted for good: the journal is set aside.
     if (!for_good && damage_.empty()) {  // a damaged region's floors mean nothing
+        if (journal_ && mover_ && delayed_dirty()) (void)snapshot_delayed(sys::monotonic_ns());
         if (journal_)
             journal_->flush_cursors(sys::monotonic_ns(),
                                     [this](uint32_t g, uint32_t p) { return replay_position(g, p); });
@@ -111,6 +118,7 @@ WatchedQueue::~WatchedQueue() {
         log(Level::info, "removed the spill files of deleted queue " + name());
     for (auto& [index, w] : watched_)
         if (w.pidfd >= 0) ::close(w.pidfd);
+    mover_.reset();  // detaches its producer
     detail::detach_participant(*region_, me_);
 }
 
@@ -170,10 +178,55 @@ int WatchedQueue::on_disk_event(uint64_t now_mono) {
     detail::ask_for_ring(region_->header().daemon_wanted);
     detail::sleeper_barrier(region_->header().commit_fence);  // commits are plain stores (commit_barrier.hpp)
     if (busy()) return work;
+    // The delay store's version is the other word adds bump (seq_cst) before taking a request.
+    if (delayed_dirty()) schedule_snapshot(now_mono);
     disk_active_ = false;
     disk_idle_ns_ = journal_ || !spills_.empty() ? on_grid(now_mono, now_mono + kDiskIdleNs) : UINT64_MAX;
     reschedule();
     return work;
+}
+
+int WatchedQueue::move_delayed(uint64_t now_mono) {
+    const uint64_t unix_now = sys::unix_ns();
+    const detail::delay::MoveReport rep = mover_->run(unix_now, /*plan=*/true);
+    uint64_t next = rep.next_due_unix_ns;
+    if (rep.busy) next = unix_now + 1'000'000;  // another mover holds the store: look again soon
+    else if (rep.more) next = unix_now;
+    else if (rep.blocked) next = unix_now + detail::delay::kBlockedRetryNs;  // its partition had no room
+    // Never on the grid: a delayed message is due at its time, not before.
+    delay_ns_ = next == layout::kNoDue ? UINT64_MAX : now_mono + (next > unix_now ? next - unix_now : 0);
+    if (rep.failed)
+        log(Level::warn, "queue " + name() + ": " + std::to_string(rep.failed) +
+                             " delayed message(s) dropped: their partition refused them for good (a damaged entry?)");
+    if (journal_ && delayed_dirty()) schedule_snapshot(now_mono);
+    return static_cast<int>(rep.moved + rep.failed);
+}
+
+bool WatchedQueue::delayed_dirty() const {
+    return mover_ && region_->delay_header().version.load(std::memory_order_seq_cst) != snapshot_version_;
+}
+
+void WatchedQueue::schedule_snapshot(uint64_t now_mono) {
+    if (!journal_ || !mover_) return;
+    snapshot_ns_ = std::min(snapshot_ns_, std::max(now_mono, snapshot_min_ns_));
+    reschedule();
+}
+
+int WatchedQueue::snapshot_delayed(uint64_t now_mono) {
+    snapshot_ns_ = UINT64_MAX;
+    std::vector<detail::RestoredDelayed> messages;
+    uint64_t version = 0;
+    if (!detail::delay::export_all(*region_, me_.token(), messages, version)) {
+        snapshot_ns_ = now_mono + 1'000'000;  // the lock was busy (a mover, an adder): again soon
+        return 0;
+    }
+    const uint64_t started = sys::monotonic_ns();
+    if (journal_->save_file(kDelayedFile, encode_delayed(region_->epoch(), messages))) snapshot_version_ = version;
+    const uint64_t took = sys::monotonic_ns() - started;
+    snapshot_min_ns_ = now_mono + kDelaySnapshotNs + 10 * took;
+    if (delayed_dirty()) schedule_snapshot(now_mono);
+    arm_disk();  // asks for a ring again once caught up: the next add is seen
+    return 1;
 }
 
 void WatchedQueue::arm_disk() {
@@ -408,7 +461,7 @@ bool WatchedQueue::check_integrity(uint64_t budget) {
 uint64_t WatchedQueue::integrity_cells() const { return integrity_->cells(); }
 
 void WatchedQueue::reschedule() {
-    next_due_ = std::min({lease_check_ns_, probe_ns_, sweep_ns_, replay_ns_, disk_idle_ns_, ttl_ns_});
+    next_due_ = std::min({lease_check_ns_, probe_ns_, sweep_ns_, replay_ns_, disk_idle_ns_, ttl_ns_, delay_ns_, snapshot_ns_});
 }
 
 int WatchedQueue::on_doorbell(uint64_t now_mono) {
@@ -419,6 +472,8 @@ int WatchedQueue::on_doorbell(uint64_t now_mono) {
     if (!replays_.empty()) replay_ns_ = std::min(replay_ns_, now_mono + tick_ns_);
     lease_check_ns_ = std::min(lease_check_ns_, now_mono);
     ttl_ns_ = std::min(ttl_ns_, now_mono);  // e.g. the first message with its own TTL
+    if (mover_) delay_ns_ = std::min(delay_ns_, now_mono);  // an add due sooner than planned rings
+    if (delayed_dirty()) schedule_snapshot(now_mono);
     arm_disk();
     reschedule();
     return work;
@@ -433,6 +488,7 @@ int WatchedQueue::on_due(uint64_t now_mono) {
         work += sync_participants(now_mono, true) + break_dead_locks();
         lease_check_ns_ = now_mono;
         replay_ns_ = now_mono;
+        if (mover_) delay_ns_ = now_mono;
     } else if (now_mono >= probe_ns_) {
         work += sync_participants(now_mono, false);
     }
@@ -444,6 +500,8 @@ int WatchedQueue::on_due(uint64_t now_mono) {
         if (!replays_.empty()) arm_disk();
     }
     if (now_mono >= disk_idle_ns_) arm_disk();
+    if (now_mono >= delay_ns_) work += move_delayed(now_mono);
+    if (now_mono >= snapshot_ns_) work += snapshot_delayed(now_mono);
     reschedule();
     return work;
 }

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "shmq/internal/delay_mover.hpp"
 #include "shmq/internal/participants.hpp"
 #include "shmq/internal/region.hpp"
 #include "shmq/internal/integrity.hpp"
@@ -89,6 +90,9 @@ public:
     // Disk work stays polled this long after it was last found, before
     // producers are asked to ring.
     static constexpr uint64_t kDiskLingerNs = 2'000'000;
+    // A journaled queue's delay store is snapshotted at most this often
+    // (plus ten times what the last snapshot took: large stores cost more).
+    static constexpr uint64_t kDelaySnapshotNs = 100'000'000;
 
 private:
     struct Watched {
@@ -107,6 +111,13 @@ private:
     int serve_replays(uint64_t now_mono);
     bool found_damaged(std::optional<std::string> found);
     void arm_disk();  // on_disk_event runs on every turn until caught up
+    // Delayed delivery (shmq/internal/delay_mover.hpp): moves what is due,
+    // plans the next look at the next due time; snapshots a journaled
+    // queue's store (journal/delay_snapshot.hpp) when it changed.
+    int move_delayed(uint64_t now_mono);
+    bool delayed_dirty() const;  // seq_cst: the re-check after asking for a ring (daemon_doorbell.hpp)
+    void schedule_snapshot(uint64_t now_mono);
+    int snapshot_delayed(uint64_t now_mono);
     void reschedule();
 
     std::shared_ptr<detail::Region> region_;
@@ -129,6 +140,11 @@ private:
     uint64_t replay_ns_ = UINT64_MAX;  // replays in progress: every tick_ns_
     uint64_t disk_idle_ns_ = UINT64_MAX;  // disk queues: their idle housekeeping
     uint64_t ttl_ns_ = 0;  // the next expiry scan: the earliest expiry seen, else within a scan period
+    std::unique_ptr<detail::delay::Mover> mover_;  // null unless the queue has a delay store
+    uint64_t delay_ns_ = UINT64_MAX;     // the next due delayed message (or a retry): move then
+    uint64_t snapshot_ns_ = UINT64_MAX;  // journaled: the delay store changed; snapshot then
+    uint64_t snapshot_min_ns_ = 0;       // not before (kDelaySnapshotNs after the last)
+    uint64_t snapshot_version_ = 0;      // DelayStoreHeader::version the last snapshot holds
     uint64_t next_due_ = 0;
     uint64_t tick_ns_;
     bool disk_active_ = false;

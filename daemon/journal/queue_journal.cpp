@@ -74,6 +74,14 @@ void QueueJournal::save_cursors(uint64_t now_mono, const ReplayPosition& replay_
     else log(Level::error, "journal of " + r_.name() + ": " + error);
 }
 
+bool QueueJournal::save_file(const std::string& name, std::string_view bytes) {
+    if (!dir_.valid()) return false;
+    std::string error;
+    if (disk::replace_file(dir_.get(), name, bytes, error)) return true;
+    log(Level::error, "journal of " + r_.name() + ": " + error);
+    return false;
+}
+
 void QueueJournal::flush_cursors(uint64_t now_mono, const ReplayPosition& replay_position) {
     next_cursor_save_ns_ = 0;
     save_cursors(now_mono, replay_position);

@@ -40,6 +40,9 @@ public:
     void save_cursors(uint64_t now_mono, const ReplayPosition& replay_position);
     // Writes `cursors` now if changed, however recently it was written.
     void flush_cursors(uint64_t now_mono, const ReplayPosition& replay_position);
+    // Replaces DATA/journal/<queue>/<name> with `bytes` (atomically, durably);
+    // logs and returns false when it cannot.
+    bool save_file(const std::string& name, std::string_view bytes);
     // The queue's directory is open: cursors are saved in it.
     bool dir_open() const { return dir_.valid(); }
 

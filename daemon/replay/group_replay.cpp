@@ -82,6 +82,7 @@ std::shared_ptr<detail::Region> make_replay_region(const std::string& queue, con
     // Its slots carry dedup ids (the extension area stays), but nobody sends
     // to it: the smallest table will do.
     if (o.dedup_window_ms != 0) o.dedup_capacity = 1;
+    o.delay_capacity = 0;  // nobody sends to it: no delay store
     detail::CreateSpec spec;
     spec.object = object;
     spec.base = base;

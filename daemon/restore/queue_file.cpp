@@ -43,7 +43,7 @@ std::string format_queue_file(const std::string& name, uint64_t epoch, const Que
            "\ndedup_window_ms " + std::to_string(o.dedup_window_ms) + "\ndedup_capacity " +
            std::to_string(o.dedup_capacity) + "\ndedup_content " + (o.dedup_content ? "1" : "0") + "\nkeyed_groups " +
            std::to_string(o.keyed_groups) + "\nmessage_ttl_ms " + std::to_string(o.message_ttl_ms) +
-           "\nttl_action " + std::to_string(static_cast<unsigned>(o.ttl_action)) + "\nowner " +
+           "\nttl_action " + std::to_string(static_cast<unsigned>(o.ttl_action)) + "\ndelay_capacity " + std::to_string(o.delay_capacity) + "\nowner " +
            std::to_string(uid) + ":" + std::to_string(gid) + "\n";
 }
 
@@ -106,6 +106,8 @@ std::optional<QueueFile> parse_queue_file(const std::string& text, std::string& 
         // Absent from files written before message TTL: none, as those queues had.
         {"message_ttl_ms", false, UINT32_MAX, [&](uint64_t v) { o.message_ttl_ms = static_cast<uint32_t>(v); }},
         {"ttl_action", false, 1, [&](uint64_t v) { o.ttl_action = static_cast<TtlAction>(v); }},
+        // Absent from files written before delayed delivery: no delay store, as those queues had.
+        {"delay_capacity", false, UINT32_MAX, [&](uint64_t v) { o.delay_capacity = static_cast<uint32_t>(v); }},
     };
     for (const auto& field : fields) {
         const auto it = kv.find(field.key);

@@ -7,6 +7,7 @@
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <functional>
 
+#include "delay_snapshot.hpp"
 #include "group_replay.hpp"
 #include "log.hpp"
 #include "shmq/internal/names.hpp"
@@ -37,6 +38,23 @@ bool read_description(const std::string& root, const std::string& name, QueueFil
     std::string ignored;
     if (!disk::read_small_file(qdir.get(), "cursors", 16 << 20, cursors, ignored)) cursors.clear();
     return true;
+}
+
+// The delayed messages of shmqd's last snapshot (journal/delay_snapshot.hpp),
+// or none (no file: nothing was delayed; a bad one is logged and left).
+std::vector<detail::RestoredDelayed> read_delayed(const std::string& root, const std::string& name, uint64_t epoch,
+                                                  const QueueOptions& o) {
+    std::vector<detail::RestoredDelayed> out;
+    if (o.delay_capacity == 0) return out;
+    disk::DirFd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!root_fd.valid()) return out;
+    disk::DirFd qdir(::openat(root_fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    std::string bytes, error;
+    const std::size_t max = std::size_t{o.delay_capacity} * (o.max_message + 256u) + 4096;
+    if (!qdir.valid() || !disk::read_small_file(qdir.get(), kDelayedFile, max, bytes, error)) return out;
+    if (!decode_delayed(bytes, epoch, o.max_message, o.partitions, out, error))
+        log(Level::warn, "restore of " + name + ": " + kDelayedFile + " left out: " + error);
+    return out;
 }
 
 // Recovers DATA/<root>/<dir>/p<partition> (torn tail cut, corrupt records
@@ -136,6 +154,7 @@ bool restore_from_journal(const std::string& data_dir, const std::string& name) 
     const uint32_t gid = f.owner ? f.owner->second : ::getegid();
     spec.epoch = f.epoch;
     spec.base = end;
+    spec.delayed = read_delayed(root, name, f.epoch, o);
     uint64_t spilled = 0;
     // on_full=spill: the backlog on disk (spill sequences), refilled into the
     // ring before anything newer. A partly refilled segment may give a few
@@ -193,7 +212,8 @@ bool restore_from_journal(const std::string& data_dir, const std::string& name) 
                          (spilled ? ", " + std::to_string(spilled) + " spilled message(s) to refill" : "") +
                          (o.dedup_window_ms ? ", " + std::to_string(spec.dedup_ids.size()) +
                                                   " record(s) with a dedup id within the window"
-                                            : ""));
+                                            : "") +
+                         (spec.delayed.empty() ? "" : ", " + std::to_string(spec.delayed.size()) + " delayed message(s)"));
     return true;
 }
 

@@ -43,18 +43,23 @@ const char* shmq_strerror(int code) SHMQ_NOEXCEPT {
 
 const char* shmq_last_error_message(void) SHMQ_NOEXCEPT { return last_error.use_text ? last_error.text.c_str() : last_error.fixed; }
 
-int shmq_queue_create(const char* name, const shmq_queue_options* options) SHMQ_NOEXCEPT {
+int shmq_queue_create_delayed(const char* name, const shmq_queue_options* options, uint32_t delay_capacity) SHMQ_NOEXCEPT {
     if (!name) return bad_argument("shmq_queue_create: name is NULL");
     try {
         shmq::QueueOptions o;
         if (options && options->partitions) o.partitions = options->partitions;
         if (options && options->capacity) o.capacity = options->capacity;
         if (options && options->max_message) o.max_message = options->max_message;
+        o.delay_capacity = delay_capacity;
         (void)shmq::Queue::create(name, o);  // the region persists; this process detaches
         return SHMQ_OK;
     } catch (...) {
         return fail_current_exception();
     }
+}
+
+int shmq_queue_create(const char* name, const shmq_queue_options* options) SHMQ_NOEXCEPT {
+    return shmq_queue_create_delayed(name, options, 0);
 }
 
 int shmq_queue_remove(const char* name) SHMQ_NOEXCEPT {
@@ -140,6 +145,22 @@ int shmq_producer_send_ttl(shmq_producer* producer, const void* data, size_t siz
     o.ttl = shmq::Millis(ttl_ms);
     o.timeout = to_millis(timeout_ms);
     return done(producer->producer.send({static_cast<const std::byte*>(data), size}, o));
+}
+
+int shmq_producer_send_delayed(shmq_producer* producer, const void* data, size_t size, const char* key, size_t key_size,
+                               int64_t delay_ms) SHMQ_NOEXCEPT {
+    if (!producer) return bad_argument("shmq_producer_send_delayed: producer is NULL");
+    if (!data && size) return bad_argument("shmq_producer_send_delayed: data is NULL but size is not 0");
+    if (!key && key_size) return bad_argument("shmq_producer_send_delayed: key is NULL but key_size is not 0");
+    if (delay_ms < 0) return bad_argument("shmq_producer_send_delayed: delay_ms is negative; pass 0 for no delay");
+    shmq::SendOptions o;
+    if (key) o.key = std::string_view(key, key_size);
+    o.delay = shmq::Millis(delay_ms);
+    const shmq::Status st = producer->producer.send({static_cast<const std::byte*>(data), size}, o);
+    if (st.code() == shmq::Errc::invalid_argument && delay_ms > 0)
+        return bad_argument("shmq_producer_send_delayed: the queue has no delay store; create it with a delay "
+                            "capacity (shmq_queue_create_delayed, `shmq create --delay-capacity N`)");
+    return done(st);
 }
 
 int shmq_producer_close(shmq_producer* producer) SHMQ_NOEXCEPT {

@@ -5,6 +5,7 @@
 
 #include "consumer_core.hpp"
 #include "shmq/internal/attributes.hpp"
+#include "shmq/internal/delay_store.hpp"
 #include "shmq/internal/fast_ack.hpp"
 #include "shmq/internal/tx_resolver.hpp"
 #include "shmq/internal/names.hpp"
@@ -61,6 +62,7 @@ ConsumerCore::ConsumerCore(std::shared_ptr<Region> r, std::string_view group_nam
     scan_interval_ns = std::clamp<uint64_t>(lease_ns / 4, 1'000'000, kMaxScanIntervalNs);
     if (const uint64_t ttl_ns = uint64_t{region->params().message_ttl_ms} * 1'000'000; ttl_ns != 0)  // expiry looks
         scan_interval_ns = std::min(scan_interval_ns, std::max<uint64_t>(ttl_ns / 4, 1'000'000));
+    if (region->delay_capacity() != 0) mover = std::make_unique<delay::Mover>(region);
     max_message = region->params().max_message;
     // Keyed groups give a pickup up with the CAS: their finish must be an
     // RMW (shmq/internal/keyed_lane.hpp (K4)).
@@ -244,9 +246,23 @@ bool ConsumerCore::replay_ready() noexcept {
     return true;
 }
 
+int64_t ConsumerCore::delay_slice_ns(int64_t slice_ns) const noexcept {
+    const uint64_t due = delay::next_due_guess(*region);
+    if (mover == nullptr || due == layout::kNoDue || delay::daemon_serving(*region)) return slice_ns;
+    const uint64_t now = sys::unix_ns();
+    const uint64_t wait = due > now ? due - now + 100'000 : delay::kBlockedRetryNs;  // just past it: never early
+    return std::min<int64_t>(slice_ns, static_cast<int64_t>(std::min<uint64_t>(wait, INT64_MAX)));
+}
+
 void ConsumerCore::maintenance(uint64_t now) noexcept {
     calls_since_maintenance = 0;
     if (replay != nullptr) replay->maintenance(now);
+    if (mover != nullptr) {
+        const uint64_t unix_now = sys::unix_ns();
+        // Also when nothing is due: it detaches its producer when the next is far.
+        if (delay::next_due_guess(*region) > unix_now || delay::peer_should_move(*region, unix_now))
+            (void)mover->run(unix_now, false);
+    }
     if (group.kind == GroupKind::exclusive) rebalance(now);
     for (uint32_t p : partitions) ring::advance_floor(views[p]);  // acks that did not publish it
     if (now < next_scan_ns) return;
@@ -560,7 +576,7 @@ bool ConsumerCore::sleep_begin(Message& m, SleepPlan& plan) noexcept {
     detail::sleeper_barrier(h.commit_fence);  // producers publish with plain stores (commit_barrier.hpp)
     maintenance(sys::coarse_monotonic_ns());
     if (try_once(m)) return true;
-    plan.slice_ns = static_cast<int64_t>(scan_interval_ns);
+    plan.slice_ns = delay_slice_ns(static_cast<int64_t>(scan_interval_ns));
     if (keyed_busy) plan.slice_ns = kKeyedBusyRetryNs;  // a lane lock was taken: its holder may leave work behind
     if (!wanted.empty() || !releasing.empty() || (replay != nullptr && !replay->wanted.empty()))
         plan.slice_ns = static_cast<int64_t>(kHandoffRetryNs);

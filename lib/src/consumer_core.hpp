@@ -27,6 +27,7 @@
 #include "shmq/internal/groups.hpp"
 #include "shmq/internal/participants.hpp"
 #include "shmq/internal/region.hpp"
+#include "shmq/internal/delay_mover.hpp"
 #include "shmq/internal/delivery.hpp"
 #include "shmq/internal/keyed_lane.hpp"
 #include "shmq/internal/partition_view.hpp"
@@ -85,6 +86,11 @@ struct ConsumerCore {
     // the same group in its replay region, delivered from first; partition
     // p of this ring waits until the replay group has acked p to replay_end.
     ConsumerCore* replay = nullptr;  // holds one reference
+    // Queues with a delay store: moves due delayed messages when no shmqd
+    // does (shmq/internal/delay_mover.hpp), from maintenance; null otherwise.
+    std::unique_ptr<delay::Mover> mover;
+    // The longest sleep before the next due delayed message may need us to move it.
+    int64_t delay_slice_ns(int64_t slice_ns) const noexcept;
     uint64_t next_replay_open_ns = 0;
 
     ConsumerCore(std::shared_ptr<Region> r, std::string_view group_name, const ConsumerOptions& o);

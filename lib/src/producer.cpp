@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <ctime>
+#include <vector>
 
 #include "hash.hpp"
 #include "producer_core.hpp"
@@ -10,6 +11,8 @@
 #include "shmq/internal/attributes.hpp"
 #include "shmq/internal/commit_protocol.hpp"
 #include "shmq/internal/dedup.hpp"
+#include "shmq/internal/delay_mover.hpp"
+#include "shmq/internal/delay_store.hpp"
 #include "shmq/internal/fast_ack.hpp"
 #include "ring/drop_oldest.hpp"
 #include "shmq/internal/reclaim.hpp"
@@ -575,6 +578,8 @@ namespace {
 
 Status ProducerCore::send_attributed(std::span<const std::byte> payload, const SendOptions& options,
                                      std::span<const std::byte> block, SendOutcome* outcome) noexcept {
+    if (options.delay.count() != 0) [[unlikely]]
+        return Errc::invalid_argument;  // a publish through an exchange carries no delay
     if (dedup && (!options.dedup_id.empty() || region->params().dedup_content != 0)) [[unlikely]] {
         SendOutcome ignored;
         return send_attributed_dedup(*this, payload, options, block, outcome != nullptr ? *outcome : ignored);
@@ -609,12 +614,84 @@ Status send_carrying_id(Producer& producer, std::span<const std::byte> payload, 
                          : c.finish_send_attributed(slot, block, payload, key_len, flags);
 }
 
+Status ProducerCore::send_outcome(std::span<const std::byte> payload, const SendOptions& options,
+                                  SendOutcome& outcome) noexcept {
+    if (options.delay.count() != 0) return send_delayed(payload, options, &outcome);
+    const auto& params = region->params();
+    if (params.dedup_window_ms != 0 && (!options.dedup_id.empty() || params.dedup_content != 0)) {
+        if (!options.dedup_id.empty()) return send_deduplicated(payload, options, options.dedup_id, outcome);
+        const auto id = dedup::content_id(options.key, payload);
+        return send_deduplicated(payload, options, std::string_view(id.data(), id.size()), outcome);
+    }
+    if (options.dedup_id.size() > layout::kMaxDedupIdBytes) return Errc::invalid_argument;
+    PreparedSlot slot;
+    if (Status st = prepare(payload.size(), options, slot); !st) return st;
+    outcome = SendOutcome{slot.partition, slot.offset, false, slot.staged};
+    return finish_send(slot, payload, static_cast<uint16_t>(options.key.size()));
+}
+
+Status ProducerCore::send_delayed(std::span<const std::byte> payload, const SendOptions& options,
+                                  SendOutcome* outcome, std::span<const std::byte> block) noexcept {
+    Region& r = *region;
+    help_move_due();
+    // The checks a send would make, now: a message the store took must be publishable when due.
+    if (options.delay.count() < 0 || r.delay_capacity() == 0) return Errc::invalid_argument;
+    if (block.size() + payload.size() > r.params().max_message) return Errc::message_too_large;
+    if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;
+    if (options.partition && *options.partition >= r.partitions()) return Errc::invalid_argument;
+    if (options.dedup_id.size() > layout::kMaxDedupIdBytes) return Errc::invalid_argument;
+    if (r.deleted()) return r.gone_error();
+    // With a block, the store keeps block + payload as a slot would (flags say so).
+    std::vector<std::byte> joined;
+    if (!block.empty()) {
+        joined.reserve(block.size() + payload.size());
+        joined.insert(joined.end(), block.begin(), block.end());
+        joined.insert(joined.end(), payload.begin(), payload.end());
+    }
+    const uint64_t now = sys::unix_ns();
+    const auto delay_ms = static_cast<uint64_t>(options.delay.count());
+    // No cap: a delay beyond the clock's range saturates (due "never").
+    const uint64_t due = delay_ms >= (layout::kNoDue - now) / 1'000'000 ? layout::kNoDue - 1 : now + delay_ms * 1'000'000;
+    delay::StoredMessage m;
+    m.payload = block.empty() ? payload : std::span<const std::byte>(joined);
+    m.flags = block.empty() ? 0 : layout::kSlotAttributes;
+    m.key = options.key;
+    m.id = options.dedup_id;
+    m.partition = options.partition ? *options.partition + 1 : 0;
+    m.due_unix_ns = due;
+    m.sent_unix_ns = now;
+    bool earliest = false, ring = false;
+    if (Status st = delay::add(r, me.token(), m, earliest, ring); !st) return st;
+    if (ring) ring_daemon(r);            // shmqd sleeps past this due time: it plans again
+    if (earliest) wake_consumers(r);     // consumers moving without shmqd sleep until the earliest
+    wake_daemon_if_asked(r);             // shmqd snapshots the store of a journaled queue
+    if (outcome != nullptr) {
+        const uint32_t p = options.partition      ? *options.partition
+                           : !options.key.empty() ? static_cast<uint32_t>(fnv1a64(options.key) % r.partitions())
+                                                  : 0;
+        *outcome = SendOutcome{p, 0, false, false, true};
+    }
+    return Errc::ok;
+}
+
+void ProducerCore::help_move_due() noexcept {
+    if (moving) return;
+    const uint64_t now = sys::coarse_monotonic_ns();
+    if (now < next_help_ns) return;
+    next_help_ns = now + 1'000'000;
+    const uint64_t unix_now = sys::unix_ns();
+    if (!delay::peer_should_move(*region, unix_now)) return;
+    moving = true;
+    (void)delay::move_due(*this, unix_now, false);
+    moving = false;
+}
+
 }  // namespace detail
 
 namespace {
-// Kept out of send()'s body: inlined there it cost plain sends ~2 ns (BM_Send/64). Also a send with a TTL.
-[[gnu::noinline, gnu::cold]] Status send_on_dedup_queue(Producer& p, std::span<const std::byte> payload,
-                                                        const SendOptions& options) noexcept {
+// Kept out of send()'s body: inlined there it cost plain sends ~2 ns (BM_Send/64).
+[[gnu::noinline, gnu::cold]] Status send_with_outcome(Producer& p, std::span<const std::byte> payload,
+                                                      const SendOptions& options) noexcept {
     SendOutcome ignored;
     return p.send(payload, options, ignored);
 }
@@ -634,6 +711,8 @@ namespace {
     auto& seen = c.region->dlq().message_ttls;
     if (seen.load(std::memory_order_relaxed) == 0 && seen.exchange(1, std::memory_order_relaxed) == 0)
         detail::ring_daemon(*c.region);
+    // Delayed too: the block waits with it in the delay store; the TTL counts from its move.
+    if (options.delay.count() != 0) return c.send_delayed(payload, options, &outcome, block.span());
     return c.send_attributed(payload, options, block.span(), &outcome);
 }
 
@@ -656,31 +735,22 @@ uint32_t Producer::participant_id() const noexcept { return core_->me.id(); }
 
 Status Producer::send(std::span<const std::byte> payload, const SendOptions& options) noexcept {
     detail::ProducerCore& c = *core_;
-    if (__builtin_expect(c.dedup || options.ttl.count() != 0, 0)) return send_on_dedup_queue(*this, payload, options);
+    if (__builtin_expect(c.dedup || (options.delay.count() | options.ttl.count()) != 0, 0))
+        return send_with_outcome(*this, payload, options);
     detail::PreparedSlot slot;
     if (Status st = c.prepare(payload.size(), options, slot); !st) return st;
     return c.finish_send(slot, payload, static_cast<uint16_t>(options.key.size()));
 }
 
 Status Producer::send(std::span<const std::byte> payload, const SendOptions& options, SendOutcome& outcome) noexcept {
-    detail::ProducerCore& c = *core_;
-    if (options.ttl.count() != 0) return send_with_ttl(c, payload, options, outcome);
-    const auto& params = c.region->params();
-    if (params.dedup_window_ms != 0 && (!options.dedup_id.empty() || params.dedup_content != 0)) {
-        if (!options.dedup_id.empty()) return c.send_deduplicated(payload, options, options.dedup_id, outcome);
-        const auto id = dedup::content_id(options.key, payload);
-        return c.send_deduplicated(payload, options, std::string_view(id.data(), id.size()), outcome);
-    }
-    if (options.dedup_id.size() > layout::kMaxDedupIdBytes) return Errc::invalid_argument;
-    detail::PreparedSlot slot;
-    if (Status st = c.prepare(payload.size(), options, slot); !st) return st;
-    outcome = SendOutcome{slot.partition, slot.offset, false, slot.staged};
-    return c.finish_send(slot, payload, static_cast<uint16_t>(options.key.size()));
+    if (options.ttl.count() != 0) return send_with_ttl(*core_, payload, options, outcome);
+    return core_->send_outcome(payload, options, outcome);
 }
 
 Result<Claim> Producer::claim(std::size_t size, const SendOptions& options) noexcept {
     detail::ProducerCore& c = *core_;
-    if (!options.dedup_id.empty() || options.ttl.count() != 0) return Errc::invalid_argument;  // send() only (shmq.hpp)
+    if (!options.dedup_id.empty() || options.ttl.count() != 0 || options.delay.count() != 0)
+        return Errc::invalid_argument;  // send() only (shmq.hpp)
     detail::PreparedSlot slot;
     if (Status st = c.prepare(size, options, slot); !st) return st.code();
     // commit() reads the key's length back from the header.
@@ -698,7 +768,8 @@ BatchResult Producer::send_batch(std::span<const std::span<const std::byte>> pay
         return done;
     }
     // Spilling queues, and content ids (one per message): message by message.
-    if (!c.staging.empty() || payloads.size() <= 1 || c.region->params().dedup_content != 0 || options.ttl.count() != 0) {
+    if (!c.staging.empty() || payloads.size() <= 1 || c.region->params().dedup_content != 0 ||
+        options.ttl.count() != 0 || options.delay.count() != 0) {
         for (const auto& payload : payloads) {
             done.status = send(payload, options);
             if (!done.ok()) break;

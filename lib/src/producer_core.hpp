@@ -50,6 +50,9 @@ struct ProducerCore {
     WriterMode mode = WriterMode::automatic;
     bool exclusive = false;
     bool dedup = false;  // the queue has a dedup window: send() takes the outcome path
+    bool delays = false;  // the queue has a delay store: prepare() may move due messages first
+    bool moving = false;  // inside a move (its sends must not move again)
+    uint64_t next_help_ns = 0;  // coarse monotonic: the next look at the delay store (one per ms at most)
     std::vector<uint8_t> held;
     uint32_t held_count = 0;
     std::vector<uint64_t> own_next;
@@ -132,6 +135,14 @@ struct ProducerCore {
     Status send_attributed(std::span<const std::byte> payload, const SendOptions& options,
                            std::span<const std::byte> block, SendOutcome* outcome = nullptr) noexcept;
     uint32_t choose_partition(std::string_view key) noexcept;
+    // Producer::send with an outcome (the movers' publish too).
+    Status send_outcome(std::span<const std::byte> payload, const SendOptions& options, SendOutcome& outcome) noexcept;
+    // A send with SendOptions::delay: into the delay store (shmq/internal/delay_store.hpp).
+    // `block`: an attribute block (a TTL) the message carries into its partition; empty: none.
+    Status send_delayed(std::span<const std::byte> payload, const SendOptions& options, SendOutcome* outcome,
+                        std::span<const std::byte> block = {}) noexcept;
+    // Moves due delayed messages when no shmqd does (shmq/internal/delay_mover.hpp).
+    void help_move_due() noexcept;
     // send_batch on a queue that does not spill: the batch into one
     // partition, in runs claimed at once; `sent` counts what went out.
     // With `prepared` (a transaction's send_batch): each claim word ends
@@ -219,6 +230,7 @@ inline ring::ClaimResult ProducerCore::claim_held(uint32_t q, uint64_t& offset) 
 [[gnu::always_inline]] inline Status ProducerCore::prepare(std::size_t size, const SendOptions& options,
                                                           PreparedSlot& out) noexcept {
     Region& r = *region;
+    if (delays) [[unlikely]] help_move_due();
     if (size > r.params().max_message) return Errc::message_too_large;
     if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;
     if (options.partition && *options.partition >= r.partitions()) return Errc::invalid_argument;

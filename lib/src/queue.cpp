@@ -4,6 +4,7 @@
 #include "shmq/internal/names.hpp"
 #include "producer_core.hpp"
 #include "shmq/internal/region.hpp"
+#include "shmq/internal/delay_mover.hpp"
 
 #include <boost/interprocess/shared_memory_object.hpp>
 
@@ -67,22 +68,29 @@ bool Queue::exists(std::string_view name) {
     }
 }
 
-Producer Queue::producer(const ProducerOptions& options) {
-    auto core = std::make_unique<detail::ProducerCore>();
-    core->region = region_;
-    for (uint32_t p = 0; p < region_->partitions(); ++p) core->views.push_back(ring::make_view(*region_, p));
-    core->limits.assign(region_->partitions(), 0);  // 0: read head at the first claim
-    if (region_->spill_capacity() != 0)
-        for (uint32_t p = 0; p < region_->partitions(); ++p) core->staging.push_back(ring::spill_ring(*region_, p));
-    core->me = detail::attach_participant(*region_, layout::Role::producer, layout::kNoGroup, 0);
-    core->mode = options.exclusive ? WriterMode::exclusive : options.writer;
-    core->dedup = region_->dedup_on();
-    core->held.assign(region_->partitions(), 0);
-    core->own_next.assign(region_->partitions(), 0);
-    core->contested.assign(region_->partitions(), 1);
+namespace detail {
+ProducerCore* make_producer_core(std::shared_ptr<Region> region, WriterMode mode) {
+    auto core = std::make_unique<ProducerCore>();
+    core->region = region;
+    for (uint32_t p = 0; p < region->partitions(); ++p) core->views.push_back(ring::make_view(*region, p));
+    core->limits.assign(region->partitions(), 0);  // 0: read head at the first claim
+    if (region->spill_capacity() != 0)
+        for (uint32_t p = 0; p < region->partitions(); ++p) core->staging.push_back(ring::spill_ring(*region, p));
+    core->me = attach_participant(*region, layout::Role::producer, layout::kNoGroup, 0);
+    core->mode = mode;
+    core->dedup = region->dedup_on();
+    core->delays = region->delay_capacity() != 0;
+    core->held.assign(region->partitions(), 0);
+    core->own_next.assign(region->partitions(), 0);
+    core->contested.assign(region->partitions(), 1);
     if (core->mode == WriterMode::exclusive) core->take_exclusive();  // throws; the core's destructor detaches
     else core->take_auto();  // writer_token.hpp (9): only while no other producer is attached
-    return Producer(core.release());  // the handle's reference (ProducerCore::live)
+    return core.release();  // the handle's reference (ProducerCore::live)
+}
+}  // namespace detail
+
+Producer Queue::producer(const ProducerOptions& options) {
+    return Producer(detail::make_producer_core(region_, options.exclusive ? WriterMode::exclusive : options.writer));
 }
 
 Consumer Queue::consumer(std::string_view group, const ConsumerOptions& options) {

@@ -17,6 +17,7 @@
 #include "shmq/internal/names.hpp"
 #include "shmq/internal/damage.hpp"
 #include "shmq/internal/dedup.hpp"
+#include "shmq/internal/delay_store.hpp"
 #include "shmq/internal/reclaim.hpp"
 #include "shmq/internal/slot_state.hpp"
 #include "shmq/internal/clock.hpp"
@@ -53,6 +54,7 @@ layout::QueueParams params_from(const QueueOptions& o) {
     p.keyed_groups = std::min(o.keyed_groups, o.max_groups);
     p.message_ttl_ms = o.message_ttl_ms;
     p.ttl_action = static_cast<uint8_t>(o.ttl_action);
+    p.delay_capacity = o.delay_capacity;
     if (o.on_full == OnFull::spill)
         p.spill_capacity = o.spill_buffer != 0 ? o.spill_buffer : std::max<uint32_t>(o.capacity, 1024);
     else
@@ -87,6 +89,7 @@ QueueOptions options_from(const layout::QueueParams& p) {
     o.keyed_groups = p.keyed_groups;
     o.message_ttl_ms = p.message_ttl_ms;
     o.ttl_action = static_cast<TtlAction>(p.ttl_action);
+    o.delay_capacity = p.delay_capacity;
     return o;
 }
 
@@ -333,7 +336,25 @@ void Region::initialize(const layout::QueueParams& params, const CreateSpec& spe
             (void)dedup::restore_committed(*this, token, dedup::IdHash{d.hash_a, d.hash_b}, d.unix_ms, now_ms,
                                            d.partition, d.offset, d.staged);
     }
-    // Publishes every store above to attachers, which acquire-load the magic.
+    if (params.delay_capacity != 0) {
+        delay::init(*this);
+        // A queue recreated from its journal: the delayed messages of shmqd's
+        // snapshot, before the magic (nobody else holds the lock yet).
+        const uint64_t token = layout::owner_token(1, 0);
+        for (const auto& d : spec.delayed) {
+            delay::StoredMessage m;
+            m.payload = std::as_bytes(std::span(d.payload.data(), d.payload.size()));
+            m.key = d.key;
+            m.id = d.id;
+            m.flags = d.flags;
+            m.partition = d.partition <= params.partitions ? d.partition : 0;
+            m.due_unix_ns = d.due_unix_ns;
+            m.sent_unix_ns = d.sent_unix_ns;
+            bool earliest = false, ring = false;
+            (void)delay::add(*this, token, m, earliest, ring);  // beyond the capacity: left out
+        }
+    }
+        // Publishes every store above to attachers, which acquire-load the magic.
     h.magic.store(layout::kMagic, std::memory_order_release);
 }
 

@@ -70,6 +70,7 @@ class Queue:
         keyed_groups: int = 2,
         message_ttl_ms: int = 0,
         ttl_action: Literal["dlq", "drop"] = "dlq",
+        delay_capacity: int = 0,
     ) -> Queue:
         """Creates a queue (options as shmq::QueueOptions). Raises InvalidArgument,
         AlreadyExists, PermissionDenied, NoResources."""
@@ -130,6 +131,7 @@ class Producer:
         partition: Optional[int] = None,
         dedup_id: Key = None,
         ttl: Optional[float] = None,
+        delay: Optional[float] = None,
     ) -> bool:
         """Copies `data` into the queue. Same key -> same partition. A full
         partition waits up to `timeout` (on_full="block": then Timeout) or
@@ -139,7 +141,11 @@ class Producer:
         then nothing was enqueued again. Overloaded also when the dedup table
         is full. `ttl` (seconds): the message's own TTL; the lower of it and
         the queue's message_ttl_ms applies (not delivered in time, it goes to
-        the DLQ with reason "ttl", or is dropped)."""
+        the DLQ with reason "ttl", or is dropped).
+        is full. delay (seconds, > 0): the message waits in the queue's delay
+        store (Queue.create(delay_capacity=N)) and enters its partition then,
+        never earlier; Overloaded when the store is full, InvalidArgument on a
+        queue without one."""
     def send_batch(
         self,
         payloads: Iterable[Buffer],

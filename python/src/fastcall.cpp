@@ -1,5 +1,8 @@
 #include "fastcall.hpp"
 
+#include <stdexcept>
+#include <string>
+
 #include <cxxabi.h>
 
 #include <cmath>
@@ -56,6 +59,7 @@ void add_method(py::handle cls, PyMethodDef* def) {
 
 Params::Params(const char* function, std::initializer_list<const char*> names, std::size_t positional)
     : function_(function), count_(names.size()), positional_(positional) {
+    if (names.size() > kMax) throw std::logic_error(std::string(function) + ": more parameters than Params::kMax");
     std::size_t i = 0;
     for (const char* n : names) {
         names_[i] = n;

@@ -50,7 +50,7 @@ public:
     std::size_t size() const noexcept { return count_; }
 
 private:
-    static constexpr std::size_t kMax = 6;
+    static constexpr std::size_t kMax = 8;
     const char* function_;
     const char* names_[kMax]{};
     PyObject* interned_[kMax]{};

@@ -29,7 +29,8 @@ SendOptions send_options(const BytesArg& key, std::optional<uint32_t> partition)
 
 // True when the send was a duplicate within the queue's dedup window.
 bool send(PyProducer& self, py::handle data, py::handle key, std::optional<double> timeout,
-          std::optional<uint32_t> partition, py::handle dedup_id, std::optional<double> ttl) {
+          std::optional<uint32_t> partition, py::handle dedup_id, std::optional<double> ttl,
+          std::optional<double> delay) {
     self.check();
     const BytesArg payload(data, "data");
     const BytesArg k(key, "key");
@@ -41,6 +42,7 @@ bool send(PyProducer& self, py::handle data, py::handle key, std::optional<doubl
             raise_errc(Errc::invalid_argument, "ttl must be a number of seconds above 0 and below 2^32 ms");
         o.ttl = Millis(std::max<int64_t>(1, static_cast<int64_t>(*ttl * 1000)));
     }
+    if (delay) o.delay = to_millis(*delay, "delay");  // seconds, as nack's
     SendOutcome outcome;
     bool closed = false;
     const Status s = wait_sliced(self.mutex, Deadline(timeout), [&](Millis slice) {
@@ -106,11 +108,11 @@ std::optional<uint32_t> partition_arg(PyObject* o) {
 
 PyObject* fast_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
     return guarded([&] {
-        static const Params params("send", {"data", "key", "timeout", "partition", "dedup_id", "ttl"}, 1);
-        PyObject* a[6];
+        static const Params params("send", {"data", "key", "timeout", "partition", "dedup_id", "ttl", "delay"}, 1);
+        PyObject* a[7];
         params.parse(args, nargs, kwnames, a, 1);
         if (send(self_as<PyProducer>(self, "shmq.Producer"), a[0], a[1] ? a[1] : Py_None, timeout_arg(a[2]),
-                 partition_arg(a[3]), a[4] ? a[4] : Py_None, timeout_arg(a[5])))
+                 partition_arg(a[3]), a[4] ? a[4] : Py_None, timeout_arg(a[5]), timeout_arg(a[6])))
             Py_RETURN_TRUE;
         Py_RETURN_FALSE;
     });
@@ -129,9 +131,10 @@ PyObject* fast_send_batch(PyObject* self, PyObject* const* args, Py_ssize_t narg
 
 PyMethodDef g_send = {"send", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_send)),
                       METH_FASTCALL | METH_KEYWORDS,
-                      "send($self, /, data, *, key=None, timeout=None, partition=None, dedup_id=None, ttl=None)\n--\n\n"
+                      "send($self, /, data, *, key=None, timeout=None, partition=None, dedup_id=None, ttl=None, delay=None)\n--\n\n"
                       "Publishes one message (bytes-like or str); True if it was a duplicate of one sent with the "
-                      "same dedup_id within the queue's dedup window (then not enqueued again)"};
+                      "same dedup_id within the queue's dedup window (then not enqueued again). delay: seconds "
+                      "it waits in the queue's delay store before it enters its partition"};
 PyMethodDef g_send_batch = {"send_batch",
                             reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_send_batch)),
                             METH_FASTCALL | METH_KEYWORDS,

@@ -71,6 +71,7 @@ py::dict options_dict(const QueueOptions& o) {
     d["keyed_groups"] = o.keyed_groups;
     d["message_ttl_ms"] = o.message_ttl_ms;
     d["ttl_action"] = enum_name(o.ttl_action, kTtlAction);
+    d["delay_capacity"] = o.delay_capacity;
     return d;
 }
 
@@ -80,7 +81,8 @@ std::unique_ptr<PyQueue> create(const std::string& name, uint32_t partitions, ui
                                 uint32_t mode, uint32_t high_watermark_pct, uint32_t spill_buffer,
                                 const std::string& fsync, bool journal, uint64_t retain_bytes, uint64_t retain_ms,
                                 uint32_t dedup_window_ms, uint32_t dedup_capacity, bool dedup_content,
-                                uint32_t keyed_groups, uint32_t message_ttl_ms, const std::string& ttl_action) {
+                                uint32_t keyed_groups, uint32_t message_ttl_ms, const std::string& ttl_action,
+                                uint32_t delay_capacity) {
     QueueOptions o;
     o.partitions = partitions;
     o.capacity = capacity;
@@ -104,6 +106,7 @@ std::unique_ptr<PyQueue> create(const std::string& name, uint32_t partitions, ui
     o.keyed_groups = keyed_groups;
     o.message_ttl_ms = message_ttl_ms;
     o.ttl_action = parse_enum(ttl_action, kTtlAction, "ttl_action");
+    o.delay_capacity = delay_capacity;
     return std::make_unique<PyQueue>(without_gil([&] { return Queue::create(name, o); }));
 }
 
@@ -159,7 +162,7 @@ void init_queue(py::module_& m) {
                     py::arg("retain_ms") = d.retain_ms, py::arg("dedup_window_ms") = d.dedup_window_ms,
                     py::arg("dedup_capacity") = d.dedup_capacity, py::arg("dedup_content") = d.dedup_content,
                     py::arg("keyed_groups") = d.keyed_groups, py::arg("message_ttl_ms") = d.message_ttl_ms,
-                    py::arg("ttl_action") = enum_name(d.ttl_action, kTtlAction))
+                    py::arg("ttl_action") = enum_name(d.ttl_action, kTtlAction), py::arg("delay_capacity") = d.delay_capacity)
         .def_static("open", &open, py::arg("name"))
         .def_static(
             "remove",

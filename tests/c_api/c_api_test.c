@@ -320,6 +320,37 @@ static void check_ttl(void) {
     CHECK_OK(shmq_queue_remove(name));
 }
 
+/* Delayed delivery: a delayed send waits in the delay store, then comes;
+ * a queue without one refuses with a line naming what to do. */
+static void check_delayed(void) {
+    char name[64];
+    snprintf(name, sizeof name, "t-capi-delay-%d", (int)getpid());
+    CHECK_OK(shmq_queue_create_delayed(name, NULL, 4));
+    shmq_producer* p = NULL;
+    CHECK_OK(shmq_producer_open(name, &p));
+    CHECK_OK(shmq_producer_send_delayed(p, "later", 5, "k", 1, 30));
+    int rc = shmq_producer_send_delayed(p, "x", 1, NULL, 0, -1);
+    CHECK(rc == SHMQ_ERR_INVALID_ARGUMENT, rc);
+    shmq_consumer* c = NULL;
+    CHECK_OK(shmq_consumer_open(name, "g", SHMQ_GROUP_SHARED, &c));
+    shmq_message* m = NULL;
+    CHECK_OK(shmq_consumer_receive(c, 5000, &m));
+    CHECK(shmq_message_size(m) == 5 && memcmp(shmq_message_data(m), "later", 5) == 0, 0);
+    CHECK_OK(shmq_message_ack(m));
+    shmq_message_close(m);
+    shmq_consumer_close(c);
+    shmq_producer_close(p);
+    CHECK_OK(shmq_queue_remove(name));
+
+    CHECK_OK(shmq_queue_create(name, NULL));
+    CHECK_OK(shmq_producer_open(name, &p));
+    rc = shmq_producer_send_delayed(p, "x", 1, NULL, 0, 10);
+    CHECK(rc == SHMQ_ERR_INVALID_ARGUMENT, rc);
+    CHECK(strstr(shmq_last_error_message(), "delay capacity") != NULL, rc);
+    shmq_producer_close(p);
+    CHECK_OK(shmq_queue_remove(name));
+}
+
 int main(void) {
     snprintf(queue_name, sizeof queue_name, "t-capi-%d", (int)getpid());
     shmq_queue_options options = {0};
@@ -332,6 +363,7 @@ int main(void) {
     check_exchanges();
     check_publisher();
     check_ttl();
+    check_delayed();
 
     fflush(NULL); /* nothing buffered is written twice */
     producer_pid = fork();

@@ -321,6 +321,21 @@ TEST(BenchCliTest, daemonJsonHasOneRowPerQueueCountWithEveryKey) {
 
 // `bench transaction`: a tiny run; the four variants, the ratios and the
 // targets in the JSON, nothing left behind. Shape only, never the figures' size.
+TEST(BenchCliTest, delayJsonHasLatenessBaselineAndNoneEarly) {
+    const ToolRun r = shmq("bench delay --count 300 --max-delay-ms 200 --shmqd \"" SHMQD_PATH "\" --json");
+    const Value v = parse_json(r);
+    EXPECT_EQ(v.at("bench").get<std::string>(), "delay");
+    EXPECT_EQ(v.at("unit").get<std::string>(), "ms");
+    EXPECT_EQ(v.at("params").at("count").get<double>(), 300);
+    EXPECT_EQ(v.at("params").at("max_delay_ms").get<double>(), 200);
+    EXPECT_EQ(v.at("received").get<double>(), 300);
+    EXPECT_EQ(v.at("early").get<double>(), 0) << "a delayed message came before its due time";
+    for (const char* spread : {"lateness_ms", "baseline_ms"})
+        for (const char* k : {"p50", "p99", "max"}) EXPECT_TRUE(v.at(spread).contains(k)) << spread << "." << k;
+    EXPECT_EQ(v.at("target").at("p99_ms").get<double>(), 20);
+    expect_machine(v);
+}
+
 TEST(BenchCliTest, transactionJsonHasFourVariantsRatiosAndTargets) {
     const ToolRun r = shmq("bench transaction --count 2000 --rounds 1 --json");
     const Value v = parse_json(r);

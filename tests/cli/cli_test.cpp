@@ -242,6 +242,43 @@ TEST(CliTest, replayAndRestoreFromAShell) {
     std::filesystem::remove_all(data);
 }
 
+// Issue 19 §3 from a shell: `produce --delay-ms` holds lines back in the
+// delay store; stat (text and JSON, schema-checked) shows how many wait and
+// when the next is due; a queue without --delay-capacity refuses with a line
+// naming it.
+TEST(CliTest, produceDelayMsWaitsInTheDelayStoreAndStatShowsIt) {
+    CliQueue q;
+    auto r = sh("$SHMQ create " + q.name + " --partitions 2 --capacity 64 --delay-capacity 8");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = sh("printf 'a\\nb\\nc\\n' | $SHMQ produce " + q.name + " --delay-ms 600000");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+
+    const test::Value stat = test::parse_json_text(sh("$SHMQ stat " + q.name + " --json --sample-ms 0").out);
+    for (const auto& e : test::SchemaChecker::from_file(SHMQ_SOURCE_DIR "/docs/schema/stat.schema.json").check(stat))
+        ADD_FAILURE() << "stat.schema.json: " << e;
+    EXPECT_EQ(stat.at("delayed").get<double>(), 3);
+    EXPECT_EQ(stat.at("published").get<double>(), 0);
+    EXPECT_GT(stat.at("next_due_ms").get<double>(), 500000);
+    EXPECT_LE(stat.at("next_due_ms").get<double>(), 600000);
+    EXPECT_EQ(stat.at("options").at("delay_capacity").get<double>(), 8);
+    r = sh("$SHMQ stat " + q.name + " --sample-ms 0");
+    EXPECT_NE(r.out.find("delayed: 3 of 8 waiting, next due in "), std::string::npos) << r.out;
+
+    r = sh("printf 'd\\ne\\nf\\ng\\nh\\ni\\n' | $SHMQ produce " + q.name + " --delay-ms 600000");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("delay store is full (8 delayed messages wait"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--delay-capacity"), std::string::npos) << r.err;
+
+    CliQueue none;
+    ASSERT_EQ(sh("$SHMQ create " + none.name).exit_code, 0);
+    r = sh("echo x | $SHMQ produce " + none.name + " --delay-ms 10");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("create the queue with --delay-capacity N"), std::string::npos) << r.err;
+    const test::Value empty = test::parse_json_text(sh("$SHMQ stat " + none.name + " --json --sample-ms 0").out);
+    EXPECT_EQ(empty.at("delayed").get<double>(), 0);
+    EXPECT_TRUE(empty.at("next_due_ms").is_null());
+}
+
 // Issue 18 from a shell: `produce --dedup-id-field 1` run twice over the same
 // lines enqueues each id once, says how many were duplicates on stderr and
 // exits 0; stat (text and JSON) and the consumer agree.

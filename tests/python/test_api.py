@@ -291,6 +291,23 @@ def test_dedup_id_sends_once_within_the_window(qname):
             p.send(b"x", dedup_id=b"i" * 129)
 
 
+def test_a_delayed_send_waits_in_the_delay_store_until_it_is_due(qname):
+    q = shmq.Queue.create(qname, delay_capacity=2)
+    assert q.options["delay_capacity"] == 2
+    c = q.consumer("g")
+    with q.producer() as p:
+        sent = time.time()
+        p.send(b"later", key="k", delay=0.05)
+        p.send(b"held", delay=60.0)
+        with pytest.raises(shmq.Overloaded):
+            p.send(b"no room", delay=60.0)
+    m = c.receive(timeout=5.0)
+    assert bytes(m.data) == b"later"
+    assert time.time() >= sent + 0.05
+    m.ack()
+    assert c.receive(timeout=0.05) is None  # "held" is still waiting
+
+
 def test_keyed_group_gives_one_message_of_a_key_at_a_time(qname):
     q = shmq.Queue.create(qname, keyed_groups=1)
     assert q.options["keyed_groups"] == 1

@@ -17,6 +17,7 @@ namespace {
 
 inspect::QueueSnapshot orders() {
     inspect::QueueSnapshot q;
+    q.delayed = 3;
     q.name = "orders";
     q.state = "live";
     q.options.partitions = 2;
@@ -130,6 +131,10 @@ TEST(MetricsTextTest, rendersEveryFamilyOfASnapshotExactly) {
               "# TYPE shmq_duplicates_total counter\n"
               "shmq_duplicates_total{queue=\"orders\",partition=\"0\"} 0\n"
               "shmq_duplicates_total{queue=\"orders\",partition=\"1\"} 2\n"
+              "# HELP shmq_delayed_messages Delayed messages (SendOptions::delay) waiting in the queue's delay "
+              "store for their due time.\n"
+              "# TYPE shmq_delayed_messages gauge\n"
+              "shmq_delayed_messages{queue=\"orders\"} 3\n"
               "# HELP shmq_journal_lag_messages Published messages not yet in shmqd's journal (journaled "
               "queues; 0 otherwise).\n"
               "# TYPE shmq_journal_lag_messages gauge\n"
@@ -301,7 +306,7 @@ TEST(MetricsTextTest, everyFamilyHasHelpAndTypeOnceBeforeItsContiguousSamples) {
     const std::vector<inspect::QueueSnapshot> queues{orders(), second};
     std::set<std::string> families;
     EXPECT_TRUE(well_formed(render(queues, {}), &families));
-    EXPECT_EQ(families.size(), 40u);
+    EXPECT_EQ(families.size(), 41u);
 
     // No queue at all: the same families, declared, with only the daemon's own samples.
     std::set<std::string> empty_families;

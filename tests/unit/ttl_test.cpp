@@ -225,6 +225,33 @@ TEST(TtlTest, aKeyedGroupsWaitingMessageExpiresWhenItsTurnComesAndTheKeyGoesOn) 
     EXPECT_EQ(dead[0].payload, "k1");
 }
 
+TEST(TtlTest, aDelayedMessagesTtlCountsFromItsMoveIntoThePartition) {
+    QueueOptions o;
+    o.delay_capacity = 4;
+    TempQueue q("ttl-delayed", o);
+    auto c = q->consumer("g");
+    auto p = q->producer();
+    ASSERT_TRUE(p.send("lives", SendOptions{.ttl = 2000ms, .delay = 40ms}).ok());
+    ASSERT_TRUE(p.send("expires", SendOptions{.ttl = 20ms, .delay = 40ms}).ok());
+    std::vector<std::string> got;
+    for (int i = 0; i < 50 && got.empty(); ++i) {  // the first moves 40 ms on
+        auto m = c.receive(100ms);
+        if (m.ok()) {
+            got.emplace_back(m->text());
+            ASSERT_TRUE(m->ack().ok());
+            if (got.back() != "lives") break;
+        }
+    }
+    ASSERT_FALSE(got.empty());
+    EXPECT_EQ(got.front(), "lives") << "2 s from its move, not from its send";
+    std::this_thread::sleep_for(60ms);
+    EXPECT_TRUE(drain(c).empty()) << "20 ms after its move it had expired";
+    const auto dead = dead_letters(q.name);
+    ASSERT_EQ(dead.size(), 1u);
+    EXPECT_EQ(dead[0].payload, "expires");
+    EXPECT_EQ(dead[0].reason, "ttl");
+}
+
 TEST(TtlTest, aTtlIsRefusedWhereItCannotApply) {
     TempQueue q("ttl-refused");
     auto p = q->producer();

@@ -3,7 +3,7 @@
 //   [--max-deliveries N] [--dlq-capacity SLOTS] [--max-participants N]
 //   [--high-watermark PCT] [--spill-buffer SLOTS] [--fsync never|batch|always]
 //   [--journal [--retain-bytes N] [--retain-ms MS]]
-//   [--dedup-window-ms MS [--dedup-capacity N] [--dedup-content]] [--keyed-groups N]
+//   [--dedup-window-ms MS [--dedup-capacity N] [--dedup-content]] [--keyed-groups N] [--delay-capacity N]
 #include <CLI/CLI.hpp>
 #include <grp.h>
 
@@ -185,6 +185,11 @@ void register_create(CLI::App& app) {
         ->default_val(0);
     cmd->add_option("--ttl-action", args->ttl_action, "What an expired message becomes: dlq (default) or drop (only counted)")
         ->default_val("dlq");
+    cmd->add_option("--delay-capacity", args->options.delay_capacity,
+                    "Delayed messages (produce --delay-ms) the queue holds at once, waiting for their due time, "
+                    "0..16777216; each takes max-message + ~200 bytes; a send beyond it answers overloaded; "
+                    "default 0: delays are refused")
+        ->default_val(0);
     cmd->footer(
         "Creates /dev/shm/shmq.NAME, sized once: partitions x capacity slots of max-message bytes,\n"
         "a lease table per group and a DLQ. Messages with the same key go to the same partition\n"
@@ -196,7 +201,8 @@ void register_create(CLI::App& app) {
         "  shmq create bursts --capacity 64 --on-full spill    # overflow to disk via shmqd, order kept\n"
         "  shmq create audit --journal --retain-bytes 1073741824 --retain-ms 604800000\n"
         "  shmq create payments --dedup-window-ms 600000   # ids sent twice within 10 min are enqueued once\n"
-        "  shmq create quotes --message-ttl-ms 200          # not delivered within 200 ms: to the DLQ (reason ttl)");
+        "  shmq create quotes --message-ttl-ms 200          # not delivered within 200 ms: to the DLQ (reason ttl)\n"
+        "  shmq create reminders --delay-capacity 100000   # up to 100000 messages sent with --delay-ms waiting");
     cmd->callback([args] { run(*args); });
 }
 

@@ -1,4 +1,4 @@
-// shmq produce NAME [--key K] [--timeout-ms MS] [--dedup-id-field N] [--ttl-ms MS]: one
+// shmq produce NAME [--key K] [--timeout-ms MS] [--dedup-id-field N] [--ttl-ms MS] [--delay-ms MS]: one
 // message per stdin line.
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -40,12 +40,17 @@ void register_produce(CLI::App& app) {
         int64_t timeout_ms = -1;
         uint32_t dedup_id_field = 0;  // 0: no dedup ids
         uint32_t ttl_ms = 0;          // 0: the queue's
+        int64_t delay_ms = 0;         // 0: none
     };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("produce", "Send one message per line of standard input");
     cmd->add_option("NAME", args->name, "Queue name")->required();
     cmd->add_option("--key", args->key, "Key of every message (same key, same partition)");
     cmd->add_option("--timeout-ms", args->timeout_ms, "How long to wait for room in a full queue (default: forever)");
+    cmd->add_option("--delay-ms", args->delay_ms,
+                    "Deliver each message this many ms after it is sent (no cap): it waits in the queue's delay "
+                    "store and takes its offset when due (queues created with --delay-capacity N)")
+        ->check(CLI::NonNegativeNumber);
     cmd->add_option("--dedup-id-field", args->dedup_id_field,
                     "The Nth whitespace-separated field (1-based) of each line is its dedup id; a line whose id "
                     "was published within the queue's dedup window is not enqueued again (create --dedup-window-ms)")
@@ -64,11 +69,15 @@ void register_produce(CLI::App& app) {
         "the window are not enqueued again; their count is reported on stderr at the end, and the exit\n"
         "status stays 0. A line with fewer than N fields stops it with exit 1 (the lines before it\n"
         "were sent).\n\n"
+        "--delay-ms MS (queues created with --delay-capacity N only): each line waits in the queue's\n"
+        "delay store and enters its partition MS ms after it was sent, never earlier, taking its offset\n"
+        "then: per key, messages come out in the order they became due. A full store stops it with exit 1.\n\n"
         "Examples:\n"
         "  seq 1 1000 | shmq produce orders\n"
         "  echo 'resize 42' | shmq produce jobs --key photo-42 --timeout-ms 500\n"
         "  echo 'pay-17 charge Evan 50' | shmq produce payments --dedup-id-field 1\n"
-        "  echo 'quote EURUSD 1.0842' | shmq produce quotes --ttl-ms 5000   # stale after 5 s");
+        "  echo 'quote EURUSD 1.0842' | shmq produce quotes --ttl-ms 5000   # stale after 5 s\n"
+        "  echo 'remind 42' | shmq produce reminders --delay-ms 3600000   # in an hour");
     cmd->callback([args] {
         if (args->key.size() > kMaxKeyBytes)
             throw CommandError(2, "--key is " + std::to_string(args->key.size()) + " bytes; keys are at most 64");
@@ -85,8 +94,13 @@ void register_produce(CLI::App& app) {
             throw CommandError(1, "queue " + args->name +
                                       " has no dedup window, so --dedup-id-field would not deduplicate anything; "
                                       "create the queue with --dedup-window-ms MS");
+        if (args->delay_ms > 0 && q.options().delay_capacity == 0)
+            throw CommandError(1, "queue " + args->name +
+                                      " has no delay store, so --delay-ms cannot hold messages back; create the queue "
+                                      "with --delay-capacity N");
         auto producer = q.producer();
         SendOptions options;
+        options.delay = Millis(args->delay_ms);
         options.key = args->key;
         options.timeout = args->timeout_ms < 0 ? kForever : Millis(args->timeout_ms);
         options.ttl = Millis(args->ttl_ms);
@@ -128,7 +142,11 @@ void register_produce(CLI::App& app) {
                 if (st.code() == Errc::timeout)
                     why = "no room in the queue within --timeout-ms " + std::to_string(args->timeout_ms) +
                           " (are consumers running?)";
-                if (st.code() == Errc::overloaded && dedup)
+                if (st.code() == Errc::overloaded && args->delay_ms > 0)
+                    why = "the queue's delay store is full (" + std::to_string(q.options().delay_capacity) +
+                          " delayed messages wait; see `shmq stat " + args->name + "`): retry later or recreate "
+                          "the queue with a larger --delay-capacity";
+                else if (st.code() == Errc::overloaded && dedup)
                     why += " (the queue is full with --on-full reject, or more ids than its dedup capacity arrived "
                            "within half its dedup window)";
                 throw CommandError(1, "line " + std::to_string(sent + 1) + " not sent: " + why + "; " + so_far());

@@ -64,6 +64,13 @@ void print_text(const inspect::QueueSnapshot& s, const QueueRates& rates) {
                   << (s.dlq.expired_ttl_dropped != 0 ? ", " + human_count(s.dlq.expired_ttl_dropped) + " of them dropped"
                                                      : std::string())
                   << "\n";
+    if (o.delay_capacity != 0 || s.delayed != 0)
+        std::cout << "delayed: " << human_count(s.delayed) << " of " << human_count(o.delay_capacity)
+                  << " waiting, next due "
+                  << (s.next_due_ms ? (*s.next_due_ms == 0 ? std::string("now") : "in " + human_age_ms(*s.next_due_ms))
+                                    : std::string("-"))
+                  << "; " << human_count(s.delayed_added) << " added, " << human_count(s.delayed_moved)
+                  << " moved into partitions, " << human_count(s.delayed_refused) << " refused (store full)\n";
     if (o.on_full == OnFull::drop_oldest)
         std::cout << "dropped: " << human_count(s.dropped)
                   << " oldest messages overwritten while the queue was full (each group counts the ones it missed as skipped)\n";

@@ -29,6 +29,7 @@ Json options_json(const QueueOptions& o) {
     j["keyed_groups"] = o.keyed_groups;
     j["message_ttl_ms"] = o.message_ttl_ms;
     j["ttl_action"] = o.ttl_action == TtlAction::drop ? "drop" : "dlq";
+    j["delay_capacity"] = o.delay_capacity;
     return j;
 }
 
@@ -176,6 +177,8 @@ Json snapshot_json(const inspect::QueueSnapshot& s, const QueueRates& rates) {
     j["spill_disk_bytes"] = s.spill_disk_bytes;
     j["dropped"] = s.dropped;
     j["duplicates"] = s.duplicates;
+    j["delayed"] = s.delayed;
+    j["next_due_ms"] = s.next_due_ms ? Json(*s.next_due_ms) : Json(nullptr);
     j["oldest_unacked_age_ms"] = s.oldest_unacked_age_ms;
     j["overloaded"] = s.overloaded;
     put_bytes(j, "overloaded_reason", s.overloaded_reason);

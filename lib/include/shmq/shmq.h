@@ -108,6 +108,9 @@ const char* shmq_last_error_message(void) SHMQ_NOEXCEPT;
 
 /* Creates queue `name` ([A-Za-z0-9._-]{1,64}); `options` may be NULL. Holds nothing open. */
 int shmq_queue_create(const char* name, const shmq_queue_options* options) SHMQ_NOEXCEPT;
+/* shmq_queue_create with a delay store of `delay_capacity` delayed messages
+ * (QueueOptions::delay_capacity; 0: none, as shmq_queue_create). */
+int shmq_queue_create_delayed(const char* name, const shmq_queue_options* options, uint32_t delay_capacity) SHMQ_NOEXCEPT;
 /* Removes queue `name`; attached handles then see SHMQ_ERR_QUEUE_DELETED. */
 int shmq_queue_remove(const char* name) SHMQ_NOEXCEPT;
 
@@ -140,6 +143,14 @@ int shmq_producer_send_dedup(shmq_producer* producer, const void* data, size_t s
  * goes to the DLQ with reason ttl (or is dropped: `shmq create --ttl-action`). */
 int shmq_producer_send_ttl(shmq_producer* producer, const void* data, size_t size, const char* key, size_t key_size,
                            uint32_t ttl_ms, int64_t timeout_ms) SHMQ_NOEXCEPT;
+/* Delayed delivery (SendOptions::delay): the message waits in the queue's
+ * delay store and enters its partition `delay_ms` ms from now, never
+ * earlier, taking its offset then (per key: the order they became due).
+ * `delay_ms` 0 is a plain send. SHMQ_ERR_OVERLOADED when the store is full;
+ * SHMQ_ERR_INVALID_ARGUMENT on a queue created without a delay capacity
+ * (shmq_queue_create_delayed, `shmq create --delay-capacity N`). */
+int shmq_producer_send_delayed(shmq_producer* producer, const void* data, size_t size, const char* key, size_t key_size,
+                               int64_t delay_ms) SHMQ_NOEXCEPT;
 int shmq_producer_close(shmq_producer* producer) SHMQ_NOEXCEPT;
 
 /* Joins `group` of `queue` (created on first use, with this kind). */

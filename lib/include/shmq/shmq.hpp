@@ -191,6 +191,10 @@ struct QueueOptions {
     // only per-message TTLs. At most 2^32 - 1 ms. Not on drop_oldest queues.
     uint32_t message_ttl_ms = 0;
     TtlAction ttl_action = TtlAction::dlq;
+    // Delayed messages (SendOptions::delay) the queue holds at once, waiting
+    // for their due time, 0..2^24. Each costs max_message + ~200 bytes of
+    // region (plus 128 with a dedup window). 0: delays are refused (invalid_argument).
+    uint32_t delay_capacity = 0;
 };
 
 inline constexpr std::size_t kMaxKeyBytes = 64;
@@ -209,6 +213,15 @@ struct SendOptions {
     // message's attribute block (8 bytes of max_message). send() and
     // send_batch(); claim() answers invalid_argument. 1 ms..2^32 - 1 ms.
     Millis ttl{0};
+    // Delayed delivery (docs/ARCHITECTURE.md, "Delayed delivery"): > 0 keeps
+    // the message in the queue's delay store until now + delay, then it
+    // enters its partition (key, partition and dedup_id applied then) and
+    // takes its offset: per key, messages come out in the order they
+    // became due. Never delivered early. No cap. A full store answers
+    // overloaded; a queue created without --delay-capacity (0) answers
+    // invalid_argument. send() and send_batch() only: claim() and a
+    // Transaction's sends answer invalid_argument. 0: none.
+    Millis delay{0};
 };
 
 inline constexpr std::size_t kMaxDedupIdBytes = 128;
@@ -217,11 +230,15 @@ inline constexpr std::size_t kMaxDedupIdBytes = 128;
 // window): duplicate = true and the original's partition and offset; the
 // message was not enqueued again. staged: `offset` is a spill sequence (the
 // message went to disk staging; its offset is assigned when it is refilled).
+// delayed: the message waits in the delay store (SendOptions::delay); its
+// offset is assigned when it is due, so `offset` means nothing (0), and
+// `partition` is the explicit or the key's one (0 without either: chosen when due).
 struct SendOutcome {
     uint32_t partition = 0;
     uint64_t offset = 0;
     bool duplicate = false;
     bool staged = false;
+    bool delayed = false;
 };
 
 // How a producer writes a partition (docs/ARCHITECTURE.md, "The life of a message").

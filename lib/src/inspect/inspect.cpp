@@ -1,5 +1,6 @@
 #include "shmq/internal/keyed_lane.hpp"
 #include "shmq/internal/inspect.hpp"
+#include "shmq/internal/delay_store.hpp"
 #include "shmq/internal/replay_request.hpp"
 
 #include <algorithm>
@@ -163,6 +164,16 @@ QueueSnapshot snapshot(const detail::Region& r) {
     q.created_unix_ns = r.header().created_unix_ns;
     q.region_bytes = r.size();
     q.taken_unix_ns = sys::unix_ns();
+    if (r.delay_capacity() != 0) {
+        const auto d = detail::delay::summary_guess(r);
+        q.delayed = d.count;
+        if (d.next_due_unix_ns != layout::kNoDue)
+            q.next_due_ms = d.next_due_unix_ns > q.taken_unix_ns ? (d.next_due_unix_ns - q.taken_unix_ns + 999'999) / 1'000'000 : 0;
+        const auto& h = r.delay_header();
+        q.delayed_added = h.added.load(std::memory_order_relaxed);
+        q.delayed_moved = h.moved.load(std::memory_order_relaxed);
+        q.delayed_refused = h.refused.load(std::memory_order_relaxed);
+    }
     q.taken_mono_ns = sys::monotonic_ns();
     switch (static_cast<layout::Lifecycle>(r.header().lifecycle.load(std::memory_order_relaxed))) {
         case layout::Lifecycle::live: q.state = "live"; break;

@@ -54,6 +54,7 @@ std::optional<std::string> check_and_derive(QueueParams& p) {
     if (p.history > 1) return "history " + std::to_string(p.history) + " is unknown";
     if (p.message_ttl_ms != 0 && p.on_full == 3)  // OnFull::drop_oldest
         return "message-ttl-ms is not for on-full drop-oldest (it drops old messages itself)";
+    if (p.delay_capacity > kMaxDelayCapacity) return range_error("delay-capacity", p.delay_capacity, 0, kMaxDelayCapacity);
     p.ext_size = p.dedup_window_ms != 0 ? static_cast<uint32_t>(sizeof(SlotExtension)) : 0;
     p.slot_size = slot_size_for(p.max_message, kSlotHeaderBytes, p.ext_size);
     p.dlq_slot_size = slot_size_for(p.max_message, kDlqSlotHeaderBytes, p.ext_size);
@@ -61,7 +62,7 @@ std::optional<std::string> check_and_derive(QueueParams& p) {
     SectionTable s = compute_sections(p);
     if (s.end > kMaxRegionBytes)
         return "the region would need " + std::to_string(s.end >> 20) + " MiB (limit " + std::to_string(kMaxRegionBytes >> 20) +
-               " MiB); lower partitions, capacity, max-message or max-groups";
+               " MiB); lower partitions, capacity, max-message, max-groups or delay-capacity";
     return std::nullopt;
 }
 
@@ -97,6 +98,7 @@ SectionTable compute_sections(const QueueParams& p) {
                                                 kDedupGenerations * dedup_entries(p) * sizeof(DedupEntry));
     s.tx = take(uint64_t{p.max_participants} * sizeof(TxEntry));
     s.keyed = take(uint64_t{p.keyed_groups} * parts * keyed_lane_bytes(cap));
+    s.delayed = take(delay_store_bytes(p.delay_capacity, p.max_message, p.ext_size));
     s.end = align_up(at, kSectionAlign);
     return s;
 }

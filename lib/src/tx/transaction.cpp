@@ -351,7 +351,7 @@ Transaction::~Transaction() {
 }
 
 Status Transaction::send(Producer& producer, std::span<const std::byte> payload, const SendOptions& options) noexcept {
-    if (core_ == nullptr || producer.core_ == nullptr) return Errc::invalid_argument;
+    if (core_ == nullptr || producer.core_ == nullptr || options.delay.count() != 0) return Errc::invalid_argument;
     return core_->send(*producer.core_, payload, options);
 }
 
@@ -362,7 +362,8 @@ Status Transaction::ack(Message& message) noexcept {
 
 BatchResult Transaction::send_batch(Producer& producer, std::span<const std::span<const std::byte>> payloads,
                                    const SendOptions& options) noexcept {
-    if (core_ == nullptr || producer.core_ == nullptr) return BatchResult{0, Errc::invalid_argument};
+    if (core_ == nullptr || producer.core_ == nullptr || options.delay.count() != 0)
+        return BatchResult{0, Errc::invalid_argument};
     return core_->send_batch(*producer.core_, payloads, options);
 }
 

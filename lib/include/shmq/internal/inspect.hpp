@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -167,6 +168,12 @@ struct QueueSnapshot {
     uint64_t spilled = 0, spill_backlog = 0, spill_disk_bytes = 0;  // sums over partitions
     uint64_t dropped = 0;
     uint64_t duplicates = 0;             // sum over partitions
+    // Delayed delivery (shmq/internal/delay_store.hpp): messages waiting in the
+    // delay store, ms until the earliest is due (0 when overdue; none when
+    // empty), and the store's counters.
+    uint64_t delayed = 0;
+    std::optional<uint64_t> next_due_ms;
+    uint64_t delayed_added = 0, delayed_moved = 0, delayed_refused = 0;
     uint64_t acked = 0;                  // sum over groups and partitions
     uint64_t oldest_unacked_age_ms = 0;  // max over partitions
     bool overloaded = false;             // some partition is above the high watermark

@@ -20,6 +20,7 @@
 //   sections.dedup              DedupTable                      (dedup_window_ms != 0 only)
 //   sections.tx                 TxEntry[max_participants]       896 each
 //   sections.keyed              KeyedLane[keyed_groups][partitions]  keyed_lane_bytes(capacity) each
+//   sections.delayed            DelayStore                      delay_store_bytes(params) (delay_capacity != 0 only)
 //
 // Every section starts on a 4096-byte boundary. docs/ARCHITECTURE.md mirrors
 // this table; change both together.
@@ -40,8 +41,9 @@ namespace shmq::layout {
 
 constexpr uint64_t kMagic = 0x3130'5145'4d48'5300ull;  // "\0SHMEQ01" little-endian
 // 14: keyed groups (KeyedLane); 15: SlotFlags::kSlotAttributes, the attribute block;
-// 16: message TTL (QueueParams::message_ttl_ms/ttl_action, SlotKind::expired, DlqControl::expired_*).
-constexpr uint32_t kLayoutVersion = 16;
+// 16: message TTL (QueueParams::message_ttl_ms/ttl_action/history, SlotKind::expired, DlqControl::expired_*);
+// 17: delayed delivery (DelayStore)
+constexpr uint32_t kLayoutVersion = 17;
 constexpr std::size_t kCacheLine = 64;
 constexpr std::size_t kSectionAlign = 4096;
 
@@ -71,7 +73,7 @@ static_assert(sizeof(std::atomic<uint64_t>) == 8 && sizeof(std::atomic<uint32_t>
 //  32  max_groups    34  max_participants 36 on_full 37 high_watermark_pct 38 fsync 39 journal
 //  40  mode          44  spill_capacity   48 retain_bytes  56 retain_ms
 //  64  dedup_window_ms  68 dedup_capacity  72 dedup_content  73 ttl_action  74 history  76 ext_size  80 keyed_groups
-//  84  message_ttl_ms  88 reserved
+//  84  message_ttl_ms  88 delay_capacity  92 reserved2  96 reserved[4]
 struct QueueParams {
     uint32_t partitions;
     uint32_t capacity;        // slots per partition, power of two
@@ -100,9 +102,12 @@ struct QueueParams {
     uint32_t ext_size;         // derived: bytes of each slot's extension area (SlotExtension), 0 when none
     uint32_t keyed_groups;     // KeyedLane sets: how many keyed groups the queue can hold at once
     uint32_t message_ttl_ms;   // every message expires this long after its publish time; 0: only per-message TTLs
-    uint64_t reserved[5];
+    uint32_t delay_capacity;   // DelayStore entries: delayed messages waiting for their due time; 0: no delays
+    uint32_t reserved2;
+    uint64_t reserved[4];
 };
 static_assert(sizeof(QueueParams) == 128);
+static_assert(offsetof(QueueParams, delay_capacity) == 88);
 static_assert(offsetof(QueueParams, dedup_window_ms) == 64 && offsetof(QueueParams, ext_size) == 76);
 static_assert(offsetof(QueueParams, on_full) == 36);
 static_assert(offsetof(QueueParams, high_watermark_pct) == 37);
@@ -136,8 +141,10 @@ struct SectionTable {
     uint64_t dedup;        // DedupTable, after spill_slots (== end when deduplication is off)
     uint64_t tx;           // TxEntry[max_participants], after dedup
     uint64_t keyed;        // KeyedLane[keyed_groups][partitions], after tx (== end when keyed_groups is 0)
-    uint64_t reserved[2];
+    uint64_t delayed;      // DelayStore, after keyed (== end when delay_capacity is 0)
+    uint64_t reserved[1];
 };
+static_assert(offsetof(SectionTable, delayed) == 112);
 static_assert(sizeof(SectionTable) == 128);
 
 // Region lifecycle word (RegionHeader::lifecycle).
@@ -739,6 +746,94 @@ constexpr uint64_t keyed_successors_at(uint64_t capacity) {
 }
 constexpr uint64_t keyed_ready_at(uint64_t capacity) { return keyed_successors_at(capacity) + capacity * 8; }
 static_assert(keyed_lane_bytes(2) == 256 && keyed_ready_at(4) + 4 * 8 == keyed_lane_bytes(4));
+
+// ---------------------------------------------------------------------------
+// DelayStore (QueueParams::delay_capacity != 0): delayed messages
+// (SendOptions::delay) waiting for their due time, at sections.delayed.
+// Protocol, lock and crash argument: shmq/internal/delay_store.hpp.
+//
+//   DelayStoreHeader                 128
+//     line 0   0 lock (owner token; broken when its holder is dead)
+//              8 open (1 while a holder is inside its critical section: a
+//                taker that finds 1 rebuilds heap and free list)
+//             16 count (atomic: entries queued == heap size)
+//             24 next_due_unix_ns (atomic: the heap top's due time; kNoDue when empty)
+//             32 seq (the next entry's sequence: equal due times go in send order)
+//             40 version (atomic: +1 per add and move; shmqd's snapshot compares it)
+//             48 mover_wake_unix_ns (when shmqd looks next; an add due sooner rings it)
+//             56 repairs (rebuilds after a dead holder or a bad index)
+//     line 1  64 added  72 moved  80 refused (adds answered overloaded: full)
+//             88 failed (due messages their partition refused for good: dropped)  96.. reserved
+//   DelayHeapItem heap[delay_capacity]     16 each: 0 due_unix_ns  8 [seq:40 | entry:24]
+//   uint32_t free_list[delay_capacity]     rounded up to 64 bytes: [0, capacity - count) are free entries
+//   DelayEntry[delay_capacity]             delay_entry_bytes(params) each:
+//     0 state (atomic: kDelayFree / kDelayQueued)  8 due_unix_ns  16 sent_unix_ns  24 seq
+//    32 payload_len  36 key_len u16  38 flags u16 (SlotFlags: kSlotAttributes kept verbatim)
+//    40 partition (explicit partition + 1; 0: by key or round robin)  44 id_len u16  46 reserved
+//    48 reserved[2]
+//    64 payload[round8(max_message)]  then key[kMaxKeyBytes]  then id[kMaxDedupIdBytes] (ext_size != 0 only)
+//
+// The entries' state words are the truth; heap and free list are an index
+// rebuilt from them after a holder died. Everything is written under the
+// lock only, and untrusted: indices and lengths are checked before use.
+constexpr uint32_t kMaxDelayCapacity = 1u << 24;  // entry indices fit the heap item's 24 bits
+constexpr uint64_t kNoDue = UINT64_MAX;
+constexpr uint64_t kDelayFree = 0;
+constexpr uint64_t kDelayQueued = 1;
+struct alignas(kCacheLine) DelayStoreHeader {
+    std::atomic<uint64_t> lock;
+    std::atomic<uint64_t> open;
+    std::atomic<uint64_t> count;
+    std::atomic<uint64_t> next_due_unix_ns;
+    std::atomic<uint64_t> seq;
+    std::atomic<uint64_t> version;
+    std::atomic<uint64_t> mover_wake_unix_ns;
+    std::atomic<uint64_t> repairs;
+    std::atomic<uint64_t> added;
+    std::atomic<uint64_t> moved;
+    std::atomic<uint64_t> refused;
+    std::atomic<uint64_t> failed;
+    uint64_t reserved[4];
+};
+static_assert(sizeof(DelayStoreHeader) == 2 * kCacheLine);
+static_assert(offsetof(DelayStoreHeader, count) == 16 && offsetof(DelayStoreHeader, next_due_unix_ns) == 24,
+              "stat reads these lock-free");
+static_assert(offsetof(DelayStoreHeader, added) == kCacheLine);
+struct DelayHeapItem {
+    uint64_t due_unix_ns;
+    uint64_t seq_entry;  // [seq:40 | entry:24]
+};
+static_assert(sizeof(DelayHeapItem) == 16);
+constexpr uint64_t delay_item(uint64_t seq, uint32_t entry) { return seq << 24 | entry; }
+constexpr uint32_t delay_item_entry(uint64_t item) { return static_cast<uint32_t>(item & ((1u << 24) - 1)); }
+struct DelayEntryHeader {
+    std::atomic<uint64_t> state;
+    uint64_t due_unix_ns;
+    uint64_t sent_unix_ns;
+    uint64_t seq;
+    uint32_t payload_len;
+    uint16_t key_len;
+    uint16_t flags;
+    uint32_t partition;  // explicit partition + 1; 0: none
+    uint16_t id_len;
+    uint16_t reserved0;
+    uint64_t reserved1[2];
+};
+static_assert(sizeof(DelayEntryHeader) == kCacheLine);
+static_assert(offsetof(DelayEntryHeader, payload_len) == 32 && offsetof(DelayEntryHeader, partition) == 40);
+constexpr uint64_t delay_entry_bytes(uint32_t max_message, uint32_t ext_size) {
+    return (sizeof(DelayEntryHeader) + ((uint64_t{max_message} + 7) & ~uint64_t{7}) + kMaxKeyBytes +
+            (ext_size != 0 ? kMaxDedupIdBytes : 0) + kCacheLine - 1) & ~uint64_t{kCacheLine - 1};
+}
+constexpr uint64_t delay_heap_at() { return sizeof(DelayStoreHeader); }
+constexpr uint64_t delay_free_at(uint64_t capacity) { return delay_heap_at() + capacity * sizeof(DelayHeapItem); }
+constexpr uint64_t delay_entries_at(uint64_t capacity) {
+    return (delay_free_at(capacity) + capacity * 4 + kCacheLine - 1) & ~uint64_t{kCacheLine - 1};
+}
+constexpr uint64_t delay_store_bytes(uint32_t capacity, uint32_t max_message, uint32_t ext_size) {
+    return capacity == 0 ? 0 : delay_entries_at(capacity) + uint64_t{capacity} * delay_entry_bytes(max_message, ext_size);
+}
+static_assert(delay_entry_bytes(1, 0) == 192 && delay_entries_at(16) == 128 + 256 + 64);
 
 // ---------------------------------------------------------------------------
 // LeaseEntry: a group's delivery state of one offset; index offset & (capacity-1).

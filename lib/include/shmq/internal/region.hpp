@@ -41,6 +41,17 @@ struct RestoredDedupId {
     bool staged = false;
 };
 
+// A delayed message from shmqd's snapshot of the delay store (layout.hpp, DelayStore).
+struct RestoredDelayed {
+    uint64_t due_unix_ns = 0;
+    uint64_t sent_unix_ns = 0;
+    uint16_t flags = 0;
+    uint32_t partition = 0;  // explicit partition + 1; 0: none
+    std::string payload;     // payload_len bytes as stored (an attribute block first when flags say so)
+    std::string key;
+    std::string id;
+};
+
 // How a region is created beyond its options (default: a fresh queue).
 struct CreateSpec {
     std::string object;             // shared-memory object name; empty: "shmq.<name>"
@@ -54,6 +65,9 @@ struct CreateSpec {
     std::vector<InitialGroup> groups;
     // Dedup queues: ids published within the window; older ones are left out.
     std::vector<RestoredDedupId> dedup_ids;
+    // Delayed messages to put back in the delay store (a queue recreated
+    // from its journal: the snapshot shmqd kept). Beyond delay_capacity: left out.
+    std::vector<struct RestoredDelayed> delayed;
     // The region's group (shmq create --group): it is owner-only until it
     // has been given to this gid, then gets options.mode. Empty: the creator's.
     std::optional<uint32_t> gid;
@@ -191,6 +205,22 @@ public:
     std::byte* keyed_lane_base(uint32_t lane, uint32_t p) const noexcept {
         return base_ + sections_.keyed +
                (uint64_t{lane} * params_.partitions + p) * layout::keyed_lane_bytes(params_.capacity);
+    }
+    // The delay store (sections.delayed; only when params().delay_capacity != 0; layout.hpp, DelayStore).
+    uint32_t delay_capacity() const noexcept { return params_.delay_capacity; }
+    layout::DelayStoreHeader& delay_header() const noexcept { return at<layout::DelayStoreHeader>(sections_.delayed); }
+    layout::DelayHeapItem& delay_heap(uint32_t i) const noexcept {  // i < delay_capacity
+        return at<layout::DelayHeapItem>(sections_.delayed + layout::delay_heap_at() + uint64_t{i} * sizeof(layout::DelayHeapItem));
+    }
+    uint32_t& delay_free(uint32_t i) const noexcept {  // i < delay_capacity
+        return at<uint32_t>(sections_.delayed + layout::delay_free_at(params_.delay_capacity) + uint64_t{i} * 4);
+    }
+    std::byte* delay_entry_base(uint32_t e) const noexcept {  // e < delay_capacity
+        return base_ + sections_.delayed + layout::delay_entries_at(params_.delay_capacity) +
+               uint64_t{e} * layout::delay_entry_bytes(params_.max_message, params_.ext_size);
+    }
+    layout::DelayEntryHeader& delay_entry(uint32_t e) const noexcept {
+        return *reinterpret_cast<layout::DelayEntryHeader*>(delay_entry_base(e));
     }
     // Participant `index`'s transaction record (shmq/internal/tx_protocol.hpp); index < max_participants.
     layout::TxEntry& tx_entry(uint32_t index) const noexcept {
