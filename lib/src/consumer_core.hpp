@@ -86,11 +86,6 @@ struct ConsumerCore {
     // the same group in its replay region, delivered from first; partition
     // p of this ring waits until the replay group has acked p to replay_end.
     ConsumerCore* replay = nullptr;  // holds one reference
-    // Queues with a delay store: moves due delayed messages when no shmqd
-    // does (shmq/internal/delay_mover.hpp), from maintenance; null otherwise.
-    std::unique_ptr<delay::Mover> mover;
-    // The longest sleep before the next due delayed message may need us to move it.
-    int64_t delay_slice_ns(int64_t slice_ns) const noexcept;
     uint64_t next_replay_open_ns = 0;
 
     ConsumerCore(std::shared_ptr<Region> r, std::string_view group_name, const ConsumerOptions& o);
@@ -160,6 +155,12 @@ struct ConsumerCore {
     bool replay_ready() noexcept;
     bool replay_holds(uint32_t p) const noexcept;  // p's ring waits for its replay
     BatchResult receive_batch(std::span<Message> out, Millis timeout) noexcept;
+    // The longest sleep before the next due delayed message may need us to move it.
+    int64_t delay_slice_ns(int64_t slice_ns) const noexcept;
+    // Queues with a delay store: moves due delayed messages when no shmqd
+    // does (shmq/internal/delay_mover.hpp), from maintenance; null otherwise.
+    // Last: the members above keep the places (and cache lines) they had.
+    std::unique_ptr<delay::Mover> mover;
 };
 
 }  // namespace shmq::detail

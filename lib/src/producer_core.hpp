@@ -52,7 +52,6 @@ struct ProducerCore {
     bool dedup = false;  // the queue has a dedup window: send() takes the outcome path
     bool delays = false;  // the queue has a delay store: prepare() may move due messages first
     bool moving = false;  // inside a move (its sends must not move again)
-    uint64_t next_help_ns = 0;  // coarse monotonic: the next look at the delay store (one per ms at most)
     std::vector<uint8_t> held;
     uint32_t held_count = 0;
     std::vector<uint64_t> own_next;
@@ -70,6 +69,8 @@ struct ProducerCore {
     static constexpr uint64_t kHandleBias = uint64_t{1} << 63;
     std::atomic<uint64_t> live{kHandleBias};
     uint64_t opened = 0;
+    // Last: the members above keep the places (and cache lines) they had.
+    uint64_t next_help_ns = 0;  // coarse monotonic: the next look at the delay store (one per ms at most)
 
     ~ProducerCore();
     // ProducerOptions::exclusive: the writer role of every partition, or throws.

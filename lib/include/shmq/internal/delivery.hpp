@@ -214,6 +214,8 @@ inline uint32_t deliver_run(const DeliveryContext& ctx, const PartitionView& vie
     const uint64_t first = gp.next.load(std::memory_order_relaxed);  // the owner alone moves it
     const uint64_t revocations = gp.revocations.load(std::memory_order_relaxed);  // fast_ack.hpp L0
     const LeaseKind kind = ctx.at_most_once ? LeaseKind::picked : LeaseKind::leased;
+    // Whether every message may have a TTL (expiry.hpp), or only those with an attribute block.
+    const bool queue_ttl = ctx.region->params().message_ttl_ms != 0;
     uint32_t n = 0;
     for (; n < max; ++n) {
         const uint64_t o = first + n;
@@ -229,7 +231,9 @@ inline uint32_t deliver_run(const DeliveryContext& ctx, const PartitionView& vie
         if (!lease_deliverable(e.word.load(std::memory_order_acquire), o)) break;
         // A message that may have a TTL (expiry.hpp): an expired one ends the
         // run; deliver_fresh expires it. The flags share the state's line.
-        if (may_expire(*ctx.region, view.slot(o).flags) && detail_delivery::expired_now(*ctx.region, view, o)) break;
+        if ((queue_ttl || (view.slot(o).flags & layout::kSlotAttributes) != 0) &&
+            detail_delivery::expired_now(*ctx.region, view, o))
+            break;
         const uint64_t leased = lease_word(kind, o, ctx.owner_id, 1);
         lease_start(e, now_mono + ctx.lease_ns);  // (1)
         // (1') word first, then (below, once) next: a new owner's take_over
