@@ -313,8 +313,10 @@ static void check_ttl(void) {
     CHECK_OK(shmq_consumer_receive(c, 1000, &m));
     CHECK(shmq_message_size(m) == 5 && memcmp(shmq_message_data(m), "fresh", 5) == 0, 0);
     CHECK_OK(shmq_message_ack(m));
+    shmq_message_close(m);
+    m = NULL;
     rc = shmq_consumer_receive(c, 0, &m);
-    CHECK(rc == SHMQ_ERR_TIMEOUT, rc);
+    CHECK(rc == SHMQ_ERR_TIMEOUT && m == NULL, rc);
     CHECK_OK(shmq_consumer_close(c));
     CHECK_OK(shmq_producer_close(p));
     CHECK_OK(shmq_queue_remove(name));
