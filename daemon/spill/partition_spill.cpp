@@ -175,7 +175,9 @@ int PartitionSpill::drain(uint64_t now_mono) {
     for (uint64_t n = 0; drained_ < tail_seq && n < kMaxDrainPerTurn; ++n) {
         const uint64_t s = drained_;
         const uint64_t st = staging_.state(s).load(std::memory_order_acquire);  // (3) pairs with the commit
-        if (ring::slot_is(st, s - staging_.capacity)) break;  // open claim: wait (the reaper aborts a dead one's)
+        // Open claim: wait. The reaper aborts a dead claimer's; a prepared one
+        // (a transaction's) waits for its decision (spill_protocol.hpp (3)).
+        if (ring::slot_is(st, s - staging_.capacity)) break;
         if (!ring::slot_is(st, s) || ring::slot_kind(st) != ring::SlotKind::committed) {
             if (!ring::slot_is(st, s) || ring::slot_kind(st) != ring::SlotKind::aborted)
                 log(Level::error, label_ + ": staging slot of sequence " + std::to_string(s) +

@@ -29,10 +29,12 @@ struct PreparedSlot {
     bool staged = false;
 };
 
-// A ring slot: a transaction's prepared output.
+// A transaction's prepared output: a slot of the partition's ring, or of its
+// staging ring when `staged` (on_full=spill; `offset` is then the spill sequence).
 struct SlotRef {
     uint32_t partition;
     uint64_t offset;
+    bool staged = false;
 };
 
 struct ProducerCore {
@@ -113,6 +115,10 @@ struct ProducerCore {
     // Slot addresses of a claim: in the ring, or in staging when `staged`.
     std::byte* slot_base(uint32_t p, uint64_t offset, bool staged) const noexcept {
         return staged ? staging[p].base(offset) : views[p].slot_base(offset);
+    }
+    // The ring holding a transaction's output slot.
+    const ring::RingRef& ring_of(const SlotRef& s) const noexcept {
+        return s.staged ? staging[s.partition] : views[s.partition].ring;
     }
     // Writes the header of a claimed slot.
     void write_header(uint32_t p, uint64_t offset, uint32_t payload_len, uint16_t key_len, uint64_t unix_ns,

@@ -207,6 +207,41 @@ TEST(CliTest, spillTakesAHundredThousandLinesIntoA64SlotQueueAndGivesThemBackInO
     std::filesystem::remove_all(data);
 }
 
+// Issue 19: an all-or-nothing publish accepts a spilling target. A fanout
+// exchange to a 16-slot on-full spill queue and a plain one takes thousands
+// of lines at once (the spilling queue's slots go through shmqd's staging,
+// each prepared there until its publish commits); both give every line back
+// in order.
+TEST(CliTest, aFanoutPublishIntoASpillingQueueAndAPlainOneGivesEveryLineBackFromBoth) {
+    CliQueue s, b;
+    const std::string x = test::unique_queue_name("cli-fan");
+    const std::string lock = temp_path("shmqd-fan.lock"), data = temp_path("shmqd-fan-data"),
+                      log = temp_path("shmqd-fan.log"), out_s = temp_path("fan-s.out"), out_b = temp_path("fan-b.out");
+    const uint64_t n = test::scaled(5'000, 2'000);
+    ASSERT_EQ(sh("$SHMQ create " + s.name + " --capacity 16 --on-full spill").exit_code, 0);
+    ASSERT_EQ(sh("$SHMQ create " + b.name + " --capacity 8192").exit_code, 0);
+    ASSERT_EQ(sh("$SHMQ exchange create " + x + " --type fanout").exit_code, 0);
+    ASSERT_EQ(sh("$SHMQ bind " + x + " " + s.name + " && $SHMQ bind " + x + " " + b.name).exit_code, 0);
+    auto r = sh("'" SHMQD "' --queue " + s.name + " --lock-file " + lock + " --data-dir " + data + " 2>" + log +
+                " & daemon=$!; sleep 0.2; seq 1 " + std::to_string(n) + " | timeout 60 $SHMQ publish " + x +
+                " && timeout 60 $SHMQ consume " + s.name + " --group g --kind exclusive --timeout-ms 3000 > " + out_s +
+                " && timeout 60 $SHMQ consume " + b.name + " --group g --kind exclusive --timeout-ms 300 > " + out_b +
+                "; status=$?; kill $daemon; wait $daemon; exit $status");
+    sh("$SHMQ exchange delete " + x);
+    EXPECT_EQ(r.exit_code, 0) << r.err << test::slurp_and_remove(log);
+    EXPECT_NE(r.err.find(std::to_string(n) + " line(s) published, " + std::to_string(2 * n) + " queue(s) reached"),
+              std::string::npos)
+        << r.err;
+    for (const auto& out : {out_s, out_b}) {
+        const ShellRun diff = sh("seq 1 " + std::to_string(n) + " | cmp - " + out);
+        EXPECT_EQ(diff.exit_code, 0) << out << " is not 1.." << n << " in order: " << diff.out << diff.err;
+        ::unlink(out.c_str());
+    }
+    ::unlink(lock.c_str());
+    ::unlink(log.c_str());
+    std::filesystem::remove_all(data);
+}
+
 // The README's journal example from a shell: `replay --from-offset` gives a
 // group the journal again from there, in order; `replay` refuses bad input
 // with exit 2 and a group with live consumers with exit 1; after

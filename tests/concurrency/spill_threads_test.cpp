@@ -14,12 +14,12 @@
 #include <vector>
 
 #include "partition_journal.hpp"
-#include "partition_spill.hpp"
 #include "recovery.hpp"
 #include "shmq/internal/participants.hpp"
 #include "shmq/internal/region.hpp"
 #include "support/scale.hpp"
 #include "support/scratch_dir.hpp"
+#include "support/spill_thread.hpp"
 #include "support/temp_queue.hpp"
 #include "shmq/internal/clock.hpp"
 #include "shmq/internal/process.hpp"
@@ -40,20 +40,8 @@ void run_spill(uint32_t spill_buffer, uint64_t per_producer, Millis consumer_pau
     o.spill_buffer = spill_buffer;
     o.fsync = Fsync::never;
     test::TempQueue q("spill-threads", o);
-    ScratchDir dir("spill-threads");
-    ASSERT_FALSE(dir.path.empty());
     constexpr int kProducers = 2;
-
-    auto daemon_region = detail::Region::open(q.name);
-    // Serve the queue alone, as shmqd does (a shmqd of another test would drain it too).
-    ASSERT_TRUE(sys::try_lock_byte(daemon_region->lock_fd(), layout::kDaemonLockByte));
-    const detail::Participant me = detail::attach_participant(*daemon_region, layout::Role::admin, layout::kNoGroup, 0);
-    std::atomic<bool> stop{false};
-    std::thread daemon([&] {
-        daemon::PartitionSpill spill(*daemon_region, 0, me, (dir.path / "spill").string(), "q.0");
-        while (!stop.load(std::memory_order_relaxed))
-            if (spill.run(sys::monotonic_ns()) == 0) std::this_thread::sleep_for(50us);
-    });
+    auto daemon = std::make_unique<test::SpillThread>(q.name);  // serves the queue alone, as shmqd does
 
     Queue consumer_queue = Queue::open(q.name);
     Consumer consumer = consumer_queue.consumer("g", {.kind = GroupKind::exclusive});
@@ -85,13 +73,11 @@ void run_spill(uint32_t spill_buffer, uint64_t per_producer, Millis consumer_pau
         if (consumer_pause.count() > 0 && received % 512 == 0) std::this_thread::sleep_for(consumer_pause);
     }
     for (auto& t : producers) t.join();
-    stop.store(true);
-    daemon.join();
-    detail::detach_participant(*daemon_region, me);
     EXPECT_EQ(received, kProducers * per_producer);
     EXPECT_EQ(out_of_order, 0u) << "a message overtook an older one of its producer";
-    const auto& pc = daemon_region->partition(0);
+    const auto& pc = daemon->region().partition(0);
     EXPECT_GT(layout::spill_seq(pc.spill_tail.load()), 0u) << "a 16-slot ring must have spilled";
+    daemon.reset();
 }
 
 TEST(SpillThreadsTest, stagingStraightBackIntoTheRing) { run_spill(1024, test::scaled(20'000), Millis(0)); }

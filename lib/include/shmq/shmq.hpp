@@ -513,8 +513,8 @@ private:
 // The consumer must be at-least-once, on a queue that is not on_full
 // drop_oldest; a producer takes part in one transaction at a time; sends
 // carry no dedup id (nor a content id on a dedup_content queue: they are
-// not deduplicated) and never spill (a spilling partition answers
-// overloaded). At most kMaxTransactionOutputs distinct producers per
+// not deduplicated). An output into an on_full=spill queue may wait in its
+// staging, which shmqd drains only once the transaction committed. At most kMaxTransactionOutputs distinct producers per
 // transaction. After commit() or abort() the object starts a new
 // transaction with its next send or ack. Used by one thread at a time, with
 // its consumer and producers.

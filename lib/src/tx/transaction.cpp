@@ -120,19 +120,26 @@ Status TxCore::send(ProducerCore& pc, std::span<const std::byte> payload, const 
     if (out == nullptr) return st;
     PreparedSlot slot;
     if (st = pc.prepare(block.size() + payload.size(), options, slot); !st) return st;
-    if (slot.staged) {  // a transaction's output never goes to disk staging
-        pc.abort_prepared(slot);
-        return Errc::overloaded;
-    }
     std::byte* to = slot.base + layout::kSlotHeaderBytes;
     if (!block.empty()) std::memcpy(to, block.data(), block.size());  // the attribute block first (layout.hpp)
     std::memcpy(to + block.size(), payload.data(), payload.size());
-    pc.write_header(slot.partition, slot.offset, static_cast<uint32_t>(block.size() + payload.size()),
-                    static_cast<uint16_t>(options.key.size()), sys::coarse_unix_ns(),
-                    block.empty() ? uint16_t{0} : uint16_t{layout::kSlotAttributes});
+    const auto len = static_cast<uint32_t>(block.size() + payload.size());
+    const auto key_len = static_cast<uint16_t>(options.key.size());
+    const uint16_t flags = block.empty() ? uint16_t{0} : uint16_t{layout::kSlotAttributes};
+    if (slot.staged) {  // on_full=spill: a staging slot, which shmqd drains only once committed
+        auto& h = *reinterpret_cast<layout::SlotHeader*>(slot.base);
+        h.payload_len = len;
+        h.key_len = key_len;
+        h.flags = flags;
+        h.publish_unix_ns = sys::unix_ns();
+        h.reserved = 0;
+    } else {
+        pc.write_header(slot.partition, slot.offset, len, key_len, sys::coarse_unix_ns(), flags);
+    }
     crash_point(CrashPoint::after_copy);  // an open claim, not yet prepared: the reaper aborts it
-    ring::mark_prepared(pc.views[slot.partition].ring, slot.offset, pc.me.id());
-    out->slots.push_back({slot.partition, slot.offset});
+    const SlotRef ref{slot.partition, slot.offset, slot.staged};
+    ring::mark_prepared(pc.ring_of(ref), slot.offset, pc.me.id());
+    out->slots.push_back(ref);
     return Errc::ok;
 }
 
@@ -142,7 +149,7 @@ BatchResult TxCore::send_batch(ProducerCore& pc, std::span<const std::span<const
     if (payloads.empty()) return done;
     Output* out = enter_send(pc, options, done.status);
     if (out == nullptr) return done;
-    if (!pc.staging.empty()) {  // a spilling queue: message by message (a staged claim answers overloaded)
+    if (!pc.staging.empty()) {  // a spilling queue: message by message (each into the ring or staging)
         for (const auto& payload : payloads) {
             if (done.status = send(pc, payload, options); !done.ok()) break;
             ++done.count;
@@ -218,10 +225,10 @@ void TxCore::commit_slots(const Output& o) noexcept {
     ring::fast_ack_enter(acking, q.header().commit_fence);  // S1, B
     const bool fast = ring::fast_ack_valid(q.tx_entry(o.core->me.index).resolutions, o.resolutions);  // L2
     if (fast)
-        for (const auto& s : o.slots) ring::publish(o.core->views[s.partition].ring, s.offset);  // S3
+        for (const auto& s : o.slots) ring::publish(o.core->ring_of(s), s.offset);  // S3
     ring::fast_ack_leave(acking);  // S4
     if (!fast)
-        for (const auto& s : o.slots) (void)ring::commit(o.core->views[s.partition].ring, s.offset);  // false: a resolver did
+        for (const auto& s : o.slots) (void)ring::commit(o.core->ring_of(s), s.offset);  // false: a resolver did
 }
 
 Status TxCore::commit() noexcept {
@@ -250,7 +257,7 @@ Status TxCore::commit() noexcept {
     // commits below find them owned.
     for (std::size_t k = 0; k < n_outputs; ++k)
         for (const auto& s : outputs[k].slots)
-            __builtin_prefetch(&outputs[k].core->views[s.partition].ring.state(s.offset), 1);
+            __builtin_prefetch(&outputs[k].core->ring_of(s).state(s.offset), 1);
     // (T4) committed: the inputs are acked; nobody else may thaw them now.
     for (const auto& i : inputs) {
         ring::lease_ack_frozen_owned(r.lease(g, i.partition, i.offset), i.offset);
@@ -285,8 +292,9 @@ void TxCore::abort() noexcept {
             (void)tx::move(word, o.seq, tx::TxState::prepared, tx::TxState::aborted);
         uint32_t aborted = 0;
         for (const auto& s : o.slots) {
-            if (ring::finish_claim(o.core->views[s.partition].ring, s.offset, ring::SlotKind::aborted)) {
-                q.partition(s.partition).aborted.fetch_add(1, std::memory_order_relaxed);
+            if (ring::finish_claim(o.core->ring_of(s), s.offset, ring::SlotKind::aborted)) {
+                // A ring offset given up (stat's skipped); shmqd passes over a staged one.
+                if (!s.staged) q.partition(s.partition).aborted.fetch_add(1, std::memory_order_relaxed);
                 ++aborted;
             }
         }

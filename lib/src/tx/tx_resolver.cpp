@@ -104,7 +104,8 @@ void settle_frozen_inputs(Region& in, uint32_t id, uint64_t decided, bool owner_
 }
 
 // Commits (committed) or aborts (any other state) the prepared claims of
-// participant id `owner` in q's rings that belong to the transaction whose
+// participant id `owner` in q's rings (partitions and, on_full=spill, their
+// staging rings, which shmqd drains only once committed) that belong to the transaction whose
 // record word is `decided`; stops as soon as the record moved on (T6).
 // A committed record's claims are the owner's to finish while it is alive
 // and within its deadline (it stores them, (T7)); for a late or dead one a
@@ -120,21 +121,29 @@ uint32_t finish_prepared_claims(Region& q, uint32_t owner, uint64_t decided, uin
     struct Found {
         uint32_t partition;
         uint64_t offset;
+        bool staged;
     };
     std::vector<Found> found;
-    for (uint32_t p = 0; p < q.partitions(); ++p) {
-        const ring::RingRef ring = ring::partition_ring(q, p);
-        const uint64_t head = q.partition(p).head.load(std::memory_order_acquire);
-        for (uint64_t o = head; o < head + ring.capacity; ++o) {
-            const uint64_t c = ring.claim(o).load(std::memory_order_acquire);
-            if (!ring::slot_is(c, o) || ring::slot_kind(c) != ring::SlotKind::prepared || ring::slot_owner(c) != owner)
-                continue;
-            // Whose claim is it? The owner opens its next record before it
-            // claims for it, and the acquire of the prepared claim word above
-            // sees that: a record still `decided` after it means the claim
-            // belongs to the decided transaction, not a later one.
-            if (!still_decided(entry.word, decided)) goto loaded;
-            found.push_back({p, o});
+    const auto ring_of = [&q](uint32_t p, bool staged) {
+        return staged ? ring::spill_ring(q, p) : ring::partition_ring(q, p);
+    };
+    for (const bool staged : {false, true}) {
+        if (staged && q.spill_capacity() == 0) break;
+        for (uint32_t p = 0; p < q.partitions(); ++p) {
+            const ring::RingRef ring = ring_of(p, staged);
+            const auto& pc = q.partition(p);
+            const uint64_t head = (staged ? pc.spill_head : pc.head).load(std::memory_order_acquire);
+            for (uint64_t o = head; o < head + ring.capacity; ++o) {
+                const uint64_t c = ring.claim(o).load(std::memory_order_acquire);
+                if (!ring::slot_is(c, o) || ring::slot_kind(c) != ring::SlotKind::prepared || ring::slot_owner(c) != owner)
+                    continue;
+                // Whose claim is it? The owner opens its next record before it
+                // claims for it, and the acquire of the prepared claim word above
+                // sees that: a record still `decided` after it means the claim
+                // belongs to the decided transaction, not a later one.
+                if (!still_decided(entry.word, decided)) goto loaded;
+                found.push_back({p, o, staged});
+            }
         }
     }
 loaded:
@@ -148,11 +157,11 @@ loaded:
     for (const auto& f : found) {
         // (T1): the record said so; a CAS that fails found it finished already
         // (expecting the previous lap, it cannot land on a later one).
-        if (!ring::finish_claim(ring::partition_ring(q, f.partition), f.offset,
+        if (!ring::finish_claim(ring_of(f.partition, f.staged), f.offset,
                                 commit ? ring::SlotKind::committed : ring::SlotKind::aborted))
             continue;
         ++finished;
-        if (!commit) q.partition(f.partition).aborted.fetch_add(1, std::memory_order_relaxed);
+        if (!commit && !f.staged) q.partition(f.partition).aborted.fetch_add(1, std::memory_order_relaxed);
     }
     if (finished != 0) {
         detail::wake_consumers(q);

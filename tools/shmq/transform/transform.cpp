@@ -183,7 +183,7 @@ private:
                 return " (a " + std::to_string(size) + "-byte line; create " + config_.to +
                        " with a larger --max-message)";
             case Errc::overloaded:
-                return " (" + config_.to + " is full with --on-full reject, or spilling: add consumers to it)";
+                return " (" + config_.to + " is full with --on-full reject, or its spill staging is: is shmqd running, with disk room?)";
             case Errc::invalid_argument:
                 return " (is another transaction using this producer?)";
             default:

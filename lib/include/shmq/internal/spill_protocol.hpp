@@ -21,7 +21,11 @@
 //      the bytes to shmqd, which acquire-loads the state).
 //  (3) drain (shmqd): sequences in order from spill_head; committed ->
 //      written to disk or moved into the ring, aborted -> skipped, open ->
-//      wait, or abort if the claimer is dead. spill_head (release) advances
+//      wait: the reaper aborts a dead claimer's claimed(s, P); a prepared(s, P)
+//      (a transaction's output or an all-or-nothing publish's,
+//      tx_protocol.hpp) waits for its transaction's decision, carried out by
+//      its owner or a resolver exactly as in a partition ring (the resolvers
+//      scan staging rings too). spill_head (release) advances
 //      only past sequences that are durable on disk or in the ring, so a
 //      killed shmqd loses nothing: the next one drains from spill_head again.
 //  (4) deactivate (shmqd, under spill_lock): only when spill_refilled ==
