@@ -224,8 +224,9 @@ TEST(CliTest, aFanoutPublishIntoASpillingQueueAndAPlainOneGivesEveryLineBackFrom
     ASSERT_EQ(sh("$SHMQ bind " + x + " " + s.name + " && $SHMQ bind " + x + " " + b.name).exit_code, 0);
     auto r = sh("'" SHMQD "' --queue " + s.name + " --lock-file " + lock + " --data-dir " + data + " 2>" + log +
                 " & daemon=$!; sleep 0.2; seq 1 " + std::to_string(n) + " | timeout 60 $SHMQ publish " + x +
-                " && timeout 60 $SHMQ consume " + s.name + " --group g --kind exclusive --timeout-ms 3000 > " + out_s +
-                " && timeout 60 $SHMQ consume " + b.name + " --group g --kind exclusive --timeout-ms 300 > " + out_b +
+                " && timeout 60 $SHMQ consume " + s.name + " --group g --kind exclusive --count " + std::to_string(n) +
+                " --timeout-ms 3000 > " + out_s + " && timeout 60 $SHMQ consume " + b.name +
+                " --group g --kind exclusive --count " + std::to_string(n) + " --timeout-ms 3000 > " + out_b +
                 "; status=$?; kill $daemon; wait $daemon; exit $status");
     sh("$SHMQ exchange delete " + x);
     EXPECT_EQ(r.exit_code, 0) << r.err << test::slurp_and_remove(log);
