@@ -3,6 +3,10 @@
 // taking effect for the next publish. (Several targets: publish_fanout_test.cpp.)
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "shmq/shmq.hpp"
 #include "support/temp_exchange.hpp"
 
@@ -140,6 +144,49 @@ TEST(PublisherTest, aBindingToADeletedQueueIsSkippedAndCountsUnroutable) {
     EXPECT_TRUE(pub.publish("other", {.routing_key = "k2"}).ok());  // other bindings still route
     EXPECT_EQ(x->counters_guess().routed, 2u);
     EXPECT_EQ(drain(live.name), (Texts{"other"}));
+}
+
+// Each Publisher counts its routed publishes in a cell of its own, owned
+// through a lock byte (no RMW per publish); past the 24 cells publishers
+// share the exchange's counter. The total is exact either way; a SIGKILLed
+// publisher's count stays in it, and the kernel frees its cell for the next.
+TEST(PublisherTest, routedCountsStayExactPastTheCellsAndThroughAPublishersDeath) {
+    QueueOptions o = small_queue();
+    o.capacity = 256;
+    o.max_participants = 64;
+    TempQueue q("pcount", o);
+    TempExchange x("pcount", ExchangeType::fanout);
+    x->bind(test::to_queue(q.name));
+    uint64_t sent = 0;
+    {
+        std::vector<Publisher> pubs;
+        for (uint32_t i = 0; i < xlayout::kPublisherCounts + 6; ++i) pubs.push_back(Publisher::open(x.name));
+        for (int round = 0; round < 3; ++round)
+            for (auto& p : pubs) {
+                ASSERT_TRUE(p.publish("m").ok());
+                ++sent;
+            }
+        EXPECT_EQ(x->counters_guess().routed, sent);
+    }
+    const pid_t child = ::fork();
+    if (child == 0) {
+        auto p = Publisher::open(x.name);
+        for (int i = 0; i < 7; ++i)
+            if (!p.publish("m").ok()) ::_exit(1);
+        ::raise(SIGKILL);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(status));
+    EXPECT_EQ(x->counters_guess().routed, sent + 7) << "the dead publisher's count is kept";
+    std::vector<std::shared_ptr<detail::ExchangeTable>> holders;
+    for (uint32_t i = 0; i < xlayout::kPublisherCounts; ++i) {
+        holders.push_back(detail::ExchangeTable::open(x.name));
+        EXPECT_NE(holders.back()->take_publisher_count(), nullptr) << "cell " << i << " was not freed";
+    }
+    holders.push_back(detail::ExchangeTable::open(x.name));
+    EXPECT_EQ(holders.back()->take_publisher_count(), nullptr) << "only 24 cells";
+    EXPECT_EQ(drain(q.name).size(), sent + 7);
 }
 
 TEST(PublisherTest, countsRoutedAndUnroutablePublishes) {

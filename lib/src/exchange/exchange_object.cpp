@@ -14,6 +14,7 @@
 #include "shmq/internal/clock.hpp"
 #include "shmq/internal/exchange_table.hpp"
 #include "shmq/internal/names.hpp"
+#include "shmq/internal/process.hpp"
 #include "writer_locks.hpp"
 
 namespace shmq::detail {
@@ -44,7 +45,14 @@ std::optional<xl::ExchangeType> exchange_type_from(std::string_view text) noexce
 
 ExchangeTable::~ExchangeTable() {
     if (base_ != nullptr) ::munmap(base_, xl::kExchangeBytes);
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0) ::close(fd_);  // drops the lock of a publisher count it held
+}
+
+std::atomic<uint64_t>* ExchangeTable::take_publisher_count() noexcept {
+    if (!writable_ || fd_ < 0) return nullptr;
+    for (uint32_t i = 0; i < xl::kPublisherCounts; ++i)
+        if (sys::try_lock_byte(fd_, xl::kPublisherCountLockByte + i)) return &header().publisher_routed[i].routed;
+    return nullptr;
 }
 
 std::shared_ptr<ExchangeTable> ExchangeTable::create(std::string_view name, xl::ExchangeType type,

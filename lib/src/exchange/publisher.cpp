@@ -113,8 +113,19 @@ struct PublisherCore {
     std::function<uint64_t(std::string_view)> version_of;
     std::map<std::string, Target, std::less<>> targets;  // node-based: Producer* stay valid until erased
     Plan plan;
+    // This publisher's own routed count in the exchange (nullptr: every cell
+    // was taken; the shared counter then), bumped without an RMW.
+    std::atomic<uint64_t>* routed_count = nullptr;
 
-    explicit PublisherCore(std::shared_ptr<ExchangeTable> t) : table(std::move(t)), env(default_route_env()) {
+    void count_routed() noexcept {
+        if (routed_count != nullptr) [[likely]]
+            ExchangeTable::count_routed_in(*routed_count);
+        else
+            table->count_routed();
+    }
+
+    explicit PublisherCore(std::shared_ptr<ExchangeTable> t)
+        : table(std::move(t)), env(default_route_env()), routed_count(table->take_publisher_count()) {
         version_of = [this](std::string_view exchange) -> uint64_t {
             if (exchange == table->name()) return table->deleted() ? 0 : table->version_guess();
             const auto other = env.open_exchange(exchange);  // nullptr when gone
@@ -259,7 +270,7 @@ struct PublisherCore {
             }
             if (plan.unroutable) table->count_unroutable();
             if (!st) return st;
-            if (!plan.unroutable) table->count_routed();
+            if (!plan.unroutable) count_routed();
             outcome.queues = plan.producers.size();
             outcome.to_alternate = plan.to_alternate;
             return Errc::ok;
@@ -284,8 +295,9 @@ Status Publisher::publish(std::span<const std::byte> payload, const PublishOptio
     // The hit path: the last plan routes to one matched queue and still
     // holds. Its cost beside Producer::send: the key compared, two loads of
     // lines that only admins write (the table's `current`, the target
-    // region's lifecycle) and the counter's fetch_add (the one RMW per
-    // message). Everything else, and any failure that needs a new plan, is
+    // region's lifecycle), the attribute block's words and the bump of this
+    // publisher's own routed count (a load and a store on a line pair no
+    // other publisher writes; no RMW). Everything else, and any failure that needs a new plan, is
     // PublisherCore::publish.
     detail::PublisherCore& c = *core_;
     const auto& one = c.plan.single;
@@ -303,7 +315,7 @@ Status Publisher::publish(std::span<const std::byte> payload, const PublishOptio
             outcome.table_version = one.version;
             outcome.to_alternate = false;
             outcome.queues = st.ok() ? 1 : 0;
-            if (st.ok()) c.table->count_routed();
+            if (st.ok()) c.count_routed();
             return st;
         }
     }

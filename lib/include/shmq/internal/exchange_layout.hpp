@@ -24,7 +24,7 @@
 namespace shmq::xlayout {
 
 constexpr uint64_t kExchangeMagic = 0x3130'4843'5845'5300ull;  // "\0SEXCH01" little-endian
-constexpr uint32_t kExchangeLayoutVersion = 2;  // 2: the publish counters
+constexpr uint32_t kExchangeLayoutVersion = 3;  // 2: the publish counters; 3: per-publisher routed counts
 constexpr std::size_t kPage = 4096;
 
 // Limits (checked on every write and on every read of shared memory).
@@ -104,13 +104,23 @@ struct TableBuffer {
 static_assert(offsetof(TableBuffer, words) == 64, "the stamp has a cache line of its own");
 static_assert(sizeof(TableBuffer) == 64 + sizeof(TableImage));
 
+// One publisher's routed count (ExchangeHeader::publisher_routed), on a
+// pair of lines of its own.
+constexpr uint32_t kPublisherCounts = 24;
+struct alignas(128) PublisherCount {
+    std::atomic<uint64_t> routed;
+    uint8_t reserved[120];
+};
+static_assert(sizeof(PublisherCount) == 128);
+
 // The header. Written once by the creator (everything up to `magic` is fixed
 // for the object's life), published by the release store of `magic`.
 //   0 magic  8 layout_version  12 header_size  16 object_size  24 created_unix_ns
 //   32 type  33 alternate_len  34 name_len  35 reserved[5]  40 reserved
 //   48 name[64]  112 alternate[64]  176 reserved  ... 256 lifecycle (own line)
 //   320 current (own line)  384 reserved  512 routed (own line pair)
-//   640 unroutable (own line pair)  768 reserved .. 4096
+//   640 unroutable (own line pair)  768 publisher_routed[24] (a line pair each)
+//   3840 reserved .. 4096
 struct ExchangeHeader {
     std::atomic<uint64_t> magic;  // release-stored last by the creator
     uint32_t layout_version;
@@ -143,7 +153,18 @@ struct ExchangeHeader {
     alignas(128) std::atomic<uint64_t> routed;
     uint8_t reserved5[120];
     alignas(128) std::atomic<uint64_t> unroutable;
-    uint8_t reserved6[kPage - 648];
+    uint8_t reserved6[120];
+    // Per-publisher routed counts: the total is routed + the sum of these.
+    // Cell i belongs to whoever holds the OFD write lock of byte
+    // kPublisherCountLockByte + i of the object (a Publisher, for its life;
+    // the kernel drops it when its holder dies), so it has one writer at a
+    // time and is bumped with a plain load and store, no RMW: the lock's
+    // kernel handoff orders the last holder's stores before the next
+    // holder's load. A cell is never reset, so each only grows, and an
+    // observer's relaxed loads (coherence) never see a sum go down. A
+    // publisher that finds every cell taken counts in `routed`.
+    PublisherCount publisher_routed[kPublisherCounts];
+    uint8_t reserved7[kPage - 768 - kPublisherCounts * 128];
 };
 static_assert(sizeof(ExchangeHeader) == kPage);
 static_assert(offsetof(ExchangeHeader, type) == 32 && offsetof(ExchangeHeader, name) == 48);
@@ -154,12 +175,17 @@ static_assert(offsetof(ExchangeHeader, routed) == 512 && offsetof(ExchangeHeader
               "its own pair of lines: publishers' RMWs apart from the routers' loads of current (320)");
 static_assert(offsetof(ExchangeHeader, unroutable) == 640 && offsetof(ExchangeHeader, unroutable) % 128 == 0,
               "its own pair of lines, apart from routed");
+static_assert(offsetof(ExchangeHeader, publisher_routed) == 768 && 768 + kPublisherCounts * 128 <= kPage,
+              "a line pair each, after unroutable's");
 static_assert(alignof(ExchangeHeader) == 128);
 static_assert(std::atomic<uint64_t>::is_always_lock_free && sizeof(std::atomic<uint64_t>) == 8);
 
 // Admins serialize on an OFD write lock of this byte of the object (the
 // kernel drops it when its holder dies: no robust mutex to repair).
 constexpr uint64_t kWriterLockByte = 0;
+// publisher_routed[i] is owned through an OFD write lock of byte
+// kPublisherCountLockByte + i.
+constexpr uint64_t kPublisherCountLockByte = 1;
 
 constexpr std::size_t round_to_page(std::size_t n) { return (n + kPage - 1) / kPage * kPage; }
 constexpr std::size_t kBufferOffset[2] = {kPage, kPage + round_to_page(sizeof(TableBuffer))};

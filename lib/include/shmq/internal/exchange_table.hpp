@@ -133,14 +133,25 @@ public:
     // version_guess() does (acquire, version = word >> 1).
     const std::atomic<uint64_t>& current_word() const noexcept { return header().current; }
 
-    // The publish counters (relaxed loads: counts, not synchronization).
+    // The publish counters (relaxed loads: counts, not synchronization):
+    // routed sums the shared count and the publishers' own (exchange_layout.hpp).
     ExchangeCounters counters_guess() const noexcept {
-        return {header().routed.load(std::memory_order_relaxed), header().unroutable.load(std::memory_order_relaxed)};
+        uint64_t routed = header().routed.load(std::memory_order_relaxed);
+        for (const auto& c : header().publisher_routed) routed += c.routed.load(std::memory_order_relaxed);
+        return {routed, header().unroutable.load(std::memory_order_relaxed)};
     }
+    // A count of its own for this mapping's publisher, kept while this object
+    // lives (the lock of its byte goes with the descriptor). nullptr: a
+    // read-only mapping, or every cell taken; count_routed() then shares `routed`.
+    std::atomic<uint64_t>* take_publisher_count() noexcept;
     // Publisher::publish bumps them (relaxed fetch_add: a count, it orders
     // nothing); a read-only mapping (listings) cannot count and does nothing.
     void count_routed() noexcept {
         if (writable_) header().routed.fetch_add(1, std::memory_order_relaxed);
+    }
+    // The owner's bump of its own cell: one writer, so a load and a store.
+    static void count_routed_in(std::atomic<uint64_t>& own) noexcept {
+        own.store(own.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     }
     void count_unroutable() noexcept {
         if (writable_) header().unroutable.fetch_add(1, std::memory_order_relaxed);
