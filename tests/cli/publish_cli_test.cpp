@@ -84,12 +84,12 @@ TEST(PublishCliTest, withAnAlternateUnroutableLinesGoThere) {
     EXPECT_NE(r.out.find("routed 0, unroutable 2"), std::string::npos) << r.out;
 }
 
-// A fanout to three queues: each line in all of them; one to nine: refused,
-// saying why (one all-or-nothing publish reaches at most 8 queues).
-TEST(PublishCliTest, aFanoutLineGoesToEveryQueueAndNineQueuesAreRefusedWithTheReason) {
+// A fanout to three queues: each line in all of them; to 32: the same; to
+// 33: refused, saying why (one all-or-nothing publish reaches at most 32).
+TEST(PublishCliTest, aFanoutLineGoesToEveryQueueUpTo32AndMoreAreRefusedWithTheReason) {
     const std::string x = test::unique_queue_name("pcli-fan");
     std::vector<std::string> qs;
-    for (int i = 0; i < 9; ++i) qs.push_back(test::unique_queue_name("pcli-fq"));
+    for (int i = 0; i < 33; ++i) qs.push_back(test::unique_queue_name("pcli-fq"));
     struct Cleanup {
         const std::string& x;
         const std::vector<std::string>& qs;
@@ -108,17 +108,23 @@ TEST(PublishCliTest, aFanoutLineGoesToEveryQueueAndNineQueuesAreRefusedWithTheRe
     EXPECT_EQ(r.err, "shmq publish: 2 line(s) published, 6 queue(s) reached in total, 0 to the alternate\n");
     for (int i = 0; i < 3; ++i)
         EXPECT_EQ(sh("$SHMQ consume " + qs[i] + " --group g --count 2 --timeout-ms 200").out, "a\nb\n") << qs[i];
-    for (int i = 3; i < 9; ++i) {
-        ASSERT_EQ(sh("$SHMQ create " + qs[i] + " --capacity 16").exit_code, 0);
-        ASSERT_EQ(sh("$SHMQ bind " + x + " " + qs[i]).exit_code, 0);
-    }
+    std::string setup;  // one shell for the 29 more queues and their bindings
+    for (int i = 3; i < 32; ++i)
+        setup += "$SHMQ create " + qs[i] + " --capacity 16 >/dev/null && $SHMQ bind " + x + " " + qs[i] + " && ";
+    ASSERT_EQ(sh(setup + "true").exit_code, 0);
     r = sh("echo c | $SHMQ publish " + x);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err, "shmq publish: 1 line(s) published, 32 queue(s) reached in total, 0 to the alternate\n");
+    EXPECT_EQ(sh("$SHMQ consume " + qs[1] + " --group h --count 3 --timeout-ms 200").out, "a\nb\nc\n");
+    EXPECT_EQ(sh("$SHMQ consume " + qs[31] + " --group h --count 3 --timeout-ms 200").out, "c\n");
+    ASSERT_EQ(sh("$SHMQ create " + qs[32] + " --capacity 16 >/dev/null && $SHMQ bind " + x + " " + qs[32]).exit_code, 0);
+    r = sh("echo d | $SHMQ publish " + x);
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_EQ(count_lines(r.err), 1u) << r.err;
-    EXPECT_NE(r.err.find("line 1 not published: it routes to 9 queues, and one publish reaches at most 8"),
+    EXPECT_NE(r.err.find("line 1 not published: it routes to 33 queues, and one publish reaches at most 32"),
               std::string::npos)
         << r.err;
-    EXPECT_EQ(sh("$SHMQ consume " + qs[0] + " --group g --timeout-ms 200").out, "") << "nothing of it anywhere";
+    EXPECT_EQ(sh("$SHMQ consume " + qs[0] + " --group g --timeout-ms 200").out, "c\n") << "nothing of d anywhere";
 }
 
 TEST(PublishCliTest, badInputGetsOneLineAndNonZeroExit) {

@@ -202,7 +202,7 @@ TEST(TransactionTest, refusesWhatItCannotKeepAtomic) {
         many.push_back(out->producer());
         ASSERT_TRUE(tx.send(many.back(), "x").ok());
     }
-    EXPECT_EQ(tx.send(p, "ninth").code(), Errc::invalid_argument);
+    EXPECT_EQ(tx.send(p, "one producer too many").code(), Errc::invalid_argument);
     Transaction second(stage);
     ASSERT_TRUE(in->producer().send("m").ok());
     auto m = stage.receive(1000ms);

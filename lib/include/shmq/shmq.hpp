@@ -523,7 +523,7 @@ struct TransactionOptions {
     // before a peer may abort it. 0: the input queue's lease_ms.
     Millis timeout{0};
 };
-inline constexpr std::size_t kMaxTransactionOutputs = 8;
+inline constexpr std::size_t kMaxTransactionOutputs = 32;
 class Transaction {
 public:
     // Throws Error(invalid_argument) for an at-most-once consumer or a drop_oldest queue.

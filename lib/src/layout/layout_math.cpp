@@ -99,6 +99,7 @@ SectionTable compute_sections(const QueueParams& p) {
     s.tx = take(uint64_t{p.max_participants} * sizeof(TxEntry));
     s.keyed = take(uint64_t{p.keyed_groups} * parts * keyed_lane_bytes(cap));
     s.delayed = take(delay_store_bytes(p.delay_capacity, p.max_message, p.ext_size));
+    s.tx_outputs = take(uint64_t{p.max_participants} * kMaxTxOutputs * sizeof(TxOutput));
     s.end = align_up(at, kSectionAlign);
     return s;
 }

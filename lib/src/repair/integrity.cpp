@@ -377,10 +377,12 @@ std::optional<Violation> IntegrityCheck::tx_record(uint32_t i) const {
     if (!tx::tx_state_valid(w)) return Violation{"transaction record #: word # holds no state", {i, w}};
     if (e.role.load(kAcq) > static_cast<uint64_t>(layout::TxRole::output) || e.reap_pending.load(kAcq) > 1)
         return Violation{"transaction record #: unknown role or reap mark", {i}};
-    if (e.outputs.load(kAcq) > layout::kMaxTxOutputs || e.coord_index.load(kAcq) >= layout::kMaxParticipants)
+    const uint32_t n = e.outputs.load(kAcq);
+    if (n > layout::kMaxTxOutputs || e.coord_index.load(kAcq) >= layout::kMaxParticipants)
         return Violation{"transaction record #: its output count or coordinator index is out of range", {i}};
-    for (const auto& out : e.output)
-        if (out.index.load(kAcq) >= layout::kMaxParticipants)
+    const layout::TxOutput* list = r_.tx_outputs(i);
+    for (uint32_t k = 0; k < n; ++k)  // the entries in use (the rest may be stale or never written)
+        if (list[k].index.load(kAcq) >= layout::kMaxParticipants)
             return Violation{"transaction record #: an output names no participant", {i}};
     return std::nullopt;
 }

@@ -54,7 +54,7 @@ TxCore::Output* TxCore::join(ProducerCore& pc, Status& st) noexcept {
     // (only this owner writes them; the same epoch and index mean the same name).
     auto& rec = record();
     const auto k = static_cast<uint32_t>(n_outputs);
-    auto& item = rec.output[k];
+    auto& item = in().tx_outputs(coordinator_index())[k];
     if (item.epoch.load(std::memory_order_relaxed) != q.epoch() ||
         item.index.load(std::memory_order_relaxed) != pc.me.index) {
         store_name_words(item.name_words, q.name());

@@ -284,7 +284,8 @@ bool resolve_coordinator(Region& in, uint32_t index, uint64_t now_mono, uint32_t
     settle_frozen_inputs(in, index + 1, tx_word(seq, s), owner_dead, now_mono, mover_id);  // (T4), (T6)
     bool finished = true;
     const uint32_t n = std::min(e.outputs.load(std::memory_order_acquire), layout::kMaxTxOutputs);
-    for (uint32_t k = 0; k < n; ++k) finished &= finish_listed_output(in, e.output[k], commit, now_mono);
+    const layout::TxOutput* list = in.tx_outputs(index);
+    for (uint32_t k = 0; k < n; ++k) finished &= finish_listed_output(in, list[k], commit, now_mono);
     if (commit && finished) (void)move(e.word, seq, TxState::committed, TxState::done);  // (T5)
     return finished;
 }

@@ -18,7 +18,8 @@
 //   sections.bridges            BridgeEntry[kMaxBridges]        256 each
 //   sections.spill_slots        Slot[partitions][spill_capacity]  slot_size each (on_full=spill only)
 //   sections.dedup              DedupTable                      (dedup_window_ms != 0 only)
-//   sections.tx                 TxEntry[max_participants]       896 each
+//   sections.tx                 TxEntry[max_participants]       128 each
+//   sections.tx_outputs         TxOutput[max_participants][kMaxTxOutputs]  96 each
 //   sections.keyed              KeyedLane[keyed_groups][partitions]  keyed_lane_bytes(capacity) each
 //   sections.delayed            DelayStore                      delay_store_bytes(params) (delay_capacity != 0 only)
 //
@@ -43,7 +44,7 @@ constexpr uint64_t kMagic = 0x3130'5145'4d48'5300ull;  // "\0SHMEQ01" little-end
 // 14: keyed groups (KeyedLane); 15: SlotFlags::kSlotAttributes, the attribute block;
 // 16: message TTL (QueueParams::message_ttl_ms/ttl_action/history, SlotKind::expired, DlqControl::expired_*);
 // 17: delayed delivery (DelayStore)
-constexpr uint32_t kLayoutVersion = 17;
+constexpr uint32_t kLayoutVersion = 18;
 constexpr std::size_t kCacheLine = 64;
 constexpr std::size_t kSectionAlign = 4096;
 
@@ -140,11 +141,11 @@ struct SectionTable {
     uint64_t bridges;      // between dlq_slots and spill_slots
     uint64_t dedup;        // DedupTable, after spill_slots (== end when deduplication is off)
     uint64_t tx;           // TxEntry[max_participants], after dedup
-    uint64_t keyed;        // KeyedLane[keyed_groups][partitions], after tx (== end when keyed_groups is 0)
-    uint64_t delayed;      // DelayStore, after keyed (== end when delay_capacity is 0)
-    uint64_t reserved[1];
+    uint64_t keyed;        // KeyedLane[keyed_groups][partitions], after tx (empty when keyed_groups is 0)
+    uint64_t delayed;      // DelayStore, after keyed (empty when delay_capacity is 0)
+    uint64_t tx_outputs;   // TxOutput[max_participants][kMaxTxOutputs], after delayed
 };
-static_assert(offsetof(SectionTable, delayed) == 112);
+static_assert(offsetof(SectionTable, delayed) == 112 && offsetof(SectionTable, tx_outputs) == 120);
 static_assert(sizeof(SectionTable) == 128);
 
 // Region lifecycle word (RegionHeader::lifecycle).
@@ -655,7 +656,9 @@ static_assert(kMaxDedupWindowMs < (uint64_t{1} << 31), "entry ages are told apar
 
 // ---------------------------------------------------------------------------
 // TxEntry: participant i's transaction record in this region, at sections.tx
-// + i * 896 (shmq/internal/tx_protocol.hpp). The coordinator record (in the
+// + i * 128 (shmq/internal/tx_protocol.hpp), its output list at sections.tx_outputs
+// + i * kMaxTxOutputs * 96 (apart, so that scans of the records read one
+// line each). The coordinator record (in the
 // input queue, the consumer's entry) lists the transaction's outputs; an
 // output record (in an output queue, the producer's entry) names its
 // coordinator. Written by the participant; peers only CAS `word` (open or
@@ -668,11 +671,13 @@ static_assert(kMaxDedupWindowMs < (uint64_t{1} << 31), "entry ages are told apar
 //  24  coord_epoch  32 coord_seq   40 role (TxRole)   48 reap_pending (1: the reaper left the
 //      participant entry taken until this record is finished)   56 resolutions (output: the
 //      rounds of resolvers committing its claims, tx_protocol.hpp (T7))   64 coord_name[64]
-// 128  output[kMaxTxOutputs]: TxOutput, 96 each
 //
-// TxOutput: 0 name[64]  64 epoch  72 seq (of the output record)  80 index
-//           (the producer's participant index there)  84 reserved
-constexpr uint32_t kMaxTxOutputs = 8;
+// TxOutput (the coordinator's list, `outputs` of them in use): 0 name[64]
+//           64 epoch  72 seq (of the output record)  80 index (the
+//           producer's participant index there)  84 reserved
+// 32 outputs: an all-or-nothing publish reaches up to 32 queues; the list
+// costs 3 KiB per participant entry (384 KiB at 128 participants).
+constexpr uint32_t kMaxTxOutputs = 32;
 enum class TxRole : uint64_t { none = 0, coordinator = 1, output = 2 };  // distinct (queue, producer) pairs one transaction sends through
 struct TxOutput {
     std::atomic<uint64_t> name_words[kNameMax / 8];
@@ -694,10 +699,9 @@ struct alignas(kCacheLine) TxEntry {
     std::atomic<uint64_t> reap_pending;
     std::atomic<uint64_t> resolutions;
     std::atomic<uint64_t> coord_name_words[kNameMax / 8];
-    TxOutput output[kMaxTxOutputs];
 };
-static_assert(sizeof(TxEntry) == 896);
-static_assert(offsetof(TxEntry, coord_name_words) == 64 && offsetof(TxEntry, output) == 128);
+static_assert(sizeof(TxEntry) == 128);
+static_assert(offsetof(TxEntry, coord_name_words) == 64);
 
 // ---------------------------------------------------------------------------
 // KeyedLane: the key index of one keyed group (GroupKind::keyed) in one

@@ -226,6 +226,11 @@ public:
     layout::TxEntry& tx_entry(uint32_t index) const noexcept {
         return at<layout::TxEntry>(sections_.tx + uint64_t{index} * sizeof(layout::TxEntry));
     }
+    // Its output list: kMaxTxOutputs entries, the record's `outputs` of them in use.
+    layout::TxOutput* tx_outputs(uint32_t index) const noexcept {
+        return &at<layout::TxOutput>(sections_.tx_outputs +
+                                     uint64_t{index} * layout::kMaxTxOutputs * sizeof(layout::TxOutput));
+    }
 
     // Marks the region deleted (attached peers get queue_deleted) and unlinks it.
     // keep_journal: as if the host rebooted (Lifecycle::region_removed): a
