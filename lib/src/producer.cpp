@@ -426,7 +426,7 @@ Status ProducerCore::send_run(std::span<const std::span<const std::byte>> payloa
     Region& r = *region;
     if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;
     if (options.partition && *options.partition >= r.partitions()) return Errc::invalid_argument;
-    if (r.damaged()) return Errc::region_corrupt;
+    if (r.deleted()) [[unlikely]] return r.gone_error();  // as prepare()
     const uint32_t p = options.partition ? *options.partition : choose_partition(options.key);
     const ring::PartitionView& v = views[p];
     const auto key_len = static_cast<uint16_t>(options.key.size());

@@ -241,7 +241,10 @@ inline ring::ClaimResult ProducerCore::claim_held(uint32_t q, uint64_t& offset) 
     if (size > r.params().max_message) return Errc::message_too_large;
     if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;
     if (options.partition && *options.partition >= r.partitions()) return Errc::invalid_argument;
-    if (r.damaged()) return Errc::region_corrupt;
+    // Deleted (or removed, or damaged): refused, not written into a ring
+    // nobody will read again. The same line damaged() loads; a delete
+    // landing after this check still takes the message with it.
+    if (r.deleted()) [[unlikely]] return r.gone_error();
     uint32_t p = options.partition ? *options.partition : choose_partition(options.key);
     uint64_t offset = 0;
     bool staged = false;

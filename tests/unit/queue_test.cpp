@@ -628,6 +628,13 @@ TEST(QueueTest, attachedHandlesSeeTheQueueDeleted) {
     Queue::remove(name);
     waiter.join();
     EXPECT_FALSE(Queue::exists(name));
+    // The producer's ring still has room, but nothing would ever read it:
+    // every way of sending says so instead of dropping the message.
+    const std::string_view m = "lost?";
+    EXPECT_EQ(p.send(m).code(), Errc::queue_deleted);
+    const std::span<const std::byte> one[] = {std::as_bytes(std::span(m))};
+    EXPECT_EQ(p.send_batch(one).status.code(), Errc::queue_deleted);
+    EXPECT_EQ(p.claim(8).code(), Errc::queue_deleted);
 }
 
 TEST(QueueTest, blockedProducerWakesWhenSpaceFrees) {
