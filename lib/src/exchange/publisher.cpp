@@ -16,9 +16,10 @@
 //  - targets: one Queue + Producer per queue name, opened on first use,
 //    dropped when its queue is found deleted (a recreated queue is opened
 //    anew by the next route).
-// A queue deleted between our check and the send swallows the message, as
-// it would a plain Producer's: deletion is an admin's act, not a race the
-// publish path can close.
+// The send itself answers queue_deleted for a queue deleted since (a
+// round more, below); one deleted in the nanoseconds between the send's
+// check and its publish takes the message with it, as it would a plain
+// Producer's: deletion is an admin's act, not a race a send can close.
 #include <cstring>
 #include <map>
 
