@@ -61,7 +61,8 @@ const Target kTargets[] = {
     {"tx_records",
      [](const auto& s, const auto& p) {
          return std::vector<std::pair<uint64_t, uint64_t>>{
-             {s.tx, s.tx + uint64_t{p.max_participants} * sizeof(layout::TxEntry)}};
+             {s.tx, s.tx + uint64_t{p.max_participants} * sizeof(layout::TxEntry)},
+             {s.tx_outputs, s.tx_outputs + uint64_t{p.max_participants} * layout::kMaxTxOutputs * sizeof(layout::TxOutput)}};
      }},
     {"slot_headers",
      [](const auto& s, const auto& p) {
