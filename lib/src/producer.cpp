@@ -479,7 +479,7 @@ Status ProducerCore::send_run(std::span<const std::span<const std::byte>> payloa
                 ring::publish(v.ring, o);  // (5)
             } else {
                 ring::mark_prepared(v.ring, o, me.id());
-                prepared->push_back({p, o});
+                prepared->push_back({o, p});
             }
         }
         sent += got;

@@ -32,10 +32,11 @@ struct PreparedSlot {
 // A transaction's prepared output: a slot of the partition's ring, or of its
 // staging ring when `staged` (on_full=spill; `offset` is then the spill sequence).
 struct SlotRef {
-    uint32_t partition;
     uint64_t offset;
+    uint32_t partition;
     bool staged = false;
 };
+static_assert(sizeof(SlotRef) == 16, "one per message of a transaction: kept small");
 
 struct ProducerCore {
     std::shared_ptr<Region> region;

@@ -137,7 +137,7 @@ Status TxCore::send(ProducerCore& pc, std::span<const std::byte> payload, const 
         pc.write_header(slot.partition, slot.offset, len, key_len, sys::coarse_unix_ns(), flags);
     }
     crash_point(CrashPoint::after_copy);  // an open claim, not yet prepared: the reaper aborts it
-    const SlotRef ref{slot.partition, slot.offset, slot.staged};
+    const SlotRef ref{slot.offset, slot.partition, slot.staged};
     ring::mark_prepared(pc.ring_of(ref), slot.offset, pc.me.id());
     out->slots.push_back(ref);
     return Errc::ok;
