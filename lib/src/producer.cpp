@@ -358,16 +358,20 @@ Status ProducerCore::claim_spilling(uint32_t p, Millis timeout, uint64_t& offset
     }
 }
 
-Status ProducerCore::publish_staged(uint32_t p, uint64_t seq, uint32_t payload_len, uint16_t key_len,
-                                    uint16_t flags) noexcept {
-    const ring::RingRef& ring = staging[p];
-    auto& slot = *reinterpret_cast<layout::SlotHeader*>(ring.base(seq));
+void ProducerCore::write_staged_header(uint32_t p, uint64_t seq, uint32_t payload_len, uint16_t key_len,
+                                       uint16_t flags) noexcept {
+    auto& slot = *reinterpret_cast<layout::SlotHeader*>(staging[p].base(seq));
     slot.payload_len = payload_len;
     slot.key_len = key_len;
     slot.flags = flags;
     slot.publish_unix_ns = sys::unix_ns();
     slot.reserved = 0;
-    if (!ring::commit(ring, seq)) return Errc::claim_aborted;  // (2)
+}
+
+Status ProducerCore::publish_staged(uint32_t p, uint64_t seq, uint32_t payload_len, uint16_t key_len,
+                                    uint16_t flags) noexcept {
+    write_staged_header(p, seq, payload_len, key_len, flags);
+    if (!ring::commit(staging[p], seq)) return Errc::claim_aborted;  // (2)
     wake_daemon_if_asked(*region);  // shmqd drains staging: it may be asleep
     return Errc::ok;
 }

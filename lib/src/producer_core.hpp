@@ -132,6 +132,8 @@ struct ProducerCore {
     void after_publish(uint32_t p, uint64_t offset, uint32_t messages) noexcept;
     // The same for a staging slot: shmqd picks it up (no wake-up: it polls).
     Status publish_staged(uint32_t p, uint64_t seq, uint32_t payload_len, uint16_t key_len, uint16_t flags = 0) noexcept;
+    // The header of a staging slot (spill sequence `seq`), before its commit.
+    void write_staged_header(uint32_t p, uint64_t seq, uint32_t payload_len, uint16_t key_len, uint16_t flags) noexcept;
     // send() of a message with a dedup id (shmq/internal/dedup.hpp); with an
     // attribute `block` in front of the payload when not empty.
     Status send_deduplicated(std::span<const std::byte> payload, const SendOptions& options, std::string_view id,

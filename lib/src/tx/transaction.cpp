@@ -126,16 +126,10 @@ Status TxCore::send(ProducerCore& pc, std::span<const std::byte> payload, const 
     const auto len = static_cast<uint32_t>(block.size() + payload.size());
     const auto key_len = static_cast<uint16_t>(options.key.size());
     const uint16_t flags = block.empty() ? uint16_t{0} : uint16_t{layout::kSlotAttributes};
-    if (slot.staged) {  // on_full=spill: a staging slot, which shmqd drains only once committed
-        auto& h = *reinterpret_cast<layout::SlotHeader*>(slot.base);
-        h.payload_len = len;
-        h.key_len = key_len;
-        h.flags = flags;
-        h.publish_unix_ns = sys::unix_ns();
-        h.reserved = 0;
-    } else {
+    if (slot.staged)  // on_full=spill: a staging slot, which shmqd drains only once committed
+        pc.write_staged_header(slot.partition, slot.offset, len, key_len, flags);
+    else
         pc.write_header(slot.partition, slot.offset, len, key_len, sys::coarse_unix_ns(), flags);
-    }
     crash_point(CrashPoint::after_copy);  // an open claim, not yet prepared: the reaper aborts it
     const SlotRef ref{slot.offset, slot.partition, slot.staged};
     ring::mark_prepared(pc.ring_of(ref), slot.offset, pc.me.id());
