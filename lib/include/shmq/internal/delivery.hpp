@@ -231,9 +231,7 @@ inline uint32_t deliver_run(const DeliveryContext& ctx, const PartitionView& vie
         if (!lease_deliverable(e.word.load(std::memory_order_acquire), o)) break;
         // A message that may have a TTL (expiry.hpp): an expired one ends the
         // run; deliver_fresh expires it. The flags share the state's line.
-        if ((queue_ttl || (view.slot(o).flags & layout::kSlotAttributes) != 0) &&
-            detail_delivery::expired_now(*ctx.region, view, o))
-            break;
+        if (may_expire(queue_ttl, view.slot(o).flags) && detail_delivery::expired_now(*ctx.region, view, o)) break;
         const uint64_t leased = lease_word(kind, o, ctx.owner_id, 1);
         lease_start(e, now_mono + ctx.lease_ns);  // (1)
         // (1') word first, then (below, once) next: a new owner's take_over

@@ -55,9 +55,13 @@ namespace shmq::ring {
 uint64_t expiry_unix_ns(const detail::Region& r, uint32_t p, uint64_t o) noexcept;
 
 // Whether a message with slot flags `flags` can have a TTL at all: the
-// deliverers' cheap test before expiry_unix_ns.
+// deliverers' cheap test before expiry_unix_ns. `queue_ttl`: the queue has
+// one (QueueParams::message_ttl_ms != 0), for a caller that read it once.
+inline bool may_expire(bool queue_ttl, uint16_t flags) noexcept {
+    return queue_ttl || (flags & layout::kSlotAttributes) != 0;
+}
 inline bool may_expire(const detail::Region& r, uint16_t flags) noexcept {
-    return r.params().message_ttl_ms != 0 || (flags & layout::kSlotAttributes) != 0;
+    return may_expire(r.params().message_ttl_ms != 0, flags);
 }
 
 // Whether anything of the queue can expire: a queue TTL, or a message that
