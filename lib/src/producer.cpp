@@ -426,7 +426,7 @@ void ProducerCore::after_publish(uint32_t p, uint64_t offset, uint32_t messages)
 }
 
 Status ProducerCore::send_run(std::span<const std::span<const std::byte>> payloads, const SendOptions& options,
-                              std::size_t& sent, std::vector<SlotRef>* prepared) noexcept {
+                              std::size_t& sent, std::vector<SlotRun>* prepared) noexcept {
     Region& r = *region;
     if (options.key.size() > kMaxKeyBytes) return Errc::key_too_large;
     if (options.partition && *options.partition >= r.partitions()) return Errc::invalid_argument;
@@ -471,6 +471,19 @@ Status ProducerCore::send_run(std::span<const std::span<const std::byte>> payloa
             if (Status st = claim_slot(q, false, options.timeout, offsets[0]); !st) return st;
             got = 1;
         }
+        // A transaction's run: the lines its stores start on (header, the
+        // payload's first, the claim word's) fetched for writing at once, so
+        // that their misses overlap rather than queue in the store buffer one
+        // by one (PERFORMANCE.md, Transactions). Readers poll none of them but
+        // the first slot's state (nothing is committed before the commit
+        // point); a plain run, which readers follow slot by slot, does not.
+        if (prepared != nullptr)
+            for (uint32_t k = 0; k < got; ++k) {
+                const std::byte* b = v.slot_base(offsets[k]);
+                __builtin_prefetch(b, 1);
+                __builtin_prefetch(b + 64, 1);
+                __builtin_prefetch(&v.ring.claim(offsets[k]), 1);
+            }
         for (uint32_t k = 0; k < got; ++k) {
             const uint64_t o = offsets[k];
             const auto& payload = payloads[sent + k];
@@ -479,12 +492,16 @@ Status ProducerCore::send_run(std::span<const std::span<const std::byte>> payloa
             std::memcpy(base + layout::kSlotHeaderBytes, payload.data(), payload.size());
             write_header(p, o, static_cast<uint32_t>(payload.size()), key_len, unix_ns);
             crash_point(CrashPoint::after_copy);
-            if (prepared == nullptr) {
+            if (prepared == nullptr)
                 ring::publish(v.ring, o);  // (5)
-            } else {
+            else
                 ring::mark_prepared(v.ring, o, me.id());
-                prepared->push_back({o, p});
-            }
+        }
+        if (prepared != nullptr) {  // one run when the claims were consecutive (always, held alone)
+            if (offsets[got - 1] - offsets[0] == got - 1)
+                append_slots(*prepared, offsets[0], p, static_cast<uint16_t>(got), false);
+            else
+                for (uint32_t k = 0; k < got; ++k) append_slots(*prepared, offsets[k], p, 1, false);
         }
         sent += got;
         // Wake once per run, before any wait for room (the consumers free it).

@@ -29,14 +29,31 @@ struct PreparedSlot {
     bool staged = false;
 };
 
-// A transaction's prepared output: a slot of the partition's ring, or of its
-// staging ring when `staged` (on_full=spill; `offset` is then the spill sequence).
-struct SlotRef {
+// A transaction's prepared outputs: `count` consecutive slots from `offset`
+// of the partition's ring, or of its staging ring when `staged` (on_full=
+// spill; offsets are then spill sequences). One per run of a send_batch, and
+// single sends that follow each other extend it: no record per message.
+struct SlotRun {
     uint64_t offset;
     uint32_t partition;
-    bool staged = false;
+    uint16_t count;
+    bool staged;
 };
-static_assert(sizeof(SlotRef) == 16, "one per message of a transaction: kept small");
+static_assert(sizeof(SlotRun) == 16, "kept small: a transaction's outputs are a vector of them");
+
+// Appends `count` slots from `offset` to `runs`, extending the last run when they continue it.
+inline void append_slots(std::vector<SlotRun>& runs, uint64_t offset, uint32_t partition, uint16_t count,
+                         bool staged) {
+    if (!runs.empty()) {
+        SlotRun& last = runs.back();
+        if (last.partition == partition && last.staged == staged && last.offset + last.count == offset &&
+            last.count <= UINT16_MAX - count) {
+            last.count = static_cast<uint16_t>(last.count + count);
+            return;
+        }
+    }
+    runs.push_back({offset, partition, count, staged});
+}
 
 struct ProducerCore {
     std::shared_ptr<Region> region;
@@ -118,7 +135,7 @@ struct ProducerCore {
         return staged ? staging[p].base(offset) : views[p].slot_base(offset);
     }
     // The ring holding a transaction's output slot.
-    const ring::RingRef& ring_of(const SlotRef& s) const noexcept {
+    const ring::RingRef& ring_of(const SlotRun& s) const noexcept {
         return s.staged ? staging[s.partition] : views[s.partition].ring;
     }
     // Writes the header of a claimed slot.
@@ -159,7 +176,7 @@ struct ProducerCore {
     // prepared instead of committed (tx_protocol.hpp (T2)), nothing is woken,
     // and each slot is appended there.
     Status send_run(std::span<const std::span<const std::byte>> payloads, const SendOptions& options,
-                    std::size_t& sent, std::vector<SlotRef>* prepared = nullptr) noexcept;
+                    std::size_t& sent, std::vector<SlotRun>* prepared = nullptr) noexcept;
     // The one preparation path of send and claim: checks `size` and
     // `options`, chooses the partition, claims a slot under the on_full
     // policy (a staging slot while spilling) and copies the key in. On

@@ -131,9 +131,9 @@ Status TxCore::send(ProducerCore& pc, std::span<const std::byte> payload, const 
     else
         pc.write_header(slot.partition, slot.offset, len, key_len, sys::coarse_unix_ns(), flags);
     crash_point(CrashPoint::after_copy);  // an open claim, not yet prepared: the reaper aborts it
-    const SlotRef ref{slot.offset, slot.partition, slot.staged};
-    ring::mark_prepared(pc.ring_of(ref), slot.offset, pc.me.id());
-    out->slots.push_back(ref);
+    ring::mark_prepared(slot.staged ? pc.staging[slot.partition] : pc.views[slot.partition].ring, slot.offset,
+                        pc.me.id());
+    append_slots(out->slots, slot.offset, slot.partition, 1, slot.staged);
     return Errc::ok;
 }
 
@@ -155,15 +155,16 @@ BatchResult TxCore::send_batch(ProducerCore& pc, std::span<const std::span<const
     return done;
 }
 
-// An input into the transaction: settled now, its reference kept until the end.
+// An input into the transaction: settled now, its reference kept until the
+// end. Inline: ack_all's loop is this, once per message.
 Status TxCore::take(Message& m) noexcept {
     if (m.settled_ || m.core_ == nullptr) return Errc::already_settled;
     if (m.core_ != consumer) return Errc::invalid_argument;
-    if (!open) {
+    if (!open) [[unlikely]] {
         if (Status st = begin(); !st) return st;
     }
     m.settled_ = true;
-    inputs.push_back({m.partition_, m.offset_, m.lease_, m.revocations_, m.publish_unix_ns_, false});
+    inputs.push_back({m.offset_, m.lease_, m.revocations_, m.publish_unix_ns_, m.partition_});
     return Errc::ok;
 }
 
@@ -177,10 +178,27 @@ Status TxCore::ack(Message& m) noexcept {
 
 BatchResult TxCore::ack_all(std::span<Message> messages) noexcept {
     BatchResult done;
-    for (auto& m : messages) {
-        if (done.status = take(m); !done.ok()) break;
+    if (messages.empty()) return done;
+    if (done.status = take(messages[0]); !done.ok()) return done;  // begins the transaction
+    const std::size_t n = messages.size();
+    std::size_t k = inputs.size();
+    inputs.resize(k + n - 1);  // room once; a message that fails takes it back below
+    done.count = 1;
+    for (std::size_t j = 1; j < n; ++j) {
+        Message& m = messages[j];
+        if (m.settled_ || m.core_ == nullptr) {
+            done.status = Errc::already_settled;
+            break;
+        }
+        if (m.core_ != consumer) {
+            done.status = Errc::invalid_argument;
+            break;
+        }
+        m.settled_ = true;
+        inputs[k++] = {m.offset_, m.lease_, m.revocations_, m.publish_unix_ns_, m.partition_};
         ++done.count;
     }
+    inputs.resize(k);
     return done;
 }
 
@@ -192,20 +210,19 @@ BatchResult TxCore::ack_all(std::span<Message> messages) noexcept {
 // over); otherwise the CAS.
 bool TxCore::freeze_inputs() noexcept {
     if (inputs.empty()) return true;
-    Region& r = in();
-    const uint32_t g = consumer->group.index;
     const bool fast = consumer->fast_acks && consumer->on_fast_thread();
-    if (fast) ring::fast_ack_enter(*consumer->acking, r.header().commit_fence);  // S1, B
+    if (fast) ring::fast_ack_enter(*consumer->acking, in().header().commit_fence);  // S1, B
     bool ok = true;
-    for (auto& i : inputs) {
-        auto& e = r.lease(g, i.partition, i.offset);
-        if (fast && ring::fast_ack_valid(consumer->views[i.partition].cursors->revocations, i.revocations)) {  // L2
+    for (const auto& i : inputs) {
+        const ring::PartitionView& v = consumer->views[i.partition];
+        auto& e = v.lease(i.offset);
+        if (fast && ring::fast_ack_valid(v.cursors->revocations, i.revocations)) {  // L2
             ring::lease_freeze_owned(e, i.lease);  // S3
         } else if (!ring::lease_freeze(e, i.lease)) {
             ok = false;
             break;
         }
-        i.frozen = true;
+        ++frozen;
     }
     if (fast) ring::fast_ack_leave(*consumer->acking);  // S4
     return ok;
@@ -219,10 +236,16 @@ void TxCore::commit_slots(const Output& o) noexcept {
     ring::fast_ack_enter(acking, q.header().commit_fence);  // S1, B
     const bool fast = ring::fast_ack_valid(q.tx_entry(o.core->me.index).resolutions, o.resolutions);  // L2
     if (fast)
-        for (const auto& s : o.slots) ring::publish(o.core->ring_of(s), s.offset);  // S3
+        for (const auto& s : o.slots) {
+            const ring::RingRef& ring = o.core->ring_of(s);
+            for (uint64_t x = s.offset; x != s.offset + s.count; ++x) ring::publish(ring, x);  // S3
+        }
     ring::fast_ack_leave(acking);  // S4
     if (!fast)
-        for (const auto& s : o.slots) (void)ring::commit(o.core->ring_of(s), s.offset);  // false: a resolver did
+        for (const auto& s : o.slots) {
+            const ring::RingRef& ring = o.core->ring_of(s);
+            for (uint64_t x = s.offset; x != s.offset + s.count; ++x) (void)ring::commit(ring, x);  // false: a resolver did
+        }
 }
 
 Status TxCore::commit() noexcept {
@@ -250,16 +273,19 @@ Status TxCore::commit() noexcept {
     // fetched for writing now, under the inputs' ACKs, so that the slots'
     // commits below find them owned.
     for (std::size_t k = 0; k < n_outputs; ++k)
-        for (const auto& s : outputs[k].slots)
-            __builtin_prefetch(&outputs[k].core->ring_of(s).state(s.offset), 1);
+        for (const auto& s : outputs[k].slots) {
+            const ring::RingRef& ring = outputs[k].core->ring_of(s);
+            for (uint64_t x = s.offset; x != s.offset + s.count; ++x) __builtin_prefetch(&ring.state(x), 1);
+        }
     // (T4) committed: the inputs are acked; nobody else may thaw them now.
-    for (const auto& i : inputs) {
-        ring::lease_ack_frozen_owned(r.lease(g, i.partition, i.offset), i.offset);
+    // A partition's floor moves once per run of its inputs.
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+        const Input& i = inputs[k];
+        const ring::PartitionView& v = consumer->views[i.partition];
+        ring::lease_ack_frozen_owned(v.lease(i.offset), i.offset);
         if (ring::ack_latency_sampled(i.offset)) ring::record_ack_latency(r.group(g).ack_latency, i.publish_unix_ns);
+        if (k + 1 == inputs.size() || inputs[k + 1].partition != i.partition) ring::advance_floor(v);
     }
-    for (std::size_t k = 0; k < inputs.size(); ++k)  // once per run of one partition's inputs
-        if (k + 1 == inputs.size() || inputs[k + 1].partition != inputs[k].partition)
-            ring::advance_floor(consumer->views[inputs[k].partition]);
     crash_point(CrashPoint::after_tx_inputs);
     for (std::size_t k = 0; k < n_outputs; ++k) {  // (T1): committed(s), then its slots
         const Output& o = outputs[k];
@@ -286,10 +312,12 @@ void TxCore::abort() noexcept {
             (void)tx::move(word, o.seq, tx::TxState::prepared, tx::TxState::aborted);
         uint32_t aborted = 0;
         for (const auto& s : o.slots) {
-            if (ring::finish_claim(o.core->ring_of(s), s.offset, ring::SlotKind::aborted)) {
-                // A ring offset given up (stat's skipped); shmqd passes over a staged one.
-                if (!s.staged) q.partition(s.partition).aborted.fetch_add(1, std::memory_order_relaxed);
-                ++aborted;
+            for (uint64_t x = s.offset; x != s.offset + s.count; ++x) {
+                if (ring::finish_claim(o.core->ring_of(s), x, ring::SlotKind::aborted)) {
+                    // A ring offset given up (stat's skipped); shmqd passes over a staged one.
+                    if (!s.staged) q.partition(s.partition).aborted.fetch_add(1, std::memory_order_relaxed);
+                    ++aborted;
+                }
             }
         }
         if (aborted != 0) {
@@ -298,8 +326,9 @@ void TxCore::abort() noexcept {
         }
     }
     const uint32_t g = consumer != nullptr ? consumer->group.index : 0;
-    for (const auto& i : inputs) {  // (T4) aborted: back for redelivery, a failed delivery
-        if (i.frozen)
+    for (std::size_t k = 0; k < inputs.size(); ++k) {  // (T4) aborted: back for redelivery, a failed delivery
+        const Input& i = inputs[k];
+        if (k < frozen)
             (void)ring::thaw(r, g, i.partition, i.offset, ring::frozen_word(i.lease), layout::DeadLetterReason::nacked,
                              now, consumer->me.id());
         else
@@ -311,6 +340,7 @@ void TxCore::abort() noexcept {
 void TxCore::reset() noexcept {
     if (!inputs.empty()) consumer->release(static_cast<uint32_t>(inputs.size()));  // the messages' references
     inputs.clear();
+    frozen = 0;
     for (std::size_t k = 0; k < n_outputs; ++k) outputs[k].core->release_claim();
     n_outputs = 0;
     open = false;
@@ -386,7 +416,8 @@ void Transaction::abort() noexcept {
 std::size_t Transaction::sends() const noexcept {
     if (core_ == nullptr) return 0;
     std::size_t n = 0;
-    for (std::size_t k = 0; k < core_->n_outputs; ++k) n += core_->outputs[k].slots.size();
+    for (std::size_t k = 0; k < core_->n_outputs; ++k)
+        for (const auto& s : core_->outputs[k].slots) n += s.count;
     return n;
 }
 

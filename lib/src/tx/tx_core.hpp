@@ -16,18 +16,17 @@ static_assert(kMaxTransactionOutputs == layout::kMaxTxOutputs);
 
 struct TxCore {
     struct Input {
-        uint32_t partition;
         uint64_t offset;
         uint64_t lease;        // the leased word its delivery installed
         uint64_t revocations;  // exclusive groups: the partition's revocation rounds at delivery (fast_ack.hpp L0)
         uint64_t publish_unix_ns;
-        bool frozen;
+        uint32_t partition;
     };
     struct Output {
         ProducerCore* core;  // one reference (ProducerCore::opened) while it takes part
         uint64_t seq;        // of its output record
         uint64_t resolutions;  // the record's resolver rounds when it opened ((T7) L0)
-        std::vector<SlotRef> slots;
+        std::vector<SlotRun> slots;
     };
 
     // The coordinator record's owner: the input consumer (one reference while
@@ -41,6 +40,7 @@ struct TxCore {
     bool open = false;
     uint64_t seq = 0;  // of the coordinator record, while open
     std::vector<Input> inputs{};
+    std::size_t frozen = 0;  // inputs[0, frozen) are frozen: freeze_inputs goes in order
     // outputs[0, n_outputs) take part; the rest are kept, with their slot
     // vectors' room, for the next transactions (no allocation per commit).
     std::vector<Output> outputs{};
