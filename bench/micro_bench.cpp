@@ -2,7 +2,8 @@
 // public API:
 //   single thread, no contention: the cost of each step alone: send,
 //     claim+commit, receive+ack, at-most-once receive, their batch variants
-//     (send_batch, receive_batch + ack_all), a full send/receive/ack, and
+//     (send_batch, receive_batch + ack_all), a full send/receive/ack, a
+//     pipeline stage's batch plain and in a Transaction, and
 //     hash-to-partition; plus a plain store and a CAS for scale;
 //   two threads (a producer and a consumer, standing in for two processes):
 //     streaming with per-message ACK, at-most-once, claim+commit, and batches.
@@ -228,6 +229,48 @@ void BM_ReceiveBatchAckAll(benchmark::State& state) {
     set_counters(state, state.iterations() * static_cast<int64_t>(calls * batch), size);
 }
 BENCHMARK(BM_ReceiveBatchAckAll)->Arg(8)->Arg(64)->Arg(256)->UseManualTime();
+
+// `shmq bench transaction`'s stage in one thread, no other core: batches of 64
+// taken from IN, sent on to OUT and finished, plain (arg 0: send_batch,
+// ack_all) or in one Transaction each (arg 1: send_batch, ack_all, commit).
+// Feeding IN and draining OUT are untimed. What a transaction's bookkeeping
+// costs per message beside the plain stage, without cross-core traffic.
+void BM_StageBatch(benchmark::State& state) {
+    const bool transactional = state.range(0) != 0;
+    constexpr std::size_t kBatch = 64;
+    BenchQueue in(64), out(64);
+    auto feeder = in.queue.producer({.writer = shmq::WriterMode::exclusive});
+    auto stage_in = in.queue.consumer("stage", {.kind = shmq::GroupKind::exclusive, .max_in_flight = 256});
+    auto stage_out = out.queue.producer({.writer = shmq::WriterMode::exclusive});
+    auto drain = out.queue.consumer("drain", {.kind = shmq::GroupKind::exclusive, .max_in_flight = 256, .at_most_once = true});
+    shmq::Transaction tx(stage_in);
+    const std::string payload(64, 'x');
+    const std::vector<std::span<const std::byte>> feed(kBatch, std::as_bytes(std::span(payload)));
+    std::vector<std::span<const std::byte>> outputs(kBatch);
+    std::vector<shmq::Message> msgs(kBatch), drained(kBatch);
+    const std::size_t calls = kChunk / kBatch;
+    for (auto _ : state) {
+        for (std::size_t i = 0; i < calls; ++i)
+            if (feeder.send_batch(feed).count != kBatch) state.SkipWithError("feed");
+        double timed = 0;
+        for (std::size_t i = 0; i < calls; ++i) {
+            const auto t0 = Clock::now();
+            if (stage_in.receive_batch(msgs, 0ms).count != kBatch) state.SkipWithError("receive_batch");
+            for (std::size_t k = 0; k < kBatch; ++k) outputs[k] = msgs[k].data();
+            bool ok;
+            if (transactional)
+                ok = tx.send_batch(stage_out, outputs).count == kBatch && tx.ack_all(msgs).count == kBatch && tx.commit().ok();
+            else
+                ok = stage_out.send_batch(outputs).count == kBatch && shmq::ack_all(msgs) == kBatch;
+            timed += seconds_since(t0);
+            if (!ok) state.SkipWithError("stage");
+            if (drain.receive_batch(drained, 0ms).count != kBatch) state.SkipWithError("drain");
+        }
+        state.SetIterationTime(timed);
+    }
+    set_counters(state, state.iterations() * static_cast<int64_t>(calls * kBatch), 64);
+}
+BENCHMARK(BM_StageBatch)->Arg(0)->Arg(1)->ArgNames({"transaction"})->UseManualTime();
 
 // ---- single thread: a whole trip ----------------------------------------------
 
