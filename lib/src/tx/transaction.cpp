@@ -155,16 +155,24 @@ BatchResult TxCore::send_batch(ProducerCore& pc, std::span<const std::span<const
     return done;
 }
 
-// An input into the transaction: settled now, its reference kept until the
-// end. Inline: ack_all's loop is this, once per message.
-Status TxCore::take(Message& m) noexcept {
+// Whether `m` may become an input: unsettled, and delivered to this consumer.
+inline Status TxCore::may_take(const Message& m) const noexcept {
     if (m.settled_ || m.core_ == nullptr) return Errc::already_settled;
     if (m.core_ != consumer) return Errc::invalid_argument;
-    if (!open) [[unlikely]] {
+    return Errc::ok;
+}
+inline TxCore::Input TxCore::input_of(const Message& m) noexcept {
+    return {m.offset_, m.lease_, m.revocations_, m.publish_unix_ns_, m.partition_};
+}
+
+// An input into the transaction: settled now, its reference kept until the end.
+Status TxCore::take(Message& m) noexcept {
+    if (Status st = may_take(m); !st) return st;
+    if (!open) {
         if (Status st = begin(); !st) return st;
     }
     m.settled_ = true;
-    inputs.push_back({m.offset_, m.lease_, m.revocations_, m.publish_unix_ns_, m.partition_});
+    inputs.push_back(input_of(m));
     return Errc::ok;
 }
 
@@ -184,18 +192,11 @@ BatchResult TxCore::ack_all(std::span<Message> messages) noexcept {
     std::size_t k = inputs.size();
     inputs.resize(k + n - 1);  // room once; a message that fails takes it back below
     done.count = 1;
-    for (std::size_t j = 1; j < n; ++j) {
+    for (std::size_t j = 1; j < n; ++j) {  // take()'s, the transaction open and the room there
         Message& m = messages[j];
-        if (m.settled_ || m.core_ == nullptr) {
-            done.status = Errc::already_settled;
-            break;
-        }
-        if (m.core_ != consumer) {
-            done.status = Errc::invalid_argument;
-            break;
-        }
+        if (done.status = may_take(m); !done.ok()) break;
         m.settled_ = true;
-        inputs[k++] = {m.offset_, m.lease_, m.revocations_, m.publish_unix_ns_, m.partition_};
+        inputs[k++] = input_of(m);
         ++done.count;
     }
     inputs.resize(k);

@@ -63,6 +63,8 @@ struct TxCore {
                 std::span<const std::byte> block = {}) noexcept;
     BatchResult send_batch(ProducerCore& pc, std::span<const std::span<const std::byte>> payloads,
                            const SendOptions& options) noexcept;
+    Status may_take(const Message& m) const noexcept;
+    static Input input_of(const Message& m) noexcept;
     Status take(Message& m) noexcept;
     Status ack(Message& m) noexcept;
     BatchResult ack_all(std::span<Message> messages) noexcept;
