@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <ctime>
+#include <sched.h>
 #include <vector>
 
 #include "hash.hpp"
@@ -27,6 +28,11 @@ namespace detail {
 
 namespace {
 constexpr int kSpinBeforeSleep = 256;  // x 32 pauses (~0.4 ms at ~50 ns a pause), then park
+// Rounds of pauses before each further round also yields the CPU: a consumer
+// that shares it (more processes than CPUs) frees the room meanwhile; alone
+// on its CPU, sched_yield returns at once (docs/PERFORMANCE.md, "Producers
+// waiting for room").
+constexpr int kSpinBeforeYield = 8;
 constexpr uint64_t kReleaseEvery = 32;    // slots between incremental releases (a power of two)
 constexpr int64_t kSleepSliceNs = 5'000'000;  // re-check room (wake-ups come in batches), deletion, dead lock holders
 constexpr int64_t kStagingPollNs = 100'000;   // shmqd drains staging by polling; so do producers waiting on it
@@ -274,6 +280,7 @@ Status ProducerCore::claim_slot_slow(uint32_t& p, bool may_switch, Millis timeou
     min_batch = ring::release_batch(r.capacity());
     for (int spin = 0; spin < kSpinBeforeSleep; ++spin) {
         for (int i = 0; i < 32; ++i) sys::cpu_relax();  // let the consumers work; do not steal their lines
+        if (spin >= kSpinBeforeYield) ::sched_yield();
         if ((rc = attempt_any()) != 0)
             return rc > 0     ? Status(Errc::ok)
                    : rc == -4 ? Status(Errc::writer_busy)
