@@ -432,6 +432,17 @@ void ProducerCore::after_publish(uint32_t p, uint64_t offset, uint32_t messages)
     }
 }
 
+Status ProducerCore::ttl_block(const SendOptions& options, attrs::Block& block) noexcept {
+    if (options.ttl.count() <= 0 || options.ttl.count() > UINT32_MAX ||
+        static_cast<OnFull>(region->params().on_full) == OnFull::drop_oldest)
+        return Errc::invalid_argument;
+    (void)attrs::encode({}, {}, block, static_cast<uint32_t>(options.ttl.count()));
+    auto& seen = region->dlq().message_ttls;
+    if (seen.load(std::memory_order_relaxed) == 0 && seen.exchange(1, std::memory_order_relaxed) == 0)
+        ring_daemon(*region);
+    return Errc::ok;
+}
+
 Status ProducerCore::send_run(std::span<const std::span<const std::byte>> payloads, const SendOptions& options,
                               std::size_t& sent, std::vector<SlotRun>* prepared) noexcept {
     Region& r = *region;
@@ -725,20 +736,11 @@ namespace {
 }
 
 // A send with its own TTL (SendOptions::ttl): the TTL goes in an attribute
-// block (layout.hpp). The queue learns, once, that its messages may carry
-// TTLs (DlqControl::message_ttls, before this send's commit), and shmqd is
-// told so that its expiry looks begin.
+// block (layout.hpp) in front of the payload.
 [[gnu::noinline, gnu::cold]] Status send_with_ttl(detail::ProducerCore& c, std::span<const std::byte> payload,
                                                   const SendOptions& options, SendOutcome& outcome) noexcept {
-    const auto& params = c.region->params();
-    if (options.ttl.count() < 0 || options.ttl.count() > UINT32_MAX ||
-        static_cast<OnFull>(params.on_full) == OnFull::drop_oldest)
-        return Errc::invalid_argument;
     attrs::Block block;
-    (void)attrs::encode({}, {}, block, static_cast<uint32_t>(options.ttl.count()));
-    auto& seen = c.region->dlq().message_ttls;
-    if (seen.load(std::memory_order_relaxed) == 0 && seen.exchange(1, std::memory_order_relaxed) == 0)
-        detail::ring_daemon(*c.region);
+    if (Status st = c.ttl_block(options, block); !st) return st;
     // Delayed too: the block waits with it in the delay store; the TTL counts from its move.
     if (options.delay.count() != 0) return c.send_delayed(payload, options, &outcome, block.span());
     return c.send_attributed(payload, options, block.span(), &outcome);

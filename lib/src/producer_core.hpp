@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "shmq/internal/attributes.hpp"
 #include "shmq/internal/commit_barrier.hpp"
 #include "shmq/internal/commit_protocol.hpp"
 #include "shmq/internal/crash_points.hpp"
@@ -162,6 +163,12 @@ struct ProducerCore {
     Status send_attributed(std::span<const std::byte> payload, const SendOptions& options,
                            std::span<const std::byte> block, SendOutcome* outcome = nullptr) noexcept;
     uint32_t choose_partition(std::string_view key) noexcept;
+    // SendOptions::ttl (not 0) as an attribute block, for send() and a
+    // Transaction's sends: invalid_argument out of 1 ms..2^32 - 1 ms or on a
+    // drop_oldest queue. The queue learns, once, that its messages may carry
+    // TTLs (DlqControl::message_ttls, before the send's commit), and shmqd is
+    // told so that its expiry looks begin.
+    Status ttl_block(const SendOptions& options, attrs::Block& block) noexcept;
     // Producer::send with an outcome (the movers' publish too).
     Status send_outcome(std::span<const std::byte> payload, const SendOptions& options, SendOutcome& outcome) noexcept;
     // A send with SendOptions::delay: into the delay store (shmq/internal/delay_store.hpp).

@@ -2,7 +2,8 @@
 // is never delivered, wherever it sits in the ring; it makes one DLQ entry
 // (reason ttl) however many groups had not had it; in flight it stays its
 // holder's; a full DLQ or ttl_action drop counts it and lets it go; a keyed
-// group's waiting message expires when its turn comes. expire_partition is
+// group's waiting message expires when its turn comes; a Transaction's
+// outputs carry theirs. expire_partition is
 // the look shmqd and consumers' periodic scans make (tests/daemon has shmqd's).
 #include <gtest/gtest.h>
 
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -250,6 +252,36 @@ TEST(TtlTest, aDelayedMessagesTtlCountsFromItsMoveIntoThePartition) {
     ASSERT_EQ(dead.size(), 1u);
     EXPECT_EQ(dead[0].payload, "expires");
     EXPECT_EQ(dead[0].reason, "ttl");
+}
+
+// A Transaction's outputs carry SendOptions::ttl as Producer::send's do
+// (send and send_batch): once committed, they expire like any message.
+TEST(TtlTest, aTransactionsOutputsCarryTheirTtl) {
+    TempQueue in("ttl-tx-in"), out("ttl-tx-out");
+    ASSERT_TRUE(in->producer().send("input").ok());
+    auto stage = in->consumer("stage");
+    auto p = out->producer();
+    auto reader = out->consumer("g");
+    Transaction tx(stage);
+    auto m = stage.receive(1000ms);
+    ASSERT_TRUE(m);
+    ASSERT_TRUE(tx.send(p, "short0", SendOptions{.ttl = 40ms}).ok());
+    const std::string a = "short1", b = "short2";
+    const std::vector<std::span<const std::byte>> batch{std::as_bytes(std::span(a)), std::as_bytes(std::span(b))};
+    ASSERT_EQ(tx.send_batch(p, batch, SendOptions{.ttl = 40ms}).count, 2u);
+    ASSERT_TRUE(tx.send(p, "keep3", SendOptions{.ttl = 60s}).ok());
+    ASSERT_TRUE(tx.send(p, "keep4").ok());
+    EXPECT_EQ(tx.send(p, "x", SendOptions{.ttl = -1ms}).code(), Errc::invalid_argument);
+    ASSERT_TRUE(tx.ack(*m).ok());
+    ASSERT_TRUE(tx.commit().ok());
+    std::this_thread::sleep_for(80ms);
+    EXPECT_EQ(drain(reader), (std::vector<std::string>{"keep3", "keep4"})) << "the block is not part of the payload";
+    const auto dead = dead_letters(out.name);
+    ASSERT_EQ(dead.size(), 3u);
+    for (std::size_t i = 0; i < dead.size(); ++i) {
+        EXPECT_EQ(dead[i].payload, "short" + std::to_string(i));
+        EXPECT_EQ(dead[i].reason, "ttl");
+    }
 }
 
 TEST(TtlTest, aTtlIsRefusedWhereItCannotApply) {

@@ -210,8 +210,9 @@ struct SendOptions {
     std::string_view dedup_id{};
     // Per-message TTL, counted from the publish: the lower of it and the
     // queue's message_ttl_ms applies. 0: the queue's. Carried in the
-    // message's attribute block (8 bytes of max_message). send() and
-    // send_batch(); claim() answers invalid_argument. 1 ms..2^32 - 1 ms.
+    // message's attribute block (8 bytes of max_message). send(),
+    // send_batch() and a Transaction's sends; claim() answers
+    // invalid_argument. 1 ms..2^32 - 1 ms.
     Millis ttl{0};
     // Delayed delivery (docs/ARCHITECTURE.md, "Delayed delivery"): > 0 keeps
     // the message in the queue's delay store until now + delay, then it
@@ -533,9 +534,11 @@ public:
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;
     ~Transaction();  // aborts what is open
-    // Writes an output, invisible until commit. The errors of Producer::send,
-    // and invalid_argument (a dedup id; a 9th producer; a producer in another
-    // open transaction), lease_lost (a peer aborted the transaction: late).
+    // Writes an output, invisible until commit, its options applied as
+    // Producer::send's (a TTL counts from the send). The errors of
+    // Producer::send, and invalid_argument (a dedup id; a delay; a 33rd
+    // producer; a producer in another open transaction), lease_lost (a peer
+    // aborted the transaction: late).
     Status send(Producer& producer, std::span<const std::byte> payload, const SendOptions& options = {}) noexcept;
     Status send(Producer& producer, std::string_view payload, const SendOptions& options = {}) noexcept {
         return send(producer, std::as_bytes(std::span(payload.data(), payload.size())), options);

@@ -138,14 +138,16 @@ Status TxCore::send(ProducerCore& pc, std::span<const std::byte> payload, const 
 }
 
 BatchResult TxCore::send_batch(ProducerCore& pc, std::span<const std::span<const std::byte>> payloads,
-                               const SendOptions& options) noexcept {
+                               const SendOptions& options, std::span<const std::byte> block) noexcept {
     BatchResult done;
     if (payloads.empty()) return done;
     Output* out = enter_send(pc, options, done.status);
     if (out == nullptr) return done;
-    if (!pc.staging.empty()) {  // a spilling queue: message by message (each into the ring or staging)
+    // A spilling queue (each into the ring or staging), or a block in front
+    // of each payload: message by message.
+    if (!pc.staging.empty() || !block.empty()) {
         for (const auto& payload : payloads) {
-            if (done.status = send(pc, payload, options); !done.ok()) break;
+            if (done.status = send(pc, payload, options, block); !done.ok()) break;
             ++done.count;
         }
         return done;
@@ -385,7 +387,10 @@ Transaction::~Transaction() {
 
 Status Transaction::send(Producer& producer, std::span<const std::byte> payload, const SendOptions& options) noexcept {
     if (core_ == nullptr || producer.core_ == nullptr || options.delay.count() != 0) return Errc::invalid_argument;
-    return core_->send(*producer.core_, payload, options);
+    if (options.ttl.count() == 0) return core_->send(*producer.core_, payload, options);
+    attrs::Block block;  // SendOptions::ttl: in an attribute block, as Producer::send's
+    if (Status st = producer.core_->ttl_block(options, block); !st) return st;
+    return core_->send(*producer.core_, payload, options, block.span());
 }
 
 Status Transaction::ack(Message& message) noexcept {
@@ -397,7 +402,10 @@ BatchResult Transaction::send_batch(Producer& producer, std::span<const std::spa
                                    const SendOptions& options) noexcept {
     if (core_ == nullptr || producer.core_ == nullptr || options.delay.count() != 0)
         return BatchResult{0, Errc::invalid_argument};
-    return core_->send_batch(*producer.core_, payloads, options);
+    if (options.ttl.count() == 0) return core_->send_batch(*producer.core_, payloads, options);
+    attrs::Block block;
+    if (Status st = producer.core_->ttl_block(options, block); !st) return BatchResult{0, st};
+    return core_->send_batch(*producer.core_, payloads, options, block.span());
 }
 
 BatchResult Transaction::ack_all(std::span<Message> messages) noexcept {

@@ -62,7 +62,7 @@ struct TxCore {
     Status send(ProducerCore& pc, std::span<const std::byte> payload, const SendOptions& options,
                 std::span<const std::byte> block = {}) noexcept;
     BatchResult send_batch(ProducerCore& pc, std::span<const std::span<const std::byte>> payloads,
-                           const SendOptions& options) noexcept;
+                           const SendOptions& options, std::span<const std::byte> block = {}) noexcept;
     Status may_take(const Message& m) const noexcept;
     static Input input_of(const Message& m) noexcept;
     Status take(Message& m) noexcept;
