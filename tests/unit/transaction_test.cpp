@@ -263,6 +263,38 @@ TEST(TransactionTest, sendBatchAndAckAllCommitTogetherOrNotAtAll) {
     EXPECT_EQ(tx.send_batch(p, {}).count, 0u);
 }
 
+// ack_all stops at the first message it refuses: the ones before it are the
+// transaction's (ACKed at commit), that one and the ones after stay the
+// caller's, settled as it likes.
+TEST(TransactionTest, ackAllStopsAtARefusedMessageAndKeepsWhatItTookBefore) {
+    TempQueue in("tx-in", small()), out("tx-out", small());
+    auto feeder = in->producer();
+    for (int i = 0; i < 6; ++i) ASSERT_TRUE(feeder.send("in-" + std::to_string(i)).ok());
+    auto stage = in->consumer("g");
+    auto p = out->producer();
+    auto reader = out->consumer("r");
+    Transaction tx(stage);
+    std::vector<Message> batch(6);
+    ASSERT_EQ(stage.receive_batch(batch, 1000ms).count, 6u);
+    ASSERT_TRUE(batch[3].ack().ok());  // settled outside: the transaction must refuse it
+    ASSERT_TRUE(tx.send(p, "out").ok());
+    const BatchResult taken = tx.ack_all(batch);
+    EXPECT_EQ(taken.code(), Errc::already_settled);
+    EXPECT_EQ(taken.count, 3u);
+    EXPECT_EQ(tx.acks(), 3u);
+    EXPECT_EQ(batch[2].ack().code(), Errc::already_settled) << "taken by the transaction";
+    ASSERT_TRUE(batch[5].nack().ok()) << "after the refused one: still the caller's";
+    ASSERT_TRUE(tx.commit().ok());
+    EXPECT_EQ(drain(reader), std::vector<std::string>{"out"});
+    std::vector<std::string> back;
+    while (auto m = stage.receive(100ms)) {
+        back.emplace_back(m->text());
+        ASSERT_TRUE(m->ack().ok());
+    }
+    EXPECT_EQ(back, std::vector<std::string>{"in-5"}) << "the committed inputs were ACKed, in-4 is still held";
+    ASSERT_TRUE(batch[4].ack().ok());
+}
+
 // tx_protocol.hpp (T7): a peer commits the outputs of an owner that is late
 // after its commit point (a resolver's round), a reader takes them and the
 // ring wraps over their slots; the owner, going on, sees the round and CASes
