@@ -28,10 +28,10 @@ namespace detail {
 
 namespace {
 constexpr int kSpinBeforeSleep = 256;  // x 32 pauses (~0.4 ms at ~50 ns a pause), then park
-// Rounds of pauses before each further round also yields the CPU: a consumer
-// that shares it (more processes than CPUs) frees the room meanwhile; alone
-// on its CPU, sched_yield returns at once (docs/PERFORMANCE.md, "Producers
-// waiting for room").
+// After this many rounds of pauses, each further round also yields the CPU:
+// a consumer that shares it (more processes than CPUs) frees the room
+// meanwhile; alone on its CPU, sched_yield returns at once
+// (docs/PERFORMANCE.md, "Producers waiting for room").
 constexpr int kSpinBeforeYield = 8;
 constexpr uint64_t kReleaseEvery = 32;    // slots between incremental releases (a power of two)
 constexpr int64_t kSleepSliceNs = 5'000'000;  // re-check room (wake-ups come in batches), deletion, dead lock holders
@@ -517,9 +517,9 @@ Status ProducerCore::send_run(std::span<const std::span<const std::byte>> payloa
         }
         if (prepared != nullptr) {  // one run when the claims were consecutive (always, held alone)
             if (offsets[got - 1] - offsets[0] == got - 1)
-                append_slots(*prepared, offsets[0], p, static_cast<uint16_t>(got), false);
+                append_slots(*prepared, {offsets[0], p, static_cast<uint16_t>(got), false});
             else
-                for (uint32_t k = 0; k < got; ++k) append_slots(*prepared, offsets[k], p, 1, false);
+                for (uint32_t k = 0; k < got; ++k) append_slots(*prepared, {offsets[k], p, 1, false});
         }
         sent += got;
         // Wake once per run, before any wait for room (the consumers free it).

@@ -42,18 +42,17 @@ struct SlotRun {
 };
 static_assert(sizeof(SlotRun) == 16, "kept small: a transaction's outputs are a vector of them");
 
-// Appends `count` slots from `offset` to `runs`, extending the last run when they continue it.
-inline void append_slots(std::vector<SlotRun>& runs, uint64_t offset, uint32_t partition, uint16_t count,
-                         bool staged) {
+// Appends `slots` to `runs`, extending the last run when they continue it.
+inline void append_slots(std::vector<SlotRun>& runs, const SlotRun& slots) {
     if (!runs.empty()) {
         SlotRun& last = runs.back();
-        if (last.partition == partition && last.staged == staged && last.offset + last.count == offset &&
-            last.count <= UINT16_MAX - count) {
-            last.count = static_cast<uint16_t>(last.count + count);
+        if (last.partition == slots.partition && last.staged == slots.staged &&
+            last.offset + last.count == slots.offset && last.count <= UINT16_MAX - slots.count) {
+            last.count = static_cast<uint16_t>(last.count + slots.count);
             return;
         }
     }
-    runs.push_back({offset, partition, count, staged});
+    runs.push_back(slots);
 }
 
 struct ProducerCore {
@@ -181,7 +180,7 @@ struct ProducerCore {
     // partition, in runs claimed at once; `sent` counts what went out.
     // With `prepared` (a transaction's send_batch): each claim word ends
     // prepared instead of committed (tx_protocol.hpp (T2)), nothing is woken,
-    // and each slot is appended there.
+    // and the slots are appended there (append_slots: a run each).
     Status send_run(std::span<const std::span<const std::byte>> payloads, const SendOptions& options,
                     std::size_t& sent, std::vector<SlotRun>* prepared = nullptr) noexcept;
     // The one preparation path of send and claim: checks `size` and

@@ -131,9 +131,9 @@ Status TxCore::send(ProducerCore& pc, std::span<const std::byte> payload, const 
     else
         pc.write_header(slot.partition, slot.offset, len, key_len, sys::coarse_unix_ns(), flags);
     crash_point(CrashPoint::after_copy);  // an open claim, not yet prepared: the reaper aborts it
-    ring::mark_prepared(slot.staged ? pc.staging[slot.partition] : pc.views[slot.partition].ring, slot.offset,
-                        pc.me.id());
-    append_slots(out->slots, slot.offset, slot.partition, 1, slot.staged);
+    const SlotRun one{slot.offset, slot.partition, 1, slot.staged};
+    ring::mark_prepared(pc.ring_of(one), slot.offset, pc.me.id());
+    append_slots(out->slots, one);
     return Errc::ok;
 }
 
